@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian packages hcp needs, and only those that are missing.
+# Called by every top-level make target; safe to run again (it does nothing
+# when everything is present). Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+# build: compiler, build system, the five libraries, JSON, unit tests
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libuv1-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev
+      libjansson-dev libcmocka-dev)
+# extra groups: "bench" adds the load generator
+for group in "$@"; do
+  case "$group" in
+    bench) pkgs+=(wrk) ;;
+    *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing missing Debian packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
