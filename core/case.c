@@ -241,7 +241,10 @@ int hcp_case_id_format(char *buf, size_t len, const char *county, hcp_day day, u
     if (buf == NULL || !county_valid(county) || n == 0)
         return HCP_EINVAL;
     int y, m, d;
+    hcp_day dd;
     hcp_day_to_ymd(day, &y, &m, &d);
+    if (hcp_day_from_ymd(y, m, d, &dd) != HCP_OK)
+        return HCP_ERANGE; /* a year outside 1970..9999 would not parse back */
     int w = snprintf(buf, len, "%s-%04d%02d%02d-%04u", county, y, m, d, (unsigned)n);
     if (w < 0 || (size_t)w >= len)
         return HCP_ERANGE;
@@ -253,8 +256,13 @@ int hcp_case_id_parse(const char *id, char *county, hcp_day *day, uint32_t *n)
     if (id == NULL)
         return HCP_EINVAL;
     size_t len = strlen(id);
-    /* CCCCCC-YYYYMMDD-NNNN… : at least 20 bytes, at most 10 digits of n */
-    if (len < 20 || len > 25 || id[6] != '-' || id[15] != '-')
+    /* CCCCCC-YYYYMMDD-NNNN… : at least 20 bytes, at most 10 digits of n
+     * (UINT32_MAX has ten); only the canonical spelling that
+     * hcp_case_id_format writes, so one case has one id: n is zero-padded
+     * to four digits and never longer than it needs. */
+    if (len < 20 || len > 26 || id[6] != '-' || id[15] != '-')
+        return HCP_EFORMAT;
+    if (len > 20 && id[16] == '0')
         return HCP_EFORMAT;
     for (size_t i = 0; i < len; i++) {
         if (i == 6 || i == 15)

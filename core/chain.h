@@ -37,6 +37,17 @@ HCP_API HCP_NODISCARD int hcp_chain_append(hcp_chain *ch, const void *rec, size_
  */
 HCP_API HCP_NODISCARD int hcp_chain_verify_next(hcp_chain *ch, uint64_t seq, const void *rec,
                                                 size_t n, const uint8_t expect[HCP_HASH_LEN]);
+/*
+ * Verify a whole log from the genesis of county: entry i (0-based) is record
+ * recs[i] of lens[i] bytes at position seqs[i] with stored hash hashes[i].
+ * Returns the first failure (HCP_ECHAIN for a broken chain); *bad_index (may
+ * be NULL) receives that entry's index, or count on success. Borrows all.
+ */
+HCP_API HCP_NODISCARD int hcp_chain_verify_all(const char *county, size_t count,
+                                               const uint64_t *seqs, const void *const *recs,
+                                               const size_t *lens,
+                                               const uint8_t (*hashes)[HCP_HASH_LEN],
+                                               size_t *bad_index);
 /* Lower-case hex of a hash into buf (at least 65 bytes). */
 HCP_API void hcp_hash_hex(const uint8_t h[HCP_HASH_LEN], char *buf);
 

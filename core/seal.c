@@ -1,1 +1,398 @@
-/* placeholder: being written */
+/*
+ * seal.c — AES-256-GCM sealing of personal data (seal.h), the key file, and
+ * getrandom(2). The cipher is mbedtls'; this file only frames its output:
+ *
+ *   0x01 || nonce (12, random) || ciphertext (n) || tag (16)
+ *
+ * Thread safety: a sealer holds only its key, never changed after
+ * hcp_sealer_new; every seal/unseal builds a fresh GCM context on its own
+ * stack, so concurrent calls share no mutable state. mbedtls fills its AES
+ * tables (and probes AES-NI) lazily on first use without a lock, so
+ * hcp_sealer_new does that once, under pthread_once, before any sealer
+ * exists.
+ */
+#include "seal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mbedtls/gcm.h>
+#include <mbedtls/platform_util.h>
+
+#define SEAL_FORMAT    0x01
+#define SEAL_NONCE_LEN 12
+#define SEAL_TAG_LEN   16
+#define KEY_HEX_LEN    (2 * HCP_SEAL_KEY_LEN)
+
+struct hcp_sealer {
+    uint8_t key[HCP_SEAL_KEY_LEN];
+};
+
+/* ---- randomness ---- */
+
+/* Fill buf (the caller's) from getrandom(2), looping over EINTR and the
+ * short reads it gives for large requests. */
+int hcp_random(void *buf, size_t n)
+{
+    if (buf == NULL && n > 0)
+        return HCP_EINVAL;
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return HCP_EIO;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+    return HCP_OK;
+}
+
+/* ---- the key file ---- */
+
+/* An errno from open/read/write/fsync as one of ours. */
+static int errno_to_hcp(int e)
+{
+    switch (e) {
+    case ENOENT:
+        return HCP_ENOTFOUND;
+    case EEXIST:
+        return HCP_EEXIST;
+    case EACCES:
+    case EPERM:
+        return HCP_EAUTH;
+    case ENOSPC:
+    case EDQUOT:
+        return HCP_EFULL;
+    case ENOMEM:
+        return HCP_ENOMEM;
+    default:
+        return HCP_EIO;
+    }
+}
+
+/* Value of one hex digit, or -1. */
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Parse [s, s+n): exactly 64 hex digits and an optional "\n" into key. */
+static int key_parse(const char *s, size_t n, uint8_t key[HCP_SEAL_KEY_LEN])
+{
+    if (n == KEY_HEX_LEN + 1 && s[KEY_HEX_LEN] == '\n')
+        n--;
+    if (n != KEY_HEX_LEN)
+        return HCP_EFORMAT;
+    for (size_t i = 0; i < HCP_SEAL_KEY_LEN; i++) {
+        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            mbedtls_platform_zeroize(key, HCP_SEAL_KEY_LEN);
+            return HCP_EFORMAT;
+        }
+        key[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return HCP_OK;
+}
+
+/* Read at most cap bytes of fd into buf (the caller's); *got is the count. */
+static int read_upto(int fd, char *buf, size_t cap, size_t *got)
+{
+    size_t n = 0;
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return errno_to_hcp(errno);
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *got = n;
+    return HCP_OK;
+}
+
+/* Check that the open key file is a regular file private to its owner. */
+static int key_file_private(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return errno_to_hcp(errno);
+    if (!S_ISREG(st.st_mode))
+        return HCP_EFORMAT;
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        return HCP_EAUTH; /* readable or writable by group or others */
+    return HCP_OK;
+}
+
+/* Read an existing key file at path (borrowed) into key. */
+static int key_read(const char *path, uint8_t key[HCP_SEAL_KEY_LEN])
+{
+    char buf[KEY_HEX_LEN + 2]; /* one more than allowed, to see "too long" */
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno_to_hcp(errno);
+    int rc = key_file_private(fd);
+    if (rc == HCP_OK)
+        rc = read_upto(fd, buf, sizeof(buf), &got);
+    if (rc == HCP_OK)
+        rc = key_parse(buf, got, key);
+    mbedtls_platform_zeroize(buf, sizeof(buf));
+    close(fd);
+    return rc;
+}
+
+/* Write all n bytes of p to fd, looping over EINTR and short writes. */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return errno_to_hcp(errno);
+        p += w;
+        n -= (size_t)w;
+    }
+    return HCP_OK;
+}
+
+/* fsync the directory holding path (borrowed), so a new entry survives a
+ * crash. */
+static int fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof(dir))
+        return HCP_ERANGE;
+    memcpy(dir, path, len + 1);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0'; /* "/key" lives in "/" */
+    else
+        *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno_to_hcp(errno);
+    int rc = fsync(fd) == 0 ? HCP_OK : errno_to_hcp(errno);
+    close(fd);
+    return rc;
+}
+
+/* key as 64 lower-case hex digits and "\n" into text (KEY_HEX_LEN+1). */
+static void key_format(const uint8_t key[HCP_SEAL_KEY_LEN], char *text)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < HCP_SEAL_KEY_LEN; i++) {
+        text[2 * i] = digits[key[i] >> 4];
+        text[2 * i + 1] = digits[key[i] & 0x0F];
+    }
+    text[KEY_HEX_LEN] = '\n';
+}
+
+/* Write text to a new file at path: O_EXCL, mode 0600, fsynced with its
+ * directory. HCP_EEXIST if another writer got there first; a file left
+ * half-written by a failure is removed. */
+static int key_write_new(const char *path, const char *text, size_t n)
+{
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno_to_hcp(errno);
+    int rc = write_all(fd, text, n);
+    if (rc == HCP_OK && fsync(fd) != 0)
+        rc = errno_to_hcp(errno);
+    if (close(fd) != 0 && rc == HCP_OK)
+        rc = errno_to_hcp(errno);
+    if (rc != HCP_OK) {
+        unlink(path);
+        return rc;
+    }
+    return fsync_parent(path);
+}
+
+/* Make a new random key and store it at path (borrowed). */
+static int key_create(const char *path, uint8_t key[HCP_SEAL_KEY_LEN])
+{
+    uint8_t k[HCP_SEAL_KEY_LEN];
+    char text[KEY_HEX_LEN + 1];
+    int rc = hcp_random(k, sizeof(k));
+    if (rc != HCP_OK)
+        goto fail;
+    key_format(k, text);
+    rc = key_write_new(path, text, sizeof(text));
+    if (rc == HCP_OK)
+        memcpy(key, k, HCP_SEAL_KEY_LEN);
+fail:
+    mbedtls_platform_zeroize(k, sizeof(k));
+    mbedtls_platform_zeroize(text, sizeof(text));
+    return rc;
+}
+
+/* Load the key at path (borrowed) into key (the caller's), creating it
+ * when absent and create is true. A concurrent creator wins the race and
+ * its key is the one read back. */
+int hcp_seal_key_load(const char *path, bool create, uint8_t key[HCP_SEAL_KEY_LEN])
+{
+    if (path == NULL || path[0] == '\0' || key == NULL)
+        return HCP_EINVAL;
+    int rc = key_read(path, key);
+    if (rc != HCP_ENOTFOUND || !create)
+        return rc;
+    rc = key_create(path, key);
+    if (rc == HCP_EEXIST)
+        rc = key_read(path, key);
+    return rc;
+}
+
+/* ---- sealing ---- */
+
+static pthread_once_t warm_once = PTHREAD_ONCE_INIT;
+
+/* Let mbedtls fill its lazily built AES tables and probe AES-NI once, in
+ * one thread, so later concurrent use only reads them. */
+static void warm_up(void)
+{
+    static const uint8_t zero[HCP_SEAL_KEY_LEN];
+    uint8_t ct[16], tag[SEAL_TAG_LEN];
+    mbedtls_gcm_context g;
+    mbedtls_gcm_init(&g);
+    if (mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, zero, 8 * HCP_SEAL_KEY_LEN) == 0)
+        (void)mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, sizeof(ct), zero, SEAL_NONCE_LEN,
+                                        NULL, 0, zero, ct, sizeof(tag), tag);
+    mbedtls_gcm_free(&g);
+}
+
+/* A sealer holding a copy of key; *out is the caller's, freed with
+ * hcp_sealer_free. */
+int hcp_sealer_new(const uint8_t key[HCP_SEAL_KEY_LEN], hcp_sealer **out)
+{
+    if (key == NULL || out == NULL)
+        return HCP_EINVAL;
+    *out = NULL;
+    if (pthread_once(&warm_once, warm_up) != 0)
+        return HCP_ECRYPTO;
+    hcp_sealer *s = malloc(sizeof(*s));
+    if (s == NULL)
+        return HCP_ENOMEM;
+    memcpy(s->key, key, HCP_SEAL_KEY_LEN);
+    *out = s;
+    return HCP_OK;
+}
+
+/* Wipe and free s; safe on NULL. */
+void hcp_sealer_free(hcp_sealer *s)
+{
+    if (s == NULL)
+        return;
+    mbedtls_platform_zeroize(s->key, sizeof(s->key));
+    free(s);
+}
+
+/* A GCM context on the caller's storage keyed with s's key. */
+static int gcm_open(mbedtls_gcm_context *g, const hcp_sealer *s)
+{
+    mbedtls_gcm_init(g);
+    if (mbedtls_gcm_setkey(g, MBEDTLS_CIPHER_ID_AES, s->key, 8 * HCP_SEAL_KEY_LEN) != 0) {
+        mbedtls_gcm_free(g);
+        return HCP_ECRYPTO;
+    }
+    return HCP_OK;
+}
+
+/* Encrypt [pt, pt+n) into blob (n + HCP_SEAL_OVERHEAD bytes, the caller's)
+ * under a fresh random nonce. */
+static int seal_into(const hcp_sealer *s, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+                     size_t n, uint8_t *blob)
+{
+    uint8_t *nonce = blob + 1, *ct = nonce + SEAL_NONCE_LEN, *tag = ct + n;
+    blob[0] = SEAL_FORMAT;
+    int rc = hcp_random(nonce, SEAL_NONCE_LEN);
+    if (rc != HCP_OK)
+        return rc;
+    mbedtls_gcm_context g;
+    rc = gcm_open(&g, s);
+    if (rc != HCP_OK)
+        return rc;
+    if (mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, n, nonce, SEAL_NONCE_LEN, aad, aadlen,
+                                  pt, ct, SEAL_TAG_LEN, tag) != 0)
+        rc = HCP_ECRYPTO;
+    mbedtls_gcm_free(&g);
+    return rc;
+}
+
+/* Seal [pt, pt+n) bound to [aad, aad+aadlen) and append it to out; all
+ * borrowed. out is unchanged on failure. */
+int hcp_seal(hcp_sealer *s, const void *aad, size_t aadlen, const void *pt, size_t n, hcp_buf *out)
+{
+    if (s == NULL || out == NULL || (aad == NULL && aadlen > 0) || (pt == NULL && n > 0))
+        return HCP_EINVAL;
+    if (n > SIZE_MAX - HCP_SEAL_OVERHEAD)
+        return HCP_ERANGE;
+    uint8_t *blob = malloc(n + HCP_SEAL_OVERHEAD);
+    if (blob == NULL)
+        return HCP_ENOMEM;
+    int rc = seal_into(s, aad, aadlen, pt, n, blob);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, blob, n + HCP_SEAL_OVERHEAD);
+    free(blob);
+    return rc;
+}
+
+/* Authenticate and decrypt a blob of n bytes (n >= overhead) into pt (the
+ * caller's, n - overhead bytes). */
+static int unseal_into(const hcp_sealer *s, const uint8_t *aad, size_t aadlen, const uint8_t *blob,
+                       size_t n, uint8_t *pt)
+{
+    size_t ctlen = n - HCP_SEAL_OVERHEAD;
+    const uint8_t *nonce = blob + 1, *ct = nonce + SEAL_NONCE_LEN, *tag = ct + ctlen;
+    mbedtls_gcm_context g;
+    int rc = gcm_open(&g, s);
+    if (rc != HCP_OK)
+        return rc;
+    if (mbedtls_gcm_auth_decrypt(&g, ctlen, nonce, SEAL_NONCE_LEN, aad, aadlen, tag, SEAL_TAG_LEN,
+                                 ct, pt) != 0)
+        rc = HCP_ECRYPTO; /* MBEDTLS_ERR_GCM_AUTH_FAILED: altered, wrong key or aad */
+    mbedtls_gcm_free(&g);
+    return rc;
+}
+
+/* Open a sealed blob bound to [aad, aad+aadlen) and append its plaintext to
+ * out; all borrowed. out is unchanged on failure; the plaintext's scratch
+ * copy is wiped. */
+int hcp_unseal(hcp_sealer *s, const void *aad, size_t aadlen, const void *blob, size_t n,
+               hcp_buf *out)
+{
+    if (s == NULL || out == NULL || (aad == NULL && aadlen > 0) || blob == NULL)
+        return HCP_EINVAL;
+    if (n < HCP_SEAL_OVERHEAD || ((const uint8_t *)blob)[0] != SEAL_FORMAT)
+        return HCP_EFORMAT;
+    size_t ptlen = n - HCP_SEAL_OVERHEAD;
+    uint8_t *pt = malloc(ptlen > 0 ? ptlen : 1);
+    if (pt == NULL)
+        return HCP_ENOMEM;
+    int rc = unseal_into(s, aad, aadlen, blob, n, pt);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, pt, ptlen);
+    mbedtls_platform_zeroize(pt, ptlen);
+    free(pt);
+    return rc;
+}
