@@ -223,6 +223,13 @@ typedef struct hcp_case {
     uint32_t nevents; /* events applied, case_open included */
     uint64_t last_seq;
     hcp_extra extra;
+
+    /* Set by the codec when decoding (codec.h): whether the record had a
+     * personal record, its digest ("pd"), and the salt hcp_case_decode_pii
+     * read. hcp_case_encode ignores them (it takes the salt as an argument). */
+    bool has_pii;
+    uint8_t pii_salt[HCP_SALT_LEN];
+    uint8_t pii_digest[HCP_HASH_LEN];
 } hcp_case;
 
 /*

@@ -43,6 +43,7 @@ static bool contains(const uint8_t *hay, size_t n, const char *needle)
     return false;
 }
 
+/* Two optional strings: both absent, or equal bytes. */
 static void str_eq(const char *a, const char *b)
 {
     if (a == NULL || b == NULL) {
@@ -53,6 +54,7 @@ static void str_eq(const char *a, const char *b)
     assert_string_equal(a, b);
 }
 
+/* Field-by-field equality of intakes (personal fields included). */
 static void intake_eq(const hcp_intake *a, const hcp_intake *b)
 {
     assert_int_equal(a->kind, b->kind);
@@ -75,6 +77,7 @@ static void intake_eq(const hcp_intake *a, const hcp_intake *b)
     str_eq(a->content, b->content);
 }
 
+/* Same unknown pairs, same bytes. */
 static void extra_eq(const hcp_extra *a, const hcp_extra *b)
 {
     assert_int_equal(a->count, b->count);
@@ -83,6 +86,7 @@ static void extra_eq(const hcp_extra *a, const hcp_extra *b)
         assert_memory_equal(a->data, b->data, a->len);
 }
 
+/* Every field of an event (not the pii bookkeeping). */
 static void event_eq(const hcp_event *a, const hcp_event *b)
 {
     assert_int_equal(a->seq, b->seq);
@@ -112,12 +116,14 @@ static void event_eq(const hcp_event *a, const hcp_event *b)
     extra_eq(&a->extra, &b->extra);
 }
 
+/* A deadline and its provisional flag. */
 static void due_eq(const hcp_due *a, const hcp_due *b)
 {
     assert_int_equal(a->at, b->at);
     assert_int_equal(a->provisional, b->provisional);
 }
 
+/* Every field of a case (not the pii bookkeeping). */
 static void case_eq(const hcp_case *a, const hcp_case *b)
 {
     assert_string_equal(a->id, b->id);
@@ -329,23 +335,27 @@ typedef struct craft {
     msgpack_packer pk;
 } craft;
 
+/* An empty sbuffer with a packer writing into it; destroy c->sb after. */
 static void cr_init(craft *c)
 {
     msgpack_sbuffer_init(&c->sb);
     msgpack_packer_init(&c->pk, &c->sb, msgpack_sbuffer_write);
 }
 
+/* Pack a string key. */
 static void cr_key(craft *c, const char *k)
 {
     msgpack_pack_str_with_body(&c->pk, k, strlen(k));
 }
 
+/* Pack key k with a string value of n bytes (any bytes). */
 static void cr_str(craft *c, const char *k, const char *v, size_t n)
 {
     cr_key(c, k);
     msgpack_pack_str_with_body(&c->pk, v, n);
 }
 
+/* Pack key k with an unsigned value. */
 static void cr_uint(craft *c, const char *k, uint64_t v)
 {
     cr_key(c, k);
@@ -375,6 +385,7 @@ static int cr_decode_event(craft *c)
 
 /* ---- hcp_mp_check --------------------------------------------------- */
 
+/* One array holding every msgpack format, each length class included. */
 static void pack_every_format(craft *c)
 {
     static char big[70000];
@@ -422,6 +433,7 @@ static void pack_every_format(craft *c)
     msgpack_sbuffer_write(&c->sb, map32, sizeof(map32));
 }
 
+/* Every format passes; depth is enforced; every prefix is refused. */
 static void test_mp_check_formats(void **state)
 {
     (void)state;
@@ -435,6 +447,7 @@ static void test_mp_check_formats(void **state)
     msgpack_sbuffer_destroy(&c.sb);
 }
 
+/* Hostile headers (DEPENDENCIES.md's 4 GiB arrays) and edge cases. */
 static void test_mp_check_hostile(void **state)
 {
     (void)state;
@@ -490,6 +503,7 @@ static void test_mp_check_hostile(void **state)
 
 /* ---- round trips ---------------------------------------------------- */
 
+/* Every event type, full fields, Chinese text: equal and byte-identical. */
 static void test_event_roundtrip_all_types(void **state)
 {
     (void)state;
@@ -511,6 +525,7 @@ static void test_event_roundtrip_all_types(void **state)
     hcp_event_clear(&ev);
 }
 
+/* A case with every field set round-trips; a tampered personal record fails. */
 static void test_case_roundtrip(void **state)
 {
     (void)state;
@@ -552,6 +567,7 @@ static void cr_extend(craft *c, const hcp_buf *rec, uint32_t more)
     msgpack_pack_map(&c->pk, (rec->data[0] & 0x0f) + more);
 }
 
+/* Two unknown keys a newer writer might add. */
 static void pack_extras(craft *c)
 {
     cr_key(c, "zz");
@@ -564,6 +580,7 @@ static void pack_extras(craft *c)
     msgpack_pack_double(&c->pk, 0.25);
 }
 
+/* Unknown keys, and a newer "v", survive decode + encode byte for byte. */
 static void test_unknown_fields_kept(void **state)
 {
     (void)state;
@@ -667,6 +684,7 @@ static void test_bad_extras_refused(void **state)
 
 /* ---- personal data -------------------------------------------------- */
 
+/* Personal data only in the personal record, bound by the digest. */
 static void test_personal_split(void **state)
 {
     (void)state;
@@ -845,6 +863,7 @@ static void test_truncation_and_flips(void **state)
     hcp_buf_free(&outp);
 }
 
+/* One crafted record per malformed class, each with its error code. */
 static void test_malformed_fields(void **state)
 {
     (void)state;
@@ -1092,6 +1111,7 @@ static void test_encode_refuses(void **state)
     hcp_buf_free(&pii);
 }
 
+/* cmocka runner. */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
