@@ -1,0 +1,648 @@
+/*
+ * store.c — hcp-node's LMDB layout (docs/storage.md): the hash-chained log,
+ * cases with their indexes, counters, Art. 11 tallies and the access log.
+ */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: keep the writer from starving */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec.h"
+#include "node.h"
+
+#define LOG_FMT  1
+#define CASE_FMT 1
+#define TALLY_CODE_MAX 200
+
+int store_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return HCP_OK;
+    case MDB_NOTFOUND:
+        return HCP_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return HCP_EEXIST;
+    case MDB_MAP_FULL:
+    case ENOSPC:
+    case EDQUOT:
+        return HCP_EFULL;
+    case ENOMEM:
+        return HCP_ENOMEM;
+    case EACCES:
+    case EPERM:
+        return HCP_EAUTH;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID:
+        return HCP_EFORMAT;
+    default:
+        return HCP_EIO;
+    }
+}
+
+static void be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void be32_put(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint32_t be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- open / close ---- */
+
+static int open_dbis(node_store *s, MDB_txn *txn)
+{
+    unsigned c = s->readonly ? 0 : MDB_CREATE;
+    int rc = mdb_dbi_open(txn, "meta", c, &s->meta);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "log", c, &s->log);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "cases", c, &s->cases);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "case_ev", c | MDB_DUPSORT | MDB_DUPFIXED, &s->case_ev);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "counters", c, &s->counters);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "tally", c, &s->tally);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "status_idx", c, &s->status_idx);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "access", c, &s->access);
+    return rc;
+}
+
+/* The store belongs to one county: record it on creation, check it after. */
+static int check_county(node_store *s, MDB_txn *txn, char *err, size_t errlen)
+{
+    MDB_val k = {6, "county"}, v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND && !s->readonly) {
+        v.mv_size = HCP_COUNTY_LEN;
+        v.mv_data = s->county;
+        return mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    if (rc != MDB_SUCCESS)
+        return rc;
+    if (v.mv_size != HCP_COUNTY_LEN || memcmp(v.mv_data, s->county, HCP_COUNTY_LEN) != 0) {
+        snprintf(err, errlen, "the store belongs to county %.*s, not %s",
+                 (int)(v.mv_size > 6 ? 6 : v.mv_size), (const char *)v.mv_data, s->county);
+        return MDB_INVALID;
+    }
+    return MDB_SUCCESS;
+}
+
+/* Resume the chain from meta "head" and check it against the last entry. */
+static int load_head(node_store *s, MDB_txn *txn, char *err, size_t errlen)
+{
+    int rc = hcp_chain_init(&s->chain, s->county);
+    if (rc != HCP_OK)
+        return rc;
+    MDB_val k = {4, "head"}, v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return HCP_OK; /* a new store */
+    if (mrc != MDB_SUCCESS)
+        return store_err(mrc);
+    if (v.mv_size != 8 + HCP_HASH_LEN) {
+        snprintf(err, errlen, "the stored log head is malformed");
+        return HCP_EFORMAT;
+    }
+    const uint8_t *p = v.mv_data;
+    uint64_t seq = be64_get(p);
+    uint8_t hash[HCP_HASH_LEN];
+    if (seq > 0) {
+        hcp_event ev;
+        memset(&ev, 0, sizeof(ev));
+        rc = store_log_get(s, txn, seq, false, &ev, hash, NULL);
+        hcp_event_clear(&ev);
+        if (rc != HCP_OK || memcmp(hash, p + 8, HCP_HASH_LEN) != 0) {
+            snprintf(err, errlen, "the log head %llu does not match the log",
+                     (unsigned long long)seq);
+            return HCP_ECHAIN;
+        }
+    }
+    return hcp_chain_resume(&s->chain, s->county, seq, p + 8);
+}
+
+static size_t initial_mapsize(void)
+{
+    const char *e = getenv("HCP_MAPSIZE"); /* tests: exercise map growth */
+    if (e != NULL && atol(e) >= (1 << 20))
+        return (size_t)atol(e);
+    return STORE_MAP_INITIAL;
+}
+
+static int env_open(node_store *s, const char *dir)
+{
+    int rc = mdb_env_create(&s->env);
+    if (rc)
+        return rc;
+    s->mapsize = initial_mapsize();
+    if ((rc = mdb_env_set_maxdbs(s->env, 16)) || (rc = mdb_env_set_maxreaders(s->env, 256)) ||
+        (rc = mdb_env_set_mapsize(s->env, s->mapsize)))
+        return rc;
+    unsigned flags = MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0);
+    if ((rc = mdb_env_open(s->env, dir, flags, 0600)))
+        return rc;
+    MDB_envinfo info;
+    if (mdb_env_info(s->env, &info) == MDB_SUCCESS && info.me_mapsize > s->mapsize)
+        s->mapsize = info.me_mapsize;
+    return MDB_SUCCESS;
+}
+
+int store_open(node_store *s, const char *dir, const char *county, bool readonly,
+               hcp_sealer *sealer, char *err, size_t errlen)
+{
+    if (s == NULL || dir == NULL || county == NULL || strlen(county) != HCP_COUNTY_LEN)
+        return HCP_EINVAL;
+    memset(s, 0, sizeof(*s));
+    s->readonly = readonly;
+    s->sealer = sealer;
+    memcpy(s->county, county, HCP_COUNTY_LEN + 1);
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->resize, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    err[0] = '\0';
+
+    MDB_txn *txn = NULL;
+    int mrc = env_open(s, dir);
+    if (!mrc)
+        mrc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+    if (!mrc)
+        mrc = open_dbis(s, txn);
+    if (!mrc)
+        mrc = check_county(s, txn, err, errlen);
+    int rc = store_err(mrc);
+    if (rc == HCP_OK)
+        rc = load_head(s, txn, err, errlen);
+    if (rc == HCP_OK && txn != NULL)
+        rc = store_err(mdb_txn_commit(txn)); /* the dbi handles persist */
+    else if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (rc != HCP_OK) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "%s", mrc ? mdb_strerror(mrc) : hcp_strerror(rc));
+        store_close(s);
+    }
+    return rc;
+}
+
+void store_close(node_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    s->env = NULL;
+    pthread_rwlock_destroy(&s->resize);
+}
+
+/* ---- transactions ---- */
+
+int store_read_begin(node_store *s, MDB_txn **txn)
+{
+    pthread_rwlock_rdlock(&s->resize);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc != MDB_SUCCESS) {
+        pthread_rwlock_unlock(&s->resize);
+        return store_err(rc);
+    }
+    return HCP_OK;
+}
+
+void store_read_end(node_store *s, MDB_txn *txn)
+{
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->resize);
+}
+
+int store_write_begin(node_store *s, MDB_txn **txn)
+{
+    return store_err(mdb_txn_begin(s->env, NULL, 0, txn));
+}
+
+/* Double the map; called by the writer with no transaction of its own open. */
+int store_grow(node_store *s)
+{
+    pthread_rwlock_wrlock(&s->resize);
+    size_t want = s->mapsize * 2;
+    int rc = mdb_env_set_mapsize(s->env, want);
+    if (rc == MDB_SUCCESS)
+        s->mapsize = want;
+    pthread_rwlock_unlock(&s->resize);
+    return store_err(rc);
+}
+
+/* ---- cases ---- */
+
+static int status_key(MDB_val *k, uint8_t *buf, size_t cap, uint8_t status, const char *id)
+{
+    size_t n = strlen(id);
+    if (n + 1 > cap)
+        return HCP_ERANGE;
+    buf[0] = status;
+    memcpy(buf + 1, id, n);
+    k->mv_size = n + 1;
+    k->mv_data = buf;
+    return HCP_OK;
+}
+
+static int status_index(node_store *s, MDB_txn *txn, const hcp_case *old, const hcp_case *c)
+{
+    uint8_t kb[HCP_CASE_ID_MAX + 1];
+    MDB_val k, v = {0, ""};
+    char key[16];
+    int rc;
+    if (old != NULL && old->status == c->status)
+        return HCP_OK;
+    if (old != NULL) {
+        if ((rc = status_key(&k, kb, sizeof(kb), old->status, old->id)) != HCP_OK)
+            return rc;
+        int mrc = mdb_del(txn, s->status_idx, &k, NULL);
+        if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+            return store_err(mrc);
+        snprintf(key, sizeof(key), "st:%u", old->status);
+        if ((rc = store_counter_add(s, txn, key, -1, NULL)) != HCP_OK)
+            return rc;
+    }
+    if ((rc = status_key(&k, kb, sizeof(kb), c->status, c->id)) != HCP_OK)
+        return rc;
+    if ((rc = store_err(mdb_put(txn, s->status_idx, &k, &v, 0))) != HCP_OK)
+        return rc;
+    snprintf(key, sizeof(key), "st:%u", c->status);
+    return store_counter_add(s, txn, key, 1, NULL);
+}
+
+/* value = fmt(1) | be32 len | main record | sealed personal record */
+int store_case_put(node_store *s, MDB_txn *txn, const hcp_case *old, const hcp_case *c)
+{
+    hcp_buf rec, pii, val;
+    hcp_buf_init(&rec, HCP_RECORD_MAX);
+    hcp_buf_init(&pii, HCP_RECORD_MAX);
+    hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
+    uint8_t salt[HCP_SALT_LEN], hdr[5] = {CASE_FMT};
+    int rc = hcp_random(salt, sizeof(salt));
+    if (rc == HCP_OK)
+        rc = hcp_case_encode(c, salt, &rec, &pii);
+    be32_put(hdr + 1, (uint32_t)rec.len);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(&val, hdr, sizeof(hdr));
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(&val, rec.data, rec.len);
+    if (rc == HCP_OK && pii.len > 0)
+        rc = hcp_seal(s->sealer, c->id, strlen(c->id), pii.data, pii.len, &val);
+    if (rc == HCP_OK) {
+        MDB_val k = {strlen(c->id), (void *)c->id}, v = {val.len, val.data};
+        rc = store_err(mdb_put(txn, s->cases, &k, &v, 0));
+    }
+    if (rc == HCP_OK)
+        rc = status_index(s, txn, old, c);
+    hcp_buf_free(&rec);
+    hcp_buf_free(&pii);
+    hcp_buf_free(&val);
+    return rc;
+}
+
+/* Decode a stored case value. */
+static int case_decode_val(node_store *s, const char *id, const MDB_val *v, bool personal,
+                           hcp_case *c)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < 5 || p[0] != CASE_FMT)
+        return HCP_EFORMAT;
+    uint32_t n = be32_get(p + 1);
+    if (n > v->mv_size - 5)
+        return HCP_EFORMAT;
+    int rc = hcp_case_decode(p + 5, n, c);
+    size_t rest = v->mv_size - 5 - n;
+    if (rc != HCP_OK || !personal || rest == 0)
+        return rc;
+    hcp_buf pt;
+    hcp_buf_init(&pt, HCP_RECORD_MAX);
+    rc = hcp_unseal(s->sealer, id, strlen(id), p + 5 + n, rest, &pt);
+    if (rc == HCP_OK)
+        rc = hcp_case_decode_pii(pt.data, pt.len, c);
+    hcp_buf_free(&pt);
+    return rc;
+}
+
+int store_case_get(node_store *s, MDB_txn *txn, const char *id, bool personal, hcp_case *c)
+{
+    if (s == NULL || txn == NULL || id == NULL || c == NULL)
+        return HCP_EINVAL;
+    memset(c, 0, sizeof(*c));
+    MDB_val k = {strlen(id), (void *)id}, v;
+    int rc = store_err(mdb_get(txn, s->cases, &k, &v));
+    if (rc != HCP_OK)
+        return rc;
+    return case_decode_val(s, id, &v, personal, c);
+}
+
+/* ---- the log ---- */
+
+/* Associated data binding a sealed personal record to its log position. */
+static size_t log_aad(uint8_t *aad, const char *county, uint64_t seq)
+{
+    memcpy(aad, "log", 3);
+    memcpy(aad + 3, county, HCP_COUNTY_LEN);
+    be64_put(aad + 3 + HCP_COUNTY_LEN, seq);
+    return 3 + HCP_COUNTY_LEN + 8;
+}
+
+/* value = fmt(1) | hash(32) | be32 len | main record | sealed personal record */
+static int log_value(node_store *s, hcp_chain *ch, hcp_event *ev, hcp_buf *val)
+{
+    hcp_buf rec, pii;
+    hcp_buf_init(&rec, HCP_RECORD_MAX);
+    hcp_buf_init(&pii, HCP_RECORD_MAX);
+    uint8_t hdr[1 + HCP_HASH_LEN + 4] = {LOG_FMT};
+    int rc = HCP_OK;
+    if (hcp_event_has_personal(ev))
+        rc = hcp_random(ev->pii_salt, sizeof(ev->pii_salt));
+    if (rc == HCP_OK)
+        rc = hcp_event_encode(ev, &rec, &pii, NULL);
+    if (rc == HCP_OK)
+        rc = hcp_chain_append(ch, rec.data, rec.len, hdr + 1);
+    be32_put(hdr + 1 + HCP_HASH_LEN, (uint32_t)rec.len);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(val, hdr, sizeof(hdr));
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(val, rec.data, rec.len);
+    if (rc == HCP_OK && pii.len > 0) {
+        uint8_t aad[32];
+        rc = hcp_seal(s->sealer, aad, log_aad(aad, s->county, ev->seq), pii.data, pii.len, val);
+    }
+    hcp_buf_free(&rec);
+    hcp_buf_free(&pii);
+    return rc;
+}
+
+int store_log_append(node_store *s, MDB_txn *txn, hcp_chain *ch, hcp_event *ev)
+{
+    if (s == NULL || txn == NULL || ch == NULL || ev == NULL)
+        return HCP_EINVAL;
+    ev->seq = ch->seq + 1;
+    memcpy(ev->county, s->county, sizeof(ev->county));
+    hcp_buf val;
+    hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
+    int rc = log_value(s, ch, ev, &val);
+    uint8_t kb[8];
+    be64_put(kb, ev->seq);
+    MDB_val k = {8, kb}, v = {val.len, val.data};
+    if (rc == HCP_OK)
+        rc = store_err(mdb_put(txn, s->log, &k, &v, MDB_APPEND));
+    if (rc == HCP_OK && ev->case_id[0] != '\0') {
+        MDB_val ck = {strlen(ev->case_id), ev->case_id};
+        rc = store_err(mdb_put(txn, s->case_ev, &ck, &k, 0));
+    }
+    hcp_buf_free(&val);
+    return rc;
+}
+
+static int log_decode_val(node_store *s, uint64_t seq, const MDB_val *v, bool personal,
+                          hcp_event *ev, uint8_t hash[HCP_HASH_LEN], hcp_buf *rec)
+{
+    const uint8_t *p = v->mv_data;
+    const size_t hdr = 1 + HCP_HASH_LEN + 4;
+    if (v->mv_size < hdr || p[0] != LOG_FMT)
+        return HCP_EFORMAT;
+    uint32_t n = be32_get(p + 1 + HCP_HASH_LEN);
+    if (n > v->mv_size - hdr)
+        return HCP_EFORMAT;
+    if (hash != NULL)
+        memcpy(hash, p + 1, HCP_HASH_LEN);
+    int rc = rec != NULL ? hcp_buf_append(rec, p + hdr, n) : HCP_OK;
+    if (rc == HCP_OK && ev != NULL)
+        rc = hcp_event_decode(p + hdr, n, ev);
+    size_t rest = v->mv_size - hdr - n;
+    if (rc != HCP_OK || ev == NULL || !personal || rest == 0)
+        return rc;
+    hcp_buf pt;
+    hcp_buf_init(&pt, HCP_RECORD_MAX);
+    uint8_t aad[32];
+    rc = hcp_unseal(s->sealer, aad, log_aad(aad, s->county, seq), p + hdr + n, rest, &pt);
+    if (rc == HCP_OK)
+        rc = hcp_event_decode_pii(pt.data, pt.len, ev);
+    hcp_buf_free(&pt);
+    return rc;
+}
+
+int store_log_get(node_store *s, MDB_txn *txn, uint64_t seq, bool personal, hcp_event *ev,
+                  uint8_t hash[HCP_HASH_LEN], hcp_buf *rec)
+{
+    if (s == NULL || txn == NULL || seq == 0)
+        return HCP_EINVAL;
+    if (ev != NULL)
+        memset(ev, 0, sizeof(*ev));
+    uint8_t kb[8];
+    be64_put(kb, seq);
+    MDB_val k = {8, kb}, v;
+    int rc = store_err(mdb_get(txn, s->log, &k, &v));
+    if (rc != HCP_OK)
+        return rc;
+    return log_decode_val(s, seq, &v, personal, ev, hash, rec);
+}
+
+void store_events_free(hcp_event *evs, size_t n)
+{
+    for (size_t i = 0; evs != NULL && i < n; i++)
+        hcp_event_clear(&evs[i]);
+    free(evs);
+}
+
+int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal,
+                      hcp_event **evs, size_t *n)
+{
+    *evs = NULL;
+    *n = 0;
+    MDB_cursor *cur;
+    int rc = store_err(mdb_cursor_open(txn, s->case_ev, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    MDB_val k = {strlen(id), (void *)id}, v;
+    size_t cnt = 0;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_cursor_count(cur, &cnt);
+    hcp_event *arr = cnt > 0 ? calloc(cnt, sizeof(*arr)) : NULL;
+    if (cnt > 0 && arr == NULL)
+        rc = HCP_ENOMEM;
+    size_t i = 0;
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && i < cnt) {
+        if (v.mv_size != 8) {
+            rc = HCP_EFORMAT;
+            break;
+        }
+        rc = store_log_get(s, txn, be64_get(v.mv_data), personal, &arr[i++], NULL, NULL);
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = store_err(mrc);
+    if (rc != HCP_OK) {
+        store_events_free(arr, cnt);
+        return rc;
+    }
+    *evs = arr;
+    *n = i;
+    return HCP_OK;
+}
+
+int store_head_put(node_store *s, MDB_txn *txn, const hcp_chain *ch)
+{
+    uint8_t buf[8 + HCP_HASH_LEN];
+    be64_put(buf, ch->seq);
+    memcpy(buf + 8, ch->head, HCP_HASH_LEN);
+    MDB_val k = {4, "head"}, v = {sizeof(buf), buf};
+    return store_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+/* ---- counters, tallies, access log ---- */
+
+int store_counter_get(node_store *s, MDB_txn *txn, const char *key, uint64_t *out)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_get(txn, s->counters, &k, &v);
+    *out = 0;
+    if (rc == MDB_NOTFOUND)
+        return HCP_OK;
+    if (rc != MDB_SUCCESS)
+        return store_err(rc);
+    if (v.mv_size != 8)
+        return HCP_EFORMAT;
+    *out = be64_get(v.mv_data);
+    return HCP_OK;
+}
+
+int store_counter_add(node_store *s, MDB_txn *txn, const char *key, int64_t delta, uint64_t *out)
+{
+    uint64_t cur;
+    int rc = store_counter_get(s, txn, key, &cur);
+    if (rc != HCP_OK)
+        return rc;
+    if (delta < 0 && cur < (uint64_t)-delta)
+        return HCP_ERANGE;
+    cur += (uint64_t)delta;
+    uint8_t buf[8];
+    be64_put(buf, cur);
+    MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
+    rc = store_err(mdb_put(txn, s->counters, &k, &v, 0));
+    if (rc == HCP_OK && out != NULL)
+        *out = cur;
+    return rc;
+}
+
+/* key = kind | code (at most TALLY_CODE_MAX bytes) | 0 | be32 day;
+ * value = be32 counts[6]: [0] all ratings, [r] rating r */
+static int tally_one(node_store *s, MDB_txn *txn, char kind, const char *code, hcp_day day,
+                     int rating)
+{
+    if (code == NULL || code[0] == '\0')
+        return HCP_OK;
+    uint8_t kb[2 + TALLY_CODE_MAX + 4];
+    size_t n = strlen(code);
+    if (n > TALLY_CODE_MAX)
+        n = TALLY_CODE_MAX;
+    kb[0] = (uint8_t)kind;
+    memcpy(kb + 1, code, n);
+    kb[1 + n] = 0;
+    be32_put(kb + 2 + n, (uint32_t)day);
+    MDB_val k = {n + 6, kb}, v;
+    uint8_t counts[24] = {0};
+    int rc = mdb_get(txn, s->tally, &k, &v);
+    if (rc == MDB_SUCCESS && v.mv_size == sizeof(counts))
+        memcpy(counts, v.mv_data, sizeof(counts));
+    else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
+        return store_err(rc);
+    be32_put(counts, be32_get(counts) + 1);
+    be32_put(counts + 4 * rating, be32_get(counts + 4 * rating) + 1);
+    v.mv_size = sizeof(counts);
+    v.mv_data = counts;
+    return store_err(mdb_put(txn, s->tally, &k, &v, 0));
+}
+
+int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day day)
+{
+    if (in->rating < 1 || in->rating > 5)
+        return HCP_EINVAL;
+    int rc = tally_one(s, txn, 'U', in->unit.code, day, in->rating);
+    if (rc == HCP_OK)
+        rc = tally_one(s, txn, 'S', in->staff.id, day, in->rating);
+    return rc;
+}
+
+int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who,
+                     const char *what)
+{
+    uint64_t n;
+    int rc = store_counter_add(s, txn, "access", 1, &n);
+    if (rc != HCP_OK)
+        return rc;
+    char line[512], ts[HCP_TIME_STRLEN];
+    if ((rc = hcp_time_format(now, ts, sizeof(ts))) != HCP_OK)
+        return rc;
+    int len = snprintf(line, sizeof(line), "%s\t%s\t%s", ts, who, what);
+    if (len < 0)
+        return HCP_EINVAL;
+    uint8_t kb[8];
+    be64_put(kb, n);
+    MDB_val k = {8, kb}, v = {(size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1, line};
+    return store_err(mdb_put(txn, s->access, &k, &v, MDB_APPEND));
+}
+
+/* ---- node.h's view ---- */
+
+int node_store_open(node *n)
+{
+    node_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return HCP_ENOMEM;
+    char err[256];
+    int rc = store_open(s, n->cfg.data, n->cfg.county, false, n->sealer, err, sizeof(err));
+    if (rc != HCP_OK) {
+        node_log("error", "store.open_failed", "dir=%s reason=\"%s\"", n->cfg.data, err);
+        free(s);
+        return rc;
+    }
+    char hex[2 * HCP_HASH_LEN + 1];
+    hcp_hash_hex(s->chain.head, hex);
+    node_log("info", "store.open", "dir=%s head=%llu hash=%s mapsize=%zu", n->cfg.data,
+             (unsigned long long)s->chain.seq, hex, s->mapsize);
+    n->store = s;
+    return HCP_OK;
+}
+
+void node_store_close(node *n)
+{
+    if (n->store == NULL)
+        return;
+    store_close(n->store);
+    free(n->store);
+    n->store = NULL;
+}

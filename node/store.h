@@ -1,0 +1,91 @@
+/*
+ * store.h — hcp-node's LMDB store (docs/storage.md has the layout).
+ *
+ * One environment in DIR (data.mdb, lock.mdb). The single writer is the
+ * libuv loop thread (writer.c); readers are nng's HTTP threads, each with a
+ * read-only transaction (MDB_NOTLS). Growing the map needs every
+ * transaction of this process closed, so readers hold `resize` shared and the
+ * writer takes it exclusively to grow.
+ *
+ * Values borrowed from LMDB (MDB_val) live until their transaction ends;
+ * everything these functions return to callers is a copy they own.
+ */
+#ifndef NODE_STORE_H
+#define NODE_STORE_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "case.h"
+#include "chain.h"
+#include "seal.h"
+
+#define STORE_MAP_INITIAL (64u << 20) /* bytes; HCP_MAPSIZE overrides (tests) */
+
+struct node_store {
+    MDB_env *env;
+    MDB_dbi meta, log, cases, case_ev, counters, tally, status_idx, access;
+    pthread_rwlock_t resize;
+    size_t mapsize;
+    bool readonly;
+    char county[HCP_COUNTY_LEN + 1];
+    hcp_chain chain;   /* committed head: written by the writer only */
+    hcp_sealer *sealer; /* borrowed from the node */
+};
+typedef struct node_store node_store;
+
+/* Open (creating if needed, unless readonly) the store in dir for county.
+ * A store made for another county is refused (HCP_EINVAL, message in err).
+ * The head is read and its hash re-checked against the last log entry. */
+int store_open(node_store *s, const char *dir, const char *county, bool readonly,
+               hcp_sealer *sealer, char *err, size_t errlen);
+void store_close(node_store *s);
+
+/* LMDB return codes to our error space. */
+int store_err(int mdb_rc);
+
+/* Read transactions: shared lock against map growth. */
+int store_read_begin(node_store *s, MDB_txn **txn);
+void store_read_end(node_store *s, MDB_txn *txn);
+
+/* Write transactions (writer thread only). On HCP_EFULL from any put, the
+ * writer aborts, calls store_grow and redoes the batch. */
+int store_write_begin(node_store *s, MDB_txn **txn);
+int store_grow(node_store *s);
+
+/* Read case `id` into *c (zeroed first; caller clears). personal: also
+ * unseal and decode its personal record. HCP_ENOTFOUND when absent. */
+int store_case_get(node_store *s, MDB_txn *txn, const char *id, bool personal, hcp_case *c);
+/* Write case c (old: its previous state or NULL) and keep the status index
+ * and status counters in step. */
+int store_case_put(node_store *s, MDB_txn *txn, const hcp_case *old, const hcp_case *c);
+
+/* Append ev to the log: assigns ev->seq, encodes, seals its personal
+ * record, chains it (ch is the tentative head, advanced on success) and
+ * indexes it under its case. */
+int store_log_append(node_store *s, MDB_txn *txn, hcp_chain *ch, hcp_event *ev);
+/* Read log entry seq: the event (personal data too when personal), its
+ * stored hash, and (if rec != NULL) a copy of its main record bytes. */
+int store_log_get(node_store *s, MDB_txn *txn, uint64_t seq, bool personal, hcp_event *ev,
+                  uint8_t hash[HCP_HASH_LEN], hcp_buf *rec);
+/* The events of a case, in order: *evs is a new array of *n events the
+ * caller clears and frees with store_events_free. */
+int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal,
+                      hcp_event **evs, size_t *n);
+void store_events_free(hcp_event *evs, size_t n);
+
+/* Counters: u64 values under short keys ("eval", "day:<yyyymmdd>", "st:<status>"). */
+int store_counter_get(node_store *s, MDB_txn *txn, const char *key, uint64_t *v);
+int store_counter_add(node_store *s, MDB_txn *txn, const char *key, int64_t delta, uint64_t *v);
+
+/* Art. 11's denominator: count one rating for unit, staff and day. */
+int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day day);
+
+/* Record who read which case's personal data, and when. */
+int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who,
+                     const char *what);
+
+/* Persist the tentative head ch into meta (same transaction). */
+int store_head_put(node_store *s, MDB_txn *txn, const hcp_chain *ch);
+
+#endif

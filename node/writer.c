@@ -1,0 +1,573 @@
+/*
+ * writer.c — group commit on the libuv loop thread.
+ *
+ * HTTP threads queue node_write items under a mutex and wake the loop with
+ * uv_async_send (which merges wake-ups, so each wake drains the whole
+ * queue). The loop applies up to WRITER_BATCH items in one LMDB write
+ * transaction, commits (fsync), and only then answers each item: every 201
+ * and 200 follows a commit. A refused item writes nothing (the rules decide
+ * before any put) and the rest of the batch goes on. If a put finds the map
+ * full, the whole batch is aborted, the map doubled and the batch redone.
+ */
+#include "writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "rules.h"
+#include "store.h"
+
+#define WRITER_BATCH 1024
+#define WRITER_RETRIES 8
+
+struct node_writer {
+    uv_async_t wake;
+    uv_timer_t sweep;
+    pthread_mutex_t mu;
+    node_write *head, *tail;
+    bool stopping;
+    node_stats stats;
+};
+
+node_write *node_write_new(node_wkind kind, node_req *req)
+{
+    node_write *w = calloc(1, sizeof(*w));
+    if (w != NULL) {
+        w->kind = kind;
+        w->req = req;
+    }
+    return w;
+}
+
+void node_write_free(node_write *w)
+{
+    if (w == NULL)
+        return;
+    hcp_intake_clear(&w->in);
+    hcp_event_clear(&w->step);
+    json_decref(w->reply);
+    free(w);
+}
+
+const node_stats *node_writer_stats(const node *n)
+{
+    return &n->writer->stats;
+}
+
+/* Set the item's answer (replacing any earlier one from a failed attempt). */
+static void answer(node_write *w, int status, json_t *body)
+{
+    json_decref(w->reply);
+    w->status = status;
+    w->reply = body;
+}
+
+static void answer_error(node_write *w, int status, const char *error, const char *detail)
+{
+    answer(w, status, hcp_json_error(error, detail));
+}
+
+static hcp_time now_sec(void)
+{
+    uv_timeval64_t tv;
+    if (uv_gettimeofday(&tv) != 0)
+        return 0;
+    return (hcp_time)tv.tv_sec;
+}
+
+/* ---- building blocks inside a transaction ---- */
+
+/* The case as JSON with its events, for a reply (personal: access-logged). */
+static int case_reply(node *n, MDB_txn *txn, const hcp_case *c, node_write *w, int status)
+{
+    hcp_event *evs = NULL;
+    size_t nev = 0;
+    int rc = store_case_events(n->store, txn, c->id, true, &evs, &nev);
+    if (rc == HCP_OK)
+        rc = store_access_log(n->store, txn, w->now, w->who, c->id);
+    if (rc == HCP_OK) {
+        json_t *j = hcp_json_case(c, evs, nev, w->now, true);
+        if (j == NULL)
+            rc = HCP_ENOMEM;
+        else
+            answer(w, status, j);
+    }
+    store_events_free(evs, nev);
+    return rc;
+}
+
+/* Next case id for the day of `at`. */
+static int next_case_id(node *n, MDB_txn *txn, hcp_time at, char *id, size_t len)
+{
+    int y, m, d;
+    hcp_day day = hcp_day_of(at);
+    hcp_day_to_ymd(day, &y, &m, &d);
+    char key[32];
+    snprintf(key, sizeof(key), "day:%04d%02d%02d", y, m, d);
+    uint64_t num;
+    int rc = store_counter_add(n->store, txn, key, 1, &num);
+    if (rc == HCP_OK && num > UINT32_MAX)
+        rc = HCP_ERANGE;
+    if (rc == HCP_OK)
+        rc = hcp_case_id_format(id, len, n->cfg.county, day, (uint32_t)num);
+    return rc;
+}
+
+/* Report a rules refusal (409) or a malformed step (422) on the item. */
+static void refused(node *n, node_write *w, int rc, const hcp_refusal *why)
+{
+    n->writer->stats.refused++;
+    if (rc == HCP_ERULE)
+        answer_error(w, 409, why->rule, why->detail);
+    else
+        answer_error(w, 422, "invalid_step", hcp_strerror(rc));
+}
+
+/*
+ * Open a case from intake `in` at `at`: new id, case_open through the rules,
+ * log append, case put, tally for reviews. *c receives the new case.
+ * Returns HCP_ERULE/HCP_EINVAL (nothing written) or a store error.
+ */
+static int open_case(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w, const hcp_intake *in,
+                     uint64_t eval_no, hcp_case *c, hcp_refusal *why)
+{
+    hcp_time at = w->at != 0 ? w->at : w->now;
+    hcp_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = HCP_EV_CASE_OPEN;
+    ev.at = at;
+    ev.recorded_at = w->now;
+    ev.evaluation_no = eval_no;
+    ev.in = *in; /* borrowed: detached before hcp_event_clear */
+    memcpy(ev.county, n->cfg.county, sizeof(ev.county));
+    int rc = next_case_id(n, txn, at, ev.case_id, sizeof(ev.case_id));
+    if (rc == HCP_OK) {
+        ev.seq = ch->seq + 1;
+        rc = hcp_rules_apply(c, &ev, n->cal, w->now, why);
+    }
+    if (rc == HCP_OK)
+        rc = store_log_append(n->store, txn, ch, &ev);
+    if (rc == HCP_OK)
+        rc = store_case_put(n->store, txn, NULL, c);
+    if (rc == HCP_OK && in->kind == HCP_KIND_REVIEW)
+        rc = store_tally_add(n->store, txn, in, hcp_day_of(at));
+    memset(&ev.in, 0, sizeof(ev.in));
+    hcp_event_clear(&ev);
+    return rc;
+}
+
+/* Check an intake's `at` against now (rules refuse the future for cases;
+ * evaluations have no case to ask). */
+static bool at_ok(node_write *w)
+{
+    if (w->at == 0 || w->at <= w->now + HCP_CLOCK_SKEW)
+        return true;
+    answer_error(w, 422, "at_in_future", "field 'at' lies in the future");
+    return false;
+}
+
+/* POST /v1/evaluations: a rating; 1–2 open a review case (Art. 2). */
+static int do_eval(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
+{
+    if (!at_ok(w))
+        return HCP_OK;
+    uint64_t no;
+    int rc = store_counter_add(n->store, txn, "eval", 1, &no);
+    if (rc != HCP_OK)
+        return rc;
+    if (w->in.rating <= 2) {
+        hcp_case c;
+        memset(&c, 0, sizeof(c));
+        hcp_refusal why = {0};
+        w->in.kind = HCP_KIND_REVIEW;
+        rc = open_case(n, txn, ch, w, &w->in, no, &c, &why);
+        if (rc == HCP_OK)
+            answer(w, 201, json_pack("{sI,ss}", "evaluation", (json_int_t)no, "case", c.id));
+        hcp_case_clear(&c);
+        if (rc == HCP_ERULE || rc == HCP_EINVAL) {
+            refused(n, w, rc, &why);
+            return HCP_OK;
+        }
+        if (rc == HCP_OK)
+            n->writer->stats.cases++;
+    } else {
+        hcp_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = HCP_EV_EVALUATION;
+        ev.at = w->at != 0 ? w->at : w->now;
+        ev.recorded_at = w->now;
+        ev.evaluation_no = no;
+        ev.in = w->in; /* borrowed */
+        rc = store_log_append(n->store, txn, ch, &ev);
+        if (rc == HCP_OK)
+            rc = store_tally_add(n->store, txn, &w->in, hcp_day_of(ev.at));
+        memset(&ev.in, 0, sizeof(ev.in));
+        hcp_event_clear(&ev);
+        if (rc == HCP_OK)
+            answer(w, 201, json_pack("{sI,sn}", "evaluation", (json_int_t)no, "case"));
+    }
+    if (rc == HCP_OK)
+        n->writer->stats.evaluations++;
+    return rc;
+}
+
+/* POST /v1/cases: a complaint or a review from the ledger. */
+static int do_case(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
+{
+    if (!at_ok(w))
+        return HCP_OK;
+    hcp_case c;
+    memset(&c, 0, sizeof(c));
+    hcp_refusal why = {0};
+    int rc = open_case(n, txn, ch, w, &w->in, 0, &c, &why);
+    if (rc == HCP_OK) {
+        n->writer->stats.cases++;
+        rc = case_reply(n, txn, &c, w, 201);
+    } else if (rc == HCP_ERULE || rc == HCP_EINVAL) {
+        refused(n, w, rc, &why);
+        rc = HCP_OK;
+    }
+    hcp_case_clear(&c);
+    return rc;
+}
+
+/* Apply event ev to the stored case `id` and write both. Refusals leave
+ * *why and HCP_ERULE/HCP_EINVAL with nothing written. */
+static int apply_event(node *n, MDB_txn *txn, hcp_chain *ch, hcp_event *ev, hcp_time now,
+                       hcp_case *c, hcp_refusal *why)
+{
+    hcp_case old;
+    int rc = store_case_get(n->store, txn, ev->case_id, true, &old);
+    if (rc == HCP_OK)
+        rc = hcp_case_copy(c, &old);
+    if (rc == HCP_OK) {
+        ev->seq = ch->seq + 1;
+        rc = hcp_rules_apply(c, ev, n->cal, now, why);
+    }
+    if (rc == HCP_OK)
+        rc = store_log_append(n->store, txn, ch, ev);
+    if (rc == HCP_OK)
+        rc = store_case_put(n->store, txn, &old, c);
+    hcp_case_clear(&old);
+    return rc;
+}
+
+/* POST /v1/cases/ID/events */
+static int do_step(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
+{
+    hcp_event *ev = &w->step;
+    hcp_time given = ev->at;
+    ev->at = given != 0 ? given : w->now;
+    ev->recorded_at = w->now;
+    snprintf(ev->case_id, sizeof(ev->case_id), "%s", w->id);
+    hcp_case c;
+    memset(&c, 0, sizeof(c));
+    hcp_refusal why = {0};
+    int rc = apply_event(n, txn, ch, ev, w->now, &c, &why);
+    ev->at = given; /* a retry starts from the request as it came */
+    if (rc == HCP_OK) {
+        n->writer->stats.steps++;
+        rc = case_reply(n, txn, &c, w, 200);
+    } else if (rc == HCP_ENOTFOUND) {
+        answer_error(w, 404, "case_not_found", w->id);
+        rc = HCP_OK;
+    } else if (rc == HCP_ERULE || rc == HCP_EINVAL) {
+        refused(n, w, rc, &why);
+        rc = HCP_OK;
+    }
+    hcp_case_clear(&c);
+    return rc;
+}
+
+/* GET /v1/cases/ID: the whole case, personal data included, access-logged. */
+static int do_case_read(node *n, MDB_txn *txn, node_write *w)
+{
+    hcp_case c;
+    int rc = store_case_get(n->store, txn, w->id, true, &c);
+    if (rc == HCP_OK)
+        rc = case_reply(n, txn, &c, w, 200);
+    else if (rc == HCP_ENOTFOUND) {
+        answer_error(w, 404, "case_not_found", w->id);
+        rc = HCP_OK;
+    }
+    hcp_case_clear(&c);
+    return rc;
+}
+
+int node_ledger_rows(node *n, MDB_txn *txn, int year, int month, json_t *rows);
+
+/* GET /v1/ledger?month=: the month's register (Art. 14), access-logged. */
+static int do_ledger(node *n, MDB_txn *txn, node_write *w)
+{
+    json_t *rows = json_array();
+    if (rows == NULL)
+        return HCP_ENOMEM;
+    int rc = node_ledger_rows(n, txn, w->year, w->month, rows);
+    char what[32];
+    snprintf(what, sizeof(what), "ledger:%04d-%02d", w->year, w->month);
+    if (rc == HCP_OK)
+        rc = store_access_log(n->store, txn, w->now, w->who, what);
+    if (rc != HCP_OK) {
+        json_decref(rows);
+        return rc;
+    }
+    char mon[8];
+    snprintf(mon, sizeof(mon), "%04d-%02d", w->year, w->month);
+    answer(w, 200, json_pack("{ss,ss,so}", "county", n->cfg.county, "month", mon, "rows", rows));
+    return HCP_OK;
+}
+
+/* Mark the deadlines of one case that passed unmet (a recorded event each). */
+static int sweep_case(node *n, MDB_txn *txn, hcp_chain *ch, const char *id, hcp_time now)
+{
+    hcp_case c;
+    int rc = store_case_get(n->store, txn, id, false, &c);
+    unsigned due = rc == HCP_OK ? hcp_case_overdue(&c, now) & ~(unsigned)c.overdue_marked : 0;
+    hcp_case_clear(&c);
+    for (int k = HCP_DL_FEEDBACK; rc == HCP_OK && k < HCP_DL_COUNT_; k++) {
+        if (!(due & (1u << k)))
+            continue;
+        hcp_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = HCP_EV_OVERDUE;
+        ev.deadline = (uint8_t)k;
+        ev.at = ev.recorded_at = now;
+        snprintf(ev.case_id, sizeof(ev.case_id), "%s", id);
+        hcp_case next;
+        memset(&next, 0, sizeof(next));
+        hcp_refusal why = {0};
+        rc = apply_event(n, txn, ch, &ev, now, &next, &why);
+        if (rc == HCP_ERULE || rc == HCP_EINVAL)
+            rc = HCP_OK; /* already marked or met meanwhile: nothing to do */
+        else if (rc == HCP_OK)
+            n->writer->stats.overdue_marked++;
+        hcp_case_clear(&next);
+        hcp_event_clear(&ev);
+    }
+    return rc;
+}
+
+int node_open_case_ids(node *n, MDB_txn *txn, char (**ids)[HCP_CASE_ID_MAX], size_t *count);
+
+/* The sweep: every open case whose deadline passed unmet gets its mark. */
+static int do_sweep(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
+{
+    char(*ids)[HCP_CASE_ID_MAX] = NULL;
+    size_t count = 0;
+    int rc = node_open_case_ids(n, txn, &ids, &count);
+    for (size_t i = 0; rc == HCP_OK && i < count; i++)
+        rc = sweep_case(n, txn, ch, ids[i], w->now);
+    free(ids);
+    return rc;
+}
+
+static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
+{
+    if (w->now == 0)
+        w->now = now_sec();
+    switch (w->kind) {
+    case W_EVAL:
+        return do_eval(n, txn, ch, w);
+    case W_CASE:
+        return do_case(n, txn, ch, w);
+    case W_STEP:
+        return do_step(n, txn, ch, w);
+    case W_CASE_READ:
+        return do_case_read(n, txn, w);
+    case W_LEDGER:
+        return do_ledger(n, txn, w);
+    case W_SWEEP:
+        return do_sweep(n, txn, ch, w);
+    }
+    return HCP_EINVAL;
+}
+
+/* ---- the batch ---- */
+
+/* One attempt at the whole batch in one transaction. */
+static int attempt(node *n, node_write *batch, hcp_chain *ch)
+{
+    MDB_txn *txn;
+    *ch = n->store->chain;
+    int rc = store_write_begin(n->store, &txn);
+    if (rc != HCP_OK)
+        return rc;
+    for (node_write *w = batch; w != NULL && rc == HCP_OK; w = w->next)
+        rc = process(n, txn, ch, w);
+    if (rc == HCP_OK && ch->seq != n->store->chain.seq)
+        rc = store_head_put(n->store, txn, ch);
+    if (rc != HCP_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    /* Durability point: replies below go out only after this commit. */
+    return store_err(mdb_txn_commit(txn));
+}
+
+static void reply_all(node_write *batch)
+{
+    while (batch != NULL) {
+        node_write *next = batch->next;
+        if (batch->req != NULL) {
+            node_req_reply_json(batch->req, batch->status, batch->reply);
+            batch->reply = NULL;
+        }
+        node_write_free(batch);
+        batch = next;
+    }
+}
+
+static void fail_all(node_write *batch, int rc)
+{
+    for (node_write *w = batch; w != NULL; w = w->next) {
+        if (rc == HCP_EFULL)
+            answer_error(w, 503, "storage_full",
+                         "the disk is full; nothing was written, retry when there is room");
+        else
+            answer_error(w, 503, "storage_error", hcp_strerror(rc));
+    }
+}
+
+static void run_batch(node *n, node_write *batch)
+{
+    hcp_chain ch;
+    int rc = HCP_OK;
+    for (int i = 0; i < WRITER_RETRIES; i++) {
+        rc = attempt(n, batch, &ch);
+        if (rc != HCP_EFULL || n->store->mapsize >= ((size_t)1 << 40))
+            break;
+        /* the map (not necessarily the disk) is full: grow it and redo */
+        if (store_grow(n->store) != HCP_OK)
+            break;
+        n->writer->stats.grows++;
+        node_log("info", "store.grow", "mapsize=%zu", n->store->mapsize);
+    }
+    if (rc == HCP_OK) {
+        n->store->chain = ch;
+        n->writer->stats.commits++;
+    } else {
+        node_log("error", "store.commit_failed", "err=\"%s\"", hcp_strerror(rc));
+        fail_all(batch, rc);
+    }
+    reply_all(batch);
+}
+
+/* Take up to WRITER_BATCH items off the queue. */
+static node_write *take(node_writer *wr, size_t *count)
+{
+    pthread_mutex_lock(&wr->mu);
+    node_write *head = wr->head, *w = head;
+    size_t k = 1;
+    while (w != NULL && w->next != NULL && k < WRITER_BATCH) {
+        w = w->next;
+        k++;
+    }
+    if (w != NULL) {
+        wr->head = w->next;
+        if (wr->head == NULL)
+            wr->tail = NULL;
+        w->next = NULL;
+    }
+    bool more = wr->head != NULL;
+    pthread_mutex_unlock(&wr->mu);
+    *count = head != NULL ? k : 0;
+    if (more)
+        uv_async_send(&wr->wake); /* bounded work per loop turn */
+    return head;
+}
+
+static void on_wake(uv_async_t *a)
+{
+    node *n = a->data;
+    size_t count;
+    node_write *batch = take(n->writer, &count);
+    if (batch == NULL)
+        return;
+    n->writer->stats.batched += count;
+    run_batch(n, batch);
+}
+
+void node_writer_submit(node *n, node_write *w)
+{
+    node_writer *wr = n->writer;
+    w->next = NULL;
+    pthread_mutex_lock(&wr->mu);
+    bool stopping = wr->stopping;
+    if (!stopping) {
+        if (wr->tail != NULL)
+            wr->tail->next = w;
+        else
+            wr->head = w;
+        wr->tail = w;
+        uv_async_send(&wr->wake); /* under the lock: never after the close */
+    }
+    pthread_mutex_unlock(&wr->mu);
+    if (stopping) {
+        answer_error(w, 503, "shutting_down", "the node is stopping");
+        reply_all(w);
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    node *n = t->data;
+    node_write *w = node_write_new(W_SWEEP, NULL);
+    if (w == NULL) {
+        node_log("error", "sweep.nomem", "-");
+        return;
+    }
+    node_writer_submit(n, w);
+}
+
+int node_writer_start(node *n)
+{
+    node_writer *wr = calloc(1, sizeof(*wr));
+    if (wr == NULL)
+        return HCP_ENOMEM;
+    pthread_mutex_init(&wr->mu, NULL);
+    n->writer = wr;
+    wr->wake.data = n;
+    wr->sweep.data = n;
+    if (uv_async_init(n->loop, &wr->wake, on_wake) != 0 ||
+        uv_timer_init(n->loop, &wr->sweep) != 0)
+        return HCP_EIO;
+    uint64_t every = (uint64_t)(n->cfg.sweep_seconds > 0 ? n->cfg.sweep_seconds : 60) * 1000;
+    if (uv_timer_start(&wr->sweep, on_sweep, 1000, every) != 0)
+        return HCP_EIO;
+    return HCP_OK;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+/* Stop: refuse new items, apply what is queued, close the handles (the
+ * caller runs the loop once more so their close callbacks fire). */
+void node_writer_stop(node *n)
+{
+    node_writer *wr = n->writer;
+    if (wr == NULL)
+        return;
+    pthread_mutex_lock(&wr->mu);
+    wr->stopping = true;
+    pthread_mutex_unlock(&wr->mu);
+    size_t count;
+    node_write *batch;
+    while ((batch = take(wr, &count)) != NULL)
+        run_batch(n, batch);
+    uv_timer_stop(&wr->sweep);
+    uv_close((uv_handle_t *)&wr->sweep, on_closed);
+    uv_close((uv_handle_t *)&wr->wake, on_closed);
+}
+
+void node_writer_free(node *n)
+{
+    if (n->writer == NULL)
+        return;
+    pthread_mutex_destroy(&n->writer->mu);
+    free(n->writer);
+    n->writer = NULL;
+}

@@ -1,0 +1,52 @@
+/*
+ * writer.h — the single writer: every API write, every personal read (it is
+ * recorded in the access log) and the deadline sweep become a node_write,
+ * queued from any thread and applied on the libuv loop thread. Everything
+ * queued since the last commit shares one LMDB transaction (group commit);
+ * nobody is answered before that transaction committed.
+ */
+#ifndef NODE_WRITER_H
+#define NODE_WRITER_H
+
+#include "node.h"
+#include "case.h"
+
+typedef enum node_wkind {
+    W_EVAL = 1,  /* POST /v1/evaluations */
+    W_CASE,      /* POST /v1/cases */
+    W_STEP,      /* POST /v1/cases/ID/events */
+    W_CASE_READ, /* GET /v1/cases/ID (personal data: access-logged) */
+    W_LEDGER,    /* GET /v1/ledger?month= (personal data: access-logged) */
+    W_SWEEP,     /* the deadline sweep */
+} node_wkind;
+
+typedef struct node_write {
+    struct node_write *next;
+    node_wkind kind;
+    node_req *req;   /* NULL for the sweep */
+    hcp_intake in;   /* W_EVAL, W_CASE (owned) */
+    hcp_event step;  /* W_STEP (owned): type, fields, at (0 = now) */
+    hcp_time at;     /* W_EVAL, W_CASE: "at", 0 = now */
+    char id[HCP_CASE_ID_MAX]; /* W_STEP, W_CASE_READ */
+    char who[128];   /* who asked, for the access log */
+    int year, month; /* W_LEDGER */
+    hcp_time now;    /* fixed at first processing, kept across retries */
+    int status;      /* HTTP status of the reply */
+    json_t *reply;   /* built inside the transaction, sent after commit */
+} node_write;
+
+/* A new zeroed item (NULL on allocation failure). */
+node_write *node_write_new(node_wkind kind, node_req *req);
+/* Free an item and everything it owns (not its request). */
+void node_write_free(node_write *w);
+/* Queue w (ownership passes) from any thread. If the writer is stopping,
+ * w is answered 503 at once. */
+void node_writer_submit(node *n, node_write *w);
+
+/* Metrics the writer keeps (read without locks: monotonic counters). */
+typedef struct node_stats {
+    uint64_t evaluations, cases, steps, refused, commits, batched, overdue_marked, grows;
+} node_stats;
+const node_stats *node_writer_stats(const node *n);
+
+#endif
