@@ -171,8 +171,11 @@ static void http_complete(node_req *r, nng_http_res *res, int status)
 {
     node_http *h = r->h;
     nng_aio *aio = r->aio;
-    node_log(status >= 500 ? "warn" : "info", "http.request", "method=%s path=%s status=%d ms=%.1f",
-             r->method, r->path, res ? status : 0, http_ms_since(&r->start));
+    node_log(status >= 500   ? "warn"
+             : status >= 400 ? "info"
+                             : "debug",
+             "http.request", "method=%s path=%s status=%d ms=%.1f", r->method, r->path,
+             res ? status : 0, http_ms_since(&r->start));
     req_free(r);
     http_done(h);
     if (res == NULL) {

@@ -6,6 +6,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,9 +44,33 @@ static void log_sanitize(char *s, size_t n)
     }
 }
 
-/* Write one log line: timestamp, level=, id=, then the formatted text. */
+static int level_rank(const char *level)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (level != NULL && strcmp(level, names[i]) == 0)
+            return i;
+    return 1;
+}
+
+/* The threshold: HCP_LOG_LEVEL=debug|info|warn|error, default info. Read
+ * once; a benign race at first use gives the same answer on every thread. */
+static int log_threshold(void)
+{
+    static _Atomic int threshold = -1;
+    if (threshold < 0) {
+        const char *e = getenv("HCP_LOG_LEVEL");
+        threshold = e != NULL ? level_rank(e) : 1;
+    }
+    return threshold;
+}
+
+/* Write one log line: timestamp, level=, id=, then the formatted text;
+ * lines below the threshold are dropped. */
 void node_log(const char *level, const char *id, const char *fmt, ...)
 {
+    if (level_rank(level) < log_threshold())
+        return;
     char line[LOG_LINE_MAX];
     size_t n = log_stamp(line, sizeof(line));
     int k = snprintf(line + n, sizeof(line) - n, " level=%s id=%s", level ? level : "info",
