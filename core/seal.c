@@ -39,11 +39,9 @@ struct hcp_sealer {
 
 /* Fill buf (the caller's) from getrandom(2), looping over EINTR and the
  * short reads it gives for large requests. */
-int hcp_random(void *buf, size_t n)
+/* getrandom until n bytes came. */
+static int random_fill(uint8_t *p, size_t n)
 {
-    if (buf == NULL && n > 0)
-        return HCP_EINVAL;
-    uint8_t *p = buf;
     while (n > 0) {
         ssize_t got = getrandom(p, n, 0);
         if (got < 0) {
@@ -54,6 +52,37 @@ int hcp_random(void *buf, size_t n)
         p += got;
         n -= (size_t)got;
     }
+    return HCP_OK;
+}
+
+/*
+ * Small requests (salts, nonces: one or two per stored record) are served
+ * from a per-thread pool refilled by one getrandom call, instead of a system
+ * call each. Bytes handed out are wiped from the pool. hcp never forks after
+ * start-up, so no two processes share a pool.
+ */
+#define RANDOM_POOL 512
+static _Thread_local struct {
+    uint8_t buf[RANDOM_POOL];
+    size_t left;
+} pool;
+
+int hcp_random(void *buf, size_t n)
+{
+    if (buf == NULL && n > 0)
+        return HCP_EINVAL;
+    if (n > RANDOM_POOL / 4)
+        return random_fill(buf, n);
+    if (pool.left < n) {
+        int rc = random_fill(pool.buf, RANDOM_POOL);
+        if (rc != HCP_OK)
+            return rc;
+        pool.left = RANDOM_POOL;
+    }
+    uint8_t *p = pool.buf + (RANDOM_POOL - pool.left);
+    memcpy(buf, p, n);
+    mbedtls_platform_zeroize(p, n);
+    pool.left -= n;
     return HCP_OK;
 }
 

@@ -184,13 +184,25 @@ static int main_seal(node *n)
     } else if (!main_path(path, sizeof(path), n->cfg.data, "seal.key")) {
         return HCP_ERANGE;
     }
+    /* A new key only for a new store: a store that exists holds records
+     * sealed under its own key, which a fresh key could never open. */
+    char store[NODE_PATH_MAX + 16];
+    if (!main_path(store, sizeof(store), n->cfg.data, "data.mdb")) {
+        return HCP_ERANGE;
+    }
+    bool fresh = access(store, F_OK) != 0;
     uint8_t key[HCP_SEAL_KEY_LEN];
-    int rc = hcp_seal_key_load(path, true, key);
+    int rc = hcp_seal_key_load(path, fresh, key);
     if (rc == HCP_OK) {
         rc = hcp_sealer_new(key, &n->sealer);
     }
     explicit_bzero(key, sizeof(key));
-    if (rc != HCP_OK) {
+    if (rc == HCP_ENOTFOUND && !fresh) {
+        fprintf(stderr,
+                "hcp-node: seal key %s is missing but the store %s exists: copy the store's "
+                "seal.key (from the old directory or the key escrow) before starting\n",
+                path, store);
+    } else if (rc != HCP_OK) {
         fprintf(stderr, "hcp-node: seal key %s: %s%s\n", path, hcp_strerror(rc),
                 rc == HCP_EAUTH ? " (the file must be mode 0600)" : "");
     }
@@ -306,6 +318,7 @@ static void main_teardown(node *n)
             node_log("warn", "node.loop_busy", "detail=\"handles left open\"");
         }
     }
+    node_writer_free(n); /* its handles were closed above */
     if (n->store != NULL) {
         node_store_close(n);
     }

@@ -244,7 +244,67 @@ void store_read_end(node_store *s, MDB_txn *txn)
 
 int store_write_begin(node_store *s, MDB_txn **txn)
 {
-    return store_err(mdb_txn_begin(s->env, NULL, 0, txn));
+    int rc = store_err(mdb_txn_begin(s->env, NULL, 0, txn));
+    s->cache_txn = rc == HCP_OK ? *txn : NULL;
+    s->ncached = 0;
+    return rc;
+}
+
+void store_cache_drop(node_store *s)
+{
+    s->cache_txn = NULL;
+    s->ncached = 0;
+}
+
+int store_cache_flush(node_store *s, MDB_txn *txn)
+{
+    int rc = HCP_OK;
+    for (size_t i = 0; i < s->ncached && rc == HCP_OK; i++) {
+        store_cached *c = &s->cache[i];
+        MDB_val k = {c->klen, c->key}, v = {c->vlen, c->val};
+        rc = store_err(mdb_put(txn, c->dbi, &k, &v, 0));
+    }
+    s->ncached = 0;
+    return rc;
+}
+
+/* Read a small value through the cache: *out points at the cached copy,
+ * loaded from the store on first use (vlen 0 = absent). NULL if the cache
+ * does not serve this transaction (then the caller goes to LMDB itself). */
+static int cache_get(node_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                     store_cached **out)
+{
+    *out = NULL;
+    if (txn != s->cache_txn || klen > sizeof(s->cache[0].key))
+        return HCP_OK;
+    for (size_t i = 0; i < s->ncached; i++) {
+        store_cached *c = &s->cache[i];
+        if (c->dbi == dbi && c->klen == klen && memcmp(c->key, key, klen) == 0) {
+            *out = c;
+            return HCP_OK;
+        }
+    }
+    if (s->ncached == STORE_CACHE_MAX) {
+        int rc = store_cache_flush(s, txn);
+        if (rc != HCP_OK)
+            return rc;
+    }
+    store_cached *c = &s->cache[s->ncached];
+    MDB_val k = {klen, (void *)key}, v;
+    int mrc = mdb_get(txn, dbi, &k, &v);
+    if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        return store_err(mrc);
+    if (mrc == MDB_SUCCESS && v.mv_size > sizeof(c->val))
+        return HCP_EFORMAT;
+    c->dbi = dbi;
+    c->klen = (uint16_t)klen;
+    memcpy(c->key, key, klen);
+    c->vlen = mrc == MDB_SUCCESS ? (uint8_t)v.mv_size : 0;
+    if (c->vlen > 0)
+        memcpy(c->val, v.mv_data, c->vlen);
+    s->ncached++;
+    *out = c;
+    return HCP_OK;
 }
 
 /* Double the map; called by the writer with no transaction of its own open. */
@@ -528,8 +588,18 @@ int store_head_put(node_store *s, MDB_txn *txn, const hcp_chain *ch)
 int store_counter_get(node_store *s, MDB_txn *txn, const char *key, uint64_t *out)
 {
     MDB_val k = {strlen(key), (void *)key}, v;
-    int rc = mdb_get(txn, s->counters, &k, &v);
+    store_cached *c;
     *out = 0;
+    int crc = cache_get(s, txn, s->counters, key, k.mv_size, &c);
+    if (crc != HCP_OK)
+        return crc;
+    if (c != NULL) {
+        if (c->vlen != 0 && c->vlen != 8)
+            return HCP_EFORMAT;
+        *out = c->vlen ? be64_get(c->val) : 0;
+        return HCP_OK;
+    }
+    int rc = mdb_get(txn, s->counters, &k, &v);
     if (rc == MDB_NOTFOUND)
         return HCP_OK;
     if (rc != MDB_SUCCESS)
@@ -552,7 +622,14 @@ int store_counter_add(node_store *s, MDB_txn *txn, const char *key, int64_t delt
     uint8_t buf[8];
     be64_put(buf, cur);
     MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
-    rc = store_err(mdb_put(txn, s->counters, &k, &v, 0));
+    store_cached *c;
+    if ((rc = cache_get(s, txn, s->counters, key, k.mv_size, &c)) != HCP_OK)
+        return rc;
+    if (c != NULL) {
+        memcpy(c->val, buf, 8);
+        c->vlen = 8;
+    } else
+        rc = store_err(mdb_put(txn, s->counters, &k, &v, 0));
     if (rc == HCP_OK && out != NULL)
         *out = cur;
     return rc;
@@ -575,6 +652,19 @@ static int tally_one(node_store *s, MDB_txn *txn, char kind, const char *code, h
     be32_put(kb + 2 + n, (uint32_t)day);
     MDB_val k = {n + 6, kb}, v;
     uint8_t counts[24] = {0};
+    store_cached *c;
+    int crc = cache_get(s, txn, s->tally, kb, k.mv_size, &c);
+    if (crc != HCP_OK)
+        return crc;
+    if (c != NULL) {
+        if (c->vlen == sizeof(counts))
+            memcpy(counts, c->val, sizeof(counts));
+        be32_put(counts, be32_get(counts) + 1);
+        be32_put(counts + 4 * rating, be32_get(counts + 4 * rating) + 1);
+        memcpy(c->val, counts, sizeof(counts));
+        c->vlen = sizeof(counts);
+        return HCP_OK;
+    }
     int rc = mdb_get(txn, s->tally, &k, &v);
     if (rc == MDB_SUCCESS && v.mv_size == sizeof(counts))
         memcpy(counts, v.mv_data, sizeof(counts));

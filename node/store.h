@@ -22,8 +22,23 @@
 
 #define STORE_MAP_INITIAL (64u << 20) /* bytes; HCP_MAPSIZE overrides (tests) */
 
+/* Small values (counters, tallies) a write transaction changes many times:
+ * kept here and put once, at store_cache_flush, instead of a get and a put
+ * per request. Only the writer's transaction uses it. */
+#define STORE_CACHE_MAX 512
+typedef struct store_cached {
+    MDB_dbi dbi;
+    uint16_t klen;
+    uint8_t vlen;
+    uint8_t key[2 + 200 + 4];
+    uint8_t val[24];
+} store_cached;
+
 struct node_store {
     MDB_env *env;
+    MDB_txn *cache_txn; /* the write transaction the cache belongs to, or NULL */
+    size_t ncached;
+    store_cached cache[STORE_CACHE_MAX];
     MDB_dbi meta, log, cases, case_ev, counters, tally, status_idx, access;
     pthread_rwlock_t resize;
     size_t mapsize;
@@ -51,6 +66,9 @@ void store_read_end(node_store *s, MDB_txn *txn);
 /* Write transactions (writer thread only). On HCP_EFULL from any put, the
  * writer aborts, calls store_grow and redoes the batch. */
 int store_write_begin(node_store *s, MDB_txn **txn);
+/* Put every cached value (before the commit); drop the cache (after an abort). */
+int store_cache_flush(node_store *s, MDB_txn *txn);
+void store_cache_drop(node_store *s);
 int store_grow(node_store *s);
 
 /* Read case `id` into *c (zeroed first; caller clears). personal: also

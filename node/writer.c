@@ -11,15 +11,17 @@
  */
 #include "writer.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "json.h"
 #include "rules.h"
 #include "store.h"
 
-#define WRITER_BATCH 1024
+#define WRITER_BATCH   1024
 #define WRITER_RETRIES 8
 
 struct node_writer {
@@ -29,6 +31,14 @@ struct node_writer {
     node_write *head, *tail;
     bool stopping;
     node_stats stats;
+    /* Committed batches wait here for the replier thread, which serialises
+     * and sends the answers while the loop starts the next transaction. */
+    pthread_t replier;
+    bool replier_running;
+    pthread_mutex_t rmu;
+    pthread_cond_t rcond;
+    node_write *done_head, *done_tail;
+    bool rstop;
 };
 
 node_write *node_write_new(node_wkind kind, node_req *req)
@@ -386,9 +396,22 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
 
 /* ---- the batch ---- */
 
-/* One attempt at the whole batch in one transaction. */
-static int attempt(node *n, node_write *batch, hcp_chain *ch)
+/* Whether the disk holding the store is (all but) full. LMDB reports a
+ * short page write as EIO, which is how ENOSPC often shows at commit. */
+static bool disk_full(const node *n, int mrc)
 {
+    if (mrc == ENOSPC || mrc == EDQUOT)
+        return true;
+    struct statvfs fs;
+    return mrc == EIO && statvfs(n->cfg.data, &fs) == 0 &&
+           (unsigned long long)fs.f_bavail * fs.f_frsize < (1ull << 20);
+}
+
+/* One attempt at the whole batch in one transaction. *disk is set when the
+ * commit failed for want of disk (then growing the map would not help). */
+static int attempt(node *n, node_write *batch, hcp_chain *ch, bool *disk)
+{
+    *disk = false;
     MDB_txn *txn;
     *ch = n->store->chain;
     int rc = store_write_begin(n->store, &txn);
@@ -396,14 +419,23 @@ static int attempt(node *n, node_write *batch, hcp_chain *ch)
         return rc;
     for (node_write *w = batch; w != NULL && rc == HCP_OK; w = w->next)
         rc = process(n, txn, ch, w);
+    if (rc == HCP_OK)
+        rc = store_cache_flush(n->store, txn);
     if (rc == HCP_OK && ch->seq != n->store->chain.seq)
         rc = store_head_put(n->store, txn, ch);
     if (rc != HCP_OK) {
+        store_cache_drop(n->store);
         mdb_txn_abort(txn);
         return rc;
     }
+    store_cache_drop(n->store);
     /* Durability point: replies below go out only after this commit. */
-    return store_err(mdb_txn_commit(txn));
+    int mrc = mdb_txn_commit(txn);
+    if (mrc != MDB_SUCCESS && disk_full(n, mrc)) {
+        *disk = true;
+        return HCP_EFULL;
+    }
+    return store_err(mrc);
 }
 
 static void reply_all(node_write *batch)
@@ -417,6 +449,46 @@ static void reply_all(node_write *batch)
         node_write_free(batch);
         batch = next;
     }
+}
+
+/* Queue a finished batch (committed, or failed as a whole) for its replies. */
+static void hand_to_replier(node_writer *wr, node_write *batch)
+{
+    if (!wr->replier_running) {
+        reply_all(batch);
+        return;
+    }
+    node_write *last = batch;
+    while (last->next != NULL)
+        last = last->next;
+    pthread_mutex_lock(&wr->rmu);
+    if (wr->done_tail != NULL)
+        wr->done_tail->next = batch;
+    else
+        wr->done_head = batch;
+    wr->done_tail = last;
+    pthread_cond_signal(&wr->rcond);
+    pthread_mutex_unlock(&wr->rmu);
+}
+
+/* The replier: send the answers of committed batches, in commit order. */
+static void *replier_main(void *arg)
+{
+    node_writer *wr = arg;
+    pthread_mutex_lock(&wr->rmu);
+    for (;;) {
+        while (wr->done_head == NULL && !wr->rstop)
+            pthread_cond_wait(&wr->rcond, &wr->rmu);
+        node_write *batch = wr->done_head;
+        wr->done_head = wr->done_tail = NULL;
+        if (batch == NULL && wr->rstop)
+            break;
+        pthread_mutex_unlock(&wr->rmu);
+        reply_all(batch);
+        pthread_mutex_lock(&wr->rmu);
+    }
+    pthread_mutex_unlock(&wr->rmu);
+    return NULL;
 }
 
 static void fail_all(node_write *batch, int rc)
@@ -435,8 +507,9 @@ static void run_batch(node *n, node_write *batch)
     hcp_chain ch;
     int rc = HCP_OK;
     for (int i = 0; i < WRITER_RETRIES; i++) {
-        rc = attempt(n, batch, &ch);
-        if (rc != HCP_EFULL || n->store->mapsize >= ((size_t)1 << 40))
+        bool disk;
+        rc = attempt(n, batch, &ch, &disk);
+        if (rc != HCP_EFULL || disk || n->store->mapsize >= ((size_t)1 << 40))
             break;
         /* the map (not necessarily the disk) is full: grow it and redo */
         if (store_grow(n->store) != HCP_OK)
@@ -451,7 +524,7 @@ static void run_batch(node *n, node_write *batch)
         node_log("error", "store.commit_failed", "err=\"%s\"", hcp_strerror(rc));
         fail_all(batch, rc);
     }
-    reply_all(batch);
+    hand_to_replier(n->writer, batch);
 }
 
 /* Take up to WRITER_BATCH items off the queue. */
@@ -527,11 +600,15 @@ int node_writer_start(node *n)
     if (wr == NULL)
         return HCP_ENOMEM;
     pthread_mutex_init(&wr->mu, NULL);
+    pthread_mutex_init(&wr->rmu, NULL);
+    pthread_cond_init(&wr->rcond, NULL);
     n->writer = wr;
+    wr->replier_running = pthread_create(&wr->replier, NULL, replier_main, wr) == 0;
+    if (!wr->replier_running)
+        node_log("warn", "writer.no_replier", "detail=\"replies are sent by the loop\"");
     wr->wake.data = n;
     wr->sweep.data = n;
-    if (uv_async_init(n->loop, &wr->wake, on_wake) != 0 ||
-        uv_timer_init(n->loop, &wr->sweep) != 0)
+    if (uv_async_init(n->loop, &wr->wake, on_wake) != 0 || uv_timer_init(n->loop, &wr->sweep) != 0)
         return HCP_EIO;
     uint64_t every = (uint64_t)(n->cfg.sweep_seconds > 0 ? n->cfg.sweep_seconds : 60) * 1000;
     if (uv_timer_start(&wr->sweep, on_sweep, 1000, every) != 0)
@@ -558,6 +635,14 @@ void node_writer_stop(node *n)
     node_write *batch;
     while ((batch = take(wr, &count)) != NULL)
         run_batch(n, batch);
+    if (wr->replier_running) { /* let it send what is committed, then end */
+        pthread_mutex_lock(&wr->rmu);
+        wr->rstop = true;
+        pthread_cond_signal(&wr->rcond);
+        pthread_mutex_unlock(&wr->rmu);
+        pthread_join(wr->replier, NULL);
+        wr->replier_running = false;
+    }
     uv_timer_stop(&wr->sweep);
     uv_close((uv_handle_t *)&wr->sweep, on_closed);
     uv_close((uv_handle_t *)&wr->wake, on_closed);
@@ -568,6 +653,8 @@ void node_writer_free(node *n)
     if (n->writer == NULL)
         return;
     pthread_mutex_destroy(&n->writer->mu);
+    pthread_mutex_destroy(&n->writer->rmu);
+    pthread_cond_destroy(&n->writer->rcond);
     free(n->writer);
     n->writer = NULL;
 }

@@ -7,7 +7,7 @@ set -euo pipefail
 # build: compiler, build system, the five libraries, JSON, unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev
-      libjansson-dev libcmocka-dev)
+      libjansson-dev libcmocka-dev python3 openssl)
 # extra groups: "bench" adds the load generator
 for group in "$@"; do
   case "$group" in
