@@ -125,6 +125,20 @@ static int next_case_id(node *n, MDB_txn *txn, hcp_time at, char *id, size_t len
     return rc;
 }
 
+/*
+ * A stored record that does not decode or unseal (wrong key, damaged
+ * bytes) fails the request that read it, not its whole batch: it is found
+ * before the request writes anything. True when rc was such a failure.
+ */
+static bool unreadable(node_write *w, int rc)
+{
+    if (rc != HCP_ECRYPTO && rc != HCP_EFORMAT && rc != HCP_EUTF8 && rc != HCP_EVERSION)
+        return false;
+    node_log("error", "store.unreadable", "case=%s err=\"%s\"", w->id, hcp_strerror(rc));
+    answer_error(w, 500, "record_unreadable", hcp_strerror(rc));
+    return true;
+}
+
 /* Report a rules refusal (409) or a malformed step (422) on the item. */
 static void refused(node *n, node_write *w, int rc, const hcp_refusal *why)
 {
@@ -275,8 +289,10 @@ static int do_step(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     hcp_case c;
     memset(&c, 0, sizeof(c));
     hcp_refusal why = {0};
+    hcp_chain before = *ch;
     int rc = apply_event(n, txn, ch, ev, w->now, &c, &why);
-    ev->at = given; /* a retry starts from the request as it came */
+    bool wrote = ch->seq != before.seq; /* an event was appended: not isolable */
+    ev->at = given;                     /* a retry starts from the request as it came */
     if (rc == HCP_OK) {
         n->writer->stats.steps++;
         rc = case_reply(n, txn, &c, w, 200);
@@ -286,7 +302,8 @@ static int do_step(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     } else if (rc == HCP_ERULE || rc == HCP_EINVAL) {
         refused(n, w, rc, &why);
         rc = HCP_OK;
-    }
+    } else if (!wrote && unreadable(w, rc))
+        rc = HCP_OK;
     hcp_case_clear(&c);
     return rc;
 }
@@ -301,7 +318,8 @@ static int do_case_read(node *n, MDB_txn *txn, node_write *w)
     else if (rc == HCP_ENOTFOUND) {
         answer_error(w, 404, "case_not_found", w->id);
         rc = HCP_OK;
-    }
+    } else if (unreadable(w, rc))
+        rc = HCP_OK;
     hcp_case_clear(&c);
     return rc;
 }

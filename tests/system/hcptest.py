@@ -1,0 +1,324 @@
+"""hcptest.py — a small harness for hcp-node's system tests (stdlib only).
+
+The binary comes from argv[1] (ctest passes $<TARGET_FILE:hcp-node>) or from
+the HCP_NODE environment variable. Each Node runs the real binary on a fresh
+loopback port with its stderr captured to a file; stop() always reaps it.
+"""
+import datetime
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BINARY = os.environ.get("HCP_NODE", "")
+COUNTY = "630102"
+CST = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def binary():
+    """The hcp-node binary under test."""
+    if not BINARY or not os.access(BINARY, os.X_OK):
+        raise RuntimeError("hcp-node binary not given (argv[1] or HCP_NODE): %r" % BINARY)
+    return BINARY
+
+
+def main():
+    """unittest.main() after taking the binary path off argv."""
+    global BINARY
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        BINARY = os.path.abspath(sys.argv.pop(1))
+    binary()
+    unittest.main(verbosity=2)
+
+
+def free_port():
+    """A loopback port that was free a moment ago (bind to port 0)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def iso(dt):
+    """RFC 3339 with +08:00 offset, whole seconds."""
+    return dt.astimezone(CST).replace(microsecond=0).isoformat()
+
+
+def now():
+    return datetime.datetime.now(CST)
+
+
+def days_ago(n, hours=0):
+    """An RFC 3339 time n days (and hours) before now."""
+    return iso(now() - datetime.timedelta(days=n, hours=hours))
+
+
+def run(args, timeout=60, env=None):
+    """Run hcp-node with args to completion; (exit code, stdout, stderr)."""
+    p = subprocess.run([binary()] + list(args), capture_output=True, timeout=timeout, env=env)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+class Response:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:400])
+
+
+class Node:
+    """One hcp-node process on a fresh port."""
+
+    def __init__(self, data=None, county=COUNTY, args=(), env=None, tmp=None):
+        self.tmp = tmp or tempfile.mkdtemp(prefix="hcp-systest-")
+        self.own_tmp = tmp is None
+        self.data = data or os.path.join(self.tmp, "data")
+        self.county = county
+        self.args = list(args)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+        self.port = None
+        self.token = None
+        self.stderr_path = None
+        self._stderr = None
+        self.starts = 0
+
+    # ---- process ----
+    def spawn(self, extra=()):
+        """Start the process (no waiting); returns it."""
+        self.port = free_port()
+        self.starts += 1
+        self.stderr_path = os.path.join(self.tmp, "stderr-%d-%d.log" % (self.port, self.starts))
+        self._stderr = open(self.stderr_path, "wb")
+        cmd = [binary(), "--data", self.data, "--county", self.county,
+               "--listen-http", "127.0.0.1:%d" % self.port] + self.args + list(extra)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                                     env=self.env)
+        return self.proc
+
+    def start(self, deadline=15.0):
+        """Start and wait for /healthz; retries once on a lost port race."""
+        for attempt in range(3):
+            self.spawn()
+            if self.wait_healthy(deadline):
+                tok = os.path.join(self.data, "api.token")
+                with open(tok) as f:
+                    self.token = f.read().strip()
+                return self
+            code = self.proc.poll()
+            err = self.stderr()
+            self.kill()
+            if code is None or "listen" not in err or attempt == 2:
+                raise AssertionError("hcp-node did not become healthy (exit %r):\n%s" % (code, err))
+        return self
+
+    def wait_healthy(self, deadline):
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                r = self.request("GET", "/healthz", token=None, timeout=2)
+                if r.status == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Signal the node and wait; returns its exit code (kills on timeout)."""
+        if self.proc is None:
+            return None
+        code = self.proc.poll()
+        if code is None:
+            self.proc.send_signal(sig)
+            try:
+                code = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                code = "timeout"
+        self._close_stderr()
+        return code
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close_stderr()
+
+    def _close_stderr(self):
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def stderr(self):
+        """Everything the node (all its starts) wrote to stderr so far."""
+        out = []
+        for name in sorted(os.listdir(self.tmp)):
+            if name.startswith("stderr-"):
+                with open(os.path.join(self.tmp, name), "rb") as f:
+                    out.append(f.read().decode("utf-8", "replace"))
+        return "".join(out)
+
+    def cleanup(self):
+        self.kill()
+        if self.own_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ---- HTTP ----
+    def request(self, method, path, body=None, token="default", raw=None, headers=None,
+                timeout=30):
+        """One request on a new connection. body: JSON-encoded; raw: bytes."""
+        h = {}
+        if token == "default":
+            token = self.token
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        data = raw
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            return Response(r.status, r.read(), dict(r.getheaders()))
+        finally:
+            c.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def metrics(self):
+        """/metrics as {name_with_labels: float}."""
+        r = self.get("/metrics")
+        assert r.status == 200, r
+        out = {}
+        for line in r.text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+        return out
+
+    def head(self):
+        return int(self.metrics()["hcp_node_log_head"])
+
+    def evaluate(self, rating=4, **over):
+        b = evaluation(rating, **over)
+        r = self.post("/v1/evaluations", b)
+        assert r.status == 201, r
+        return r.json()
+
+    def new_case(self, **over):
+        b = case_body(**over)
+        r = self.post("/v1/cases", b)
+        assert r.status == 201, r
+        return r.json()
+
+    def step(self, cid, body, want=200):
+        r = self.post("/v1/cases/%s/events" % cid, body)
+        assert r.status == want, (body, r)
+        return r.json()
+
+
+def evaluation(rating=4, **over):
+    """A valid POST /v1/evaluations body; keys in `over` replace defaults."""
+    b = {
+        "unit": {"code": "U-630102-01", "name": "城东区政务服务中心"},
+        "window": "W07",
+        "staff": {"id": "S-0042", "name": "窗口人员甲", "phone": "0971-0000000"},
+        "service_item": {"code": "SI-001", "name": "营业执照办理"},
+        "channel": "web",
+        "rating": rating,
+        "dimensions": ["attitude"],
+        "complainant": None,
+        "content": "system test content",
+    }
+    b.update(over)
+    return b
+
+
+def case_body(kind="complaint", **over):
+    """A valid POST /v1/cases body (a real-name complaint by default)."""
+    b = evaluation()
+    del b["rating"]
+    b["kind"] = kind
+    b["complainant"] = {"name": "投诉人乙", "phone": "13900000000"}
+    b.update(over)
+    return b
+
+
+class NodeTest(unittest.TestCase):
+    """A TestCase with one node per class (started in setUpClass).
+
+    The deadline sweep runs 1 s after start, then every --sweep-interval;
+    it may write `overdue` events for back-dated cases. So that tests can
+    compare the log head around refused requests, the default node sweeps
+    once a day and setUpClass waits until its first sweep has passed."""
+    node_args = ("--sweep-interval", "86400")
+    node_env = None
+
+    @classmethod
+    def wait_first_sweep(cls, deadline=5.0):
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            m = cls.node.metrics()
+            if "hcp_node_commits_total" not in m:
+                time.sleep(1.2)  # no counter to watch: outwait the first run
+                return
+            if m["hcp_node_commits_total"] >= 1:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the first deadline sweep did not run within %.0fs" % deadline)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node(args=cls.node_args, env=cls.node_env)
+        try:
+            cls.node.start()
+            if "86400" in cls.node_args:
+                cls.wait_first_sweep()
+        except BaseException:
+            sys.stderr.write(cls.node.stderr())
+            cls.node.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            code = cls.node.stop()
+            if code != 0:
+                sys.stderr.write("node exit %r; stderr:\n%s" % (code, cls.node.stderr()[-4000:]))
+        finally:
+            cls.node.cleanup()
