@@ -1,0 +1,167 @@
+/*
+ * repl.h — the node↔gateway replication protocol (docs/replication.md):
+ * frames and the signatures that prove a county's identity. Shared by
+ * hcp-node (the dialer) and hcp-gateway (the listener). No I/O here: the
+ * daemons move the bytes over nng.
+ */
+#ifndef REPL_H
+#define REPL_H
+
+#include "case.h"
+
+#define REPL_VERSION      1
+#define REPL_VERSION_MIN  1
+#define REPL_FRAME_MAX    (4u << 20)   /* bytes: larger messages are refused unread */
+#define REPL_BATCH_BYTES  (256u << 10) /* a batch's events stop growing past this */
+#define REPL_BATCH_EVENTS 4096
+#define REPL_NONCE_LEN    32
+#define REPL_ID_MAX       32  /* node and gateway ids: printable ASCII */
+#define REPL_SIG_MAX      160 /* DER ECDSA P-256 signatures are at most 72 bytes */
+#define REPL_CERT_MAX     8192
+
+enum repl_type {
+    REPL_NONE = 0,
+    REPL_HELLO,     /* node → gw: v, vmin, county, node, seq+hash = the node's head */
+    REPL_CHALLENGE, /* gw → node: v, nonce, gw */
+    REPL_AUTH,      /* node → gw: county, node, cert, sig */
+    REPL_WELCOME,   /* gw → node: seq+hash = applied at the gateway, state */
+    REPL_BATCH,     /* node → gw: county, seq = first, events, sig */
+    REPL_ACK,       /* gw → node: seq+hash = applied */
+    REPL_FETCH,     /* node → gw: seq = from, max */
+    REPL_EVENTS,    /* gw → node: events (from `from`), seq = applied */
+    REPL_PING,      /* node → gw */
+    REPL_PONG,      /* gw → node: seq = applied */
+    REPL_ERROR,     /* gw → node: code, seq = expected (for "gap") */
+    REPL_TYPE_COUNT_
+};
+
+/* One event on the wire. The pointers borrow from the buffer the frame was
+ * decoded from (or, for encoding, from the caller). pii may be NULL. */
+typedef struct repl_event {
+    const uint8_t *rec;
+    size_t rec_len;
+    uint8_t hash[HCP_HASH_LEN];
+    const uint8_t *pii;
+    size_t pii_len;
+} repl_event;
+
+/*
+ * A decoded frame. Which fields mean something depends on type (see the
+ * enum); the others are zero. Byte fields (cert, sig, events[].rec/pii)
+ * borrow from the decoded buffer, which must outlive the frame; `events`
+ * itself is an array the frame owns (repl_frame_clear frees it).
+ */
+typedef struct repl_frame {
+    uint8_t type;
+    uint32_t v, vmin;
+    char county[HCP_COUNTY_LEN + 1];
+    char node[REPL_ID_MAX + 1];
+    char gw[REPL_ID_MAX + 1];
+    uint64_t seq;
+    bool has_hash;
+    uint8_t hash[HCP_HASH_LEN];
+    uint8_t nonce[REPL_NONCE_LEN];
+    const uint8_t *cert;
+    size_t cert_len;
+    const uint8_t *sig;
+    size_t sig_len;
+    uint32_t max;
+    char state[16]; /* welcome: "ok", "forked", "unauthorized", "never_seen" */
+    char code[32];  /* error: "gap", "forked", "bad_signature", … */
+    repl_event *events;
+    size_t nevents;
+} repl_frame;
+
+/* Encode f (its type's fields) as one msgpack map appended to out.
+ * HCP_EINVAL for a field out of its domain, HCP_ERANGE past REPL_FRAME_MAX. */
+HCP_API HCP_NODISCARD int repl_encode(const repl_frame *f, hcp_buf *out);
+/* Decode one frame from untrusted bytes: size and shape bounded before
+ * msgpack-c sees them; every field type- and length-checked; unknown keys
+ * ignored. *f is zeroed first; clear it with repl_frame_clear, also after
+ * an error.
+ *
+ * Wire keys: "t" (type), "v", "vmin", "county", "node", "gw", "seq",
+ * "hash", "nonce", "cert", "sig", "max", "state", "code", "events"
+ * (hello's head, batch's first, fetch's from and error's expected all
+ * travel as "seq"). Keys a type does not use are ignored like unknown
+ * ones. Required per type: hello v>=vmin>=1, county, node, seq; challenge
+ * v, nonce, gw; auth county, node, cert, sig; welcome seq, state; batch
+ * county, seq>=1, >=1 event, sig; ack/pong seq; fetch seq>=1, max>=1;
+ * events seq, events (may be empty); error code. hello/welcome/ack carry
+ * "hash" exactly when seq >= 1. Errors: HCP_ERANGE (frame over
+ * REPL_FRAME_MAX, a field over its ceiling, too many events),
+ * HCP_EFORMAT (not one well-formed msgpack map, a field of the wrong type
+ * or shape, a key twice), HCP_EPROTO (unknown type, a required field
+ * missing or out of its domain), HCP_ENOMEM.
+ *
+ * Borrowing: msgpack-c 4.0's C unpacker (msgpack_unpack_next) references
+ * str/bin payloads in the input buffer and never copies them into its
+ * zone, so cert, sig and events[].rec/pii point into buf itself (checked
+ * at decode); no msgpack-c state outlives repl_decode. */
+HCP_API HCP_NODISCARD int repl_decode(const void *buf, size_t len, repl_frame *f);
+HCP_API void repl_frame_clear(repl_frame *f);
+
+/* ---- identities and signatures (ECDSA P-256, SHA-256, mbedtls) ---- */
+
+/* A county's signing identity: its certificate and private key (PEM files).
+ * The key must be P-256 and match the certificate (else HCP_ECRYPTO). Each
+ * identity has its own DRBG: use one from one thread at a time. */
+typedef struct repl_identity repl_identity;
+HCP_API HCP_NODISCARD int repl_identity_load(const char *cert_file, const char *key_file,
+                                             repl_identity **out);
+HCP_API void repl_identity_free(repl_identity *id);
+/* The certificate in DER, borrowed from id. */
+HCP_API const uint8_t *repl_identity_cert(const repl_identity *id, size_t *len);
+/* The certificate's subject CN (the county code for a node), borrowed. */
+HCP_API const char *repl_identity_cn(const repl_identity *id);
+/*
+ * Signatures (sig: at least REPL_SIG_MAX bytes; *sig_len receives the
+ * length):
+ *   auth:  SHA-256("hcp-auth-v1"  || nonce(32) || county(6) || node id)
+ *   batch: SHA-256("hcp-batch-v1" || county(6) || be64(last_seq) || hash(32))
+ */
+HCP_API HCP_NODISCARD int repl_sign_auth(repl_identity *id, const uint8_t nonce[REPL_NONCE_LEN],
+                                         const char *county, const char *node, uint8_t *sig,
+                                         size_t *sig_len);
+HCP_API HCP_NODISCARD int repl_sign_batch(repl_identity *id, const char *county,
+                                          uint64_t last_seq, const uint8_t hash[HCP_HASH_LEN],
+                                          uint8_t *sig, size_t *sig_len);
+
+/* The province's trust: the CA and its CRL (PEM files). Thread-safe for
+ * concurrent verification; repl_verifier_reload re-reads the CRL when its
+ * file changed (the gateway calls it periodically). crl_file may be NULL:
+ * no revocation list. A CRL that is expired or not signed by the CA makes
+ * every peer fail with "bad_cert" (fail closed). If a reload fails, the
+ * CRL loaded before stays in force. */
+typedef struct repl_verifier repl_verifier;
+HCP_API HCP_NODISCARD int repl_verifier_load(const char *ca_file, const char *crl_file,
+                                             repl_verifier **out);
+HCP_API HCP_NODISCARD int repl_verifier_reload(repl_verifier *v);
+HCP_API void repl_verifier_free(repl_verifier *v);
+
+/* A county certificate that verified against the CA and the CRL. */
+typedef struct repl_peer repl_peer;
+/*
+ * Parse and verify a DER certificate: signed by the CA, within its
+ * validity, not revoked, subject CN six digits. On failure HCP_EAUTH and
+ * *reason (static) is one of "bad_cert", "revoked", "expired",
+ * "not_a_county".
+ */
+HCP_API HCP_NODISCARD int repl_peer_new(repl_verifier *v, const uint8_t *der, size_t len,
+                                        repl_peer **out, const char **reason);
+HCP_API void repl_peer_free(repl_peer *p);
+/* The county of a verified peer (its CN), borrowed. */
+HCP_API const char *repl_peer_county(const repl_peer *p);
+/* Whether the CA's CRL (as last loaded) revokes p now. */
+HCP_API bool repl_peer_revoked(repl_verifier *v, const repl_peer *p);
+/* HCP_OK or HCP_ECRYPTO. */
+HCP_API HCP_NODISCARD int repl_peer_verify_auth(const repl_peer *p,
+                                                const uint8_t nonce[REPL_NONCE_LEN],
+                                                const char *county, const char *node,
+                                                const uint8_t *sig, size_t sig_len);
+HCP_API HCP_NODISCARD int repl_peer_verify_batch(const repl_peer *p, const char *county,
+                                                 uint64_t last_seq,
+                                                 const uint8_t hash[HCP_HASH_LEN],
+                                                 const uint8_t *sig, size_t sig_len);
+
+#endif
