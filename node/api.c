@@ -228,8 +228,7 @@ static int list_seek(MDB_cursor *cur, const list_q *q, MDB_val *k, MDB_val *v)
     if (k->mv_size == 0)
         return mdb_cursor_get(cur, k, v, MDB_FIRST);
     int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
-    if (rc == MDB_SUCCESS && n > 0 && k->mv_size == pre + n &&
-        memcmp(k->mv_data, kb, pre + n) == 0)
+    if (rc == MDB_SUCCESS && n > 0 && k->mv_size == pre + n && memcmp(k->mv_data, kb, pre + n) == 0)
         rc = mdb_cursor_get(cur, k, v, MDB_NEXT); /* strictly after */
     return rc;
 }
@@ -259,8 +258,8 @@ static int list_scan(node *n, MDB_txn *txn, const list_q *q, json_t *arr, char *
         rc = store_case_get(n->store, txn, id, false, &c);
         if (rc == HCP_OK && (!q->overdue || hcp_case_overdue(&c, now) != 0)) {
             json_t *cj = hcp_json_case(&c, NULL, 0, now, false);
-            rc = cj != NULL ? json_array_append_new(arr, cj) == 0 ? HCP_OK : HCP_ENOMEM
-                            : HCP_ENOMEM;
+            rc =
+                cj != NULL ? json_array_append_new(arr, cj) == 0 ? HCP_OK : HCP_ENOMEM : HCP_ENOMEM;
             memcpy(next, id, idlen + 1);
         }
         hcp_case_clear(&c);
@@ -293,8 +292,8 @@ static void list_cases(node *n, node_req *r)
         node_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
         return;
     }
-    json_t *j = json_pack("{so,so}", "cases", arr, "next",
-                          next[0] ? json_string(next) : json_null());
+    json_t *j =
+        json_pack("{so,so}", "cases", arr, "next", next[0] ? json_string(next) : json_null());
     node_req_reply_json(r, 200, j);
 }
 
@@ -333,8 +332,8 @@ int node_open_case_ids(node *n, MDB_txn *txn, char (**ids)[HCP_CASE_ID_MAX], siz
                 }
                 arr = p;
             }
-            size_t len = key.mv_size - 1 < HCP_CASE_ID_MAX - 1 ? key.mv_size - 1
-                                                               : HCP_CASE_ID_MAX - 1;
+            size_t len =
+                key.mv_size - 1 < HCP_CASE_ID_MAX - 1 ? key.mv_size - 1 : HCP_CASE_ID_MAX - 1;
             memcpy(arr[k], (const char *)key.mv_data + 1, len);
             arr[k++][len] = '\0';
             mrc = mdb_cursor_get(cur, &key, &v, MDB_NEXT);
@@ -377,18 +376,17 @@ static json_t *ledger_row(const hcp_case *c, size_t no)
     char at[HCP_TIME_STRLEN] = "";
     if (hcp_time_format(c->received_at, at, sizeof(at)) != HCP_OK)
         at[0] = '\0';
-    return json_pack(
-        "{sI,ss,ss,ss,ss,s{so,so,so},so,s{so,so},s{so,so,so},so,s{so,so},ss,ss}", "no",
-        (json_int_t)no, "case_id", c->id, "kind", hcp_kind_names[c->in.kind], "channel",
-        hcp_channel_names[c->in.channel], "received_at", at, "complainant", "name",
-        str_or_null(p->name), "phone", str_or_null(p->phone), "organization",
-        str_or_null(p->organization), "content", str_or_null(c->in.content), "unit", "code",
-        str_or_null(c->in.unit.code), "name", str_or_null(c->in.unit.name), "staff", "id",
-        str_or_null(c->in.staff.id), "name", str_or_null(c->in.staff.name), "phone",
-        str_or_null(c->in.staff.phone), "rectification_result",
-        str_or_null(c->rectification_result), "verifier", "name", str_or_null(c->verifier.name),
-        "phone", str_or_null(c->verifier.phone), "use_of_result", use_of_result(c), "status",
-        hcp_status_names[c->status]);
+    return json_pack("{sI,ss,ss,ss,ss,s{so,so,so},so,s{so,so},s{so,so,so},so,s{so,so},ss,ss}", "no",
+                     (json_int_t)no, "case_id", c->id, "kind", hcp_kind_names[c->in.kind],
+                     "channel", hcp_channel_names[c->in.channel], "received_at", at, "complainant",
+                     "name", str_or_null(p->name), "phone", str_or_null(p->phone), "organization",
+                     str_or_null(p->organization), "content", str_or_null(c->in.content), "unit",
+                     "code", str_or_null(c->in.unit.code), "name", str_or_null(c->in.unit.name),
+                     "staff", "id", str_or_null(c->in.staff.id), "name",
+                     str_or_null(c->in.staff.name), "phone", str_or_null(c->in.staff.phone),
+                     "rectification_result", str_or_null(c->rectification_result), "verifier",
+                     "name", str_or_null(c->verifier.name), "phone", str_or_null(c->verifier.phone),
+                     "use_of_result", use_of_result(c), "status", hcp_status_names[c->status]);
 }
 
 /* The month's cases in id order (ids begin with county-yyyymm). */
@@ -495,8 +493,7 @@ static void get_metrics(node *n, node_req *r)
     hcp_buf_init(&out, 1 << 20);
     int rc = metrics_text(n, &out);
     if (rc == HCP_OK)
-        node_req_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data,
-                           out.len);
+        node_req_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     else
         node_req_reply_error(r, 500, "metrics_failed", hcp_strerror(rc));
     hcp_buf_free(&out);
@@ -533,10 +530,46 @@ static void route_case(node *n, node_req *r, const char *m, const char *rest)
         node_req_reply_error(r, 404, "not_found", "no such route");
 }
 
+/* GET /healthz: no token (liveness probes). */
+static void get_healthz(node *n, node_req *r)
+{
+    node_req_reply_json(r, 200, json_pack("{ss,ss}", "status", "ok", "county", n->cfg.county));
+}
+
+static bool is_public(const char *method, const char *path)
+{
+    return strcmp(path, "/healthz") == 0 &&
+           (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+}
+
+static void handle(void *arg, node_req *r)
+{
+    node_api_handle(arg, r);
+}
+
+int node_http_start(node *n)
+{
+    hcpd_http_cfg cfg = {.listen = n->cfg.listen_http,
+                         .token = n->token,
+                         .is_public = is_public,
+                         .handle = handle,
+                         .arg = n,
+                         .loop = n->loop};
+    return hcpd_http_start(&cfg, &n->http);
+}
+
+void node_http_stop(node *n)
+{
+    hcpd_http_stop(n->http);
+    n->http = NULL;
+}
+
 void node_api_handle(node *n, node_req *r)
 {
     const char *m = node_req_method(r), *p = node_req_path(r);
-    if (strcmp(p, "/v1/evaluations") == 0)
+    if (strcmp(p, "/healthz") == 0)
+        is(m, "GET") || is(m, "HEAD") ? get_healthz(n, r) : not_allowed(r);
+    else if (strcmp(p, "/v1/evaluations") == 0)
         is(m, "POST") ? post_intake(n, r, false) : not_allowed(r);
     else if (strcmp(p, "/v1/cases") == 0) {
         if (is(m, "POST"))

@@ -2,7 +2,7 @@
  * http.c — hcp-node's HTTP server on nng 1.5.2's supplemental HTTP server.
  *
  * One tree handler on "/" sees every request (any method), so every answer,
- * also 404, is JSON. For each request a node_req is made on nng's thread;
+ * also 404, is JSON. For each request a hcpd_req is made on nng's thread;
  * the bearer token is checked before the body is read (an unauthenticated
  * client costs no allocation), the body is read by us with a ceiling
  * (HCP_BODY_MAX: 413 beyond it; nng itself would answer 400), then the
@@ -10,9 +10,9 @@
  * from any thread. The access log line holds method, path (no query),
  * status and duration — never a body, never a query string.
  *
- * Shutdown: node_http_stop makes new requests answer 503, waits until every
+ * Shutdown: hcpd_http_stop makes new requests answer 503, waits until every
  * request in flight was answered, then stops and releases nng's server. The
- * node_http itself is the handler's data and freed by nng (its dtor) once no
+ * hcpd_http itself is the handler's data and freed by nng (its dtor) once no
  * handler call can touch it any more.
  */
 #include <nng/nng.h>
@@ -29,26 +29,26 @@
 #include <time.h>
 
 #include "json.h"
-#include "node.h"
+#include "hcpd.h"
 
 #define HTTP_URI_MAX      4096  /* longest request target accepted (414 beyond) */
 #define HTTP_BODY_TIMEOUT 30000 /* ms to receive a body (slow clients) */
 #define HTTP_DRAIN_LOG_MS 5000  /* how often stop reports what it waits for */
 #define HTTP_GRACE_MS     100   /* let the last replies leave before closing */
 
-struct node_http {
-    node *n;                 /* borrowed; only touched while not stopping */
-    nng_http_server *server; /* held until node_http_stop */
+struct hcpd_http {
+    hcpd_http_cfg cfg; /* copied; cfg.listen and cfg.token point into this struct */
+    char listen[256];
+    nng_http_server *server; /* held until hcpd_http_stop */
     pthread_mutex_t mtx;
     pthread_cond_t cond;
     int inflight; /* requests made but not yet answered */
     bool stopping;
-    char token[sizeof(((node *)0)->token)];
-    char county[8];
+    char token[128];
 };
 
-struct node_req {
-    node_http *h;        /* borrowed; alive while this request is in flight */
+struct hcpd_req {
+    hcpd_http *h;        /* borrowed; alive while this request is in flight */
     nng_aio *aio;        /* nng's handler aio: completed by our reply */
     nng_http_conn *conn; /* borrowed from nng for the body read */
     nng_aio *rxaio;      /* ours, for the body; reaped with the request */
@@ -60,7 +60,10 @@ struct node_req {
     char method[16];
     char path[HTTP_URI_MAX];
     char query[HTTP_URI_MAX];
-    char user[128]; /* X-HCP-User, for the access log ("" when absent or too long) */
+    /* the headers handlers may ask for ("" when absent or too long) */
+    char user[128]; /* X-HCP-User: who, for the access log */
+    char inm[128];  /* If-None-Match */
+    char ims[64];   /* If-Modified-Since */
 };
 
 /* Milliseconds elapsed since *t0 (monotonic clock). */
@@ -75,7 +78,7 @@ static double http_ms_since(const struct timespec *t0)
  * no call of it is running. Frees h (owned by the handler). */
 static void http_free(void *arg)
 {
-    node_http *h = arg;
+    hcpd_http *h = arg;
     if (h == NULL) {
         return;
     }
@@ -87,7 +90,7 @@ static void http_free(void *arg)
 
 /* Free a request and what it owns; the aio of nng is not ours. Safe to call
  * from the body aio's own callback (the aio is reaped, not freed). */
-static void req_free(node_req *r)
+static void req_free(hcpd_req *r)
 {
     if (r->rxaio != NULL) {
         nng_aio_reap(r->rxaio);
@@ -96,8 +99,8 @@ static void req_free(node_req *r)
     free(r);
 }
 
-/* Count a request out and wake node_http_stop if it was the last one. */
-static void http_done(node_http *h)
+/* Count a request out and wake hcpd_http_stop if it was the last one. */
+static void http_done(hcpd_http *h)
 {
     pthread_mutex_lock(&h->mtx);
     h->inflight--;
@@ -143,7 +146,7 @@ static const char *http_reason(int status)
 
 /* Build nng's response for r: status, content type, copied data, and the
  * headers the request needs. NULL on allocation failure. */
-static nng_http_res *http_res_new(node_req *r, int status, const char *ctype, const void *data,
+static nng_http_res *http_res_new(hcpd_req *r, int status, const char *ctype, const void *data,
                                   size_t len)
 {
     nng_http_res *res = NULL;
@@ -167,11 +170,11 @@ static nng_http_res *http_res_new(node_req *r, int status, const char *ctype, co
 /* Complete r with a response (or a hard close when res is NULL), log it,
  * and free r. The in-flight count drops before the aio completes; h stays
  * alive anyway, being the handler's data, until nng is done with the call. */
-static void http_complete(node_req *r, nng_http_res *res, int status)
+static void http_complete(hcpd_req *r, nng_http_res *res, int status)
 {
-    node_http *h = r->h;
+    hcpd_http *h = r->h;
     nng_aio *aio = r->aio;
-    node_log(status >= 500   ? "warn"
+    hcpd_log(status >= 500   ? "warn"
              : status >= 400 ? "info"
                              : "debug",
              "http.request", "method=%s path=%s status=%d ms=%.1f", r->method, r->path,
@@ -187,17 +190,17 @@ static void http_complete(node_req *r, nng_http_res *res, int status)
 }
 
 /* Whether this is r's first reply; a second one is a bug, logged and dropped. */
-static bool req_first_reply(node_req *r)
+static bool req_first_reply(hcpd_req *r)
 {
     if (atomic_exchange(&r->replied, true)) {
-        node_log("error", "http.double_reply", "path=%s", r->path);
+        hcpd_log("error", "http.double_reply", "path=%s", r->path);
         return false;
     }
     return true;
 }
 
 /* Reply with bytes of a content type (copied). From any thread, once. */
-void node_req_reply_raw(node_req *r, int status, const char *content_type, const void *data,
+void hcpd_req_reply_raw(hcpd_req *r, int status, const char *content_type, const void *data,
                         size_t len)
 {
     if (r == NULL || !req_first_reply(r)) {
@@ -213,7 +216,7 @@ void node_req_reply_raw(node_req *r, int status, const char *content_type, const
 }
 
 /* Reply with body as compact JSON; body (a new reference) is stolen. */
-void node_req_reply_json(node_req *r, int status, json_t *body)
+void hcpd_req_reply_json(hcpd_req *r, int status, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -223,45 +226,52 @@ void node_req_reply_json(node_req *r, int status, json_t *body)
     }
     if (text == NULL) {
         static const char oom[] = "{\"error\":\"internal\",\"detail\":\"out of memory\"}";
-        node_req_reply_raw(r, 500, "application/json; charset=utf-8", oom, sizeof(oom) - 1);
+        hcpd_req_reply_raw(r, 500, "application/json; charset=utf-8", oom, sizeof(oom) - 1);
         return;
     }
-    node_req_reply_raw(r, status, "application/json; charset=utf-8", text, strlen(text));
+    hcpd_req_reply_raw(r, status, "application/json; charset=utf-8", text, strlen(text));
     free(text);
 }
 
 /* Reply with {"error": error, "detail": detail}. */
-void node_req_reply_error(node_req *r, int status, const char *error, const char *detail)
+void hcpd_req_reply_error(hcpd_req *r, int status, const char *error, const char *detail)
 {
     json_t *o =
         json_pack("{s:s, s:s}", "error", error ? error : "error", "detail", detail ? detail : "");
     if (o == NULL) { /* detail was not UTF-8: drop it rather than fail */
         o = json_pack("{s:s, s:s}", "error", "error", "detail", "");
     }
-    node_req_reply_json(r, status, o);
+    hcpd_req_reply_json(r, status, o);
 }
 
-const char *node_req_method(const node_req *r)
+const char *hcpd_req_method(const hcpd_req *r)
 {
     return r ? r->method : "";
 }
 
-const char *node_req_path(const node_req *r)
+const char *hcpd_req_path(const hcpd_req *r)
 {
     return r ? r->path : "";
 }
 
-/* Only the headers the API asks for are kept: X-HCP-User. */
-const char *node_req_header(const node_req *r, const char *name)
+/* Only the headers handlers ask for are kept (hcpd.h). */
+const char *hcpd_req_header(const hcpd_req *r, const char *name)
 {
-    if (r == NULL || name == NULL || strcasecmp(name, "X-HCP-User") != 0 || r->user[0] == '\0')
+    if (r == NULL || name == NULL)
         return NULL;
-    return r->user;
+    const char *v = NULL;
+    if (strcasecmp(name, "X-HCP-User") == 0)
+        v = r->user;
+    else if (strcasecmp(name, "If-None-Match") == 0)
+        v = r->inm;
+    else if (strcasecmp(name, "If-Modified-Since") == 0)
+        v = r->ims;
+    return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
 /* The request body (owned by r, borrowed until the reply); NUL-terminated
  * for convenience, *len excludes the NUL. */
-void node_req_body(const node_req *r, const char **body, size_t *len)
+void hcpd_req_body(const hcpd_req *r, const char **body, size_t *len)
 {
     if (body != NULL) {
         *body = (r && r->body) ? (const char *)r->body : "";
@@ -317,7 +327,7 @@ static bool http_urldecode(const char *s, size_t n, char *buf, size_t len)
 
 /* Copy query parameter key (URL-decoded) into buf; false when absent,
  * malformed or too long. The first occurrence wins. */
-bool node_req_query(const node_req *r, const char *key, char *buf, size_t len)
+bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len)
 {
     if (r == NULL || key == NULL || buf == NULL || len == 0) {
         return false;
@@ -354,7 +364,7 @@ static bool http_token_equal(const char *want, const char *got, size_t gotlen)
 }
 
 /* Check "Authorization: Bearer TOKEN"; *why receives the reason on failure. */
-static bool http_authorized(node_http *h, nng_http_req *req, const char **why)
+static bool http_authorized(hcpd_http *h, nng_http_req *req, const char **why)
 {
     const char *a = nng_http_req_get_header(req, "Authorization");
     if (a == NULL) {
@@ -383,35 +393,20 @@ static bool http_authorized(node_http *h, nng_http_req *req, const char **why)
     return true;
 }
 
-/* GET /healthz: answered here, without a token. */
-static void http_healthz(node_http *h, node_req *r)
+/* Hand a complete request to the daemon's handler. */
+static void http_dispatch(hcpd_req *r)
 {
-    json_t *o = json_pack("{s:s, s:s}", "status", "ok", "county", h->county);
-    node_req_reply_json(r, 200, o);
-}
-
-/* Route a complete request: /healthz here, everything else to the API. */
-static void http_dispatch(node_req *r)
-{
-    node_http *h = r->h;
-    if (strcmp(r->path, "/healthz") == 0) {
-        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) {
-            http_healthz(h, r);
-        } else {
-            node_req_reply_error(r, 405, "method_not_allowed", "/healthz accepts GET");
-        }
-        return;
-    }
-    node_api_handle(h->n, r);
+    hcpd_http *h = r->h;
+    h->cfg.handle(h->cfg.arg, r);
 }
 
 /* The body has arrived (or the read failed: the connection is dropped). */
 static void http_body_done(void *arg)
 {
-    node_req *r = arg;
+    hcpd_req *r = arg;
     int rv = nng_aio_result(r->rxaio);
     if (rv != 0) {
-        node_log("warn", "http.body_failed", "method=%s path=%s reason=\"%s\"", r->method, r->path,
+        hcpd_log("warn", "http.body_failed", "method=%s path=%s reason=\"%s\"", r->method, r->path,
                  nng_strerror(rv));
         if (req_first_reply(r)) {
             http_complete(r, NULL, 0);
@@ -448,7 +443,7 @@ static int http_body_length(nng_http_req *req, size_t *len)
 }
 
 /* Start reading r's body of len bytes; false (r still ours) on failure. */
-static bool http_read_body(node_req *r, size_t len)
+static bool http_read_body(hcpd_req *r, size_t len)
 {
     nng_iov iov;
     if ((r->body = malloc(len + 1)) == NULL || nng_aio_alloc(&r->rxaio, http_body_done, r) != 0) {
@@ -465,8 +460,15 @@ static bool http_read_body(node_req *r, size_t len)
     return true;
 }
 
+/* Keep a header value if it fits (else leave dst empty). */
+static void http_keep(char *dst, size_t len, const char *v)
+{
+    if (v != NULL && strlen(v) < len)
+        memcpy(dst, v, strlen(v) + 1);
+}
+
 /* Copy method, path and query of req into r; 0 or an HTTP status. */
-static int http_req_target(node_req *r, nng_http_req *req)
+static int http_req_target(hcpd_req *r, nng_http_req *req)
 {
     const char *m = nng_http_req_get_method(req);
     const char *uri = nng_http_req_get_uri(req);
@@ -483,33 +485,33 @@ static int http_req_target(node_req *r, nng_http_req *req)
     memcpy(r->path, uri, plen);
     r->path[plen] = '\0';
     snprintf(r->query, sizeof(r->query), "%s", uri[plen] == '?' ? uri + plen + 1 : "");
-    const char *user = nng_http_req_get_header(req, "X-HCP-User");
-    if (user != NULL && strlen(user) < sizeof(r->user))
-        memcpy(r->user, user, strlen(user) + 1);
+    http_keep(r->user, sizeof(r->user), nng_http_req_get_header(req, "X-HCP-User"));
+    http_keep(r->inm, sizeof(r->inm), nng_http_req_get_header(req, "If-None-Match"));
+    http_keep(r->ims, sizeof(r->ims), nng_http_req_get_header(req, "If-Modified-Since"));
     return 0;
 }
 
 /* Refuse r with status before its body was read: the body (if any) is left
  * on the wire, so the connection closes after the reply. */
-static void http_refuse(node_req *r, int status, const char *error, const char *detail)
+static void http_refuse(hcpd_req *r, int status, const char *error, const char *detail)
 {
     r->close = true;
-    node_req_reply_error(r, status, error, detail);
+    hcpd_req_reply_error(r, status, error, detail);
 }
 
 /* Checks that need only the headers: stopping, target, token, length.
  * True when r was refused (and answered). */
-static bool http_precheck(node_http *h, node_req *r, nng_http_req *req, bool stopping, size_t *len)
+static bool http_precheck(hcpd_http *h, hcpd_req *r, nng_http_req *req, bool stopping, size_t *len)
 {
     const char *why = NULL;
     int st;
     if ((st = http_req_target(r, req)) != 0) {
         http_refuse(r, st, st == 414 ? "uri_too_long" : "bad_request", "request target");
     } else if (stopping) {
-        http_refuse(r, 503, "unavailable", "the node is shutting down");
-    } else if (!(strcmp(r->path, "/healthz") == 0 && strcmp(r->method, "GET") == 0) &&
+        http_refuse(r, 503, "unavailable", "the server is shutting down");
+    } else if (!(h->cfg.is_public != NULL && h->cfg.is_public(r->method, r->path)) &&
                !http_authorized(h, req, &why)) {
-        node_log("warn", "http.unauthorized", "method=%s path=%s reason=%s", r->method, r->path,
+        hcpd_log("warn", "http.unauthorized", "method=%s path=%s reason=%s", r->method, r->path,
                  why);
         http_refuse(r, 401, "unauthorized", "send Authorization: Bearer <token>");
     } else if ((st = http_body_length(req, len)) != 0) {
@@ -530,8 +532,8 @@ static void http_handle(nng_aio *aio)
 {
     nng_http_req *req = nng_aio_get_input(aio, 0);
     nng_http_handler *hd = nng_aio_get_input(aio, 1);
-    node_http *h = nng_http_handler_get_data(hd);
-    node_req *r = calloc(1, sizeof(*r));
+    hcpd_http *h = nng_http_handler_get_data(hd);
+    hcpd_req *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         nng_aio_finish(aio, NNG_ENOMEM);
         return;
@@ -557,7 +559,7 @@ static void http_handle(nng_aio *aio)
 }
 
 /* Allocate the catch-all handler with h as its data (owned by it from here). */
-static int http_handler_new(node_http *h, nng_http_handler **out)
+static int http_handler_new(hcpd_http *h, nng_http_handler **out)
 {
     nng_http_handler *hd = NULL;
     int rv = nng_http_handler_alloc(&hd, "/", http_handle);
@@ -577,7 +579,7 @@ static int http_handler_new(node_http *h, nng_http_handler **out)
 
 /* Hold a server for "http://" + listen_http, add the handler and start it.
  * Takes hd (and with it h, its data): on failure both are freed. */
-static int http_server_up(node_http *h, const char *listen, nng_http_handler *hd)
+static int http_server_up(hcpd_http *h, const char *listen, nng_http_handler *hd)
 {
     char url[300];
     nng_url *u = NULL;
@@ -604,7 +606,7 @@ static int http_server_up(node_http *h, const char *listen, nng_http_handler *hd
 }
 
 /* Log the address actually bound (the port may have been 0). */
-static void http_log_addr(node_http *h, const char *listen)
+static void http_log_addr(hcpd_http *h, const char *listen)
 {
     nng_sockaddr sa;
     char host[256];
@@ -616,22 +618,28 @@ static void http_log_addr(node_http *h, const char *listen)
     } else {
         snprintf(host, sizeof(host), "%s", listen);
     }
-    node_log("info", "http.listen", "addr=%s", host);
+    hcpd_log("info", "http.listen", "addr=%s", host);
 }
 
-/* Start serving on n->cfg.listen_http. On success n->http is set. */
-int node_http_start(node *n)
+/* Start serving as cfg says; on success *out is the server (stop it with
+ * hcpd_http_stop). cfg is copied; its strings need not outlive the call. */
+int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
 {
-    if (n == NULL || n->http != NULL || n->token[0] == '\0') {
+    if (cfg == NULL || out == NULL || cfg->listen == NULL || cfg->token == NULL ||
+        cfg->token[0] == '\0' || cfg->handle == NULL)
         return HCP_EINVAL;
-    }
-    node_http *h = calloc(1, sizeof(*h));
-    if (h == NULL) {
+    hcpd_http *h = calloc(1, sizeof(*h));
+    if (h == NULL)
         return HCP_ENOMEM;
+    h->cfg = *cfg;
+    if (strlen(cfg->listen) >= sizeof(h->listen) || strlen(cfg->token) >= sizeof(h->token)) {
+        free(h);
+        return HCP_ERANGE;
     }
-    h->n = n;
-    memcpy(h->token, n->token, sizeof(h->token));
-    snprintf(h->county, sizeof(h->county), "%s", n->cfg.county);
+    memcpy(h->listen, cfg->listen, strlen(cfg->listen) + 1);
+    memcpy(h->token, cfg->token, strlen(cfg->token) + 1);
+    h->cfg.listen = h->listen;
+    h->cfg.token = h->token;
     if (pthread_mutex_init(&h->mtx, NULL) != 0) {
         free(h);
         return HCP_ENOMEM;
@@ -645,21 +653,21 @@ int node_http_start(node *n)
     int rv = http_handler_new(h, &hd);
     if (rv != 0) {
         http_free(h);
-        node_log("error", "http.start_failed", "reason=\"%s\"", nng_strerror(rv));
+        hcpd_log("error", "http.start_failed", "reason=\"%s\"", nng_strerror(rv));
         return HCP_ENOMEM;
     }
-    if ((rv = http_server_up(h, n->cfg.listen_http, hd)) != 0) { /* h is gone */
-        node_log("error", "http.start_failed", "addr=%s reason=\"%s\"", n->cfg.listen_http,
+    if ((rv = http_server_up(h, cfg->listen, hd)) != 0) { /* h is gone */
+        hcpd_log("error", "http.start_failed", "addr=%s reason=\"%s\"", cfg->listen,
                  nng_strerror(rv));
         return HCP_EIO;
     }
-    http_log_addr(h, n->cfg.listen_http);
-    n->http = h;
+    http_log_addr(h, cfg->listen);
+    *out = h;
     return HCP_OK;
 }
 
 /* Wait up to ms for the in-flight count to reach zero; h->mtx held. */
-static void http_wait(node_http *h, int ms)
+static void http_wait(hcpd_http *h, int ms)
 {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -677,12 +685,11 @@ static void http_wait(node_http *h, int ms)
  * loop thread after uv_run returned: while waiting it turns the loop
  * (UV_RUN_NOWAIT), so writes queued to the writer still commit and reply.
  */
-void node_http_stop(node *n)
+void hcpd_http_stop(hcpd_http *h)
 {
-    if (n == NULL || n->http == NULL) {
+    if (h == NULL) {
         return;
     }
-    node_http *h = n->http;
     struct timespec t0, last;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     last = t0;
@@ -690,11 +697,11 @@ void node_http_stop(node *n)
     h->stopping = true;
     while (h->inflight > 0) {
         pthread_mutex_unlock(&h->mtx);
-        if (n->loop != NULL) {
-            uv_run(n->loop, UV_RUN_NOWAIT);
+        if (h->cfg.loop != NULL) {
+            uv_run(h->cfg.loop, UV_RUN_NOWAIT);
         }
         if (http_ms_since(&last) >= HTTP_DRAIN_LOG_MS) {
-            node_log("info", "http.draining", "inflight=%d", h->inflight);
+            hcpd_log("info", "http.draining", "inflight=%d", h->inflight);
             clock_gettime(CLOCK_MONOTONIC, &last);
         }
         pthread_mutex_lock(&h->mtx);
@@ -704,6 +711,5 @@ void node_http_stop(node *n)
     nng_msleep(HTTP_GRACE_MS); /* the last replies are still being written */
     nng_http_server_stop(h->server);
     nng_http_server_release(h->server); /* frees the handler, then h (http_free) */
-    n->http = NULL;
-    node_log("info", "http.stopped", "ms=%.0f", http_ms_since(&t0));
+    hcpd_log("info", "http.stopped", "ms=%.0f", http_ms_since(&t0));
 }

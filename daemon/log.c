@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "node.h"
+#include "hcp_time.h"
+#include "hcpd.h"
 
 #define LOG_LINE_MAX 2048 /* longer lines are cut, still ending in '\n' */
 
@@ -67,7 +68,7 @@ static int log_threshold(void)
 
 /* Write one log line: timestamp, level=, id=, then the formatted text;
  * lines below the threshold are dropped. */
-void node_log(const char *level, const char *id, const char *fmt, ...)
+void hcpd_log(const char *level, const char *id, const char *fmt, ...)
 {
     if (level_rank(level) < log_threshold())
         return;
