@@ -12,10 +12,9 @@
 #include <sys/stat.h>
 
 #include "codec.h"
+#include "stored.h"
 #include "node.h"
 
-#define LOG_FMT  1
-#define CASE_FMT 1
 #define TALLY_CODE_MAX 200
 
 int store_err(int rc)
@@ -359,56 +358,19 @@ static int status_index(node_store *s, MDB_txn *txn, const hcp_case *old, const 
     return store_counter_add(s, txn, key, 1, NULL);
 }
 
-/* value = fmt(1) | be32 len | main record | sealed personal record */
+/* The value is hcp_stored_case_pack's (core/stored.h). */
 int store_case_put(node_store *s, MDB_txn *txn, const hcp_case *old, const hcp_case *c)
 {
-    hcp_buf rec, pii, val;
-    hcp_buf_init(&rec, HCP_RECORD_MAX);
-    hcp_buf_init(&pii, HCP_RECORD_MAX);
+    hcp_buf val;
     hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
-    uint8_t salt[HCP_SALT_LEN], hdr[5] = {CASE_FMT};
-    int rc = hcp_random(salt, sizeof(salt));
-    if (rc == HCP_OK)
-        rc = hcp_case_encode(c, salt, &rec, &pii);
-    be32_put(hdr + 1, (uint32_t)rec.len);
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(&val, hdr, sizeof(hdr));
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(&val, rec.data, rec.len);
-    if (rc == HCP_OK && pii.len > 0)
-        rc = hcp_seal(s->sealer, c->id, strlen(c->id), pii.data, pii.len, &val);
+    int rc = hcp_stored_case_pack(s->sealer, c, &val);
     if (rc == HCP_OK) {
         MDB_val k = {strlen(c->id), (void *)c->id}, v = {val.len, val.data};
         rc = store_err(mdb_put(txn, s->cases, &k, &v, 0));
     }
     if (rc == HCP_OK)
         rc = status_index(s, txn, old, c);
-    hcp_buf_free(&rec);
-    hcp_buf_free(&pii);
     hcp_buf_free(&val);
-    return rc;
-}
-
-/* Decode a stored case value. */
-static int case_decode_val(node_store *s, const char *id, const MDB_val *v, bool personal,
-                           hcp_case *c)
-{
-    const uint8_t *p = v->mv_data;
-    if (v->mv_size < 5 || p[0] != CASE_FMT)
-        return HCP_EFORMAT;
-    uint32_t n = be32_get(p + 1);
-    if (n > v->mv_size - 5)
-        return HCP_EFORMAT;
-    int rc = hcp_case_decode(p + 5, n, c);
-    size_t rest = v->mv_size - 5 - n;
-    if (rc != HCP_OK || !personal || rest == 0)
-        return rc;
-    hcp_buf pt;
-    hcp_buf_init(&pt, HCP_RECORD_MAX);
-    rc = hcp_unseal(s->sealer, id, strlen(id), p + 5 + n, rest, &pt);
-    if (rc == HCP_OK)
-        rc = hcp_case_decode_pii(pt.data, pt.len, c);
-    hcp_buf_free(&pt);
     return rc;
 }
 
@@ -421,43 +383,28 @@ int store_case_get(node_store *s, MDB_txn *txn, const char *id, bool personal, h
     int rc = store_err(mdb_get(txn, s->cases, &k, &v));
     if (rc != HCP_OK)
         return rc;
-    return case_decode_val(s, id, &v, personal, c);
+    return hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, personal, c);
 }
 
 /* ---- the log ---- */
 
-/* Associated data binding a sealed personal record to its log position. */
-static size_t log_aad(uint8_t *aad, const char *county, uint64_t seq)
-{
-    memcpy(aad, "log", 3);
-    memcpy(aad + 3, county, HCP_COUNTY_LEN);
-    be64_put(aad + 3 + HCP_COUNTY_LEN, seq);
-    return 3 + HCP_COUNTY_LEN + 8;
-}
-
-/* value = fmt(1) | hash(32) | be32 len | main record | sealed personal record */
+/* Encode ev, chain it (advancing ch) and lay it out as stored (stored.h). */
 static int log_value(node_store *s, hcp_chain *ch, hcp_event *ev, hcp_buf *val)
 {
     hcp_buf rec, pii;
     hcp_buf_init(&rec, HCP_RECORD_MAX);
     hcp_buf_init(&pii, HCP_RECORD_MAX);
-    uint8_t hdr[1 + HCP_HASH_LEN + 4] = {LOG_FMT};
+    uint8_t hash[HCP_HASH_LEN];
     int rc = HCP_OK;
     if (hcp_event_has_personal(ev))
         rc = hcp_random(ev->pii_salt, sizeof(ev->pii_salt));
     if (rc == HCP_OK)
         rc = hcp_event_encode(ev, &rec, &pii, NULL);
     if (rc == HCP_OK)
-        rc = hcp_chain_append(ch, rec.data, rec.len, hdr + 1);
-    be32_put(hdr + 1 + HCP_HASH_LEN, (uint32_t)rec.len);
+        rc = hcp_chain_append(ch, rec.data, rec.len, hash);
     if (rc == HCP_OK)
-        rc = hcp_buf_append(val, hdr, sizeof(hdr));
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(val, rec.data, rec.len);
-    if (rc == HCP_OK && pii.len > 0) {
-        uint8_t aad[32];
-        rc = hcp_seal(s->sealer, aad, log_aad(aad, s->county, ev->seq), pii.data, pii.len, val);
-    }
+        rc = hcp_stored_event_pack(s->sealer, s->county, ev->seq, hash, rec.data, rec.len, pii.data,
+                                   pii.len, val);
     hcp_buf_free(&rec);
     hcp_buf_free(&pii);
     return rc;
@@ -485,34 +432,6 @@ int store_log_append(node_store *s, MDB_txn *txn, hcp_chain *ch, hcp_event *ev)
     return rc;
 }
 
-static int log_decode_val(node_store *s, uint64_t seq, const MDB_val *v, bool personal,
-                          hcp_event *ev, uint8_t hash[HCP_HASH_LEN], hcp_buf *rec)
-{
-    const uint8_t *p = v->mv_data;
-    const size_t hdr = 1 + HCP_HASH_LEN + 4;
-    if (v->mv_size < hdr || p[0] != LOG_FMT)
-        return HCP_EFORMAT;
-    uint32_t n = be32_get(p + 1 + HCP_HASH_LEN);
-    if (n > v->mv_size - hdr)
-        return HCP_EFORMAT;
-    if (hash != NULL)
-        memcpy(hash, p + 1, HCP_HASH_LEN);
-    int rc = rec != NULL ? hcp_buf_append(rec, p + hdr, n) : HCP_OK;
-    if (rc == HCP_OK && ev != NULL)
-        rc = hcp_event_decode(p + hdr, n, ev);
-    size_t rest = v->mv_size - hdr - n;
-    if (rc != HCP_OK || ev == NULL || !personal || rest == 0)
-        return rc;
-    hcp_buf pt;
-    hcp_buf_init(&pt, HCP_RECORD_MAX);
-    uint8_t aad[32];
-    rc = hcp_unseal(s->sealer, aad, log_aad(aad, s->county, seq), p + hdr + n, rest, &pt);
-    if (rc == HCP_OK)
-        rc = hcp_event_decode_pii(pt.data, pt.len, ev);
-    hcp_buf_free(&pt);
-    return rc;
-}
-
 int store_log_get(node_store *s, MDB_txn *txn, uint64_t seq, bool personal, hcp_event *ev,
                   uint8_t hash[HCP_HASH_LEN], hcp_buf *rec)
 {
@@ -526,7 +445,8 @@ int store_log_get(node_store *s, MDB_txn *txn, uint64_t seq, bool personal, hcp_
     int rc = store_err(mdb_get(txn, s->log, &k, &v));
     if (rc != HCP_OK)
         return rc;
-    return log_decode_val(s, seq, &v, personal, ev, hash, rec);
+    return hcp_stored_event_unpack(s->sealer, s->county, seq, v.mv_data, v.mv_size, personal, hash,
+                                   rec, NULL, ev);
 }
 
 void store_events_free(hcp_event *evs, size_t n)
