@@ -1,15 +1,19 @@
 /*
  * hcpd.h — what both daemons (hcp-node, hcp-gateway) share: structured
- * logging and the HTTP server (nng's, with bearer tokens, bounded bodies
- * and JSON errors). Prefix hcpd_.
+ * logging, the HTTP server (nng's, with bearer tokens, bounded bodies
+ * and JSON errors), the start-up plumbing (data directory, lock, token,
+ * seal key, calendar, signals) and the flags + INI parser. Prefix hcpd_.
  */
 #ifndef HCPD_H
 #define HCPD_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <uv.h>
 
+#include "calendar.h"
 #include "hcp.h"
+#include "seal.h"
 
 /* One line per event on stderr, never personal data:
  *   2026-11-27T10:03:00.123+08:00 level=info id=http.listen addr=127.0.0.1:8701
@@ -58,5 +62,95 @@ void hcpd_req_reply_error(hcpd_req *r, int status, const char *error, const char
 /* Reply with bytes of a content type (copied). */
 void hcpd_req_reply_raw(hcpd_req *r, int status, const char *content_type, const void *data,
                         size_t len);
+
+/* ---- frame.c: start-up and shutdown plumbing of a daemon. ----
+ * prog is the daemon's name in messages ("hcp-node"); each function prints
+ * its own error to stderr as "prog: ..." and returns an hcp_err. */
+
+#define HCPD_TOKEN_BYTES 32 /* random bytes of a new token (64 hex digits) */
+#define HCPD_TOKEN_MIN   16 /* shortest token accepted from a file */
+
+/* Create dir (0700) if missing; it must then be a directory. */
+int hcpd_mkdir(const char *prog, const char *dir);
+/* Take dir/file (e.g. "node.lock") exclusively with flock and write our pid
+ * into it; *fd keeps the lock until closed. Another holder is refused with
+ * "another PROG (pid N) is using DIR" and HCP_EBUSY. */
+int hcpd_lock(const char *prog, const char *dir, const char *file, int *fd);
+/* The bearer token into tok (toklen >= 2 * HCPD_TOKEN_BYTES + 2): read from
+ * path when path is non-empty; else dir/file, created on first start (32
+ * random bytes in hex, mode 0600, O_EXCL, fsynced). A token file readable
+ * by group or others, or not one line of >= HCPD_TOKEN_MIN printable
+ * characters without spaces, is refused. */
+int hcpd_token(const char *prog, const char *path, const char *dir, const char *file, char *tok,
+               size_t toklen);
+/* The sealer of personal data into *out (caller frees with
+ * hcp_sealer_free): the key of key_file, or of dir/seal.key when key_file
+ * is empty. A new key is made only while dir/store_file (e.g. "data.mdb")
+ * does not exist: an existing store's records need their own key. */
+int hcpd_seal(const char *prog, const char *key_file, const char *dir, const char *store_file,
+              hcp_sealer **out);
+/* The working-day calendar of path, or the compiled-in one when path is
+ * empty, into *out (caller frees with hcp_cal_free). Logs calendar.loaded,
+ * and calendar.expiring when this year is its last or unknown. */
+int hcpd_calendar(const char *prog, const char *path, hcp_cal **out);
+/* Watch SIGTERM and SIGINT on loop (one set per process): the first logs
+ * "<id>.stopping" (id e.g. "node") and stops the loop. */
+int hcpd_signals(uv_loop_t *loop, const char *id);
+/* Close every handle still open on loop, run it until the close callbacks
+ * ran, and close it ("<id>.loop_busy" is logged if that fails). NULL-safe. */
+void hcpd_loop_close(uv_loop_t *loop, const char *id);
+
+/* ---- conf.c: command-line flags and an INI file with the same keys. ---- */
+
+enum hcpd_conf_kind { HCPD_CONF_STR, HCPD_CONF_BOOL, HCPD_CONF_INT };
+
+/* One setting: its flag name (without "--") and where it lives in the
+ * caller's struct. STR: char[size], non-empty; BOOL: bool (a bare --flag is
+ * yes); INT: int within min..max, described as `what` in messages. */
+typedef struct hcpd_conf_opt {
+    const char *name;
+    enum hcpd_conf_kind kind;
+    size_t off;
+    size_t size;
+    long min, max;
+    const char *what; /* INT: e.g. "seconds"; NULL: "a number" */
+} hcpd_conf_opt;
+
+#define HCPD_CONF_STR_OPT(type, n, f)                                                              \
+    {                                                                                              \
+        n, HCPD_CONF_STR, offsetof(type, f), sizeof(((type *)0)->f), 0, 0, NULL                    \
+    }
+#define HCPD_CONF_BOOL_OPT(type, n, f)                                                             \
+    {                                                                                              \
+        n, HCPD_CONF_BOOL, offsetof(type, f), sizeof(bool), 0, 0, NULL                             \
+    }
+#define HCPD_CONF_INT_OPT(type, n, f, lo, hi, what)                                                \
+    {                                                                                              \
+        n, HCPD_CONF_INT, offsetof(type, f), sizeof(int), lo, hi, what                             \
+    }
+
+#define HCPD_CONF_MAX_OPTS 64 /* options of one table */
+
+/* A daemon's option table. */
+typedef struct hcpd_conf {
+    const hcpd_conf_opt *opts;
+    size_t nopts;        /* at most HCPD_CONF_MAX_OPTS */
+    const char *section; /* the only [section] a file may name; NULL: any header is ignored */
+} hcpd_conf;
+
+#define HCPD_CONF_OK    0 /* parsed: the caller checks the values */
+#define HCPD_CONF_HELP  1 /* --help or -h was given: print the usage, exit 0 */
+#define HCPD_CONF_ERROR 2 /* bad input: one-line message in err, exit 2 */
+
+/* Apply argv (argv[0] is the program) to the struct cfg: --name value,
+ * --name=value, a bare --bool; then the file of --config FILE, whose
+ * `key = value` lines set what no flag set (flags win). '#'/';' lines are
+ * comments, values may be double-quoted, an unknown key is
+ * "FILE:LINE: unknown key". cfg is not cleared: set defaults before.
+ * Returns one of HCPD_CONF_*. */
+int hcpd_conf_parse(const hcpd_conf *c, void *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Split "HOST:PORT" or "[V6]:PORT" into host (hostlen bytes) and *port
+ * (0..65535); false if malformed. */
+bool hcpd_conf_hostport(const char *s, char *host, size_t hostlen, long *port);
 
 #endif

@@ -297,15 +297,10 @@ static void list_cases(node *n, node_req *r)
     node_req_reply_json(r, 200, j);
 }
 
-/* GET /v1/sync: replication state (the gateway link comes with replication). */
+/* GET /v1/sync: the replication state (sync.c). */
 static void get_sync(node *n, node_req *r)
 {
-    uint64_t head = n->store->chain.seq;
-    json_t *j = json_pack("{so,sb,sI,sI,sI,sn}", "gateway",
-                          n->cfg.gateway[0] ? json_string(n->cfg.gateway) : json_null(),
-                          "connected", 0, "log_head", (json_int_t)head, "acked", (json_int_t)0,
-                          "lag", (json_int_t)head, "last_error");
-    node_req_reply_json(r, 200, j);
+    node_req_reply_json(r, 200, node_sync_json(n));
 }
 
 /* ---- shared with writer.c ---- */

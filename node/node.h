@@ -39,6 +39,7 @@ typedef struct node_config {
 
 typedef struct node_store node_store;   /* store.c */
 typedef struct node_writer node_writer; /* writer.c */
+typedef struct node_sync node_sync;     /* sync.c */
 
 typedef struct node {
     node_config cfg;
@@ -48,6 +49,7 @@ typedef struct node {
     node_store *store;
     node_writer *writer;
     hcpd_http *http;
+    node_sync *sync;
     char token[128]; /* the API bearer token */
     int lock_fd;     /* flock on DIR/node.lock */
 } node;
@@ -90,6 +92,16 @@ void node_store_close(node *n);
 int node_writer_start(node *n); /* uv_async + queue; sweep timer */
 void node_writer_stop(node *n); /* drain the queue, commit, close handles */
 void node_writer_free(node *n); /* after the loop ran the close callbacks */
+
+/* ---- sync.c: replication to the gateway (docs/replication.md) ---- */
+/* Start dialing cfg.gateway (nothing when it is ""). */
+int node_sync_start(node *n);
+/* Close the connection and wait for its callbacks; then free. */
+void node_sync_stop(node *n);
+/* The writer committed events up to head: wake the sender. Any thread. */
+void node_sync_kick(node *n, uint64_t head, const uint8_t hash[32]);
+/* {gateway, connected, log_head, acked, lag, last_error} for GET /v1/sync. */
+json_t *node_sync_json(node *n);
 
 /* ---- subcommands (ops.c). main passes argc - 1, argv + 1: argv[0] is the
  * subcommand's name ("backup"); the return value is the exit status. ---- */

@@ -113,6 +113,35 @@ static int check_county(node_store *s, MDB_txn *txn, char *err, size_t errlen)
     return MDB_SUCCESS;
 }
 
+/* The node id (made on first open) and the acknowledged position. */
+static int load_ids(node_store *s, MDB_txn *txn)
+{
+    MDB_val k = {7, "node_id"}, v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND && !s->readonly) {
+        uint8_t r[8];
+        if (hcp_random(r, sizeof(r)) != HCP_OK)
+            return EIO;
+        for (int i = 0; i < 8; i++)
+            snprintf(s->node_id + 2 * i, 3, "%02x", r[i]);
+        v.mv_size = 16;
+        v.mv_data = s->node_id;
+        rc = mdb_put(txn, s->meta, &k, &v, 0);
+    } else if (rc == MDB_SUCCESS) {
+        size_t n = v.mv_size < 16 ? v.mv_size : 16;
+        memcpy(s->node_id, v.mv_data, n);
+        s->node_id[n] = '\0';
+    } else if (rc == MDB_NOTFOUND)
+        rc = MDB_SUCCESS; /* read-only and never made: no id */
+    if (rc != MDB_SUCCESS)
+        return rc;
+    MDB_val ka = {5, "acked"};
+    rc = mdb_get(txn, s->meta, &ka, &v);
+    if (rc == MDB_SUCCESS && v.mv_size == 8)
+        s->acked = be64_get(v.mv_data);
+    return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? MDB_SUCCESS : rc;
+}
+
 /* Resume the chain from meta "head" and check it against the last entry. */
 static int load_head(node_store *s, MDB_txn *txn, char *err, size_t errlen)
 {
@@ -196,6 +225,8 @@ int store_open(node_store *s, const char *dir, const char *county, bool readonly
         mrc = open_dbis(s, txn);
     if (!mrc)
         mrc = check_county(s, txn, err, errlen);
+    if (!mrc)
+        mrc = load_ids(s, txn);
     int rc = store_err(mrc);
     if (rc == HCP_OK)
         rc = load_head(s, txn, err, errlen);
@@ -492,6 +523,27 @@ int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal
     *evs = arr;
     *n = i;
     return HCP_OK;
+}
+
+int store_acked_put(node_store *s, MDB_txn *txn, uint64_t seq)
+{
+    uint8_t buf[8];
+    be64_put(buf, seq);
+    MDB_val k = {5, "acked"}, v = {8, buf};
+    return store_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+int store_log_wire(node_store *s, MDB_txn *txn, uint64_t seq, uint8_t hash[HCP_HASH_LEN],
+                   hcp_buf *rec, hcp_buf *pii)
+{
+    uint8_t kb[8];
+    be64_put(kb, seq);
+    MDB_val k = {8, kb}, v;
+    int rc = store_err(mdb_get(txn, s->log, &k, &v));
+    if (rc != HCP_OK)
+        return rc;
+    return hcp_stored_event_unpack(s->sealer, s->county, seq, v.mv_data, v.mv_size, false, hash,
+                                   rec, pii, NULL);
 }
 
 int store_head_put(node_store *s, MDB_txn *txn, const hcp_chain *ch)

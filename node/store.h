@@ -45,6 +45,8 @@ struct node_store {
     bool readonly;
     char county[HCP_COUNTY_LEN + 1];
     hcp_chain chain;   /* committed head: written by the writer only */
+    char node_id[17];  /* random, made with the store: names this node to the gateway */
+    uint64_t acked;    /* the gateway's acknowledged position, as loaded at open */
     hcp_sealer *sealer; /* borrowed from the node */
 };
 typedef struct node_store node_store;
@@ -102,6 +104,13 @@ int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day d
 /* Record who read which case's personal data, and when. */
 int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who,
                      const char *what);
+
+/* Record the gateway's acknowledged position (meta "acked"). */
+int store_acked_put(node_store *s, MDB_txn *txn, uint64_t seq);
+/* The stored log entry seq as it goes on the wire: its hash, main record and
+ * (unsealed) personal record appended to rec and pii. */
+int store_log_wire(node_store *s, MDB_txn *txn, uint64_t seq, uint8_t hash[HCP_HASH_LEN],
+                   hcp_buf *rec, hcp_buf *pii);
 
 /* Persist the tentative head ch into meta (same transaction). */
 int store_head_put(node_store *s, MDB_txn *txn, const hcp_chain *ch);

@@ -408,6 +408,8 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
         return do_ledger(n, txn, w);
     case W_SWEEP:
         return do_sweep(n, txn, ch, w);
+    case W_ACK:
+        return store_acked_put(n->store, txn, w->seq);
     }
     return HCP_EINVAL;
 }
@@ -536,8 +538,11 @@ static void run_batch(node *n, node_write *batch)
         node_log("info", "store.grow", "mapsize=%zu", n->store->mapsize);
     }
     if (rc == HCP_OK) {
+        bool grew = ch.seq != n->store->chain.seq;
         n->store->chain = ch;
         n->writer->stats.commits++;
+        if (grew)
+            node_sync_kick(n, ch.seq, ch.head); /* new events for the gateway */
     } else {
         node_log("error", "store.commit_failed", "err=\"%s\"", hcp_strerror(rc));
         fail_all(batch, rc);

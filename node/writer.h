@@ -18,6 +18,7 @@ typedef enum node_wkind {
     W_CASE_READ, /* GET /v1/cases/ID (personal data: access-logged) */
     W_LEDGER,    /* GET /v1/ledger?month= (personal data: access-logged) */
     W_SWEEP,     /* the deadline sweep */
+    W_ACK,       /* the gateway acknowledged up to `seq` (sync.c) */
 } node_wkind;
 
 typedef struct node_write {
@@ -30,6 +31,7 @@ typedef struct node_write {
     char id[HCP_CASE_ID_MAX]; /* W_STEP, W_CASE_READ */
     char who[128];   /* who asked, for the access log */
     int year, month; /* W_LEDGER */
+    uint64_t seq;    /* W_ACK */
     hcp_time now;    /* fixed at first processing, kept across retries */
     int status;      /* HTTP status of the reply */
     json_t *reply;   /* built inside the transaction, sent after commit */

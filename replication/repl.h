@@ -152,6 +152,8 @@ HCP_API HCP_NODISCARD int repl_peer_new(repl_verifier *v, const uint8_t *der, si
 HCP_API void repl_peer_free(repl_peer *p);
 /* The county of a verified peer (its CN), borrowed. */
 HCP_API const char *repl_peer_county(const repl_peer *p);
+/* The verified certificate in DER (borrowed from p; kept as proof). */
+HCP_API const uint8_t *repl_peer_cert(const repl_peer *p, size_t *len);
 /* Whether the CA's CRL (as last loaded) revokes p now. */
 HCP_API bool repl_peer_revoked(repl_verifier *v, const repl_peer *p);
 /* HCP_OK or HCP_ECRYPTO. */

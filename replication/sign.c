@@ -415,6 +415,15 @@ const char *repl_peer_county(const repl_peer *p)
     return p == NULL ? NULL : p->county;
 }
 
+/* The peer's certificate as DER, borrowed from p. */
+const uint8_t *repl_peer_cert(const repl_peer *p, size_t *len)
+{
+    if (p == NULL || len == NULL)
+        return NULL;
+    *len = p->crt.raw.len;
+    return p->crt.raw.p;
+}
+
 /* Whether any CRL in v issued by p's issuer lists p's serial (revocation
  * date past). False without a CRL. */
 bool repl_peer_revoked(repl_verifier *v, const repl_peer *p)

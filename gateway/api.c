@@ -1,0 +1,241 @@
+/*
+ * api.c — hcp-gateway's HTTP routes (SPEC.md "hcp-gateway"). Admin routes
+ * need the admin token; /healthz is public. (The public disclosure feed
+ * comes with issue #5.)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chain.h"
+#include "division.h"
+#include "gwstore.h"
+#include "json.h"
+#include "rules.h"
+#include "stored.h"
+
+#define LIST_DEFAULT 50
+#define LIST_MAX     500
+
+static const char *const state_names[] = {"never_seen", "ok", "forked", "unauthorized"};
+
+static bool is(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+static json_t *county_json(const gw_county *c)
+{
+    char hex[2 * HCP_HASH_LEN + 1];
+    hcp_hash_hex(c->head, hex);
+    const hcp_division *d = hcp_division_find(c->code);
+    uint64_t lag = c->reported > c->applied ? c->reported - c->applied : 0;
+    return json_pack("{ss,so,sI,sI,ss,so,sI,ss,sI}", "county", c->code, "name",
+                     d != NULL ? json_string(d->name) : json_null(), "log_head",
+                     (json_int_t)(c->reported > c->applied ? c->reported : c->applied), "applied",
+                     (json_int_t)c->applied, "head_hash", hex, "last_seen",
+                     hcp_json_time(c->last_seen), "lag", (json_int_t)lag, "state",
+                     state_names[c->state < 4 ? c->state : 0], "rule_flags",
+                     (json_int_t)c->rule_flags);
+}
+
+/* GET /v1/counties: every Qinghai county, and any other that ever connected. */
+static void get_counties(gw *g, hcpd_req *r)
+{
+    gw_county *known = NULL;
+    size_t nknown = 0, ndiv = 0;
+    const hcp_division *divs = hcp_divisions(&ndiv);
+    json_t *arr = json_array();
+    if (arr == NULL || gws_county_list(g->store, &known, &nknown) != HCP_OK) {
+        json_decref(arr);
+        hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
+        return;
+    }
+    for (size_t i = 0; i < ndiv; i++) {
+        gw_county c;
+        gws_county_get(g->store, divs[i].code, &c);
+        json_array_append_new(arr, county_json(&c));
+    }
+    for (size_t i = 0; i < nknown; i++)
+        if (hcp_division_find(known[i].code) == NULL)
+            json_array_append_new(arr, county_json(&known[i]));
+    free(known);
+    hcpd_req_reply_json(r, 200, json_pack("{so}", "counties", arr));
+}
+
+/* GET /v1/cases/ID: the case as the gateway rebuilt it, with its events. */
+static void get_case(gw *g, hcpd_req *r, const char *id)
+{
+    char county[HCP_COUNTY_LEN + 1];
+    if (strlen(id) >= HCP_CASE_ID_MAX || hcp_case_id_parse(id, county, NULL, NULL) != HCP_OK) {
+        hcpd_req_reply_error(r, 404, "case_not_found", "no such case");
+        return;
+    }
+    MDB_txn *txn;
+    hcp_case c;
+    hcp_event *evs = NULL;
+    size_t nev = 0;
+    memset(&c, 0, sizeof(c));
+    int rc = gws_read_begin(g->store, &txn);
+    if (rc == HCP_OK) {
+        rc = gws_case_get(g->store, txn, id, true, &c);
+        if (rc == HCP_OK)
+            rc = gws_case_events(g->store, txn, id, true, &evs, &nev);
+        gws_read_end(g->store, txn);
+    }
+    if (rc == HCP_ENOTFOUND)
+        hcpd_req_reply_error(r, 404, "case_not_found", "no such case");
+    else if (rc != HCP_OK)
+        hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
+    else
+        hcpd_req_reply_json(r, 200, hcp_json_case(&c, evs, nev, (hcp_time)time(NULL), true));
+    gws_events_free(evs, nev);
+    hcp_case_clear(&c);
+}
+
+typedef struct list_q {
+    char county[HCP_COUNTY_LEN + 1];
+    int status;
+    bool overdue;
+    size_t limit;
+    char after[HCP_CASE_ID_MAX];
+} list_q;
+
+static bool parse_list(hcpd_req *r, list_q *q)
+{
+    char buf[64];
+    memset(q, 0, sizeof(*q));
+    q->limit = LIST_DEFAULT;
+    if (hcpd_req_query(r, "county", buf, sizeof(buf)) && buf[0] != '\0') {
+        if (strlen(buf) != HCP_COUNTY_LEN) {
+            hcpd_req_reply_error(r, 422, "invalid_field", "county: six digits");
+            return false;
+        }
+        memcpy(q->county, buf, sizeof(q->county));
+    }
+    if (hcpd_req_query(r, "status", buf, sizeof(buf)) && buf[0] != '\0' &&
+        (q->status = HCP_LOOKUP(hcp_status_names, buf, strlen(buf))) == 0) {
+        hcpd_req_reply_error(r, 422, "invalid_field", "status: unknown status");
+        return false;
+    }
+    if (hcpd_req_query(r, "overdue", buf, sizeof(buf)))
+        q->overdue = is(buf, "true");
+    if (hcpd_req_query(r, "limit", buf, sizeof(buf))) {
+        long v = strtol(buf, NULL, 10);
+        if (v < 1 || v > LIST_MAX) {
+            hcpd_req_reply_error(r, 422, "invalid_field", "limit: expected 1..500");
+            return false;
+        }
+        q->limit = (size_t)v;
+    }
+    if (hcpd_req_query(r, "after", buf, sizeof(buf)) && strlen(buf) < sizeof(q->after))
+        memcpy(q->after, buf, strlen(buf) + 1);
+    return true;
+}
+
+/* Scan the cases in id order (county first), filtered, into arr. */
+static int list_scan(gw *g, MDB_txn *txn, const list_q *q, json_t *arr, char *next)
+{
+    MDB_cursor *cur;
+    int rc = gws_err(mdb_cursor_open(txn, g->store->cases, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    const char *from = q->after[0] ? q->after : q->county;
+    MDB_val k = {strlen(from), (void *)from}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, k.mv_size ? MDB_SET_RANGE : MDB_FIRST);
+    hcp_time now = (hcp_time)time(NULL);
+    next[0] = '\0';
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && json_array_size(arr) < q->limit) {
+        char id[HCP_CASE_ID_MAX];
+        size_t len = k.mv_size < sizeof(id) - 1 ? k.mv_size : sizeof(id) - 1;
+        memcpy(id, k.mv_data, len);
+        id[len] = '\0';
+        if (q->county[0] && strncmp(id, q->county, HCP_COUNTY_LEN) != 0)
+            break;
+        if (!(q->after[0] && is(id, q->after))) {
+            hcp_case c;
+            rc = hcp_stored_case_unpack(g->store->sealer, id, v.mv_data, v.mv_size, false, &c);
+            if (rc == HCP_OK && (q->status == 0 || c.status == q->status) &&
+                (!q->overdue || hcp_case_overdue(&c, now) != 0)) {
+                json_array_append_new(arr, hcp_json_case(&c, NULL, 0, now, false));
+                memcpy(next, id, len + 1);
+            }
+            hcp_case_clear(&c);
+        }
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (json_array_size(arr) < q->limit)
+        next[0] = '\0';
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* GET /v1/cases?county=&status=&overdue=true&limit=&after= (no personal data) */
+static void list_cases(gw *g, hcpd_req *r)
+{
+    list_q q;
+    if (!parse_list(r, &q))
+        return;
+    MDB_txn *txn;
+    json_t *arr = json_array();
+    char next[HCP_CASE_ID_MAX];
+    int rc = arr != NULL ? gws_read_begin(g->store, &txn) : HCP_ENOMEM;
+    if (rc == HCP_OK) {
+        rc = list_scan(g, txn, &q, arr, next);
+        gws_read_end(g->store, txn);
+    }
+    if (rc != HCP_OK) {
+        json_decref(arr);
+        hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
+        return;
+    }
+    hcpd_req_reply_json(
+        r, 200,
+        json_pack("{so,so}", "cases", arr, "next", next[0] ? json_string(next) : json_null()));
+}
+
+static void not_allowed(hcpd_req *r)
+{
+    hcpd_req_reply_error(r, 405, "method_not_allowed", "this route does not take that method");
+}
+
+static void handle(void *arg, hcpd_req *r)
+{
+    gw *g = arg;
+    const char *m = hcpd_req_method(r), *p = hcpd_req_path(r);
+    bool get = is(m, "GET") || is(m, "HEAD");
+    if (is(p, "/healthz"))
+        get ? hcpd_req_reply_json(r, 200, json_pack("{ss}", "status", "ok")) : not_allowed(r);
+    else if (is(p, "/v1/counties"))
+        get ? get_counties(g, r) : not_allowed(r);
+    else if (is(p, "/v1/cases"))
+        get ? list_cases(g, r) : not_allowed(r);
+    else if (strncmp(p, "/v1/cases/", 10) == 0)
+        get ? get_case(g, r, p + 10) : not_allowed(r);
+    else
+        hcpd_req_reply_error(r, 404, "not_found", "no such route");
+}
+
+static bool is_public(const char *method, const char *path)
+{
+    (void)method;
+    return is(path, "/healthz");
+}
+
+int gw_http_start(gw *g)
+{
+    hcpd_http_cfg cfg = {.listen = g->cfg.listen_http,
+                         .token = g->token,
+                         .is_public = is_public,
+                         .handle = handle,
+                         .arg = g,
+                         .loop = g->loop};
+    return hcpd_http_start(&cfg, &g->http);
+}
+
+void gw_http_stop(gw *g)
+{
+    hcpd_http_stop(g->http);
+    g->http = NULL;
+}

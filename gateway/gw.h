@@ -1,0 +1,70 @@
+/*
+ * gw.h — hcp-gateway's internals (prefix gw_), the province side of
+ * docs/replication.md.
+ *
+ * Threads: the main thread runs the libuv loop (signals, timers, and the
+ * single LMDB writer, as in the node). nng's threads run the replication
+ * listener (rep contexts: decode, authenticate, verify signatures) and the
+ * HTTP server; they queue batches to the writer, which applies every queued
+ * batch in one LMDB transaction and acknowledges each only after it
+ * committed.
+ */
+#ifndef GW_H
+#define GW_H
+
+#include <uv.h>
+
+#include "calendar.h"
+#include "hcpd.h"
+#include "seal.h"
+
+#define GW_PATH_MAX 4096
+
+typedef struct gw_config {
+    char data[GW_PATH_MAX];             /* --data DIR (required) */
+    char listen[512];                   /* --listen URL, default tls+tcp://0.0.0.0:8700 */
+    char listen_http[256];              /* --listen-http HOST:PORT, default 0.0.0.0:8080 */
+    char tls_cert[GW_PATH_MAX];         /* --tls-cert: the gateway's certificate */
+    char tls_key[GW_PATH_MAX];          /* --tls-key */
+    char tls_ca[GW_PATH_MAX];           /* --tls-ca: the province CA */
+    char tls_crl[GW_PATH_MAX];          /* --tls-crl: its CRL ("" = none) */
+    char admin_token_file[GW_PATH_MAX]; /* default DIR/admin.token */
+    char calendar[GW_PATH_MAX];         /* "" = compiled in */
+    char seal_key_file[GW_PATH_MAX];    /* default DIR/seal.key */
+    bool insecure;                      /* --insecure: allow tcp:// (tests, demo) */
+} gw_config;
+
+typedef struct gw_store gw_store;   /* store.c */
+typedef struct gw_ingest gw_ingest; /* ingest.c */
+typedef struct gw_writer gw_writer; /* writer.c */
+
+typedef struct gw {
+    gw_config cfg;
+    uv_loop_t *loop;
+    hcp_cal *cal;
+    hcp_sealer *sealer;
+    gw_store *store;
+    gw_ingest *ingest;
+    gw_writer *writer;
+    hcpd_http *http;
+    char token[128]; /* the admin bearer token */
+    int lock_fd;
+} gw;
+
+#define gw_log hcpd_log
+
+/* store.c */
+int gw_store_open(gw *g);
+void gw_store_close(gw *g);
+/* writer.c: group commit on the loop thread */
+int gw_writer_start(gw *g);
+void gw_writer_stop(gw *g); /* apply what is queued, close the handles */
+void gw_writer_free(gw *g); /* after the loop ran the close callbacks */
+/* ingest.c: the nng listener */
+int gw_ingest_start(gw *g);
+void gw_ingest_stop(gw *g); /* close the socket, wait for the workers */
+/* api.c: admin routes (token) and public routes */
+int gw_http_start(gw *g);
+void gw_http_stop(gw *g);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * gwwriter.h — the gateway's single writer: batches from every county,
+ * applied in one LMDB transaction per loop turn (group commit), each
+ * acknowledged only after that transaction committed.
+ */
+#ifndef GW_WRITER_H
+#define GW_WRITER_H
+
+#include <nng/nng.h>
+
+#include "gw.h"
+#include "repl.h"
+
+typedef struct gw_item gw_item;
+
+/* Called once per item, on the loop thread, after the commit (or when the
+ * batch could not be applied): reply is the encoded answer frame (borrowed
+ * for the call). */
+typedef void (*gw_done_fn)(void *arg, gw_item *it, const hcp_buf *reply);
+
+struct gw_item {
+    gw_item *next;
+    char county[HCP_COUNTY_LEN + 1]; /* the county the connection proved */
+    nng_msg *msg;                    /* owns the bytes f borrows */
+    repl_frame f;                    /* the decoded batch */
+    uint8_t *cert;                   /* the signer's certificate (owned copy) */
+    size_t cert_len;
+    gw_done_fn done;
+    void *arg;
+};
+
+/* Queue it (ownership passes) from any thread. */
+void gw_writer_submit(gw *g, gw_item *it);
+/* Free an item and what it owns. */
+void gw_item_free(gw_item *it);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * ingest.c — the gateway's replication listener (docs/replication.md).
+ *
+ * One nng rep socket; GW_WORKERS contexts, each a small state machine on its
+ * own aio: receive, handle, send, receive again. Hello, auth and ping are
+ * answered at once; a batch is verified here (its signature, on nng's
+ * thread, in parallel) and handed to the writer, which sends the answer on
+ * the same context after the commit. Every rejection is logged with a
+ * stable id (repl.*) and a reason.
+ *
+ * A connection is known by its nng pipe. Sessions (pipe → nonce, proven
+ * county, verified certificate) live in a table under `mu` and end when
+ * the pipe goes away.
+ */
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gwstore.h"
+#include "gwwriter.h"
+#include "repl.h"
+
+#define GW_WORKERS  8
+#define GW_SESSIONS 8192 /* open addressing; more than the 2,900 counties */
+#define GW_FILE_MAX (1u << 20)
+
+typedef struct session {
+    uint32_t pipe; /* 0: free */
+    bool has_nonce;
+    uint8_t nonce[REPL_NONCE_LEN];
+    char county[HCP_COUNTY_LEN + 1]; /* "" until proven */
+    repl_peer *peer;                 /* the verified certificate */
+} session;
+
+typedef struct worker {
+    gw *g;
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool sending;
+} worker;
+
+struct gw_ingest {
+    nng_socket sock;
+    nng_listener listener;
+    nng_tls_config *tls;
+    repl_verifier *verifier; /* NULL when insecure */
+    bool insecure;
+    char gw_id[REPL_ID_MAX + 1];
+    pthread_mutex_t mu;
+    session sessions[GW_SESSIONS];
+    worker workers[GW_WORKERS];
+};
+
+static hcp_time now_sec(void)
+{
+    return (hcp_time)time(NULL);
+}
+
+/* ---- sessions ---- */
+
+/* The session of pipe id p (created when create), or NULL. mu held. */
+static session *sess_find(gw_ingest *in, uint32_t p, bool create)
+{
+    size_t i = p % GW_SESSIONS;
+    for (size_t k = 0; k < GW_SESSIONS; k++, i = (i + 1) % GW_SESSIONS) {
+        session *s = &in->sessions[i];
+        if (s->pipe == p)
+            return s;
+        if (s->pipe == 0) {
+            if (!create)
+                return NULL;
+            memset(s, 0, sizeof(*s));
+            s->pipe = p;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Remove pipe p's session, keeping the probe chains of the others intact. */
+static void sess_drop(gw_ingest *in, uint32_t p)
+{
+    pthread_mutex_lock(&in->mu);
+    session *s = sess_find(in, p, false);
+    if (s != NULL) {
+        repl_peer_free(s->peer);
+        memset(s, 0, sizeof(*s));
+        size_t i = (size_t)(s - in->sessions);
+        for (size_t j = (i + 1) % GW_SESSIONS; in->sessions[j].pipe != 0;
+             j = (j + 1) % GW_SESSIONS) {
+            session moved = in->sessions[j];
+            memset(&in->sessions[j], 0, sizeof(session));
+            *sess_find(in, moved.pipe, true) = moved;
+        }
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    if (ev == NNG_PIPE_EV_REM_POST)
+        sess_drop(arg, (uint32_t)nng_pipe_id(p));
+}
+
+/* ---- replies ---- */
+
+/* Send reply bytes on worker w (any thread). */
+static void send_reply(worker *w, const hcp_buf *reply)
+{
+    nng_msg *m;
+    if (reply->len == 0 || nng_msg_alloc(&m, 0) != 0 ||
+        nng_msg_append(m, reply->data, reply->len) != 0) {
+        /* nothing sensible to send: drop the request, the node times out */
+        w->sending = false;
+        nng_ctx_recv(w->ctx, w->aio);
+        return;
+    }
+    w->sending = true;
+    nng_aio_set_msg(w->aio, m);
+    nng_ctx_send(w->ctx, w->aio);
+}
+
+static void reply_frame(worker *w, const repl_frame *r)
+{
+    hcp_buf b;
+    hcp_buf_init(&b, REPL_FRAME_MAX);
+    if (repl_encode(r, &b) != HCP_OK)
+        hcp_buf_reset(&b);
+    send_reply(w, &b);
+    hcp_buf_free(&b);
+}
+
+static void reply_error(worker *w, const char *code, uint64_t seq)
+{
+    repl_frame r;
+    memset(&r, 0, sizeof(r));
+    r.type = REPL_ERROR;
+    snprintf(r.code, sizeof(r.code), "%s", code);
+    r.seq = seq;
+    reply_frame(w, &r);
+}
+
+/* welcome/pong: the county's applied position. */
+static void reply_position(worker *w, uint8_t type, const char *county)
+{
+    gw_county c;
+    gws_county_get(w->g->store, county, &c);
+    static const char *const states[] = {"never_seen", "ok", "forked", "unauthorized"};
+    repl_frame r;
+    memset(&r, 0, sizeof(r));
+    r.type = type;
+    r.seq = c.applied;
+    r.has_hash = type == REPL_WELCOME && c.applied > 0;
+    memcpy(r.hash, c.head, HCP_HASH_LEN);
+    if (type == REPL_WELCOME)
+        snprintf(r.state, sizeof(r.state), "%s", states[c.state < 4 ? c.state : 0]);
+    reply_frame(w, &r);
+}
+
+/* ---- handlers ---- */
+
+static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
+{
+    gw_ingest *in = w->g->ingest;
+    if (f->vmin > REPL_VERSION || f->v < REPL_VERSION_MIN) {
+        gw_log("warn", "repl.version", "county=%s v=%u vmin=%u", f->county, f->v, f->vmin);
+        reply_error(w, "version", 0);
+        return;
+    }
+    gws_county_seen(w->g->store, f->county, f->seq, now_sec());
+    pthread_mutex_lock(&in->mu);
+    session *s = sess_find(in, pipe, true);
+    bool ok = s != NULL && hcp_random(s->nonce, sizeof(s->nonce)) == HCP_OK;
+    if (ok) {
+        s->has_nonce = true;
+        if (in->insecure) /* tcp:// (tests, demo): the hello's word is taken */
+            memcpy(s->county, f->county, sizeof(s->county));
+    }
+    repl_frame r;
+    memset(&r, 0, sizeof(r));
+    r.type = REPL_CHALLENGE;
+    r.v = REPL_VERSION;
+    if (ok)
+        memcpy(r.nonce, s->nonce, sizeof(r.nonce));
+    memcpy(r.gw, in->gw_id, sizeof(r.gw));
+    pthread_mutex_unlock(&in->mu);
+    if (!ok) {
+        reply_error(w, "overloaded", 0);
+        return;
+    }
+    if (in->insecure) {
+        reply_position(w, REPL_WELCOME, f->county);
+        return;
+    }
+    reply_frame(w, &r);
+}
+
+/* Verify an auth frame; on success bind the pipe's session to the county. */
+static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
+{
+    gw_ingest *in = w->g->ingest;
+    const char *reason = NULL;
+    repl_peer *peer = NULL;
+    uint8_t nonce[REPL_NONCE_LEN];
+    pthread_mutex_lock(&in->mu);
+    session *s = sess_find(in, pipe, false);
+    bool has = s != NULL && s->has_nonce;
+    if (has)
+        memcpy(nonce, s->nonce, sizeof(nonce));
+    pthread_mutex_unlock(&in->mu);
+    if (!has)
+        reason = "unauthenticated";
+    if (reason == NULL && repl_verifier_reload(in->verifier) != HCP_OK)
+        gw_log("warn", "repl.crl_reload_failed", "detail=\"keeping the previous CRL\"");
+    const char *why = NULL;
+    if (reason == NULL && repl_peer_new(in->verifier, f->cert, f->cert_len, &peer, &why) != 0) {
+        peer = NULL;
+        reason = why != NULL ? why : "bad_cert";
+    } else if (reason == NULL && strcmp(repl_peer_county(peer), f->county) != 0)
+        reason = "county_mismatch";
+    else if (reason == NULL &&
+             repl_peer_verify_auth(peer, nonce, f->county, f->node, f->sig, f->sig_len) != 0)
+        reason = "bad_signature";
+    if (reason != NULL) {
+        gw_log("warn", "repl.auth_refused", "county=%s cert=%s reason=%s", f->county,
+               peer ? repl_peer_county(peer) : "-", reason);
+        repl_peer_free(peer);
+        reply_error(w, reason, 0);
+        return;
+    }
+    pthread_mutex_lock(&in->mu);
+    s = sess_find(in, pipe, true);
+    if (s != NULL) {
+        repl_peer_free(s->peer);
+        s->peer = peer;
+        s->has_nonce = false; /* one auth per nonce */
+        memcpy(s->county, f->county, sizeof(s->county));
+        peer = NULL;
+    }
+    pthread_mutex_unlock(&in->mu);
+    repl_peer_free(peer);
+    gw_log("info", "repl.auth", "county=%s node=%s", f->county, f->node);
+    reply_position(w, REPL_WELCOME, f->county);
+}
+
+static void batch_done(void *arg, gw_item *it, const hcp_buf *reply)
+{
+    (void)it;
+    send_reply(arg, reply);
+}
+
+/* Check a batch's session and signature, then queue it to the writer.
+ * Takes ownership of msg (the frame borrows from it). */
+static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
+{
+    gw_ingest *in = w->g->ingest;
+    gw_item *it = calloc(1, sizeof(*it));
+    const char *reason = NULL;
+    pthread_mutex_lock(&in->mu);
+    session *s = sess_find(in, pipe, false);
+    if (it == NULL)
+        reason = "overloaded";
+    else if (s == NULL || s->county[0] == '\0')
+        reason = "unauthenticated";
+    else if (strcmp(s->county, f->county) != 0)
+        reason = "county_mismatch";
+    else if (s->peer != NULL && repl_peer_revoked(in->verifier, s->peer))
+        reason = "revoked";
+    else if (s->peer != NULL) {
+        const repl_event *last = &f->events[f->nevents - 1];
+        if (repl_peer_verify_batch(s->peer, f->county, f->seq + f->nevents - 1, last->hash, f->sig,
+                                   f->sig_len) != HCP_OK)
+            reason = "bad_signature";
+    }
+    if (reason == NULL && s->peer != NULL) {
+        size_t len = 0;
+        const uint8_t *der = repl_peer_cert(s->peer, &len);
+        it->cert = malloc(len);
+        if (it->cert != NULL) {
+            memcpy(it->cert, der, len);
+            it->cert_len = len;
+        }
+    }
+    if (reason == NULL)
+        memcpy(it->county, s->county, sizeof(it->county));
+    pthread_mutex_unlock(&in->mu);
+    if (reason != NULL) {
+        gw_log("warn", "repl.batch_refused", "county=%s first=%llu reason=%s", f->county,
+               (unsigned long long)f->seq, reason);
+        if (it != NULL)
+            free(it->cert);
+        free(it);
+        repl_frame_clear(f);
+        nng_msg_free(msg);
+        reply_error(w, reason, 0);
+        return;
+    }
+    gws_county_seen(w->g->store, it->county, f->seq + f->nevents - 1, now_sec());
+    it->msg = msg;
+    it->f = *f; /* the frame now belongs to the item */
+    memset(f, 0, sizeof(*f));
+    it->done = batch_done;
+    it->arg = w;
+    gw_writer_submit(w->g, it);
+}
+
+/* ---- the worker state machine ---- */
+
+static void handle(worker *w, nng_msg *msg)
+{
+    uint32_t pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
+    repl_frame f;
+    int rc = repl_decode(nng_msg_body(msg), nng_msg_len(msg), &f);
+    if (rc != HCP_OK) {
+        gw_log("warn", "repl.malformed", "pipe=%u err=\"%s\"", pipe, hcp_strerror(rc));
+        repl_frame_clear(&f);
+        nng_msg_free(msg);
+        reply_error(w, "malformed", 0);
+        return;
+    }
+    if (f.type == REPL_BATCH) {
+        on_batch(w, pipe, msg, &f);
+        return;
+    }
+    if (f.type == REPL_HELLO)
+        on_hello(w, pipe, &f);
+    else if (f.type == REPL_AUTH && !w->g->ingest->insecure)
+        on_auth(w, pipe, &f);
+    else if (f.type == REPL_PING) {
+        char county[HCP_COUNTY_LEN + 1] = "";
+        pthread_mutex_lock(&w->g->ingest->mu);
+        session *s = sess_find(w->g->ingest, pipe, false);
+        if (s != NULL)
+            memcpy(county, s->county, sizeof(county));
+        pthread_mutex_unlock(&w->g->ingest->mu);
+        if (county[0] != '\0')
+            reply_position(w, REPL_PONG, county);
+        else
+            reply_error(w, "unauthenticated", 0);
+    } else
+        reply_error(w, "malformed", 0);
+    repl_frame_clear(&f);
+    nng_msg_free(msg);
+}
+
+static void on_io(void *arg)
+{
+    worker *w = arg;
+    int rv = nng_aio_result(w->aio);
+    if (w->sending) {
+        w->sending = false;
+        if (rv != 0)
+            nng_msg_free(nng_aio_get_msg(w->aio));
+    } else if (rv == 0) {
+        handle(w, nng_aio_get_msg(w->aio));
+        return; /* handle() sends (or the writer will) */
+    }
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+        return;
+    nng_ctx_recv(w->ctx, w->aio);
+}
+
+/* ---- start / stop ---- */
+
+/* Read a whole PEM file (at most 1 MiB) as a NUL-terminated string. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(GW_FILE_MAX + 1);
+    size_t n = buf != NULL ? fread(buf, 1, GW_FILE_MAX, f) : 0;
+    bool whole = buf != NULL && n < GW_FILE_MAX && !ferror(f);
+    fclose(f);
+    if (!whole) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* TLS for the listener: our certificate, the CA and its CRL, client
+ * certificates required. Complete before the listener starts. */
+static int tls_setup(gw *g, gw_ingest *in)
+{
+    const gw_config *c = &g->cfg;
+    char *ca = read_text(c->tls_ca);
+    char *crl = c->tls_crl[0] ? read_text(c->tls_crl) : NULL;
+    int rv = ca == NULL || (c->tls_crl[0] && crl == NULL) ? NNG_ENOENT : 0;
+    if (rv == 0)
+        rv = nng_tls_config_alloc(&in->tls, NNG_TLS_MODE_SERVER);
+    if (rv == 0) {
+        /* the certificate and the key are separate PEM files */
+        char *cert = read_text(c->tls_cert), *key = read_text(c->tls_key);
+        rv = cert && key ? nng_tls_config_own_cert(in->tls, cert, key, NULL) : NNG_ENOENT;
+        free(cert);
+        free(key);
+    }
+    if (rv == 0)
+        rv = nng_tls_config_ca_chain(in->tls, ca, crl);
+    if (rv == 0)
+        rv = nng_tls_config_auth_mode(in->tls, NNG_TLS_AUTH_MODE_REQUIRED);
+    if (rv == 0)
+        rv = nng_listener_set_ptr(in->listener, NNG_OPT_TLS_CONFIG, in->tls);
+    free(ca);
+    free(crl);
+    if (rv != 0) {
+        gw_log("error", "repl.tls_failed", "reason=\"%s\"", nng_strerror(rv));
+        return HCP_ECRYPTO;
+    }
+    int hrc = repl_verifier_load(c->tls_ca, c->tls_crl[0] ? c->tls_crl : NULL, &in->verifier);
+    if (hrc != HCP_OK)
+        gw_log("error", "repl.ca_failed", "reason=\"%s\"", hcp_strerror(hrc));
+    return hrc;
+}
+
+static int listen_up(gw *g, gw_ingest *in)
+{
+    int rv = nng_rep0_open(&in->sock);
+    if (rv == 0)
+        rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, REPL_FRAME_MAX + 1024);
+    if (rv == 0)
+        rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, on_pipe, in);
+    if (rv == 0)
+        rv = nng_listener_create(&in->listener, in->sock, g->cfg.listen);
+    if (rv != 0) {
+        gw_log("error", "repl.listen_failed", "url=%s reason=\"%s\"", g->cfg.listen,
+               nng_strerror(rv));
+        return HCP_EIO;
+    }
+    if (!in->insecure && tls_setup(g, in) != HCP_OK)
+        return HCP_ECRYPTO;
+    for (int i = 0; i < GW_WORKERS; i++) {
+        worker *w = &in->workers[i];
+        w->g = g;
+        if ((rv = nng_ctx_open(&w->ctx, in->sock)) != 0 ||
+            (rv = nng_aio_alloc(&w->aio, on_io, w)) != 0)
+            return HCP_ENOMEM;
+    }
+    if ((rv = nng_listener_start(in->listener, 0)) != 0) {
+        gw_log("error", "repl.listen_failed", "url=%s reason=\"%s\"", g->cfg.listen,
+               nng_strerror(rv));
+        return HCP_EIO;
+    }
+    for (int i = 0; i < GW_WORKERS; i++)
+        nng_ctx_recv(in->workers[i].ctx, in->workers[i].aio);
+    gw_log("info", "repl.listen", "url=%s mode=%s", g->cfg.listen,
+           in->insecure ? "insecure" : "mutual-tls");
+    return HCP_OK;
+}
+
+int gw_ingest_start(gw *g)
+{
+    gw_ingest *in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        return HCP_ENOMEM;
+    pthread_mutex_init(&in->mu, NULL);
+    in->insecure = strncmp(g->cfg.listen, "tcp://", 6) == 0;
+    uint8_t id[8];
+    if (hcp_random(id, sizeof(id)) == HCP_OK)
+        snprintf(in->gw_id, sizeof(in->gw_id), "gw-%02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
+    g->ingest = in;
+    return listen_up(g, in);
+}
+
+void gw_ingest_stop(gw *g)
+{
+    gw_ingest *in = g->ingest;
+    if (in == NULL)
+        return;
+    for (int i = 0; i < GW_WORKERS; i++)
+        if (in->workers[i].aio != NULL)
+            nng_aio_stop(in->workers[i].aio);
+    nng_close(in->sock); /* closes contexts, listener and pipes */
+    for (int i = 0; i < GW_WORKERS; i++)
+        nng_aio_free(in->workers[i].aio);
+    if (in->tls != NULL)
+        nng_tls_config_free(in->tls);
+    for (size_t i = 0; i < GW_SESSIONS; i++)
+        repl_peer_free(in->sessions[i].peer);
+    repl_verifier_free(in->verifier);
+    pthread_mutex_destroy(&in->mu);
+    free(in);
+    g->ingest = NULL;
+}

@@ -1,0 +1,134 @@
+/*
+ * main.c — hcp-gateway, the province daemon: parse the settings, take the
+ * data directory (one gateway per DIR), load the admin token, the seal key
+ * and the calendar, open the store, then run the libuv loop (signals, the
+ * writer) beside nng's replication listener and HTTP server until SIGTERM
+ * or SIGINT.
+ *
+ * Exit status: 0 after a clean stop or --help, 2 for bad flags or config,
+ * 1 when start-up fails (directory locked, unreadable key, store, port).
+ */
+#include <nng/nng.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gw.h"
+
+#define PROG "hcp-gateway"
+
+/* config.c (see there). */
+int gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen);
+void gw_config_usage(void);
+
+/* The steps before serving, in order; each one prints its own error. */
+static int main_prepare(gw *g)
+{
+    const gw_config *c = &g->cfg;
+    int rc;
+    if ((rc = hcpd_mkdir(PROG, c->data)) != HCP_OK ||
+        (rc = hcpd_lock(PROG, c->data, "gateway.lock", &g->lock_fd)) != HCP_OK ||
+        (rc = hcpd_token(PROG, c->admin_token_file, c->data, "admin.token", g->token,
+                         sizeof(g->token))) != HCP_OK ||
+        (rc = hcpd_seal(PROG, c->seal_key_file, c->data, "data.mdb", &g->sealer)) != HCP_OK ||
+        (rc = hcpd_calendar(PROG, c->calendar, &g->cal)) != HCP_OK) {
+        return rc;
+    }
+    if ((rc = gw_store_open(g)) != HCP_OK) {
+        fprintf(stderr, PROG ": cannot open the store in %s: %s\n", c->data, hcp_strerror(rc));
+    }
+    return rc;
+}
+
+/* Start the writer, the replication listener and the HTTP server; on a
+ * failure stop what was started. */
+static int main_start(gw *g)
+{
+    int rc;
+    if ((rc = gw_writer_start(g)) != HCP_OK) {
+        fprintf(stderr, PROG ": cannot start the writer: %s\n", hcp_strerror(rc));
+        return rc;
+    }
+    if ((rc = gw_ingest_start(g)) != HCP_OK) {
+        fprintf(stderr, PROG ": cannot listen on %s: %s\n", g->cfg.listen, hcp_strerror(rc));
+        gw_writer_stop(g);
+        return rc;
+    }
+    if ((rc = gw_http_start(g)) != HCP_OK) {
+        fprintf(stderr, PROG ": cannot listen on %s: %s\n", g->cfg.listen_http, hcp_strerror(rc));
+        gw_ingest_stop(g);
+        gw_writer_stop(g);
+        return rc;
+    }
+    return HCP_OK;
+}
+
+/* Run the loop until a signal, then stop: HTTP (drain in-flight requests),
+ * the listener (no new batches), the writer (commit and acknowledge what
+ * is queued). The loop's handles are closed by main_teardown. */
+static int main_serve(gw *g)
+{
+    int rc;
+    if ((rc = hcpd_signals(g->loop, "gateway")) != HCP_OK) {
+        fprintf(stderr, PROG ": cannot watch signals\n");
+        return rc;
+    }
+    if ((rc = main_start(g)) != HCP_OK) {
+        return rc;
+    }
+    gw_log("info", "gateway.ready", "listen=%s http=%s", g->cfg.listen, g->cfg.listen_http);
+    uv_run(g->loop, UV_RUN_DEFAULT);
+    gw_http_stop(g);   /* new requests get 503; in-flight ones are answered */
+    gw_ingest_stop(g); /* no new batches; the workers are done */
+    gw_writer_stop(g); /* everything queued is committed before we go */
+    return HCP_OK;
+}
+
+/* Free what main_prepare and main_serve made (safe on a half-built gw). */
+static void main_teardown(gw *g)
+{
+    hcpd_loop_close(g->loop, "gateway"); /* NULL-safe */
+    if (g->writer != NULL) {
+        gw_writer_free(g); /* its handles were closed above */
+    }
+    if (g->store != NULL) {
+        gw_store_close(g);
+    }
+    hcp_sealer_free(g->sealer);
+    hcp_cal_free(g->cal);
+    explicit_bzero(g->token, sizeof(g->token));
+    if (g->lock_fd >= 0) {
+        close(g->lock_fd); /* releases the flock */
+    }
+}
+
+/* hcp-gateway --data DIR ...: see gw_config_usage. */
+int main(int argc, char **argv)
+{
+    static gw g; /* large (paths): not on the stack */
+    char err[1024];
+    int rc = gw_config_parse(&g.cfg, argc, argv, err, sizeof(err));
+    if (rc == HCPD_CONF_HELP) {
+        gw_config_usage();
+        return 0;
+    }
+    if (rc != HCPD_CONF_OK) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    g.lock_fd = -1;
+    static uv_loop_t loop;
+    rc = main_prepare(&g);
+    if (rc == HCP_OK && uv_loop_init(&loop) != 0) {
+        fprintf(stderr, PROG ": cannot create the event loop\n");
+        rc = HCP_EIO;
+    } else if (rc == HCP_OK) {
+        g.loop = &loop;
+        rc = main_serve(&g);
+    }
+    main_teardown(&g);
+    nng_fini();
+    gw_log("info", "gateway.exit", "status=%d", rc == HCP_OK ? 0 : 1);
+    return rc == HCP_OK ? 0 : 1;
+}

@@ -1,0 +1,463 @@
+/*
+ * store.c — hcp-gateway's LMDB store (gwstore.h).
+ */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
+#include "gwstore.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "codec.h"
+#include "stored.h"
+
+#define GW_MAP_INITIAL (256u << 20)
+#define COUNTY_VAL_LEN (8 + HCP_HASH_LEN + 1 + 8 + 8 + 8)
+#define LOG_KEY_LEN    (HCP_COUNTY_LEN + 8)
+
+int gws_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return HCP_OK;
+    case MDB_NOTFOUND:
+        return HCP_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return HCP_EEXIST;
+    case MDB_MAP_FULL:
+    case ENOSPC:
+        return HCP_EFULL;
+    case ENOMEM:
+        return HCP_ENOMEM;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+        return HCP_EFORMAT;
+    default:
+        return HCP_EIO;
+    }
+}
+
+static void be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void log_key(uint8_t k[LOG_KEY_LEN], const char *county, uint64_t seq)
+{
+    memcpy(k, county, HCP_COUNTY_LEN);
+    be64_put(k + HCP_COUNTY_LEN, seq);
+}
+
+/* ---- the counties table (memory) ---- */
+
+static size_t slot_of(const char *code)
+{
+    size_t h = 0;
+    for (int i = 0; i < HCP_COUNTY_LEN; i++)
+        h = h * 31 + (unsigned char)code[i];
+    return h % GW_COUNTIES_MAX;
+}
+
+/* The slot of code (existing, or free for it), or NULL when full. mu held. */
+static gw_county *table_find(gw_store *s, const char *code, bool create)
+{
+    size_t i = slot_of(code);
+    for (size_t k = 0; k < GW_COUNTIES_MAX; k++, i = (i + 1) % GW_COUNTIES_MAX) {
+        gw_county *c = &s->table[i];
+        if (c->code[0] == '\0') {
+            if (!create)
+                return NULL;
+            memcpy(c->code, code, HCP_COUNTY_LEN + 1);
+            s->ncounties++;
+            return c;
+        }
+        if (memcmp(c->code, code, HCP_COUNTY_LEN) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static void county_fresh(gw_county *out, const char *code)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out->code, code, HCP_COUNTY_LEN);
+    hcp_chain ch;
+    if (hcp_chain_init(&ch, code) == HCP_OK)
+        memcpy(out->head, ch.head, HCP_HASH_LEN);
+}
+
+void gws_county_get(gw_store *s, const char *code, gw_county *out)
+{
+    pthread_mutex_lock(&s->mu);
+    gw_county *c = table_find(s, code, false);
+    if (c != NULL)
+        *out = *c;
+    pthread_mutex_unlock(&s->mu);
+    if (c == NULL)
+        county_fresh(out, code);
+}
+
+int gws_county_list(gw_store *s, gw_county **out, size_t *n)
+{
+    pthread_mutex_lock(&s->mu);
+    gw_county *arr = calloc(s->ncounties + 1, sizeof(*arr));
+    size_t k = 0;
+    for (size_t i = 0; arr != NULL && i < GW_COUNTIES_MAX; i++)
+        if (s->table[i].code[0] != '\0')
+            arr[k++] = s->table[i];
+    pthread_mutex_unlock(&s->mu);
+    if (arr == NULL)
+        return HCP_ENOMEM;
+    *out = arr;
+    *n = k;
+    return HCP_OK;
+}
+
+void gws_county_publish(gw_store *s, const gw_county *c)
+{
+    pthread_mutex_lock(&s->mu);
+    gw_county *t = table_find(s, c->code, true);
+    if (t != NULL) {
+        uint64_t reported = t->reported > c->reported ? t->reported : c->reported;
+        hcp_time seen = t->last_seen > c->last_seen ? t->last_seen : c->last_seen;
+        *t = *c;
+        t->reported = reported;
+        t->last_seen = seen;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time now)
+{
+    pthread_mutex_lock(&s->mu);
+    gw_county *t = table_find(s, code, false);
+    if (t == NULL) {
+        t = table_find(s, code, true);
+        if (t != NULL) {
+            gw_county fresh;
+            county_fresh(&fresh, code);
+            *t = fresh;
+        }
+    }
+    if (t != NULL) {
+        if (reported > t->reported)
+            t->reported = reported;
+        t->last_seen = now;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* value: be64 applied | head | state | be64 reported | be64 last_seen | be64 rule_flags */
+int gws_county_put(gw_store *s, MDB_txn *txn, const gw_county *c)
+{
+    uint8_t v[COUNTY_VAL_LEN], *p = v;
+    be64_put(p, c->applied);
+    memcpy(p + 8, c->head, HCP_HASH_LEN);
+    p[8 + HCP_HASH_LEN] = c->state;
+    be64_put(p + 9 + HCP_HASH_LEN, c->reported);
+    be64_put(p + 17 + HCP_HASH_LEN, (uint64_t)c->last_seen);
+    be64_put(p + 25 + HCP_HASH_LEN, c->rule_flags);
+    MDB_val k = {HCP_COUNTY_LEN, (void *)c->code}, val = {sizeof(v), v};
+    return gws_err(mdb_put(txn, s->counties, &k, &val, 0));
+}
+
+/* Fill the memory table from the counties database. */
+static int load_counties(gw_store *s, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->counties, &cur);
+    if (rc)
+        return gws_err(rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != HCP_COUNTY_LEN || v.mv_size != COUNTY_VAL_LEN)
+            continue;
+        char code[HCP_COUNTY_LEN + 1];
+        memcpy(code, k.mv_data, HCP_COUNTY_LEN);
+        code[HCP_COUNTY_LEN] = '\0';
+        gw_county *t = table_find(s, code, true);
+        if (t == NULL)
+            break;
+        const uint8_t *p = v.mv_data;
+        t->applied = be64_get(p);
+        memcpy(t->head, p + 8, HCP_HASH_LEN);
+        t->state = p[8 + HCP_HASH_LEN];
+        t->reported = be64_get(p + 9 + HCP_HASH_LEN);
+        t->last_seen = (hcp_time)be64_get(p + 17 + HCP_HASH_LEN);
+        t->rule_flags = be64_get(p + 25 + HCP_HASH_LEN);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? HCP_OK : gws_err(rc);
+}
+
+/* ---- open / close ---- */
+
+static int open_dbis(gw_store *s, MDB_txn *txn)
+{
+    int rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "log", MDB_CREATE, &s->log);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "counties", MDB_CREATE, &s->counties);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "proofs", MDB_CREATE, &s->proofs);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "cases", MDB_CREATE, &s->cases);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "case_ev", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &s->case_ev);
+    return rc;
+}
+
+static int env_open(gw_store *s, const char *dir)
+{
+    int rc = mdb_env_create(&s->env);
+    if (rc)
+        return rc;
+    const char *e = getenv("HCP_MAPSIZE");
+    s->mapsize = e != NULL && atol(e) >= (1 << 20) ? (size_t)atol(e) : GW_MAP_INITIAL;
+    if ((rc = mdb_env_set_maxdbs(s->env, 16)) || (rc = mdb_env_set_maxreaders(s->env, 512)) ||
+        (rc = mdb_env_set_mapsize(s->env, s->mapsize)))
+        return rc;
+    if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)))
+        return rc;
+    MDB_envinfo info;
+    if (mdb_env_info(s->env, &info) == MDB_SUCCESS && info.me_mapsize > s->mapsize)
+        s->mapsize = info.me_mapsize;
+    return MDB_SUCCESS;
+}
+
+int gw_store_open(gw *g)
+{
+    gw_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return HCP_ENOMEM;
+    s->sealer = g->sealer;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->resize, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    MDB_txn *txn = NULL;
+    int mrc = env_open(s, g->cfg.data);
+    if (!mrc)
+        mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (!mrc)
+        mrc = open_dbis(s, txn);
+    int rc = gws_err(mrc);
+    if (rc == HCP_OK)
+        rc = load_counties(s, txn);
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_txn_commit(txn));
+    else if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (rc != HCP_OK) {
+        gw_log("error", "store.open_failed", "dir=%s reason=\"%s\"", g->cfg.data,
+               mrc ? mdb_strerror(mrc) : hcp_strerror(rc));
+        g->store = s;
+        gw_store_close(g);
+        return rc;
+    }
+    gw_log("info", "store.open", "dir=%s counties=%zu mapsize=%zu", g->cfg.data, s->ncounties,
+           s->mapsize);
+    g->store = s;
+    return HCP_OK;
+}
+
+void gw_store_close(gw *g)
+{
+    gw_store *s = g->store;
+    if (s == NULL)
+        return;
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    pthread_rwlock_destroy(&s->resize);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    g->store = NULL;
+}
+
+int gws_read_begin(gw_store *s, MDB_txn **txn)
+{
+    pthread_rwlock_rdlock(&s->resize);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc != MDB_SUCCESS) {
+        pthread_rwlock_unlock(&s->resize);
+        return gws_err(rc);
+    }
+    return HCP_OK;
+}
+
+void gws_read_end(gw_store *s, MDB_txn *txn)
+{
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->resize);
+}
+
+int gws_grow(gw_store *s)
+{
+    pthread_rwlock_wrlock(&s->resize);
+    int rc = mdb_env_set_mapsize(s->env, s->mapsize * 2);
+    if (rc == MDB_SUCCESS)
+        s->mapsize *= 2;
+    pthread_rwlock_unlock(&s->resize);
+    return gws_err(rc);
+}
+
+/* ---- the log ---- */
+
+int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
+                const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len, const void *pii,
+                size_t pii_len)
+{
+    hcp_buf val;
+    hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
+    int rc = hcp_stored_event_pack(s->sealer, county, seq, hash, rec, rec_len, pii, pii_len, &val);
+    if (rc == HCP_OK) {
+        uint8_t kb[LOG_KEY_LEN];
+        log_key(kb, county, seq);
+        MDB_val k = {sizeof(kb), kb}, v = {val.len, val.data};
+        rc = gws_err(mdb_put(txn, s->log, &k, &v, 0));
+    }
+    hcp_buf_free(&val);
+    return rc;
+}
+
+int gws_log_get(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq, bool personal,
+                uint8_t hash[HCP_HASH_LEN], hcp_buf *rec, hcp_buf *pii, hcp_event *ev)
+{
+    uint8_t kb[LOG_KEY_LEN];
+    log_key(kb, county, seq);
+    MDB_val k = {sizeof(kb), kb}, v;
+    if (ev != NULL)
+        memset(ev, 0, sizeof(*ev));
+    int rc = gws_err(mdb_get(txn, s->log, &k, &v));
+    if (rc != HCP_OK)
+        return rc;
+    return hcp_stored_event_unpack(s->sealer, county, seq, v.mv_data, v.mv_size, personal, hash,
+                                   rec, pii, ev);
+}
+
+int gws_log_hash(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
+                 uint8_t hash[HCP_HASH_LEN])
+{
+    return gws_log_get(s, txn, county, seq, false, hash, NULL, NULL, NULL);
+}
+
+/* ---- cases ---- */
+
+int gws_case_get(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_case *c)
+{
+    memset(c, 0, sizeof(*c));
+    MDB_val k = {strlen(id), (void *)id}, v;
+    int rc = gws_err(mdb_get(txn, s->cases, &k, &v));
+    if (rc != HCP_OK)
+        return rc;
+    return hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, personal, c);
+}
+
+int gws_case_put(gw_store *s, MDB_txn *txn, const hcp_case *c)
+{
+    hcp_buf val;
+    hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
+    int rc = hcp_stored_case_pack(s->sealer, c, &val);
+    if (rc == HCP_OK) {
+        MDB_val k = {strlen(c->id), (void *)c->id}, v = {val.len, val.data};
+        rc = gws_err(mdb_put(txn, s->cases, &k, &v, 0));
+    }
+    hcp_buf_free(&val);
+    return rc;
+}
+
+int gws_case_event_add(gw_store *s, MDB_txn *txn, const char *id, const char *county, uint64_t seq)
+{
+    uint8_t kb[LOG_KEY_LEN];
+    log_key(kb, county, seq);
+    MDB_val k = {strlen(id), (void *)id}, v = {sizeof(kb), kb};
+    return gws_err(mdb_put(txn, s->case_ev, &k, &v, 0));
+}
+
+void gws_events_free(hcp_event *evs, size_t n)
+{
+    for (size_t i = 0; evs != NULL && i < n; i++)
+        hcp_event_clear(&evs[i]);
+    free(evs);
+}
+
+int gws_case_events(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
+                    size_t *n)
+{
+    *evs = NULL;
+    *n = 0;
+    MDB_cursor *cur;
+    int rc = gws_err(mdb_cursor_open(txn, s->case_ev, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    MDB_val k = {strlen(id), (void *)id}, v;
+    size_t cnt = 0, i = 0;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_cursor_count(cur, &cnt);
+    hcp_event *arr = cnt > 0 ? calloc(cnt, sizeof(*arr)) : NULL;
+    if (cnt > 0 && arr == NULL)
+        rc = HCP_ENOMEM;
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && i < cnt) {
+        if (v.mv_size != LOG_KEY_LEN) {
+            rc = HCP_EFORMAT;
+            break;
+        }
+        char county[HCP_COUNTY_LEN + 1];
+        memcpy(county, v.mv_data, HCP_COUNTY_LEN);
+        county[HCP_COUNTY_LEN] = '\0';
+        uint64_t seq = be64_get((const uint8_t *)v.mv_data + HCP_COUNTY_LEN);
+        rc = gws_log_get(s, txn, county, seq, personal, NULL, NULL, NULL, &arr[i++]);
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(cur);
+    if (rc != HCP_OK) {
+        gws_events_free(arr, cnt);
+        return rc;
+    }
+    *evs = arr;
+    *n = i;
+    return HCP_OK;
+}
+
+/* ---- proofs ---- */
+
+/* value: be16 sig length | sig | certificate (DER) */
+int gws_proof_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t last_seq,
+                  const uint8_t *sig, size_t sig_len, const uint8_t *cert, size_t cert_len)
+{
+    if (sig_len > 0xffff)
+        return HCP_ERANGE;
+    hcp_buf val;
+    hcp_buf_init(&val, 2 + sig_len + cert_len);
+    uint8_t len2[2] = {(uint8_t)(sig_len >> 8), (uint8_t)sig_len};
+    int rc = hcp_buf_append(&val, len2, 2);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(&val, sig, sig_len);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(&val, cert, cert_len);
+    uint8_t kb[LOG_KEY_LEN];
+    log_key(kb, county, last_seq);
+    MDB_val k = {sizeof(kb), kb}, v = {val.len, val.data};
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_put(txn, s->proofs, &k, &v, 0));
+    hcp_buf_free(&val);
+    return rc;
+}

@@ -1,0 +1,372 @@
+/*
+ * writer.c — the gateway's group commit (gwwriter.h), the province half of
+ * docs/replication.md "Ordering, idempotence, window".
+ *
+ * Each batch is checked event by event against the county's chain: an
+ * event at a known position must carry the hash the gateway has (else the
+ * county forked), the next one must chain onto the head, decode, belong to
+ * the proven county and (with its personal record) match its digest. The
+ * case it touches is rebuilt with hcp_rules_apply; an event the rules
+ * refuse is stored all the same (the log is the county's word) but counted
+ * and logged, never trusted silently.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "codec.h"
+#include "gwstore.h"
+#include "gwwriter.h"
+#include "rules.h"
+
+#define GW_BATCH_ITEMS 256
+#define GW_RETRIES     8
+
+struct gw_writer {
+    uv_async_t wake;
+    pthread_mutex_t mu;
+    gw_item *head, *tail;
+    bool stopping;
+};
+
+void gw_item_free(gw_item *it)
+{
+    if (it == NULL)
+        return;
+    repl_frame_clear(&it->f);
+    nng_msg_free(it->msg);
+    free(it->cert);
+    free(it);
+}
+
+/* ---- per-transaction county state ---- */
+
+typedef struct tentative {
+    gw_county c[GW_BATCH_ITEMS];
+    size_t n;
+} tentative;
+
+/* The tentative state of county code in this transaction. */
+static gw_county *tent_get(gw *g, tentative *t, const char *code)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->c[i].code, code) == 0)
+            return &t->c[i];
+    if (t->n == GW_BATCH_ITEMS)
+        return NULL;
+    gws_county_get(g->store, code, &t->c[t->n]);
+    return &t->c[t->n++];
+}
+
+/* ---- applying one event ---- */
+
+/* Rebuild the case an event touches. Refusals are flagged, not fatal. */
+static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
+{
+    if (ev->case_id[0] == '\0' || ev->type == HCP_EV_EVALUATION)
+        return HCP_OK;
+    hcp_case c;
+    int rc = HCP_OK;
+    if (ev->type == HCP_EV_CASE_OPEN)
+        memset(&c, 0, sizeof(c));
+    else
+        rc = gws_case_get(g->store, txn, ev->case_id, true, &c);
+    if (rc == HCP_ENOTFOUND) {
+        memset(&c, 0, sizeof(c));
+        rc = HCP_OK; /* a step for a case never opened: the rules refuse it below */
+    }
+    hcp_refusal why = {0};
+    int rr = rc == HCP_OK ? hcp_rules_apply(&c, ev, g->cal, ev->recorded_at, &why) : rc;
+    if (rr == HCP_ERULE || rr == HCP_EINVAL) {
+        cs->rule_flags++;
+        gw_log("warn", "repl.rule_refused", "county=%s seq=%llu case=%s type=%s rule=%s", cs->code,
+               (unsigned long long)ev->seq, ev->case_id, hcp_ev_type_names[ev->type],
+               why.rule ? why.rule : "invalid");
+        rc = HCP_OK;
+    } else if (rr == HCP_OK) {
+        rc = gws_case_put(g->store, txn, &c);
+    } else
+        rc = rr;
+    if (rc == HCP_OK)
+        rc = gws_case_event_add(g->store, txn, ev->case_id, cs->code, ev->seq);
+    hcp_case_clear(&c);
+    return rc;
+}
+
+/* Outcome of checking a batch against a county, for the reply. */
+typedef struct verdict {
+    const char *code; /* NULL: ack */
+    uint64_t expected;
+} verdict;
+
+/* Check and apply the next event (seq == applied + 1). */
+static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const repl_event *e,
+                      verdict *vd)
+{
+    uint8_t want[HCP_HASH_LEN];
+    int rc = hcp_chain_hash(cs->head, seq, e->rec, e->rec_len, want);
+    if (rc != HCP_OK || memcmp(want, e->hash, HCP_HASH_LEN) != 0) {
+        vd->code = "malformed"; /* the chain does not hold: refuse, keep nothing */
+        return HCP_OK;
+    }
+    hcp_event ev;
+    rc = hcp_event_decode(e->rec, e->rec_len, &ev);
+    if (rc == HCP_OK && e->pii != NULL)
+        rc = hcp_event_decode_pii(e->pii, e->pii_len, &ev);
+    if (rc == HCP_OK && ev.has_pii && e->pii == NULL)
+        rc = HCP_EFORMAT; /* personal data announced but not sent */
+    if (rc != HCP_OK) {
+        hcp_event_clear(&ev);
+        vd->code = "malformed";
+        return HCP_OK;
+    }
+    if (strcmp(ev.county, cs->code) != 0 || ev.seq != seq) {
+        gw_log("warn", "repl.unauthorized", "proven=%s event_county=%s seq=%llu", cs->code,
+               ev.county, (unsigned long long)seq);
+        hcp_event_clear(&ev);
+        cs->state = GW_UNAUTHORIZED;
+        vd->code = "county_mismatch";
+        return HCP_OK;
+    }
+    rc = gws_log_put(g->store, txn, cs->code, seq, e->hash, e->rec, e->rec_len, e->pii, e->pii_len);
+    if (rc == HCP_OK)
+        rc = apply_case(g, txn, cs, &ev);
+    hcp_event_clear(&ev);
+    if (rc == HCP_OK) {
+        cs->applied = seq;
+        memcpy(cs->head, e->hash, HCP_HASH_LEN);
+    }
+    return rc;
+}
+
+/* An event at a position the gateway has: the same hash, or a fork. */
+static int check_known(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const repl_event *e,
+                       verdict *vd)
+{
+    uint8_t have[HCP_HASH_LEN];
+    int rc = gws_log_hash(g->store, txn, cs->code, seq, have);
+    if (rc != HCP_OK)
+        return rc;
+    if (memcmp(have, e->hash, HCP_HASH_LEN) != 0) {
+        gw_log("error", "repl.fork",
+               "county=%s seq=%llu detail=\"a known position with a "
+               "different hash: the county's history was rewritten\"",
+               cs->code, (unsigned long long)seq);
+        cs->state = GW_FORKED;
+        vd->code = "forked";
+    }
+    return HCP_OK;
+}
+
+/* Apply one batch to its county's tentative state. Store errors abort the
+ * whole transaction; protocol refusals only set vd. */
+static int apply_batch(gw *g, MDB_txn *txn, tentative *t, gw_item *it, verdict *vd)
+{
+    gw_county *cs = tent_get(g, t, it->county);
+    if (cs == NULL)
+        return HCP_ERANGE;
+    if (cs->state == GW_FORKED) {
+        vd->code = "forked";
+        return HCP_OK;
+    }
+    uint64_t first = it->f.seq, before = cs->applied;
+    if (first > cs->applied + 1) {
+        vd->code = "gap";
+        vd->expected = cs->applied + 1;
+        return HCP_OK;
+    }
+    int rc = HCP_OK;
+    for (size_t i = 0; i < it->f.nevents && rc == HCP_OK && vd->code == NULL; i++) {
+        uint64_t seq = first + i;
+        if (seq <= cs->applied)
+            rc = check_known(g, txn, cs, seq, &it->f.events[i], vd);
+        else
+            rc = apply_next(g, txn, cs, seq, &it->f.events[i], vd);
+    }
+    uint64_t last = first + it->f.nevents - 1;
+    if (last > cs->reported)
+        cs->reported = last;
+    if (rc == HCP_OK && cs->state == GW_NEVER_SEEN)
+        cs->state = GW_OK;
+    if (rc == HCP_OK && cs->applied > before && it->cert != NULL)
+        rc = gws_proof_put(g->store, txn, cs->code, cs->applied, it->f.sig, it->f.sig_len, it->cert,
+                           it->cert_len);
+    if (rc == HCP_OK)
+        rc = gws_county_put(g->store, txn, cs);
+    return rc;
+}
+
+/* The answer to a batch: ack at the county's applied position, or error. */
+static int encode_reply(const gw_county *cs, const verdict *vd, hcp_buf *out)
+{
+    repl_frame r;
+    memset(&r, 0, sizeof(r));
+    if (vd->code != NULL) {
+        r.type = REPL_ERROR;
+        snprintf(r.code, sizeof(r.code), "%s", vd->code);
+        r.seq = vd->expected;
+    } else {
+        r.type = REPL_ACK;
+        r.seq = cs->applied;
+        r.has_hash = cs->applied > 0;
+        memcpy(r.hash, cs->head, HCP_HASH_LEN);
+    }
+    return repl_encode(&r, out);
+}
+
+/* ---- the batch of batches ---- */
+
+typedef struct outcome {
+    verdict vd[GW_BATCH_ITEMS];
+} outcome;
+
+static int attempt(gw *g, gw_item *batch, tentative *t, outcome *o)
+{
+    MDB_txn *txn;
+    t->n = 0;
+    memset(o, 0, sizeof(*o));
+    int rc = gws_err(mdb_txn_begin(g->store->env, NULL, 0, &txn));
+    if (rc != HCP_OK)
+        return rc;
+    size_t i = 0;
+    for (gw_item *it = batch; it != NULL && rc == HCP_OK; it = it->next, i++)
+        rc = apply_batch(g, txn, t, it, &o->vd[i]);
+    if (rc != HCP_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    /* Durability point: acknowledgements go out only after this commit. */
+    return gws_err(mdb_txn_commit(txn));
+}
+
+static void finish(gw *g, gw_item *batch, tentative *t, outcome *o, int rc)
+{
+    size_t i = 0;
+    for (gw_item *it = batch, *next; it != NULL; it = next, i++) {
+        next = it->next;
+        hcp_buf reply;
+        hcp_buf_init(&reply, REPL_FRAME_MAX);
+        gw_county *cs = tent_get(g, t, it->county);
+        verdict busy = {"overloaded", 0};
+        int erc = rc == HCP_OK && cs != NULL ? encode_reply(cs, &o->vd[i], &reply)
+                                             : encode_reply(cs, &busy, &reply);
+        if (erc != HCP_OK)
+            hcp_buf_reset(&reply);
+        it->done(it->arg, it, &reply);
+        hcp_buf_free(&reply);
+        gw_item_free(it);
+    }
+}
+
+static void run_batch(gw *g, gw_item *batch)
+{
+    static tentative t; /* loop thread only */
+    static outcome o;
+    int rc = HCP_OK;
+    for (int i = 0; i < GW_RETRIES; i++) {
+        rc = attempt(g, batch, &t, &o);
+        if (rc != HCP_EFULL || gws_grow(g->store) != HCP_OK)
+            break;
+        gw_log("info", "store.grow", "mapsize=%zu", g->store->mapsize);
+    }
+    if (rc == HCP_OK)
+        for (size_t i = 0; i < t.n; i++)
+            gws_county_publish(g->store, &t.c[i]);
+    else
+        gw_log("error", "store.commit_failed", "err=\"%s\"", hcp_strerror(rc));
+    finish(g, batch, &t, &o, rc);
+}
+
+static gw_item *take(gw_writer *wr)
+{
+    pthread_mutex_lock(&wr->mu);
+    gw_item *head = wr->head, *w = head;
+    for (size_t k = 1; w != NULL && w->next != NULL && k < GW_BATCH_ITEMS; k++)
+        w = w->next;
+    if (w != NULL) {
+        wr->head = w->next;
+        if (wr->head == NULL)
+            wr->tail = NULL;
+        w->next = NULL;
+    }
+    if (wr->head != NULL)
+        uv_async_send(&wr->wake);
+    pthread_mutex_unlock(&wr->mu);
+    return head;
+}
+
+static void on_wake(uv_async_t *a)
+{
+    gw *g = a->data;
+    gw_item *batch = take(g->writer);
+    if (batch != NULL)
+        run_batch(g, batch);
+}
+
+void gw_writer_submit(gw *g, gw_item *it)
+{
+    gw_writer *wr = g->writer;
+    it->next = NULL;
+    pthread_mutex_lock(&wr->mu);
+    bool stopping = wr->stopping;
+    if (!stopping) {
+        if (wr->tail != NULL)
+            wr->tail->next = it;
+        else
+            wr->head = it;
+        wr->tail = it;
+        uv_async_send(&wr->wake);
+    }
+    pthread_mutex_unlock(&wr->mu);
+    if (stopping) {
+        hcp_buf reply;
+        hcp_buf_init(&reply, 256);
+        repl_frame r = {.type = REPL_ERROR};
+        snprintf(r.code, sizeof(r.code), "overloaded");
+        if (repl_encode(&r, &reply) != HCP_OK)
+            hcp_buf_reset(&reply);
+        it->done(it->arg, it, &reply);
+        hcp_buf_free(&reply);
+        gw_item_free(it);
+    }
+}
+
+int gw_writer_start(gw *g)
+{
+    gw_writer *wr = calloc(1, sizeof(*wr));
+    if (wr == NULL)
+        return HCP_ENOMEM;
+    pthread_mutex_init(&wr->mu, NULL);
+    wr->wake.data = g;
+    g->writer = wr;
+    return uv_async_init(g->loop, &wr->wake, on_wake) == 0 ? HCP_OK : HCP_EIO;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void gw_writer_stop(gw *g)
+{
+    gw_writer *wr = g->writer;
+    if (wr == NULL)
+        return;
+    pthread_mutex_lock(&wr->mu);
+    wr->stopping = true;
+    pthread_mutex_unlock(&wr->mu);
+    gw_item *batch;
+    while ((batch = take(wr)) != NULL)
+        run_batch(g, batch);
+    uv_close((uv_handle_t *)&wr->wake, on_closed);
+}
+
+void gw_writer_free(gw *g)
+{
+    if (g->writer == NULL)
+        return;
+    pthread_mutex_destroy(&g->writer->mu);
+    free(g->writer);
+    g->writer = NULL;
+}
