@@ -76,6 +76,8 @@ static double http_ms_since(const struct timespec *t0)
 
 /* The handler's data destructor: nng calls it once the handler is gone and
  * no call of it is running. Frees h (owned by the handler). */
+static atomic_int http_live; /* servers whose handler nng has not freed yet */
+
 static void http_free(void *arg)
 {
     hcpd_http *h = arg;
@@ -86,6 +88,13 @@ static void http_free(void *arg)
     pthread_mutex_destroy(&h->mtx);
     explicit_bzero(h->token, sizeof(h->token));
     free(h);
+}
+
+/* The destructor nng calls: h was counted live when the handler took it. */
+static void http_dtor(void *arg)
+{
+    atomic_fetch_sub(&http_live, 1);
+    http_free(arg);
 }
 
 /* Free a request and what it owns; the aio of nng is not ours. Safe to call
@@ -569,10 +578,11 @@ static int http_handler_new(hcpd_http *h, nng_http_handler **out)
     if ((rv = nng_http_handler_set_method(hd, NULL)) != 0 ||
         (rv = nng_http_handler_set_tree(hd)) != 0 ||
         (rv = nng_http_handler_collect_body(hd, false, 0)) != 0 ||
-        (rv = nng_http_handler_set_data(hd, h, http_free)) != 0) {
+        (rv = nng_http_handler_set_data(hd, h, http_dtor)) != 0) {
         nng_http_handler_free(hd);
         return rv;
     }
+    atomic_fetch_add(&http_live, 1);
     *out = hd;
     return 0;
 }
@@ -711,5 +721,9 @@ void hcpd_http_stop(hcpd_http *h)
     nng_msleep(HTTP_GRACE_MS); /* the last replies are still being written */
     nng_http_server_stop(h->server);
     nng_http_server_release(h->server); /* frees the handler, then h (http_free) */
+    /* nng frees the handler on its reaper thread: wait (boundedly) so that
+     * nothing of the server outlives the daemon's teardown */
+    for (int i = 0; i < 200 && atomic_load(&http_live) > 0; i++)
+        nng_msleep(5);
     hcpd_log("info", "http.stopped", "ms=%.0f", http_ms_since(&t0));
 }
