@@ -45,13 +45,28 @@ struct hcpd_http {
     int inflight; /* requests made but not yet answered */
     bool stopping;
     char token[128];
+    /* Body readers are reused: allocating and reaping an nng aio per
+     * request costs more than the rest of a small request's HTTP path. */
+    pthread_mutex_t pool_mu;
+    struct rxholder *pool;
 };
+
+/* A reusable body-read aio; its callback argument is the holder. */
+typedef struct rxholder {
+    struct rxholder *next;
+    nng_aio *aio;
+    hcpd_req *r; /* the request reading with it now */
+} rxholder;
+
+/* Set while a body-read callback runs on this thread: a holder must not go
+ * back to the pool from inside its own callback. */
+static _Thread_local bool in_body_cb;
 
 struct hcpd_req {
     hcpd_http *h;        /* borrowed; alive while this request is in flight */
     nng_aio *aio;        /* nng's handler aio: completed by our reply */
     nng_http_conn *conn; /* borrowed from nng for the body read */
-    nng_aio *rxaio;      /* ours, for the body; reaped with the request */
+    rxholder *rx;        /* ours, for the body; back to the pool with the request */
     uint8_t *body;       /* owned, body_len bytes (+1 NUL) */
     size_t body_len;
     struct timespec start;
@@ -76,6 +91,7 @@ static double http_ms_since(const struct timespec *t0)
 
 /* The handler's data destructor: nng calls it once the handler is gone and
  * no call of it is running. Frees h (owned by the handler). */
+static void rx_pool_free(hcpd_http *h);
 static atomic_int http_live; /* servers whose handler nng has not freed yet */
 
 static void http_free(void *arg)
@@ -84,8 +100,10 @@ static void http_free(void *arg)
     if (h == NULL) {
         return;
     }
+    rx_pool_free(h);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->mtx);
+    pthread_mutex_destroy(&h->pool_mu);
     explicit_bzero(h->token, sizeof(h->token));
     free(h);
 }
@@ -101,8 +119,17 @@ static void http_dtor(void *arg)
  * from the body aio's own callback (the aio is reaped, not freed). */
 static void req_free(hcpd_req *r)
 {
-    if (r->rxaio != NULL) {
-        nng_aio_reap(r->rxaio);
+    rxholder *x = r->rx;
+    if (x != NULL && in_body_cb) {
+        nng_aio_reap(x->aio); /* inside its own callback: not reusable yet */
+        free(x);
+    } else if (x != NULL) {
+        hcpd_http *h = r->h;
+        x->r = NULL;
+        pthread_mutex_lock(&h->pool_mu);
+        x->next = h->pool;
+        h->pool = x;
+        pthread_mutex_unlock(&h->pool_mu);
     }
     free(r->body);
     free(r);
@@ -412,18 +439,54 @@ static void http_dispatch(hcpd_req *r)
 /* The body has arrived (or the read failed: the connection is dropped). */
 static void http_body_done(void *arg)
 {
-    hcpd_req *r = arg;
-    int rv = nng_aio_result(r->rxaio);
+    rxholder *x = arg;
+    hcpd_req *r = x->r;
+    int rv = nng_aio_result(x->aio);
+    in_body_cb = true;
     if (rv != 0) {
         hcpd_log("warn", "http.body_failed", "method=%s path=%s reason=\"%s\"", r->method, r->path,
                  nng_strerror(rv));
         if (req_first_reply(r)) {
             http_complete(r, NULL, 0);
         }
-        return;
+    } else {
+        r->body[r->body_len] = '\0';
+        http_dispatch(r);
     }
-    r->body[r->body_len] = '\0';
-    http_dispatch(r);
+    in_body_cb = false;
+}
+
+/* A body reader from the pool, or a new one. */
+static rxholder *rx_get(hcpd_http *h)
+{
+    pthread_mutex_lock(&h->pool_mu);
+    rxholder *x = h->pool;
+    if (x != NULL)
+        h->pool = x->next;
+    pthread_mutex_unlock(&h->pool_mu);
+    if (x != NULL)
+        return x;
+    x = calloc(1, sizeof(*x));
+    if (x != NULL && nng_aio_alloc(&x->aio, http_body_done, x) != 0) {
+        free(x);
+        x = NULL;
+    }
+    return x;
+}
+
+/* Free the pooled readers (no request is in flight any more). */
+static void rx_pool_free(hcpd_http *h)
+{
+    pthread_mutex_lock(&h->pool_mu);
+    rxholder *x = h->pool;
+    h->pool = NULL;
+    pthread_mutex_unlock(&h->pool_mu);
+    while (x != NULL) {
+        rxholder *next = x->next;
+        nng_aio_free(x->aio);
+        free(x);
+        x = next;
+    }
 }
 
 /* Parse the Content-Length of req into *len; 0 or an HTTP status to refuse
@@ -455,17 +518,18 @@ static int http_body_length(nng_http_req *req, size_t *len)
 static bool http_read_body(hcpd_req *r, size_t len)
 {
     nng_iov iov;
-    if ((r->body = malloc(len + 1)) == NULL || nng_aio_alloc(&r->rxaio, http_body_done, r) != 0) {
+    if ((r->body = malloc(len + 1)) == NULL || (r->rx = rx_get(r->h)) == NULL) {
         return false;
     }
+    r->rx->r = r;
     r->body_len = len;
     iov.iov_buf = r->body;
     iov.iov_len = len;
-    if (nng_aio_set_iov(r->rxaio, 1, &iov) != 0) {
+    if (nng_aio_set_iov(r->rx->aio, 1, &iov) != 0) {
         return false;
     }
-    nng_aio_set_timeout(r->rxaio, HTTP_BODY_TIMEOUT);
-    nng_http_conn_read_all(r->conn, r->rxaio);
+    nng_aio_set_timeout(r->rx->aio, HTTP_BODY_TIMEOUT);
+    nng_http_conn_read_all(r->conn, r->rx->aio);
     return true;
 }
 
@@ -654,6 +718,7 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
         free(h);
         return HCP_ENOMEM;
     }
+    pthread_mutex_init(&h->pool_mu, NULL);
     if (pthread_cond_init(&h->cond, NULL) != 0) {
         pthread_mutex_destroy(&h->mtx);
         free(h);

@@ -322,3 +322,141 @@ class NodeTest(unittest.TestCase):
                 sys.stderr.write("node exit %r; stderr:\n%s" % (code, cls.node.stderr()[-4000:]))
         finally:
             cls.node.cleanup()
+
+
+# ---- replication tests: hcp-gateway, hcp-certs, waiting ----
+
+def tail(text, limit=3000):
+    """The last `limit` characters of text, marked when cut."""
+    if len(text) <= limit:
+        return text
+    return "[... %d characters cut ...]\n%s" % (len(text) - limit, text[-limit:])
+
+
+def run_certs(script, *args):
+    """Run hcp-certs with args; raises with its output unless it exits 0."""
+    p = subprocess.run([script] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("hcp-certs %s: exit %d\nstdout:\n%s\nstderr:\n%s"
+                             % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def wait_until(probe, deadline, what, interval=0.1):
+    """Call probe() until it returns (True, value) or deadline seconds pass.
+
+    probe returns (done, detail); on timeout the last detail is in the
+    AssertionError, so a failure says what was seen last."""
+    end = time.monotonic() + deadline
+    detail = None
+    while True:
+        done, detail = probe()
+        if done:
+            return detail
+        if time.monotonic() >= end:
+            raise AssertionError("timed out after %.0fs waiting for %s; last seen:\n%s"
+                                 % (deadline, what, detail))
+        time.sleep(interval)
+
+
+def port_open(port, timeout=0.5):
+    """Whether something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class Gateway(Node):
+    """One hcp-gateway process: the replication listener on a fresh
+    loopback port (--listen SCHEME://127.0.0.1:PORT) and the HTTP server on
+    another. The HTTP helpers, stop/kill and stderr() are Node's; the token
+    is the admin token (DATA/admin.token)."""
+
+    def __init__(self, gw_binary, args=(), env=None, tmp=None, scheme="tls+tcp"):
+        super().__init__(county="630000", args=args, env=env, tmp=tmp)
+        self.gw_binary = gw_binary
+        self.scheme = scheme
+        self.repl_port = None
+
+    @property
+    def url(self):
+        """The URL nodes give as --gateway."""
+        return "%s://127.0.0.1:%d" % (self.scheme, self.repl_port)
+
+    def spawn(self, extra=()):
+        """Start the process on two fresh ports (no waiting); returns it."""
+        self.port = free_port()
+        self.repl_port = free_port()
+        while self.repl_port == self.port:
+            self.repl_port = free_port()
+        self.starts += 1
+        self.stderr_path = os.path.join(self.tmp, "stderr-%d-%d.log" % (self.port, self.starts))
+        self._stderr = open(self.stderr_path, "wb")
+        cmd = [self.gw_binary, "--data", self.data, "--listen", self.url,
+               "--listen-http", "127.0.0.1:%d" % self.port] + self.args + list(extra)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                                     env=self.env)
+        return self.proc
+
+    def wait_healthy(self, deadline):
+        """Ready: admin.token written, GET /v1/counties answers 200 and the
+        replication port accepts connections."""
+        end = time.monotonic() + deadline
+        tok = os.path.join(self.data, "admin.token")
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                if os.path.exists(tok):
+                    with open(tok) as f:
+                        self.token = f.read().strip()
+                    if self.token and self.get("/v1/counties", timeout=2).status == 200 \
+                            and port_open(self.repl_port):
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def start(self, deadline=15.0):
+        """Start and wait until ready; retries on a lost port race."""
+        for attempt in range(3):
+            self.spawn()
+            if self.wait_healthy(deadline):
+                return self
+            code = self.proc.poll()
+            err = self.stderr()
+            self.kill()
+            if code is None or "listen" not in err or attempt == 2:
+                raise AssertionError("hcp-gateway did not become ready (exit %r):\n%s"
+                                     % (code, tail(err)))
+        return self
+
+    def counties(self):
+        """GET /v1/counties as {county: row} ({"counties": [...]} or a bare array)."""
+        r = self.get("/v1/counties")
+        assert r.status == 200, r
+        j = r.json()
+        rows = j["counties"] if isinstance(j, dict) else j
+        return {row["county"]: row for row in rows}
+
+    def cases(self, county):
+        """Every case GET /v1/cases?county= lists, following "next" pages."""
+        out = []
+        after = None
+        for _ in range(1000):
+            q = "/v1/cases?county=%s" % county
+            if after:
+                q += "&after=" + after
+            r = self.get(q)
+            assert r.status == 200, (q, r)
+            j = r.json()
+            page = j["cases"] if isinstance(j, dict) else j
+            out.extend(page)
+            after = j.get("next") if isinstance(j, dict) else None
+            if not after or not page:
+                return out
+        raise AssertionError("GET /v1/cases?county=%s: more than 1000 pages" % county)

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR — hcp-node's benchmarks (issue #3), called by
+# `make bench` after a Release build. Prints a table and writes
+# BUILD_DIR/bench/results.json. docs/bench.md explains every figure.
+#
+#   (a)  POST /v1/evaluations, wrk -t2 -c32 -d10s, every 201 after an fsync'd
+#        commit; node stderr (one log line per request) to a file
+#   (a') the same with the node's stderr to /dev/null (is logging a cost?)
+#   (b)  GET /healthz on the node of (a), same wrk settings
+#   (c)  bench_lmdb_raw: the same records straight into LMDB, 1,000 per txn
+#   (d)  VmRSS of a fresh node after 100,000 evaluations
+#
+# Environment: BENCH_DURATION (seconds per wrk run, default 10),
+# BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_RAW_N (200000),
+# BENCH_MEM_EVALS (100000). Targets are reported, never enforced: the
+# script fails only when something could not be measured.
+set -euo pipefail
+
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=$(cd "$BUILD" && pwd)
+NODE=$BUILD/node/hcp-node
+RAW=$BUILD/bench/bench_lmdb_raw
+OUT=$BUILD/bench
+WORK=$OUT/work
+DUR=${BENCH_DURATION:-10}
+CONNS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+RAW_N=${BENCH_RAW_N:-200000}
+MEM_EVALS=${BENCH_MEM_EVALS:-100000}
+PY="python3 $HERE/bench.py"
+export HCP_BENCH_DIR=$HERE
+
+for f in "$NODE" "$RAW"; do
+    [ -x "$f" ] || { echo "bench: $f is missing (build first: make bench)" >&2; exit 1; }
+done
+command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/deps.sh bench)" >&2; exit 1; }
+
+rm -rf "$WORK" "$OUT"/a_*.json "$OUT"/b_*.json "$OUT"/c_*.json "$OUT"/d_*.json "$OUT/extra.json"
+mkdir -p "$WORK"
+
+NODE_PID=""
+PORT=""
+TOKEN=""
+
+# start_node NAME STDERR: a fresh node on $WORK/NAME, its stderr to STDERR.
+start_node() {
+    local dir=$WORK/$1 err=$2
+    PORT=$($PY port)
+    "$NODE" --data "$dir" --county 630102 --listen-http "127.0.0.1:$PORT" \
+        </dev/null >/dev/null 2>"$err" &
+    NODE_PID=$!
+    if ! $PY wait "$PORT" 20; then
+        [ "$err" != /dev/null ] && tail -5 "$err" >&2
+        exit 1
+    fi
+    TOKEN=$(cat "$dir/api.token")
+}
+
+# stop_node: SIGTERM and wait (a clean stop: in-flight writes finish).
+stop_node() {
+    if [ -n "$NODE_PID" ]; then
+        kill -TERM "$NODE_PID" 2>/dev/null || true
+        wait "$NODE_PID" 2>/dev/null || true
+        NODE_PID=""
+    fi
+}
+trap stop_node EXIT
+
+# run_wrk SCRIPT PATH OUTNAME [EXTRA...]: wrk against the current node.
+run_wrk() {
+    local script=$1 path=$2 name=$3
+    shift 3
+    HCP_TOKEN=$TOKEN wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --timeout 5s --latency \
+        -s "$HERE/$script" "$@" "http://127.0.0.1:$PORT$path" >"$WORK/$name.txt" 2>&1 || {
+        cat "$WORK/$name.txt" >&2
+        exit 1
+    }
+    $PY wrkjson "$WORK/$name.txt" >"$OUT/$name.json"
+}
+
+metric() { $PY metric "$PORT" "$TOKEN" "$1"; }
+
+echo "bench: (a) POST /v1/evaluations, wrk -t$THREADS -c$CONNS -d${DUR}s, node stderr to a file"
+start_node a "$WORK/node-a.log"
+run_wrk post.lua /v1/evaluations a_intake
+a_evals=$(metric hcp_node_evaluations_total)
+a_commits=$(metric hcp_node_commits_total)
+a_writes=$(metric hcp_node_writes_total)
+a_rss=$($PY rss "$NODE_PID")
+a_log_lines=$(wc -l <"$WORK/node-a.log")
+a_log_bytes=$(wc -c <"$WORK/node-a.log")
+
+echo "bench: (b) GET /healthz on the same node"
+run_wrk healthz.lua /healthz b_healthz
+stop_node
+
+echo "bench: (a') POST /v1/evaluations again, node stderr to /dev/null"
+start_node a2 /dev/null
+run_wrk post.lua /v1/evaluations a_intake_devnull
+stop_node
+
+echo "bench: (c) raw LMDB, $RAW_N records, 1,000 per durable transaction"
+"$RAW" "$WORK/raw" "$RAW_N" 1000 >"$OUT/c_lmdb_raw.json"
+
+echo "bench: (d) memory after $MEM_EVALS evaluations on a fresh node"
+start_node d "$WORK/node-d.log"
+# each wrk thread stops after its share of the responses (HCP_LIMIT); wrk
+# itself would then idle until -d ends, so it is interrupted once the node
+# counts enough. A second round tops up if a connection error left it short.
+for round in 1 2 3; do
+    have=$(metric hcp_node_evaluations_total)
+    [ "$have" -ge "$MEM_EVALS" ] && break
+    left=$(((MEM_EVALS - have + THREADS - 1) / THREADS))
+    HCP_TOKEN=$TOKEN HCP_LIMIT=$left wrk -t"$THREADS" -c"$CONNS" -d300s --timeout 5s \
+        -s "$HERE/post.lua" "http://127.0.0.1:$PORT/v1/evaluations" >"$WORK/d_round$round.txt" 2>&1 &
+    wrk_pid=$!
+    while kill -0 "$wrk_pid" 2>/dev/null && [ "$(metric hcp_node_evaluations_total)" -lt "$MEM_EVALS" ]; do
+        sleep 0.2
+    done
+    sleep 0.2
+    kill -INT "$wrk_pid" 2>/dev/null || true
+    wait "$wrk_pid" || true
+done
+d_evals=$(metric hcp_node_evaluations_total)
+sleep 1 # let freed buffers settle
+$PY rss "$NODE_PID" | python3 -c 'import json,sys; j=json.load(sys.stdin); j["evaluations"]=int(sys.argv[1]); print(json.dumps(j))' "$d_evals" >"$OUT/d_memory.json"
+stop_node
+
+python3 - "$OUT/extra.json" <<EOF
+import json, sys
+json.dump({
+    "settings": {"threads": $THREADS, "connections": $CONNS, "duration": $DUR,
+                 "raw_records": $RAW_N, "raw_per_txn": 1000, "memory_evaluations": $MEM_EVALS},
+    "node": {"evaluations": $a_evals, "commits": $a_commits, "writes": $a_writes,
+             "rss_after_a": $a_rss, "log_lines": $a_log_lines, "log_bytes": $a_log_bytes},
+}, open(sys.argv[1], "w"))
+EOF
+$PY report "$OUT"
