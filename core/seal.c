@@ -71,6 +71,8 @@ int hcp_random(void *buf, size_t n)
 {
     if (buf == NULL && n > 0)
         return HCP_EINVAL;
+    if (n == 0)
+        return HCP_OK;
     if (n > RANDOM_POOL / 4)
         return random_fill(buf, n);
     if (pool.left < n) {
