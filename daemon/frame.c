@@ -293,12 +293,19 @@ int hcpd_calendar(const char *prog, const char *path, hcp_cal **out)
 static uv_signal_t sig_term, sig_int;
 static char sig_id[64]; /* "<id>.stopping" */
 
-/* SIGTERM/SIGINT: stop the loop; main then shuts everything down in order. */
+/* SIGTERM/SIGINT: stop the loop; main then shuts everything down in order.
+ * The watchers stay on until the handles close, so a second signal during
+ * the orderly stop is noted instead of killing the process halfway. */
 static void frame_on_signal(uv_signal_t *s, int signum)
 {
-    hcpd_log("info", sig_id, "signal=%s", signum == SIGTERM ? "TERM" : "INT");
-    uv_signal_stop(&sig_term);
-    uv_signal_stop(&sig_int);
+    static bool stopping;
+    const char *name = signum == SIGTERM ? "TERM" : "INT";
+    if (stopping) {
+        hcpd_log("info", sig_id, "signal=%s detail=\"already stopping\"", name);
+        return;
+    }
+    stopping = true;
+    hcpd_log("info", sig_id, "signal=%s", name);
     uv_stop(s->loop);
 }
 
