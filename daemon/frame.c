@@ -350,3 +350,22 @@ void hcpd_loop_close(uv_loop_t *loop, const char *id)
         hcpd_log("warn", busy, "detail=\"handles left open\"");
     }
 }
+
+char *hcpd_read_text(const char *path, size_t max)
+{
+    if (path == NULL || max == 0)
+        return NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf != NULL ? fread(buf, 1, max, f) : 0;
+    bool whole = buf != NULL && n < max && !ferror(f);
+    fclose(f);
+    if (!whole) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}

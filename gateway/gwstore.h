@@ -11,8 +11,9 @@
 #ifndef GW_STORE_H
 #define GW_STORE_H
 
-#include <lmdb.h>
 #include <pthread.h>
+
+#include "env.h"
 
 #include "case.h"
 #include "gw.h"
@@ -32,21 +33,18 @@ typedef struct gw_county {
 } gw_county;
 
 struct gw_store {
-    MDB_env *env;
+    hcpd_env db;
     MDB_dbi meta, log, counties, proofs, cases, case_ev;
-    pthread_rwlock_t resize;
-    size_t mapsize;
     hcp_sealer *sealer; /* borrowed */
     pthread_mutex_t mu;
     gw_county table[GW_COUNTIES_MAX];
     size_t ncounties;
 };
 
-/* Translate an LMDB code. */
-int gws_err(int mdb_rc);
-int gws_read_begin(gw_store *s, MDB_txn **txn);
-void gws_read_end(gw_store *s, MDB_txn *txn);
-int gws_grow(gw_store *s);
+#define gws_err                hcpd_mdb_err
+#define gws_read_begin(s, txn) hcpd_env_read_begin(&(s)->db, txn)
+#define gws_read_end(s, txn)   hcpd_env_read_end(&(s)->db, txn)
+#define gws_grow(s)            hcpd_env_grow(&(s)->db)
 
 /* A copy of county code's state (a never-seen county comes back zeroed
  * with its genesis head). */

@@ -367,37 +367,20 @@ static void on_io(void *arg)
 
 /* ---- start / stop ---- */
 
-/* Read a whole PEM file (at most 1 MiB) as a NUL-terminated string. */
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = malloc(GW_FILE_MAX + 1);
-    size_t n = buf != NULL ? fread(buf, 1, GW_FILE_MAX, f) : 0;
-    bool whole = buf != NULL && n < GW_FILE_MAX && !ferror(f);
-    fclose(f);
-    if (!whole) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 /* TLS for the listener: our certificate, the CA and its CRL, client
  * certificates required. Complete before the listener starts. */
 static int tls_setup(gw *g, gw_ingest *in)
 {
     const gw_config *c = &g->cfg;
-    char *ca = read_text(c->tls_ca);
-    char *crl = c->tls_crl[0] ? read_text(c->tls_crl) : NULL;
+    char *ca = hcpd_read_text(c->tls_ca, GW_FILE_MAX);
+    char *crl = c->tls_crl[0] ? hcpd_read_text(c->tls_crl, GW_FILE_MAX) : NULL;
     int rv = ca == NULL || (c->tls_crl[0] && crl == NULL) ? NNG_ENOENT : 0;
     if (rv == 0)
         rv = nng_tls_config_alloc(&in->tls, NNG_TLS_MODE_SERVER);
     if (rv == 0) {
         /* the certificate and the key are separate PEM files */
-        char *cert = read_text(c->tls_cert), *key = read_text(c->tls_key);
+        char *cert = hcpd_read_text(c->tls_cert, GW_FILE_MAX),
+             *key = hcpd_read_text(c->tls_key, GW_FILE_MAX);
         rv = cert && key ? nng_tls_config_own_cert(in->tls, cert, key, NULL) : NNG_ENOENT;
         free(cert);
         free(key);

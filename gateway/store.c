@@ -1,7 +1,6 @@
 /*
  * store.c — hcp-gateway's LMDB store (gwstore.h).
  */
-#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include "gwstore.h"
 
 #include <errno.h>
@@ -17,42 +16,8 @@
 #define COUNTY_VAL_LEN (8 + HCP_HASH_LEN + 1 + 8 + 8 + 8)
 #define LOG_KEY_LEN    (HCP_COUNTY_LEN + 8)
 
-int gws_err(int rc)
-{
-    switch (rc) {
-    case MDB_SUCCESS:
-        return HCP_OK;
-    case MDB_NOTFOUND:
-        return HCP_ENOTFOUND;
-    case MDB_KEYEXIST:
-        return HCP_EEXIST;
-    case MDB_MAP_FULL:
-    case ENOSPC:
-        return HCP_EFULL;
-    case ENOMEM:
-        return HCP_ENOMEM;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID:
-        return HCP_EFORMAT;
-    default:
-        return HCP_EIO;
-    }
-}
-
-static void be64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
+#define be64_put hcpd_be64_put
+#define be64_get hcpd_be64_get
 
 static void log_key(uint8_t k[LOG_KEY_LEN], const char *county, uint64_t seq)
 {
@@ -221,24 +186,6 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
     return rc;
 }
 
-static int env_open(gw_store *s, const char *dir)
-{
-    int rc = mdb_env_create(&s->env);
-    if (rc)
-        return rc;
-    const char *e = getenv("HCP_MAPSIZE");
-    s->mapsize = e != NULL && atol(e) >= (1 << 20) ? (size_t)atol(e) : GW_MAP_INITIAL;
-    if ((rc = mdb_env_set_maxdbs(s->env, 16)) || (rc = mdb_env_set_maxreaders(s->env, 512)) ||
-        (rc = mdb_env_set_mapsize(s->env, s->mapsize)))
-        return rc;
-    if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)))
-        return rc;
-    MDB_envinfo info;
-    if (mdb_env_info(s->env, &info) == MDB_SUCCESS && info.me_mapsize > s->mapsize)
-        s->mapsize = info.me_mapsize;
-    return MDB_SUCCESS;
-}
-
 int gw_store_open(gw *g)
 {
     gw_store *s = calloc(1, sizeof(*s));
@@ -246,15 +193,10 @@ int gw_store_open(gw *g)
         return HCP_ENOMEM;
     s->sealer = g->sealer;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&s->resize, &attr);
-    pthread_rwlockattr_destroy(&attr);
     MDB_txn *txn = NULL;
-    int mrc = env_open(s, g->cfg.data);
+    int mrc = hcpd_env_open(&s->db, g->cfg.data, GW_MAP_INITIAL, false, 512);
     if (!mrc)
-        mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        mrc = mdb_txn_begin(s->db.env, NULL, 0, &txn);
     if (!mrc)
         mrc = open_dbis(s, txn);
     int rc = gws_err(mrc);
@@ -272,7 +214,7 @@ int gw_store_open(gw *g)
         return rc;
     }
     gw_log("info", "store.open", "dir=%s counties=%zu mapsize=%zu", g->cfg.data, s->ncounties,
-           s->mapsize);
+           s->db.mapsize);
     g->store = s;
     return HCP_OK;
 }
@@ -282,40 +224,10 @@ void gw_store_close(gw *g)
     gw_store *s = g->store;
     if (s == NULL)
         return;
-    if (s->env != NULL)
-        mdb_env_close(s->env);
-    pthread_rwlock_destroy(&s->resize);
+    hcpd_env_close(&s->db);
     pthread_mutex_destroy(&s->mu);
     free(s);
     g->store = NULL;
-}
-
-int gws_read_begin(gw_store *s, MDB_txn **txn)
-{
-    pthread_rwlock_rdlock(&s->resize);
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-    if (rc != MDB_SUCCESS) {
-        pthread_rwlock_unlock(&s->resize);
-        return gws_err(rc);
-    }
-    return HCP_OK;
-}
-
-void gws_read_end(gw_store *s, MDB_txn *txn)
-{
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    pthread_rwlock_unlock(&s->resize);
-}
-
-int gws_grow(gw_store *s)
-{
-    pthread_rwlock_wrlock(&s->resize);
-    int rc = mdb_env_set_mapsize(s->env, s->mapsize * 2);
-    if (rc == MDB_SUCCESS)
-        s->mapsize *= 2;
-    pthread_rwlock_unlock(&s->resize);
-    return gws_err(rc);
 }
 
 /* ---- the log ---- */

@@ -226,7 +226,7 @@ static int attempt(gw *g, gw_item *batch, tentative *t, outcome *o)
     MDB_txn *txn;
     t->n = 0;
     memset(o, 0, sizeof(*o));
-    int rc = gws_err(mdb_txn_begin(g->store->env, NULL, 0, &txn));
+    int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
     if (rc != HCP_OK)
         return rc;
     size_t i = 0;
@@ -268,7 +268,7 @@ static void run_batch(gw *g, gw_item *batch)
         rc = attempt(g, batch, &t, &o);
         if (rc != HCP_EFULL || gws_grow(g->store) != HCP_OK)
             break;
-        gw_log("info", "store.grow", "mapsize=%zu", g->store->mapsize);
+        gw_log("info", "store.grow", "mapsize=%zu", g->store->db.mapsize);
     }
     if (rc == HCP_OK)
         for (size_t i = 0; i < t.n; i++)

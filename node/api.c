@@ -454,8 +454,8 @@ static int metrics_text(node *n, hcp_buf *out)
     free(ids);
     MDB_envinfo info;
     MDB_stat st;
-    mdb_env_info(n->store->env, &info);
-    mdb_env_stat(n->store->env, &st);
+    mdb_env_info(n->store->db.env, &info);
+    mdb_env_stat(n->store->db.env, &st);
     store_read_end(n->store, txn);
     const node_stats *s = node_writer_stats(n);
     len = snprintf(line, sizeof(line),

@@ -2,7 +2,6 @@
  * store.c — hcp-node's LMDB layout (docs/storage.md): the hash-chained log,
  * cases with their indexes, counters, Art. 11 tallies and the access log.
  */
-#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: keep the writer from starving */
 #include "store.h"
 
 #include <errno.h>
@@ -17,47 +16,8 @@
 
 #define TALLY_CODE_MAX 200
 
-int store_err(int rc)
-{
-    switch (rc) {
-    case MDB_SUCCESS:
-        return HCP_OK;
-    case MDB_NOTFOUND:
-        return HCP_ENOTFOUND;
-    case MDB_KEYEXIST:
-        return HCP_EEXIST;
-    case MDB_MAP_FULL:
-    case ENOSPC:
-    case EDQUOT:
-        return HCP_EFULL;
-    case ENOMEM:
-        return HCP_ENOMEM;
-    case EACCES:
-    case EPERM:
-        return HCP_EAUTH;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_VERSION_MISMATCH:
-    case MDB_INVALID:
-        return HCP_EFORMAT;
-    default:
-        return HCP_EIO;
-    }
-}
-
-static void be64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
+#define be64_put hcpd_be64_put
+#define be64_get hcpd_be64_get
 
 static void be32_put(uint8_t *p, uint32_t v)
 {
@@ -175,32 +135,6 @@ static int load_head(node_store *s, MDB_txn *txn, char *err, size_t errlen)
     return hcp_chain_resume(&s->chain, s->county, seq, p + 8);
 }
 
-static size_t initial_mapsize(void)
-{
-    const char *e = getenv("HCP_MAPSIZE"); /* tests: exercise map growth */
-    if (e != NULL && atol(e) >= (1 << 20))
-        return (size_t)atol(e);
-    return STORE_MAP_INITIAL;
-}
-
-static int env_open(node_store *s, const char *dir)
-{
-    int rc = mdb_env_create(&s->env);
-    if (rc)
-        return rc;
-    s->mapsize = initial_mapsize();
-    if ((rc = mdb_env_set_maxdbs(s->env, 16)) || (rc = mdb_env_set_maxreaders(s->env, 256)) ||
-        (rc = mdb_env_set_mapsize(s->env, s->mapsize)))
-        return rc;
-    unsigned flags = MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0);
-    if ((rc = mdb_env_open(s->env, dir, flags, 0600)))
-        return rc;
-    MDB_envinfo info;
-    if (mdb_env_info(s->env, &info) == MDB_SUCCESS && info.me_mapsize > s->mapsize)
-        s->mapsize = info.me_mapsize;
-    return MDB_SUCCESS;
-}
-
 int store_open(node_store *s, const char *dir, const char *county, bool readonly,
                hcp_sealer *sealer, char *err, size_t errlen)
 {
@@ -210,17 +144,12 @@ int store_open(node_store *s, const char *dir, const char *county, bool readonly
     s->readonly = readonly;
     s->sealer = sealer;
     memcpy(s->county, county, HCP_COUNTY_LEN + 1);
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&s->resize, &attr);
-    pthread_rwlockattr_destroy(&attr);
     err[0] = '\0';
 
     MDB_txn *txn = NULL;
-    int mrc = env_open(s, dir);
+    int mrc = hcpd_env_open(&s->db, dir, STORE_MAP_INITIAL, readonly, 256);
     if (!mrc)
-        mrc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+        mrc = mdb_txn_begin(s->db.env, NULL, readonly ? MDB_RDONLY : 0, &txn);
     if (!mrc)
         mrc = open_dbis(s, txn);
     if (!mrc)
@@ -244,37 +173,13 @@ int store_open(node_store *s, const char *dir, const char *county, bool readonly
 
 void store_close(node_store *s)
 {
-    if (s == NULL)
-        return;
-    if (s->env != NULL)
-        mdb_env_close(s->env);
-    s->env = NULL;
-    pthread_rwlock_destroy(&s->resize);
-}
-
-/* ---- transactions ---- */
-
-int store_read_begin(node_store *s, MDB_txn **txn)
-{
-    pthread_rwlock_rdlock(&s->resize);
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-    if (rc != MDB_SUCCESS) {
-        pthread_rwlock_unlock(&s->resize);
-        return store_err(rc);
-    }
-    return HCP_OK;
-}
-
-void store_read_end(node_store *s, MDB_txn *txn)
-{
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    pthread_rwlock_unlock(&s->resize);
+    if (s != NULL)
+        hcpd_env_close(&s->db);
 }
 
 int store_write_begin(node_store *s, MDB_txn **txn)
 {
-    int rc = store_err(mdb_txn_begin(s->env, NULL, 0, txn));
+    int rc = store_err(mdb_txn_begin(s->db.env, NULL, 0, txn));
     s->cache_txn = rc == HCP_OK ? *txn : NULL;
     s->ncached = 0;
     return rc;
@@ -335,18 +240,6 @@ static int cache_get(node_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, 
     s->ncached++;
     *out = c;
     return HCP_OK;
-}
-
-/* Double the map; called by the writer with no transaction of its own open. */
-int store_grow(node_store *s)
-{
-    pthread_rwlock_wrlock(&s->resize);
-    size_t want = s->mapsize * 2;
-    int rc = mdb_env_set_mapsize(s->env, want);
-    if (rc == MDB_SUCCESS)
-        s->mapsize = want;
-    pthread_rwlock_unlock(&s->resize);
-    return store_err(rc);
 }
 
 /* ---- cases ---- */
@@ -487,8 +380,8 @@ void store_events_free(hcp_event *evs, size_t n)
     free(evs);
 }
 
-int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal,
-                      hcp_event **evs, size_t *n)
+int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
+                      size_t *n)
 {
     *evs = NULL;
     *n = 0;
@@ -659,8 +552,7 @@ int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day d
     return rc;
 }
 
-int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who,
-                     const char *what)
+int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who, const char *what)
 {
     uint64_t n;
     int rc = store_counter_add(s, txn, "access", 1, &n);
@@ -695,7 +587,7 @@ int node_store_open(node *n)
     char hex[2 * HCP_HASH_LEN + 1];
     hcp_hash_hex(s->chain.head, hex);
     node_log("info", "store.open", "dir=%s head=%llu hash=%s mapsize=%zu", n->cfg.data,
-             (unsigned long long)s->chain.seq, hex, s->mapsize);
+             (unsigned long long)s->chain.seq, hex, s->db.mapsize);
     n->store = s;
     return HCP_OK;
 }

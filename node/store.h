@@ -13,8 +13,7 @@
 #ifndef NODE_STORE_H
 #define NODE_STORE_H
 
-#include <lmdb.h>
-#include <pthread.h>
+#include "env.h"
 
 #include "case.h"
 #include "chain.h"
@@ -35,18 +34,16 @@ typedef struct store_cached {
 } store_cached;
 
 struct node_store {
-    MDB_env *env;
+    hcpd_env db;
     MDB_txn *cache_txn; /* the write transaction the cache belongs to, or NULL */
     size_t ncached;
     store_cached cache[STORE_CACHE_MAX];
     MDB_dbi meta, log, cases, case_ev, counters, tally, status_idx, access;
-    pthread_rwlock_t resize;
-    size_t mapsize;
     bool readonly;
     char county[HCP_COUNTY_LEN + 1];
-    hcp_chain chain;   /* committed head: written by the writer only */
-    char node_id[17];  /* random, made with the store: names this node to the gateway */
-    uint64_t acked;    /* the gateway's acknowledged position, as loaded at open */
+    hcp_chain chain;    /* committed head: written by the writer only */
+    char node_id[17];   /* random, made with the store: names this node to the gateway */
+    uint64_t acked;     /* the gateway's acknowledged position, as loaded at open */
     hcp_sealer *sealer; /* borrowed from the node */
 };
 typedef struct node_store node_store;
@@ -58,20 +55,18 @@ int store_open(node_store *s, const char *dir, const char *county, bool readonly
                hcp_sealer *sealer, char *err, size_t errlen);
 void store_close(node_store *s);
 
-/* LMDB return codes to our error space. */
-int store_err(int mdb_rc);
-
-/* Read transactions: shared lock against map growth. */
-int store_read_begin(node_store *s, MDB_txn **txn);
-void store_read_end(node_store *s, MDB_txn *txn);
+#define store_err hcpd_mdb_err
+/* Read transactions: shared lock against map growth (env.h). */
+#define store_read_begin(s, txn) hcpd_env_read_begin(&(s)->db, txn)
+#define store_read_end(s, txn)   hcpd_env_read_end(&(s)->db, txn)
 
 /* Write transactions (writer thread only). On HCP_EFULL from any put, the
  * writer aborts, calls store_grow and redoes the batch. */
 int store_write_begin(node_store *s, MDB_txn **txn);
+#define store_grow(s) hcpd_env_grow(&(s)->db)
 /* Put every cached value (before the commit); drop the cache (after an abort). */
 int store_cache_flush(node_store *s, MDB_txn *txn);
 void store_cache_drop(node_store *s);
-int store_grow(node_store *s);
 
 /* Read case `id` into *c (zeroed first; caller clears). personal: also
  * unseal and decode its personal record. HCP_ENOTFOUND when absent. */
@@ -90,8 +85,8 @@ int store_log_get(node_store *s, MDB_txn *txn, uint64_t seq, bool personal, hcp_
                   uint8_t hash[HCP_HASH_LEN], hcp_buf *rec);
 /* The events of a case, in order: *evs is a new array of *n events the
  * caller clears and frees with store_events_free. */
-int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal,
-                      hcp_event **evs, size_t *n);
+int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
+                      size_t *n);
 void store_events_free(hcp_event *evs, size_t n);
 
 /* Counters: u64 values under short keys ("eval", "day:<yyyymmdd>", "st:<status>"). */
@@ -102,8 +97,7 @@ int store_counter_add(node_store *s, MDB_txn *txn, const char *key, int64_t delt
 int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day day);
 
 /* Record who read which case's personal data, and when. */
-int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who,
-                     const char *what);
+int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who, const char *what);
 
 /* Record the gateway's acknowledged position (meta "acked"). */
 int store_acked_put(node_store *s, MDB_txn *txn, uint64_t seq);

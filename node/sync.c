@@ -382,25 +382,6 @@ json_t *node_sync_json(node *n)
                      err[0] ? json_string(err) : json_null());
 }
 
-/* ---- start / stop ---- */
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = malloc(SYNC_FILE_MAX + 1);
-    size_t k = buf != NULL ? fread(buf, 1, SYNC_FILE_MAX, f) : 0;
-    bool whole = buf != NULL && k < SYNC_FILE_MAX && !ferror(f);
-    fclose(f);
-    if (!whole) {
-        free(buf);
-        return NULL;
-    }
-    buf[k] = '\0';
-    return buf;
-}
-
 /* The server name to check in the gateway's certificate. */
 static void server_name(const node_config *c, char *buf, size_t len)
 {
@@ -421,7 +402,8 @@ static int tls_setup(node_sync *sy)
     const node_config *c = &sy->n->cfg;
     char name[256];
     server_name(c, name, sizeof(name));
-    char *cert = read_text(c->tls_cert), *key = read_text(c->tls_key);
+    char *cert = hcpd_read_text(c->tls_cert, SYNC_FILE_MAX),
+         *key = hcpd_read_text(c->tls_key, SYNC_FILE_MAX);
     int rv = cert && key ? nng_tls_config_alloc(&sy->tls, NNG_TLS_MODE_CLIENT) : NNG_ENOENT;
     if (rv == 0)
         rv = nng_tls_config_own_cert(sy->tls, cert, key, NULL);

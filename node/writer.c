@@ -529,13 +529,13 @@ static void run_batch(node *n, node_write *batch)
     for (int i = 0; i < WRITER_RETRIES; i++) {
         bool disk;
         rc = attempt(n, batch, &ch, &disk);
-        if (rc != HCP_EFULL || disk || n->store->mapsize >= ((size_t)1 << 40))
+        if (rc != HCP_EFULL || disk || n->store->db.mapsize >= ((size_t)1 << 40))
             break;
         /* the map (not necessarily the disk) is full: grow it and redo */
         if (store_grow(n->store) != HCP_OK)
             break;
         n->writer->stats.grows++;
-        node_log("info", "store.grow", "mapsize=%zu", n->store->mapsize);
+        node_log("info", "store.grow", "mapsize=%zu", n->store->db.mapsize);
     }
     if (rc == HCP_OK) {
         bool grew = ch.seq != n->store->chain.seq;

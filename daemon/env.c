@@ -1,0 +1,100 @@
+/* env.c — the daemons' LMDB environment (env.h). */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
+#include "env.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hcpd_mdb_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return HCP_OK;
+    case MDB_NOTFOUND:
+        return HCP_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return HCP_EEXIST;
+    case MDB_MAP_FULL:
+    case ENOSPC:
+    case EDQUOT:
+        return HCP_EFULL;
+    case ENOMEM:
+        return HCP_ENOMEM;
+    case EACCES:
+    case EPERM:
+        return HCP_EAUTH;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID:
+        return HCP_EFORMAT;
+    default:
+        return HCP_EIO;
+    }
+}
+
+int hcpd_env_open(hcpd_env *e, const char *dir, size_t initial, bool readonly, unsigned maxreaders)
+{
+    if (e == NULL || dir == NULL)
+        return EINVAL;
+    memset(e, 0, sizeof(*e));
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&e->resize, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    const char *env = getenv("HCP_MAPSIZE"); /* tests: exercise map growth */
+    e->mapsize = env != NULL && atol(env) >= (1 << 20) ? (size_t)atol(env) : initial;
+    int rc = mdb_env_create(&e->env);
+    if (rc)
+        return rc;
+    if ((rc = mdb_env_set_maxdbs(e->env, 16)) ||
+        (rc = mdb_env_set_maxreaders(e->env, maxreaders)) ||
+        (rc = mdb_env_set_mapsize(e->env, e->mapsize)))
+        return rc;
+    if ((rc = mdb_env_open(e->env, dir, MDB_NOTLS | (readonly ? MDB_RDONLY : 0), 0600)))
+        return rc;
+    MDB_envinfo info;
+    if (mdb_env_info(e->env, &info) == MDB_SUCCESS && info.me_mapsize > e->mapsize)
+        e->mapsize = info.me_mapsize;
+    return MDB_SUCCESS;
+}
+
+void hcpd_env_close(hcpd_env *e)
+{
+    if (e == NULL)
+        return;
+    if (e->env != NULL)
+        mdb_env_close(e->env);
+    e->env = NULL;
+    pthread_rwlock_destroy(&e->resize);
+}
+
+int hcpd_env_read_begin(hcpd_env *e, MDB_txn **txn)
+{
+    pthread_rwlock_rdlock(&e->resize);
+    int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn);
+    if (rc != MDB_SUCCESS) {
+        pthread_rwlock_unlock(&e->resize);
+        return hcpd_mdb_err(rc);
+    }
+    return HCP_OK;
+}
+
+void hcpd_env_read_end(hcpd_env *e, MDB_txn *txn)
+{
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&e->resize);
+}
+
+int hcpd_env_grow(hcpd_env *e)
+{
+    pthread_rwlock_wrlock(&e->resize);
+    int rc = mdb_env_set_mapsize(e->env, e->mapsize * 2);
+    if (rc == MDB_SUCCESS)
+        e->mapsize *= 2;
+    pthread_rwlock_unlock(&e->resize);
+    return hcpd_mdb_err(rc);
+}

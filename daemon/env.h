@@ -1,0 +1,57 @@
+/*
+ * env.h — an LMDB environment as both daemons keep one: a single writer
+ * thread, readers on other threads (MDB_NOTLS), and a map that doubles when
+ * it fills. Growing needs every transaction of the process closed, so
+ * readers hold `resize` shared for the life of their transaction and the
+ * writer takes it exclusively to grow (writer-preferring, so a stream of
+ * readers cannot starve it).
+ */
+#ifndef HCPD_ENV_H
+#define HCPD_ENV_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "hcp.h"
+
+typedef struct hcpd_env {
+    MDB_env *env;
+    pthread_rwlock_t resize;
+    size_t mapsize;
+} hcpd_env;
+
+/* LMDB's return codes (and errno values it passes up) as ours. */
+int hcpd_mdb_err(int mdb_rc);
+
+/*
+ * Open the environment in dir (files data.mdb, lock.mdb, mode 0600) with a
+ * map of `initial` bytes, or HCP_MAPSIZE from the environment (tests), or
+ * the size the file already has, whichever is largest. Returns LMDB's code
+ * (0 on success) so the caller can report mdb_strerror. On failure
+ * hcpd_env_close is still to be called.
+ */
+int hcpd_env_open(hcpd_env *e, const char *dir, size_t initial, bool readonly, unsigned maxreaders);
+void hcpd_env_close(hcpd_env *e);
+
+/* A read-only transaction under the shared lock; end it with _read_end. */
+int hcpd_env_read_begin(hcpd_env *e, MDB_txn **txn);
+void hcpd_env_read_end(hcpd_env *e, MDB_txn *txn);
+/* Double the map (the caller, the writer, has no transaction open). */
+int hcpd_env_grow(hcpd_env *e);
+
+/* Big-endian integers for keys that sort in numeric order. */
+static inline void hcpd_be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t hcpd_be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+#endif
