@@ -20,6 +20,7 @@ typedef void (*gw_done_fn)(void *arg, gw_item *it, const hcp_buf *reply);
 
 struct gw_item {
     gw_item *next;
+    bool fork_mark; /* not a batch: mark `county` forked (seen at hello); no reply */
     char county[HCP_COUNTY_LEN + 1]; /* the county the connection proved */
     nng_msg *msg;                    /* owns the bytes f borrows */
     repl_frame f;                    /* the decoded batch */
@@ -29,7 +30,7 @@ struct gw_item {
     void *arg;
 };
 
-/* Queue it (ownership passes) from any thread. */
+/* Queue it (ownership passes) from any thread. done may be NULL. */
 void gw_writer_submit(gw *g, gw_item *it);
 /* Free an item and what it owns. */
 void gw_item_free(gw_item *it);

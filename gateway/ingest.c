@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec.h"
 #include "gwstore.h"
 #include "gwwriter.h"
 #include "repl.h"
@@ -35,6 +36,9 @@ typedef struct session {
     uint8_t nonce[REPL_NONCE_LEN];
     char county[HCP_COUNTY_LEN + 1]; /* "" until proven */
     repl_peer *peer;                 /* the verified certificate */
+    uint64_t hello_seq;              /* the node's head, as its hello told */
+    bool hello_has_hash;
+    uint8_t hello_hash[HCP_HASH_LEN];
 } session;
 
 typedef struct worker {
@@ -164,6 +168,39 @@ static void reply_position(worker *w, uint8_t type, const char *county)
 
 /* ---- handlers ---- */
 
+/* Whether the node's head (seq, hash) contradicts the county's log here:
+ * the same position with another hash is a rewritten history. */
+static bool head_forks(gw *g, const char *county, uint64_t seq, bool has_hash,
+                       const uint8_t hash[HCP_HASH_LEN])
+{
+    gw_county c;
+    gws_county_get(g->store, county, &c);
+    if (seq == 0 || seq > c.applied || !has_hash)
+        return false;
+    uint8_t have[HCP_HASH_LEN];
+    MDB_txn *txn;
+    if (gws_read_begin(g->store, &txn) != HCP_OK)
+        return false;
+    int rc = gws_log_hash(g->store, txn, county, seq, have);
+    gws_read_end(g->store, txn);
+    return rc == HCP_OK && memcmp(have, hash, HCP_HASH_LEN) != 0;
+}
+
+/* Record a fork seen at hello (through the writer: it persists). */
+static void mark_forked(gw *g, const char *county, uint64_t seq)
+{
+    gw_log("error", "repl.fork",
+           "county=%s seq=%llu detail=\"the node's head differs from the "
+           "county's log at the same position: its history was rewritten\"",
+           county, (unsigned long long)seq);
+    gw_item *it = calloc(1, sizeof(*it));
+    if (it == NULL)
+        return;
+    it->fork_mark = true;
+    memcpy(it->county, county, sizeof(it->county));
+    gw_writer_submit(g, it);
+}
+
 static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
 {
     gw_ingest *in = w->g->ingest;
@@ -172,12 +209,28 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
         reply_error(w, "version", 0);
         return;
     }
+    gw_county c;
+    gws_county_get(w->g->store, f->county, &c);
+    if (c.state == GW_FORKED) {
+        reply_error(w, "forked", 0);
+        return;
+    }
+    /* a head that contradicts the log is a fork; judged only for a county
+     * that proved itself (at auth, or here when the link is insecure) */
+    if (in->insecure && head_forks(w->g, f->county, f->seq, f->has_hash, f->hash)) {
+        mark_forked(w->g, f->county, f->seq);
+        reply_error(w, "forked", 0);
+        return;
+    }
     gws_county_seen(w->g->store, f->county, f->seq, now_sec());
     pthread_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, true);
     bool ok = s != NULL && hcp_random(s->nonce, sizeof(s->nonce)) == HCP_OK;
     if (ok) {
         s->has_nonce = true;
+        s->hello_seq = f->seq;
+        s->hello_has_hash = f->has_hash;
+        memcpy(s->hello_hash, f->hash, HCP_HASH_LEN);
         if (in->insecure) /* tcp:// (tests, demo): the hello's word is taken */
             memcpy(s->county, f->county, sizeof(s->county));
     }
@@ -233,6 +286,9 @@ static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
         reply_error(w, reason, 0);
         return;
     }
+    uint64_t hseq = 0;
+    bool hhas = false;
+    uint8_t hhash[HCP_HASH_LEN] = {0};
     pthread_mutex_lock(&in->mu);
     s = sess_find(in, pipe, true);
     if (s != NULL) {
@@ -240,10 +296,18 @@ static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
         s->peer = peer;
         s->has_nonce = false; /* one auth per nonce */
         memcpy(s->county, f->county, sizeof(s->county));
+        hseq = s->hello_seq;
+        hhas = s->hello_has_hash;
+        memcpy(hhash, s->hello_hash, HCP_HASH_LEN);
         peer = NULL;
     }
     pthread_mutex_unlock(&in->mu);
     repl_peer_free(peer);
+    if (head_forks(w->g, f->county, hseq, hhas, hhash)) {
+        mark_forked(w->g, f->county, hseq);
+        reply_error(w, "forked", 0);
+        return;
+    }
     gw_log("info", "repl.auth", "county=%s node=%s", f->county, f->node);
     reply_position(w, REPL_WELCOME, f->county);
 }
@@ -309,6 +373,72 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
     gw_writer_submit(w->g, it);
 }
 
+/* A page of a county's own log, back to its node (restore), personal
+ * records unsealed: they cross only inside TLS. */
+static void on_fetch(worker *w, const char *county, const repl_frame *f)
+{
+    static _Thread_local repl_event evs[REPL_BATCH_EVENTS];
+    static _Thread_local size_t offs[REPL_BATCH_EVENTS][3];
+    gw_county c;
+    gws_county_get(w->g->store, county, &c);
+    hcp_buf buf;
+    hcp_buf_init(&buf, REPL_BATCH_BYTES + 2 * HCP_RECORD_MAX);
+    size_t n = 0, max = f->max > 0 && f->max < REPL_BATCH_EVENTS ? f->max : REPL_BATCH_EVENTS;
+    MDB_txn *txn;
+    int rc = f->seq >= 1 ? gws_read_begin(w->g->store, &txn) : HCP_EINVAL;
+    if (rc == HCP_OK) {
+        for (uint64_t seq = f->seq; seq <= c.applied && n < max && rc == HCP_OK; seq++) {
+            if (buf.len >= REPL_BATCH_BYTES)
+                break;
+            offs[n][0] = buf.len;
+            hcp_buf pii;
+            hcp_buf_init(&pii, HCP_RECORD_MAX);
+            rc = gws_log_get(w->g->store, txn, county, seq, false, evs[n].hash, &buf, &pii, NULL);
+            offs[n][1] = buf.len;
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(&buf, pii.data, pii.len);
+            offs[n][2] = buf.len;
+            hcp_buf_free(&pii);
+            n += rc == HCP_OK;
+        }
+        gws_read_end(w->g->store, txn);
+    }
+    if (rc != HCP_OK) {
+        hcp_buf_free(&buf);
+        gw_log("warn", "repl.fetch_failed", "county=%s from=%llu err=\"%s\"", county,
+               (unsigned long long)f->seq, hcp_strerror(rc));
+        reply_error(w, "malformed", 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        evs[i].rec = buf.data + offs[i][0];
+        evs[i].rec_len = offs[i][1] - offs[i][0];
+        evs[i].pii_len = offs[i][2] - offs[i][1];
+        evs[i].pii = evs[i].pii_len ? buf.data + offs[i][1] : NULL;
+    }
+    repl_frame r;
+    memset(&r, 0, sizeof(r));
+    r.type = REPL_EVENTS;
+    r.seq = c.applied;
+    r.events = evs;
+    r.nevents = n;
+    gw_log("info", "repl.fetch", "county=%s from=%llu events=%zu", county,
+           (unsigned long long)f->seq, n);
+    reply_frame(w, &r);
+    hcp_buf_free(&buf);
+}
+
+/* The county a pipe proved ("" when none). */
+static void session_county(gw_ingest *in, uint32_t pipe, char county[HCP_COUNTY_LEN + 1])
+{
+    county[0] = '\0';
+    pthread_mutex_lock(&in->mu);
+    session *s = sess_find(in, pipe, false);
+    if (s != NULL)
+        memcpy(county, s->county, HCP_COUNTY_LEN + 1);
+    pthread_mutex_unlock(&in->mu);
+}
+
 /* ---- the worker state machine ---- */
 
 static void handle(worker *w, nng_msg *msg)
@@ -331,17 +461,15 @@ static void handle(worker *w, nng_msg *msg)
         on_hello(w, pipe, &f);
     else if (f.type == REPL_AUTH && !w->g->ingest->insecure)
         on_auth(w, pipe, &f);
-    else if (f.type == REPL_PING) {
-        char county[HCP_COUNTY_LEN + 1] = "";
-        pthread_mutex_lock(&w->g->ingest->mu);
-        session *s = sess_find(w->g->ingest, pipe, false);
-        if (s != NULL)
-            memcpy(county, s->county, sizeof(county));
-        pthread_mutex_unlock(&w->g->ingest->mu);
-        if (county[0] != '\0')
+    else if (f.type == REPL_PING || f.type == REPL_FETCH) {
+        char county[HCP_COUNTY_LEN + 1];
+        session_county(w->g->ingest, pipe, county);
+        if (county[0] == '\0')
+            reply_error(w, "unauthenticated", 0);
+        else if (f.type == REPL_PING)
             reply_position(w, REPL_PONG, county);
         else
-            reply_error(w, "unauthenticated", 0);
+            on_fetch(w, county, &f);
     } else
         reply_error(w, "malformed", 0);
     repl_frame_clear(&f);

@@ -166,6 +166,10 @@ static int apply_batch(gw *g, MDB_txn *txn, tentative *t, gw_item *it, verdict *
     gw_county *cs = tent_get(g, t, it->county);
     if (cs == NULL)
         return HCP_ERANGE;
+    if (it->fork_mark) {
+        cs->state = GW_FORKED;
+        return gws_county_put(g->store, txn, cs);
+    }
     if (cs->state == GW_FORKED) {
         vd->code = "forked";
         return HCP_OK;
@@ -253,7 +257,8 @@ static void finish(gw *g, gw_item *batch, tentative *t, outcome *o, int rc)
                                              : encode_reply(cs, &busy, &reply);
         if (erc != HCP_OK)
             hcp_buf_reset(&reply);
-        it->done(it->arg, it, &reply);
+        if (it->done != NULL)
+            it->done(it->arg, it, &reply);
         hcp_buf_free(&reply);
         gw_item_free(it);
     }
@@ -326,7 +331,8 @@ void gw_writer_submit(gw *g, gw_item *it)
         snprintf(r.code, sizeof(r.code), "overloaded");
         if (repl_encode(&r, &reply) != HCP_OK)
             hcp_buf_reset(&reply);
-        it->done(it->arg, it, &reply);
+        if (it->done != NULL)
+            it->done(it->arg, it, &reply);
         hcp_buf_free(&reply);
         gw_item_free(it);
     }

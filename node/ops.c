@@ -124,6 +124,33 @@ static void copy_progress(copy_job *j, size_t total, bool quiet)
         fprintf(stderr, "\n");
 }
 
+/* Mark a finished copy: a node started on it fetches what it lacks from the
+ * gateway before it takes writes (docs/replication.md, "Restore"). */
+static int mark_copy(const char *file)
+{
+    MDB_env *env;
+    MDB_txn *txn = NULL;
+    MDB_dbi meta;
+    int rc = mdb_env_create(&env);
+    if (rc)
+        return rc;
+    mdb_env_set_maxdbs(env, 16);
+    rc = mdb_env_open(env, file, MDB_NOSUBDIR | MDB_NOLOCK, 0600);
+    if (!rc)
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "meta", 0, &meta);
+    MDB_val k = {10, "needs_sync"}, v = {1, "1"};
+    if (!rc)
+        rc = mdb_put(txn, meta, &k, &v, 0);
+    if (!rc)
+        rc = mdb_txn_commit(txn);
+    else if (txn != NULL)
+        mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return rc;
+}
+
 static const char backup_usage[] =
     "usage: hcp-node backup --data DIR --out FILE [--quiet]\n"
     "  Writes a consistent, compacted copy of the node's store to FILE while the\n"
@@ -170,6 +197,8 @@ int node_cmd_backup(int argc, char **argv)
     if (rc == 0 && fsync(j.fd) != 0)
         rc = EIO;
     close(j.fd);
+    if (rc == 0)
+        rc = mark_copy(tmp);
     if (rc == 0 && rename(tmp, a.out) != 0)
         rc = EIO;
     mdb_env_close(env);

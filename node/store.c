@@ -61,6 +61,7 @@ static int check_county(node_store *s, MDB_txn *txn, char *err, size_t errlen)
     if (rc == MDB_NOTFOUND && !s->readonly) {
         v.mv_size = HCP_COUNTY_LEN;
         v.mv_data = s->county;
+        s->created = true;
         return mdb_put(txn, s->meta, &k, &v, 0);
     }
     if (rc != MDB_SUCCESS)
@@ -99,6 +100,11 @@ static int load_ids(node_store *s, MDB_txn *txn)
     rc = mdb_get(txn, s->meta, &ka, &v);
     if (rc == MDB_SUCCESS && v.mv_size == 8)
         s->acked = be64_get(v.mv_data);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+        return rc;
+    MDB_val kn = {10, "needs_sync"};
+    rc = mdb_get(txn, s->meta, &kn, &v);
+    atomic_store(&s->needs_sync, rc == MDB_SUCCESS && v.mv_size == 1 && *(char *)v.mv_data == '1');
     return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? MDB_SUCCESS : rc;
 }
 
@@ -418,6 +424,43 @@ int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal
     return HCP_OK;
 }
 
+int store_needs_sync_put(node_store *s, MDB_txn *txn, bool on)
+{
+    MDB_val k = {10, "needs_sync"}, v = {1, on ? "1" : "0"};
+    return store_err(mdb_put(txn, s->meta, &k, &v, 0));
+}
+
+int store_log_put_remote(node_store *s, MDB_txn *txn, hcp_chain *ch, uint64_t seq,
+                         const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len,
+                         const void *pii, size_t pii_len, hcp_event *ev)
+{
+    if (seq != ch->seq + 1)
+        return HCP_ECHAIN;
+    int rc = hcp_chain_verify_next(ch, seq, rec, rec_len, hash);
+    if (rc == HCP_OK)
+        rc = hcp_event_decode(rec, rec_len, ev);
+    if (rc == HCP_OK && pii_len > 0)
+        rc = hcp_event_decode_pii(pii, pii_len, ev);
+    if (rc == HCP_OK && (ev->seq != seq || strcmp(ev->county, s->county) != 0))
+        rc = HCP_ECHAIN;
+    hcp_buf val;
+    hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
+    if (rc == HCP_OK)
+        rc = hcp_stored_event_pack(s->sealer, s->county, seq, hash, rec, rec_len, pii, pii_len,
+                                   &val);
+    uint8_t kb[8];
+    be64_put(kb, seq);
+    MDB_val k = {8, kb}, v = {val.len, val.data};
+    if (rc == HCP_OK)
+        rc = store_err(mdb_put(txn, s->log, &k, &v, MDB_APPEND));
+    if (rc == HCP_OK && ev->case_id[0] != '\0') {
+        MDB_val ck = {strlen(ev->case_id), ev->case_id};
+        rc = store_err(mdb_put(txn, s->case_ev, &ck, &k, 0));
+    }
+    hcp_buf_free(&val);
+    return rc;
+}
+
 int store_acked_put(node_store *s, MDB_txn *txn, uint64_t seq)
 {
     uint8_t buf[8];
@@ -589,6 +632,26 @@ int node_store_open(node *n)
     node_log("info", "store.open", "dir=%s head=%llu hash=%s mapsize=%zu", n->cfg.data,
              (unsigned long long)s->chain.seq, hex, s->db.mapsize);
     n->store = s;
+    if (s->created && n->cfg.gateway[0] != '\0') {
+        /* a new store beside a gateway: the county may have history there
+         * (a replaced disk); fetch it before handing out any number */
+        MDB_txn *txn;
+        rc = store_write_begin(s, &txn);
+        if (rc == HCP_OK && (rc = store_needs_sync_put(s, txn, true)) == HCP_OK)
+            rc = store_err(mdb_txn_commit(txn));
+        else if (rc == HCP_OK)
+            mdb_txn_abort(txn);
+        store_cache_drop(s);
+        atomic_store(&s->needs_sync, rc == HCP_OK);
+        if (rc != HCP_OK)
+            return rc;
+    }
+    if (atomic_load(&s->needs_sync))
+        node_log(n->cfg.gateway[0] ? "info" : "warn", "store.needs_sync", "detail=\"%s\"",
+                 n->cfg.gateway[0]
+                     ? "writes wait until the county's history is fetched from the gateway"
+                     : "a restored copy running offline: writes made now fork the county's "
+                       "history from the province's");
     return HCP_OK;
 }
 

@@ -13,6 +13,8 @@
 #ifndef NODE_STORE_H
 #define NODE_STORE_H
 
+#include <stdatomic.h>
+
 #include "env.h"
 
 #include "case.h"
@@ -45,6 +47,12 @@ struct node_store {
     char node_id[17];   /* random, made with the store: names this node to the gateway */
     uint64_t acked;     /* the gateway's acknowledged position, as loaded at open */
     hcp_sealer *sealer; /* borrowed from the node */
+    /* Must fetch its history from the gateway before taking writes: a
+     * restored backup (hcp-node backup marks its copies) or a new store of
+     * a node that has a gateway (its disk may have been replaced). Written
+     * by the writer only. */
+    _Atomic bool needs_sync;
+    bool created; /* the store was made by this open */
 };
 typedef struct node_store node_store;
 
@@ -98,6 +106,16 @@ int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day d
 
 /* Record who read which case's personal data, and when. */
 int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who, const char *what);
+
+/* Set or clear meta "needs_sync" (see the field). */
+int store_needs_sync_put(node_store *s, MDB_txn *txn, bool on);
+/* Append an event that came back from the gateway, exactly as it was
+ * written: seq must be ch->seq + 1 and hash must chain (HCP_ECHAIN
+ * otherwise); the personal record (plaintext, may be empty) is sealed with
+ * this node's key. *ev receives the decoded event (caller clears). */
+int store_log_put_remote(node_store *s, MDB_txn *txn, hcp_chain *ch, uint64_t seq,
+                         const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len,
+                         const void *pii, size_t pii_len, hcp_event *ev);
 
 /* Record the gateway's acknowledged position (meta "acked"). */
 int store_acked_put(node_store *s, MDB_txn *txn, uint64_t seq);

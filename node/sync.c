@@ -31,7 +31,7 @@
 #define SYNC_BACKOFF_MAX 30000
 #define SYNC_FILE_MAX    (1u << 20)
 
-enum sy_state { SY_HELLO, SY_AUTH, SY_STREAM, SY_PING, SY_IDLE, SY_BACKOFF, SY_STOPPED };
+enum sy_state { SY_HELLO, SY_AUTH, SY_STREAM, SY_FETCH, SY_PING, SY_IDLE, SY_BACKOFF, SY_STOPPED };
 
 struct node_sync {
     node *n;
@@ -51,6 +51,9 @@ struct node_sync {
     bool connected;
     uint64_t acked;
     uint64_t batch_last; /* last seq of the batch in flight */
+    uint64_t remote;     /* the gateway's applied position for this county */
+    uint64_t fetch_from; /* first seq of the fetch in flight */
+    bool synced_sent;    /* W_SYNCED queued (restore complete) */
     int backoff_ms, idle_rounds;
     char last_error[160];
 };
@@ -221,10 +224,39 @@ static void send_batch(node_sync *sy, uint64_t head)
     hcp_buf_free(&buf);
 }
 
-/* Send what the gateway lacks, or wait. mu held. */
+static void send_fetch(node_sync *sy, uint64_t from)
+{
+    repl_frame f;
+    memset(&f, 0, sizeof(f));
+    f.type = REPL_FETCH;
+    f.seq = from;
+    f.max = REPL_BATCH_EVENTS;
+    sy->fetch_from = from;
+    sy->state = SY_FETCH;
+    send_frame(sy, &f);
+}
+
+/* A restored node: its history is complete; let writes resume. mu held. */
+static void restore_done(node_sync *sy)
+{
+    node_write *w = node_write_new(W_SYNCED, NULL);
+    if (w == NULL)
+        return; /* tried again at the next step */
+    sy->synced_sent = true;
+    node_writer_submit(sy->n, w);
+}
+
+/* Send what the gateway lacks, fetch what this node lacks, or wait. mu held. */
 static void next_step(node_sync *sy)
 {
     uint64_t head = atomic_load(&sy->head);
+    bool needs = atomic_load(&sy->n->store->needs_sync);
+    if (needs && sy->remote > head) {
+        send_fetch(sy, head + 1);
+        return;
+    }
+    if (needs && !sy->synced_sent)
+        restore_done(sy);
     if (sy->acked < head) {
         sy->idle_rounds = 0;
         send_batch(sy, head);
@@ -245,11 +277,22 @@ static void next_step(node_sync *sy)
 static void on_position(node_sync *sy, uint64_t applied)
 {
     uint64_t head = atomic_load(&sy->head);
+    sy->remote = applied;
+    if (applied > head && atomic_load(&sy->n->store->needs_sync)) {
+        if (!sy->connected)
+            node_log("info", "sync.restoring", "gateway=%s applied=%llu head=%llu",
+                     sy->n->cfg.gateway, (unsigned long long)applied, (unsigned long long)head);
+        sy->connected = true;
+        sy->backoff_ms = 0;
+        sy->last_error[0] = '\0';
+        sy->acked = applied;
+        next_step(sy);
+        return;
+    }
     if (applied > head) {
         char what[160];
         snprintf(what, sizeof(what),
-                 "the gateway holds %llu events, this node only %llu: restore from the gateway "
-                 "is not implemented yet",
+                 "gateway holds %llu events, node %llu, store not a restored copy: refusing",
                  (unsigned long long)applied, (unsigned long long)head);
         fail(sy, what);
         return;
@@ -265,6 +308,46 @@ static void on_position(node_sync *sy, uint64_t applied)
         persist_ack(sy, applied);
     }
     next_step(sy);
+}
+
+/* A page of the county's own history came back: hand it to the writer,
+ * then wait for its commit (the writer's kick wakes us). mu held. */
+static void on_events(node_sync *sy, const repl_frame *r)
+{
+    sy->remote = r->seq;
+    if (r->nevents == 0) {
+        next_step(sy);
+        return;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < r->nevents; i++)
+        total += r->events[i].rec_len + r->events[i].pii_len;
+    node_write *w = node_write_new(W_REMOTE, NULL);
+    if (w != NULL) {
+        w->remote = malloc(total);
+        w->remote_ev = calloc(r->nevents, sizeof(*w->remote_ev));
+    }
+    if (w == NULL || w->remote == NULL || w->remote_ev == NULL) {
+        node_write_free(w);
+        fail(sy, "out of memory for fetched events");
+        return;
+    }
+    uint8_t *p = w->remote;
+    for (size_t i = 0; i < r->nevents; i++) {
+        const repl_event *e = &r->events[i];
+        memcpy(p, e->rec, e->rec_len);
+        if (e->pii_len > 0)
+            memcpy(p + e->rec_len, e->pii, e->pii_len);
+        p += e->rec_len + e->pii_len;
+        w->remote_ev[i].rec_len = e->rec_len;
+        w->remote_ev[i].pii_len = e->pii_len;
+        memcpy(w->remote_ev[i].hash, e->hash, HCP_HASH_LEN);
+    }
+    w->seq = sy->fetch_from;
+    w->nremote = r->nevents;
+    node_writer_submit(sy->n, w);
+    sy->state = SY_IDLE;
+    nng_sleep_aio(SYNC_IDLE_MS, sy->sleep);
 }
 
 /* An answer arrived. mu held. */
@@ -285,6 +368,8 @@ static void on_answer(node_sync *sy, const repl_frame *r)
         on_position(sy, r->seq);
     else if (sy->state == SY_PING && r->type == REPL_PONG)
         on_position(sy, r->seq);
+    else if (sy->state == SY_FETCH && r->type == REPL_EVENTS)
+        on_events(sy, r);
     else
         fail(sy, "unexpected answer from the gateway");
 }

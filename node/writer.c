@@ -58,6 +58,8 @@ void node_write_free(node_write *w)
     hcp_intake_clear(&w->in);
     hcp_event_clear(&w->step);
     json_decref(w->reply);
+    free(w->remote);
+    free(w->remote_ev);
     free(w);
 }
 
@@ -391,10 +393,114 @@ static int do_sweep(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     return rc;
 }
 
+/* ---- events fetched back from the gateway (restore) ---- */
+
+/* Raise counter key to at least v (ids and numbers are never handed out twice). */
+static int counter_at_least(node *n, MDB_txn *txn, const char *key, uint64_t v)
+{
+    uint64_t cur;
+    int rc = store_counter_get(n->store, txn, key, &cur);
+    if (rc == HCP_OK && v > cur)
+        rc = store_counter_add(n->store, txn, key, (int64_t)(v - cur), NULL);
+    return rc;
+}
+
+/* Rebuild what the node derives from an event it did not write itself:
+ * the case, the numbers it used, the tallies. */
+static int derive(node *n, MDB_txn *txn, const hcp_event *ev)
+{
+    int rc = HCP_OK;
+    if (ev->evaluation_no != 0)
+        rc = counter_at_least(n, txn, "eval", ev->evaluation_no);
+    bool rating = ev->type == HCP_EV_EVALUATION ||
+                  (ev->type == HCP_EV_CASE_OPEN && ev->in.kind == HCP_KIND_REVIEW);
+    if (rc == HCP_OK && rating && ev->in.rating >= 1 && ev->in.rating <= 5)
+        rc = store_tally_add(n->store, txn, &ev->in, hcp_day_of(ev->at));
+    if (rc != HCP_OK || ev->case_id[0] == '\0' || ev->type == HCP_EV_EVALUATION)
+        return rc;
+    hcp_case old, c;
+    memset(&old, 0, sizeof(old));
+    memset(&c, 0, sizeof(c));
+    bool opening = ev->type == HCP_EV_CASE_OPEN;
+    if (!opening && (rc = store_case_get(n->store, txn, ev->case_id, true, &old)) == HCP_OK)
+        rc = hcp_case_copy(&c, &old);
+    hcp_refusal why = {0};
+    if (rc == HCP_OK)
+        rc = hcp_rules_apply(&c, ev, n->cal, ev->recorded_at, &why);
+    if (rc == HCP_OK)
+        rc = store_case_put(n->store, txn, opening ? NULL : &old, &c);
+    else if (rc == HCP_ERULE || rc == HCP_EINVAL || rc == HCP_ENOTFOUND) {
+        node_log("warn", "sync.rule_refused", "case=%s seq=%llu rule=%s", ev->case_id,
+                 (unsigned long long)ev->seq, why.rule ? why.rule : hcp_strerror(rc));
+        rc = HCP_OK; /* the log is the county's word: kept, flagged */
+    }
+    if (rc == HCP_OK && opening) { /* the day's case numbers go past this one */
+        char county[HCP_COUNTY_LEN + 1], key[32];
+        hcp_day day;
+        uint32_t num;
+        int y, m, d;
+        if (hcp_case_id_parse(ev->case_id, county, &day, &num) == HCP_OK) {
+            hcp_day_to_ymd(day, &y, &m, &d);
+            snprintf(key, sizeof(key), "day:%04d%02d%02d", y, m, d);
+            rc = counter_at_least(n, txn, key, num);
+        }
+    }
+    hcp_case_clear(&old);
+    hcp_case_clear(&c);
+    return rc;
+}
+
+/* Append the fetched events verbatim and derive from each. A chain that
+ * does not hold refuses the rest (the gateway or the link is lying). */
+static int do_remote(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
+{
+    const uint8_t *p = w->remote;
+    int rc = HCP_OK;
+    for (size_t i = 0; i < w->nremote && rc == HCP_OK; i++) {
+        const struct node_remote_ev *e = &w->remote_ev[i];
+        uint64_t seq = w->seq + i;
+        if (seq <= ch->seq) { /* already here (a resent page) */
+            p += e->rec_len + e->pii_len;
+            continue;
+        }
+        hcp_event ev;
+        memset(&ev, 0, sizeof(ev));
+        rc = store_log_put_remote(n->store, txn, ch, seq, e->hash, p, e->rec_len, p + e->rec_len,
+                                  e->pii_len, &ev);
+        if (rc == HCP_OK)
+            rc = derive(n, txn, &ev);
+        hcp_event_clear(&ev);
+        p += e->rec_len + e->pii_len;
+    }
+    if (rc == HCP_ECHAIN) {
+        node_log("error", "sync.fetch_refused", "seq=%llu detail=\"fetched events do not chain\"",
+                 (unsigned long long)ch->seq + 1);
+        return HCP_OK; /* nothing of the bad event was written; sync retries */
+    }
+    return rc;
+}
+
+/* Writes wait while the node fetches its history (node_store.needs_sync). */
+static bool restoring(node *n, node_write *w)
+{
+    if (!atomic_load(&n->store->needs_sync) || n->cfg.gateway[0] == '\0')
+        return false; /* offline, a restored copy works (and may fork: docs/replication.md) */
+    if (w->kind == W_SWEEP)
+        return true; /* no marks on a history still arriving */
+    if (w->kind != W_EVAL && w->kind != W_CASE && w->kind != W_STEP)
+        return false;
+    answer_error(w, 503, "restoring",
+                 "this node is fetching its county's history from the province before it takes "
+                 "new records; try again shortly");
+    return true;
+}
+
 static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
 {
     if (w->now == 0)
         w->now = now_sec();
+    if (restoring(n, w))
+        return HCP_OK;
     switch (w->kind) {
     case W_EVAL:
         return do_eval(n, txn, ch, w);
@@ -410,6 +516,10 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
         return do_sweep(n, txn, ch, w);
     case W_ACK:
         return store_acked_put(n->store, txn, w->seq);
+    case W_REMOTE:
+        return do_remote(n, txn, ch, w);
+    case W_SYNCED:
+        return store_needs_sync_put(n->store, txn, false);
     }
     return HCP_EINVAL;
 }
@@ -538,6 +648,11 @@ static void run_batch(node *n, node_write *batch)
         node_log("info", "store.grow", "mapsize=%zu", n->store->db.mapsize);
     }
     if (rc == HCP_OK) {
+        for (node_write *w = batch; w != NULL; w = w->next)
+            if (w->kind == W_SYNCED) {
+                atomic_store(&n->store->needs_sync, false);
+                node_log("info", "sync.restored", "head=%llu", (unsigned long long)ch.seq);
+            }
         bool grew = ch.seq != n->store->chain.seq;
         n->store->chain = ch;
         n->writer->stats.commits++;

@@ -19,22 +19,32 @@ typedef enum node_wkind {
     W_LEDGER,    /* GET /v1/ledger?month= (personal data: access-logged) */
     W_SWEEP,     /* the deadline sweep */
     W_ACK,       /* the gateway acknowledged up to `seq` (sync.c) */
+    W_REMOTE,    /* events fetched back from the gateway (sync.c) */
+    W_SYNCED,    /* the history is complete: writes may resume (sync.c) */
 } node_wkind;
 
 typedef struct node_write {
     struct node_write *next;
     node_wkind kind;
-    node_req *req;   /* NULL for the sweep */
-    hcp_intake in;   /* W_EVAL, W_CASE (owned) */
-    hcp_event step;  /* W_STEP (owned): type, fields, at (0 = now) */
-    hcp_time at;     /* W_EVAL, W_CASE: "at", 0 = now */
+    node_req *req;            /* NULL for the sweep */
+    hcp_intake in;            /* W_EVAL, W_CASE (owned) */
+    hcp_event step;           /* W_STEP (owned): type, fields, at (0 = now) */
+    hcp_time at;              /* W_EVAL, W_CASE: "at", 0 = now */
     char id[HCP_CASE_ID_MAX]; /* W_STEP, W_CASE_READ */
-    char who[128];   /* who asked, for the access log */
-    int year, month; /* W_LEDGER */
-    uint64_t seq;    /* W_ACK */
-    hcp_time now;    /* fixed at first processing, kept across retries */
-    int status;      /* HTTP status of the reply */
-    json_t *reply;   /* built inside the transaction, sent after commit */
+    char who[128];            /* who asked, for the access log */
+    int year, month;          /* W_LEDGER */
+    uint64_t seq;             /* W_ACK; W_REMOTE: the first event's */
+    /* W_REMOTE: nremote events, each rec | pii back to back in `remote`
+     * (owned), with their lengths and hashes */
+    uint8_t *remote;
+    size_t nremote;
+    struct node_remote_ev {
+        size_t rec_len, pii_len;
+        uint8_t hash[HCP_HASH_LEN];
+    } * remote_ev;
+    hcp_time now;  /* fixed at first processing, kept across retries */
+    int status;    /* HTTP status of the reply */
+    json_t *reply; /* built inside the transaction, sent after commit */
 } node_write;
 
 /* A new zeroed item (NULL on allocation failure). */

@@ -13,6 +13,10 @@ tests, which run in order:
   test_3  a node with another county's certificate is refused (for a county
           nobody else serves, and for one a legitimate node serves), while
           the legitimate counties keep replicating.
+  test_4  a node restored from an old backup fetches back what the backup
+          lacked before it takes writes, and goes on with no number or case
+          id reused; a second copy of that backup, kept offline and given new
+          events, is refused as forked when it connects.
 Progress lines go to stderr; on failure the tail of every process's stderr.
 HCP_REPL_KEEP=1 keeps the temporary directory (PKI, data, full logs).
 """
@@ -26,13 +30,14 @@ import time
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, run_certs, tail, wait_until
+from hcptest import Gateway, Node, evaluation, run_certs, tail, wait_until
 
 GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 CERTS_BIN = os.environ.get("HCP_CERTS", "")
 GW_NAME = "gw.test"          # the gateway certificate's DNS name; nodes dial 127.0.0.1
 COUNTIES = ("630102", "630103", "630104")  # 城东区, 城中区, 城西区 (data/divisions.tsv)
 OFFLINE = "630105"           # 城北区: works offline first, then catches up
+RESTORED = "630121"          # 大通县: restored from an old backup (test_4)
 STRAY = "630106"             # 湟中区: no legitimate node; claimed with 630102's certificate
 CONVERGE = 20.0              # seconds for a county to be fully applied and acked
 T0 = time.monotonic()
@@ -85,7 +90,7 @@ class Replication(unittest.TestCase):
         cls.pki = os.path.join(cls.tmp, "pki")
         run_certs(CERTS_BIN, "init", "--dir", cls.pki)
         run_certs(CERTS_BIN, "gateway", "--dir", cls.pki, "--name", GW_NAME)
-        for c in COUNTIES + (OFFLINE,):
+        for c in COUNTIES + (OFFLINE, RESTORED):
             run_certs(CERTS_BIN, "node", "--dir", cls.pki, "--county", c)
         for f in ("ca.crt", "crl.pem", "gateway.crt", "gateway.key", "nodes/630102.crt",
                   "nodes/630102.key"):
@@ -127,6 +132,12 @@ class Replication(unittest.TestCase):
         cls.procs.append(n)
         if start:
             n.start()
+            if gateway:
+                # a new store beside a gateway first fetches the county's
+                # history (maybe none) and takes writes only after that
+                wait_until(lambda: (n.get("/v1/sync").json().get("connected") is True,
+                                    "node %s not yet connected" % county),
+                           15.0, "node %s to reach the gateway" % county, interval=0.05)
             say("node %s up (http %d, %s)", county, n.port,
                 "gateway %s" % cls.gw.url if gateway else "offline")
         return n
@@ -372,8 +383,12 @@ class Replication(unittest.TestCase):
             if imp.wait_healthy(15.0):
                 with open(os.path.join(imp.data, "api.token")) as f:
                     imp.token = f.read().strip()
+                # a new store waits for its history from the gateway, which
+                # never comes to an impostor: its writes are refused (503)
                 for i in range(3):
-                    imp.evaluate(5 - i, content="冒名 %s 评价 %d" % (imp.county, i))
+                    r = imp.post("/v1/evaluations", evaluation(
+                        5 - i, content="冒名 %s 评价 %d" % (imp.county, i)))
+                    self.assertIn(r.status, (201, 503), r)
                 impostors.append(imp)
                 say("impostor node --county %s with %s's certificate up, head %d", imp.county,
                     COUNTIES[0], self.sync(imp)["log_head"])
@@ -441,6 +456,76 @@ class Replication(unittest.TestCase):
                 row["applied"])
         for imp in impostors:
             self.assertEqual(imp.stop(signal.SIGTERM), 0, tail(imp.stderr()))
+
+    @dumps_on_failure
+    def test_4_restore_from_backup(self):
+        node_bin = hcptest.binary()
+        n = self.start_node(RESTORED, gateway=True)
+        for i in range(10):
+            n.evaluate(1 + i % 5, content="%s 备份前 %d" % (RESTORED, i))
+        self.wait_converged(n)
+        backup = os.path.join(self.tmp, "restored.backup")
+        out = hcptest.subprocess.run([node_bin, "backup", "--data", n.data, "--out", backup,
+                                      "--quiet"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        old_head = self.sync(n)["log_head"]
+        later = [n.evaluate(1, content="%s 备份后 %d" % (RESTORED, i))["case"] for i in range(5)]
+        row, s = self.wait_converged(n)
+        head = s["log_head"]
+        self.assertEqual(n.stop(signal.SIGTERM), 0, tail(n.stderr()))
+        say("county %s: backup at head %d, then 5 more (head %d); the disk is lost", RESTORED,
+            old_head, head)
+
+        def restored_dir(name):
+            d = os.path.join(self.tmp, name)
+            os.mkdir(d, 0o700)
+            shutil.copy(backup, os.path.join(d, "data.mdb"))
+            for f in ("seal.key", "api.token"):
+                shutil.copy(os.path.join(n.data, f), os.path.join(d, f))
+                os.chmod(os.path.join(d, f), 0o600)
+            return d
+
+        # (a) restored and connected: fetches back, then goes on
+        r = Node(county=RESTORED, data=restored_dir("restored-a"),
+                 args=["--sweep-interval", "86400"] + self.gateway_args(RESTORED))
+        self.procs.append(r)
+        r.start()
+        wait_until(lambda: (self.sync(r)["log_head"] == head and
+                            self.sync(r)["connected"], self.sync(r)), 20.0,
+                   "the restored node to fetch its history back")
+        j = r.evaluate(1, content="%s 恢复后" % RESTORED)
+        self.assertGreater(j["evaluation"], 15, j)
+        self.assertNotIn(j["case"], later, "a case id was handed out twice")
+        row, s = self.wait_converged(r)
+        self.assertEqual(row["applied"], head + 1)
+        self.assertEqual(row["state"], "ok")
+        for cid in later + [j["case"]]:
+            self.same_case(r, cid)
+        say("restored node fetched %d events back, went on with %s; gateway ok at %d",
+            head - old_head, j["case"], row["applied"])
+        self.assertEqual(r.stop(signal.SIGTERM), 0, tail(r.stderr()))
+
+        # (b) another copy of the same backup, offline, takes writes: a fork
+        f = Node(county=RESTORED, data=restored_dir("restored-b"), args=["--sweep-interval", "86400"])
+        self.procs.append(f)
+        f.start()
+        for i in range(3):
+            f.evaluate(2, content="%s 离线分叉 %d" % (RESTORED, i))
+        self.assertEqual(f.stop(signal.SIGTERM), 0, tail(f.stderr()))
+        f.args += self.gateway_args(RESTORED)
+        f.start()
+
+        def forked():
+            rows = self.gw.counties()
+            st = self.sync(f)
+            return (rows[RESTORED]["state"] == "forked" and st["last_error"] is not None,
+                    (rows[RESTORED], st))
+        rowst = wait_until(forked, 20.0, "the gateway to mark %s forked" % RESTORED)
+        self.assertEqual(rowst[0]["applied"], head + 1, rowst)  # nothing of the fork applied
+        self.assertIn("forked", rowst[1]["last_error"])
+        say("the offline copy's history was refused as forked: %r", rowst[1]["last_error"])
+        for c in COUNTIES:  # the others keep replicating
+            self.wait_converged(self.nodes[c], deadline=5.0)
 
 
 def main():
