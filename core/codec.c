@@ -276,7 +276,7 @@ struct table {
 #define T(x) (1u << (x))
 #define TAB(a)                                                                                     \
     {                                                                                              \
-        a, sizeof(a) / sizeof(a[0])                                                                \
+        (a), sizeof(a) / sizeof((a)[0])                                                            \
     }
 #define F(k, kind, type, m, max, types)                                                            \
     {                                                                                              \

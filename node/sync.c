@@ -350,6 +350,14 @@ static void on_events(node_sync *sy, const repl_frame *r)
     nng_sleep_aio(SYNC_IDLE_MS, sy->sleep);
 }
 
+/* Whether answer type t to a request of state st tells the gateway's
+ * position: welcome (hello/auth), ack (batch), pong (ping). */
+static bool tells_position(int st, uint8_t t)
+{
+    return ((st == SY_HELLO || st == SY_AUTH) && t == REPL_WELCOME) ||
+           (st == SY_STREAM && t == REPL_ACK) || (st == SY_PING && t == REPL_PONG);
+}
+
 /* An answer arrived. mu held. */
 static void on_answer(node_sync *sy, const repl_frame *r)
 {
@@ -362,11 +370,7 @@ static void on_answer(node_sync *sy, const repl_frame *r)
         fail(sy, what);
     } else if (sy->state == SY_HELLO && r->type == REPL_CHALLENGE && sy->id != NULL)
         send_auth(sy, r);
-    else if ((sy->state == SY_HELLO || sy->state == SY_AUTH) && r->type == REPL_WELCOME)
-        on_position(sy, r->seq);
-    else if (sy->state == SY_STREAM && r->type == REPL_ACK)
-        on_position(sy, r->seq);
-    else if (sy->state == SY_PING && r->type == REPL_PONG)
+    else if (tells_position(sy->state, r->type))
         on_position(sy, r->seq);
     else if (sy->state == SY_FETCH && r->type == REPL_EVENTS)
         on_events(sy, r);
