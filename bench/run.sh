@@ -9,10 +9,17 @@
 #   (b)  GET /healthz on the node of (a), same wrk settings
 #   (c)  bench_lmdb_raw: the same records straight into LMDB, 1,000 per txn
 #   (d)  VmRSS of a fresh node after 100,000 evaluations
+#   then bench/repl_bench.py: replication (issue #4) — one node's catch-up of
+#        HCP_BENCH_REPL_N events against raw nng TLS and raw LMDB apply, a
+#        fleet of 44 nodes catching up at once, and trickle latency; added to
+#        results.json under "replication" (docs/bench.md "Replication")
 #
 # Environment: BENCH_DURATION (seconds per wrk run, default 10),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_RAW_N (200000),
-# BENCH_MEM_EVALS (100000). Targets are reported, never enforced: the
+# BENCH_MEM_EVALS (100000); for the replication part HCP_BENCH_REPL_N
+# (1000000), HCP_BENCH_REPL_FLEET (44), HCP_BENCH_REPL_FLEET_N (20000),
+# HCP_BENCH_REPL_RATE (20), HCP_BENCH_REPL_TRICKLE_S (20),
+# HCP_BENCH_REPL_SKIP (F,T) — see bench/repl_bench.py. Targets are reported, never enforced: the
 # script fails only when something could not be measured.
 set -euo pipefail
 
@@ -21,6 +28,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
 RAW=$BUILD/bench/bench_lmdb_raw
+REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw"
 OUT=$BUILD/bench
 WORK=$OUT/work
 DUR=${BENCH_DURATION:-10}
@@ -31,7 +39,7 @@ MEM_EVALS=${BENCH_MEM_EVALS:-100000}
 PY="python3 $HERE/bench.py"
 export HCP_BENCH_DIR=$HERE
 
-for f in "$NODE" "$RAW"; do
+for f in "$NODE" "$RAW" $REPL_BINS; do
     [ -x "$f" ] || { echo "bench: $f is missing (build first: make bench)" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "bench: wrk is missing (scripts/deps.sh bench)" >&2; exit 1; }
@@ -137,3 +145,9 @@ json.dump({
 }, open(sys.argv[1], "w"))
 EOF
 $PY report "$OUT"
+
+# Replication (issue #4): its own processes, after the intake figures so the
+# two do not share the machine; adds "replication" to results.json.
+echo
+echo "bench: replication (bench/repl_bench.py)"
+python3 "$HERE/repl_bench.py" "$BUILD" "$OUT"

@@ -16,6 +16,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ typedef struct session {
     bool has_nonce;
     uint8_t nonce[REPL_NONCE_LEN];
     char county[HCP_COUNTY_LEN + 1]; /* "" until proven */
-    repl_peer *peer;                 /* the verified certificate */
+    struct shared_peer *peer;        /* the verified certificate */
     uint64_t hello_seq;              /* the node's head, as its hello told */
     bool hello_has_hash;
     uint8_t hello_hash[HCP_HASH_LEN];
@@ -67,6 +68,39 @@ static hcp_time now_sec(void)
 
 /* ---- sessions ---- */
 
+/* A verified certificate shared between a session and the batches being
+ * verified with it: signatures are checked outside the session lock (they
+ * take milliseconds), and a session may end meanwhile. */
+typedef struct shared_peer {
+    repl_peer *p;
+    atomic_int refs;
+} shared_peer;
+
+static shared_peer *sp_new(repl_peer *p)
+{
+    shared_peer *sp = calloc(1, sizeof(*sp));
+    if (sp != NULL) {
+        sp->p = p;
+        atomic_init(&sp->refs, 1);
+    }
+    return sp;
+}
+
+static shared_peer *sp_hold(shared_peer *sp)
+{
+    if (sp != NULL)
+        atomic_fetch_add(&sp->refs, 1);
+    return sp;
+}
+
+static void sp_release(shared_peer *sp)
+{
+    if (sp != NULL && atomic_fetch_sub(&sp->refs, 1) == 1) {
+        repl_peer_free(sp->p);
+        free(sp);
+    }
+}
+
 /* The session of pipe id p (created when create), or NULL. mu held. */
 static session *sess_find(gw_ingest *in, uint32_t p, bool create)
 {
@@ -92,7 +126,7 @@ static void sess_drop(gw_ingest *in, uint32_t p)
     pthread_mutex_lock(&in->mu);
     session *s = sess_find(in, p, false);
     if (s != NULL) {
-        repl_peer_free(s->peer);
+        sp_release(s->peer);
         memset(s, 0, sizeof(*s));
         size_t i = (size_t)(s - in->sessions);
         for (size_t j = (i + 1) % GW_SESSIONS; in->sessions[j].pipe != 0;
@@ -289,20 +323,27 @@ static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
     uint64_t hseq = 0;
     bool hhas = false;
     uint8_t hhash[HCP_HASH_LEN] = {0};
+    shared_peer *sp = sp_new(peer);
+    if (sp == NULL) {
+        repl_peer_free(peer);
+        reply_error(w, "overloaded", 0);
+        return;
+    }
+    peer = NULL;
     pthread_mutex_lock(&in->mu);
     s = sess_find(in, pipe, true);
     if (s != NULL) {
-        repl_peer_free(s->peer);
-        s->peer = peer;
+        sp_release(s->peer);
+        s->peer = sp;
+        sp = NULL;
         s->has_nonce = false; /* one auth per nonce */
         memcpy(s->county, f->county, sizeof(s->county));
         hseq = s->hello_seq;
         hhas = s->hello_has_hash;
         memcpy(hhash, s->hello_hash, HCP_HASH_LEN);
-        peer = NULL;
     }
     pthread_mutex_unlock(&in->mu);
-    repl_peer_free(peer);
+    sp_release(sp);
     if (head_forks(w->g, f->county, hseq, hhas, hhash)) {
         mark_forked(w->g, f->county, hseq);
         reply_error(w, "forked", 0);
@@ -325,6 +366,7 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
     gw_ingest *in = w->g->ingest;
     gw_item *it = calloc(1, sizeof(*it));
     const char *reason = NULL;
+    shared_peer *sp = NULL;
     pthread_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     if (it == NULL)
@@ -333,26 +375,29 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
         reason = "unauthenticated";
     else if (strcmp(s->county, f->county) != 0)
         reason = "county_mismatch";
-    else if (s->peer != NULL && repl_peer_revoked(in->verifier, s->peer))
-        reason = "revoked";
-    else if (s->peer != NULL) {
-        const repl_event *last = &f->events[f->nevents - 1];
-        if (repl_peer_verify_batch(s->peer, f->county, f->seq + f->nevents - 1, last->hash, f->sig,
-                                   f->sig_len) != HCP_OK)
-            reason = "bad_signature";
+    else {
+        memcpy(it->county, s->county, sizeof(it->county));
+        sp = sp_hold(s->peer);
     }
-    if (reason == NULL && s->peer != NULL) {
+    pthread_mutex_unlock(&in->mu);
+    /* the signature, outside the lock: batches of many counties verify at once */
+    const repl_event *last = &f->events[f->nevents - 1];
+    if (reason == NULL && sp != NULL && repl_peer_revoked(in->verifier, sp->p))
+        reason = "revoked";
+    else if (reason == NULL && sp != NULL &&
+             repl_peer_verify_batch(sp->p, f->county, f->seq + f->nevents - 1, last->hash, f->sig,
+                                    f->sig_len) != HCP_OK)
+        reason = "bad_signature";
+    if (reason == NULL && sp != NULL) {
         size_t len = 0;
-        const uint8_t *der = repl_peer_cert(s->peer, &len);
+        const uint8_t *der = repl_peer_cert(sp->p, &len);
         it->cert = malloc(len);
         if (it->cert != NULL) {
             memcpy(it->cert, der, len);
             it->cert_len = len;
         }
     }
-    if (reason == NULL)
-        memcpy(it->county, s->county, sizeof(it->county));
-    pthread_mutex_unlock(&in->mu);
+    sp_release(sp);
     if (reason != NULL) {
         gw_log("warn", "repl.batch_refused", "county=%s first=%llu reason=%s", f->county,
                (unsigned long long)f->seq, reason);
@@ -550,8 +595,7 @@ static int listen_up(gw *g, gw_ingest *in)
     for (int i = 0; i < GW_WORKERS; i++) {
         worker *w = &in->workers[i];
         w->g = g;
-        if ((rv = nng_ctx_open(&w->ctx, in->sock)) != 0 ||
-            (rv = nng_aio_alloc(&w->aio, on_io, w)) != 0)
+        if (nng_ctx_open(&w->ctx, in->sock) != 0 || nng_aio_alloc(&w->aio, on_io, w) != 0)
             return HCP_ENOMEM;
     }
     if ((rv = nng_listener_start(in->listener, 0)) != 0) {
@@ -594,7 +638,7 @@ void gw_ingest_stop(gw *g)
     if (in->tls != NULL)
         nng_tls_config_free(in->tls);
     for (size_t i = 0; i < GW_SESSIONS; i++)
-        repl_peer_free(in->sessions[i].peer);
+        sp_release(in->sessions[i].peer);
     repl_verifier_free(in->verifier);
     pthread_mutex_destroy(&in->mu);
     free(in);

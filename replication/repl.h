@@ -12,7 +12,7 @@
 #define REPL_VERSION      1
 #define REPL_VERSION_MIN  1
 #define REPL_FRAME_MAX    (4u << 20)   /* bytes: larger messages are refused unread */
-#define REPL_BATCH_BYTES  (256u << 10) /* a batch's events stop growing past this */
+#define REPL_BATCH_BYTES  (1u << 20) /* a batch's events stop growing past this */
 #define REPL_BATCH_EVENTS 4096
 #define REPL_NONCE_LEN    32
 #define REPL_ID_MAX       32  /* node and gateway ids: printable ASCII */

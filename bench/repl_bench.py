@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""repl_bench.py — replication benchmarks (issue #4), run by bench/run.sh after
+the intake figures. Python 3 standard library, wrk, and the build's binaries.
+
+  repl_bench.py BUILD_DIR OUT_DIR
+
+Figures (docs/bench.md, "Replication"):
+  R   catch-up: one node (630102) holding N evaluations (~600-byte records,
+      written offline through its HTTP API by wrk + bench/repl.lua) is
+      started with --gateway against a fresh gateway; time from the node's
+      start until the gateway's /v1/counties shows applied == the node's
+      head (polled every 100 ms); events/s, plus both processes' CPU seconds.
+  R1  bench_nng_raw: the same bytes (N x 600) over nng mutual TLS in 64 KiB
+      messages, streamed (pair1) and one-in-flight (req/rep).
+  R2  bench_gw_apply_raw: the same number of ~600-byte records encoded,
+      hash-chained and appended to LMDB, 1,000 per durable transaction.
+  F   fleet catch-up: FLEET nodes (Qinghai counties) with FLEET_N events
+      each start at once against a fresh gateway: total events/s, the
+      gateway's peak RSS (VmHWM).
+  T   trickle: the FLEET nodes stay connected; each is sent RATE evaluations
+      per second for TRICKLE_S seconds; node commit (the 201) -> gateway
+      commit latency, measured by polling /v1/counties back to back.
+
+Environment: HCP_BENCH_REPL_N (1000000), HCP_BENCH_REPL_FLEET (44, at most
+44: hcp-node accepts only Qinghai counties), HCP_BENCH_REPL_FLEET_N (20000),
+HCP_BENCH_REPL_RATE (20 per node per second), HCP_BENCH_REPL_TRICKLE_S (20),
+HCP_BENCH_REPL_SKIP (comma list of F,T to skip). Adds "replication" to
+OUT_DIR/results.json and prints a table. Targets are reported, never enforced:
+the script fails only when something could not be measured.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TARGET_RATIO = 0.7
+GW_NAME = "gw.bench"
+RECORD_BYTES = 600
+POLL_S = 0.1
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+N = env_int("HCP_BENCH_REPL_N", 1000000)
+FLEET = min(env_int("HCP_BENCH_REPL_FLEET", 44), 44)
+FLEET_N = env_int("HCP_BENCH_REPL_FLEET_N", 20000)
+RATE = env_int("HCP_BENCH_REPL_RATE", 20)
+TRICKLE_S = env_int("HCP_BENCH_REPL_TRICKLE_S", 20)
+SKIP = set(s.strip().upper() for s in os.environ.get("HCP_BENCH_REPL_SKIP", "").split(",") if s)
+
+
+def say(msg):
+    print("bench: " + msg, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def req(port, method, path, token=None, body=None, timeout=30, conn=None):
+    """One request; returns (status, bytes). Reuses conn when given."""
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = {"Authorization": "Bearer " + token} if token else {}
+    if body is not None:
+        h["Content-Type"] = "application/json"
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    if conn is None:
+        c.close()
+    return r.status, data
+
+
+def wait_healthy(port, proc, secs=30):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            if req(port, "GET", "/healthz", timeout=2)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def proc_status(pid, keys=("VmRSS", "VmHWM")):
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in keys:
+                    out[k + "_kib"] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid (all threads), seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Bench:
+    def __init__(self, build, out):
+        self.build = build
+        self.out = out
+        self.work = os.path.join(out, "work", "repl")
+        self.node_bin = os.path.join(build, "node", "hcp-node")
+        self.gw_bin = os.path.join(build, "gateway", "hcp-gateway")
+        self.certs_bin = os.path.join(build, "certs", "hcp-certs")
+        self.raw_apply = os.path.join(build, "bench", "bench_gw_apply_raw")
+        self.raw_nng = os.path.join(build, "bench", "bench_nng_raw")
+        self.pki = os.path.join(self.work, "pki")
+        self.procs = []
+        self.res = {"settings": {"n": N, "fleet": FLEET, "fleet_n": FLEET_N, "rate": RATE,
+                                 "trickle_s": TRICKLE_S, "record_bytes": RECORD_BYTES},
+                    "d_2900_nodes": "skipped (not part of make bench)"}
+
+    # ---- processes ----
+    def spawn(self, args, log):
+        err = open(log, "wb") if log else subprocess.DEVNULL
+        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=err)
+        if log:
+            err.close()
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, timeout=60):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def stop_all(self):
+        for p in list(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in list(self.procs):
+            self.stop(p)
+
+    def start_node(self, county, name, gateway_port=None, log=None):
+        d = os.path.join(self.work, name)
+        port = free_port()
+        args = [self.node_bin, "--data", d, "--county", county, "--listen-http",
+                "127.0.0.1:%d" % port, "--sweep-interval", "86400"]
+        if gateway_port:
+            args += ["--gateway", "tls+tcp://127.0.0.1:%d" % gateway_port,
+                     "--tls-server-name", GW_NAME,
+                     "--tls-cert", os.path.join(self.pki, "nodes", county + ".crt"),
+                     "--tls-key", os.path.join(self.pki, "nodes", county + ".key"),
+                     "--tls-ca", os.path.join(self.pki, "ca.crt")]
+        p = self.spawn(args, log)
+        if not wait_healthy(port, p):
+            raise RuntimeError("node %s did not start (log: %s)" % (county, log))
+        with open(os.path.join(d, "api.token")) as f:
+            token = f.read().strip()
+        return {"proc": p, "port": port, "token": token, "county": county, "dir": d}
+
+    def start_gateway(self, name):
+        d = os.path.join(self.work, name)
+        shutil.rmtree(d, ignore_errors=True)
+        port, hport = free_port(), free_port()
+        log = os.path.join(self.work, name + ".log")
+        p = self.spawn([self.gw_bin, "--data", d, "--listen", "tls+tcp://127.0.0.1:%d" % port,
+                        "--listen-http", "127.0.0.1:%d" % hport,
+                        "--tls-cert", os.path.join(self.pki, "gateway.crt"),
+                        "--tls-key", os.path.join(self.pki, "gateway.key"),
+                        "--tls-ca", os.path.join(self.pki, "ca.crt"),
+                        "--tls-crl", os.path.join(self.pki, "crl.pem")], log)
+        if not wait_healthy(hport, p):
+            raise RuntimeError("gateway did not start (log: %s)" % log)
+        with open(os.path.join(d, "admin.token")) as f:
+            token = f.read().strip()
+        return {"proc": p, "port": port, "hport": hport, "token": token, "log": log}
+
+    def node_head(self, n):
+        st, body = req(n["port"], "GET", "/metrics", n["token"])
+        for line in body.decode().splitlines():
+            if line.startswith("hcp_node_log_head "):
+                return int(line.split()[1])
+        raise RuntimeError("no hcp_node_log_head in /metrics")
+
+    def applied(self, gw, conn=None):
+        st, body = req(gw["hport"], "GET", "/v1/counties", gw["token"], conn=conn)
+        if st != 200:
+            raise RuntimeError("GET /v1/counties: %d" % st)
+        return {c["county"]: c["applied"] for c in json.loads(body)["counties"]}
+
+    # ---- set-up ----
+    def make_pki(self, counties):
+        log = open(os.path.join(self.work, "certs.log"), "wb")
+        steps = [["init", "--dir", self.pki],
+                 ["gateway", "--dir", self.pki, "--name", GW_NAME, "--ip", "127.0.0.1"]]
+        steps += [["node", "--dir", self.pki, "--county", c] for c in counties]
+        for s in steps:
+            subprocess.run([self.certs_bin] + s, stdout=log, stderr=log, check=True)
+        log.close()
+
+    def fill(self, nodes, target, threads, conns):
+        """Post ~600-byte evaluations to every node until each holds at least
+        target events; returns the seconds it took."""
+        t0 = time.monotonic()
+        wrks = []
+        for n in nodes:
+            env = dict(os.environ, HCP_TOKEN=n["token"],
+                       HCP_LIMIT=str((target + threads - 1) // threads))
+            w = subprocess.Popen(["wrk", "-t%d" % threads, "-c%d" % conns, "-d600s", "--timeout",
+                                  "10s", "-s", os.path.join(HERE, "repl.lua"),
+                                  "http://127.0.0.1:%d/v1/evaluations" % n["port"]],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wrks.append([n, w])
+        left = list(wrks)
+        for rnd in range(5):
+            while left:
+                time.sleep(0.25)
+                still = []
+                for n, w in left:
+                    if self.node_head(n) >= target:
+                        w.send_signal(signal.SIGINT)
+                        w.wait()
+                    elif w.poll() is not None:  # stopped short (errors): top up below
+                        still.append([n, None])
+                    else:
+                        still.append([n, w])
+                left = [x for x in still if x[1] is not None]
+                short = [x[0] for x in still if x[1] is None]
+                for n in short:
+                    env = dict(os.environ, HCP_TOKEN=n["token"], HCP_LIMIT=str(
+                        max(1, target - self.node_head(n))))
+                    w = subprocess.Popen(["wrk", "-t1", "-c4", "-d600s", "-s",
+                                          os.path.join(HERE, "repl.lua"),
+                                          "http://127.0.0.1:%d/v1/evaluations" % n["port"]],
+                                         env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+                    left.append([n, w])
+            if not left:
+                break
+        return time.monotonic() - t0
+
+    # ---- R: one node catches up ----
+    def catch_up(self):
+        c = "630102"
+        say("(R) fill a node offline with %s evaluations of ~%d bytes (wrk, repl.lua)"
+            % (format(N, ","), RECORD_BYTES))
+        n = self.start_node(c, "r-node")
+        fill_s = self.fill([n], N, 2, 64)
+        head = self.node_head(n)
+        self.stop(n["proc"])
+        say("(R) %s events in %.1f s (%.0f/s); gateway up, node restarted with --gateway"
+            % (format(head, ","), fill_s, head / fill_s))
+        gw = self.start_gateway("r-gw")
+        conn = http.client.HTTPConnection("127.0.0.1", gw["hport"], timeout=30)
+        t0 = time.monotonic()
+        n = self.start_node(c, "r-node", gw["port"], os.path.join(self.work, "r-node.log"))
+        gw_cpu0, node_cpu0 = cpu_seconds(gw["proc"].pid), cpu_seconds(n["proc"].pid)
+        deadline = t0 + max(120, N / 2000)
+        got = 0
+        while time.monotonic() < deadline:
+            got = self.applied(gw, conn).get(c, 0)
+            if got >= head:
+                break
+            time.sleep(POLL_S)
+        secs = time.monotonic() - t0
+        if got < head:
+            raise RuntimeError("catch-up: only %d of %d applied after %.0f s" % (got, head, secs))
+        gw_cpu, node_cpu = cpu_seconds(gw["proc"].pid), cpu_seconds(n["proc"].pid)
+        r = {"events": head, "seconds": round(secs, 3), "events_per_s": round(head / secs, 1),
+             "poll_s": POLL_S, "fill_seconds": round(fill_s, 2),
+             "fill_per_s": round(head / fill_s, 1),
+             "gateway_cpu_s": round(gw_cpu - gw_cpu0, 2) if gw_cpu is not None else None,
+             "node_cpu_s": round(node_cpu - node_cpu0, 2) if node_cpu is not None else None,
+             "gateway_VmHWM_kib": proc_status(gw["proc"].pid).get("VmHWM_kib"),
+             "node_bytes_on_disk": os.path.getsize(os.path.join(n["dir"], "data.mdb")),
+             "gateway_bytes_on_disk": os.path.getsize(
+                 os.path.join(self.work, "r-gw", "data.mdb"))}
+        conn.close()
+        self.stop(n["proc"])
+        self.stop(gw["proc"])
+        # the node's log is no longer needed: free the disk for what follows
+        shutil.rmtree(os.path.join(self.work, "r-gw"), ignore_errors=True)
+        shutil.rmtree(n["dir"], ignore_errors=True)
+        self.res["catch_up"] = r
+        say("(R) catch-up: %.1f s, %.0f events/s" % (secs, head / secs))
+
+    # ---- R1, R2: baselines ----
+    def baselines(self, events):
+        say("(R1) raw nng TLS transfer of %s bytes in 64 KiB messages" % format(
+            events * RECORD_BYTES, ","))
+        p = self.pki
+        out = subprocess.run([self.raw_nng, str(free_port()), p + "/ca.crt", p + "/gateway.crt",
+                              p + "/gateway.key", p + "/nodes/630102.crt",
+                              p + "/nodes/630102.key", GW_NAME, str(events * RECORD_BYTES)],
+                             check=True, stdout=subprocess.PIPE).stdout
+        r1 = json.loads(out)
+        for k in ("stream", "reqrep"):
+            r1[k]["events_per_s"] = round(r1[k]["mb_per_s"] * 1e6 / RECORD_BYTES, 1)
+        self.res["nng_raw"] = r1
+        say("(R2) raw LMDB apply of %s records, 1,000 per durable txn" % format(events, ","))
+        raw_dir = os.path.join(self.work, "raw")
+        out = subprocess.run([self.raw_apply, raw_dir, str(events), "1000"], check=True,
+                             stdout=subprocess.PIPE).stdout
+        shutil.rmtree(raw_dir, ignore_errors=True)
+        self.res["gw_apply_raw"] = json.loads(out)
+
+    # ---- F: the fleet catches up ----
+    def fleet(self, counties):
+        say("(F) fill %d nodes offline with %s evaluations each" % (len(counties),
+                                                                   format(FLEET_N, ",")))
+        nodes = [self.start_node(c, "f-" + c) for c in counties]
+        fill_s = self.fill(nodes, FLEET_N, 1, 4)
+        heads = {n["county"]: self.node_head(n) for n in nodes}
+        for n in nodes:
+            n["proc"].send_signal(signal.SIGTERM)
+        for n in nodes:
+            self.stop(n["proc"])
+        total = sum(heads.values())
+        say("(F) %s events in %.1f s; gateway up, %d nodes restarted with --gateway"
+            % (format(total, ","), fill_s, len(nodes)))
+        gw = self.start_gateway("f-gw")
+        conn = http.client.HTTPConnection("127.0.0.1", gw["hport"], timeout=30)
+        t0 = time.monotonic()
+        nodes = [self.start_node(c, "f-" + c, gw["port"], os.path.join(self.work, "f-%s.log" % c))
+                 for c in counties]
+        started = time.monotonic() - t0
+        deadline = t0 + max(120, total / 2000)
+        done = False
+        while time.monotonic() < deadline:
+            a = self.applied(gw, conn)
+            if all(a.get(c, 0) >= h for c, h in heads.items()):
+                done = True
+                break
+            time.sleep(POLL_S)
+        secs = time.monotonic() - t0
+        conn.close()
+        if not done:
+            raise RuntimeError("fleet catch-up incomplete after %.0f s" % secs)
+        st = proc_status(gw["proc"].pid)
+        self.res["fleet"] = {"nodes": len(nodes), "events": total, "seconds": round(secs, 3),
+                             "events_per_s": round(total / secs, 1),
+                             "nodes_start_s": round(started, 2),
+                             "gateway_VmHWM_kib": st.get("VmHWM_kib"),
+                             "gateway_VmRSS_kib": st.get("VmRSS_kib"),
+                             "fill_seconds": round(fill_s, 2)}
+        say("(F) fleet catch-up: %.1f s, %.0f events/s, gateway peak RSS %.1f MB"
+            % (secs, total / secs, st.get("VmHWM_kib", 0) / 1024))
+        return gw, nodes
+
+    # ---- T: trickle latency ----
+    def trickle(self, gw, nodes):
+        say("(T) %d connected nodes, %d evaluations/s each for %d s: node 201 -> gateway applied"
+            % (len(nodes), RATE, TRICKLE_S))
+        text = "办理很快，工作人员态度很好。" * 11
+        stop = threading.Event()  # posters
+        stop_poll = threading.Event()  # the poller, a second later
+        samples = []  # (time, {county: applied})
+        posts = {n["county"]: [] for n in nodes}  # county -> [(seq, t_201)]
+        errors = [0]
+
+        def poller():
+            c = http.client.HTTPConnection("127.0.0.1", gw["hport"], timeout=30)
+            while not stop_poll.is_set():
+                a = self.applied(gw, c)
+                samples.append((time.monotonic(), a))
+
+        def poster(n):
+            c = http.client.HTTPConnection("127.0.0.1", n["port"], timeout=30)
+            seq = self.node_head(n)
+            t_next = time.monotonic()
+            k = 0
+            while not stop.is_set():
+                k += 1
+                body = json.dumps({"unit": {"code": "U1", "name": "城东区政务服务中心"},
+                                   "service_item": {"code": "S1", "name": "营业执照"},
+                                   "channel": "web", "rating": 3 + k % 3,
+                                   "content": "%s #t-%d" % (text, k)}, ensure_ascii=False)
+                st, _ = req(n["port"], "POST", "/v1/evaluations", n["token"],
+                             body.encode(), conn=c)
+                if st == 201:
+                    seq += 1
+                    posts[n["county"]].append((seq, time.monotonic()))
+                else:
+                    errors[0] += 1
+                t_next += 1.0 / RATE
+                time.sleep(max(0.0, t_next - time.monotonic()))
+
+        th = [threading.Thread(target=poller)] + [threading.Thread(target=poster, args=(n,))
+                                                 for n in nodes]
+        for t in th:
+            t.start()
+        time.sleep(TRICKLE_S)
+        stop.set()
+        for t in th[1:]:
+            t.join()
+        time.sleep(2.0)  # let the last ones arrive (the poller still runs)
+        stop_poll.set()
+        th[0].join()
+        lat = []
+        for c, ps in posts.items():
+            i = 0
+            for seq, t in ps:
+                while i < len(samples) and (samples[i][0] < t or samples[i][1].get(c, 0) < seq):
+                    i += 1
+                if i == len(samples):
+                    break
+                lat.append(samples[i][0] - t)
+                # a later post may be seen by the same sample: do not advance i
+        lat.sort()
+        periods = [b[0] - a[0] for a, b in zip(samples, samples[1:])]
+        sent = sum(len(p) for p in posts.values())
+
+        def pct(p):
+            return round(1000 * lat[min(len(lat) - 1, int(p / 100 * len(lat)))], 2) if lat else None
+
+        self.res["trickle"] = {
+            "nodes": len(nodes), "rate_per_node": RATE, "seconds": TRICKLE_S, "posted": sent,
+            "post_errors": errors[0], "matched": len(lat), "p50_ms": pct(50), "p90_ms": pct(90),
+            "p99_ms": pct(99), "max_ms": round(1000 * lat[-1], 2) if lat else None,
+            "poll_period_ms": round(1000 * sum(periods) / len(periods), 2) if periods else None,
+            "gateway_VmHWM_kib": proc_status(gw["proc"].pid).get("VmHWM_kib")}
+        say("(T) p50 %s ms, p99 %s ms over %d events (poll period %s ms)"
+            % (pct(50), pct(99), len(lat), self.res["trickle"]["poll_period_ms"]))
+
+    def run(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+        divs = [line.split("\t")[0] for line in open(os.path.join(ROOT, "data", "divisions.tsv"),
+                                                     encoding="utf-8")
+                if line[:1].isdigit()]
+        counties = divs[:FLEET]
+        say("replication: PKI for the gateway and %d counties (hcp-certs)" % len(counties))
+        self.make_pki(sorted(set(counties + ["630102"])))
+        try:
+            self.catch_up()
+            self.baselines(self.res["catch_up"]["events"])
+            if "F" not in SKIP and FLEET > 0:
+                gw, nodes = self.fleet(counties)
+                if "T" not in SKIP:
+                    self.trickle(gw, nodes)
+                for n in nodes:
+                    n["proc"].send_signal(signal.SIGTERM)
+        finally:
+            self.stop_all()
+        r = self.res
+        slower = min(r["nng_raw"]["stream"]["events_per_s"], r["gw_apply_raw"]["records_per_s"])
+        r["slower_baseline_events_per_s"] = slower
+        r["ratio_catch_up_over_slower_baseline"] = round(r["catch_up"]["events_per_s"] / slower, 3)
+        r["target_ratio"] = TARGET_RATIO
+        r["target_met"] = r["ratio_catch_up_over_slower_baseline"] >= TARGET_RATIO
+        return r
+
+
+def report(r):
+    def row(name, value, note=""):
+        print("  %-44s %14s  %s" % (name, value, note))
+
+    cu, raw, app = r["catch_up"], r["nng_raw"], r["gw_apply_raw"]
+    print()
+    print("hcp replication benchmark (node -> gateway, nng mutual TLS)")
+    print("  " + "-" * 76)
+    row("(R) catch-up of %s events  events/s" % format(cu["events"], ","),
+        "%.0f" % cu["events_per_s"], "%.1f s; CPU s: gateway %s, node %s"
+        % (cu["seconds"], cu["gateway_cpu_s"], cu["node_cpu_s"]))
+    row("    (filling the node offline, HTTP  ev/s)", "%.0f" % cu["fill_per_s"],
+        "%.1f s" % cu["fill_seconds"])
+    row("(R1) raw nng TLS, 64 KiB msgs, stream  MB/s", "%.1f" % raw["stream"]["mb_per_s"],
+        "= %.0f events/s" % raw["stream"]["events_per_s"])
+    row("     same, req/rep one in flight       MB/s", "%.1f" % raw["reqrep"]["mb_per_s"],
+        "= %.0f events/s" % raw["reqrep"]["events_per_s"])
+    row("(R2) raw LMDB apply, 1,000/txn, durable rec/s", "%.0f" % app["records_per_s"],
+        "%.0f B per record" % app["bytes_per_record"])
+    row("ratio (R) / slower of (R1, R2)", "%.3f" % r["ratio_catch_up_over_slower_baseline"],
+        "target >= %g: %s" % (TARGET_RATIO, "met" if r["target_met"] else "MISSED"))
+    f = r.get("fleet")
+    if f:
+        row("(F) %d nodes x %s catch up at once  ev/s" % (f["nodes"], format(
+            r["settings"]["fleet_n"], ",")), "%.0f" % f["events_per_s"],
+            "%.1f s, %s events" % (f["seconds"], format(f["events"], ",")))
+        row("    gateway peak RSS (VmHWM)  MB", "%.1f" % (f["gateway_VmHWM_kib"] / 1024))
+    t = r.get("trickle")
+    if t and t["p50_ms"] is not None:
+        row("(T) %d nodes x %d ev/s: node->gw p50/p99 ms" % (t["nodes"], t["rate_per_node"]),
+            "%.1f / %.1f" % (t["p50_ms"], t["p99_ms"]),
+            "max %.1f; resolution ~%.1f ms (poll)" % (t["max_ms"], t["poll_period_ms"]))
+    row("(d) 2,900 nodes", "skipped")
+    print("  " + "-" * 76)
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build, out = os.path.abspath(argv[1]), os.path.abspath(argv[2])
+    b = Bench(build, out)
+    for f in (b.node_bin, b.gw_bin, b.certs_bin, b.raw_apply, b.raw_nng):
+        if not os.access(f, os.X_OK):
+            print("bench: %s is missing (build first: make bench)" % f, file=sys.stderr)
+            return 1
+    r = b.run()
+    path = os.path.join(out, "results.json")
+    res = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            res = json.load(f)
+    res["replication"] = r
+    with open(path, "w") as f:
+        json.dump(res, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    with open(os.path.join(out, "repl.json"), "w") as f:
+        json.dump(r, f, indent=2, ensure_ascii=False)
+    report(r)
+    print("  results: %s (key \"replication\")" % path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
