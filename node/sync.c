@@ -24,7 +24,8 @@
 #include "store.h"
 #include "writer.h"
 
-#define SYNC_TIMEOUT_MS  10000 /* an answer takes at most this long */
+#define SYNC_TIMEOUT_MS  5000 /* an answer takes at most this long */
+#define SYNC_BATCH_MIN   (16u << 10) /* batches shrink to this on a slow link */
 #define SYNC_IDLE_MS     1000  /* re-check for new events this often when idle */
 #define SYNC_PING_EVERY  10    /* idle rounds between pings (heartbeat) */
 #define SYNC_BACKOFF_MIN 100
@@ -54,6 +55,9 @@ struct node_sync {
     uint64_t remote;     /* the gateway's applied position for this county */
     uint64_t fetch_from; /* first seq of the fetch in flight */
     bool synced_sent;    /* W_SYNCED queued (restore complete) */
+    int timeouts;        /* requests in a row that got no answer */
+    size_t batch_bytes;  /* current batch size: halved after a timeout, regrown on acks */
+    bool redialing;      /* the socket is being replaced (on_pipe keeps off) */
     int backoff_ms, idle_rounds;
     char last_error[160];
 };
@@ -97,6 +101,10 @@ static void send_frame(node_sync *sy, const repl_frame *f)
  * jitter (exponential, 100 ms to 30 s). mu held. */
 static void fail(node_sync *sy, const char *what)
 {
+    bool timeout = strstr(what, "imed out") != NULL || strstr(what, "no answer") != NULL;
+    sy->timeouts = timeout ? sy->timeouts + 1 : 0;
+    if (timeout && sy->batch_bytes / 2 >= SYNC_BATCH_MIN)
+        sy->batch_bytes /= 2; /* a slow link gets smaller batches */
     if (sy->connected || strcmp(sy->last_error, what) != 0)
         node_log("warn", "sync.failed", "gateway=%s reason=\"%s\"", sy->n->cfg.gateway, what);
     snprintf(sy->last_error, sizeof(sy->last_error), "%s", what);
@@ -163,7 +171,7 @@ static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf,
     size_t k = 0;
     size_t offs[REPL_BATCH_EVENTS][3];
     for (uint64_t seq = from; seq <= head && k < REPL_BATCH_EVENTS && rc == HCP_OK; seq++) {
-        if (buf->len >= REPL_BATCH_BYTES)
+        if (buf->len >= sy->batch_bytes)
             break;
         size_t start = buf->len;
         hcp_buf pii;
@@ -302,6 +310,9 @@ static void on_position(node_sync *sy, uint64_t applied)
                  (unsigned long long)applied, (unsigned long long)head);
     sy->connected = true;
     sy->backoff_ms = 0;
+    sy->timeouts = 0;
+    if (sy->batch_bytes < REPL_BATCH_BYTES)
+        sy->batch_bytes *= 2;
     sy->last_error[0] = '\0';
     if (applied != sy->acked) {
         sy->acked = applied;
@@ -383,8 +394,12 @@ static void on_io(void *arg)
     node_sync *sy = arg;
     int rv = nng_aio_result(sy->aio);
     pthread_mutex_lock(&sy->mu);
-    if (sy->stopping) {
-        if (rv != 0 && sy->sending)
+    if (sy->stopping || sy->redialing) { /* the old socket's last word */
+        if (sy->sending) {
+            if (rv != 0)
+                nng_msg_free(nng_aio_get_msg(sy->aio));
+            sy->sending = false;
+        } else if (rv == 0)
             nng_msg_free(nng_aio_get_msg(sy->aio));
         pthread_mutex_unlock(&sy->mu);
         return;
@@ -413,17 +428,49 @@ static void on_io(void *arg)
     pthread_mutex_unlock(&sy->mu);
 }
 
+static int open_socket(node_sync *sy);
+
+/*
+ * The watchdog: requests that time out again and again while nng believes
+ * it is connected mean a connection that died without nng noticing (seen
+ * when a link is cut in the middle of a TLS record: nng 1.5.2 then never
+ * redials). Replace the socket, dialer and request aio; called without mu,
+ * from the sleep aio's callback (node_sync_stop waits for it).
+ */
+static void redial(node_sync *sy)
+{
+    node_log("warn", "sync.redial",
+             "gateway=%s detail=\"no answer to %d requests; new "
+             "connection\"",
+             sy->n->cfg.gateway, sy->timeouts);
+    nng_close(sy->sock); /* pipes, dialer, context; on_pipe keeps off (redialing) */
+    nng_aio_free(sy->aio);
+    sy->aio = NULL;
+    int rc = nng_aio_alloc(&sy->aio, on_io, sy) == 0 ? open_socket(sy) : HCP_ENOMEM;
+    pthread_mutex_lock(&sy->mu);
+    sy->redialing = false;
+    sy->timeouts = 0;
+    if (rc != HCP_OK || sy->aio == NULL)
+        fail(sy, "cannot open a new connection");
+    else if (!sy->stopping)
+        send_hello(sy);
+    pthread_mutex_unlock(&sy->mu);
+}
+
 static void on_sleep(void *arg)
 {
     node_sync *sy = arg;
     pthread_mutex_lock(&sy->mu);
-    if (!sy->stopping) {
-        if (sy->state == SY_BACKOFF)
-            send_hello(sy);
-        else if (sy->state == SY_IDLE)
-            next_step(sy);
-    }
+    bool again = !sy->stopping && sy->state == SY_BACKOFF && sy->timeouts >= 1;
+    if (again)
+        sy->redialing = true;
+    else if (!sy->stopping && sy->state == SY_BACKOFF)
+        send_hello(sy);
+    else if (!sy->stopping && sy->state == SY_IDLE)
+        next_step(sy);
     pthread_mutex_unlock(&sy->mu);
+    if (again)
+        redial(sy);
 }
 
 /* The connection went away: abandon the request in flight now. */
@@ -431,8 +478,12 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)p;
     node_sync *sy = arg;
-    if (ev == NNG_PIPE_EV_REM_POST)
-        nng_aio_cancel(sy->aio);
+    if (ev != NNG_PIPE_EV_REM_POST)
+        return;
+    pthread_mutex_lock(&sy->mu);
+    if (!sy->redialing && !sy->stopping && sy->aio != NULL)
+        nng_aio_cancel(sy->aio); /* completes later, on nng's task thread */
+    pthread_mutex_unlock(&sy->mu);
 }
 
 void node_sync_kick(node *n, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
@@ -502,8 +553,6 @@ static int tls_setup(node_sync *sy)
         rv = nng_tls_config_server_name(sy->tls, name);
     if (rv == 0)
         rv = nng_tls_config_auth_mode(sy->tls, NNG_TLS_AUTH_MODE_REQUIRED);
-    if (rv == 0)
-        rv = nng_dialer_set_ptr(sy->dialer, NNG_OPT_TLS_CONFIG, sy->tls);
     free(cert);
     free(key);
     if (rv != 0) {
@@ -519,7 +568,8 @@ static int tls_setup(node_sync *sy)
     return rc;
 }
 
-static int dial(node_sync *sy)
+/* The req socket and its dialer (TLS config, if any, made before). */
+static int open_socket(node_sync *sy)
 {
     const node_config *c = &sy->n->cfg;
     int rv = nng_req0_open(&sy->sock);
@@ -535,14 +585,12 @@ static int dial(node_sync *sy)
         rv = nng_pipe_notify(sy->sock, NNG_PIPE_EV_REM_POST, on_pipe, sy);
     if (rv == 0)
         rv = nng_dialer_create(&sy->dialer, sy->sock, c->gateway);
-    if (rv == 0 && !sy->insecure && tls_setup(sy) != HCP_OK)
-        return HCP_ECRYPTO;
+    if (rv == 0)
+        (void)nng_dialer_set_bool(sy->dialer, NNG_OPT_TCP_KEEPALIVE, true); /* best effort */
+    if (rv == 0 && sy->tls != NULL)
+        rv = nng_dialer_set_ptr(sy->dialer, NNG_OPT_TLS_CONFIG, sy->tls);
     if (rv == 0)
         rv = nng_ctx_open(&sy->ctx, sy->sock);
-    if (rv == 0)
-        rv = nng_aio_alloc(&sy->aio, on_io, sy);
-    if (rv == 0)
-        rv = nng_aio_alloc(&sy->sleep, on_sleep, sy);
     if (rv == 0)
         rv = nng_dialer_start(sy->dialer, NNG_FLAG_NONBLOCK);
     if (rv != 0) {
@@ -551,6 +599,15 @@ static int dial(node_sync *sy)
         return HCP_EIO;
     }
     return HCP_OK;
+}
+
+static int dial(node_sync *sy)
+{
+    if (!sy->insecure && tls_setup(sy) != HCP_OK)
+        return HCP_ECRYPTO;
+    if (nng_aio_alloc(&sy->aio, on_io, sy) != 0 || nng_aio_alloc(&sy->sleep, on_sleep, sy) != 0)
+        return HCP_ENOMEM;
+    return open_socket(sy);
 }
 
 int node_sync_start(node *n)
@@ -563,6 +620,7 @@ int node_sync_start(node *n)
     sy->n = n;
     sy->insecure = strncmp(n->cfg.gateway, "tcp://", 6) == 0;
     sy->acked = n->store->acked;
+    sy->batch_bytes = REPL_BATCH_BYTES;
     atomic_store(&sy->head, n->store->chain.seq);
     memcpy(sy->head_hash, n->store->chain.head, HCP_HASH_LEN);
     pthread_mutex_init(&sy->mu, NULL);
@@ -586,10 +644,10 @@ void node_sync_stop(node *n)
     pthread_mutex_lock(&sy->mu);
     sy->stopping = true;
     pthread_mutex_unlock(&sy->mu);
+    if (sy->sleep != NULL)
+        nng_aio_stop(sy->sleep); /* first: a redial in progress finishes */
     if (sy->aio != NULL)
         nng_aio_stop(sy->aio);
-    if (sy->sleep != NULL)
-        nng_aio_stop(sy->sleep);
     nng_close(sy->sock);
     nng_aio_free(sy->aio);
     nng_aio_free(sy->sleep);

@@ -386,12 +386,15 @@ class Gateway(Node):
         """The URL nodes give as --gateway."""
         return "%s://127.0.0.1:%d" % (self.scheme, self.repl_port)
 
-    def spawn(self, extra=()):
-        """Start the process on two fresh ports (no waiting); returns it."""
-        self.port = free_port()
-        self.repl_port = free_port()
-        while self.repl_port == self.port:
+    def spawn(self, extra=(), same_ports=False):
+        """Start the process (no waiting); returns it. On two fresh ports,
+        or with same_ports on the ports of the previous start (a restart the
+        nodes find again at the URL they were given)."""
+        if not (same_ports and self.port and self.repl_port):
+            self.port = free_port()
             self.repl_port = free_port()
+            while self.repl_port == self.port:
+                self.repl_port = free_port()
         self.starts += 1
         self.stderr_path = os.path.join(self.tmp, "stderr-%d-%d.log" % (self.port, self.starts))
         self._stderr = open(self.stderr_path, "wb")
@@ -434,6 +437,22 @@ class Gateway(Node):
                 raise AssertionError("hcp-gateway did not become ready (exit %r):\n%s"
                                      % (code, tail(err)))
         return self
+
+    def restart_same_ports(self, deadline=15.0):
+        """Start again on the ports of the previous start (after a stop or
+        a kill) and wait until ready; retries briefly while a port is still
+        held by the process that just died."""
+        end = time.monotonic() + deadline
+        while True:
+            self.spawn(same_ports=True)
+            if self.wait_healthy(max(0.5, end - time.monotonic())):
+                return self
+            code = self.proc.poll()
+            self.kill()
+            if code is None or time.monotonic() >= end:
+                raise AssertionError("hcp-gateway did not come back on ports %d/%d (exit %r):\n%s"
+                                     % (self.port, self.repl_port, code, tail(self.stderr())))
+            time.sleep(0.1)
 
     def counties(self):
         """GET /v1/counties as {county: row} ({"counties": [...]} or a bare array)."""
