@@ -380,8 +380,12 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
         sp = sp_hold(s->peer);
     }
     pthread_mutex_unlock(&in->mu);
-    /* the signature, outside the lock: batches of many counties verify at once */
+    /* the signature, outside the lock: batches of many counties verify at once;
+     * a certificate revoked while its session lives stops here (the CRL file
+     * is re-read when it changed: a stat per batch) */
     const repl_event *last = &f->events[f->nevents - 1];
+    if (reason == NULL && sp != NULL && repl_verifier_reload(in->verifier) != HCP_OK)
+        gw_log("warn", "repl.crl_reload_failed", "detail=\"keeping the previous CRL\"");
     if (reason == NULL && sp != NULL && repl_peer_revoked(in->verifier, sp->p))
         reason = "revoked";
     else if (reason == NULL && sp != NULL &&
