@@ -62,6 +62,16 @@ void hcpd_req_reply_error(hcpd_req *r, int status, const char *error, const char
 /* Reply with bytes of a content type (copied). */
 void hcpd_req_reply_raw(hcpd_req *r, int status, const char *content_type, const void *data,
                         size_t len);
+/* One extra response header: name and value, borrowed for the call. */
+typedef struct hcpd_hdr {
+    const char *name;
+    const char *value;
+} hcpd_hdr;
+/* As hcpd_req_reply_raw, with nhdrs extra headers (copied) set after the
+ * defaults, so one named again replaces it (e.g. Cache-Control). For the
+ * public feed's ETag, Last-Modified and 304 Not Modified. */
+void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, const void *data,
+                         size_t len, const hcpd_hdr *hdrs, size_t nhdrs);
 
 /* ---- frame.c: start-up and shutdown plumbing of a daemon. ----
  * prog is the daemon's name in messages ("hcp-node"); each function prints

@@ -156,6 +156,7 @@ static const char *http_reason(int status)
         {200, "OK"},
         {201, "Created"},
         {204, "No Content"},
+        {304, "Not Modified"},
         {400, "Bad Request"},
         {401, "Unauthorized"},
         {403, "Forbidden"},
@@ -193,7 +194,8 @@ static nng_http_res *http_res_new(hcpd_req *r, int status, const char *ctype, co
         nng_http_res_set_reason(res, http_reason(status)) != 0 ||
         nng_http_res_set_header(res, "Content-Type", ctype) != 0 ||
         nng_http_res_set_header(res, "Cache-Control", "no-store") != 0 ||
-        nng_http_res_copy_data(res, data, len) != 0 ||
+        (len > 0 && nng_http_res_copy_data(res, data, len) != 0) ||
+        (len == 0 && status != 304 && nng_http_res_set_header(res, "Content-Length", "0") != 0) ||
         (r->close && nng_http_res_set_header(res, "Connection", "close") != 0) ||
         (status == 401 &&
          nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"hcp-node\"") != 0)) {
@@ -249,6 +251,29 @@ void hcpd_req_reply_raw(hcpd_req *r, int status, const char *content_type, const
         len = 10;
     }
     http_complete(r, http_res_new(r, status, content_type, data, len), status);
+}
+
+/* Reply with bytes and extra headers (hcpd.h). From any thread, once. */
+void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, const void *data,
+                         size_t len, const hcpd_hdr *hdrs, size_t nhdrs)
+{
+    if (r == NULL || hdrs == NULL || nhdrs == 0 || status < 100 || status > 599 ||
+        content_type == NULL || (data == NULL && len > 0)) {
+        hcpd_req_reply_raw(r, status, content_type, data, len);
+        return;
+    }
+    if (!req_first_reply(r)) {
+        return;
+    }
+    nng_http_res *res = http_res_new(r, status, content_type, data, len);
+    for (size_t i = 0; res != NULL && i < nhdrs; i++) {
+        if (hdrs[i].name == NULL || hdrs[i].value == NULL ||
+            nng_http_res_set_header(res, hdrs[i].name, hdrs[i].value) != 0) {
+            nng_http_res_free(res);
+            res = NULL;
+        }
+    }
+    http_complete(r, res, status);
 }
 
 /* Reply with body as compact JSON; body (a new reference) is stolen. */

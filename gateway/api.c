@@ -20,6 +20,10 @@
 
 static const char *const state_names[] = {"never_seen", "ok", "forked", "unauthorized"};
 
+/* gateway/www/index.html, embedded at build time (gateway/CMakeLists.txt) */
+extern const unsigned char hcp_www_index[];
+extern const size_t hcp_www_index_len;
+
 static bool is(const char *a, const char *b)
 {
     return strcmp(a, b) == 0;
@@ -195,6 +199,13 @@ static void list_cases(gw *g, hcpd_req *r)
         json_pack("{so,so}", "cases", arr, "next", next[0] ? json_string(next) : json_null()));
 }
 
+/* GET / and /index.html: the public disclosure page (issue #5), one
+ * self-contained file that reads the feed; the bytes are static, not owned. */
+static void serve_page(hcpd_req *r)
+{
+    hcpd_req_reply_raw(r, 200, "text/html; charset=utf-8", hcp_www_index, hcp_www_index_len);
+}
+
 static void not_allowed(hcpd_req *r)
 {
     hcpd_req_reply_error(r, 405, "method_not_allowed", "this route does not take that method");
@@ -207,12 +218,16 @@ static void handle(void *arg, hcpd_req *r)
     bool get = is(m, "GET") || is(m, "HEAD");
     if (is(p, "/healthz"))
         get ? hcpd_req_reply_json(r, 200, json_pack("{ss}", "status", "ok")) : not_allowed(r);
+    else if (is(p, "/") || is(p, "/index.html"))
+        get ? serve_page(r) : not_allowed(r);
     else if (is(p, "/v1/counties"))
         get ? get_counties(g, r) : not_allowed(r);
     else if (is(p, "/v1/cases"))
         get ? list_cases(g, r) : not_allowed(r);
     else if (strncmp(p, "/v1/cases/", 10) == 0)
         get ? get_case(g, r, p + 10) : not_allowed(r);
+    else if (gw_feed_is_route(p)) /* public: feed.c */
+        get ? gw_feed_handle(g, r) : not_allowed(r);
     else
         hcpd_req_reply_error(r, 404, "not_found", "no such route");
 }
@@ -220,7 +235,8 @@ static void handle(void *arg, hcpd_req *r)
 static bool is_public(const char *method, const char *path)
 {
     (void)method;
-    return is(path, "/healthz");
+    return is(path, "/healthz") || is(path, "/") || is(path, "/index.html") ||
+           gw_feed_is_route(path);
 }
 
 int gw_http_start(gw *g)

@@ -12,6 +12,7 @@
 #define GW_STORE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "env.h"
 
@@ -34,8 +35,14 @@ typedef struct gw_county {
 
 struct gw_store {
     hcpd_env db;
-    MDB_dbi meta, log, counties, proofs, cases, case_ev;
+    MDB_dbi meta, log, counties, proofs, cases, case_ev, feed;
     hcp_sealer *sealer; /* borrowed */
+    /* The public feed (feed.c): its version goes up after every commit
+     * that changed a case, and mtime is when (Last-Modified). */
+    _Atomic uint64_t feed_version;
+    _Atomic int64_t feed_mtime;
+    bool feed_dirty;                /* loop thread: this transaction changed a case */
+    struct gw_feed_cache *feed_cache; /* rendered pages, owned */
     pthread_mutex_t mu;
     gw_county table[GW_COUNTIES_MAX];
     size_t ncounties;
@@ -76,6 +83,32 @@ int gws_case_event_add(gw_store *s, MDB_txn *txn, const char *id, const char *co
 int gws_case_events(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
                     size_t *n);
 void gws_events_free(hcp_event *evs, size_t n);
+
+/* ---- the public feed's index (dbi "feed") ----
+ * Key: be64 updated_at (the case's last_at, seconds) | case id, so a
+ * reverse cursor scan is "newest update first". Value: GWS_FEED_HDR bytes
+ * (u8 format 1 | u8 flags GWS_FEED_* | be64 received_at | be64 flip_at,
+ * the instant after which a kept deadline is missed, 0 none) then the
+ * redacted entry as a JSON object without "deadline_met" (feed.c). */
+#define GWS_FEED_HDR    18
+#define GWS_FEED_CLOSED 1u
+#define GWS_FEED_MET    2u
+
+/* Replace case c's feed entry in txn: drop the one under prev_at (0: the
+ * case had none), write c's as of now. c is borrowed. */
+int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case *c, hcp_time now);
+/* After a commit in which feed_dirty was set: a new feed version. */
+void gws_feed_changed(gw_store *s, hcp_time now);
+
+/* feed.c: the entry value of c (GWS_FEED_HDR + JSON) into out, redacted
+ * with c's personal data as known strings; c is borrowed. */
+int gw_feed_value(const hcp_case *c, hcp_time now, hcp_buf *out);
+/* feed.c: the page cache, made at store open and freed at close. */
+int gw_feed_cache_new(struct gw_feed_cache **out);
+void gw_feed_cache_free(struct gw_feed_cache *fc);
+/* feed.c: whether path is a public feed route; answer it (GET/HEAD). */
+bool gw_feed_is_route(const char *path);
+void gw_feed_handle(gw *g, hcpd_req *r);
 
 /* Keep a batch signature and the certificate that made it. */
 int gws_proof_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t last_seq,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chain.h"
 #include "codec.h"
@@ -168,6 +169,89 @@ static int load_counties(gw_store *s, MDB_txn *txn)
     return rc == MDB_NOTFOUND ? HCP_OK : gws_err(rc);
 }
 
+/* ---- the feed index ---- */
+
+#define FEED_KEY_MAX (8 + HCP_CASE_ID_MAX)
+
+/* The feed key of case id updated at t into k; its length. */
+static size_t feed_key(uint8_t k[FEED_KEY_MAX], hcp_time t, const char *id)
+{
+    size_t n = strnlen(id, HCP_CASE_ID_MAX - 1);
+    be64_put(k, (uint64_t)t);
+    memcpy(k + 8, id, n);
+    return 8 + n;
+}
+
+int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case *c, hcp_time now)
+{
+    if (s == NULL || txn == NULL || c == NULL || c->id[0] == '\0')
+        return HCP_EINVAL;
+    uint8_t kb[FEED_KEY_MAX];
+    int rc = HCP_OK;
+    if (prev_at != 0) {
+        MDB_val k = {feed_key(kb, prev_at, c->id), kb};
+        int mrc = mdb_del(txn, s->feed, &k, NULL);
+        rc = mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
+    }
+    hcp_buf val;
+    hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
+    if (rc == HCP_OK)
+        rc = gw_feed_value(c, now, &val);
+    if (rc == HCP_OK) {
+        MDB_val k = {feed_key(kb, c->last_at, c->id), kb}, v = {val.len, val.data};
+        rc = gws_err(mdb_put(txn, s->feed, &k, &v, 0));
+    }
+    hcp_buf_free(&val);
+    if (rc == HCP_OK)
+        s->feed_dirty = true;
+    return rc;
+}
+
+void gws_feed_changed(gw_store *s, hcp_time now)
+{
+    atomic_store(&s->feed_mtime, now);
+    atomic_fetch_add(&s->feed_version, 1);
+}
+
+/* A store written before the feed existed: index every case once. */
+static int feed_rebuild(gw_store *s, MDB_txn *txn)
+{
+    MDB_stat fst, cst;
+    int rc = gws_err(mdb_stat(txn, s->feed, &fst));
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_stat(txn, s->cases, &cst));
+    atomic_store(&s->feed_mtime, (int64_t)time(NULL));
+    if (rc != HCP_OK || fst.ms_entries > 0 || cst.ms_entries == 0)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = gws_err(mdb_cursor_open(txn, s->cases, &cur))) != HCP_OK)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    size_t n = 0;
+    for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[HCP_CASE_ID_MAX];
+        if (k.mv_size == 0 || k.mv_size >= sizeof(id))
+            continue;
+        memcpy(id, k.mv_data, k.mv_size);
+        id[k.mv_size] = '\0';
+        hcp_case c;
+        rc = hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, true, &c);
+        if (rc != HCP_OK) /* personal record unreadable: index without it */
+            rc = hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, false, &c);
+        if (rc == HCP_OK)
+            rc = gws_feed_update(s, txn, 0, &c, (hcp_time)time(NULL));
+        hcp_case_clear(&c);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    if (rc == HCP_OK)
+        gw_log("info", "feed.rebuilt", "cases=%zu", n);
+    return rc;
+}
+
 /* ---- open / close ---- */
 
 static int open_dbis(gw_store *s, MDB_txn *txn)
@@ -183,6 +267,8 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "cases", MDB_CREATE, &s->cases);
     if (!rc)
         rc = mdb_dbi_open(txn, "case_ev", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &s->case_ev);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "feed", MDB_CREATE, &s->feed);
     return rc;
 }
 
@@ -202,6 +288,10 @@ int gw_store_open(gw *g)
     int rc = gws_err(mrc);
     if (rc == HCP_OK)
         rc = load_counties(s, txn);
+    if (rc == HCP_OK)
+        rc = feed_rebuild(s, txn);
+    if (rc == HCP_OK)
+        rc = gw_feed_cache_new(&s->feed_cache);
     if (rc == HCP_OK)
         rc = gws_err(mdb_txn_commit(txn));
     else if (txn != NULL)
@@ -225,6 +315,7 @@ void gw_store_close(gw *g)
     if (s == NULL)
         return;
     hcpd_env_close(&s->db);
+    gw_feed_cache_free(s->feed_cache);
     pthread_mutex_destroy(&s->mu);
     free(s);
     g->store = NULL;

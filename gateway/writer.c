@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chain.h"
 #include "codec.h"
@@ -76,6 +77,7 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
         memset(&c, 0, sizeof(c));
         rc = HCP_OK; /* a step for a case never opened: the rules refuse it below */
     }
+    hcp_time prev_at = c.status != HCP_ST_NONE ? c.last_at : 0; /* its feed key's time */
     hcp_refusal why = {0};
     int rr = rc == HCP_OK ? hcp_rules_apply(&c, ev, g->cal, ev->recorded_at, &why) : rc;
     if (rr == HCP_ERULE || rr == HCP_EINVAL) {
@@ -86,6 +88,8 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
         rc = HCP_OK;
     } else if (rr == HCP_OK) {
         rc = gws_case_put(g->store, txn, &c);
+        if (rc == HCP_OK) /* the public feed, in the same transaction */
+            rc = gws_feed_update(g->store, txn, prev_at, &c, (hcp_time)time(NULL));
     } else
         rc = rr;
     if (rc == HCP_OK)
@@ -230,6 +234,7 @@ static int attempt(gw *g, gw_item *batch, tentative *t, outcome *o)
     MDB_txn *txn;
     t->n = 0;
     memset(o, 0, sizeof(*o));
+    g->store->feed_dirty = false;
     int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
     if (rc != HCP_OK)
         return rc;
@@ -275,10 +280,12 @@ static void run_batch(gw *g, gw_item *batch)
             break;
         gw_log("info", "store.grow", "mapsize=%zu", g->store->db.mapsize);
     }
-    if (rc == HCP_OK)
+    if (rc == HCP_OK) {
         for (size_t i = 0; i < t.n; i++)
             gws_county_publish(g->store, &t.c[i]);
-    else
+        if (g->store->feed_dirty) /* committed: the feed shows it from now */
+            gws_feed_changed(g->store, (hcp_time)time(NULL));
+    } else
         gw_log("error", "store.commit_failed", "err=\"%s\"", hcp_strerror(rc));
     finish(g, batch, &t, &o, rc);
 }

@@ -8,10 +8,12 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev
       libjansson-dev libcmocka-dev python3 openssl)
-# extra groups: "bench" adds the load generator
+# extra groups: "bench" adds the load generator, "browser" the headless
+# browser the disclosure page's system test drives
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
+    browser) pkgs+=(chromium) ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done

@@ -1,0 +1,332 @@
+"""test_feed.py — the gateway's public disclosure feed (issue #5, SPEC.md
+"hcp-gateway": GET /feed/requests.json and GET /feed/atom.xml, no token).
+
+Usage: python3 test_feed.py PATH/TO/hcp-node PATH/TO/hcp-gateway
+
+One gateway (plain tcp://, --insecure) and two county nodes in different
+prefectures (630102 城东区 of 630100 西宁市, 630202 乐都区 of 630200 海东市):
+  test_1  a case posted at a node shows in the JSON and the Atom feed, with
+          the Open311 names, soon after the gateway has it (polled).
+  test_2  filters (county, prefecture, status, start_date/end_date,
+          updated_after, service_request_id) and paging pick the right
+          entries, newest update first; bad values are 400 naming them.
+  test_3  conditional GET: 304 for an unchanged ETag or Last-Modified, 200
+          with a new ETag once a change was committed.
+  test_4  privacy: names, phones, ID numbers and e-mail addresses put in
+          every field of a case (content, rectification result, …) appear in
+          no public response.
+HCP_FEED_KEEP=1 keeps the temporary directory.
+"""
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+import hcptest
+from hcptest import Gateway, Node, days_ago, tail, wait_until
+
+GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
+A, B = "630102", "630202"  # 城东区 (西宁市 630100), 乐都区 (海东市 630200)
+ATOM = "{http://www.w3.org/2005/Atom}"
+SEEN = 15.0  # seconds for an event to travel node -> gateway -> feed
+
+SECRETS = {
+    "name": "投诉人欧阳娜娜",
+    "phone": "13912345678",
+    "id": "63010219900101123X",
+    "org": "西宁欧阳娜娜商贸有限公司",
+    "email": "nana.ouyang@example.com",
+    "staff": "窗口人员司马青",
+    "staff_phone": "0971-6123456",
+    "verifier": "核实人诸葛明",
+    "verifier_phone": "13887654321",
+}
+LEAK_TEXT = ("{name}，电话{phone}，身份证{id}，邮箱{email}，单位{org}；经办{staff}"
+             "（{staff_phone}），核实{verifier}（{verifier_phone}），另留电话13600001111").format(**SECRETS)
+NEEDLES = list(SECRETS.values()) + [
+    "13912345678", "12345678", "9716123456", "6123456", "87654321", "190001011",
+    "nana.ouyang", "ouyang", "13600001111", "00001111", "欧阳娜娜", "司马青", "诸葛明", "example.com"]
+
+
+class Feed(unittest.TestCase):
+    procs = []
+    tmp = None
+    gw = None
+    nodes = {}
+    ids = {}  # name -> case id
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hcp-feedtest-")
+        try:
+            gdir = os.path.join(cls.tmp, "gateway")
+            os.mkdir(gdir)
+            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",))
+            cls.procs.append(cls.gw)
+            cls.gw.start()
+            for c in (A, B):
+                cls.nodes[c] = cls.start_node(c)
+        except BaseException:
+            cls.dump("set-up failed")
+            cls.kill_all()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def start_node(cls, county):
+        ndir = os.path.join(cls.tmp, "node-" + county)
+        os.mkdir(ndir)
+        n = Node(county=county, tmp=ndir,
+                 args=["--sweep-interval", "86400", "--gateway", cls.gw.url, "--insecure"])
+        cls.procs.append(n)
+        n.start()
+        # a new store beside a gateway takes writes only after first contact
+        wait_until(lambda: (n.get("/v1/sync").json().get("connected") is True, "not yet"),
+                   15.0, "node %s to reach the gateway" % county, interval=0.05)
+        return n
+
+    @classmethod
+    def kill_all(cls):
+        for p in cls.procs:
+            try:
+                p.kill()
+            except Exception as e:
+                sys.stderr.write("kill: %r\n" % e)
+
+    @classmethod
+    def dump(cls, why):
+        sys.stderr.write("==== %s ====\n" % why)
+        for p in cls.procs:
+            sys.stderr.write("---- %s ----\n%s\n" % (p.county, tail(p.stderr(), 2500)))
+
+    @classmethod
+    def tearDownClass(cls):
+        bad = []
+        try:
+            for p in cls.procs[1:] + cls.procs[:1]:  # nodes first, then the gateway
+                if p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
+                    bad.append("%s: unclean exit" % p.county)
+            for p in cls.procs:
+                for mark in ("runtime error:", "Sanitizer"):
+                    if mark in p.stderr():
+                        bad.append("%s: stderr holds %r" % (p.county, mark))
+            if bad:
+                cls.dump("unclean stop")
+        finally:
+            cls.kill_all()
+            if not os.environ.get("HCP_FEED_KEEP"):
+                shutil.rmtree(cls.tmp, ignore_errors=True)
+        if bad:
+            raise AssertionError("; ".join(bad))
+
+    def run(self, result=None):
+        """Dump every process's stderr when a test fails."""
+        n = len(result.failures) + len(result.errors) if result else 0
+        super().run(result)
+        if result and len(result.failures) + len(result.errors) > n:
+            self.dump("failure in " + self.id())
+
+    # ---- helpers ----
+    def public(self, path, **kw):
+        """A GET without any token."""
+        return self.gw.get(path, token=None, **kw)
+
+    def feed(self, query=""):
+        r = self.public("/feed/requests.json" + query)
+        self.assertEqual(r.status, 200, (query, r))
+        self.assertTrue(r.headers.get("Content-Type", "").startswith("application/json"))
+        return r.json()
+
+    def ids_of(self, query=""):
+        return [e["service_request_id"] for e in self.feed(query)]
+
+    def wait_feed(self, cid, pred=lambda e: True, what="entry"):
+        """The entry of cid once the JSON feed has it and pred holds."""
+        def probe():
+            got = [e for e in self.feed("?service_request_id=" + cid)]
+            return (len(got) == 1 and pred(got[0]), got[0] if len(got) == 1 else got)
+        return wait_until(probe, SEEN, "%s of %s in the feed" % (what, cid), interval=0.05)
+
+    def atom(self):
+        r = self.public("/feed/atom.xml")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers.get("Content-Type", "").startswith("application/atom+xml"))
+        return r, ET.fromstring(r.body)
+
+    # ---- tests ----
+    def test_1_realtime(self):
+        n = self.nodes[A]
+        cid = n.new_case()["id"]
+        self.ids["first"] = cid
+        e = self.wait_feed(cid)
+        for k in ("service_request_id", "status", "status_notes", "service_code", "service_name",
+                  "agency_responsible", "requested_datetime", "updated_datetime",
+                  "expected_datetime", "county", "kind", "channel", "dimensions", "outcome",
+                  "rectification_result", "revisited", "deadline_met"):
+            self.assertIn(k, e)
+        self.assertEqual((e["status"], e["county"], e["kind"], e["service_code"]),
+                         ("open", A, "complaint", "SI-001"))
+        self.assertEqual(e["agency_responsible"], "城东区政务服务中心")
+        self.assertIsNotNone(e["expected_datetime"])
+        self.assertEqual(e["dimensions"], ["attitude"])
+        self.assertIs(e["deadline_met"], True)
+        # a step committed at the gateway shows in both feeds within a second of it
+        n.step(cid, {"type": "verify_start", "verifier": {"name": "核实人", "phone": "1"}})
+        self.wait_feed(cid, lambda e: e["status_notes"] == "已受理，正在核实", "verifying")
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.0:
+            r, root = self.atom()
+            if any(cid in (x.findtext(ATOM + "id") or "") and "正在核实" in
+                   (x.findtext(ATOM + "title") or "") for x in root.iter(ATOM + "entry")):
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("Atom lags the JSON feed by more than a second")
+        self.assertEqual(root.findtext(ATOM + "title"), "青海省政务服务差评投诉处理结果公开")
+        self.assertTrue(root.findtext(ATOM + "id"))
+        self.assertTrue(root.findtext(ATOM + "updated"))
+        self.assertTrue(any(l.get("rel") == "self" for l in root.findall(ATOM + "link")))
+        for x in root.iter(ATOM + "entry"):
+            self.assertTrue(x.findtext(ATOM + "id").startswith("urn:hcp:case:"))
+            self.assertTrue(x.findtext(ATOM + "updated"))
+            self.assertEqual(x.find(ATOM + "content").get("type"), "text")
+            self.assertIn("/feed/requests.json?", x.find(ATOM + "link").get("href"))
+
+    def test_2_filters_and_paging(self):
+        a, b = self.nodes[A], self.nodes[B]
+        old = b.new_case(at=days_ago(3))["id"]  # received three days ago
+        closed = a.new_case(complainant=None)["id"]
+        a.step(closed, {"type": "verify_start", "verifier": {"name": "甲", "phone": "1"}})
+        a.step(closed, {"type": "verify_conclude", "outcome": "unsubstantiated"})
+        a.step(closed, {"type": "feedback", "via": "sms", "text": "不属实"})
+        a.step(closed, {"type": "close"})
+        self.wait_feed(old)
+        e = self.wait_feed(closed, lambda e: e["status"] == "closed", "closed")
+        self.assertEqual(e["status_notes"], "经核实不属实，已反馈核实结果")
+        everything = self.feed("?page_size=200")
+        ids = [x["service_request_id"] for x in everything]
+        ups = [x["updated_datetime"] for x in everything]
+        self.assertEqual(ups, sorted(ups, reverse=True), "newest update first")
+        for cid in (old, closed, self.ids["first"]):
+            self.assertIn(cid, ids)
+        self.assertEqual(len(ids), len(set(ids)), "one entry per case")
+        # county, prefecture
+        self.assertTrue(all(x.startswith(A) for x in self.ids_of("?county=" + A)))
+        self.assertEqual(self.ids_of("?county=" + B), [old])
+        self.assertEqual(self.ids_of("?county=630200"), [old])
+        self.assertNotIn(old, self.ids_of("?county=630100"))
+        self.assertIn(closed, self.ids_of("?county=630100"))
+        self.assertEqual(self.ids_of("?county=632221"), [])
+        # status
+        self.assertIn(closed, self.ids_of("?status=closed"))
+        self.assertTrue(all(x["status"] == "closed" for x in self.feed("?status=closed")))
+        self.assertNotIn(closed, self.ids_of("?status=open"))
+        # dates on requested_datetime
+        today = hcptest.now().date().isoformat()
+        self.assertNotIn(old, self.ids_of("?start_date=" + today))
+        self.assertIn(closed, self.ids_of("?start_date=" + today))
+        self.assertEqual(self.ids_of("?end_date=" + days_ago(2).replace("+", "%2B")), [old])
+        self.assertEqual(self.ids_of("?county=%s&start_date=%s&end_date=%s" % (
+            B, days_ago(4)[:10], days_ago(2)[:10])), [old])
+        # updated_after: strictly later than the given instant
+        cut = e["updated_datetime"]
+        after = self.ids_of("?updated_after=" + cut.replace("+", "%2B"))
+        self.assertNotIn(closed, after)
+        self.assertTrue(all(x["updated_datetime"] > cut for x in
+                            self.feed("?updated_after=" + cut.replace("+", "%2B"))))
+        # paging
+        pages = [self.ids_of("?page_size=1&page=%d" % p) for p in range(1, len(ids) + 2)]
+        self.assertEqual([p[0] for p in pages[:-1]], ids)
+        self.assertEqual(pages[-1], [])
+        self.assertEqual(self.ids_of("?page_size=2&page=2"), ids[2:4])
+        self.assertEqual(len(self.feed()), min(50, len(ids)))
+        # bad values: 400 naming the parameter
+        for q, param in (("county=63", "county"), ("county=abcdef", "county"),
+                         ("status=pending", "status"), ("start_date=2026-13-01", "start_date"),
+                         ("end_date=yesterday", "end_date"),
+                         ("start_date=2026-02-01&end_date=2026-01-01", "end_date"),
+                         ("updated_after=2026-01-01", "updated_after"), ("page=0", "page"),
+                         ("page=x", "page"), ("page_size=201", "page_size"),
+                         ("page_size=0", "page_size"), ("service_request_id=x", "service_request_id")):
+            r = self.public("/feed/requests.json?" + q)
+            self.assertEqual(r.status, 400, (q, r))
+            self.assertIn(param, r.json()["detail"], q)
+        r = self.public("/feed/atom.xml?county=1")
+        self.assertEqual(r.status, 400, r)
+        # no token needed, and nothing but GET
+        self.assertEqual(self.gw.request("POST", "/feed/requests.json", token=None).status, 405)
+
+    def test_3_conditional_get(self):
+        for path in ("/feed/requests.json", "/feed/atom.xml"):
+            r = self.public(path)
+            etag, lm = r.headers.get("ETag"), r.headers.get("Last-Modified")
+            self.assertTrue(etag and lm, r.headers)
+            r2 = self.public(path, headers={"If-None-Match": etag})
+            self.assertEqual(r2.status, 304, r2)
+            self.assertEqual(r2.body, b"")
+            self.assertEqual(r2.headers.get("ETag"), etag)
+            self.assertEqual(self.public(path, headers={"If-None-Match": '"other"'}).status, 200)
+            time.sleep(1.1)  # Last-Modified has whole seconds
+            self.assertEqual(self.public(path, headers={"If-Modified-Since": lm}).status, 304)
+            self.assertEqual(self.public(path, headers={
+                "If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}).status, 200)
+        r = self.public("/feed/requests.json")
+        etag = r.headers["ETag"]
+        cid = self.nodes[B].new_case()["id"]
+        self.wait_feed(cid)
+        r2 = self.public("/feed/requests.json", headers={"If-None-Match": etag})
+        self.assertEqual(r2.status, 200, r2)
+        self.assertNotEqual(r2.headers["ETag"], etag)
+        self.assertEqual(r2.json()[0]["service_request_id"], cid)
+
+    def test_4_privacy(self):
+        n = self.nodes[A]
+        s = SECRETS
+        cid = n.new_case(
+            complainant={"name": s["name"], "phone": s["phone"], "id_number": s["id"],
+                         "organization": s["org"]},
+            staff={"id": "S-0042", "name": s["staff"], "phone": s["staff_phone"]},
+            content=LEAK_TEXT, window="W07 " + s["staff"],
+            service_item={"code": "SI-002", "name": "营业执照（联系%s %s）" % (s["phone"], s["email"])},
+            unit={"code": "U-1", "name": "城东区政务服务中心（%s）" % s["staff_phone"]})["id"]
+        n.step(cid, {"type": "verify_start",
+                     "verifier": {"name": s["verifier"], "phone": s["verifier_phone"]}})
+        n.step(cid, {"type": "notify_staff"})
+        n.step(cid, {"type": "verify_conclude", "outcome": "substantiated", "note": LEAK_TEXT})
+        n.step(cid, {"type": "rectify_assign", "mode": "deferred",
+                     "unit": {"code": "U-9", "name": "城东区市场监管局%s" % s["name"]}})
+        n.step(cid, {"type": "rectify_done", "result": "已整改完毕。" + LEAK_TEXT})
+        n.step(cid, {"type": "feedback", "via": "phone", "text": LEAK_TEXT})
+        n.step(cid, {"type": "revisit", "by": s["verifier"], "satisfied": True, "note": LEAK_TEXT})
+        e = self.wait_feed(cid, lambda e: e["revisited"], "the revisit")
+        self.assertTrue(e["rectification_result"].startswith("已整改完毕。"), e)
+        # the case's own personal data is masked whole, other numbers keep 3 + 2 digits
+        self.assertIn("电话***********，", e["rectification_result"])
+        self.assertIn("另留电话136******11", e["rectification_result"])
+        self.assertIn("，身份证", e["rectification_result"])       # text around survives
+        self.assertEqual(e["status_notes"], "已反馈整改结果，已回访")
+        self.assertEqual(e["agency_responsible"], "城东区市场监管局*******")  # rectifying unit
+        bodies = [self.public(p).body for p in (
+            "/feed/requests.json?page_size=200", "/feed/requests.json?service_request_id=" + cid,
+            "/feed/requests.json?county=" + A, "/feed/requests.json?status=open",
+            "/feed/atom.xml", "/feed/atom.xml?county=630100")]
+        for body in bodies:
+            text = body.decode("utf-8")
+            for needle in NEEDLES:
+                self.assertNotIn(needle, text)
+            self.assertNotIn("complainant", text)
+            self.assertNotIn("staff", text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and not sys.argv[1].startswith("-"):
+        hcptest.BINARY = os.path.abspath(sys.argv.pop(1))
+        GATEWAY_BIN = os.path.abspath(sys.argv.pop(1))
+    hcptest.binary()
+    if not os.access(GATEWAY_BIN, os.X_OK):
+        sys.exit("usage: test_feed.py HCP_NODE HCP_GATEWAY")
+    unittest.main(verbosity=2)
