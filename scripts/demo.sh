@@ -259,7 +259,8 @@ cat <<MSG
   管理接口 admin API : http://127.0.0.1:$GW_HTTP   (/v1/counties, /v1/cases?county=&status=&overdue=true, /v1/cases/ID)
   管理令牌 admin token: $ADMIN_TOKEN   (file $DEMO/gateway/admin.token)
   复制监听 replication: tls+tcp://127.0.0.1:$GW_REPL  (mTLS, certificate $GW_NAME)
-  公开页面 public feed page: 将随 issue #5 提供，尚未实现 (comes with issue #5, not yet)
+  公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token)
+  公开数据 public feed : http://127.0.0.1:$GW_HTTP/feed/requests.json   http://127.0.0.1:$GW_HTTP/feed/atom.xml
 县级节点 hcp-node × $NCOUNTY: http://127.0.0.1:${NODE_PORT[$fcode]} … (list: $NODES_FILE)
   令牌 tokens: $DEMO/nodes/CODE/api.token     日志 logs: $DEMO/logs/
 例 e.g.
