@@ -163,6 +163,9 @@ int hcpd_conf_parse(const hcpd_conf *c, void *cfg, int argc, char **argv, char *
  * (0..65535); false if malformed. */
 bool hcpd_conf_hostport(const char *s, char *host, size_t hostlen, long *port);
 
+/* Raise the open-file soft limit to the hard limit (best effort, logged). */
+void hcpd_raise_nofile(void);
+
 /* A whole text file (at most max bytes) as a NUL-terminated heap string the
  * caller frees; NULL if it cannot be read or is larger. */
 char *hcpd_read_text(const char *path, size_t max);

@@ -27,6 +27,7 @@ static int main_prepare(gw *g)
 {
     const gw_config *c = &g->cfg;
     int rc;
+    hcpd_raise_nofile();
     if ((rc = hcpd_mkdir(PROG, c->data)) != HCP_OK ||
         (rc = hcpd_lock(PROG, c->data, "gateway.lock", &g->lock_fd)) != HCP_OK ||
         (rc = hcpd_token(PROG, c->admin_token_file, c->data, "admin.token", g->token,

@@ -19,6 +19,7 @@
 static int main_prepare(node *n)
 {
     int rc;
+    hcpd_raise_nofile();
     if ((rc = hcpd_mkdir("hcp-node", n->cfg.data)) != HCP_OK ||
         (rc = hcpd_lock("hcp-node", n->cfg.data, "node.lock", &n->lock_fd)) != HCP_OK ||
         (rc = hcpd_token("hcp-node", n->cfg.api_token_file, n->cfg.data, "api.token", n->token,
