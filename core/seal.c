@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -33,7 +34,52 @@
 
 struct hcp_sealer {
     uint8_t key[HCP_SEAL_KEY_LEN];
+    uint64_t id; /* unique for the process's life: names the key in the per-thread cache */
 };
+
+static atomic_uint_fast64_t sealer_ids;
+
+/* Each thread keeps the GCM context of the last sealer it used: keying one
+ * (the AES schedule and GHASH tables) costs more than sealing a personal
+ * record. Keyed by the sealer's id, never by its address, so a sealer
+ * freed and another made at the same place cannot be confused. */
+typedef struct gcm_slot {
+    uint64_t id; /* 0: empty */
+    mbedtls_gcm_context g;
+} gcm_slot;
+
+/* Thread-specific (not _Thread_local) so the context is freed when its
+ * thread ends: mbedtls allocates the cipher inside it. */
+static pthread_key_t gcm_key;
+static pthread_once_t gcm_key_once = PTHREAD_ONCE_INIT;
+
+static void gcm_slot_free(void *p)
+{
+    gcm_slot *slot = p;
+    if (slot->id != 0)
+        mbedtls_gcm_free(&slot->g);
+    mbedtls_platform_zeroize(slot, sizeof(*slot));
+    free(slot);
+}
+
+static void gcm_key_make(void)
+{
+    (void)pthread_key_create(&gcm_key, gcm_slot_free);
+}
+
+/* This thread's slot (made on first use), or NULL. */
+static gcm_slot *gcm_slot_get(void)
+{
+    if (pthread_once(&gcm_key_once, gcm_key_make) != 0)
+        return NULL;
+    gcm_slot *slot = pthread_getspecific(gcm_key);
+    if (slot == NULL && (slot = calloc(1, sizeof(*slot))) != NULL &&
+        pthread_setspecific(gcm_key, slot) != 0) {
+        free(slot);
+        slot = NULL;
+    }
+    return slot;
+}
 
 /* ---- randomness ---- */
 
@@ -325,6 +371,7 @@ int hcp_sealer_new(const uint8_t key[HCP_SEAL_KEY_LEN], hcp_sealer **out)
     if (s == NULL)
         return HCP_ENOMEM;
     memcpy(s->key, key, HCP_SEAL_KEY_LEN);
+    s->id = atomic_fetch_add(&sealer_ids, 1) + 1;
     *out = s;
     return HCP_OK;
 }
@@ -334,19 +381,35 @@ void hcp_sealer_free(hcp_sealer *s)
 {
     if (s == NULL)
         return;
+    gcm_slot *slot =
+        pthread_once(&gcm_key_once, gcm_key_make) == 0 ? pthread_getspecific(gcm_key) : NULL;
+    if (slot != NULL && slot->id == s->id) { /* this thread's copy of the schedule goes too */
+        mbedtls_gcm_free(&slot->g);
+        slot->id = 0;
+    }
     mbedtls_platform_zeroize(s->key, sizeof(s->key));
     free(s);
 }
 
-/* A GCM context on the caller's storage keyed with s's key. */
-static int gcm_open(mbedtls_gcm_context *g, const hcp_sealer *s)
+/* This thread's GCM context keyed with s's key (borrowed until the
+ * thread's next call). */
+static mbedtls_gcm_context *gcm_for(const hcp_sealer *s)
 {
-    mbedtls_gcm_init(g);
-    if (mbedtls_gcm_setkey(g, MBEDTLS_CIPHER_ID_AES, s->key, 8 * HCP_SEAL_KEY_LEN) != 0) {
-        mbedtls_gcm_free(g);
-        return HCP_ECRYPTO;
+    gcm_slot *slot = gcm_slot_get();
+    if (slot == NULL)
+        return NULL;
+    if (slot->id == s->id)
+        return &slot->g;
+    if (slot->id != 0)
+        mbedtls_gcm_free(&slot->g);
+    slot->id = 0;
+    mbedtls_gcm_init(&slot->g);
+    if (mbedtls_gcm_setkey(&slot->g, MBEDTLS_CIPHER_ID_AES, s->key, 8 * HCP_SEAL_KEY_LEN) != 0) {
+        mbedtls_gcm_free(&slot->g);
+        return NULL;
     }
-    return HCP_OK;
+    slot->id = s->id;
+    return &slot->g;
 }
 
 /* Encrypt [pt, pt+n) into blob (n + HCP_SEAL_OVERHEAD bytes, the caller's)
@@ -359,14 +422,12 @@ static int seal_into(const hcp_sealer *s, const uint8_t *aad, size_t aadlen, con
     int rc = hcp_random(nonce, SEAL_NONCE_LEN);
     if (rc != HCP_OK)
         return rc;
-    mbedtls_gcm_context g;
-    rc = gcm_open(&g, s);
-    if (rc != HCP_OK)
-        return rc;
-    if (mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, n, nonce, SEAL_NONCE_LEN, aad, aadlen,
-                                  pt, ct, SEAL_TAG_LEN, tag) != 0)
+    mbedtls_gcm_context *g = gcm_for(s);
+    if (g == NULL)
+        return HCP_ECRYPTO;
+    if (mbedtls_gcm_crypt_and_tag(g, MBEDTLS_GCM_ENCRYPT, n, nonce, SEAL_NONCE_LEN, aad, aadlen, pt,
+                                  ct, SEAL_TAG_LEN, tag) != 0)
         rc = HCP_ECRYPTO;
-    mbedtls_gcm_free(&g);
     return rc;
 }
 
@@ -395,14 +456,13 @@ static int unseal_into(const hcp_sealer *s, const uint8_t *aad, size_t aadlen, c
 {
     size_t ctlen = n - HCP_SEAL_OVERHEAD;
     const uint8_t *nonce = blob + 1, *ct = nonce + SEAL_NONCE_LEN, *tag = ct + ctlen;
-    mbedtls_gcm_context g;
-    int rc = gcm_open(&g, s);
-    if (rc != HCP_OK)
-        return rc;
-    if (mbedtls_gcm_auth_decrypt(&g, ctlen, nonce, SEAL_NONCE_LEN, aad, aadlen, tag, SEAL_TAG_LEN,
+    mbedtls_gcm_context *g = gcm_for(s);
+    if (g == NULL)
+        return HCP_ECRYPTO;
+    int rc = HCP_OK;
+    if (mbedtls_gcm_auth_decrypt(g, ctlen, nonce, SEAL_NONCE_LEN, aad, aadlen, tag, SEAL_TAG_LEN,
                                  ct, pt) != 0)
         rc = HCP_ECRYPTO; /* MBEDTLS_ERR_GCM_AUTH_FAILED: altered, wrong key or aad */
-    mbedtls_gcm_free(&g);
     return rc;
 }
 
