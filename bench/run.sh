@@ -13,13 +13,18 @@
 #        HCP_BENCH_REPL_N events against raw nng TLS and raw LMDB apply, a
 #        fleet of 44 nodes catching up at once, and trickle latency; added to
 #        results.json under "replication" (docs/bench.md "Replication")
+#   then bench/feed_bench.py: the public feed (issue #5) — a gateway holding
+#        HCP_BENCH_FEED_N cases from four nodes, /feed/requests.json pages
+#        against /healthz; added under "feed" (docs/bench.md "Feed")
 #
 # Environment: BENCH_DURATION (seconds per wrk run, default 10),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_RAW_N (200000),
 # BENCH_MEM_EVALS (100000); for the replication part HCP_BENCH_REPL_N
 # (1000000), HCP_BENCH_REPL_FLEET (44), HCP_BENCH_REPL_FLEET_N (20000),
 # HCP_BENCH_REPL_RATE (20), HCP_BENCH_REPL_TRICKLE_S (20),
-# HCP_BENCH_REPL_SKIP (F,T) — see bench/repl_bench.py. Targets are reported, never enforced: the
+# HCP_BENCH_REPL_SKIP (F,T) — see bench/repl_bench.py; for the feed part
+# HCP_BENCH_FEED_N (200000), HCP_BENCH_FEED_CLOSED (250 per node),
+# HCP_BENCH_FEED_PAGES (1000) — see bench/feed_bench.py. Targets are reported, never enforced: the
 # script fails only when something could not be measured.
 set -euo pipefail
 
@@ -151,3 +156,11 @@ $PY report "$OUT"
 echo
 echo "bench: replication (bench/repl_bench.py)"
 python3 "$HERE/repl_bench.py" "$BUILD" "$OUT"
+
+# The public feed (issue #5): a gateway holding HCP_BENCH_FEED_N cases from
+# four county nodes; GET /feed/requests.json (a page, a filtered page, random
+# pages) against GET /healthz on the same gateway; adds "feed" to results.json
+# (docs/bench.md "Feed").
+echo
+echo "bench: public feed (bench/feed_bench.py)"
+python3 "$HERE/feed_bench.py" "$BUILD" "$OUT"

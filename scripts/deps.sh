@@ -9,11 +9,14 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev
       libjansson-dev libcmocka-dev python3 openssl)
 # extra groups: "bench" adds the load generator, "browser" the headless
-# browser the disclosure page's system test drives
+# browser the disclosure page's system test drives, "node" Node.js and npm
+# for the feed's schema and feed-parser test (only when no npm is on PATH,
+# so a Node.js installed otherwise is left alone)
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
     browser) pkgs+=(chromium) ;;
+    node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
