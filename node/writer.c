@@ -393,6 +393,42 @@ static int do_sweep(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     return rc;
 }
 
+/* ---- provisional deadlines (DOMAIN.md "Counting working days") ---- */
+
+/* At start-up: every open case whose deadlines were counted past the known
+ * calendar years is recounted with the calendar loaded now, so a newly
+ * installed year firms them up. */
+static int do_recount(node *n, MDB_txn *txn)
+{
+    char(*ids)[HCP_CASE_ID_MAX] = NULL;
+    size_t count = 0, changed = 0, still = 0;
+    int rc = node_open_case_ids(n, txn, &ids, &count);
+    for (size_t i = 0; rc == HCP_OK && i < count; i++) {
+        hcp_case old, c;
+        memset(&c, 0, sizeof(c));
+        rc = store_case_get(n->store, txn, ids[i], true, &old);
+        bool prov = rc == HCP_OK && (old.feedback_due.provisional || old.dispute_due.provisional ||
+                                     old.rereview_due.provisional);
+        if (prov && (rc = hcp_case_copy(&c, &old)) == HCP_OK &&
+            (rc = hcp_case_recompute_deadlines(&c, n->cal)) == HCP_OK) {
+            changed += c.feedback_due.at != old.feedback_due.at ||
+                       c.feedback_due.provisional != old.feedback_due.provisional;
+            still += c.feedback_due.provisional || c.dispute_due.provisional ||
+                     c.rereview_due.provisional;
+            rc = store_case_put(n->store, txn, &old, &c);
+        }
+        hcp_case_clear(&old);
+        hcp_case_clear(&c);
+    }
+    free(ids);
+    if (rc == HCP_OK && (changed > 0 || still > 0))
+        node_log(still > 0 ? "warn" : "info", "calendar.recount",
+                 "recounted=%zu still_provisional=%zu detail=\"%s\"", changed, still,
+                 still > 0 ? "deadlines past the calendar's years: install the next year's calendar"
+                           : "provisional deadlines are firm now");
+    return rc;
+}
+
 /* ---- events fetched back from the gateway (restore) ---- */
 
 /* Raise counter key to at least v (ids and numbers are never handed out twice). */
@@ -520,6 +556,8 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
         return do_remote(n, txn, ch, w);
     case W_SYNCED:
         return store_needs_sync_put(n->store, txn, false);
+    case W_RECOUNT:
+        return do_recount(n, txn);
     }
     return HCP_EINVAL;
 }
@@ -751,6 +789,9 @@ int node_writer_start(node *n)
     uint64_t every = (uint64_t)(n->cfg.sweep_seconds > 0 ? n->cfg.sweep_seconds : 60) * 1000;
     if (uv_timer_start(&wr->sweep, on_sweep, 1000, every) != 0)
         return HCP_EIO;
+    node_write *w = node_write_new(W_RECOUNT, NULL);
+    if (w != NULL)
+        node_writer_submit(n, w);
     return HCP_OK;
 }
 

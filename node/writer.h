@@ -21,6 +21,7 @@ typedef enum node_wkind {
     W_ACK,       /* the gateway acknowledged up to `seq` (sync.c) */
     W_REMOTE,    /* events fetched back from the gateway (sync.c) */
     W_SYNCED,    /* the history is complete: writes may resume (sync.c) */
+    W_RECOUNT,   /* recount provisional deadlines with the calendar loaded now */
 } node_wkind;
 
 typedef struct node_write {
