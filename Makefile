@@ -32,8 +32,10 @@ test-asan: deps
 	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHCP_WERROR=ON \
 	  -DHCP_SANITIZE=ON -DHCP_FUZZ=ON -DHCP_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
-	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl)$$'
+	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
+	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl)$$'
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)

@@ -76,6 +76,7 @@ struct hcpd_req {
     char path[HTTP_URI_MAX];
     char query[HTTP_URI_MAX];
     /* the headers handlers may ask for ("" when absent or too long) */
+    bool counted;   /* in h->inflight (admitted before the stop began) */
     char user[128]; /* X-HCP-User: who, for the access log */
     char inm[128];  /* If-None-Match */
     char ims[64];   /* If-Modified-Since */
@@ -217,8 +218,10 @@ static void http_complete(hcpd_req *r, nng_http_res *res, int status)
                              : "debug",
              "http.request", "method=%s path=%s status=%d ms=%.1f", r->method, r->path,
              res ? status : 0, http_ms_since(&r->start));
+    bool counted = r->counted;
     req_free(r);
-    http_done(h);
+    if (counted)
+        http_done(h);
     if (res == NULL) {
         nng_aio_finish(aio, NNG_ENOMEM); /* nng closes the connection */
         return;
@@ -643,7 +646,9 @@ static void http_handle(nng_aio *aio)
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     pthread_mutex_lock(&h->mtx);
     bool stopping = h->stopping;
-    h->inflight++;
+    r->counted = !stopping; /* arrivals during the stop are refused at once: no wait */
+    if (r->counted)
+        h->inflight++;
     pthread_mutex_unlock(&h->mtx);
     size_t len = 0;
     if (http_precheck(h, r, req, stopping, &len)) {
@@ -814,6 +819,8 @@ void hcpd_http_stop(hcpd_http *h)
     /* nng frees the handler on its reaper thread: wait (boundedly) so that
      * nothing of the server outlives the daemon's teardown */
     for (int i = 0; i < 200 && atomic_load(&http_live) > 0; i++)
-        nng_msleep(5);
+        nng_msleep(5); /* at most 1 s (see tests/lsan.supp) */
+    if (atomic_load(&http_live) > 0)
+        hcpd_log("warn", "http.stop_slow", "detail=\"nng has not released the server yet\"");
     hcpd_log("info", "http.stopped", "ms=%.0f", http_ms_since(&t0));
 }

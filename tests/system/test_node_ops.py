@@ -94,7 +94,7 @@ class Ops(unittest.TestCase):
         for t in th:
             t.start()
         time.sleep(0.5)
-        code = n.stop(signal.SIGTERM, timeout=5)
+        code = n.stop(signal.SIGTERM, timeout=15)
         stop.set()
         for t in th:
             t.join(10)
