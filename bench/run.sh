@@ -16,6 +16,9 @@
 #   then bench/feed_bench.py: the public feed (issue #5) — a gateway holding
 #        HCP_BENCH_FEED_N cases from four nodes, /feed/requests.json pages
 #        against /healthz; added under "feed" (docs/bench.md "Feed")
+#   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
+#        bench_fleet process connected to one gateway, still replicating; the
+#        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
 #
 # Environment: BENCH_DURATION (seconds per wrk run, default 10),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_RAW_N (200000),
@@ -33,7 +36,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
 RAW=$BUILD/bench/bench_lmdb_raw
-REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw"
+REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet"
 OUT=$BUILD/bench
 WORK=$OUT/work
 DUR=${BENCH_DURATION:-10}
@@ -164,3 +167,14 @@ python3 "$HERE/repl_bench.py" "$BUILD" "$OUT"
 echo
 echo "bench: public feed (bench/feed_bench.py)"
 python3 "$HERE/feed_bench.py" "$BUILD" "$OUT"
+
+# Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
+# gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the
+# gateway and bench_fleet need a descriptor per node: the soft limit is
+# raised to the hard one (as root, the hard one too, where allowed).
+echo
+echo "bench: fleet (bench/fleet.py)"
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -ge 65536 ] || ulimit -Hn 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+python3 "$HERE/fleet.py" "$BUILD" "$OUT"
