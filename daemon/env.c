@@ -98,3 +98,45 @@ int hcpd_env_grow(hcpd_env *e)
     pthread_rwlock_unlock(&e->resize);
     return hcpd_mdb_err(rc);
 }
+
+void hcpd_events_free(hcp_event *evs, size_t n)
+{
+    for (size_t i = 0; evs != NULL && i < n; i++)
+        hcp_event_clear(&evs[i]);
+    free(evs);
+}
+
+int hcpd_dup_events(MDB_txn *txn, MDB_dbi dbi, const char *key, hcpd_event_loader load, void *arg,
+                    hcp_event **evs, size_t *n)
+{
+    if (txn == NULL || key == NULL || load == NULL || evs == NULL || n == NULL)
+        return HCP_EINVAL;
+    *evs = NULL;
+    *n = 0;
+    MDB_cursor *cur;
+    int rc = hcpd_mdb_err(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    size_t cnt = 0, i = 0;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_cursor_count(cur, &cnt);
+    hcp_event *arr = cnt > 0 ? calloc(cnt, sizeof(*arr)) : NULL;
+    if (cnt > 0 && arr == NULL)
+        rc = HCP_ENOMEM;
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && i < cnt) {
+        rc = load(arg, txn, &v, &arr[i++]);
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = hcpd_mdb_err(mrc);
+    if (rc != HCP_OK) {
+        hcpd_events_free(arr, cnt);
+        return rc;
+    }
+    *evs = arr;
+    *n = i;
+    return HCP_OK;
+}

@@ -12,7 +12,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 
-#include "hcp.h"
+#include "case.h"
 
 typedef struct hcpd_env {
     MDB_env *env;
@@ -38,6 +38,14 @@ int hcpd_env_read_begin(hcpd_env *e, MDB_txn **txn);
 void hcpd_env_read_end(hcpd_env *e, MDB_txn *txn);
 /* Double the map (the caller, the writer, has no transaction open). */
 int hcpd_env_grow(hcpd_env *e);
+
+/* Load one event from a duplicate value of an index (a log position). */
+typedef int (*hcpd_event_loader)(void *arg, MDB_txn *txn, const MDB_val *v, hcp_event *ev);
+/* Every duplicate value of key in an MDB_DUPSORT index, each loaded into an
+ * event: *evs is a new array of *n events (free with hcpd_events_free). */
+int hcpd_dup_events(MDB_txn *txn, MDB_dbi dbi, const char *key, hcpd_event_loader load, void *arg,
+                    hcp_event **evs, size_t *n);
+void hcpd_events_free(hcp_event *evs, size_t n);
 
 /* Big-endian integers for keys that sort in numeric order. */
 static inline void hcpd_be64_put(uint8_t *p, uint64_t v)

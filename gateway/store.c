@@ -396,48 +396,32 @@ int gws_case_event_add(gw_store *s, MDB_txn *txn, const char *id, const char *co
 
 void gws_events_free(hcp_event *evs, size_t n)
 {
-    for (size_t i = 0; evs != NULL && i < n; i++)
-        hcp_event_clear(&evs[i]);
-    free(evs);
+    hcpd_events_free(evs, n);
+}
+
+typedef struct load_ctx {
+    gw_store *s;
+    bool personal;
+} load_ctx;
+
+/* case_ev values are county + be64 log positions. */
+static int load_logged(void *arg, MDB_txn *txn, const MDB_val *v, hcp_event *ev)
+{
+    const load_ctx *c = arg;
+    if (v->mv_size != LOG_KEY_LEN)
+        return HCP_EFORMAT;
+    char county[HCP_COUNTY_LEN + 1];
+    memcpy(county, v->mv_data, HCP_COUNTY_LEN);
+    county[HCP_COUNTY_LEN] = '\0';
+    uint64_t seq = be64_get((const uint8_t *)v->mv_data + HCP_COUNTY_LEN);
+    return gws_log_get(c->s, txn, county, seq, c->personal, NULL, NULL, NULL, ev);
 }
 
 int gws_case_events(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
                     size_t *n)
 {
-    *evs = NULL;
-    *n = 0;
-    MDB_cursor *cur;
-    int rc = gws_err(mdb_cursor_open(txn, s->case_ev, &cur));
-    if (rc != HCP_OK)
-        return rc;
-    MDB_val k = {strlen(id), (void *)id}, v;
-    size_t cnt = 0, i = 0;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-    if (mrc == MDB_SUCCESS)
-        mrc = mdb_cursor_count(cur, &cnt);
-    hcp_event *arr = cnt > 0 ? calloc(cnt, sizeof(*arr)) : NULL;
-    if (cnt > 0 && arr == NULL)
-        rc = HCP_ENOMEM;
-    while (rc == HCP_OK && mrc == MDB_SUCCESS && i < cnt) {
-        if (v.mv_size != LOG_KEY_LEN) {
-            rc = HCP_EFORMAT;
-            break;
-        }
-        char county[HCP_COUNTY_LEN + 1];
-        memcpy(county, v.mv_data, HCP_COUNTY_LEN);
-        county[HCP_COUNTY_LEN] = '\0';
-        uint64_t seq = be64_get((const uint8_t *)v.mv_data + HCP_COUNTY_LEN);
-        rc = gws_log_get(s, txn, county, seq, personal, NULL, NULL, NULL, &arr[i++]);
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-    }
-    mdb_cursor_close(cur);
-    if (rc != HCP_OK) {
-        gws_events_free(arr, cnt);
-        return rc;
-    }
-    *evs = arr;
-    *n = i;
-    return HCP_OK;
+    load_ctx c = {s, personal};
+    return hcpd_dup_events(txn, s->case_ev, id, load_logged, &c, evs, n);
 }
 
 /* ---- proofs ---- */

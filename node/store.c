@@ -381,47 +381,28 @@ int store_log_get(node_store *s, MDB_txn *txn, uint64_t seq, bool personal, hcp_
 
 void store_events_free(hcp_event *evs, size_t n)
 {
-    for (size_t i = 0; evs != NULL && i < n; i++)
-        hcp_event_clear(&evs[i]);
-    free(evs);
+    hcpd_events_free(evs, n);
+}
+
+typedef struct load_ctx {
+    node_store *s;
+    bool personal;
+} load_ctx;
+
+/* case_ev values are be64 log positions. */
+static int load_logged(void *arg, MDB_txn *txn, const MDB_val *v, hcp_event *ev)
+{
+    const load_ctx *c = arg;
+    if (v->mv_size != 8)
+        return HCP_EFORMAT;
+    return store_log_get(c->s, txn, be64_get(v->mv_data), c->personal, ev, NULL, NULL);
 }
 
 int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
                       size_t *n)
 {
-    *evs = NULL;
-    *n = 0;
-    MDB_cursor *cur;
-    int rc = store_err(mdb_cursor_open(txn, s->case_ev, &cur));
-    if (rc != HCP_OK)
-        return rc;
-    MDB_val k = {strlen(id), (void *)id}, v;
-    size_t cnt = 0;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-    if (mrc == MDB_SUCCESS)
-        mrc = mdb_cursor_count(cur, &cnt);
-    hcp_event *arr = cnt > 0 ? calloc(cnt, sizeof(*arr)) : NULL;
-    if (cnt > 0 && arr == NULL)
-        rc = HCP_ENOMEM;
-    size_t i = 0;
-    while (rc == HCP_OK && mrc == MDB_SUCCESS && i < cnt) {
-        if (v.mv_size != 8) {
-            rc = HCP_EFORMAT;
-            break;
-        }
-        rc = store_log_get(s, txn, be64_get(v.mv_data), personal, &arr[i++], NULL, NULL);
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-    }
-    mdb_cursor_close(cur);
-    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = store_err(mrc);
-    if (rc != HCP_OK) {
-        store_events_free(arr, cnt);
-        return rc;
-    }
-    *evs = arr;
-    *n = i;
-    return HCP_OK;
+    load_ctx c = {s, personal};
+    return hcpd_dup_events(txn, s->case_ev, id, load_logged, &c, evs, n);
 }
 
 int store_needs_sync_put(node_store *s, MDB_txn *txn, bool on)
