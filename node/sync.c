@@ -24,10 +24,10 @@
 #include "store.h"
 #include "writer.h"
 
-#define SYNC_TIMEOUT_MS  5000 /* an answer takes at most this long */
+#define SYNC_TIMEOUT_MS  5000        /* an answer takes at most this long */
 #define SYNC_BATCH_MIN   (16u << 10) /* batches shrink to this on a slow link */
-#define SYNC_IDLE_MS     1000  /* re-check for new events this often when idle */
-#define SYNC_PING_EVERY  10    /* idle rounds between pings (heartbeat) */
+#define SYNC_IDLE_MS     1000        /* re-check for new events this often when idle */
+#define SYNC_PING_EVERY  10          /* idle rounds between pings (heartbeat) */
 #define SYNC_BACKOFF_MIN 100
 #define SYNC_BACKOFF_MAX 30000
 #define SYNC_FILE_MAX    (1u << 20)
@@ -103,8 +103,9 @@ static void fail(node_sync *sy, const char *what)
 {
     bool timeout = strstr(what, "imed out") != NULL || strstr(what, "no answer") != NULL;
     sy->timeouts = timeout ? sy->timeouts + 1 : 0;
-    if (timeout && sy->batch_bytes / 2 >= SYNC_BATCH_MIN)
-        sy->batch_bytes /= 2; /* a slow link gets smaller batches */
+    /* a slow or flaky link gets smaller batches (regrown by acks) */
+    if ((timeout || sy->state == SY_STREAM) && sy->batch_bytes / 2 >= SYNC_BATCH_MIN)
+        sy->batch_bytes /= 2;
     if (sy->connected || strcmp(sy->last_error, what) != 0)
         node_log("warn", "sync.failed", "gateway=%s reason=\"%s\"", sy->n->cfg.gateway, what);
     snprintf(sy->last_error, sizeof(sy->last_error), "%s", what);
@@ -575,8 +576,13 @@ static int open_socket(node_sync *sy)
     int rv = nng_req0_open(&sy->sock);
     if (rv == 0)
         rv = nng_socket_set_ms(sy->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    /* after a gateway restart every county redials at once: spread the
+     * first retry over 0.1–3 s so the TLS handshakes do not all collide */
+    uint16_t r = 0;
+    if (hcp_random(&r, sizeof(r)) != HCP_OK)
+        r = 0;
     if (rv == 0)
-        rv = nng_socket_set_ms(sy->sock, NNG_OPT_RECONNMINT, SYNC_BACKOFF_MIN);
+        rv = nng_socket_set_ms(sy->sock, NNG_OPT_RECONNMINT, SYNC_BACKOFF_MIN + r % 2900);
     if (rv == 0)
         rv = nng_socket_set_ms(sy->sock, NNG_OPT_RECONNMAXT, SYNC_BACKOFF_MAX);
     if (rv == 0)
