@@ -21,7 +21,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHCP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The system tests also drive headless Chromium and an npm feed checker:
+# their packages are installed here, before ctest's timeouts start.
 check: build
+	@bash scripts/deps.sh browser node
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test: check test-asan
