@@ -653,6 +653,13 @@ static void *closer_main(void *arg)
     return NULL;
 }
 
+static bool nng_stuck; /* a close was abandoned: nng must not be finalised */
+
+bool gw_nng_stuck(void)
+{
+    return nng_stuck;
+}
+
 /* Close sock, waiting at most secs; false when nng did not finish. */
 static bool close_bounded(nng_socket sock, int secs)
 {
@@ -693,9 +700,10 @@ void gw_ingest_stop(gw *g)
     for (int i = 0; i < GW_WORKERS; i++)
         if (in->workers[i].aio != NULL)
             nng_aio_stop(in->workers[i].aio);
-    if (!close_bounded(in->sock, 10)) {
+    if (!close_bounded(in->sock, 3)) {
         gw_log("error", "repl.close_stuck",
-               "detail=\"nng did not close the replication socket within 10 s; going on\"");
+               "detail=\"nng did not close the replication socket within 3 s; going on\"");
+        nng_stuck = true;
         g->ingest = NULL; /* nng may still use it: leave it to the exit */
         return;
     }

@@ -129,7 +129,8 @@ int main(int argc, char **argv)
         rc = main_serve(&g);
     }
     main_teardown(&g);
-    nng_fini();
+    if (!gw_nng_stuck())
+        nng_fini();
     gw_log("info", "gateway.exit", "status=%d", rc == HCP_OK ? 0 : 1);
     return rc == HCP_OK ? 0 : 1;
 }
