@@ -216,8 +216,9 @@ static bool mp_str_at(const uint8_t *p, size_t avail, const char **s, size_t *le
     return true;
 }
 
-/* If the object at p (validated, avail bytes) is an unsigned integer
- * (positive fixint or uint8..64), its value. */
+/* If the object at p (validated, avail bytes) is a non-negative integer
+ * (positive fixint, uint8..64, or a non-negative int8..64, which msgpack-c
+ * also reads as positive), its value. */
 static bool mp_uint_at(const uint8_t *p, size_t avail, uint64_t *v)
 {
     size_t w;
@@ -227,11 +228,14 @@ static bool mp_uint_at(const uint8_t *p, size_t avail, uint64_t *v)
         *v = p[0];
         return true;
     }
-    if (p[0] < 0xcc || p[0] > 0xcf)
+    bool sign = p[0] >= 0xd0 && p[0] <= 0xd3; /* int8..int64, as msgpack-c reads them */
+    if ((p[0] < 0xcc || p[0] > 0xcf) && !sign)
         return false;
-    w = (size_t)1 << (p[0] - 0xcc);
+    w = (size_t)1 << (p[0] - (sign ? 0xd0 : 0xcc));
     if (avail < 1 + w)
         return false;
+    if (sign && (p[1] & 0x80))
+        return false; /* negative */
     *v = mp_be(p + 1, w);
     return true;
 }
