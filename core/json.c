@@ -22,6 +22,16 @@
 #define NAMES(t) (t), (int)(sizeof(t) / sizeof((t)[0]))
 #define ECHO_MAX 48 /* bytes of a client's value or key echoed in a detail */
 
+/* o when every field went in, else NULL (o released): the end of each
+ * object builder below. */
+static json_t *finish(json_t *o, bool ok)
+{
+    if (ok)
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- errors */
 
 /* Cut s back so that it does not end in a partial UTF-8 sequence (after a
@@ -717,11 +727,7 @@ static json_t *coded_json(const hcp_coded *c)
         return NULL;
     bool ok = put(o, "code", str_or_null(c->code));
     ok = ok && put(o, "name", str_or_null(c->name));
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /* Set o[k] to a coded object; absent left out unless `nulls`. */
@@ -758,11 +764,7 @@ static json_t *staff_json(const hcp_staff *st, bool personal, bool nulls)
     ok = ok && put_str(o, "name", st->name, nulls);
     if (personal)
         ok = ok && put_str(o, "phone", st->phone, nulls);
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /* {name, phone, id_number, organization}: personal data; callers decide
@@ -776,11 +778,7 @@ static json_t *person_json(const hcp_person *p, bool nulls)
     ok = ok && put_str(o, "phone", p->phone, nulls);
     ok = ok && put_str(o, "id_number", p->id_number, nulls);
     ok = ok && put_str(o, "organization", p->organization, nulls);
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /*
@@ -823,11 +821,7 @@ static json_t *contact_json(const hcp_contact *ct, bool personal)
     bool ok = put_str(o, "name", ct->name, false);
     if (personal)
         ok = ok && put_str(o, "phone", ct->phone, false);
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /* A civil day as "YYYY-MM-DD", or null. */
@@ -909,11 +903,7 @@ json_t *hcp_json_event(const hcp_event *ev, bool personal)
         ok = ok && put_event_intake(o, ev, personal);
     ok = ok && put_event_verify(o, ev, personal);
     ok = ok && put_event_rectify(o, ev);
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /* ---------------------------------------------------------------- case */
@@ -933,11 +923,7 @@ static json_t *deadlines_json(const hcp_case *c)
     ok = ok && put(o, "dispute_due", hcp_json_time(c->dispute_due.at));
     ok = ok && put(o, "rereview_due", hcp_json_time(c->rereview_due.at));
     ok = ok && put(o, "provisional", json_boolean(prov));
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /* rectification {unit, mode, result, extended} (an extra): null fields
@@ -951,11 +937,7 @@ static json_t *rectification_json(const hcp_case *c)
     ok = ok && put(o, "mode", name_or_null(NAMES(hcp_rectify_mode_names), c->rectify_mode));
     ok = ok && put(o, "result", str_or_null(c->rectification_result));
     ok = ok && put(o, "extended", json_boolean(c->feedback_extended));
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /* revisit {at, satisfied} (an extra): both null until the revisit. */
@@ -967,11 +949,7 @@ static json_t *revisit_json(const hcp_case *c)
     bool done = c->revisited_at != 0;
     bool ok = put(o, "at", hcp_json_time(c->revisited_at));
     ok = ok && put(o, "satisfied", done ? json_boolean(c->revisit_satisfied) : json_null());
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /* The events array; each event borrowed from events[0..n). */
@@ -1025,11 +1003,7 @@ json_t *hcp_json_case(const hcp_case *c, const hcp_event *events, size_t nevents
     ok = ok && put_str(o, "content", c->in.content, true);
     ok = ok && put_case_state(o, c, now);
     ok = ok && put(o, "events", events_json(events, nevents, personal));
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return finish(o, ok);
 }
 
 /* A new reference: an RFC 3339 string (+08:00), JSON null for 0, NULL on
