@@ -1,12 +1,11 @@
 /*
  * chain.c — the hash chain over a county's event log (chain.h, docs/chain.md).
- * SHA-256 comes from mbedtls; this file only lays out the bytes it hashes.
+ * SHA-256 comes from hcp_sha256 (hcp.h); this file only lays out the bytes it
+ * hashes.
  */
 #include "chain.h"
 
 #include <string.h>
-
-#include <mbedtls/sha256.h>
 
 static const char genesis_tag[] = "hcp-genesis-v1"; /* hashed without its NUL */
 static const char event_tag[] = "hcp-event-v1";     /* hashed without its NUL */
@@ -40,35 +39,12 @@ static void put_be32(uint8_t out[4], uint32_t v)
     }
 }
 
-/*
- * SHA-256 of the concatenation of up to four borrowed parts into out; parts
- * with a zero length are skipped. mbedtls' codes become HCP_ECRYPTO here.
- */
-static int sha256_parts(const void *const *parts, const size_t *lens, int nparts,
-                        uint8_t out[HCP_HASH_LEN])
-{
-    mbedtls_sha256_context ctx;
-    int rc = HCP_ECRYPTO;
-    mbedtls_sha256_init(&ctx);
-    if (mbedtls_sha256_starts_ret(&ctx, 0) != 0)
-        goto fail;
-    for (int i = 0; i < nparts; i++)
-        if (lens[i] > 0 && mbedtls_sha256_update_ret(&ctx, parts[i], lens[i]) != 0)
-            goto fail;
-    if (mbedtls_sha256_finish_ret(&ctx, out) != 0)
-        goto fail;
-    rc = HCP_OK;
-fail:
-    mbedtls_sha256_free(&ctx);
-    return rc;
-}
-
 /* genesis = SHA-256("hcp-genesis-v1" || county); county already checked. */
 static int chain_genesis(const char *county, uint8_t out[HCP_HASH_LEN])
 {
     const void *parts[2] = {genesis_tag, county};
     size_t lens[2] = {sizeof(genesis_tag) - 1, HCP_COUNTY_LEN};
-    return sha256_parts(parts, lens, 2, out);
+    return hcp_sha256(parts, lens, 2, out);
 }
 
 /* Set ch to seq 0 at the genesis of county; ch is the caller's. */
@@ -122,7 +98,7 @@ int hcp_chain_hash(const uint8_t prev[HCP_HASH_LEN], uint64_t seq, const void *r
     put_be32(hdr + HCP_HASH_LEN + 8, (uint32_t)n);
     const void *parts[3] = {event_tag, hdr, rec};
     size_t lens[3] = {sizeof(event_tag) - 1, sizeof(hdr), n};
-    return sha256_parts(parts, lens, 3, out);
+    return hcp_sha256(parts, lens, 3, out);
 }
 
 /* Hash record ch->seq + 1 and advance ch; rec is borrowed. */

@@ -9,7 +9,6 @@
  */
 #include "codec.h"
 
-#include <mbedtls/sha256.h>
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -720,17 +719,9 @@ static int enc_record(hcp_buf *b, const struct table *t, const char *base, uint3
 static int pii_digest(const uint8_t salt[HCP_SALT_LEN], const uint8_t *p, size_t n,
                       uint8_t out[HCP_HASH_LEN])
 {
-    mbedtls_sha256_context ctx;
-    mbedtls_sha256_init(&ctx);
-    int r = mbedtls_sha256_starts_ret(&ctx, 0);
-    if (r == 0)
-        r = mbedtls_sha256_update_ret(&ctx, salt, HCP_SALT_LEN);
-    if (r == 0)
-        r = mbedtls_sha256_update_ret(&ctx, p, n);
-    if (r == 0)
-        r = mbedtls_sha256_finish_ret(&ctx, out);
-    mbedtls_sha256_free(&ctx);
-    return r == 0 ? HCP_OK : HCP_ECRYPTO;
+    const void *parts[2] = {salt, p};
+    size_t lens[2] = {HCP_SALT_LEN, n};
+    return hcp_sha256(parts, lens, 2, out);
 }
 
 /* Append the personal record of v to b and compute its digest. */

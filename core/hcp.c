@@ -1,6 +1,8 @@
 /* hcp.c — error strings, bounded buffers, UTF-8 validation. */
 #include "hcp.h"
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,4 +142,33 @@ char *hcp_strndup(const char *s, size_t n)
         memcpy(d, s, n);
     d[n] = '\0';
     return d;
+}
+
+/* SHA-256, fetched once (an implicit fetch per digest costs more than the
+ * hash of a small record). Never freed: it lives as long as the process. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+int hcp_sha256(const void *const *parts, const size_t *lens, int nparts, uint8_t out[32])
+{
+    if (lens == NULL || out == NULL || nparts < 0 || (parts == NULL && nparts > 0))
+        return HCP_EINVAL;
+    for (int i = 0; i < nparts; i++)
+        if (lens[i] > 0 && parts[i] == NULL)
+            return HCP_EINVAL;
+    if (pthread_once(&sha256_once, sha256_fetch) != 0 || sha256_md == NULL)
+        return HCP_ECRYPTO;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    int ok = ctx != NULL && EVP_DigestInit_ex2(ctx, sha256_md, NULL) == 1;
+    for (int i = 0; ok && i < nparts; i++)
+        ok = lens[i] == 0 || EVP_DigestUpdate(ctx, parts[i], lens[i]) == 1;
+    ok = ok && EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32;
+    EVP_MD_CTX_free(ctx);
+    return ok ? HCP_OK : HCP_ECRYPTO;
 }

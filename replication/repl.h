@@ -11,7 +11,7 @@
 
 #define REPL_VERSION      1
 #define REPL_VERSION_MIN  1
-#define REPL_FRAME_MAX    (4u << 20)   /* bytes: larger messages are refused unread */
+#define REPL_FRAME_MAX    (4u << 20) /* bytes: larger messages are refused unread */
 #define REPL_BATCH_BYTES  (1u << 20) /* a batch's events stop growing past this */
 #define REPL_BATCH_EVENTS 4096
 #define REPL_NONCE_LEN    32
@@ -101,11 +101,11 @@ HCP_API HCP_NODISCARD int repl_encode(const repl_frame *f, hcp_buf *out);
 HCP_API HCP_NODISCARD int repl_decode(const void *buf, size_t len, repl_frame *f);
 HCP_API void repl_frame_clear(repl_frame *f);
 
-/* ---- identities and signatures (ECDSA P-256, SHA-256, mbedtls) ---- */
+/* ---- identities and signatures (ECDSA P-256, SHA-256, OpenSSL libcrypto) ---- */
 
 /* A county's signing identity: its certificate and private key (PEM files).
  * The key must be P-256 and match the certificate (else HCP_ECRYPTO). Each
- * identity has its own DRBG: use one from one thread at a time. */
+ * identity keeps its own signing context: use one from one thread at a time. */
 typedef struct repl_identity repl_identity;
 HCP_API HCP_NODISCARD int repl_identity_load(const char *cert_file, const char *key_file,
                                              repl_identity **out);
@@ -123,9 +123,9 @@ HCP_API const char *repl_identity_cn(const repl_identity *id);
 HCP_API HCP_NODISCARD int repl_sign_auth(repl_identity *id, const uint8_t nonce[REPL_NONCE_LEN],
                                          const char *county, const char *node, uint8_t *sig,
                                          size_t *sig_len);
-HCP_API HCP_NODISCARD int repl_sign_batch(repl_identity *id, const char *county,
-                                          uint64_t last_seq, const uint8_t hash[HCP_HASH_LEN],
-                                          uint8_t *sig, size_t *sig_len);
+HCP_API HCP_NODISCARD int repl_sign_batch(repl_identity *id, const char *county, uint64_t last_seq,
+                                          const uint8_t hash[HCP_HASH_LEN], uint8_t *sig,
+                                          size_t *sig_len);
 
 /* The province's trust: the CA and its CRL (PEM files). Thread-safe for
  * concurrent verification; repl_verifier_reload re-reads the CRL when its
