@@ -5,6 +5,9 @@
  * prefixed with the daemon's name, so main only maps failures to exit 1.
  */
 #include <errno.h>
+#include <stdatomic.h>
+#include <nng/nng.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -381,4 +384,79 @@ char *hcpd_read_text(const char *path, size_t max)
     }
     buf[n] = '\0';
     return buf;
+}
+
+/* ---- a bounded nng_close ---- */
+
+/* nng_close on another thread, so a caller can give up waiting: nng 1.5.2
+ * can deadlock closing a socket (upstream issues #1543, #1813; seen here
+ * with thousands of dead connections at the gateway, and at a node whose
+ * link was cut in the middle of TLS records). The closer owns its state;
+ * abandoned, it leaks only until the process exits. */
+typedef struct closer {
+    nng_socket sock;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done, abandoned;
+} closer;
+
+static atomic_bool nng_stuck; /* a close was abandoned: nng must not be finalised */
+
+static void closer_free(closer *c)
+{
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static void *closer_main(void *arg)
+{
+    closer *c = arg;
+    nng_close(c->sock); /* contexts, dialers, listeners and pipes */
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    bool alone = c->abandoned;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (alone)
+        closer_free(c);
+    return NULL;
+}
+
+bool hcpd_nng_stuck(void)
+{
+    return atomic_load(&nng_stuck);
+}
+
+bool hcpd_nng_close_bounded(nng_socket sock, int secs)
+{
+    closer *c = calloc(1, sizeof(*c));
+    pthread_t t;
+    if (c == NULL) {
+        nng_close(sock);
+        return true;
+    }
+    c->sock = sock;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&t, NULL, closer_main, c) != 0) {
+        closer_free(c);
+        nng_close(sock);
+        return true;
+    }
+    pthread_detach(t);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += secs > 0 ? secs : 1;
+    pthread_mutex_lock(&c->mu);
+    while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+        ;
+    bool done = c->done;
+    c->abandoned = !done;
+    pthread_mutex_unlock(&c->mu);
+    if (done)
+        closer_free(c);
+    else
+        atomic_store(&nng_stuck, true);
+    return done;
 }

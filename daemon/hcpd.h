@@ -8,6 +8,7 @@
 #define HCPD_H
 
 #include <jansson.h>
+#include <nng/nng.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -169,5 +170,12 @@ void hcpd_raise_nofile(void);
 /* A whole text file (at most max bytes) as a NUL-terminated heap string the
  * caller frees; NULL if it cannot be read or is larger. */
 char *hcpd_read_text(const char *path, size_t max);
+
+/* nng_close(sock), waiting at most secs seconds (on a thread of its own:
+ * nng 1.5.2 can deadlock closing a socket). false when it did not finish:
+ * the socket and what it owns are abandoned to the process's exit, and
+ * hcpd_nng_stuck() turns true (nng_fini would then hang: skip it). */
+bool hcpd_nng_close_bounded(nng_socket sock, int secs);
+bool hcpd_nng_stuck(void);
 
 #endif

@@ -63,8 +63,6 @@ void gw_writer_free(gw *g); /* after the loop ran the close callbacks */
 /* ingest.c: the nng listener */
 int gw_ingest_start(gw *g);
 void gw_ingest_stop(gw *g); /* close the socket, wait for the workers */
-/* Whether a stop gave up on nng (then nng_fini would hang: skip it). */
-bool gw_nng_stuck(void);
 /* api.c: admin routes (token) and public routes */
 int gw_http_start(gw *g);
 void gw_http_stop(gw *g);

@@ -28,6 +28,7 @@ struct gw_item {
     size_t cert_len;
     gw_done_fn done;
     void *arg;
+    uint64_t parked_at; /* loop ms when it first waited for an earlier batch; 0: never */
 };
 
 /* Queue it (ownership passes) from any thread. done may be NULL. */

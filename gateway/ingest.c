@@ -27,7 +27,7 @@
 #include "gwwriter.h"
 #include "repl.h"
 
-#define GW_WORKERS  8
+#define GW_WORKERS  32
 #define GW_SESSIONS 8192 /* open addressing; more than the 2,900 counties */
 #define GW_FILE_MAX (1u << 20)
 
@@ -628,85 +628,22 @@ int gw_ingest_start(gw *g)
     return listen_up(g, in);
 }
 
-/* nng_close on another thread, so a stop can give up waiting: nng 1.5.2
- * can deadlock closing a socket with thousands of dead connections
- * (upstream issue #1543). The closer owns its state; abandoned, it leaks
- * only until the process exits. */
-typedef struct closer {
-    nng_socket sock;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done, abandoned;
-} closer;
-
-static void *closer_main(void *arg)
-{
-    closer *c = arg;
-    nng_close(c->sock); /* closes contexts, listener and pipes */
-    pthread_mutex_lock(&c->mu);
-    c->done = true;
-    bool alone = c->abandoned;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    if (alone)
-        free(c);
-    return NULL;
-}
-
-static bool nng_stuck; /* a close was abandoned: nng must not be finalised */
-
-bool gw_nng_stuck(void)
-{
-    return nng_stuck;
-}
-
-/* Close sock, waiting at most secs; false when nng did not finish. */
-static bool close_bounded(nng_socket sock, int secs)
-{
-    closer *c = calloc(1, sizeof(*c));
-    pthread_t t;
-    if (c == NULL) {
-        nng_close(sock);
-        return true;
-    }
-    c->sock = sock;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
-    if (pthread_create(&t, NULL, closer_main, c) != 0) {
-        free(c);
-        nng_close(sock);
-        return true;
-    }
-    pthread_detach(t);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += secs;
-    pthread_mutex_lock(&c->mu);
-    while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
-        ;
-    bool done = c->done;
-    c->abandoned = !done;
-    pthread_mutex_unlock(&c->mu);
-    if (done)
-        free(c);
-    return done;
-}
-
 void gw_ingest_stop(gw *g)
 {
     gw_ingest *in = g->ingest;
     if (in == NULL)
         return;
-    for (int i = 0; i < GW_WORKERS; i++)
-        if (in->workers[i].aio != NULL)
-            nng_aio_stop(in->workers[i].aio);
-    if (!close_bounded(in->sock, 3)) {
+    /* the close first: it ends every context, so each worker's aio
+     * completes (ECLOSED) and the worker stops; then the aios are freed */
+    if (!hcpd_nng_close_bounded(in->sock, 3)) {
         gw_log("error", "repl.close_stuck",
                "detail=\"nng did not close the replication socket within 3 s; going on\"");
-        nng_stuck = true;
         g->ingest = NULL; /* nng may still use it: leave it to the exit */
         return;
     }
+    for (int i = 0; i < GW_WORKERS; i++)
+        if (in->workers[i].aio != NULL)
+            nng_aio_stop(in->workers[i].aio);
     for (int i = 0; i < GW_WORKERS; i++)
         nng_aio_free(in->workers[i].aio);
     if (in->tls != NULL)

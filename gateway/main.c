@@ -58,16 +58,18 @@ static int main_start(gw *g)
     }
     if ((rc = gw_http_start(g)) != HCP_OK) {
         fprintf(stderr, PROG ": cannot listen on %s: %s\n", g->cfg.listen_http, hcp_strerror(rc));
-        gw_ingest_stop(g);
         gw_writer_stop(g);
+        gw_ingest_stop(g);
         return rc;
     }
     return HCP_OK;
 }
 
 /* Run the loop until a signal, then stop: HTTP (drain in-flight requests),
- * the listener (no new batches), the writer (commit and acknowledge what
- * is queued). The loop's handles are closed by main_teardown. */
+ * the writer (commit and acknowledge what is queued or parked, through the
+ * workers, which must still be alive; batches that arrive meanwhile are
+ * answered `overloaded`), then the listener. The loop's handles are closed
+ * by main_teardown. */
 static int main_serve(gw *g)
 {
     int rc;
@@ -81,8 +83,8 @@ static int main_serve(gw *g)
     gw_log("info", "gateway.ready", "listen=%s http=%s", g->cfg.listen, g->cfg.listen_http);
     uv_run(g->loop, UV_RUN_DEFAULT);
     gw_http_stop(g);   /* new requests get 503; in-flight ones are answered */
-    gw_ingest_stop(g); /* no new batches; the workers are done */
-    gw_writer_stop(g); /* everything queued is committed before we go */
+    gw_writer_stop(g); /* everything queued is committed and answered */
+    gw_ingest_stop(g); /* then the workers and the socket go */
     return HCP_OK;
 }
 
@@ -129,7 +131,7 @@ int main(int argc, char **argv)
         rc = main_serve(&g);
     }
     main_teardown(&g);
-    if (!gw_nng_stuck())
+    if (!hcpd_nng_stuck())
         nng_fini();
     gw_log("info", "gateway.exit", "status=%d", rc == HCP_OK ? 0 : 1);
     return rc == HCP_OK ? 0 : 1;

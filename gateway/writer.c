@@ -9,6 +9,13 @@
  * case it touches is rebuilt with hcp_rules_apply; an event the rules
  * refuse is stored all the same (the log is the county's word) but counted
  * and logged, never trusted silently.
+ *
+ * A node keeps several batches in flight, and the gateway verifies their
+ * signatures in parallel, so a county's batches may reach the writer out
+ * of order. A batch that starts beyond the county's next position is
+ * parked (at most GW_PARK_MAX, each for at most GW_PARK_MS) and tried
+ * again with every later transaction, its county's batches sorted by
+ * position; one still out of place after GW_PARK_MS is answered `gap`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +29,19 @@
 #include "rules.h"
 
 #define GW_BATCH_ITEMS 256
+#define GW_PARK_MAX    64   /* parked batches, all counties */
+#define GW_PARK_MS     1000 /* a parked batch waits at most this long */
+#define GW_PARK_TICK   50   /* parked batches are retried this often (ms) */
 #define GW_RETRIES     8
 
 struct gw_writer {
     uv_async_t wake;
+    uv_timer_t park_timer;
     pthread_mutex_t mu;
     gw_item *head, *tail;
     bool stopping;
+    gw_item *parked; /* loop thread only, like everything the apply touches */
+    size_t nparked;  /* parked in the transaction being built */
 };
 
 void gw_item_free(gw_item *it)
@@ -100,8 +113,9 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
 
 /* Outcome of checking a batch against a county, for the reply. */
 typedef struct verdict {
-    const char *code; /* NULL: ack */
+    const char *code; /* NULL: ack (or parked) */
     uint64_t expected;
+    bool park; /* wait for the batches before it */
 } verdict;
 
 /* Check and apply the next event (seq == applied + 1). */
@@ -163,6 +177,19 @@ static int check_known(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const r
     return HCP_OK;
 }
 
+/* Whether a batch that starts beyond its county's position may wait for
+ * the batches before it (counted: the caller parks it). */
+static bool may_park(gw *g, const gw_item *it)
+{
+    gw_writer *wr = g->writer;
+    uint64_t now = uv_now(g->loop);
+    if (wr->stopping || it->done == NULL || wr->nparked >= GW_PARK_MAX ||
+        (it->parked_at != 0 && now - it->parked_at >= GW_PARK_MS))
+        return false;
+    wr->nparked++;
+    return true;
+}
+
 /* Apply one batch to its county's tentative state. Store errors abort the
  * whole transaction; protocol refusals only set vd. */
 static int apply_batch(gw *g, MDB_txn *txn, tentative *t, gw_item *it, verdict *vd)
@@ -179,6 +206,10 @@ static int apply_batch(gw *g, MDB_txn *txn, tentative *t, gw_item *it, verdict *
         return HCP_OK;
     }
     uint64_t first = it->f.seq, before = cs->applied;
+    if (first > cs->applied + 1 && may_park(g, it)) {
+        vd->park = true;
+        return HCP_OK;
+    }
     if (first > cs->applied + 1) {
         vd->code = "gap";
         vd->expected = cs->applied + 1;
@@ -233,6 +264,7 @@ static int attempt(gw *g, gw_item *batch, tentative *t, outcome *o)
 {
     MDB_txn *txn;
     t->n = 0;
+    g->writer->nparked = 0;
     memset(o, 0, sizeof(*o));
     g->store->feed_dirty = false;
     int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
@@ -251,13 +283,21 @@ static int attempt(gw *g, gw_item *batch, tentative *t, outcome *o)
 
 static void finish(gw *g, gw_item *batch, tentative *t, outcome *o, int rc)
 {
+    gw_writer *wr = g->writer;
     size_t i = 0;
     for (gw_item *it = batch, *next; it != NULL; it = next, i++) {
         next = it->next;
+        if (rc == HCP_OK && o->vd[i].park) { /* no answer yet: it waits */
+            if (it->parked_at == 0)
+                it->parked_at = uv_now(g->loop);
+            it->next = wr->parked;
+            wr->parked = it;
+            continue;
+        }
         hcp_buf reply;
         hcp_buf_init(&reply, REPL_FRAME_MAX);
         gw_county *cs = tent_get(g, t, it->county);
-        verdict busy = {"overloaded", 0};
+        verdict busy = {"overloaded", 0, false};
         int erc = rc == HCP_OK && cs != NULL ? encode_reply(cs, &o->vd[i], &reply)
                                              : encode_reply(cs, &busy, &reply);
         if (erc != HCP_OK)
@@ -269,11 +309,52 @@ static void finish(gw *g, gw_item *batch, tentative *t, outcome *o, int rc)
     }
 }
 
+/* Order two items by county, then first position, then arrival (n). */
+typedef struct sort_ent {
+    gw_item *it;
+    size_t n;
+} sort_ent;
+
+static int sort_cmp(const void *a, const void *b)
+{
+    const sort_ent *x = a, *y = b;
+    int c = strcmp(x->it->county, y->it->county);
+    if (c == 0 && x->it->f.seq != y->it->f.seq)
+        c = x->it->f.seq < y->it->f.seq ? -1 : 1;
+    if (c == 0)
+        c = x->n < y->n ? -1 : x->n > y->n;
+    return c;
+}
+
+/* The new batch with the parked ones, each county's in order of position
+ * (a fork mark, at position 0, first). At most GW_BATCH_ITEMS items. */
+static gw_item *merge_parked(gw_writer *wr, gw_item *batch)
+{
+    if (wr->parked == NULL)
+        return batch;
+    static sort_ent ents[GW_BATCH_ITEMS]; /* loop thread only */
+    size_t n = 0;
+    for (gw_item *it = batch; it != NULL && n < GW_BATCH_ITEMS; it = it->next, n++)
+        ents[n] = (sort_ent){it, n};
+    for (gw_item *it = wr->parked; it != NULL && n < GW_BATCH_ITEMS; it = it->next, n++)
+        ents[n] = (sort_ent){it, n};
+    wr->parked = NULL;
+    qsort(ents, n, sizeof(ents[0]), sort_cmp);
+    for (size_t i = 0; i < n; i++)
+        ents[i].it->next = i + 1 < n ? ents[i + 1].it : NULL;
+    return n > 0 ? ents[0].it : NULL;
+}
+
+static void on_park_tick(uv_timer_t *t);
+
 static void run_batch(gw *g, gw_item *batch)
 {
     static tentative t; /* loop thread only */
     static outcome o;
     int rc = HCP_OK;
+    batch = merge_parked(g->writer, batch);
+    if (batch == NULL)
+        return;
     for (int i = 0; i < GW_RETRIES; i++) {
         rc = attempt(g, batch, &t, &o);
         if (rc != HCP_EFULL || gws_grow(g->store) != HCP_OK)
@@ -288,13 +369,15 @@ static void run_batch(gw *g, gw_item *batch)
     } else
         gw_log("error", "store.commit_failed", "err=\"%s\"", hcp_strerror(rc));
     finish(g, batch, &t, &o, rc);
+    if (g->writer->parked != NULL && !uv_is_active((uv_handle_t *)&g->writer->park_timer))
+        uv_timer_start(&g->writer->park_timer, on_park_tick, GW_PARK_TICK, 0);
 }
 
 static gw_item *take(gw_writer *wr)
 {
     pthread_mutex_lock(&wr->mu);
     gw_item *head = wr->head, *w = head;
-    for (size_t k = 1; w != NULL && w->next != NULL && k < GW_BATCH_ITEMS; k++)
+    for (size_t k = 1; w != NULL && w->next != NULL && k < GW_BATCH_ITEMS - GW_PARK_MAX; k++)
         w = w->next;
     if (w != NULL) {
         wr->head = w->next;
@@ -314,6 +397,13 @@ static void on_wake(uv_async_t *a)
     gw_item *batch = take(g->writer);
     if (batch != NULL)
         run_batch(g, batch);
+}
+
+/* Parked batches wait: try them again (those past GW_PARK_MS get `gap`). */
+static void on_park_tick(uv_timer_t *t)
+{
+    gw *g = t->data;
+    run_batch(g, take(g->writer));
 }
 
 void gw_writer_submit(gw *g, gw_item *it)
@@ -352,7 +442,10 @@ int gw_writer_start(gw *g)
         return HCP_ENOMEM;
     pthread_mutex_init(&wr->mu, NULL);
     wr->wake.data = g;
+    wr->park_timer.data = g;
     g->writer = wr;
+    if (uv_timer_init(g->loop, &wr->park_timer) != 0)
+        return HCP_EIO;
     return uv_async_init(g->loop, &wr->wake, on_wake) == 0 ? HCP_OK : HCP_EIO;
 }
 
@@ -370,9 +463,10 @@ void gw_writer_stop(gw *g)
     wr->stopping = true;
     pthread_mutex_unlock(&wr->mu);
     gw_item *batch;
-    while ((batch = take(wr)) != NULL)
-        run_batch(g, batch);
+    while ((batch = take(wr)) != NULL || wr->parked != NULL)
+        run_batch(g, batch); /* stopping: nothing parks again */
     uv_close((uv_handle_t *)&wr->wake, on_closed);
+    uv_close((uv_handle_t *)&wr->park_timer, on_closed);
 }
 
 void gw_writer_free(gw *g)
