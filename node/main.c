@@ -119,7 +119,8 @@ int main(int argc, char **argv)
         rc = main_serve(&n);
     }
     main_teardown(&n);
-    nng_fini();
+    if (!hcpd_nng_stuck()) /* else nng_fini would hang on what nng could not close */
+        nng_fini();
     node_log("info", "node.exit", "status=%d", rc == HCP_OK ? 0 : 1);
     return rc == HCP_OK ? 0 : 1;
 }

@@ -1,14 +1,21 @@
 /*
  * sync.c — the node's half of replication (docs/replication.md): dial the
  * gateway, prove the county (hello, challenge, signed auth), then send the
- * log from the gateway's acknowledged position in signed batches, one in
- * flight, and record every acknowledgement durably (through the writer).
+ * log from the gateway's acknowledged position in signed batches, up to
+ * SYNC_WINDOW of them in flight, and record every acknowledgement durably
+ * (through the writer).
  *
- * One nng req socket and one context, driven by one aio on nng's threads;
- * a second aio sleeps (idle, backoff). The state machine is small:
- *   HELLO → (CHALLENGE) AUTH → WELCOME → STREAM ⇄ IDLE (PING) ; any failure → BACKOFF → HELLO
- * nng redials by itself; a lost pipe cancels the request in flight so the
- * session restarts at once on the next pipe.
+ * One nng req socket with SYNC_WINDOW contexts ("slots"), each driven by
+ * its own aio on nng's threads; one more aio sleeps (idle, backoff, and
+ * "run now" when the writer commits). The session is small:
+ *   BACKOFF → HELLO → (CHALLENGE) AUTH → STREAM ; any failure → BACKOFF
+ * In STREAM, batches go out while a slot is free and the gateway lacks
+ * events; a restored store fetches its history back first (FETCH), and an
+ * idle link pings. Every request carries the session's epoch: a failure
+ * starts a new epoch, and answers to older requests are ignored, except
+ * acknowledgements, which are facts whenever they arrive. nng redials by
+ * itself; a lost pipe cancels the requests in flight so the session
+ * restarts at once on the next pipe.
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -24,40 +31,69 @@
 #include "store.h"
 #include "writer.h"
 
+#ifndef SYNC_WINDOW
+#define SYNC_WINDOW 4 /* batches in flight */
+#endif
 #define SYNC_TIMEOUT_MS  5000        /* an answer takes at most this long */
 #define SYNC_BATCH_MIN   (16u << 10) /* batches shrink to this on a slow link */
 #define SYNC_IDLE_MS     1000        /* re-check for new events this often when idle */
 #define SYNC_PING_EVERY  10          /* idle rounds between pings (heartbeat) */
 #define SYNC_BACKOFF_MIN 100
 #define SYNC_BACKOFF_MAX 30000
+#define SYNC_DRAIN_MS    20 /* a new session waits this long for old requests to end */
 #define SYNC_FILE_MAX    (1u << 20)
 
-enum sy_state { SY_HELLO, SY_AUTH, SY_STREAM, SY_FETCH, SY_PING, SY_IDLE, SY_BACKOFF, SY_STOPPED };
+enum sy_state { SY_BACKOFF, SY_HELLO, SY_AUTH, SY_STREAM };
+enum sy_kind { K_NONE, K_HELLO, K_AUTH, K_BATCH, K_FETCH, K_PING };
+
+typedef struct sync_conn sync_conn;
+
+typedef struct sync_slot {
+    sync_conn *c; /* the connection (socket) it belongs to */
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool busy;      /* a send or a receive is pending on aio */
+    bool sending;   /* ... and it is the send */
+    int kind;       /* enum sy_kind: what the request asked */
+    unsigned epoch; /* the session it belongs to */
+} sync_slot;
+
+/* One socket with its dialer and request contexts. The watchdog replaces
+ * it whole; a replaced one whose close nng never finishes is abandoned
+ * (its late callbacks see it is not sy->conn and do nothing). */
+struct sync_conn {
+    node_sync *sy;
+    nng_socket sock;
+    nng_dialer dialer;
+    sync_slot slot[SYNC_WINDOW];
+};
 
 struct node_sync {
     node *n;
-    nng_socket sock;
-    nng_dialer dialer;
     nng_tls_config *tls;
-    nng_ctx ctx;
-    nng_aio *aio;      /* request/answer */
-    nng_aio *sleep;    /* idle and backoff waits */
+    sync_conn *conn;   /* the current connection (changed by redial, under mu) */
+    bool abandoned;    /* a connection could not be closed: keep sy to the exit */
+    nng_aio *sleep;    /* idle, backoff and "run now" */
     repl_identity *id; /* NULL when insecure (tcp://) */
     bool insecure;
     _Atomic uint64_t head; /* the store's committed head (writer → kick) */
     pthread_mutex_t mu;    /* everything below */
     uint8_t head_hash[HCP_HASH_LEN];
-    int state;
-    bool sending, stopping;
-    bool connected;
-    uint64_t acked;
-    uint64_t batch_last; /* last seq of the batch in flight */
+    int state;       /* enum sy_state */
+    unsigned epoch;  /* bumped by every failure */
+    bool sleep_busy; /* the sleep aio is pending */
+    int sleep_rearm; /* ≥ 0: when the pending sleep ends, sleep this long instead */
+    bool stopping, connected;
+    uint64_t acked;      /* the gateway's applied position, as last acknowledged */
+    uint64_t sent;       /* last seq sent in this epoch (≥ acked) */
     uint64_t remote;     /* the gateway's applied position for this county */
     uint64_t fetch_from; /* first seq of the fetch in flight */
     bool synced_sent;    /* W_SYNCED queued (restore complete) */
     int timeouts;        /* requests in a row that got no answer */
     size_t batch_bytes;  /* current batch size: halved after a timeout, regrown on acks */
     bool redialing;      /* the socket is being replaced (on_pipe keeps off) */
+    pthread_t redialer;  /* the thread replacing it (joined before the next) */
+    bool has_redialer;
     int backoff_ms, idle_rounds;
     char last_error[160];
 };
@@ -74,10 +110,44 @@ static void persist_ack(node_sync *sy, uint64_t seq)
     node_writer_submit(sy->n, w);
 }
 
+/* Sleep ms on the sleep aio, then on_sleep; a pending sleep is cut short and
+ * replaced. mu held. */
+static void arm_sleep(node_sync *sy, int ms)
+{
+    if (sy->sleep_busy) {
+        sy->sleep_rearm = ms;
+        nng_aio_cancel(sy->sleep); /* on_sleep re-arms with ms */
+        return;
+    }
+    sy->sleep_busy = true;
+    nng_sleep_aio(ms, sy->sleep);
+}
+
+/* A free slot, or NULL. mu held. */
+static sync_slot *free_slot(node_sync *sy)
+{
+    for (int i = 0; i < SYNC_WINDOW; i++)
+        if (!sy->conn->slot[i].busy)
+            return &sy->conn->slot[i];
+    return NULL;
+}
+
+/* Requests of kind k (K_NONE: any) of the current session in flight. mu held. */
+static int in_flight(const node_sync *sy, int k)
+{
+    int c = 0;
+    for (int i = 0; i < SYNC_WINDOW; i++) {
+        const sync_slot *s = &sy->conn->slot[i];
+        c += s->busy && s->epoch == sy->epoch && (k == K_NONE || s->kind == k);
+    }
+    return c;
+}
+
 static void fail(node_sync *sy, const char *what);
 
-/* Send frame f and then wait for the answer. mu held. */
-static void send_frame(node_sync *sy, const repl_frame *f)
+/* Send frame f on slot s as a request of kind k; its answer comes to
+ * on_io. mu held. */
+static void send_frame(node_sync *sy, sync_slot *s, const repl_frame *f, int k)
 {
     hcp_buf b;
     hcp_buf_init(&b, REPL_FRAME_MAX);
@@ -91,38 +161,51 @@ static void send_frame(node_sync *sy, const repl_frame *f)
         fail(sy, "cannot encode a frame");
         return;
     }
-    sy->sending = true;
-    nng_aio_set_msg(sy->aio, m);
-    nng_aio_set_timeout(sy->aio, SYNC_TIMEOUT_MS);
-    nng_ctx_send(sy->ctx, sy->aio);
+    s->busy = true;
+    s->sending = true;
+    s->kind = k;
+    s->epoch = sy->epoch;
+    nng_aio_set_msg(s->aio, m);
+    nng_aio_set_timeout(s->aio, SYNC_TIMEOUT_MS);
+    nng_ctx_send(s->ctx, s->aio);
 }
 
-/* Something failed: note it, drop the session, retry after a backoff with
- * jitter (exponential, 100 ms to 30 s). mu held. */
+/* Something failed: note it, end the session (a new epoch; requests in
+ * flight are cancelled), retry after a backoff with jitter (exponential,
+ * 100 ms to 30 s). mu held. */
 static void fail(node_sync *sy, const char *what)
 {
     bool timeout = strstr(what, "imed out") != NULL || strstr(what, "no answer") != NULL;
     sy->timeouts = timeout ? sy->timeouts + 1 : 0;
     /* a slow or flaky link gets smaller batches (regrown by acks) */
-    if ((timeout || sy->state == SY_STREAM) && sy->batch_bytes / 2 >= SYNC_BATCH_MIN)
+    if ((timeout || in_flight(sy, K_BATCH) > 0) && sy->batch_bytes / 2 >= SYNC_BATCH_MIN)
         sy->batch_bytes /= 2;
     if (sy->connected || strcmp(sy->last_error, what) != 0)
         node_log("warn", "sync.failed", "gateway=%s reason=\"%s\"", sy->n->cfg.gateway, what);
     snprintf(sy->last_error, sizeof(sy->last_error), "%s", what);
     sy->connected = false;
     sy->state = SY_BACKOFF;
+    sy->epoch++;
+    for (int i = 0; i < SYNC_WINDOW; i++)
+        if (sy->conn->slot[i].busy)
+            nng_aio_cancel(sy->conn->slot[i].aio); /* completes later, ignored (old epoch) */
     sy->backoff_ms = sy->backoff_ms ? sy->backoff_ms * 2 : SYNC_BACKOFF_MIN;
     if (sy->backoff_ms > SYNC_BACKOFF_MAX)
         sy->backoff_ms = SYNC_BACKOFF_MAX;
     uint16_t r = 0;
     if (hcp_random(&r, sizeof(r)) != HCP_OK)
         r = 0;
-    int wait = sy->backoff_ms / 2 + (int)(r % (unsigned)(sy->backoff_ms + 1));
-    nng_sleep_aio(wait, sy->sleep);
+    arm_sleep(sy, sy->backoff_ms / 2 + (int)(r % (unsigned)(sy->backoff_ms + 1)));
 }
 
+/* Start a session: hello on a free slot (all are free after a drain). mu held. */
 static void send_hello(node_sync *sy)
 {
+    sync_slot *s = free_slot(sy);
+    if (s == NULL) { /* cannot happen after a drain; try again shortly */
+        arm_sleep(sy, SYNC_DRAIN_MS);
+        return;
+    }
     repl_frame f;
     memset(&f, 0, sizeof(f));
     f.type = REPL_HELLO;
@@ -134,10 +217,10 @@ static void send_hello(node_sync *sy)
     f.has_hash = f.seq > 0;
     memcpy(f.hash, sy->head_hash, HCP_HASH_LEN);
     sy->state = SY_HELLO;
-    send_frame(sy, &f);
+    send_frame(sy, s, &f, K_HELLO);
 }
 
-static void send_auth(node_sync *sy, const repl_frame *challenge)
+static void send_auth(node_sync *sy, sync_slot *s, const repl_frame *challenge)
 {
     repl_frame f;
     memset(&f, 0, sizeof(f));
@@ -154,12 +237,12 @@ static void send_auth(node_sync *sy, const repl_frame *challenge)
     f.sig = sig;
     f.sig_len = siglen;
     sy->state = SY_AUTH;
-    send_frame(sy, &f);
+    send_frame(sy, s, &f, K_AUTH);
 }
 
 /* ---- batches ---- */
 
-/* Read events acked+1.. into buf (records and personal records back to
+/* Read events from..head into buf (records and personal records back to
  * back) and describe them in evs; *n events. */
 static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf, repl_event *evs,
                       size_t *n)
@@ -170,7 +253,7 @@ static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf,
     if (rc != HCP_OK)
         return rc;
     size_t k = 0;
-    size_t offs[REPL_BATCH_EVENTS][3];
+    static _Thread_local size_t offs[REPL_BATCH_EVENTS][3];
     for (uint64_t seq = from; seq <= head && k < REPL_BATCH_EVENTS && rc == HCP_OK; seq++) {
         if (buf->len >= sy->batch_bytes)
             break;
@@ -198,21 +281,22 @@ static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf,
     return k > 0 || rc != HCP_OK ? rc : HCP_ENOTFOUND;
 }
 
-/* Send the next batch from acked+1. mu held. */
-static void send_batch(node_sync *sy, uint64_t head)
+/* Send the next batch, from sent+1, on slot s. mu held. */
+static void send_batch(node_sync *sy, sync_slot *s, uint64_t head)
 {
     static _Thread_local repl_event evs[REPL_BATCH_EVENTS];
     hcp_buf buf;
     hcp_buf_init(&buf, REPL_BATCH_BYTES + 2 * HCP_RECORD_MAX);
     size_t n = 0;
-    int rc = read_batch(sy, sy->acked + 1, head, &buf, evs, &n);
+    uint64_t first = sy->sent + 1;
+    int rc = read_batch(sy, first, head, &buf, evs, &n);
     repl_frame f;
     memset(&f, 0, sizeof(f));
     uint8_t sig[REPL_SIG_MAX] = {0};
     size_t siglen = 1; /* insecure: an unsigned marker */
     if (rc == HCP_OK && sy->id != NULL) {
         siglen = sizeof(sig);
-        rc = repl_sign_batch(sy->id, sy->n->cfg.county, sy->acked + n, evs[n - 1].hash, sig,
+        rc = repl_sign_batch(sy->id, sy->n->cfg.county, first + n - 1, evs[n - 1].hash, sig,
                              &siglen);
     }
     if (rc != HCP_OK) {
@@ -222,18 +306,17 @@ static void send_batch(node_sync *sy, uint64_t head)
     }
     f.type = REPL_BATCH;
     memcpy(f.county, sy->n->cfg.county, sizeof(f.county));
-    f.seq = sy->acked + 1;
+    f.seq = first;
     f.events = evs;
     f.nevents = n;
     f.sig = sig;
     f.sig_len = siglen;
-    sy->batch_last = sy->acked + n;
-    sy->state = SY_STREAM;
-    send_frame(sy, &f);
+    sy->sent = first + n - 1;
+    send_frame(sy, s, &f, K_BATCH);
     hcp_buf_free(&buf);
 }
 
-static void send_fetch(node_sync *sy, uint64_t from)
+static void send_fetch(node_sync *sy, sync_slot *s, uint64_t from)
 {
     repl_frame f;
     memset(&f, 0, sizeof(f));
@@ -241,8 +324,7 @@ static void send_fetch(node_sync *sy, uint64_t from)
     f.seq = from;
     f.max = REPL_BATCH_EVENTS;
     sy->fetch_from = from;
-    sy->state = SY_FETCH;
-    send_frame(sy, &f);
+    send_frame(sy, s, &f, K_FETCH);
 }
 
 /* A restored node: its history is complete; let writes resume. mu held. */
@@ -255,50 +337,46 @@ static void restore_done(node_sync *sy)
     node_writer_submit(sy->n, w);
 }
 
-/* Send what the gateway lacks, fetch what this node lacks, or wait. mu held. */
-static void next_step(node_sync *sy)
+/* In a session: fetch what this node lacks, fill the window with what the
+ * gateway lacks, or wait (pinging now and then). mu held. */
+static void step(node_sync *sy)
 {
+    if (sy->state != SY_STREAM)
+        return;
     uint64_t head = atomic_load(&sy->head);
     bool needs = atomic_load(&sy->n->store->needs_sync);
+    sync_slot *s;
     if (needs && sy->remote > head) {
-        send_fetch(sy, head + 1);
+        if (in_flight(sy, K_NONE) == 0 && (s = free_slot(sy)) != NULL)
+            send_fetch(sy, s, head + 1);
+        else
+            arm_sleep(sy, SYNC_IDLE_MS); /* the writer's kick wakes us */
         return;
     }
     if (needs && !sy->synced_sent)
         restore_done(sy);
-    if (sy->acked < head) {
+    while (sy->state == SY_STREAM && sy->sent < head && (s = free_slot(sy)) != NULL) {
         sy->idle_rounds = 0;
-        send_batch(sy, head);
-        return;
+        send_batch(sy, s, head);
     }
-    if (++sy->idle_rounds >= SYNC_PING_EVERY) {
+    if (sy->state != SY_STREAM || in_flight(sy, K_NONE) > 0)
+        return; /* answers drive the next step */
+    if (++sy->idle_rounds >= SYNC_PING_EVERY && (s = free_slot(sy)) != NULL) {
         sy->idle_rounds = 0;
         repl_frame f = {.type = REPL_PING};
-        sy->state = SY_PING;
-        send_frame(sy, &f);
+        send_frame(sy, s, &f, K_PING);
         return;
     }
-    sy->state = SY_IDLE;
-    nng_sleep_aio(SYNC_IDLE_MS, sy->sleep);
+    arm_sleep(sy, SYNC_IDLE_MS);
 }
 
-/* The gateway told its position for this county. mu held. */
-static void on_position(node_sync *sy, uint64_t applied)
+/* The gateway told its position for this county in a welcome. mu held. */
+static void on_welcome(node_sync *sy, uint64_t applied)
 {
     uint64_t head = atomic_load(&sy->head);
+    bool needs = atomic_load(&sy->n->store->needs_sync);
     sy->remote = applied;
-    if (applied > head && atomic_load(&sy->n->store->needs_sync)) {
-        if (!sy->connected)
-            node_log("info", "sync.restoring", "gateway=%s applied=%llu head=%llu",
-                     sy->n->cfg.gateway, (unsigned long long)applied, (unsigned long long)head);
-        sy->connected = true;
-        sy->backoff_ms = 0;
-        sy->last_error[0] = '\0';
-        sy->acked = applied;
-        next_step(sy);
-        return;
-    }
-    if (applied > head) {
+    if (applied > head && !needs) {
         char what[160];
         snprintf(what, sizeof(what),
                  "gateway holds %llu events, node %llu, store not a restored copy: refusing",
@@ -307,7 +385,8 @@ static void on_position(node_sync *sy, uint64_t applied)
         return;
     }
     if (!sy->connected)
-        node_log("info", "sync.connected", "gateway=%s applied=%llu head=%llu", sy->n->cfg.gateway,
+        node_log("info", applied > head ? "sync.restoring" : "sync.connected",
+                 "gateway=%s applied=%llu head=%llu", sy->n->cfg.gateway,
                  (unsigned long long)applied, (unsigned long long)head);
     sy->connected = true;
     sy->backoff_ms = 0;
@@ -315,11 +394,28 @@ static void on_position(node_sync *sy, uint64_t applied)
     if (sy->batch_bytes < REPL_BATCH_BYTES)
         sy->batch_bytes *= 2;
     sy->last_error[0] = '\0';
-    if (applied != sy->acked) {
+    if (applied != sy->acked && applied <= head) {
+        sy->acked = applied;
+        persist_ack(sy, applied);
+    } else
+        sy->acked = applied;
+    sy->sent = applied; /* resend from the gateway's position */
+    sy->state = SY_STREAM;
+    step(sy);
+}
+
+/* An acknowledgement (ack, or pong) of position applied: a fact whatever
+ * epoch asked for it. mu held. */
+static void on_ack(node_sync *sy, uint64_t applied)
+{
+    if (applied > sy->remote)
+        sy->remote = applied;
+    if (applied > sy->acked && applied <= atomic_load(&sy->head)) {
         sy->acked = applied;
         persist_ack(sy, applied);
     }
-    next_step(sy);
+    if (sy->sent < sy->acked)
+        sy->sent = sy->acked;
 }
 
 /* A page of the county's own history came back: hand it to the writer,
@@ -328,7 +424,7 @@ static void on_events(node_sync *sy, const repl_frame *r)
 {
     sy->remote = r->seq;
     if (r->nevents == 0) {
-        next_step(sy);
+        step(sy);
         return;
     }
     size_t total = 0;
@@ -358,132 +454,239 @@ static void on_events(node_sync *sy, const repl_frame *r)
     w->seq = sy->fetch_from;
     w->nremote = r->nevents;
     node_writer_submit(sy->n, w);
-    sy->state = SY_IDLE;
-    nng_sleep_aio(SYNC_IDLE_MS, sy->sleep);
+    arm_sleep(sy, SYNC_IDLE_MS);
 }
 
-/* Whether answer type t to a request of state st tells the gateway's
- * position: welcome (hello/auth), ack (batch), pong (ping). */
-static bool tells_position(int st, uint8_t t)
+/* The answer r to a request of kind k from the current session. mu held. */
+static void on_answer(node_sync *sy, sync_slot *s, int k, const repl_frame *r)
 {
-    return ((st == SY_HELLO || st == SY_AUTH) && t == REPL_WELCOME) ||
-           (st == SY_STREAM && t == REPL_ACK) || (st == SY_PING && t == REPL_PONG);
-}
-
-/* An answer arrived. mu held. */
-static void on_answer(node_sync *sy, const repl_frame *r)
-{
-    if (r->type == REPL_ERROR && strcmp(r->code, "gap") == 0 && r->seq >= 1) {
-        sy->acked = r->seq - 1;
-        next_step(sy);
+    if (r->type == REPL_ERROR && k == K_BATCH && strcmp(r->code, "gap") == 0 && r->seq >= 1) {
+        /* the gateway lacks what precedes this batch (an earlier one was lost
+         * or waited too long): resend from its position, in a new epoch so
+         * the answers to the batches after this one are ignored */
+        sy->epoch++;
+        sy->sent = r->seq - 1 > sy->acked ? r->seq - 1 : sy->acked;
+        step(sy);
     } else if (r->type == REPL_ERROR) {
         char what[64];
         snprintf(what, sizeof(what), "gateway refused: %s", r->code);
         fail(sy, what);
-    } else if (sy->state == SY_HELLO && r->type == REPL_CHALLENGE && sy->id != NULL)
-        send_auth(sy, r);
-    else if (tells_position(sy->state, r->type))
-        on_position(sy, r->seq);
-    else if (sy->state == SY_FETCH && r->type == REPL_EVENTS)
+    } else if (k == K_HELLO && r->type == REPL_CHALLENGE && sy->id != NULL)
+        send_auth(sy, s, r);
+    else if ((k == K_HELLO || k == K_AUTH) && r->type == REPL_WELCOME)
+        on_welcome(sy, r->seq);
+    else if ((k == K_BATCH && r->type == REPL_ACK) || (k == K_PING && r->type == REPL_PONG)) {
+        on_ack(sy, r->seq);
+        sy->timeouts = 0;
+        step(sy);
+    } else if (k == K_FETCH && r->type == REPL_EVENTS)
         on_events(sy, r);
     else
         fail(sy, "unexpected answer from the gateway");
 }
 
+/* A reply of an earlier session (before a failure or a gap): only an
+ * acknowledgement still means something. mu held. */
+static void on_stale(node_sync *sy, int k, const repl_frame *r)
+{
+    if (k == K_BATCH && r->type == REPL_ACK && sy->state == SY_STREAM) {
+        on_ack(sy, r->seq);
+        step(sy);
+    }
+}
+
+/* A slot's send or receive completed. */
 static void on_io(void *arg)
 {
-    node_sync *sy = arg;
-    int rv = nng_aio_result(sy->aio);
+    sync_slot *s = arg;
+    node_sync *sy = s->c->sy;
+    int rv = nng_aio_result(s->aio);
     pthread_mutex_lock(&sy->mu);
-    if (sy->stopping || sy->redialing) { /* the old socket's last word */
-        if (sy->sending) {
+    bool mine = s->c == sy->conn && !sy->stopping && !sy->redialing;
+    bool current = mine && s->epoch == sy->epoch;
+    if (s->sending) {
+        s->sending = false;
+        if (rv != 0 || !current) {
             if (rv != 0)
-                nng_msg_free(nng_aio_get_msg(sy->aio));
-            sy->sending = false;
-        } else if (rv == 0)
-            nng_msg_free(nng_aio_get_msg(sy->aio));
+                nng_msg_free(nng_aio_get_msg(s->aio));
+            s->busy = false; /* a new request on this context replaces an old one */
+            if (rv != 0 && current)
+                fail(sy, nng_strerror(rv));
+        } else {
+            nng_aio_set_timeout(s->aio, SYNC_TIMEOUT_MS);
+            nng_ctx_recv(s->ctx, s->aio);
+        }
         pthread_mutex_unlock(&sy->mu);
         return;
     }
-    if (sy->sending) {
-        sy->sending = false;
-        if (rv != 0) {
-            nng_msg_free(nng_aio_get_msg(sy->aio));
-            fail(sy, nng_strerror(rv));
-        } else {
-            nng_aio_set_timeout(sy->aio, SYNC_TIMEOUT_MS);
-            nng_ctx_recv(sy->ctx, sy->aio);
-        }
-    } else if (rv != 0) {
-        fail(sy, rv == NNG_ETIMEDOUT ? "no answer from the gateway" : nng_strerror(rv));
-    } else {
-        nng_msg *m = nng_aio_get_msg(sy->aio);
-        repl_frame r;
-        if (repl_decode(nng_msg_body(m), nng_msg_len(m), &r) == HCP_OK)
-            on_answer(sy, &r);
-        else
-            fail(sy, "malformed answer from the gateway");
-        repl_frame_clear(&r);
-        nng_msg_free(m);
+    s->busy = false;
+    if (rv != 0) {
+        if (current)
+            fail(sy, rv == NNG_ETIMEDOUT ? "no answer from the gateway" : nng_strerror(rv));
+        pthread_mutex_unlock(&sy->mu);
+        return;
     }
+    nng_msg *m = nng_aio_get_msg(s->aio);
+    repl_frame r;
+    int rc = repl_decode(nng_msg_body(m), nng_msg_len(m), &r);
+    if (mine) {
+        if (rc != HCP_OK && current)
+            fail(sy, "malformed answer from the gateway");
+        else if (rc == HCP_OK && current)
+            on_answer(sy, s, s->kind, &r);
+        else if (rc == HCP_OK)
+            on_stale(sy, s->kind, &r);
+    }
+    repl_frame_clear(&r);
+    nng_msg_free(m);
     pthread_mutex_unlock(&sy->mu);
 }
 
-static int open_socket(node_sync *sy);
+static int open_socket(node_sync *sy, sync_conn *c);
+
+/* Free a connection's aios (waits for their callbacks) and the connection;
+ * its socket is closed already. Without mu. */
+static void conn_free(sync_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < SYNC_WINDOW; i++)
+        nng_aio_free(c->slot[i].aio);
+    free(c);
+}
+
+/* A new connection: aios, socket, contexts and a started dialer. */
+static int conn_new(node_sync *sy, sync_conn **out)
+{
+    sync_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return HCP_ENOMEM;
+    c->sy = sy;
+    int rc = HCP_OK;
+    for (int i = 0; rc == HCP_OK && i < SYNC_WINDOW; i++) {
+        c->slot[i].c = c;
+        if (nng_aio_alloc(&c->slot[i].aio, on_io, &c->slot[i]) != 0)
+            rc = HCP_ENOMEM;
+    }
+    if (rc == HCP_OK)
+        rc = open_socket(sy, c);
+    if (rc != HCP_OK) {
+        conn_free(c);
+        return rc;
+    }
+    *out = c;
+    return HCP_OK;
+}
+
+/* Close a connection that is no longer current, within 3 s, and free it; one
+ * nng cannot close is abandoned (logged; sy then lives to the exit). */
+static void conn_close(node_sync *sy, sync_conn *c)
+{
+    if (hcpd_nng_close_bounded(c->sock, 3)) {
+        conn_free(c);
+        return;
+    }
+    node_log("error", "sync.close_stuck",
+             "gateway=%s detail=\"nng did not close the old connection within 3 s; abandoned\"",
+             sy->n->cfg.gateway);
+    pthread_mutex_lock(&sy->mu);
+    sy->abandoned = true;
+    pthread_mutex_unlock(&sy->mu);
+}
 
 /*
  * The watchdog: requests that time out again and again while nng believes
  * it is connected mean a connection that died without nng noticing (seen
  * when a link is cut in the middle of a TLS record: nng 1.5.2 then never
- * redials). Replace the socket, dialer and request aio; called without mu,
- * from the sleep aio's callback (node_sync_stop waits for it).
+ * redials). Open a new socket and switch to it, then close the old one, on
+ * a thread of its own and with a time limit: nng_close waits for nng's
+ * callbacks (so never from one of them) and nng 1.5.2 can hang in it for
+ * good (seen under a link cut again and again: its reaper stuck). The
+ * new connection works meanwhile. node_sync_stop joins this thread.
  */
-static void redial(node_sync *sy)
+static void *redial(void *arg)
 {
+    node_sync *sy = arg;
     node_log("warn", "sync.redial",
              "gateway=%s detail=\"no answer to %d requests; new "
              "connection\"",
              sy->n->cfg.gateway, sy->timeouts);
-    nng_close(sy->sock); /* pipes, dialer, context; on_pipe keeps off (redialing) */
-    nng_aio_free(sy->aio);
-    sy->aio = NULL;
-    int rc = nng_aio_alloc(&sy->aio, on_io, sy) == 0 ? open_socket(sy) : HCP_ENOMEM;
+    sync_conn *c = NULL, *old = NULL;
+    int rc = conn_new(sy, &c);
     pthread_mutex_lock(&sy->mu);
+    if (rc == HCP_OK) {
+        old = sy->conn;
+        sy->conn = c; /* the old one's callbacks are ignored from now */
+    }
     sy->redialing = false;
     sy->timeouts = 0;
-    if (rc != HCP_OK || sy->aio == NULL)
+    if (rc != HCP_OK)
         fail(sy, "cannot open a new connection");
     else if (!sy->stopping)
         send_hello(sy);
     pthread_mutex_unlock(&sy->mu);
+    if (old != NULL)
+        conn_close(sy, old);
+    return NULL;
 }
 
+/* Start redial on its thread (the previous one has finished its work: it
+ * cleared `redialing`). mu held. */
+static void start_redial(node_sync *sy)
+{
+    if (sy->has_redialer)
+        pthread_join(sy->redialer, NULL);
+    sy->has_redialer = false;
+    sy->redialing = true;
+    if (pthread_create(&sy->redialer, NULL, redial, sy) != 0) {
+        sy->redialing = false;
+        sy->timeouts = 0; /* no thread: keep the socket, say hello again */
+        send_hello(sy);
+        return;
+    }
+    sy->has_redialer = true;
+}
+
+/* The sleep ended (or was cut short): re-arm, start a session, or step. */
 static void on_sleep(void *arg)
 {
     node_sync *sy = arg;
     pthread_mutex_lock(&sy->mu);
-    bool again = !sy->stopping && sy->state == SY_BACKOFF && sy->timeouts >= 1;
-    if (again)
-        sy->redialing = true;
-    else if (!sy->stopping && sy->state == SY_BACKOFF)
-        send_hello(sy);
-    else if (!sy->stopping && sy->state == SY_IDLE)
-        next_step(sy);
+    sy->sleep_busy = false;
+    if (sy->stopping || sy->redialing) {
+        /* nothing: the node stops, or the redial thread says hello */
+    } else if (sy->sleep_rearm >= 0) {
+        int ms = sy->sleep_rearm;
+        sy->sleep_rearm = -1;
+        arm_sleep(sy, ms);
+    } else if (sy->state == SY_BACKOFF) {
+        bool drained = true;
+        for (int i = 0; i < SYNC_WINDOW; i++)
+            drained = drained && !sy->conn->slot[i].busy;
+        if (!drained)
+            arm_sleep(sy, SYNC_DRAIN_MS); /* cancelled requests still completing */
+        else if (sy->timeouts >= 1)
+            start_redial(sy);
+        else
+            send_hello(sy);
+    } else if (sy->state == SY_STREAM)
+        step(sy);
     pthread_mutex_unlock(&sy->mu);
-    if (again)
-        redial(sy);
 }
 
-/* The connection went away: abandon the request in flight now. */
+/* The connection went away: abandon the requests in flight now. */
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)p;
-    node_sync *sy = arg;
+    sync_conn *c = arg;
+    node_sync *sy = c->sy;
     if (ev != NNG_PIPE_EV_REM_POST)
         return;
     pthread_mutex_lock(&sy->mu);
-    if (!sy->redialing && !sy->stopping && sy->aio != NULL)
-        nng_aio_cancel(sy->aio); /* completes later, on nng's task thread */
+    if (c == sy->conn && !sy->redialing && !sy->stopping)
+        for (int i = 0; i < SYNC_WINDOW; i++)
+            if (c->slot[i].busy)
+                nng_aio_cancel(c->slot[i].aio); /* completes later, on nng's thread */
     pthread_mutex_unlock(&sy->mu);
 }
 
@@ -495,10 +698,11 @@ void node_sync_kick(node *n, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
     pthread_mutex_lock(&sy->mu);
     atomic_store(&sy->head, head);
     memcpy(sy->head_hash, hash, HCP_HASH_LEN);
-    bool idle = sy->state == SY_IDLE;
+    /* a session with a free slot sends at once, on nng's thread (not this
+     * one: the writer's loop must not wait for a read and a signature) */
+    if (sy->state == SY_STREAM && !sy->stopping && free_slot(sy) != NULL)
+        arm_sleep(sy, 0);
     pthread_mutex_unlock(&sy->mu);
-    if (idle)
-        nng_aio_cancel(sy->sleep); /* on_sleep runs at once and sends */
 }
 
 json_t *node_sync_json(node *n)
@@ -569,36 +773,39 @@ static int tls_setup(node_sync *sy)
     return rc;
 }
 
-/* The req socket and its dialer (TLS config, if any, made before). */
-static int open_socket(node_sync *sy)
+/* cn's req socket, contexts and dialer (TLS config, if any, made before).
+ * On failure the socket, if opened, is closed. */
+static int open_socket(node_sync *sy, sync_conn *cn)
 {
     const node_config *c = &sy->n->cfg;
-    int rv = nng_req0_open(&sy->sock);
+    int rv = nng_req0_open(&cn->sock);
     if (rv == 0)
-        rv = nng_socket_set_ms(sy->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+        rv = nng_socket_set_ms(cn->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     /* after a gateway restart every county redials at once: spread the
      * first retry over 0.1–3 s so the TLS handshakes do not all collide */
     uint16_t r = 0;
     if (hcp_random(&r, sizeof(r)) != HCP_OK)
         r = 0;
     if (rv == 0)
-        rv = nng_socket_set_ms(sy->sock, NNG_OPT_RECONNMINT, SYNC_BACKOFF_MIN + r % 2900);
+        rv = nng_socket_set_ms(cn->sock, NNG_OPT_RECONNMINT, SYNC_BACKOFF_MIN + r % 2900);
     if (rv == 0)
-        rv = nng_socket_set_ms(sy->sock, NNG_OPT_RECONNMAXT, SYNC_BACKOFF_MAX);
+        rv = nng_socket_set_ms(cn->sock, NNG_OPT_RECONNMAXT, SYNC_BACKOFF_MAX);
     if (rv == 0)
-        rv = nng_socket_set_size(sy->sock, NNG_OPT_RECVMAXSZ, REPL_FRAME_MAX + 1024);
+        rv = nng_socket_set_size(cn->sock, NNG_OPT_RECVMAXSZ, REPL_FRAME_MAX + 1024);
     if (rv == 0)
-        rv = nng_pipe_notify(sy->sock, NNG_PIPE_EV_REM_POST, on_pipe, sy);
+        rv = nng_pipe_notify(cn->sock, NNG_PIPE_EV_REM_POST, on_pipe, cn);
     if (rv == 0)
-        rv = nng_dialer_create(&sy->dialer, sy->sock, c->gateway);
+        rv = nng_dialer_create(&cn->dialer, cn->sock, c->gateway);
     if (rv == 0)
-        (void)nng_dialer_set_bool(sy->dialer, NNG_OPT_TCP_KEEPALIVE, true); /* best effort */
+        (void)nng_dialer_set_bool(cn->dialer, NNG_OPT_TCP_KEEPALIVE, true); /* best effort */
     if (rv == 0 && sy->tls != NULL)
-        rv = nng_dialer_set_ptr(sy->dialer, NNG_OPT_TLS_CONFIG, sy->tls);
+        rv = nng_dialer_set_ptr(cn->dialer, NNG_OPT_TLS_CONFIG, sy->tls);
+    for (int i = 0; rv == 0 && i < SYNC_WINDOW; i++)
+        rv = nng_ctx_open(&cn->slot[i].ctx, cn->sock);
     if (rv == 0)
-        rv = nng_ctx_open(&sy->ctx, sy->sock);
-    if (rv == 0)
-        rv = nng_dialer_start(sy->dialer, NNG_FLAG_NONBLOCK);
+        rv = nng_dialer_start(cn->dialer, NNG_FLAG_NONBLOCK);
+    if (rv != 0 && nng_socket_id(cn->sock) > 0)
+        nng_close(cn->sock);
     if (rv != 0) {
         node_log("error", "sync.dial_failed", "gateway=%s reason=\"%s\"", c->gateway,
                  nng_strerror(rv));
@@ -611,9 +818,9 @@ static int dial(node_sync *sy)
 {
     if (!sy->insecure && tls_setup(sy) != HCP_OK)
         return HCP_ECRYPTO;
-    if (nng_aio_alloc(&sy->aio, on_io, sy) != 0 || nng_aio_alloc(&sy->sleep, on_sleep, sy) != 0)
+    if (nng_aio_alloc(&sy->sleep, on_sleep, sy) != 0)
         return HCP_ENOMEM;
-    return open_socket(sy);
+    return conn_new(sy, &sy->conn);
 }
 
 int node_sync_start(node *n)
@@ -627,6 +834,7 @@ int node_sync_start(node *n)
     sy->insecure = strncmp(n->cfg.gateway, "tcp://", 6) == 0;
     sy->acked = n->store->acked;
     sy->batch_bytes = REPL_BATCH_BYTES;
+    sy->sleep_rearm = -1;
     atomic_store(&sy->head, n->store->chain.seq);
     memcpy(sy->head_hash, n->store->chain.head, HCP_HASH_LEN);
     pthread_mutex_init(&sy->mu, NULL);
@@ -651,11 +859,20 @@ void node_sync_stop(node *n)
     sy->stopping = true;
     pthread_mutex_unlock(&sy->mu);
     if (sy->sleep != NULL)
-        nng_aio_stop(sy->sleep); /* first: a redial in progress finishes */
-    if (sy->aio != NULL)
-        nng_aio_stop(sy->aio);
-    nng_close(sy->sock);
-    nng_aio_free(sy->aio);
+        nng_aio_stop(sy->sleep); /* no new redial starts after this */
+    if (sy->has_redialer)
+        pthread_join(sy->redialer, NULL); /* a redial in progress finishes */
+    sync_conn *c = sy->conn;
+    if (c != NULL && hcpd_nng_close_bounded(c->sock, 3))
+        conn_free(c); /* the close ended every request first */
+    else if (c != NULL) {
+        node_log("error", "sync.close_stuck",
+                 "gateway=%s detail=\"nng did not close the connection within 3 s; abandoned\"",
+                 sy->n->cfg.gateway);
+        sy->abandoned = true;
+    }
+    if (sy->abandoned)
+        return; /* nng may still call into sy: it lives until the exit */
     nng_aio_free(sy->sleep);
     if (sy->tls != NULL)
         nng_tls_config_free(sy->tls);
