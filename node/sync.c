@@ -71,30 +71,30 @@ struct sync_conn {
 struct node_sync {
     node *n;
     nng_tls_config *tls;
-    sync_conn *conn;   /* the current connection (changed by redial, under mu) */
-    bool abandoned;    /* a connection could not be closed: keep sy to the exit */
-    nng_aio *sleep;    /* idle, backoff and "run now" */
-    repl_identity *id; /* NULL when insecure (tcp://) */
-    bool insecure;
+    nng_aio *sleep;        /* idle, backoff and "run now" */
+    repl_identity *id;     /* NULL when insecure (tcp://) */
     _Atomic uint64_t head; /* the store's committed head (writer → kick) */
-    pthread_mutex_t mu;    /* everything below */
-    uint8_t head_hash[HCP_HASH_LEN];
-    int state;       /* enum sy_state */
-    unsigned epoch;  /* bumped by every failure */
-    bool sleep_busy; /* the sleep aio is pending */
-    int sleep_rearm; /* ≥ 0: when the pending sleep ends, sleep this long instead */
-    bool stopping, connected;
+    bool insecure;
+    pthread_mutex_t mu;  /* everything below */
+    sync_conn *conn;     /* the current connection (changed by redial) */
+    pthread_t redialer;  /* the thread replacing it (joined before the next) */
     uint64_t acked;      /* the gateway's applied position, as last acknowledged */
     uint64_t sent;       /* last seq sent in this epoch (≥ acked) */
     uint64_t remote;     /* the gateway's applied position for this county */
     uint64_t fetch_from; /* first seq of the fetch in flight */
-    bool synced_sent;    /* W_SYNCED queued (restore complete) */
-    int timeouts;        /* requests in a row that got no answer */
     size_t batch_bytes;  /* current batch size: halved after a timeout, regrown on acks */
-    bool redialing;      /* the socket is being replaced (on_pipe keeps off) */
-    pthread_t redialer;  /* the thread replacing it (joined before the next) */
-    bool has_redialer;
+    int state;           /* enum sy_state */
+    unsigned epoch;      /* bumped by every failure */
+    int sleep_rearm;     /* ≥ 0: when the pending sleep ends, sleep this long instead */
+    int timeouts;        /* requests in a row that got no answer */
     int backoff_ms, idle_rounds;
+    bool sleep_busy; /* the sleep aio is pending */
+    bool stopping, connected;
+    bool synced_sent;  /* W_SYNCED queued (restore complete) */
+    bool redialing;    /* the socket is being replaced (on_pipe keeps off) */
+    bool has_redialer; /* redialer was started and not joined */
+    bool abandoned;    /* a connection could not be closed: keep sy to the exit */
+    uint8_t head_hash[HCP_HASH_LEN];
     char last_error[160];
 };
 
