@@ -20,6 +20,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,7 +41,8 @@
 #define SYNC_PING_EVERY  10          /* idle rounds between pings (heartbeat) */
 #define SYNC_BACKOFF_MIN 100
 #define SYNC_BACKOFF_MAX 30000
-#define SYNC_DRAIN_MS    20 /* a new session waits this long for old requests to end */
+#define SYNC_DRAIN_MS    20  /* a new session waits this long for old requests to end */
+#define SYNC_ACK_EVERY   250 /* ms: acknowledgements are recorded at most this often */
 #define SYNC_FILE_MAX    (1u << 20)
 
 enum sy_state { SY_BACKOFF, SY_HELLO, SY_AUTH, SY_STREAM };
@@ -82,11 +84,13 @@ struct node_sync {
     uint64_t sent;       /* last seq sent in this epoch (≥ acked) */
     uint64_t remote;     /* the gateway's applied position for this county */
     uint64_t fetch_from; /* first seq of the fetch in flight */
-    size_t batch_bytes;  /* current batch size: halved after a timeout, regrown on acks */
-    int state;           /* enum sy_state */
-    unsigned epoch;      /* bumped by every failure */
-    int sleep_rearm;     /* ≥ 0: when the pending sleep ends, sleep this long instead */
-    int timeouts;        /* requests in a row that got no answer */
+    uint64_t persisted;  /* the last acknowledgement handed to the writer */
+    nng_time persisted_at;
+    size_t batch_bytes; /* current batch size: halved after a timeout, regrown on acks */
+    int state;          /* enum sy_state */
+    unsigned epoch;     /* bumped by every failure */
+    int sleep_rearm;    /* ≥ 0: when the pending sleep ends, sleep this long instead */
+    int timeouts;       /* requests in a row that got no answer */
     int backoff_ms, idle_rounds;
     bool sleep_busy; /* the sleep aio is pending */
     bool stopping, connected;
@@ -100,13 +104,24 @@ struct node_sync {
 
 /* ---- small helpers ---- */
 
-/* Ask the writer to record the acknowledged position durably. */
-static void persist_ack(node_sync *sy, uint64_t seq)
+/* Ask the writer to record the acknowledged position seq durably — unless
+ * one was recorded less than SYNC_ACK_EVERY ms ago and !force: then it is
+ * recorded later (when idle, with a later one, or at stop). Losing the last
+ * few acknowledgements in a crash costs nothing: the gateway tells its
+ * position at every welcome and a re-sent batch is acknowledged again
+ * without change. Recording every one doubled the node's commits under a
+ * trickle (one per event, one per acknowledgement). mu held. */
+static void persist_ack(node_sync *sy, uint64_t seq, bool force)
 {
+    nng_time now = nng_clock();
+    if (seq == sy->persisted || (!force && now - sy->persisted_at < SYNC_ACK_EVERY))
+        return;
     node_write *w = node_write_new(W_ACK, NULL);
     if (w == NULL)
         return; /* recorded with the next acknowledgement */
     w->seq = seq;
+    sy->persisted = seq;
+    sy->persisted_at = now;
     node_writer_submit(sy->n, w);
 }
 
@@ -367,6 +382,8 @@ static void step(node_sync *sy)
         send_frame(sy, s, &f, K_PING);
         return;
     }
+    if (sy->acked <= atomic_load(&sy->head))
+        persist_ack(sy, sy->acked, false); /* or at the next idle round */
     arm_sleep(sy, SYNC_IDLE_MS);
 }
 
@@ -396,7 +413,7 @@ static void on_welcome(node_sync *sy, uint64_t applied)
     sy->last_error[0] = '\0';
     if (applied != sy->acked && applied <= head) {
         sy->acked = applied;
-        persist_ack(sy, applied);
+        persist_ack(sy, applied, true);
     } else
         sy->acked = applied;
     sy->sent = applied; /* resend from the gateway's position */
@@ -410,9 +427,10 @@ static void on_ack(node_sync *sy, uint64_t applied)
 {
     if (applied > sy->remote)
         sy->remote = applied;
+    sy->idle_rounds = 0; /* the link is busy: no ping needed */
     if (applied > sy->acked && applied <= atomic_load(&sy->head)) {
         sy->acked = applied;
-        persist_ack(sy, applied);
+        persist_ack(sy, applied, false);
     }
     if (sy->sent < sy->acked)
         sy->sent = sy->acked;
@@ -834,6 +852,7 @@ int node_sync_start(node *n)
     sy->n = n;
     sy->insecure = strncmp(n->cfg.gateway, "tcp://", 6) == 0;
     sy->acked = n->store->acked;
+    sy->persisted = sy->acked;
     sy->batch_bytes = REPL_BATCH_BYTES;
     sy->sleep_rearm = -1;
     atomic_store(&sy->head, n->store->chain.seq);
@@ -858,6 +877,8 @@ void node_sync_stop(node *n)
         return;
     pthread_mutex_lock(&sy->mu);
     sy->stopping = true;
+    if (sy->acked <= atomic_load(&sy->head))
+        persist_ack(sy, sy->acked, true); /* the writer drains after us */
     pthread_mutex_unlock(&sy->mu);
     if (sy->sleep != NULL)
         nng_aio_stop(sy->sleep); /* no new redial starts after this */
