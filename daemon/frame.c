@@ -386,40 +386,42 @@ char *hcpd_read_text(const char *path, size_t max)
     return buf;
 }
 
-/* ---- a bounded nng_close ---- */
+/* ---- bounded waits on nng ---- */
 
-/* nng_close on another thread, so a caller can give up waiting: nng 1.5.2
- * can deadlock closing a socket (upstream issues #1543, #1813; seen here
- * with thousands of dead connections at the gateway, and at a node whose
- * link was cut in the middle of TLS records). The closer owns its state;
- * abandoned, it leaks only until the process exits. */
-typedef struct closer {
-    nng_socket sock;
+/* A call into nng on another thread, so a caller can give up waiting: nng
+ * 1.5.2 can deadlock closing a socket or stopping a server (upstream issues
+ * #1543, #1813; seen here with thousands of dead connections at the
+ * gateway, and in both daemons after links cut in the middle of TLS
+ * records: nng's reaper stuck). The runner owns its state; abandoned, it
+ * leaks only until the process exits. */
+typedef struct runner {
+    void (*fn)(void *);
+    void *arg;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done, abandoned;
-} closer;
+} runner;
 
-static atomic_bool nng_stuck; /* a close was abandoned: nng must not be finalised */
+static atomic_bool nng_stuck; /* a call was abandoned: nng must not be finalised */
 
-static void closer_free(closer *c)
+static void runner_free(runner *r)
 {
-    pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
-    free(c);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
 }
 
-static void *closer_main(void *arg)
+static void *runner_main(void *arg)
 {
-    closer *c = arg;
-    nng_close(c->sock); /* contexts, dialers, listeners and pipes */
-    pthread_mutex_lock(&c->mu);
-    c->done = true;
-    bool alone = c->abandoned;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    runner *r = arg;
+    r->fn(r->arg);
+    pthread_mutex_lock(&r->mu);
+    r->done = true;
+    bool alone = r->abandoned;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
     if (alone)
-        closer_free(c);
+        runner_free(r);
     return NULL;
 }
 
@@ -428,35 +430,58 @@ bool hcpd_nng_stuck(void)
     return atomic_load(&nng_stuck);
 }
 
-bool hcpd_nng_close_bounded(nng_socket sock, int secs)
+bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs)
 {
-    closer *c = calloc(1, sizeof(*c));
+    if (fn == NULL)
+        return true;
+    runner *r = calloc(1, sizeof(*r));
     pthread_t t;
-    if (c == NULL) {
-        nng_close(sock);
+    if (r == NULL) {
+        fn(arg);
         return true;
     }
-    c->sock = sock;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
-    if (pthread_create(&t, NULL, closer_main, c) != 0) {
-        closer_free(c);
-        nng_close(sock);
+    r->fn = fn;
+    r->arg = arg;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    if (pthread_create(&t, NULL, runner_main, r) != 0) {
+        runner_free(r);
+        fn(arg);
         return true;
     }
     pthread_detach(t);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += secs > 0 ? secs : 1;
-    pthread_mutex_lock(&c->mu);
-    while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+    pthread_mutex_lock(&r->mu);
+    while (!r->done && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
         ;
-    bool done = c->done;
-    c->abandoned = !done;
-    pthread_mutex_unlock(&c->mu);
+    bool done = r->done;
+    r->abandoned = !done;
+    pthread_mutex_unlock(&r->mu);
     if (done)
-        closer_free(c);
+        runner_free(r);
     else
         atomic_store(&nng_stuck, true);
+    return done;
+}
+
+/* nng_close of the socket whose id arg points to (owned by the caller). */
+static void close_fn(void *arg)
+{
+    nng_close(*(nng_socket *)arg);
+}
+
+bool hcpd_nng_close_bounded(nng_socket sock, int secs)
+{
+    nng_socket *copy = malloc(sizeof(*copy));
+    if (copy == NULL) {
+        nng_close(sock);
+        return true;
+    }
+    *copy = sock;
+    bool done = hcpd_nng_bounded(close_fn, copy, secs);
+    if (done)
+        free(copy); /* else the abandoned call still reads it: leaked to the exit */
     return done;
 }

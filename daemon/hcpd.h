@@ -176,6 +176,10 @@ char *hcpd_read_text(const char *path, size_t max);
  * the socket and what it owns are abandoned to the process's exit, and
  * hcpd_nng_stuck() turns true (nng_fini would then hang: skip it). */
 bool hcpd_nng_close_bounded(nng_socket sock, int secs);
+/* fn(arg) on a thread of its own, waiting at most secs seconds; false (and
+ * hcpd_nng_stuck() true) when it did not return: fn and arg are abandoned
+ * to the process's exit. For calls into nng that can deadlock. */
+bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs);
 bool hcpd_nng_stuck(void);
 
 #endif

@@ -790,6 +790,14 @@ static void http_wait(hcpd_http *h, int ms)
  * loop thread after uv_run returned: while waiting it turns the loop
  * (UV_RUN_NOWAIT), so writes queued to the writer still commit and reply.
  */
+/* Stop and release an nng HTTP server (arg); for hcpd_nng_bounded. */
+static void http_server_end(void *arg)
+{
+    nng_http_server *srv = arg;
+    nng_http_server_stop(srv);
+    nng_http_server_release(srv); /* frees the handler, then h (http_free) */
+}
+
 void hcpd_http_stop(hcpd_http *h)
 {
     if (h == NULL) {
@@ -814,8 +822,11 @@ void hcpd_http_stop(hcpd_http *h)
     }
     pthread_mutex_unlock(&h->mtx);
     nng_msleep(HTTP_GRACE_MS); /* the last replies are still being written */
-    nng_http_server_stop(h->server);
-    nng_http_server_release(h->server); /* frees the handler, then h (http_free) */
+    if (!hcpd_nng_bounded(http_server_end, h->server, 3)) {
+        hcpd_log("error", "http.stop_stuck",
+                 "detail=\"nng did not stop the HTTP server within 3 s; going on\"");
+        return;
+    }
     /* nng frees the handler on its reaper thread: wait (boundedly) so that
      * nothing of the server outlives the daemon's teardown */
     for (int i = 0; i < 200 && atomic_load(&http_live) > 0; i++)

@@ -708,7 +708,16 @@ class Faults(unittest.TestCase):
             say("node log tail:\n%s", tail(n.stderr(), 1500))
             n.kill()
             n.start()
-            row = self.wait_converged(gw, n, 60.0)
+            try:
+                row = self.wait_converged(gw, n, 30.0)
+            except AssertionError as e2:
+                # the wedge can be on the gateway's side: it then completes TLS
+                # handshakes but never answers (seen with a freshly started node)
+                say("NOT CONVERGED with a new node, gateway restarted too: %s", e2)
+                say("gateway log tail:\n%s", tail(gw.stderr(), 1500))
+                gw.kill()
+                gw.restart_same_ports()
+                row = self.wait_converged(gw, n, 90.0)
         self.assertGreaterEqual(cuts, 5, "the proxy cut too few connections")
         gids = set(list_ids(gw, n.county))
         self.assertFalse(sorted((set(acked) | set(big)) - gids)[:20])
