@@ -33,17 +33,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from repl_bench import cpu_seconds, free_port, proc_status, req, wait_healthy  # noqa: E402
+from repl_bench import (cpu_seconds, env_int, free_port, proc_status, req,  # noqa: E402
+                        save_results, say, wait_healthy)
 
 TARGET_RATIO = 0.5
 COUNTIES = (("630102", "城东区政务服务中心"), ("630103", "城中区政务服务中心"),
             ("630202", "乐都区政务服务中心"), ("630203", "平安区政务服务中心"))
 FILTER = "county=630100&status=open&page_size=50"
-
-
-def env_int(name, default):
-    v = os.environ.get(name, "")
-    return int(v) if v.strip() else default
 
 
 N = env_int("HCP_BENCH_FEED_N", 200000)
@@ -52,10 +48,6 @@ PAGES = env_int("HCP_BENCH_FEED_PAGES", 1000)
 DUR = env_int("BENCH_DURATION", 10)
 CONNS = env_int("BENCH_CONNECTIONS", 32)
 THREADS = env_int("BENCH_THREADS", 2)
-
-
-def say(msg):
-    print("bench: " + msg, flush=True)
 
 
 class FeedBench:
@@ -327,17 +319,7 @@ def main(argv):
         r = b.run()
     finally:
         b.stop_all()
-    path = os.path.join(out, "results.json")
-    res = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            res = json.load(f)
-    res["feed"] = r
-    with open(path, "w") as f:
-        json.dump(res, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    with open(os.path.join(out, "feed.json"), "w") as f:
-        json.dump(r, f, indent=2, ensure_ascii=False)
+    path = save_results(out, "feed", r, "feed.json")
     report(r)
     print("  results: %s (key \"feed\")" % path)
     return 0

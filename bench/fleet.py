@@ -30,7 +30,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,11 +37,8 @@ import time
 
 GW_NAME = "gw.bench"
 TARGET_KIB = 1024 * 1024
-
-
-def env_int(name, default):
-    v = os.environ.get(name, "")
-    return int(v) if v.strip() else default
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from repl_bench import env_int, free_port, save_results, say  # noqa: E402
 
 
 N = env_int("HCP_BENCH_FLEET_N", 2900)
@@ -51,18 +47,6 @@ WINDOW = env_int("HCP_BENCH_FLEET_WINDOW", 64)
 TIMEOUT = env_int("HCP_BENCH_FLEET_TIMEOUT", 150)
 ADVANCE_S = max(60, 3 * INTERVAL)
 BASE = 100000
-
-
-def say(msg):
-    print("bench: " + msg, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def counties(hport, token):
@@ -333,15 +317,7 @@ def main(argv):
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
-    path = os.path.join(out, "results.json")
-    res = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            res = json.load(f)
-    res["fleet"] = r
-    with open(path, "w") as f:
-        json.dump(res, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    path = save_results(out, "fleet", r)
     report(r)
     print("  results: %s (key \"fleet\")" % path)
     return 0

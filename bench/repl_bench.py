@@ -64,6 +64,24 @@ def say(msg):
     print("bench: " + msg, flush=True)
 
 
+def save_results(out, key, r, alone=None):
+    """Merge r under key into OUT/results.json (other parts' keys kept), and
+    write it alone to OUT/alone when given; returns the results path."""
+    path = os.path.join(out, "results.json")
+    res = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            res = json.load(f)
+    res[key] = r
+    with open(path, "w") as f:
+        json.dump(res, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    if alone:
+        with open(os.path.join(out, alone), "w") as f:
+            json.dump(r, f, indent=2, ensure_ascii=False)
+    return path
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -525,17 +543,7 @@ def main(argv):
             print("bench: %s is missing (build first: make bench)" % f, file=sys.stderr)
             return 1
     r = b.run()
-    path = os.path.join(out, "results.json")
-    res = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            res = json.load(f)
-    res["replication"] = r
-    with open(path, "w") as f:
-        json.dump(res, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    with open(os.path.join(out, "repl.json"), "w") as f:
-        json.dump(r, f, indent=2, ensure_ascii=False)
+    path = save_results(out, "replication", r, "repl.json")
     report(r)
     print("  results: %s (key \"replication\")" % path)
     return 0
