@@ -114,6 +114,8 @@ struct node_sync {
 static void persist_ack(node_sync *sy, uint64_t seq, bool force)
 {
     nng_time now = nng_clock();
+    if (seq > atomic_load(&sy->head)) /* a restore: the fetched events are not written yet */
+        return;
     if (seq == sy->persisted || (!force && now - sy->persisted_at < SYNC_ACK_EVERY))
         return;
     node_write *w = node_write_new(W_ACK, NULL);
@@ -382,8 +384,7 @@ static void step(node_sync *sy)
         send_frame(sy, s, &f, K_PING);
         return;
     }
-    if (sy->acked <= atomic_load(&sy->head))
-        persist_ack(sy, sy->acked, false); /* or at the next idle round */
+    persist_ack(sy, sy->acked, false); /* or at the next idle round */
     arm_sleep(sy, SYNC_IDLE_MS);
 }
 
@@ -600,12 +601,14 @@ static int conn_new(node_sync *sy, sync_conn **out)
  * nng cannot close is abandoned (logged; sy then lives to the exit). */
 static void conn_close(node_sync *sy, sync_conn *c)
 {
+    if (c == NULL)
+        return;
     if (hcpd_nng_close_bounded(c->sock, 3)) {
-        conn_free(c);
+        conn_free(c); /* the close ended every request first */
         return;
     }
     node_log("error", "sync.close_stuck",
-             "gateway=%s detail=\"nng did not close the old connection within 3 s; abandoned\"",
+             "gateway=%s detail=\"nng did not close a connection within 3 s; abandoned\"",
              sy->n->cfg.gateway);
     pthread_mutex_lock(&sy->mu);
     sy->abandoned = true;
@@ -877,22 +880,13 @@ void node_sync_stop(node *n)
         return;
     pthread_mutex_lock(&sy->mu);
     sy->stopping = true;
-    if (sy->acked <= atomic_load(&sy->head))
-        persist_ack(sy, sy->acked, true); /* the writer drains after us */
+    persist_ack(sy, sy->acked, true); /* the writer drains after us */
     pthread_mutex_unlock(&sy->mu);
     if (sy->sleep != NULL)
         nng_aio_stop(sy->sleep); /* no new redial starts after this */
     if (sy->has_redialer)
         pthread_join(sy->redialer, NULL); /* a redial in progress finishes */
-    sync_conn *c = sy->conn;
-    if (c != NULL && hcpd_nng_close_bounded(c->sock, 3))
-        conn_free(c); /* the close ended every request first */
-    else if (c != NULL) {
-        node_log("error", "sync.close_stuck",
-                 "gateway=%s detail=\"nng did not close the connection within 3 s; abandoned\"",
-                 sy->n->cfg.gateway);
-        sy->abandoned = true;
-    }
+    conn_close(sy, sy->conn);
     if (sy->abandoned)
         return; /* nng may still call into sy: it lives until the exit */
     nng_aio_free(sy->sleep);
