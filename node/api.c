@@ -479,7 +479,7 @@ static int metrics_text(node *n, hcp_buf *out)
                    (unsigned long long)s->refused);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, line, (size_t)len);
-    return rc;
+    return rc == HCP_OK ? node_sync_metrics(n, out) : rc;
 }
 
 static void get_metrics(node *n, node_req *r)

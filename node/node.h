@@ -102,6 +102,8 @@ void node_sync_stop(node *n);
 void node_sync_kick(node *n, uint64_t head, const uint8_t hash[32]);
 /* {gateway, connected, log_head, acked, lag, last_error} for GET /v1/sync. */
 json_t *node_sync_json(node *n);
+/* Append the replication-latency histogram (Prometheus text) to out. */
+int node_sync_metrics(node *n, hcp_buf *out);
 
 /* ---- subcommands (ops.c). main passes argc - 1, argv + 1: argv[0] is the
  * subcommand's name ("backup"); the return value is the exit status. ---- */

@@ -24,6 +24,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,18 @@
 #define SYNC_DRAIN_MS    20  /* a new session waits this long for old requests to end */
 #define SYNC_ACK_EVERY   250 /* ms: acknowledgements are recorded at most this often */
 #define SYNC_FILE_MAX    (1u << 20)
+#define SYNC_LAT_RING    1024 /* commits awaiting their acknowledgement, timed */
+
+/* Bounds (seconds) of the replication-latency histogram's buckets; +Inf last. */
+static const double lat_bounds[] = {0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005,
+                                    0.0075, 0.01,  0.015,  0.02,  0.03,  0.05,  0.1,
+                                    0.25,   0.5,   1,      2.5,   5,     10};
+#define SYNC_LAT_BUCKETS (sizeof(lat_bounds) / sizeof(lat_bounds[0]))
+
+/* Events from..to, committed at t_ns (CLOCK_MONOTONIC), not acknowledged yet. */
+typedef struct lat_commit {
+    uint64_t from, to, t_ns;
+} lat_commit;
 
 enum sy_state { SY_BACKOFF, SY_HELLO, SY_AUTH, SY_STREAM };
 enum sy_kind { K_NONE, K_HELLO, K_AUTH, K_BATCH, K_FETCH, K_PING };
@@ -100,9 +113,71 @@ struct node_sync {
     bool abandoned;    /* a connection could not be closed: keep sy to the exit */
     uint8_t head_hash[HCP_HASH_LEN];
     char last_error[160];
+    /* replication latency (commit → acknowledgement), for GET /metrics */
+    lat_commit lat_ring[SYNC_LAT_RING];
+    size_t lat_first, lat_len;
+    uint64_t lat_last;                        /* the last head timed */
+    uint64_t lat_count[SYNC_LAT_BUCKETS + 1]; /* per bucket, not cumulative */
+    uint64_t lat_total;
+    double lat_sum;
 };
 
 /* ---- small helpers ---- */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The writer committed events up to head: time them. Events the gateway
+ * holds already (fetched back after a restore) are not timed; when the ring
+ * is full the oldest commit is dropped untimed. mu held. */
+static void lat_commit_note(node_sync *sy, uint64_t head)
+{
+    if (head <= sy->lat_last)
+        return;
+    uint64_t from = sy->lat_last + 1;
+    sy->lat_last = head;
+    if (head <= sy->remote)
+        return;
+    if (sy->lat_len == SYNC_LAT_RING) {
+        sy->lat_first = (sy->lat_first + 1) % SYNC_LAT_RING;
+        sy->lat_len--;
+    }
+    lat_commit *c = &sy->lat_ring[(sy->lat_first + sy->lat_len++) % SYNC_LAT_RING];
+    c->from = from > sy->remote ? from : sy->remote + 1;
+    c->to = head;
+    c->t_ns = mono_ns();
+}
+
+/* The gateway acknowledged every event up to applied: observe how long each
+ * timed one waited since its commit. mu held. */
+static void lat_ack_note(node_sync *sy, uint64_t applied)
+{
+    uint64_t now = 0;
+    while (sy->lat_len > 0 && sy->lat_ring[sy->lat_first].from <= applied) {
+        lat_commit *c = &sy->lat_ring[sy->lat_first];
+        uint64_t last = c->to <= applied ? c->to : applied;
+        if (now == 0)
+            now = mono_ns();
+        double secs = (double)(now - c->t_ns) / 1e9;
+        size_t b = 0;
+        while (b < SYNC_LAT_BUCKETS && secs > lat_bounds[b])
+            b++;
+        uint64_t k = last - c->from + 1;
+        sy->lat_count[b] += k;
+        sy->lat_total += k;
+        sy->lat_sum += secs * (double)k;
+        if (last < c->to) {
+            c->from = last + 1; /* the rest waits for a later acknowledgement */
+            break;
+        }
+        sy->lat_first = (sy->lat_first + 1) % SYNC_LAT_RING;
+        sy->lat_len--;
+    }
+}
 
 /* Ask the writer to record the acknowledged position seq durably — unless
  * one was recorded less than SYNC_ACK_EVERY ms ago and !force: then it is
@@ -402,6 +477,7 @@ static void on_welcome(node_sync *sy, uint64_t applied)
         fail(sy, what);
         return;
     }
+    lat_ack_note(sy, applied);
     if (!sy->connected)
         node_log("info", applied > head ? "sync.restoring" : "sync.connected",
                  "gateway=%s applied=%llu head=%llu", sy->n->cfg.gateway,
@@ -428,6 +504,7 @@ static void on_ack(node_sync *sy, uint64_t applied)
 {
     if (applied > sy->remote)
         sy->remote = applied;
+    lat_ack_note(sy, applied);
     sy->idle_rounds = 0; /* the link is busy: no ping needed */
     if (applied > sy->acked && applied <= atomic_load(&sy->head)) {
         sy->acked = applied;
@@ -719,6 +796,7 @@ void node_sync_kick(node *n, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
     pthread_mutex_lock(&sy->mu);
     atomic_store(&sy->head, head);
     memcpy(sy->head_hash, hash, HCP_HASH_LEN);
+    lat_commit_note(sy, head);
     /* a session with a free slot sends at once, from this thread (the
      * writer's, after its commit): a read and a signature cost ~0.1 ms,
      * less than the three thread hand-offs of waking nng's sleep for it */
@@ -747,6 +825,40 @@ json_t *node_sync_json(node *n)
                      connected, "log_head", (json_int_t)head, "acked", (json_int_t)acked, "lag",
                      (json_int_t)(head > acked ? head - acked : 0), "last_error",
                      err[0] ? json_string(err) : json_null());
+}
+
+int node_sync_metrics(node *n, hcp_buf *out)
+{
+    node_sync *sy = n->sync;
+    if (out == NULL)
+        return HCP_EINVAL;
+    if (sy == NULL)
+        return HCP_OK; /* offline: nothing is replicated */
+    uint64_t count[SYNC_LAT_BUCKETS + 1], total;
+    double sum;
+    pthread_mutex_lock(&sy->mu);
+    memcpy(count, sy->lat_count, sizeof(count));
+    total = sy->lat_total;
+    sum = sy->lat_sum;
+    pthread_mutex_unlock(&sy->mu);
+    static const char name[] = "hcp_node_sync_replication_seconds";
+    char line[160];
+    int len = snprintf(line, sizeof(line), "# TYPE %s histogram\n", name);
+    int rc = hcp_buf_append(out, line, (size_t)len);
+    uint64_t cum = 0;
+    for (size_t b = 0; rc == HCP_OK && b <= SYNC_LAT_BUCKETS; b++) {
+        cum += count[b];
+        if (b < SYNC_LAT_BUCKETS)
+            len = snprintf(line, sizeof(line), "%s_bucket{le=\"%g\"} %llu\n", name, lat_bounds[b],
+                           (unsigned long long)cum);
+        else
+            len = snprintf(line, sizeof(line), "%s_bucket{le=\"+Inf\"} %llu\n", name,
+                           (unsigned long long)cum);
+        rc = hcp_buf_append(out, line, (size_t)len);
+    }
+    len = snprintf(line, sizeof(line), "%s_sum %.6f\n%s_count %llu\n", name, sum, name,
+                   (unsigned long long)total);
+    return rc == HCP_OK ? hcp_buf_append(out, line, (size_t)len) : rc;
 }
 
 /* The server name to check in the gateway's certificate. */
@@ -859,6 +971,7 @@ int node_sync_start(node *n)
     sy->batch_bytes = REPL_BATCH_BYTES;
     sy->sleep_rearm = -1;
     atomic_store(&sy->head, n->store->chain.seq);
+    sy->lat_last = n->store->chain.seq; /* what is there already is not timed */
     memcpy(sy->head_hash, n->store->chain.head, HCP_HASH_LEN);
     pthread_mutex_init(&sy->mu, NULL);
     n->sync = sy;

@@ -320,6 +320,13 @@ class Replication(unittest.TestCase):
             row, s = self.wait_converged(self.nodes[c])
             say("county %s converged: gateway applied %d = node head, state %s, node acked %d",
                 c, row["applied"], row["state"], s["acked"])
+            # every event this node committed was timed until its acknowledgement
+            m = self.nodes[c].metrics()
+            lat = "hcp_node_sync_replication_seconds"
+            self.assertEqual(m[lat + "_count"], s["log_head"], m)
+            self.assertEqual(m[lat + '_bucket{le="+Inf"}'], s["log_head"], m)
+            say("county %s: %d events replicated, mean %.2f ms from commit to acknowledgement",
+                c, m[lat + "_count"], 1000 * m[lat + "_sum"] / m[lat + "_count"])
         for c in COUNTIES:
             for cid in self.case_ids[c]:
                 b = self.same_case(self.nodes[c], cid)
