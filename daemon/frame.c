@@ -321,6 +321,7 @@ static void frame_on_signal(uv_signal_t *s, int signum)
         return;
     }
     stopping = true;
+    hcpd_restart_refuse(); /* asked to stop: no restart in place */
     hcpd_log("info", sig_id, "signal=%s", name);
     uv_stop(s->loop);
 }
@@ -340,7 +341,7 @@ int hcpd_signals(uv_loop_t *loop, const char *id)
         uv_signal_start(&sig_int, frame_on_signal, SIGINT) != 0) {
         return HCP_EIO;
     }
-    return HCP_OK;
+    return hcpd_restart_watch(loop);
 }
 
 /* Close any handle still open (uv_walk callback). */

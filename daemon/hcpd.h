@@ -182,4 +182,23 @@ bool hcpd_nng_close_bounded(nng_socket sock, int secs);
 bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs);
 bool hcpd_nng_stuck(void);
 
+/* ---- restart.c: restarting in place (same PID) after an orderly stop,
+ * when nng is wedged for good (docs/replication.md, "Reconnects") or on
+ * SIGHUP. ---- */
+
+/* Watch SIGHUP and restart requests on loop (hcpd_signals calls it). */
+int hcpd_restart_watch(uv_loop_t *loop);
+/* Ask for a restart (any thread; the first reason is kept and logged):
+ * the loop stops as for SIGTERM and main calls hcpd_restart_exec. */
+void hcpd_restart_request(const char *why);
+/* A SIGTERM or SIGINT came: exit instead of restarting. */
+void hcpd_restart_refuse(void);
+bool hcpd_restart_requested(void);
+/* Re-execute /proc/self/exe with argv, every descriptor above stderr
+ * closed, signals unblocked; a restart within 60 s of the last one waits
+ * 5 s first. Returns only if exec failed (logged): then exit non-zero. */
+void hcpd_restart_exec(char **argv);
+/* Restarts in place since the daemon was started (0 at first). */
+long hcpd_restart_count(void);
+
 #endif

@@ -37,6 +37,7 @@ typedef struct gw_config {
 typedef struct gw_store gw_store;   /* store.c */
 typedef struct gw_ingest gw_ingest; /* ingest.c */
 typedef struct gw_writer gw_writer; /* writer.c */
+typedef struct gw_canary gw_canary; /* canary.c */
 
 typedef struct gw {
     gw_config cfg;
@@ -46,6 +47,7 @@ typedef struct gw {
     gw_store *store;
     gw_ingest *ingest;
     gw_writer *writer;
+    gw_canary *canary;
     hcpd_http *http;
     char token[128]; /* the admin bearer token */
     int lock_fd;
@@ -63,6 +65,10 @@ void gw_writer_free(gw *g); /* after the loop ran the close callbacks */
 /* ingest.c: the nng listener */
 int gw_ingest_start(gw *g);
 void gw_ingest_stop(gw *g); /* close the socket, wait for the workers */
+int gw_ingest_port(gw *g);  /* the bound port of the listener; 0 if unknown */
+/* canary.c: a probe of the listener every 10 s; restarts in place on a wedge */
+int gw_canary_start(gw *g, int port);
+void gw_canary_stop(gw *g);
 /* api.c: admin routes (token) and public routes */
 int gw_http_start(gw *g);
 void gw_http_stop(gw *g);

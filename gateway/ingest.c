@@ -628,6 +628,15 @@ int gw_ingest_start(gw *g)
     return listen_up(g, in);
 }
 
+int gw_ingest_port(gw *g)
+{
+    int port = 0;
+    if (g == NULL || g->ingest == NULL ||
+        nng_listener_get_int(g->ingest->listener, NNG_OPT_TCP_BOUND_PORT, &port) != 0)
+        return 0;
+    return port;
+}
+
 void gw_ingest_stop(gw *g)
 {
     gw_ingest *in = g->ingest;

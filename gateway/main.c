@@ -3,7 +3,8 @@
  * data directory (one gateway per DIR), load the admin token, the seal key
  * and the calendar, open the store, then run the libuv loop (signals, the
  * writer) beside nng's replication listener and HTTP server until SIGTERM
- * or SIGINT.
+ * or SIGINT. SIGHUP, or nng wedged for good (canary.c), stops it the same
+ * way and restarts it in place (daemon/restart.c: same PID, same arguments).
  *
  * Exit status: 0 after a clean stop or --help, 2 for bad flags or config,
  * 1 when start-up fails (directory locked, unreadable key, store, port).
@@ -62,6 +63,7 @@ static int main_start(gw *g)
         gw_ingest_stop(g);
         return rc;
     }
+    (void)gw_canary_start(g, gw_ingest_port(g)); /* without it, wedges go undetected (logged) */
     return HCP_OK;
 }
 
@@ -80,8 +82,10 @@ static int main_serve(gw *g)
     if ((rc = main_start(g)) != HCP_OK) {
         return rc;
     }
-    gw_log("info", "gateway.ready", "listen=%s http=%s", g->cfg.listen, g->cfg.listen_http);
+    gw_log("info", "gateway.ready", "listen=%s http=%s restarts=%ld", g->cfg.listen,
+           g->cfg.listen_http, hcpd_restart_count());
     uv_run(g->loop, UV_RUN_DEFAULT);
+    gw_canary_stop(g);
     gw_http_stop(g);   /* new requests get 503; in-flight ones are answered */
     gw_writer_stop(g); /* everything queued is committed and answered */
     gw_ingest_stop(g); /* then the workers and the socket go */
@@ -133,6 +137,10 @@ int main(int argc, char **argv)
     main_teardown(&g);
     if (!hcpd_nng_stuck())
         nng_fini();
+    if (rc == HCP_OK && hcpd_restart_requested()) {
+        hcpd_restart_exec(argv); /* returns only if exec failed */
+        rc = HCP_EIO;
+    }
     gw_log("info", "gateway.exit", "status=%d", rc == HCP_OK ? 0 : 1);
     return rc == HCP_OK ? 0 : 1;
 }

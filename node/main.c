@@ -2,7 +2,9 @@
  * main.c — hcp-node, the county daemon: parse the settings, take the data
  * directory (one node per DIR), load the token, the seal key and the
  * calendar, open the store, then run the libuv loop (signals, the writer)
- * beside nng's HTTP server until SIGTERM or SIGINT.
+ * beside nng's HTTP server until SIGTERM or SIGINT. SIGHUP, or nng wedged
+ * for good (sync.c), stops it the same way and restarts it in place
+ * (daemon/restart.c: same PID, same arguments).
  *
  * Exit status: 0 after a clean stop or --help, 2 for bad flags or config,
  * 1 when start-up fails (directory locked, unreadable key, store, port).
@@ -63,8 +65,8 @@ static int main_serve(node *n)
         node_writer_stop(n);
         return rc;
     }
-    node_log("info", "node.ready", "county=%s http=%s gateway=%s", n->cfg.county,
-             n->cfg.listen_http, n->cfg.gateway[0] ? n->cfg.gateway : "none");
+    node_log("info", "node.ready", "county=%s http=%s gateway=%s restarts=%ld", n->cfg.county,
+             n->cfg.listen_http, n->cfg.gateway[0] ? n->cfg.gateway : "none", hcpd_restart_count());
     uv_run(n->loop, UV_RUN_DEFAULT);
     node_http_stop(n);   /* new requests get 503; in-flight ones are answered */
     node_sync_stop(n);   /* the connection closes; what was acked is recorded */
@@ -121,6 +123,10 @@ int main(int argc, char **argv)
     main_teardown(&n);
     if (!hcpd_nng_stuck()) /* else nng_fini would hang on what nng could not close */
         nng_fini();
+    if (rc == HCP_OK && hcpd_restart_requested()) {
+        hcpd_restart_exec(argv); /* returns only if exec failed */
+        rc = HCP_EIO;
+    }
     node_log("info", "node.exit", "status=%d", rc == HCP_OK ? 0 : 1);
     return rc == HCP_OK ? 0 : 1;
 }

@@ -675,7 +675,8 @@ static int conn_new(node_sync *sy, sync_conn **out)
 }
 
 /* Close a connection that is no longer current, within 3 s, and free it; one
- * nng cannot close is abandoned (logged; sy then lives to the exit). */
+ * nng cannot close is abandoned (logged; sy then lives to the exit) and,
+ * unless the node is stopping anyway, the node restarts itself in place. */
 static void conn_close(node_sync *sy, sync_conn *c)
 {
     if (c == NULL)
@@ -689,7 +690,12 @@ static void conn_close(node_sync *sy, sync_conn *c)
              sy->n->cfg.gateway);
     pthread_mutex_lock(&sy->mu);
     sy->abandoned = true;
+    bool stopping = sy->stopping;
     pthread_mutex_unlock(&sy->mu);
+    /* nng's reaper is stuck: new sockets get no answers either (nng 1.5.2;
+     * docs/replication.md, "Reconnects"). Only a new process image helps. */
+    if (!stopping)
+        hcpd_restart_request("nng could not close a replication connection");
 }
 
 /*

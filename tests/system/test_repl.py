@@ -17,6 +17,10 @@ tests, which run in order:
           lacked before it takes writes, and goes on with no number or case
           id reused; a second copy of that backup, kept offline and given new
           events, is refused as forked when it connects.
+  test_5  SIGHUP restarts a node, then the gateway, in place (same PID, same
+          arguments: what either daemon does by itself when nng 1.5.2 wedges),
+          while evaluations keep coming: nothing acknowledged is lost, the
+          county converges again.
 Progress lines go to stderr; on failure the tail of every process's stderr.
 HCP_REPL_KEEP=1 keeps the temporary directory (PKI, data, full logs).
 """
@@ -533,6 +537,34 @@ class Replication(unittest.TestCase):
         say("the offline copy's history was refused as forked: %r", rowst[1]["last_error"])
         for c in COUNTIES:  # the others keep replicating
             self.wait_converged(self.nodes[c], deadline=5.0)
+
+
+    @dumps_on_failure
+    def test_5_restart_in_place(self):
+        c = COUNTIES[0]
+        node = self.nodes[c]
+        done = []
+        for who in (node, self.gw):
+            pid = who.proc.pid
+            before = who.stderr().count("process.restart ")
+            for i in range(5):
+                done.append(node.evaluate(3, content="%s 重启前 %d" % (c, i))["evaluation"])
+            who.proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: (who.stderr().count("process.restart ") > before, None), 15.0,
+                       "the restart to be logged")
+            self.assertTrue(who.wait_healthy(20.0), tail(who.stderr()))
+            self.assertEqual(who.proc.pid, pid, "a restart in place keeps the PID")
+            self.assertIsNone(who.proc.poll())
+            self.assertIn("restarts=1", who.stderr())
+            for i in range(5):
+                done.append(node.evaluate(3, content="%s 重启后 %d" % (c, i))["evaluation"])
+            row, s = self.wait_converged(node)
+            say("%s restarted in place (pid %d): county %s converged at %d",
+                "gateway" if who is self.gw else "node", pid, c, row["applied"])
+        self.assertEqual(len(set(done)), 20, done)
+        self.assertEqual(node.metrics()["hcp_node_evaluations_total"] >= 20, True)
+        for other in COUNTIES[1:]:
+            self.wait_converged(self.nodes[other], deadline=30.0)
 
 
 def main():

@@ -695,16 +695,20 @@ class Faults(unittest.TestCase):
         say("proxy: %d connections, %d cut, %d bytes; %d + %d writes acknowledged",
             conns, cuts, proxy.bytes, len(acked), len(big))
         self.assertFalse(set().union(*[w.other for w in writers]))
-        # the node's backoff is at most 30 s (+50 %) and an unanswered request 10 s
+        # the node's backoff is at most 30 s (+50 %) and an unanswered request 10 s;
+        # a daemon that finds nng wedged restarts itself in place: the node at
+        # once, the gateway after its canary failed 3 times (~30-75 s)
         try:
-            row = self.wait_converged(gw, n, 60.0)
+            row = self.wait_converged(gw, n, 150.0)
+            restarts = [p.stderr().count("process.restart ") for p in (n, gw)]
+            say("converged; restarts in place (nng wedged): node %d, gateway %d", *restarts)
         except AssertionError as e:
             # Known upstream limitation (docs/replication.md, "Reconnects"): after
             # connections cut inside TLS records, nng 1.5.2 can wedge in the node
             # (its pipe reaper stuck; nng_close never returns), and the node then
             # never reconnects. Say so loudly, restart the node as its supervisor
             # would, and hold it to the same end state: nothing lost or doubled.
-            say("NOT CONVERGED in 60 s, node restarted (nng 1.5.2 wedge?): %s", e)
+            say("NOT CONVERGED in 150 s, node restarted (nng 1.5.2 wedge?): %s", e)
             say("node log tail:\n%s", tail(n.stderr(), 1500))
             n.kill()
             n.start()
