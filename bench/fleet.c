@@ -1047,6 +1047,10 @@ int main(int argc, char **argv)
     memset(&f, 0, sizeof(f));
     if (parse_args(argc, argv, &f.o) != 0)
         return usage();
+    if (repl_tls_engine_use() != HCP_OK) { /* the daemons' TLS */
+        fprintf(stderr, "bench_fleet: cannot set up the OpenSSL TLS engine\n");
+        return 1;
+    }
     long nofile = raise_nofile();
     pthread_mutex_init(&f.err.mu, NULL);
     for (size_t k = 0; k < 2; k++)

@@ -14,8 +14,10 @@
  *   reqrep — req/rep with one request in flight and a 16-byte answer, the
  *            pattern hcp-node's sync uses (one batch in flight): transfer
  *            plus one loopback round trip per message.
- * Prints one JSON object: bytes, msg_bytes, and per run seconds and MB/s
- * (MB = 10^6 bytes).
+ * TLS is the daemons' (OpenSSL through replication/tls_engine.c);
+ * HCP_BENCH_NNG_MBEDTLS=1 keeps nng's built-in mbedtls engine instead, for
+ * comparison. Prints one JSON object: bytes, msg_bytes, engine, and per run
+ * seconds and MB/s (MB = 10^6 bytes).
  */
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
@@ -28,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "repl.h"
 #include <time.h>
 
 #include <jansson.h>
@@ -223,10 +227,11 @@ static int run(const raw_args *a, bool reqrep, double *secs)
 static int print_result(const raw_args *a, double stream_s, double reqrep_s)
 {
     double mb = (double)a->bytes / 1e6;
-    json_t *j = json_pack("{sI,sI,s{sf,sf},s{sf,sf}}", "bytes", (json_int_t)a->bytes, "msg_bytes",
-                          (json_int_t)a->msg, "stream", "seconds", stream_s, "mb_per_s",
-                          stream_s > 0 ? mb / stream_s : 0.0, "reqrep", "seconds", reqrep_s,
-                          "mb_per_s", reqrep_s > 0 ? mb / reqrep_s : 0.0);
+    json_t *j =
+        json_pack("{sI,sI,ss,s{sf,sf},s{sf,sf}}", "bytes", (json_int_t)a->bytes, "msg_bytes",
+                  (json_int_t)a->msg, "engine", nng_tls_engine_name(), "stream", "seconds",
+                  stream_s, "mb_per_s", stream_s > 0 ? mb / stream_s : 0.0, "reqrep", "seconds",
+                  reqrep_s, "mb_per_s", reqrep_s > 0 ? mb / reqrep_s : 0.0);
     if (j == NULL)
         return -1;
     int rc = json_dumpf(j, stdout, JSON_COMPACT);
@@ -250,6 +255,11 @@ int main(int argc, char **argv)
     if (a.bytes == 0 || a.msg == 0 || parse_count(a.port) == 0) {
         fprintf(stderr, "bench_nng_raw: PORT, BYTES and MSG must be positive integers\n");
         return 2;
+    }
+    const char *mb = getenv("HCP_BENCH_NNG_MBEDTLS");
+    if ((mb == NULL || strcmp(mb, "1") != 0) && repl_tls_engine_use() != HCP_OK) {
+        fprintf(stderr, "bench_nng_raw: cannot set up the OpenSSL TLS engine\n");
+        return 1;
     }
     double stream_s = 0, reqrep_s = 0;
     if (run(&a, false, &stream_s) != 0 || run(&a, true, &reqrep_s) != 0)

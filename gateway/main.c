@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "repl.h"
 
 #define PROG "hcp-gateway"
 
@@ -29,6 +30,11 @@ static int main_prepare(gw *g)
     const gw_config *c = &g->cfg;
     int rc;
     hcpd_raise_nofile();
+    if ((rc = repl_tls_engine_use()) != HCP_OK) {
+        fprintf(stderr, PROG ": cannot set up TLS (OpenSSL): %s\n", hcp_strerror(rc));
+        return rc;
+    }
+    gw_log("info", "tls.engine", "engine=openssl version=\"%s\"", repl_tls_engine_version());
     if ((rc = hcpd_mkdir(PROG, c->data)) != HCP_OK ||
         (rc = hcpd_lock(PROG, c->data, "gateway.lock", &g->lock_fd)) != HCP_OK ||
         (rc = hcpd_token(PROG, c->admin_token_file, c->data, "admin.token", g->token,

@@ -16,12 +16,21 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "repl.h"
 
 /* The steps before serving, in order; each one prints its own error. */
 static int main_prepare(node *n)
 {
     int rc;
     hcpd_raise_nofile();
+    if ((rc = repl_tls_engine_use()) != HCP_OK) {
+        fprintf(stderr,
+                "hcp-node"
+                ": cannot set up TLS (OpenSSL): %s\n",
+                hcp_strerror(rc));
+        return rc;
+    }
+    node_log("info", "tls.engine", "engine=openssl version=\"%s\"", repl_tls_engine_version());
     if ((rc = hcpd_mkdir("hcp-node", n->cfg.data)) != HCP_OK ||
         (rc = hcpd_lock("hcp-node", n->cfg.data, "node.lock", &n->lock_fd)) != HCP_OK ||
         (rc = hcpd_token("hcp-node", n->cfg.api_token_file, n->cfg.data, "api.token", n->token,

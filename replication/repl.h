@@ -166,4 +166,14 @@ HCP_API HCP_NODISCARD int repl_peer_verify_batch(const repl_peer *p, const char 
                                                  const uint8_t hash[HCP_HASH_LEN],
                                                  const uint8_t *sig, size_t sig_len);
 
+/* ---- tls_engine.c: nng's TLS over OpenSSL's libssl ----
+ * Makes every nng TLS configuration allocated afterwards use OpenSSL
+ * (TLS 1.2, ECDHE + AES-GCM first; docs/replication.md, "Transport and
+ * pattern") instead of nng 1.5.2's built-in mbedtls engine, whose portable
+ * ciphers were the largest cost of replication. Call once at start, before
+ * any nng_tls_config_alloc; later calls return the first one's result. */
+HCP_API HCP_NODISCARD int repl_tls_engine_use(void);
+/* The OpenSSL version string, for the logs. */
+HCP_API const char *repl_tls_engine_version(void);
+
 #endif

@@ -21,6 +21,9 @@ tests, which run in order:
           arguments: what either daemon does by itself when nng 1.5.2 wedges),
           while evaluations keep coming: nothing acknowledged is lost, the
           county converges again.
+  test_6  the node checks the gateway: a wrong --tls-server-name, or a CA
+          file of another CA, and it never connects (nothing of the county
+          reaches the gateway); with the right ones the same node replicates.
 Progress lines go to stderr; on failure the tail of every process's stderr.
 HCP_REPL_KEEP=1 keeps the temporary directory (PKI, data, full logs).
 """
@@ -42,6 +45,7 @@ GW_NAME = "gw.test"          # the gateway certificate's DNS name; nodes dial 12
 COUNTIES = ("630102", "630103", "630104")  # 城东区, 城中区, 城西区 (data/divisions.tsv)
 OFFLINE = "630105"           # 城北区: works offline first, then catches up
 RESTORED = "630121"          # 大通县: restored from an old backup (test_4)
+PICKY = "630123"             # 湟源县: dials a gateway it must not trust (test_6)
 STRAY = "630106"             # 湟中区: no legitimate node; claimed with 630102's certificate
 CONVERGE = 20.0              # seconds for a county to be fully applied and acked
 T0 = time.monotonic()
@@ -94,7 +98,7 @@ class Replication(unittest.TestCase):
         cls.pki = os.path.join(cls.tmp, "pki")
         run_certs(CERTS_BIN, "init", "--dir", cls.pki)
         run_certs(CERTS_BIN, "gateway", "--dir", cls.pki, "--name", GW_NAME)
-        for c in COUNTIES + (OFFLINE, RESTORED):
+        for c in COUNTIES + (OFFLINE, RESTORED, PICKY):
             run_certs(CERTS_BIN, "node", "--dir", cls.pki, "--county", c)
         for f in ("ca.crt", "crl.pem", "gateway.crt", "gateway.key", "nodes/630102.crt",
                   "nodes/630102.key"):
@@ -565,6 +569,42 @@ class Replication(unittest.TestCase):
         self.assertEqual(node.metrics()["hcp_node_evaluations_total"] >= 20, True)
         for other in COUNTIES[1:]:
             self.wait_converged(self.nodes[other], deadline=30.0)
+
+
+    @dumps_on_failure
+    def test_6_node_checks_the_gateway(self):
+        other = os.path.join(self.tmp, "pki-other")
+        run_certs(CERTS_BIN, "init", "--dir", other)
+        good = self.gateway_args(PICKY)
+        bad = {"a wrong server name": ("--tls-server-name", "not-" + GW_NAME),
+               "another CA": ("--tls-ca", os.path.join(other, "ca.crt"))}
+        n = self.start_node(PICKY, gateway=False, start=False, name="picky")
+        for why, (flag, value) in bad.items():
+            args = list(good)
+            args[args.index(flag) + 1] = value
+            n.args = ["--sweep-interval", "86400"] + args
+            n.start()
+
+            def refused():
+                s = self.sync(n)
+                return (s["last_error"] is not None and not s["connected"], s)
+            s = wait_until(refused, 15.0, "the node to refuse the gateway (%s)" % why)
+            time.sleep(1.0)
+            s = self.sync(n)
+            self.assertFalse(s["connected"], s)
+            self.assertEqual(s["acked"], 0, s)
+            row = self.gw.counties().get(PICKY)
+            self.assertTrue(row is None or row.get("state") == "never_seen", row)
+            say("with %s the node does not trust the gateway: %r", why, s["last_error"])
+            self.assertEqual(n.stop(signal.SIGTERM), 0, tail(n.stderr()))
+        n.args = ["--sweep-interval", "86400"] + good
+        n.start()
+        wait_until(lambda: (self.sync(n)["connected"] is True, self.sync(n)), 15.0,
+                   "the node to reach the gateway with the right name and CA")
+        n.evaluate(4, content="%s 信任网关之后" % PICKY)
+        row, s = self.wait_converged(n)
+        say("with the right name and CA: county %s ok at %d", PICKY, row["applied"])
+        self.assertEqual(n.stop(signal.SIGTERM), 0, tail(n.stderr()))
 
 
 def main():
