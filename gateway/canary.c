@@ -129,49 +129,74 @@ static bool canary_wait(gw_canary *c, int secs)
     return stop;
 }
 
+/* Log the TLS handshakes the listener refused since the last call, at most
+ * one line per round: who keeps knocking without a valid certificate. */
+static void log_refusals(uint64_t *seen)
+{
+    char why[REPL_TLS_WHY_MAX];
+    uint64_t n = repl_tls_failures(true, NULL, why, sizeof(why));
+    if (n > *seen)
+        gw_log("warn", "repl.tls_refused", "count=%llu last=\"%s\"",
+               (unsigned long long)(n - *seen), why);
+    *seen = n;
+}
+
+/* One probe; what to do after it. */
+enum { C_GO_ON, C_OFF, C_RESTART };
+
+static int probe_once(gw_canary *c, int *fails, bool *answered_once)
+{
+    probe *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return C_GO_ON;
+    memcpy(p->url, c->url, sizeof(p->url));
+    p->tls = c->tls;
+    p->first = !*answered_once;
+    if (!hcpd_nng_bounded(probe_fn, p, CANARY_STUCK_S)) {
+        gw_log("error", "repl.canary_stuck",
+               "url=%s detail=\"a call into nng did not return within %d s\"", c->url,
+               CANARY_STUCK_S);
+        hcpd_restart_request("the replication listener's canary is stuck in nng");
+        return C_RESTART; /* p belongs to the abandoned call */
+    }
+    int result = p->result, rv = p->rv;
+    free(p);
+    if (result == P_ANSWERED) {
+        if (*fails > 0 || !*answered_once)
+            gw_log("info", "repl.canary_ok", "url=%s", c->url);
+        *fails = 0;
+        *answered_once = true;
+        return C_GO_ON;
+    }
+    if (result == P_CANNOT_DIAL && !*answered_once) {
+        char why[REPL_TLS_WHY_MAX];
+        repl_tls_failures(false, NULL, why, sizeof(why));
+        gw_log("warn", "repl.canary_off",
+               "url=%s reason=\"%s\" tls=\"%s\" detail=\"cannot reach the listener as a node "
+               "would; wedges of nng go undetected (a gateway certificate without clientAuth? "
+               "hcp-certs gateway issues it with)\"",
+               c->url, rv ? nng_strerror(rv) : "no answer", why);
+        return C_OFF;
+    }
+    (*fails)++;
+    gw_log("warn", "repl.canary_failed", "url=%s reason=\"%s\" fails=%d", c->url,
+           rv ? nng_strerror(rv) : "no answer", *fails);
+    if (*fails < CANARY_FAILS)
+        return C_GO_ON;
+    hcpd_restart_request("the replication listener does not answer its canary");
+    return C_RESTART;
+}
+
 static void *canary_main(void *arg)
 {
     gw_canary *c = arg;
-    int fails = 0;
+    int fails = 0, next = C_GO_ON;
     bool answered_once = false;
-    while (!canary_wait(c, CANARY_EVERY_S)) {
-        probe *p = calloc(1, sizeof(*p));
-        if (p == NULL)
-            continue;
-        memcpy(p->url, c->url, sizeof(p->url));
-        p->tls = c->tls;
-        p->first = !answered_once;
-        if (!hcpd_nng_bounded(probe_fn, p, CANARY_STUCK_S)) {
-            gw_log("error", "repl.canary_stuck",
-                   "url=%s detail=\"a call into nng did not return within %d s\"", c->url,
-                   CANARY_STUCK_S);
-            hcpd_restart_request("the replication listener's canary is stuck in nng");
-            break; /* p belongs to the abandoned call */
-        }
-        int result = p->result, rv = p->rv;
-        free(p);
-        if (result == P_ANSWERED) {
-            if (fails > 0 || !answered_once)
-                gw_log("info", "repl.canary_ok", "url=%s", c->url);
-            fails = 0;
-            answered_once = true;
-            continue;
-        }
-        if (result == P_CANNOT_DIAL && !answered_once) {
-            gw_log("warn", "repl.canary_off",
-                   "url=%s reason=\"%s\" detail=\"cannot reach the listener as a node would; "
-                   "wedges of nng go undetected (a gateway certificate without clientAuth? "
-                   "hcp-certs gateway issues it with)\"",
-                   c->url, rv ? nng_strerror(rv) : "no answer");
-            break;
-        }
-        fails++;
-        gw_log("warn", "repl.canary_failed", "url=%s reason=\"%s\" fails=%d", c->url,
-               rv ? nng_strerror(rv) : "no answer", fails);
-        if (fails >= CANARY_FAILS) {
-            hcpd_restart_request("the replication listener does not answer its canary");
-            break;
-        }
+    uint64_t refused = 0;
+    while (next != C_RESTART && !canary_wait(c, CANARY_EVERY_S)) {
+        if (next == C_GO_ON)
+            next = probe_once(c, &fails, &answered_once);
+        log_refusals(&refused);
     }
     return NULL;
 }

@@ -105,7 +105,8 @@ struct node_sync {
     int sleep_rearm;    /* ≥ 0: when the pending sleep ends, sleep this long instead */
     int timeouts;       /* requests in a row that got no answer */
     int backoff_ms, idle_rounds;
-    bool sleep_busy; /* the sleep aio is pending */
+    uint64_t tls_fails_seen; /* TLS handshake failures counted at the last welcome */
+    bool sleep_busy;         /* the sleep aio is pending */
     bool stopping, connected;
     bool synced_sent;  /* W_SYNCED queued (restore complete) */
     bool redialing;    /* the socket is being replaced (on_pipe keeps off) */
@@ -265,8 +266,18 @@ static void send_frame(node_sync *sy, sync_slot *s, const repl_frame *f, int k)
 /* Something failed: note it, end the session (a new epoch; requests in
  * flight are cancelled), retry after a backoff with jitter (exponential,
  * 100 ms to 30 s). mu held. */
-static void fail(node_sync *sy, const char *what)
+static void fail(node_sync *sy, const char *reason)
 {
+    /* a dial that never completes shows only as a timeout: say why the TLS
+     * handshakes failed meanwhile (wrong --tls-server-name, another CA, a
+     * revoked certificate at the TLS layer) */
+    char what[sizeof(sy->last_error)], tls[REPL_TLS_WHY_MAX];
+    uint64_t age = 0;
+    if (sy->tls != NULL && repl_tls_failures(false, &age, tls, sizeof(tls)) > sy->tls_fails_seen &&
+        age < 2 * SYNC_BACKOFF_MAX)
+        snprintf(what, sizeof(what), "%s (TLS handshake: %s)", reason, tls);
+    else
+        snprintf(what, sizeof(what), "%s", reason);
     bool timeout = strstr(what, "imed out") != NULL || strstr(what, "no answer") != NULL;
     sy->timeouts = timeout ? sy->timeouts + 1 : 0;
     /* a slow or flaky link gets smaller batches (regrown by acks) */
@@ -483,6 +494,7 @@ static void on_welcome(node_sync *sy, uint64_t applied)
                  "gateway=%s applied=%llu head=%llu", sy->n->cfg.gateway,
                  (unsigned long long)applied, (unsigned long long)head);
     sy->connected = true;
+    sy->tls_fails_seen = repl_tls_failures(false, NULL, NULL, 0);
     sy->backoff_ms = 0;
     sy->timeouts = 0;
     if (sy->batch_bytes < REPL_BATCH_BYTES)

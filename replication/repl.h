@@ -173,6 +173,12 @@ HCP_API HCP_NODISCARD int repl_peer_verify_batch(const repl_peer *p, const char 
  * ciphers were the largest cost of replication. Call once at start, before
  * any nng_tls_config_alloc; later calls return the first one's result. */
 HCP_API HCP_NODISCARD int repl_tls_engine_use(void);
+/* Handshakes that failed so far on the client (server false) or the server
+ * side of this process, with the last one's reason (certificate verdict or
+ * OpenSSL's reason, e.g. "certificate verify failed: hostname mismatch") in
+ * why (len bytes) and its age in *age_ms; either may be NULL. */
+#define REPL_TLS_WHY_MAX 128
+HCP_API uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, size_t len);
 /* The OpenSSL version string, for the logs. */
 HCP_API const char *repl_tls_engine_version(void);
 

@@ -28,6 +28,7 @@
  * the engine with the connection's lock held, one thread at a time.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/tls/engine.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -104,14 +106,46 @@ static int bio_create(BIO *b)
     return 1;
 }
 
+/* ---- failed handshakes, remembered for the daemons' messages ---- */
+
+typedef struct fail_rec {
+    uint64_t count;
+    nng_time at;
+    char why[REPL_TLS_WHY_MAX];
+} fail_rec;
+
+static fail_rec fails[2]; /* [0] client side, [1] server side */
+static pthread_mutex_t fails_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Note why a handshake failed: the certificate check's verdict, else
+ * OpenSSL's reason (e.g. "tlsv1 alert unknown ca", "wrong version number"). */
+static void note_failure(SSL *ssl)
+{
+    long v = SSL_get_verify_result(ssl);
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+    fail_rec *f = &fails[SSL_is_server(ssl) ? 1 : 0];
+    pthread_mutex_lock(&fails_mu);
+    f->count++;
+    f->at = nng_clock();
+    if (v != X509_V_OK)
+        snprintf(f->why, sizeof(f->why), "certificate verify failed: %s",
+                 X509_verify_cert_error_string(v));
+    else
+        snprintf(f->why, sizeof(f->why), "%s", r != NULL ? r : "connection closed");
+    pthread_mutex_unlock(&fails_mu);
+}
+
 /* ---- connections ---- */
 
 /* An OpenSSL failure of ssl's last call as an nng error; clears the
  * thread's error queue (OpenSSL keeps one per thread, nng's threads run
- * other code too). */
-static int ssl_fail(SSL *ssl, int ret)
+ * other code too). A failed handshake is noted. */
+static int ssl_fail(SSL *ssl, int ret, bool handshake)
 {
     int e = SSL_get_error(ssl, ret), rv;
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE && handshake)
+        note_failure(ssl);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
         rv = NNG_EAGAIN;
     else if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
@@ -164,7 +198,7 @@ static int conn_handshake(nng_tls_engine_conn *ec)
 {
     ERR_clear_error();
     int r = SSL_do_handshake(ec->ssl);
-    return r == 1 ? 0 : ssl_fail(ec->ssl, r);
+    return r == 1 ? 0 : ssl_fail(ec->ssl, r, true);
 }
 
 static int conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *szp)
@@ -175,7 +209,7 @@ static int conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *szp)
         *szp = (size_t)r;
         return 0;
     }
-    return ssl_fail(ec->ssl, r);
+    return ssl_fail(ec->ssl, r, false);
 }
 
 static int conn_send(nng_tls_engine_conn *ec, const uint8_t *buf, size_t *szp)
@@ -186,7 +220,7 @@ static int conn_send(nng_tls_engine_conn *ec, const uint8_t *buf, size_t *szp)
         *szp = (size_t)r;
         return 0;
     }
-    return ssl_fail(ec->ssl, r);
+    return ssl_fail(ec->ssl, r, false);
 }
 
 static bool conn_verified(nng_tls_engine_conn *ec)
@@ -395,6 +429,18 @@ int repl_tls_engine_use(void)
     if (pthread_once(&once, engine_register) != 0)
         return HCP_EIO;
     return once_rv;
+}
+
+uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, size_t len)
+{
+    pthread_mutex_lock(&fails_mu);
+    fail_rec f = fails[server ? 1 : 0];
+    pthread_mutex_unlock(&fails_mu);
+    if (age_ms != NULL)
+        *age_ms = f.count > 0 ? (uint64_t)(nng_clock() - f.at) : 0;
+    if (why != NULL && len > 0)
+        snprintf(why, len, "%s", f.count > 0 ? f.why : "");
+    return f.count;
 }
 
 const char *repl_tls_engine_version(void)

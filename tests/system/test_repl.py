@@ -576,10 +576,11 @@ class Replication(unittest.TestCase):
         other = os.path.join(self.tmp, "pki-other")
         run_certs(CERTS_BIN, "init", "--dir", other)
         good = self.gateway_args(PICKY)
-        bad = {"a wrong server name": ("--tls-server-name", "not-" + GW_NAME),
-               "another CA": ("--tls-ca", os.path.join(other, "ca.crt"))}
+        bad = {"a wrong server name": ("--tls-server-name", "not-" + GW_NAME, "hostname mismatch"),
+               "another CA": ("--tls-ca", os.path.join(other, "ca.crt"),
+                              "certificate verify failed")}
         n = self.start_node(PICKY, gateway=False, start=False, name="picky")
-        for why, (flag, value) in bad.items():
+        for why, (flag, value, says) in bad.items():
             args = list(good)
             args[args.index(flag) + 1] = value
             n.args = ["--sweep-interval", "86400"] + args
@@ -593,6 +594,7 @@ class Replication(unittest.TestCase):
             s = self.sync(n)
             self.assertFalse(s["connected"], s)
             self.assertEqual(s["acked"], 0, s)
+            self.assertIn(says, s["last_error"], s)  # the operator is told why
             row = self.gw.counties().get(PICKY)
             self.assertTrue(row is None or row.get("state") == "never_seen", row)
             say("with %s the node does not trust the gateway: %r", why, s["last_error"])
