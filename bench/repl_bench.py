@@ -18,12 +18,21 @@ Figures (docs/bench.md, "Replication"):
       each start at once against a fresh gateway: total events/s, the
       gateway's peak RSS (VmHWM).
   T   trickle: the FLEET nodes stay connected; each is sent RATE evaluations
-      per second for TRICKLE_S seconds; node commit (the 201) -> gateway
-      commit latency, measured by polling /v1/counties back to back.
+      per second for TRICKLE_S seconds (one `wrk -t1 -c1 -s bench/trickle.lua`
+      per node, paced by wrk's delay()). Latency = node commit -> the
+      gateway's acknowledgement (sent after its commit) back at the node, one
+      clock in one process: the nodes' hcp_node_sync_replication_seconds
+      histograms (GET /metrics) read before and ~2 s after the trickle,
+      subtracted and summed; p50/p90/p99 interpolated linearly inside the
+      histogram's buckets, mean = sum / count. Also posts answered 201 vs
+      other, the rate achieved, the gateway's peak RSS, and the CPU seconds of
+      the gateway, the nodes, wrk and the rest of the machine meanwhile.
 
 Environment: HCP_BENCH_REPL_N (1000000), HCP_BENCH_REPL_FLEET (44, at most
 44: hcp-node accepts only Qinghai counties), HCP_BENCH_REPL_FLEET_N (20000),
 HCP_BENCH_REPL_RATE (20 per node per second), HCP_BENCH_REPL_TRICKLE_S (20),
+HCP_BENCH_REPL_ARRIVALS (periodic: each node posts every 1/RATE s from a
+random phase; poisson: exponential gaps of mean 1/RATE),
 HCP_BENCH_REPL_SKIP (comma list of F,T to skip). Adds "replication" to
 OUT_DIR/results.json and prints a table. Targets are reported, never enforced:
 the script fails only when something could not be measured.
@@ -31,12 +40,13 @@ the script fails only when something could not be measured.
 import http.client
 import json
 import os
+import random
+import resource
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,6 +55,7 @@ TARGET_RATIO = 0.7
 GW_NAME = "gw.bench"
 RECORD_BYTES = 600
 POLL_S = 0.1
+HIST = "hcp_node_sync_replication_seconds"
 
 
 def env_int(name, default):
@@ -57,6 +68,7 @@ FLEET = min(env_int("HCP_BENCH_REPL_FLEET", 44), 44)
 FLEET_N = env_int("HCP_BENCH_REPL_FLEET_N", 20000)
 RATE = env_int("HCP_BENCH_REPL_RATE", 20)
 TRICKLE_S = env_int("HCP_BENCH_REPL_TRICKLE_S", 20)
+ARRIVALS = os.environ.get("HCP_BENCH_REPL_ARRIVALS", "").strip() or "periodic"
 SKIP = set(s.strip().upper() for s in os.environ.get("HCP_BENCH_REPL_SKIP", "").split(",") if s)
 
 
@@ -102,6 +114,37 @@ def req(port, method, path, token=None, body=None, timeout=30, conn=None):
     if conn is None:
         c.close()
     return r.status, data
+
+
+def hist_quantile(buckets, q):
+    """The q quantile (0..1) of a cumulative histogram [(le, count)...]
+    ending with +Inf, interpolated linearly inside the bucket that holds it
+    (as Prometheus' histogram_quantile; the first bucket starts at 0).
+    Returns (value, bucket lower bound, bucket upper bound); in the +Inf
+    bucket the value is the highest finite bound (a lower limit)."""
+    total = buckets[-1][1] if buckets else 0
+    if total <= 0:
+        return None, 0.0, 0.0
+    rank = q * total
+    lo, prev = 0.0, 0
+    for le, c in buckets:
+        if c >= rank and c > prev:
+            if le == float("inf"):
+                return lo, lo, le
+            return lo + (le - lo) * (rank - prev) / (c - prev), lo, le
+        lo, prev = le, c
+    return lo, lo, float("inf")
+
+
+def machine_busy_seconds():
+    """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal ...: busy = all but idle, iowait
+        return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def wait_healthy(port, proc, secs=30):
@@ -393,79 +436,192 @@ class Bench:
         return gw, nodes
 
     # ---- T: trickle latency ----
+    def node_metrics(self, n):
+        """The node's replication histogram and log head from GET /metrics:
+        {"buckets": [(le seconds, cumulative count)...], "sum", "count", "head"}."""
+        st, body = req(n["port"], "GET", "/metrics", n["token"])
+        if st != 200:
+            raise RuntimeError("GET /metrics of %s: %d" % (n["county"], st))
+        m = {"buckets": [], "sum": None, "count": None, "head": None}
+        for line in body.decode().splitlines():
+            if line.startswith(HIST + "_bucket{le=\""):
+                le, _, cnt = line[len(HIST) + 12:].partition("\"} ")
+                m["buckets"].append((float(le), int(cnt)))
+            elif line.startswith(HIST + "_sum "):
+                m["sum"] = float(line.split()[1])
+            elif line.startswith(HIST + "_count "):
+                m["count"] = int(line.split()[1])
+            elif line.startswith("hcp_node_log_head "):
+                m["head"] = int(line.split()[1])
+        if not m["buckets"] or m["count"] is None or m["sum"] is None:
+            raise RuntimeError("no %s histogram in the /metrics of node %s (a build without "
+                               "it?)" % (HIST, n["county"]))
+        return m
+
+    def node_sync(self, n):
+        st, body = req(n["port"], "GET", "/v1/sync", n["token"])
+        return json.loads(body) if st == 200 else {}
+
     def trickle(self, gw, nodes):
-        say("(T) %d connected nodes, %d evaluations/s each for %d s: node 201 -> gateway applied"
-            % (len(nodes), RATE, TRICKLE_S))
-        text = "办理很快，工作人员态度很好。" * 11
-        stop = threading.Event()  # posters
-        stop_poll = threading.Event()  # the poller, a second later
-        samples = []  # (time, {county: applied})
-        posts = {n["county"]: [] for n in nodes}  # county -> [(seq, t_201)]
-        errors = [0]
+        period_ms = 1000.0 / RATE
+        say("(T) %d connected nodes, %d evaluations/s each (%s) for %d s (wrk -t1 -c1 -s "
+            "bench/trickle.lua per node); latency from the nodes' %s histograms"
+            % (len(nodes), RATE, ARRIVALS, TRICKLE_S, HIST))
+        syncs = [self.node_sync(n) for n in nodes]
+        not_conn = [n["county"] for n, s in zip(nodes, syncs) if not s.get("connected")]
+        lagging = [n["county"] for n, s in zip(nodes, syncs) if s.get("lag", 1) != 0]
+        if not_conn or lagging:
+            say("(T) before the trickle: not connected %s, lagging %s"
+                % (not_conn or "none", lagging or "none"))
+        before = [self.node_metrics(n) for n in nodes]
+        gw_cpu0 = cpu_seconds(gw["proc"].pid)
+        nodes_cpu0 = [cpu_seconds(n["proc"].pid) for n in nodes]
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self0 = resource.getrusage(resource.RUSAGE_SELF)
+        busy0, t0 = machine_busy_seconds(), time.monotonic()
+        if ARRIVALS not in ("periodic", "poisson"):
+            raise RuntimeError("HCP_BENCH_REPL_ARRIVALS: periodic or poisson, not %r" % ARRIVALS)
+        rng = random.Random(4)  # each node's first post at a random point of the period
+        wrks = []
+        for n in nodes:
+            out = os.path.join(self.work, "t-%s.wrk" % n["county"])
+            env = dict(os.environ, HCP_TOKEN=n["token"], HCP_RATE=str(RATE),
+                       HCP_ARRIVALS=ARRIVALS,
+                       HCP_PHASE_MS="%.1f" % rng.uniform(0, period_ms))
+            with open(out, "wb") as f:
+                w = subprocess.Popen(["wrk", "-t1", "-c1", "-d%ds" % TRICKLE_S, "--timeout",
+                                      "10s", "-s", os.path.join(HERE, "trickle.lua"),
+                                      "http://127.0.0.1:%d" % n["port"]],
+                                     env=env, stdout=f, stderr=subprocess.STDOUT)
+            wrks.append((n, w, out))
+        for n, w, out in wrks:
+            try:
+                w.wait(TRICKLE_S + 60)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                w.wait()
+        busy1, t1 = machine_busy_seconds(), time.monotonic()
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self1 = resource.getrusage(resource.RUSAGE_SELF)
+        gw_cpu1 = cpu_seconds(gw["proc"].pid)
+        nodes_cpu1 = [cpu_seconds(n["proc"].pid) for n in nodes]
+        # the last acknowledgements: ~2 s, longer (up to 10 s more) while a node lags
+        time.sleep(2.0)
+        deadline = time.monotonic() + 10
+        while True:
+            syncs = [self.node_sync(n) for n in nodes]
+            lag = sum(s.get("lag", 0) for s in syncs)
+            if lag == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        after = [self.node_metrics(n) for n in nodes]
+        applied = self.applied(gw)
+        posts = []
+        for n, w, out in wrks:
+            line = None
+            with open(out, encoding="utf-8", errors="replace") as f:
+                for ln in f:
+                    if ln.startswith("TRICKLE "):
+                        line = ln[len("TRICKLE "):]
+            if line is None:
+                raise RuntimeError("wrk for node %s printed no TRICKLE line (see %s)"
+                                   % (n["county"], out))
+            posts.append(json.loads(line))
+        # the trickle's part of the histograms: after - before, summed over the nodes
+        les = [le for le, _ in before[0]["buckets"]]
+        cum = [0] * len(les)
+        hsum, hcount = 0.0, 0
+        for b, a in zip(before, after):
+            if [le for le, _ in a["buckets"]] != les or [le for le, _ in b["buckets"]] != les:
+                raise RuntimeError("the nodes' histograms have different buckets")
+            for i in range(len(les)):
+                cum[i] += a["buckets"][i][1] - b["buckets"][i][1]
+            hsum += a["sum"] - b["sum"]
+            hcount += a["count"] - b["count"]
+        buckets = list(zip(les, cum))
+        committed = sum(a["head"] - b["head"] for b, a in zip(before, after))
+        ok = sum(p["ok"] for p in posts)
+        other = sum(p["other"] for p in posts)
+        errs = {}
+        for p in posts:
+            for k, v in p["errors"].items():
+                if k != "status":  # wrk's count of 4xx/5xx: in "other" already
+                    errs[k] = errs.get(k, 0) + v
+        statuses = " ".join(p["statuses"] for p in posts if p["statuses"])
+        secs = [p["seconds"] for p in posts if p["seconds"] > 0]
+        rates = sorted(p["ok"] / p["seconds"] for p in posts if p["seconds"] > 0)
+        not_applied = [n["county"] for n, a in zip(nodes, after)
+                       if applied.get(n["county"], 0) < a["head"]]
+        down = [n["county"] for n, s in zip(nodes, syncs) if not s.get("connected")]
 
-        def poller():
-            c = http.client.HTTPConnection("127.0.0.1", gw["hport"], timeout=30)
-            while not stop_poll.is_set():
-                a = self.applied(gw, c)
-                samples.append((time.monotonic(), a))
+        # where the two cores went during the trickle: ours, and the rest of the machine's
+        cpu = {"gateway": gw_cpu1 - gw_cpu0 if gw_cpu0 is not None and gw_cpu1 is not None else 0,
+               "nodes": sum(b - a for a, b in zip(nodes_cpu0, nodes_cpu1)
+                            if a is not None and b is not None),
+               "wrk": ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime,
+               "bench_py": self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime}
+        if busy0 is not None and busy1 is not None:
+            cpu["machine_busy"] = busy1 - busy0
+            cpu["other_processes"] = max(0.0, cpu["machine_busy"] - sum(
+                cpu[k] for k in ("gateway", "nodes", "wrk", "bench_py")))
+        cpu = {k: round(v, 2) for k, v in cpu.items()}
+        cpu["wall"] = round(t1 - t0, 2)
+        cpu["cores"] = os.cpu_count()
 
-        def poster(n):
-            c = http.client.HTTPConnection("127.0.0.1", n["port"], timeout=30)
-            seq = self.node_head(n)
-            t_next = time.monotonic()
-            k = 0
-            while not stop.is_set():
-                k += 1
-                body = json.dumps({"unit": {"code": "U1", "name": "城东区政务服务中心"},
-                                   "service_item": {"code": "S1", "name": "营业执照"},
-                                   "channel": "web", "rating": 3 + k % 3,
-                                   "content": "%s #t-%d" % (text, k)}, ensure_ascii=False)
-                st, _ = req(n["port"], "POST", "/v1/evaluations", n["token"],
-                             body.encode(), conn=c)
-                if st == 201:
-                    seq += 1
-                    posts[n["county"]].append((seq, time.monotonic()))
-                else:
-                    errors[0] += 1
-                t_next += 1.0 / RATE
-                time.sleep(max(0.0, t_next - time.monotonic()))
+        def q_ms(q):
+            v, lo, hi = hist_quantile(buckets, q)
+            return (round(1000 * v, 2) if v is not None else None,
+                    [round(1000 * lo, 2), round(1000 * hi, 2) if hi != float("inf") else None])
 
-        th = [threading.Thread(target=poller)] + [threading.Thread(target=poster, args=(n,))
-                                                 for n in nodes]
-        for t in th:
-            t.start()
-        time.sleep(TRICKLE_S)
-        stop.set()
-        for t in th[1:]:
-            t.join()
-        time.sleep(2.0)  # let the last ones arrive (the poller still runs)
-        stop_poll.set()
-        th[0].join()
-        lat = []
-        for c, ps in posts.items():
-            i = 0
-            for seq, t in ps:
-                while i < len(samples) and (samples[i][0] < t or samples[i][1].get(c, 0) < seq):
-                    i += 1
-                if i == len(samples):
-                    break
-                lat.append(samples[i][0] - t)
-                # a later post may be seen by the same sample: do not advance i
-        lat.sort()
-        periods = [b[0] - a[0] for a, b in zip(samples, samples[1:])]
-        sent = sum(len(p) for p in posts.values())
-
-        def pct(p):
-            return round(1000 * lat[min(len(lat) - 1, int(p / 100 * len(lat)))], 2) if lat else None
-
+        p50, _ = q_ms(0.50)
+        p90, _ = q_ms(0.90)
+        p99, p99_bucket = q_ms(0.99)
+        top = [le for (le, c), prev in zip(buckets, [0] + cum[:-1]) if c > prev]
+        post_ms = sorted(p["p50_ms"] for p in posts)
         self.res["trickle"] = {
-            "nodes": len(nodes), "rate_per_node": RATE, "seconds": TRICKLE_S, "posted": sent,
-            "post_errors": errors[0], "matched": len(lat), "p50_ms": pct(50), "p90_ms": pct(90),
-            "p99_ms": pct(99), "max_ms": round(1000 * lat[-1], 2) if lat else None,
-            "poll_period_ms": round(1000 * sum(periods) / len(periods), 2) if periods else None,
+            "method": "node commit -> gateway acknowledgement back at the node, from the nodes' "
+                      "%s histograms (after - before the trickle, summed over the nodes); "
+                      "quantiles interpolated linearly inside histogram buckets; posts by one "
+                      "wrk -t1 -c1 -s bench/trickle.lua per node" % HIST,
+            "nodes": len(nodes), "rate_per_node": RATE, "seconds": TRICKLE_S,
+            "arrivals": ARRIVALS,
+            "events_measured": hcount, "events_committed": committed, "posted_201": ok,
+            "post_other_status": other, "post_other_statuses": statuses or None,
+            "post_socket_errors": errs,
+            "rate_achieved_per_node": round(sum(rates) / len(rates), 2) if rates else None,
+            "rate_achieved_per_node_min": round(rates[0], 2) if rates else None,
+            "rate_achieved_total": round(ok / (sum(secs) / len(secs)), 1) if secs else None,
+            "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "p99_bucket_ms": p99_bucket,
+            "mean_ms": round(1000 * hsum / hcount, 3) if hcount else None,
+            "max_bucket_ms": ((round(1000 * top[-1], 2) if top[-1] != float("inf")
+                               else "> %g" % (1000 * les[-2])) if top else None),
+            "buckets": {("%g" % le if le != float("inf") else "+Inf"): c for le, c in buckets},
+            "post_latency_p50_ms_median_node": post_ms[len(post_ms) // 2] if post_ms else None,
+            "post_latency_p99_ms_worst_node": max((p["p99_ms"] for p in posts), default=None),
+            "nodes_not_connected_before": not_conn, "nodes_not_connected_after": down,
+            "counties_not_applied_after": not_applied,
+            "cpu_s": cpu,
             "gateway_VmHWM_kib": proc_status(gw["proc"].pid).get("VmHWM_kib")}
-        say("(T) p50 %s ms, p99 %s ms over %d events (poll period %s ms)"
-            % (pct(50), pct(99), len(lat), self.res["trickle"]["poll_period_ms"]))
+        t = self.res["trickle"]
+        if other or sum(errs.values()):
+            say("(T) post errors: %d non-201 (%s), socket errors %s"
+                % (other, statuses or "-", errs))
+        # wrk stops at -d with its post in flight: the node may commit it unseen by wrk
+        if hcount != committed or not 0 <= committed - ok <= len(nodes):
+            say("(T) %d posts answered 201, %d events committed, %d measured"
+                % (ok, committed, hcount))
+        if down or not_applied:
+            say("(T) after: not connected %s, gateway behind the node %s"
+                % (down or "none", not_applied or "none"))
+        if "other_processes" in cpu:
+            say("(T) CPU s over %.1f s on %s cores: machine %.1f = gateway %.1f + nodes %.1f + "
+                "wrk %.1f + this script %.1f + other processes %.1f"
+                % (cpu["wall"], cpu["cores"], cpu["machine_busy"], cpu["gateway"], cpu["nodes"],
+                   cpu["wrk"], cpu["bench_py"], cpu["other_processes"]))
+        say("(T) p50 %s ms, p90 %s ms, p99 %s ms (in the %s-%s ms bucket), mean %s ms over %d "
+            "events; %.2f posts/s per node" % (p50, p90, p99, p99_bucket[0], p99_bucket[1],
+                                               t["mean_ms"], hcount,
+                                               t["rate_achieved_per_node"] or 0))
 
     def run(self):
         shutil.rmtree(self.work, ignore_errors=True)
@@ -525,9 +681,22 @@ def report(r):
         row("    gateway peak RSS (VmHWM)  MB", "%.1f" % (f["gateway_VmHWM_kib"] / 1024))
     t = r.get("trickle")
     if t and t["p50_ms"] is not None:
-        row("(T) %d nodes x %d ev/s: node->gw p50/p99 ms" % (t["nodes"], t["rate_per_node"]),
+        row("(T) %d nodes x %d ev/s%s: node->gw p50/p99 ms" % (
+            t["nodes"], t["rate_per_node"], "" if t.get("arrivals", "periodic") == "periodic"
+            else " " + t["arrivals"]),
             "%.1f / %.1f" % (t["p50_ms"], t["p99_ms"]),
-            "max %.1f; resolution ~%.1f ms (poll)" % (t["max_ms"], t["poll_period_ms"]))
+            "p90 %.1f, mean %.1f; %s events; histogram, p99 in %s-%s ms"
+            % (t["p90_ms"], t["mean_ms"], format(t["events_measured"], ","),
+               t["p99_bucket_ms"][0], t["p99_bucket_ms"][1] or "inf"))
+        row("    posts answered 201 / other; ev/s per node", "%s / %d" % (
+            format(t["posted_201"], ","), t["post_other_status"] + sum(
+                t["post_socket_errors"].values())), "%.2f per node (wrk + trickle.lua)"
+            % (t["rate_achieved_per_node"] or 0))
+        c = t.get("cpu_s", {})
+        if "other_processes" in c:
+            row("    CPU s meanwhile: gateway / nodes / wrk", "%.1f / %.1f / %.1f" % (
+                c["gateway"], c["nodes"], c["wrk"]), "other processes %.1f of %d cores x %.0f s"
+                % (c["other_processes"], c["cores"], c["wall"]))
     row("(d) 2,900 nodes", "skipped")
     print("  " + "-" * 76)
 
