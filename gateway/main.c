@@ -10,6 +10,7 @@
  * 1 when start-up fails (directory locked, unreadable key, store, port).
  */
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,8 @@ static int main_prepare(gw *g)
         fprintf(stderr, PROG ": cannot set up TLS (OpenSSL): %s\n", hcp_strerror(rc));
         return rc;
     }
-    gw_log("info", "tls.engine", "engine=openssl version=\"%s\"", repl_tls_engine_version());
+    gw_log("info", "tls.engine", "engine=%s version=\"%s\"", nng_tls_engine_name(),
+           repl_tls_engine_version());
     if ((rc = hcpd_mkdir(PROG, c->data)) != HCP_OK ||
         (rc = hcpd_lock(PROG, c->data, "gateway.lock", &g->lock_fd)) != HCP_OK ||
         (rc = hcpd_token(PROG, c->admin_token_file, c->data, "admin.token", g->token,

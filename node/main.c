@@ -10,6 +10,7 @@
  * 1 when start-up fails (directory locked, unreadable key, store, port).
  */
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,8 @@ static int main_prepare(node *n)
                 hcp_strerror(rc));
         return rc;
     }
-    node_log("info", "tls.engine", "engine=openssl version=\"%s\"", repl_tls_engine_version());
+    node_log("info", "tls.engine", "engine=%s version=\"%s\"", nng_tls_engine_name(),
+             repl_tls_engine_version());
     if ((rc = hcpd_mkdir("hcp-node", n->cfg.data)) != HCP_OK ||
         (rc = hcpd_lock("hcp-node", n->cfg.data, "node.lock", &n->lock_fd)) != HCP_OK ||
         (rc = hcpd_token("hcp-node", n->cfg.api_token_file, n->cfg.data, "api.token", n->token,

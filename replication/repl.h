@@ -171,7 +171,9 @@ HCP_API HCP_NODISCARD int repl_peer_verify_batch(const repl_peer *p, const char 
  * (TLS 1.2, ECDHE + AES-GCM first; docs/replication.md, "Transport and
  * pattern") instead of nng 1.5.2's built-in mbedtls engine, whose portable
  * ciphers were the largest cost of replication. Call once at start, before
- * any nng_tls_config_alloc; later calls return the first one's result. */
+ * any nng_tls_config_alloc; later calls return the first one's result.
+ * HCP_TLS_ENGINE=nng in the environment keeps nng's own engine (for
+ * comparison and diagnosis; nng_tls_engine_name() tells which is in use). */
 HCP_API HCP_NODISCARD int repl_tls_engine_use(void);
 /* Handshakes that failed so far on the client (server false) or the server
  * side of this process, with the last one's reason (certificate verdict or
@@ -179,7 +181,7 @@ HCP_API HCP_NODISCARD int repl_tls_engine_use(void);
  * why (len bytes) and its age in *age_ms; either may be NULL. */
 #define REPL_TLS_WHY_MAX 128
 HCP_API uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, size_t len);
-/* The OpenSSL version string, for the logs. */
+/* The engine's library and version, for the logs. */
 HCP_API const char *repl_tls_engine_version(void);
 
 #endif

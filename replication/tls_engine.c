@@ -413,6 +413,11 @@ static void engine_register(void)
     /* nng's first initialisation installs its own engine: let it happen
      * now (any call that initialises nng will do), then replace it */
     (void)nng_tls_engine_name();
+    const char *want = getenv("HCP_TLS_ENGINE");
+    if (want != NULL && strcmp(want, "nng") == 0) {
+        once_rv = HCP_OK; /* keep nng's own (mbedtls): for comparison and diagnosis */
+        return;
+    }
     bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "hcp-nng");
     if (bio_method == NULL || BIO_meth_set_write(bio_method, bio_write) != 1 ||
         BIO_meth_set_read(bio_method, bio_read) != 1 ||
@@ -445,5 +450,6 @@ uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, size_t len)
 
 const char *repl_tls_engine_version(void)
 {
-    return OpenSSL_version(OPENSSL_VERSION);
+    return strcmp(nng_tls_engine_name(), engine.name) == 0 ? OpenSSL_version(OPENSSL_VERSION)
+                                                           : nng_tls_engine_description();
 }
