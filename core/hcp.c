@@ -116,17 +116,46 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Whether the 8 bytes of w hold a zero byte. */
+static bool has_zero_byte(uint64_t w)
+{
+    return ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull) != 0;
+}
+
+/* The gateway validates every string of every event it receives (~600
+ * bytes an evaluation, mostly CJK): this was 10 % of its CPU while catching
+ * up. So: ASCII eight bytes at a time, and runs of the common 3-byte form
+ * (leads E1..EC, EE, EF, whose continuations may be anything in 80..BF)
+ * without the general path's range checks; the rest goes through utf8_seq.
+ * tests/unit/test_base.c compares it with the plain definition. */
 bool hcp_utf8_valid(const char *s, size_t n)
 {
     if (s == NULL)
         return n == 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (n > 0) {
-        size_t k = utf8_seq(p, n);
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, sizeof(w));
+            if ((w & 0x8080808080808080ull) != 0 || has_zero_byte(w))
+                break;
+            p += 8;
+        }
+        if (p == end)
+            break;
+        while (end - p >= 3) { /* a run of 3-byte sequences */
+            unsigned c = p[0];
+            if ((c & 0xF0) != 0xE0 || c == 0xE0 || c == 0xED || (p[1] & 0xC0) != 0x80 ||
+                (p[2] & 0xC0) != 0x80)
+                break;
+            p += 3;
+        }
+        if (p == end)
+            break;
+        size_t k = utf8_seq(p, (size_t)(end - p));
         if (k == 0)
             return false;
         p += k;
-        n -= k;
     }
     return true;
 }

@@ -149,6 +149,96 @@ static void test_utf8(void **state)
     assert_false(hcp_utf8_valid(NULL, 1));
 }
 
+/* The definition, byte by byte (what hcp_utf8_valid was before its fast
+ * paths): the length of the well-formed sequence at s, or 0. */
+static size_t ref_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return c != 0;
+    size_t len = c >= 0xC2 && c <= 0xDF   ? 2
+                 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xF0 && c <= 0xF4 ? 4
+                                          : 0;
+    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    if (len == 0 || n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+static bool ref_valid(const unsigned char *s, size_t n)
+{
+    while (n > 0) {
+        size_t k = ref_seq(s, n);
+        if (k == 0)
+            return false;
+        s += k;
+        n -= k;
+    }
+    return true;
+}
+
+/* The fast paths agree with the definition: every string of up to four
+ * bytes over the boundary bytes, each behind 0..9 bytes of ASCII (so the
+ * eight-at-a-time path ends anywhere), and random mixtures of valid
+ * sequences with one byte changed. */
+static void test_utf8_same_as_definition(void **state)
+{
+    (void)state;
+    static const unsigned char edge[] = {0x00, 0x01, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0,
+                                         0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xEC, 0xED,
+                                         0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF};
+    const size_t ne = sizeof(edge);
+    unsigned char buf[64];
+    size_t checked = 0;
+    for (size_t len = 1; len <= 4; len++) {
+        size_t total = 1;
+        for (size_t i = 0; i < len; i++)
+            total *= ne;
+        for (size_t code = 0; code < total; code++) {
+            size_t pre = code % 10, x = code;
+            memset(buf, 'a', pre);
+            for (size_t i = 0; i < len; i++, x /= ne)
+                buf[pre + i] = edge[x % ne];
+            size_t n = pre + len;
+            if (hcp_utf8_valid((const char *)buf, n) != ref_valid(buf, n))
+                fail_msg("differs on a string of %zu bytes (code %zu)", n, code);
+            checked++;
+        }
+    }
+    static const char *const pieces[] = {"a",
+                                         "Z0",
+                                         "\xc3\xa9",
+                                         "\xe6\xb5\x8b",
+                                         "\xed\x9f\xbf",
+                                         "\xef\xbf\xbd",
+                                         "\xe0\xa0\x80",
+                                         "\xf0\x9f\x98\x80",
+                                         "abcdefgh"};
+    uint32_t r = 12345;
+    for (int round = 0; round < 200000; round++) {
+        size_t n = 0;
+        while (n < 40) {
+            r = r * 1103515245u + 12345u;
+            const char *pc = pieces[(r >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+            size_t l = strlen(pc);
+            memcpy(buf + n, pc, l);
+            n += l;
+        }
+        r = r * 1103515245u + 12345u;
+        if (round % 2 == 1)
+            buf[(r >> 8) % n] = (unsigned char)(r >> 20); /* one byte changed */
+        if (hcp_utf8_valid((const char *)buf, n) != ref_valid(buf, n))
+            fail_msg("differs on random string %d", round);
+        checked++;
+    }
+    assert_true(checked > 400000);
+}
+
 /* ---- errors and small helpers ---- */
 
 static void test_strerror(void **state)
@@ -602,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_buf_ceiling),
         cmocka_unit_test(test_buf_growth),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8_same_as_definition),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_strndup),
         cmocka_unit_test(test_name_tables),
