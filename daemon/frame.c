@@ -359,6 +359,7 @@ void hcpd_loop_close(uv_loop_t *loop, const char *id)
     if (loop == NULL) {
         return;
     }
+    hcpd_restart_disarm(); /* its async handle closes below */
     uv_walk(loop, frame_close_handle, NULL);
     uv_run(loop, UV_RUN_DEFAULT); /* let every close callback run */
     if (uv_loop_close(loop) != 0) {
@@ -429,6 +430,11 @@ static void *runner_main(void *arg)
 bool hcpd_nng_stuck(void)
 {
     return atomic_load(&nng_stuck);
+}
+
+void hcpd_nng_set_stuck(void)
+{
+    atomic_store(&nng_stuck, true);
 }
 
 bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs)

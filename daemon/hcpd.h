@@ -181,6 +181,8 @@ bool hcpd_nng_close_bounded(nng_socket sock, int secs);
  * to the process's exit. For calls into nng that can deadlock. */
 bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs);
 bool hcpd_nng_stuck(void);
+/* Note that a thread may still be inside nng at exit (nng_fini skipped). */
+void hcpd_nng_set_stuck(void);
 
 /* ---- restart.c: restarting in place (same PID) after an orderly stop,
  * when nng is wedged for good (docs/replication.md, "Reconnects") or on
@@ -188,6 +190,8 @@ bool hcpd_nng_stuck(void);
 
 /* Watch SIGHUP and restart requests on loop (hcpd_signals calls it). */
 int hcpd_restart_watch(uv_loop_t *loop);
+/* Before the loop's handles close: later requests only set the flag. */
+void hcpd_restart_disarm(void);
 /* Ask for a restart (any thread; the first reason is kept and logged):
  * the loop stops as for SIGTERM and main calls hcpd_restart_exec. */
 void hcpd_restart_request(const char *why);

@@ -73,14 +73,20 @@ void hcpd_restart_request(const char *why)
         why = "unknown";
     pthread_mutex_lock(&reason_mu);
     bool first = !atomic_exchange(&requested, true);
-    if (first)
+    if (first) {
         snprintf(reason, sizeof(reason), "%s", why);
+        hcpd_log("warn", "process.restarting", "reason=\"%s\"", why);
+        if (atomic_load(&armed))
+            uv_async_send(&wake); /* thread-safe; under the lock, so never after disarm */
+    }
     pthread_mutex_unlock(&reason_mu);
-    if (!first)
-        return;
-    hcpd_log("warn", "process.restarting", "reason=\"%s\"", why);
-    if (atomic_load(&armed))
-        uv_async_send(&wake); /* thread-safe */
+}
+
+void hcpd_restart_disarm(void)
+{
+    pthread_mutex_lock(&reason_mu);
+    atomic_store(&armed, false);
+    pthread_mutex_unlock(&reason_mu);
 }
 
 void hcpd_restart_refuse(void)

@@ -287,6 +287,7 @@ void gw_canary_stop(gw *g)
     until.tv_sec += 3;
     if (pthread_timedjoin_np(c->thread, NULL, &until) != 0) {
         gw_log("warn", "repl.canary_stuck", "detail=\"left to the exit\"");
+        hcpd_nng_set_stuck(); /* it may be inside nng: no nng_fini under it */
         return;
     }
     if (hcpd_nng_stuck())
