@@ -713,6 +713,11 @@ class Faults(unittest.TestCase):
             row = self.wait_converged(gw, n, 150.0)
             restarts = [p.stderr().count("process.restart ") for p in (n, gw)]
             say("converged; restarts in place (nng wedged): node %d, gateway %d", *restarts)
+            for who, p in (("node", n), ("gateway", gw)):
+                for line in p.stderr().splitlines():
+                    if any(k in line for k in ("process.restart", "close_stuck", "canary_failed",
+                                               "canary_stuck")):
+                        say("%s: %s", who, line)
         except AssertionError as e:
             # Known upstream limitation (docs/replication.md, "Reconnects"): after
             # connections cut inside TLS records, nng 1.5.2 can wedge in the node
