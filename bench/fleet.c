@@ -390,15 +390,8 @@ static void node_fail(fl_node *nd, const char *kind);
 /* Encode and send frame fr, then wait for the answer. mu held. */
 static void send_frame(fl_node *nd, const repl_frame *fr)
 {
-    hcp_buf b;
-    hcp_buf_init(&b, REPL_FRAME_MAX);
-    nng_msg *m = NULL;
-    int rc = repl_encode(fr, &b);
-    if (rc == HCP_OK && (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, b.data, b.len) != 0))
-        rc = HCP_ENOMEM;
-    hcp_buf_free(&b);
-    if (rc != HCP_OK) {
-        nng_msg_free(m);
+    nng_msg *m;
+    if (repl_encode_msg(fr, &m) != HCP_OK) {
         node_fail(nd, "encode");
         return;
     }

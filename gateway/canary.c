@@ -68,14 +68,11 @@ static void probe_fn(void *arg)
     nng_socket s;
     nng_dialer d;
     nng_msg *m = NULL;
-    hcp_buf b;
-    hcp_buf_init(&b, 256);
     repl_frame f = {.type = REPL_PING};
     p->result = P_NO_ANSWER;
     int rv = nng_req0_open(&s);
     if (rv != 0) {
         p->rv = rv;
-        hcp_buf_free(&b);
         return;
     }
     rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, CANARY_ANSWER_MS);
@@ -90,16 +87,10 @@ static void probe_fn(void *arg)
     if (rv == 0 && (rv = nng_dialer_start(d, p->first ? 0 : NNG_FLAG_NONBLOCK)) != 0 &&
         rv != NNG_ETIMEDOUT)
         p->result = P_CANNOT_DIAL; /* refused, bad certificate, bad address */
-    if (rv == 0 && repl_encode(&f, &b) != HCP_OK)
+    if (rv == 0 && repl_encode_msg(&f, &m) != HCP_OK)
         rv = NNG_ENOMEM;
-    if (rv == 0)
-        rv = nng_msg_alloc(&m, 0);
-    if (rv == 0 && (rv = nng_msg_append(m, b.data, b.len)) == 0) {
-        rv = nng_sendmsg(s, m, 0);
-        if (rv == 0)
-            m = NULL; /* nng owns it */
-    }
-    nng_msg_free(m);
+    if (rv == 0 && (rv = nng_sendmsg(s, m, 0)) != 0)
+        nng_msg_free(m); /* on success nng owns it */
     m = NULL;
     if (rv == 0)
         rv = nng_recvmsg(s, &m, 0);
@@ -111,7 +102,6 @@ static void probe_fn(void *arg)
         nng_msg_free(m);
     }
     p->rv = rv;
-    hcp_buf_free(&b);
     nng_close(s);
 }
 

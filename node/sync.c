@@ -242,15 +242,8 @@ static void fail(node_sync *sy, const char *what);
  * on_io. mu held. */
 static void send_frame(node_sync *sy, sync_slot *s, const repl_frame *f, int k)
 {
-    hcp_buf b;
-    hcp_buf_init(&b, REPL_FRAME_MAX);
-    nng_msg *m = NULL;
-    int rc = repl_encode(f, &b);
-    if (rc == HCP_OK && (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, b.data, b.len) != 0))
-        rc = HCP_ENOMEM;
-    hcp_buf_free(&b);
-    if (rc != HCP_OK) {
-        nng_msg_free(m);
+    nng_msg *m;
+    if (repl_encode_msg(f, &m) != HCP_OK) {
         fail(sy, "cannot encode a frame");
         return;
     }

@@ -75,6 +75,10 @@ typedef struct repl_frame {
 /* Encode f (its type's fields) as one msgpack map appended to out.
  * HCP_EINVAL for a field out of its domain, HCP_ERANGE past REPL_FRAME_MAX. */
 HCP_API HCP_NODISCARD int repl_encode(const repl_frame *f, hcp_buf *out);
+/* repl_encode into a new nng message (msg.c), *out owned by the caller
+ * (nng_msg_free, or given to a send); *out is NULL on failure. */
+struct nng_msg;
+HCP_API HCP_NODISCARD int repl_encode_msg(const repl_frame *f, struct nng_msg **out);
 /* Decode one frame from untrusted bytes: size and shape bounded before
  * msgpack-c sees them; every field type- and length-checked; unknown keys
  * ignored. *f is zeroed first; clear it with repl_frame_clear, also after
