@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,14 +97,14 @@ typedef struct copy_job {
     MDB_env *env;
     int fd;
     int rc;
-    volatile int done;
+    atomic_int done; /* set by the copy thread, polled by the progress loop */
 } copy_job;
 
 static void *copy_thread(void *arg)
 {
     copy_job *j = arg;
     j->rc = mdb_env_copyfd2(j->env, j->fd, MDB_CP_COMPACT);
-    j->done = 1;
+    atomic_store(&j->done, 1);
     return NULL;
 }
 
@@ -111,7 +112,7 @@ static void *copy_thread(void *arg)
  * against the store's used size (the compacted copy is at most that). */
 static void copy_progress(copy_job *j, size_t total, bool quiet)
 {
-    while (!j->done) {
+    while (!atomic_load(&j->done)) {
         usleep(200 * 1000);
         struct stat st;
         if (!quiet && fstat(j->fd, &st) == 0 && total > 0) {
