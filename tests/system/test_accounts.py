@@ -92,13 +92,20 @@ class Accounts(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        bad = []
         try:
             for p in (cls.node, cls.gw):
                 if p is not None and p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
-                    cls.dump("unclean stop")
+                    bad.append("%s: unclean exit" % p.county)
+                if p is not None and ("Sanitizer" in p.stderr() or "runtime error:" in p.stderr()):
+                    bad.append("%s: a sanitizer report" % p.county)
+            if bad:
+                cls.dump("unclean stop")
         finally:
             cls.kill_all()
             shutil.rmtree(cls.tmp, ignore_errors=True)
+        if bad:
+            raise AssertionError("; ".join(bad))
 
     # ---- helpers ----
     @classmethod
