@@ -66,11 +66,11 @@ const char *hcpd_req_path(const hcpd_req *r);
 /* Copy query parameter key (URL-decoded) into buf; false when absent or too long. */
 bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len);
 /* Query parameter `key` of r, URL-decoded, into buf (len bytes incl. NUL). */
+/* HCPD_Q_BAD: given but malformed — longer than buf, a bad %-escape, a NUL
+ * or control character, invalid UTF-8, or given more than once. */
 #define HCPD_Q_ABSENT 0 /* not given */
 #define HCPD_Q_OK     1 /* given, copied */
-#define HCPD_Q_BAD                                                                                 \
-    -1 /* given but malformed: longer than buf, bad %-escape, NUL or control                       \
-          character, invalid UTF-8, or given more than once */
+#define HCPD_Q_BAD    (-1)
 int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len);
 /* The authenticated account of r ("" on a public route reached without a token). */
 const char *hcpd_req_account(const hcpd_req *r);
