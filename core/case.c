@@ -96,6 +96,7 @@ void hcp_event_clear(hcp_event *ev)
     str_free(&ev->result);
     str_free(&ev->via);
     str_free(&ev->text);
+    str_free(&ev->account);
     extra_free(&ev->extra);
     memset(ev, 0, sizeof(*ev));
 }
@@ -191,6 +192,7 @@ int hcp_event_copy(hcp_event *dst, const hcp_event *src)
     ok &= dup_into(&dst->result, src->result);
     ok &= dup_into(&dst->via, src->via);
     ok &= dup_into(&dst->text, src->text);
+    ok &= dup_into(&dst->account, src->account);
     ok &= extra_copy(&dst->extra, &src->extra);
     if (!ok) {
         hcp_event_clear(dst);

@@ -262,6 +262,8 @@ typedef struct hcp_event {
     char *text;           /* feedback */
     bool satisfied;       /* revisit */
     uint8_t deadline;     /* overdue: enum hcp_deadline_kind */
+    char *account;        /* any type: the named account that recorded it (NULL: unknown,
+                           * the node itself, or a record older than accounts) */
 
     /* Personal data travels in a separate record (codec.h) bound to this
      * one by digest = SHA-256(salt || personal record). */

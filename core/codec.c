@@ -355,6 +355,8 @@ static const struct field event_f[] = {
     F("tx", FK_STR, hcp_event, text, HCP_TEXT_MAX, T(HCP_EV_FEEDBACK)),
     F("ok", FK_BOOL, hcp_event, satisfied, 0, T(HCP_EV_REVISIT)),
     F("dl", FK_ENUM, hcp_event, deadline, HCP_DL_COUNT_, T(HCP_EV_OVERDUE)),
+    /* added after every older key (docs/codec.md, "Versioning"): old readers keep it as an extra */
+    F("ac", FK_STR, hcp_event, account, HCP_SHORT_MAX, ALL),
 };
 static const struct table event_t = TAB(event_f);
 

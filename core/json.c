@@ -903,6 +903,8 @@ json_t *hcp_json_event(const hcp_event *ev, bool personal)
         ok = ok && put_event_intake(o, ev, personal);
     ok = ok && put_event_verify(o, ev, personal);
     ok = ok && put_event_rectify(o, ev);
+    if (ev->account != NULL) /* who recorded it (docs/access.md); absent on older events */
+        ok = ok && put_str(o, "account", ev->account, false);
     return finish(o, ok);
 }
 

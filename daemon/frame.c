@@ -231,12 +231,70 @@ static void frame_seal_error(const char *prog, int rc, bool fresh, const char *p
     if (rc == HCP_ENOTFOUND && !fresh) {
         fprintf(stderr,
                 "%s: seal key %s is missing but the store %s exists: copy the store's "
-                "seal.key (from the old directory or the key escrow) before starting\n",
+                "seal.key there (from the key backup or escrow) before starting\n",
                 prog, path, store);
     } else {
         fprintf(stderr, "%s: seal key %s: %s%s\n", prog, path, hcp_strerror(rc),
                 rc == HCP_EAUTH ? " (the file must be mode 0600)" : "");
     }
+}
+
+/* The key directory of data directory dir: "DIR.keys" (trailing slashes of
+ * dir dropped) into buf; false if it does not fit. */
+static bool frame_key_dir(char *buf, size_t len, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    int w = snprintf(buf, len, "%.*s.keys", (int)n, dir);
+    return w > 0 && (size_t)w < len;
+}
+
+/* fsync a directory (after a rename into or out of it); best effort. */
+static void frame_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/*
+ * An installation from before the key moved out of the data directory
+ * has DIR/seal.key: move it once into the key directory (same file
+ * system: an atomic rename) and say so. Refused, with what to do, when
+ * both exist or the rename is impossible (another file system).
+ */
+static int frame_seal_migrate(const char *prog, const char *dir, const char *keydir,
+                              const char *path)
+{
+    char old[FRAME_PATH_MAX];
+    if (!frame_path(old, sizeof(old), dir, "seal.key"))
+        return HCP_ERANGE;
+    if (access(old, F_OK) != 0)
+        return HCP_OK;
+    if (access(path, F_OK) == 0) {
+        fprintf(stderr,
+                "%s: both %s and %s exist: the key belongs in %s; keep the one the store was "
+                "sealed with there and remove %s (or name it with --seal-key-file)\n",
+                prog, old, path, keydir, old);
+        return HCP_EEXIST;
+    }
+    if (rename(old, path) != 0) {
+        fprintf(stderr,
+                "%s: cannot move %s to %s (%s): move it yourself (mkdir -m 700 %s && mv %s %s) "
+                "or name it with --seal-key-file\n",
+                prog, old, path, strerror(errno), keydir, old, path);
+        return HCP_EIO;
+    }
+    frame_sync_dir(keydir);
+    frame_sync_dir(dir);
+    hcpd_log("warn", "seal.key_moved",
+             "from=%s to=%s detail=\"the seal key now lives apart from the data; back it up "
+             "separately (docs/storage.md)\"",
+             old, path);
+    return HCP_OK;
 }
 
 /* Load (or, for a new store, make) the seal key and the sealer of it. */
@@ -248,18 +306,24 @@ int hcpd_seal(const char *prog, const char *key_file, const char *dir, const cha
     }
     char path[FRAME_PATH_MAX];
     char store[FRAME_PATH_MAX];
+    char keydir[FRAME_PATH_MAX];
     bool fits = key_file[0] != '\0'
                     ? snprintf(path, sizeof(path), "%s", key_file) < (int)sizeof(path)
-                    : frame_path(path, sizeof(path), dir, "seal.key");
+                    : frame_key_dir(keydir, sizeof(keydir), dir) &&
+                          frame_path(path, sizeof(path), keydir, "seal.key");
     if (!fits || !frame_path(store, sizeof(store), dir, store_file)) {
         fprintf(stderr, "%s: seal key or --data path too long\n", prog);
         return HCP_ERANGE;
     }
+    int rc;
+    if (key_file[0] == '\0' && ((rc = hcpd_mkdir(prog, keydir)) != HCP_OK ||
+                                (rc = frame_seal_migrate(prog, dir, keydir, path)) != HCP_OK))
+        return rc;
     /* A new key only for a new store: a store that exists holds records
      * sealed under its own key, which a fresh key could never open. */
     bool fresh = access(store, F_OK) != 0;
     uint8_t key[HCP_SEAL_KEY_LEN];
-    int rc = hcp_seal_key_load(path, fresh, key);
+    rc = hcp_seal_key_load(path, fresh, key);
     if (rc == HCP_OK) {
         rc = hcp_sealer_new(key, out);
     }

@@ -26,6 +26,13 @@ void hcpd_log(const char *level, const char *id, const char *fmt, ...)
 typedef struct hcpd_http hcpd_http;
 typedef struct hcpd_req hcpd_req;
 
+/* Roles of an account (docs/access.md); the admin account has all. */
+#define HCPD_ROLE_CLERK      0x1u
+#define HCPD_ROLE_SUPERVISOR 0x2u
+#define HCPD_ROLE_AUDITOR    0x4u
+#define HCPD_ROLE_ALL        0x7u
+#define HCPD_ACCOUNT_MAX     64 /* bytes of an account name, NUL included */
+
 typedef struct hcpd_http_cfg {
     const char *listen; /* HOST:PORT (port 0: any; the bound one is logged) */
     const char *token;  /* bearer token of every non-public route */
@@ -36,6 +43,13 @@ typedef struct hcpd_http_cfg {
      * answered exactly once, now or later from any thread. */
     void (*handle)(void *arg, hcpd_req *r);
     void *arg;
+    /* Who holds a bearer token that is not cfg.token: copy the account's
+     * name into name (HCPD_ACCOUNT_MAX bytes), set *roles, return true;
+     * false means 401. NULL: only cfg.token is accepted. Called on the HTTP
+     * server's threads: must be thread-safe and must not block for long.
+     * cfg.token itself is the account "admin" with HCPD_ROLE_ALL and is
+     * compared in constant time. */
+    bool (*authenticate)(void *arg, const char *token, char *name, unsigned *roles);
     uv_loop_t *loop; /* turned (UV_RUN_NOWAIT) while hcpd_http_stop drains */
 } hcpd_http_cfg;
 
@@ -51,8 +65,20 @@ const char *hcpd_req_method(const hcpd_req *r);
 const char *hcpd_req_path(const hcpd_req *r);
 /* Copy query parameter key (URL-decoded) into buf; false when absent or too long. */
 bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len);
-/* A request header kept for the handler (X-HCP-User, If-None-Match,
- * If-Modified-Since), borrowed until the reply; NULL when absent. */
+/* Query parameter `key` of r, URL-decoded, into buf (len bytes incl. NUL). */
+/* HCPD_Q_BAD: given but malformed — longer than buf, a bad %-escape, a NUL
+ * or control character, invalid UTF-8, or given more than once. */
+#define HCPD_Q_ABSENT 0 /* not given */
+#define HCPD_Q_OK     1 /* given, copied */
+#define HCPD_Q_BAD    (-1)
+int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len);
+/* The authenticated account of r ("" on a public route reached without a token). */
+const char *hcpd_req_account(const hcpd_req *r);
+/* Its roles (0 when none). */
+unsigned hcpd_req_roles(const hcpd_req *r);
+/* A request header kept for the handler (If-None-Match, If-Modified-Since),
+ * borrowed until the reply; NULL when absent. (X-HCP-User is no longer
+ * kept: the access log names the authenticated account.) */
 const char *hcpd_req_header(const hcpd_req *r, const char *name);
 /* The body (borrowed until the reply; NUL-terminated, len excludes it). */
 void hcpd_req_body(const hcpd_req *r, const char **body, size_t *len);
@@ -95,8 +121,12 @@ int hcpd_lock(const char *prog, const char *dir, const char *file, int *fd);
 int hcpd_token(const char *prog, const char *path, const char *dir, const char *file, char *tok,
                size_t toklen);
 /* The sealer of personal data into *out (caller frees with
- * hcp_sealer_free): the key of key_file, or of dir/seal.key when key_file
- * is empty. A new key is made only while dir/store_file (e.g. "data.mdb")
+ * hcp_sealer_free): the key of key_file, or, when key_file is empty, of
+ * DIR.keys/seal.key — a directory beside the data directory (made 0700),
+ * so that a copy of the data is not also a copy of its key. An older
+ * installation's dir/seal.key is moved there once (logged
+ * seal.key_moved); both present, or a failed move, is refused with what
+ * to do. A new key is made only while dir/store_file (e.g. "data.mdb")
  * does not exist: an existing store's records need their own key. */
 int hcpd_seal(const char *prog, const char *key_file, const char *dir, const char *store_file,
               hcp_sealer **out);

@@ -76,10 +76,11 @@ struct hcpd_req {
     char path[HTTP_URI_MAX];
     char query[HTTP_URI_MAX];
     /* the headers handlers may ask for ("" when absent or too long) */
-    bool counted;   /* in h->inflight (admitted before the stop began) */
-    char user[128]; /* X-HCP-User: who, for the access log */
-    char inm[128];  /* If-None-Match */
-    char ims[64];   /* If-Modified-Since */
+    bool counted;                   /* in h->inflight (admitted before the stop began) */
+    char account[HCPD_ACCOUNT_MAX]; /* who the bearer token proved ("" on a public route) */
+    unsigned roles;
+    char inm[128]; /* If-None-Match */
+    char ims[64];  /* If-Modified-Since */
 };
 
 /* Milliseconds elapsed since *t0 (monotonic clock). */
@@ -324,9 +325,7 @@ const char *hcpd_req_header(const hcpd_req *r, const char *name)
     if (r == NULL || name == NULL)
         return NULL;
     const char *v = NULL;
-    if (strcasecmp(name, "X-HCP-User") == 0)
-        v = r->user;
-    else if (strcasecmp(name, "If-None-Match") == 0)
+    if (strcasecmp(name, "If-None-Match") == 0)
         v = r->inm;
     else if (strcasecmp(name, "If-Modified-Since") == 0)
         v = r->ims;
@@ -414,6 +413,56 @@ bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len)
     return false;
 }
 
+const char *hcpd_req_account(const hcpd_req *r)
+{
+    return r != NULL ? r->account : "";
+}
+
+unsigned hcpd_req_roles(const hcpd_req *r)
+{
+    return r != NULL ? r->roles : 0;
+}
+
+/* Whether buf (NUL-terminated) is valid UTF-8 without control characters. */
+static bool http_query_text_ok(const char *buf)
+{
+    size_t n = strlen(buf);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+            return false;
+    return hcp_utf8_valid(buf, n);
+}
+
+/* Query parameter key of r (hcpd.h): HCPD_Q_ABSENT, HCPD_Q_OK or
+ * HCPD_Q_BAD (malformed, too long, or given twice). */
+int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len)
+{
+    if (r == NULL || key == NULL || buf == NULL || len == 0)
+        return HCPD_Q_BAD;
+    buf[0] = '\0';
+    int found = HCPD_Q_ABSENT;
+    char name[256];
+    const char *p = r->query;
+    while (*p != '\0') {
+        size_t plen = strcspn(p, "&");
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq ? (size_t)(eq - p) : plen;
+        if (http_urldecode(p, klen, name, sizeof(name)) && strcmp(name, key) == 0) {
+            if (found != HCPD_Q_ABSENT)
+                return HCPD_Q_BAD; /* twice: which one would be meant? */
+            bool ok = eq ? http_urldecode(eq + 1, plen - klen - 1, buf, len)
+                         : http_urldecode("", 0, buf, len);
+            if (!ok || !http_query_text_ok(buf))
+                return HCPD_Q_BAD;
+            found = HCPD_Q_OK;
+        }
+        p += plen;
+        if (*p == '&')
+            p++;
+    }
+    return found;
+}
+
 /* Compare the presented token with ours in time independent of where they
  * differ (only our token's length shows). */
 static bool http_token_equal(const char *want, const char *got, size_t gotlen)
@@ -427,8 +476,10 @@ static bool http_token_equal(const char *want, const char *got, size_t gotlen)
     return diff == 0;
 }
 
-/* Check "Authorization: Bearer TOKEN"; *why receives the reason on failure. */
-static bool http_authorized(hcpd_http *h, nng_http_req *req, const char **why)
+/* Check "Authorization: Bearer TOKEN" and set r's account and roles: our
+ * token is the account "admin" (every role); any other goes to the
+ * daemon's authenticate hook. *why receives the reason on failure. */
+static bool http_authorized(hcpd_http *h, hcpd_req *r, nng_http_req *req, const char **why)
 {
     const char *a = nng_http_req_get_header(req, "Authorization");
     if (a == NULL) {
@@ -450,11 +501,27 @@ static bool http_authorized(hcpd_http *h, nng_http_req *req, const char **why)
     while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t')) {
         n--;
     }
-    if (!http_token_equal(h->token, a, n)) {
-        *why = "wrong_token";
-        return false;
+    if (http_token_equal(h->token, a, n)) {
+        snprintf(r->account, sizeof(r->account), "admin");
+        r->roles = HCPD_ROLE_ALL;
+        return true;
     }
-    return true;
+    char tok[256];
+    if (h->cfg.authenticate != NULL && n > 0 && n < sizeof(tok)) {
+        memcpy(tok, a, n);
+        tok[n] = '\0';
+        char name[HCPD_ACCOUNT_MAX] = "";
+        unsigned roles = 0;
+        bool ok = h->cfg.authenticate(h->cfg.arg, tok, name, &roles);
+        explicit_bzero(tok, sizeof(tok));
+        if (ok && name[0] != '\0' && memchr(name, '\0', sizeof(name)) != NULL) {
+            memcpy(r->account, name, sizeof(name));
+            r->roles = roles & HCPD_ROLE_ALL;
+            return true;
+        }
+    }
+    *why = "wrong_token";
+    return false;
 }
 
 /* Hand a complete request to the daemon's handler. */
@@ -586,7 +653,6 @@ static int http_req_target(hcpd_req *r, nng_http_req *req)
     memcpy(r->path, uri, plen);
     r->path[plen] = '\0';
     snprintf(r->query, sizeof(r->query), "%s", uri[plen] == '?' ? uri + plen + 1 : "");
-    http_keep(r->user, sizeof(r->user), nng_http_req_get_header(req, "X-HCP-User"));
     http_keep(r->inm, sizeof(r->inm), nng_http_req_get_header(req, "If-None-Match"));
     http_keep(r->ims, sizeof(r->ims), nng_http_req_get_header(req, "If-Modified-Since"));
     return 0;
@@ -611,7 +677,7 @@ static bool http_precheck(hcpd_http *h, hcpd_req *r, nng_http_req *req, bool sto
     } else if (stopping) {
         http_refuse(r, 503, "unavailable", "the server is shutting down");
     } else if (!(h->cfg.is_public != NULL && h->cfg.is_public(r->method, r->path)) &&
-               !http_authorized(h, req, &why)) {
+               !http_authorized(h, r, req, &why)) {
         hcpd_log("warn", "http.unauthorized", "method=%s path=%s reason=%s", r->method, r->path,
                  why);
         http_refuse(r, 401, "unauthorized", "send Authorization: Bearer <token>");

@@ -1,7 +1,8 @@
 /*
- * api.c — hcp-gateway's HTTP routes (SPEC.md "hcp-gateway"). Admin routes
- * need the admin token; /healthz is public. (The public disclosure feed
- * comes with issue #5.)
+ * api.c — hcp-gateway's HTTP routes. The admin token (every role) or a
+ * named account's (docs/access.md): supervisors see counties and cases,
+ * personal data logged per read; auditors only the access log. /healthz,
+ * the page and the public feed need no token.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,8 @@ static json_t *county_json(const gw_county *c)
 /* GET /v1/counties: every Qinghai county, and any other that ever connected. */
 static void get_counties(gw *g, hcpd_req *r)
 {
+    if (!hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor"))
+        return;
     gw_county *known = NULL;
     size_t nknown = 0, ndiv = 0;
     const hcp_division *divs = hcp_divisions(&ndiv);
@@ -68,28 +71,53 @@ static void get_counties(gw *g, hcpd_req *r)
     hcpd_req_reply_json(r, 200, json_pack("{so}", "counties", arr));
 }
 
-/* GET /v1/cases/ID: the case as the gateway rebuilt it, with its events. */
+/* Read case id with its events and personal data, and log the read for
+ * the asking account, in one write transaction of this HTTP thread: the
+ * entry is committed before the reply. The resize lock is held shared as
+ * by a reader, so the writer never grows the map under it; LMDB's own
+ * writer lock orders it with the loop's transactions. */
+static int case_read_logged(gw *g, hcpd_req *r, const char *id, hcp_case *c, hcp_event **evs,
+                            size_t *nev)
+{
+    pthread_rwlock_rdlock(&g->store->db.resize);
+    MDB_txn *txn;
+    int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
+    if (rc == HCP_OK) {
+        rc = gws_case_get(g->store, txn, id, true, c);
+        if (rc == HCP_OK)
+            rc = gws_case_events(g->store, txn, id, true, evs, nev);
+        if (rc == HCP_OK)
+            rc =
+                hcpd_access_put(txn, g->acct.access, (hcp_time)time(NULL), hcpd_req_account(r), id);
+        if (rc == HCP_OK)
+            rc = gws_err(mdb_txn_commit(txn)); /* durability point of the log entry */
+        else
+            mdb_txn_abort(txn);
+    }
+    pthread_rwlock_unlock(&g->store->db.resize);
+    return rc;
+}
+
+/* GET /v1/cases/ID: the case as the gateway rebuilt it, with its events and
+ * personal data — supervisors only, each read in the access log. */
 static void get_case(gw *g, hcpd_req *r, const char *id)
 {
     char county[HCP_COUNTY_LEN + 1];
+    if (!hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor"))
+        return;
     if (strlen(id) >= HCP_CASE_ID_MAX || hcp_case_id_parse(id, county, NULL, NULL) != HCP_OK) {
         hcpd_req_reply_error(r, 404, "case_not_found", "no such case");
         return;
     }
-    MDB_txn *txn;
     hcp_case c;
     hcp_event *evs = NULL;
     size_t nev = 0;
     memset(&c, 0, sizeof(c));
-    int rc = gws_read_begin(g->store, &txn);
-    if (rc == HCP_OK) {
-        rc = gws_case_get(g->store, txn, id, true, &c);
-        if (rc == HCP_OK)
-            rc = gws_case_events(g->store, txn, id, true, &evs, &nev);
-        gws_read_end(g->store, txn);
-    }
+    int rc = case_read_logged(g, r, id, &c, &evs, &nev);
     if (rc == HCP_ENOTFOUND)
         hcpd_req_reply_error(r, 404, "case_not_found", "no such case");
+    else if (rc == HCP_EFULL)
+        hcpd_req_reply_error(r, 503, "storage_full", "the access log cannot be written now");
     else if (rc != HCP_OK)
         hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
     else
@@ -179,7 +207,7 @@ static int list_scan(gw *g, MDB_txn *txn, const list_q *q, json_t *arr, char *ne
 static void list_cases(gw *g, hcpd_req *r)
 {
     list_q q;
-    if (!parse_list(r, &q))
+    if (!hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor") || !parse_list(r, &q))
         return;
     MDB_txn *txn;
     json_t *arr = json_array();
@@ -206,6 +234,13 @@ static void serve_page(hcpd_req *r)
     hcpd_req_reply_raw(r, 200, "text/html; charset=utf-8", hcp_www_index, hcp_www_index_len);
 }
 
+/* GET /v1/access-log: who read personal data here, for auditors. */
+static void get_access_log(gw *g, hcpd_req *r)
+{
+    if (hcpd_acct_require(r, HCPD_ROLE_AUDITOR, "auditor"))
+        hcpd_access_route(r, &g->store->db, g->acct.access);
+}
+
 static void not_allowed(hcpd_req *r)
 {
     hcpd_req_reply_error(r, 405, "method_not_allowed", "this route does not take that method");
@@ -226,6 +261,8 @@ static void handle(void *arg, hcpd_req *r)
         get ? list_cases(g, r) : not_allowed(r);
     else if (strncmp(p, "/v1/cases/", 10) == 0)
         get ? get_case(g, r, p + 10) : not_allowed(r);
+    else if (is(p, "/v1/access-log"))
+        get ? get_access_log(g, r) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */
         get ? gw_feed_handle(g, r) : not_allowed(r);
     else
@@ -239,6 +276,13 @@ static bool is_public(const char *method, const char *path)
            gw_feed_is_route(path);
 }
 
+/* A bearer token other than admin.token: a named account (accounts.h). */
+static bool authenticate(void *arg, const char *token, char *name, unsigned *roles)
+{
+    gw *g = arg;
+    return hcpd_acct_check(&g->acct, token, name, roles);
+}
+
 int gw_http_start(gw *g)
 {
     hcpd_http_cfg cfg = {.listen = g->cfg.listen_http,
@@ -246,6 +290,7 @@ int gw_http_start(gw *g)
                          .is_public = is_public,
                          .handle = handle,
                          .arg = g,
+                         .authenticate = authenticate,
                          .loop = g->loop};
     return hcpd_http_start(&cfg, &g->http);
 }

@@ -38,6 +38,7 @@ static const hcpd_conf cfg_conf = {cfg_opts, sizeof(cfg_opts) / sizeof(cfg_opts[
 void gw_config_usage(void)
 {
     fputs("usage: hcp-gateway --data DIR [options]\n"
+          "       hcp-gateway user add|list|disable --data DIR [--name NAME] [--role ROLE]\n"
           "\n"
           "options:\n"
           "  --data DIR               the gateway's directory (created 0700 if missing)\n"
@@ -52,7 +53,8 @@ void gw_config_usage(void)
           "  --admin-token-file FILE  bearer token of the admin routes (default\n"
           "                           DIR/admin.token, created on first start, mode 0600)\n"
           "  --calendar FILE          working-day calendar (default: compiled in)\n"
-          "  --seal-key-file FILE     key sealing personal data (default DIR/seal.key)\n"
+          "  --seal-key-file FILE     key sealing personal data (default DIR.keys/seal.key,\n"
+          "                           kept apart from the data: back it up separately)\n"
           "  --insecure               allow a tcp:// --listen URL (tests, demo)\n"
           "  --config FILE            INI file with the same keys (flags win)\n"
           "  --help                   this text\n",

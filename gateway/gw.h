@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "calendar.h"
+#include "accounts.h"
 #include "hcpd.h"
 #include "seal.h"
 
@@ -30,7 +31,7 @@ typedef struct gw_config {
     char tls_crl[GW_PATH_MAX];          /* --tls-crl: its CRL ("" = none) */
     char admin_token_file[GW_PATH_MAX]; /* default DIR/admin.token */
     char calendar[GW_PATH_MAX];         /* "" = compiled in */
-    char seal_key_file[GW_PATH_MAX];    /* default DIR/seal.key */
+    char seal_key_file[GW_PATH_MAX];    /* default DIR.keys/seal.key */
     bool insecure;                      /* --insecure: allow tcp:// (tests, demo) */
 } gw_config;
 
@@ -49,7 +50,8 @@ typedef struct gw {
     gw_writer *writer;
     gw_canary *canary;
     hcpd_http *http;
-    char token[128]; /* the admin bearer token */
+    hcpd_acct acct;  /* named accounts and the access log (daemon/accounts.h) */
+    char token[128]; /* the admin bearer token: the account "admin" */
     int lock_fd;
 } gw;
 

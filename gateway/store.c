@@ -296,6 +296,8 @@ int gw_store_open(gw *g)
         rc = gws_err(mdb_txn_commit(txn));
     else if (txn != NULL)
         mdb_txn_abort(txn);
+    if (rc == HCP_OK) /* accounts and the access log (daemon/accounts.h) */
+        rc = hcpd_acct_open(&g->acct, &s->db);
     if (rc != HCP_OK) {
         gw_log("error", "store.open_failed", "dir=%s reason=\"%s\"", g->cfg.data,
                mrc ? mdb_strerror(mrc) : hcp_strerror(rc));

@@ -35,14 +35,21 @@ static void reply_json_err(node_req *r, const hcp_json_err *e)
     node_req_reply_json(r, e->status, j);
 }
 
-/* Who is asking, for the access log: the X-HCP-User header if sane. */
+/* Who is asking, for the access log and the events: the account the
+ * bearer token proved (never a name the caller supplies). */
 static void who_of(const node_req *r, char *buf, size_t len)
 {
-    const char *u = node_req_header(r, "X-HCP-User");
-    size_t n = u != NULL ? strlen(u) : 0;
-    if (n == 0 || n >= len || !hcp_utf8_valid(u, n) || strpbrk(u, "\t\r\n") != NULL)
-        u = "api";
-    snprintf(buf, len, "%s", u);
+    snprintf(buf, len, "%s", hcpd_req_account(r));
+}
+
+/* Roles of the routes (docs/access.md). */
+#define ROLES_WORK (HCPD_ROLE_CLERK | HCPD_ROLE_SUPERVISOR)
+#define WORK_NAME  "clerk or supervisor"
+
+/* Whether r's account may see personal data (and is logged doing so). */
+static bool personal_of(const node_req *r)
+{
+    return (hcpd_req_roles(r) & HCPD_ROLE_SUPERVISOR) != 0;
 }
 
 /* Parse the body of r into a JSON object, or answer the error. */
@@ -63,6 +70,8 @@ static json_t *body_json(node_req *r)
 /* POST /v1/evaluations and POST /v1/cases */
 static void post_intake(node *n, node_req *r, bool is_case)
 {
+    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME))
+        return;
     json_t *j = body_json(r);
     if (j == NULL)
         return;
@@ -81,6 +90,7 @@ static void post_intake(node *n, node_req *r, bool is_case)
         return;
     }
     who_of(r, w->who, sizeof(w->who));
+    w->personal = personal_of(r);
     node_writer_submit(n, w);
 }
 
@@ -105,7 +115,7 @@ static bool case_id_ok(node *n, node_req *r, const char *id, size_t len)
 /* POST /v1/cases/ID/events */
 static void post_step(node *n, node_req *r, const char *id, size_t idlen)
 {
-    if (!case_id_ok(n, r, id, idlen))
+    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME) || !case_id_ok(n, r, id, idlen))
         return;
     json_t *j = body_json(r);
     if (j == NULL)
@@ -124,16 +134,62 @@ static void post_step(node *n, node_req *r, const char *id, size_t idlen)
         node_write_free(w);
         return;
     }
+    if (w->step.type == HCP_EV_DISPUTE_DECIDE &&
+        !hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor")) {
+        node_write_free(w); /* a dispute is decided by a supervisor */
+        return;
+    }
     memcpy(w->id, id, idlen);
     who_of(r, w->who, sizeof(w->who));
+    w->personal = personal_of(r);
+    w->step.account = hcp_strndup(w->who, strlen(w->who));
+    if (w->step.account == NULL) {
+        node_write_free(w);
+        node_req_reply_error(r, 503, "out_of_memory", "try again");
+        return;
+    }
     node_writer_submit(n, w);
+}
+
+/* GET /v1/cases/ID for an account without the supervisor role: the case
+ * and its events without personal data, from a read transaction (nothing
+ * personal is read, so nothing is logged). */
+static void get_case_plain(node *n, node_req *r, const char *id)
+{
+    MDB_txn *txn;
+    hcp_case c;
+    hcp_event *evs = NULL;
+    size_t nev = 0;
+    memset(&c, 0, sizeof(c));
+    int rc = store_read_begin(n->store, &txn);
+    if (rc == HCP_OK) {
+        rc = store_case_get(n->store, txn, id, false, &c);
+        if (rc == HCP_OK)
+            rc = store_case_events(n->store, txn, id, false, &evs, &nev);
+        store_read_end(n->store, txn);
+    }
+    if (rc == HCP_ENOTFOUND)
+        node_req_reply_error(r, 404, "case_not_found", id);
+    else if (rc != HCP_OK)
+        node_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
+    else
+        node_req_reply_json(r, 200, hcp_json_case(&c, evs, nev, now_sec(), false));
+    store_events_free(evs, nev);
+    hcp_case_clear(&c);
 }
 
 /* GET /v1/cases/ID */
 static void get_case(node *n, node_req *r, const char *id, size_t idlen)
 {
-    if (!case_id_ok(n, r, id, idlen))
+    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME) || !case_id_ok(n, r, id, idlen))
         return;
+    if (!personal_of(r)) {
+        char buf[HCP_CASE_ID_MAX];
+        memcpy(buf, id, idlen);
+        buf[idlen] = '\0';
+        get_case_plain(n, r, buf);
+        return;
+    }
     node_write *w = node_write_new(W_CASE_READ, r);
     if (w == NULL) {
         node_req_reply_error(r, 503, "out_of_memory", "try again");
@@ -141,6 +197,7 @@ static void get_case(node *n, node_req *r, const char *id, size_t idlen)
     }
     memcpy(w->id, id, idlen);
     who_of(r, w->who, sizeof(w->who));
+    w->personal = true; /* a supervisor: the read is access-logged */
     node_writer_submit(n, w);
 }
 
@@ -150,6 +207,8 @@ static void get_ledger(node *n, node_req *r)
     char month[16];
     int y, m;
     char tail;
+    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME))
+        return;
     if (!node_req_query(r, "month", month, sizeof(month)) ||
         sscanf(month, "%4d-%2d%c", &y, &m, &tail) != 2 || strlen(month) != 7 || y < 2000 ||
         y > 9999 || m < 1 || m > 12) {
@@ -164,6 +223,7 @@ static void get_ledger(node *n, node_req *r)
     w->year = y;
     w->month = m;
     who_of(r, w->who, sizeof(w->who));
+    w->personal = personal_of(r);
     node_writer_submit(n, w);
 }
 
@@ -277,7 +337,7 @@ static int list_scan(node *n, MDB_txn *txn, const list_q *q, json_t *arr, char *
 static void list_cases(node *n, node_req *r)
 {
     list_q q;
-    if (!parse_list_q(r, &q))
+    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME) || !parse_list_q(r, &q))
         return;
     MDB_txn *txn;
     json_t *arr = json_array();
@@ -300,6 +360,8 @@ static void list_cases(node *n, node_req *r)
 /* GET /v1/sync: the replication state (sync.c). */
 static void get_sync(node *n, node_req *r)
 {
+    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME))
+        return;
     node_req_reply_json(r, 200, node_sync_json(n));
 }
 
@@ -384,8 +446,9 @@ static json_t *ledger_row(const hcp_case *c, size_t no)
                      "use_of_result", use_of_result(c), "status", hcp_status_names[c->status]);
 }
 
-/* The month's cases in id order (ids begin with county-yyyymm). */
-int node_ledger_rows(node *n, MDB_txn *txn, int year, int month, json_t *rows)
+/* The month's cases in id order (ids begin with county-yyyymm); personal:
+ * with the personal data (the caller logs the read), else those fields null. */
+int node_ledger_rows(node *n, MDB_txn *txn, int year, int month, bool personal, json_t *rows)
 {
     char prefix[16];
     int plen = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", n->cfg.county, year, month);
@@ -402,7 +465,7 @@ int node_ledger_rows(node *n, MDB_txn *txn, int year, int month, json_t *rows)
         memcpy(id, k.mv_data, len);
         id[len] = '\0';
         hcp_case c;
-        rc = store_case_get(n->store, txn, id, true, &c);
+        rc = store_case_get(n->store, txn, id, personal, &c);
         if (rc == HCP_OK) {
             json_t *row = ledger_row(&c, json_array_size(rows) + 1);
             rc = row != NULL && json_array_append_new(rows, row) == 0 ? HCP_OK : HCP_ENOMEM;
@@ -484,6 +547,8 @@ static int metrics_text(node *n, hcp_buf *out)
 
 static void get_metrics(node *n, node_req *r)
 {
+    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME))
+        return;
     hcp_buf out;
     hcp_buf_init(&out, 1 << 20);
     int rc = metrics_text(n, &out);
@@ -525,6 +590,13 @@ static void route_case(node *n, node_req *r, const char *m, const char *rest)
         node_req_reply_error(r, 404, "not_found", "no such route");
 }
 
+/* GET /v1/access-log: who read personal data, for auditors. */
+static void get_access_log(node *n, node_req *r)
+{
+    if (hcpd_acct_require(r, HCPD_ROLE_AUDITOR, "auditor"))
+        hcpd_access_route(r, &n->store->db, n->acct.access);
+}
+
 /* GET /healthz: no token (liveness probes). */
 static void get_healthz(node *n, node_req *r)
 {
@@ -542,6 +614,13 @@ static void handle(void *arg, node_req *r)
     node_api_handle(arg, r);
 }
 
+/* A bearer token other than api.token: a named account (accounts.h). */
+static bool authenticate(void *arg, const char *token, char *name, unsigned *roles)
+{
+    node *n = arg;
+    return hcpd_acct_check(&n->acct, token, name, roles);
+}
+
 int node_http_start(node *n)
 {
     hcpd_http_cfg cfg = {.listen = n->cfg.listen_http,
@@ -549,6 +628,7 @@ int node_http_start(node *n)
                          .is_public = is_public,
                          .handle = handle,
                          .arg = n,
+                         .authenticate = authenticate,
                          .loop = n->loop};
     return hcpd_http_start(&cfg, &n->http);
 }
@@ -577,6 +657,8 @@ void node_api_handle(node *n, node_req *r)
         route_case(n, r, m, p + 10);
     else if (strcmp(p, "/v1/ledger") == 0)
         is(m, "GET") ? get_ledger(n, r) : not_allowed(r);
+    else if (strcmp(p, "/v1/access-log") == 0)
+        is(m, "GET") ? get_access_log(n, r) : not_allowed(r);
     else if (strcmp(p, "/v1/sync") == 0)
         is(m, "GET") ? get_sync(n, r) : not_allowed(r);
     else if (strcmp(p, "/metrics") == 0)

@@ -101,7 +101,7 @@ static void main_teardown(node *n)
     }
 }
 
-/* hcp-node [backup|verify] ...: see node_config_usage. */
+/* hcp-node [backup|verify|user] ...: see node_config_usage. */
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "backup") == 0) {
@@ -109,6 +109,9 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
         return node_cmd_verify(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "user") == 0) {
+        return node_cmd_user(argc - 1, argv + 1);
     }
     static node n; /* large (paths): not on the stack */
     char err[1024];

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "calendar.h"
+#include "accounts.h"
 #include "hcpd.h"
 #include "seal.h"
 
@@ -32,7 +33,7 @@ typedef struct node_config {
     char tls_server_name[256];          /* --tls-server-name */
     char api_token_file[NODE_PATH_MAX]; /* --api-token-file, default DIR/api.token */
     char calendar[NODE_PATH_MAX];       /* --calendar, "" = the compiled-in one */
-    char seal_key_file[NODE_PATH_MAX];  /* --seal-key-file, default DIR/seal.key */
+    char seal_key_file[NODE_PATH_MAX];  /* --seal-key-file, default DIR.keys/seal.key */
     bool insecure;                      /* --insecure: allow tcp:// to the gateway */
     int sweep_seconds;                  /* --sweep-interval, default 60 */
 } node_config;
@@ -50,7 +51,8 @@ typedef struct node {
     node_writer *writer;
     hcpd_http *http;
     node_sync *sync;
-    char token[128]; /* the API bearer token */
+    hcpd_acct acct;  /* named accounts and the access log (daemon/accounts.h) */
+    char token[128]; /* the API bearer token: the account "admin" */
     int lock_fd;     /* flock on DIR/node.lock */
 } node;
 
@@ -109,5 +111,8 @@ int node_sync_metrics(node *n, hcp_buf *out);
  * subcommand's name ("backup"); the return value is the exit status. ---- */
 int node_cmd_backup(int argc, char **argv);
 int node_cmd_verify(int argc, char **argv);
+/* `hcp-node user add|list|disable` (daemon/accounts.c, roles clerk,
+ * supervisor, auditor). */
+int node_cmd_user(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "chain.h"
 #include "codec.h"
+#include "accounts.h"
 #include "store.h"
 
 typedef struct ops_args {
@@ -156,8 +157,9 @@ static const char backup_usage[] =
     "usage: hcp-node backup --data DIR --out FILE [--quiet]\n"
     "  Writes a consistent, compacted copy of the node's store to FILE while the\n"
     "  node runs. FILE is an LMDB data file: to restore, create an empty data\n"
-    "  directory, copy FILE to DIR/data.mdb, and copy seal.key (and api.token)\n"
-    "  from the old directory (the key is not in the backup, on purpose).\n";
+    "  directory, copy FILE to DIR/data.mdb, copy api.token from the old directory\n"
+    "  and seal.key from your separate key backup into DIR.keys/ (the key is not in\n"
+    "  the backup, on purpose: docs/storage.md).\n";
 
 int node_cmd_backup(int argc, char **argv)
 {
@@ -294,4 +296,13 @@ int node_cmd_verify(int argc, char **argv)
                 hcp_strerror(rc));
     store_close(&s);
     return rc == HCP_OK ? 0 : 1;
+}
+
+/* ---- user ---- */
+
+/* The node's accounts: clerks, supervisors and auditors (docs/access.md). */
+int node_cmd_user(int argc, char **argv)
+{
+    return hcpd_acct_cmd("hcp-node", HCPD_ROLE_CLERK | HCPD_ROLE_SUPERVISOR | HCPD_ROLE_AUDITOR,
+                         argc, argv);
 }

@@ -12,6 +12,7 @@
 
 #include "codec.h"
 #include "stored.h"
+#include "accounts.h"
 #include "node.h"
 
 #define TALLY_CODE_MAX 200
@@ -578,20 +579,7 @@ int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day d
 
 int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who, const char *what)
 {
-    uint64_t n;
-    int rc = store_counter_add(s, txn, "access", 1, &n);
-    if (rc != HCP_OK)
-        return rc;
-    char line[512], ts[HCP_TIME_STRLEN];
-    if ((rc = hcp_time_format(now, ts, sizeof(ts))) != HCP_OK)
-        return rc;
-    int len = snprintf(line, sizeof(line), "%s\t%s\t%s", ts, who, what);
-    if (len < 0)
-        return HCP_EINVAL;
-    uint8_t kb[8];
-    be64_put(kb, n);
-    MDB_val k = {8, kb}, v = {(size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1, line};
-    return store_err(mdb_put(txn, s->access, &k, &v, MDB_APPEND));
+    return hcpd_access_put(txn, s->access, now, who, what); /* daemon/accounts.h's format */
 }
 
 /* ---- node.h's view ---- */
@@ -613,6 +601,11 @@ int node_store_open(node *n)
     node_log("info", "store.open", "dir=%s head=%llu hash=%s mapsize=%zu", n->cfg.data,
              (unsigned long long)s->chain.seq, hex, s->db.mapsize);
     n->store = s;
+    if ((rc = hcpd_acct_open(&n->acct, &s->db)) != HCP_OK) { /* accounts, access log */
+        node_log("error", "store.accounts_failed", "dir=%s reason=\"%s\"", n->cfg.data,
+                 hcp_strerror(rc));
+        return rc;
+    }
     if (s->created && n->cfg.gateway[0] != '\0') {
         /* a new store beside a gateway: the county may have history there
          * (a replaced disk); fetch it before handing out any number */

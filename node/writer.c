@@ -91,16 +91,17 @@ static hcp_time now_sec(void)
 
 /* ---- building blocks inside a transaction ---- */
 
-/* The case as JSON with its events, for a reply (personal: access-logged). */
+/* The case as JSON with its events, for a reply: with personal data for a
+ * supervisor (access-logged), without for a clerk. */
 static int case_reply(node *n, MDB_txn *txn, const hcp_case *c, node_write *w, int status)
 {
     hcp_event *evs = NULL;
     size_t nev = 0;
-    int rc = store_case_events(n->store, txn, c->id, true, &evs, &nev);
-    if (rc == HCP_OK)
+    int rc = store_case_events(n->store, txn, c->id, w->personal, &evs, &nev);
+    if (rc == HCP_OK && w->personal)
         rc = store_access_log(n->store, txn, w->now, w->who, c->id);
     if (rc == HCP_OK) {
-        json_t *j = hcp_json_case(c, evs, nev, w->now, true);
+        json_t *j = hcp_json_case(c, evs, nev, w->now, w->personal);
         if (j == NULL)
             rc = HCP_ENOMEM;
         else
@@ -166,7 +167,8 @@ static int open_case(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w, const 
     ev.at = at;
     ev.recorded_at = w->now;
     ev.evaluation_no = eval_no;
-    ev.in = *in; /* borrowed: detached before hcp_event_clear */
+    ev.in = *in;                                    /* borrowed: detached before hcp_event_clear */
+    ev.account = w->who[0] != '\0' ? w->who : NULL; /* borrowed too */
     memcpy(ev.county, n->cfg.county, sizeof(ev.county));
     int rc = next_case_id(n, txn, at, ev.case_id, sizeof(ev.case_id));
     if (rc == HCP_OK) {
@@ -180,6 +182,7 @@ static int open_case(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w, const 
     if (rc == HCP_OK && in->kind == HCP_KIND_REVIEW)
         rc = store_tally_add(n->store, txn, in, hcp_day_of(at));
     memset(&ev.in, 0, sizeof(ev.in));
+    ev.account = NULL;
     hcp_event_clear(&ev);
     return rc;
 }
@@ -225,11 +228,13 @@ static int do_eval(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
         ev.at = w->at != 0 ? w->at : w->now;
         ev.recorded_at = w->now;
         ev.evaluation_no = no;
-        ev.in = w->in; /* borrowed */
+        ev.in = w->in;                                  /* borrowed */
+        ev.account = w->who[0] != '\0' ? w->who : NULL; /* borrowed */
         rc = store_log_append(n->store, txn, ch, &ev);
         if (rc == HCP_OK)
             rc = store_tally_add(n->store, txn, &w->in, hcp_day_of(ev.at));
         memset(&ev.in, 0, sizeof(ev.in));
+        ev.account = NULL;
         hcp_event_clear(&ev);
         if (rc == HCP_OK)
             answer(w, 201, json_pack("{sI,sn}", "evaluation", (json_int_t)no, "case"));
@@ -280,9 +285,47 @@ static int apply_event(node *n, MDB_txn *txn, hcp_chain *ch, hcp_event *ev, hcp_
     return rc;
 }
 
+/*
+ * A dispute is decided by an account other than the one that filed it
+ * (docs/access.md): true when ev, a dispute_decide, comes from the
+ * account that recorded the case's latest dispute_file (*rc then holds a
+ * store error, or HCP_OK with the 409 answered). The admin account, the
+ * scripts' one, is not bound by it; events from before accounts carry none.
+ */
+static bool decided_by_filer(node *n, MDB_txn *txn, node_write *w, int *rc)
+{
+    *rc = HCP_OK;
+    if (w->step.type != HCP_EV_DISPUTE_DECIDE || w->who[0] == '\0' || strcmp(w->who, "admin") == 0)
+        return false;
+    hcp_event *evs = NULL;
+    size_t nev = 0;
+    int lrc = store_case_events(n->store, txn, w->id, false, &evs, &nev);
+    if (lrc == HCP_ENOTFOUND || (lrc != HCP_OK && unreadable(w, lrc)))
+        return lrc != HCP_ENOTFOUND; /* no case: do_step answers 404 */
+    if (lrc != HCP_OK) {
+        *rc = lrc;
+        return true;
+    }
+    const char *filer = NULL;
+    for (size_t i = 0; i < nev; i++)
+        if (evs[i].type == HCP_EV_DISPUTE_FILE)
+            filer = evs[i].account;
+    bool same = filer != NULL && strcmp(filer, w->who) == 0;
+    if (same) {
+        n->writer->stats.refused++;
+        answer_error(w, 409, "dispute_same_account",
+                     "a dispute is decided by an account other than the one that filed it");
+    }
+    store_events_free(evs, nev);
+    return same;
+}
+
 /* POST /v1/cases/ID/events */
 static int do_step(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
 {
+    int drc;
+    if (decided_by_filer(n, txn, w, &drc))
+        return drc;
     hcp_event *ev = &w->step;
     hcp_time given = ev->at;
     ev->at = given != 0 ? given : w->now;
@@ -326,18 +369,19 @@ static int do_case_read(node *n, MDB_txn *txn, node_write *w)
     return rc;
 }
 
-int node_ledger_rows(node *n, MDB_txn *txn, int year, int month, json_t *rows);
+int node_ledger_rows(node *n, MDB_txn *txn, int year, int month, bool personal, json_t *rows);
 
-/* GET /v1/ledger?month=: the month's register (Art. 14), access-logged. */
+/* GET /v1/ledger?month=: the month's register (Art. 14); with personal
+ * data (a supervisor) access-logged, without (a clerk) not. */
 static int do_ledger(node *n, MDB_txn *txn, node_write *w)
 {
     json_t *rows = json_array();
     if (rows == NULL)
         return HCP_ENOMEM;
-    int rc = node_ledger_rows(n, txn, w->year, w->month, rows);
+    int rc = node_ledger_rows(n, txn, w->year, w->month, w->personal, rows);
     char what[32];
     snprintf(what, sizeof(what), "ledger:%04d-%02d", w->year, w->month);
-    if (rc == HCP_OK)
+    if (rc == HCP_OK && w->personal)
         rc = store_access_log(n->store, txn, w->now, w->who, what);
     if (rc != HCP_OK) {
         json_decref(rows);

@@ -32,7 +32,9 @@ typedef struct node_write {
     hcp_event step;           /* W_STEP (owned): type, fields, at (0 = now) */
     hcp_time at;              /* W_EVAL, W_CASE: "at", 0 = now */
     char id[HCP_CASE_ID_MAX]; /* W_STEP, W_CASE_READ */
-    char who[128];            /* who asked, for the access log */
+    char who[128];            /* the account that asked: access log, events' `account` */
+    bool personal;            /* W_CASE, W_STEP, W_CASE_READ, W_LEDGER: reply with personal
+                               * data (a supervisor: access-logged) or without (a clerk) */
     int year, month;          /* W_LEDGER */
     uint64_t seq;             /* W_ACK; W_REMOTE: the first event's */
     /* W_REMOTE: nremote events, each rec | pii back to back in `remote`

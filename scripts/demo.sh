@@ -218,6 +218,11 @@ T_START=$(date +%s.%N)
 wait_healthy 15 "$GW_HTTP" >/dev/null \
   || die "hcp-gateway not healthy: $(tail -5 "$DEMO/logs/gateway.log")"
 ADMIN_TOKEN=$(cat "$DEMO/gateway/admin.token")
+# named accounts (docs/access.md), added while the gateway runs; the token is the last line
+SUP_TOKEN=$("$GW_BIN" user add --data "$DEMO/gateway" --name demo.supervisor --role supervisor | tail -n 1) \
+  || die "hcp-gateway user add failed"
+AUD_TOKEN=$("$GW_BIN" user add --data "$DEMO/gateway" --name demo.auditor --role auditor | tail -n 1) \
+  || die "hcp-gateway user add failed"
 
 say "启动 $NCOUNTY 个县级节点 starting $NCOUNTY county nodes"
 NODES_FILE="$DEMO/nodes.txt"
@@ -258,6 +263,9 @@ cat <<MSG
 省级网关 hcp-gateway (province 630000)
   管理接口 admin API : http://127.0.0.1:$GW_HTTP   (/v1/counties, /v1/cases?county=&status=&overdue=true, /v1/cases/ID)
   管理令牌 admin token: $ADMIN_TOKEN   (file $DEMO/gateway/admin.token)
+  督查员 supervisor demo.supervisor: $SUP_TOKEN   (个人信息的每次查阅都记入访问日志 each personal-data read is logged)
+  审计员 auditor demo.auditor: $AUD_TOKEN   (只能查看 only /v1/access-log?from=&to=&account=)
+  密钥 seal keys: $DEMO/gateway.keys/, $DEMO/nodes/CODE.keys/   (与数据分开备份 back up apart from the data)
   复制监听 replication: tls+tcp://127.0.0.1:$GW_REPL  (mTLS, certificate $GW_NAME)
   公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token)
   公开数据 public feed : http://127.0.0.1:$GW_HTTP/feed/requests.json   http://127.0.0.1:$GW_HTTP/feed/atom.xml
@@ -265,6 +273,7 @@ cat <<MSG
   令牌 tokens: $DEMO/nodes/CODE/api.token     日志 logs: $DEMO/logs/
 例 e.g.
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$GW_HTTP/v1/counties
+  curl -s -H "Authorization: Bearer $AUD_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/access-log?account=demo.supervisor"
   curl -s -H "Authorization: Bearer \$(cat $DEMO/nodes/$fcode/api.token)" "http://127.0.0.1:${NODE_PORT[$fcode]}/v1/cases?limit=5"
 数据生成 generator: tools/hcp-gen, $RATE 请求/秒 req/s, seed $SEED
 $( [ "$SECONDS_LIMIT" -gt 0 ] && echo "运行 $SECONDS_LIMIT 秒后自动停止 (stops by itself after $SECONDS_LIMIT s)" || echo "按 Ctrl-C 停止 (Ctrl-C stops everything)" )

@@ -154,9 +154,12 @@ class Ops(unittest.TestCase):
 
     def test_key_files_private(self):
         n = self.node().start()
-        for name in ("api.token", "seal.key"):
-            st = os.stat(os.path.join(n.data, name))
-            self.assertEqual(stat.S_IMODE(st.st_mode), 0o600, name)
+        # the seal key lives apart from the data (DIR.keys/), the token beside it
+        for path in (os.path.join(n.data, "api.token"), n.data + ".keys/seal.key"):
+            st = os.stat(path)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o600, path)
+        self.assertEqual(stat.S_IMODE(os.stat(n.data + ".keys").st_mode), 0o700)
+        self.assertFalse(os.path.exists(os.path.join(n.data, "seal.key")))
         self.assertGreaterEqual(len(n.token), 16)
         self.assertEqual(n.stop(), 0)
         # a restart keeps the token
@@ -184,7 +187,7 @@ class Ops(unittest.TestCase):
         self.assertEqual(code, 0, err)
         copy = os.path.join(self.tmp, "corrupt")
         os.mkdir(copy, 0o700)
-        for name in ("data.mdb", "seal.key", "api.token"):
+        for name in ("data.mdb", "api.token"):  # verify needs no seal key
             shutil.copy2(os.path.join(n.data, name), copy)
         path = os.path.join(copy, "data.mdb")
         with open(path, "r+b") as f:
@@ -249,8 +252,9 @@ class Ops(unittest.TestCase):
         rdir = os.path.join(self.tmp, "restored")
         os.mkdir(rdir, 0o700)
         shutil.copy(out_file, os.path.join(rdir, "data.mdb"))
-        for name in ("seal.key", "api.token"):
-            shutil.copy2(os.path.join(n.data, name), rdir)
+        shutil.copy2(os.path.join(n.data, "api.token"), rdir)
+        os.mkdir(rdir + ".keys", 0o700)  # the key comes from its own backup
+        shutil.copy2(n.data + ".keys/seal.key", rdir + ".keys/")
         code, out, err = run(["verify", "--data", rdir])
         self.assertEqual(code, 0, err)
         r = self.node(data=rdir).start()
@@ -286,6 +290,7 @@ class Ops(unittest.TestCase):
         self.assertNotEqual(code, 0, "started on a store without its seal key:\n" + err)
         self.assertIn("seal.key", err)
         self.assertFalse(os.path.exists(os.path.join(rdir, "seal.key")))
+        self.assertFalse(os.path.exists(rdir + ".keys/seal.key"))
 
     # ---- storage ----
 

@@ -107,17 +107,23 @@ class Privacy(unittest.TestCase):
     def test_3_access_log(self):
         n = self.node
         cid = self.ids[1]
-        n.get("/v1/cases/" + cid, headers={"X-HCP-User": "auditor-Pv3x"})
-        n.get("/v1/cases?limit=500", headers={"X-HCP-User": "lister-Lq8y"})
+        # the access log names the account of the token, never a header's name
+        code, out, err = run(["user", "add", "--data", n.data, "--name", "reader-Pv3x",
+                              "--role", "supervisor"])
+        self.assertEqual(code, 0, err)
+        tok = out.strip().splitlines()[-1]
+        n.get("/v1/cases/" + cid, token=tok, headers={"X-HCP-User": "forged-Pv3x"})
+        n.get("/v1/cases?limit=500", token=tok, headers={"X-HCP-User": "lister-Lq8y"})
         month = n.get("/v1/cases/" + cid).json()["received_at"][:7]
-        n.get("/v1/ledger?month=" + month, headers={"X-HCP-User": "ledger-Kz4w"})
+        n.get("/v1/ledger?month=" + month, token=tok, headers={"X-HCP-User": "ledger-Kz4w"})
         with open(os.path.join(n.data, "data.mdb"), "rb") as f:
             raw = f.read()
-        self.assertIn(b"\tauditor-Pv3x\t" + cid.encode(), raw,
+        self.assertIn(b"\treader-Pv3x\t" + cid.encode(), raw,
                       "the personal read is not in the access log")
-        self.assertIn(b"\tledger-Kz4w\tledger:" + month.encode(), raw,
+        self.assertIn(b"\treader-Pv3x\tledger:" + month.encode(), raw,
                       "the ledger read is not in the access log")
-        self.assertNotIn(b"lister-Lq8y", raw, "a list read (no personal data) was logged")
+        for forged in (b"forged-Pv3x", b"lister-Lq8y", b"ledger-Kz4w"):
+            self.assertNotIn(forged, raw, "a caller-supplied name reached the store")
 
     def test_4_raw_bytes(self):
         n = self.node

@@ -495,9 +495,11 @@ class Replication(unittest.TestCase):
             d = os.path.join(self.tmp, name)
             os.mkdir(d, 0o700)
             shutil.copy(backup, os.path.join(d, "data.mdb"))
-            for f in ("seal.key", "api.token"):
-                shutil.copy(os.path.join(n.data, f), os.path.join(d, f))
-                os.chmod(os.path.join(d, f), 0o600)
+            shutil.copy(os.path.join(n.data, "api.token"), os.path.join(d, "api.token"))
+            os.chmod(os.path.join(d, "api.token"), 0o600)
+            os.mkdir(d + ".keys", 0o700)  # the seal key is kept apart from the data
+            shutil.copy(n.data + ".keys/seal.key", d + ".keys/seal.key")
+            os.chmod(d + ".keys/seal.key", 0o600)
             return d
 
         # (a) restored and connected: fetches back, then goes on
