@@ -33,7 +33,8 @@ HTTP API and records every acknowledged write (201 / 200). Phases:
 
 One line starting "fault soak summary:" gives the counts. Phases 2 and 3
 need root (mount); without it, or with HCP_FAULT_SKIP_DISK=1, they are
-skipped (said in the summary). As root the script re-executes itself in a
+skipped (said in the summary); HCP_FAULT_SKIP_DISK=gateway (or node) skips
+only that one. As root the script re-executes itself in a
 private mount namespace (unshare), so its mounts vanish with it.
 
 Like test_repl_faults.py, a daemon that finds nng 1.5.2 wedged restarts
@@ -43,7 +44,7 @@ loudly (NOT CONVERGED), and counted in the summary. In the disk phases no
 such help is given: the daemon must resume by itself.
 
 Environment: HCP_FAULT_SEED (random choices; printed), HCP_FAULT_KILLS,
-HCP_FAULT_CUTS, HCP_FAULT_SKIP_DISK=1, HCP_FAULT_KEEP=1 (keep the temporary
+HCP_FAULT_CUTS, HCP_FAULT_SKIP_DISK=1|gateway|node, HCP_FAULT_KEEP=1 (keep the temporary
 directory). Python 3 standard library only.
 """
 import http.client
@@ -65,11 +66,15 @@ GW_NAME = "gw.test"
 COUNTIES = ("630102", "630103", "630104")  # the last one's store is on a tmpfs
 KILLS = int(os.environ.get("HCP_FAULT_KILLS", "100"))
 CUTS = int(os.environ.get("HCP_FAULT_CUTS", "100"))
-SKIP_DISK = os.environ.get("HCP_FAULT_SKIP_DISK", "") not in ("", "0")
+# HCP_FAULT_SKIP_DISK: 1 (or all) skips both disk phases, "gateway" or "node" one
+SKIP_DISK_ENV = os.environ.get("HCP_FAULT_SKIP_DISK", "").strip().lower()
+SKIP_DISK = SKIP_DISK_ENV not in ("", "0", "gateway", "node")
+SKIP_DISK_ONLY = SKIP_DISK_ENV if SKIP_DISK_ENV in ("gateway", "node") else ""
 SEED = int(os.environ.get("HCP_FAULT_SEED", "0")) or random.randrange(1, 1 << 30)
 RNG = random.Random(SEED)
 SOAK_LIMIT = 300.0  # seconds phase 1 may take to reach its counts
 CONVERGE = 150.0  # as test_repl_faults.py: backoff, watchdog, a canary restart
+FILLER = "filler"  # a file taking a tmpfs's last bytes (full-disk phases)
 GW_TMPFS_KB = 512 * 1024
 NODE_TMPFS_KB = 256 * 1024
 T0 = time.monotonic()
@@ -231,6 +236,32 @@ class Writer(threading.Thread):
                 say("%s: unexpected answer %d %r", self.node.county, st, str(j)[:300])
 
 
+def log_ids(text):
+    """The warn/error lines of a daemon's log, counted by id (a summary)."""
+    out = {}
+    for line in text.splitlines():
+        if "level=warn" in line or "level=error" in line:
+            k = ([w for w in line.split() if w.startswith("id=")] or ["?"])[0]
+            err = [w for w in line.split() if w.startswith("err=")]
+            k += (" " + err[0][:40]) if err else ""
+            out[k] = out.get(k, 0) + 1
+    return out or "nothing"
+
+
+def steady(fn, what, deadline=120.0):
+    """fn() retried while its daemon is away: a daemon that finds nng wedged
+    restarts itself in place (docs/replication.md), refusing connections or
+    answering 503 for a few seconds; the same call then succeeds."""
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            return fn()
+        except (OSError, AssertionError, http.client.HTTPException, ValueError) as e:
+            if time.monotonic() >= end:
+                raise Failure("%s: still failing after %.0f s: %r" % (what, deadline, e))
+            time.sleep(0.5)
+
+
 # ---- tmpfs ----
 
 def mount_tmpfs(path, kb):
@@ -252,14 +283,39 @@ def used_kb(path):
 
 
 def shrink(path):
-    """Shrink the tmpfs at path to a little above what it holds; the size."""
+    """Shrink the tmpfs at path to a little above what it holds, then fill
+    what is left with a file (FILLER, removed when room is given back): the
+    disk is then full to the last byte, so a daemon's next write that needs
+    a new block fails at once with ENOSPC (a write cut short by the disk
+    filling up shows as EIO in LMDB). Returns the size in KiB."""
     used = used_kb(path)
     for margin in (256, 512, 1024, 2048, 4096):
         ok, err = remount(path, used + margin)
         if ok:
-            return used + margin
+            break
         used = used_kb(path)
-    raise Failure("cannot shrink the tmpfs at %s: %s" % (path, err))
+    else:
+        raise Failure("cannot shrink the tmpfs at %s: %s" % (path, err))
+    fd = os.open(os.path.join(path, FILLER), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for chunk in (65536, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * chunk)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return used + margin
+
+
+def give_back(path, kb):
+    """Room given back: the filler removed and the tmpfs grown to kb KiB."""
+    try:
+        os.unlink(os.path.join(path, FILLER))
+    except FileNotFoundError:
+        pass
+    return remount(path, kb)
 
 
 # ---- the soak ----
@@ -471,6 +527,7 @@ class Soak:
         for w in self.writers:
             w.long = True
         time.sleep(1.0)
+        mark = len(self.gw.stderr())
         size = shrink(self.gw_mount)
         say("gateway disk: tmpfs shrunk to %d KiB (%d KiB used)", size, used_kb(self.gw_mount))
         last, same_since, t = -1, time.monotonic(), time.monotonic()
@@ -498,12 +555,13 @@ class Soak:
         if not stalled:
             raise Failure("the gateway's disk never filled (applied kept growing): "
                           "the phase tested nothing")
-        time.sleep(2.0)  # keep it full a little longer, writers still posting
+        time.sleep(3.0)  # keep it full a little longer, writers still posting
+        say("gateway disk full: its log meanwhile: %s", log_ids(self.gw.stderr()[mark:]))
         self.check_alive("gateway disk full")
         for w in self.writers:
             w.long = False
         pid = self.gw.proc.pid
-        ok, err = remount(self.gw_mount, GW_TMPFS_KB)
+        ok, err = give_back(self.gw_mount, GW_TMPFS_KB)
         if not ok:
             raise Failure("remount of the gateway's tmpfs: %s" % err)
         say("gateway disk: room given back (%d KiB)", GW_TMPFS_KB)
@@ -532,7 +590,7 @@ class Soak:
         w.long = False
         pid = n.proc.pid
         before = w.acked()
-        ok, err = remount(self.node_mount, NODE_TMPFS_KB)
+        ok, err = give_back(self.node_mount, NODE_TMPFS_KB)
         if not ok:
             raise Failure("remount of the node's tmpfs: %s" % err)
         wait_until(lambda: (w.acked() >= before + 5, w.acked() - before), 60.0,
@@ -555,13 +613,16 @@ class Soak:
         say("lost gateway: stopped, %s deleted; counties keep writing", self.gw.data)
         time.sleep(3.0)
         self.gw.restart_same_ports(30.0)
+        t = time.monotonic()
+        rows = self.gw.counties()
+        if any(r.get("applied", 0) > 0 for r in rows.values()):
+            raise Failure("the fresh gateway is not empty: %r" % rows)
         offline = sum(w.acked() for w in self.writers) - before
         say("lost gateway: a fresh gateway on the same ports (%d writes acknowledged meanwhile)",
             offline)
         if offline < 5:
             raise Failure("the counties barely wrote while the gateway was away (%d)" % offline)
-        time.sleep(3.0)
-        t = time.monotonic()
+        time.sleep(3.0)  # the counties write on while it rebuilds
         self.wait_all(CONVERGE, what="lost gateway rebuilt")
         self.rebuilt = (self.applied(), time.monotonic() - t)
         self.resume()
@@ -575,7 +636,8 @@ class Soak:
         steps_checked = 0
         for n, w in zip(self.nodes, self.writers):
             c = n.county
-            nids, gids = list_ids(n, c), list_ids(self.gw, c)
+            nids = steady(lambda: list_ids(n, c), "case list at node %s" % c)
+            gids = steady(lambda: list_ids(self.gw, c), "case list of %s at the gateway" % c)
             dup += ["%s twice at the node" % x for x in sorted(set(nids)) if nids.count(x) > 1]
             dup += ["%s twice at the gateway" % x for x in sorted(set(gids)) if gids.count(x) > 1]
             dup += w.twice
@@ -585,7 +647,7 @@ class Soak:
             if sn != sg:
                 problems.append("county %s: case lists differ (only at node %s, only at gateway "
                                 "%s)" % (c, sorted(sn - sg)[:5], sorted(sg - sn)[:5]))
-            m = n.metrics()
+            m = steady(n.metrics, "node %s /metrics" % c)
             total = int(m.get("hcp_node_evaluations_total", -1))
             top = max(w.evals) if w.evals else 0
             if total < top:
@@ -595,7 +657,8 @@ class Soak:
             for cid, typ in w.steps:
                 bycase.setdefault(cid, []).append(typ)
             for cid, typs in sorted(bycase.items()):
-                rn, rg = n.get("/v1/cases/" + cid), self.gw.get("/v1/cases/" + cid)
+                rn, rg = steady(lambda: self.read(n, cid), "case %s at the node" % cid), \
+                    steady(lambda: self.read(self.gw, cid), "case %s at the gateway" % cid)
                 if rn.status != 200 or rg.status != 200:
                     lost.append("case %s: node %d, gateway %d" % (cid, rn.status, rg.status))
                     continue
@@ -618,7 +681,7 @@ class Soak:
                 problems.append("county %s: unexpected answers %r" % (c, other))
         # reads above may have logged accesses: converge once more, then stop and verify
         self.wait_all(CONVERGE, what="after the read-back")
-        rows = self.gw.counties()
+        rows = steady(self.gw.counties, "gateway /v1/counties")
         for n in self.nodes:
             code = n.stop(signal.SIGTERM, timeout=30)
             if code != 0:
@@ -633,6 +696,14 @@ class Soak:
         if code != 0:
             problems.append("gateway exit %r at SIGTERM" % code)
         return lost, dup, problems, steps_checked
+
+    @staticmethod
+    def read(proc, cid):
+        """GET /v1/cases/ID; a 503 (restarting in place) raises to be retried."""
+        r = proc.get("/v1/cases/" + cid)
+        if r.status == 503:
+            raise AssertionError("503 from %s" % proc.port)
+        return r
 
     def restarts_in_place(self):
         """How many times the daemons restarted themselves in place (nng
@@ -693,9 +764,16 @@ def main():
         s.setup()
         s.soak()
         if s.disk == "pending":
-            s.disk_gateway()
-            s.disk_node()
-            s.disk = "gateway and node filled and given room back, both resumed by themselves"
+            done = []
+            if SKIP_DISK_ONLY != "gateway":
+                s.disk_gateway()
+                done.append("gateway")
+            if SKIP_DISK_ONLY != "node":
+                s.disk_node()
+                done.append("node")
+            s.disk = "%s filled and given room back, resumed by %s%s" % (
+                " and ".join(done), "itself" if len(done) == 1 else "themselves",
+                " (%s skipped: HCP_FAULT_SKIP_DISK)" % SKIP_DISK_ONLY if SKIP_DISK_ONLY else "")
         s.lost_gateway()
         lost, dup, problems, steps_checked = s.final()
         ok = not lost and not dup and not problems
@@ -726,7 +804,7 @@ def main():
             "%d refused steps, other statuses %r",
             sum(w.errors for w in s.writers), sum(w.unavailable for w in s.writers),
             sum(w.full for w in s.writers), sum(w.refused_steps for w in s.writers), other)
-        rebuilt = ("%d events in %.1f s" % s.rebuilt) if s.rebuilt else "not reached"
+        rebuilt = ("%d events, converged %.1f s after its start" % s.rebuilt) if s.rebuilt else "not reached"
         print("fault soak summary: kills %d (gateway %d, nodes %d), cuts %d, acknowledged writes "
               "%d (evaluations %d, complaints %d, steps %d; %d steps read back), lost %d, "
               "duplicated %d, restarts in place %d, supervisor restarts %d, disk: %s, "
