@@ -422,8 +422,13 @@ class Soak:
         for p in [self.gw] + self.nodes:
             if not p.alive():
                 who = "gateway" if p is self.gw else "node %s" % p.county
-                raise Failure("%s: %s exited by itself (exit %r); log tail:\n%s"
-                              % (what, who, p.proc.poll(), tail(p.stderr(), 2500)))
+                err = p.stderr()
+                grows = [ln for ln in err.splitlines() if "id=store.grow" in ln]
+                raise Failure("%s: %s exited by itself (exit %r); its log: %d store.grow%s, "
+                              "warnings and errors %s; log tail:\n%s"
+                              % (what, who, p.proc.poll(), len(grows),
+                                 " (last: %s)" % grows[-1][-40:] if grows else "",
+                                 log_ids(err), tail(err, 2500)))
 
     # ---- convergence ----
     def converged(self, node):
