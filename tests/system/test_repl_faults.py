@@ -28,15 +28,12 @@ random choices (the seed in use is printed).
 """
 import functools
 import http.client
-import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,6 +42,7 @@ import unittest
 
 import hcptest
 from hcptest import Gateway, Node, evaluation, run_certs, tail, wait_until
+from hcpfaults import Client, Proxy, list_ids, verify
 
 GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 CERTS_BIN = os.environ.get("HCP_CERTS", "")
@@ -65,46 +63,6 @@ def say(fmt, *args):
     """One progress line on stderr, with the seconds since start."""
     sys.stderr.write("[faults %6.1fs] %s\n" % (time.monotonic() - T0, fmt % args if args else fmt))
     sys.stderr.flush()
-
-
-# ---- HTTP clients that survive restarts ----
-
-class Client:
-    """One keep-alive connection to a Node's current port (it follows restarts)."""
-
-    def __init__(self, node, timeout=10):
-        self.node = node
-        self.timeout = timeout
-        self.conn = None
-        self.port = None
-
-    def request(self, method, path, body=None):
-        """(status, parsed JSON or raw bytes); raises OSError/HTTPException."""
-        if self.conn is None or self.port != self.node.port:
-            self.close()
-            self.port = self.node.port
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-        headers = {"Authorization": "Bearer %s" % self.node.token}
-        data = None
-        if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        try:
-            self.conn.request(method, path, body=data, headers=headers)
-            r = self.conn.getresponse()
-            raw = r.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        try:
-            return r.status, json.loads(raw.decode("utf-8"))
-        except ValueError:
-            return r.status, raw
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
 
 
 def eval_body(county, i, rating):
@@ -190,159 +148,6 @@ class Writer(threading.Thread):
     def finish(self):
         self.stop_ev.set()
         self.join(30)
-
-
-def list_ids(proc, county):
-    """Every case id of county listed by proc (node or gateway), in order,
-    following the pages (limit 500)."""
-    out, after = [], None
-    for _ in range(2000):
-        q = "/v1/cases?county=%s&limit=500" % county
-        if after:
-            q += "&after=" + after
-        r = proc.get(q)
-        assert r.status == 200, (q, r)
-        j = r.json()
-        page = j["cases"] if isinstance(j, dict) else j
-        out.extend(c["id"] for c in page)
-        after = j.get("next") if isinstance(j, dict) else None
-        if not after or not page:
-            return out
-    raise AssertionError("more than 2000 pages of cases")
-
-
-def verify(data):
-    """`hcp-node verify --data DIR`: (head, hash hex); asserts exit 0."""
-    p = subprocess.run([hcptest.binary(), "verify", "--data", data], capture_output=True,
-                       text=True, timeout=120)
-    assert p.returncode == 0, "hcp-node verify failed: %s %s" % (p.stdout, p.stderr)
-    m = re.search(r"head=(\d+) hash=([0-9a-fA-F]+)", p.stdout)
-    assert m, "hcp-node verify printed %r" % p.stdout
-    return int(m.group(1)), m.group(2).lower()
-
-
-# ---- a chaotic TCP proxy ----
-
-class Proxy:
-    """127.0.0.1:port -> 127.0.0.1:upstream, one thread per direction.
-    While chaos is on, each connection gets a random byte budget after which
-    it is cut (both sides closed, usually inside a frame), a chaos thread
-    cuts a random live connection every 0.2-1.2 s, and forwarding sleeps a
-    few ms now and then."""
-
-    def __init__(self, upstream, rng, chaos=True, rate=None):
-        self.upstream = upstream
-        self.rng = rng
-        self.rate = rate  # bytes per second per direction and connection, or None
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        self.chaos = chaos
-        self.closed = False
-        self.mu = threading.Lock()
-        self.pairs = []
-        self.cuts = 0
-        self.conns = 0
-        self.bytes = 0
-        self.threads = []
-
-    def start(self):
-        for fn in (self._accept, self._chaos):
-            t = threading.Thread(target=fn, daemon=True)
-            t.start()
-            self.threads.append(t)
-        return self
-
-    def _accept(self):
-        while not self.closed:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            try:
-                u = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
-                u.settimeout(None)
-            except OSError:
-                c.close()
-                continue
-            with self.mu:
-                budget = self.rng.randint(2000, 400000)
-                pair = {"c": c, "u": u, "left": budget, "dead": False}
-                self.pairs.append(pair)
-                self.conns += 1
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pump, args=(pair, a, b), daemon=True).start()
-
-    def _cut(self, pair):
-        """Close both sides of a connection (mu held)."""
-        if pair["dead"]:
-            return
-        pair["dead"] = True
-        for s in (pair["c"], pair["u"]):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        if pair in self.pairs:
-            self.pairs.remove(pair)
-
-    def _pump(self, pair, src, dst):
-        while True:
-            try:
-                data = src.recv(4096)
-            except OSError:
-                data = b""
-            with self.mu:
-                if not data or pair["dead"]:
-                    self._cut(pair)
-                    return
-                chaos = self.chaos
-                delay = self.rng.random() < 0.2
-                if chaos:
-                    pair["left"] -= len(data)
-                    if pair["left"] <= 0:
-                        # forward part of the chunk, then cut: inside a frame
-                        part = data[:self.rng.randint(0, len(data))]
-                        try:
-                            dst.sendall(part)
-                        except OSError:
-                            pass
-                        self.cuts += 1
-                        self._cut(pair)
-                        return
-            if chaos and delay:
-                time.sleep(self.rng.uniform(0.001, 0.008))
-            try:
-                dst.sendall(data)
-            except OSError:
-                with self.mu:
-                    self._cut(pair)
-                return
-            with self.mu:
-                self.bytes += len(data)
-            if self.rate:
-                time.sleep(len(data) / self.rate)
-
-    def _chaos(self):
-        while not self.closed:
-            time.sleep(self.rng.uniform(0.2, 1.2))
-            with self.mu:
-                if self.chaos and self.pairs:
-                    self.cuts += 1
-                    self._cut(self.rng.choice(self.pairs))
-
-    def close(self):
-        self.closed = True
-        try:
-            self.lsock.close()
-        except OSError:
-            pass
-        with self.mu:
-            for p in list(self.pairs):
-                self._cut(p)
 
 
 # ---- raw clients on the replication port ----
