@@ -18,6 +18,10 @@
 #define REPL_ID_MAX       32  /* node and gateway ids: printable ASCII */
 #define REPL_SIG_MAX      160 /* DER ECDSA P-256 signatures are at most 72 bytes */
 #define REPL_CERT_MAX     8192
+/* The highest log position a frame may carry: both stores keep positions
+ * as signed 64-bit numbers (JSON, the counties table), so anything above
+ * is refused as malformed, in both directions. */
+#define REPL_SEQ_MAX INT64_MAX
 
 enum repl_type {
     REPL_NONE = 0,
@@ -92,7 +96,8 @@ HCP_API HCP_NODISCARD int repl_encode_msg(const repl_frame *f, struct nng_msg **
  * v, nonce, gw; auth county, node, cert, sig; welcome seq, state; batch
  * county, seq>=1, >=1 event, sig; ack/pong seq; fetch seq>=1, max>=1;
  * events seq, events (may be empty); error code. hello/welcome/ack carry
- * "hash" exactly when seq >= 1. Errors: HCP_ERANGE (frame over
+ * "hash" exactly when seq >= 1; every position (seq, and a batch's last
+ * one) is at most REPL_SEQ_MAX. Errors: HCP_ERANGE (frame over
  * REPL_FRAME_MAX, a field over its ceiling, too many events),
  * HCP_EFORMAT (not one well-formed msgpack map, a field of the wrong type
  * or shape, a key twice), HCP_EPROTO (unknown type, a required field
