@@ -190,6 +190,18 @@ HCP_API HCP_NODISCARD int repl_tls_engine_use(void);
  * why (len bytes) and its age in *age_ms; either may be NULL. */
 #define REPL_TLS_WHY_MAX 128
 HCP_API uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, size_t len);
+/* The server side's limits (the gateway), before its TLS configuration is
+ * made: crl_file (may be NULL or "") is the CRL file the configuration's
+ * CRL came from; it is stat'ed at each new connection and re-read when it
+ * changed, so a revocation takes effect at the next handshake. A handshake
+ * not finished handshake_ms after its connection started fails at its
+ * next step (0: no deadline; nng 1.5.2 itself closes a connection whose
+ * negotiation is idle for 10 s); at most max_handshakes may be in progress
+ * at once, the newest beyond is refused at once (0: no cap). Only for
+ * OpenSSL's engine (not HCP_TLS_ENGINE=nng). HCP_OK, or HCP_EINVAL (path
+ * too long, negative values). */
+HCP_API HCP_NODISCARD int repl_tls_server_setup(const char *crl_file, int handshake_ms,
+                                                long max_handshakes);
 /* The engine's library and version, for the logs. */
 HCP_API const char *repl_tls_engine_version(void);
 
