@@ -195,9 +195,10 @@ HCP_API uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, siz
  * CRL came from; it is stat'ed at each new connection and re-read when it
  * changed, so a revocation takes effect at the next handshake. A handshake
  * not finished handshake_ms after its connection started fails at its
- * next step (0: no deadline; nng 1.5.2 itself closes a connection whose
- * negotiation is idle for 10 s); at most max_handshakes may be in progress
- * at once, the newest beyond is refused at once (0: no cap). Only for
+ * next step (0: no deadline; a peer that sends nothing at all makes no
+ * step, and nng 1.5.2 has no negotiation timeout of its own); at most
+ * max_handshakes may be in progress at once, the newest beyond is refused
+ * at once (0: no cap). Only for
  * OpenSSL's engine (not HCP_TLS_ENGINE=nng). HCP_OK, or HCP_EINVAL (path
  * too long, negative values). */
 HCP_API HCP_NODISCARD int repl_tls_server_setup(const char *crl_file, int handshake_ms,

@@ -333,20 +333,29 @@ static void conn_close(nng_tls_engine_conn *ec)
     ERR_clear_error();
 }
 
-/* A handshake step. On the server: one over the cap of handshakes in
- * progress fails at once, one past its deadline fails at its next step
- * (nng's own 10 s negotiation limit closes a peer that sends nothing). */
-static int conn_handshake(nng_tls_engine_conn *ec)
+/* Server side, before any handshake work (nng drives the handshake
+ * through handshake, send and recv alike): one over the cap of handshakes
+ * in progress fails at once, one past its deadline fails now. 0 to go on. */
+static int conn_limits(nng_tls_engine_conn *ec)
 {
     if (ec->refused) {
         note_reason("too many handshakes in progress: the newest is refused");
         return NNG_ECONNREFUSED;
     }
-    if (ec->deadline != 0 && nng_clock() > ec->deadline && !SSL_is_init_finished(ec->ssl)) {
+    if (ec->deadline != 0 && !SSL_is_init_finished(ec->ssl) && nng_clock() > ec->deadline) {
         conn_uncount(ec);
         note_reason("handshake not finished in time");
         return NNG_ETIMEDOUT;
     }
+    return 0;
+}
+
+/* A handshake step, within the server's limits. */
+static int conn_handshake(nng_tls_engine_conn *ec)
+{
+    int lim = conn_limits(ec);
+    if (lim != 0)
+        return lim;
     ERR_clear_error();
     int r = SSL_do_handshake(ec->ssl);
     if (r == 1) {
@@ -361,8 +370,13 @@ static int conn_handshake(nng_tls_engine_conn *ec)
 
 static int conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *szp)
 {
+    int lim = conn_limits(ec);
+    if (lim != 0)
+        return lim;
     ERR_clear_error();
     int r = SSL_read(ec->ssl, buf, *szp > INT_MAX ? INT_MAX : (int)*szp);
+    if (SSL_is_init_finished(ec->ssl))
+        conn_uncount(ec);
     if (r > 0) {
         *szp = (size_t)r;
         return 0;
@@ -372,8 +386,13 @@ static int conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *szp)
 
 static int conn_send(nng_tls_engine_conn *ec, const uint8_t *buf, size_t *szp)
 {
+    int lim = conn_limits(ec);
+    if (lim != 0)
+        return lim;
     ERR_clear_error();
     int r = SSL_write(ec->ssl, buf, *szp > INT_MAX ? INT_MAX : (int)*szp);
+    if (SSL_is_init_finished(ec->ssl))
+        conn_uncount(ec);
     if (r > 0) {
         *szp = (size_t)r;
         return 0;

@@ -11,8 +11,8 @@
  *                         frame is packed with msgpack-c directly); prints
  *                         the answer ("challenge", "error CODE", "none")
  *   auth COUNTY SEQ       hello then auth with CERT/KEY; prints the answer
- *   invent N              N hellos with invented county codes on one
- *                         connection; prints "challenges=K"
+ *   invent N [FROM]       N hellos with invented county codes (the FROM-th
+ *                         on) on one connection; prints "challenges=K"
  *   silent MS             connect, send nothing; prints "closed" when the
  *                         gateway closes the connection within MS, else "open"
  *   hello_wait MS         hello (for CERT's county), no auth, then as silent
@@ -223,6 +223,8 @@ static int do_auth(nng_socket s, const char *cert, const char *key, const char *
 /* Wait up to ms for the gateway to close the connection. */
 static void wait_closed(int ms)
 {
+    printf("connected\n"); /* the test waits for this line */
+    fflush(stdout);
     for (int t = 0; t < ms && atomic_load(&pipes_down) == 0; t += 20)
         nng_msleep(20);
     printf(atomic_load(&pipes_down) > 0 ? "closed\n" : "open\n");
@@ -249,8 +251,8 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "auth") == 0 && argc == 9) {
         code = do_auth(s, cert, key, argv[7], strtoull(argv[8], NULL, 10));
     } else if (strcmp(mode, "invent") == 0) {
-        long n = strtol(argv[7], NULL, 10), ok = 0;
-        for (long i = 0; i < n; i++) {
+        long n = strtol(argv[7], NULL, 10), ok = 0, from = argc > 8 ? strtol(argv[8], NULL, 10) : 0;
+        for (long i = from; i < from + n; i++) {
             char county[8];
             snprintf(county, sizeof(county), "%06ld", 100000 + (i * 7919) % 900000);
             repl_frame_clear(&r);
@@ -268,8 +270,9 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "hello_wait") == 0) {
         repl_identity *id = NULL;
         if (repl_identity_load(cert, key, &id) == HCP_OK) {
-            say(raw_hello(s, repl_identity_cn(id), 0, &r), &r);
+            int rv = raw_hello(s, repl_identity_cn(id), 0, &r);
             repl_identity_free(id);
+            say(rv, &r);
             wait_closed(atoi(argv[7]));
         } else
             code = 1;
