@@ -150,7 +150,7 @@ static void sess_drop(gw_ingest *in, uint32_t p)
     pthread_mutex_lock(&in->mu);
     session *s = sess_find(in, p, false);
     if (s != NULL) {
-        if (!s->authed && in->pending > 0)
+        if (!s->authed && s->since != 0 && in->pending > 0) /* counted at ADD_POST */
             in->pending--;
         sp_release(s->peer);
         memset(s, 0, sizeof(*s));
@@ -169,7 +169,7 @@ static void sess_drop(gw_ingest *in, uint32_t p)
  * mu held. */
 static void sess_authed(gw_ingest *in, session *s)
 {
-    if (!s->authed && in->pending > 0)
+    if (!s->authed && s->since != 0 && in->pending > 0) /* counted at ADD_POST */
         in->pending--;
     s->authed = true;
 }
@@ -186,7 +186,8 @@ static void pipe_added(gw_ingest *in, nng_pipe p)
     session *s = in->pending >= in->pending_max ? NULL : sess_find(in, id, true);
     if (s != NULL && s->since == 0) {
         s->since = nng_clock();
-        in->pending++;
+        if (!s->authed) /* a hello may have come first (insecure links) */
+            in->pending++;
     } else if (s == NULL) {
         refuse = true;
         in->closed_excess++;
