@@ -19,7 +19,10 @@
 #include "case.h"
 #include "gw.h"
 
-#define GW_COUNTIES_MAX 4096 /* table slots; China has about 2,900 counties */
+/* Table slots. Only known divisions (core/division.h, Qinghai's 44 plus
+ * handling units) ever take one, and gw_store_open refuses to start if
+ * the table could not hold every one of them. */
+#define GW_COUNTIES_MAX 4096
 
 enum gw_county_state { GW_NEVER_SEEN = 0, GW_OK, GW_FORKED, GW_UNAUTHORIZED };
 
@@ -41,11 +44,12 @@ struct gw_store {
      * that changed a case, and mtime is when (Last-Modified). */
     _Atomic uint64_t feed_version;
     _Atomic int64_t feed_mtime;
-    bool feed_dirty;                /* loop thread: this transaction changed a case */
+    bool feed_dirty;                  /* loop thread: this transaction changed a case */
     struct gw_feed_cache *feed_cache; /* rendered pages, owned */
     pthread_mutex_t mu;
     gw_county table[GW_COUNTIES_MAX];
     size_t ncounties;
+    uint64_t full_refusals; /* slots wanted while the table was full (logged) */
 };
 
 #define gws_err                hcpd_mdb_err
@@ -60,9 +64,15 @@ void gws_county_get(gw_store *s, const char *code, gw_county *out);
 int gws_county_list(gw_store *s, gw_county **out, size_t *n);
 /* Persist c in txn; gws_county_publish makes it visible after the commit. */
 int gws_county_put(gw_store *s, MDB_txn *txn, const gw_county *c);
-void gws_county_publish(gw_store *s, const gw_county *c);
-/* Note what a node said of its head and when (memory only). */
-void gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time now);
+/* Make c visible after its commit. False when c->code has no slot (not a
+ * known division, or the table is full: logged as store.counties_full). */
+bool gws_county_publish(gw_store *s, const gw_county *c);
+/* Note what a node said of its head and when (memory only; persisted with
+ * the county's next commit). Call only for a county the peer proved
+ * (after auth): nothing a peer says before that may be kept. Takes a slot
+ * for a known division; false when code is not one or the table is full
+ * (logged). A reported head above REPL_SEQ_MAX is ignored. */
+bool gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time now);
 
 /* Log entries: key county + be64 seq; value per core/stored.h. */
 int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,

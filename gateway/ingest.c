@@ -9,12 +9,23 @@
  * stable id (repl.*) and a reason.
  *
  * A connection is known by its nng pipe. Sessions (pipe → nonce, proven
- * county, verified certificate) live in a table under `mu` and end when
- * the pipe goes away.
+ * county, verified certificate) live in a table under `mu`, begin when
+ * the pipe comes up and end when it goes away.
+ *
+ * Before auth a peer has proven nothing, so nothing it says is stored: a
+ * hello only leaves a nonce and its words (county, head) in the session;
+ * the county's state is touched only after auth verified the certificate
+ * and the signature, and only for the county the certificate names. A
+ * pipe that has not authenticated within auth_ms (10 s; HCP_REPL_AUTH_MS
+ * for tests) is closed by a sweep, and at most pending_max pipes may be
+ * unauthenticated at once (HCP_REPL_PENDING_MAX, default 256): beyond
+ * that the newest is closed as it comes up, so idle or silent peers cannot
+ * take the descriptors authenticated counties and the HTTP port need.
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,21 +34,28 @@
 #include <time.h>
 
 #include "codec.h"
+#include "division.h"
 #include "gwstore.h"
 #include "gwwriter.h"
 #include "repl.h"
 
-#define GW_WORKERS  32
-#define GW_SESSIONS 8192 /* open addressing; more than the 2,900 counties */
-#define GW_FILE_MAX (1u << 20)
+#define GW_WORKERS      32
+#define GW_SESSIONS     8192 /* open addressing; more than the 2,900 counties */
+#define GW_FILE_MAX     (1u << 20)
+#define GW_AUTH_MS      10000 /* SPEC: unauthenticated connections last at most 10 s */
+#define GW_PENDING_MAX  256   /* unauthenticated pipes at once */
+#define GW_SWEEP_MIN_MS 50
 
 typedef struct session {
-    uint32_t pipe; /* 0: free */
+    uint32_t pipe;  /* 0: free */
+    nng_time since; /* when the pipe came up (nng_clock) */
+    bool authed;    /* auth verified (or the link is insecure and hello came) */
     bool has_nonce;
     uint8_t nonce[REPL_NONCE_LEN];
-    char county[HCP_COUNTY_LEN + 1]; /* "" until proven */
-    struct shared_peer *peer;        /* the verified certificate */
-    uint64_t hello_seq;              /* the node's head, as its hello told */
+    char county[HCP_COUNTY_LEN + 1];       /* "" until proven */
+    struct shared_peer *peer;              /* the verified certificate */
+    char hello_county[HCP_COUNTY_LEN + 1]; /* the county the hello claimed (unproven) */
+    uint64_t hello_seq;                    /* the node's head, as its hello told (unproven) */
     bool hello_has_hash;
     uint8_t hello_hash[HCP_HASH_LEN];
 } session;
@@ -58,6 +76,12 @@ struct gw_ingest {
     char gw_id[REPL_ID_MAX + 1];
     pthread_mutex_t mu;
     session sessions[GW_SESSIONS];
+    size_t pending;         /* sessions not authenticated (mu) */
+    uint64_t closed_idle;   /* pipes closed for not authenticating in time (mu) */
+    uint64_t closed_excess; /* pipes closed over pending_max (mu) */
+    nng_duration auth_ms;   /* HCP_REPL_AUTH_MS */
+    size_t pending_max;     /* HCP_REPL_PENDING_MAX */
+    nng_aio *sweep;         /* the periodic sweep of late pipes */
     worker workers[GW_WORKERS];
 };
 
@@ -126,6 +150,8 @@ static void sess_drop(gw_ingest *in, uint32_t p)
     pthread_mutex_lock(&in->mu);
     session *s = sess_find(in, p, false);
     if (s != NULL) {
+        if (!s->authed && s->since != 0 && in->pending > 0) /* counted at ADD_POST */
+            in->pending--;
         sp_release(s->peer);
         memset(s, 0, sizeof(*s));
         size_t i = (size_t)(s - in->sessions);
@@ -139,10 +165,88 @@ static void sess_drop(gw_ingest *in, uint32_t p)
     pthread_mutex_unlock(&in->mu);
 }
 
+/* Mark pipe p's session authenticated (it no longer counts as pending).
+ * mu held. */
+static void sess_authed(gw_ingest *in, session *s)
+{
+    if (!s->authed && s->since != 0 && in->pending > 0) /* counted at ADD_POST */
+        in->pending--;
+    s->authed = true;
+}
+
+/* A new pipe gets its session (and its clock) at once; one over the cap
+ * of unauthenticated pipes, or with no session slot left, is closed: the
+ * newest goes, those already waiting keep their chance. */
+static void pipe_added(gw_ingest *in, nng_pipe p)
+{
+    uint32_t id = (uint32_t)nng_pipe_id(p);
+    bool refuse = false;
+    size_t pending;
+    pthread_mutex_lock(&in->mu);
+    session *s = in->pending >= in->pending_max ? NULL : sess_find(in, id, true);
+    if (s != NULL && s->since == 0) {
+        s->since = nng_clock();
+        if (!s->authed) /* a hello may have come first (insecure links) */
+            in->pending++;
+    } else if (s == NULL) {
+        refuse = true;
+        in->closed_excess++;
+    }
+    pending = in->pending;
+    uint64_t excess = in->closed_excess;
+    pthread_mutex_unlock(&in->mu);
+    if (refuse) {
+        if (excess == 1 || excess % 100 == 0)
+            gw_log("warn", "repl.pending_full",
+                   "pending=%zu max=%zu closed=%llu detail=\"too many connections not yet "
+                   "authenticated: the newest is closed\"",
+                   pending, in->pending_max, (unsigned long long)excess);
+        nng_pipe_close(p);
+    }
+}
+
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    if (ev == NNG_PIPE_EV_REM_POST)
+    if (ev == NNG_PIPE_EV_ADD_POST)
+        pipe_added(arg, p);
+    else if (ev == NNG_PIPE_EV_REM_POST)
         sess_drop(arg, (uint32_t)nng_pipe_id(p));
+}
+
+/* Close every pipe that came up more than auth_ms ago and has not
+ * authenticated (SPEC: "a connection that has not authenticated within
+ * 10 s is closed"). Runs on nng's timer, re-arming itself. */
+#define SWEEP_BATCH 256
+static void on_sweep(void *arg)
+{
+    gw_ingest *in = arg;
+    if (nng_aio_result(in->sweep) != 0)
+        return; /* stopped */
+    uint32_t late[SWEEP_BATCH];
+    size_t n = 0;
+    nng_time now = nng_clock();
+    pthread_mutex_lock(&in->mu);
+    for (size_t i = 0; i < GW_SESSIONS && n < SWEEP_BATCH; i++) {
+        session *s = &in->sessions[i];
+        if (s->pipe != 0 && !s->authed && s->since != 0 && now - s->since >= (nng_time)in->auth_ms)
+            late[n++] = s->pipe;
+    }
+    in->closed_idle += n;
+    uint64_t total = in->closed_idle;
+    pthread_mutex_unlock(&in->mu);
+    for (size_t i = 0; i < n; i++) {
+        nng_pipe p = NNG_PIPE_INITIALIZER;
+        /* nng 1.5.2 has no lookup by id; a pipe's handle is its id */
+        p.id = late[i];
+        nng_pipe_close(p);
+    }
+    if (n > 0)
+        gw_log("info", "repl.auth_timeout",
+               "closed=%zu total=%llu limit_ms=%d detail=\"connections that did not "
+               "authenticate in time\"",
+               n, (unsigned long long)total, (int)in->auth_ms);
+    nng_duration every = in->auth_ms / 4 > GW_SWEEP_MIN_MS ? in->auth_ms / 4 : GW_SWEEP_MIN_MS;
+    nng_sleep_aio(every, in->sweep);
 }
 
 /* ---- replies ---- */
@@ -235,6 +339,24 @@ static void mark_forked(gw *g, const char *county, uint64_t seq)
     gw_writer_submit(g, it);
 }
 
+/* Take a proven county's first word into the counties table: a known
+ * division only, and only when a slot is free (a full table is logged by
+ * the store). The reason to answer, or NULL. */
+static const char *county_admit(gw *g, const char *county, uint64_t head)
+{
+    if (hcp_division_find(county) == NULL)
+        return "not_a_county";
+    if (!gws_county_seen(g->store, county, head, now_sec())) {
+        gw_log("error", "repl.counties_full",
+               "county=%s detail=\"no slot in the counties table: the county is refused\"", county);
+        return "overloaded";
+    }
+    return NULL;
+}
+
+/* hello: a nonce for the pipe. The county and head it claims are only
+ * remembered in the session, unproven; nothing is stored (an insecure
+ * link, tcp:// for tests and demos, takes the hello's word as proof). */
 static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
 {
     gw_ingest *in = w->g->ingest;
@@ -243,30 +365,34 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
         reply_error(w, "version", 0);
         return;
     }
-    gw_county c;
-    gws_county_get(w->g->store, f->county, &c);
-    if (c.state == GW_FORKED) {
-        reply_error(w, "forked", 0);
-        return;
+    if (in->insecure) {
+        gw_county c;
+        gws_county_get(w->g->store, f->county, &c);
+        const char *why = c.state == GW_FORKED ? "forked" : NULL;
+        if (why == NULL && head_forks(w->g, f->county, f->seq, f->has_hash, f->hash)) {
+            mark_forked(w->g, f->county, f->seq);
+            why = "forked";
+        }
+        if (why == NULL)
+            why = county_admit(w->g, f->county, f->seq);
+        if (why != NULL) {
+            reply_error(w, why, 0);
+            return;
+        }
     }
-    /* a head that contradicts the log is a fork; judged only for a county
-     * that proved itself (at auth, or here when the link is insecure) */
-    if (in->insecure && head_forks(w->g, f->county, f->seq, f->has_hash, f->hash)) {
-        mark_forked(w->g, f->county, f->seq);
-        reply_error(w, "forked", 0);
-        return;
-    }
-    gws_county_seen(w->g->store, f->county, f->seq, now_sec());
     pthread_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, true);
     bool ok = s != NULL && hcp_random(s->nonce, sizeof(s->nonce)) == HCP_OK;
     if (ok) {
         s->has_nonce = true;
+        memcpy(s->hello_county, f->county, sizeof(s->hello_county));
         s->hello_seq = f->seq;
         s->hello_has_hash = f->has_hash;
         memcpy(s->hello_hash, f->hash, HCP_HASH_LEN);
-        if (in->insecure) /* tcp:// (tests, demo): the hello's word is taken */
+        if (in->insecure) { /* tcp:// (tests, demo): the hello's word is taken */
             memcpy(s->county, f->county, sizeof(s->county));
+            sess_authed(in, s);
+        }
     }
     repl_frame r;
     memset(&r, 0, sizeof(r));
@@ -287,21 +413,28 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
     reply_frame(w, &r);
 }
 
-/* Verify an auth frame; on success bind the pipe's session to the county. */
+/* Verify an auth frame; on success bind the pipe's session to the county
+ * the certificate proves, and only then record anything about it: the
+ * head its hello told, when it was seen, a fork that head reveals. */
 static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
 {
     gw_ingest *in = w->g->ingest;
     const char *reason = NULL;
     repl_peer *peer = NULL;
     uint8_t nonce[REPL_NONCE_LEN];
+    char hello_county[HCP_COUNTY_LEN + 1] = "";
     pthread_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     bool has = s != NULL && s->has_nonce;
-    if (has)
+    if (has) {
         memcpy(nonce, s->nonce, sizeof(nonce));
+        memcpy(hello_county, s->hello_county, sizeof(hello_county));
+    }
     pthread_mutex_unlock(&in->mu);
     if (!has)
         reason = "unauthenticated";
+    else if (strcmp(hello_county, f->county) != 0)
+        reason = "county_mismatch"; /* the hello's head was told for another county */
     if (reason == NULL && repl_verifier_reload(in->verifier) != HCP_OK)
         gw_log("warn", "repl.crl_reload_failed", "detail=\"keeping the previous CRL\"");
     const char *why = NULL;
@@ -320,35 +453,55 @@ static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
         reply_error(w, reason, 0);
         return;
     }
+    /* proven from here on: f->county is the certificate's county */
     uint64_t hseq = 0;
-    bool hhas = false;
+    bool hhas = false, bound = false;
     uint8_t hhash[HCP_HASH_LEN] = {0};
-    shared_peer *sp = sp_new(peer);
-    if (sp == NULL) {
+    pthread_mutex_lock(&in->mu);
+    s = sess_find(in, pipe, false);
+    if (s != NULL && s->has_nonce && memcmp(s->nonce, nonce, sizeof(nonce)) == 0) {
+        s->has_nonce = false; /* one auth per nonce */
+        hseq = s->hello_seq;
+        hhas = s->hello_has_hash;
+        memcpy(hhash, s->hello_hash, HCP_HASH_LEN);
+        bound = true;
+    }
+    pthread_mutex_unlock(&in->mu);
+    if (!bound) { /* the pipe went away, or another hello came meanwhile */
         repl_peer_free(peer);
-        reply_error(w, "overloaded", 0);
+        reply_error(w, "unauthenticated", 0);
         return;
     }
-    peer = NULL;
+    gw_county c;
+    gws_county_get(w->g->store, f->county, &c);
+    const char *refuse = c.state == GW_FORKED ? "forked" : NULL;
+    if (refuse == NULL && head_forks(w->g, f->county, hseq, hhas, hhash)) {
+        mark_forked(w->g, f->county, hseq);
+        refuse = "forked";
+    }
+    if (refuse == NULL)
+        refuse = county_admit(w->g, f->county, hseq);
+    shared_peer *sp = refuse == NULL ? sp_new(peer) : NULL;
+    if (refuse == NULL && sp == NULL)
+        refuse = "overloaded";
+    if (refuse != NULL) {
+        if (sp == NULL)
+            repl_peer_free(peer);
+        sp_release(sp);
+        reply_error(w, refuse, 0);
+        return;
+    }
     pthread_mutex_lock(&in->mu);
-    s = sess_find(in, pipe, true);
+    s = sess_find(in, pipe, false);
     if (s != NULL) {
         sp_release(s->peer);
         s->peer = sp;
         sp = NULL;
-        s->has_nonce = false; /* one auth per nonce */
         memcpy(s->county, f->county, sizeof(s->county));
-        hseq = s->hello_seq;
-        hhas = s->hello_has_hash;
-        memcpy(hhash, s->hello_hash, HCP_HASH_LEN);
+        sess_authed(in, s);
     }
     pthread_mutex_unlock(&in->mu);
     sp_release(sp);
-    if (head_forks(w->g, f->county, hseq, hhas, hhash)) {
-        mark_forked(w->g, f->county, hseq);
-        reply_error(w, "forked", 0);
-        return;
-    }
     gw_log("info", "repl.auth", "county=%s node=%s", f->county, f->node);
     reply_position(w, REPL_WELCOME, f->county);
 }
@@ -552,6 +705,11 @@ static int tls_setup(gw *g, gw_ingest *in)
     char *ca = hcpd_read_text(c->tls_ca, GW_FILE_MAX);
     char *crl = c->tls_crl[0] ? hcpd_read_text(c->tls_crl, GW_FILE_MAX) : NULL;
     int rv = ca == NULL || (c->tls_crl[0] && crl == NULL) ? NNG_ENOENT : 0;
+    /* the handshake's own limits, and the CRL file followed by the
+     * listener's TLS: a revocation counts from the next handshake */
+    if (rv == 0 &&
+        repl_tls_server_setup(c->tls_crl, (int)in->auth_ms, (long)in->pending_max) != HCP_OK)
+        rv = NNG_EINVAL;
     if (rv == 0)
         rv = nng_tls_config_alloc(&in->tls, NNG_TLS_MODE_SERVER);
     if (rv == 0) {
@@ -586,6 +744,8 @@ static int listen_up(gw *g, gw_ingest *in)
     if (rv == 0)
         rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, REPL_FRAME_MAX + 1024);
     if (rv == 0)
+        rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, on_pipe, in);
+    if (rv == 0)
         rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, on_pipe, in);
     if (rv == 0)
         rv = nng_listener_create(&in->listener, in->sock, g->cfg.listen);
@@ -609,9 +769,28 @@ static int listen_up(gw *g, gw_ingest *in)
     }
     for (int i = 0; i < GW_WORKERS; i++)
         nng_ctx_recv(in->workers[i].ctx, in->workers[i].aio);
-    gw_log("info", "repl.listen", "url=%s mode=%s", g->cfg.listen,
-           in->insecure ? "insecure" : "mutual-tls");
+    if (nng_aio_alloc(&in->sweep, on_sweep, in) != 0)
+        return HCP_ENOMEM;
+    nng_sleep_aio(GW_SWEEP_MIN_MS, in->sweep);
+    gw_log("info", "repl.listen", "url=%s mode=%s auth_ms=%d pending_max=%zu", g->cfg.listen,
+           in->insecure ? "insecure" : "mutual-tls", (int)in->auth_ms, in->pending_max);
     return HCP_OK;
+}
+
+/* A positive integer from the environment (tests shorten the limits),
+ * else def; out-of-range values keep def. */
+static long env_long(const char *name, long def, long lo, long hi)
+{
+    const char *v = getenv(name);
+    char *end = NULL;
+    long l = v != NULL ? strtol(v, &end, 10) : 0;
+    if (v == NULL || end == v || *end != '\0' || l < lo || l > hi) {
+        if (v != NULL)
+            gw_log("warn", "config.env_ignored", "name=%s value_len=%zu min=%ld max=%ld", name,
+                   strlen(v), lo, hi);
+        return def;
+    }
+    return l;
 }
 
 int gw_ingest_start(gw *g)
@@ -620,6 +799,8 @@ int gw_ingest_start(gw *g)
     if (in == NULL)
         return HCP_ENOMEM;
     pthread_mutex_init(&in->mu, NULL);
+    in->auth_ms = (nng_duration)env_long("HCP_REPL_AUTH_MS", GW_AUTH_MS, 100, 3600000);
+    in->pending_max = (size_t)env_long("HCP_REPL_PENDING_MAX", GW_PENDING_MAX, 1, GW_SESSIONS / 2);
     in->insecure = strncmp(g->cfg.listen, "tcp://", 6) == 0;
     uint8_t id[8];
     if (hcp_random(id, sizeof(id)) == HCP_OK)
@@ -642,6 +823,8 @@ void gw_ingest_stop(gw *g)
     gw_ingest *in = g->ingest;
     if (in == NULL)
         return;
+    if (in->sweep != NULL)
+        nng_aio_stop(in->sweep); /* waits for a sweep running now; no more after */
     /* the close first: it ends every context, so each worker's aio
      * completes (ECLOSED) and the worker stops; then the aios are freed */
     if (!hcpd_nng_close_bounded(in->sock, 3)) {
@@ -655,6 +838,7 @@ void gw_ingest_stop(gw *g)
             nng_aio_stop(in->workers[i].aio);
     for (int i = 0; i < GW_WORKERS; i++)
         nng_aio_free(in->workers[i].aio);
+    nng_aio_free(in->sweep);
     if (in->tls != NULL)
         nng_tls_config_free(in->tls);
     for (size_t i = 0; i < GW_SESSIONS; i++)

@@ -11,6 +11,8 @@
 
 #include "chain.h"
 #include "codec.h"
+#include "division.h"
+#include "repl.h"
 #include "stored.h"
 
 #define GW_MAP_INITIAL (256u << 20)
@@ -36,14 +38,30 @@ static size_t slot_of(const char *code)
     return h % GW_COUNTIES_MAX;
 }
 
-/* The slot of code (existing, or free for it), or NULL when full. mu held. */
+/* Say once, loudly, that the table is full (a slot was wanted and none
+ * was free): it is sized for every known division, so this means a bug or
+ * a store from elsewhere, never something a peer can cause. mu held. */
+static void table_full(gw_store *s, const char *code)
+{
+    s->full_refusals++;
+    if (s->full_refusals == 1 || s->full_refusals % 1000 == 0)
+        gw_log("error", "store.counties_full",
+               "county=%s slots=%d counties=%zu refused=%llu detail=\"the counties table is "
+               "full: this county's state is not kept\"",
+               code, GW_COUNTIES_MAX, s->ncounties, (unsigned long long)s->full_refusals);
+}
+
+/* The slot of code (existing, or, with create, a free one for it), or
+ * NULL. Only a known division (core/division.h) gets a new slot, so the
+ * table cannot be filled with invented codes; a full table is logged.
+ * mu held. */
 static gw_county *table_find(gw_store *s, const char *code, bool create)
 {
     size_t i = slot_of(code);
     for (size_t k = 0; k < GW_COUNTIES_MAX; k++, i = (i + 1) % GW_COUNTIES_MAX) {
         gw_county *c = &s->table[i];
         if (c->code[0] == '\0') {
-            if (!create)
+            if (!create || hcp_division_find(code) == NULL)
                 return NULL;
             memcpy(c->code, code, HCP_COUNTY_LEN + 1);
             s->ncounties++;
@@ -52,6 +70,8 @@ static gw_county *table_find(gw_store *s, const char *code, bool create)
         if (memcmp(c->code, code, HCP_COUNTY_LEN) == 0)
             return c;
     }
+    if (create && hcp_division_find(code) != NULL)
+        table_full(s, code);
     return NULL;
 }
 
@@ -91,10 +111,11 @@ int gws_county_list(gw_store *s, gw_county **out, size_t *n)
     return HCP_OK;
 }
 
-void gws_county_publish(gw_store *s, const gw_county *c)
+bool gws_county_publish(gw_store *s, const gw_county *c)
 {
     pthread_mutex_lock(&s->mu);
     gw_county *t = table_find(s, c->code, true);
+    bool kept = t != NULL;
     if (t != NULL) {
         uint64_t reported = t->reported > c->reported ? t->reported : c->reported;
         hcp_time seen = t->last_seen > c->last_seen ? t->last_seen : c->last_seen;
@@ -103,10 +124,13 @@ void gws_county_publish(gw_store *s, const gw_county *c)
         t->last_seen = seen;
     }
     pthread_mutex_unlock(&s->mu);
+    return kept;
 }
 
-void gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time now)
+bool gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time now)
 {
+    if (reported > REPL_SEQ_MAX)
+        reported = 0; /* never stored: the frame decoder refuses it already */
     pthread_mutex_lock(&s->mu);
     gw_county *t = table_find(s, code, false);
     if (t == NULL) {
@@ -123,6 +147,7 @@ void gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time 
         t->last_seen = now;
     }
     pthread_mutex_unlock(&s->mu);
+    return t != NULL;
 }
 
 /* value: be64 applied | head | state | be64 reported | be64 last_seen | be64 rule_flags */
@@ -155,13 +180,18 @@ static int load_counties(gw_store *s, MDB_txn *txn)
         memcpy(code, k.mv_data, HCP_COUNTY_LEN);
         code[HCP_COUNTY_LEN] = '\0';
         gw_county *t = table_find(s, code, true);
-        if (t == NULL)
-            break;
+        if (t == NULL) { /* not a known division (or no slot: logged) */
+            gw_log("warn", "store.county_skipped",
+                   "county=%s detail=\"not a known division: its state is not loaded\"", code);
+            continue;
+        }
         const uint8_t *p = v.mv_data;
         t->applied = be64_get(p);
         memcpy(t->head, p + 8, HCP_HASH_LEN);
         t->state = p[8 + HCP_HASH_LEN];
         t->reported = be64_get(p + 9 + HCP_HASH_LEN);
+        if (t->reported > REPL_SEQ_MAX) /* written before heads were bounded */
+            t->reported = t->applied;
         t->last_seen = (hcp_time)be64_get(p + 17 + HCP_HASH_LEN);
         t->rule_flags = be64_get(p + 25 + HCP_HASH_LEN);
     }
@@ -279,6 +309,17 @@ int gw_store_open(gw *g)
         return HCP_ENOMEM;
     s->sealer = g->sealer;
     pthread_mutex_init(&s->mu, NULL);
+    size_t ndiv = 0;
+    (void)hcp_divisions(&ndiv);
+    if (ndiv == 0 || ndiv > GW_COUNTIES_MAX / 2) { /* half: short probe chains */
+        gw_log("error", "store.open_failed",
+               "divisions=%zu slots=%d reason=\"the counties table cannot hold every known "
+               "division\"",
+               ndiv, GW_COUNTIES_MAX);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return HCP_ERANGE;
+    }
     MDB_txn *txn = NULL;
     int mrc = hcpd_env_open(&s->db, g->cfg.data, GW_MAP_INITIAL, false, 512);
     if (!mrc)

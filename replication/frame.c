@@ -118,6 +118,10 @@ static bool frame_fields_ok(const repl_frame *f, unsigned have)
         return false;
     if (f->type == REPL_FETCH && (f->seq == 0 || f->max == 0))
         return false;
+    /* positions the stores can hold; a batch's last one too */
+    if (f->seq > REPL_SEQ_MAX ||
+        (f->type == REPL_BATCH && f->nevents - 1 > (uint64_t)REPL_SEQ_MAX - f->seq))
+        return false;
     /* A head past 0 has a hash; a head at 0 has none. */
     if ((shapes[f->type].may & F_HASH) && (f->seq >= 1) != ((have & F_HASH) != 0))
         return false;

@@ -18,6 +18,10 @@
 #define REPL_ID_MAX       32  /* node and gateway ids: printable ASCII */
 #define REPL_SIG_MAX      160 /* DER ECDSA P-256 signatures are at most 72 bytes */
 #define REPL_CERT_MAX     8192
+/* The highest log position a frame may carry: both stores keep positions
+ * as signed 64-bit numbers (JSON, the counties table), so anything above
+ * is refused as malformed, in both directions. */
+#define REPL_SEQ_MAX INT64_MAX
 
 enum repl_type {
     REPL_NONE = 0,
@@ -92,7 +96,8 @@ HCP_API HCP_NODISCARD int repl_encode_msg(const repl_frame *f, struct nng_msg **
  * v, nonce, gw; auth county, node, cert, sig; welcome seq, state; batch
  * county, seq>=1, >=1 event, sig; ack/pong seq; fetch seq>=1, max>=1;
  * events seq, events (may be empty); error code. hello/welcome/ack carry
- * "hash" exactly when seq >= 1. Errors: HCP_ERANGE (frame over
+ * "hash" exactly when seq >= 1; every position (seq, and a batch's last
+ * one) is at most REPL_SEQ_MAX. Errors: HCP_ERANGE (frame over
  * REPL_FRAME_MAX, a field over its ceiling, too many events),
  * HCP_EFORMAT (not one well-formed msgpack map, a field of the wrong type
  * or shape, a key twice), HCP_EPROTO (unknown type, a required field
@@ -185,6 +190,19 @@ HCP_API HCP_NODISCARD int repl_tls_engine_use(void);
  * why (len bytes) and its age in *age_ms; either may be NULL. */
 #define REPL_TLS_WHY_MAX 128
 HCP_API uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, size_t len);
+/* The server side's limits (the gateway), before its TLS configuration is
+ * made: crl_file (may be NULL or "") is the CRL file the configuration's
+ * CRL came from; it is stat'ed at each new connection and re-read when it
+ * changed, so a revocation takes effect at the next handshake. A handshake
+ * not finished handshake_ms after its connection started fails at its
+ * next step (0: no deadline; a peer that sends nothing at all makes no
+ * step, and nng 1.5.2 has no negotiation timeout of its own); at most
+ * max_handshakes may be in progress at once, the newest beyond is refused
+ * at once (0: no cap). Only for
+ * OpenSSL's engine (not HCP_TLS_ENGINE=nng). HCP_OK, or HCP_EINVAL (path
+ * too long, negative values). */
+HCP_API HCP_NODISCARD int repl_tls_server_setup(const char *crl_file, int handshake_ms,
+                                                long max_handshakes);
 /* The engine's library and version, for the logs. */
 HCP_API const char *repl_tls_engine_version(void);
 

@@ -22,14 +22,23 @@
  * defaults: a server certificate needs serverAuth, a client one clientAuth.
  * No session tickets, no session cache, no renegotiation.
  *
+ * Limits on the server side (repl_tls_server_setup, the gateway): a
+ * handshake must finish within a deadline counted from the connection's
+ * start, at most a fixed number may be in progress at once (the newest
+ * over it is refused at its first step), and the CRL file is re-read when
+ * it changed (one stat per new connection), so a certificate revoked after
+ * start is refused at its next handshake without a restart.
+ *
  * I/O: nng owns the TCP stream and buffers it (16 KiB each way); a BIO of
  * our own hands OpenSSL's records to nng_tls_engine_send and takes them from
  * nng_tls_engine_recv, turning NNG_EAGAIN into OpenSSL's "retry". nng calls
  * the engine with the connection's lock held, one thread at a time.
  */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,11 +65,29 @@ struct nng_tls_engine_config {
     SSL_CTX *ctx;
     nng_tls_mode mode;
     char server_name[TLS_NAME_MAX]; /* "" = none: no name check */
+    /* server side, with a CRL file to follow (repl_tls_server_setup) */
+    pthread_mutex_t mu;
+    bool mu_ok;
+    char *ca_pem;         /* the CA chain as configured (owned) */
+    X509_STORE *store;    /* rebuilt when the CRL file changed; NULL: the ctx's own */
+    struct stat crl_seen; /* the CRL file as last loaded */
+    bool crl_seen_ok;
 };
 
 struct nng_tls_engine_conn {
     SSL *ssl;
+    nng_time deadline; /* server: the handshake must be done by then (0: none) */
+    bool counted;      /* server: holds one of the handshake slots */
+    bool refused;      /* server: over the cap; fails at its first step */
 };
+
+/* Server-side limits, set once before the listener starts. */
+static struct {
+    char crl_file[4096]; /* "" = do not follow a CRL file */
+    int handshake_ms;    /* 0 = no deadline */
+    long max_handshakes; /* 0 = no cap */
+} server_limits;
+static atomic_long handshakes; /* server handshakes in progress */
 
 static BIO_METHOD *bio_method; /* made once by repl_tls_engine_use */
 
@@ -136,6 +163,90 @@ static void note_failure(SSL *ssl)
     pthread_mutex_unlock(&fails_mu);
 }
 
+/* Note a handshake the server side gave up itself (deadline, cap). */
+static void note_reason(const char *why)
+{
+    pthread_mutex_lock(&fails_mu);
+    fails[1].count++;
+    fails[1].at = nng_clock();
+    snprintf(fails[1].why, sizeof(fails[1].why), "%s", why);
+    pthread_mutex_unlock(&fails_mu);
+}
+
+/* ---- the CRL, followed on the server side ---- */
+
+/* Every certificate and CRL of pem into st (defined below). */
+static int store_pem(X509_STORE *st, const char *pem, int *ncerts, int *ncrls);
+
+/* The CRL file's text (at most 4 MiB), or NULL. */
+static char *read_small(const char *path, struct stat *st)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    if (fstat(fileno(f), st) == 0 && st->st_size >= 0 && st->st_size <= (4 << 20)) {
+        size_t n = (size_t)st->st_size;
+        buf = malloc(n + 1);
+        if (buf != NULL && fread(buf, 1, n, f) != n) {
+            free(buf);
+            buf = NULL;
+        }
+        if (buf != NULL)
+            buf[n] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Re-read the CRL file if it changed since it was last loaded: a new
+ * verification store (the CA chain as configured plus the file's CRLs)
+ * replaces the old one for connections made from now on. A file that
+ * cannot be read or parsed keeps the previous store (fail safe: the old
+ * CRL stays in force, and an expired one already refuses everything).
+ * The store for a new connection, held (caller frees), or NULL. */
+static X509_STORE *crl_current(nng_tls_engine_config *cfg)
+{
+    if (!cfg->mu_ok || cfg->ca_pem == NULL || server_limits.crl_file[0] == '\0')
+        return NULL;
+    struct stat now;
+    bool changed = stat(server_limits.crl_file, &now) == 0;
+    pthread_mutex_lock(&cfg->mu);
+    changed = changed && !(cfg->crl_seen_ok && same_file(&now, &cfg->crl_seen));
+    if (changed) {
+        struct stat st;
+        char *crl = read_small(server_limits.crl_file, &st);
+        X509_STORE *ns = crl != NULL ? X509_STORE_new() : NULL;
+        int ncerts = 0, ncrls = 0;
+        bool ok = ns != NULL && store_pem(ns, cfg->ca_pem, &ncerts, &ncrls) == 0 &&
+                  store_pem(ns, crl, &ncerts, &ncrls) == 0 && ncerts > 0 && ncrls > 0 &&
+                  X509_STORE_set_flags(ns, X509_V_FLAG_CRL_CHECK) == 1;
+        if (ok) {
+            X509_STORE_free(cfg->store);
+            cfg->store = ns;
+            ns = NULL;
+        }
+        /* remember the file either way: a broken file is not re-parsed per
+         * connection, a later change of it is */
+        cfg->crl_seen = crl != NULL ? st : now;
+        cfg->crl_seen_ok = true;
+        X509_STORE_free(ns);
+        free(crl);
+        ERR_clear_error();
+    }
+    X509_STORE *cur = cfg->store;
+    if (cur != NULL && X509_STORE_up_ref(cur) != 1)
+        cur = NULL;
+    pthread_mutex_unlock(&cfg->mu);
+    return cur;
+}
+
 /* ---- connections ---- */
 
 /* An OpenSSL failure of ssl's last call as an nng error; clears the
@@ -170,6 +281,24 @@ static int conn_init(nng_tls_engine_conn *ec, void *tls, nng_tls_engine_config *
     SSL_set_bio(ec->ssl, b, b); /* ssl owns b */
     if (cfg->mode == NNG_TLS_MODE_SERVER) {
         SSL_set_accept_state(ec->ssl);
+        X509_STORE *st = crl_current(cfg);
+        if (st != NULL) {
+            int ok = SSL_set1_verify_cert_store(ec->ssl, st);
+            X509_STORE_free(st); /* ssl holds its own reference */
+            if (ok != 1) {
+                ERR_clear_error();
+                return NNG_ENOMEM;
+            }
+        }
+        if (server_limits.handshake_ms > 0)
+            ec->deadline = nng_clock() + (nng_time)server_limits.handshake_ms;
+        if (server_limits.max_handshakes > 0) {
+            if (atomic_fetch_add(&handshakes, 1) >= server_limits.max_handshakes) {
+                atomic_fetch_sub(&handshakes, 1);
+                ec->refused = true; /* failed at its first step: nng closes it */
+            } else
+                ec->counted = true;
+        }
         return 0;
     }
     SSL_set_connect_state(ec->ssl);
@@ -181,8 +310,18 @@ static int conn_init(nng_tls_engine_conn *ec, void *tls, nng_tls_engine_config *
     return 0;
 }
 
+/* Give back the connection's handshake slot, once. */
+static void conn_uncount(nng_tls_engine_conn *ec)
+{
+    if (ec->counted) {
+        ec->counted = false;
+        atomic_fetch_sub(&handshakes, 1);
+    }
+}
+
 static void conn_fini(nng_tls_engine_conn *ec)
 {
+    conn_uncount(ec);
     SSL_free(ec->ssl); /* NULL-safe; frees the BIO */
     ec->ssl = NULL;
 }
@@ -194,17 +333,50 @@ static void conn_close(nng_tls_engine_conn *ec)
     ERR_clear_error();
 }
 
+/* Server side, before any handshake work (nng drives the handshake
+ * through handshake, send and recv alike): one over the cap of handshakes
+ * in progress fails at once, one past its deadline fails now. 0 to go on. */
+static int conn_limits(nng_tls_engine_conn *ec)
+{
+    if (ec->refused) {
+        note_reason("too many handshakes in progress: the newest is refused");
+        return NNG_ECONNREFUSED;
+    }
+    if (ec->deadline != 0 && !SSL_is_init_finished(ec->ssl) && nng_clock() > ec->deadline) {
+        conn_uncount(ec);
+        note_reason("handshake not finished in time");
+        return NNG_ETIMEDOUT;
+    }
+    return 0;
+}
+
+/* A handshake step, within the server's limits. */
 static int conn_handshake(nng_tls_engine_conn *ec)
 {
+    int lim = conn_limits(ec);
+    if (lim != 0)
+        return lim;
     ERR_clear_error();
     int r = SSL_do_handshake(ec->ssl);
-    return r == 1 ? 0 : ssl_fail(ec->ssl, r, true);
+    if (r == 1) {
+        conn_uncount(ec);
+        return 0;
+    }
+    int rv = ssl_fail(ec->ssl, r, true);
+    if (rv != NNG_EAGAIN)
+        conn_uncount(ec);
+    return rv;
 }
 
 static int conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *szp)
 {
+    int lim = conn_limits(ec);
+    if (lim != 0)
+        return lim;
     ERR_clear_error();
     int r = SSL_read(ec->ssl, buf, *szp > INT_MAX ? INT_MAX : (int)*szp);
+    if (SSL_is_init_finished(ec->ssl))
+        conn_uncount(ec);
     if (r > 0) {
         *szp = (size_t)r;
         return 0;
@@ -214,8 +386,13 @@ static int conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *szp)
 
 static int conn_send(nng_tls_engine_conn *ec, const uint8_t *buf, size_t *szp)
 {
+    int lim = conn_limits(ec);
+    if (lim != 0)
+        return lim;
     ERR_clear_error();
     int r = SSL_write(ec->ssl, buf, *szp > INT_MAX ? INT_MAX : (int)*szp);
+    if (SSL_is_init_finished(ec->ssl))
+        conn_uncount(ec);
     if (r > 0) {
         *szp = (size_t)r;
         return 0;
@@ -235,11 +412,19 @@ static void config_fini(nng_tls_engine_config *cfg)
 {
     SSL_CTX_free(cfg->ctx); /* NULL-safe */
     cfg->ctx = NULL;
+    X509_STORE_free(cfg->store);
+    cfg->store = NULL;
+    free(cfg->ca_pem);
+    cfg->ca_pem = NULL;
+    if (cfg->mu_ok)
+        pthread_mutex_destroy(&cfg->mu);
+    cfg->mu_ok = false;
 }
 
 static int config_init(nng_tls_engine_config *cfg, nng_tls_mode mode)
 {
     cfg->mode = mode;
+    cfg->mu_ok = pthread_mutex_init(&cfg->mu, NULL) == 0;
     cfg->ctx = SSL_CTX_new(mode == NNG_TLS_MODE_SERVER ? TLS_server_method() : TLS_client_method());
     if (cfg->ctx == NULL) {
         ERR_clear_error();
@@ -328,6 +513,24 @@ static int config_ca_chain(nng_tls_engine_config *cfg, const char *certs, const 
         rv = NNG_ECRYPTO; /* no CA at all: nothing would verify */
     if (rv == 0 && ncrls > 0 && X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK) != 1)
         rv = NNG_ECRYPTO;
+    if (rv == 0 && cfg->mode == NNG_TLS_MODE_SERVER && cfg->mu_ok) {
+        /* kept to rebuild the store when the CRL file changes */
+        size_t n = strlen(certs);
+        char *copy = malloc(n + 1);
+        if (copy == NULL)
+            rv = NNG_ENOMEM;
+        else {
+            memcpy(copy, certs, n + 1);
+            pthread_mutex_lock(&cfg->mu);
+            free(cfg->ca_pem);
+            cfg->ca_pem = copy;
+            /* the CRL given now is the one in force: the file is compared
+             * against it from the first connection on */
+            cfg->crl_seen_ok = crl != NULL && server_limits.crl_file[0] != '\0' &&
+                               stat(server_limits.crl_file, &cfg->crl_seen) == 0;
+            pthread_mutex_unlock(&cfg->mu);
+        }
+    }
     ERR_clear_error();
     return rv;
 }
@@ -452,4 +655,15 @@ const char *repl_tls_engine_version(void)
 {
     return strcmp(nng_tls_engine_name(), engine.name) == 0 ? OpenSSL_version(OPENSSL_VERSION)
                                                            : nng_tls_engine_description();
+}
+
+int repl_tls_server_setup(const char *crl_file, int handshake_ms, long max_handshakes)
+{
+    size_t n = crl_file != NULL ? strlen(crl_file) : 0;
+    if (n >= sizeof(server_limits.crl_file) || handshake_ms < 0 || max_handshakes < 0)
+        return HCP_EINVAL;
+    memcpy(server_limits.crl_file, crl_file != NULL ? crl_file : "", n + 1);
+    server_limits.handshake_ms = handshake_ms;
+    server_limits.max_handshakes = max_handshakes;
+    return HCP_OK;
 }

@@ -135,11 +135,16 @@ static void test_small_frames(void **state)
     repl_frame_clear(&g);
     hcp_buf_free(&b);
 
-    repl_frame ack = {.type = REPL_ACK, .seq = UINT64_MAX, .has_hash = true};
+    repl_frame ack = {.type = REPL_ACK, .seq = REPL_SEQ_MAX, .has_hash = true};
     fill(ack.hash, HCP_HASH_LEN, 6);
     b = round_trip(&ack, &g);
-    assert_true(g.seq == UINT64_MAX);
+    assert_true(g.seq == REPL_SEQ_MAX);
     repl_frame_clear(&g);
+    hcp_buf_free(&b);
+    /* a position the stores cannot hold is never encoded */
+    ack.seq = (uint64_t)REPL_SEQ_MAX + 1;
+    hcp_buf_init(&b, REPL_FRAME_MAX);
+    assert_int_not_equal(repl_encode(&ack, &b), HCP_OK);
     hcp_buf_free(&b);
 
     repl_frame fe = {.type = REPL_FETCH, .seq = 100, .max = 500};
@@ -414,6 +419,38 @@ static void test_required_fields(void **state)
     raw_str(&r, "county", "630102");
     raw_str(&r, "node", "n1");
     raw_uint(&r, "seq", 0);
+    assert_int_equal(raw_decode(&r), HCP_EPROTO);
+    /* a hello whose head is past REPL_SEQ_MAX (2^63, 2^64 - 1) */
+    for (int i = 0; i < 2; i++) {
+        raw_init(&r);
+        msgpack_pack_map(&r.pk, 7);
+        raw_uint(&r, "t", REPL_HELLO);
+        raw_uint(&r, "v", 1);
+        raw_uint(&r, "vmin", 1);
+        raw_str(&r, "county", "630102");
+        raw_str(&r, "node", "n1");
+        raw_uint(&r, "seq", i == 0 ? (uint64_t)1 << 63 : UINT64_MAX);
+        raw_bin(&r, "hash", HCP_HASH_LEN);
+        assert_int_equal(raw_decode(&r), HCP_EPROTO);
+    }
+    /* a batch whose last position would pass REPL_SEQ_MAX */
+    raw_batch_head(&r, 5, REPL_SEQ_MAX);
+    assert_int_equal(raw_decode(&r), HCP_OK);
+    raw_init(&r);
+    msgpack_pack_map(&r.pk, 5);
+    raw_uint(&r, "t", REPL_BATCH);
+    raw_str(&r, "county", "630102");
+    raw_uint(&r, "seq", REPL_SEQ_MAX);
+    raw_bin(&r, "sig", 70);
+    raw_key(&r, "events");
+    msgpack_pack_array(&r.pk, 2);
+    for (int i = 0; i < 2; i++) {
+        msgpack_pack_array(&r.pk, 2);
+        msgpack_pack_bin(&r.pk, 3);
+        msgpack_pack_bin_body(&r.pk, "abc", 3);
+        msgpack_pack_bin(&r.pk, HCP_HASH_LEN);
+        msgpack_pack_bin_body(&r.pk, zh, HCP_HASH_LEN);
+    }
     assert_int_equal(raw_decode(&r), HCP_EPROTO);
     /* ack at seq 3 without its hash */
     raw_init(&r);
