@@ -868,8 +868,9 @@ char *hcp_text_mask(const char *s, const hcp_intake *in, const hcp_contact *veri
 static int texts_mask(char **t[TX_COUNT], char **o[TX_COUNT], const hcp_intake *in,
                       const hcp_contact *verifier, char *owned[TX_COUNT])
 {
+    for (int i = 0; i < TX_COUNT; i++)
+        owned[i] = NULL; /* all of them: texts_free runs after an early return */
     for (int i = 0; i < TX_COUNT; i++) {
-        owned[i] = NULL;
         if (t[i] == NULL || *t[i] == NULL)
             continue;
         char *m = hcp_text_mask(*t[i], in, verifier);

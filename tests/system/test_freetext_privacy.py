@@ -141,14 +141,23 @@ class FreeText(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        bad = []
         try:
-            for p in cls.procs[1:] + cls.procs[:1]:
-                if p.alive():
-                    p.stop(signal.SIGTERM, timeout=10.0)
+            for p in cls.procs[1:] + cls.procs[:1]:  # nodes first, then the gateway
+                if p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
+                    bad.append("%s: unclean exit" % p.data)
+            for p in cls.procs:
+                for mark in ("runtime error:", "Sanitizer"):
+                    if mark in p.stderr():
+                        bad.append("%s: stderr holds %r" % (p.data, mark))
+            if bad:
+                cls.dump("unclean stop")
         finally:
             cls.kill_all()
             if not os.environ.get("HCP_FREETEXT_KEEP"):
                 shutil.rmtree(cls.tmp, ignore_errors=True)
+        if bad:
+            raise AssertionError("; ".join(bad))
 
     # ---- helpers ----
     def assert_masked(self, blob, where):
