@@ -201,20 +201,6 @@ int hcp_event_copy(hcp_event *dst, const hcp_event *src)
     return HCP_OK;
 }
 
-static bool intake_has_personal(const hcp_intake *in)
-{
-    const hcp_person *p = &in->complainant;
-    return in->staff.phone != NULL || p->name != NULL || p->phone != NULL ||
-           p->id_number != NULL || p->organization != NULL;
-}
-
-bool hcp_event_has_personal(const hcp_event *ev)
-{
-    if (ev == NULL)
-        return false;
-    return intake_has_personal(&ev->in) || ev->verifier.phone != NULL;
-}
-
 static bool nonempty(const char *s)
 {
     return s != NULL && s[0] != '\0';

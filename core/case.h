@@ -282,7 +282,9 @@ HCP_API void hcp_intake_clear(hcp_intake *in);
 HCP_API HCP_NODISCARD int hcp_intake_copy(hcp_intake *dst, const hcp_intake *src);
 HCP_API HCP_NODISCARD int hcp_case_copy(hcp_case *dst, const hcp_case *src);
 HCP_API HCP_NODISCARD int hcp_event_copy(hcp_event *dst, const hcp_event *src);
-/* Whether an event carries personal data (and so a personal record). */
+/* Whether an event carries personal data (and so a personal record): a
+ * personal field, or free text that masking changes (codec.h,
+ * hcp_text_mask). Implemented in codec.c. */
 HCP_API bool hcp_event_has_personal(const hcp_event *ev);
 
 /* A complainant counts as real-name when a name and a phone or an ID number

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redact.h"
+
 #define MP_DEPTH_MAX 32 /* ceiling of hcp_mp_check's max_depth (fixed stack) */
 #define REC_DEPTH    8  /* nesting a record may have, extras included */
 
@@ -329,6 +331,9 @@ static const struct field intake_f[] = {
 static const struct table intake_t = TAB(intake_f);
 
 #define T_IN (T(HCP_EV_EVALUATION) | T(HCP_EV_CASE_OPEN))
+/* The "type" of a case record in the personal record's table: a bit no
+ * event type uses, so that a case's personal record takes only case keys. */
+#define T_CASE (1u << 31)
 
 static const struct field event_f[] = {
     F("s", FK_U64, hcp_event, seq, 0, ALL),
@@ -392,6 +397,25 @@ static const struct field case_f[] = {
 };
 static const struct table case_t = TAB(case_f);
 
+/*
+ * Free text (docs/codec.md "Free text"): the fields a person types, which
+ * may hold a phone, an ID number or an e-mail address. The main record
+ * carries each masked (hcp_text_mask); the personal record carries the
+ * original, under its own key, when masking changed it.
+ */
+enum text_field {
+    TX_WINDOW,  /* in.window */
+    TX_CONTENT, /* in.content */
+    TX_NOTE,    /* note */
+    TX_BY,      /* by */
+    TX_REASON,  /* reason */
+    TX_RESULT,  /* result */
+    TX_VIA,     /* via */
+    TX_TEXT,    /* text */
+    TX_RR,      /* a case's rectification_result */
+    TX_COUNT
+};
+
 /* The personal record's fields, gathered from (encode: borrowed) or for
  * (decode: owned until moved) an event or a case. */
 struct pii {
@@ -402,16 +426,40 @@ struct pii {
     char *id_number;
     char *organization;
     char *verifier_phone;
+    /* originals of the free text whose main-record form is masked */
+    char *o_window;
+    char *o_content;
+    char *o_note;
+    char *o_by;
+    char *o_reason;
+    char *o_result;
+    char *o_via;
+    char *o_text;
+    char *o_rr;
 };
+
+#define T_NOTE   (T(HCP_EV_VERIFY_CONCLUDE) | T(HCP_EV_DISPUTE_DECIDE) | T(HCP_EV_REVISIT))
+#define T_BY     (T(HCP_EV_DISPUTE_FILE) | T(HCP_EV_REVISIT))
+#define T_REASON (T(HCP_EV_DISPUTE_FILE) | T(HCP_EV_RECTIFY_EXTEND))
 
 static const struct field pii_f[] = {
     F("sa", FK_SALT, struct pii, salt, 0, ALL),
-    F("sp", FK_STR, struct pii, staff_phone, HCP_SHORT_MAX, T_IN),
-    F("cn", FK_STR, struct pii, name, HCP_SHORT_MAX, T_IN),
-    F("cp", FK_STR, struct pii, phone, HCP_SHORT_MAX, T_IN),
-    F("ci", FK_STR, struct pii, id_number, HCP_SHORT_MAX, T_IN),
-    F("co", FK_STR, struct pii, organization, HCP_SHORT_MAX, T_IN),
-    F("vp", FK_STR, struct pii, verifier_phone, HCP_SHORT_MAX, T(HCP_EV_VERIFY_START)),
+    F("sp", FK_STR, struct pii, staff_phone, HCP_SHORT_MAX, T_IN | T_CASE),
+    F("cn", FK_STR, struct pii, name, HCP_SHORT_MAX, T_IN | T_CASE),
+    F("cp", FK_STR, struct pii, phone, HCP_SHORT_MAX, T_IN | T_CASE),
+    F("ci", FK_STR, struct pii, id_number, HCP_SHORT_MAX, T_IN | T_CASE),
+    F("co", FK_STR, struct pii, organization, HCP_SHORT_MAX, T_IN | T_CASE),
+    F("vp", FK_STR, struct pii, verifier_phone, HCP_SHORT_MAX, T(HCP_EV_VERIFY_START) | T_CASE),
+    /* schema version 2: original free text */
+    F("ow", FK_STR, struct pii, o_window, HCP_SHORT_MAX, T_IN | T_CASE),
+    F("oct", FK_STR, struct pii, o_content, HCP_TEXT_MAX, T_IN | T_CASE),
+    F("ont", FK_STR, struct pii, o_note, HCP_TEXT_MAX, T_NOTE),
+    F("oby", FK_STR, struct pii, o_by, HCP_SHORT_MAX, T_BY),
+    F("ors", FK_STR, struct pii, o_reason, HCP_TEXT_MAX, T_REASON),
+    F("or", FK_STR, struct pii, o_result, HCP_TEXT_MAX, T(HCP_EV_RECTIFY_DONE)),
+    F("ovi", FK_STR, struct pii, o_via, HCP_SHORT_MAX, T(HCP_EV_FEEDBACK)),
+    F("otx", FK_STR, struct pii, o_text, HCP_TEXT_MAX, T(HCP_EV_FEEDBACK)),
+    F("orr", FK_STR, struct pii, o_rr, HCP_TEXT_MAX, T_CASE),
 };
 static const struct table pii_t = TAB(pii_f);
 
@@ -740,6 +788,7 @@ static int enc_pii(const struct pii *v, uint32_t tbit, hcp_buf *b, uint8_t diges
 static void pii_view(struct pii *v, const hcp_intake *in, const hcp_contact *verifier,
                      const uint8_t salt[HCP_SALT_LEN])
 {
+    memset(v, 0, sizeof(*v));
     memcpy(v->salt, salt, HCP_SALT_LEN);
     v->staff_phone = in->staff.phone;
     v->name = in->complainant.name;
@@ -753,7 +802,98 @@ static void pii_view(struct pii *v, const hcp_intake *in, const hcp_contact *ver
 static bool pii_any(const struct pii *v)
 {
     return v->staff_phone || v->name || v->phone || v->id_number || v->organization ||
-           v->verifier_phone;
+           v->verifier_phone || v->o_window || v->o_content || v->o_note || v->o_by ||
+           v->o_reason || v->o_result || v->o_via || v->o_text || v->o_rr;
+}
+
+/* Where the personal record keeps the original of each free-text field. */
+static void pii_orig_slots(struct pii *v, char **o[TX_COUNT])
+{
+    o[TX_WINDOW] = &v->o_window;
+    o[TX_CONTENT] = &v->o_content;
+    o[TX_NOTE] = &v->o_note;
+    o[TX_BY] = &v->o_by;
+    o[TX_REASON] = &v->o_reason;
+    o[TX_RESULT] = &v->o_result;
+    o[TX_VIA] = &v->o_via;
+    o[TX_TEXT] = &v->o_text;
+    o[TX_RR] = &v->o_rr;
+}
+
+/* The free-text fields of an event (NULL: the kind has no such field). */
+static void event_text_slots(hcp_event *ev, char **t[TX_COUNT])
+{
+    t[TX_WINDOW] = &ev->in.window;
+    t[TX_CONTENT] = &ev->in.content;
+    t[TX_NOTE] = &ev->note;
+    t[TX_BY] = &ev->by;
+    t[TX_REASON] = &ev->reason;
+    t[TX_RESULT] = &ev->result;
+    t[TX_VIA] = &ev->via;
+    t[TX_TEXT] = &ev->text;
+    t[TX_RR] = NULL;
+}
+
+/* The free-text fields of a case. */
+static void case_text_slots(hcp_case *c, char **t[TX_COUNT])
+{
+    memset(t, 0, TX_COUNT * sizeof(t[0]));
+    t[TX_WINDOW] = &c->in.window;
+    t[TX_CONTENT] = &c->in.content;
+    t[TX_RR] = &c->rectification_result;
+}
+
+/* See codec.h: hcp_redact_known with the record's own personal strings. */
+char *hcp_text_mask(const char *s, const hcp_intake *in, const hcp_contact *verifier)
+{
+    const char *known[7];
+    size_t nk = 0;
+    if (s == NULL)
+        return NULL;
+    if (in != NULL) {
+        known[nk++] = in->complainant.name;
+        known[nk++] = in->complainant.phone;
+        known[nk++] = in->complainant.id_number;
+        known[nk++] = in->complainant.organization;
+        known[nk++] = in->staff.phone;
+    }
+    if (verifier != NULL)
+        known[nk++] = verifier->phone;
+    return hcp_redact_dup(s, known, nk); /* NULL entries are ignored */
+}
+
+/*
+ * Mask the free text of a shallow copy being encoded: each slot t[i] whose
+ * masked form differs is pointed at a new masked string (kept in owned[i]
+ * for the caller to free) and its original is borrowed into o[i].
+ */
+static int texts_mask(char **t[TX_COUNT], char **o[TX_COUNT], const hcp_intake *in,
+                      const hcp_contact *verifier, char *owned[TX_COUNT])
+{
+    for (int i = 0; i < TX_COUNT; i++)
+        owned[i] = NULL; /* all of them: texts_free runs after an early return */
+    for (int i = 0; i < TX_COUNT; i++) {
+        if (t[i] == NULL || *t[i] == NULL)
+            continue;
+        char *m = hcp_text_mask(*t[i], in, verifier);
+        if (m == NULL)
+            return HCP_ENOMEM;
+        if (strcmp(m, *t[i]) == 0) {
+            free(m);
+            continue;
+        }
+        *o[i] = *t[i];
+        *t[i] = m;
+        owned[i] = m;
+    }
+    return HCP_OK;
+}
+
+/* Free what texts_mask allocated. */
+static void texts_free(char *owned[TX_COUNT])
+{
+    for (int i = 0; i < TX_COUNT; i++)
+        free(owned[i]);
 }
 
 /* Complainant fields need has_complainant (complainant: null has none). */
@@ -785,7 +925,8 @@ static int enc_both(const struct table *t, const char *base, uint32_t tbit, cons
     return rc;
 }
 
-/* See codec.h. ev is borrowed; rec and pii are appended to. */
+/* See codec.h. ev is borrowed; rec and pii are appended to. The main
+ * record is written from a shallow copy whose free text is masked. */
 int hcp_event_encode(const hcp_event *ev, hcp_buf *rec, hcp_buf *pii,
                      uint8_t digest_out[HCP_HASH_LEN])
 {
@@ -798,15 +939,22 @@ int hcp_event_encode(const hcp_event *ev, hcp_buf *rec, hcp_buf *pii,
     pii_view(&v, &ev->in, &ev->verifier, ev->pii_salt);
     if (!complainant_consistent(&ev->in, &v))
         return HCP_EINVAL;
+    hcp_event m = *ev; /* shallow: nothing of it is freed but `owned` */
+    char **t[TX_COUNT], **o[TX_COUNT], *owned[TX_COUNT];
+    event_text_slots(&m, t);
+    pii_orig_slots(&v, o);
     uint8_t digest[HCP_HASH_LEN];
-    int rc = enc_both(&event_t, (const char *)ev, T(ev->type), &v, &ev->extra, rec, pii, digest);
+    int rc = texts_mask(t, o, &ev->in, &ev->verifier, owned);
+    if (rc == HCP_OK)
+        rc = enc_both(&event_t, (const char *)&m, T(ev->type), &v, &ev->extra, rec, pii, digest);
+    texts_free(owned);
     if (rc == HCP_OK && digest_out != NULL)
         memcpy(digest_out, digest, HCP_HASH_LEN);
     return rc;
 }
 
 /* See codec.h. c and salt are borrowed; salt may be NULL only when the
- * case holds no personal data. */
+ * case holds no personal data (masked free text included). */
 int hcp_case_encode(const hcp_case *c, const uint8_t salt[HCP_SALT_LEN], hcp_buf *rec, hcp_buf *pii)
 {
     static const uint8_t nosalt[HCP_SALT_LEN];
@@ -816,10 +964,44 @@ int hcp_case_encode(const hcp_case *c, const uint8_t salt[HCP_SALT_LEN], hcp_buf
         return HCP_EINVAL;
     struct pii v;
     pii_view(&v, &c->in, &c->verifier, salt ? salt : nosalt);
-    if ((salt == NULL && pii_any(&v)) || !complainant_consistent(&c->in, &v))
+    if (!complainant_consistent(&c->in, &v))
         return HCP_EINVAL;
+    hcp_case m = *c; /* shallow, as for events */
+    char **t[TX_COUNT], **o[TX_COUNT], *owned[TX_COUNT];
+    case_text_slots(&m, t);
+    pii_orig_slots(&v, o);
     uint8_t digest[HCP_HASH_LEN];
-    return enc_both(&case_t, (const char *)c, ALL, &v, &c->extra, rec, pii, digest);
+    int rc = texts_mask(t, o, &c->in, &c->verifier, owned);
+    if (rc == HCP_OK && salt == NULL && pii_any(&v))
+        rc = HCP_EINVAL;
+    if (rc == HCP_OK)
+        rc = enc_both(&case_t, (const char *)&m, T_CASE, &v, &c->extra, rec, pii, digest);
+    texts_free(owned);
+    return rc;
+}
+
+/* See case.h: personal fields, or free text that masking changes. An
+ * allocation failure counts as personal (the caller then makes a salt). */
+bool hcp_event_has_personal(const hcp_event *ev)
+{
+    if (ev == NULL)
+        return false;
+    const hcp_person *p = &ev->in.complainant;
+    if (ev->in.staff.phone != NULL || p->name != NULL || p->phone != NULL || p->id_number != NULL ||
+        p->organization != NULL || ev->verifier.phone != NULL)
+        return true;
+    char **t[TX_COUNT];
+    event_text_slots((hcp_event *)ev, t); /* only read */
+    for (int i = 0; i < TX_COUNT; i++) {
+        if (t[i] == NULL || *t[i] == NULL)
+            continue;
+        char *m = hcp_text_mask(*t[i], &ev->in, &ev->verifier);
+        bool differs = m == NULL || strcmp(m, *t[i]) != 0;
+        free(m);
+        if (differs)
+            return true;
+    }
+    return false;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1209,6 +1391,10 @@ static void pii_free(struct pii *v)
     free(v->id_number);
     free(v->organization);
     free(v->verifier_phone);
+    char **o[TX_COUNT];
+    pii_orig_slots(v, o);
+    for (int i = 0; i < TX_COUNT; i++)
+        free(*o[i]);
     memset(v, 0, sizeof(*v));
 }
 
@@ -1220,8 +1406,9 @@ static void str_move(char **dst, char **src)
     *src = NULL;
 }
 
-/* Move decoded personal fields into an intake and a verifier. */
-static void pii_move(struct pii *v, hcp_intake *in, hcp_contact *verifier)
+/* Move decoded personal fields into an intake and a verifier, and each
+ * original free text over its masked form (slots t). */
+static void pii_move(struct pii *v, hcp_intake *in, hcp_contact *verifier, char **t[TX_COUNT])
 {
     str_move(&in->staff.phone, &v->staff_phone);
     str_move(&in->complainant.name, &v->name);
@@ -1229,6 +1416,26 @@ static void pii_move(struct pii *v, hcp_intake *in, hcp_contact *verifier)
     str_move(&in->complainant.id_number, &v->id_number);
     str_move(&in->complainant.organization, &v->organization);
     str_move(&verifier->phone, &v->verifier_phone);
+    char **o[TX_COUNT];
+    pii_orig_slots(v, o);
+    for (int i = 0; i < TX_COUNT; i++)
+        if (t[i] != NULL && *o[i] != NULL)
+            str_move(t[i], o[i]);
+}
+
+/* An original free text needs its masked form in the main record, and
+ * differs from it (an unchanged text has no original: one spelling). */
+static bool texts_consistent(struct pii *v, char **t[TX_COUNT])
+{
+    char **o[TX_COUNT];
+    pii_orig_slots(v, o);
+    for (int i = 0; i < TX_COUNT; i++) {
+        if (*o[i] == NULL)
+            continue;
+        if (t[i] == NULL || *t[i] == NULL || strcmp(*t[i], *o[i]) == 0)
+            return false;
+    }
+    return true;
 }
 
 /* Constant-time comparison of two digests. */
@@ -1245,7 +1452,7 @@ static bool digest_equal(const uint8_t *a, const uint8_t *b)
  * against expect. The personal record is closed: unknown keys are
  * HCP_EVERSION when it is newer than us, HCP_EFORMAT otherwise.
  */
-static int dec_pii(const void *p, size_t n, uint32_t tbit, const hcp_intake *in,
+static int dec_pii(const void *p, size_t n, uint32_t tbit, const hcp_intake *in, char **t[TX_COUNT],
                    const uint8_t expect[HCP_HASH_LEN], struct pii *v)
 {
     struct top top = {.allow_pd = false, .open = false};
@@ -1256,7 +1463,8 @@ static int dec_pii(const void *p, size_t n, uint32_t tbit, const hcp_intake *in,
         return rc;
     if (top.unknown > 0)
         return top.v > HCP_SCHEMA_VERSION ? HCP_EVERSION : HCP_EFORMAT;
-    if ((top.seen & 1u) == 0 || !types_ok(&pii_t, top.seen, tbit) || !complainant_consistent(in, v))
+    if ((top.seen & 1u) == 0 || !types_ok(&pii_t, top.seen, tbit) ||
+        !complainant_consistent(in, v) || !texts_consistent(v, t))
         return HCP_EFORMAT; /* "sa" (field 0) is required */
     uint8_t d[HCP_HASH_LEN];
     rc = pii_digest(v->salt, p, n, d);
@@ -1272,9 +1480,11 @@ int hcp_event_decode_pii(const void *pii, size_t n, hcp_event *ev)
         return HCP_EINVAL;
     struct pii v;
     memset(&v, 0, sizeof(v));
-    int rc = dec_pii(pii, n, T(ev->type), &ev->in, ev->pii_digest, &v);
+    char **t[TX_COUNT];
+    event_text_slots(ev, t);
+    int rc = dec_pii(pii, n, T(ev->type), &ev->in, t, ev->pii_digest, &v);
     if (rc == HCP_OK) {
-        pii_move(&v, &ev->in, &ev->verifier);
+        pii_move(&v, &ev->in, &ev->verifier, t);
         memcpy(ev->pii_salt, v.salt, HCP_SALT_LEN);
     }
     pii_free(&v);
@@ -1288,9 +1498,11 @@ int hcp_case_decode_pii(const void *pii, size_t n, hcp_case *c)
         return HCP_EINVAL;
     struct pii v;
     memset(&v, 0, sizeof(v));
-    int rc = dec_pii(pii, n, ALL, &c->in, c->pii_digest, &v);
+    char **t[TX_COUNT];
+    case_text_slots(c, t);
+    int rc = dec_pii(pii, n, T_CASE, &c->in, t, c->pii_digest, &v);
     if (rc == HCP_OK) {
-        pii_move(&v, &c->in, &c->verifier);
+        pii_move(&v, &c->in, &c->verifier, t);
         memcpy(c->pii_salt, v.salt, HCP_SALT_LEN);
     }
     pii_free(&v);

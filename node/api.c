@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "json.h"
 #include "rules.h"
 #include "store.h"
@@ -426,7 +427,22 @@ static json_t *str_or_null(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
-/* One ledger row: the monthly statistics form's columns (DOMAIN.md). */
+/* A masked copy of free text s of case c as JSON (null for NULL), the
+ * form the case list shows (codec.h hcp_text_mask); NULL on failure. */
+static json_t *masked_or_null(const char *s, const hcp_case *c)
+{
+    if (s == NULL)
+        return json_null();
+    char *m = hcp_text_mask(s, &c->in, &c->verifier);
+    json_t *j = m != NULL ? json_string(m) : NULL;
+    free(m);
+    return j;
+}
+
+/* One ledger row: the monthly statistics form's columns (DOMAIN.md). Its
+ * free text (content, rectification result) is masked as in the case list
+ * (SPEC "Personal data typed into free text": ledgers for clerks); the
+ * original comes only with GET /v1/cases/ID. */
 static json_t *ledger_row(const hcp_case *c, size_t no)
 {
     const hcp_person *p = &c->in.complainant;
@@ -437,11 +453,11 @@ static json_t *ledger_row(const hcp_case *c, size_t no)
                      (json_int_t)no, "case_id", c->id, "kind", hcp_kind_names[c->in.kind],
                      "channel", hcp_channel_names[c->in.channel], "received_at", at, "complainant",
                      "name", str_or_null(p->name), "phone", str_or_null(p->phone), "organization",
-                     str_or_null(p->organization), "content", str_or_null(c->in.content), "unit",
-                     "code", str_or_null(c->in.unit.code), "name", str_or_null(c->in.unit.name),
-                     "staff", "id", str_or_null(c->in.staff.id), "name",
-                     str_or_null(c->in.staff.name), "phone", str_or_null(c->in.staff.phone),
-                     "rectification_result", str_or_null(c->rectification_result), "verifier",
+                     str_or_null(p->organization), "content", masked_or_null(c->in.content, c),
+                     "unit", "code", str_or_null(c->in.unit.code), "name",
+                     str_or_null(c->in.unit.name), "staff", "id", str_or_null(c->in.staff.id),
+                     "name", str_or_null(c->in.staff.name), "phone", str_or_null(c->in.staff.phone),
+                     "rectification_result", masked_or_null(c->rectification_result, c), "verifier",
                      "name", str_or_null(c->verifier.name), "phone", str_or_null(c->verifier.phone),
                      "use_of_result", use_of_result(c), "status", hcp_status_names[c->status]);
 }

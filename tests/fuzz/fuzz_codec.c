@@ -1,11 +1,14 @@
 /*
  * fuzz_codec.c — libFuzzer target for the record decoders (core/codec.c).
  *
- * The input is tried three ways: as an event main record, as a case record,
- * and split at its first byte L into an event main record of L bytes and a
- * personal record (the rest). Whatever decodes must re-encode, the
- * re-encoding must decode again, and re-encoding that must give the same
- * bytes; any violation abort()s so libFuzzer reports it.
+ * The input is tried four ways: as an event main record, as a case record,
+ * and split at its first byte L into a main record of L bytes and a
+ * personal record (the rest), both as an event and as a case (the personal
+ * record may hold original free text, docs/codec.md). Whatever decodes must
+ * re-encode, the re-encoding must decode again, and re-encoding that must
+ * give the same bytes; a main record must hold each free text masked
+ * (hcp_text_mask of what the struct holds); any violation abort()s so
+ * libFuzzer reports it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +34,21 @@ static int event_load(const hcp_buf *rec, const hcp_buf *pii, hcp_event *ev)
     return rc;
 }
 
+/* The main record holds s as hcp_text_mask writes it (m: the decoded main
+ * record's field; in/vf: the struct's personal strings). */
+static void masked_as(const char *m, const char *s, const hcp_intake *in, const hcp_contact *vf)
+{
+    if (s == NULL) {
+        if (m != NULL)
+            abort();
+        return;
+    }
+    char *want = hcp_text_mask(s, in, vf);
+    if (want == NULL || m == NULL || strcmp(want, m) != 0)
+        abort();
+    free(want);
+}
+
 /* ev decoded fine: encode, decode, encode again; abort on any failure. */
 static void event_check(const hcp_event *ev)
 {
@@ -42,6 +60,16 @@ static void event_check(const hcp_event *ev)
     hcp_buf_init(&pii2, HCP_RECORD_MAX);
     if (hcp_event_encode(ev, &rec, &pii, NULL) != HCP_OK)
         abort();
+    hcp_event main;
+    if (hcp_event_decode(rec.data, rec.len, &main) != HCP_OK)
+        abort();
+    const char *m[] = {main.in.window, main.in.content, main.note, main.by,
+                       main.reason,    main.result,     main.via,  main.text};
+    const char *o[] = {ev->in.window, ev->in.content, ev->note, ev->by,
+                       ev->reason,    ev->result,     ev->via,  ev->text};
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+        masked_as(m[i], o[i], &ev->in, &ev->verifier);
+    hcp_event_clear(&main);
     if (event_load(&rec, &pii, &back) != HCP_OK)
         abort();
     if (hcp_event_encode(&back, &rec2, &pii2, NULL) != HCP_OK)
@@ -92,6 +120,11 @@ static void split_check(const uint8_t *data, size_t size)
         hcp_event_decode_pii(data + 1 + l, size - 1 - l, &ev) == HCP_OK)
         event_check(&ev);
     hcp_event_clear(&ev);
+    hcp_case c;
+    if (hcp_case_decode(data + 1, l, &c) == HCP_OK && c.has_pii &&
+        hcp_case_decode_pii(data + 1 + l, size - 1 - l, &c) == HCP_OK)
+        case_check(&c);
+    hcp_case_clear(&c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,7 +10,7 @@ import unittest
 import hcptest
 from hcptest import Node, case_body, days_ago, evaluation, run
 
-# Distinctive personal strings (never put into content, which is not sealed).
+# Distinctive personal strings, in the personal fields (free text: test_freetext_privacy.py).
 PEOPLE = [
     {"name": "隐私测试人甲乙", "phone": "15987654321", "id_number": "63010219851203771X",
      "organization": "青海隐私测试有限公司"},
@@ -144,7 +144,7 @@ class Privacy(unittest.TestCase):
             with open(f, "rb") as fh:
                 blob = fh.read()
             self.assert_clean(blob, f)
-        # content is not personal and is stored as is: the grep does see it
+        # content without a number or address to mask is stored as written: the grep sees it
         with open(os.path.join(n.data, "data.mdb"), "rb") as fh:
             self.assertIn("隐私检查投诉内容 0".encode(), fh.read())
         with open(n.stderr_path, "rb") as fh:

@@ -611,7 +611,8 @@ static void test_unknown_fields_kept(void **state)
     hcp_buf_reset(&rec2);
     cr_extend(&c, &rec, 2);
     cr_uint(&c, "v", 7);
-    assert_int_equal(memcmp(rec.data + 1, "\xa1v\x01", 3), 0);
+    assert_int_equal(memcmp(rec.data + 1, "\xa1v", 2), 0);
+    assert_int_equal(rec.data[3], HCP_SCHEMA_VERSION);
     msgpack_sbuffer_write(&c.sb, (const char *)rec.data + 4, rec.len - 4);
     pack_extras(&c);
     assert_int_equal(hcp_event_decode(c.sb.data, c.sb.size, &d), HCP_OK);
@@ -763,7 +764,7 @@ static void test_personal_split(void **state)
 static void test_personal_closed(void **state)
 {
     (void)state;
-    for (uint64_t v = 1; v <= 2; v++) {
+    for (uint64_t v = HCP_SCHEMA_VERSION; v <= HCP_SCHEMA_VERSION + 1; v++) {
         craft c;
         uint8_t salt[HCP_SALT_LEN] = {1, 2, 3};
         cr_init(&c);
@@ -786,7 +787,7 @@ static void test_personal_closed(void **state)
         assert_int_equal(mbedtls_sha256_finish_ret(&sc, ev.pii_digest), 0);
         mbedtls_sha256_free(&sc);
         assert_int_equal(hcp_event_decode_pii(c.sb.data, c.sb.size, &ev),
-                         v == 1 ? HCP_EFORMAT : HCP_EVERSION);
+                         v == HCP_SCHEMA_VERSION ? HCP_EFORMAT : HCP_EVERSION);
         hcp_event_clear(&ev);
         msgpack_sbuffer_destroy(&c.sb);
     }
@@ -1111,6 +1112,186 @@ static void test_encode_refuses(void **state)
     hcp_buf_free(&pii);
 }
 
+/* ---- free text ------------------------------------------------------ */
+
+/* What people type into free text: a mobile, an 18-digit ID number and an
+ * e-mail address, in Chinese. */
+#define FT_PHONE "13912345678"
+#define FT_ID    "630102198807071234"
+#define FT_MAIL  "cairang.zhuoma@qq.com"
+#define FT_TEXT  "请回电" FT_PHONE "，身份证" FT_ID "，邮箱" FT_MAIL "。"
+static const char *const ft_secrets[] = {FT_PHONE, FT_ID, FT_MAIL};
+
+/* Replace every free-text field an event of its type carries. */
+static void ft_fill_event(hcp_event *ev)
+{
+    char **slots[] = {&ev->in.window, &ev->in.content, &ev->note, &ev->by,
+                      &ev->reason,    &ev->result,     &ev->via,  &ev->text};
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+        if (*slots[i] != NULL) {
+            free(*slots[i]);
+            *slots[i] = S(FT_TEXT);
+        }
+}
+
+/* None of the typed secrets in [p, p+n). */
+static void ft_clean(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < 3; i++)
+        assert_false(contains(p, n, ft_secrets[i]));
+}
+
+/* Free text with a phone, an ID number and an e-mail: masked in the main
+ * record, the original in the personal record, back on decode_pii; a round
+ * trip gives the same bytes, for every event type and for a case. */
+static void test_freetext_sealed(void **state)
+{
+    (void)state;
+    char *masked = hcp_text_mask(FT_TEXT, NULL, NULL);
+    assert_non_null(masked);
+    ft_clean((const uint8_t *)masked, strlen(masked));
+    for (uint8_t t = 1; t < HCP_EV_COUNT_; t++) {
+        hcp_event ev, d;
+        hcp_buf rec, pii;
+        make_event(&ev, t);
+        ft_fill_event(&ev);
+        event_roundtrip(&ev);
+        hcp_buf_init(&rec, HCP_RECORD_MAX);
+        hcp_buf_init(&pii, HCP_RECORD_MAX);
+        assert_int_equal(hcp_event_encode(&ev, &rec, &pii, NULL), HCP_OK);
+        ft_clean(rec.data, rec.len);
+        bool has_text = ev.in.content != NULL || ev.note != NULL || ev.reason != NULL ||
+                        ev.result != NULL || ev.text != NULL;
+        assert_int_equal(contains(pii.data, pii.len, FT_TEXT), has_text);
+        assert_int_equal(contains(rec.data, rec.len, masked), has_text);
+        /* the main record alone: the masked text */
+        assert_int_equal(hcp_event_decode(rec.data, rec.len, &d), HCP_OK);
+        if (has_text) {
+            const char *got = d.in.content ? d.in.content
+                              : d.note     ? d.note
+                              : d.reason   ? d.reason
+                              : d.result   ? d.result
+                                           : d.text;
+            assert_string_equal(got, masked);
+            assert_true(d.has_pii);
+        }
+        hcp_event_clear(&d);
+        /* an event whose only personal data is typed text has a record */
+        if (has_text && t != HCP_EV_EVALUATION && t != HCP_EV_CASE_OPEN && t != HCP_EV_VERIFY_START)
+            assert_true(hcp_event_has_personal(&ev));
+        hcp_event_clear(&ev);
+        hcp_buf_free(&rec);
+        hcp_buf_free(&pii);
+    }
+
+    /* a case: content and rectification result */
+    hcp_case c, d;
+    hcp_buf rec, pii, rec2, pii2;
+    make_case(&c);
+    free(c.in.content);
+    c.in.content = S(FT_TEXT);
+    free(c.rectification_result);
+    c.rectification_result = S(FT_TEXT);
+    case_encode(&c, &rec, &pii);
+    ft_clean(rec.data, rec.len);
+    assert_true(contains(pii.data, pii.len, FT_TEXT));
+    assert_int_equal(hcp_case_decode(rec.data, rec.len, &d), HCP_OK);
+    assert_string_equal(d.in.content, masked);
+    assert_string_equal(d.rectification_result, masked);
+    assert_int_equal(hcp_case_decode_pii(pii.data, pii.len, &d), HCP_OK);
+    case_eq(&c, &d);
+    case_encode(&d, &rec2, &pii2);
+    assert_int_equal(rec.len, rec2.len);
+    assert_memory_equal(rec.data, rec2.data, rec.len);
+    assert_int_equal(pii.len, pii2.len);
+    assert_memory_equal(pii.data, pii2.data, pii.len);
+    hcp_case_clear(&d);
+    /* the case's own personal strings are masked in its text too */
+    free(c.in.content);
+    c.in.content = S("投诉人才让卓玛反映");
+    char *m = hcp_text_mask(c.in.content, &c.in, &c.verifier);
+    assert_non_null(m);
+    assert_null(strstr(m, "才让卓玛"));
+    free(m);
+    hcp_case_clear(&c);
+    hcp_buf_free(&rec);
+    hcp_buf_free(&pii);
+    hcp_buf_free(&rec2);
+    hcp_buf_free(&pii2);
+
+    /* masking is idempotent on what it produced (the feed masks again) */
+    char *again = hcp_text_mask(masked, NULL, NULL);
+    assert_non_null(again);
+    assert_string_equal(again, masked);
+    free(again);
+    free(masked);
+    assert_null(hcp_text_mask(NULL, NULL, NULL));
+}
+
+/* A personal record from an older version (no original keys) leaves the
+ * main record's text as it is; inconsistent originals are refused. */
+static void test_freetext_rules(void **state)
+{
+    (void)state;
+    uint8_t salt[HCP_SALT_LEN] = {9, 8, 7};
+    /* cases: {key, value, event type, main text or NULL, expected} */
+    struct {
+        const char *key, *val;
+        uint8_t type;
+        const char *main;
+        int want;
+    } cases[] = {
+        {"ont", FT_TEXT, HCP_EV_VERIFY_CONCLUDE, "请回电139******78", HCP_OK},
+        {"ont", FT_TEXT, HCP_EV_VERIFY_CONCLUDE, NULL, HCP_EFORMAT},    /* no main text */
+        {"ont", FT_TEXT, HCP_EV_VERIFY_CONCLUDE, FT_TEXT, HCP_EFORMAT}, /* same as main */
+        {"orr", FT_TEXT, HCP_EV_VERIFY_CONCLUDE, "x", HCP_EFORMAT},     /* a case's key */
+        {"otx", FT_TEXT, HCP_EV_VERIFY_CONCLUDE, "x", HCP_EFORMAT},     /* another type's */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        craft c;
+        cr_init(&c);
+        msgpack_pack_map(&c.pk, 3);
+        cr_uint(&c, "v", HCP_SCHEMA_VERSION);
+        cr_key(&c, "sa");
+        msgpack_pack_bin_with_body(&c.pk, salt, HCP_SALT_LEN);
+        cr_str(&c, cases[i].key, cases[i].val, strlen(cases[i].val));
+        hcp_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = cases[i].type;
+        ev.outcome = HCP_OUT_SUBSTANTIATED;
+        ev.has_pii = true;
+        if (cases[i].main != NULL)
+            ev.note = S(cases[i].main);
+        mbedtls_sha256_context sc;
+        mbedtls_sha256_init(&sc);
+        assert_int_equal(mbedtls_sha256_starts_ret(&sc, 0), 0);
+        assert_int_equal(mbedtls_sha256_update_ret(&sc, salt, HCP_SALT_LEN), 0);
+        assert_int_equal(mbedtls_sha256_update_ret(&sc, (const uint8_t *)c.sb.data, c.sb.size), 0);
+        assert_int_equal(mbedtls_sha256_finish_ret(&sc, ev.pii_digest), 0);
+        mbedtls_sha256_free(&sc);
+        assert_int_equal(hcp_event_decode_pii(c.sb.data, c.sb.size, &ev), cases[i].want);
+        if (cases[i].want == HCP_OK)
+            assert_string_equal(ev.note, FT_TEXT);
+        else if (cases[i].main != NULL)
+            assert_string_equal(ev.note, cases[i].main); /* untouched */
+        hcp_event_clear(&ev);
+        msgpack_sbuffer_destroy(&c.sb);
+    }
+
+    /* a version 1 main record with a phone in its note and no personal
+     * record decodes with the text as written */
+    craft c;
+    cr_event(&c, 2, HCP_EV_VERIFY_CONCLUDE);
+    cr_uint(&c, "o", HCP_OUT_SUBSTANTIATED);
+    cr_str(&c, "nt", FT_TEXT, strlen(FT_TEXT));
+    hcp_event ev;
+    assert_int_equal(hcp_event_decode(c.sb.data, c.sb.size, &ev), HCP_OK);
+    assert_false(ev.has_pii);
+    assert_string_equal(ev.note, FT_TEXT);
+    hcp_event_clear(&ev);
+    msgpack_sbuffer_destroy(&c.sb);
+}
+
 /* cmocka runner. */
 int main(void)
 {
@@ -1126,6 +1307,8 @@ int main(void)
         cmocka_unit_test(test_truncation_and_flips),
         cmocka_unit_test(test_malformed_fields),
         cmocka_unit_test(test_encode_refuses),
+        cmocka_unit_test(test_freetext_sealed),
+        cmocka_unit_test(test_freetext_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
