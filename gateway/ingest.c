@@ -27,6 +27,7 @@
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 
+#include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@
 #include "division.h"
 #include "gwstore.h"
 #include "gwwriter.h"
+#include "reaper.h"
 #include "repl.h"
 
 #define GW_WORKERS      32
@@ -49,6 +51,7 @@
 typedef struct session {
     uint32_t pipe;  /* 0: free */
     nng_time since; /* when the pipe came up (nng_clock) */
+    hcpd_peer remote; /* its remote address (the reaper leaves pipes alone) */
     bool authed;    /* auth verified (or the link is insecure and hello came) */
     bool has_nonce;
     uint8_t nonce[REPL_NONCE_LEN];
@@ -82,6 +85,7 @@ struct gw_ingest {
     nng_duration auth_ms;   /* HCP_REPL_AUTH_MS */
     size_t pending_max;     /* HCP_REPL_PENDING_MAX */
     nng_aio *sweep;         /* the periodic sweep of late pipes */
+    hcpd_reaper *reaper;    /* connections that never became a pipe */
     worker workers[GW_WORKERS];
 };
 
@@ -174,6 +178,41 @@ static void sess_authed(gw_ingest *in, session *s)
     s->authed = true;
 }
 
+/* The remote address of pipe p; false when nng does not know it. */
+static bool peer_of(nng_pipe p, hcpd_peer *out)
+{
+    nng_sockaddr sa;
+    if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+        return false;
+    memset(out, 0, sizeof(*out));
+    if (sa.s_family == NNG_AF_INET) {
+        out->family = AF_INET;
+        out->port = ntohs(sa.s_in.sa_port);
+        memcpy(out->addr, &sa.s_in.sa_addr, 4);
+        return true;
+    }
+    if (sa.s_family == NNG_AF_INET6) {
+        out->family = AF_INET6;
+        out->port = ntohs(sa.s_in6.sa_port);
+        memcpy(out->addr, sa.s_in6.sa_addr, 16);
+        return true;
+    }
+    return false;
+}
+
+/* The reaper's view of the live pipes: their remote addresses. */
+static size_t pipe_peers(void *arg, hcpd_peer *out, size_t cap)
+{
+    gw_ingest *in = arg;
+    size_t n = 0;
+    pthread_mutex_lock(&in->mu);
+    for (size_t i = 0; i < GW_SESSIONS && n < cap; i++)
+        if (in->sessions[i].pipe != 0)
+            out[n++] = in->sessions[i].remote;
+    pthread_mutex_unlock(&in->mu);
+    return n;
+}
+
 /* A new pipe gets its session (and its clock) at once; one over the cap
  * of unauthenticated pipes, or with no session slot left, is closed: the
  * newest goes, those already waiting keep their chance. */
@@ -182,10 +221,14 @@ static void pipe_added(gw_ingest *in, nng_pipe p)
     uint32_t id = (uint32_t)nng_pipe_id(p);
     bool refuse = false;
     size_t pending;
+    hcpd_peer peer;
+    if (!peer_of(p, &peer))
+        memset(&peer, 0, sizeof(peer));
     pthread_mutex_lock(&in->mu);
     session *s = in->pending >= in->pending_max ? NULL : sess_find(in, id, true);
     if (s != NULL && s->since == 0) {
         s->since = nng_clock();
+        s->remote = peer;
         if (!s->authed) /* a hello may have come first (insecure links) */
             in->pending++;
     } else if (s == NULL) {
@@ -707,8 +750,7 @@ static int tls_setup(gw *g, gw_ingest *in)
     int rv = ca == NULL || (c->tls_crl[0] && crl == NULL) ? NNG_ENOENT : 0;
     /* the handshake's own limits, and the CRL file followed by the
      * listener's TLS: a revocation counts from the next handshake */
-    if (rv == 0 &&
-        repl_tls_server_setup(c->tls_crl, (int)in->auth_ms, (long)in->pending_max) != HCP_OK)
+    if (rv == 0 && repl_tls_server_setup(c->tls_crl, (int)in->auth_ms, 0) != HCP_OK)
         rv = NNG_EINVAL;
     if (rv == 0)
         rv = nng_tls_config_alloc(&in->tls, NNG_TLS_MODE_SERVER);
@@ -772,6 +814,16 @@ static int listen_up(gw *g, gw_ingest *in)
     if (nng_aio_alloc(&in->sweep, on_sweep, in) != 0)
         return HCP_ENOMEM;
     nng_sleep_aio(GW_SWEEP_MIN_MS, in->sweep);
+    int port = 0;
+    if (nng_listener_get_int(in->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0 && port > 0 &&
+        port <= 65535) {
+        int rrc = hcpd_reaper_start((uint16_t)port, (int)in->auth_ms, in->pending_max, pipe_peers,
+                                    in, "repl", &in->reaper);
+        if (rrc != HCP_OK)
+            gw_log("warn", "repl.reaper_failed", "reason=\"%s\"", hcp_strerror(rrc));
+    } else {
+        gw_log("warn", "repl.reaper_failed", "reason=\"the listener's port is unknown\"");
+    }
     gw_log("info", "repl.listen", "url=%s mode=%s auth_ms=%d pending_max=%zu", g->cfg.listen,
            in->insecure ? "insecure" : "mutual-tls", (int)in->auth_ms, in->pending_max);
     return HCP_OK;
@@ -823,6 +875,8 @@ void gw_ingest_stop(gw *g)
     gw_ingest *in = g->ingest;
     if (in == NULL)
         return;
+    hcpd_reaper_stop(in->reaper); /* before the close: it reads the sessions */
+    in->reaper = NULL;
     if (in->sweep != NULL)
         nng_aio_stop(in->sweep); /* waits for a sweep running now; no more after */
     /* the close first: it ends every context, so each worker's aio

@@ -1,0 +1,316 @@
+/*
+ * reaper.c — shuts down accepted connections that never became a pipe
+ * (reaper.h says why nng 1.5.2 needs this).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hcpd.h"
+#include "reaper.h"
+
+#define REAPER_EVERY_MS 1000 /* one scan a second (less when limit_ms is short) */
+#define REAPER_MIN_MS   100
+#define REAPER_PEERS0   1024       /* first size of the pipes' snapshot */
+#define REAPER_MAXN     (1u << 20) /* more descriptors than any process here holds */
+
+/* A connection without a pipe, as last seen. */
+typedef struct tracked {
+    int fd;
+    hcpd_peer peer;
+    uint64_t since; /* monotonic ms when first seen */
+} tracked;
+
+struct hcpd_reaper {
+    uint16_t port;
+    int limit_ms;
+    size_t max;
+    hcpd_peers_fn peers;
+    void *arg;
+    char what[32];
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    bool stop;           /* mu */
+    atomic_uint_fast64_t reaped;
+    /* the reaper thread's own state */
+    tracked *old, *cur;
+    size_t nold, ncur, capo, capc; /* counts and capacities of old and cur */
+    hcpd_peer *snap;
+    size_t capp;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+bool hcpd_peer_from_sockaddr(const struct sockaddr *sa, hcpd_peer *p)
+{
+    if (sa == NULL || p == NULL)
+        return false;
+    memset(p, 0, sizeof(*p));
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        p->family = AF_INET;
+        p->port = ntohs(in->sin_port);
+        memcpy(p->addr, &in->sin_addr, 4);
+        return true;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        p->family = AF_INET6;
+        p->port = ntohs(in6->sin6_port);
+        memcpy(p->addr, &in6->sin6_addr, 16);
+        return true;
+    }
+    return false;
+}
+
+static int peer_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(hcpd_peer));
+}
+
+static int tracked_fd_cmp(const void *a, const void *b)
+{
+    const tracked *x = a, *y = b;
+    return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+static int tracked_age_cmp(const void *a, const void *b)
+{
+    const tracked *x = a, *y = b;
+    return (x->since > y->since) - (x->since < y->since);
+}
+
+/* Whether fd is a connected TCP socket accepted on our port; its peer
+ * into *peer. Listening sockets and other ports are not ours. */
+static bool accepted_here(const hcpd_reaper *r, int fd, hcpd_peer *peer)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    hcpd_peer local;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        !hcpd_peer_from_sockaddr((struct sockaddr *)&ss, &local) || local.port != r->port)
+        return false;
+    int v = 0;
+    socklen_t vl = sizeof(v);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl) != 0 || v != 0)
+        return false;
+    vl = sizeof(v);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vl) != 0 || v != SOCK_STREAM)
+        return false;
+    sl = sizeof(ss);
+    return getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+           hcpd_peer_from_sockaddr((struct sockaddr *)&ss, peer);
+}
+
+/* Grow an array to hold at least want elements (within REAPER_MAXN). */
+static bool reserve(void **p, size_t *cap, size_t want, size_t elem)
+{
+    if (want <= *cap)
+        return true;
+    if (want > REAPER_MAXN)
+        return false;
+    size_t n = *cap > 0 ? *cap : 64;
+    while (n < want)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (q == NULL)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+/* The peers of every live pipe, sorted; count into *n. */
+static bool snapshot_peers(hcpd_reaper *r, size_t *n)
+{
+    if (!reserve((void **)&r->snap, &r->capp, REAPER_PEERS0, sizeof(hcpd_peer)))
+        return false;
+    for (;;) {
+        size_t got = r->peers(r->arg, r->snap, r->capp);
+        if (got < r->capp) {
+            qsort(r->snap, got, sizeof(hcpd_peer), peer_cmp);
+            *n = got;
+            return true;
+        }
+        if (!reserve((void **)&r->snap, &r->capp, r->capp * 2, sizeof(hcpd_peer)))
+            return false;
+    }
+}
+
+/* One look at the descriptors: r->cur becomes the connections without a
+ * pipe, each with the time it was first seen. */
+static bool scan(hcpd_reaper *r, uint64_t now)
+{
+    size_t npeers = 0;
+    if (!snapshot_peers(r, &npeers))
+        return false;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return false;
+    int self = dirfd(d);
+    r->ncur = 0;
+    struct dirent *e;
+    bool ok = true;
+    while (ok && (e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || end == e->d_name || fd < 0 || fd > INT32_MAX || fd == self)
+            continue;
+        struct stat st;
+        hcpd_peer peer;
+        if (fstat((int)fd, &st) != 0 || !S_ISSOCK(st.st_mode) || !accepted_here(r, (int)fd, &peer))
+            continue;
+        if (bsearch(&peer, r->snap, npeers, sizeof(hcpd_peer), peer_cmp) != NULL)
+            continue; /* a pipe: the daemon's own deadlines apply */
+        if (!reserve((void **)&r->cur, &r->capc, r->ncur + 1, sizeof(tracked))) {
+            ok = false;
+            break;
+        }
+        tracked t = {.fd = (int)fd, .peer = peer, .since = now};
+        const tracked *was = bsearch(&t, r->old, r->nold, sizeof(tracked), tracked_fd_cmp);
+        if (was != NULL && memcmp(&was->peer, &peer, sizeof(peer)) == 0)
+            t.since = was->since;
+        r->cur[r->ncur++] = t;
+    }
+    closedir(d);
+    return ok;
+}
+
+/* Shut down what is too old, and the oldest beyond max. */
+static size_t reap(hcpd_reaper *r, uint64_t now)
+{
+    qsort(r->cur, r->ncur, sizeof(tracked), tracked_age_cmp);
+    size_t shut = 0;
+    for (size_t i = 0; i < r->ncur; i++) {
+        tracked *t = &r->cur[i];
+        bool late = now - t->since >= (uint64_t)r->limit_ms;
+        bool excess = r->ncur - i > r->max;
+        hcpd_peer again;
+        if ((late || excess) && accepted_here(r, t->fd, &again) &&
+            memcmp(&again, &t->peer, sizeof(again)) == 0 && shutdown(t->fd, SHUT_RDWR) == 0)
+            shut++;
+    }
+    return shut;
+}
+
+static void *reaper_main(void *arg)
+{
+    hcpd_reaper *r = arg;
+    int every = r->limit_ms / 2 < REAPER_EVERY_MS ? r->limit_ms / 2 : REAPER_EVERY_MS;
+    if (every < REAPER_MIN_MS)
+        every = REAPER_MIN_MS;
+    bool warned = false;
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += every / 1000;
+        until.tv_nsec += (long)(every % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!r->stop && pthread_cond_timedwait(&r->cond, &r->mu, &until) != ETIMEDOUT) {
+        }
+        if (r->stop)
+            break;
+        pthread_mutex_unlock(&r->mu);
+        uint64_t now = mono_ms();
+        if (scan(r, now)) {
+            size_t shut = reap(r, now);
+            uint64_t total = atomic_fetch_add(&r->reaped, shut) + shut;
+            if (shut > 0)
+                hcpd_log("info", "repl.reaped",
+                         "listener=%s closed=%zu total=%llu limit_ms=%d detail=\"connections "
+                         "that sent no complete handshake in time\"",
+                         r->what, shut, (unsigned long long)total, r->limit_ms);
+            /* this scan's list, by descriptor, is the next one's memory */
+            qsort(r->cur, r->ncur, sizeof(tracked), tracked_fd_cmp);
+            tracked *tmp = r->old;
+            size_t cap = r->capo;
+            r->old = r->cur;
+            r->capo = r->capc;
+            r->nold = r->ncur;
+            r->cur = tmp;
+            r->capc = cap;
+            r->ncur = 0;
+            warned = false;
+        } else if (!warned) {
+            hcpd_log("warn", "repl.reaper_failed", "listener=%s detail=\"cannot scan descriptors\"",
+                     r->what);
+            warned = true;
+        }
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int hcpd_reaper_start(uint16_t port, int limit_ms, size_t max, hcpd_peers_fn peers, void *arg,
+                      const char *what, hcpd_reaper **out)
+{
+    if (out == NULL)
+        return HCP_EINVAL;
+    *out = NULL;
+    if (port == 0 || limit_ms <= 0 || max == 0 || peers == NULL || what == NULL)
+        return HCP_EINVAL;
+    hcpd_reaper *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return HCP_ENOMEM;
+    r->port = port;
+    r->limit_ms = limit_ms;
+    r->max = max;
+    r->peers = peers;
+    r->arg = arg;
+    snprintf(r->what, sizeof(r->what), "%s", what);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&r->thread, NULL, reaper_main, r) != 0) {
+        pthread_cond_destroy(&r->cond);
+        pthread_mutex_destroy(&r->mu);
+        free(r);
+        return HCP_EIO;
+    }
+    *out = r;
+    return HCP_OK;
+}
+
+void hcpd_reaper_stop(hcpd_reaper *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->mu);
+    free(r->old);
+    free(r->cur);
+    free(r->snap);
+    free(r);
+}
+
+uint64_t hcpd_reaper_count(const hcpd_reaper *r)
+{
+    return r != NULL ? atomic_load(&((hcpd_reaper *)r)->reaped) : 0;
+}
