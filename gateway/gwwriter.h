@@ -8,6 +8,7 @@
 
 #include <nng/nng.h>
 
+#include "gc.h"
 #include "gw.h"
 #include "repl.h"
 
@@ -19,8 +20,8 @@ typedef struct gw_item gw_item;
 typedef void (*gw_done_fn)(void *arg, gw_item *it, const hcp_buf *reply);
 
 struct gw_item {
-    gw_item *next;
-    bool fork_mark; /* not a batch: mark `county` forked (seen at hello); no reply */
+    hcpd_gc_item link; /* first: the group commit's queue link (daemon/gc.h) */
+    bool fork_mark;    /* not a batch: mark `county` forked (seen at hello); no reply */
     char county[HCP_COUNTY_LEN + 1]; /* the county the connection proved */
     nng_msg *msg;                    /* owns the bytes f borrows */
     repl_frame f;                    /* the decoded batch */
