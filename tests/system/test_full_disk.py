@@ -120,6 +120,12 @@ class FullDisk(unittest.TestCase):
             state = "running" if p.alive() else "exit %r" % (p.proc.poll() if p.proc else None)
             sys.stderr.write("---- %s, %s ----\n%s\n" % (label, state, tail(p.stderr(), 4000)))
 
+    def assert_clean(self, p):
+        """No sanitizer report in a process's stderr (the ASan build)."""
+        err = p.stderr()
+        for mark in ("runtime error:", "Sanitizer"):
+            self.assertNotIn(mark, err, tail(err))
+
     def post_case(self, node, content=CONTENT):
         return node.post("/v1/cases", case_body(content=content), timeout=30)
 
@@ -220,6 +226,8 @@ class FullDisk(unittest.TestCase):
         self.assertEqual(node.stop(), 0, tail(node.stderr()))
         self.assertEqual(gw.stop(), 0, tail(gw.stderr()))
         self.assertEqual(max_mapsize(gw.stderr()), 0, "the gateway grew its map")
+        self.assert_clean(node)
+        self.assert_clean(gw)
 
     # ---- the node's disk ----
     def test_node_disk_full(self):
@@ -271,6 +279,7 @@ class FullDisk(unittest.TestCase):
         self.assertTrue(node.alive())
         self.assertEqual(node.stop(), 0, tail(node.stderr()))
         self.assertIn("store.disk_full", node.stderr())
+        self.assert_clean(node)
         code, out, err = hcptest.run(["verify", "--data", node.data])
         self.assertEqual(code, 0, err)
         self.assertIn("head=%d " % len(ok), out)
