@@ -310,9 +310,12 @@ void hcpd_gc_stop(hcpd_gc *gc)
     if (gc == NULL)
         return;
     pthread_mutex_lock(&gc->mu);
+    bool again = atomic_load(&gc->stopping);
     atomic_store(&gc->stopping, true);
     pthread_mutex_unlock(&gc->mu);
-    for (;;) { /* the queue, then whatever the daemon still holds (merge) */
+    if (again)
+        return; /* stopped (and its handle closed) already */
+    for (;;) {  /* the queue, then whatever the daemon still holds (merge) */
         hcpd_gc_item *batch = take(gc);
         if (gc->ops.merge != NULL)
             batch = gc->ops.merge(gc->arg, batch);

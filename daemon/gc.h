@@ -111,7 +111,8 @@ bool hcpd_gc_stopping(hcpd_gc *gc);
 /* Copy the counters into *out (any thread). */
 void hcpd_gc_get_stats(const hcpd_gc *gc, hcpd_gc_stats *out);
 /* Loop thread: refuse new items, run what is queued (and what ops.merge
- * still returns) to the end, close the wake-up handle. NULL-safe. */
+ * still returns) to the end, close the wake-up handle. NULL-safe; a
+ * second call does nothing. */
 void hcpd_gc_stop(hcpd_gc *gc);
 /* After the loop ran the close callbacks. NULL-safe. */
 void hcpd_gc_free(hcpd_gc *gc);

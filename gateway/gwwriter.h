@@ -1,7 +1,9 @@
 /*
  * gwwriter.h — the gateway's single writer: batches from every county,
- * applied in one LMDB transaction per loop turn (group commit), each
- * acknowledged only after that transaction committed.
+ * applied in one LMDB transaction per loop turn (the group commit of
+ * daemon/gc.h), each acknowledged only after that transaction committed;
+ * a transaction that cannot commit answers its batches `storage_full`
+ * (disk full) or `overloaded` (another store error).
  */
 #ifndef GW_WRITER_H
 #define GW_WRITER_H

@@ -16,7 +16,13 @@
  * parked (at most GW_PARK_MAX, each for at most GW_PARK_MS) and tried
  * again with every later transaction, its county's batches sorted by
  * position; one still out of place after GW_PARK_MS is answered `gap`.
+ *
+ * The queue, the transaction, map growth and a full disk are the group
+ * commit's (daemon/gc.h): this file supplies its hooks. A transaction that
+ * cannot commit for want of room answers every batch in it `storage_full`
+ * (never an ack), and the nodes send them again later.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +67,9 @@ struct gw_writer {
     outcome o;       /* the attempt's verdicts, one per item */
 };
 
+_Static_assert(offsetof(gw_item, link) == 0, "gw_item converts from its hcpd_gc_item");
+
+/* The item after it in a batch or in the parked list. */
 static gw_item *item_next(const gw_item *it)
 {
     return (gw_item *)it->link.next;

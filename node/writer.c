@@ -12,6 +12,7 @@
  */
 #include "writer.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,6 +573,9 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
 
 /* ---- the batch: hooks of the group commit (daemon/gc.h) ---- */
 
+_Static_assert(offsetof(node_write, link) == 0, "node_write converts from its hcpd_gc_item");
+
+/* The item after w in a batch or a list. */
 static node_write *wnext(const node_write *w)
 {
     return (node_write *)w->link.next;
