@@ -19,13 +19,14 @@ static const char *const err_text[HCP_ERR_COUNT_] = {
     [HCP_ENOTFOUND] = "not found",
     [HCP_EEXIST] = "already exists",
     [HCP_EIO] = "input/output error",
-    [HCP_EFULL] = "store or disk full",
+    [HCP_EFULL] = "store full (map at its ceiling)",
     [HCP_ECRYPTO] = "cryptographic failure",
     [HCP_EBUSY] = "locked by another process",
     [HCP_ECLOSED] = "closed",
     [HCP_ETIMEOUT] = "timed out",
     [HCP_EPROTO] = "protocol error",
     [HCP_EAUTH] = "not authorised",
+    [HCP_ENOSPC] = "no space left on the disk",
 };
 
 const char *hcp_strerror(int err)

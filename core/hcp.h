@@ -32,13 +32,15 @@ enum hcp_err {
     HCP_ENOTFOUND, /* no such record */
     HCP_EEXIST,    /* already exists */
     HCP_EIO,       /* an operating-system or storage error */
-    HCP_EFULL,     /* the store or the disk is full */
+    HCP_EFULL,     /* the store is full: its map reached its ceiling (see HCP_ENOSPC) */
     HCP_ECRYPTO,   /* a cryptographic operation failed or did not verify */
     HCP_EBUSY,     /* held by another process (a lock) */
     HCP_ECLOSED,   /* the object is closed or closing */
     HCP_ETIMEOUT,  /* a deadline passed */
     HCP_EPROTO,    /* a peer broke the protocol */
     HCP_EAUTH,     /* authentication or authorisation failed */
+    /* Beside HCP_EFULL in meaning; last so that no existing code changes value. */
+    HCP_ENOSPC, /* the disk (filesystem or quota) is full: growing the store would not help */
     HCP_ERR_COUNT_
 };
 

@@ -149,7 +149,7 @@ static int errno_to_hcp(int e)
         return HCP_EAUTH;
     case ENOSPC:
     case EDQUOT:
-        return HCP_EFULL;
+        return HCP_ENOSPC;
     case ENOMEM:
         return HCP_ENOMEM;
     default:

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hcpd.h"
+
 int hcpd_mdb_err(int rc)
 {
     switch (rc) {
@@ -15,10 +17,11 @@ int hcpd_mdb_err(int rc)
         return HCP_ENOTFOUND;
     case MDB_KEYEXIST:
         return HCP_EEXIST;
-    case MDB_MAP_FULL:
-    case ENOSPC:
-    case EDQUOT:
+    case MDB_MAP_FULL: /* the map, not the disk: growing it helps (gc.c) */
         return HCP_EFULL;
+    case ENOSPC: /* the disk: growing the map would not help */
+    case EDQUOT:
+        return HCP_ENOSPC;
     case ENOMEM:
         return HCP_ENOMEM;
     case EACCES:
@@ -89,14 +92,26 @@ void hcpd_env_read_end(hcpd_env *e, MDB_txn *txn)
     pthread_rwlock_unlock(&e->resize);
 }
 
-int hcpd_env_grow(hcpd_env *e)
+/* A failed mdb_env_set_mapsize (the mmap of the new size refused) leaves
+ * LMDB without a map: the next access would crash. So the old size is
+ * mapped again at once; if even that fails nothing may touch the
+ * environment again, and the process ends here (everything committed is
+ * on disk). */
+int hcpd_env_grow(hcpd_env *e, size_t size)
 {
+    if (size <= e->mapsize)
+        return HCP_EINVAL;
     pthread_rwlock_wrlock(&e->resize);
-    int rc = mdb_env_set_mapsize(e->env, e->mapsize * 2);
+    int rc = mdb_env_set_mapsize(e->env, size);
     if (rc == MDB_SUCCESS)
-        e->mapsize *= 2;
+        e->mapsize = size;
+    else if (mdb_env_set_mapsize(e->env, e->mapsize) != MDB_SUCCESS) {
+        hcpd_log("error", "store.map_lost", "mapsize=%zu wanted=%zu err=\"%s\"", e->mapsize, size,
+                 mdb_strerror(rc));
+        abort();
+    }
     pthread_rwlock_unlock(&e->resize);
-    return hcpd_mdb_err(rc);
+    return rc == MDB_SUCCESS ? HCP_OK : rc == ENOMEM ? HCP_ENOMEM : HCP_EIO;
 }
 
 void hcpd_events_free(hcp_event *evs, size_t n)

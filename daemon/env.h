@@ -1,7 +1,7 @@
 /*
  * env.h — an LMDB environment as both daemons keep one: a single writer
- * thread, readers on other threads (MDB_NOTLS), and a map that doubles when
- * it fills. Growing needs every transaction of the process closed, so
+ * thread, readers on other threads (MDB_NOTLS), and a map that grows when
+ * it fills (gc.h decides by how much). Growing needs every transaction of the process closed, so
  * readers hold `resize` shared for the life of their transaction and the
  * writer takes it exclusively to grow (writer-preferring, so a stream of
  * readers cannot starve it).
@@ -36,8 +36,12 @@ void hcpd_env_close(hcpd_env *e);
 /* A read-only transaction under the shared lock; end it with _read_end. */
 int hcpd_env_read_begin(hcpd_env *e, MDB_txn **txn);
 void hcpd_env_read_end(hcpd_env *e, MDB_txn *txn);
-/* Double the map (the caller, the writer, has no transaction open). */
-int hcpd_env_grow(hcpd_env *e);
+/* Map `size` bytes (> the current size) instead: the caller, the writer,
+ * has no transaction open; readers wait on `resize`. HCP_ENOMEM or
+ * HCP_EIO when the system refused the larger map (the old one is kept);
+ * HCP_EINVAL when size is not larger. The policy (when, how much, up to
+ * what) is the group commit's (gc.h). */
+int hcpd_env_grow(hcpd_env *e, size_t size);
 
 /* Load one event from a duplicate value of an index (a log position). */
 typedef int (*hcpd_event_loader)(void *arg, MDB_txn *txn, const MDB_val *v, hcp_event *ev);

@@ -194,6 +194,10 @@ int hcpd_conf_parse(const hcpd_conf *c, void *cfg, int argc, char **argv, char *
  * (0..65535); false if malformed. */
 bool hcpd_conf_hostport(const char *s, char *host, size_t hostlen, long *port);
 
+/* --map-max-mib of both daemons: the ceiling of the LMDB map in MiB. */
+#define HCPD_MAP_MAX_MIB         16777216 /* 16 TiB: far below what the kernel can map */
+#define HCPD_MAP_MAX_MIB_DEFAULT 1048576  /* 1 TiB */
+
 /* Raise the open-file soft limit to the hard limit (best effort, logged). */
 void hcpd_raise_nofile(void);
 

@@ -29,6 +29,7 @@ static const hcpd_conf_opt cfg_opts[] = {
     GW_STR("calendar", calendar),
     GW_STR("seal-key-file", seal_key_file),
     HCPD_CONF_BOOL_OPT(gw_config, "insecure", insecure),
+    HCPD_CONF_INT_OPT(gw_config, "map-max-mib", map_max_mib, 64, HCPD_MAP_MAX_MIB, "MiB"),
 };
 
 /* The table, and the only section a config file may name: [gateway]. */
@@ -56,6 +57,9 @@ void gw_config_usage(void)
           "  --seal-key-file FILE     key sealing personal data (default DIR.keys/seal.key,\n"
           "                           kept apart from the data: back it up separately)\n"
           "  --insecure               allow a tcp:// --listen URL (tests, demo)\n"
+          "  --map-max-mib N          ceiling of the store's LMDB map, 64..16777216 MiB\n"
+          "                           (default 1048576 = 1 TiB; it also never passes what\n"
+          "                           the disk can hold)\n"
           "  --config FILE            INI file with the same keys (flags win)\n"
           "  --help                   this text\n",
           stdout);
@@ -124,6 +128,7 @@ int gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t err
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->listen, sizeof(cfg->listen), "tls+tcp://0.0.0.0:8700");
     snprintf(cfg->listen_http, sizeof(cfg->listen_http), "0.0.0.0:8080");
+    cfg->map_max_mib = HCPD_MAP_MAX_MIB_DEFAULT;
     int rc = hcpd_conf_parse(&cfg_conf, cfg, argc, argv, err, errlen);
     if (rc != HCPD_CONF_OK) {
         return rc;

@@ -33,6 +33,7 @@ typedef struct gw_config {
     char calendar[GW_PATH_MAX];         /* "" = compiled in */
     char seal_key_file[GW_PATH_MAX];    /* default DIR.keys/seal.key */
     bool insecure;                      /* --insecure: allow tcp:// (tests, demo) */
+    int map_max_mib;                    /* --map-max-mib: ceiling of the LMDB map */
 } gw_config;
 
 typedef struct gw_store gw_store;   /* store.c */

@@ -55,7 +55,6 @@ struct gw_store {
 #define gws_err                hcpd_mdb_err
 #define gws_read_begin(s, txn) hcpd_env_read_begin(&(s)->db, txn)
 #define gws_read_end(s, txn)   hcpd_env_read_end(&(s)->db, txn)
-#define gws_grow(s)            hcpd_env_grow(&(s)->db)
 
 /* A copy of county code's state (a never-seen county comes back zeroed
  * with its genesis head). */

@@ -1,13 +1,16 @@
 /*
  * gwwriter.h — the gateway's single writer: batches from every county,
- * applied in one LMDB transaction per loop turn (group commit), each
- * acknowledged only after that transaction committed.
+ * applied in one LMDB transaction per loop turn (the group commit of
+ * daemon/gc.h), each acknowledged only after that transaction committed;
+ * a transaction that cannot commit answers its batches `storage_full`
+ * (disk full) or `overloaded` (another store error).
  */
 #ifndef GW_WRITER_H
 #define GW_WRITER_H
 
 #include <nng/nng.h>
 
+#include "gc.h"
 #include "gw.h"
 #include "repl.h"
 
@@ -19,8 +22,8 @@ typedef struct gw_item gw_item;
 typedef void (*gw_done_fn)(void *arg, gw_item *it, const hcp_buf *reply);
 
 struct gw_item {
-    gw_item *next;
-    bool fork_mark; /* not a batch: mark `county` forked (seen at hello); no reply */
+    hcpd_gc_item link; /* first: the group commit's queue link (daemon/gc.h) */
+    bool fork_mark;    /* not a batch: mark `county` forked (seen at hello); no reply */
     char county[HCP_COUNTY_LEN + 1]; /* the county the connection proved */
     nng_msg *msg;                    /* owns the bytes f borrows */
     repl_frame f;                    /* the decoded batch */

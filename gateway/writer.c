@@ -16,7 +16,13 @@
  * parked (at most GW_PARK_MAX, each for at most GW_PARK_MS) and tried
  * again with every later transaction, its county's batches sorted by
  * position; one still out of place after GW_PARK_MS is answered `gap`.
+ *
+ * The queue, the transaction, map growth and a full disk are the group
+ * commit's (daemon/gc.h): this file supplies its hooks. A transaction that
+ * cannot commit for want of room answers every batch in it `storage_full`
+ * (never an ack), and the nodes send them again later.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,23 +32,48 @@
 #include "codec.h"
 #include "gwstore.h"
 #include "gwwriter.h"
+#include "gc.h"
 #include "rules.h"
 
 #define GW_BATCH_ITEMS 256
 #define GW_PARK_MAX    64   /* parked batches, all counties */
 #define GW_PARK_MS     1000 /* a parked batch waits at most this long */
 #define GW_PARK_TICK   50   /* parked batches are retried this often (ms) */
-#define GW_RETRIES     8
+
+/* ---- per-transaction county state ---- */
+
+typedef struct tentative {
+    gw_county c[GW_BATCH_ITEMS];
+    size_t n;
+} tentative;
+
+/* Outcome of checking a batch against a county, for the reply. */
+typedef struct verdict {
+    const char *code; /* NULL: ack (or parked) */
+    uint64_t expected;
+    bool park; /* wait for the batches before it */
+} verdict;
+
+typedef struct outcome {
+    verdict vd[GW_BATCH_ITEMS];
+} outcome;
 
 struct gw_writer {
-    uv_async_t wake;
+    hcpd_gc *gc; /* the group commit (daemon/gc.h) */
     uv_timer_t park_timer;
-    pthread_mutex_t mu;
-    gw_item *head, *tail;
-    bool stopping;
     gw_item *parked; /* loop thread only, like everything the apply touches */
     size_t nparked;  /* parked in the transaction being built */
+    tentative t;     /* the attempt's county states */
+    outcome o;       /* the attempt's verdicts, one per item */
 };
+
+_Static_assert(offsetof(gw_item, link) == 0, "gw_item converts from its hcpd_gc_item");
+
+/* The item after it in a batch or in the parked list. */
+static gw_item *item_next(const gw_item *it)
+{
+    return (gw_item *)it->link.next;
+}
 
 void gw_item_free(gw_item *it)
 {
@@ -53,13 +84,6 @@ void gw_item_free(gw_item *it)
     free(it->cert);
     free(it);
 }
-
-/* ---- per-transaction county state ---- */
-
-typedef struct tentative {
-    gw_county c[GW_BATCH_ITEMS];
-    size_t n;
-} tentative;
 
 /* The tentative state of county code in this transaction. */
 static gw_county *tent_get(gw *g, tentative *t, const char *code)
@@ -110,13 +134,6 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
     hcp_case_clear(&c);
     return rc;
 }
-
-/* Outcome of checking a batch against a county, for the reply. */
-typedef struct verdict {
-    const char *code; /* NULL: ack (or parked) */
-    uint64_t expected;
-    bool park; /* wait for the batches before it */
-} verdict;
 
 /* Check and apply the next event (seq == applied + 1). */
 static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const repl_event *e,
@@ -183,7 +200,7 @@ static bool may_park(gw *g, const gw_item *it)
 {
     gw_writer *wr = g->writer;
     uint64_t now = uv_now(g->loop);
-    if (wr->stopping || it->done == NULL || wr->nparked >= GW_PARK_MAX ||
+    if (hcpd_gc_stopping(wr->gc) || it->done == NULL || wr->nparked >= GW_PARK_MAX ||
         (it->parked_at != 0 && now - it->parked_at >= GW_PARK_MS))
         return false;
     wr->nparked++;
@@ -254,52 +271,68 @@ static int encode_reply(const gw_county *cs, const verdict *vd, hcp_buf *out)
     return repl_encode(&r, out);
 }
 
-/* ---- the batch of batches ---- */
+/* ---- the batch of batches: hooks of the group commit (daemon/gc.h) ---- */
 
-typedef struct outcome {
-    verdict vd[GW_BATCH_ITEMS];
-} outcome;
-
-static int attempt(gw *g, gw_item *batch, tentative *t, outcome *o)
+/* A new attempt: forget what the last one decided. */
+static int gc_begin(void *arg, MDB_txn *txn)
 {
-    MDB_txn *txn;
-    t->n = 0;
+    (void)txn;
+    gw *g = arg;
+    g->writer->t.n = 0;
     g->writer->nparked = 0;
-    memset(o, 0, sizeof(*o));
+    memset(&g->writer->o, 0, sizeof(g->writer->o));
     g->store->feed_dirty = false;
-    int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
-    if (rc != HCP_OK)
-        return rc;
-    size_t i = 0;
-    for (gw_item *it = batch; it != NULL && rc == HCP_OK; it = it->next, i++)
-        rc = apply_batch(g, txn, t, it, &o->vd[i]);
-    if (rc != HCP_OK) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    /* Durability point: acknowledgements go out only after this commit. */
-    return gws_err(mdb_txn_commit(txn));
+    return HCP_OK;
 }
 
-static void finish(gw *g, gw_item *batch, tentative *t, outcome *o, int rc)
+static int gc_item(void *arg, MDB_txn *txn, hcpd_gc_item *item, size_t i)
 {
+    gw *g = arg;
+    if (i >= GW_BATCH_ITEMS)
+        return HCP_ERANGE;
+    return apply_batch(g, txn, &g->writer->t, (gw_item *)item, &g->writer->o.vd[i]);
+}
+
+/* The reply to one item of a batch that failed as a whole: nothing of it
+ * was committed, so never an ack; the node backs off and sends it again. */
+static verdict failed_verdict(int rc)
+{
+    verdict v = {"overloaded", 0, false};
+    if (rc == HCP_ENOSPC || rc == HCP_EFULL)
+        v.code = "storage_full";
+    return v;
+}
+
+static void on_park_tick(uv_timer_t *t);
+
+/* Answer each batch (or park it again), after the commit or the failure. */
+static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
+{
+    gw *g = arg;
     gw_writer *wr = g->writer;
+    tentative *t = &wr->t;
+    if (rc == HCP_OK) {
+        for (size_t i = 0; i < t->n; i++)
+            gws_county_publish(g->store, &t->c[i]);
+        if (g->store->feed_dirty) /* committed: the feed shows it from now */
+            gws_feed_changed(g->store, (hcp_time)time(NULL));
+    }
+    verdict failed = failed_verdict(rc), busy = {"overloaded", 0, false};
     size_t i = 0;
-    for (gw_item *it = batch, *next; it != NULL; it = next, i++) {
-        next = it->next;
-        if (rc == HCP_OK && o->vd[i].park) { /* no answer yet: it waits */
+    for (gw_item *it = (gw_item *)first, *next; it != NULL; it = next, i++) {
+        next = item_next(it);
+        if (rc == HCP_OK && wr->o.vd[i].park) { /* no answer yet: it waits */
             if (it->parked_at == 0)
                 it->parked_at = uv_now(g->loop);
-            it->next = wr->parked;
+            it->link.next = wr->parked != NULL ? &wr->parked->link : NULL;
             wr->parked = it;
             continue;
         }
         hcp_buf reply;
         hcp_buf_init(&reply, REPL_FRAME_MAX);
-        gw_county *cs = tent_get(g, t, it->county);
-        verdict busy = {"overloaded", 0, false};
-        int erc = rc == HCP_OK && cs != NULL ? encode_reply(cs, &o->vd[i], &reply)
-                                             : encode_reply(cs, &busy, &reply);
+        gw_county *cs = rc == HCP_OK ? tent_get(g, t, it->county) : NULL;
+        verdict v = rc != HCP_OK ? failed : cs != NULL ? wr->o.vd[i] : busy;
+        int erc = encode_reply(cs, &v, &reply);
         if (erc != HCP_OK)
             hcp_buf_reset(&reply);
         if (it->done != NULL)
@@ -307,6 +340,9 @@ static void finish(gw *g, gw_item *batch, tentative *t, outcome *o, int rc)
         hcp_buf_free(&reply);
         gw_item_free(it);
     }
+    if (wr->parked != NULL && !uv_is_active((uv_handle_t *)&wr->park_timer) &&
+        !hcpd_gc_stopping(wr->gc))
+        uv_timer_start(&wr->park_timer, on_park_tick, GW_PARK_TICK, 0);
 }
 
 /* Order two items by county, then first position, then arrival (n). */
@@ -327,112 +363,55 @@ static int sort_cmp(const void *a, const void *b)
 }
 
 /* The new batch with the parked ones, each county's in order of position
- * (a fork mark, at position 0, first). At most GW_BATCH_ITEMS items. */
-static gw_item *merge_parked(gw_writer *wr, gw_item *batch)
+ * (a fork mark, at position 0, first). At most GW_BATCH_ITEMS items: the
+ * engine takes at most GW_BATCH_ITEMS - GW_PARK_MAX off the queue. */
+static hcpd_gc_item *gc_merge(void *arg, hcpd_gc_item *first)
 {
+    gw *g = arg;
+    gw_writer *wr = g->writer;
+    gw_item *batch = (gw_item *)first;
     if (wr->parked == NULL)
-        return batch;
+        return first;
     static sort_ent ents[GW_BATCH_ITEMS]; /* loop thread only */
     size_t n = 0;
-    for (gw_item *it = batch; it != NULL && n < GW_BATCH_ITEMS; it = it->next, n++)
+    for (gw_item *it = batch; it != NULL && n < GW_BATCH_ITEMS; it = item_next(it), n++)
         ents[n] = (sort_ent){it, n};
-    for (gw_item *it = wr->parked; it != NULL && n < GW_BATCH_ITEMS; it = it->next, n++)
+    for (gw_item *it = wr->parked; it != NULL && n < GW_BATCH_ITEMS; it = item_next(it), n++)
         ents[n] = (sort_ent){it, n};
     wr->parked = NULL;
     qsort(ents, n, sizeof(ents[0]), sort_cmp);
     for (size_t i = 0; i < n; i++)
-        ents[i].it->next = i + 1 < n ? ents[i + 1].it : NULL;
-    return n > 0 ? ents[0].it : NULL;
+        ents[i].it->link.next = i + 1 < n ? &ents[i + 1].it->link : NULL;
+    return n > 0 ? &ents[0].it->link : NULL;
 }
 
-static void on_park_tick(uv_timer_t *t);
-
-static void run_batch(gw *g, gw_item *batch)
+/* Stopping, or queued after the stop: refused, the node sends it again. */
+static void gc_refuse(void *arg, hcpd_gc_item *item)
 {
-    static tentative t; /* loop thread only */
-    static outcome o;
-    int rc = HCP_OK;
-    batch = merge_parked(g->writer, batch);
-    if (batch == NULL)
-        return;
-    for (int i = 0; i < GW_RETRIES; i++) {
-        rc = attempt(g, batch, &t, &o);
-        if (rc != HCP_EFULL || gws_grow(g->store) != HCP_OK)
-            break;
-        gw_log("info", "store.grow", "mapsize=%zu", g->store->db.mapsize);
-    }
-    if (rc == HCP_OK) {
-        for (size_t i = 0; i < t.n; i++)
-            gws_county_publish(g->store, &t.c[i]);
-        if (g->store->feed_dirty) /* committed: the feed shows it from now */
-            gws_feed_changed(g->store, (hcp_time)time(NULL));
-    } else
-        gw_log("error", "store.commit_failed", "err=\"%s\"", hcp_strerror(rc));
-    finish(g, batch, &t, &o, rc);
-    if (g->writer->parked != NULL && !uv_is_active((uv_handle_t *)&g->writer->park_timer))
-        uv_timer_start(&g->writer->park_timer, on_park_tick, GW_PARK_TICK, 0);
-}
-
-static gw_item *take(gw_writer *wr)
-{
-    pthread_mutex_lock(&wr->mu);
-    gw_item *head = wr->head, *w = head;
-    for (size_t k = 1; w != NULL && w->next != NULL && k < GW_BATCH_ITEMS - GW_PARK_MAX; k++)
-        w = w->next;
-    if (w != NULL) {
-        wr->head = w->next;
-        if (wr->head == NULL)
-            wr->tail = NULL;
-        w->next = NULL;
-    }
-    if (wr->head != NULL)
-        uv_async_send(&wr->wake);
-    pthread_mutex_unlock(&wr->mu);
-    return head;
-}
-
-static void on_wake(uv_async_t *a)
-{
-    gw *g = a->data;
-    gw_item *batch = take(g->writer);
-    if (batch != NULL)
-        run_batch(g, batch);
+    (void)arg;
+    gw_item *it = (gw_item *)item;
+    hcp_buf reply;
+    hcp_buf_init(&reply, 256);
+    repl_frame r = {.type = REPL_ERROR};
+    snprintf(r.code, sizeof(r.code), "overloaded");
+    if (repl_encode(&r, &reply) != HCP_OK)
+        hcp_buf_reset(&reply);
+    if (it->done != NULL)
+        it->done(it->arg, it, &reply);
+    hcp_buf_free(&reply);
+    gw_item_free(it);
 }
 
 /* Parked batches wait: try them again (those past GW_PARK_MS get `gap`). */
 static void on_park_tick(uv_timer_t *t)
 {
     gw *g = t->data;
-    run_batch(g, take(g->writer));
+    hcpd_gc_run(g->writer->gc);
 }
 
 void gw_writer_submit(gw *g, gw_item *it)
 {
-    gw_writer *wr = g->writer;
-    it->next = NULL;
-    pthread_mutex_lock(&wr->mu);
-    bool stopping = wr->stopping;
-    if (!stopping) {
-        if (wr->tail != NULL)
-            wr->tail->next = it;
-        else
-            wr->head = it;
-        wr->tail = it;
-        uv_async_send(&wr->wake);
-    }
-    pthread_mutex_unlock(&wr->mu);
-    if (stopping) {
-        hcp_buf reply;
-        hcp_buf_init(&reply, 256);
-        repl_frame r = {.type = REPL_ERROR};
-        snprintf(r.code, sizeof(r.code), "overloaded");
-        if (repl_encode(&r, &reply) != HCP_OK)
-            hcp_buf_reset(&reply);
-        if (it->done != NULL)
-            it->done(it->arg, it, &reply);
-        hcp_buf_free(&reply);
-        gw_item_free(it);
-    }
+    hcpd_gc_submit(g->writer->gc, &it->link);
 }
 
 int gw_writer_start(gw *g)
@@ -440,13 +419,22 @@ int gw_writer_start(gw *g)
     gw_writer *wr = calloc(1, sizeof(*wr));
     if (wr == NULL)
         return HCP_ENOMEM;
-    pthread_mutex_init(&wr->mu, NULL);
-    wr->wake.data = g;
     wr->park_timer.data = g;
     g->writer = wr;
     if (uv_timer_init(g->loop, &wr->park_timer) != 0)
         return HCP_EIO;
-    return uv_async_init(g->loop, &wr->wake, on_wake) == 0 ? HCP_OK : HCP_EIO;
+    hcpd_gc_cfg cfg = {.loop = g->loop,
+                       .env = &g->store->db,
+                       .dir = g->cfg.data,
+                       .max_items = GW_BATCH_ITEMS - GW_PARK_MAX,
+                       .map_max = (size_t)g->cfg.map_max_mib << 20,
+                       .ops = {.merge = gc_merge,
+                               .begin = gc_begin,
+                               .item = gc_item,
+                               .answer = gc_answer,
+                               .refuse = gc_refuse},
+                       .arg = g};
+    return hcpd_gc_start(&cfg, &wr->gc);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -459,13 +447,8 @@ void gw_writer_stop(gw *g)
     gw_writer *wr = g->writer;
     if (wr == NULL)
         return;
-    pthread_mutex_lock(&wr->mu);
-    wr->stopping = true;
-    pthread_mutex_unlock(&wr->mu);
-    gw_item *batch;
-    while ((batch = take(wr)) != NULL || wr->parked != NULL)
-        run_batch(g, batch); /* stopping: nothing parks again */
-    uv_close((uv_handle_t *)&wr->wake, on_closed);
+    uv_timer_stop(&wr->park_timer);
+    hcpd_gc_stop(wr->gc); /* stopping: nothing parks again */
     uv_close((uv_handle_t *)&wr->park_timer, on_closed);
 }
 
@@ -473,7 +456,7 @@ void gw_writer_free(gw *g)
 {
     if (g->writer == NULL)
         return;
-    pthread_mutex_destroy(&g->writer->mu);
+    hcpd_gc_free(g->writer->gc);
     free(g->writer);
     g->writer = NULL;
 }

@@ -501,7 +501,7 @@ static int metrics_text(node *n, hcp_buf *out)
     int rc = store_read_begin(n->store, &txn);
     if (rc != HCP_OK)
         return rc;
-    char line[256];
+    char line[512];
     uint64_t evals = 0, v;
     rc = store_counter_get(n->store, txn, "eval", &evals);
     int len = snprintf(line, sizeof(line),
@@ -553,9 +553,10 @@ static int metrics_text(node *n, hcp_buf *out)
     len = snprintf(line, sizeof(line),
                    "# TYPE hcp_node_commits_total counter\nhcp_node_commits_total %llu\n"
                    "# TYPE hcp_node_writes_total counter\nhcp_node_writes_total %llu\n"
-                   "# TYPE hcp_node_refused_total counter\nhcp_node_refused_total %llu\n",
+                   "# TYPE hcp_node_refused_total counter\nhcp_node_refused_total %llu\n"
+                   "# TYPE hcp_node_storage_full_total counter\nhcp_node_storage_full_total %llu\n",
                    (unsigned long long)s->commits, (unsigned long long)s->batched,
-                   (unsigned long long)s->refused);
+                   (unsigned long long)s->refused, (unsigned long long)s->disk_full);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, line, (size_t)len);
     return rc == HCP_OK ? node_sync_metrics(n, out) : rc;

@@ -27,6 +27,7 @@ static const hcpd_conf_opt cfg_opts[] = {
     NODE_STR("seal-key-file", seal_key_file),
     HCPD_CONF_BOOL_OPT(node_config, "insecure", insecure),
     HCPD_CONF_INT_OPT(node_config, "sweep-interval", sweep_seconds, 1, 86400, "seconds"),
+    HCPD_CONF_INT_OPT(node_config, "map-max-mib", map_max_mib, 64, HCPD_MAP_MAX_MIB, "MiB"),
 };
 
 /* The table, and the only section a config file may name: [node]. */
@@ -57,6 +58,9 @@ void node_config_usage(void)
           "                          kept apart from the data: back it up separately)\n"
           "  --sweep-interval SECS   deadline sweep period, 1..86400 (default 60)\n"
           "  --insecure              allow tcp:// to the gateway (tests, demo)\n"
+          "  --map-max-mib N         ceiling of the store's LMDB map, 64..16777216 MiB\n"
+          "                          (default 1048576 = 1 TiB; it also never passes what\n"
+          "                          the disk can hold)\n"
           "  --config FILE           INI file with the same keys (flags win)\n"
           "  --help                  this text\n",
           stdout);
@@ -166,6 +170,7 @@ int node_config_parse(node_config *cfg, int argc, char **argv, char *err, size_t
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->listen_http, sizeof(cfg->listen_http), "127.0.0.1:8701");
     cfg->sweep_seconds = 60;
+    cfg->map_max_mib = HCPD_MAP_MAX_MIB_DEFAULT;
     int rc = hcpd_conf_parse(&cfg_conf, cfg, argc, argv, err, errlen);
     if (rc == HCPD_CONF_HELP) {
         return NODE_CFG_HELP;

@@ -192,6 +192,12 @@ int store_write_begin(node_store *s, MDB_txn **txn)
     return rc;
 }
 
+void store_cache_start(node_store *s, MDB_txn *txn)
+{
+    s->cache_txn = txn;
+    s->ncached = 0;
+}
+
 void store_cache_drop(node_store *s)
 {
     s->cache_txn = NULL;

@@ -69,9 +69,10 @@ void store_close(node_store *s);
 #define store_read_end(s, txn)   hcpd_env_read_end(&(s)->db, txn)
 
 /* Write transactions (writer thread only). On HCP_EFULL from any put, the
- * writer aborts, calls store_grow and redoes the batch. */
+ * group commit (daemon/gc.h) aborts, grows the map and redoes the batch. */
 int store_write_begin(node_store *s, MDB_txn **txn);
-#define store_grow(s) hcpd_env_grow(&(s)->db)
+/* The cache serves txn, a write transaction begun by the caller. */
+void store_cache_start(node_store *s, MDB_txn *txn);
 /* Put every cached value (before the commit); drop the cache (after an abort). */
 int store_cache_flush(node_store *s, MDB_txn *txn);
 void store_cache_drop(node_store *s);

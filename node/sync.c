@@ -105,6 +105,10 @@ struct node_sync {
     int sleep_rearm;    /* ≥ 0: when the pending sleep ends, sleep this long instead */
     int timeouts;       /* requests in a row that got no answer */
     int backoff_ms, idle_rounds;
+    /* The gateway refused a batch for want of room (storage_full): its
+     * welcome does not end the backoff, only an acknowledged batch does,
+     * so that a full gateway is asked less and less often. */
+    bool gw_full;
     uint64_t tls_fails_seen; /* TLS handshake failures counted at the last welcome */
     bool sleep_busy;         /* the sleep aio is pending */
     bool stopping, connected;
@@ -488,7 +492,8 @@ static void on_welcome(node_sync *sy, uint64_t applied)
                  (unsigned long long)applied, (unsigned long long)head);
     sy->connected = true;
     sy->tls_fails_seen = repl_tls_failures(false, NULL, NULL, 0);
-    sy->backoff_ms = 0;
+    if (!sy->gw_full)
+        sy->backoff_ms = 0;
     sy->timeouts = 0;
     if (sy->batch_bytes < REPL_BATCH_BYTES)
         sy->batch_bytes *= 2;
@@ -569,6 +574,8 @@ static void on_answer(node_sync *sy, sync_slot *s, int k, const repl_frame *r)
         sy->sent = r->seq - 1 > sy->acked ? r->seq - 1 : sy->acked;
         step(sy);
     } else if (r->type == REPL_ERROR) {
+        if (k == K_BATCH && strcmp(r->code, "storage_full") == 0)
+            sy->gw_full = true; /* retried after a growing backoff */
         char what[64];
         snprintf(what, sizeof(what), "gateway refused: %s", r->code);
         fail(sy, what);
@@ -577,6 +584,8 @@ static void on_answer(node_sync *sy, sync_slot *s, int k, const repl_frame *r)
     else if ((k == K_HELLO || k == K_AUTH) && r->type == REPL_WELCOME)
         on_welcome(sy, r->seq);
     else if ((k == K_BATCH && r->type == REPL_ACK) || (k == K_PING && r->type == REPL_PONG)) {
+        if (k == K_BATCH)
+            sy->gw_full = false;
         on_ack(sy, r->seq);
         sy->timeouts = 0;
         step(sy);

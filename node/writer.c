@@ -1,35 +1,36 @@
 /*
- * writer.c — group commit on the libuv loop thread.
+ * writer.c — the node's part of the group commit (daemon/gc.h).
  *
- * HTTP threads queue node_write items under a mutex and wake the loop with
- * uv_async_send (which merges wake-ups, so each wake drains the whole
- * queue). The loop applies up to WRITER_BATCH items in one LMDB write
- * transaction, commits (fsync), and only then answers each item: every 201
- * and 200 follows a commit. A refused item writes nothing (the rules decide
- * before any put) and the rest of the batch goes on. If a put finds the map
- * full, the whole batch is aborted, the map doubled and the batch redone.
+ * HTTP threads queue node_write items; the engine wakes the loop, takes up
+ * to WRITER_BATCH items into one LMDB write transaction and calls the hooks
+ * here for each; after the commit (fsync) the answers go to the replier
+ * thread: every 201 and 200 follows a commit. A refused item writes nothing
+ * (the rules decide before any put, and a case number is taken only when
+ * the case is written) and the rest of the batch goes on. A full map is
+ * grown and the batch redone by the engine; a full disk fails the batch
+ * (503 storage_full) and the next one tries again.
  */
 #include "writer.h"
 
-#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "json.h"
 #include "rules.h"
 #include "store.h"
 
-#define WRITER_BATCH   1024
-#define WRITER_RETRIES 8
+#define WRITER_BATCH    1024
+#define WRITER_LATER_MS 1000 /* the node's own items of a failed batch: queued again after */
 
 struct node_writer {
-    uv_async_t wake;
+    hcpd_gc *gc; /* the group commit (daemon/gc.h) */
     uv_timer_t sweep;
-    pthread_mutex_t mu;
-    node_write *head, *tail;
-    bool stopping;
+    uv_timer_t later_timer; /* queues `later` again */
+    bool timers;            /* both timers initialised (closed at stop) */
+    node_write *later;      /* the node's own items a failed batch kept (loop thread) */
+    hcp_chain ch;           /* the head as the attempt being built leaves it */
     node_stats stats;
     /* Committed batches wait here for the replier thread, which serialises
      * and sends the answers while the loop starts the next transaction. */
@@ -111,20 +112,22 @@ static int case_reply(node *n, MDB_txn *txn, const hcp_case *c, node_write *w, i
     return rc;
 }
 
-/* Next case id for the day of `at`. */
-static int next_case_id(node *n, MDB_txn *txn, hcp_time at, char *id, size_t len)
+/* The id the next case of the day of `at` gets, without taking its number
+ * (open_case takes it once the case is written: a refused request takes
+ * none). key receives the day's counter key. */
+static int peek_case_id(node *n, MDB_txn *txn, hcp_time at, char *key, size_t keylen, char *id,
+                        size_t len)
 {
     int y, m, d;
     hcp_day day = hcp_day_of(at);
     hcp_day_to_ymd(day, &y, &m, &d);
-    char key[32];
-    snprintf(key, sizeof(key), "day:%04d%02d%02d", y, m, d);
+    snprintf(key, keylen, "day:%04d%02d%02d", y, m, d);
     uint64_t num;
-    int rc = store_counter_add(n->store, txn, key, 1, &num);
-    if (rc == HCP_OK && num > UINT32_MAX)
+    int rc = store_counter_get(n->store, txn, key, &num);
+    if (rc == HCP_OK && num >= UINT32_MAX)
         rc = HCP_ERANGE;
     if (rc == HCP_OK)
-        rc = hcp_case_id_format(id, len, n->cfg.county, day, (uint32_t)num);
+        rc = hcp_case_id_format(id, len, n->cfg.county, day, (uint32_t)num + 1);
     return rc;
 }
 
@@ -170,7 +173,8 @@ static int open_case(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w, const 
     ev.in = *in;                                    /* borrowed: detached before hcp_event_clear */
     ev.account = w->who[0] != '\0' ? w->who : NULL; /* borrowed too */
     memcpy(ev.county, n->cfg.county, sizeof(ev.county));
-    int rc = next_case_id(n, txn, at, ev.case_id, sizeof(ev.case_id));
+    char key[32];
+    int rc = peek_case_id(n, txn, at, key, sizeof(key), ev.case_id, sizeof(ev.case_id));
     if (rc == HCP_OK) {
         ev.seq = ch->seq + 1;
         rc = hcp_rules_apply(c, &ev, n->cal, w->now, why);
@@ -179,6 +183,8 @@ static int open_case(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w, const 
         rc = store_log_append(n->store, txn, ch, &ev);
     if (rc == HCP_OK)
         rc = store_case_put(n->store, txn, NULL, c);
+    if (rc == HCP_OK) /* written: now the number is taken */
+        rc = store_counter_add(n->store, txn, key, 1, NULL);
     if (rc == HCP_OK && in->kind == HCP_KIND_REVIEW)
         rc = store_tally_add(n->store, txn, in, hcp_day_of(at));
     memset(&ev.in, 0, sizeof(ev.in));
@@ -202,10 +208,11 @@ static int do_eval(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
 {
     if (!at_ok(w))
         return HCP_OK;
-    uint64_t no;
-    int rc = store_counter_add(n->store, txn, "eval", 1, &no);
+    uint64_t no; /* taken (counter "eval" raised) only once something is written */
+    int rc = store_counter_get(n->store, txn, "eval", &no);
     if (rc != HCP_OK)
         return rc;
+    no++;
     if (w->in.rating <= 2) {
         hcp_case c;
         memset(&c, 0, sizeof(c));
@@ -239,6 +246,8 @@ static int do_eval(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
         if (rc == HCP_OK)
             answer(w, 201, json_pack("{sI,sn}", "evaluation", (json_int_t)no, "case"));
     }
+    if (rc == HCP_OK)
+        rc = store_counter_add(n->store, txn, "eval", 1, NULL);
     if (rc == HCP_OK)
         n->writer->stats.evaluations++;
     return rc;
@@ -606,54 +615,54 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     return HCP_EINVAL;
 }
 
-/* ---- the batch ---- */
+/* ---- the batch: hooks of the group commit (daemon/gc.h) ---- */
 
-/* Whether the disk holding the store is (all but) full. LMDB reports a
- * short page write as EIO, which is how ENOSPC often shows at commit. */
-static bool disk_full(const node *n, int mrc)
+_Static_assert(offsetof(node_write, link) == 0, "node_write converts from its hcpd_gc_item");
+
+/* The item after w in a batch or a list. */
+static node_write *wnext(const node_write *w)
 {
-    if (mrc == ENOSPC || mrc == EDQUOT)
-        return true;
-    struct statvfs fs;
-    return mrc == EIO && statvfs(n->cfg.data, &fs) == 0 &&
-           (unsigned long long)fs.f_bavail * fs.f_frsize < (1ull << 20);
+    return (node_write *)w->link.next;
 }
 
-/* One attempt at the whole batch in one transaction. *disk is set when the
- * commit failed for want of disk (then growing the map would not help). */
-static int attempt(node *n, node_write *batch, hcp_chain *ch, bool *disk)
+/* A new attempt: the chain as committed, the counter cache on txn. */
+static int gc_begin(void *arg, MDB_txn *txn)
 {
-    *disk = false;
-    MDB_txn *txn;
-    *ch = n->store->chain;
-    int rc = store_write_begin(n->store, &txn);
-    if (rc != HCP_OK)
-        return rc;
-    for (node_write *w = batch; w != NULL && rc == HCP_OK; w = w->next)
-        rc = process(n, txn, ch, w);
-    if (rc == HCP_OK)
-        rc = store_cache_flush(n->store, txn);
+    node *n = arg;
+    store_cache_start(n->store, txn);
+    n->writer->ch = n->store->chain;
+    return HCP_OK;
+}
+
+static int gc_item(void *arg, MDB_txn *txn, hcpd_gc_item *it, size_t index)
+{
+    (void)index;
+    node *n = arg;
+    return process(n, txn, &n->writer->ch, (node_write *)it);
+}
+
+/* Every item applied: the cached counters and the new head go in too. */
+static int gc_finish(void *arg, MDB_txn *txn)
+{
+    node *n = arg;
+    hcp_chain *ch = &n->writer->ch;
+    int rc = store_cache_flush(n->store, txn);
     if (rc == HCP_OK && ch->seq != n->store->chain.seq)
         rc = store_head_put(n->store, txn, ch);
-    if (rc != HCP_OK) {
-        store_cache_drop(n->store);
-        mdb_txn_abort(txn);
-        return rc;
-    }
     store_cache_drop(n->store);
-    /* Durability point: replies below go out only after this commit. */
-    int mrc = mdb_txn_commit(txn);
-    if (mrc != MDB_SUCCESS && disk_full(n, mrc)) {
-        *disk = true;
-        return HCP_EFULL;
-    }
-    return store_err(mrc);
+    return rc;
+}
+
+static void gc_abort(void *arg)
+{
+    node *n = arg;
+    store_cache_drop(n->store);
 }
 
 static void reply_all(node_write *batch)
 {
     while (batch != NULL) {
-        node_write *next = batch->next;
+        node_write *next = wnext(batch);
         if (batch->req != NULL) {
             node_req_reply_json(batch->req, batch->status, batch->reply);
             batch->reply = NULL;
@@ -666,16 +675,18 @@ static void reply_all(node_write *batch)
 /* Queue a finished batch (committed, or failed as a whole) for its replies. */
 static void hand_to_replier(node_writer *wr, node_write *batch)
 {
+    if (batch == NULL)
+        return;
     if (!wr->replier_running) {
         reply_all(batch);
         return;
     }
     node_write *last = batch;
-    while (last->next != NULL)
-        last = last->next;
+    while (wnext(last) != NULL)
+        last = wnext(last);
     pthread_mutex_lock(&wr->rmu);
     if (wr->done_tail != NULL)
-        wr->done_tail->next = batch;
+        wr->done_tail->link.next = &batch->link;
     else
         wr->done_head = batch;
     wr->done_tail = last;
@@ -703,103 +714,105 @@ static void *replier_main(void *arg)
     return NULL;
 }
 
+/* A batch that wrote nothing: every item says why, and that it may retry. */
 static void fail_all(node_write *batch, int rc)
 {
-    for (node_write *w = batch; w != NULL; w = w->next) {
-        if (rc == HCP_EFULL)
+    for (node_write *w = batch; w != NULL; w = wnext(w)) {
+        if (rc == HCP_ENOSPC)
             answer_error(w, 503, "storage_full",
                          "the disk is full; nothing was written, retry when there is room");
+        else if (rc == HCP_EFULL)
+            answer_error(w, 503, "storage_full",
+                         "the store reached its size ceiling (map-max-mib); nothing was written");
         else
             answer_error(w, 503, "storage_error", hcp_strerror(rc));
     }
 }
 
-static void run_batch(node *n, node_write *batch)
+static void on_later(uv_timer_t *t);
+
+/* The node's own items that must not be lost with a failed batch (the end
+ * of a restore, the recount) are taken out of it and queued again after
+ * WRITER_LATER_MS; the rest of the batch is returned. */
+static node_write *keep_for_later(node *n, node_write *batch)
 {
-    hcp_chain ch;
-    int rc = HCP_OK;
-    for (int i = 0; i < WRITER_RETRIES; i++) {
-        bool disk;
-        rc = attempt(n, batch, &ch, &disk);
-        if (rc != HCP_EFULL || disk || n->store->db.mapsize >= ((size_t)1 << 40))
-            break;
-        /* the map (not necessarily the disk) is full: grow it and redo */
-        if (store_grow(n->store) != HCP_OK)
-            break;
-        n->writer->stats.grows++;
-        node_log("info", "store.grow", "mapsize=%zu", n->store->db.mapsize);
+    node_writer *wr = n->writer;
+    node_write *rest = NULL, **tail = &rest;
+    for (node_write *w = batch, *next; w != NULL; w = next) {
+        next = wnext(w);
+        w->link.next = NULL;
+        if (w->req == NULL && (w->kind == W_SYNCED || w->kind == W_RECOUNT) &&
+            !hcpd_gc_stopping(wr->gc)) {
+            json_decref(w->reply);
+            w->reply = NULL;
+            w->now = 0;
+            w->link.next = wr->later != NULL ? &wr->later->link : NULL;
+            wr->later = w;
+            continue;
+        }
+        *tail = w;
+        tail = (node_write **)&w->link.next;
     }
+    if (wr->later != NULL && !uv_is_active((uv_handle_t *)&wr->later_timer))
+        uv_timer_start(&wr->later_timer, on_later, WRITER_LATER_MS, 0);
+    return rest;
+}
+
+/* The outcome of a batch: publish what committed, answer every item. */
+static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
+{
+    node *n = arg;
+    node_writer *wr = n->writer;
+    node_write *batch = (node_write *)first;
     if (rc == HCP_OK) {
-        for (node_write *w = batch; w != NULL; w = w->next)
+        hcp_chain ch = wr->ch;
+        for (node_write *w = batch; w != NULL; w = wnext(w))
             if (w->kind == W_SYNCED) {
                 atomic_store(&n->store->needs_sync, false);
                 node_log("info", "sync.restored", "head=%llu", (unsigned long long)ch.seq);
             }
         bool grew = ch.seq != n->store->chain.seq;
         n->store->chain = ch;
-        n->writer->stats.commits++;
         if (grew)
             node_sync_kick(n, ch.seq, ch.head); /* new events for the gateway */
     } else {
-        node_log("error", "store.commit_failed", "err=\"%s\"", hcp_strerror(rc));
         fail_all(batch, rc);
+        batch = keep_for_later(n, batch);
     }
-    hand_to_replier(n->writer, batch);
+    hcpd_gc_stats st;
+    hcpd_gc_get_stats(wr->gc, &st);
+    wr->stats.commits = st.commits;
+    wr->stats.batched = st.items;
+    wr->stats.grows = st.grows;
+    wr->stats.disk_full = st.disk_full;
+    hand_to_replier(wr, batch);
 }
 
-/* Take up to WRITER_BATCH items off the queue. */
-static node_write *take(node_writer *wr, size_t *count)
+/* Queued while the writer stops: refused at once. */
+static void gc_refuse(void *arg, hcpd_gc_item *it)
 {
-    pthread_mutex_lock(&wr->mu);
-    node_write *head = wr->head, *w = head;
-    size_t k = 1;
-    while (w != NULL && w->next != NULL && k < WRITER_BATCH) {
-        w = w->next;
-        k++;
-    }
-    if (w != NULL) {
-        wr->head = w->next;
-        if (wr->head == NULL)
-            wr->tail = NULL;
-        w->next = NULL;
-    }
-    bool more = wr->head != NULL;
-    pthread_mutex_unlock(&wr->mu);
-    *count = head != NULL ? k : 0;
-    if (more)
-        uv_async_send(&wr->wake); /* bounded work per loop turn */
-    return head;
-}
-
-static void on_wake(uv_async_t *a)
-{
-    node *n = a->data;
-    size_t count;
-    node_write *batch = take(n->writer, &count);
-    if (batch == NULL)
-        return;
-    n->writer->stats.batched += count;
-    run_batch(n, batch);
+    (void)arg;
+    node_write *w = (node_write *)it;
+    w->link.next = NULL;
+    answer_error(w, 503, "shutting_down", "the node is stopping");
+    reply_all(w);
 }
 
 void node_writer_submit(node *n, node_write *w)
 {
-    node_writer *wr = n->writer;
-    w->next = NULL;
-    pthread_mutex_lock(&wr->mu);
-    bool stopping = wr->stopping;
-    if (!stopping) {
-        if (wr->tail != NULL)
-            wr->tail->next = w;
-        else
-            wr->head = w;
-        wr->tail = w;
-        uv_async_send(&wr->wake); /* under the lock: never after the close */
-    }
-    pthread_mutex_unlock(&wr->mu);
-    if (stopping) {
-        answer_error(w, 503, "shutting_down", "the node is stopping");
-        reply_all(w);
+    hcpd_gc_submit(n->writer->gc, &w->link);
+}
+
+/* Items a failed batch kept (keep_for_later): queue them again. */
+static void on_later(uv_timer_t *t)
+{
+    node *n = t->data;
+    node_write *w = n->writer->later;
+    n->writer->later = NULL;
+    while (w != NULL) {
+        node_write *next = wnext(w);
+        node_writer_submit(n, w);
+        w = next;
     }
 }
 
@@ -819,17 +832,32 @@ int node_writer_start(node *n)
     node_writer *wr = calloc(1, sizeof(*wr));
     if (wr == NULL)
         return HCP_ENOMEM;
-    pthread_mutex_init(&wr->mu, NULL);
     pthread_mutex_init(&wr->rmu, NULL);
     pthread_cond_init(&wr->rcond, NULL);
     n->writer = wr;
     wr->replier_running = pthread_create(&wr->replier, NULL, replier_main, wr) == 0;
     if (!wr->replier_running)
         node_log("warn", "writer.no_replier", "detail=\"replies are sent by the loop\"");
-    wr->wake.data = n;
     wr->sweep.data = n;
-    if (uv_async_init(n->loop, &wr->wake, on_wake) != 0 || uv_timer_init(n->loop, &wr->sweep) != 0)
+    wr->later_timer.data = n;
+    if (uv_timer_init(n->loop, &wr->sweep) != 0 || uv_timer_init(n->loop, &wr->later_timer) != 0)
         return HCP_EIO;
+    wr->timers = true;
+    hcpd_gc_cfg cfg = {.loop = n->loop,
+                       .env = &n->store->db,
+                       .dir = n->cfg.data,
+                       .max_items = WRITER_BATCH,
+                       .map_max = (size_t)n->cfg.map_max_mib << 20,
+                       .ops = {.begin = gc_begin,
+                               .item = gc_item,
+                               .finish = gc_finish,
+                               .abort = gc_abort,
+                               .answer = gc_answer,
+                               .refuse = gc_refuse},
+                       .arg = n};
+    int rc = hcpd_gc_start(&cfg, &wr->gc);
+    if (rc != HCP_OK)
+        return rc;
     uint64_t every = (uint64_t)(n->cfg.sweep_seconds > 0 ? n->cfg.sweep_seconds : 60) * 1000;
     if (uv_timer_start(&wr->sweep, on_sweep, 1000, every) != 0)
         return HCP_EIO;
@@ -851,13 +879,7 @@ void node_writer_stop(node *n)
     node_writer *wr = n->writer;
     if (wr == NULL)
         return;
-    pthread_mutex_lock(&wr->mu);
-    wr->stopping = true;
-    pthread_mutex_unlock(&wr->mu);
-    size_t count;
-    node_write *batch;
-    while ((batch = take(wr, &count)) != NULL)
-        run_batch(n, batch);
+    hcpd_gc_stop(wr->gc);
     if (wr->replier_running) { /* let it send what is committed, then end */
         pthread_mutex_lock(&wr->rmu);
         wr->rstop = true;
@@ -866,16 +888,26 @@ void node_writer_stop(node *n)
         pthread_join(wr->replier, NULL);
         wr->replier_running = false;
     }
-    uv_timer_stop(&wr->sweep);
-    uv_close((uv_handle_t *)&wr->sweep, on_closed);
-    uv_close((uv_handle_t *)&wr->wake, on_closed);
+    node_write *w = wr->later; /* kept for a retry that will not come */
+    wr->later = NULL;
+    while (w != NULL) {
+        node_write *next = wnext(w);
+        node_write_free(w);
+        w = next;
+    }
+    if (wr->timers) {
+        uv_timer_stop(&wr->sweep);
+        uv_timer_stop(&wr->later_timer);
+        uv_close((uv_handle_t *)&wr->sweep, on_closed);
+        uv_close((uv_handle_t *)&wr->later_timer, on_closed);
+    }
 }
 
 void node_writer_free(node *n)
 {
     if (n->writer == NULL)
         return;
-    pthread_mutex_destroy(&n->writer->mu);
+    hcpd_gc_free(n->writer->gc);
     pthread_mutex_destroy(&n->writer->rmu);
     pthread_cond_destroy(&n->writer->rcond);
     free(n->writer);

@@ -3,13 +3,15 @@
  * recorded in the access log) and the deadline sweep become a node_write,
  * queued from any thread and applied on the libuv loop thread. Everything
  * queued since the last commit shares one LMDB transaction (group commit);
- * nobody is answered before that transaction committed.
+ * nobody is answered before that transaction committed. The loop itself is
+ * the group commit of daemon/gc.h, shared with the gateway.
  */
 #ifndef NODE_WRITER_H
 #define NODE_WRITER_H
 
 #include "node.h"
 #include "case.h"
+#include "gc.h"
 
 typedef enum node_wkind {
     W_EVAL = 1,  /* POST /v1/evaluations */
@@ -25,7 +27,7 @@ typedef enum node_wkind {
 } node_wkind;
 
 typedef struct node_write {
-    struct node_write *next;
+    hcpd_gc_item link; /* first: the group commit's queue link (daemon/gc.h) */
     node_wkind kind;
     node_req *req;            /* NULL for the sweep */
     hcp_intake in;            /* W_EVAL, W_CASE (owned) */
@@ -55,12 +57,16 @@ node_write *node_write_new(node_wkind kind, node_req *req);
 /* Free an item and everything it owns (not its request). */
 void node_write_free(node_write *w);
 /* Queue w (ownership passes) from any thread. If the writer is stopping,
- * w is answered 503 at once. */
+ * w is answered 503 at once. A batch that cannot commit (disk full:
+ * 503 storage_full; another store error: 503 storage_error) writes
+ * nothing; the writer's own items (W_SYNCED, W_RECOUNT) are then queued
+ * again a second later, so that the node resumes by itself. */
 void node_writer_submit(node *n, node_write *w);
 
 /* Metrics the writer keeps (read without locks: monotonic counters). */
 typedef struct node_stats {
     uint64_t evaluations, cases, steps, refused, commits, batched, overdue_marked, grows;
+    uint64_t disk_full; /* batches refused for want of room (disk, or the map's ceiling) */
 } node_stats;
 const node_stats *node_writer_stats(const node *n);
 

@@ -1,0 +1,216 @@
+/*
+ * test_gc.c — the group-commit engine (daemon/gc.h) on a real LMDB
+ * environment in a temporary directory: a full map grows and the batch is
+ * redone; a map at its ceiling answers HCP_EFULL and the engine goes on;
+ * the growth policy never passes the ceiling or what the disk can hold;
+ * ENOSPC/EDQUOT count as a full disk, a plain EIO with room does not; a
+ * stopped engine refuses.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gc.h"
+#include "hcp.h"
+
+#define VAL_LEN (64u << 10)
+
+typedef struct titem {
+    hcpd_gc_item link;
+    uint32_t key;
+} titem;
+
+typedef struct fixture {
+    char dir[64];
+    uv_loop_t loop;
+    hcpd_env env;
+    hcpd_gc *gc;
+    size_t answered, refused;
+    int last_rc;
+    uint8_t val[VAL_LEN];
+} fixture;
+
+static int t_item(void *arg, MDB_txn *txn, hcpd_gc_item *it, size_t index)
+{
+    (void)index;
+    fixture *f = arg;
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+    if (rc != MDB_SUCCESS)
+        return hcpd_mdb_err(rc);
+    uint32_t key = ((titem *)it)->key;
+    MDB_val k = {sizeof(key), &key}, v = {VAL_LEN, f->val};
+    return hcpd_mdb_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+static void t_answer(void *arg, hcpd_gc_item *batch, int rc)
+{
+    fixture *f = arg;
+    f->last_rc = rc;
+    while (batch != NULL) {
+        hcpd_gc_item *next = batch->next;
+        f->answered++;
+        free(batch);
+        batch = next;
+    }
+}
+
+static void t_refuse(void *arg, hcpd_gc_item *it)
+{
+    fixture *f = arg;
+    f->refused++;
+    free(it);
+}
+
+static int setup(void **state, size_t map_max)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/hcp-test-gc-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(hcpd_env_open(&f->env, f->dir, 1u << 20, false, 8), MDB_SUCCESS);
+    hcpd_gc_cfg cfg = {.loop = &f->loop,
+                       .env = &f->env,
+                       .dir = f->dir,
+                       .max_items = 1000,
+                       .map_max = map_max,
+                       .ops = {.item = t_item, .answer = t_answer, .refuse = t_refuse},
+                       .arg = f};
+    assert_int_equal(hcpd_gc_start(&cfg, &f->gc), HCP_OK);
+    *state = f;
+    return 0;
+}
+
+static int setup_big(void **state)
+{
+    return setup(state, 0);
+}
+
+static int setup_small(void **state)
+{
+    return setup(state, 2u << 20);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    hcpd_gc_stop(f->gc);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    hcpd_gc_free(f->gc);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    hcpd_env_close(&f->env);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/lock.mdb", f->dir);
+    unlink(path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Queue n items with keys from first and run the loop until all answered. */
+static void put_n(fixture *f, uint32_t first, size_t n)
+{
+    size_t want = f->answered + n;
+    for (size_t i = 0; i < n; i++) {
+        titem *it = calloc(1, sizeof(*it));
+        assert_non_null(it);
+        it->key = first + (uint32_t)i;
+        hcpd_gc_submit(f->gc, &it->link);
+    }
+    for (int i = 0; i < 1000 && f->answered < want; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->answered, want);
+}
+
+static void full_map_grows(void **state)
+{
+    fixture *f = *state;
+    put_n(f, 0, 40); /* 2.5 MiB into a 1 MiB map */
+    assert_int_equal(f->last_rc, HCP_OK);
+    hcpd_gc_stats st;
+    hcpd_gc_get_stats(f->gc, &st);
+    assert_true(st.grows >= 1);
+    assert_int_equal(st.commits, 1);
+    assert_int_equal(st.disk_full, 0);
+    assert_true(f->env.mapsize >= (4u << 20));
+}
+
+static void ceiling_refuses_and_goes_on(void **state)
+{
+    fixture *f = *state;
+    put_n(f, 0, 60); /* 3.75 MiB: more than the 2 MiB ceiling */
+    assert_int_equal(f->last_rc, HCP_EFULL);
+    assert_int_equal(f->env.mapsize, 2u << 20);
+    hcpd_gc_stats st;
+    hcpd_gc_get_stats(f->gc, &st);
+    assert_int_equal(st.disk_full, 1);
+    assert_int_equal(st.commits, 0);
+    put_n(f, 100, 4); /* what fits still commits */
+    assert_int_equal(f->last_rc, HCP_OK);
+    hcpd_gc_get_stats(f->gc, &st);
+    assert_int_equal(st.commits, 1);
+}
+
+static void grow_target_policy(void **state)
+{
+    fixture *f = *state;
+    int rc = -1;
+    assert_int_equal(hcpd_gc_grow_target(f->dir, 1u << 20, (size_t)1 << 40, &rc), 2u << 20);
+    assert_int_equal(rc, HCP_OK);
+    assert_int_equal(hcpd_gc_grow_target(f->dir, 2u << 20, 3u << 20, &rc), 3u << 20);
+    assert_int_equal(rc, HCP_OK);
+    assert_int_equal(hcpd_gc_grow_target(f->dir, 1u << 20, 1u << 20, &rc), 0);
+    assert_int_equal(rc, HCP_EFULL);
+    /* no disk here holds 2 PiB: the disk, not the ceiling, says no */
+    assert_int_equal(hcpd_gc_grow_target(f->dir, (size_t)1 << 50, SIZE_MAX, &rc), 0);
+    assert_int_equal(rc, HCP_ENOSPC);
+}
+
+static void disk_full_codes(void **state)
+{
+    fixture *f = *state;
+    assert_true(hcpd_gc_disk_full(f->dir, ENOSPC));
+    assert_true(hcpd_gc_disk_full(f->dir, EDQUOT));
+    assert_false(hcpd_gc_disk_full(f->dir, MDB_MAP_FULL));
+    assert_false(hcpd_gc_disk_full(NULL, EIO));
+    assert_int_equal(hcpd_mdb_err(MDB_MAP_FULL), HCP_EFULL);
+    assert_int_equal(hcpd_mdb_err(ENOSPC), HCP_ENOSPC);
+    assert_int_equal(hcpd_mdb_err(EDQUOT), HCP_ENOSPC);
+    assert_string_equal(hcp_strerror(HCP_ENOSPC), "no space left on the disk");
+}
+
+static void stopped_refuses(void **state)
+{
+    fixture *f = *state;
+    put_n(f, 0, 2);
+    hcpd_gc_stop(f->gc);
+    assert_true(hcpd_gc_stopping(f->gc));
+    titem *it = calloc(1, sizeof(*it));
+    assert_non_null(it);
+    hcpd_gc_submit(f->gc, &it->link);
+    assert_int_equal(f->refused, 1);
+    hcpd_gc_stop(f->gc); /* a second stop does nothing (teardown stops a third time) */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(full_map_grows, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(ceiling_refuses_and_goes_on, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(grow_target_policy, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(disk_full_codes, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(stopped_refuses, setup_big, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
