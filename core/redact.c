@@ -192,13 +192,20 @@ static void put(sink *s, const char *p, size_t n)
 
 /* ---------------------------------------------------------------- known */
 
+/* A known string, cleaned, and its length. */
+typedef struct known_s {
+    char *s;
+    size_t len;
+} known_s;
+
 /* Length of the longest known string at t[i] (0 if none). */
-static size_t known_at(const char *t, size_t n, size_t i, char *const *known, size_t nk)
+static size_t known_at(const char *t, size_t n, size_t i, const known_s *known, size_t nk)
 {
     size_t best = 0;
     for (size_t k = 0; k < nk; k++) {
-        size_t len = strlen(known[k]);
-        if (len > best && len <= n - i && memcmp(t + i, known[k], len) == 0)
+        size_t len = known[k].len;
+        if (len > best && len <= n - i && t[i] == known[k].s[0] &&
+            memcmp(t + i, known[k].s, len) == 0)
             best = len;
     }
     return best;
@@ -215,7 +222,7 @@ static size_t utf8_chars(const char *p, size_t n)
 
 /* Pass 2: every occurrence of a known string becomes one '*' a character.
  * The known strings are cleaned and at least KNOWN_MIN characters long. */
-static size_t mask_known(const char *t, size_t n, char *const *known, size_t nk, char *out)
+static size_t mask_known(const char *t, size_t n, const known_s *known, size_t nk, char *out)
 {
     sink s = {out, 0};
     for (size_t i = 0; i < n;) {
@@ -430,13 +437,13 @@ static size_t mask_numbers(const char *t, size_t n, char *out)
 
 /* The known strings cleaned into heap copies (*out, *nout entries), those
  * too short left out. */
-static int known_clean(const char *const *known, size_t nknown, char ***out, size_t *nout)
+static int known_clean(const char *const *known, size_t nknown, known_s **out, size_t *nout)
 {
     *out = NULL;
     *nout = 0;
     if (nknown == 0)
         return HCP_OK;
-    char **k = calloc(nknown, sizeof(*k));
+    known_s *k = calloc(nknown, sizeof(*k));
     if (k == NULL)
         return HCP_ENOMEM;
     size_t m = 0;
@@ -452,7 +459,7 @@ static int known_clean(const char *const *known, size_t nknown, char ***out, siz
         }
         len = clean(known[i], len, c);
         if (utf8_chars(c, len) >= KNOWN_MIN)
-            k[m++] = c;
+            k[m++] = (known_s){c, len};
         else
             free(c);
     }
@@ -461,10 +468,10 @@ static int known_clean(const char *const *known, size_t nknown, char ***out, siz
     return rc;
 }
 
-static void known_free(char **k, size_t n)
+static void known_free(known_s *k, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(k[i]);
+        free(k[i].s);
     free(k);
 }
 
@@ -479,7 +486,7 @@ int hcp_redact_known(const char *in, const char *const *known, size_t nknown, ch
     size_t n = strlen(in);
     char *a = malloc(n + 1), *b = malloc(n + 1);
     uint8_t *mark = calloc(n + 1, 1);
-    char **k = NULL;
+    known_s *k = NULL;
     size_t nk = 0;
     int rc =
         a != NULL && b != NULL && mark != NULL ? known_clean(known, nknown, &k, &nk) : HCP_ENOMEM;

@@ -46,7 +46,7 @@
  *    occurs in it;
  *  - it is never longer than the input: a masked character becomes one
  *    '*', a dropped one takes no room, the rest is copied byte for byte;
- *  - redacting the output again changes nothing.
+ *  - redacting the output again (hcp_redact) changes nothing.
  *
  * Not covered: digits of other scripts (①, ٣, 一三九), numbers spelt out
  * in words, an ID number in the shape of a case id (6-8-4 digits with '-')
