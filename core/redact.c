@@ -271,7 +271,9 @@ static size_t mask_email(const char *t, size_t n, uint8_t *mark, char *out)
 {
     size_t len;
     for (size_t i = 0; i < n; i += len) {
-        if (is_at(cp_at(t, n, i, &len))) {
+        len = 1; /* '@' or '＠' (EF BC A0): other bytes are stepped over */
+        if (((unsigned char)t[i] == '@' || (unsigned char)t[i] == 0xEF) &&
+            is_at(cp_at(t, n, i, &len))) {
             mark_run(t, n, i, true, mark);
             mark_run(t, n, i + len, false, mark);
         }
@@ -307,8 +309,13 @@ static long ascii_num(const char *t, size_t n, size_t i, size_t k)
 /* Whether a digit (ASCII or full-width) starts at t[i]. */
 static bool digit_at(const char *t, size_t n, size_t i)
 {
-    size_t len;
-    return i < n && digit_value(cp_at(t, n, i, &len)) >= 0;
+    if (i >= n)
+        return false;
+    unsigned char c = (unsigned char)t[i];
+    if (c >= '0' && c <= '9')
+        return true;
+    size_t len; /* a full-width digit is EF BC 90..99 */
+    return c == 0xEF && digit_value(cp_at(t, n, i, &len)) >= 0;
 }
 
 /* An ASCII number of 1 or 2 digits at t[*i] within [lo, hi]; *i moves past. */
