@@ -4,14 +4,18 @@
 #               the fuzz target under ASan+UBSan (what CI runs)
 #   make bench  run the benchmarks, print a table, write build/bench/results.json
 #   make check  quick: build and run the tests once, no sanitizers, no fuzzing
+#   make fuzz-long  every fuzz target for FUZZ_RUNS executions, one at a time
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 TSAN_BUILD  ?= build-tsan
 FUZZ_SECONDS ?= 60
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_RUNS   ?= 10000000
+FUZZ_TARGETS ?= codec repl_frame intake step redact
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build check test test-asan check-tsan demo bench format tidy clean
+.PHONY: all deps build check test test-asan check-tsan fuzz-long demo bench format tidy clean
 
 all: build
 
@@ -50,6 +54,24 @@ check-tsan: deps
 	@cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1" \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
+# The long fuzz run (docs/fuzz.md): ASan+UBSan like test-asan but optimised
+# (RelWithDebInfo), each target for FUZZ_RUNS executions, one after the
+# other, new inputs kept in $(FUZZ_BUILD)/fuzz-long/<target>/, a crash as
+# $(FUZZ_BUILD)/fuzz-long/crash-*. The final stats go to <target>.log there.
+fuzz-long: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHCP_WERROR=ON \
+	  -DHCP_SANITIZE=ON -DHCP_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@set -e; mkdir -p $(FUZZ_BUILD)/fuzz-long; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/fuzz-long/$$t; \
+	  echo "== fuzz_$$t: $(FUZZ_RUNS) runs"; \
+	  $(FUZZ_BUILD)/tests/fuzz_$$t -runs=$(FUZZ_RUNS) -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/fuzz-long/ $(FUZZ_BUILD)/fuzz-long/$$t \
+	    tests/fuzz/corpus/$$t >$(FUZZ_BUILD)/fuzz-long/$$t.log 2>&1 \
+	    || { tail -40 $(FUZZ_BUILD)/fuzz-long/$$t.log; exit 1; }; \
+	  grep -E '^stat::|^Done|cov:' $(FUZZ_BUILD)/fuzz-long/$$t.log | tail -8; \
+	done
+
 demo: build
 	@bash scripts/demo.sh $(BUILD)
 
@@ -66,4 +88,4 @@ tidy: build
 	@clang-tidy -p $(BUILD) --quiet $$(git ls-files 'core/*.c' 'node/*.c' 'gateway/*.c' 'replication/*.c' 'certs/*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

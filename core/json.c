@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "redact.h"
 #include "rules.h"
 
 #define NAMES(t) (t), (int)(sizeof(t) / sizeof((t)[0]))
@@ -191,6 +192,21 @@ static const json_t *field(const json_t *obj, const char *prefix, const char *ke
     return json_is_null(v) ? NULL : v;
 }
 
+/* Whether a short field (a name, code, phone: one line) holds only
+ * characters that can be published and no tab or line break: such a
+ * character is never meant there, and refusing it here keeps it out of
+ * the feed's XML from the start (the feed drops it from older data too). */
+static bool short_text_ok(const char *s, size_t len)
+{
+    uint32_t cp;
+    for (size_t i = 0, k; i < len; i += k) {
+        k = hcp_text_next(s + i, len - i, &cp);
+        if (cp == HCP_TEXT_BAD || cp < 0x20 || !hcp_text_publishable(cp))
+            return false;
+    }
+    return true;
+}
+
 /* A string field: *out becomes a heap copy (NULL when absent and not
  * required). Required strings must not be empty; max is in bytes. */
 static int get_str(const json_t *obj, const char *prefix, const char *key, bool required,
@@ -210,6 +226,11 @@ static int get_str(const json_t *obj, const char *prefix, const char *key, bool 
     if (len > max)
         return INVALID(err, path, "%s is %zu bytes long, more than the %zu allowed", path, len,
                        max);
+    if (max <= HCP_SHORT_MAX && !short_text_ok(s, len))
+        return INVALID(err, path,
+                       "%s must not hold control characters (tab and line breaks included) "
+                       "or Unicode non-characters",
+                       path);
     if (required && len == 0)
         return INVALID(err, path, "%s must not be empty", path);
     *out = hcp_strndup(s, len);
@@ -281,7 +302,9 @@ static int get_bool(const json_t *obj, const char *prefix, const char *key, bool
     return HCP_OK;
 }
 
-/* The optional "at": an RFC 3339 date-time with offset; 0 when absent. */
+/* The optional "at": an RFC 3339 date-time with offset, not before the
+ * regulation took effect (HCP_AT_MIN): an older date would make a case
+ * disclosed and overdue for ever; 0 when absent. */
 static int get_at(const json_t *obj, hcp_time *out, hcp_json_err *err)
 {
     char path[sizeof(err->field)];
@@ -290,10 +313,18 @@ static int get_at(const json_t *obj, hcp_time *out, hcp_json_err *err)
     if (v == NULL)
         return HCP_OK;
     if (!json_is_string(v) ||
-        hcp_time_parse(json_string_value(v), json_string_length(v), out) != HCP_OK || *out <= 0)
+        hcp_time_parse(json_string_value(v), json_string_length(v), out) != HCP_OK) {
+        *out = 0;
         return INVALID(err, path,
                        "at must be an RFC 3339 date-time with an offset, "
                        "e.g. 2026-11-27T10:03:00+08:00");
+    }
+    if (*out < HCP_AT_MIN) {
+        *out = 0;
+        return INVALID(err, path,
+                       "at must not be before 2022-05-01T00:00:00+08:00, when the "
+                       "regulation took effect");
+    }
     return HCP_OK;
 }
 

@@ -7,6 +7,16 @@
  * HTTP status the API answers with: 400 malformed JSON or invalid UTF-8,
  * 413 a body over the limit, 422 a missing, mistyped, out-of-range or
  * unknown-enum field.
+ *
+ * Every string must be valid UTF-8 without NUL. Short fields (names, codes,
+ * phones, id numbers, window, by, via: at most HCP_SHORT_MAX bytes) must
+ * also hold no control character (tab, LF and CR included) and no Unicode
+ * non-character (hcp_text_publishable, redact.h): 422 naming the field.
+ * Free texts (content, note, reason, result, text) may hold any of them;
+ * the public feed drops what it cannot carry.
+ *
+ * "at" (intake and steps) is optional; when given it is an RFC 3339
+ * date-time with offset not before HCP_AT_MIN, else 422 naming "at".
  */
 #ifndef HCP_JSON_H
 #define HCP_JSON_H
@@ -16,10 +26,13 @@
 #include "case.h"
 
 #define HCP_BODY_MAX (64 * 1024) /* largest request body accepted */
+/* The earliest "at" accepted: 2022-05-01T00:00:00+08:00, when the
+ * regulation took effect (nothing before it can be a case under it). */
+#define HCP_AT_MIN ((hcp_time)1651334400)
 
 typedef struct hcp_json_err {
-    int status;      /* HTTP status to answer with */
-    char field[64];  /* JSON path of the offending field, "" for the body */
+    int status;     /* HTTP status to answer with */
+    char field[64]; /* JSON path of the offending field, "" for the body */
     char detail[256];
 } hcp_json_err;
 

@@ -6,7 +6,8 @@
  * Privacy (Art. 6): each entry is built once, when the writer commits a
  * change to its case (gw_feed_value), from the fields the public may see;
  * every free text in it goes through hcp_redact_known with the case's own
- * personal data (complainant, staff, verifier) as known strings. The
+ * personal data (complainant, staff, verifier) as known strings, which
+ * also drops the characters XML cannot carry (redact.h). The
  * routes only ever read those stored entries, never a case.
  *
  * Speed: a page is the concatenation of stored entries (a reverse cursor
@@ -440,23 +441,28 @@ static int emit_json(void *arg, const feed_ent *e)
     return rc;
 }
 
-/* Append s with XML's five special characters escaped and the control
- * characters XML 1.0 forbids dropped. */
+/* Append s with XML's five special characters escaped and every
+ * character hcp_text_publishable refuses (or a byte that is not UTF-8)
+ * dropped. Entries built since the redaction cleans its text hold none,
+ * but an entry stored before that must not make the whole document
+ * ill-formed either. */
 static int put_xml(hcp_buf *b, const char *s)
 {
     int rc = HCP_OK;
-    for (; s != NULL && *s && rc == HCP_OK; s++) {
-        unsigned char c = (unsigned char)*s;
-        const char *ent = c == '&'    ? "&amp;"
-                          : c == '<'  ? "&lt;"
-                          : c == '>'  ? "&gt;"
-                          : c == '"'  ? "&quot;"
-                          : c == '\'' ? "&apos;"
-                                      : NULL;
+    size_t n = s != NULL ? strlen(s) : 0, k;
+    for (size_t i = 0; i < n && rc == HCP_OK; i += k) {
+        uint32_t cp;
+        k = hcp_text_next(s + i, n - i, &cp);
+        const char *ent = cp == '&'    ? "&amp;"
+                          : cp == '<'  ? "&lt;"
+                          : cp == '>'  ? "&gt;"
+                          : cp == '"'  ? "&quot;"
+                          : cp == '\'' ? "&apos;"
+                                       : NULL;
         if (ent != NULL)
             rc = put_s(b, ent);
-        else if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r')
-            rc = hcp_buf_append(b, s, 1);
+        else if (cp != HCP_TEXT_BAD && hcp_text_publishable(cp))
+            rc = hcp_buf_append(b, s + i, k);
     }
     return rc;
 }

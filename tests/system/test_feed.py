@@ -15,9 +15,15 @@ prefectures (630102 城东区 of 630100 西宁市, 630202 乐都区 of 630200 �
   test_4  privacy: names, phones, ID numbers and e-mail addresses put in
           every field of a case (content, rectification result, …) appear in
           no public response.
+  test_5  issue #10: characters XML 1.0 cannot carry (U+FFFE, U+FFFF, C0 and
+          C1 controls, non-characters) in published text leave the Atom feed
+          well-formed and are in neither feed; short fields refuse them (422);
+          phones, ID numbers and e-mail addresses written the usual ways
+          (spaced, dotted, full-width) are masked.
 HCP_FEED_KEEP=1 keeps the temporary directory.
 """
 import os
+import re
 import shutil
 import signal
 import sys
@@ -27,7 +33,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import hcptest
-from hcptest import Gateway, Node, days_ago, tail, wait_until
+from hcptest import Gateway, Node, case_body, days_ago, tail, wait_until
 
 GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 A, B = "630102", "630202"  # 城东区 (西宁市 630100), 乐都区 (海东市 630200)
@@ -320,6 +326,53 @@ class Feed(unittest.TestCase):
                 self.assertNotIn(needle, text)
             self.assertNotIn("complainant", text)
             self.assertNotIn("staff", text)
+
+    def test_5_unpublishable_and_written_numbers(self):
+        n = self.nodes[A]
+        odd = "\ufffe\uffff\u0085\u0001\u000b\ufdd0\U0001fffe\u009f"
+        # free text keeps them at the node; the feed drops them
+        written = ("电话+86 139 1234 5678，+86-139-1234-5678，139.1234.5678，139/1234/5678，"
+                   "１３９1234５６７８，身份证6301 0219 8503 1742 3X，邮箱name＠example.org，"
+                   "座机0971-1234567")
+        cid = n.new_case(content="内容" + odd)["id"]
+        n.step(cid, {"type": "verify_start", "verifier": {"name": "核实人", "phone": "1"}})
+        n.step(cid, {"type": "verify_conclude", "outcome": "substantiated"})
+        n.step(cid, {"type": "rectify_assign", "mode": "deferred",
+                     "unit": {"code": "U-9", "name": "城东区市场监管局"}})
+        n.step(cid, {"type": "rectify_done",
+                     "result": "已整改" + odd + "完毕。" + written + "，2026-11-27办结"})
+        e = self.wait_feed(cid, lambda e: e["rectification_result"], "the rectification")
+        r, root = self.atom()  # ET.fromstring: raises on a document that is not well-formed
+        self.assertTrue(e["rectification_result"].startswith("已整改完毕。电话+86 1"), e)
+        self.assertTrue(e["rectification_result"].endswith("，2026-11-27办结"), e)
+        entries = [x for x in root.iter(ATOM + "entry")
+                   if cid in (x.findtext(ATOM + "id") or "")]
+        self.assertTrue(entries, "the case is in the Atom feed")
+        self.assertIn("已整改完毕。", entries[0].findtext(ATOM + "content"))
+        texts = [x.findtext(ATOM + "content") or "" for x in root.iter(ATOM + "entry")]
+        for x in self.feed("?page_size=200"):
+            texts += [x[k] or "" for k in ("service_code", "service_name", "agency_responsible",
+                                           "rectification_result")]
+        for body in (r.body, self.public("/feed/requests.json?page_size=200").body,
+                     self.public("/feed/requests.json?service_request_id=" + cid).body):
+            text = body.decode("utf-8")
+            for ch in odd:
+                self.assertNotIn(ch, text)
+            for needle in ("1234", "5678", "8503", "1742", "example", "name＠"):
+                self.assertNotIn(needle, text)
+        # the invariant (core/redact.h): no 7 digits once separators are removed,
+        # dates and case ids aside
+        for text in texts:
+            flat = re.sub(r"\d{6}-\d{8}-\d{4,9}|\d{4}-\d{1,2}-\d{1,2}", "#", text)
+            flat = re.sub(r"[ \-./()\u3000\uff08\uff09\uff0d\uff0e\uff0f]", "", flat)
+            self.assertIsNone(re.search(r"[0-9\uff10-\uff19]{7}", flat), text)
+        # short fields refuse them at intake, naming the field
+        for field, body in (("service_item.name", {"service_item": {"code": "SI-1",
+                                                                    "name": "事项" + odd}}),
+                            ("unit.name", {"unit": {"code": "U-1", "name": "单位\uffff"}})):
+            r = n.post("/v1/cases", case_body(**body))
+            self.assertEqual(r.status, 422, r)
+            self.assertIn(field, r.json()["detail"])
 
 
 if __name__ == "__main__":

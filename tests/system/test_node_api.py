@@ -287,7 +287,21 @@ class Intake(NodeTest):
         self.check_err(n.post("/v1/cases/%s/events" % cid, {"type": "close", "extra": 1}), 422,
                        "extra")
         self.check_err(n.post("/v1/evaluations", evaluation(at="yesterday")), 422, "at")
+        # issue #10: nothing before the regulation took effect (2022-05-01T00:00:00+08:00)
+        self.check_err(n.post("/v1/evaluations", evaluation(at="1970-01-02T00:00:00Z")), 422,
+                       "at")
+        self.check_err(n.post("/v1/cases", case_body(at="2022-04-30T23:59:59+08:00")), 422, "at")
+        self.check_err(n.post("/v1/cases/%s/events" % cid,
+                              {"type": "notify_staff", "at": "2022-04-30T15:59:59Z"}), 422, "at")
+        # issue #10: short fields hold no control character nor non-character
+        for odd in ("\ufffe", "\uffff", "\u0085", "\u0001", "a\nb", "\ufdd0"):
+            self.check_err(n.post("/v1/cases", case_body(
+                service_item={"code": "SI-001", "name": "营业执照" + odd})), 422,
+                "service_item.name")
         self.assertEqual(n.head(), head, "refused input wrote something")
+        old = n.post("/v1/cases", case_body(at="2022-05-01T00:00:00+08:00"))
+        self.assertEqual(old.status, 201, old)
+        self.assertEqual(old.json()["received_at"], "2022-05-01T00:00:00+08:00")
 
     def test_oversize(self):
         n = self.node

@@ -271,6 +271,69 @@ static void test_wrong_types(void **state)
     mutate_expect(CASE_BODY, true, "kind", json_integer(1), "kind");
 }
 
+static void step_ok(const char *body, hcp_event *ev);
+static void step_422(const char *body, const char *field);
+
+/* at: nothing before the regulation took effect (2022-05-01T00:00:00+08:00,
+ * issue #10); the first second it was in force is accepted. */
+static void test_at_lower_bound(void **state)
+{
+    (void)state;
+    mutate_expect(EVAL_BODY, false, "at", json_string("1970-01-01T00:00:00Z"), "at");
+    mutate_expect(CASE_BODY, true, "at", json_string("2022-04-30T23:59:59+08:00"), "at");
+    mutate_expect(CASE_BODY, true, "at", json_string("2022-04-30T15:59:59Z"), "at");
+    mutate_expect(CASE_BODY, true, "at", json_string("1969-12-31T23:59:59Z"), "at");
+    json_t *o = must_load(CASE_BODY);
+    set_path(o, "at", json_string("2022-04-30T16:00:00Z"));
+    hcp_intake in;
+    hcp_time at;
+    hcp_json_err err;
+    assert_int_equal(hcp_json_read_intake(o, true, &in, &at, &err), HCP_OK);
+    assert_int_equal(at, HCP_AT_MIN);
+    hcp_intake_clear(&in);
+    json_decref(o);
+    step_422("{\"type\":\"close\",\"at\":\"2022-04-30T23:59:59+08:00\"}", "at");
+    step_422("{\"type\":\"notify_staff\",\"at\":\"1970-01-01T08:00:00+08:00\"}", "at");
+    hcp_event ev;
+    step_ok("{\"type\":\"close\",\"at\":\"2022-05-01T00:00:00+08:00\"}", &ev);
+    assert_int_equal(ev.at, HCP_AT_MIN);
+    hcp_event_clear(&ev);
+}
+
+/* Short fields refuse controls (tab and line breaks too) and
+ * non-characters; free text keeps them (the feed drops them). */
+static void test_short_field_chars(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "a\x01",        "a\tb",      "a\nb",         "\xef\xbf\xbe",
+        "\xef\xbf\xbf", "x\xc2\x85", "\xef\xb7\x90", "\xf0\x9f\xbf\xbf",
+        "\x7f"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        mutate_expect(CASE_BODY, true, "service_item.name", json_string(bad[i]),
+                      "service_item.name");
+        mutate_expect(CASE_BODY, true, "unit.code", json_string(bad[i]), "unit.code");
+        mutate_expect(EVAL_BODY, false, "complainant.name", json_string(bad[i]),
+                      "complainant.name");
+        mutate_expect(EVAL_BODY, false, "window", json_string(bad[i]), "window");
+    }
+    step_422("{\"type\":\"feedback\",\"via\":\"sms\\u0085\",\"text\":\"x\"}", "via");
+    step_422("{\"type\":\"revisit\",\"by\":\"\\uffff\",\"satisfied\":true}", "by");
+    json_t *o = must_load(CASE_BODY);
+    set_path(o, "content", json_string("第一行\n\t第二行\x01\xef\xbf\xbe"));
+    set_path(o, "service_item.name", json_string("不动产登记（二手房）\xef\xbf\xbd"));
+    hcp_intake in;
+    hcp_time at;
+    hcp_json_err err;
+    assert_int_equal(hcp_json_read_intake(o, true, &in, &at, &err), HCP_OK);
+    assert_string_equal(in.content, "第一行\n\t第二行\x01\xef\xbf\xbe");
+    hcp_intake_clear(&in);
+    json_decref(o);
+    hcp_event ev;
+    step_ok("{\"type\":\"rectify_done\",\"result\":\"ok\\u0001\\uffff\"}", &ev);
+    hcp_event_clear(&ev);
+}
+
 static void test_unknown_enums(void **state)
 {
     (void)state;
@@ -915,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_eval_valid),      cmocka_unit_test(test_case_valid),
         cmocka_unit_test(test_optional_absent), cmocka_unit_test(test_required_missing),
         cmocka_unit_test(test_wrong_types),     cmocka_unit_test(test_unknown_enums),
+        cmocka_unit_test(test_at_lower_bound),  cmocka_unit_test(test_short_field_chars),
         cmocka_unit_test(test_unknown_keys),    cmocka_unit_test(test_oversize_strings),
         cmocka_unit_test(test_rating_rules),    cmocka_unit_test(test_load_malformed),
         cmocka_unit_test(test_load_bad_utf8),   cmocka_unit_test(test_load_sizes),
