@@ -48,7 +48,7 @@
 #define HTTP_URI_MAX       4096  /* longest request target accepted (414 beyond) */
 #define HTTP_HEAD_MAX      16384 /* bytes of a request's header section (431 beyond) */
 #define HTTP_FIELDS_MAX    100   /* header lines of a request (431 beyond) */
-#define HTTP_RBUF          16384 /* per-connection read buffer */
+#define HTTP_RBUF          8192  /* per-connection read buffer */
 #define HTTP_BLANK_MAX     64    /* CR/LF bytes tolerated before a request line */
 #define HTTP_AUTH_MAX      512   /* longest Authorization value kept */
 #define HTTP_NAME_MAX      32    /* longest header name we look at */
@@ -97,7 +97,8 @@ struct hcpd_http {
     hcpd_req *queue, *queue_tail; /* replies made on other threads */
     int inflight;                 /* requests with the handler, not yet answered */
     bool stopping, quit;
-    atomic_int writing; /* replies being written */
+    atomic_int writing;      /* replies being written */
+    char scratch[HTTP_RBUF]; /* where closing connections' input is discarded */
 };
 
 struct hcpd_req {
@@ -1007,14 +1008,16 @@ static void http_done(hcpd_http *h)
 static void on_timer(uv_timer_t *t);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-/* Give libuv the free end of c's read buffer (in C_LINGER all of it: the
- * input is discarded). */
+/* Give libuv the free end of c's read buffer; a closing connection's input
+ * is discarded into the server's scratch buffer (libuv reads into it and
+ * calls on_read at once, so one buffer serves every connection). */
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     conn *c = hd->data;
     if (c->state == C_LINGER) {
-        c->rlen = 0;
+        *buf = uv_buf_init(c->h->scratch, sizeof(c->h->scratch));
+        return;
     }
     *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(sizeof(c->rbuf) - c->rlen));
 }
@@ -1381,8 +1384,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (c->state == C_LINGER) {
-        c->rlen = 0;
-        return;
+        return; /* discarded */
     }
     c->rlen += (size_t)nread;
     conn_process(c);
@@ -1451,6 +1453,7 @@ static void on_connection(uv_stream_t *srv, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    hcpd_log("debug", "http.accept", "conns=%d overflow=%d", h->nconns, h->noverflow);
     if (full) {
         hcpd_log("warn", "http.overloaded", "conns=%d", h->nconns);
         c->state = C_READING; /* in no eviction list: it holds no slot under the cap */
