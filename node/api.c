@@ -1,7 +1,7 @@
 /*
  * api.c — hcp-node's HTTP routes (SPEC.md "hcp-node"). Requests arrive here
- * on nng's threads with the token already checked. Bodies are parsed and
- * validated here, in parallel; writes and personal reads go to the writer
+ * on the HTTP server's thread with the token already checked. Bodies are
+ * parsed and validated here; writes and personal reads go to the writer
  * (writer.c) and are answered after their commit; the other reads are served
  * from a read-only LMDB transaction right here.
  */
