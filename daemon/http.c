@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1614,6 +1615,13 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
     hcpd_http *h = calloc(1, sizeof(*h));
     if (h == NULL)
         return HCP_ENOMEM;
+    /* libuv writes with writev(2): a client that reset its connection must
+     * cost an EPIPE, not the process (nng used MSG_NOSIGNAL) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
     h->cfg = *cfg;
     memcpy(h->listen, cfg->listen, strlen(cfg->listen) + 1);
     memcpy(h->token, cfg->token, strlen(cfg->token) + 1);

@@ -26,6 +26,8 @@ Usage: python3 test_http_limits.py PATH/TO/hcp-node PATH/TO/hcp-gateway
                          in order, HEAD with headers only.
   test_g_query_bad       malformed query values (bad %-escape, repeated, control
                          character, invalid UTF-8) are 400 at GET /v1/cases.
+  test_h_reset           clients resetting their connections while answers are
+                         written do not take the node down (no SIGPIPE).
 Timing is never asserted: only that things happen before generous deadlines.
 """
 import json
@@ -33,6 +35,7 @@ import os
 import resource
 import selectors
 import shutil
+import struct
 import socket
 import sys
 import tempfile
@@ -381,6 +384,19 @@ class Limits(unittest.TestCase):
             self.assertEqual(read_response(f)[0], 200)
         finally:
             s.close()
+
+    def test_h_reset(self):
+        """Clients that reset their connection while answers are written
+        (EPIPE, never SIGPIPE) do not take the daemon down."""
+        n = self.node
+        for _ in range(50):
+            s = connect(n.port)
+            s.sendall(get("x", "/healthz") * 50)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        time.sleep(0.2)
+        self.assertIsNone(n.proc.poll(), "the node died:\n" + tail(n.stderr()))
+        self.healthy(n)
 
     def test_g_query_bad(self):
         n = self.node
