@@ -170,13 +170,18 @@ class Limits(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        bad = []
         for p in (cls.node, cls.fast, cls.gw):
             if p is not None:
-                p.stop()
+                code = p.stop()
+                if code != 0:  # under ASan: a leak or an error at exit
+                    bad.append("exit %r:\n%s" % (code, tail(p.stderr())))
         if os.environ.get("HCP_HTTP_KEEP"):
             print("kept", cls.tmp)
         elif cls.tmp:
             shutil.rmtree(cls.tmp, ignore_errors=True)
+        if bad:
+            raise AssertionError("a daemon did not stop cleanly:\n" + "\n".join(bad))
 
     def auth_post(self, n, path, body):
         data = json.dumps(body).encode()
