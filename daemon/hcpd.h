@@ -1,9 +1,9 @@
 /*
  * hcpd.h — what both daemons (hcp-node, hcp-gateway) share: structured
  * logging, the HTTP server (libuv + http_parser, with bearer tokens,
- * bounded bodies, JSON errors, timeouts and a connection cap: docs/http.md), the start-up plumbing
- * (data directory, lock, token, seal key, calendar, signals) and the flags + INI parser. Prefix
- * hcpd_.
+ * bounded bodies, JSON errors, timeouts and a connection cap:
+ * docs/http.md), the start-up plumbing (data directory, lock, token, seal
+ * key, calendar, signals) and the flags + INI parser. Prefix hcpd_.
  */
 #ifndef HCPD_H
 #define HCPD_H
@@ -56,7 +56,8 @@ typedef struct hcpd_http_cfg {
     uv_loop_t *loop; /* turned (UV_RUN_NOWAIT) while hcpd_http_stop drains */
     /* Open connections at most (0: 1024); the environment variable
      * HCP_HTTP_MAX_CONNS overrides it. At the cap a new connection evicts
-     * the one idle longest, else it is answered 503 overloaded. Timeouts:
+     * the one idle longest (else the one whose headers have been arriving
+     * longest), else it is answered 503 overloaded. Timeouts:
      * HCP_HTTP_IDLE_MS and HCP_HTTP_REQUEST_MS (30000 each, at most). */
     int max_conns;
 } hcpd_http_cfg;
@@ -81,9 +82,9 @@ bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len);
 /* Query parameter `key` of r, URL-decoded, into buf (len bytes incl. NUL). */
 #define HCPD_Q_ABSENT 0 /* not given */
 #define HCPD_Q_OK     1 /* given, copied */
-#define HCPD_Q_BAD                                                                                 \
-    -1 /* given but malformed: longer than buf, bad %-escape, NUL or control                       \
-          character, invalid UTF-8, or given more than once */
+/* HCPD_Q_BAD: given but malformed: longer than buf, bad %-escape, NUL or
+ * control character, invalid UTF-8, or given more than once (answer 400). */
+#define HCPD_Q_BAD (-1)
 int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len);
 /* The authenticated account of r ("" on a public route reached without a token). */
 const char *hcpd_req_account(const hcpd_req *r);
