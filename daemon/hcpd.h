@@ -1,8 +1,9 @@
 /*
  * hcpd.h — what both daemons (hcp-node, hcp-gateway) share: structured
- * logging, the HTTP server (nng's, with bearer tokens, bounded bodies
- * and JSON errors), the start-up plumbing (data directory, lock, token,
- * seal key, calendar, signals) and the flags + INI parser. Prefix hcpd_.
+ * logging, the HTTP server (libuv + http_parser, with bearer tokens,
+ * bounded bodies, JSON errors, timeouts and a connection cap:
+ * docs/http.md), the start-up plumbing (data directory, lock, token, seal
+ * key, calendar, signals) and the flags + INI parser. Prefix hcpd_.
  */
 #ifndef HCPD_H
 #define HCPD_H
@@ -34,26 +35,37 @@ typedef struct hcpd_req hcpd_req;
 #define HCPD_ACCOUNT_MAX     64 /* bytes of an account name, NUL included */
 
 typedef struct hcpd_http_cfg {
-    const char *listen; /* HOST:PORT (port 0: any; the bound one is logged) */
-    const char *token;  /* bearer token of every non-public route */
-    /* Whether a route is served without the token (NULL: none is). */
+    const char *listen; /* HOST:PORT or [V6]:PORT (port 0: any; the bound one is logged) */
+    const char *token;  /* bearer token of every non-public route: the account "admin" */
+    /* Whether a route is served without a token (NULL: none is). A public
+     * route answers only GET and HEAD (others 405) and reads no body. */
     bool (*is_public)(const char *method, const char *path);
-    /* Called on one of nng's threads for each admitted request (token
+    /* Called on the HTTP server's thread for each admitted request (token
      * checked, body read within HCP_BODY_MAX). It must make the request be
-     * answered exactly once, now or later from any thread. */
+     * answered exactly once, now or later from any thread. It should not
+     * block: the server's connections wait while it runs. */
     void (*handle)(void *arg, hcpd_req *r);
     void *arg;
     /* Who holds a bearer token that is not cfg.token: copy the account's
      * name into name (HCPD_ACCOUNT_MAX bytes), set *roles, return true;
      * false means 401. NULL: only cfg.token is accepted. Called on the HTTP
-     * server's threads: must be thread-safe and must not block for long.
+     * server's thread: must be thread-safe and must not block for long.
      * cfg.token itself is the account "admin" with HCPD_ROLE_ALL and is
      * compared in constant time. */
     bool (*authenticate)(void *arg, const char *token, char *name, unsigned *roles);
     uv_loop_t *loop; /* turned (UV_RUN_NOWAIT) while hcpd_http_stop drains */
+    /* Open connections at most (0: 1024); the environment variable
+     * HCP_HTTP_MAX_CONNS overrides it. At the cap a new connection evicts
+     * the one idle longest (else the one whose headers have been arriving
+     * longest), else it is answered 503 overloaded. Timeouts:
+     * HCP_HTTP_IDLE_MS and HCP_HTTP_REQUEST_MS (30000 each, at most). */
+    int max_conns;
 } hcpd_http_cfg;
 
-/* Start serving as cfg says (copied). *out is the server. */
+/* Start serving as cfg says (copied): bind, listen, start the server's
+ * thread. *out is the server. HCP_EBUSY when the address is in use,
+ * HCP_EINVAL for a malformed listen or cfg, HCP_EIO for other socket
+ * errors (each logged as http.start_failed with the reason). */
 int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out);
 /* Stop accepting (new requests get 503), wait until every request in
  * flight was answered, then close and free the server. Call on the loop
@@ -63,14 +75,16 @@ void hcpd_http_stop(hcpd_http *h);
 const char *hcpd_req_method(const hcpd_req *r);
 /* The path without the query string (not percent-decoded). */
 const char *hcpd_req_path(const hcpd_req *r);
-/* Copy query parameter key (URL-decoded) into buf; false when absent or too long. */
+/* Copy query parameter key (URL-decoded) into buf; false when absent or too long.
+ * Lenient (the first occurrence wins): new code uses hcpd_req_query_get. */
 bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len);
+
 /* Query parameter `key` of r, URL-decoded, into buf (len bytes incl. NUL). */
-/* HCPD_Q_BAD: given but malformed — longer than buf, a bad %-escape, a NUL
- * or control character, invalid UTF-8, or given more than once. */
 #define HCPD_Q_ABSENT 0 /* not given */
 #define HCPD_Q_OK     1 /* given, copied */
-#define HCPD_Q_BAD    (-1)
+/* HCPD_Q_BAD: given but malformed: longer than buf, bad %-escape, NUL or
+ * control character, invalid UTF-8, or given more than once (answer 400). */
+#define HCPD_Q_BAD (-1)
 int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len);
 /* The authenticated account of r ("" on a public route reached without a token). */
 const char *hcpd_req_account(const hcpd_req *r);

@@ -1,160 +1,184 @@
 /*
- * http.c — hcp-node's HTTP server on nng 1.5.2's supplemental HTTP server.
+ * http.c — the daemons' HTTP/1.1 server: sockets on libuv, request parsing
+ * by http_parser (Debian's libhttp-parser). It replaced nng's supplemental
+ * HTTP server, which has no idle or read timeouts and no connection cap, so
+ * idle TCP connections could take a daemon's HTTP port down (docs/http.md).
  *
- * One tree handler on "/" sees every request (any method), so every answer,
- * also 404, is JSON. For each request a hcpd_req is made on nng's thread;
- * the bearer token is checked before the body is read (an unauthenticated
- * client costs no allocation), the body is read by us with a ceiling
- * (HCP_BODY_MAX: 413 beyond it; nng itself would answer 400), then the
- * request goes to node_api_handle. Replies complete nng's aio and may come
- * from any thread. The access log line holds method, path (no query),
- * status and duration — never a body, never a query string.
+ * One server thread runs a libuv loop of its own: it accepts, reads, parses,
+ * calls the daemon's handler and writes. Replies may come from any thread:
+ * a reply made on another thread is formatted there, queued under a lock and
+ * handed over with uv_async_send; one made on the server thread (inside the
+ * handler, or our own refusals) goes on a list the server drains when the
+ * handler returns. Each connection has one request at a time: while it is
+ * with the handler and while its reply is written, the connection is not
+ * read, so pipelined requests wait in the socket and are answered in order.
  *
- * Shutdown: hcpd_http_stop makes new requests answer 503, waits until every
- * request in flight was answered, then stops and releases nng's server. The
- * hcpd_http itself is the handler's data and freed by nng (its dtor) once no
- * handler call can touch it any more.
+ * Limits (SPEC "Limits every listener keeps"): an idle keep-alive connection
+ * is closed after HCP_HTTP_IDLE_MS (30 s); a request must arrive whole within
+ * HCP_HTTP_REQUEST_MS (30 s) of its first byte (408 and close), and a reply
+ * must be taken by the client within the same time; at most max_conns
+ * connections (HCP_HTTP_MAX_CONNS, 1024): at the cap a new connection evicts
+ * the one idle longest, else the one whose headers have been arriving
+ * longest (unauthenticated), else it is answered 503 overloaded. The token is
+ * checked when the headers are complete, before any body byte is buffered;
+ * a public route answers only GET and HEAD and never reads a body. A parse
+ * error is answered once (400) and the connection closed.
+ *
+ * The access log line holds method, path (no query), status, duration and
+ * the account — never a body, never a query string.
  */
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
-#include <nng/supplemental/util/platform.h>
+#include <http_parser.h>
+#include <uv.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <time.h>
 
-#include "json.h"
 #include "hcpd.h"
+#include "json.h"
 
-#define HTTP_URI_MAX      4096  /* longest request target accepted (414 beyond) */
-#define HTTP_BODY_TIMEOUT 30000 /* ms to receive a body (slow clients) */
-#define HTTP_DRAIN_LOG_MS 5000  /* how often stop reports what it waits for */
-#define HTTP_GRACE_MS     100   /* let the last replies leave before closing */
+#define HTTP_URI_MAX       4096  /* longest request target accepted (414 beyond) */
+#define HTTP_HEAD_MAX      16384 /* bytes of a request's header section (431 beyond) */
+#define HTTP_FIELDS_MAX    100   /* header lines of a request (431 beyond) */
+#define HTTP_RBUF          8192  /* per-connection read buffer */
+#define HTTP_BLANK_MAX     64    /* CR/LF bytes tolerated before a request line */
+#define HTTP_AUTH_MAX      512   /* longest Authorization value kept */
+#define HTTP_NAME_MAX      32    /* longest header name we look at */
+#define HTTP_EXTRA_MAX     16    /* extra response headers of one reply */
+#define HTTP_IDLE_MS       30000 /* default idle keep-alive timeout */
+#define HTTP_REQUEST_MS    30000 /* default time for a request to arrive (and a reply to leave) */
+#define HTTP_MAX_CONNS     1024  /* default cap on open connections */
+#define HTTP_OVERFLOW_MAX  64    /* connections being refused 503 at once, beyond the cap */
+#define HTTP_LINGER_MS     1000  /* after a closing reply: wait this long for the client's FIN */
+#define HTTP_DRAIN_LOG_MS  5000  /* how often stop reports what it waits for */
+#define HTTP_WRITE_WAIT_MS 1000  /* how long stop lets the last replies leave */
+
+enum conn_state {
+    C_IDLE,    /* between requests: evictable, idle timer */
+    C_READING, /* a request is arriving: request timer */
+    C_WAITING, /* its request is with the handler: no timer, not read */
+    C_WRITING, /* its reply is being written: request timer, not read */
+    C_LINGER,  /* closing: FIN sent, discarding input until EOF or the timer */
+};
+enum conn_list { L_NONE, L_IDLE, L_HEAD };
+
+typedef struct conn conn;
 
 struct hcpd_http {
     hcpd_http_cfg cfg; /* copied; cfg.listen and cfg.token point into this struct */
     char listen[256];
-    nng_http_server *server; /* held until hcpd_http_stop */
+    char token[128];
+    int max_conns, idle_ms, request_ms;
+    uv_loop_t loop; /* the server thread's */
+    uv_thread_t thread;
+    bool thread_up;
+    uv_tcp_t listener;
+    bool listener_open;
+    uv_async_t async;
+    /* server thread only */
+    int nconns;    /* open connections under the cap */
+    int noverflow; /* connections being refused beyond it */
+    conn *all;     /* every connection (for the final close) */
+    struct {
+        conn *head, *tail;
+    } lists[3];                   /* L_IDLE and L_HEAD: eviction candidates, oldest first */
+    hcpd_req *ready, *ready_tail; /* replies made on the server thread */
+    /* shared with other threads, under mtx */
     pthread_mutex_t mtx;
     pthread_cond_t cond;
-    int inflight; /* requests made but not yet answered */
-    bool stopping;
-    char token[128];
-    /* Body readers are reused: allocating and reaping an nng aio per
-     * request costs more than the rest of a small request's HTTP path. */
-    pthread_mutex_t pool_mu;
-    struct rxholder *pool;
+    hcpd_req *queue, *queue_tail; /* replies made on other threads */
+    int inflight;                 /* requests with the handler, not yet answered */
+    bool stopping, quit;
+    atomic_int writing;      /* replies being written */
+    char scratch[HTTP_RBUF]; /* where closing connections' input is discarded */
 };
-
-/* A reusable body-read aio; its callback argument is the holder. */
-typedef struct rxholder {
-    struct rxholder *next;
-    nng_aio *aio;
-    hcpd_req *r; /* the request reading with it now */
-} rxholder;
-
-/* Set while a body-read callback runs on this thread: a holder must not go
- * back to the pool from inside its own callback. */
-static _Thread_local bool in_body_cb;
 
 struct hcpd_req {
-    hcpd_http *h;        /* borrowed; alive while this request is in flight */
-    nng_aio *aio;        /* nng's handler aio: completed by our reply */
-    nng_http_conn *conn; /* borrowed from nng for the body read */
-    rxholder *rx;        /* ours, for the body; back to the pool with the request */
-    uint8_t *body;       /* owned, body_len bytes (+1 NUL) */
-    size_t body_len;
-    struct timespec start;
+    hcpd_http *h;
+    conn *c;        /* server thread only; NULL once the connection is gone */
+    hcpd_req *next; /* in h->queue or h->ready */
+    uv_write_t wr;
+    char *out; /* the formatted response (owned), outlen bytes; NULL: close */
+    size_t outlen;
+    int status;
     atomic_bool replied;
-    bool close; /* an unread body is left on the connection: close it */
-    char method[16];
-    char path[HTTP_URI_MAX];
-    char query[HTTP_URI_MAX];
-    /* the headers handlers may ask for ("" when absent or too long) */
-    bool counted;                   /* in h->inflight (admitted before the stop began) */
-    char account[HCPD_ACCOUNT_MAX]; /* who the bearer token proved ("" on a public route) */
+    bool counted; /* given to the handler: in h->inflight until its reply is taken */
+    bool head;    /* HEAD: headers only */
+    bool close;   /* Connection: close after the reply */
+    bool keep10;  /* HTTP/1.0 keep-alive: say so */
+    bool split;   /* url is cut into path and query */
+    uint64_t t0;  /* uv_hrtime of the first byte */
+    char *body;   /* owned, body_len bytes + NUL */
+    size_t body_len, body_cap;
     unsigned roles;
-    char inm[128]; /* If-None-Match */
-    char ims[64];  /* If-Modified-Since */
+    char method[16];
+    char account[HCPD_ACCOUNT_MAX];
+    char inm[128];              /* If-None-Match */
+    char ims[64];               /* If-Modified-Since */
+    const char *query;          /* into url, after the path's NUL */
+    char url[HTTP_URI_MAX + 2]; /* path NUL query */
+    size_t url_len;
 };
 
-/* Milliseconds elapsed since *t0 (monotonic clock). */
-static double http_ms_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
-}
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shut;
+    hcpd_http *h;
+    http_parser p;
+    enum conn_state state;
+    enum conn_list list;
+    conn *prev, *next;   /* in h->lists[list] */
+    conn *aprev, *anext; /* in h->all */
+    int handles;         /* of tcp and timer still open */
+    bool closing, overflow, reading;
+    hcpd_req *r;               /* being read, with the handler, or being written */
+    bool in_msg;               /* a request line began */
+    bool refused;              /* r was answered at its headers: parser paused */
+    bool complete;             /* r arrived whole: parser paused */
+    int perr;                  /* our verdict when a callback stops the parser (414, 431, 503) */
+    size_t blank;              /* CR/LF bytes before the request line */
+    size_t head_bytes;         /* of the header section so far */
+    unsigned fields;           /* header lines so far */
+    bool in_value;             /* the last header callback was a value */
+    char field[HTTP_NAME_MAX]; /* the current header name (truncated: not ours) */
+    size_t field_len;
+    char *val; /* where the current value goes (NULL: dropped) */
+    size_t val_cap, val_len;
+    bool auth_seen, auth_bad, expect_continue;
+    char auth[HTTP_AUTH_MAX];
+    char expect[32];
+    size_t rlen;
+    char rbuf[HTTP_RBUF];
+};
 
-/* The handler's data destructor: nng calls it once the handler is gone and
- * no call of it is running. Frees h (owned by the handler). */
-static void rx_pool_free(hcpd_http *h);
-static atomic_int http_live; /* servers whose handler nng has not freed yet */
+/* The server a thread runs (NULL off the server threads): replies made on
+ * it are taken without a hop through the queue. */
+static _Thread_local hcpd_http *tls_server;
 
-static void http_free(void *arg)
-{
-    hcpd_http *h = arg;
-    if (h == NULL) {
-        return;
-    }
-    rx_pool_free(h);
-    pthread_cond_destroy(&h->cond);
-    pthread_mutex_destroy(&h->mtx);
-    pthread_mutex_destroy(&h->pool_mu);
-    explicit_bzero(h->token, sizeof(h->token));
-    free(h);
-}
+static void conn_process(conn *c);
+static void conn_close(conn *c);
+static void http_drain_ready(hcpd_http *h);
 
-/* The destructor nng calls: h was counted live when the handler took it. */
-static void http_dtor(void *arg)
-{
-    atomic_fetch_sub(&http_live, 1);
-    http_free(arg);
-}
+/* ---- responses ---- */
 
-/* Free a request and what it owns; the aio of nng is not ours. Safe to call
- * from the body aio's own callback (the aio is reaped, not freed). */
-static void req_free(hcpd_req *r)
-{
-    rxholder *x = r->rx;
-    if (x != NULL && in_body_cb) {
-        nng_aio_reap(x->aio); /* inside its own callback: not reusable yet */
-        free(x);
-    } else if (x != NULL) {
-        hcpd_http *h = r->h;
-        x->r = NULL;
-        pthread_mutex_lock(&h->pool_mu);
-        x->next = h->pool;
-        h->pool = x;
-        pthread_mutex_unlock(&h->pool_mu);
-    }
-    free(r->body);
-    free(r);
-}
-
-/* Count a request out and wake hcpd_http_stop if it was the last one. */
-static void http_done(hcpd_http *h)
-{
-    pthread_mutex_lock(&h->mtx);
-    h->inflight--;
-    if (h->inflight == 0) {
-        pthread_cond_broadcast(&h->cond);
-    }
-    pthread_mutex_unlock(&h->mtx);
-}
-
-/* The reason phrase of status (nng 1.5.2 lacks some, e.g. 413, 422). */
+/* The reason phrase of status. */
 static const char *http_reason(int status)
 {
     static const struct {
         int status;
         const char *reason;
     } tab[] = {
+        {100, "Continue"},
         {200, "OK"},
         {201, "Created"},
         {204, "No Content"},
@@ -164,6 +188,7 @@ static const char *http_reason(int status)
         {403, "Forbidden"},
         {404, "Not Found"},
         {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
         {409, "Conflict"},
         {411, "Length Required"},
         {413, "Payload Too Large"},
@@ -171,6 +196,7 @@ static const char *http_reason(int status)
         {415, "Unsupported Media Type"},
         {422, "Unprocessable Entity"},
         {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
         {500, "Internal Server Error"},
         {503, "Service Unavailable"},
         {507, "Insufficient Storage"},
@@ -183,101 +209,197 @@ static const char *http_reason(int status)
     return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
 }
 
-/* Build nng's response for r: status, content type, copied data, and the
- * headers the request needs. NULL on allocation failure. */
-static nng_http_res *http_res_new(hcpd_req *r, int status, const char *ctype, const void *data,
-                                  size_t len)
+/* Whether s may be sent as a header name (an RFC 7230 token). */
+static bool http_token_ok(const char *s)
 {
-    nng_http_res *res = NULL;
-    if (nng_http_res_alloc(&res) != 0) {
-        return NULL;
+    if (s == NULL || *s == '\0') {
+        return false;
     }
-    if (nng_http_res_set_status(res, (uint16_t)status) != 0 ||
-        nng_http_res_set_reason(res, http_reason(status)) != 0 ||
-        nng_http_res_set_header(res, "Content-Type", ctype) != 0 ||
-        nng_http_res_set_header(res, "Cache-Control", "no-store") != 0 ||
-        (len > 0 && nng_http_res_copy_data(res, data, len) != 0) ||
-        (len == 0 && status != 304 && nng_http_res_set_header(res, "Content-Length", "0") != 0) ||
-        (r->close && nng_http_res_set_header(res, "Connection", "close") != 0) ||
-        (status == 401 &&
-         nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"hcp-node\"") != 0)) {
-        nng_http_res_free(res);
-        return NULL;
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 32 || c >= 127 || strchr("\"(),/:;<=>?@[\\]{}", c) != NULL) {
+            return false;
+        }
     }
-    return res;
+    return true;
 }
 
-/* Complete r with a response (or a hard close when res is NULL), log it,
- * and free r. The in-flight count drops before the aio completes; h stays
- * alive anyway, being the handler's data, until nng is done with the call. */
-static void http_complete(hcpd_req *r, nng_http_res *res, int status)
+/* Whether s may be sent as a header value: no CR, LF or other control byte
+ * (a handler's value can never split the response). */
+static bool http_value_ok(const char *s)
 {
-    hcpd_http *h = r->h;
-    nng_aio *aio = r->aio;
-    hcpd_log(status >= 500   ? "warn"
-             : status >= 400 ? "info"
-                             : "debug",
-             "http.request", "method=%s path=%s status=%d ms=%.1f", r->method, r->path,
-             res ? status : 0, http_ms_since(&r->start));
-    bool counted = r->counted;
-    req_free(r);
-    if (counted)
-        http_done(h);
-    if (res == NULL) {
-        nng_aio_finish(aio, NNG_ENOMEM); /* nng closes the connection */
-        return;
+    if (s == NULL) {
+        return false;
     }
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 32 && c != '\t') || c == 127) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Appends to a buffer sized beforehand. */
+typedef struct obuf {
+    char *p;
+    size_t len, cap;
+} obuf;
+
+static void ob_put(obuf *o, const void *s, size_t n)
+{
+    if (o->len + n <= o->cap) {
+        memcpy(o->p + o->len, s, n);
+        o->len += n;
+    }
+}
+
+static void ob_str(obuf *o, const char *s)
+{
+    ob_put(o, s, strlen(s));
+}
+
+/* Format r's response: status line, the defaults (Content-Type, Cache-Control
+ * no-store) with the extra headers replacing those of the same name, framing
+ * headers, then the body (none for HEAD, 204, 304). A malloc'd buffer into
+ * *out, or false when an extra header is malformed or memory ran out. */
+static bool http_format(const hcpd_req *r, int status, const char *ctype, const void *data,
+                        size_t len, const hcpd_hdr *extra, size_t nextra, char **out,
+                        size_t *outlen)
+{
+    hcpd_hdr hdrs[2 + HTTP_EXTRA_MAX];
+    size_t n = 0;
+    hdrs[n++] = (hcpd_hdr){"Content-Type", ctype};
+    hdrs[n++] = (hcpd_hdr){"Cache-Control", "no-store"};
+    if (nextra > HTTP_EXTRA_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        const char *nm = extra[i].name;
+        if (!http_token_ok(nm) || !http_value_ok(extra[i].value) ||
+            strcasecmp(nm, "Content-Length") == 0 || strcasecmp(nm, "Connection") == 0 ||
+            strcasecmp(nm, "Transfer-Encoding") == 0) {
+            return false;
+        }
+        size_t j = 0;
+        while (j < n && strcasecmp(hdrs[j].name, nm) != 0) {
+            j++;
+        }
+        hdrs[j] = extra[i];
+        if (j == n) {
+            n++;
+        }
+    }
+    bool bodyless = status == 204 || status == 304 || status < 200;
+    bool send_body = !bodyless && !r->head;
+    size_t cap = 128 + (send_body ? len : 0);
+    for (size_t i = 0; i < n; i++) {
+        cap += strlen(hdrs[i].name) + strlen(hdrs[i].value) + 4;
+    }
+    cap += 80; /* Connection, WWW-Authenticate */
+    obuf o = {malloc(cap), 0, cap};
+    if (o.p == NULL) {
+        return false;
+    }
+    char line[96];
+    snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+    ob_str(&o, line);
+    for (size_t i = 0; i < n; i++) {
+        ob_str(&o, hdrs[i].name);
+        ob_put(&o, ": ", 2);
+        ob_str(&o, hdrs[i].value);
+        ob_put(&o, "\r\n", 2);
+    }
+    if (!bodyless) {
+        snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
+        ob_str(&o, line);
+    }
+    if (r->close) {
+        ob_str(&o, "Connection: close\r\n");
+    } else if (r->keep10) {
+        ob_str(&o, "Connection: keep-alive\r\n");
+    }
+    if (status == 401) {
+        ob_str(&o, "WWW-Authenticate: Bearer realm=\"hcp\"\r\n");
+    }
+    ob_put(&o, "\r\n", 2);
+    if (send_body && len > 0) {
+        ob_put(&o, data, len);
+    }
+    *out = o.p;
+    *outlen = o.len;
+    return true;
 }
 
 /* Whether this is r's first reply; a second one is a bug, logged and dropped. */
 static bool req_first_reply(hcpd_req *r)
 {
     if (atomic_exchange(&r->replied, true)) {
-        hcpd_log("error", "http.double_reply", "path=%s", r->path);
+        hcpd_log("error", "http.double_reply", "path=%s", r->url);
         return false;
     }
     return true;
 }
 
-/* Reply with bytes of a content type (copied). From any thread, once. */
-void hcpd_req_reply_raw(hcpd_req *r, int status, const char *content_type, const void *data,
-                        size_t len)
+/* Hand a formatted reply to the server thread: directly when we are on it
+ * (taken when the current handler call or refusal returns), else through the
+ * locked queue and the async handle. */
+static void req_post(hcpd_req *r)
 {
-    if (r == NULL || !req_first_reply(r)) {
+    hcpd_http *h = r->h;
+    r->next = NULL;
+    if (tls_server == h) {
+        if (h->ready_tail != NULL) {
+            h->ready_tail->next = r;
+        } else {
+            h->ready = r;
+        }
+        h->ready_tail = r;
         return;
     }
-    if (status < 100 || status > 599 || content_type == NULL || (data == NULL && len > 0)) {
-        status = 500;
-        content_type = "text/plain; charset=utf-8";
-        data = "bad reply\n";
-        len = 10;
+    pthread_mutex_lock(&h->mtx);
+    if (h->queue_tail != NULL) {
+        h->queue_tail->next = r;
+    } else {
+        h->queue = r;
     }
-    http_complete(r, http_res_new(r, status, content_type, data, len), status);
+    h->queue_tail = r;
+    pthread_mutex_unlock(&h->mtx);
+    uv_async_send(&h->async);
 }
 
 /* Reply with bytes and extra headers (hcpd.h). From any thread, once. */
 void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, const void *data,
                          size_t len, const hcpd_hdr *hdrs, size_t nhdrs)
 {
-    if (r == NULL || hdrs == NULL || nhdrs == 0 || status < 100 || status > 599 ||
-        content_type == NULL || (data == NULL && len > 0)) {
-        hcpd_req_reply_raw(r, status, content_type, data, len);
+    if (r == NULL || !req_first_reply(r)) {
         return;
     }
-    if (!req_first_reply(r)) {
-        return;
+    if (status < 100 || status > 599 || content_type == NULL || (data == NULL && len > 0) ||
+        (hdrs == NULL && nhdrs > 0) || !http_value_ok(content_type)) {
+        status = 500;
+        content_type = "text/plain; charset=utf-8";
+        data = "bad reply\n";
+        len = 10;
+        nhdrs = 0;
     }
-    nng_http_res *res = http_res_new(r, status, content_type, data, len);
-    for (size_t i = 0; res != NULL && i < nhdrs; i++) {
-        if (hdrs[i].name == NULL || hdrs[i].value == NULL ||
-            nng_http_res_set_header(res, hdrs[i].name, hdrs[i].value) != 0) {
-            nng_http_res_free(res);
-            res = NULL;
+    if (!http_format(r, status, content_type, data, len, hdrs, nhdrs, &r->out, &r->outlen)) {
+        static const char bad[] = "{\"error\":\"internal\",\"detail\":\"bad reply\"}";
+        status = 500;
+        if (!http_format(r, status, "application/json; charset=utf-8", bad, sizeof(bad) - 1, NULL,
+                         0, &r->out, &r->outlen)) {
+            r->out = NULL; /* out of memory: the connection is closed */
         }
     }
-    http_complete(r, res, status);
+    r->status = status;
+    req_post(r);
+}
+
+/* Reply with bytes of a content type (copied). From any thread, once. */
+void hcpd_req_reply_raw(hcpd_req *r, int status, const char *content_type, const void *data,
+                        size_t len)
+{
+    hcpd_req_reply_hdrs(r, status, content_type, data, len, NULL, 0);
 }
 
 /* Reply with body as compact JSON; body (a new reference) is stolen. */
@@ -309,6 +431,8 @@ void hcpd_req_reply_error(hcpd_req *r, int status, const char *error, const char
     hcpd_req_reply_json(r, status, o);
 }
 
+/* ---- what handlers read ---- */
+
 const char *hcpd_req_method(const hcpd_req *r)
 {
     return r ? r->method : "";
@@ -316,7 +440,17 @@ const char *hcpd_req_method(const hcpd_req *r)
 
 const char *hcpd_req_path(const hcpd_req *r)
 {
-    return r ? r->path : "";
+    return r ? r->url : "";
+}
+
+const char *hcpd_req_account(const hcpd_req *r)
+{
+    return r ? r->account : "";
+}
+
+unsigned hcpd_req_roles(const hcpd_req *r)
+{
+    return r ? r->roles : 0;
 }
 
 /* Only the headers handlers ask for are kept (hcpd.h). */
@@ -360,8 +494,9 @@ static int http_hex(char c)
 }
 
 /* URL-decode [s, s+n) ('+' is a space, %XX a byte) into buf of len bytes,
- * NUL-terminated. False if malformed, holding a NUL, or too long. */
-static bool http_urldecode(const char *s, size_t n, char *buf, size_t len)
+ * NUL-terminated. False if malformed, holding a NUL, or too long; with
+ * strict, also a control character or invalid UTF-8. */
+static bool http_urldecode(const char *s, size_t n, char *buf, size_t len, bool strict)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -379,13 +514,41 @@ static bool http_urldecode(const char *s, size_t n, char *buf, size_t len)
             c = hi * 16 + lo;
             i += 2;
         }
-        if (c == 0 || o + 1 >= len) {
+        if (c == 0 || o + 1 >= len || (strict && (c < 32 || c == 127))) {
             return false;
         }
         buf[o++] = (char)c;
     }
     buf[o] = '\0';
-    return true;
+    return !strict || hcp_utf8_valid(buf, o);
+}
+
+/* Find key in r's query: the first value's raw bounds into *v, *vlen (an
+ * absent '=' is an empty value); *count is how many times key is given.
+ * Keys that do not decode never match. */
+static void http_query_find(const hcpd_req *r, const char *key, const char **v, size_t *vlen,
+                            int *count)
+{
+    char name[256];
+    const char *p = r->query;
+    *count = 0;
+    *v = NULL;
+    *vlen = 0;
+    while (*p != '\0') {
+        size_t plen = strcspn(p, "&");
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq ? (size_t)(eq - p) : plen;
+        if (http_urldecode(p, klen, name, sizeof(name), false) && strcmp(name, key) == 0) {
+            if ((*count)++ == 0) {
+                *v = eq ? eq + 1 : "";
+                *vlen = eq ? plen - klen - 1 : 0;
+            }
+        }
+        p += plen;
+        if (*p == '&') {
+            p++;
+        }
+    }
 }
 
 /* Copy query parameter key (URL-decoded) into buf; false when absent,
@@ -395,73 +558,37 @@ bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len)
     if (r == NULL || key == NULL || buf == NULL || len == 0) {
         return false;
     }
-    char name[256];
-    const char *p = r->query;
-    while (*p != '\0') {
-        size_t plen = strcspn(p, "&");
-        const char *eq = memchr(p, '=', plen);
-        size_t klen = eq ? (size_t)(eq - p) : plen;
-        if (http_urldecode(p, klen, name, sizeof(name)) && strcmp(name, key) == 0) {
-            return eq ? http_urldecode(eq + 1, plen - klen - 1, buf, len)
-                      : http_urldecode("", 0, buf, len);
-        }
-        p += plen;
-        if (*p == '&') {
-            p++;
-        }
-    }
-    return false;
+    const char *v;
+    size_t vlen;
+    int count;
+    http_query_find(r, key, &v, &vlen, &count);
+    return count > 0 && http_urldecode(v, vlen, buf, len, false);
 }
 
-const char *hcpd_req_account(const hcpd_req *r)
-{
-    return r != NULL ? r->account : "";
-}
-
-unsigned hcpd_req_roles(const hcpd_req *r)
-{
-    return r != NULL ? r->roles : 0;
-}
-
-/* Whether buf (NUL-terminated) is valid UTF-8 without control characters. */
-static bool http_query_text_ok(const char *buf)
-{
-    size_t n = strlen(buf);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
-            return false;
-    return hcp_utf8_valid(buf, n);
-}
-
-/* Query parameter key of r (hcpd.h): HCPD_Q_ABSENT, HCPD_Q_OK or
- * HCPD_Q_BAD (malformed, too long, or given twice). */
+/* Query parameter key, strictly (hcpd.h): HCPD_Q_ABSENT, _OK or _BAD. */
 int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len)
 {
-    if (r == NULL || key == NULL || buf == NULL || len == 0)
-        return HCPD_Q_BAD;
-    buf[0] = '\0';
-    int found = HCPD_Q_ABSENT;
-    char name[256];
-    const char *p = r->query;
-    while (*p != '\0') {
-        size_t plen = strcspn(p, "&");
-        const char *eq = memchr(p, '=', plen);
-        size_t klen = eq ? (size_t)(eq - p) : plen;
-        if (http_urldecode(p, klen, name, sizeof(name)) && strcmp(name, key) == 0) {
-            if (found != HCPD_Q_ABSENT)
-                return HCPD_Q_BAD; /* twice: which one would be meant? */
-            bool ok = eq ? http_urldecode(eq + 1, plen - klen - 1, buf, len)
-                         : http_urldecode("", 0, buf, len);
-            if (!ok || !http_query_text_ok(buf))
-                return HCPD_Q_BAD;
-            found = HCPD_Q_OK;
-        }
-        p += plen;
-        if (*p == '&')
-            p++;
+    if (buf != NULL && len > 0) {
+        buf[0] = '\0';
     }
-    return found;
+    if (r == NULL || key == NULL || buf == NULL || len == 0) {
+        return HCPD_Q_BAD;
+    }
+    const char *v;
+    size_t vlen;
+    int count;
+    http_query_find(r, key, &v, &vlen, &count);
+    if (count == 0) {
+        return HCPD_Q_ABSENT;
+    }
+    if (count > 1 || !http_urldecode(v, vlen, buf, len, true)) {
+        buf[0] = '\0';
+        return HCPD_Q_BAD;
+    }
+    return HCPD_Q_OK;
 }
+
+/* ---- admission ---- */
 
 /* Compare the presented token with ours in time independent of where they
  * differ (only our token's length shows). */
@@ -476,17 +603,22 @@ static bool http_token_equal(const char *want, const char *got, size_t gotlen)
     return diff == 0;
 }
 
-/* Check "Authorization: Bearer TOKEN" and set r's account and roles: our
- * token is the account "admin" (every role); any other goes to the
- * daemon's authenticate hook. *why receives the reason on failure. */
-static bool http_authorized(hcpd_http *h, hcpd_req *r, nng_http_req *req, const char **why)
+/* Check the connection's "Authorization: Bearer TOKEN" for r: the daemon's
+ * token is the account "admin" with every role, any other goes to
+ * cfg.authenticate. *why receives the reason on failure. */
+static bool http_authorized(conn *c, hcpd_req *r, const char **why)
 {
-    const char *a = nng_http_req_get_header(req, "Authorization");
-    if (a == NULL) {
+    hcpd_http *h = c->h;
+    if (!c->auth_seen) {
         *why = "missing";
         return false;
     }
-    while (*a == ' ') {
+    if (c->auth_bad) {
+        *why = "malformed";
+        return false;
+    }
+    const char *a = c->auth;
+    while (*a == ' ' || *a == '\t') {
         a++;
     }
     if (strncasecmp(a, "Bearer ", 7) != 0) {
@@ -506,289 +638,962 @@ static bool http_authorized(hcpd_http *h, hcpd_req *r, nng_http_req *req, const 
         r->roles = HCPD_ROLE_ALL;
         return true;
     }
-    char tok[256];
-    if (h->cfg.authenticate != NULL && n > 0 && n < sizeof(tok)) {
-        memcpy(tok, a, n);
-        tok[n] = '\0';
-        char name[HCPD_ACCOUNT_MAX] = "";
-        unsigned roles = 0;
-        bool ok = h->cfg.authenticate(h->cfg.arg, tok, name, &roles);
-        explicit_bzero(tok, sizeof(tok));
-        if (ok && name[0] != '\0' && memchr(name, '\0', sizeof(name)) != NULL) {
-            memcpy(r->account, name, sizeof(name));
-            r->roles = roles & HCPD_ROLE_ALL;
-            return true;
-        }
-    }
-    *why = "wrong_token";
-    return false;
-}
-
-/* Hand a complete request to the daemon's handler. */
-static void http_dispatch(hcpd_req *r)
-{
-    hcpd_http *h = r->h;
-    h->cfg.handle(h->cfg.arg, r);
-}
-
-/* The body has arrived (or the read failed: the connection is dropped). */
-static void http_body_done(void *arg)
-{
-    rxholder *x = arg;
-    hcpd_req *r = x->r;
-    int rv = nng_aio_result(x->aio);
-    in_body_cb = true;
-    if (rv != 0) {
-        hcpd_log("warn", "http.body_failed", "method=%s path=%s reason=\"%s\"", r->method, r->path,
-                 nng_strerror(rv));
-        if (req_first_reply(r)) {
-            http_complete(r, NULL, 0);
-        }
-    } else {
-        r->body[r->body_len] = '\0';
-        http_dispatch(r);
-    }
-    in_body_cb = false;
-}
-
-/* A body reader from the pool, or a new one. */
-static rxholder *rx_get(hcpd_http *h)
-{
-    pthread_mutex_lock(&h->pool_mu);
-    rxholder *x = h->pool;
-    if (x != NULL)
-        h->pool = x->next;
-    pthread_mutex_unlock(&h->pool_mu);
-    if (x != NULL)
-        return x;
-    x = calloc(1, sizeof(*x));
-    if (x != NULL && nng_aio_alloc(&x->aio, http_body_done, x) != 0) {
-        free(x);
-        x = NULL;
-    }
-    return x;
-}
-
-/* Free the pooled readers (no request is in flight any more). */
-static void rx_pool_free(hcpd_http *h)
-{
-    pthread_mutex_lock(&h->pool_mu);
-    rxholder *x = h->pool;
-    h->pool = NULL;
-    pthread_mutex_unlock(&h->pool_mu);
-    while (x != NULL) {
-        rxholder *next = x->next;
-        nng_aio_free(x->aio);
-        free(x);
-        x = next;
-    }
-}
-
-/* Parse the Content-Length of req into *len; 0 or an HTTP status to refuse
- * with. Bodies are only framed by Content-Length (no chunked uploads). */
-static int http_body_length(nng_http_req *req, size_t *len)
-{
-    *len = 0;
-    if (nng_http_req_get_header(req, "Transfer-Encoding") != NULL) {
-        return 411;
-    }
-    const char *cl = nng_http_req_get_header(req, "Content-Length");
-    if (cl == NULL) {
-        return 0;
-    }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(cl, &end, 10);
-    if (errno != 0 || end == cl || *end != '\0' || cl[0] == '-') {
-        return 400;
-    }
-    if (v > HCP_BODY_MAX) {
-        return 413;
-    }
-    *len = (size_t)v;
-    return 0;
-}
-
-/* Start reading r's body of len bytes; false (r still ours) on failure. */
-static bool http_read_body(hcpd_req *r, size_t len)
-{
-    nng_iov iov;
-    if ((r->body = malloc(len + 1)) == NULL || (r->rx = rx_get(r->h)) == NULL) {
+    char tok[HTTP_AUTH_MAX];
+    memcpy(tok, a, n);
+    tok[n] = '\0';
+    char name[HCPD_ACCOUNT_MAX] = "";
+    unsigned roles = 0;
+    bool ok =
+        n > 0 && h->cfg.authenticate != NULL && h->cfg.authenticate(h->cfg.arg, tok, name, &roles);
+    explicit_bzero(tok, sizeof(tok));
+    if (!ok) {
+        *why = "wrong_token";
         return false;
     }
-    r->rx->r = r;
-    r->body_len = len;
-    iov.iov_buf = r->body;
-    iov.iov_len = len;
-    if (nng_aio_set_iov(r->rx->aio, 1, &iov) != 0) {
-        return false;
-    }
-    nng_aio_set_timeout(r->rx->aio, HTTP_BODY_TIMEOUT);
-    nng_http_conn_read_all(r->conn, r->rx->aio);
+    name[sizeof(name) - 1] = '\0';
+    snprintf(r->account, sizeof(r->account), "%s", name);
+    r->roles = roles;
     return true;
 }
 
-/* Keep a header value if it fits (else leave dst empty). */
-static void http_keep(char *dst, size_t len, const char *v)
-{
-    if (v != NULL && strlen(v) < len)
-        memcpy(dst, v, strlen(v) + 1);
-}
-
-/* Copy method, path and query of req into r; 0 or an HTTP status. */
-static int http_req_target(hcpd_req *r, nng_http_req *req)
-{
-    const char *m = nng_http_req_get_method(req);
-    const char *uri = nng_http_req_get_uri(req);
-    if (m == NULL || uri == NULL || strlen(m) >= sizeof(r->method)) {
-        snprintf(r->method, sizeof(r->method), "?");
-        return 400;
-    }
-    snprintf(r->method, sizeof(r->method), "%s", m);
-    size_t plen = strcspn(uri, "?");
-    if (plen >= sizeof(r->path) || strlen(uri) - plen >= sizeof(r->query)) {
-        snprintf(r->path, sizeof(r->path), "(too long)");
-        return 414;
-    }
-    memcpy(r->path, uri, plen);
-    r->path[plen] = '\0';
-    snprintf(r->query, sizeof(r->query), "%s", uri[plen] == '?' ? uri + plen + 1 : "");
-    http_keep(r->inm, sizeof(r->inm), nng_http_req_get_header(req, "If-None-Match"));
-    http_keep(r->ims, sizeof(r->ims), nng_http_req_get_header(req, "If-Modified-Since"));
-    return 0;
-}
-
-/* Refuse r with status before its body was read: the body (if any) is left
- * on the wire, so the connection closes after the reply. */
-static void http_refuse(hcpd_req *r, int status, const char *error, const char *detail)
+/* Refuse r at its headers with status: the body (if any) is never read, so
+ * the connection closes after the reply. */
+static void http_refuse(conn *c, hcpd_req *r, int status, const char *error, const char *detail)
 {
     r->close = true;
+    c->refused = true;
     hcpd_req_reply_error(r, status, error, detail);
 }
 
-/* Checks that need only the headers: stopping, target, token, length.
- * True when r was refused (and answered). */
-static bool http_precheck(hcpd_http *h, hcpd_req *r, nng_http_req *req, bool stopping, size_t *len)
+/* Decide on a request whose headers are complete: refuse it (answered,
+ * true) or let its body be read. */
+static bool http_precheck(conn *c, hcpd_req *r)
 {
+    hcpd_http *h = c->h;
+    http_parser *p = &c->p;
+    bool chunked = (p->flags & F_CHUNKED) != 0 || p->uses_transfer_encoding;
+    bool has_body = chunked || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    pthread_mutex_lock(&h->mtx);
+    bool stopping = h->stopping;
+    pthread_mutex_unlock(&h->mtx);
     const char *why = NULL;
-    int st;
-    if ((st = http_req_target(r, req)) != 0) {
-        http_refuse(r, st, st == 414 ? "uri_too_long" : "bad_request", "request target");
-    } else if (stopping) {
-        http_refuse(r, 503, "unavailable", "the server is shutting down");
-    } else if (!(h->cfg.is_public != NULL && h->cfg.is_public(r->method, r->path)) &&
-               !http_authorized(h, r, req, &why)) {
-        hcpd_log("warn", "http.unauthorized", "method=%s path=%s reason=%s", r->method, r->path,
+    if (stopping) {
+        http_refuse(c, r, 503, "unavailable", "the server is shutting down");
+    } else if (h->cfg.is_public != NULL && h->cfg.is_public(r->method, r->url)) {
+        if (!get) {
+            static const hcpd_hdr allow = {"Allow", "GET, HEAD"};
+            r->close = true;
+            c->refused = true;
+            json_t *o = json_pack("{s:s, s:s}", "error", "method_not_allowed", "detail",
+                                  "this route answers GET and HEAD");
+            char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            json_decref(o);
+            hcpd_req_reply_hdrs(r, 405, "application/json; charset=utf-8", text,
+                                text ? strlen(text) : 0, &allow, 1);
+            free(text);
+        } else if (has_body) {
+            http_refuse(c, r, 413, "payload_too_large", "a public route takes no body");
+        } else {
+            if (c->auth_seen && !http_authorized(c, r, &why)) {
+                r->account[0] = '\0'; /* a public route does not need it */
+                r->roles = 0;
+            }
+            return false;
+        }
+    } else if (!http_authorized(c, r, &why)) {
+        hcpd_log("warn", "http.unauthorized", "method=%s path=%s reason=%s", r->method, r->url,
                  why);
-        http_refuse(r, 401, "unauthorized", "send Authorization: Bearer <token>");
-    } else if ((st = http_body_length(req, len)) != 0) {
-        http_refuse(r, st,
-                    st == 413   ? "payload_too_large"
-                    : st == 411 ? "length_required"
-                                : "bad_request",
-                    st == 413 ? "the body exceeds 65536 bytes"
-                              : "a body needs a valid Content-Length");
+        http_refuse(c, r, 401, "unauthorized", "send Authorization: Bearer <token>");
+    } else if (chunked) {
+        http_refuse(c, r, 411, "length_required", "a body needs a valid Content-Length");
+    } else if (has_body && p->content_length > HCP_BODY_MAX) {
+        http_refuse(c, r, 413, "payload_too_large", "the body exceeds 65536 bytes");
     } else {
         return false;
     }
     return true;
 }
 
-/* nng's handler callback, on one of nng's threads: one call per request. */
-static void http_handle(nng_aio *aio)
+/* ---- the parser's callbacks (server thread) ---- */
+
+/* Count header-section bytes; false (and 431) beyond the ceiling. */
+static bool head_add(conn *c, size_t n)
 {
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    nng_http_handler *hd = nng_aio_get_input(aio, 1);
-    hcpd_http *h = nng_http_handler_get_data(hd);
-    hcpd_req *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        nng_aio_finish(aio, NNG_ENOMEM);
+    c->head_bytes += n;
+    if (c->head_bytes > HTTP_HEAD_MAX) {
+        c->perr = 431;
+        return false;
+    }
+    return true;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    conn *c = p->data;
+    c->in_msg = true;
+    c->head_bytes = 0;
+    c->fields = 0;
+    c->in_value = false;
+    c->field_len = 0;
+    c->val = NULL;
+    c->auth_seen = c->auth_bad = c->expect_continue = false;
+    c->auth[0] = c->expect[0] = '\0';
+    if (c->r == NULL) {
+        hcpd_req *r = calloc(1, sizeof(*r));
+        if (r == NULL) {
+            c->perr = 503;
+            return 1;
+        }
+        r->h = c->h;
+        r->c = c;
+        r->query = "";
+        atomic_init(&r->replied, false);
+        r->t0 = uv_hrtime();
+        c->r = r;
+    }
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    hcpd_req *r = c->r;
+    if (r->url_len + n > HTTP_URI_MAX) {
+        c->perr = 414;
+        return 1;
+    }
+    if (!head_add(c, n)) {
+        return 1;
+    }
+    memcpy(r->url + r->url_len, at, n);
+    r->url_len += n;
+    return 0;
+}
+
+/* End the current header value: an overlong one is dropped (an overlong
+ * Authorization fails authentication). */
+static void value_end(conn *c)
+{
+    c->val = NULL;
+    c->in_value = false;
+    c->field_len = 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    if (!head_add(c, n)) {
+        return 1;
+    }
+    if (c->in_value || c->fields == 0) {
+        value_end(c);
+        if (++c->fields > HTTP_FIELDS_MAX) {
+            c->perr = 431;
+            return 1;
+        }
+    }
+    if (c->field_len + n < sizeof(c->field)) {
+        memcpy(c->field + c->field_len, at, n);
+        c->field_len += n;
+    } else {
+        c->field_len = sizeof(c->field); /* too long to be one of ours */
+    }
+    return 0;
+}
+
+/* Pick where the value of the header just named goes (NULL: not kept). */
+static void value_begin(conn *c)
+{
+    hcpd_req *r = c->r;
+    c->in_value = true;
+    c->val = NULL;
+    c->val_len = 0;
+    if (c->field_len >= sizeof(c->field)) {
         return;
     }
-    r->h = h;
-    r->aio = aio;
-    r->conn = nng_aio_get_input(aio, 2);
-    atomic_init(&r->replied, false);
-    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    c->field[c->field_len] = '\0';
+    const char *f = c->field;
+    if (strcasecmp(f, "Authorization") == 0) {
+        if (c->auth_seen) {
+            c->auth_bad = true; /* twice: ambiguous */
+            return;
+        }
+        c->auth_seen = true;
+        c->val = c->auth;
+        c->val_cap = sizeof(c->auth);
+    } else if (strcasecmp(f, "If-None-Match") == 0) {
+        c->val = r->inm;
+        c->val_cap = sizeof(r->inm);
+    } else if (strcasecmp(f, "If-Modified-Since") == 0) {
+        c->val = r->ims;
+        c->val_cap = sizeof(r->ims);
+    } else if (strcasecmp(f, "Expect") == 0) {
+        c->val = c->expect;
+        c->val_cap = sizeof(c->expect);
+    }
+    if (c->val != NULL) {
+        c->val[0] = '\0';
+    }
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    if (!head_add(c, n)) {
+        return 1;
+    }
+    if (!c->in_value) {
+        value_begin(c);
+    }
+    if (c->val == NULL) {
+        return 0;
+    }
+    if (c->val_len + n >= c->val_cap) {
+        c->val[0] = '\0';
+        if (c->val == c->auth) {
+            c->auth_bad = true;
+        }
+        c->val = NULL;
+        return 0;
+    }
+    memcpy(c->val + c->val_len, at, n);
+    c->val_len += n;
+    c->val[c->val_len] = '\0';
+    return 0;
+}
+
+/* Remove c from its eviction list. */
+static void list_del(conn *c)
+{
+    if (c->list == L_NONE) {
+        return;
+    }
+    hcpd_http *h = c->h;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        h->lists[c->list].head = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    } else {
+        h->lists[c->list].tail = c->prev;
+    }
+    c->prev = c->next = NULL;
+    c->list = L_NONE;
+}
+
+/* Put c at the young end of eviction list l. */
+static void list_add(conn *c, enum conn_list l)
+{
+    hcpd_http *h = c->h;
+    list_del(c);
+    c->list = l;
+    c->prev = h->lists[l].tail;
+    c->next = NULL;
+    if (c->prev != NULL) {
+        c->prev->next = c;
+    } else {
+        h->lists[l].head = c;
+    }
+    h->lists[l].tail = c;
+}
+
+static void conn_write_raw(conn *c, const char *s, size_t n);
+
+static int on_headers_complete(http_parser *p)
+{
+    conn *c = p->data;
+    hcpd_req *r = c->r;
+    value_end(c);
+    snprintf(r->method, sizeof(r->method), "%s", http_method_str((enum http_method)p->method));
+    r->url[r->url_len] = '\0';
+    char *q = strchr(r->url, '?');
+    if (q != NULL) {
+        *q = '\0';
+        r->query = q + 1;
+    }
+    r->split = true;
+    r->head = p->method == HTTP_HEAD;
+    if (http_precheck(c, r)) {
+        http_parser_pause(p, 1);
+        return 0;
+    }
+    list_del(c); /* admitted: no longer an unauthenticated eviction candidate */
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
+        r->body_cap = (size_t)p->content_length;
+        if ((r->body = malloc(r->body_cap + 1)) == NULL) {
+            http_refuse(c, r, 503, "out_of_memory", "try again");
+            http_parser_pause(p, 1);
+            return 0;
+        }
+        if (strcasecmp(c->expect, "100-continue") == 0) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            conn_write_raw(c, cont, sizeof(cont) - 1);
+        }
+    }
+    explicit_bzero(c->auth, sizeof(c->auth));
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+    hcpd_req *r = c->r;
+    if (r->body == NULL || r->body_len + n > r->body_cap) {
+        c->perr = 400;
+        return 1;
+    }
+    memcpy(r->body + r->body_len, at, n);
+    r->body_len += n;
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    conn *c = p->data;
+    hcpd_req *r = c->r;
+    bool keep = http_should_keep_alive(p) != 0;
+    r->close = !keep || p->upgrade;
+    r->keep10 = keep && p->http_major == 1 && p->http_minor == 0;
+    if (r->body != NULL) {
+        r->body[r->body_len] = '\0';
+    }
+    c->complete = true;
+    c->in_msg = false;
+    c->blank = 0;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings http_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- connections (server thread) ---- */
+
+/* Free a request and what it owns. */
+static void req_free(hcpd_req *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free(r->out);
+    free(r->body);
+    free(r);
+}
+
+/* Count a request the handler had out and wake hcpd_http_stop at zero. */
+static void http_done(hcpd_http *h)
+{
+    pthread_mutex_lock(&h->mtx);
+    if (--h->inflight == 0) {
+        pthread_cond_broadcast(&h->cond);
+    }
+    pthread_mutex_unlock(&h->mtx);
+}
+
+static void on_timer(uv_timer_t *t);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Give libuv the free end of c's read buffer; a closing connection's input
+ * is discarded into the server's scratch buffer (libuv reads into it and
+ * calls on_read at once, so one buffer serves every connection). */
+static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn *c = hd->data;
+    if (c->state == C_LINGER) {
+        *buf = uv_buf_init(c->h->scratch, sizeof(c->h->scratch));
+        return;
+    }
+    *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(sizeof(c->rbuf) - c->rlen));
+}
+
+/* Read c or not. */
+static void conn_read(conn *c, bool on)
+{
+    if (on && !c->reading) {
+        c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+    } else if (!on && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+/* Enter state s: its timer, its eviction list, whether c is read. */
+static void conn_enter(conn *c, enum conn_state s)
+{
+    hcpd_http *h = c->h;
+    int ms = 0;
+    c->state = s;
+    switch (s) {
+    case C_IDLE:
+        list_add(c, L_IDLE);
+        ms = h->idle_ms;
+        break;
+    case C_READING:
+        list_add(c, L_HEAD);
+        ms = h->request_ms;
+        break;
+    case C_WAITING:
+        list_del(c);
+        break;
+    case C_WRITING:
+        list_del(c);
+        ms = h->request_ms; /* a client that does not take its reply */
+        break;
+    case C_LINGER:
+        list_del(c);
+        ms = HTTP_LINGER_MS;
+        break;
+    }
+    if (ms > 0) {
+        uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+    } else {
+        uv_timer_stop(&c->timer);
+    }
+    conn_read(c, s == C_IDLE || s == C_READING || s == C_LINGER);
+}
+
+/* libuv closed one of c's handles: free c after the second. A request the
+ * handler still has is left for its reply to free. */
+static void on_close(uv_handle_t *hd)
+{
+    conn *c = hd->data;
+    if (--c->handles > 0) {
+        return;
+    }
+    hcpd_http *h = c->h;
+    if (c->anext != NULL) {
+        c->anext->aprev = c->aprev;
+    }
+    if (c->aprev != NULL) {
+        c->aprev->anext = c->anext;
+    } else {
+        h->all = c->anext;
+    }
+    hcpd_req *r = c->r;
+    if (r != NULL) {
+        if (r->counted) {
+            r->c = NULL;
+        } else {
+            req_free(r);
+        }
+    }
+    explicit_bzero(c->auth, sizeof(c->auth));
+    free(c);
+}
+
+/* Close c now (idempotent): it leaves the cap at once, and is freed once
+ * both handles closed. */
+static void conn_close(conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    list_del(c);
+    if (c->overflow) {
+        c->h->noverflow--;
+    } else {
+        c->h->nconns--;
+    }
+    c->reading = false;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+    uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+/* Our FIN went out after a closing reply: discard input until the client's
+ * FIN or the linger timer, so the reply is not lost to a reset. */
+static void on_shutdown(uv_shutdown_t *s, int status)
+{
+    conn *c = s->data;
+    if (status < 0 || c->closing) {
+        conn_close(c);
+        return;
+    }
+    conn_enter(c, C_LINGER);
+}
+
+/* Begin the orderly close of c after its last reply. */
+static void conn_linger(conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    conn_read(c, false);
+    list_del(c);
+    uv_timer_start(&c->timer, on_timer, HTTP_LINGER_MS, 0);
+    c->state = C_LINGER;
+    c->shut.data = c;
+    if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        conn_close(c);
+    }
+}
+
+/* Answer c with status and close it: a parse error, a timeout, a limit.
+ * The request being read (if any) is the one answered. */
+static void conn_fail(conn *c, int status, const char *error, const char *detail)
+{
+    hcpd_req *r = c->r;
+    if (r == NULL) {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL) {
+            conn_close(c);
+            return;
+        }
+        r->h = c->h;
+        r->c = c;
+        r->query = "";
+        atomic_init(&r->replied, false);
+        r->t0 = uv_hrtime();
+        c->r = r;
+    }
+    if (r->method[0] == '\0') {
+        snprintf(r->method, sizeof(r->method), "-");
+    }
+    if (!r->split) { /* the headers were not complete: cut the query off for the log */
+        r->url[r->url_len <= HTTP_URI_MAX ? r->url_len : HTTP_URI_MAX] = '\0';
+        char *q = strchr(r->url, '?');
+        if (q != NULL) {
+            *q = '\0';
+        }
+        r->split = true;
+    }
+    if (status == 414) {
+        snprintf(r->url, sizeof(r->url), "(too long)");
+    }
+    r->close = true;
+    c->refused = false;
+    c->complete = false;
+    hcpd_req_reply_error(r, status, error, detail);
+    http_drain_ready(c->h);
+}
+
+/* c's timer: the limit of its state ran out. */
+static void on_timer(uv_timer_t *t)
+{
+    conn *c = t->data;
+    if (c->state == C_READING) {
+        hcpd_log("info", "http.request_timeout", "ms=%d", c->h->request_ms);
+        conn_fail(c, 408, "request_timeout", "the request did not arrive in time");
+    } else {
+        conn_close(c); /* idle, a reply not taken, or lingering */
+    }
+}
+
+/* A write of ours finished: free what it held; after a reply, close or go
+ * on with the next request on c. */
+static void on_write(uv_write_t *w, int status)
+{
+    hcpd_req *r = w->data;
+    conn *c = r->c;
+    hcpd_http *h = r->h;
+    atomic_fetch_sub(&h->writing, 1);
+    bool close = r->close || status < 0;
+    if (c != NULL && c->r == r) {
+        c->r = NULL;
+    }
+    req_free(r);
+    if (c == NULL || c->closing) {
+        return;
+    }
+    if (status < 0) {
+        conn_close(c);
+    } else if (close) {
+        conn_linger(c);
+    } else {
+        conn_enter(c, c->rlen > 0 ? C_READING : C_IDLE);
+        conn_process(c);
+    }
+}
+
+/* A write that is not a reply (100 Continue): the bytes are static. */
+static void on_write_raw(uv_write_t *w, int status)
+{
+    (void)status;
+    free(w);
+}
+
+static void conn_write_raw(conn *c, const char *s, size_t n)
+{
+    uv_write_t *w = malloc(sizeof(*w));
+    uv_buf_t b = uv_buf_init((char *)s, (unsigned)n);
+    if (w != NULL && uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write_raw) != 0) {
+        free(w);
+    }
+}
+
+/* A reply was made (server thread): log it, count it out, write it. */
+static void http_take(hcpd_req *r)
+{
+    hcpd_http *h = r->h;
+    conn *c = r->c;
+    double ms = (double)(uv_hrtime() - r->t0) / 1e6;
+    hcpd_log(r->status >= 500   ? "warn"
+             : r->status >= 400 ? "info"
+                                : "debug",
+             "http.request", "method=%s path=%s status=%d ms=%.1f account=%s", r->method, r->url,
+             r->out ? r->status : 0, ms, r->account[0] ? r->account : "-");
+    if (r->counted) {
+        r->counted = false;
+        http_done(h);
+    }
+    if (c == NULL || c->closing) {
+        if (c != NULL && c->r == r) {
+            c->r = NULL;
+        }
+        req_free(r);
+        return;
+    }
+    if (r->out == NULL) {
+        c->r = NULL;
+        req_free(r);
+        conn_close(c);
+        return;
+    }
+    free(r->body); /* not needed any more */
+    r->body = NULL;
+    conn_enter(c, C_WRITING);
+    r->wr.data = r;
+    uv_buf_t b = uv_buf_init(r->out, (unsigned)r->outlen);
+    atomic_fetch_add(&h->writing, 1);
+    if (uv_write(&r->wr, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        atomic_fetch_sub(&h->writing, 1);
+        c->r = NULL;
+        req_free(r);
+        conn_close(c);
+    }
+}
+
+/* Take the replies made on the server thread. */
+static void http_drain_ready(hcpd_http *h)
+{
+    while (h->ready != NULL) {
+        hcpd_req *r = h->ready;
+        h->ready = r->next;
+        if (h->ready == NULL) {
+            h->ready_tail = NULL;
+        }
+        http_take(r);
+    }
+}
+
+/* Give c's complete request to the handler, unless the server is stopping. */
+static void conn_dispatch(conn *c)
+{
+    hcpd_http *h = c->h;
+    hcpd_req *r = c->r;
+    conn_enter(c, C_WAITING);
     pthread_mutex_lock(&h->mtx);
     bool stopping = h->stopping;
-    r->counted = !stopping; /* arrivals during the stop are refused at once: no wait */
-    if (r->counted)
+    if (!stopping) {
         h->inflight++;
+        r->counted = true;
+    }
     pthread_mutex_unlock(&h->mtx);
-    size_t len = 0;
-    if (http_precheck(h, r, req, stopping, &len)) {
+    if (stopping) {
+        r->close = true;
+        hcpd_req_reply_error(r, 503, "unavailable", "the server is shutting down");
+    } else {
+        h->cfg.handle(h->cfg.arg, r);
+    }
+    http_drain_ready(h);
+}
+
+/* Parse what c has read: dispatch a complete request, answer a refused or
+ * malformed one. Stops at the first request (the next waits for its reply). */
+static void conn_process(conn *c)
+{
+    while (!c->closing && (c->state == C_IDLE || c->state == C_READING) && c->rlen > 0) {
+        if (c->state == C_IDLE) {
+            conn_enter(c, C_READING); /* the first byte: the request clock starts */
+        }
+        size_t skip = 0;
+        if (!c->in_msg) {
+            while (skip < c->rlen && (c->rbuf[skip] == '\r' || c->rbuf[skip] == '\n')) {
+                skip++;
+            }
+            c->blank += skip;
+            if (c->blank > HTTP_BLANK_MAX) {
+                c->rlen = 0;
+                conn_fail(c, 400, "bad_request", "not an HTTP request");
+                return;
+            }
+        }
+        size_t n =
+            skip + http_parser_execute(&c->p, &http_settings, c->rbuf + skip, c->rlen - skip);
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->p);
+        if (n > c->rlen) {
+            n = c->rlen;
+        }
+        memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+        c->rlen -= n;
+        if (e == HPE_PAUSED) {
+            http_parser_pause(&c->p, 0);
+            if (c->refused) {
+                c->refused = false;
+                c->rlen = 0; /* the rest (a body) is never read */
+                http_drain_ready(c->h);
+                return;
+            }
+            if (c->complete) {
+                c->complete = false;
+                conn_dispatch(c);
+                return;
+            }
+        } else if (e != HPE_OK) {
+            int st = c->perr ? c->perr : 400;
+            c->rlen = 0;
+            conn_fail(c, st,
+                      st == 414   ? "uri_too_long"
+                      : st == 431 ? "headers_too_large"
+                      : st == 503 ? "out_of_memory"
+                                  : "bad_request",
+                      st == 414 ? "request target" : http_errno_description(e));
+            return;
+        } else if (c->rlen > 0 && n == 0) {
+            conn_fail(c, 400, "bad_request", "not an HTTP request");
+            return;
+        }
+    }
+    if (!c->closing && c->state == C_READING && c->rlen == sizeof(c->rbuf)) {
+        conn_fail(c, 431, "headers_too_large", "request too large"); /* cannot happen */
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    conn *c = s->data;
+    if (nread < 0) {
+        conn_close(c); /* EOF or an error: a half-sent request is dropped */
         return;
     }
-    if (len == 0) {
-        http_dispatch(r);
-    } else if (!http_read_body(r, len)) {
-        http_refuse(r, 500, "internal", "out of memory");
+    if (c->state == C_LINGER) {
+        return; /* discarded */
+    }
+    c->rlen += (size_t)nread;
+    conn_process(c);
+}
+
+/* Make room under the cap: close the connection idle the longest, else the
+ * one whose headers have been arriving the longest. False if none. */
+static bool http_evict(hcpd_http *h)
+{
+    conn *v = h->lists[L_IDLE].head;
+    if (v == NULL) {
+        v = h->lists[L_HEAD].head;
+    }
+    if (v == NULL) {
+        return false;
+    }
+    hcpd_log("info", "http.evict", "state=%s conns=%d", v->state == C_IDLE ? "idle" : "reading",
+             h->nconns);
+    conn_close(v);
+    return true;
+}
+
+/* A connection arrived: take it under the cap (evicting if need be), or
+ * answer it 503 overloaded and close it. */
+static void on_connection(uv_stream_t *srv, int status)
+{
+    hcpd_http *h = srv->data;
+    if (status < 0) {
+        hcpd_log("warn", "http.accept_failed", "reason=\"%s\"", uv_strerror(status));
+        return;
+    }
+    conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        uv_tcp_t *t = malloc(sizeof(*t)); /* accept and drop: nothing else to do */
+        if (t != NULL && uv_tcp_init(&h->loop, t) == 0) {
+            (void)uv_accept(srv, (uv_stream_t *)t);
+            uv_close((uv_handle_t *)t, (uv_close_cb)free);
+        } else {
+            free(t);
+        }
+        return;
+    }
+    c->h = h;
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->p.data = c;
+    uv_tcp_init(&h->loop, &c->tcp);
+    uv_timer_init(&h->loop, &c->timer);
+    c->handles = 2;
+    c->anext = h->all;
+    if (h->all != NULL) {
+        h->all->aprev = c;
+    }
+    h->all = c;
+    http_parser_init(&c->p, HTTP_REQUEST);
+    c->p.data = c;
+    bool full = h->nconns >= h->max_conns && !http_evict(h);
+    c->overflow = full;
+    if (full) {
+        h->noverflow++;
+    } else {
+        h->nconns++;
+    }
+    if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0 || (full && h->noverflow > HTTP_OVERFLOW_MAX)) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    hcpd_log("debug", "http.accept", "conns=%d overflow=%d", h->nconns, h->noverflow);
+    if (full) {
+        hcpd_log("warn", "http.overloaded", "conns=%d", h->nconns);
+        c->state = C_READING; /* in no eviction list: it holds no slot under the cap */
+        conn_fail(c, 503, "overloaded", "too many connections; try again");
+        return;
+    }
+    conn_enter(c, C_IDLE);
+}
+
+/* Replies from other threads, and the stop's requests (server thread). */
+static void on_async(uv_async_t *a)
+{
+    hcpd_http *h = a->data;
+    pthread_mutex_lock(&h->mtx);
+    hcpd_req *q = h->queue;
+    h->queue = h->queue_tail = NULL;
+    bool stopping = h->stopping, quit = h->quit;
+    pthread_mutex_unlock(&h->mtx);
+    while (q != NULL) {
+        hcpd_req *next = q->next;
+        http_take(q);
+        q = next;
+    }
+    if (stopping && h->listener_open) {
+        h->listener_open = false;
+        uv_close((uv_handle_t *)&h->listener, NULL);
+    }
+    if (quit) {
+        for (conn *c = h->all; c != NULL; c = c->anext) {
+            conn_close(c);
+        }
+        uv_close((uv_handle_t *)&h->async, NULL);
     }
 }
 
-/* Allocate the catch-all handler with h as its data (owned by it from here). */
-static int http_handler_new(hcpd_http *h, nng_http_handler **out)
+/* The server thread: its loop runs until hcpd_http_stop closes every handle. */
+static void http_thread(void *arg)
 {
-    nng_http_handler *hd = NULL;
-    int rv = nng_http_handler_alloc(&hd, "/", http_handle);
-    if (rv != 0) {
-        return rv;
-    }
-    if ((rv = nng_http_handler_set_method(hd, NULL)) != 0 ||
-        (rv = nng_http_handler_set_tree(hd)) != 0 ||
-        (rv = nng_http_handler_collect_body(hd, false, 0)) != 0 ||
-        (rv = nng_http_handler_set_data(hd, h, http_dtor)) != 0) {
-        nng_http_handler_free(hd);
-        return rv;
-    }
-    atomic_fetch_add(&http_live, 1);
-    *out = hd;
-    return 0;
+    hcpd_http *h = arg;
+    tls_server = h;
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    tls_server = NULL;
 }
 
-/* Hold a server for "http://" + listen_http, add the handler and start it.
- * Takes hd (and with it h, its data): on failure both are freed. */
-static int http_server_up(hcpd_http *h, const char *listen, nng_http_handler *hd)
+/* ---- start and stop ---- */
+
+/* An integer setting from the environment within lo..hi, else def. */
+static int http_env_int(const char *name, int def, int lo, int hi)
 {
-    char url[300];
-    nng_url *u = NULL;
-    snprintf(url, sizeof(url), "http://%s", listen);
-    int rv = nng_url_parse(&u, url);
-    if (rv == 0) {
-        rv = nng_http_server_hold(&h->server, u);
-        nng_url_free(u);
+    const char *s = getenv(name);
+    if (s == NULL || *s == '\0') {
+        return def;
     }
-    if (rv != 0) {
-        nng_http_handler_free(hd);
-        return rv;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+        hcpd_log("warn", "http.bad_env", "name=%s detail=\"expected %d..%d; ignored\"", name, lo,
+                 hi);
+        return def;
     }
-    if ((rv = nng_http_server_add_handler(h->server, hd)) != 0) {
-        nng_http_server_release(h->server);
-        nng_http_handler_free(hd);
-        return rv;
-    }
-    if ((rv = nng_http_server_start(h->server)) != 0) {
-        nng_http_server_release(h->server); /* frees the handler and h with it */
-        return rv;
-    }
-    return 0;
+    return (int)v;
 }
 
 /* Log the address actually bound (the port may have been 0). */
-static void http_log_addr(hcpd_http *h, const char *listen)
+static void http_log_addr(hcpd_http *h)
 {
-    nng_sockaddr sa;
-    char host[256];
-    if (nng_http_server_get_addr(h->server, &sa) == 0 && sa.s_family == NNG_AF_INET) {
-        const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
-        unsigned port = ((unsigned)((const uint8_t *)&sa.s_in.sa_port)[0] << 8) |
-                        ((const uint8_t *)&sa.s_in.sa_port)[1];
-        snprintf(host, sizeof(host), "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3], port);
-    } else {
-        snprintf(host, sizeof(host), "%s", listen);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char ip[64] = "?";
+    unsigned port = 0;
+    if (uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, ip, sizeof(ip));
+            port = ntohs(a->sin6_port);
+            hcpd_log("info", "http.listen", "addr=[%s]:%u max_conns=%d", ip, port, h->max_conns);
+            return;
+        }
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        uv_ip4_name(a, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
     }
-    hcpd_log("info", "http.listen", "addr=%s", host);
+    hcpd_log("info", "http.listen", "addr=%s:%u max_conns=%d", ip, port, h->max_conns);
+}
+
+/* Bind and listen on h->listen with the server's loop (not running yet).
+ * 0 or a libuv error code; *why names the step for the log. */
+static int http_bind(hcpd_http *h, const char **why)
+{
+    char host[256];
+    long port = 0;
+    *why = "address";
+    if (!hcpd_conf_hostport(h->listen, host, sizeof(host), &port)) {
+        return UV_EINVAL;
+    }
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%ld", port);
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    *why = "resolve";
+    if (getaddrinfo(host, ports, &hints, &ai) != 0 || ai == NULL) {
+        return UV_EAI_NONAME;
+    }
+    int rc = uv_tcp_init(&h->loop, &h->listener);
+    if (rc == 0) {
+        h->listener.data = h;
+        h->listener_open = true;
+        *why = "bind";
+        rc = uv_tcp_bind(&h->listener, ai->ai_addr, 0);
+        if (rc == 0) {
+            *why = "listen";
+            rc = uv_listen((uv_stream_t *)&h->listener, 511, on_connection);
+        }
+    }
+    freeaddrinfo(ai);
+    return rc;
+}
+
+/* Close whatever the loop holds and free h (a failed start, or the end of
+ * a stop: the thread has returned). */
+static void http_free(hcpd_http *h)
+{
+    if (h->listener_open) {
+        h->listener_open = false;
+        uv_close((uv_handle_t *)&h->listener, NULL);
+    }
+    if (!uv_is_closing((uv_handle_t *)&h->async)) {
+        uv_close((uv_handle_t *)&h->async, NULL);
+    }
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&h->loop) != 0) {
+        hcpd_log("error", "http.loop_busy", "detail=\"handles left open at stop\"");
+    }
+    while (h->queue != NULL) { /* only a reply after the stop (a bug) */
+        hcpd_req *r = h->queue;
+        h->queue = r->next;
+        req_free(r);
+    }
+    pthread_cond_destroy(&h->cond);
+    pthread_mutex_destroy(&h->mtx);
+    explicit_bzero(h->token, sizeof(h->token));
+    free(h);
 }
 
 /* Start serving as cfg says; on success *out is the server (stop it with
@@ -798,106 +1603,129 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
     if (cfg == NULL || out == NULL || cfg->listen == NULL || cfg->token == NULL ||
         cfg->token[0] == '\0' || cfg->handle == NULL)
         return HCP_EINVAL;
+    if (strlen(cfg->listen) >= sizeof(((hcpd_http *)0)->listen) ||
+        strlen(cfg->token) >= sizeof(((hcpd_http *)0)->token))
+        return HCP_ERANGE;
     hcpd_http *h = calloc(1, sizeof(*h));
     if (h == NULL)
         return HCP_ENOMEM;
+    /* libuv writes with writev(2): a client that reset its connection must
+     * cost an EPIPE, not the process (nng used MSG_NOSIGNAL) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
     h->cfg = *cfg;
-    if (strlen(cfg->listen) >= sizeof(h->listen) || strlen(cfg->token) >= sizeof(h->token)) {
-        free(h);
-        return HCP_ERANGE;
-    }
     memcpy(h->listen, cfg->listen, strlen(cfg->listen) + 1);
     memcpy(h->token, cfg->token, strlen(cfg->token) + 1);
     h->cfg.listen = h->listen;
     h->cfg.token = h->token;
+    h->max_conns = http_env_int("HCP_HTTP_MAX_CONNS",
+                                cfg->max_conns > 0 ? cfg->max_conns : HTTP_MAX_CONNS, 1, 1000000);
+    h->idle_ms = http_env_int("HCP_HTTP_IDLE_MS", HTTP_IDLE_MS, 10, HTTP_IDLE_MS);
+    h->request_ms = http_env_int("HCP_HTTP_REQUEST_MS", HTTP_REQUEST_MS, 10, HTTP_REQUEST_MS);
+    atomic_init(&h->writing, 0);
     if (pthread_mutex_init(&h->mtx, NULL) != 0) {
         free(h);
         return HCP_ENOMEM;
     }
-    pthread_mutex_init(&h->pool_mu, NULL);
     if (pthread_cond_init(&h->cond, NULL) != 0) {
         pthread_mutex_destroy(&h->mtx);
         free(h);
         return HCP_ENOMEM;
     }
-    nng_http_handler *hd = NULL;
-    int rv = http_handler_new(h, &hd);
-    if (rv != 0) {
-        http_free(h);
-        hcpd_log("error", "http.start_failed", "reason=\"%s\"", nng_strerror(rv));
+    int rc = uv_loop_init(&h->loop);
+    if (rc != 0) {
+        pthread_cond_destroy(&h->cond);
+        pthread_mutex_destroy(&h->mtx);
+        free(h);
+        hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
         return HCP_ENOMEM;
     }
-    if ((rv = http_server_up(h, cfg->listen, hd)) != 0) { /* h is gone */
-        hcpd_log("error", "http.start_failed", "addr=%s reason=\"%s\"", cfg->listen,
-                 nng_strerror(rv));
-        return HCP_EIO;
+    if ((rc = uv_async_init(&h->loop, &h->async, on_async)) != 0) {
+        uv_loop_close(&h->loop);
+        pthread_cond_destroy(&h->cond);
+        pthread_mutex_destroy(&h->mtx);
+        free(h);
+        hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
+        return HCP_ENOMEM;
     }
-    http_log_addr(h, cfg->listen);
+    h->async.data = h;
+    const char *why = NULL;
+    if ((rc = http_bind(h, &why)) != 0) {
+        hcpd_log("error", "http.start_failed", "addr=%s step=%s reason=\"%s\"", cfg->listen, why,
+                 uv_strerror(rc));
+        http_free(h);
+        return rc == UV_EADDRINUSE ? HCP_EBUSY : rc == UV_EINVAL ? HCP_EINVAL : HCP_EIO;
+    }
+    http_log_addr(h);
+    if ((rc = uv_thread_create(&h->thread, http_thread, h)) != 0) {
+        hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
+        http_free(h);
+        return HCP_ENOMEM;
+    }
+    h->thread_up = true;
     *out = h;
     return HCP_OK;
 }
 
-/* Wait up to ms for the in-flight count to reach zero; h->mtx held. */
-static void http_wait(hcpd_http *h, int ms)
+/* Milliseconds on the monotonic clock. */
+static uint64_t http_now_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += (long)ms * 1000000L;
-    t.tv_sec += t.tv_nsec / 1000000000L;
-    t.tv_nsec %= 1000000000L;
-    if (h->inflight > 0) {
-        pthread_cond_timedwait(&h->cond, &h->mtx, &t);
-    }
+    return uv_hrtime() / 1000000u;
 }
 
 /*
- * Stop accepting requests (new ones get 503) and wait until every request
- * in flight was answered; then stop and release nng's server. Call it on the
- * loop thread after uv_run returned: while waiting it turns the loop
- * (UV_RUN_NOWAIT), so writes queued to the writer still commit and reply.
+ * Stop accepting (the listener closes; new requests on open connections get
+ * 503) and wait until every request the handler has was answered, turning
+ * cfg.loop meanwhile (UV_RUN_NOWAIT) so writes queued to the writer still
+ * commit and reply; let the last replies leave (at most 1 s); then close
+ * every connection, end the server thread and free the server. Call on the
+ * loop thread with the loop not running.
  */
-/* Stop and release an nng HTTP server (arg); for hcpd_nng_bounded. */
-static void http_server_end(void *arg)
-{
-    nng_http_server *srv = arg;
-    nng_http_server_stop(srv);
-    nng_http_server_release(srv); /* frees the handler, then h (http_free) */
-}
-
 void hcpd_http_stop(hcpd_http *h)
 {
     if (h == NULL) {
         return;
     }
-    struct timespec t0, last;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    last = t0;
+    uint64_t t0 = http_now_ms(), last = t0;
     pthread_mutex_lock(&h->mtx);
     h->stopping = true;
+    pthread_mutex_unlock(&h->mtx);
+    uv_async_send(&h->async);
+    pthread_mutex_lock(&h->mtx);
     while (h->inflight > 0) {
         pthread_mutex_unlock(&h->mtx);
         if (h->cfg.loop != NULL) {
             uv_run(h->cfg.loop, UV_RUN_NOWAIT);
         }
-        if (http_ms_since(&last) >= HTTP_DRAIN_LOG_MS) {
+        if (http_now_ms() - last >= HTTP_DRAIN_LOG_MS) {
             hcpd_log("info", "http.draining", "inflight=%d", h->inflight);
-            clock_gettime(CLOCK_MONOTONIC, &last);
+            last = http_now_ms();
         }
         pthread_mutex_lock(&h->mtx);
-        http_wait(h, 2);
+        if (h->inflight > 0) {
+            struct timespec t;
+            clock_gettime(CLOCK_REALTIME, &t);
+            t.tv_nsec += 2000000L;
+            t.tv_sec += t.tv_nsec / 1000000000L;
+            t.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&h->cond, &h->mtx, &t);
+        }
     }
     pthread_mutex_unlock(&h->mtx);
-    nng_msleep(HTTP_GRACE_MS); /* the last replies are still being written */
-    if (!hcpd_nng_bounded(http_server_end, h->server, 3)) {
-        hcpd_log("error", "http.stop_stuck",
-                 "detail=\"nng did not stop the HTTP server within 3 s; going on\"");
-        return;
+    /* the last replies are being written: give them a moment */
+    uint64_t w0 = http_now_ms();
+    while (atomic_load(&h->writing) > 0 && http_now_ms() - w0 < HTTP_WRITE_WAIT_MS) {
+        uv_sleep(2);
     }
-    /* nng frees the handler on its reaper thread: wait (boundedly) so that
-     * nothing of the server outlives the daemon's teardown */
-    for (int i = 0; i < 200 && atomic_load(&http_live) > 0; i++)
-        nng_msleep(5); /* at most 1 s (see tests/lsan.supp) */
-    if (atomic_load(&http_live) > 0)
-        hcpd_log("warn", "http.stop_slow", "detail=\"nng has not released the server yet\"");
-    hcpd_log("info", "http.stopped", "ms=%.0f", http_ms_since(&t0));
+    pthread_mutex_lock(&h->mtx);
+    h->quit = true;
+    pthread_mutex_unlock(&h->mtx);
+    uv_async_send(&h->async);
+    uv_thread_join(&h->thread);
+    h->thread_up = false;
+    http_free(h);
+    hcpd_log("info", "http.stopped", "ms=%llu", (unsigned long long)(http_now_ms() - t0));
 }

@@ -2,7 +2,7 @@
  * main.c — hcp-gateway, the province daemon: parse the settings, take the
  * data directory (one gateway per DIR), load the admin token, the seal key
  * and the calendar, open the store, then run the libuv loop (signals, the
- * writer) beside nng's replication listener and HTTP server until SIGTERM
+ * writer) beside nng's replication listener and our HTTP server until SIGTERM
  * or SIGINT. SIGHUP, or nng wedged for good (canary.c), stops it the same
  * way and restarts it in place (daemon/restart.c: same PID, same arguments).
  *

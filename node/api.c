@@ -1,7 +1,7 @@
 /*
  * api.c — hcp-node's HTTP routes (SPEC.md "hcp-node"). Requests arrive here
- * on nng's threads with the token already checked. Bodies are parsed and
- * validated here, in parallel; writes and personal reads go to the writer
+ * on the HTTP server's thread with the token already checked. Bodies are
+ * parsed and validated here; writes and personal reads go to the writer
  * (writer.c) and are answered after their commit; the other reads are served
  * from a read-only LMDB transaction right here.
  */
@@ -242,7 +242,14 @@ static bool parse_list_q(node_req *r, list_q *q)
     char buf[64];
     memset(q, 0, sizeof(*q));
     q->limit = LIST_DEFAULT;
-    if (node_req_query(r, "status", buf, sizeof(buf)) && buf[0] != '\0') {
+    /* status, limit and after are read strictly: a malformed value (bad
+     * escape, control byte, invalid UTF-8, given twice, too long) is 400 */
+    int st = hcpd_req_query_get(r, "status", buf, sizeof(buf));
+    if (st == HCPD_Q_BAD) {
+        node_req_reply_error(r, 400, "invalid_parameter", "status: malformed");
+        return false;
+    }
+    if (st == HCPD_Q_OK && buf[0] != '\0') {
         q->status = HCP_LOOKUP(hcp_status_names, buf, strlen(buf));
         if (q->status == 0) {
             node_req_reply_error(r, 422, "invalid_field", "status: unknown status");
@@ -256,7 +263,12 @@ static bool parse_list_q(node_req *r, list_q *q)
         }
         q->overdue = strcmp(buf, "true") == 0;
     }
-    if (node_req_query(r, "limit", buf, sizeof(buf))) {
+    st = hcpd_req_query_get(r, "limit", buf, sizeof(buf));
+    if (st == HCPD_Q_BAD) {
+        node_req_reply_error(r, 400, "invalid_parameter", "limit: malformed");
+        return false;
+    }
+    if (st == HCPD_Q_OK) {
         char *end;
         long v = strtol(buf, &end, 10);
         if (*end != '\0' || v < 1 || v > LIST_MAX) {
@@ -265,7 +277,12 @@ static bool parse_list_q(node_req *r, list_q *q)
         }
         q->limit = (size_t)v;
     }
-    if (node_req_query(r, "after", buf, sizeof(buf))) {
+    st = hcpd_req_query_get(r, "after", buf, sizeof(buf));
+    if (st == HCPD_Q_BAD) {
+        node_req_reply_error(r, 400, "invalid_parameter", "after: malformed");
+        return false;
+    }
+    if (st == HCPD_Q_OK) {
         size_t n = strlen(buf);
         if (n >= sizeof(q->after)) {
             node_req_reply_error(r, 422, "invalid_field", "after: not a case id");

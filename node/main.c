@@ -2,7 +2,7 @@
  * main.c — hcp-node, the county daemon: parse the settings, take the data
  * directory (one node per DIR), load the token, the seal key and the
  * calendar, open the store, then run the libuv loop (signals, the writer)
- * beside nng's HTTP server until SIGTERM or SIGINT. SIGHUP, or nng wedged
+ * beside the HTTP server (daemon/http.c) until SIGTERM or SIGINT. SIGHUP, or nng wedged
  * for good (sync.c), stops it the same way and restarts it in place
  * (daemon/restart.c: same PID, same arguments).
  *

@@ -2,8 +2,8 @@
  * node.h — hcp-node's internals, shared by the files of node/ (prefix node_).
  *
  * Threads: the main thread runs the libuv loop (signals, the deadline sweep
- * timer, and the single LMDB writer). nng's HTTP server calls handlers on its
- * own threads: reads are served there from read-only LMDB transactions;
+ * timer, and the single LMDB writer). The HTTP server (daemon/http.c) calls
+ * handlers on its own thread: reads are served there from read-only LMDB transactions;
  * writes are queued to the loop (mutex + uv_async_send), which applies every
  * queued write in one LMDB transaction (group commit) and replies to each
  * only after that transaction committed.

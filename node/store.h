@@ -2,7 +2,7 @@
  * store.h — hcp-node's LMDB store (docs/storage.md has the layout).
  *
  * One environment in DIR (data.mdb, lock.mdb). The single writer is the
- * libuv loop thread (writer.c); readers are nng's HTTP threads, each with a
+ * libuv loop thread (writer.c); readers are the HTTP server's thread, each with a
  * read-only transaction (MDB_NOTLS). Growing the map needs every
  * transaction of this process closed, so readers hold `resize` shared and the
  * writer takes it exclusively to grow.

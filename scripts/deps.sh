@@ -7,7 +7,7 @@ set -euo pipefail
 # build: compiler, build system, the libraries (OpenSSL's libcrypto for
 # librepl's signatures), JSON, unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libuv1-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev libssl-dev
+      libuv1-dev libhttp-parser-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev libssl-dev
       libjansson-dev libcmocka-dev python3 openssl)
 # extra groups: "bench" adds the load generator, "browser" the headless
 # browser the disclosure page's system test drives, "node" Node.js and npm
