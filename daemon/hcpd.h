@@ -86,6 +86,12 @@ bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len);
  * control character, invalid UTF-8, or given more than once (answer 400). */
 #define HCPD_Q_BAD (-1)
 int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len);
+/* Check every query parameter a route reads (keys, NULL-terminated) with
+ * hcpd_req_query_get and a buffer of len bytes: on the first HCPD_Q_BAD,
+ * answer 400 {"error":"invalid_parameter","detail":"KEY: malformed ..."}
+ * and return false (the caller returns). Then the lenient hcpd_req_query
+ * reads the same values: nothing malformed is silently ignored. */
+bool hcpd_req_params_ok(hcpd_req *r, const char *const *keys, size_t len);
 /* The authenticated account of r ("" on a public route reached without a token). */
 const char *hcpd_req_account(const hcpd_req *r);
 /* Its roles (0 when none). */

@@ -566,6 +566,28 @@ bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len)
 }
 
 /* Query parameter key, strictly (hcpd.h): HCPD_Q_ABSENT, _OK or _BAD. */
+bool hcpd_req_params_ok(hcpd_req *r, const char *const *keys, size_t len)
+{
+    if (r == NULL || keys == NULL || len == 0 || len > HTTP_URI_MAX) {
+        if (r != NULL)
+            hcpd_req_reply_error(r, 500, "internal", "query check misused");
+        return false;
+    }
+    char buf[HTTP_URI_MAX];
+    for (size_t i = 0; keys[i] != NULL; i++) {
+        if (hcpd_req_query_get(r, keys[i], buf, len) == HCPD_Q_BAD) {
+            char detail[160];
+            snprintf(detail, sizeof(detail),
+                     "%s: malformed (longer than %zu bytes, a bad %%-escape, a control character, "
+                     "invalid UTF-8, or given twice)",
+                     keys[i], len - 1);
+            hcpd_req_reply_error(r, 400, "invalid_parameter", detail);
+            return false;
+        }
+    }
+    return true;
+}
+
 int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len)
 {
     if (buf != NULL && len > 0) {

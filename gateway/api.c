@@ -136,11 +136,14 @@ typedef struct list_q {
 
 static bool parse_list(hcpd_req *r, list_q *q)
 {
+    static const char *const keys[] = {"county", "status", "overdue", "limit", "after", NULL};
     char buf[64];
     memset(q, 0, sizeof(*q));
     q->limit = LIST_DEFAULT;
+    if (!hcpd_req_params_ok(r, keys, sizeof(buf)))
+        return false;
     if (hcpd_req_query(r, "county", buf, sizeof(buf)) && buf[0] != '\0') {
-        if (strlen(buf) != HCP_COUNTY_LEN) {
+        if (strlen(buf) != HCP_COUNTY_LEN || strspn(buf, "0123456789") != HCP_COUNTY_LEN) {
             hcpd_req_reply_error(r, 422, "invalid_field", "county: six digits");
             return false;
         }
@@ -151,18 +154,29 @@ static bool parse_list(hcpd_req *r, list_q *q)
         hcpd_req_reply_error(r, 422, "invalid_field", "status: unknown status");
         return false;
     }
-    if (hcpd_req_query(r, "overdue", buf, sizeof(buf)))
+    if (hcpd_req_query(r, "overdue", buf, sizeof(buf))) {
+        if (!is(buf, "true") && !is(buf, "false")) {
+            hcpd_req_reply_error(r, 422, "invalid_field", "overdue: expected true or false");
+            return false;
+        }
         q->overdue = is(buf, "true");
+    }
     if (hcpd_req_query(r, "limit", buf, sizeof(buf))) {
-        long v = strtol(buf, NULL, 10);
-        if (v < 1 || v > LIST_MAX) {
+        char *end;
+        long v = strtol(buf, &end, 10);
+        if (*end != '\0' || v < 1 || v > LIST_MAX) {
             hcpd_req_reply_error(r, 422, "invalid_field", "limit: expected 1..500");
             return false;
         }
         q->limit = (size_t)v;
     }
-    if (hcpd_req_query(r, "after", buf, sizeof(buf)) && strlen(buf) < sizeof(q->after))
+    if (hcpd_req_query(r, "after", buf, sizeof(buf)) && buf[0] != '\0') {
+        if (strlen(buf) >= sizeof(q->after)) {
+            hcpd_req_reply_error(r, 422, "invalid_field", "after: expected a case id");
+            return false;
+        }
         memcpy(q->after, buf, strlen(buf) + 1);
+    }
     return true;
 }
 

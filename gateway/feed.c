@@ -289,8 +289,13 @@ static bool parse_paging(hcpd_req *r, feed_q *q)
 /* Parse the request's query into q; false when a 400 was sent. */
 static bool parse_query(hcpd_req *r, bool atom, feed_q *q)
 {
+    static const char *const keys[] = {"county",   "status",        "start_date",
+                                       "end_date", "updated_after", "service_request_id",
+                                       "page",     "page_size",     NULL};
     memset(q, 0, sizeof(*q));
     q->atom = atom;
+    if (!hcpd_req_params_ok(r, keys, 64)) /* no valid value is longer than 63 bytes */
+        return false;
     if (!parse_filters(r, q) || !parse_paging(r, q))
         return false;
     snprintf(q->key, sizeof(q->key), "%c|%s|%d|%d|%lld|%lld|%d|%lld|%s|%u|%u", atom ? 'a' : 'j',

@@ -210,6 +210,9 @@ static void get_ledger(node *n, node_req *r)
     char tail;
     if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME))
         return;
+    static const char *const keys[] = {"month", NULL};
+    if (!hcpd_req_params_ok(r, keys, sizeof(month)))
+        return;
     if (!node_req_query(r, "month", month, sizeof(month)) ||
         sscanf(month, "%4d-%2d%c", &y, &m, &tail) != 2 || strlen(month) != 7 || y < 2000 ||
         y > 9999 || m < 1 || m > 12) {
@@ -239,9 +242,12 @@ typedef struct list_q {
 
 static bool parse_list_q(node_req *r, list_q *q)
 {
+    static const char *const keys[] = {"overdue", NULL};
     char buf[64];
     memset(q, 0, sizeof(*q));
     q->limit = LIST_DEFAULT;
+    if (!hcpd_req_params_ok(r, keys, sizeof(buf)))
+        return false;
     /* status, limit and after are read strictly: a malformed value (bad
      * escape, control byte, invalid UTF-8, given twice, too long) is 400 */
     int st = hcpd_req_query_get(r, "status", buf, sizeof(buf));

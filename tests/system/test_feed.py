@@ -257,12 +257,21 @@ class Feed(unittest.TestCase):
                          ("start_date=2026-02-01&end_date=2026-01-01", "end_date"),
                          ("updated_after=2026-01-01", "updated_after"), ("page=0", "page"),
                          ("page=x", "page"), ("page_size=201", "page_size"),
-                         ("page_size=0", "page_size"), ("service_request_id=x", "service_request_id")):
+                         ("page_size=0", "page_size"), ("service_request_id=x", "service_request_id"),
+                         # malformed, not merely wrong: never ignored (issue #10, item 8)
+                         ("county=%00630102", "county"), ("county=" + "6" * 200, "county"),
+                         ("status=open&status=closed", "status"), ("page=%zz", "page"),
+                         ("updated_after=%ff%fe", "updated_after")):
             r = self.public("/feed/requests.json?" + q)
             self.assertEqual(r.status, 400, (q, r))
             self.assertIn(param, r.json()["detail"], q)
         r = self.public("/feed/atom.xml?county=1")
         self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.public("/feed/atom.xml?county=%00630102").status, 400)
+        # the admin list too
+        for q in ("county=%00630102", "status=" + "x" * 200, "overdue=maybe", "limit=5x"):
+            r = self.gw.get("/v1/cases?" + q)
+            self.assertIn(r.status, (400, 422), (q, r))
         # no token needed, and nothing but GET
         self.assertEqual(self.gw.request("POST", "/feed/requests.json", token=None).status, 405)
 
