@@ -142,7 +142,8 @@ static bool snapshot_peers(hcpd_reaper *r, size_t *n)
     for (;;) {
         size_t got = r->peers(r->arg, r->snap, r->capp);
         if (got < r->capp) {
-            qsort(r->snap, got, sizeof(hcpd_peer), peer_cmp);
+            if (got > 1)
+                qsort(r->snap, got, sizeof(hcpd_peer), peer_cmp);
             *n = got;
             return true;
         }
@@ -174,14 +175,15 @@ static bool scan(hcpd_reaper *r, uint64_t now)
         hcpd_peer peer;
         if (fstat((int)fd, &st) != 0 || !S_ISSOCK(st.st_mode) || !accepted_here(r, (int)fd, &peer))
             continue;
-        if (bsearch(&peer, r->snap, npeers, sizeof(hcpd_peer), peer_cmp) != NULL)
+        if (npeers > 0 && bsearch(&peer, r->snap, npeers, sizeof(hcpd_peer), peer_cmp) != NULL)
             continue; /* a pipe: the daemon's own deadlines apply */
         if (!reserve((void **)&r->cur, &r->capc, r->ncur + 1, sizeof(tracked))) {
             ok = false;
             break;
         }
         tracked t = {.fd = (int)fd, .peer = peer, .since = now};
-        const tracked *was = bsearch(&t, r->old, r->nold, sizeof(tracked), tracked_fd_cmp);
+        const tracked *was =
+            r->nold > 0 ? bsearch(&t, r->old, r->nold, sizeof(tracked), tracked_fd_cmp) : NULL;
         if (was != NULL && memcmp(&was->peer, &peer, sizeof(peer)) == 0)
             t.since = was->since;
         r->cur[r->ncur++] = t;
@@ -193,7 +195,8 @@ static bool scan(hcpd_reaper *r, uint64_t now)
 /* Shut down what is too old, and the oldest beyond max. */
 static size_t reap(hcpd_reaper *r, uint64_t now)
 {
-    qsort(r->cur, r->ncur, sizeof(tracked), tracked_age_cmp);
+    if (r->ncur > 1)
+        qsort(r->cur, r->ncur, sizeof(tracked), tracked_age_cmp);
     size_t shut = 0;
     for (size_t i = 0; i < r->ncur; i++) {
         tracked *t = &r->cur[i];
@@ -239,7 +242,8 @@ static void *reaper_main(void *arg)
                          "that sent no complete handshake in time\"",
                          r->what, shut, (unsigned long long)total, r->limit_ms);
             /* this scan's list, by descriptor, is the next one's memory */
-            qsort(r->cur, r->ncur, sizeof(tracked), tracked_fd_cmp);
+            if (r->ncur > 1)
+                qsort(r->cur, r->ncur, sizeof(tracked), tracked_fd_cmp);
             tracked *tmp = r->old;
             size_t cap = r->capo;
             r->old = r->cur;

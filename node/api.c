@@ -563,7 +563,7 @@ static int metrics_text(node *n, hcp_buf *out)
     len = snprintf(line, sizeof(line),
                    "# TYPE hcp_node_overdue_cases gauge\nhcp_node_overdue_cases %zu\n"
                    "# TYPE hcp_node_log_head gauge\nhcp_node_log_head %llu\n",
-                   overdue, (unsigned long long)n->store->chain.seq);
+                   overdue, (unsigned long long)atomic_load(&n->store->head_seq));
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, line, (size_t)len);
     len = snprintf(line, sizeof(line),

@@ -139,7 +139,10 @@ static int load_head(node_store *s, MDB_txn *txn, char *err, size_t errlen)
             return HCP_ECHAIN;
         }
     }
-    return hcp_chain_resume(&s->chain, s->county, seq, p + 8);
+    rc = hcp_chain_resume(&s->chain, s->county, seq, p + 8);
+    if (rc == HCP_OK)
+        atomic_store(&s->head_seq, s->chain.seq);
+    return rc;
 }
 
 int store_open(node_store *s, const char *dir, const char *county, bool readonly,
@@ -187,20 +190,20 @@ void store_close(node_store *s)
 int store_write_begin(node_store *s, MDB_txn **txn)
 {
     int rc = store_err(mdb_txn_begin(s->db.env, NULL, 0, txn));
-    s->cache_txn = rc == HCP_OK ? *txn : NULL;
+    atomic_store_explicit(&s->cache_txn, rc == HCP_OK ? *txn : NULL, memory_order_relaxed);
     s->ncached = 0;
     return rc;
 }
 
 void store_cache_start(node_store *s, MDB_txn *txn)
 {
-    s->cache_txn = txn;
+    atomic_store_explicit(&s->cache_txn, txn, memory_order_relaxed);
     s->ncached = 0;
 }
 
 void store_cache_drop(node_store *s)
 {
-    s->cache_txn = NULL;
+    atomic_store_explicit(&s->cache_txn, NULL, memory_order_relaxed);
     s->ncached = 0;
 }
 
@@ -223,7 +226,8 @@ static int cache_get(node_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, 
                      store_cached **out)
 {
     *out = NULL;
-    if (txn != s->cache_txn || klen > sizeof(s->cache[0].key))
+    if (txn != atomic_load_explicit(&s->cache_txn, memory_order_relaxed) ||
+        klen > sizeof(s->cache[0].key))
         return HCP_OK;
     for (size_t i = 0; i < s->ncached; i++) {
         store_cached *c = &s->cache[i];

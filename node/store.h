@@ -37,13 +37,17 @@ typedef struct store_cached {
 
 struct node_store {
     hcpd_env db;
-    MDB_txn *cache_txn; /* the write transaction the cache belongs to, or NULL */
+    /* the write transaction the cache belongs to, or NULL; atomic because a
+     * reader on another thread compares its own transaction against it */
+    _Atomic(MDB_txn *) cache_txn;
     size_t ncached;
     store_cached cache[STORE_CACHE_MAX];
     MDB_dbi meta, log, cases, case_ev, counters, tally, status_idx, access;
     bool readonly;
     char county[HCP_COUNTY_LEN + 1];
-    hcp_chain chain;    /* committed head: written by the writer only */
+    hcp_chain chain;    /* committed head: written and read by the writer only */
+    /* chain.seq as published after each commit, for readers on other threads */
+    _Atomic uint64_t head_seq;
     char node_id[17];   /* random, made with the store: names this node to the gateway */
     uint64_t acked;     /* the gateway's acknowledged position, as loaded at open */
     hcp_sealer *sealer; /* borrowed from the node */

@@ -828,7 +828,7 @@ void node_sync_kick(node *n, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
 json_t *node_sync_json(node *n)
 {
     node_sync *sy = n->sync;
-    uint64_t head = n->store->chain.seq; /* a read of the committed head */
+    uint64_t head = atomic_load(&n->store->head_seq); /* the committed head */
     bool connected = false;
     uint64_t acked = n->store->acked;
     char err[160] = "";

@@ -773,6 +773,7 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
             }
         bool grew = ch.seq != n->store->chain.seq;
         n->store->chain = ch;
+        atomic_store(&n->store->head_seq, ch.seq); /* for readers on other threads */
         if (grew)
             node_sync_kick(n, ch.seq, ch.head); /* new events for the gateway */
     } else {

@@ -9,6 +9,8 @@
 #ifndef NODE_WRITER_H
 #define NODE_WRITER_H
 
+#include <stdatomic.h>
+
 #include "node.h"
 #include "case.h"
 #include "gc.h"
@@ -65,8 +67,9 @@ void node_writer_submit(node *n, node_write *w);
 
 /* Metrics the writer keeps (read without locks: monotonic counters). */
 typedef struct node_stats {
-    uint64_t evaluations, cases, steps, refused, commits, batched, overdue_marked, grows;
-    uint64_t disk_full; /* batches refused for want of room (disk, or the map's ceiling) */
+    /* written by the writer, read by /metrics on the HTTP thread */
+    _Atomic uint64_t evaluations, cases, steps, refused, commits, batched, overdue_marked, grows;
+    _Atomic uint64_t disk_full; /* batches refused for want of room (disk, or the map's ceiling) */
 } node_stats;
 const node_stats *node_writer_stats(const node *n);
 
