@@ -1,7 +1,8 @@
 # hcp — front door. Every target first installs missing Debian packages.
 #   make demo   run a whole local federation (gateway + Qinghai's county nodes)
-#   make test   build, run every test through ctest, then the unit tests and
-#               the fuzz target under ASan+UBSan (what CI runs)
+#   make test   build, run every test through ctest, then the unit tests, the
+#               fuzz targets and the daemons' tests under ASan+UBSan, and the
+#               daemons' tests under ThreadSanitizer (what CI runs)
 #   make bench  run the benchmarks, print a table, write build/bench/results.json
 #   make check  quick: build and run the tests once, no sanitizers, no fuzzing
 #   make fuzz-long  every fuzz target for FUZZ_RUNS executions, one at a time
@@ -32,7 +33,7 @@ check: build
 	@bash scripts/deps.sh browser node
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test: check test-asan
+test: check test-asan check-tsan
 
 # Unit tests, the decoder fuzz targets and the daemons' API tests, built by
 # clang with ASan+UBSan (LeakSanitizer checks every daemon's exit).
@@ -47,11 +48,11 @@ test-asan: deps
 
 # The daemons' API and replication tests built with ThreadSanitizer: a race
 # makes the daemon exit 66 at its stop, which every test checks.
-TSAN_TESTS ?= ^(test_node_api|test_node_ops|test_node_privacy|repl)$$
+TSAN_TESTS ?= ^(test_node_api|test_node_ops|test_node_privacy|repl|repl_hostile|accounts|freetext_privacy)$$
 check-tsan: deps
 	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHCP_WERROR=ON -DHCP_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
-	@cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1" \
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 # The long fuzz run (docs/fuzz.md): ASan+UBSan like test-asan but optimised

@@ -154,7 +154,7 @@ static bool snapshot_peers(hcpd_reaper *r, size_t *n)
 
 /* One look at the descriptors: r->cur becomes the connections without a
  * pipe, each with the time it was first seen. */
-static bool scan(hcpd_reaper *r, uint64_t now)
+static bool reaper_scan_fds(hcpd_reaper *r, uint64_t now)
 {
     size_t npeers = 0;
     if (!snapshot_peers(r, &npeers))
@@ -193,7 +193,7 @@ static bool scan(hcpd_reaper *r, uint64_t now)
 }
 
 /* Shut down what is too old, and the oldest beyond max. */
-static size_t reap(hcpd_reaper *r, uint64_t now)
+static size_t reaper_shut_late(hcpd_reaper *r, uint64_t now)
 {
     if (r->ncur > 1)
         qsort(r->cur, r->ncur, sizeof(tracked), tracked_age_cmp);
@@ -233,8 +233,8 @@ static void *reaper_main(void *arg)
             break;
         pthread_mutex_unlock(&r->mu);
         uint64_t now = mono_ms();
-        if (scan(r, now)) {
-            size_t shut = reap(r, now);
+        if (reaper_scan_fds(r, now)) {
+            size_t shut = reaper_shut_late(r, now);
             uint64_t total = atomic_fetch_add(&r->reaped, shut) + shut;
             if (shut > 0)
                 hcpd_log("info", "repl.reaped",

@@ -283,5 +283,8 @@ int main(int argc, char **argv)
     repl_frame_clear(&r);
     fflush(stdout);
     nng_close(s);
+    /* nng's reaper threads may still free the TLS config: let them finish
+     * before the process's exit handlers tear OpenSSL down */
+    nng_fini();
     return code;
 }
