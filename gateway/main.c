@@ -66,7 +66,8 @@ static int main_start(gw *g)
         return rc;
     }
     if ((rc = gw_http_start(g)) != HCP_OK) {
-        fprintf(stderr, PROG ": cannot listen on %s: %s\n", g->cfg.listen_http, hcp_strerror(rc));
+        fprintf(stderr, PROG ": cannot listen on %s: %s\n", g->cfg.listen_http,
+                rc == HCP_EBUSY ? "the address is already in use" : hcp_strerror(rc));
         gw_writer_stop(g);
         gw_ingest_stop(g);
         return rc;

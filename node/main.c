@@ -71,7 +71,7 @@ static int main_serve(node *n)
     }
     if ((rc = node_http_start(n)) != HCP_OK) {
         fprintf(stderr, "hcp-node: cannot listen on %s: %s\n", n->cfg.listen_http,
-                hcp_strerror(rc));
+                rc == HCP_EBUSY ? "the address is already in use" : hcp_strerror(rc));
         node_sync_stop(n);
         node_writer_stop(n);
         return rc;
