@@ -108,7 +108,7 @@ static size_t clean(const char *in, size_t n, char *out)
 /* The code point at t[i] (t valid UTF-8, i < n) and its length. */
 static uint32_t cp_at(const char *t, size_t n, size_t i, size_t *len)
 {
-    uint32_t cp;
+    uint32_t cp = 0; /* hcp_text_next sets it unless n - i is 0 */
     *len = hcp_text_next(t + i, n - i, &cp);
     return cp;
 }

@@ -479,3 +479,58 @@ class Gateway(Node):
             if not after or not page:
                 return out
         raise AssertionError("GET /v1/cases?county=%s: more than 1000 pages" % county)
+
+
+# ---- the daemons of a test class (gateways and nodes) ----
+def _label(p):
+    return ("gateway " if isinstance(p, Gateway) else "node ") + str(getattr(p, "county", "?"))
+
+
+def kill_all(procs):
+    """SIGKILL every daemon still running (set-up failures, the end of a test class)."""
+    for p in procs:
+        if p is None:
+            continue
+        try:
+            p.kill()
+        except Exception as e:  # noqa: BLE001 - a kill that fails must not hide the others
+            sys.stderr.write("kill %s: %r\n" % (_label(p), e))
+
+
+def dump(procs, why, limit=2500):
+    """Write each daemon's stderr tail to our stderr, under a heading saying why."""
+    sys.stderr.write("==== %s ====\n" % why)
+    for p in procs:
+        if p is not None:
+            sys.stderr.write("---- %s ----\n%s\n" % (_label(p), tail(p.stderr(), limit)))
+
+
+def stop_all(procs, tmp, keep_env=None):
+    """The end of a test class: SIGTERM the nodes, then the gateways; a daemon
+    that does not exit 0, or whose stderr holds a sanitizer report, is a
+    failure (AssertionError, after its log was dumped). Everything is killed
+    and tmp removed in any case, unless the environment variable keep_env is
+    set (then tmp is kept and named)."""
+    procs = [p for p in procs if p is not None]
+    bad = []
+    try:
+        order = [p for p in procs if not isinstance(p, Gateway)] + \
+                [p for p in procs if isinstance(p, Gateway)]
+        for p in order:
+            if p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
+                bad.append("%s: unclean exit" % _label(p))
+        for p in procs:
+            for mark in ("runtime error:", "Sanitizer"):
+                if mark in p.stderr():
+                    bad.append("%s: stderr holds %r" % (_label(p), mark))
+        if bad:
+            dump(procs, "unclean stop")
+    finally:
+        kill_all(procs)
+        if keep_env and os.environ.get(keep_env):
+            sys.stderr.write("kept %s\n" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if bad:
+        raise AssertionError("; ".join(bad))
+

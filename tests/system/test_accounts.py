@@ -27,14 +27,13 @@ the daemons run; each test uses the tokens those commands printed:
 import datetime
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, case_body, tail, wait_until
+from hcptest import Gateway, Node, case_body, wait_until
 
 GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 COUNTY = "630102"
@@ -72,40 +71,14 @@ class Accounts(unittest.TestCase):
             wait_until(lambda: (n.get("/v1/sync").json().get("connected") is True, "not yet"),
                        15.0, "the node to reach the gateway", interval=0.05)
         except BaseException:
-            cls.dump("set-up failed")
-            cls.kill_all()
+            hcptest.dump((cls.node, cls.gw), "set-up failed")
+            hcptest.kill_all((cls.node, cls.gw))
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
 
     @classmethod
-    def kill_all(cls):
-        for p in (cls.node, cls.gw):
-            if p is not None:
-                p.kill()
-
-    @classmethod
-    def dump(cls, why):
-        sys.stderr.write("==== %s ====\n" % why)
-        for p in (cls.node, cls.gw):
-            if p is not None:
-                sys.stderr.write("---- %s ----\n%s\n" % (p.county, tail(p.stderr(), 2500)))
-
-    @classmethod
     def tearDownClass(cls):
-        bad = []
-        try:
-            for p in (cls.node, cls.gw):
-                if p is not None and p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
-                    bad.append("%s: unclean exit" % p.county)
-                if p is not None and ("Sanitizer" in p.stderr() or "runtime error:" in p.stderr()):
-                    bad.append("%s: a sanitizer report" % p.county)
-            if bad:
-                cls.dump("unclean stop")
-        finally:
-            cls.kill_all()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-        if bad:
-            raise AssertionError("; ".join(bad))
+        hcptest.stop_all((cls.node, cls.gw), cls.tmp, None)
 
     # ---- helpers ----
     @classmethod

@@ -25,7 +25,6 @@ HCP_FEED_KEEP=1 keeps the temporary directory.
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import hcptest
-from hcptest import Gateway, Node, case_body, days_ago, tail, wait_until
+from hcptest import Gateway, Node, case_body, days_ago, wait_until
 
 GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 A, B = "630102", "630202"  # 城东区 (西宁市 630100), 乐都区 (海东市 630200)
@@ -77,8 +76,8 @@ class Feed(unittest.TestCase):
             for c in (A, B):
                 cls.nodes[c] = cls.start_node(c)
         except BaseException:
-            cls.dump("set-up failed")
-            cls.kill_all()
+            hcptest.dump(cls.procs, "set-up failed")
+            hcptest.kill_all(cls.procs)
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
 
@@ -96,45 +95,15 @@ class Feed(unittest.TestCase):
         return n
 
     @classmethod
-    def kill_all(cls):
-        for p in cls.procs:
-            try:
-                p.kill()
-            except Exception as e:
-                sys.stderr.write("kill: %r\n" % e)
-
-    @classmethod
-    def dump(cls, why):
-        sys.stderr.write("==== %s ====\n" % why)
-        for p in cls.procs:
-            sys.stderr.write("---- %s ----\n%s\n" % (p.county, tail(p.stderr(), 2500)))
-
-    @classmethod
     def tearDownClass(cls):
-        bad = []
-        try:
-            for p in cls.procs[1:] + cls.procs[:1]:  # nodes first, then the gateway
-                if p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
-                    bad.append("%s: unclean exit" % p.county)
-            for p in cls.procs:
-                for mark in ("runtime error:", "Sanitizer"):
-                    if mark in p.stderr():
-                        bad.append("%s: stderr holds %r" % (p.county, mark))
-            if bad:
-                cls.dump("unclean stop")
-        finally:
-            cls.kill_all()
-            if not os.environ.get("HCP_FEED_KEEP"):
-                shutil.rmtree(cls.tmp, ignore_errors=True)
-        if bad:
-            raise AssertionError("; ".join(bad))
+        hcptest.stop_all(cls.procs, cls.tmp, "HCP_FEED_KEEP")
 
     def run(self, result=None):
         """Dump every process's stderr when a test fails."""
         n = len(result.failures) + len(result.errors) if result else 0
         super().run(result)
         if result and len(result.failures) + len(result.errors) > n:
-            self.dump("failure in " + self.id())
+            hcptest.dump(self.procs, "failure in " + self.id())
 
     # ---- helpers ----
     def public(self, path, **kw):

@@ -33,7 +33,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -178,8 +177,8 @@ class FeedSchema(unittest.TestCase):
                                 "not yet"), 15.0, "the node to reach the gateway", interval=0.05)
             cls.post_cases()
         except BaseException:
-            cls.dump("set-up failed")
-            cls.kill_all()
+            hcptest.dump(cls.procs, "set-up failed")
+            hcptest.kill_all(cls.procs)
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
 
@@ -255,40 +254,8 @@ class FeedSchema(unittest.TestCase):
         e[case(at=days_ago(30))] = None  # back-dated: its notes depend on the sweep
 
     @classmethod
-    def kill_all(cls):
-        for p in cls.procs:
-            try:
-                p.kill()
-            except Exception as ex:
-                sys.stderr.write("kill: %r\n" % ex)
-
-    @classmethod
-    def dump(cls, why):
-        sys.stderr.write("==== %s ====\n" % why)
-        for p in cls.procs:
-            sys.stderr.write("---- %s ----\n%s\n" % (p.county, tail(p.stderr(), 2500)))
-
-    @classmethod
     def tearDownClass(cls):
-        bad = []
-        try:
-            for p in cls.procs[1:] + cls.procs[:1]:  # the node first, then the gateway
-                if p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
-                    bad.append("%s: unclean exit" % p.county)
-            for p in cls.procs:
-                for mark in ("runtime error:", "Sanitizer"):
-                    if mark in p.stderr():
-                        bad.append("%s: stderr holds %r" % (p.county, mark))
-            if bad:
-                cls.dump("unclean stop")
-        finally:
-            cls.kill_all()
-            if os.environ.get("HCP_FEED_KEEP"):
-                say("kept %s", cls.tmp)
-            else:
-                shutil.rmtree(cls.tmp, ignore_errors=True)
-        if bad:
-            raise AssertionError("; ".join(bad))
+        hcptest.stop_all(cls.procs, cls.tmp, "HCP_FEED_KEEP")
 
     # ---- helpers ----
     def fetch(self, path, name):

@@ -22,13 +22,12 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, days_ago, run, tail, wait_until
+from hcptest import Gateway, Node, days_ago, run, wait_until
 
 GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 COUNTY = "630102"
@@ -61,8 +60,8 @@ class FreeText(unittest.TestCase):
             cls.node = cls.start_node("node-a")
             cls.record()
         except BaseException:
-            cls.dump("set-up failed")
-            cls.kill_all()
+            hcptest.dump(cls.procs, "set-up failed")
+            hcptest.kill_all(cls.procs)
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
 
@@ -126,38 +125,8 @@ class FreeText(unittest.TestCase):
         raise AssertionError("no extension accepted")
 
     @classmethod
-    def kill_all(cls):
-        for p in cls.procs:
-            try:
-                p.kill()
-            except Exception as e:
-                sys.stderr.write("kill: %r\n" % e)
-
-    @classmethod
-    def dump(cls, why):
-        sys.stderr.write("==== %s ====\n" % why)
-        for p in cls.procs:
-            sys.stderr.write("---- %s ----\n%s\n" % (p.county, tail(p.stderr(), 2500)))
-
-    @classmethod
     def tearDownClass(cls):
-        bad = []
-        try:
-            for p in cls.procs[1:] + cls.procs[:1]:  # nodes first, then the gateway
-                if p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
-                    bad.append("%s: unclean exit" % p.data)
-            for p in cls.procs:
-                for mark in ("runtime error:", "Sanitizer"):
-                    if mark in p.stderr():
-                        bad.append("%s: stderr holds %r" % (p.data, mark))
-            if bad:
-                cls.dump("unclean stop")
-        finally:
-            cls.kill_all()
-            if not os.environ.get("HCP_FREETEXT_KEEP"):
-                shutil.rmtree(cls.tmp, ignore_errors=True)
-        if bad:
-            raise AssertionError("; ".join(bad))
+        hcptest.stop_all(cls.procs, cls.tmp, "HCP_FREETEXT_KEEP")
 
     # ---- helpers ----
     def assert_masked(self, blob, where):

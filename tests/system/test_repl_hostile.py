@@ -23,7 +23,6 @@ Each fails on the code before issue #10: stored heads, a full county table,
 a CRL loaded once, connections kept for ever.
 """
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -34,7 +33,7 @@ import time
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, evaluation, run_certs, tail, wait_until
+from hcptest import Gateway, Node, evaluation, run_certs, wait_until
 
 GATEWAY_BIN = CERTS_BIN = CLIENT_BIN = ""
 GW_NAME = "gw.test"
@@ -75,8 +74,8 @@ class Hostile(unittest.TestCase):
             cls.gw.start()
             cls.node = cls.start_node(REAL)
         except BaseException:
-            cls.dump("set-up failed")
-            cls.kill_all()
+            hcptest.dump(cls.procs, "set-up failed")
+            hcptest.kill_all(cls.procs)
             raise
 
     @classmethod
@@ -97,39 +96,8 @@ class Hostile(unittest.TestCase):
         return n
 
     @classmethod
-    def kill_all(cls):
-        for p in cls.procs:
-            try:
-                p.kill()
-            except Exception as e:
-                sys.stderr.write("kill: %r\n" % e)
-
-    @classmethod
-    def dump(cls, why):
-        sys.stderr.write("==== %s ====\n" % why)
-        for p in cls.procs:
-            label = "gateway" if isinstance(p, Gateway) else "node " + p.county
-            sys.stderr.write("---- %s ----\n%s\n" % (label, tail(p.stderr(), 3000)))
-
-    @classmethod
     def tearDownClass(cls):
-        bad = []
-        try:
-            for p in [q for q in cls.procs if not isinstance(q, Gateway)] + [cls.gw]:
-                if p is not None and p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
-                    bad.append("%s: unclean exit" % p.county)
-            for p in cls.procs:
-                for mark in ("runtime error:", "Sanitizer"):
-                    if mark in p.stderr():
-                        bad.append("%s: stderr holds %r" % (p.county, mark))
-            if bad:
-                cls.dump("unclean stop")
-        finally:
-            cls.kill_all()
-            if not os.environ.get("HCP_REPL_KEEP"):
-                shutil.rmtree(cls.tmp, ignore_errors=True)
-        if bad:
-            raise AssertionError("; ".join(bad))
+        hcptest.stop_all(cls.procs, cls.tmp, "HCP_REPL_KEEP")
 
     def setUp(self):
         sys.stderr.write("\n")
