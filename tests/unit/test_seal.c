@@ -3,7 +3,9 @@
  * trips (Chinese text, empty), every alteration refused (aad, nonce,
  * ciphertext, tag, format byte, wrong key), truncation, random nonces, no
  * plaintext in the output; key files created 0600, read back, refused when
- * group/other-accessible or malformed; many threads sealing at once.
+ * group/other-accessible or malformed; many threads sealing at once; the
+ * bytes unchanged since the cipher moved from mbedtls to OpenSSL (a blob of
+ * either opens with the other, and a NIST GCM vector).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,8 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <mbedtls/gcm.h>
 
 #include "seal.h"
 
@@ -392,6 +396,89 @@ static void test_threads(void **state)
     hcp_sealer_free(s);
 }
 
+/* Stores sealed by earlier versions (mbedtls' GCM) open, and what is
+ * sealed now opens with mbedtls: 0x01 || nonce (12) || ciphertext || tag. */
+static void test_same_bytes_as_mbedtls(void **state)
+{
+    (void)state;
+    uint8_t key[HCP_SEAL_KEY_LEN];
+    memset(key, 0x5a, sizeof(key));
+    hcp_sealer *s = sealer_fixed(0x5a);
+    size_t n = strlen(zh);
+    mbedtls_gcm_context g;
+    mbedtls_gcm_init(&g);
+    assert_int_equal(mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 256), 0);
+    /* old -> new */
+    uint8_t blob[1 + 12 + sizeof(zh) + 16];
+    blob[0] = 0x01;
+    for (int i = 0; i < 12; i++)
+        blob[1 + i] = (uint8_t)(i * 7 + 3);
+    assert_int_equal(mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, n, blob + 1, 12,
+                                               (const uint8_t *)aad, strlen(aad),
+                                               (const uint8_t *)zh, blob + 13, 16, blob + 13 + n),
+                     0);
+    hcp_buf out;
+    hcp_buf_init(&out, BUF_MAX);
+    assert_int_equal(hcp_unseal(s, aad, strlen(aad), blob, n + HCP_SEAL_OVERHEAD, &out), HCP_OK);
+    assert_int_equal(out.len, n);
+    assert_memory_equal(out.data, zh, n);
+    /* new -> old */
+    hcp_buf_reset(&out);
+    assert_int_equal(hcp_seal(s, aad, strlen(aad), zh, n, &out), HCP_OK);
+    assert_int_equal(out.len, n + HCP_SEAL_OVERHEAD);
+    uint8_t pt[sizeof(zh)];
+    const uint8_t *b = out.data;
+    assert_int_equal(mbedtls_gcm_auth_decrypt(&g, n, b + 1, 12, (const uint8_t *)aad, strlen(aad),
+                                              b + 13 + n, 16, b + 13, pt),
+                     0);
+    assert_memory_equal(pt, zh, n);
+    mbedtls_gcm_free(&g);
+    hcp_buf_free(&out);
+    hcp_sealer_free(s);
+}
+
+/* A published AES-256-GCM vector (McGrew and Viega's test case 16: 96-bit
+ * nonce, 20 bytes of associated data, 60 of plaintext), framed as a blob
+ * and opened. */
+static void test_nist_vector(void **state)
+{
+    (void)state;
+    static const uint8_t key[32] = {0xfe, 0xff, 0xe9, 0x92, 0x86, 0x65, 0x73, 0x1c,
+                                    0x6d, 0x6a, 0x8f, 0x94, 0x67, 0x30, 0x83, 0x08,
+                                    0xfe, 0xff, 0xe9, 0x92, 0x86, 0x65, 0x73, 0x1c,
+                                    0x6d, 0x6a, 0x8f, 0x94, 0x67, 0x30, 0x83, 0x08};
+    static const uint8_t iv[12] = {0xca, 0xfe, 0xba, 0xbe, 0xfa, 0xce,
+                                   0xdb, 0xad, 0xde, 0xca, 0xf8, 0x88};
+    static const uint8_t pt[60] = {
+        0xd9, 0x31, 0x32, 0x25, 0xf8, 0x84, 0x06, 0xe5, 0xa5, 0x59, 0x09, 0xc5, 0xaf, 0xf5, 0x26,
+        0x9a, 0x86, 0xa7, 0xa9, 0x53, 0x15, 0x34, 0xf7, 0xda, 0x2e, 0x4c, 0x30, 0x3d, 0x8a, 0x31,
+        0x8a, 0x72, 0x1c, 0x3c, 0x0c, 0x95, 0x95, 0x68, 0x09, 0x53, 0x2f, 0xcf, 0x0e, 0x24, 0x49,
+        0xa6, 0xb5, 0x25, 0xb1, 0x6a, 0xed, 0xf5, 0xaa, 0x0d, 0xe6, 0x57, 0xba, 0x63, 0x7b, 0x39};
+    static const uint8_t aad16[20] = {0xfe, 0xed, 0xfa, 0xce, 0xde, 0xad, 0xbe, 0xef, 0xfe, 0xed,
+                                      0xfa, 0xce, 0xde, 0xad, 0xbe, 0xef, 0xab, 0xad, 0xda, 0xd2};
+    static const uint8_t ct[60] = {
+        0x52, 0x2d, 0xc1, 0xf0, 0x99, 0x56, 0x7d, 0x07, 0xf4, 0x7f, 0x37, 0xa3, 0x2a, 0x84, 0x42,
+        0x7d, 0x64, 0x3a, 0x8c, 0xdc, 0xbf, 0xe5, 0xc0, 0xc9, 0x75, 0x98, 0xa2, 0xbd, 0x25, 0x55,
+        0xd1, 0xaa, 0x8c, 0xb0, 0x8e, 0x48, 0x59, 0x0d, 0xbb, 0x3d, 0xa7, 0xb0, 0x8b, 0x10, 0x56,
+        0x82, 0x88, 0x38, 0xc5, 0xf6, 0x1e, 0x63, 0x93, 0xba, 0x7a, 0x0a, 0xbc, 0xc9, 0xf6, 0x62};
+    static const uint8_t tag[16] = {0x76, 0xfc, 0x6e, 0xce, 0x0f, 0x4e, 0x17, 0x68,
+                                    0xcd, 0xdf, 0x88, 0x53, 0xbb, 0x2d, 0x55, 0x1b};
+    uint8_t blob[1 + 12 + 60 + 16];
+    blob[0] = 0x01;
+    memcpy(blob + 1, iv, 12);
+    memcpy(blob + 13, ct, 60);
+    memcpy(blob + 73, tag, 16);
+    hcp_sealer *s = NULL;
+    assert_int_equal(hcp_sealer_new(key, &s), HCP_OK);
+    hcp_buf out;
+    hcp_buf_init(&out, BUF_MAX);
+    assert_int_equal(hcp_unseal(s, aad16, sizeof(aad16), blob, sizeof(blob), &out), HCP_OK);
+    assert_int_equal(out.len, sizeof(pt));
+    assert_memory_equal(out.data, pt, sizeof(pt));
+    hcp_buf_free(&out);
+    hcp_sealer_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +495,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_permissions, dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_key_malformed, dir_setup, dir_teardown),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_same_bytes_as_mbedtls),
+        cmocka_unit_test(test_nist_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
