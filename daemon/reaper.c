@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -21,12 +22,15 @@
 #define REAPER_MIN_MS   100
 #define REAPER_PEERS0   1024       /* first size of the pipes' snapshot */
 #define REAPER_MAXN     (1u << 20) /* more descriptors than any process here holds */
+#define REAPER_QUIET_MS 1000       /* beyond the cap, only peers silent this long are shed */
 
 /* A connection without a pipe, as last seen. */
 typedef struct tracked {
     int fd;
     hcpd_peer peer;
     uint64_t since; /* monotonic ms when first seen */
+    uint32_t quiet; /* ms since the peer last sent data (TCP_INFO), or since accept */
+    bool shut;      /* shut down by this pass */
 } tracked;
 
 struct hcpd_reaper {
@@ -88,10 +92,25 @@ static int tracked_fd_cmp(const void *a, const void *b)
     return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
-static int tracked_age_cmp(const void *a, const void *b)
+/* The quietest first: those whose peer has sent nothing for longest. */
+static int tracked_quiet_cmp(const void *a, const void *b)
 {
     const tracked *x = a, *y = b;
-    return (x->since > y->since) - (x->since < y->since);
+    return (x->quiet < y->quiet) - (x->quiet > y->quiet);
+}
+
+/* How long the peer of fd has kept us waiting, in ms: the time since it
+ * last sent data (or since accept, when it never did) when it is the
+ * peer's turn — we sent at least as recently as we received — and 0 when it
+ * is ours (it spoke last: we owe it work, however slow we are) or unknown. */
+static uint32_t quiet_ms(int fd)
+{
+    struct tcp_info ti;
+    socklen_t tl = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0)
+        return 0;
+    return ti.tcpi_last_data_sent <= ti.tcpi_last_data_recv ? ti.tcpi_last_data_recv : 0;
 }
 
 /* Whether fd is a connected TCP socket accepted on our port; its peer
@@ -181,7 +200,7 @@ static bool reaper_scan_fds(hcpd_reaper *r, uint64_t now)
             ok = false;
             break;
         }
-        tracked t = {.fd = (int)fd, .peer = peer, .since = now};
+        tracked t = {.fd = (int)fd, .peer = peer, .since = now, .quiet = quiet_ms((int)fd)};
         const tracked *was =
             r->nold > 0 ? bsearch(&t, r->old, r->nold, sizeof(tracked), tracked_fd_cmp) : NULL;
         if (was != NULL && memcmp(&was->peer, &peer, sizeof(peer)) == 0)
@@ -192,20 +211,45 @@ static bool reaper_scan_fds(hcpd_reaper *r, uint64_t now)
     return ok;
 }
 
-/* Shut down what is too old, and the oldest beyond max. */
+/* Shut t down if its descriptor still is the connection we saw. */
+static bool shut_one(const hcpd_reaper *r, tracked *t)
+{
+    hcpd_peer again;
+    t->shut = accepted_here(r, t->fd, &again) && memcmp(&again, &t->peer, sizeof(again)) == 0 &&
+              shutdown(t->fd, SHUT_RDWR) == 0;
+    return t->shut;
+}
+
+/* Shut down every connection older than the limit; then, while more than
+ * max remain, the quietest of those that have kept us waiting for
+ * REAPER_QUIET_MS. A peer in the middle of its handshake answers at once,
+ * and one that spoke last waits for us, so a legitimate surge (every
+ * county redialling a restarted gateway, slower than usual to serve) is
+ * never shed for its size: only a peer's silence is. */
 static size_t reaper_shut_late(hcpd_reaper *r, uint64_t now)
 {
-    if (r->ncur > 1)
-        qsort(r->cur, r->ncur, sizeof(tracked), tracked_age_cmp);
     size_t shut = 0;
     for (size_t i = 0; i < r->ncur; i++) {
         tracked *t = &r->cur[i];
-        bool late = now - t->since >= (uint64_t)r->limit_ms;
-        bool excess = r->ncur - i > r->max;
-        hcpd_peer again;
-        if ((late || excess) && accepted_here(r, t->fd, &again) &&
-            memcmp(&again, &t->peer, sizeof(again)) == 0 && shutdown(t->fd, SHUT_RDWR) == 0)
+        t->shut = false;
+        if (now - t->since >= (uint64_t)r->limit_ms && shut_one(r, t))
             shut++;
+    }
+    if (r->ncur - shut <= r->max)
+        return shut;
+    if (r->ncur > 1)
+        qsort(r->cur, r->ncur, sizeof(tracked), tracked_quiet_cmp);
+    size_t left = r->ncur - shut;
+    for (size_t i = 0; i < r->ncur && left > r->max; i++) {
+        tracked *t = &r->cur[i];
+        if (t->shut)
+            continue;
+        if (t->quiet < REAPER_QUIET_MS)
+            break; /* sorted: every one after is busier */
+        if (shut_one(r, t)) {
+            shut++;
+            left--;
+        }
     }
     return shut;
 }

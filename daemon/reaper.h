@@ -10,8 +10,11 @@
  * descriptors (/proc/self/fd) once a second, finds the accepted TCP sockets
  * of the listener's port whose peer address belongs to no pipe, and shuts
  * down (shutdown(2), never close(2): the descriptor stays nng's) every one
- * older than limit_ms, and the oldest beyond `max` at once. nng then sees
- * the connection fail and frees it the ordinary way.
+ * older than limit_ms and, while more than `max` remain, the quietest of
+ * those whose peer has kept us waiting for a second (TCP_INFO: our last
+ * send is at least as recent as its last data): a surge of real handshakes
+ * answers at once or waits for us, and is never shed for its size.
+ * nng then sees the connection fail and frees it the ordinary way.
  *
  * A descriptor number can be reused between the scan and the shutdown; the
  * reaper checks the local port and the peer address again right before it
@@ -43,7 +46,7 @@ typedef struct hcpd_reaper hcpd_reaper;
 
 /* Start reaping connections accepted on local TCP port `port` (1..65535):
  * those without a pipe are shut down once limit_ms old (> 0), and beyond
- * max (> 0) of them the oldest at once. what names the listener in logs
+ * max (> 0) of them the quietest (silent for a second or more) at once. what names the listener in logs
  * (e.g. "repl"). *out is the reaper. HCP_EINVAL on bad arguments,
  * HCP_ENOMEM, HCP_EIO when the thread cannot start. */
 int hcpd_reaper_start(uint16_t port, int limit_ms, size_t max, hcpd_peers_fn peers, void *arg,
