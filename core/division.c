@@ -59,6 +59,9 @@ static bool six_digits(const char *s, size_t n)
     return true;
 }
 
+static int div_fail(const div_parse *p, size_t line, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Put "ORIGIN:LINE: message" (LINE left out when 0) into the caller's
  * buffer, if any, and return rc, so that a check can `return div_fail(...)`. */
 static int div_fail(const div_parse *p, size_t line, int rc, const char *fmt, ...)
