@@ -50,8 +50,8 @@ static size_t table_slots(size_t ndiv)
 }
 
 /* Say once, loudly, that the table is full (a slot was wanted and none
- * was free): it is sized for every known division, so this means a bug or
- * a store from elsewhere, never something a peer can cause. mu held. */
+ * was free): it is sized for twice the divisions in use and only they take
+ * a slot, so this means a bug, never something a peer can cause. mu held. */
 static void table_full(gw_store *s, const char *code)
 {
     s->full_refusals++;

@@ -6,13 +6,16 @@ Usage: python3 test_divisions.py hcp-node hcp-gateway hcp-certs repl_client
 
 One PKI with certificates for 100001 (a code only the test's list holds)
 and 630102 (a Qinghai code the test's list does not hold); one gateway
-started with `divisions = FILE` in its --config file.
+started with `divisions = FILE` in its --config file, a list of 3,000
+counties (more than half the 4,096 slots of the gateway's former fixed
+table, which made it refuse to start).
   test_1  hcp-node refuses --county 630102 with --divisions FILE, and
           --county 100001 without it; a malformed list is refused by both
           daemons with its file:line.
   test_2  a node for 100001 started with --divisions FILE replicates: the
-          gateway lists it ok, with the name from the file, and no longer
-          lists Qinghai's divisions.
+          gateway lists it ok, with the name from the file, lists the
+          3,000 divisions of the file and no longer Qinghai's, and sized
+          its table to 8,192 slots.
   test_3  a proven certificate for 630102 is refused at auth with
           not_a_county and takes no row.
 Fails on the code before --divisions: neither daemon knows the option.
@@ -30,10 +33,15 @@ from hcptest import Gateway, Node, evaluation, run_certs, wait_until
 GATEWAY_BIN = CERTS_BIN = CLIENT_BIN = ""
 GW_NAME = "gw.test"
 INSIDE, OUTSIDE = "100001", "630102"
-DIVISIONS = ("# a test list: one prefecture of invented codes\n"
+# 3,000 counties: more than half of the 4,096 slots the gateway's table had
+# before it was sized from the list (it then refused to start)
+MANY = 3000
+FILLER = ["%06d" % c for c in range(200001, 300000) if c % 100 != 0][:MANY - 2]
+DIVISIONS = ("# a test list of invented codes\n"
              "code\tname\tprefecture_code\tprefecture_name\n"
              "100001\t测试县甲\t100000\t测试州\n"
-             "100002\t测试县乙\t100000\t测试州\n")
+             "100002\t测试县乙\t100000\t测试州\n" +
+             "".join("%s\t测试县%s\t%s00\t测试州%s\n" % (c, c, c[:4], c[:4]) for c in FILLER))
 # line 4 is wrong: its prefecture is not the county's first four digits + 00
 BAD = ("code\tname\tprefecture_code\tprefecture_name\n"
        "100001\t测试县甲\t100000\t测试州\n\n"
@@ -150,7 +158,10 @@ class Divisions(unittest.TestCase):
         wait_until(probe, 60.0, "county %s replicated" % INSIDE, interval=0.2)
         rows = self.gw.counties()
         self.assertEqual(rows[INSIDE]["name"], "测试县甲")
-        self.assertEqual(sorted(rows), ["100001", "100002"], rows)
+        self.assertEqual(len(rows), MANY)  # every division of the list, and only those
+        self.assertEqual(sorted(rows)[:2], ["100001", "100002"])
+        self.assertNotIn(OUTSIDE, rows)
+        self.assertIn("divisions=%d slots=8192" % MANY, self.gw.stderr())
 
     def test_3_county_not_in_file_refused(self):
         cmd = [CLIENT_BIN, self.gw.url, self.p("ca.crt"), self.p("nodes/%s.crt" % OUTSIDE),
