@@ -9,8 +9,11 @@
  *               [--timeout S] [--duration S]
  *
  * N identities (default 2,900) are made in memory with mbedtls: a P-256 key
- * and a certificate with CN = base + i (six digits, default 100000 + i),
- * signed by the CA key. Each node then has its own nng req socket, its own
+ * and a certificate with CN = the i-th six-digit code from base on (default
+ * 100000) that does not end in "00" (such a code is a prefecture's, never a
+ * county's: the gateway's --divisions list cannot hold it), so 100001 ..
+ * 100099, 100101 ..; signed by the CA key. bench/fleet.py writes the same
+ * codes into the gateway's --divisions file. Each node then has its own nng req socket, its own
  * TLS configuration (own certificate, the CA, the server name, peer
  * authentication required) and dials the gateway; R new dialers a second
  * (default 500), and at most W (default 64) dialed and not yet welcomed. Each runs the node's side
@@ -936,6 +939,15 @@ static void summary(fleet *f, double ident_s, long nofile)
     emit(j);
 }
 
+/* The county code after code (or code itself when from_here): the next
+ * number not ending in "00", which only prefectures and provinces use. */
+static unsigned county_code(unsigned code, bool from_here)
+{
+    if (!from_here)
+        code++;
+    return code % 100 == 0 ? code + 1 : code;
+}
+
 /* Make every node's identity and TLS config. 0 or -1. */
 static int make_nodes(fleet *f, fl_ca *ca, const char *ca_pem)
 {
@@ -945,14 +957,15 @@ static int make_nodes(fleet *f, fl_ca *ca, const char *ca_pem)
         return -1;
     }
     int rc = 0;
-    for (size_t i = 0; i < f->o.n && rc == 0; i++) {
+    unsigned code = county_code(f->o.base, true);
+    for (size_t i = 0; i < f->o.n && rc == 0; i++, code = county_code(code, false)) {
         fl_node *nd = &f->nodes[i];
         nd->f = f;
         nd->idx = i;
         nd->mark_seq = UINT64_MAX;
         pthread_mutex_init(&nd->mu, NULL);
         hcp_buf_init(&nd->b_buf, FL_BATCH_MAX);
-        snprintf(nd->county, sizeof(nd->county), "%06u", f->o.base + (unsigned)i);
+        snprintf(nd->county, sizeof(nd->county), "%06u", code);
         snprintf(nd->node_id, sizeof(nd->node_id), "fleet-%s", nd->county);
         rc = hcp_chain_init(&nd->chain, nd->county) == HCP_OK ? 0 : -1;
         if (rc == 0)
@@ -1029,9 +1042,12 @@ static int parse_args(int argc, char **argv, fl_opts *o)
             return -1;
     }
     if (o->ca_cert == NULL || o->ca_key == NULL || o->url == NULL || o->server_name == NULL ||
-        strlen(o->server_name) >= FL_SERVER_NAME || o->base + o->n - 1 > 999999)
+        strlen(o->server_name) >= FL_SERVER_NAME)
         return -1;
-    return 0;
+    unsigned last = county_code(o->base, true); /* the n-th code must stay six digits */
+    for (size_t i = 1; i < o->n && last <= 999999; i++)
+        last = county_code(last, false);
+    return last <= 999999 ? 0 : -1;
 }
 
 int main(int argc, char **argv)

@@ -6,8 +6,10 @@ Run by bench/run.sh after the replication figures; docs/bench.md "Fleet".
 
   fleet.py BUILD_DIR OUT_DIR
 
-Steps: a fresh PKI (hcp-certs init, gateway --name); a fresh gateway on
-loopback (tls+tcp); bench_fleet with N nodes in one process (their
+Steps: a fresh PKI (hcp-certs init, gateway --name); a divisions file
+holding the fleet's N invented county codes (the gateway admits only the
+divisions of its list, Qinghai's 44 unless --divisions says otherwise); a
+fresh gateway on loopback (tls+tcp, --divisions that file); bench_fleet with N nodes in one process (their
 identities made in memory, signed with the CA key); when bench_fleet says
 every node is authenticated and acknowledged ("connected"), GET /v1/counties
 must show all N counties in state ok with applied > 0; then "mark" — every
@@ -47,6 +49,32 @@ WINDOW = env_int("HCP_BENCH_FLEET_WINDOW", 64)
 TIMEOUT = env_int("HCP_BENCH_FLEET_TIMEOUT", 150)
 ADVANCE_S = max(60, 3 * INTERVAL)
 BASE = 100000
+
+
+def fleet_codes(n, base=BASE):
+    """The county codes bench_fleet gives its n nodes (bench/fleet.c
+    county_code): six-digit numbers from base on, skipping those ending in
+    00 (a prefecture's code, which a divisions list cannot hold)."""
+    out, code = [], base
+    while len(out) < n:
+        if code % 100 != 0:
+            out.append("%06d" % code)
+        code += 1
+    return out
+
+
+CODES = fleet_codes(N)
+
+
+def write_divisions(path, codes):
+    """The gateway's --divisions file (format of data/divisions.tsv): one
+    row per fleet county, its prefecture the code's first four digits
+    then 00."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# bench/fleet.py: the fleet's invented county codes\n")
+        f.write("code\tname\tprefecture_code\tprefecture_name\n")
+        for c in codes:
+            f.write("%s\t测试县%s\t%s00\t测试州%s\n" % (c, c, c[:4], c[:4]))
 
 
 def counties(hport, token):
@@ -160,6 +188,8 @@ class Fleet:
                       ["gateway", "--dir", self.pki, "--name", GW_NAME, "--ip", "127.0.0.1"]):
                 subprocess.run([self.certs_bin] + s, stdout=log, stderr=log, check=True)
         self.res["rlimit_nofile"] = raise_nofile()
+        divisions = os.path.join(self.work, "divisions.tsv")
+        write_divisions(divisions, CODES)
         port, self.hport = free_port(), free_port()
         d = os.path.join(self.work, "gw")
         self.gw_log = os.path.join(self.work, "gw.log")
@@ -170,7 +200,7 @@ class Fleet:
                  "--tls-cert", os.path.join(self.pki, "gateway.crt"),
                  "--tls-key", os.path.join(self.pki, "gateway.key"),
                  "--tls-ca", os.path.join(self.pki, "ca.crt"),
-                 "--tls-crl", os.path.join(self.pki, "crl.pem")],
+                 "--tls-crl", os.path.join(self.pki, "crl.pem"), "--divisions", divisions],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         if not wait_healthy(self.hport, self.gw):
             raise RuntimeError("gateway did not start (log: %s)" % self.gw_log)
@@ -202,8 +232,7 @@ class Fleet:
         > 0 (or > before[c] when given)."""
         a = counties(self.hport, self.token)
         ok, applied = 0, {}
-        for i in range(N):
-            c = "%06d" % (BASE + i)
+        for c in CODES:
             st, ap = a.get(c, ("missing", 0))
             applied[c] = ap
             floor = before[c] if before else 0

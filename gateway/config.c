@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "division.h"
 #include "gw.h"
 
 /* Declared here and in main.c, their only caller (gw.h is the contract of
@@ -27,6 +28,7 @@ static const hcpd_conf_opt cfg_opts[] = {
     GW_STR("tls-crl", tls_crl),
     GW_STR("admin-token-file", admin_token_file),
     GW_STR("calendar", calendar),
+    GW_STR("divisions", divisions),
     GW_STR("seal-key-file", seal_key_file),
     HCPD_CONF_BOOL_OPT(gw_config, "insecure", insecure),
     HCPD_CONF_INT_OPT(gw_config, "map-max-mib", map_max_mib, 64, HCPD_MAP_MAX_MIB, "MiB"),
@@ -54,6 +56,9 @@ void gw_config_usage(void)
           "  --admin-token-file FILE  bearer token of the admin routes (default\n"
           "                           DIR/admin.token, created on first start, mode 0600)\n"
           "  --calendar FILE          working-day calendar (default: compiled in)\n"
+          "  --divisions FILE         the county-level divisions, TSV as data/divisions.tsv\n"
+          "                           (default: Qinghai's, compiled in); only these counties\n"
+          "                           are admitted\n"
           "  --seal-key-file FILE     key sealing personal data (default DIR.keys/seal.key,\n"
           "                           kept apart from the data: back it up separately)\n"
           "  --insecure               allow a tcp:// --listen URL (tests, demo)\n"
@@ -106,6 +111,13 @@ static bool cfg_check(const gw_config *cfg, char *err, size_t errlen)
     if (cfg->data[0] == '\0') {
         snprintf(err, errlen, "--data is required (try --help)");
         return false;
+    }
+    if (cfg->divisions[0] != '\0') {
+        char why[512];
+        if (hcp_divisions_load(cfg->divisions, why, sizeof(why)) != HCP_OK) {
+            snprintf(err, errlen, "--divisions %s", why);
+            return false;
+        }
     }
     char host[256];
     long port;

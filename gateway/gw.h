@@ -31,6 +31,7 @@ typedef struct gw_config {
     char tls_crl[GW_PATH_MAX];          /* --tls-crl: its CRL ("" = none) */
     char admin_token_file[GW_PATH_MAX]; /* default DIR/admin.token */
     char calendar[GW_PATH_MAX];         /* "" = compiled in */
+    char divisions[GW_PATH_MAX];        /* --divisions, "" = the compiled-in list */
     char seal_key_file[GW_PATH_MAX];    /* default DIR.keys/seal.key */
     bool insecure;                      /* --insecure: allow tcp:// (tests, demo) */
     int map_max_mib;                    /* --map-max-mib: ceiling of the LMDB map */

@@ -19,10 +19,11 @@
 #include "case.h"
 #include "gw.h"
 
-/* Table slots. Only known divisions (core/division.h, Qinghai's 44 plus
- * handling units) ever take one, and gw_store_open refuses to start if
- * the table could not hold every one of them. */
-#define GW_COUNTIES_MAX 4096
+/* Table slots: gw_store_open sizes the table to the next power of two at
+ * least twice the divisions in use (core/division.h: Qinghai's 44, or the
+ * --divisions list), and never below GW_COUNTIES_MIN; only a division in
+ * that list ever takes a slot, so the table cannot fill up. */
+#define GW_COUNTIES_MIN 4096
 
 enum gw_county_state { GW_NEVER_SEEN = 0, GW_OK, GW_FORKED, GW_UNAUTHORIZED };
 
@@ -47,7 +48,8 @@ struct gw_store {
     bool feed_dirty;                  /* loop thread: this transaction changed a case */
     struct gw_feed_cache *feed_cache; /* rendered pages, owned */
     pthread_mutex_t mu;
-    gw_county table[GW_COUNTIES_MAX];
+    gw_county *table; /* nslots entries, owned */
+    size_t nslots;    /* a power of two, >= 2 x the divisions, >= GW_COUNTIES_MIN */
     size_t ncounties;
     uint64_t full_refusals; /* slots wanted while the table was full (logged) */
 };

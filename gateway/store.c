@@ -30,25 +30,36 @@ static void log_key(uint8_t k[LOG_KEY_LEN], const char *county, uint64_t seq)
 
 /* ---- the counties table (memory) ---- */
 
-static size_t slot_of(const char *code)
+/* The home slot of code: a hash of its six digits, modulo the table. */
+static size_t slot_of(const gw_store *s, const char *code)
 {
     size_t h = 0;
     for (int i = 0; i < HCP_COUNTY_LEN; i++)
         h = h * 31 + (unsigned char)code[i];
-    return h % GW_COUNTIES_MAX;
+    return h & (s->nslots - 1);
+}
+
+/* The slots for ndiv divisions: the next power of two at least 2 x ndiv
+ * (probe chains stay short), and at least GW_COUNTIES_MIN. */
+static size_t table_slots(size_t ndiv)
+{
+    size_t n = GW_COUNTIES_MIN;
+    while (n < 2 * ndiv)
+        n *= 2;
+    return n;
 }
 
 /* Say once, loudly, that the table is full (a slot was wanted and none
- * was free): it is sized for every known division, so this means a bug or
- * a store from elsewhere, never something a peer can cause. mu held. */
+ * was free): it is sized for twice the divisions in use and only they take
+ * a slot, so this means a bug, never something a peer can cause. mu held. */
 static void table_full(gw_store *s, const char *code)
 {
     s->full_refusals++;
     if (s->full_refusals == 1 || s->full_refusals % 1000 == 0)
         gw_log("error", "store.counties_full",
-               "county=%s slots=%d counties=%zu refused=%llu detail=\"the counties table is "
+               "county=%s slots=%zu counties=%zu refused=%llu detail=\"the counties table is "
                "full: this county's state is not kept\"",
-               code, GW_COUNTIES_MAX, s->ncounties, (unsigned long long)s->full_refusals);
+               code, s->nslots, s->ncounties, (unsigned long long)s->full_refusals);
 }
 
 /* The slot of code (existing, or, with create, a free one for it), or
@@ -57,8 +68,8 @@ static void table_full(gw_store *s, const char *code)
  * mu held. */
 static gw_county *table_find(gw_store *s, const char *code, bool create)
 {
-    size_t i = slot_of(code);
-    for (size_t k = 0; k < GW_COUNTIES_MAX; k++, i = (i + 1) % GW_COUNTIES_MAX) {
+    size_t i = slot_of(s, code);
+    for (size_t k = 0; k < s->nslots; k++, i = (i + 1) & (s->nslots - 1)) {
         gw_county *c = &s->table[i];
         if (c->code[0] == '\0') {
             if (!create || hcp_division_find(code) == NULL)
@@ -100,7 +111,7 @@ int gws_county_list(gw_store *s, gw_county **out, size_t *n)
     pthread_mutex_lock(&s->mu);
     gw_county *arr = calloc(s->ncounties + 1, sizeof(*arr));
     size_t k = 0;
-    for (size_t i = 0; arr != NULL && i < GW_COUNTIES_MAX; i++)
+    for (size_t i = 0; arr != NULL && i < s->nslots; i++)
         if (s->table[i].code[0] != '\0')
             arr[k++] = s->table[i];
     pthread_mutex_unlock(&s->mu);
@@ -310,15 +321,16 @@ int gw_store_open(gw *g)
     s->sealer = g->sealer;
     pthread_mutex_init(&s->mu, NULL);
     size_t ndiv = 0;
-    (void)hcp_divisions(&ndiv);
-    if (ndiv == 0 || ndiv > GW_COUNTIES_MAX / 2) { /* half: short probe chains */
-        gw_log("error", "store.open_failed",
-               "divisions=%zu slots=%d reason=\"the counties table cannot hold every known "
-               "division\"",
-               ndiv, GW_COUNTIES_MAX);
+    (void)hcp_divisions(&ndiv); /* at most HCP_DIVISIONS_MAX: the product cannot overflow */
+    s->nslots = table_slots(ndiv);
+    s->table = calloc(s->nslots, sizeof(*s->table));
+    if (ndiv == 0 || s->table == NULL) {
+        gw_log("error", "store.open_failed", "divisions=%zu slots=%zu reason=\"%s\"", ndiv,
+               s->nslots, ndiv == 0 ? "no divisions in use" : "out of memory");
+        free(s->table);
         pthread_mutex_destroy(&s->mu);
         free(s);
-        return HCP_ERANGE;
+        return ndiv == 0 ? HCP_EINVAL : HCP_ENOMEM;
     }
     MDB_txn *txn = NULL;
     int mrc = hcpd_env_open(&s->db, g->cfg.data, GW_MAP_INITIAL, false, 512);
@@ -346,8 +358,8 @@ int gw_store_open(gw *g)
         gw_store_close(g);
         return rc;
     }
-    gw_log("info", "store.open", "dir=%s counties=%zu mapsize=%zu", g->cfg.data, s->ncounties,
-           s->db.mapsize);
+    gw_log("info", "store.open", "dir=%s counties=%zu divisions=%zu slots=%zu mapsize=%zu",
+           g->cfg.data, s->ncounties, ndiv, s->nslots, s->db.mapsize);
     g->store = s;
     return HCP_OK;
 }
@@ -360,6 +372,7 @@ void gw_store_close(gw *g)
     hcpd_env_close(&s->db);
     gw_feed_cache_free(s->feed_cache);
     pthread_mutex_destroy(&s->mu);
+    free(s->table);
     free(s);
     g->store = NULL;
 }

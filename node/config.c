@@ -24,6 +24,7 @@ static const hcpd_conf_opt cfg_opts[] = {
     NODE_STR("tls-server-name", tls_server_name),
     NODE_STR("api-token-file", api_token_file),
     NODE_STR("calendar", calendar),
+    NODE_STR("divisions", divisions),
     NODE_STR("seal-key-file", seal_key_file),
     HCPD_CONF_BOOL_OPT(node_config, "insecure", insecure),
     HCPD_CONF_INT_OPT(node_config, "sweep-interval", sweep_seconds, 1, 86400, "seconds"),
@@ -54,6 +55,8 @@ void node_config_usage(void)
           "  --api-token-file FILE   bearer token of the HTTP API (default DIR/api.token,\n"
           "                          created on first start, mode 0600)\n"
           "  --calendar FILE         working-day calendar (default: compiled in)\n"
+          "  --divisions FILE        the county-level divisions, TSV as data/divisions.tsv\n"
+          "                          (default: Qinghai's, compiled in); --county must be one\n"
           "  --seal-key-file FILE    key sealing personal data (default DIR.keys/seal.key,\n"
           "                          kept apart from the data: back it up separately)\n"
           "  --sweep-interval SECS   deadline sweep period, 1..86400 (default 60)\n"
@@ -140,11 +143,22 @@ static bool cfg_check(node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "--data and --county are required (try --help)");
         return false;
     }
+    if (cfg->divisions[0] != '\0') {
+        char why[512];
+        if (hcp_divisions_load(cfg->divisions, why, sizeof(why)) != HCP_OK) {
+            snprintf(err, errlen, "--divisions %s", why);
+            return false;
+        }
+    }
     if (strlen(cfg->county) != 6 || hcp_division_find(cfg->county) == NULL) {
-        snprintf(err, errlen,
-                 "--county %s: not a county-level division of Qinghai "
-                 "(six-digit GB/T 2260 code, e.g. 630102)",
-                 cfg->county);
+        if (cfg->divisions[0] != '\0')
+            snprintf(err, errlen, "--county %s: not a county-level division of %s", cfg->county,
+                     cfg->divisions);
+        else
+            snprintf(err, errlen,
+                     "--county %s: not a county-level division of Qinghai "
+                     "(six-digit GB/T 2260 code, e.g. 630102; another list: --divisions FILE)",
+                     cfg->county);
         return false;
     }
     char host[256];

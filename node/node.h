@@ -33,6 +33,7 @@ typedef struct node_config {
     char tls_server_name[256];          /* --tls-server-name */
     char api_token_file[NODE_PATH_MAX]; /* --api-token-file, default DIR/api.token */
     char calendar[NODE_PATH_MAX];       /* --calendar, "" = the compiled-in one */
+    char divisions[NODE_PATH_MAX];      /* --divisions, "" = the compiled-in list */
     char seal_key_file[NODE_PATH_MAX];  /* --seal-key-file, default DIR.keys/seal.key */
     bool insecure;                      /* --insecure: allow tcp:// to the gateway */
     int sweep_seconds;                  /* --sweep-interval, default 60 */
