@@ -124,7 +124,8 @@ void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, cons
 /* Move slow work (an LMDB scan, a render, a commit) off the server thread,
  * where it would hold every connection, /healthz included: work(arg, r) is
  * run once on one of the server's worker threads (HCP_HTTP_WORKERS, by
- * default the CPUs within 2..8; jobs run in the order queued) and must
+ * default the CPUs within 2..8; oldest first, those of requests with an
+ * account before anonymous ones) and must
  * reply to r exactly once, as a handler must. Call only from cfg.handle,
  * on the server thread, before replying, at most once per request. r stays
  * in flight (hcpd_http_stop waits for its reply) and its connection stays

@@ -114,9 +114,12 @@ struct hcpd_http {
     atomic_int writing; /* replies being written */
     /* the worker pool of hcpd_req_offload: jobs under mtx */
     pthread_cond_t jobs_cond;
-    hcpd_req *jobs, *jobs_tail; /* queued, not yet taken by a worker */
-    int offloaded;              /* queued or running */
-    bool jobs_quit;             /* workers end once the queue is empty */
+    /* queued, not yet taken by a worker: [0] requests with an account, taken
+     * first, so a flood of anonymous feed renders cannot starve them; [1]
+     * anonymous ones (public routes without a token) */
+    hcpd_req *jobs[2], *jobs_tail[2];
+    int offloaded;  /* queued or running */
+    bool jobs_quit; /* workers end once the queue is empty */
     int nworkers, workers_up;
     uv_thread_t workers[HTTP_WORKERS_CAP];
     char gate[256];          /* HCP_TEST_OFFLOAD_GATE: jobs wait for this file ("" none) */
@@ -1559,14 +1562,19 @@ int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *ar
     r->work = work;
     r->work_arg = arg;
     r->job_next = NULL;
+    int q = r->account[0] != '\0' ? 0 : 1;
     pthread_mutex_lock(&h->mtx);
-    if (h->jobs_tail != NULL) {
-        h->jobs_tail->job_next = r;
+    if (h->jobs_tail[q] != NULL) {
+        h->jobs_tail[q]->job_next = r;
     } else {
-        h->jobs = r;
+        h->jobs[q] = r;
     }
-    h->jobs_tail = r;
+    h->jobs_tail[q] = r;
     h->offloaded++;
+    if (h->gate[0] != '\0') { /* tests: the job is provably in flight */
+        hcpd_log("info", "http.offload_queued", "path=%s account=%s", r->url,
+                 r->account[0] ? r->account : "-");
+    }
     pthread_cond_signal(&h->jobs_cond);
     pthread_mutex_unlock(&h->mtx);
     return HCP_OK;
@@ -1575,18 +1583,15 @@ int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *ar
 /* The test gate (HCP_TEST_OFFLOAD_GATE, docs/http.md): a job waits here
  * until the file exists, so a test can hold offloaded requests in flight
  * for as long as it needs without relying on how long anything takes. */
-static void http_gate(hcpd_http *h, const char *path)
+static void http_gate(hcpd_http *h)
 {
-    if (h->gate[0] == '\0') {
-        return;
-    }
-    hcpd_log("info", "http.offload_held", "path=%s", path);
-    while (access(h->gate, F_OK) != 0) {
+    while (h->gate[0] != '\0' && access(h->gate, F_OK) != 0) {
         uv_sleep(HTTP_GATE_POLL_MS);
     }
 }
 
-/* A worker thread: run queued jobs in order until stop ends the pool. A
+/* A worker thread: run queued jobs, oldest first and those of requests with
+ * an account before anonymous ones, until stop ends the pool. A
  * job's work replies (from this thread, through the locked queue); r may be
  * freed as soon as it has, so it is not touched after work returns. */
 static void http_worker(void *arg)
@@ -1594,19 +1599,24 @@ static void http_worker(void *arg)
     hcpd_http *h = arg;
     pthread_mutex_lock(&h->mtx);
     for (;;) {
-        while (h->jobs == NULL && !h->jobs_quit) {
+        while (h->jobs[0] == NULL && h->jobs[1] == NULL && !h->jobs_quit) {
             pthread_cond_wait(&h->jobs_cond, &h->mtx);
         }
-        hcpd_req *r = h->jobs;
+        int q = h->jobs[0] != NULL ? 0 : 1;
+        hcpd_req *r = h->jobs[q];
         if (r == NULL) {
             break; /* quitting, nothing left */
         }
-        h->jobs = r->job_next;
-        if (h->jobs == NULL) {
-            h->jobs_tail = NULL;
+        h->jobs[q] = r->job_next;
+        if (h->jobs[q] == NULL) {
+            h->jobs_tail[q] = NULL;
+        }
+        if (h->gate[0] != '\0') { /* under the lock: the lines are in the order taken */
+            hcpd_log("info", "http.offload_held", "path=%s account=%s", r->url,
+                     r->account[0] ? r->account : "-");
         }
         pthread_mutex_unlock(&h->mtx);
-        http_gate(h, r->url);
+        http_gate(h);
         r->work(r->work_arg, r);
         pthread_mutex_lock(&h->mtx);
         h->offloaded--;
@@ -1770,6 +1780,8 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
         memcpy(h->gate, gate, strlen(gate) + 1);
         hcpd_log("warn", "http.test_gate",
                  "detail=\"offloaded requests wait for a file (tests only)\"");
+    } else if (gate != NULL && gate[0] != '\0') {
+        hcpd_log("warn", "http.bad_env", "name=HCP_TEST_OFFLOAD_GATE detail=\"too long; ignored\"");
     }
     atomic_init(&h->writing, 0);
     if (pthread_mutex_init(&h->mtx, NULL) != 0) {

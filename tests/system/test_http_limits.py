@@ -35,10 +35,12 @@ Offload (a gateway with 2 workers and HCP_TEST_OFFLOAD_GATE, docs/http.md
                          connection are answered in order.
   test_b_held            with the gate shut, four feed renders are provably in
                          flight (both workers hold one, two are queued) and
-                         unanswered, yet /healthz and /v1/counties answer; a
-                         SIGTERM then waits for them (http.draining names them)
-                         and, once the gate opens, each gets its 200 before the
-                         gateway exits 0.
+                         unanswered, yet /healthz and /v1/counties answer; an
+                         authenticated GET /v1/cases is queued behind them; a
+                         SIGTERM then waits for all five (http.draining names
+                         them) and, once the gate opens, each gets its 200
+                         before the gateway exits 0, the authenticated one
+                         taken before the two anonymous renders queued first.
 Timing is never asserted: only that things happen before generous deadlines.
 """
 import json
@@ -460,8 +462,15 @@ class Offload(unittest.TestCase):
             raise AssertionError("the gateway did not stop cleanly (exit %r):\n%s"
                                  % (code, tail(err)))
 
+    def held_lines(self):
+        return [l for l in self.gw.stderr().splitlines() if "id=http.offload_held" in l]
+
     def held(self):
-        return self.gw.stderr().count("id=http.offload_held")
+        return len(self.held_lines())
+
+    def queued(self, what):
+        return sum(1 for l in self.gw.stderr().splitlines()
+                   if "id=http.offload_queued path=" + what in l)
 
     def test_a_pipelined(self):
         open(self.gate, "w").close()  # the gate open: jobs run at once
@@ -489,6 +498,7 @@ class Offload(unittest.TestCase):
 
     def test_b_held(self):
         gw, before = self.gw, self.held()
+        qfeed = self.queued("/feed/requests.json")
         socks = []
         try:
             for page in range(40, 44):  # four pages no one asked for: cache misses
@@ -502,7 +512,16 @@ class Offload(unittest.TestCase):
             self.healthy_gw()
             self.assertEqual(gw.get("/v1/counties", timeout=DEADLINE).status, 200)
             self.healthy_gw()
-            # none of the four can have been answered: the gate is shut
+            # an authenticated list (offloaded too) queued behind two renders
+            s = connect(gw.port)
+            s.sendall(("GET /v1/cases?limit=5 HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: Bearer %s\r\n\r\n" % gw.token).encode())
+            socks.append(s)
+            # all five were given to the pool (logged as queued, under the gate)
+            hcptest.wait_until(lambda: (self.queued("/feed/requests.json") - qfeed == 4
+                                        and self.queued("/v1/cases") == 1, None),
+                               DEADLINE, "the five requests to be queued")
+            # none of the five can have been answered: the gate is shut
             for s in socks:
                 s.setblocking(False)
                 with self.assertRaises(BlockingIOError):
@@ -512,17 +531,22 @@ class Offload(unittest.TestCase):
             # a stop waits for them: it logs what it drains every 5 s
             gw.proc.send_signal(signal.SIGTERM)
             hcptest.wait_until(
-                lambda: ("id=http.draining inflight=4 offloaded=4" in gw.stderr(), None),
-                DEADLINE, "the stop to wait for the four offloaded requests")
+                lambda: ("id=http.draining inflight=5 offloaded=5" in gw.stderr(), None),
+                DEADLINE, "the stop to wait for the five offloaded requests")
             self.assertIsNone(gw.proc.poll())
             open(self.gate, "w").close()
-            for s in socks:
+            for i, s in enumerate(socks):
                 r = read_response(s.makefile("rb"))
                 self.assertIsNotNone(r, "an offloaded request was dropped by the stop")
                 self.assertEqual(r[0], 200, r)
-                self.assertEqual(json.loads(r[2]), [])
+                self.assertEqual(json.loads(r[2]), [] if i < 4 else {"cases": [], "next": None})
             self.assertEqual(gw.proc.wait(DEADLINE), 0, tail(gw.stderr()))
-            self.assertEqual(self.held() - before, 4)
+            # taken in order: the two held renders, then the authenticated
+            # request before the two anonymous renders queued ahead of it
+            paths = [l.split(" path=")[1] for l in self.held_lines()[before:]]
+            self.assertEqual(paths, ["/feed/requests.json account=-"] * 2
+                             + ["/v1/cases account=admin"]
+                             + ["/feed/requests.json account=-"] * 2)
             self.assertIn("id=http.stopped", gw.stderr())
         finally:
             for s in socks:
