@@ -43,7 +43,8 @@ typedef struct hcpd_http_cfg {
     /* Called on the HTTP server's thread for each admitted request (token
      * checked, body read within HCP_BODY_MAX). It must make the request be
      * answered exactly once, now or later from any thread. It should not
-     * block: the server's connections wait while it runs. */
+     * block: the server's connections wait while it runs; slow work goes
+     * to hcpd_req_offload. */
     void (*handle)(void *arg, hcpd_req *r);
     void *arg;
     /* Who holds a bearer token that is not cfg.token: copy the account's
@@ -119,6 +120,22 @@ typedef struct hcpd_hdr {
  * public feed's ETag, Last-Modified and 304 Not Modified. */
 void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, const void *data,
                          size_t len, const hcpd_hdr *hdrs, size_t nhdrs);
+
+/* Move slow work (an LMDB scan, a render, a commit) off the server thread,
+ * where it would hold every connection, /healthz included: work(arg, r) is
+ * run once on one of the server's worker threads (HCP_HTTP_WORKERS, by
+ * default the CPUs within 2..8; oldest first, those of requests with an
+ * account before anonymous ones) and must
+ * reply to r exactly once, as a handler must. Call only from cfg.handle,
+ * on the server thread, before replying, at most once per request. r stays
+ * in flight (hcpd_http_stop waits for its reply) and its connection stays
+ * paused, so pipelined requests keep their order. work must be thread-safe
+ * against other handlers and workers; arg is the caller's (work frees it if
+ * it must). Returns HCP_OK (queued: the handler returns without replying),
+ * or HCP_EINVAL when r or work is NULL, or the call is made off the server
+ * thread, twice, or after a reply: then nothing happened and the caller
+ * still answers r (e.g. by calling work itself). */
+int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *arg);
 
 /* ---- frame.c: start-up and shutdown plumbing of a daemon. ----
  * prog is the daemon's name in messages ("hcp-node"); each function prints

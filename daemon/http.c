@@ -13,6 +13,14 @@
  * with the handler and while its reply is written, the connection is not
  * read, so pipelined requests wait in the socket and are answered in order.
  *
+ * Slow work (a feed page rendered from LMDB, a long scan, a commit) must not
+ * hold the server thread, or every connection waits behind it, /healthz
+ * included: a handler hands it to hcpd_req_offload, which queues the request
+ * for a small pool of worker threads (HCP_HTTP_WORKERS, default the CPUs,
+ * 2..8). The request stays counted in flight and its connection paused
+ * until the worker's reply arrives through the locked queue like any reply
+ * from another thread.
+ *
  * Limits (SPEC "Limits every listener keeps"): an idle keep-alive connection
  * is closed after HCP_HTTP_IDLE_MS (30 s); a request must arrive whole within
  * HCP_HTTP_REQUEST_MS (30 s) of its first byte (408 and close), and a reply
@@ -42,6 +50,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hcpd.h"
 #include "json.h"
@@ -61,6 +70,10 @@
 #define HTTP_LINGER_MS     1000  /* after a closing reply: wait this long for the client's FIN */
 #define HTTP_DRAIN_LOG_MS  5000  /* how often stop reports what it waits for */
 #define HTTP_WRITE_WAIT_MS 1000  /* how long stop lets the last replies leave */
+#define HTTP_WORKERS_MIN   2     /* worker threads by default: the CPUs within MIN..MAX */
+#define HTTP_WORKERS_MAX   8
+#define HTTP_WORKERS_CAP   64 /* the most HCP_HTTP_WORKERS may ask for */
+#define HTTP_GATE_POLL_MS  10 /* how often a held job looks for the test gate */
 
 enum conn_state {
     C_IDLE,    /* between requests: evictable, idle timer */
@@ -98,7 +111,18 @@ struct hcpd_http {
     hcpd_req *queue, *queue_tail; /* replies made on other threads */
     int inflight;                 /* requests with the handler, not yet answered */
     bool stopping, quit;
-    atomic_int writing;      /* replies being written */
+    atomic_int writing; /* replies being written */
+    /* the worker pool of hcpd_req_offload: jobs under mtx */
+    pthread_cond_t jobs_cond;
+    /* queued, not yet taken by a worker: [0] requests with an account, taken
+     * first, so a flood of anonymous feed renders cannot starve them; [1]
+     * anonymous ones (public routes without a token) */
+    hcpd_req *jobs[2], *jobs_tail[2];
+    int offloaded;  /* queued or running */
+    bool jobs_quit; /* workers end once the queue is empty */
+    int nworkers, workers_up;
+    uv_thread_t workers[HTTP_WORKERS_CAP];
+    char gate[256];          /* HCP_TEST_OFFLOAD_GATE: jobs wait for this file ("" none) */
     char scratch[HTTP_RBUF]; /* where closing connections' input is discarded */
 };
 
@@ -106,6 +130,10 @@ struct hcpd_req {
     hcpd_http *h;
     conn *c;        /* server thread only; NULL once the connection is gone */
     hcpd_req *next; /* in h->queue or h->ready */
+    /* hcpd_req_offload: what a worker runs, and the link in h->jobs */
+    void (*work)(void *arg, hcpd_req *r);
+    void *work_arg;
+    hcpd_req *job_next;
     uv_write_t wr;
     char *out; /* the formatted response (owned), outlen bytes; NULL: close */
     size_t outlen;
@@ -1515,6 +1543,100 @@ static void http_thread(void *arg)
     tls_server = NULL;
 }
 
+/* ---- the worker pool (hcpd_req_offload) ---- */
+
+/* Queue r for a worker (hcpd.h): only from the handler on the server
+ * thread, before any reply, once. The request stays in h->inflight (stop
+ * waits for it) and its connection stays paused in C_WAITING until the
+ * worker's reply is taken. No allocation: the job is linked through r. */
+int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *arg)
+{
+    if (r == NULL || work == NULL) {
+        return HCP_EINVAL;
+    }
+    hcpd_http *h = r->h;
+    if (tls_server != h || !r->counted || r->work != NULL || atomic_load(&r->replied) ||
+        h->workers_up == 0) {
+        return HCP_EINVAL;
+    }
+    r->work = work;
+    r->work_arg = arg;
+    r->job_next = NULL;
+    int q = r->account[0] != '\0' ? 0 : 1;
+    pthread_mutex_lock(&h->mtx);
+    if (h->jobs_tail[q] != NULL) {
+        h->jobs_tail[q]->job_next = r;
+    } else {
+        h->jobs[q] = r;
+    }
+    h->jobs_tail[q] = r;
+    h->offloaded++;
+    if (h->gate[0] != '\0') { /* tests: the job is provably in flight */
+        hcpd_log("info", "http.offload_queued", "path=%s account=%s", r->url,
+                 r->account[0] ? r->account : "-");
+    }
+    pthread_cond_signal(&h->jobs_cond);
+    pthread_mutex_unlock(&h->mtx);
+    return HCP_OK;
+}
+
+/* The test gate (HCP_TEST_OFFLOAD_GATE, docs/http.md): a job waits here
+ * until the file exists, so a test can hold offloaded requests in flight
+ * for as long as it needs without relying on how long anything takes. */
+static void http_gate(hcpd_http *h)
+{
+    while (h->gate[0] != '\0' && access(h->gate, F_OK) != 0) {
+        uv_sleep(HTTP_GATE_POLL_MS);
+    }
+}
+
+/* A worker thread: run queued jobs, oldest first and those of requests with
+ * an account before anonymous ones, until stop ends the pool. A
+ * job's work replies (from this thread, through the locked queue); r may be
+ * freed as soon as it has, so it is not touched after work returns. */
+static void http_worker(void *arg)
+{
+    hcpd_http *h = arg;
+    pthread_mutex_lock(&h->mtx);
+    for (;;) {
+        while (h->jobs[0] == NULL && h->jobs[1] == NULL && !h->jobs_quit) {
+            pthread_cond_wait(&h->jobs_cond, &h->mtx);
+        }
+        int q = h->jobs[0] != NULL ? 0 : 1;
+        hcpd_req *r = h->jobs[q];
+        if (r == NULL) {
+            break; /* quitting, nothing left */
+        }
+        h->jobs[q] = r->job_next;
+        if (h->jobs[q] == NULL) {
+            h->jobs_tail[q] = NULL;
+        }
+        if (h->gate[0] != '\0') { /* under the lock: the lines are in the order taken */
+            hcpd_log("info", "http.offload_held", "path=%s account=%s", r->url,
+                     r->account[0] ? r->account : "-");
+        }
+        pthread_mutex_unlock(&h->mtx);
+        http_gate(h);
+        r->work(r->work_arg, r);
+        pthread_mutex_lock(&h->mtx);
+        h->offloaded--;
+    }
+    pthread_mutex_unlock(&h->mtx);
+}
+
+/* End the pool: wake every worker, let them drain the queue, join them. */
+static void http_workers_stop(hcpd_http *h)
+{
+    pthread_mutex_lock(&h->mtx);
+    h->jobs_quit = true;
+    pthread_cond_broadcast(&h->jobs_cond);
+    pthread_mutex_unlock(&h->mtx);
+    for (int i = 0; i < h->workers_up; i++) {
+        uv_thread_join(&h->workers[i]);
+    }
+    h->workers_up = 0;
+}
+
 /* ---- start and stop ---- */
 
 /* An integer setting from the environment within lo..hi, else def. */
@@ -1612,6 +1734,7 @@ static void http_free(hcpd_http *h)
         h->queue = r->next;
         req_free(r);
     }
+    pthread_cond_destroy(&h->jobs_cond);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->mtx);
     explicit_bzero(h->token, sizeof(h->token));
@@ -1647,6 +1770,19 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
                                 cfg->max_conns > 0 ? cfg->max_conns : HTTP_MAX_CONNS, 1, 1000000);
     h->idle_ms = http_env_int("HCP_HTTP_IDLE_MS", HTTP_IDLE_MS, 10, HTTP_IDLE_MS);
     h->request_ms = http_env_int("HCP_HTTP_REQUEST_MS", HTTP_REQUEST_MS, 10, HTTP_REQUEST_MS);
+    unsigned ncpu = uv_available_parallelism();
+    int nw = ncpu < HTTP_WORKERS_MIN   ? HTTP_WORKERS_MIN
+             : ncpu > HTTP_WORKERS_MAX ? HTTP_WORKERS_MAX
+                                       : (int)ncpu;
+    h->nworkers = http_env_int("HCP_HTTP_WORKERS", nw, 1, HTTP_WORKERS_CAP);
+    const char *gate = getenv("HCP_TEST_OFFLOAD_GATE");
+    if (gate != NULL && gate[0] != '\0' && strlen(gate) < sizeof(h->gate)) {
+        memcpy(h->gate, gate, strlen(gate) + 1);
+        hcpd_log("warn", "http.test_gate",
+                 "detail=\"offloaded requests wait for a file (tests only)\"");
+    } else if (gate != NULL && gate[0] != '\0') {
+        hcpd_log("warn", "http.bad_env", "name=HCP_TEST_OFFLOAD_GATE detail=\"too long; ignored\"");
+    }
     atomic_init(&h->writing, 0);
     if (pthread_mutex_init(&h->mtx, NULL) != 0) {
         free(h);
@@ -1657,8 +1793,15 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
         free(h);
         return HCP_ENOMEM;
     }
+    if (pthread_cond_init(&h->jobs_cond, NULL) != 0) {
+        pthread_cond_destroy(&h->cond);
+        pthread_mutex_destroy(&h->mtx);
+        free(h);
+        return HCP_ENOMEM;
+    }
     int rc = uv_loop_init(&h->loop);
     if (rc != 0) {
+        pthread_cond_destroy(&h->jobs_cond);
         pthread_cond_destroy(&h->cond);
         pthread_mutex_destroy(&h->mtx);
         free(h);
@@ -1667,6 +1810,7 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
     }
     if ((rc = uv_async_init(&h->loop, &h->async, on_async)) != 0) {
         uv_loop_close(&h->loop);
+        pthread_cond_destroy(&h->jobs_cond);
         pthread_cond_destroy(&h->cond);
         pthread_mutex_destroy(&h->mtx);
         free(h);
@@ -1682,8 +1826,18 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
         return rc == UV_EADDRINUSE ? HCP_EBUSY : rc == UV_EINVAL ? HCP_EINVAL : HCP_EIO;
     }
     http_log_addr(h);
+    for (int i = 0; i < h->nworkers; i++) {
+        if ((rc = uv_thread_create(&h->workers[i], http_worker, h)) != 0) {
+            hcpd_log("error", "http.start_failed", "step=workers reason=\"%s\"", uv_strerror(rc));
+            http_workers_stop(h);
+            http_free(h);
+            return HCP_ENOMEM;
+        }
+        h->workers_up++;
+    }
     if ((rc = uv_thread_create(&h->thread, http_thread, h)) != 0) {
         hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
+        http_workers_stop(h);
         http_free(h);
         return HCP_ENOMEM;
     }
@@ -1718,12 +1872,13 @@ void hcpd_http_stop(hcpd_http *h)
     uv_async_send(&h->async);
     pthread_mutex_lock(&h->mtx);
     while (h->inflight > 0) {
+        int inflight = h->inflight, offloaded = h->offloaded;
         pthread_mutex_unlock(&h->mtx);
         if (h->cfg.loop != NULL) {
             uv_run(h->cfg.loop, UV_RUN_NOWAIT);
         }
         if (http_now_ms() - last >= HTTP_DRAIN_LOG_MS) {
-            hcpd_log("info", "http.draining", "inflight=%d", h->inflight);
+            hcpd_log("info", "http.draining", "inflight=%d offloaded=%d", inflight, offloaded);
             last = http_now_ms();
         }
         pthread_mutex_lock(&h->mtx);
@@ -1737,6 +1892,7 @@ void hcpd_http_stop(hcpd_http *h)
         }
     }
     pthread_mutex_unlock(&h->mtx);
+    http_workers_stop(h); /* every job replied: the queue is empty */
     /* the last replies are being written: give them a moment */
     uint64_t w0 = http_now_ms();
     while (atomic_load(&h->writing) > 0 && http_now_ms() - w0 < HTTP_WRITE_WAIT_MS) {

@@ -255,6 +255,35 @@ static void get_access_log(gw *g, hcpd_req *r)
         hcpd_access_route(r, &g->store->db, g->acct.access);
 }
 
+/* Routes that scan LMDB at length (a case list can unpack every case of a
+ * county to find a few that match; the access log, every entry) or commit
+ * (a personal read's access-log entry waits for the writer's lock and an
+ * fsync) run on the HTTP server's worker pool: on its one thread they would
+ * hold every other connection, /healthz and the feed's cached pages
+ * included (docs/http.md "Slow handlers"). */
+static void list_cases_work(void *arg, hcpd_req *r)
+{
+    list_cases(arg, r);
+}
+
+static void get_access_log_work(void *arg, hcpd_req *r)
+{
+    get_access_log(arg, r);
+}
+
+/* The path's case id is borrowed from r, which lives until the reply. */
+static void get_case_work(void *arg, hcpd_req *r)
+{
+    get_case(arg, r, hcpd_req_path(r) + 10);
+}
+
+/* Run fn(g, r) on the worker pool, or here if that is refused. */
+static void offload(gw *g, hcpd_req *r, void (*fn)(void *, hcpd_req *))
+{
+    if (hcpd_req_offload(r, fn, g) != HCP_OK)
+        fn(g, r);
+}
+
 static void not_allowed(hcpd_req *r)
 {
     hcpd_req_reply_error(r, 405, "method_not_allowed", "this route does not take that method");
@@ -272,11 +301,11 @@ static void handle(void *arg, hcpd_req *r)
     else if (is(p, "/v1/counties"))
         get ? get_counties(g, r) : not_allowed(r);
     else if (is(p, "/v1/cases"))
-        get ? list_cases(g, r) : not_allowed(r);
+        get ? offload(g, r, list_cases_work) : not_allowed(r);
     else if (strncmp(p, "/v1/cases/", 10) == 0)
-        get ? get_case(g, r, p + 10) : not_allowed(r);
+        get ? offload(g, r, get_case_work) : not_allowed(r);
     else if (is(p, "/v1/access-log"))
-        get ? get_access_log(g, r) : not_allowed(r);
+        get ? offload(g, r, get_access_log_work) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */
         get ? gw_feed_handle(g, r) : not_allowed(r);
     else

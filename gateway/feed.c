@@ -704,6 +704,13 @@ static blob *blob_of(const hcp_buf *out, hcp_time lastmod)
     return b;
 }
 
+/* q's page if the cache holds it at the current version (a reference for
+ * the caller), else NULL: the cheap look-up done on the server thread. */
+static blob *page_cached(gw_store *s, const feed_q *q)
+{
+    return cache_get(s->feed_cache, q, atomic_load(&s->feed_version), (hcp_time)time(NULL));
+}
+
 /* q's page, from the cache or rendered now; *out has a reference. */
 static int page_get(gw_store *s, const feed_q *q, blob **out)
 {
@@ -785,19 +792,10 @@ bool gw_feed_is_route(const char *path)
            (strcmp(path, "/feed/requests.json") == 0 || strcmp(path, "/feed/atom.xml") == 0);
 }
 
-void gw_feed_handle(gw *g, hcpd_req *r)
+/* Answer r with page b (200, or 304 when the client's copy is current)
+ * and drop the caller's reference. */
+static void feed_send(hcpd_req *r, const feed_q *q, blob *b)
 {
-    bool atom = strcmp(hcpd_req_path(r), "/feed/atom.xml") == 0;
-    feed_q q;
-    if (!parse_query(r, atom, &q))
-        return;
-    blob *b = NULL;
-    int rc = page_get(g->store, &q, &b);
-    if (rc != HCP_OK) {
-        gw_log("warn", "feed.render_failed", "err=\"%s\"", hcp_strerror(rc));
-        hcpd_req_reply_error(r, rc == HCP_ENOMEM ? 503 : 500, "storage_error", hcp_strerror(rc));
-        return;
-    }
     char date[40];
     http_date(b->lastmod, date);
     hcpd_hdr h[] = {{"ETag", b->etag},
@@ -805,7 +803,55 @@ void gw_feed_handle(gw *g, hcpd_req *r)
                     {"Cache-Control", "no-cache"},
                     {"Access-Control-Allow-Origin", "*"}};
     bool same = not_modified(r, b);
-    hcpd_req_reply_hdrs(r, same ? 304 : 200, atom ? FEED_ATOM : FEED_JSON, b->data,
+    hcpd_req_reply_hdrs(r, same ? 304 : 200, q->atom ? FEED_ATOM : FEED_JSON, b->data,
                         same ? 0 : b->len, h, sizeof(h) / sizeof(h[0]));
     blob_unref(b);
+}
+
+/* A page to render off the server thread: the query, copied. */
+typedef struct feed_job {
+    gw *g;
+    feed_q q;
+} feed_job;
+
+/* Render (or find, if another request rendered it meanwhile) and answer
+ * the job's page; on a worker thread, or inline when offloading was
+ * refused. Frees the job. */
+static void feed_work(void *arg, hcpd_req *r)
+{
+    feed_job *j = arg;
+    blob *b = NULL;
+    int rc = page_get(j->g->store, &j->q, &b);
+    if (rc != HCP_OK) {
+        gw_log("warn", "feed.render_failed", "err=\"%s\"", hcp_strerror(rc));
+        hcpd_req_reply_error(r, rc == HCP_ENOMEM ? 503 : 500, "storage_error", hcp_strerror(rc));
+    } else
+        feed_send(r, &j->q, b);
+    free(j);
+}
+
+/* A cached page is answered here, on the server thread (a look-up and a
+ * copy); a miss renders from LMDB, skipping up to page x page_size entries
+ * (tens of ms), so it goes to the server's worker pool instead of holding
+ * every other connection (docs/http.md "Slow handlers"). */
+void gw_feed_handle(gw *g, hcpd_req *r)
+{
+    bool atom = strcmp(hcpd_req_path(r), "/feed/atom.xml") == 0;
+    feed_q q;
+    if (!parse_query(r, atom, &q))
+        return;
+    blob *b = page_cached(g->store, &q);
+    if (b != NULL) {
+        feed_send(r, &q, b);
+        return;
+    }
+    feed_job *j = malloc(sizeof(*j));
+    if (j == NULL) {
+        hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
+        return;
+    }
+    j->g = g;
+    j->q = q;
+    if (hcpd_req_offload(r, feed_work, j) != HCP_OK)
+        feed_work(j, r); /* not on the server thread: render here */
 }

@@ -637,6 +637,34 @@ static void get_access_log(node *n, node_req *r)
         hcpd_access_route(r, &n->store->db, n->acct.access);
 }
 
+/* Routes that scan LMDB at length run on the HTTP server's worker pool: a
+ * case list filtered by overdue=true can read every case to find a few,
+ * /metrics reads every open case, the access log every entry; on the
+ * server's one thread they would hold every other connection, /healthz
+ * included (docs/http.md "Slow handlers"). A single case's read stays
+ * here; writes and personal reads go to the writer anyway. */
+static void list_cases_work(void *arg, node_req *r)
+{
+    list_cases(arg, r);
+}
+
+static void get_metrics_work(void *arg, node_req *r)
+{
+    get_metrics(arg, r);
+}
+
+static void get_access_log_work(void *arg, node_req *r)
+{
+    get_access_log(arg, r);
+}
+
+/* Run fn(n, r) on the worker pool, or here if that is refused. */
+static void offload(node *n, node_req *r, void (*fn)(void *, node_req *))
+{
+    if (hcpd_req_offload(r, fn, n) != HCP_OK)
+        fn(n, r);
+}
+
 /* GET /healthz: no token (liveness probes). */
 static void get_healthz(node *n, node_req *r)
 {
@@ -690,7 +718,7 @@ void node_api_handle(node *n, node_req *r)
         if (is(m, "POST"))
             post_intake(n, r, true);
         else if (is(m, "GET"))
-            list_cases(n, r);
+            offload(n, r, list_cases_work);
         else
             not_allowed(r);
     } else if (strncmp(p, "/v1/cases/", 10) == 0)
@@ -698,11 +726,11 @@ void node_api_handle(node *n, node_req *r)
     else if (strcmp(p, "/v1/ledger") == 0)
         is(m, "GET") ? get_ledger(n, r) : not_allowed(r);
     else if (strcmp(p, "/v1/access-log") == 0)
-        is(m, "GET") ? get_access_log(n, r) : not_allowed(r);
+        is(m, "GET") ? offload(n, r, get_access_log_work) : not_allowed(r);
     else if (strcmp(p, "/v1/sync") == 0)
         is(m, "GET") ? get_sync(n, r) : not_allowed(r);
     else if (strcmp(p, "/metrics") == 0)
-        is(m, "GET") ? get_metrics(n, r) : not_allowed(r);
+        is(m, "GET") ? offload(n, r, get_metrics_work) : not_allowed(r);
     else
         node_req_reply_error(r, 404, "not_found", "no such route");
 }

@@ -28,6 +28,19 @@ Usage: python3 test_http_limits.py PATH/TO/hcp-node PATH/TO/hcp-gateway
                          character, invalid UTF-8) are 400 at GET /v1/cases.
   test_h_reset           clients resetting their connections while answers are
                          written do not take the node down (no SIGPIPE).
+Offload (a gateway with 2 workers and HCP_TEST_OFFLOAD_GATE, docs/http.md
+"Slow handlers": offloaded requests wait until the gate file exists):
+  test_a_pipelined       feed pages that miss the cache (rendered by the worker
+                         pool) pipelined with /healthz and HEAD on one
+                         connection are answered in order.
+  test_b_held            with the gate shut, four feed renders are provably in
+                         flight (both workers hold one, two are queued) and
+                         unanswered, yet /healthz and /v1/counties answer; an
+                         authenticated GET /v1/cases is queued behind them; a
+                         SIGTERM then waits for all five (http.draining names
+                         them) and, once the gate opens, each gets its 200
+                         before the gateway exits 0, the authenticated one
+                         taken before the two anonymous renders queued first.
 Timing is never asserted: only that things happen before generous deadlines.
 """
 import json
@@ -35,6 +48,7 @@ import os
 import resource
 import selectors
 import shutil
+import signal
 import struct
 import socket
 import sys
@@ -415,6 +429,133 @@ class Limits(unittest.TestCase):
         for q in ("?limit=%zz", "?limit=5&limit=6", "?status=%00", "?status=%0a",
                   "?after=%ff%fe", "?after=" + "a" * 100, "?status=received&status=received"):
             self.assertEqual(cases(q), 400, q)
+
+
+class Offload(unittest.TestCase):
+    tmp = None
+    gw = None  # 2 workers; offloaded requests wait for the file `gate`
+    gate = None
+
+    @classmethod
+    def setUpClass(cls):
+        if not GATEWAY_BIN:
+            raise unittest.SkipTest("no hcp-gateway given")
+        cls.tmp = tempfile.mkdtemp(prefix="hcp-offload-")
+        cls.gate = os.path.join(cls.tmp, "gate")
+        gdir = os.path.join(cls.tmp, "gw")
+        os.makedirs(gdir)
+        cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",),
+                         env={"HCP_TEST_OFFLOAD_GATE": cls.gate, "HCP_HTTP_WORKERS": "2"})
+        cls.gw.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.gate:
+            open(cls.gate, "w").close()  # nothing may stay held
+        code = cls.gw.stop() if cls.gw is not None else 0
+        err = cls.gw.stderr() if cls.gw is not None else ""
+        if os.environ.get("HCP_HTTP_KEEP"):
+            print("kept", cls.tmp)
+        elif cls.tmp:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+        if code != 0 or "Sanitizer" in err:
+            raise AssertionError("the gateway did not stop cleanly (exit %r):\n%s"
+                                 % (code, tail(err)))
+
+    def held_lines(self):
+        return [l for l in self.gw.stderr().splitlines() if "id=http.offload_held" in l]
+
+    def held(self):
+        return len(self.held_lines())
+
+    def queued(self, what):
+        return sum(1 for l in self.gw.stderr().splitlines()
+                   if "id=http.offload_queued path=" + what in l)
+
+    def test_a_pipelined(self):
+        open(self.gate, "w").close()  # the gate open: jobs run at once
+        try:
+            s = connect(self.gw.port)
+            s.sendall(get("x", "/feed/requests.json?page=30") + get("x", "/healthz")
+                      + get("x", "/feed/atom.xml?county=630102")
+                      + b"HEAD /feed/requests.json?page=31 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      + get("x", "/healthz"))
+            f = s.makefile("rb")
+            got = [read_response(f), read_response(f), read_response(f),
+                   read_response(f, head=True), read_response(f)]
+            s.close()
+            self.assertEqual([g[0] for g in got], [200] * 5, got)
+            self.assertEqual(json.loads(got[0][2]), [])
+            self.assertEqual(json.loads(got[1][2])["status"], "ok")
+            self.assertTrue(got[2][1]["content-type"].startswith("application/atom+xml"), got[2])
+            self.assertTrue(got[3][1]["content-type"].startswith("application/json"), got[3])
+            self.assertEqual(got[3][2], b"")
+            self.assertEqual(json.loads(got[4][2])["status"], "ok")
+            # the three feed requests missed the cache: each went to a worker
+            self.assertEqual(self.held(), 3, tail(self.gw.stderr()))
+        finally:
+            os.unlink(self.gate)
+
+    def test_b_held(self):
+        gw, before = self.gw, self.held()
+        qfeed = self.queued("/feed/requests.json")
+        socks = []
+        try:
+            for page in range(40, 44):  # four pages no one asked for: cache misses
+                s = connect(gw.port)
+                s.sendall(get("x", "/feed/requests.json?page=%d" % page))
+                socks.append(s)
+            # both workers hold a render; the other two wait in the queue
+            hcptest.wait_until(lambda: (self.held() - before >= 2, self.held() - before),
+                               DEADLINE, "two renders held by the workers")
+            # the server thread is free: a public and an authenticated route answer
+            self.healthy_gw()
+            self.assertEqual(gw.get("/v1/counties", timeout=DEADLINE).status, 200)
+            self.healthy_gw()
+            # an authenticated list (offloaded too) queued behind two renders
+            s = connect(gw.port)
+            s.sendall(("GET /v1/cases?limit=5 HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: Bearer %s\r\n\r\n" % gw.token).encode())
+            socks.append(s)
+            # all five were given to the pool (logged as queued, under the gate)
+            hcptest.wait_until(lambda: (self.queued("/feed/requests.json") - qfeed == 4
+                                        and self.queued("/v1/cases") == 1, None),
+                               DEADLINE, "the five requests to be queued")
+            # none of the five can have been answered: the gate is shut
+            for s in socks:
+                s.setblocking(False)
+                with self.assertRaises(BlockingIOError):
+                    s.recv(1)
+                s.setblocking(True)
+                s.settimeout(DEADLINE)
+            # a stop waits for them: it logs what it drains every 5 s
+            gw.proc.send_signal(signal.SIGTERM)
+            hcptest.wait_until(
+                lambda: ("id=http.draining inflight=5 offloaded=5" in gw.stderr(), None),
+                DEADLINE, "the stop to wait for the five offloaded requests")
+            self.assertIsNone(gw.proc.poll())
+            open(self.gate, "w").close()
+            for i, s in enumerate(socks):
+                r = read_response(s.makefile("rb"))
+                self.assertIsNotNone(r, "an offloaded request was dropped by the stop")
+                self.assertEqual(r[0], 200, r)
+                self.assertEqual(json.loads(r[2]), [] if i < 4 else {"cases": [], "next": None})
+            self.assertEqual(gw.proc.wait(DEADLINE), 0, tail(gw.stderr()))
+            # taken in order: the two held renders, then the authenticated
+            # request before the two anonymous renders queued ahead of it
+            paths = [l.split(" path=")[1] for l in self.held_lines()[before:]]
+            self.assertEqual(paths, ["/feed/requests.json account=-"] * 2
+                             + ["/v1/cases account=admin"]
+                             + ["/feed/requests.json account=-"] * 2)
+            self.assertIn("id=http.stopped", gw.stderr())
+        finally:
+            for s in socks:
+                s.close()
+
+    def healthy_gw(self):
+        r = request(self.gw.port, get("x", "/healthz"))
+        self.assertIsNotNone(r, "no answer from /healthz")
+        self.assertEqual(r[0], 200, r)
 
 
 if __name__ == "__main__":
