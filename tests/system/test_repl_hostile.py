@@ -106,7 +106,7 @@ class Hostile(unittest.TestCase):
         n = len(result.failures) + len(result.errors) if result else 0
         out = super().run(result)
         if result and len(result.failures) + len(result.errors) > n:
-            type(self).dump("failure")
+            hcptest.dump(self.procs, "failure")
         return out
 
     # ---- helpers ----
