@@ -40,9 +40,10 @@ function request()
       or '"kind":"complaint","complainant":{"name":"投诉人","phone":"13900000000"}'
    local body = string.format(
       '{%s,"unit":{"code":"U1","name":"%s"},"window":"W%02d","service_item":%s,' ..
-      '"channel":"%s","dimensions":%s,"content":"%s #%d-%d"}',
+      '"channel":"%s","dimensions":%s,"content":"%s 第%d组%d批%d号"}',
       kind, unit, n % 12, items[n % #items + 1], channels[n % #channels + 1],
-      dims[math.floor(n / 5) % #dims + 1], texts[n % #texts + 1], tid or 0, n)
+      dims[math.floor(n / 5) % #dims + 1], texts[n % #texts + 1], tid or 0, math.floor(n / 1000),
+      n % 1000)
    return wrk.format(nil, nil, nil, body)
 end
 

@@ -41,9 +41,9 @@ local n = 0
 function request()
    n = n + 1
    local body = string.format(
-      '{"unit":%s,"service_item":%s,"channel":"%s","rating":%d,"content":"%s #%d-%d"}',
+      '{"unit":%s,"service_item":%s,"channel":"%s","rating":%d,"content":"%s 第%d组%d批%d号"}',
       units[n % #units + 1], items[math.floor(n / 7) % #items + 1], channels[n % #channels + 1],
-      3 + n % 3, texts[n % #texts + 1], tid or 0, n)
+      3 + n % 3, texts[n % #texts + 1], tid or 0, math.floor(n / 1000), n % 1000)
    return wrk.format(nil, nil, nil, body)
 end
 

@@ -2,7 +2,10 @@
 -- (bench/repl_bench.py, docs/bench.md "Replication"): POST /v1/evaluations
 -- with a rating of 3..5 (one `evaluation` event each) and a content of a
 -- 42-byte phrase 11 times, so each stored record is about 600 bytes (the
--- record bench_gw_apply_raw writes). Environment: HCP_TOKEN (the node's API
+-- record bench_gw_apply_raw writes). The counter at its end is written as
+-- "第T组N批M号" so that no run of 7 digits forms: free text with one is masked
+-- and its original sealed beside it (docs/codec.md "Free text"), which
+-- doubles a record (docs/bench.md, session 4). Environment: HCP_TOKEN (the node's API
 -- token), HCP_LIMIT (optional: each wrk thread stops after that many
 -- responses; the caller interrupts wrk once the node holds enough).
 local token = os.getenv("HCP_TOKEN") or ""
@@ -26,7 +29,7 @@ function request()
    local body = string.format(
       '{"unit":{"code":"U1","name":"城东区政务服务中心"},' ..
       '"service_item":{"code":"S1","name":"营业执照"},"channel":"web","rating":%d,' ..
-      '"content":"%s #%d-%d"}', 3 + n % 3, text, tid or 0, n)
+      '"content":"%s 第%d组%d批%d号"}', 3 + n % 3, text, tid or 0, math.floor(n / 1000), n % 1000)
    return wrk.format(nil, nil, nil, body)
 end
 

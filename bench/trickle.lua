@@ -72,7 +72,8 @@ function request()
    local body = string.format(
       '{"unit":{"code":"U1","name":"城东区政务服务中心"},' ..
       '"service_item":{"code":"S1","name":"营业执照"},"channel":"web","rating":%d,' ..
-      '"content":"%s #t%d-%d"}', 3 + n % 3, text, tid or 0, n)
+      '"content":"%s 第t%d组%d批%d号"}', 3 + n % 3, text, tid or 0, math.floor(n / 1000),
+      n % 1000)
    return wrk.format(nil, nil, nil, body)
 end
 
