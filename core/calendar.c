@@ -1,7 +1,7 @@
 /* calendar.c — the PRC working-day calendar: a strict TSV reader, a sorted
  * array of listed days (off/work) looked up by binary search, and a bitmap
  * of the years whose State Council notice the file holds. docs/calendar.md
- * describes the file; DOMAIN.md "Counting working days" the rule. */
+ * describes the file; docs/calendar.md the rule. */
 #include "calendar.h"
 
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /*
- * calendar.h — the PRC working-day calendar (DOMAIN.md, "Counting working
- * days"). A working day is Monday–Friday, minus the public holidays listed
+ * calendar.h — the PRC working-day calendar (docs/calendar.md). A working
+ * day is Monday–Friday, minus the public holidays listed
  * "off", plus the weekend days listed "work" (调休). Data, not code: the
  * shipped default is compiled in from data/calendar.tsv and an operator may
  * load a newer file with --calendar without a rebuild. docs/calendar.md

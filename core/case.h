@@ -1,10 +1,10 @@
 /*
  * case.h — the case model: evaluations, cases and the events that change them
- * (SPEC.md "hcp-node", DOMAIN.md). Plain C structs; every string is a
+ * (the node's HTTP API, the regulation). Plain C structs; every string is a
  * NUL-terminated, valid UTF-8 heap copy owned by the struct that holds it
  * (NULL when absent), released by hcp_case_clear / hcp_event_clear.
  *
- * Personal data (DOMAIN.md Art. 6) is: the complainant's name, phone,
+ * Personal data (the regulation's Art. 6) is: the complainant's name, phone,
  * id_number and organization, the staff member's phone and the verifier's
  * phone. The codec keeps it apart from everything else (see codec.h).
  */

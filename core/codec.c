@@ -5,7 +5,7 @@
  * offset in the struct, ceiling, event types that use it). One encoder and
  * one decoder walk the tables, so the key order, the omission rule and the
  * checks are the same for every field. Untrusted bytes pass hcp_mp_check
- * before msgpack-c sees them (DEPENDENCIES.md: msgpack-c trusts counts).
+ * before msgpack-c sees them (msgpack-c trusts declared counts: docs/codec.md).
  */
 #include "codec.h"
 

@@ -18,7 +18,7 @@
  * data and binds it all the same.
  *
  * Decoders take untrusted bytes: they bound every declared length against
- * what remains before msgpack-c sees it (DEPENDENCIES.md), check every type,
+ * what remains before msgpack-c sees it (docs/codec.md), check every type,
  * refuse invalid UTF-8, never read past the input and never abort.
  */
 #ifndef HCP_CODEC_H

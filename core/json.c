@@ -1,5 +1,5 @@
 /*
- * json.c — the HTTP API's JSON (SPEC.md "hcp-node") to and from the model,
+ * json.c — the HTTP API's JSON to and from the model,
  * with jansson. Reading is strict: every field is checked for type, length
  * and enum membership, and unknown keys are refused, so a misspelt field is
  * never silently dropped. Writing builds jansson values; nothing here prints

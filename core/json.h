@@ -1,5 +1,5 @@
 /*
- * json.h — the HTTP API's JSON (SPEC.md) to and from the model, with jansson.
+ * json.h — the HTTP API's JSON to and from the model, with jansson.
  * Both daemons use it: the node to read request bodies and answer with
  * cases, the gateway to answer with cases.
  *
@@ -54,7 +54,7 @@ HCP_API HCP_NODISCARD int hcp_json_read_intake(const json_t *obj, bool is_case, 
 
 /*
  * Read a handling step (POST /v1/cases/ID/events) into *ev (zeroed first;
- * the caller clears it): type and that type's fields (SPEC.md), "at"
+ * the caller clears it): type and that type's fields, "at"
  * optional (ev->at = 0 when absent). The case id and envelope are the
  * caller's to fill. HCP_EV_EVALUATION, CASE_OPEN and OVERDUE are not steps
  * a client may post (422).
@@ -62,7 +62,7 @@ HCP_API HCP_NODISCARD int hcp_json_read_intake(const json_t *obj, bool is_case, 
 HCP_API HCP_NODISCARD int hcp_json_read_step(const json_t *obj, hcp_event *ev, hcp_json_err *err);
 
 /*
- * The case JSON of SPEC.md: id, county, kind, rating, channel, dimensions,
+ * The case JSON of the HTTP API: id, county, kind, rating, channel, dimensions,
  * service_item, unit, window, staff, complainant, real_name, content,
  * received_at, status, outcome, deadlines{feedback_due, dispute_due,
  * rereview_due}, overdue, events[]. `personal` false leaves out personal

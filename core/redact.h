@@ -1,6 +1,6 @@
 /*
  * redact.h — making free text fit to publish: characters XML cannot carry
- * dropped, personal data masked (DOMAIN.md Art. 6 and 13, SPEC.md
+ * dropped, personal data masked (the regulation's Art. 6 and 13, the HTTP API
  * "hcp-gateway": the disclosure feed). Every text the public feed shows
  * goes through hcp_redact_known, in both the JSON and the Atom feed.
  *

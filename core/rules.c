@@ -1,5 +1,5 @@
 /*
- * rules.c — the regulation as one state machine (DOMAIN.md Art. 6–9).
+ * rules.c — the regulation as one state machine (the regulation's Art. 6–9).
  *
  * hcp_rules_apply works in two phases: check (pure, may refuse) and commit
  * (copies strings first, then assigns), so a refused or failed step leaves

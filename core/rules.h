@@ -1,6 +1,6 @@
 /*
  * rules.h — the one place that decides what may happen to a case
- * (DOMAIN.md Art. 6–9, SPEC.md "POST /v1/cases/ID/events"). Both the county
+ * (the regulation's Art. 6–9, POST /v1/cases/ID/events). Both the county
  * node and the province gateway call hcp_rules_apply; nothing else changes a
  * case's status, outcome or deadlines.
  */

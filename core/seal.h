@@ -1,5 +1,5 @@
 /*
- * seal.h — personal data sealed at rest (DOMAIN.md Art. 6) with AES-256-GCM
+ * seal.h — personal data sealed at rest (the regulation's Art. 6) with AES-256-GCM
  * from mbedtls, and the randomness the core needs.
  *
  * A sealed blob is: 0x01 (format) || nonce (12, random) || ciphertext ||

@@ -1,5 +1,5 @@
 /*
- * feed.c — the public disclosure feed (SPEC.md "hcp-gateway", DOMAIN.md
+ * feed.c — the public disclosure feed (docs/feed.md, the regulation
  * Art. 13): GET /feed/requests.json (Open311 GeoReport v2 names) and
  * GET /feed/atom.xml, without a token.
  *

@@ -1,5 +1,5 @@
 /*
- * api.c — hcp-node's HTTP routes (SPEC.md "hcp-node"). Requests arrive here
+ * api.c — hcp-node's HTTP routes. Requests arrive here
  * on the HTTP server's thread with the token already checked. Bodies are
  * parsed and validated here; writes and personal reads go to the writer
  * (writer.c) and are answered after their commit; the other reads are served
@@ -462,7 +462,7 @@ static json_t *masked_or_null(const char *s, const hcp_case *c)
     return j;
 }
 
-/* One ledger row: the monthly statistics form's columns (DOMAIN.md). Its
+/* One ledger row: the monthly statistics form's columns (the regulation). Its
  * free text (content, rectification result) is masked as in the case list
  * (SPEC "Personal data typed into free text": ledgers for clerks); the
  * original comes only with GET /v1/cases/ID. */

@@ -446,7 +446,7 @@ static int do_sweep(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     return rc;
 }
 
-/* ---- provisional deadlines (DOMAIN.md "Counting working days") ---- */
+/* ---- provisional deadlines (docs/calendar.md) ---- */
 
 /* At start-up: every open case whose deadlines were counted past the known
  * calendar years is recounted with the calendar loaded now, so a newly

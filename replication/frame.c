@@ -6,7 +6,7 @@
  * (a table below); the encoder writes exactly those, in a fixed order, and
  * the decoder reads only those, ignoring every other key (newer peers may
  * add some). Untrusted bytes pass hcp_mp_check before msgpack-c sees them
- * (DEPENDENCIES.md: msgpack-c trusts declared counts).
+ * (msgpack-c trusts declared counts: docs/codec.md).
  *
  * Borrowing: msgpack-c's C unpacker (msgpack_unpack_next, src/unpack.c,
  * template_callback_str/bin) never copies str/bin payloads; the objects

@@ -1,5 +1,5 @@
-"""test_feed.py — the gateway's public disclosure feed (issue #5, SPEC.md
-"hcp-gateway": GET /feed/requests.json and GET /feed/atom.xml, no token).
+"""test_feed.py — the gateway's public disclosure feed (issue #5, docs/feed.md:
+GET /feed/requests.json and GET /feed/atom.xml, no token).
 
 Usage: python3 test_feed.py PATH/TO/hcp-node PATH/TO/hcp-gateway
 

@@ -1,4 +1,4 @@
-"""Provisional deadlines at hcp-node (DOMAIN.md "Counting working days"): a
+"""Provisional deadlines at hcp-node (docs/calendar.md): a
 node whose calendar does not know the current year counts deadlines on
 weekdays and marks them provisional; restarted with a calendar that knows
 the year, it recounts them at start-up and they are firm.

@@ -447,7 +447,7 @@ static void test_mp_check_formats(void **state)
     msgpack_sbuffer_destroy(&c.sb);
 }
 
-/* Hostile headers (DEPENDENCIES.md's 4 GiB arrays) and edge cases. */
+/* Hostile headers (msgpack-c's 4 GiB arrays, docs/codec.md) and edge cases. */
 static void test_mp_check_hostile(void **state)
 {
     (void)state;

@@ -54,7 +54,7 @@ static void check_workday(hcp_time due, const char *what, uint64_t seed)
         fail_msg("seed %llu: %s deadline not at the end of a day", (unsigned long long)seed, what);
 }
 
-/* The invariants of DOMAIN.md Art. 8–9 on any reachable case. */
+/* The invariants of the regulation's Art. 8–9 on any reachable case. */
 static void check_invariants(const hcp_case *c, uint64_t seed)
 {
     const char *bad = NULL;
