@@ -49,10 +49,10 @@
 #define GW_SWEEP_MIN_MS 50
 
 typedef struct session {
-    uint32_t pipe;  /* 0: free */
-    nng_time since; /* when the pipe came up (nng_clock) */
+    uint32_t pipe;    /* 0: free */
+    nng_time since;   /* when the pipe came up (nng_clock) */
     hcpd_peer remote; /* its remote address (the reaper leaves pipes alone) */
-    bool authed;    /* auth verified (or the link is insecure and hello came) */
+    bool authed;      /* auth verified (or the link is insecure and hello came) */
     bool has_nonce;
     uint8_t nonce[REPL_NONCE_LEN];
     char county[HCP_COUNTY_LEN + 1];       /* "" until proven */
@@ -750,7 +750,7 @@ static int tls_setup(gw *g, gw_ingest *in)
     int rv = ca == NULL || (c->tls_crl[0] && crl == NULL) ? NNG_ENOENT : 0;
     /* the handshake's own limits, and the CRL file followed by the
      * listener's TLS: a revocation counts from the next handshake */
-    if (rv == 0 && repl_tls_server_setup(c->tls_crl, (int)in->auth_ms, 0) != HCP_OK)
+    if (rv == 0 && repl_tls_server_setup(c->tls_crl, (int)in->auth_ms) != HCP_OK)
         rv = NNG_EINVAL;
     if (rv == 0)
         rv = nng_tls_config_alloc(&in->tls, NNG_TLS_MODE_SERVER);

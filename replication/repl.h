@@ -196,13 +196,11 @@ HCP_API uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, siz
  * changed, so a revocation takes effect at the next handshake. A handshake
  * not finished handshake_ms after its connection started fails at its
  * next step (0: no deadline; a peer that sends nothing at all makes no
- * step, and nng 1.5.2 has no negotiation timeout of its own); at most
- * max_handshakes may be in progress at once, the newest beyond is refused
- * at once (0: no cap). Only for
+ * step, and nng 1.5.2 has no negotiation timeout of its own: the
+ * gateway's reaper, daemon/reaper.h, closes those). Only for
  * OpenSSL's engine (not HCP_TLS_ENGINE=nng). HCP_OK, or HCP_EINVAL (path
  * too long, negative values). */
-HCP_API HCP_NODISCARD int repl_tls_server_setup(const char *crl_file, int handshake_ms,
-                                                long max_handshakes);
+HCP_API HCP_NODISCARD int repl_tls_server_setup(const char *crl_file, int handshake_ms);
 /* The engine's library and version, for the logs. */
 HCP_API const char *repl_tls_engine_version(void);
 

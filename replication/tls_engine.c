@@ -24,8 +24,8 @@
  *
  * Limits on the server side (repl_tls_server_setup, the gateway): a
  * handshake must finish within a deadline counted from the connection's
- * start, at most a fixed number may be in progress at once (the newest
- * over it is refused at its first step), and the CRL file is re-read when
+ * start (how many may be open at once is the gateway's reaper's business:
+ * daemon/reaper.h), and the CRL file is re-read when
  * it changed (one stat per new connection), so a certificate revoked after
  * start is refused at its next handshake without a restart.
  *
@@ -77,17 +77,13 @@ struct nng_tls_engine_config {
 struct nng_tls_engine_conn {
     SSL *ssl;
     nng_time deadline; /* server: the handshake must be done by then (0: none) */
-    bool counted;      /* server: holds one of the handshake slots */
-    bool refused;      /* server: over the cap; fails at its first step */
 };
 
 /* Server-side limits, set once before the listener starts. */
 static struct {
     char crl_file[4096]; /* "" = do not follow a CRL file */
     int handshake_ms;    /* 0 = no deadline */
-    long max_handshakes; /* 0 = no cap */
 } server_limits;
-static atomic_long handshakes; /* server handshakes in progress */
 
 static BIO_METHOD *bio_method; /* made once by repl_tls_engine_use */
 
@@ -292,13 +288,6 @@ static int conn_init(nng_tls_engine_conn *ec, void *tls, nng_tls_engine_config *
         }
         if (server_limits.handshake_ms > 0)
             ec->deadline = nng_clock() + (nng_time)server_limits.handshake_ms;
-        if (server_limits.max_handshakes > 0) {
-            if (atomic_fetch_add(&handshakes, 1) >= server_limits.max_handshakes) {
-                atomic_fetch_sub(&handshakes, 1);
-                ec->refused = true; /* failed at its first step: nng closes it */
-            } else
-                ec->counted = true;
-        }
         return 0;
     }
     SSL_set_connect_state(ec->ssl);
@@ -310,18 +299,8 @@ static int conn_init(nng_tls_engine_conn *ec, void *tls, nng_tls_engine_config *
     return 0;
 }
 
-/* Give back the connection's handshake slot, once. */
-static void conn_uncount(nng_tls_engine_conn *ec)
-{
-    if (ec->counted) {
-        ec->counted = false;
-        atomic_fetch_sub(&handshakes, 1);
-    }
-}
-
 static void conn_fini(nng_tls_engine_conn *ec)
 {
-    conn_uncount(ec);
     SSL_free(ec->ssl); /* NULL-safe; frees the BIO */
     ec->ssl = NULL;
 }
@@ -334,16 +313,11 @@ static void conn_close(nng_tls_engine_conn *ec)
 }
 
 /* Server side, before any handshake work (nng drives the handshake
- * through handshake, send and recv alike): one over the cap of handshakes
- * in progress fails at once, one past its deadline fails now. 0 to go on. */
+ * through handshake, send and recv alike): one past its deadline fails
+ * now. 0 to go on. */
 static int conn_limits(nng_tls_engine_conn *ec)
 {
-    if (ec->refused) {
-        note_reason("too many handshakes in progress: the newest is refused");
-        return NNG_ECONNREFUSED;
-    }
     if (ec->deadline != 0 && !SSL_is_init_finished(ec->ssl) && nng_clock() > ec->deadline) {
-        conn_uncount(ec);
         note_reason("handshake not finished in time");
         return NNG_ETIMEDOUT;
     }
@@ -358,14 +332,7 @@ static int conn_handshake(nng_tls_engine_conn *ec)
         return lim;
     ERR_clear_error();
     int r = SSL_do_handshake(ec->ssl);
-    if (r == 1) {
-        conn_uncount(ec);
-        return 0;
-    }
-    int rv = ssl_fail(ec->ssl, r, true);
-    if (rv != NNG_EAGAIN)
-        conn_uncount(ec);
-    return rv;
+    return r == 1 ? 0 : ssl_fail(ec->ssl, r, true);
 }
 
 static int conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *szp)
@@ -375,8 +342,6 @@ static int conn_recv(nng_tls_engine_conn *ec, uint8_t *buf, size_t *szp)
         return lim;
     ERR_clear_error();
     int r = SSL_read(ec->ssl, buf, *szp > INT_MAX ? INT_MAX : (int)*szp);
-    if (SSL_is_init_finished(ec->ssl))
-        conn_uncount(ec);
     if (r > 0) {
         *szp = (size_t)r;
         return 0;
@@ -391,8 +356,6 @@ static int conn_send(nng_tls_engine_conn *ec, const uint8_t *buf, size_t *szp)
         return lim;
     ERR_clear_error();
     int r = SSL_write(ec->ssl, buf, *szp > INT_MAX ? INT_MAX : (int)*szp);
-    if (SSL_is_init_finished(ec->ssl))
-        conn_uncount(ec);
     if (r > 0) {
         *szp = (size_t)r;
         return 0;
@@ -657,13 +620,12 @@ const char *repl_tls_engine_version(void)
                                                            : nng_tls_engine_description();
 }
 
-int repl_tls_server_setup(const char *crl_file, int handshake_ms, long max_handshakes)
+int repl_tls_server_setup(const char *crl_file, int handshake_ms)
 {
     size_t n = crl_file != NULL ? strlen(crl_file) : 0;
-    if (n >= sizeof(server_limits.crl_file) || handshake_ms < 0 || max_handshakes < 0)
+    if (n >= sizeof(server_limits.crl_file) || handshake_ms < 0)
         return HCP_EINVAL;
     memcpy(server_limits.crl_file, crl_file != NULL ? crl_file : "", n + 1);
     server_limits.handshake_ms = handshake_ms;
-    server_limits.max_handshakes = max_handshakes;
     return HCP_OK;
 }
