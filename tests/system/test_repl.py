@@ -561,7 +561,9 @@ class Replication(unittest.TestCase):
             self.assertTrue(who.wait_healthy(20.0), tail(who.stderr()))
             self.assertEqual(who.proc.pid, pid, "a restart in place keeps the PID")
             self.assertIsNone(who.proc.poll())
-            self.assertIn("restarts=1", who.stderr())
+            # /healthz answers a moment before the ready line is written
+            wait_until(lambda: ("restarts=1" in who.stderr(), None), 10.0,
+                       "the ready line after the restart")
             for i in range(5):
                 done.append(node.evaluate(3, content="%s 重启后 %d" % (c, i))["evaluation"])
             row, s = self.wait_converged(node)
