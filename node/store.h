@@ -73,7 +73,7 @@ typedef struct node_store node_store;
  */
 
 /* Open (creating if needed, unless readonly) the store in dir for county.
- * A store made for another county is refused (HCP_EINVAL, message in err).
+ * A store made for another county is refused (HCP_EFORMAT, message in err).
  * The head is read and its hash re-checked against the last log entry
  * (HCP_ECHAIN when it does not match). On failure err holds a one-line
  * message and s is closed; on success close it with store_close. sealer is
