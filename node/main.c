@@ -145,7 +145,8 @@ static int main_serve(node *n)
     }
     node_log("info", "node.ready", "county=%s http=%s gateway=%s restarts=%ld", n->cfg.county,
              n->cfg.listen_http, n->cfg.gateway[0] ? n->cfg.gateway : "none", hcpd_restart_count());
-    uv_run(n->loop, UV_RUN_DEFAULT);
+    /* until a signal stops it (nonzero: handles are left, closed below) */
+    (void)uv_run(n->loop, UV_RUN_DEFAULT);
     node_http_stop(n);   /* new requests get 503; in-flight ones are answered */
     node_sync_stop(n);   /* the connection closes; what was acked is recorded */
     node_writer_stop(n); /* everything queued is committed before we go */
