@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
+#include "api.h"
 #include "json.h"
+#include "query.h"
 #include "rules.h"
 #include "store.h"
+#include "sync.h"
 #include "writer.h"
-
-#define LIST_DEFAULT 50
-#define LIST_MAX     500
 
 static hcp_time now_sec(void)
 {
@@ -31,8 +30,11 @@ static void reply_json_err(node_req *r, const hcp_json_err *e)
                         : e->status == 400 ? "invalid_json"
                                            : "invalid_field";
     json_t *j = hcp_json_error(error, e->detail);
-    if (j != NULL && e->field[0] != '\0')
-        json_object_set_new(j, "field", json_string(e->field));
+    if (j != NULL && e->field[0] != '\0' &&
+        json_object_set_new(j, "field", json_string(e->field)) != 0) {
+        json_decref(j); /* out of memory: the reply says so (NULL is a 500) */
+        j = NULL;
+    }
     node_req_reply_json(r, e->status, j);
 }
 
@@ -202,21 +204,30 @@ static void get_case(node *n, node_req *r, const char *id, size_t idlen)
     node_writer_submit(n, w);
 }
 
+/* Read query parameter key of request arg strictly (query.h's reader). */
+static int req_query_get(void *arg, const char *key, char *buf, size_t len)
+{
+    return hcpd_req_query_get(arg, key, buf, len);
+}
+
+/* Answer a refused query string. */
+static void reply_query_err(node_req *r, const node_query_err *e)
+{
+    node_req_reply_error(r, e->status, e->error, e->detail);
+}
+
 /* GET /v1/ledger?month=YYYY-MM */
 static void get_ledger(node *n, node_req *r)
 {
-    char month[16];
-    int y, m;
-    char tail;
     if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME))
         return;
     static const char *const keys[] = {"month", NULL};
-    if (!hcpd_req_params_ok(r, keys, sizeof(month)))
+    if (!hcpd_req_params_ok(r, keys, 16))
         return;
-    if (!node_req_query(r, "month", month, sizeof(month)) ||
-        sscanf(month, "%4d-%2d%c", &y, &m, &tail) != 2 || strlen(month) != 7 || y < 2000 ||
-        y > 9999 || m < 1 || m > 12) {
-        node_req_reply_error(r, 422, "invalid_field", "month: expected YYYY-MM");
+    int y, m;
+    node_query_err e;
+    if (node_ledger_query_parse(req_query_get, r, &y, &m, &e) != HCP_OK) {
+        reply_query_err(r, &e);
         return;
     }
     node_write *w = node_write_new(W_LEDGER, r);
@@ -233,151 +244,62 @@ static void get_ledger(node *n, node_req *r)
 
 /* ---- reads from a read-only transaction ---- */
 
-typedef struct list_q {
-    int status; /* 0: any */
-    bool overdue;
-    size_t limit;
-    char after[HCP_CASE_ID_MAX];
-} list_q;
+/* A page of the case list being built (list_add's argument). */
+typedef struct list_page {
+    const node_list_query *q;
+    hcp_time now;
+    json_t *arr;                /* the cases so far */
+    char next[HCP_CASE_ID_MAX]; /* the last id listed: the next page's cursor */
+} list_page;
 
-static bool parse_list_q(node_req *r, list_q *q)
+/* store_cases_after's visitor: list c if it matches; stop at the limit. */
+static int list_add(void *arg, const char *id, const hcp_case *c)
 {
-    static const char *const keys[] = {"overdue", NULL};
-    char buf[64];
-    memset(q, 0, sizeof(*q));
-    q->limit = LIST_DEFAULT;
-    if (!hcpd_req_params_ok(r, keys, sizeof(buf)))
-        return false;
-    /* status, limit and after are read strictly: a malformed value (bad
-     * escape, control byte, invalid UTF-8, given twice, too long) is 400 */
-    int st = hcpd_req_query_get(r, "status", buf, sizeof(buf));
-    if (st == HCPD_Q_BAD) {
-        node_req_reply_error(r, 400, "invalid_parameter", "status: malformed");
-        return false;
-    }
-    if (st == HCPD_Q_OK && buf[0] != '\0') {
-        q->status = HCP_LOOKUP(hcp_status_names, buf, strlen(buf));
-        if (q->status == 0) {
-            node_req_reply_error(r, 422, "invalid_field", "status: unknown status");
-            return false;
-        }
-    }
-    if (node_req_query(r, "overdue", buf, sizeof(buf))) {
-        if (strcmp(buf, "true") != 0 && strcmp(buf, "false") != 0) {
-            node_req_reply_error(r, 422, "invalid_field", "overdue: expected true or false");
-            return false;
-        }
-        q->overdue = strcmp(buf, "true") == 0;
-    }
-    st = hcpd_req_query_get(r, "limit", buf, sizeof(buf));
-    if (st == HCPD_Q_BAD) {
-        node_req_reply_error(r, 400, "invalid_parameter", "limit: malformed");
-        return false;
-    }
-    if (st == HCPD_Q_OK) {
-        char *end;
-        long v = strtol(buf, &end, 10);
-        if (*end != '\0' || v < 1 || v > LIST_MAX) {
-            node_req_reply_error(r, 422, "invalid_field", "limit: expected 1..500");
-            return false;
-        }
-        q->limit = (size_t)v;
-    }
-    st = hcpd_req_query_get(r, "after", buf, sizeof(buf));
-    if (st == HCPD_Q_BAD) {
-        node_req_reply_error(r, 400, "invalid_parameter", "after: malformed");
-        return false;
-    }
-    if (st == HCPD_Q_OK) {
-        size_t n = strlen(buf);
-        if (n >= sizeof(q->after)) {
-            node_req_reply_error(r, 422, "invalid_field", "after: not a case id");
-            return false;
-        }
-        memcpy(q->after, buf, n + 1);
-    }
-    return true;
+    list_page *pg = arg;
+    if (pg->q->overdue && hcp_case_overdue(c, pg->now) == 0)
+        return HCP_OK;
+    json_t *cj = hcp_json_case(c, NULL, 0, pg->now, false);
+    if (cj == NULL || json_array_append_new(pg->arr, cj) != 0)
+        return HCP_ENOMEM;
+    snprintf(pg->next, sizeof(pg->next), "%s", id);
+    return json_array_size(pg->arr) < pg->q->limit ? HCP_OK : STORE_STOP;
 }
 
-/* Position cursor cur at the first key after q->after (within prefix). */
-static int list_seek(MDB_cursor *cur, const list_q *q, MDB_val *k, MDB_val *v)
+/* Collect up to q->limit cases matching q into pg (a read transaction). */
+static int list_scan(node *n, MDB_txn *txn, list_page *pg)
 {
-    uint8_t kb[HCP_CASE_ID_MAX + 1];
-    size_t pre = q->status != 0 ? 1 : 0;
-    size_t n = strlen(q->after);
-    kb[0] = (uint8_t)q->status;
-    memcpy(kb + pre, q->after, n);
-    k->mv_size = pre + n;
-    k->mv_data = kb;
-    if (k->mv_size == 0)
-        return mdb_cursor_get(cur, k, v, MDB_FIRST);
-    int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
-    if (rc == MDB_SUCCESS && n > 0 && k->mv_size == pre + n && memcmp(k->mv_data, kb, pre + n) == 0)
-        rc = mdb_cursor_get(cur, k, v, MDB_NEXT); /* strictly after */
-    return rc;
-}
-
-/* Collect up to q->limit cases matching q into arr; *next the last id. */
-static int list_scan(node *n, MDB_txn *txn, const list_q *q, json_t *arr, char *next)
-{
-    MDB_cursor *cur;
-    MDB_dbi dbi = q->status != 0 ? n->store->status_idx : n->store->cases;
-    int rc = store_err(mdb_cursor_open(txn, dbi, &cur));
-    if (rc != HCP_OK)
-        return rc;
-    hcp_time now = now_sec();
-    MDB_val k, v;
-    int mrc = list_seek(cur, q, &k, &v);
-    size_t pre = q->status != 0 ? 1 : 0;
-    while (mrc == MDB_SUCCESS && json_array_size(arr) < q->limit && rc == HCP_OK) {
-        if (pre && ((const uint8_t *)k.mv_data)[0] != q->status)
-            break;
-        char id[HCP_CASE_ID_MAX];
-        size_t idlen = k.mv_size - pre;
-        if (idlen >= sizeof(id))
-            break;
-        memcpy(id, (const char *)k.mv_data + pre, idlen);
-        id[idlen] = '\0';
-        hcp_case c;
-        rc = store_case_get(n->store, txn, id, false, &c);
-        if (rc == HCP_OK && (!q->overdue || hcp_case_overdue(&c, now) != 0)) {
-            json_t *cj = hcp_json_case(&c, NULL, 0, now, false);
-            rc =
-                cj != NULL ? json_array_append_new(arr, cj) == 0 ? HCP_OK : HCP_ENOMEM : HCP_ENOMEM;
-            memcpy(next, id, idlen + 1);
-        }
-        hcp_case_clear(&c);
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    if (rc == HCP_OK && json_array_size(arr) < q->limit)
-        next[0] = '\0'; /* the end was reached */
-    mdb_cursor_close(cur);
-    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = store_err(mrc);
+    int rc = store_cases_after(n->store, txn, (uint8_t)pg->q->status, pg->q->after, list_add, pg);
+    if (rc == HCP_OK && json_array_size(pg->arr) < pg->q->limit)
+        pg->next[0] = '\0'; /* the end was reached */
     return rc;
 }
 
 /* GET /v1/cases?status=&overdue=true&limit=&after= (no personal data) */
 static void list_cases(node *n, node_req *r)
 {
-    list_q q;
-    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME) || !parse_list_q(r, &q))
+    static const char *const keys[] = {"overdue", NULL};
+    node_query_err e;
+    node_list_query q;
+    if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME) || !hcpd_req_params_ok(r, keys, 64))
         return;
+    if (node_list_query_parse(req_query_get, r, &q, &e) != HCP_OK) {
+        reply_query_err(r, &e);
+        return;
+    }
     MDB_txn *txn;
-    json_t *arr = json_array();
-    char next[HCP_CASE_ID_MAX] = "";
-    int rc = arr != NULL ? store_read_begin(n->store, &txn) : HCP_ENOMEM;
+    list_page pg = {.q = &q, .now = now_sec(), .arr = json_array()};
+    int rc = pg.arr != NULL ? store_read_begin(n->store, &txn) : HCP_ENOMEM;
     if (rc == HCP_OK) {
-        rc = list_scan(n, txn, &q, arr, next);
+        rc = list_scan(n, txn, &pg);
         store_read_end(n->store, txn);
     }
     if (rc != HCP_OK) {
-        json_decref(arr);
+        json_decref(pg.arr);
         node_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
         return;
     }
-    json_t *j =
-        json_pack("{so,so}", "cases", arr, "next", next[0] ? json_string(next) : json_null());
+    json_t *j = json_pack("{so,so}", "cases", pg.arr, "next",
+                          pg.next[0] ? json_string(pg.next) : json_null());
     node_req_reply_json(r, 200, j);
 }
 
@@ -387,133 +309,6 @@ static void get_sync(node *n, node_req *r)
     if (!hcpd_acct_require(r, ROLES_WORK, WORK_NAME))
         return;
     node_req_reply_json(r, 200, node_sync_json(n));
-}
-
-/* ---- shared with writer.c ---- */
-
-/* Ids of every case that may still run a deadline (before feedback). */
-int node_open_case_ids(node *n, MDB_txn *txn, char (**ids)[HCP_CASE_ID_MAX], size_t *count)
-{
-    static const uint8_t open_st[] = {HCP_ST_RECEIVED, HCP_ST_VERIFYING, HCP_ST_DISPUTED,
-                                      HCP_ST_RECTIFYING, HCP_ST_FEEDBACK_PENDING};
-    size_t cap = 0, k = 0;
-    char(*arr)[HCP_CASE_ID_MAX] = NULL;
-    MDB_cursor *cur;
-    int rc = store_err(mdb_cursor_open(txn, n->store->status_idx, &cur));
-    for (size_t i = 0; rc == HCP_OK && i < sizeof(open_st); i++) {
-        MDB_val key = {1, (void *)&open_st[i]}, v;
-        int mrc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE);
-        while (mrc == MDB_SUCCESS && ((const uint8_t *)key.mv_data)[0] == open_st[i]) {
-            if (k == cap) {
-                cap = cap ? cap * 2 : 64;
-                void *p = realloc(arr, cap * sizeof(*arr));
-                if (p == NULL) {
-                    rc = HCP_ENOMEM;
-                    break;
-                }
-                arr = p;
-            }
-            size_t len =
-                key.mv_size - 1 < HCP_CASE_ID_MAX - 1 ? key.mv_size - 1 : HCP_CASE_ID_MAX - 1;
-            memcpy(arr[k], (const char *)key.mv_data + 1, len);
-            arr[k++][len] = '\0';
-            mrc = mdb_cursor_get(cur, &key, &v, MDB_NEXT);
-        }
-        if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-            rc = store_err(mrc);
-    }
-    if (rc == HCP_OK)
-        mdb_cursor_close(cur);
-    if (rc != HCP_OK) {
-        free(arr);
-        return rc;
-    }
-    *ids = arr;
-    *count = k;
-    return HCP_OK;
-}
-
-/* 结果运用: how the result is used (the monthly form's column), in Chinese. */
-static const char *use_of_result(const hcp_case *c)
-{
-    if (!c->adopted)
-        return "经复核为误评或恶意差评，不予采纳";
-    if (c->outcome == HCP_OUT_SUBSTANTIATED)
-        return "经核实属实，纳入绩效评价";
-    if (c->outcome == HCP_OUT_UNSUBSTANTIATED)
-        return "经核实不属实，不计入考核";
-    return "核实中";
-}
-
-static json_t *str_or_null(const char *s)
-{
-    return s != NULL ? json_string(s) : json_null();
-}
-
-/* A masked copy of free text s of case c as JSON (null for NULL), the
- * form the case list shows (codec.h hcp_text_mask); NULL on failure. */
-static json_t *masked_or_null(const char *s, const hcp_case *c)
-{
-    if (s == NULL)
-        return json_null();
-    char *m = hcp_text_mask(s, &c->in, &c->verifier);
-    json_t *j = m != NULL ? json_string(m) : NULL;
-    free(m);
-    return j;
-}
-
-/* One ledger row: the monthly statistics form's columns (the regulation). Its
- * free text (content, rectification result) is masked as in the case list
- * (SPEC "Personal data typed into free text": ledgers for clerks); the
- * original comes only with GET /v1/cases/ID. */
-static json_t *ledger_row(const hcp_case *c, size_t no)
-{
-    const hcp_person *p = &c->in.complainant;
-    char at[HCP_TIME_STRLEN] = "";
-    if (hcp_time_format(c->received_at, at, sizeof(at)) != HCP_OK)
-        at[0] = '\0';
-    return json_pack("{sI,ss,ss,ss,ss,s{so,so,so},so,s{so,so},s{so,so,so},so,s{so,so},ss,ss}", "no",
-                     (json_int_t)no, "case_id", c->id, "kind", hcp_kind_names[c->in.kind],
-                     "channel", hcp_channel_names[c->in.channel], "received_at", at, "complainant",
-                     "name", str_or_null(p->name), "phone", str_or_null(p->phone), "organization",
-                     str_or_null(p->organization), "content", masked_or_null(c->in.content, c),
-                     "unit", "code", str_or_null(c->in.unit.code), "name",
-                     str_or_null(c->in.unit.name), "staff", "id", str_or_null(c->in.staff.id),
-                     "name", str_or_null(c->in.staff.name), "phone", str_or_null(c->in.staff.phone),
-                     "rectification_result", masked_or_null(c->rectification_result, c), "verifier",
-                     "name", str_or_null(c->verifier.name), "phone", str_or_null(c->verifier.phone),
-                     "use_of_result", use_of_result(c), "status", hcp_status_names[c->status]);
-}
-
-/* The month's cases in id order (ids begin with county-yyyymm); personal:
- * with the personal data (the caller logs the read), else those fields null. */
-int node_ledger_rows(node *n, MDB_txn *txn, int year, int month, bool personal, json_t *rows)
-{
-    char prefix[16];
-    int plen = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", n->cfg.county, year, month);
-    MDB_cursor *cur;
-    int rc = store_err(mdb_cursor_open(txn, n->store->cases, &cur));
-    if (rc != HCP_OK)
-        return rc;
-    MDB_val k = {(size_t)plen, prefix}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == HCP_OK && mrc == MDB_SUCCESS && k.mv_size >= (size_t)plen &&
-           memcmp(k.mv_data, prefix, (size_t)plen) == 0) {
-        char id[HCP_CASE_ID_MAX];
-        size_t len = k.mv_size < sizeof(id) - 1 ? k.mv_size : sizeof(id) - 1;
-        memcpy(id, k.mv_data, len);
-        id[len] = '\0';
-        hcp_case c;
-        rc = store_case_get(n->store, txn, id, personal, &c);
-        if (rc == HCP_OK) {
-            json_t *row = ledger_row(&c, json_array_size(rows) + 1);
-            rc = row != NULL && json_array_append_new(rows, row) == 0 ? HCP_OK : HCP_ENOMEM;
-        }
-        hcp_case_clear(&c);
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    return rc;
 }
 
 /* ---- metrics ---- */
@@ -546,7 +341,7 @@ static int metrics_text(node *n, hcp_buf *out)
     char(*ids)[HCP_CASE_ID_MAX] = NULL;
     size_t count = 0;
     if (rc == HCP_OK)
-        rc = node_open_case_ids(n, txn, &ids, &count);
+        rc = store_open_case_ids(n->store, txn, &ids, &count);
     for (size_t i = 0; rc == HCP_OK && i < count; i++) {
         hcp_case c;
         rc = store_case_get(n->store, txn, ids[i], false, &c);
@@ -554,11 +349,10 @@ static int metrics_text(node *n, hcp_buf *out)
         hcp_case_clear(&c);
     }
     free(ids);
-    MDB_envinfo info;
-    MDB_stat st;
-    mdb_env_info(n->store->db.env, &info);
-    mdb_env_stat(n->store->db.env, &st);
     store_read_end(n->store, txn);
+    uint64_t used = 0, size = 0;
+    if (rc == HCP_OK)
+        rc = store_map_usage(n->store, &used, &size);
     const node_stats *s = node_writer_stats(n);
     len = snprintf(line, sizeof(line),
                    "# TYPE hcp_node_overdue_cases gauge\nhcp_node_overdue_cases %zu\n"
@@ -569,8 +363,7 @@ static int metrics_text(node *n, hcp_buf *out)
     len = snprintf(line, sizeof(line),
                    "# TYPE hcp_node_map_used_bytes gauge\nhcp_node_map_used_bytes %llu\n"
                    "# TYPE hcp_node_map_size_bytes gauge\nhcp_node_map_size_bytes %llu\n",
-                   (unsigned long long)(info.me_last_pgno + 1) * st.ms_psize,
-                   (unsigned long long)info.me_mapsize);
+                   (unsigned long long)used, (unsigned long long)size);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, line, (size_t)len);
     len = snprintf(line, sizeof(line),

@@ -12,12 +12,79 @@
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "node.h"
+#include "ops.h"
 #include "repl.h"
+#include "store.h"
+#include "sync.h"
+#include "writer.h"
+
+/* A new store beside a gateway: the county may have history there (a
+ * replaced disk): mark it to fetch that before handing out any number. */
+static int main_store_mark_new(node_store *s)
+{
+    MDB_txn *txn;
+    int rc = store_write_begin(s, &txn);
+    if (rc == HCP_OK && (rc = store_needs_sync_put(s, txn, true)) == HCP_OK)
+        rc = store_err(mdb_txn_commit(txn));
+    else if (rc == HCP_OK)
+        mdb_txn_abort(txn);
+    store_cache_drop(s);
+    atomic_store(&s->needs_sync, rc == HCP_OK);
+    return rc;
+}
+
+/* Open DIR's store (LMDB) into n->store, verify its head, open the
+ * accounts beside it and say whether it must fetch its history first. */
+static int main_store_open(node *n)
+{
+    node_store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return HCP_ENOMEM;
+    char err[256];
+    int rc = store_open(s, n->cfg.data, n->cfg.county, false, n->sealer, err, sizeof(err));
+    if (rc != HCP_OK) {
+        node_log("error", "store.open_failed", "dir=%s reason=\"%s\"", n->cfg.data, err);
+        free(s);
+        return rc;
+    }
+    char hex[2 * HCP_HASH_LEN + 1];
+    hcp_hash_hex(s->chain.head, hex);
+    node_log("info", "store.open", "dir=%s head=%llu hash=%s mapsize=%zu", n->cfg.data,
+             (unsigned long long)s->chain.seq, hex, s->db.mapsize);
+    n->store = s;
+    if ((rc = hcpd_acct_open(&n->acct, &s->db)) != HCP_OK) { /* accounts, access log */
+        node_log("error", "store.accounts_failed", "dir=%s reason=\"%s\"", n->cfg.data,
+                 hcp_strerror(rc));
+        return rc;
+    }
+    if (s->created && n->cfg.gateway[0] != '\0' && (rc = main_store_mark_new(s)) != HCP_OK)
+        return rc;
+    if (atomic_load(&s->needs_sync))
+        node_log(n->cfg.gateway[0] ? "info" : "warn", "store.needs_sync", "detail=\"%s\"",
+                 n->cfg.gateway[0]
+                     ? "writes wait until the county's history is fetched from the gateway"
+                     : "a restored copy running offline: writes made now fork the county's "
+                       "history from the province's");
+    return HCP_OK;
+}
+
+/* Close and free n->store (NULL-safe). */
+static void main_store_close(node *n)
+{
+    if (n->store == NULL)
+        return;
+    store_close(n->store);
+    free(n->store);
+    n->store = NULL;
+}
 
 /* The steps before serving, in order; each one prints its own error. */
 static int main_prepare(node *n)
@@ -42,7 +109,7 @@ static int main_prepare(node *n)
         (rc = hcpd_calendar("hcp-node", n->cfg.calendar, &n->cal)) != HCP_OK) {
         return rc;
     }
-    if ((rc = node_store_open(n)) != HCP_OK) {
+    if ((rc = main_store_open(n)) != HCP_OK) {
         fprintf(stderr, "hcp-node: cannot open the store in %s: %s\n", n->cfg.data,
                 hcp_strerror(rc));
     }
@@ -78,7 +145,8 @@ static int main_serve(node *n)
     }
     node_log("info", "node.ready", "county=%s http=%s gateway=%s restarts=%ld", n->cfg.county,
              n->cfg.listen_http, n->cfg.gateway[0] ? n->cfg.gateway : "none", hcpd_restart_count());
-    uv_run(n->loop, UV_RUN_DEFAULT);
+    /* until a signal stops it (nonzero: handles are left, closed below) */
+    (void)uv_run(n->loop, UV_RUN_DEFAULT);
     node_http_stop(n);   /* new requests get 503; in-flight ones are answered */
     node_sync_stop(n);   /* the connection closes; what was acked is recorded */
     node_writer_stop(n); /* everything queued is committed before we go */
@@ -90,9 +158,7 @@ static void main_teardown(node *n)
 {
     hcpd_loop_close(n->loop, "node"); /* NULL-safe */
     node_writer_free(n);              /* its handles were closed above */
-    if (n->store != NULL) {
-        node_store_close(n);
-    }
+    main_store_close(n);
     hcp_sealer_free(n->sealer);
     hcp_cal_free(n->cal);
     explicit_bzero(n->token, sizeof(n->token));

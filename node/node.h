@@ -1,5 +1,15 @@
 /*
- * node.h — hcp-node's internals, shared by the files of node/ (prefix node_).
+ * node.h — hcp-node's settings and the node aggregate, shared by the files
+ * of node/ (prefix node_).
+ *
+ * Layers (each file includes only headers below it; none reaches up):
+ *   store.h   the LMDB store and its queries (no HTTP, no node struct)
+ *   node.h    the settings (config.c) and the node aggregate
+ *   writer.h  the single writer (group commit); tells whoever registered a
+ *             commit hook (node_writer_on_commit) of new events
+ *   api.h, sync.h, ops.h  the HTTP routes, replication, the subcommands;
+ *             sync registers its commit hook with the writer
+ *   main.c    wires them together (not in the hcpnode library)
  *
  * Threads: the main thread runs the libuv loop (signals, the deadline sweep
  * timer, and the single LMDB writer). The HTTP server (daemon/http.c) calls
@@ -11,9 +21,11 @@
 #ifndef NODE_H
 #define NODE_H
 
-#include <limits.h>
-#include <uv.h>
 #include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <uv.h>
 
 #include "calendar.h"
 #include "accounts.h"
@@ -60,11 +72,15 @@ typedef struct node {
 
 /* ---- config.c: flags and the INI file (see hcp-node.conf.example). ---- */
 #define NODE_CFG_OK    0 /* cfg is complete and valid: run */
-#define NODE_CFG_HELP  1 /* --help was given: usage printed, exit 0 */
+#define NODE_CFG_HELP  1 /* --help was given: the caller prints the usage, exits 0 */
 #define NODE_CFG_ERROR 2 /* bad input: message in err, exit 2 */
 /* Fill cfg (zeroed first) from argv (argv[0] is the program) and the file of
- * --config, flags winning; check it. Returns one of NODE_CFG_*. */
-int node_config_parse(node_config *cfg, int argc, char **argv, char *err, size_t errlen);
+ * --config, flags winning; check it (the county a known division, the
+ * gateway URL with its TLS files or --insecure, HOST:PORT addresses, the
+ * numbers in range). Returns one of NODE_CFG_*; on NODE_CFG_ERROR err
+ * holds a one-line message (for stderr) and cfg is not to be used. */
+HCP_NODISCARD int node_config_parse(node_config *cfg, int argc, char **argv, char *err,
+                                    size_t errlen);
 /* Print the usage text to stdout. */
 void node_config_usage(void);
 
@@ -80,41 +96,19 @@ typedef hcpd_req node_req;
 #define node_req_reply_error hcpd_req_reply_error
 #define node_req_reply_raw   hcpd_req_reply_raw
 
-/* Start serving on n->cfg.listen_http (api.c): /healthz is public, every
- * other route needs the token. */
-int node_http_start(node *n);
-/* Stop accepting and wait for in-flight requests to be answered; then free. */
-void node_http_stop(node *n);
+/* Lock and unlock a mutex of the node's. They fail only for a mutex that
+ * was never made or is corrupt, after which nothing it guards can be
+ * trusted: stop the process rather than run on unlocked. */
+static inline void node_lock(pthread_mutex_t *m)
+{
+    if (pthread_mutex_lock(m) != 0)
+        abort();
+}
 
-/* ---- api.c: route a request (auth already checked). Must make the request
- * be replied to exactly once, now or later from the loop thread. ---- */
-void node_api_handle(node *n, node_req *r);
-
-/* ---- store.c / writer.c (LMDB, group commit) ---- */
-int node_store_open(node *n); /* opens DIR/store (LMDB), verifies the head */
-void node_store_close(node *n);
-int node_writer_start(node *n); /* uv_async + queue; sweep timer */
-void node_writer_stop(node *n); /* drain the queue, commit, close handles */
-void node_writer_free(node *n); /* after the loop ran the close callbacks */
-
-/* ---- sync.c: replication to the gateway (docs/replication.md) ---- */
-/* Start dialing cfg.gateway (nothing when it is ""). */
-int node_sync_start(node *n);
-/* Close the connection and wait for its callbacks; then free. */
-void node_sync_stop(node *n);
-/* The writer committed events up to head: wake the sender. Any thread. */
-void node_sync_kick(node *n, uint64_t head, const uint8_t hash[32]);
-/* {gateway, connected, log_head, acked, lag, last_error} for GET /v1/sync. */
-json_t *node_sync_json(node *n);
-/* Append the replication-latency histogram (Prometheus text) to out. */
-int node_sync_metrics(node *n, hcp_buf *out);
-
-/* ---- subcommands (ops.c). main passes argc - 1, argv + 1: argv[0] is the
- * subcommand's name ("backup"); the return value is the exit status. ---- */
-int node_cmd_backup(int argc, char **argv);
-int node_cmd_verify(int argc, char **argv);
-/* `hcp-node user add|list|disable` (daemon/accounts.c, roles clerk,
- * supervisor, auditor). */
-int node_cmd_user(int argc, char **argv);
+static inline void node_unlock(pthread_mutex_t *m)
+{
+    if (pthread_mutex_unlock(m) != 0)
+        abort();
+}
 
 #endif

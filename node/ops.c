@@ -15,9 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accounts.h"
 #include "chain.h"
 #include "codec.h"
-#include "accounts.h"
+#include "ops.h"
 #include "store.h"
 
 typedef struct ops_args {
@@ -63,35 +64,6 @@ static int parse_ops(int argc, char **argv, ops_args *a, bool want_out, const ch
     return 0;
 }
 
-/* The county the store was made for (meta "county"). */
-static int store_county(const char *dir, char county[HCP_COUNTY_LEN + 1])
-{
-    MDB_env *env;
-    MDB_txn *txn = NULL;
-    MDB_dbi meta;
-    int rc = mdb_env_create(&env);
-    if (rc)
-        return rc;
-    mdb_env_set_maxdbs(env, 16);
-    rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600);
-    if (!rc)
-        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-    if (!rc)
-        rc = mdb_dbi_open(txn, "meta", 0, &meta);
-    MDB_val k = {6, "county"}, v;
-    if (!rc)
-        rc = mdb_get(txn, meta, &k, &v);
-    if (!rc && v.mv_size == HCP_COUNTY_LEN) {
-        memcpy(county, v.mv_data, HCP_COUNTY_LEN);
-        county[HCP_COUNTY_LEN] = '\0';
-    } else if (!rc)
-        rc = MDB_INVALID;
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    mdb_env_close(env);
-    return rc;
-}
-
 /* ---- backup ---- */
 
 typedef struct copy_job {
@@ -126,30 +98,57 @@ static void copy_progress(copy_job *j, size_t total, bool quiet)
         fprintf(stderr, "\n");
 }
 
-/* Mark a finished copy: a node started on it fetches what it lacks from the
- * gateway before it takes writes (docs/replication.md, "Restore"). */
-static int mark_copy(const char *file)
+/* The copy in progress: DIR.partial/data.mdb, an LMDB directory of its
+ * own so that the shared open (daemon/env.h) can mark it; renamed to FILE
+ * when complete. */
+typedef struct copy_paths {
+    char dir[4096];
+    char data[4096];
+    char lock[4096];
+} copy_paths;
+
+/* Name the copy's directory and files for out; false when too long. */
+static bool copy_paths_of(const char *out, copy_paths *p)
 {
-    MDB_env *env;
-    MDB_txn *txn = NULL;
-    MDB_dbi meta;
-    int rc = mdb_env_create(&env);
-    if (rc)
-        return rc;
-    mdb_env_set_maxdbs(env, 16);
-    rc = mdb_env_open(env, file, MDB_NOSUBDIR | MDB_NOLOCK, 0600);
-    if (!rc)
-        rc = mdb_txn_begin(env, NULL, 0, &txn);
-    if (!rc)
-        rc = mdb_dbi_open(txn, "meta", 0, &meta);
-    MDB_val k = {10, "needs_sync"}, v = {1, "1"};
-    if (!rc)
-        rc = mdb_put(txn, meta, &k, &v, 0);
-    if (!rc)
-        rc = mdb_txn_commit(txn);
-    else if (txn != NULL)
-        mdb_txn_abort(txn);
-    mdb_env_close(env);
+    int a = snprintf(p->dir, sizeof(p->dir), "%s.partial", out);
+    int b = snprintf(p->data, sizeof(p->data), "%s/data.mdb", p->dir);
+    int c = snprintf(p->lock, sizeof(p->lock), "%s/lock.mdb", p->dir);
+    return a > 0 && (size_t)a < sizeof(p->dir) && b > 0 && (size_t)b < sizeof(p->data) && c > 0 &&
+           (size_t)c < sizeof(p->lock);
+}
+
+/* Remove what is left of a copy (best effort: what is absent is fine; a
+ * file in the directory's place, from an older hcp-node, goes too). */
+static void copy_cleanup(const copy_paths *p)
+{
+    if (unlink(p->data) != 0 && errno != ENOENT && errno != ENOTDIR)
+        perror("hcp-node backup: unlink");
+    if (unlink(p->lock) != 0 && errno != ENOENT && errno != ENOTDIR)
+        perror("hcp-node backup: unlink");
+    if (rmdir(p->dir) != 0 && errno == ENOTDIR && unlink(p->dir) != 0)
+        perror("hcp-node backup: unlink");
+}
+
+/* Copy the store in `data` (a read-only open beside the running node) to
+ * fd, compacted, showing progress. Returns an LMDB code or errno. */
+static int copy_store(const char *data, int fd, bool quiet)
+{
+    hcpd_env env;
+    int rc = hcpd_env_open(&env, data, STORE_MAP_INITIAL, true, 126);
+    MDB_envinfo info;
+    MDB_stat st;
+    size_t total = 0;
+    if (rc == 0 && mdb_env_info(env.env, &info) == 0 && mdb_env_stat(env.env, &st) == 0)
+        total = (info.me_last_pgno + 1) * st.ms_psize; /* 0: no progress shown */
+    copy_job j = {.env = env.env, .fd = fd};
+    pthread_t t;
+    if (rc == 0 && (rc = pthread_create(&t, NULL, copy_thread, &j)) == 0) {
+        copy_progress(&j, total, quiet);
+        rc = pthread_join(t, NULL);
+        if (rc == 0)
+            rc = j.rc;
+    }
+    hcpd_env_close(&env);
     return rc;
 }
 
@@ -167,47 +166,41 @@ int node_cmd_backup(int argc, char **argv)
     int rc = parse_ops(argc, argv, &a, true, backup_usage);
     if (rc != 0)
         return rc;
-    char county[HCP_COUNTY_LEN + 1];
-    if ((rc = store_county(a.data, county)) != 0) {
-        fprintf(stderr, "hcp-node backup: cannot open the store in %s: %s\n", a.data,
-                mdb_strerror(rc));
+    char county[HCP_COUNTY_LEN + 1], err[256];
+    if (store_county_of(a.data, county, err, sizeof(err)) != HCP_OK) {
+        fprintf(stderr, "hcp-node backup: cannot open the store in %s: %s\n", a.data, err);
         return 1;
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.partial", a.out);
-    MDB_env *env;
-    copy_job j = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)};
-    if (j.fd < 0) {
+    copy_paths p;
+    if (!copy_paths_of(a.out, &p)) {
+        fprintf(stderr, "hcp-node backup: %s: name too long\n", a.out);
+        return 1;
+    }
+    copy_cleanup(&p); /* what an interrupted backup left */
+    if (mkdir(p.dir, 0700) != 0) {
+        perror("hcp-node backup: mkdir");
+        return 1;
+    }
+    int fd = open(p.data, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
         perror("hcp-node backup: open");
+        copy_cleanup(&p);
         return 1;
     }
-    if ((rc = mdb_env_create(&env)) == 0) {
-        mdb_env_set_maxdbs(env, 16);
-        rc = mdb_env_open(env, a.data, MDB_RDONLY | MDB_NOTLS, 0600);
-    }
-    MDB_envinfo info;
-    MDB_stat st;
-    size_t total = 0;
-    if (rc == 0 && mdb_env_info(env, &info) == 0 && mdb_env_stat(env, &st) == 0)
-        total = (info.me_last_pgno + 1) * st.ms_psize;
-    pthread_t t;
-    j.env = env;
-    if (rc == 0 && (rc = pthread_create(&t, NULL, copy_thread, &j)) == 0) {
-        copy_progress(&j, total, a.quiet);
-        pthread_join(t, NULL);
-        rc = j.rc;
-    }
-    if (rc == 0 && fsync(j.fd) != 0)
-        rc = EIO;
-    close(j.fd);
-    if (rc == 0)
-        rc = mark_copy(tmp);
-    if (rc == 0 && rename(tmp, a.out) != 0)
-        rc = EIO;
-    mdb_env_close(env);
-    if (rc != 0) {
-        unlink(tmp);
-        fprintf(stderr, "hcp-node backup: %s\n", mdb_strerror(rc));
+    rc = copy_store(a.data, fd, a.quiet);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = errno;
+    const char *why = rc != 0 ? mdb_strerror(rc) : NULL;
+    int hrc = rc == 0 ? store_mark_needs_sync(p.dir) : HCP_OK;
+    if (hrc != HCP_OK)
+        why = hcp_strerror(hrc);
+    if (why == NULL && rename(p.data, a.out) != 0)
+        why = strerror(errno);
+    copy_cleanup(&p);
+    if (why != NULL) {
+        fprintf(stderr, "hcp-node backup: %s\n", why);
         return 1;
     }
     printf("backup of county %s written to %s\n", county, a.out);
@@ -269,9 +262,8 @@ int node_cmd_verify(int argc, char **argv)
     if (rc != 0)
         return rc;
     char county[HCP_COUNTY_LEN + 1], err[256];
-    if ((rc = store_county(a.data, county)) != 0) {
-        fprintf(stderr, "hcp-node verify: cannot open the store in %s: %s\n", a.data,
-                mdb_strerror(rc));
+    if (store_county_of(a.data, county, err, sizeof(err)) != HCP_OK) {
+        fprintf(stderr, "hcp-node verify: cannot open the store in %s: %s\n", a.data, err);
         return 1;
     }
     node_store s;

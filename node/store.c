@@ -10,10 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "accounts.h"
 #include "codec.h"
 #include "stored.h"
-#include "accounts.h"
-#include "node.h"
 
 #define TALLY_CODE_MAX 200
 
@@ -261,16 +260,44 @@ static int cache_get(node_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, 
 
 /* ---- cases ---- */
 
-static int status_key(MDB_val *k, uint8_t *buf, size_t cap, uint8_t status, const char *id)
+int store_status_key_encode(uint8_t status, const char *id, uint8_t *buf, size_t cap, size_t *len)
 {
+    if (id == NULL || buf == NULL || len == NULL || id[0] == '\0')
+        return HCP_EINVAL;
     size_t n = strlen(id);
     if (n + 1 > cap)
         return HCP_ERANGE;
     buf[0] = status;
     memcpy(buf + 1, id, n);
-    k->mv_size = n + 1;
-    k->mv_data = buf;
+    *len = n + 1;
     return HCP_OK;
+}
+
+int store_status_key_decode(const void *key, size_t len, uint8_t *status, char id[HCP_CASE_ID_MAX])
+{
+    if (key == NULL || status == NULL || id == NULL)
+        return HCP_EINVAL;
+    const uint8_t *p = key;
+    if (len < 2 || memchr(p + 1, '\0', len - 1) != NULL)
+        return HCP_EFORMAT;
+    if (len - 1 >= HCP_CASE_ID_MAX)
+        return HCP_ERANGE;
+    *status = p[0];
+    memcpy(id, p + 1, len - 1);
+    id[len - 1] = '\0';
+    return HCP_OK;
+}
+
+/* The status index's key of case id under status, in kb. */
+static int status_key(MDB_val *k, uint8_t *kb, size_t cap, uint8_t status, const char *id)
+{
+    size_t len;
+    int rc = store_status_key_encode(status, id, kb, cap, &len);
+    if (rc == HCP_OK) {
+        k->mv_size = len;
+        k->mv_data = kb;
+    }
+    return rc;
 }
 
 static int status_index(node_store *s, MDB_txn *txn, const hcp_case *old, const hcp_case *c)
@@ -593,58 +620,245 @@ int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who,
     return hcpd_access_put(txn, s->access, now, who, what); /* daemon/accounts.h's format */
 }
 
-/* ---- node.h's view ---- */
+/* ---- queries ---- */
 
-int node_store_open(node *n)
+/* The statuses of a case that may still run a deadline (before feedback). */
+static const uint8_t open_statuses[] = {HCP_ST_RECEIVED, HCP_ST_VERIFYING, HCP_ST_DISPUTED,
+                                        HCP_ST_RECTIFYING, HCP_ST_FEEDBACK_PENDING};
+
+/* Append id to the growing array *arr (capacity *cap, *k used). */
+static int ids_push(char (**arr)[HCP_CASE_ID_MAX], size_t *cap, size_t *k, const char *id)
 {
-    node_store *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return HCP_ENOMEM;
-    char err[256];
-    int rc = store_open(s, n->cfg.data, n->cfg.county, false, n->sealer, err, sizeof(err));
-    if (rc != HCP_OK) {
-        node_log("error", "store.open_failed", "dir=%s reason=\"%s\"", n->cfg.data, err);
-        free(s);
-        return rc;
+    if (*k == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        void *p = realloc(*arr, ncap * sizeof(**arr));
+        if (p == NULL)
+            return HCP_ENOMEM;
+        *arr = p;
+        *cap = ncap;
     }
-    char hex[2 * HCP_HASH_LEN + 1];
-    hcp_hash_hex(s->chain.head, hex);
-    node_log("info", "store.open", "dir=%s head=%llu hash=%s mapsize=%zu", n->cfg.data,
-             (unsigned long long)s->chain.seq, hex, s->db.mapsize);
-    n->store = s;
-    if ((rc = hcpd_acct_open(&n->acct, &s->db)) != HCP_OK) { /* accounts, access log */
-        node_log("error", "store.accounts_failed", "dir=%s reason=\"%s\"", n->cfg.data,
-                 hcp_strerror(rc));
-        return rc;
-    }
-    if (s->created && n->cfg.gateway[0] != '\0') {
-        /* a new store beside a gateway: the county may have history there
-         * (a replaced disk); fetch it before handing out any number */
-        MDB_txn *txn;
-        rc = store_write_begin(s, &txn);
-        if (rc == HCP_OK && (rc = store_needs_sync_put(s, txn, true)) == HCP_OK)
-            rc = store_err(mdb_txn_commit(txn));
-        else if (rc == HCP_OK)
-            mdb_txn_abort(txn);
-        store_cache_drop(s);
-        atomic_store(&s->needs_sync, rc == HCP_OK);
-        if (rc != HCP_OK)
-            return rc;
-    }
-    if (atomic_load(&s->needs_sync))
-        node_log(n->cfg.gateway[0] ? "info" : "warn", "store.needs_sync", "detail=\"%s\"",
-                 n->cfg.gateway[0]
-                     ? "writes wait until the county's history is fetched from the gateway"
-                     : "a restored copy running offline: writes made now fork the county's "
-                       "history from the province's");
+    memcpy((*arr)[(*k)++], id, strlen(id) + 1);
     return HCP_OK;
 }
 
-void node_store_close(node *n)
+/* The ids under one status of the index, appended to *arr. */
+static int ids_of_status(MDB_cursor *cur, uint8_t status, char (**arr)[HCP_CASE_ID_MAX],
+                         size_t *cap, size_t *k)
 {
-    if (n->store == NULL)
-        return;
-    store_close(n->store);
-    free(n->store);
-    n->store = NULL;
+    MDB_val key = {1, (void *)&status}, v;
+    int rc = HCP_OK;
+    int mrc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE);
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && ((const uint8_t *)key.mv_data)[0] == status) {
+        uint8_t st;
+        char id[HCP_CASE_ID_MAX];
+        if (store_status_key_decode(key.mv_data, key.mv_size, &st, id) == HCP_OK)
+            rc = ids_push(arr, cap, k, id);
+        mrc = mdb_cursor_get(cur, &key, &v, MDB_NEXT);
+    }
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = store_err(mrc);
+    return rc;
+}
+
+int store_open_case_ids(node_store *s, MDB_txn *txn, char (**ids)[HCP_CASE_ID_MAX], size_t *count)
+{
+    if (s == NULL || txn == NULL || ids == NULL || count == NULL)
+        return HCP_EINVAL;
+    size_t cap = 0, k = 0;
+    char(*arr)[HCP_CASE_ID_MAX] = NULL;
+    MDB_cursor *cur;
+    int rc = store_err(mdb_cursor_open(txn, s->status_idx, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    for (size_t i = 0; rc == HCP_OK && i < sizeof(open_statuses); i++)
+        rc = ids_of_status(cur, open_statuses[i], &arr, &cap, &k);
+    mdb_cursor_close(cur); /* on every path: a read transaction does not free it */
+    if (rc != HCP_OK) {
+        free(arr);
+        return rc;
+    }
+    *ids = arr;
+    *count = k;
+    return HCP_OK;
+}
+
+/* Position cur at the first key strictly after prefix|after (prefix: the
+ * status byte, or none for the cases table). */
+static int seek_after(MDB_cursor *cur, const uint8_t *kb, size_t pre, size_t n, MDB_val *k,
+                      MDB_val *v)
+{
+    k->mv_size = pre + n;
+    k->mv_data = (void *)kb;
+    if (k->mv_size == 0)
+        return mdb_cursor_get(cur, k, v, MDB_FIRST);
+    int mrc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (mrc == MDB_SUCCESS && n > 0 && k->mv_size == pre + n &&
+        memcmp(k->mv_data, kb, pre + n) == 0)
+        mrc = mdb_cursor_get(cur, k, v, MDB_NEXT); /* strictly after */
+    return mrc;
+}
+
+/* The id a key of the scanned table names (with the status prefix or not);
+ * false when the key is malformed. */
+static bool scanned_id(const MDB_val *k, size_t pre, uint8_t status, char id[HCP_CASE_ID_MAX])
+{
+    if (pre == 0) {
+        if (k->mv_size == 0 || k->mv_size >= HCP_CASE_ID_MAX)
+            return false;
+        memcpy(id, k->mv_data, k->mv_size);
+        id[k->mv_size] = '\0';
+        return true;
+    }
+    uint8_t st;
+    return store_status_key_decode(k->mv_data, k->mv_size, &st, id) == HCP_OK && st == status;
+}
+
+/* Read case id (without personal data) and hand it to fn. */
+static int visit(node_store *s, MDB_txn *txn, const char *id, bool personal, store_case_fn fn,
+                 void *arg)
+{
+    hcp_case c;
+    int rc = store_case_get(s, txn, id, personal, &c);
+    if (rc == HCP_OK)
+        rc = fn(arg, id, &c);
+    hcp_case_clear(&c);
+    return rc;
+}
+
+int store_cases_after(node_store *s, MDB_txn *txn, uint8_t status, const char *after,
+                      store_case_fn fn, void *arg)
+{
+    if (s == NULL || txn == NULL || fn == NULL)
+        return HCP_EINVAL;
+    uint8_t kb[STORE_STATUS_KEY_MAX];
+    size_t pre = status != 0 ? 1 : 0, n = after != NULL ? strlen(after) : 0;
+    if (n >= HCP_CASE_ID_MAX)
+        return HCP_ERANGE;
+    kb[0] = status;
+    if (n > 0)
+        memcpy(kb + pre, after, n);
+    MDB_cursor *cur;
+    int rc = store_err(mdb_cursor_open(txn, pre ? s->status_idx : s->cases, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    MDB_val k, v;
+    int mrc = seek_after(cur, kb, pre, n, &k, &v);
+    while (rc == HCP_OK && mrc == MDB_SUCCESS) {
+        char id[HCP_CASE_ID_MAX];
+        if (!scanned_id(&k, pre, status, id))
+            break; /* another status, or a malformed key: the end */
+        rc = visit(s, txn, id, false, fn, arg);
+        if (rc == HCP_OK)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur); /* on every path: a read transaction does not free it */
+    if (rc == STORE_STOP)
+        return HCP_OK;
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = store_err(mrc);
+    return rc;
+}
+
+int store_cases_of_month(node_store *s, MDB_txn *txn, int year, int month, bool personal,
+                         store_case_fn fn, void *arg)
+{
+    if (s == NULL || txn == NULL || fn == NULL || year < 2000 || year > 9999 || month < 1 ||
+        month > 12)
+        return HCP_EINVAL;
+    char prefix[16];
+    int plen = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", s->county, year, month);
+    if (plen <= 0 || (size_t)plen >= sizeof(prefix))
+        return HCP_ERANGE;
+    MDB_cursor *cur;
+    int rc = store_err(mdb_cursor_open(txn, s->cases, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    MDB_val k = {(size_t)plen, prefix}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && k.mv_size >= (size_t)plen &&
+           memcmp(k.mv_data, prefix, (size_t)plen) == 0) {
+        char id[HCP_CASE_ID_MAX];
+        size_t len = k.mv_size < sizeof(id) - 1 ? k.mv_size : sizeof(id) - 1;
+        memcpy(id, k.mv_data, len);
+        id[len] = '\0';
+        rc = visit(s, txn, id, personal, fn, arg);
+        if (rc == HCP_OK)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur); /* on every path: a read transaction does not free it */
+    if (rc == STORE_STOP)
+        return HCP_OK;
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = store_err(mrc);
+    return rc;
+}
+
+int store_map_usage(node_store *s, uint64_t *used, uint64_t *size)
+{
+    if (s == NULL || used == NULL || size == NULL)
+        return HCP_EINVAL;
+    MDB_envinfo info;
+    MDB_stat st;
+    int mrc = mdb_env_info(s->db.env, &info);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_stat(s->db.env, &st);
+    if (mrc != MDB_SUCCESS)
+        return store_err(mrc);
+    *used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    *size = (uint64_t)info.me_mapsize;
+    return HCP_OK;
+}
+
+/* ---- the subcommands' opens (ops.c) ---- */
+
+int store_county_of(const char *dir, char county[HCP_COUNTY_LEN + 1], char *err, size_t errlen)
+{
+    hcpd_env e;
+    MDB_txn *txn = NULL;
+    MDB_dbi meta;
+    MDB_val k = {6, "county"}, v;
+    if (dir == NULL || county == NULL || err == NULL || errlen == 0)
+        return HCP_EINVAL;
+    int mrc = hcpd_env_open(&e, dir, STORE_MAP_INITIAL, true, 126);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_txn_begin(e.env, NULL, MDB_RDONLY, &txn);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_dbi_open(txn, "meta", 0, &meta);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_get(txn, meta, &k, &v);
+    if (mrc == MDB_SUCCESS && v.mv_size != HCP_COUNTY_LEN)
+        mrc = MDB_INVALID;
+    if (mrc == MDB_SUCCESS) {
+        memcpy(county, v.mv_data, HCP_COUNTY_LEN);
+        county[HCP_COUNTY_LEN] = '\0';
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    hcpd_env_close(&e);
+    if (mrc != MDB_SUCCESS)
+        snprintf(err, errlen, "%s", mdb_strerror(mrc));
+    return store_err(mrc);
+}
+
+int store_mark_needs_sync(const char *dir)
+{
+    hcpd_env e;
+    MDB_txn *txn = NULL;
+    MDB_dbi meta;
+    if (dir == NULL)
+        return HCP_EINVAL;
+    int mrc = hcpd_env_open(&e, dir, STORE_MAP_INITIAL, false, 126);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_txn_begin(e.env, NULL, 0, &txn);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_dbi_open(txn, "meta", 0, &meta);
+    MDB_val k = {10, "needs_sync"}, v = {1, "1"};
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_put(txn, meta, &k, &v, 0);
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_txn_commit(txn); /* frees txn, whatever it returns */
+    else if (txn != NULL)
+        mdb_txn_abort(txn);
+    hcpd_env_close(&e);
+    return store_err(mrc);
 }

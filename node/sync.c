@@ -31,6 +31,7 @@
 #include "codec.h"
 #include "repl.h"
 #include "store.h"
+#include "sync.h"
 #include "writer.h"
 
 #ifndef SYNC_WINDOW
@@ -129,10 +130,13 @@ struct node_sync {
 
 /* ---- small helpers ---- */
 
+/* Now on the monotonic clock, in ns (0 if it cannot be read: the
+ * latency histogram then shows nonsense, nothing else depends on it). */
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -611,7 +615,7 @@ static void on_io(void *arg)
     sync_slot *s = arg;
     node_sync *sy = s->c->sy;
     int rv = nng_aio_result(s->aio);
-    pthread_mutex_lock(&sy->mu);
+    node_lock(&sy->mu);
     bool mine = s->c == sy->conn && !sy->stopping && !sy->redialing;
     bool current = mine && s->epoch == sy->epoch;
     if (s->sending) {
@@ -626,14 +630,14 @@ static void on_io(void *arg)
             nng_aio_set_timeout(s->aio, SYNC_TIMEOUT_MS);
             nng_ctx_recv(s->ctx, s->aio);
         }
-        pthread_mutex_unlock(&sy->mu);
+        node_unlock(&sy->mu);
         return;
     }
     s->busy = false;
     if (rv != 0) {
         if (current)
             fail(sy, rv == NNG_ETIMEDOUT ? "no answer from the gateway" : nng_strerror(rv));
-        pthread_mutex_unlock(&sy->mu);
+        node_unlock(&sy->mu);
         return;
     }
     nng_msg *m = nng_aio_get_msg(s->aio);
@@ -649,7 +653,7 @@ static void on_io(void *arg)
     }
     repl_frame_clear(&r);
     nng_msg_free(m);
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
 }
 
 static int open_socket(node_sync *sy, sync_conn *c);
@@ -702,10 +706,10 @@ static void conn_close(node_sync *sy, sync_conn *c)
     node_log("error", "sync.close_stuck",
              "gateway=%s detail=\"nng did not close a connection within 3 s; abandoned\"",
              sy->n->cfg.gateway);
-    pthread_mutex_lock(&sy->mu);
+    node_lock(&sy->mu);
     sy->abandoned = true;
     bool stopping = sy->stopping;
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
     /* nng's reaper is stuck: new sockets get no answers either (nng 1.5.2;
      * docs/replication.md, "Reconnects"). Only a new process image helps. */
     if (!stopping)
@@ -731,7 +735,7 @@ static void *redial(void *arg)
              sy->n->cfg.gateway, sy->timeouts);
     sync_conn *c = NULL, *old = NULL;
     int rc = conn_new(sy, &c);
-    pthread_mutex_lock(&sy->mu);
+    node_lock(&sy->mu);
     if (rc == HCP_OK) {
         old = sy->conn;
         sy->conn = c; /* the old one's callbacks are ignored from now */
@@ -742,7 +746,7 @@ static void *redial(void *arg)
         fail(sy, "cannot open a new connection");
     else if (!sy->stopping)
         send_hello(sy);
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
     if (old != NULL)
         conn_close(sy, old);
     return NULL;
@@ -752,8 +756,8 @@ static void *redial(void *arg)
  * cleared `redialing`). mu held. */
 static void start_redial(node_sync *sy)
 {
-    if (sy->has_redialer)
-        pthread_join(sy->redialer, NULL);
+    if (sy->has_redialer && pthread_join(sy->redialer, NULL) != 0) /* finished: joinable */
+        node_log("error", "sync.join_failed", "thread=redial");
     sy->has_redialer = false;
     sy->redialing = true;
     if (pthread_create(&sy->redialer, NULL, redial, sy) != 0) {
@@ -769,7 +773,7 @@ static void start_redial(node_sync *sy)
 static void on_sleep(void *arg)
 {
     node_sync *sy = arg;
-    pthread_mutex_lock(&sy->mu);
+    node_lock(&sy->mu);
     sy->sleep_busy = false;
     if (sy->stopping || sy->redialing) {
         /* nothing: the node stops, or the redial thread says hello */
@@ -789,7 +793,7 @@ static void on_sleep(void *arg)
             send_hello(sy);
     } else if (sy->state == SY_STREAM)
         step(sy);
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
 }
 
 /* The connection went away: abandon the requests in flight now. */
@@ -800,20 +804,20 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     node_sync *sy = c->sy;
     if (ev != NNG_PIPE_EV_REM_POST)
         return;
-    pthread_mutex_lock(&sy->mu);
+    node_lock(&sy->mu);
     if (c == sy->conn && !sy->redialing && !sy->stopping)
         for (int i = 0; i < SYNC_WINDOW; i++)
             if (c->slot[i].busy)
                 nng_aio_cancel(c->slot[i].aio); /* completes later, on nng's thread */
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
 }
 
-void node_sync_kick(node *n, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
+/* The writer's commit hook (writer.h): it committed events up to head,
+ * whose hash is hash. Wake the sender. */
+static void on_commit(void *arg, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
 {
-    node_sync *sy = n->sync;
-    if (sy == NULL)
-        return;
-    pthread_mutex_lock(&sy->mu);
+    node_sync *sy = arg;
+    node_lock(&sy->mu);
     atomic_store(&sy->head, head);
     memcpy(sy->head_hash, hash, HCP_HASH_LEN);
     lat_commit_note(sy, head);
@@ -822,7 +826,7 @@ void node_sync_kick(node *n, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
      * less than the three thread hand-offs of waking nng's sleep for it */
     if (sy->state == SY_STREAM && !sy->stopping && free_slot(sy) != NULL)
         step(sy);
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
 }
 
 json_t *node_sync_json(node *n)
@@ -833,11 +837,11 @@ json_t *node_sync_json(node *n)
     uint64_t acked = n->store->acked;
     char err[160] = "";
     if (sy != NULL) {
-        pthread_mutex_lock(&sy->mu);
+        node_lock(&sy->mu);
         connected = sy->connected;
         acked = sy->acked;
         memcpy(err, sy->last_error, sizeof(err));
-        pthread_mutex_unlock(&sy->mu);
+        node_unlock(&sy->mu);
         head = atomic_load(&sy->head);
     }
     return json_pack("{so,sb,sI,sI,sI,so}", "gateway",
@@ -856,11 +860,11 @@ int node_sync_metrics(node *n, hcp_buf *out)
         return HCP_OK; /* offline: nothing is replicated */
     uint64_t count[SYNC_LAT_BUCKETS + 1], total;
     double sum;
-    pthread_mutex_lock(&sy->mu);
+    node_lock(&sy->mu);
     memcpy(count, sy->lat_count, sizeof(count));
     total = sy->lat_total;
     sum = sy->lat_sum;
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
     static const char name[] = "hcp_node_sync_replication_seconds";
     char line[160];
     int len = snprintf(line, sizeof(line), "# TYPE %s histogram\n", name);
@@ -959,7 +963,7 @@ static int open_socket(node_sync *sy, sync_conn *cn)
     if (rv == 0)
         rv = nng_dialer_start(cn->dialer, NNG_FLAG_NONBLOCK);
     if (rv != 0 && nng_socket_id(cn->sock) > 0)
-        nng_close(cn->sock);
+        (void)nng_close(cn->sock); /* nothing was sent on it: the open's error is what counts */
     if (rv != 0) {
         node_log("error", "sync.dial_failed", "gateway=%s reason=\"%s\"", c->gateway,
                  nng_strerror(rv));
@@ -993,16 +997,20 @@ int node_sync_start(node *n)
     atomic_store(&sy->head, n->store->chain.seq);
     sy->lat_last = n->store->chain.seq; /* what is there already is not timed */
     memcpy(sy->head_hash, n->store->chain.head, HCP_HASH_LEN);
-    pthread_mutex_init(&sy->mu, NULL);
+    if (pthread_mutex_init(&sy->mu, NULL) != 0) {
+        free(sy);
+        return HCP_EIO;
+    }
     n->sync = sy;
+    node_writer_on_commit(n->writer, on_commit, sy);
     int rc = dial(sy);
     if (rc != HCP_OK)
         return rc;
     node_log("info", "sync.start", "gateway=%s node=%s acked=%llu", n->cfg.gateway,
              n->store->node_id, (unsigned long long)sy->acked);
-    pthread_mutex_lock(&sy->mu);
+    node_lock(&sy->mu);
     send_hello(sy);
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
     return HCP_OK;
 }
 
@@ -1011,14 +1019,15 @@ void node_sync_stop(node *n)
     node_sync *sy = n->sync;
     if (sy == NULL)
         return;
-    pthread_mutex_lock(&sy->mu);
+    node_writer_on_commit(n->writer, NULL, NULL); /* no call reaches sy after this */
+    node_lock(&sy->mu);
     sy->stopping = true;
     persist_ack(sy, sy->acked, true); /* the writer drains after us */
-    pthread_mutex_unlock(&sy->mu);
+    node_unlock(&sy->mu);
     if (sy->sleep != NULL)
         nng_aio_stop(sy->sleep); /* no new redial starts after this */
-    if (sy->has_redialer)
-        pthread_join(sy->redialer, NULL); /* a redial in progress finishes */
+    if (sy->has_redialer && pthread_join(sy->redialer, NULL) != 0) /* a redial finishes */
+        node_log("error", "sync.join_failed", "thread=redial");
     conn_close(sy, sy->conn);
     if (sy->abandoned)
         return; /* nng may still call into sy: it lives until the exit */
@@ -1026,7 +1035,7 @@ void node_sync_stop(node *n)
     if (sy->tls != NULL)
         nng_tls_config_free(sy->tls);
     repl_identity_free(sy->id);
-    pthread_mutex_destroy(&sy->mu);
+    (void)pthread_mutex_destroy(&sy->mu); /* every callback has ended: not busy */
     free(sy);
     n->sync = NULL;
 }

@@ -12,11 +12,13 @@
  */
 #include "writer.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "json.h"
 #include "rules.h"
 #include "store.h"
@@ -40,6 +42,11 @@ struct node_writer {
     pthread_cond_t rcond;
     node_write *done_head, *done_tail;
     bool rstop;
+    /* the commit hook (node_writer_on_commit), under hmu */
+    pthread_mutex_t hmu;
+    node_commit_fn on_commit;
+    void *on_commit_arg;
+    bool locks; /* rmu, rcond and hmu were made (destroyed at free) */
 };
 
 node_write *node_write_new(node_wkind kind, node_req *req)
@@ -378,7 +385,67 @@ static int do_case_read(node *n, MDB_txn *txn, node_write *w)
     return rc;
 }
 
-int node_ledger_rows(node *n, MDB_txn *txn, int year, int month, bool personal, json_t *rows);
+/* 结果运用: how the result is used (the monthly form's column), in Chinese. */
+static const char *use_of_result(const hcp_case *c)
+{
+    if (!c->adopted)
+        return "经复核为误评或恶意差评，不予采纳";
+    if (c->outcome == HCP_OUT_SUBSTANTIATED)
+        return "经核实属实，纳入绩效评价";
+    if (c->outcome == HCP_OUT_UNSUBSTANTIATED)
+        return "经核实不属实，不计入考核";
+    return "核实中";
+}
+
+/* s as a JSON string, or null for NULL (new reference; NULL on failure). */
+static json_t *str_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+/* A masked copy of free text s of case c as JSON (null for NULL), the
+ * form the case list shows (codec.h hcp_text_mask); NULL on failure. */
+static json_t *masked_or_null(const char *s, const hcp_case *c)
+{
+    if (s == NULL)
+        return json_null();
+    char *m = hcp_text_mask(s, &c->in, &c->verifier);
+    json_t *j = m != NULL ? json_string(m) : NULL;
+    free(m);
+    return j;
+}
+
+/* One ledger row: the monthly statistics form's columns (the regulation). Its
+ * free text (content, rectification result) is masked as in the case list
+ * (docs/codec.md, "Free text"); the original comes only with
+ * GET /v1/cases/ID. A new reference, NULL on failure. */
+static json_t *ledger_row(const hcp_case *c, size_t no)
+{
+    const hcp_person *p = &c->in.complainant;
+    char at[HCP_TIME_STRLEN] = "";
+    if (hcp_time_format(c->received_at, at, sizeof(at)) != HCP_OK)
+        at[0] = '\0';
+    return json_pack("{sI,ss,ss,ss,ss,s{so,so,so},so,s{so,so},s{so,so,so},so,s{so,so},ss,ss}", "no",
+                     (json_int_t)no, "case_id", c->id, "kind", hcp_kind_names[c->in.kind],
+                     "channel", hcp_channel_names[c->in.channel], "received_at", at, "complainant",
+                     "name", str_or_null(p->name), "phone", str_or_null(p->phone), "organization",
+                     str_or_null(p->organization), "content", masked_or_null(c->in.content, c),
+                     "unit", "code", str_or_null(c->in.unit.code), "name",
+                     str_or_null(c->in.unit.name), "staff", "id", str_or_null(c->in.staff.id),
+                     "name", str_or_null(c->in.staff.name), "phone", str_or_null(c->in.staff.phone),
+                     "rectification_result", masked_or_null(c->rectification_result, c), "verifier",
+                     "name", str_or_null(c->verifier.name), "phone", str_or_null(c->verifier.phone),
+                     "use_of_result", use_of_result(c), "status", hcp_status_names[c->status]);
+}
+
+/* store_cases_of_month's visitor: append the case's row to the array arg. */
+static int ledger_add(void *arg, const char *id, const hcp_case *c)
+{
+    (void)id;
+    json_t *rows = arg;
+    json_t *row = ledger_row(c, json_array_size(rows) + 1);
+    return row != NULL && json_array_append_new(rows, row) == 0 ? HCP_OK : HCP_ENOMEM;
+}
 
 /* GET /v1/ledger?month=: the month's register (Art. 14); with personal
  * data (a supervisor) access-logged, without (a clerk) not. */
@@ -387,7 +454,7 @@ static int do_ledger(node *n, MDB_txn *txn, node_write *w)
     json_t *rows = json_array();
     if (rows == NULL)
         return HCP_ENOMEM;
-    int rc = node_ledger_rows(n, txn, w->year, w->month, w->personal, rows);
+    int rc = store_cases_of_month(n->store, txn, w->year, w->month, w->personal, ledger_add, rows);
     char what[32];
     snprintf(what, sizeof(what), "ledger:%04d-%02d", w->year, w->month);
     if (rc == HCP_OK && w->personal)
@@ -432,14 +499,12 @@ static int sweep_case(node *n, MDB_txn *txn, hcp_chain *ch, const char *id, hcp_
     return rc;
 }
 
-int node_open_case_ids(node *n, MDB_txn *txn, char (**ids)[HCP_CASE_ID_MAX], size_t *count);
-
 /* The sweep: every open case whose deadline passed unmet gets its mark. */
 static int do_sweep(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
 {
     char(*ids)[HCP_CASE_ID_MAX] = NULL;
     size_t count = 0;
-    int rc = node_open_case_ids(n, txn, &ids, &count);
+    int rc = store_open_case_ids(n->store, txn, &ids, &count);
     for (size_t i = 0; rc == HCP_OK && i < count; i++)
         rc = sweep_case(n, txn, ch, ids[i], w->now);
     free(ids);
@@ -455,7 +520,7 @@ static int do_recount(node *n, MDB_txn *txn)
 {
     char(*ids)[HCP_CASE_ID_MAX] = NULL;
     size_t count = 0, changed = 0, still = 0;
-    int rc = node_open_case_ids(n, txn, &ids, &count);
+    int rc = store_open_case_ids(n->store, txn, &ids, &count);
     for (size_t i = 0; rc == HCP_OK && i < count; i++) {
         hcp_case old, c;
         memset(&c, 0, sizeof(c));
@@ -684,33 +749,34 @@ static void hand_to_replier(node_writer *wr, node_write *batch)
     node_write *last = batch;
     while (wnext(last) != NULL)
         last = wnext(last);
-    pthread_mutex_lock(&wr->rmu);
+    node_lock(&wr->rmu);
     if (wr->done_tail != NULL)
         wr->done_tail->link.next = &batch->link;
     else
         wr->done_head = batch;
     wr->done_tail = last;
-    pthread_cond_signal(&wr->rcond);
-    pthread_mutex_unlock(&wr->rmu);
+    (void)pthread_cond_signal(&wr->rcond); /* fails only for a cond never made */
+    node_unlock(&wr->rmu);
 }
 
 /* The replier: send the answers of committed batches, in commit order. */
 static void *replier_main(void *arg)
 {
     node_writer *wr = arg;
-    pthread_mutex_lock(&wr->rmu);
+    node_lock(&wr->rmu);
     for (;;) {
         while (wr->done_head == NULL && !wr->rstop)
-            pthread_cond_wait(&wr->rcond, &wr->rmu);
+            if (pthread_cond_wait(&wr->rcond, &wr->rmu) != 0)
+                abort(); /* a cond or mutex never made: see node_lock */
         node_write *batch = wr->done_head;
         wr->done_head = wr->done_tail = NULL;
         if (batch == NULL && wr->rstop)
             break;
-        pthread_mutex_unlock(&wr->rmu);
+        node_unlock(&wr->rmu);
         reply_all(batch);
-        pthread_mutex_lock(&wr->rmu);
+        node_lock(&wr->rmu);
     }
-    pthread_mutex_unlock(&wr->rmu);
+    node_unlock(&wr->rmu);
     return NULL;
 }
 
@@ -753,9 +819,29 @@ static node_write *keep_for_later(node *n, node_write *batch)
         *tail = w;
         tail = (node_write **)&w->link.next;
     }
-    if (wr->later != NULL && !uv_is_active((uv_handle_t *)&wr->later_timer))
-        uv_timer_start(&wr->later_timer, on_later, WRITER_LATER_MS, 0);
+    if (wr->later != NULL && !uv_is_active((uv_handle_t *)&wr->later_timer) &&
+        uv_timer_start(&wr->later_timer, on_later, WRITER_LATER_MS, 0) != 0)
+        node_log("error", "writer.later_failed", "detail=\"the timer is closing\"");
     return rest;
+}
+
+/* Tell the commit hook (node_writer_on_commit) of the new head. */
+static void commit_hook(node_writer *wr, const hcp_chain *ch)
+{
+    node_lock(&wr->hmu);
+    if (wr->on_commit != NULL)
+        wr->on_commit(wr->on_commit_arg, ch->seq, ch->head);
+    node_unlock(&wr->hmu);
+}
+
+void node_writer_on_commit(node_writer *w, node_commit_fn fn, void *arg)
+{
+    if (w == NULL)
+        return;
+    node_lock(&w->hmu);
+    w->on_commit = fn;
+    w->on_commit_arg = fn != NULL ? arg : NULL;
+    node_unlock(&w->hmu);
 }
 
 /* The outcome of a batch: publish what committed, answer every item. */
@@ -775,7 +861,7 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
         n->store->chain = ch;
         atomic_store(&n->store->head_seq, ch.seq); /* for readers on other threads */
         if (grew)
-            node_sync_kick(n, ch.seq, ch.head); /* new events for the gateway */
+            commit_hook(wr, &ch); /* new events: replication sends them */
     } else {
         fail_all(batch, rc);
         batch = keep_for_later(n, batch);
@@ -833,9 +919,19 @@ int node_writer_start(node *n)
     node_writer *wr = calloc(1, sizeof(*wr));
     if (wr == NULL)
         return HCP_ENOMEM;
-    pthread_mutex_init(&wr->rmu, NULL);
-    pthread_cond_init(&wr->rcond, NULL);
     n->writer = wr;
+    if (pthread_mutex_init(&wr->rmu, NULL) != 0)
+        return HCP_EIO;
+    if (pthread_cond_init(&wr->rcond, NULL) != 0) {
+        (void)pthread_mutex_destroy(&wr->rmu); /* unused: cannot be busy */
+        return HCP_EIO;
+    }
+    if (pthread_mutex_init(&wr->hmu, NULL) != 0) {
+        (void)pthread_cond_destroy(&wr->rcond); /* unused: cannot be busy */
+        (void)pthread_mutex_destroy(&wr->rmu);
+        return HCP_EIO;
+    }
+    wr->locks = true;
     wr->replier_running = pthread_create(&wr->replier, NULL, replier_main, wr) == 0;
     if (!wr->replier_running)
         node_log("warn", "writer.no_replier", "detail=\"replies are sent by the loop\"");
@@ -882,11 +978,12 @@ void node_writer_stop(node *n)
         return;
     hcpd_gc_stop(wr->gc);
     if (wr->replier_running) { /* let it send what is committed, then end */
-        pthread_mutex_lock(&wr->rmu);
+        node_lock(&wr->rmu);
         wr->rstop = true;
-        pthread_cond_signal(&wr->rcond);
-        pthread_mutex_unlock(&wr->rmu);
-        pthread_join(wr->replier, NULL);
+        (void)pthread_cond_signal(&wr->rcond); /* fails only for a cond never made */
+        node_unlock(&wr->rmu);
+        if (pthread_join(wr->replier, NULL) != 0) /* only for a thread not joinable */
+            node_log("error", "writer.join_failed", "thread=replier");
         wr->replier_running = false;
     }
     node_write *w = wr->later; /* kept for a retry that will not come */
@@ -897,8 +994,8 @@ void node_writer_stop(node *n)
         w = next;
     }
     if (wr->timers) {
-        uv_timer_stop(&wr->sweep);
-        uv_timer_stop(&wr->later_timer);
+        (void)uv_timer_stop(&wr->sweep); /* always 0 */
+        (void)uv_timer_stop(&wr->later_timer);
         uv_close((uv_handle_t *)&wr->sweep, on_closed);
         uv_close((uv_handle_t *)&wr->later_timer, on_closed);
     }
@@ -908,9 +1005,13 @@ void node_writer_free(node *n)
 {
     if (n->writer == NULL)
         return;
-    hcpd_gc_free(n->writer->gc);
-    pthread_mutex_destroy(&n->writer->rmu);
-    pthread_cond_destroy(&n->writer->rcond);
-    free(n->writer);
+    node_writer *wr = n->writer;
+    hcpd_gc_free(wr->gc);
+    if (wr->locks) { /* every thread using them has ended: destroy cannot find them busy */
+        (void)pthread_mutex_destroy(&wr->rmu);
+        (void)pthread_cond_destroy(&wr->rcond);
+        (void)pthread_mutex_destroy(&wr->hmu);
+    }
+    free(wr);
     n->writer = NULL;
 }

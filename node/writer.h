@@ -10,10 +10,12 @@
 #define NODE_WRITER_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
-#include "node.h"
 #include "case.h"
 #include "gc.h"
+#include "hcp.h"
+#include "node.h"
 
 typedef enum node_wkind {
     W_EVAL = 1,  /* POST /v1/evaluations */
@@ -54,16 +56,45 @@ typedef struct node_write {
     json_t *reply; /* built inside the transaction, sent after commit */
 } node_write;
 
-/* A new zeroed item (NULL on allocation failure). */
+/* A new zeroed item (NULL on allocation failure): the caller owns it until
+ * node_writer_submit, and frees it with node_write_free if it never is. */
 node_write *node_write_new(node_wkind kind, node_req *req);
-/* Free an item and everything it owns (not its request). */
+/* Free an item and everything it owns (not its request). NULL-safe. */
 void node_write_free(node_write *w);
 /* Queue w (ownership passes) from any thread. If the writer is stopping,
  * w is answered 503 at once. A batch that cannot commit (disk full:
  * 503 storage_full; another store error: 503 storage_error) writes
  * nothing; the writer's own items (W_SYNCED, W_RECOUNT) are then queued
- * again a second later, so that the node resumes by itself. */
+ * again a second later, so that the node resumes by itself. Items without
+ * a request (req NULL) get no answer: the writer frees them. */
 void node_writer_submit(node *n, node_write *w);
+
+/* Start the writer on n->loop (before the loop runs; n->store open): the
+ * group commit, its replier thread, the deadline sweep timer, and a
+ * recount of provisional deadlines queued first. HCP_ENOMEM, HCP_EIO (a
+ * timer or a lock could not be made), or the group commit's error; on
+ * failure node_writer_stop and node_writer_free still clean up. */
+HCP_NODISCARD int node_writer_start(node *n);
+/* Refuse new items, commit everything queued, send the answers and close
+ * the timers (the caller runs the loop once more for their close
+ * callbacks). NULL-safe for a writer never started. */
+void node_writer_stop(node *n);
+/* Free the writer, after the loop ran the close callbacks. NULL-safe. */
+void node_writer_free(node *n);
+
+/*
+ * The commit hook: after every committed batch that appended events to the
+ * log, the writer calls fn(arg, head, hash) with the new head (its sequence
+ * number and hash), on the thread that committed (the loop's, or the
+ * stopping thread's while node_writer_stop drains). It is how replication
+ * (sync.c) learns of new events without the writer knowing it: sync
+ * registers itself here. fn must not block for long and must not call
+ * node_writer_on_commit. One hook; registering replaces it, fn NULL removes
+ * it; after node_writer_on_commit returns, the old hook is not running and
+ * will not be called again. Any thread.
+ */
+typedef void (*node_commit_fn)(void *arg, uint64_t head, const uint8_t hash[HCP_HASH_LEN]);
+void node_writer_on_commit(node_writer *w, node_commit_fn fn, void *arg);
 
 /* Metrics the writer keeps (read without locks: monotonic counters). */
 typedef struct node_stats {
@@ -71,6 +102,7 @@ typedef struct node_stats {
     _Atomic uint64_t evaluations, cases, steps, refused, commits, batched, overdue_marked, grows;
     _Atomic uint64_t disk_full; /* batches refused for want of room (disk, or the map's ceiling) */
 } node_stats;
+/* The writer's counters (borrowed: they live as long as the writer). */
 const node_stats *node_writer_stats(const node *n);
 
 #endif
