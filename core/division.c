@@ -49,16 +49,6 @@ static const div_list div_empty;       /* answered if pthread_once itself fails 
 static const hcp_division div_none[1]; /* rows of an empty list: never NULL */
 
 /* Whether s[0..n) is exactly six ASCII digits. */
-static bool six_digits(const char *s, size_t n)
-{
-    if (n != 6)
-        return false;
-    for (size_t i = 0; i < 6; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 static int div_fail(const div_parse *p, size_t line, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -120,14 +110,14 @@ static int div_row(div_parse *p, char *text, size_t line)
         return div_fail(p, line, HCP_EFORMAT,
                         "expected 4 tab-separated fields: code, name, prefecture_code, "
                         "prefecture_name");
-    if (!six_digits(f[0], strlen(f[0])))
+    if (!hcp_county_code_ok(f[0], strlen(f[0])))
         return div_fail(p, line, HCP_EFORMAT, "code \"%.16s\" is not six digits", f[0]);
     if (strcmp(f[0] + 4, "00") == 0)
         return div_fail(p, line, HCP_EFORMAT,
                         "code %s ends in 00: that is a prefecture's or province's code, not a "
                         "county's",
                         f[0]);
-    if (!six_digits(f[2], strlen(f[2])))
+    if (!hcp_county_code_ok(f[2], strlen(f[2])))
         return div_fail(p, line, HCP_EFORMAT, "prefecture_code \"%.16s\" is not six digits", f[2]);
     if (memcmp(f[0], f[2], 4) != 0 || strcmp(f[2] + 4, "00") != 0)
         return div_fail(p, line, HCP_EFORMAT,
@@ -367,7 +357,7 @@ static int div_key_cmp(const void *key, const void *elem)
 const hcp_division *hcp_division_find(const char *code)
 {
     const div_list *l = div_current();
-    if (code == NULL || !six_digits(code, strnlen(code, 7)) || l->n == 0)
+    if (code == NULL || !hcp_county_code_ok(code, strnlen(code, 7)) || l->n == 0)
         return NULL;
     hcp_division *const *hit = bsearch(code, l->by_code, l->n, sizeof(*l->by_code), div_key_cmp);
     return hit != NULL ? *hit : NULL;
@@ -379,7 +369,7 @@ bool hcp_prefecture_known(const char *code)
 {
     size_t n;
     const hcp_division *t = hcp_divisions(&n);
-    if (code == NULL || !six_digits(code, strnlen(code, 7)))
+    if (code == NULL || !hcp_county_code_ok(code, strnlen(code, 7)))
         return false;
     for (size_t i = 0; i < n; i++)
         if (strcmp(t[i].prefecture, code) == 0)

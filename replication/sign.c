@@ -24,6 +24,8 @@
  * clear it where we translate the failure into an enum hcp_err.
  */
 #include "repl.h"
+#include "be.h"
+#include "division.h"
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>
@@ -75,22 +77,11 @@ struct repl_peer {
 /* Digests                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Six ASCII digits, NUL-terminated. */
-static bool county_ok(const char *s)
-{
-    if (s == NULL || strnlen(s, HCP_COUNTY_LEN + 1) != HCP_COUNTY_LEN)
-        return false;
-    for (int i = 0; i < HCP_COUNTY_LEN; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 /* The auth digest: SHA-256("hcp-auth-v1" || nonce || county || node). */
 static int digest_auth(const uint8_t *nonce, const char *county, const char *node, uint8_t out[32])
 {
     size_t nlen;
-    if (nonce == NULL || !county_ok(county) || node == NULL ||
+    if (nonce == NULL || !hcp_county_str_ok(county) || node == NULL ||
         (nlen = strnlen(node, REPL_ID_MAX + 1)) == 0 || nlen > REPL_ID_MAX)
         return HCP_EINVAL;
     const void *parts[] = {auth_tag, nonce, county, node};
@@ -101,11 +92,10 @@ static int digest_auth(const uint8_t *nonce, const char *county, const char *nod
 /* The batch digest: SHA-256("hcp-batch-v1" || county || be64(seq) || hash). */
 static int digest_batch(const char *county, uint64_t seq, const uint8_t *hash, uint8_t out[32])
 {
-    if (!county_ok(county) || hash == NULL || seq == 0)
+    if (!hcp_county_str_ok(county) || hash == NULL || seq == 0)
         return HCP_EINVAL;
     uint8_t be[8];
-    for (int i = 0; i < 8; i++)
-        be[i] = (uint8_t)(seq >> (56 - 8 * i));
+    hcp_be64_put(be, seq);
     const void *parts[] = {batch_tag, county, be, hash};
     size_t lens[] = {sizeof(batch_tag) - 1, HCP_COUNTY_LEN, 8, HCP_HASH_LEN};
     return hcp_sha256(parts, lens, 4, out);
@@ -632,7 +622,7 @@ int repl_peer_new(repl_verifier *v, const uint8_t *der, size_t len, repl_peer **
         *reason = why;
         goto fail;
     }
-    if (!subject_cn(p->crt, cn) || !county_ok(cn)) {
+    if (!subject_cn(p->crt, cn) || !hcp_county_str_ok(cn)) {
         *reason = "not_a_county";
         goto fail;
     }
