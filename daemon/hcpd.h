@@ -137,7 +137,7 @@ void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, cons
  * still answers r (e.g. by calling work itself). */
 int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *arg);
 
-/* ---- frame.c: start-up and shutdown plumbing of a daemon. ----
+/* ---- startup.c: start-up and shutdown plumbing of a daemon. ----
  * prog is the daemon's name in messages ("hcp-node"); each function prints
  * its own error to stderr as "prog: ..." and returns an hcp_err. */
 

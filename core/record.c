@@ -1,5 +1,5 @@
-/* stored.c — the stored forms of cases and log entries (stored.h). */
-#include "stored.h"
+/* record.c — the stored records of cases and log entries (record.h). */
+#include "record.h"
 
 #include <string.h>
 
