@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lock.h"
+
 /* The build embeds data/divisions.tsv here (cmake/embed.cmake). */
 extern const unsigned char hcp_data_divisions[];
 extern const size_t hcp_data_divisions_len;
@@ -330,10 +332,10 @@ int hcp_divisions_load(const char *path, char *err, size_t errlen)
         free(l);
         return rc;
     }
-    pthread_mutex_lock(&div_load_mu);
+    hcp_mutex_lock(&div_load_mu);
     l->prev = atomic_load_explicit(&div_active, memory_order_relaxed);
     atomic_store_explicit(&div_active, l, memory_order_release);
-    pthread_mutex_unlock(&div_load_mu);
+    hcp_mutex_unlock(&div_load_mu);
     return HCP_OK;
 }
 

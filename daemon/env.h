@@ -18,6 +18,7 @@
 typedef struct hcpd_env {
     MDB_env *env;
     pthread_rwlock_t resize;
+    bool resize_ok; /* resize was initialised (hcpd_env_close destroys it) */
     size_t mapsize;
 } hcpd_env;
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hcpd.h"
+#include "lock.h"
 
 #define STARTUP_PATH_MAX (4096 + 64) /* DIR/name */
 
@@ -426,7 +427,9 @@ void hcpd_loop_close(uv_loop_t *loop, const char *id)
     }
     hcpd_restart_disarm(); /* its async handle closes below */
     uv_walk(loop, startup_close_handle, NULL);
-    uv_run(loop, UV_RUN_DEFAULT); /* let every close callback run */
+    /* let every close callback run; what is still active after that is
+     * what uv_loop_close reports below */
+    (void)uv_run(loop, UV_RUN_DEFAULT);
     if (uv_loop_close(loop) != 0) {
         char busy[64];
         snprintf(busy, sizeof(busy), "%s.loop_busy", id != NULL ? id : "daemon");
@@ -473,8 +476,8 @@ static atomic_bool nng_stuck; /* a call was abandoned: nng must not be finalised
 
 static void runner_free(runner *r)
 {
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
+    hcp_cond_destroy(&r->cv);
+    hcp_mutex_destroy(&r->mu);
     free(r);
 }
 
@@ -482,11 +485,11 @@ static void *runner_main(void *arg)
 {
     runner *r = arg;
     r->fn(r->arg);
-    pthread_mutex_lock(&r->mu);
+    hcp_mutex_lock(&r->mu);
     r->done = true;
     bool alone = r->abandoned;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    hcp_cond_signal(&r->cv);
+    hcp_mutex_unlock(&r->mu);
     if (alone)
         runner_free(r);
     return NULL;
@@ -514,23 +517,32 @@ bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs)
     }
     r->fn = fn;
     r->arg = arg;
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
+    if (pthread_mutex_init(&r->mu, NULL) != 0) {
+        free(r);
+        fn(arg);
+        return true;
+    }
+    if (pthread_cond_init(&r->cv, NULL) != 0) {
+        hcp_mutex_destroy(&r->mu);
+        free(r);
+        fn(arg);
+        return true;
+    }
     if (pthread_create(&t, NULL, runner_main, r) != 0) {
         runner_free(r);
         fn(arg);
         return true;
     }
-    pthread_detach(t);
+    (void)pthread_detach(t); /* fails only for a thread not joinable: t is ours and new */
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += secs > 0 ? secs : 1;
-    pthread_mutex_lock(&r->mu);
+    hcp_mutex_lock(&r->mu);
     while (!r->done && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
         ;
     bool done = r->done;
     r->abandoned = !done;
-    pthread_mutex_unlock(&r->mu);
+    hcp_mutex_unlock(&r->mu);
     if (done)
         runner_free(r);
     else
@@ -541,14 +553,16 @@ bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs)
 /* nng_close of the socket whose id arg points to (owned by the caller). */
 static void close_fn(void *arg)
 {
-    nng_close(*(nng_socket *)arg);
+    /* NNG_ECLOSED (closed already) is the only failure, and closed is
+     * what the caller wants */
+    (void)nng_close(*(nng_socket *)arg);
 }
 
 bool hcpd_nng_close_bounded(nng_socket sock, int secs)
 {
     nng_socket *copy = malloc(sizeof(*copy));
     if (copy == NULL) {
-        nng_close(sock);
+        (void)nng_close(sock); /* as close_fn */
         return true;
     }
     *copy = sock;

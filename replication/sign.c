@@ -26,6 +26,7 @@
 #include "repl.h"
 #include "be.h"
 #include "division.h"
+#include "lock.h"
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>
@@ -462,20 +463,20 @@ int repl_verifier_reload(repl_verifier *v)
     struct stat st;
     if (stat(v->crl_file, &st) != 0)
         return HCP_EIO;
-    pthread_rwlock_rdlock(&v->lock);
+    hcp_rwlock_rdlock(&v->lock);
     bool same = same_file(&st, &v->crl_st);
-    pthread_rwlock_unlock(&v->lock);
+    hcp_rwlock_unlock(&v->lock);
     if (same)
         return HCP_OK;
     STACK_OF(X509_CRL) *crl = NULL;
     int rc = crl_read(v->crl_file, &crl, &st);
     if (rc != HCP_OK)
         return rc;
-    pthread_rwlock_wrlock(&v->lock);
+    hcp_rwlock_wrlock(&v->lock);
     STACK_OF(X509_CRL) *old = v->crl;
     v->crl = crl;
     v->crl_st = st;
-    pthread_rwlock_unlock(&v->lock);
+    hcp_rwlock_unlock(&v->lock);
     sk_X509_CRL_pop_free(old, X509_CRL_free);
     return HCP_OK;
 }
@@ -488,7 +489,7 @@ void repl_verifier_free(repl_verifier *v)
         return;
     sk_X509_CRL_pop_free(v->crl, X509_CRL_free);
     X509_STORE_free(v->store);
-    pthread_rwlock_destroy(&v->lock);
+    hcp_rwlock_destroy(&v->lock);
     free(v->crl_file);
     free(v);
 }
@@ -553,10 +554,10 @@ static int peer_check_chain(repl_verifier *v, X509 *crt, const char **why)
     }
     unsigned saw = 0;
     int ok = -1, err = X509_V_OK;
-    pthread_rwlock_rdlock(&v->lock);
+    hcp_rwlock_rdlock(&v->lock);
     if (X509_STORE_CTX_init(ctx, v->store, crt, NULL) != 1 ||
         X509_STORE_CTX_set_app_data(ctx, &saw) != 1) {
-        pthread_rwlock_unlock(&v->lock);
+        hcp_rwlock_unlock(&v->lock);
         X509_STORE_CTX_free(ctx);
         ERR_clear_error();
         return HCP_ENOMEM;
@@ -576,7 +577,7 @@ static int peer_check_chain(repl_verifier *v, X509 *crt, const char **why)
         ok = X509_verify_cert(ctx);
         err = X509_STORE_CTX_get_error(ctx);
     }
-    pthread_rwlock_unlock(&v->lock);
+    hcp_rwlock_unlock(&v->lock);
     X509_STORE_CTX_free(ctx);
     ERR_clear_error();
     if (ok == 1 && saw == 0 && err == X509_V_OK)
@@ -672,7 +673,7 @@ bool repl_peer_revoked(repl_verifier *v, const repl_peer *p)
         return false;
     bool revoked = false;
     const X509_NAME *issuer = X509_get_issuer_name(p->crt);
-    pthread_rwlock_rdlock(&v->lock);
+    hcp_rwlock_rdlock(&v->lock);
     for (int i = 0; v->crl != NULL && i < sk_X509_CRL_num(v->crl); i++) {
         X509_CRL *c = sk_X509_CRL_value(v->crl, i);
         X509_REVOKED *r = NULL;
@@ -682,7 +683,7 @@ bool repl_peer_revoked(repl_verifier *v, const repl_peer *p)
         if (X509_CRL_get0_by_cert(c, &r, p->crt) == 1)
             revoked = true;
     }
-    pthread_rwlock_unlock(&v->lock);
+    hcp_rwlock_unlock(&v->lock);
     return revoked;
 }
 
