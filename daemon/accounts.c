@@ -246,7 +246,7 @@ static bool access_parse(hcpd_req *r, access_q *q)
         hcpd_req_reply_error(r, 400, "invalid_query", "account: not an account name");
         return false;
     }
-    char *end;
+    char *end = buf;
     if ((st = hcpd_req_query_get(r, "after", buf, sizeof(buf))) != HCPD_Q_ABSENT) {
         errno = 0;
         unsigned long long v = strtoull(buf, &end, 10);
@@ -346,8 +346,11 @@ void hcpd_access_route(hcpd_req *r, hcpd_env *db, MDB_dbi access)
 
 /* ---- the `user` subcommand ---- */
 
+enum cmd_verb { CMD_ADD, CMD_LIST, CMD_DISABLE };
+
 typedef struct cmd_args {
     const char *verb, *data, *name, *role;
+    enum cmd_verb op; /* verb, once checked */
 } cmd_args;
 
 /* Usage of the subcommand for prog, listing the roles it allows. */
@@ -419,6 +422,7 @@ static int cmd_parse(const char *prog, unsigned allowed, int argc, char **argv, 
         cmd_usage(stderr, prog, allowed);
         return 2;
     }
+    a->op = add ? CMD_ADD : list ? CMD_LIST : CMD_DISABLE;
     return 0;
 }
 
@@ -652,9 +656,12 @@ int hcpd_acct_cmd(const char *prog, unsigned allowed, int argc, char **argv)
         fprintf(stderr, "%s user: no store in %s: start %s on it once first\n", prog, a.data, prog);
         return 1;
     }
-    if (strcmp(a.verb, "add") == 0)
+    switch (a.op) {
+    case CMD_ADD:
         return cmd_add(prog, allowed, &a);
-    if (strcmp(a.verb, "list") == 0)
+    case CMD_LIST:
         return cmd_list(prog, &a);
-    return cmd_disable(prog, &a);
+    default:
+        return cmd_disable(prog, &a);
+    }
 }

@@ -1752,24 +1752,10 @@ static void http_free(hcpd_http *h)
 
 /* Start serving as cfg says; on success *out is the server (stop it with
  * hcpd_http_stop). cfg is copied; its strings need not outlive the call. */
-int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
+/* Copy cfg into h and read the settings the environment may override
+ * (connection cap, timeouts, workers, the tests' offload gate). */
+static void http_configure(hcpd_http *h, const hcpd_http_cfg *cfg)
 {
-    if (cfg == NULL || out == NULL || cfg->listen == NULL || cfg->token == NULL ||
-        cfg->token[0] == '\0' || cfg->handle == NULL)
-        return HCP_EINVAL;
-    if (strlen(cfg->listen) >= sizeof(((hcpd_http *)0)->listen) ||
-        strlen(cfg->token) >= sizeof(((hcpd_http *)0)->token))
-        return HCP_ERANGE;
-    hcpd_http *h = calloc(1, sizeof(*h));
-    if (h == NULL)
-        return HCP_ENOMEM;
-    /* libuv writes with writev(2): a client that reset its connection must
-     * cost an EPIPE, not the process (nng used MSG_NOSIGNAL) */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPIPE, &sa, NULL);
     h->cfg = *cfg;
     memcpy(h->listen, cfg->listen, strlen(cfg->listen) + 1);
     memcpy(h->token, cfg->token, strlen(cfg->token) + 1);
@@ -1793,53 +1779,47 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
         hcpd_log("warn", "http.bad_env", "name=HCP_TEST_OFFLOAD_GATE detail=\"too long; ignored\"");
     }
     atomic_init(&h->writing, 0);
-    if (pthread_mutex_init(&h->mtx, NULL) != 0) {
-        free(h);
+}
+
+/* The server's lock, condition variables, loop and wake-up handle. HCP_OK,
+ * or HCP_ENOMEM with none of them left initialised (logged for the loop). */
+static int http_sync_init(hcpd_http *h)
+{
+    if (pthread_mutex_init(&h->mtx, NULL) != 0)
         return HCP_ENOMEM;
-    }
-    if (pthread_cond_init(&h->cond, NULL) != 0) {
-        hcp_mutex_destroy(&h->mtx);
-        free(h);
-        return HCP_ENOMEM;
-    }
-    if (pthread_cond_init(&h->jobs_cond, NULL) != 0) {
-        hcp_cond_destroy(&h->cond);
-        hcp_mutex_destroy(&h->mtx);
-        free(h);
-        return HCP_ENOMEM;
-    }
+    if (pthread_cond_init(&h->cond, NULL) != 0)
+        goto no_cond;
+    if (pthread_cond_init(&h->jobs_cond, NULL) != 0)
+        goto no_jobs_cond;
     int rc = uv_loop_init(&h->loop);
-    if (rc != 0) {
-        hcp_cond_destroy(&h->jobs_cond);
-        hcp_cond_destroy(&h->cond);
-        hcp_mutex_destroy(&h->mtx);
-        free(h);
-        hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
-        return HCP_ENOMEM;
-    }
+    if (rc != 0)
+        goto no_loop;
     if ((rc = uv_async_init(&h->loop, &h->async, on_async)) != 0) {
         (void)uv_loop_close(&h->loop); /* no handle was opened on it: cannot be busy */
-        hcp_cond_destroy(&h->jobs_cond);
-        hcp_cond_destroy(&h->cond);
-        hcp_mutex_destroy(&h->mtx);
-        free(h);
-        hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
-        return HCP_ENOMEM;
+        goto no_loop;
     }
     h->async.data = h;
-    const char *why = NULL;
-    if ((rc = http_bind(h, &why)) != 0) {
-        hcpd_log("error", "http.start_failed", "addr=%s step=%s reason=\"%s\"", cfg->listen, why,
-                 uv_strerror(rc));
-        http_free(h);
-        return rc == UV_EADDRINUSE ? HCP_EBUSY : rc == UV_EINVAL ? HCP_EINVAL : HCP_EIO;
-    }
-    http_log_addr(h);
+    return HCP_OK;
+no_loop:
+    hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
+    hcp_cond_destroy(&h->jobs_cond);
+no_jobs_cond:
+    hcp_cond_destroy(&h->cond);
+no_cond:
+    hcp_mutex_destroy(&h->mtx);
+    return HCP_ENOMEM;
+}
+
+/* Start the workers, then the server's thread. HCP_OK, or HCP_ENOMEM with
+ * the workers that started stopped again (logged); h is then still to be
+ * freed with http_free. */
+static int http_threads_start(hcpd_http *h)
+{
+    int rc;
     for (int i = 0; i < h->nworkers; i++) {
         if ((rc = uv_thread_create(&h->workers[i], http_worker, h)) != 0) {
             hcpd_log("error", "http.start_failed", "step=workers reason=\"%s\"", uv_strerror(rc));
             http_workers_stop(h);
-            http_free(h);
             return HCP_ENOMEM;
         }
         h->workers_up++;
@@ -1847,10 +1827,48 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
     if ((rc = uv_thread_create(&h->thread, http_thread, h)) != 0) {
         hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
         http_workers_stop(h);
-        http_free(h);
         return HCP_ENOMEM;
     }
     h->thread_up = true;
+    return HCP_OK;
+}
+
+int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
+{
+    if (cfg == NULL || out == NULL || cfg->listen == NULL || cfg->token == NULL ||
+        cfg->token[0] == '\0' || cfg->handle == NULL)
+        return HCP_EINVAL;
+    if (strlen(cfg->listen) >= sizeof(((hcpd_http *)0)->listen) ||
+        strlen(cfg->token) >= sizeof(((hcpd_http *)0)->token))
+        return HCP_ERANGE;
+    hcpd_http *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return HCP_ENOMEM;
+    /* libuv writes with writev(2): a client that reset its connection must
+     * cost an EPIPE, not the process (nng used MSG_NOSIGNAL) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    http_configure(h, cfg);
+    if (http_sync_init(h) != HCP_OK) {
+        free(h);
+        return HCP_ENOMEM;
+    }
+    const char *why = NULL;
+    int rc = http_bind(h, &why);
+    if (rc != 0) {
+        hcpd_log("error", "http.start_failed", "addr=%s step=%s reason=\"%s\"", cfg->listen, why,
+                 uv_strerror(rc));
+        http_free(h);
+        return rc == UV_EADDRINUSE ? HCP_EBUSY : rc == UV_EINVAL ? HCP_EINVAL : HCP_EIO;
+    }
+    http_log_addr(h);
+    if (http_threads_start(h) != HCP_OK) {
+        http_free(h);
+        return HCP_ENOMEM;
+    }
     *out = h;
     return HCP_OK;
 }

@@ -308,18 +308,18 @@ int hcpd_seal(const char *prog, const char *key_file, const char *dir, const cha
     }
     char path[STARTUP_PATH_MAX];
     char store[STARTUP_PATH_MAX];
-    char keydir[STARTUP_PATH_MAX];
-    bool fits = key_file[0] != '\0'
-                    ? snprintf(path, sizeof(path), "%s", key_file) < (int)sizeof(path)
-                    : startup_key_dir(keydir, sizeof(keydir), dir) &&
-                          startup_path(path, sizeof(path), keydir, "seal.key");
+    char keydir[STARTUP_PATH_MAX] = "";
+    bool default_key = key_file[0] == '\0';
+    bool fits = !default_key ? snprintf(path, sizeof(path), "%s", key_file) < (int)sizeof(path)
+                             : startup_key_dir(keydir, sizeof(keydir), dir) &&
+                                   startup_path(path, sizeof(path), keydir, "seal.key");
     if (!fits || !startup_path(store, sizeof(store), dir, store_file)) {
         fprintf(stderr, "%s: seal key or --data path too long\n", prog);
         return HCP_ERANGE;
     }
     int rc;
-    if (key_file[0] == '\0' && ((rc = hcpd_mkdir(prog, keydir)) != HCP_OK ||
-                                (rc = startup_seal_migrate(prog, dir, keydir, path)) != HCP_OK))
+    if (default_key && ((rc = hcpd_mkdir(prog, keydir)) != HCP_OK ||
+                        (rc = startup_seal_migrate(prog, dir, keydir, path)) != HCP_OK))
         return rc;
     /* A new key only for a new store: a store that exists holds records
      * sealed under its own key, which a fresh key could never open. */
