@@ -284,18 +284,18 @@ static void test_strndup(void **state)
  * are distinct. */
 #define CHECK_TABLE(table)                                                                         \
     do {                                                                                           \
-        int count_ = (int)(sizeof(table) / sizeof(table[0]));                                      \
-        assert_null(table[0]);                                                                     \
+        int count_ = (int)(sizeof((table)) / sizeof((table)[0]));                                  \
+        assert_null((table)[0]);                                                                   \
         for (int i_ = 1; i_ < count_; i_++) {                                                      \
-            assert_non_null(table[i_]);                                                            \
-            assert_int_equal(HCP_LOOKUP(table, table[i_], strlen(table[i_])), i_);                 \
-            assert_true(hcp_utf8_valid(table[i_], strlen(table[i_])));                             \
+            assert_non_null((table)[i_]);                                                          \
+            assert_int_equal(HCP_LOOKUP((table), (table)[i_], strlen((table)[i_])), i_);           \
+            assert_true(hcp_utf8_valid((table)[i_], strlen((table)[i_])));                         \
         }                                                                                          \
-        assert_int_equal(HCP_LOOKUP(table, "nope", 4), 0);                                         \
-        assert_int_equal(HCP_LOOKUP(table, "", 0), 0);                                             \
-        assert_int_equal(HCP_LOOKUP(table, NULL, 0), 0);                                           \
+        assert_int_equal(HCP_LOOKUP((table), "nope", 4), 0);                                       \
+        assert_int_equal(HCP_LOOKUP((table), "", 0), 0);                                           \
+        assert_int_equal(HCP_LOOKUP((table), NULL, 0), 0);                                         \
         /* a prefix or an extension of a name is not the name */                                   \
-        assert_int_equal(HCP_LOOKUP(table, table[1], strlen(table[1]) - 1), 0);                    \
+        assert_int_equal(HCP_LOOKUP((table), (table)[1], strlen((table)[1]) - 1), 0);              \
     } while (0)
 
 static void test_name_tables(void **state)
