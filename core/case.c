@@ -5,25 +5,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "division.h"
+
 const char *const hcp_kind_names[HCP_KIND_COUNT_] = {NULL, "review", "complaint"};
 const char *const hcp_channel_names[HCP_CH_COUNT_] = {
-    NULL,    "web",   "dept_platform", "app",   "wechat", "kiosk", "qrcode",
-    "window_device", "paper", "hall",  "phone", "12345",  "visit", "letter"};
-const char *const hcp_dimension_names[HCP_DIM_COUNT_] = {
-    NULL,          "coverage", "materials",   "guide", "convenience",
-    "modes",       "proficiency", "attitude", "rights"};
+    NULL,    "web",  "dept_platform", "app",   "wechat", "kiosk", "qrcode", "window_device",
+    "paper", "hall", "phone",         "12345", "visit",  "letter"};
+const char *const hcp_dimension_names[HCP_DIM_COUNT_] = {NULL,          "coverage",    "materials",
+                                                         "guide",       "convenience", "modes",
+                                                         "proficiency", "attitude",    "rights"};
 const char *const hcp_status_names[HCP_ST_COUNT_] = {
-    NULL,         "received",         "verifying",        "disputed", "rectifying",
-    "feedback_pending", "awaiting_revisit", "resolved", "closed"};
+    NULL,         "received",         "verifying",        "disputed",
+    "rectifying", "feedback_pending", "awaiting_revisit", "resolved",
+    "closed"};
 const char *const hcp_outcome_names[HCP_OUT_COUNT_] = {NULL, "substantiated", "unsubstantiated",
                                                        "mistaken", "malicious"};
 const char *const hcp_verdict_names[HCP_VD_COUNT_] = {NULL, "upheld", "mistaken", "malicious"};
 const char *const hcp_rectify_mode_names[HCP_RM_COUNT_] = {NULL, "immediate", "deferred"};
 const char *const hcp_deadline_names[HCP_DL_COUNT_] = {NULL, "feedback", "dispute", "rereview"};
-const char *const hcp_ev_type_names[HCP_EV_COUNT_] = {
-    NULL,           "evaluation",     "case_open",      "verify_start",   "notify_staff",
-    "verify_conclude", "dispute_file", "dispute_decide", "rectify_assign", "rectify_extend",
-    "rectify_done", "feedback",       "revisit",        "close",          "overdue"};
+const char *const hcp_ev_type_names[HCP_EV_COUNT_] = {NULL,
+                                                      "evaluation",
+                                                      "case_open",
+                                                      "verify_start",
+                                                      "notify_staff",
+                                                      "verify_conclude",
+                                                      "dispute_file",
+                                                      "dispute_decide",
+                                                      "rectify_assign",
+                                                      "rectify_extend",
+                                                      "rectify_done",
+                                                      "feedback",
+                                                      "revisit",
+                                                      "close",
+                                                      "overdue"};
 
 int hcp_name_lookup(const char *const *names, int count, const char *s, size_t n)
 {
@@ -214,19 +228,9 @@ bool hcp_intake_real_name(const hcp_intake *in)
     return nonempty(p->name) && (nonempty(p->phone) || nonempty(p->id_number));
 }
 
-static bool county_valid(const char *county)
-{
-    if (county == NULL || strlen(county) != HCP_COUNTY_LEN)
-        return false;
-    for (int i = 0; i < HCP_COUNTY_LEN; i++)
-        if (county[i] < '0' || county[i] > '9')
-            return false;
-    return true;
-}
-
 int hcp_case_id_format(char *buf, size_t len, const char *county, hcp_day day, uint32_t n)
 {
-    if (buf == NULL || !county_valid(county) || n == 0)
+    if (buf == NULL || !hcp_county_str_ok(county) || n == 0)
         return HCP_EINVAL;
     int y, m, d;
     hcp_day dd;

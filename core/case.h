@@ -13,8 +13,8 @@
 
 #include "hcp_time.h"
 
-#define HCP_COUNTY_LEN  6  /* GB/T 2260 division code: six digits */
-#define HCP_CASE_ID_MAX 32 /* "630102-20261127-0042" and room for big n */
+#define HCP_COUNTY_LEN  6     /* GB/T 2260 division code: six digits */
+#define HCP_CASE_ID_MAX 32    /* "630102-20261127-0042" and room for big n */
 #define HCP_SHORT_MAX   512   /* bytes: names, codes, phones, "by", "via" */
 #define HCP_TEXT_MAX    16384 /* bytes: content, notes, reasons, results */
 #define HCP_SALT_LEN    16
@@ -79,7 +79,13 @@ enum hcp_outcome {
 };
 
 /* dispute_decide's outcome */
-enum hcp_verdict { HCP_VD_NONE = 0, HCP_VD_UPHELD, HCP_VD_MISTAKEN, HCP_VD_MALICIOUS, HCP_VD_COUNT_ };
+enum hcp_verdict {
+    HCP_VD_NONE = 0,
+    HCP_VD_UPHELD,
+    HCP_VD_MISTAKEN,
+    HCP_VD_MALICIOUS,
+    HCP_VD_COUNT_
+};
 
 enum hcp_rectify_mode { HCP_RM_NONE = 0, HCP_RM_IMMEDIATE, HCP_RM_DEFERRED, HCP_RM_COUNT_ };
 
@@ -127,7 +133,8 @@ HCP_API extern const char *const hcp_ev_type_names[HCP_EV_COUNT_];
 
 /* The value whose name is [s, s+n) in names[1..count-1]; 0 when none. */
 HCP_API int hcp_name_lookup(const char *const *names, int count, const char *s, size_t n);
-#define HCP_LOOKUP(table, s, n) hcp_name_lookup(table, (int)(sizeof(table) / sizeof(table[0])), s, n)
+#define HCP_LOOKUP(table, s, n)                                                                    \
+    hcp_name_lookup(table, (int)(sizeof(table) / sizeof(table[0])), s, n)
 
 /* A thing with a code and a name: a service unit, a service item. */
 typedef struct hcp_coded {
@@ -240,9 +247,9 @@ typedef struct hcp_case {
 typedef struct hcp_event {
     uint64_t seq; /* position in the county log, from 1 */
     char county[HCP_COUNTY_LEN + 1];
-    uint8_t type;         /* enum hcp_ev_type */
-    hcp_time at;          /* when it happened */
-    hcp_time recorded_at; /* when the node recorded it */
+    uint8_t type;                  /* enum hcp_ev_type */
+    hcp_time at;                   /* when it happened */
+    hcp_time recorded_at;          /* when the node recorded it */
     char case_id[HCP_CASE_ID_MAX]; /* "" for an evaluation that opened none */
 
     hcp_intake in;          /* evaluation, case_open */

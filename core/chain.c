@@ -7,37 +7,11 @@
 
 #include <string.h>
 
+#include "be.h"
+#include "division.h"
+
 static const char genesis_tag[] = "hcp-genesis-v1"; /* hashed without its NUL */
 static const char event_tag[] = "hcp-event-v1";     /* hashed without its NUL */
-
-/* Whether county is exactly six ASCII digits followed by a NUL. */
-static bool county_ok(const char *county)
-{
-    if (county == NULL)
-        return false;
-    for (int i = 0; i < HCP_COUNTY_LEN; i++)
-        if (county[i] < '0' || county[i] > '9')
-            return false;
-    return county[HCP_COUNTY_LEN] == '\0';
-}
-
-/* v as eight big-endian bytes into out. */
-static void put_be64(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)(v & 0xFF);
-        v >>= 8;
-    }
-}
-
-/* v as four big-endian bytes into out. */
-static void put_be32(uint8_t out[4], uint32_t v)
-{
-    for (int i = 3; i >= 0; i--) {
-        out[i] = (uint8_t)(v & 0xFF);
-        v >>= 8;
-    }
-}
 
 /* genesis = SHA-256("hcp-genesis-v1" || county); county already checked. */
 static int chain_genesis(const char *county, uint8_t out[HCP_HASH_LEN])
@@ -50,7 +24,7 @@ static int chain_genesis(const char *county, uint8_t out[HCP_HASH_LEN])
 /* Set ch to seq 0 at the genesis of county; ch is the caller's. */
 int hcp_chain_init(hcp_chain *ch, const char *county)
 {
-    if (ch == NULL || !county_ok(county))
+    if (ch == NULL || !hcp_county_str_ok(county))
         return HCP_EINVAL;
     uint8_t g[HCP_HASH_LEN];
     int rc = chain_genesis(county, g);
@@ -67,7 +41,7 @@ int hcp_chain_init(hcp_chain *ch, const char *county)
 int hcp_chain_resume(hcp_chain *ch, const char *county, uint64_t seq,
                      const uint8_t head[HCP_HASH_LEN])
 {
-    if (ch == NULL || head == NULL || !county_ok(county))
+    if (ch == NULL || head == NULL || !hcp_county_str_ok(county))
         return HCP_EINVAL;
     if (seq == 0) {
         uint8_t g[HCP_HASH_LEN];
@@ -94,8 +68,8 @@ int hcp_chain_hash(const uint8_t prev[HCP_HASH_LEN], uint64_t seq, const void *r
         return HCP_ERANGE;
     uint8_t hdr[HCP_HASH_LEN + 8 + 4];
     memcpy(hdr, prev, HCP_HASH_LEN);
-    put_be64(hdr + HCP_HASH_LEN, seq);
-    put_be32(hdr + HCP_HASH_LEN + 8, (uint32_t)n);
+    hcp_be64_put(hdr + HCP_HASH_LEN, seq);
+    hcp_be32_put(hdr + HCP_HASH_LEN + 8, (uint32_t)n);
     const void *parts[3] = {event_tag, hdr, rec};
     size_t lens[3] = {sizeof(event_tag) - 1, sizeof(hdr), n};
     return hcp_sha256(parts, lens, 3, out);

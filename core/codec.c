@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "redact.h"
+#include "be.h"
+#include "division.h"
 
 #define MP_DEPTH_MAX 32 /* ceiling of hcp_mp_check's max_depth (fixed stack) */
 #define REC_DEPTH    8  /* nesting a record may have, extras included */
@@ -32,13 +34,20 @@ struct mp_head {
     bool container;
 };
 
-/* Big-endian unsigned of w (1, 2, 4 or 8) bytes at p. */
+/* Big-endian unsigned of w (1, 2, 4 or 8; msgpack knows no other width)
+ * bytes at p. */
 static uint64_t mp_be(const uint8_t *p, size_t w)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < w; i++)
-        v = (v << 8) | p[i];
-    return v;
+    switch (w) {
+    case 2:
+        return hcp_be16_get(p);
+    case 4:
+        return hcp_be32_get(p);
+    case 8:
+        return hcp_be64_get(p);
+    default:
+        return p[0];
+    }
 }
 
 /* Headers of fixed total size: payload bytes after the type byte, or -1. */
@@ -475,17 +484,6 @@ static int str_check(const char *s, size_t n, size_t max)
     return hcp_utf8_valid(s, n) ? HCP_OK : HCP_EUTF8;
 }
 
-/* Exactly HCP_COUNTY_LEN ASCII digits. */
-static bool county_ok(const char *s, size_t n)
-{
-    if (n != HCP_COUNTY_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 /* Whether the field at base holds a non-zero (so: written) value. */
 static bool fld_present(const struct field *f, const char *base);
 
@@ -591,7 +589,7 @@ static int enc_chars(struct enc *e, const struct field *f, const char *s)
 {
     if (f->kind == FK_COUNTY) {
         size_t n = strnlen(s, HCP_COUNTY_LEN + 1);
-        return county_ok(s, n) ? enc_str(e, s, n) : HCP_EINVAL;
+        return hcp_county_code_ok(s, n) ? enc_str(e, s, n) : HCP_EINVAL;
     }
     size_t n = strnlen(s, HCP_CASE_ID_MAX);
     if (n >= HCP_CASE_ID_MAX)
@@ -932,8 +930,7 @@ int hcp_event_encode(const hcp_event *ev, hcp_buf *rec, hcp_buf *pii,
 {
     if (ev == NULL || rec == NULL || pii == NULL)
         return HCP_EINVAL;
-    if (ev->type == HCP_EV_NONE || ev->type >= HCP_EV_COUNT_ ||
-        !county_ok(ev->county, strnlen(ev->county, sizeof(ev->county))))
+    if (ev->type == HCP_EV_NONE || ev->type >= HCP_EV_COUNT_ || !hcp_county_str_ok(ev->county))
         return HCP_EINVAL;
     struct pii v;
     pii_view(&v, &ev->in, &ev->verifier, ev->pii_salt);
@@ -960,7 +957,7 @@ int hcp_case_encode(const hcp_case *c, const uint8_t salt[HCP_SALT_LEN], hcp_buf
     static const uint8_t nosalt[HCP_SALT_LEN];
     if (c == NULL || rec == NULL || pii == NULL)
         return HCP_EINVAL;
-    if (c->id[0] == '\0' || !county_ok(c->county, strnlen(c->county, sizeof(c->county))))
+    if (c->id[0] == '\0' || !hcp_county_str_ok(c->county))
         return HCP_EINVAL;
     struct pii v;
     pii_view(&v, &c->in, &c->verifier, salt ? salt : nosalt);
@@ -1052,7 +1049,7 @@ static int dec_chars(const struct field *f, const msgpack_object *o, char *dst)
     const char *s = o->via.str.ptr;
     size_t n = o->via.str.size;
     if (f->kind == FK_COUNTY) {
-        if (!county_ok(s, n))
+        if (!hcp_county_code_ok(s, n))
             return HCP_EFORMAT;
     } else {
         if (n == 0)

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lock.h"
+
 /* The build embeds data/divisions.tsv here (cmake/embed.cmake). */
 extern const unsigned char hcp_data_divisions[];
 extern const size_t hcp_data_divisions_len;
@@ -48,36 +50,29 @@ static pthread_mutex_t div_load_mu = PTHREAD_MUTEX_INITIALIZER; /* orders loads 
 static const div_list div_empty;       /* answered if pthread_once itself fails */
 static const hcp_division div_none[1]; /* rows of an empty list: never NULL */
 
-/* Whether s[0..n) is exactly six ASCII digits. */
-static bool six_digits(const char *s, size_t n)
-{
-    if (n != 6)
-        return false;
-    for (size_t i = 0; i < 6; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
-static int div_fail(const div_parse *p, size_t line, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* Put "ORIGIN:LINE: message" (LINE left out when 0) into the caller's
- * buffer, if any, and return rc, so that a check can `return div_fail(...)`. */
-static int div_fail(const div_parse *p, size_t line, int rc, const char *fmt, ...)
+ * buffer, if any. */
+static void div_note(const div_parse *p, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void div_note(const div_parse *p, size_t line, const char *fmt, ...)
 {
     if (p->err == NULL || p->errlen == 0)
-        return rc;
+        return;
     int k = line > 0 ? snprintf(p->err, p->errlen, "%s:%zu: ", p->origin, line)
                      : snprintf(p->err, p->errlen, "%s: ", p->origin);
     if (k < 0 || (size_t)k >= p->errlen)
-        return rc;
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->err + k, p->errlen - (size_t)k, fmt, ap);
     va_end(ap);
-    return rc;
 }
+
+/* div_note, then rc, so that a check can `return div_fail(...)`. A macro,
+ * not a variadic function, so that the static analyser sees the code
+ * returned (it does not follow variadic calls). */
+#define div_fail(p, line, rc, ...) (div_note((p), (line), __VA_ARGS__), (rc))
 
 /* Cut a line (writable) at its tabs into exactly four NUL-terminated
  * fields; false if it has another number of fields. */
@@ -120,14 +115,14 @@ static int div_row(div_parse *p, char *text, size_t line)
         return div_fail(p, line, HCP_EFORMAT,
                         "expected 4 tab-separated fields: code, name, prefecture_code, "
                         "prefecture_name");
-    if (!six_digits(f[0], strlen(f[0])))
+    if (!hcp_county_code_ok(f[0], strlen(f[0])))
         return div_fail(p, line, HCP_EFORMAT, "code \"%.16s\" is not six digits", f[0]);
     if (strcmp(f[0] + 4, "00") == 0)
         return div_fail(p, line, HCP_EFORMAT,
                         "code %s ends in 00: that is a prefecture's or province's code, not a "
                         "county's",
                         f[0]);
-    if (!six_digits(f[2], strlen(f[2])))
+    if (!hcp_county_code_ok(f[2], strlen(f[2])))
         return div_fail(p, line, HCP_EFORMAT, "prefecture_code \"%.16s\" is not six digits", f[2]);
     if (memcmp(f[0], f[2], 4) != 0 || strcmp(f[2] + 4, "00") != 0)
         return div_fail(p, line, HCP_EFORMAT,
@@ -159,12 +154,14 @@ static int div_cmp(const void *a, const void *b)
 static int div_index(div_parse *p)
 {
     div_list *l = p->l;
-    l->by_code = malloc(l->n * sizeof(*l->by_code));
+    /* an array of pointers, as meant */
+    l->by_code = malloc(l->n * sizeof(*l->by_code)); // NOLINT(bugprone-sizeof-expression)
     if (l->by_code == NULL)
         return div_fail(p, 0, HCP_ENOMEM, "out of memory");
     for (size_t i = 0; i < l->n; i++)
         l->by_code[i] = &l->rows[i];
-    qsort(l->by_code, l->n, sizeof(*l->by_code), div_cmp); /* n >= 1 here */
+    /* n >= 1 here; an array of pointers, as meant */
+    qsort(l->by_code, l->n, sizeof(*l->by_code), div_cmp); // NOLINT(bugprone-sizeof-expression)
     for (size_t i = 1; i < l->n; i++) {
         if (div_cmp(&l->by_code[i - 1], &l->by_code[i]) != 0)
             continue;
@@ -340,10 +337,10 @@ int hcp_divisions_load(const char *path, char *err, size_t errlen)
         free(l);
         return rc;
     }
-    pthread_mutex_lock(&div_load_mu);
+    hcp_mutex_lock(&div_load_mu);
     l->prev = atomic_load_explicit(&div_active, memory_order_relaxed);
     atomic_store_explicit(&div_active, l, memory_order_release);
-    pthread_mutex_unlock(&div_load_mu);
+    hcp_mutex_unlock(&div_load_mu);
     return HCP_OK;
 }
 
@@ -367,9 +364,10 @@ static int div_key_cmp(const void *key, const void *elem)
 const hcp_division *hcp_division_find(const char *code)
 {
     const div_list *l = div_current();
-    if (code == NULL || !six_digits(code, strnlen(code, 7)) || l->n == 0)
+    if (code == NULL || !hcp_county_code_ok(code, strnlen(code, 7)) || l->n == 0)
         return NULL;
-    hcp_division *const *hit = bsearch(code, l->by_code, l->n, sizeof(*l->by_code), div_key_cmp);
+    size_t width = sizeof(*l->by_code); // NOLINT(bugprone-sizeof-expression): pointers, as meant
+    hcp_division *const *hit = bsearch(code, l->by_code, l->n, width, div_key_cmp);
     return hit != NULL ? *hit : NULL;
 }
 
@@ -379,7 +377,7 @@ bool hcp_prefecture_known(const char *code)
 {
     size_t n;
     const hcp_division *t = hcp_divisions(&n);
-    if (code == NULL || !six_digits(code, strnlen(code, 7)))
+    if (code == NULL || !hcp_county_code_ok(code, strnlen(code, 7)))
         return false;
     for (size_t i = 0; i < n; i++)
         if (strcmp(t[i].prefecture, code) == 0)

@@ -18,11 +18,39 @@
 #ifndef HCP_DIVISION_H
 #define HCP_DIVISION_H
 
+#include <string.h>
+
+#include "case.h"
 #include "hcp.h"
 
 #define HCP_DIVISIONS_MAX      16384              /* rows in a list (China has ~2,850) */
 #define HCP_DIVISIONS_LINE_MAX 1024               /* bytes in a line, without its '\n' */
 #define HCP_DIVISIONS_FILE_MAX (2u * 1024 * 1024) /* bytes in a file */
+
+/* Whether the n bytes at s have the shape of a division code: exactly
+ * HCP_COUNTY_LEN ASCII digits. The one syntax check of a county code that
+ * the chain, the case ids, the codec, the replication frames and signatures
+ * and the division list all use. Syntax only: whether a county is listed is
+ * hcp_division_find's question, and a code ending in "00" (a prefecture's,
+ * or the province's that the gateway signs with) passes; only
+ * hcp_divisions_load refuses such a code as a county's. s is borrowed and
+ * may be NULL (then false). */
+static inline bool hcp_county_code_ok(const char *s, size_t n)
+{
+    if (s == NULL || n != HCP_COUNTY_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* hcp_county_code_ok for a NUL-terminated string: six digits, then the NUL.
+ * s is borrowed and may be NULL (then false). */
+static inline bool hcp_county_str_ok(const char *s)
+{
+    return s != NULL && hcp_county_code_ok(s, strnlen(s, HCP_COUNTY_LEN + 1));
+}
 
 typedef struct hcp_division {
     char code[7];

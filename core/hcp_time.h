@@ -12,7 +12,7 @@
 typedef int64_t hcp_time;
 typedef int32_t hcp_day;
 
-#define HCP_TZ_OFFSET (8 * 3600)
+#define HCP_TZ_OFFSET   (8 * 3600)
 #define HCP_TIME_STRLEN 26 /* "2026-11-27T10:03:00+08:00" plus NUL */
 #define HCP_DATE_STRLEN 11 /* "2026-11-27" plus NUL */
 

@@ -187,8 +187,8 @@ static int check_extend(const hcp_case *c, const hcp_event *ev, const hcp_cal *c
     hcp_time new_due = hcp_day_end(ev->new_due);
     if (ev->new_due <= 0 || new_due <= c->feedback_due.at)
         return refuse(why, "extension_not_later",
-                      "the new deadline %s is not later than the current one %s",
-                      ts(new_due, 0), ts(c->feedback_due.at, 1));
+                      "the new deadline %s is not later than the current one %s", ts(new_due, 0),
+                      ts(c->feedback_due.at, 1));
     if (!hcp_cal_is_workday(cal, ev->new_due))
         return refuse(why, "extension_not_working_day", "the new deadline %s is not a working day",
                       ts(new_due, 0));
@@ -222,9 +222,8 @@ static int check_revisit(const hcp_case *c, const hcp_event *ev, hcp_refusal *wh
     if (!nonempty(ev->by))
         return HCP_EINVAL;
     if (c->status != HCP_ST_AWAITING_REVISIT && c->status != HCP_ST_RESOLVED)
-        return refuse(why, "wrong_status",
-                      "a revisit follows the feedback; %s is in status %s", c->id,
-                      status_name(c->status));
+        return refuse(why, "wrong_status", "a revisit follows the feedback; %s is in status %s",
+                      c->id, status_name(c->status));
     return HCP_OK;
 }
 
@@ -270,14 +269,13 @@ static int check_step(const hcp_case *c, const hcp_event *ev, const hcp_cal *cal
     if (c->status <= HCP_ST_NONE || c->status >= HCP_ST_COUNT_)
         return HCP_EINVAL;
     if (c->status == HCP_ST_CLOSED)
-        return refuse(why, "case_closed", "case %s was closed at %s", c->id,
-                      ts(c->closed_at, 0));
+        return refuse(why, "case_closed", "case %s was closed at %s", c->id, ts(c->closed_at, 0));
     /* an overdue mark is the sweep's observation, not a step: it may be
      * later than steps entered afterwards from paper records */
     if (ev->type != HCP_EV_OVERDUE && ev->at < c->last_at)
         return refuse(why, "at_before_previous_step",
-                      "the step is dated %s, before the case's previous step at %s",
-                      ts(ev->at, 0), ts(c->last_at, 1));
+                      "the step is dated %s, before the case's previous step at %s", ts(ev->at, 0),
+                      ts(c->last_at, 1));
     switch (ev->type) {
     case HCP_EV_VERIFY_START:
         if (!nonempty(ev->verifier.name))
@@ -399,8 +397,8 @@ static void commit_step(hcp_case *c, const hcp_event *ev, step_copy *s, const hc
         break;
     case HCP_EV_VERIFY_CONCLUDE:
         c->outcome = ev->outcome;
-        c->status = ev->outcome == HCP_OUT_SUBSTANTIATED ? HCP_ST_RECTIFYING
-                                                         : HCP_ST_FEEDBACK_PENDING;
+        c->status =
+            ev->outcome == HCP_OUT_SUBSTANTIATED ? HCP_ST_RECTIFYING : HCP_ST_FEEDBACK_PENDING;
         break;
     case HCP_EV_DISPUTE_FILE:
     case HCP_EV_DISPUTE_DECIDE:
@@ -423,9 +421,8 @@ static void commit_step(hcp_case *c, const hcp_event *ev, step_copy *s, const hc
     case HCP_EV_FEEDBACK:
         c->feedback_at = ev->at;
         /* Art. 8: every real-name case found true must be revisited */
-        c->status = c->real_name && c->outcome == HCP_OUT_SUBSTANTIATED
-                        ? HCP_ST_AWAITING_REVISIT
-                        : HCP_ST_RESOLVED;
+        c->status = c->real_name && c->outcome == HCP_OUT_SUBSTANTIATED ? HCP_ST_AWAITING_REVISIT
+                                                                        : HCP_ST_RESOLVED;
         break;
     case HCP_EV_REVISIT:
         c->revisited_at = ev->at;
@@ -479,8 +476,8 @@ int hcp_rules_apply(hcp_case *c, const hcp_event *ev, const hcp_cal *cal, hcp_ti
     if (c == NULL || ev == NULL || cal == NULL || ev->at <= 0)
         return HCP_EINVAL;
     if (ev->at > now + HCP_CLOCK_SKEW)
-        return refuse(why, "at_in_future", "the step is dated %s, after now (%s)",
-                      ts(ev->at, 0), ts(now, 1));
+        return refuse(why, "at_in_future", "the step is dated %s, after now (%s)", ts(ev->at, 0),
+                      ts(now, 1));
     int rc;
     if (ev->type == HCP_EV_CASE_OPEN) {
         if ((rc = check_open(c, ev, why)) != HCP_OK)

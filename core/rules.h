@@ -10,9 +10,9 @@
 #include "calendar.h"
 #include "case.h"
 
-#define HCP_FEEDBACK_DAYS 5 /* Art. 8 */
-#define HCP_DISPUTE_DAYS  2 /* Art. 9: to file a re-review */
-#define HCP_REREVIEW_DAYS 5 /* Art. 9: to finish it */
+#define HCP_FEEDBACK_DAYS 5   /* Art. 8 */
+#define HCP_DISPUTE_DAYS  2   /* Art. 9: to file a re-review */
+#define HCP_REREVIEW_DAYS 5   /* Art. 9: to finish it */
 #define HCP_CLOCK_SKEW    300 /* seconds an `at` may lie ahead of `now` */
 
 /* Why a step was refused: a stable rule id ("dispute_window_closed") and an

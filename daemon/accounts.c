@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "be.h"
 #include "chain.h"
 #include "seal.h"
 
@@ -92,7 +93,7 @@ static bool rec_decode(const MDB_val *v, acct_rec *out)
         return false;
     out->roles = p[1];
     out->disabled = p[2] == 1;
-    out->created = (hcp_time)hcpd_be64_get(p + 3);
+    out->created = (hcp_time)hcp_be64_get(p + 3);
     memcpy(out->hash, p + 11, 32);
     return true;
 }
@@ -102,7 +103,7 @@ static void rec_encode(const acct_rec *r, uint8_t out[ACCT_VAL_LEN])
     out[0] = ACCT_FORMAT;
     out[1] = (uint8_t)r->roles;
     out[2] = r->disabled ? 1 : 0;
-    hcpd_be64_put(out + 3, (uint64_t)r->created);
+    hcp_be64_put(out + 3, (uint64_t)r->created);
     memcpy(out + 11, r->hash, 32);
 }
 
@@ -189,14 +190,14 @@ int hcpd_access_put(MDB_txn *txn, MDB_dbi access, hcp_time at, const char *who, 
     uint64_t last = 0;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     if (mrc == MDB_SUCCESS && k.mv_size == 8)
-        last = hcpd_be64_get(k.mv_data);
+        last = hcp_be64_get(k.mv_data);
     mdb_cursor_close(cur);
     if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         return hcpd_mdb_err(mrc);
     if (mrc == MDB_SUCCESS && k.mv_size != 8)
         return HCP_EFORMAT;
     uint8_t kb[8];
-    hcpd_be64_put(kb, last + 1);
+    hcp_be64_put(kb, last + 1);
     k.mv_size = 8;
     k.mv_data = kb;
     v.mv_size = (size_t)len;
@@ -245,7 +246,7 @@ static bool access_parse(hcpd_req *r, access_q *q)
         hcpd_req_reply_error(r, 400, "invalid_query", "account: not an account name");
         return false;
     }
-    char *end;
+    char *end = buf;
     if ((st = hcpd_req_query_get(r, "after", buf, sizeof(buf))) != HCPD_Q_ABSENT) {
         errno = 0;
         unsigned long long v = strtoull(buf, &end, 10);
@@ -306,7 +307,7 @@ void hcpd_access_route(hcpd_req *r, hcpd_env *db, MDB_dbi access)
     bool more = false;
     if (rc == HCP_OK) {
         uint8_t kb[8];
-        hcpd_be64_put(kb, q.after + 1);
+        hcp_be64_put(kb, q.after + 1);
         MDB_val k = {8, kb}, v;
         int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (mrc == MDB_SUCCESS && rc == HCP_OK) {
@@ -319,7 +320,7 @@ void hcpd_access_route(hcpd_req *r, hcpd_env *db, MDB_dbi access)
                 break;
             }
             bool match;
-            uint64_t n = hcpd_be64_get(k.mv_data);
+            uint64_t n = hcp_be64_get(k.mv_data);
             json_t *e = access_entry(n, &v, &q, &match);
             if (match && (e == NULL || json_array_append_new(arr, e) != 0))
                 rc = HCP_ENOMEM;
@@ -345,8 +346,11 @@ void hcpd_access_route(hcpd_req *r, hcpd_env *db, MDB_dbi access)
 
 /* ---- the `user` subcommand ---- */
 
+enum cmd_verb { CMD_ADD, CMD_LIST, CMD_DISABLE };
+
 typedef struct cmd_args {
     const char *verb, *data, *name, *role;
+    enum cmd_verb op; /* verb, once checked */
 } cmd_args;
 
 /* Usage of the subcommand for prog, listing the roles it allows. */
@@ -418,6 +422,7 @@ static int cmd_parse(const char *prog, unsigned allowed, int argc, char **argv, 
         cmd_usage(stderr, prog, allowed);
         return 2;
     }
+    a->op = add ? CMD_ADD : list ? CMD_LIST : CMD_DISABLE;
     return 0;
 }
 
@@ -651,9 +656,12 @@ int hcpd_acct_cmd(const char *prog, unsigned allowed, int argc, char **argv)
         fprintf(stderr, "%s user: no store in %s: start %s on it once first\n", prog, a.data, prog);
         return 1;
     }
-    if (strcmp(a.verb, "add") == 0)
+    switch (a.op) {
+    case CMD_ADD:
         return cmd_add(prog, allowed, &a);
-    if (strcmp(a.verb, "list") == 0)
+    case CMD_LIST:
         return cmd_list(prog, &a);
-    return cmd_disable(prog, &a);
+    default:
+        return cmd_disable(prog, &a);
+    }
 }

@@ -34,24 +34,28 @@ typedef struct hcpd_acct {
 
 /* Open (creating them if missing) the databases "accounts" and "access" of
  * db in one write transaction; call once at start-up, before any other
- * transaction of the process is open. Returns an hcp_err. */
-int hcpd_acct_open(hcpd_acct *a, hcpd_env *db);
+ * transaction of the process is open. Returns HCP_OK or hcpd_mdb_err's
+ * code (env.h); a is the caller's, db stays borrowed. */
+HCP_NODISCARD int hcpd_acct_open(hcpd_acct *a, hcpd_env *db);
 
 /* The authenticate hook's work (hcpd_http_cfg.authenticate): whether token
  * belongs to an enabled account; if so its name (HCPD_ACCOUNT_MAX bytes)
  * and roles. Thread-safe (a read transaction of its own); false for an
  * unknown, disabled or unreadable account. */
-bool hcpd_acct_check(hcpd_acct *a, const char *token, char *name, unsigned *roles);
+HCP_NODISCARD bool hcpd_acct_check(hcpd_acct *a, const char *token, char *name, unsigned *roles);
 
 /* Whether r's account has any role of need; if not, r is answered 403
  * {error:"forbidden", detail:"... needs the ROLE role"} naming need_name,
  * and false is returned (the caller must not answer r again). */
-bool hcpd_acct_require(hcpd_req *r, unsigned need, const char *need_name);
+HCP_NODISCARD bool hcpd_acct_require(hcpd_req *r, unsigned need, const char *need_name);
 
 /* Append an access-log entry in txn (a write transaction): number = the
  * last one + 1. who and what are plain text without tabs or newlines
- * (checked: HCP_EINVAL). Returns an hcp_err. */
-int hcpd_access_put(MDB_txn *txn, MDB_dbi access, hcp_time at, const char *who, const char *what);
+ * (checked: HCP_EINVAL). Returns HCP_OK, HCP_EINVAL, HCP_ERANGE (too
+ * long), HCP_EFORMAT (the log's last key is malformed), or hcpd_mdb_err's code (HCP_EFULL: the
+ * caller's group commit grows the map and redoes the batch). */
+HCP_NODISCARD int hcpd_access_put(MDB_txn *txn, MDB_dbi access, hcp_time at, const char *who,
+                                  const char *what);
 
 /* GET /v1/access-log?from=&to=&account=&after=&limit=: answer r from the
  * access log (read transaction on db). from/to: a date YYYY-MM-DD (to is
@@ -65,6 +69,6 @@ void hcpd_access_route(hcpd_req *r, hcpd_env *db, MDB_dbi access);
  * argv[1] add | list | disable, then --data DIR, --name NAME, --role ROLE.
  * allowed: the roles this daemon knows (HCPD_ROLE_*). `add` prints the new
  * token as its last line. Returns the exit status (0, 1 failure, 2 usage). */
-int hcpd_acct_cmd(const char *prog, unsigned allowed, int argc, char **argv);
+HCP_NODISCARD int hcpd_acct_cmd(const char *prog, unsigned allowed, int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hcpd.h"
+#include "lock.h"
 
 int hcpd_mdb_err(int rc)
 {
@@ -37,19 +38,32 @@ int hcpd_mdb_err(int rc)
     }
 }
 
+/* The resize lock, writer-preferring (env.h); an errno value on failure. */
+static int env_lock_init(hcpd_env *e)
+{
+    pthread_rwlockattr_t attr;
+    int rc = pthread_rwlockattr_init(&attr);
+    if (rc != 0)
+        return rc;
+    rc = pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    if (rc == 0)
+        rc = pthread_rwlock_init(&e->resize, &attr);
+    (void)pthread_rwlockattr_destroy(&attr); /* cannot fail on an initialised attr */
+    e->resize_ok = rc == 0;
+    return rc;
+}
+
 int hcpd_env_open(hcpd_env *e, const char *dir, size_t initial, bool readonly, unsigned maxreaders)
 {
     if (e == NULL || dir == NULL)
         return EINVAL;
     memset(e, 0, sizeof(*e));
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&e->resize, &attr);
-    pthread_rwlockattr_destroy(&attr);
+    int rc = env_lock_init(e);
+    if (rc != 0)
+        return rc;
     const char *env = getenv("HCP_MAPSIZE"); /* tests: exercise map growth */
     e->mapsize = env != NULL && atol(env) >= (1 << 20) ? (size_t)atol(env) : initial;
-    int rc = mdb_env_create(&e->env);
+    rc = mdb_env_create(&e->env);
     if (rc)
         return rc;
     if ((rc = mdb_env_set_maxdbs(e->env, 16)) ||
@@ -71,15 +85,17 @@ void hcpd_env_close(hcpd_env *e)
     if (e->env != NULL)
         mdb_env_close(e->env);
     e->env = NULL;
-    pthread_rwlock_destroy(&e->resize);
+    if (e->resize_ok)
+        hcp_rwlock_destroy(&e->resize);
+    e->resize_ok = false;
 }
 
 int hcpd_env_read_begin(hcpd_env *e, MDB_txn **txn)
 {
-    pthread_rwlock_rdlock(&e->resize);
+    hcp_rwlock_rdlock(&e->resize);
     int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn);
     if (rc != MDB_SUCCESS) {
-        pthread_rwlock_unlock(&e->resize);
+        hcp_rwlock_unlock(&e->resize);
         return hcpd_mdb_err(rc);
     }
     return HCP_OK;
@@ -89,7 +105,7 @@ void hcpd_env_read_end(hcpd_env *e, MDB_txn *txn)
 {
     if (txn != NULL)
         mdb_txn_abort(txn);
-    pthread_rwlock_unlock(&e->resize);
+    hcp_rwlock_unlock(&e->resize);
 }
 
 /* A failed mdb_env_set_mapsize (the mmap of the new size refused) leaves
@@ -101,7 +117,7 @@ int hcpd_env_grow(hcpd_env *e, size_t size)
 {
     if (size <= e->mapsize)
         return HCP_EINVAL;
-    pthread_rwlock_wrlock(&e->resize);
+    hcp_rwlock_wrlock(&e->resize);
     int rc = mdb_env_set_mapsize(e->env, size);
     if (rc == MDB_SUCCESS)
         e->mapsize = size;
@@ -110,7 +126,7 @@ int hcpd_env_grow(hcpd_env *e, size_t size)
                  mdb_strerror(rc));
         abort();
     }
-    pthread_rwlock_unlock(&e->resize);
+    hcp_rwlock_unlock(&e->resize);
     return rc == MDB_SUCCESS ? HCP_OK : rc == ENOMEM ? HCP_ENOMEM : HCP_EIO;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 
 #include "hcpd.h"
+#include "lock.h"
 
 #define GC_ATTEMPTS  8          /* a batch is redone after at most 7 growths */
 #define GC_NEARLY    (1u << 20) /* "nearly full": less free than this (bytes) */
@@ -205,7 +206,7 @@ static void run_batch(hcpd_gc *gc, hcpd_gc_item *batch)
  * work per loop turn, so timers and signals are served between batches). */
 static hcpd_gc_item *take(hcpd_gc *gc)
 {
-    pthread_mutex_lock(&gc->mu);
+    hcp_mutex_lock(&gc->mu);
     hcpd_gc_item *head = gc->head, *w = head;
     size_t k = head != NULL ? 1 : 0;
     while (w != NULL && w->next != NULL && k < gc->max_items) {
@@ -219,8 +220,8 @@ static hcpd_gc_item *take(hcpd_gc *gc)
         w->next = NULL;
     }
     if (gc->head != NULL && !atomic_load(&gc->stopping))
-        uv_async_send(&gc->wake);
-    pthread_mutex_unlock(&gc->mu);
+        (void)uv_async_send(&gc->wake); /* fails only on a handle not an async one */
+    hcp_mutex_unlock(&gc->mu);
     atomic_fetch_add(&gc->items, k);
     return head;
 }
@@ -256,10 +257,13 @@ int hcpd_gc_start(const hcpd_gc_cfg *cfg, hcpd_gc **out)
     gc->ops = cfg->ops;
     gc->arg = cfg->arg;
     atomic_init(&gc->stopping, false);
-    pthread_mutex_init(&gc->mu, NULL);
+    if (pthread_mutex_init(&gc->mu, NULL) != 0) {
+        free(gc);
+        return HCP_ENOMEM;
+    }
     gc->wake.data = gc;
     if (uv_async_init(gc->loop, &gc->wake, on_wake) != 0) {
-        pthread_mutex_destroy(&gc->mu);
+        hcp_mutex_destroy(&gc->mu);
         free(gc);
         return HCP_EIO;
     }
@@ -270,7 +274,7 @@ int hcpd_gc_start(const hcpd_gc_cfg *cfg, hcpd_gc **out)
 void hcpd_gc_submit(hcpd_gc *gc, hcpd_gc_item *it)
 {
     it->next = NULL;
-    pthread_mutex_lock(&gc->mu);
+    hcp_mutex_lock(&gc->mu);
     bool stopping = atomic_load(&gc->stopping);
     if (!stopping) {
         if (gc->tail != NULL)
@@ -278,9 +282,11 @@ void hcpd_gc_submit(hcpd_gc *gc, hcpd_gc_item *it)
         else
             gc->head = it;
         gc->tail = it;
-        uv_async_send(&gc->wake); /* under the lock: never after the close */
+        /* under the lock: never after the close; fails only on a handle
+         * that is not an async one */
+        (void)uv_async_send(&gc->wake);
     }
-    pthread_mutex_unlock(&gc->mu);
+    hcp_mutex_unlock(&gc->mu);
     if (stopping)
         gc->ops.refuse(gc->arg, it);
 }
@@ -309,10 +315,10 @@ void hcpd_gc_stop(hcpd_gc *gc)
 {
     if (gc == NULL)
         return;
-    pthread_mutex_lock(&gc->mu);
+    hcp_mutex_lock(&gc->mu);
     bool again = atomic_load(&gc->stopping);
     atomic_store(&gc->stopping, true);
-    pthread_mutex_unlock(&gc->mu);
+    hcp_mutex_unlock(&gc->mu);
     if (again)
         return; /* stopped (and its handle closed) already */
     for (;;) {  /* the queue, then whatever the daemon still holds (merge) */
@@ -330,6 +336,6 @@ void hcpd_gc_free(hcpd_gc *gc)
 {
     if (gc == NULL)
         return;
-    pthread_mutex_destroy(&gc->mu);
+    hcp_mutex_destroy(&gc->mu);
     free(gc);
 }

@@ -99,7 +99,7 @@ typedef struct hcpd_gc hcpd_gc;
  * owned by the caller: hcpd_gc_stop, run the loop until the handle closed,
  * then hcpd_gc_free. HCP_EINVAL (missing callback, max_items 0),
  * HCP_ENOMEM, HCP_EIO (libuv). */
-int hcpd_gc_start(const hcpd_gc_cfg *cfg, hcpd_gc **out);
+HCP_NODISCARD int hcpd_gc_start(const hcpd_gc_cfg *cfg, hcpd_gc **out);
 /* Queue it (ownership passes) from any thread and wake the loop; once the
  * engine is stopping, ops.refuse answers it at once instead. */
 void hcpd_gc_submit(hcpd_gc *gc, hcpd_gc_item *it);
@@ -127,6 +127,6 @@ bool hcpd_gc_disk_full(const char *dir, int mdb_rc);
  * most what the filesystem of dir can hold (data.mdb's size + the free
  * bytes), in whole MiB. *rc is HCP_OK with the new size (> cur), or
  * HCP_EFULL (the ceiling stops it) or HCP_ENOSPC (the disk does) with 0. */
-size_t hcpd_gc_grow_target(const char *dir, size_t cur, size_t ceiling, int *rc);
+HCP_NODISCARD size_t hcpd_gc_grow_target(const char *dir, size_t cur, size_t ceiling, int *rc);
 
 #endif

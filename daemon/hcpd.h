@@ -64,10 +64,13 @@ typedef struct hcpd_http_cfg {
 } hcpd_http_cfg;
 
 /* Start serving as cfg says (copied): bind, listen, start the server's
- * thread. *out is the server. HCP_EBUSY when the address is in use,
- * HCP_EINVAL for a malformed listen or cfg, HCP_EIO for other socket
- * errors (each logged as http.start_failed with the reason). */
-int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out);
+ * thread. *out is the server, the caller's until hcpd_http_stop frees it.
+ * Returns HCP_OK; HCP_EBUSY when the address is in use (callers tell the
+ * operator another process holds the port); HCP_EINVAL for a malformed
+ * listen or cfg; HCP_ERANGE for a listen or token too long; HCP_ENOMEM
+ * (memory, threads, the loop); HCP_EIO for other socket errors (each
+ * logged as http.start_failed with the reason). */
+HCP_NODISCARD int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out);
 /* Stop accepting (new requests get 503), wait until every request in
  * flight was answered, then close and free the server. Call on the loop
  * thread with the loop not running; safe on NULL. */
@@ -78,7 +81,7 @@ const char *hcpd_req_method(const hcpd_req *r);
 const char *hcpd_req_path(const hcpd_req *r);
 /* Copy query parameter key (URL-decoded) into buf; false when absent or too long.
  * Lenient (the first occurrence wins): new code uses hcpd_req_query_get. */
-bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len);
+HCP_NODISCARD bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len);
 
 /* Query parameter `key` of r, URL-decoded, into buf (len bytes incl. NUL). */
 #define HCPD_Q_ABSENT 0 /* not given */
@@ -86,13 +89,13 @@ bool hcpd_req_query(const hcpd_req *r, const char *key, char *buf, size_t len);
 /* HCPD_Q_BAD: given but malformed: longer than buf, bad %-escape, NUL or
  * control character, invalid UTF-8, or given more than once (answer 400). */
 #define HCPD_Q_BAD (-1)
-int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len);
+HCP_NODISCARD int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len);
 /* Check every query parameter a route reads (keys, NULL-terminated) with
  * hcpd_req_query_get and a buffer of len bytes: on the first HCPD_Q_BAD,
  * answer 400 {"error":"invalid_parameter","detail":"KEY: malformed ..."}
  * and return false (the caller returns). Then the lenient hcpd_req_query
  * reads the same values: nothing malformed is silently ignored. */
-bool hcpd_req_params_ok(hcpd_req *r, const char *const *keys, size_t len);
+HCP_NODISCARD bool hcpd_req_params_ok(hcpd_req *r, const char *const *keys, size_t len);
 /* The authenticated account of r ("" on a public route reached without a token). */
 const char *hcpd_req_account(const hcpd_req *r);
 /* Its roles (0 when none). */
@@ -103,7 +106,8 @@ unsigned hcpd_req_roles(const hcpd_req *r);
 const char *hcpd_req_header(const hcpd_req *r, const char *name);
 /* The body (borrowed until the reply; NUL-terminated, len excludes it). */
 void hcpd_req_body(const hcpd_req *r, const char **body, size_t *len);
-/* Reply exactly once, from any thread. body is stolen (decref'd). */
+/* Reply exactly once, from any thread. body is stolen: a reference the
+ * caller owned, json_decref()ed here whatever happens (NULL answers 500). */
 void hcpd_req_reply_json(hcpd_req *r, int status, json_t *body);
 /* Reply with {"error": error, "detail": detail}. */
 void hcpd_req_reply_error(hcpd_req *r, int status, const char *error, const char *detail);
@@ -135,28 +139,33 @@ void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, cons
  * or HCP_EINVAL when r or work is NULL, or the call is made off the server
  * thread, twice, or after a reply: then nothing happened and the caller
  * still answers r (e.g. by calling work itself). */
-int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *arg);
+HCP_NODISCARD int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *arg);
 
-/* ---- frame.c: start-up and shutdown plumbing of a daemon. ----
+/* ---- startup.c: start-up and shutdown plumbing of a daemon. ----
  * prog is the daemon's name in messages ("hcp-node"); each function prints
- * its own error to stderr as "prog: ..." and returns an hcp_err. */
+ * its own error to stderr as "prog: ..." and returns an hcp_err: HCP_OK,
+ * HCP_EINVAL for a NULL or empty argument, HCP_ERANGE for a path too long,
+ * and the errors each names. main maps any failure to exit status 1, and
+ * branches on nothing else. */
 
 #define HCPD_TOKEN_BYTES 32 /* random bytes of a new token (64 hex digits) */
 #define HCPD_TOKEN_MIN   16 /* shortest token accepted from a file */
 
-/* Create dir (0700) if missing; it must then be a directory. */
-int hcpd_mkdir(const char *prog, const char *dir);
+/* Create dir (0700) if missing; it must then be a directory (else HCP_EIO). */
+HCP_NODISCARD int hcpd_mkdir(const char *prog, const char *dir);
 /* Take dir/file (e.g. "node.lock") exclusively with flock and write our pid
- * into it; *fd keeps the lock until closed. Another holder is refused with
- * "another PROG (pid N) is using DIR" and HCP_EBUSY. */
-int hcpd_lock(const char *prog, const char *dir, const char *file, int *fd);
+ * into it; *fd (the caller's to close) keeps the lock until closed. Another
+ * holder is refused with "another PROG (pid N) is using DIR" and HCP_EBUSY;
+ * HCP_EIO when the file cannot be opened or written. */
+HCP_NODISCARD int hcpd_lock(const char *prog, const char *dir, const char *file, int *fd);
 /* The bearer token into tok (toklen >= 2 * HCPD_TOKEN_BYTES + 2): read from
  * path when path is non-empty; else dir/file, created on first start (32
  * random bytes in hex, mode 0600, O_EXCL, fsynced). A token file readable
  * by group or others, or not one line of >= HCPD_TOKEN_MIN printable
- * characters without spaces, is refused. */
-int hcpd_token(const char *prog, const char *path, const char *dir, const char *file, char *tok,
-               size_t toklen);
+ * characters without spaces, is refused (HCP_EAUTH for the mode,
+ * HCP_EFORMAT for the content; HCP_EIO when it cannot be read or made). */
+HCP_NODISCARD int hcpd_token(const char *prog, const char *path, const char *dir, const char *file,
+                             char *tok, size_t toklen);
 /* The sealer of personal data into *out (caller frees with
  * hcp_sealer_free): the key of key_file, or, when key_file is empty, of
  * DIR.keys/seal.key — a directory beside the data directory (made 0700),
@@ -164,16 +173,20 @@ int hcpd_token(const char *prog, const char *path, const char *dir, const char *
  * installation's dir/seal.key is moved there once (logged
  * seal.key_moved); both present, or a failed move, is refused with what
  * to do. A new key is made only while dir/store_file (e.g. "data.mdb")
- * does not exist: an existing store's records need their own key. */
-int hcpd_seal(const char *prog, const char *key_file, const char *dir, const char *store_file,
-              hcp_sealer **out);
+ * does not exist: an existing store's records need their own key.
+ * Errors: those of hcp_seal_key_load and hcp_sealer_new (seal.h), HCP_EEXIST
+ * (both key files present), HCP_EIO (the move failed). */
+HCP_NODISCARD int hcpd_seal(const char *prog, const char *key_file, const char *dir,
+                            const char *store_file, hcp_sealer **out);
 /* The working-day calendar of path, or the compiled-in one when path is
  * empty, into *out (caller frees with hcp_cal_free). Logs calendar.loaded,
- * and calendar.expiring when this year is its last or unknown. */
-int hcpd_calendar(const char *prog, const char *path, hcp_cal **out);
+ * and calendar.expiring when this year is its last or unknown. Errors:
+ * those of hcp_cal_load / hcp_cal_default (calendar.h). */
+HCP_NODISCARD int hcpd_calendar(const char *prog, const char *path, hcp_cal **out);
 /* Watch SIGTERM and SIGINT on loop (one set per process): the first logs
- * "<id>.stopping" (id e.g. "node") and stops the loop. */
-int hcpd_signals(uv_loop_t *loop, const char *id);
+ * "<id>.stopping" (id e.g. "node") and stops the loop. Also
+ * hcpd_restart_watch. HCP_EIO when libuv refuses a handle. */
+HCP_NODISCARD int hcpd_signals(uv_loop_t *loop, const char *id);
 /* Close every handle still open on loop, run it until the close callbacks
  * ran, and close it ("<id>.loop_busy" is logged if that fails). NULL-safe. */
 void hcpd_loop_close(uv_loop_t *loop, const char *id);
@@ -225,11 +238,12 @@ typedef struct hcpd_conf {
  * `key = value` lines set what no flag set (flags win). '#'/';' lines are
  * comments, values may be double-quoted, an unknown key is
  * "FILE:LINE: unknown key". cfg is not cleared: set defaults before.
- * Returns one of HCPD_CONF_*. */
-int hcpd_conf_parse(const hcpd_conf *c, void *cfg, int argc, char **argv, char *err, size_t errlen);
+ * Returns one of HCPD_CONF_*, which the caller must branch on. */
+HCP_NODISCARD int hcpd_conf_parse(const hcpd_conf *c, void *cfg, int argc, char **argv, char *err,
+                                  size_t errlen);
 /* Split "HOST:PORT" or "[V6]:PORT" into host (hostlen bytes) and *port
  * (0..65535); false if malformed. */
-bool hcpd_conf_hostport(const char *s, char *host, size_t hostlen, long *port);
+HCP_NODISCARD bool hcpd_conf_hostport(const char *s, char *host, size_t hostlen, long *port);
 
 /* --map-max-mib of both daemons: the ceiling of the LMDB map in MiB. */
 #define HCPD_MAP_MAX_MIB         16777216 /* 16 TiB: far below what the kernel can map */
@@ -239,8 +253,8 @@ bool hcpd_conf_hostport(const char *s, char *host, size_t hostlen, long *port);
 void hcpd_raise_nofile(void);
 
 /* A whole text file (at most max bytes) as a NUL-terminated heap string the
- * caller frees; NULL if it cannot be read or is larger. */
-char *hcpd_read_text(const char *path, size_t max);
+ * caller free()s; NULL if it cannot be read or is larger. */
+HCP_NODISCARD char *hcpd_read_text(const char *path, size_t max);
 
 /* nng_close(sock), waiting at most secs seconds (on a thread of its own:
  * nng 1.5.2 can deadlock closing a socket). false when it did not finish:
@@ -259,8 +273,9 @@ void hcpd_nng_set_stuck(void);
  * when nng is wedged for good (docs/replication.md, "Reconnects") or on
  * SIGHUP. ---- */
 
-/* Watch SIGHUP and restart requests on loop (hcpd_signals calls it). */
-int hcpd_restart_watch(uv_loop_t *loop);
+/* Watch SIGHUP and restart requests on loop (hcpd_signals calls it).
+ * HCP_EINVAL (loop NULL), HCP_EIO (libuv refused a handle). */
+HCP_NODISCARD int hcpd_restart_watch(uv_loop_t *loop);
 /* Before the loop's handles close: later requests only set the flag. */
 void hcpd_restart_disarm(void);
 /* Ask for a restart (any thread; the first reason is kept and logged):

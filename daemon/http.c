@@ -54,6 +54,7 @@
 
 #include "hcpd.h"
 #include "json.h"
+#include "lock.h"
 
 #define HTTP_URI_MAX       4096  /* longest request target accepted (414 beyond) */
 #define HTTP_HEAD_MAX      16384 /* bytes of a request's header section (431 beyond) */
@@ -385,15 +386,15 @@ static void req_post(hcpd_req *r)
         h->ready_tail = r;
         return;
     }
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     if (h->queue_tail != NULL) {
         h->queue_tail->next = r;
     } else {
         h->queue = r;
     }
     h->queue_tail = r;
-    pthread_mutex_unlock(&h->mtx);
-    uv_async_send(&h->async);
+    hcp_mutex_unlock(&h->mtx);
+    (void)uv_async_send(&h->async); /* fails only on a handle not an async one */
 }
 
 /* Reply with bytes and extra headers (hcpd.h). From any thread, once. */
@@ -724,9 +725,9 @@ static bool http_precheck(conn *c, hcpd_req *r)
     bool chunked = (p->flags & F_CHUNKED) != 0 || p->uses_transfer_encoding;
     bool has_body = chunked || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
     bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     bool stopping = h->stopping;
-    pthread_mutex_unlock(&h->mtx);
+    hcp_mutex_unlock(&h->mtx);
     const char *why = NULL;
     if (stopping) {
         http_refuse(c, r, 503, "unavailable", "the server is shutting down");
@@ -1043,11 +1044,11 @@ static void req_free(hcpd_req *r)
 /* Count a request the handler had out and wake hcpd_http_stop at zero. */
 static void http_done(hcpd_http *h)
 {
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     if (--h->inflight == 0) {
-        pthread_cond_broadcast(&h->cond);
+        hcp_cond_broadcast(&h->cond);
     }
-    pthread_mutex_unlock(&h->mtx);
+    hcp_mutex_unlock(&h->mtx);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -1073,7 +1074,7 @@ static void conn_read(conn *c, bool on)
     if (on && !c->reading) {
         c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
     } else if (!on && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        (void)uv_read_stop((uv_stream_t *)&c->tcp); /* always 0 */
         c->reading = false;
     }
 }
@@ -1106,9 +1107,10 @@ static void conn_enter(conn *c, enum conn_state s)
         break;
     }
     if (ms > 0) {
-        uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+        /* fails only for a closing timer, whose connection needs no deadline */
+        (void)uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
     } else {
-        uv_timer_stop(&c->timer);
+        (void)uv_timer_stop(&c->timer); /* always 0 */
     }
     conn_read(c, s == C_IDLE || s == C_READING || s == C_LINGER);
 }
@@ -1181,7 +1183,8 @@ static void conn_linger(conn *c)
     }
     conn_read(c, false);
     list_del(c);
-    uv_timer_start(&c->timer, on_timer, HTTP_LINGER_MS, 0);
+    /* fails only for a closing timer, whose connection needs no deadline */
+    (void)uv_timer_start(&c->timer, on_timer, HTTP_LINGER_MS, 0);
     c->state = C_LINGER;
     c->shut.data = c;
     if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
@@ -1343,13 +1346,13 @@ static void conn_dispatch(conn *c)
     hcpd_http *h = c->h;
     hcpd_req *r = c->r;
     conn_enter(c, C_WAITING);
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     bool stopping = h->stopping;
     if (!stopping) {
         h->inflight++;
         r->counted = true;
     }
-    pthread_mutex_unlock(&h->mtx);
+    hcp_mutex_unlock(&h->mtx);
     if (stopping) {
         r->close = true;
         hcpd_req_reply_error(r, 503, "unavailable", "the server is shutting down");
@@ -1476,8 +1479,10 @@ static void on_connection(uv_stream_t *srv, int status)
     c->tcp.data = c;
     c->timer.data = c;
     c->p.data = c;
-    uv_tcp_init(&h->loop, &c->tcp);
-    uv_timer_init(&h->loop, &c->timer);
+    /* Both always 0: uv_tcp_init makes no socket (AF_UNSPEC; uv_accept
+     * brings it), uv_timer_init only links the handle. */
+    (void)uv_tcp_init(&h->loop, &c->tcp);
+    (void)uv_timer_init(&h->loop, &c->timer);
     c->handles = 2;
     c->anext = h->all;
     if (h->all != NULL) {
@@ -1497,7 +1502,7 @@ static void on_connection(uv_stream_t *srv, int status)
         conn_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
+    (void)uv_tcp_nodelay(&c->tcp, 1); /* a latency nicety: the connection works without */
     hcpd_log("debug", "http.accept", "conns=%d overflow=%d", h->nconns, h->noverflow);
     if (full) {
         hcpd_log("warn", "http.overloaded", "conns=%d", h->nconns);
@@ -1512,11 +1517,11 @@ static void on_connection(uv_stream_t *srv, int status)
 static void on_async(uv_async_t *a)
 {
     hcpd_http *h = a->data;
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     hcpd_req *q = h->queue;
     h->queue = h->queue_tail = NULL;
     bool stopping = h->stopping, quit = h->quit;
-    pthread_mutex_unlock(&h->mtx);
+    hcp_mutex_unlock(&h->mtx);
     while (q != NULL) {
         hcpd_req *next = q->next;
         http_take(q);
@@ -1539,7 +1544,7 @@ static void http_thread(void *arg)
 {
     hcpd_http *h = arg;
     tls_server = h;
-    uv_run(&h->loop, UV_RUN_DEFAULT);
+    (void)uv_run(&h->loop, UV_RUN_DEFAULT); /* returns when stopped; what is left, stop closes */
     tls_server = NULL;
 }
 
@@ -1563,7 +1568,7 @@ int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *ar
     r->work_arg = arg;
     r->job_next = NULL;
     int q = r->account[0] != '\0' ? 0 : 1;
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     if (h->jobs_tail[q] != NULL) {
         h->jobs_tail[q]->job_next = r;
     } else {
@@ -1575,8 +1580,8 @@ int hcpd_req_offload(hcpd_req *r, void (*work)(void *arg, hcpd_req *r), void *ar
         hcpd_log("info", "http.offload_queued", "path=%s account=%s", r->url,
                  r->account[0] ? r->account : "-");
     }
-    pthread_cond_signal(&h->jobs_cond);
-    pthread_mutex_unlock(&h->mtx);
+    hcp_cond_signal(&h->jobs_cond);
+    hcp_mutex_unlock(&h->mtx);
     return HCP_OK;
 }
 
@@ -1597,10 +1602,10 @@ static void http_gate(hcpd_http *h)
 static void http_worker(void *arg)
 {
     hcpd_http *h = arg;
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     for (;;) {
         while (h->jobs[0] == NULL && h->jobs[1] == NULL && !h->jobs_quit) {
-            pthread_cond_wait(&h->jobs_cond, &h->mtx);
+            hcp_cond_wait(&h->jobs_cond, &h->mtx);
         }
         int q = h->jobs[0] != NULL ? 0 : 1;
         hcpd_req *r = h->jobs[q];
@@ -1615,24 +1620,25 @@ static void http_worker(void *arg)
             hcpd_log("info", "http.offload_held", "path=%s account=%s", r->url,
                      r->account[0] ? r->account : "-");
         }
-        pthread_mutex_unlock(&h->mtx);
+        hcp_mutex_unlock(&h->mtx);
         http_gate(h);
         r->work(r->work_arg, r);
-        pthread_mutex_lock(&h->mtx);
+        hcp_mutex_lock(&h->mtx);
         h->offloaded--;
     }
-    pthread_mutex_unlock(&h->mtx);
+    hcp_mutex_unlock(&h->mtx);
 }
 
 /* End the pool: wake every worker, let them drain the queue, join them. */
 static void http_workers_stop(hcpd_http *h)
 {
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     h->jobs_quit = true;
-    pthread_cond_broadcast(&h->jobs_cond);
-    pthread_mutex_unlock(&h->mtx);
+    hcp_cond_broadcast(&h->jobs_cond);
+    hcp_mutex_unlock(&h->mtx);
     for (int i = 0; i < h->workers_up; i++) {
-        uv_thread_join(&h->workers[i]);
+        if (uv_thread_join(&h->workers[i]) != 0)
+            abort(); /* only for a thread not ours or joined already: a bug */
     }
     h->workers_up = 0;
 }
@@ -1667,13 +1673,15 @@ static void http_log_addr(hcpd_http *h)
     if (uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len) == 0) {
         if (ss.ss_family == AF_INET6) {
             const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a, ip, sizeof(ip));
+            if (uv_ip6_name(a, ip, sizeof(ip)) != 0)
+                snprintf(ip, sizeof(ip), "?");
             port = ntohs(a->sin6_port);
             hcpd_log("info", "http.listen", "addr=[%s]:%u max_conns=%d", ip, port, h->max_conns);
             return;
         }
         const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-        uv_ip4_name(a, ip, sizeof(ip));
+        if (uv_ip4_name(a, ip, sizeof(ip)) != 0)
+            snprintf(ip, sizeof(ip), "?");
         port = ntohs(a->sin_port);
     }
     hcpd_log("info", "http.listen", "addr=%s:%u max_conns=%d", ip, port, h->max_conns);
@@ -1725,7 +1733,8 @@ static void http_free(hcpd_http *h)
     if (!uv_is_closing((uv_handle_t *)&h->async)) {
         uv_close((uv_handle_t *)&h->async, NULL);
     }
-    uv_run(&h->loop, UV_RUN_DEFAULT);
+    (void)uv_run(&h->loop,
+                 UV_RUN_DEFAULT); /* the close callbacks; uv_loop_close reports leftovers */
     if (uv_loop_close(&h->loop) != 0) {
         hcpd_log("error", "http.loop_busy", "detail=\"handles left open at stop\"");
     }
@@ -1734,33 +1743,19 @@ static void http_free(hcpd_http *h)
         h->queue = r->next;
         req_free(r);
     }
-    pthread_cond_destroy(&h->jobs_cond);
-    pthread_cond_destroy(&h->cond);
-    pthread_mutex_destroy(&h->mtx);
+    hcp_cond_destroy(&h->jobs_cond);
+    hcp_cond_destroy(&h->cond);
+    hcp_mutex_destroy(&h->mtx);
     explicit_bzero(h->token, sizeof(h->token));
     free(h);
 }
 
 /* Start serving as cfg says; on success *out is the server (stop it with
  * hcpd_http_stop). cfg is copied; its strings need not outlive the call. */
-int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
+/* Copy cfg into h and read the settings the environment may override
+ * (connection cap, timeouts, workers, the tests' offload gate). */
+static void http_configure(hcpd_http *h, const hcpd_http_cfg *cfg)
 {
-    if (cfg == NULL || out == NULL || cfg->listen == NULL || cfg->token == NULL ||
-        cfg->token[0] == '\0' || cfg->handle == NULL)
-        return HCP_EINVAL;
-    if (strlen(cfg->listen) >= sizeof(((hcpd_http *)0)->listen) ||
-        strlen(cfg->token) >= sizeof(((hcpd_http *)0)->token))
-        return HCP_ERANGE;
-    hcpd_http *h = calloc(1, sizeof(*h));
-    if (h == NULL)
-        return HCP_ENOMEM;
-    /* libuv writes with writev(2): a client that reset its connection must
-     * cost an EPIPE, not the process (nng used MSG_NOSIGNAL) */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPIPE, &sa, NULL);
     h->cfg = *cfg;
     memcpy(h->listen, cfg->listen, strlen(cfg->listen) + 1);
     memcpy(h->token, cfg->token, strlen(cfg->token) + 1);
@@ -1784,53 +1779,47 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
         hcpd_log("warn", "http.bad_env", "name=HCP_TEST_OFFLOAD_GATE detail=\"too long; ignored\"");
     }
     atomic_init(&h->writing, 0);
-    if (pthread_mutex_init(&h->mtx, NULL) != 0) {
-        free(h);
+}
+
+/* The server's lock, condition variables, loop and wake-up handle. HCP_OK,
+ * or HCP_ENOMEM with none of them left initialised (logged for the loop). */
+static int http_sync_init(hcpd_http *h)
+{
+    if (pthread_mutex_init(&h->mtx, NULL) != 0)
         return HCP_ENOMEM;
-    }
-    if (pthread_cond_init(&h->cond, NULL) != 0) {
-        pthread_mutex_destroy(&h->mtx);
-        free(h);
-        return HCP_ENOMEM;
-    }
-    if (pthread_cond_init(&h->jobs_cond, NULL) != 0) {
-        pthread_cond_destroy(&h->cond);
-        pthread_mutex_destroy(&h->mtx);
-        free(h);
-        return HCP_ENOMEM;
-    }
+    if (pthread_cond_init(&h->cond, NULL) != 0)
+        goto no_cond;
+    if (pthread_cond_init(&h->jobs_cond, NULL) != 0)
+        goto no_jobs_cond;
     int rc = uv_loop_init(&h->loop);
-    if (rc != 0) {
-        pthread_cond_destroy(&h->jobs_cond);
-        pthread_cond_destroy(&h->cond);
-        pthread_mutex_destroy(&h->mtx);
-        free(h);
-        hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
-        return HCP_ENOMEM;
-    }
+    if (rc != 0)
+        goto no_loop;
     if ((rc = uv_async_init(&h->loop, &h->async, on_async)) != 0) {
-        uv_loop_close(&h->loop);
-        pthread_cond_destroy(&h->jobs_cond);
-        pthread_cond_destroy(&h->cond);
-        pthread_mutex_destroy(&h->mtx);
-        free(h);
-        hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
-        return HCP_ENOMEM;
+        (void)uv_loop_close(&h->loop); /* no handle was opened on it: cannot be busy */
+        goto no_loop;
     }
     h->async.data = h;
-    const char *why = NULL;
-    if ((rc = http_bind(h, &why)) != 0) {
-        hcpd_log("error", "http.start_failed", "addr=%s step=%s reason=\"%s\"", cfg->listen, why,
-                 uv_strerror(rc));
-        http_free(h);
-        return rc == UV_EADDRINUSE ? HCP_EBUSY : rc == UV_EINVAL ? HCP_EINVAL : HCP_EIO;
-    }
-    http_log_addr(h);
+    return HCP_OK;
+no_loop:
+    hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
+    hcp_cond_destroy(&h->jobs_cond);
+no_jobs_cond:
+    hcp_cond_destroy(&h->cond);
+no_cond:
+    hcp_mutex_destroy(&h->mtx);
+    return HCP_ENOMEM;
+}
+
+/* Start the workers, then the server's thread. HCP_OK, or HCP_ENOMEM with
+ * the workers that started stopped again (logged); h is then still to be
+ * freed with http_free. */
+static int http_threads_start(hcpd_http *h)
+{
+    int rc;
     for (int i = 0; i < h->nworkers; i++) {
         if ((rc = uv_thread_create(&h->workers[i], http_worker, h)) != 0) {
             hcpd_log("error", "http.start_failed", "step=workers reason=\"%s\"", uv_strerror(rc));
             http_workers_stop(h);
-            http_free(h);
             return HCP_ENOMEM;
         }
         h->workers_up++;
@@ -1838,10 +1827,48 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
     if ((rc = uv_thread_create(&h->thread, http_thread, h)) != 0) {
         hcpd_log("error", "http.start_failed", "reason=\"%s\"", uv_strerror(rc));
         http_workers_stop(h);
-        http_free(h);
         return HCP_ENOMEM;
     }
     h->thread_up = true;
+    return HCP_OK;
+}
+
+int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
+{
+    if (cfg == NULL || out == NULL || cfg->listen == NULL || cfg->token == NULL ||
+        cfg->token[0] == '\0' || cfg->handle == NULL)
+        return HCP_EINVAL;
+    if (strlen(cfg->listen) >= sizeof(((hcpd_http *)0)->listen) ||
+        strlen(cfg->token) >= sizeof(((hcpd_http *)0)->token))
+        return HCP_ERANGE;
+    hcpd_http *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return HCP_ENOMEM;
+    /* libuv writes with writev(2): a client that reset its connection must
+     * cost an EPIPE, not the process (nng used MSG_NOSIGNAL) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+    http_configure(h, cfg);
+    if (http_sync_init(h) != HCP_OK) {
+        free(h);
+        return HCP_ENOMEM;
+    }
+    const char *why = NULL;
+    int rc = http_bind(h, &why);
+    if (rc != 0) {
+        hcpd_log("error", "http.start_failed", "addr=%s step=%s reason=\"%s\"", cfg->listen, why,
+                 uv_strerror(rc));
+        http_free(h);
+        return rc == UV_EADDRINUSE ? HCP_EBUSY : rc == UV_EINVAL ? HCP_EINVAL : HCP_EIO;
+    }
+    http_log_addr(h);
+    if (http_threads_start(h) != HCP_OK) {
+        http_free(h);
+        return HCP_ENOMEM;
+    }
     *out = h;
     return HCP_OK;
 }
@@ -1866,43 +1893,46 @@ void hcpd_http_stop(hcpd_http *h)
         return;
     }
     uint64_t t0 = http_now_ms(), last = t0;
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     h->stopping = true;
-    pthread_mutex_unlock(&h->mtx);
-    uv_async_send(&h->async);
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_unlock(&h->mtx);
+    (void)uv_async_send(&h->async); /* fails only on a handle not an async one */
+    hcp_mutex_lock(&h->mtx);
     while (h->inflight > 0) {
         int inflight = h->inflight, offloaded = h->offloaded;
-        pthread_mutex_unlock(&h->mtx);
+        hcp_mutex_unlock(&h->mtx);
         if (h->cfg.loop != NULL) {
-            uv_run(h->cfg.loop, UV_RUN_NOWAIT);
+            (void)uv_run(h->cfg.loop, UV_RUN_NOWAIT); /* one turn; its result is no question here */
         }
         if (http_now_ms() - last >= HTTP_DRAIN_LOG_MS) {
             hcpd_log("info", "http.draining", "inflight=%d offloaded=%d", inflight, offloaded);
             last = http_now_ms();
         }
-        pthread_mutex_lock(&h->mtx);
+        hcp_mutex_lock(&h->mtx);
         if (h->inflight > 0) {
             struct timespec t;
             clock_gettime(CLOCK_REALTIME, &t);
             t.tv_nsec += 2000000L;
             t.tv_sec += t.tv_nsec / 1000000000L;
             t.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&h->cond, &h->mtx, &t);
+            int w = pthread_cond_timedwait(&h->cond, &h->mtx, &t);
+            if (w != 0 && w != ETIMEDOUT)
+                abort(); /* EINVAL, EPERM: a bug (lock.h) */
         }
     }
-    pthread_mutex_unlock(&h->mtx);
+    hcp_mutex_unlock(&h->mtx);
     http_workers_stop(h); /* every job replied: the queue is empty */
     /* the last replies are being written: give them a moment */
     uint64_t w0 = http_now_ms();
     while (atomic_load(&h->writing) > 0 && http_now_ms() - w0 < HTTP_WRITE_WAIT_MS) {
         uv_sleep(2);
     }
-    pthread_mutex_lock(&h->mtx);
+    hcp_mutex_lock(&h->mtx);
     h->quit = true;
-    pthread_mutex_unlock(&h->mtx);
-    uv_async_send(&h->async);
-    uv_thread_join(&h->thread);
+    hcp_mutex_unlock(&h->mtx);
+    (void)uv_async_send(&h->async); /* fails only on a handle not an async one */
+    if (uv_thread_join(&h->thread) != 0)
+        abort(); /* only for a thread not ours or joined already: a bug */
     h->thread_up = false;
     http_free(h);
     hcpd_log("info", "http.stopped", "ms=%llu", (unsigned long long)(http_now_ms() - t0));

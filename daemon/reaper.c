@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hcpd.h"
+#include "lock.h"
 #include "reaper.h"
 
 #define REAPER_EVERY_MS 1000 /* one scan a second (less when limit_ms is short) */
@@ -261,7 +262,7 @@ static void *reaper_main(void *arg)
     if (every < REAPER_MIN_MS)
         every = REAPER_MIN_MS;
     bool warned = false;
-    pthread_mutex_lock(&r->mu);
+    hcp_mutex_lock(&r->mu);
     while (!r->stop) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -275,7 +276,7 @@ static void *reaper_main(void *arg)
         }
         if (r->stop)
             break;
-        pthread_mutex_unlock(&r->mu);
+        hcp_mutex_unlock(&r->mu);
         uint64_t now = mono_ms();
         if (reaper_scan_fds(r, now)) {
             size_t shut = reaper_shut_late(r, now);
@@ -302,10 +303,27 @@ static void *reaper_main(void *arg)
                      r->what);
             warned = true;
         }
-        pthread_mutex_lock(&r->mu);
+        hcp_mutex_lock(&r->mu);
     }
-    pthread_mutex_unlock(&r->mu);
+    hcp_mutex_unlock(&r->mu);
     return NULL;
+}
+
+/* The reaper's mutex and its condition variable on CLOCK_MONOTONIC (the
+ * scans wait on it with a relative deadline). HCP_OK, or HCP_ENOMEM when
+ * the system refused one (nothing is left initialised then). */
+static int reaper_sync_init(hcpd_reaper *r)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return HCP_ENOMEM;
+    int rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_mutex_init(&r->mu, NULL);
+    if (rc == 0 && (rc = pthread_cond_init(&r->cond, &ca)) != 0)
+        hcp_mutex_destroy(&r->mu);
+    (void)pthread_condattr_destroy(&ca); /* cannot fail on an initialised attr */
+    return rc == 0 ? HCP_OK : HCP_ENOMEM;
 }
 
 int hcpd_reaper_start(uint16_t port, int limit_ms, size_t max, hcpd_peers_fn peers, void *arg,
@@ -325,15 +343,14 @@ int hcpd_reaper_start(uint16_t port, int limit_ms, size_t max, hcpd_peers_fn pee
     r->peers = peers;
     r->arg = arg;
     snprintf(r->what, sizeof(r->what), "%s", what);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    int rc = reaper_sync_init(r);
+    if (rc != HCP_OK) {
+        free(r);
+        return rc;
+    }
     if (pthread_create(&r->thread, NULL, reaper_main, r) != 0) {
-        pthread_cond_destroy(&r->cond);
-        pthread_mutex_destroy(&r->mu);
+        hcp_cond_destroy(&r->cond);
+        hcp_mutex_destroy(&r->mu);
         free(r);
         return HCP_EIO;
     }
@@ -345,13 +362,14 @@ void hcpd_reaper_stop(hcpd_reaper *r)
 {
     if (r == NULL)
         return;
-    pthread_mutex_lock(&r->mu);
+    hcp_mutex_lock(&r->mu);
     r->stop = true;
-    pthread_cond_signal(&r->cond);
-    pthread_mutex_unlock(&r->mu);
-    pthread_join(r->thread, NULL);
-    pthread_cond_destroy(&r->cond);
-    pthread_mutex_destroy(&r->mu);
+    hcp_cond_signal(&r->cond);
+    hcp_mutex_unlock(&r->mu);
+    if (pthread_join(r->thread, NULL) != 0)
+        abort(); /* only for a thread not ours or joined already: a bug */
+    hcp_cond_destroy(&r->cond);
+    hcp_mutex_destroy(&r->mu);
     free(r->old);
     free(r->cur);
     free(r->snap);

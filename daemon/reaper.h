@@ -46,17 +46,17 @@ typedef struct hcpd_reaper hcpd_reaper;
 
 /* Start reaping connections accepted on local TCP port `port` (1..65535):
  * those without a pipe are shut down once limit_ms old (> 0), and beyond
- * max (> 0) of them the quietest (silent for a second or more) at once. what names the listener in logs
- * (e.g. "repl"). *out is the reaper. HCP_EINVAL on bad arguments,
- * HCP_ENOMEM, HCP_EIO when the thread cannot start. */
-int hcpd_reaper_start(uint16_t port, int limit_ms, size_t max, hcpd_peers_fn peers, void *arg,
-                      const char *what, hcpd_reaper **out);
+ * max (> 0) of them the quietest (silent for a second or more) at once. what names the listener in
+ * logs (e.g. "repl"). *out is the reaper. HCP_EINVAL on bad arguments, HCP_ENOMEM, HCP_EIO when the
+ * thread cannot start. *out is the caller's until hcpd_reaper_stop. */
+HCP_NODISCARD int hcpd_reaper_start(uint16_t port, int limit_ms, size_t max, hcpd_peers_fn peers,
+                                    void *arg, const char *what, hcpd_reaper **out);
 /* Stop the thread and free; NULL-safe. */
 void hcpd_reaper_stop(hcpd_reaper *r);
 /* Connections shut down so far (for metrics and tests). */
 uint64_t hcpd_reaper_count(const hcpd_reaper *r);
 
 /* The peer of sa (AF_INET or AF_INET6) into *p; false for other families. */
-bool hcpd_peer_from_sockaddr(const struct sockaddr *sa, hcpd_peer *p);
+HCP_NODISCARD bool hcpd_peer_from_sockaddr(const struct sockaddr *sa, hcpd_peer *p);
 
 #endif

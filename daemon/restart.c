@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "hcpd.h"
+#include "lock.h"
 
 #define RESTART_SOON_S  60 /* a restart sooner than this after the last one waits first */
 #define RESTART_PAUSE_S 5
@@ -63,7 +64,8 @@ int hcpd_restart_watch(uv_loop_t *loop)
         return HCP_EIO;
     atomic_store(&armed, true);
     if (atomic_load(&requested))
-        uv_async_send(&wake); /* asked before the loop ran */
+        (void)uv_async_send(
+            &wake); /* asked before the loop ran; fails only on a non-async handle */
     return HCP_OK;
 }
 
@@ -71,22 +73,23 @@ void hcpd_restart_request(const char *why)
 {
     if (why == NULL)
         why = "unknown";
-    pthread_mutex_lock(&reason_mu);
+    hcp_mutex_lock(&reason_mu);
     bool first = !atomic_exchange(&requested, true);
     if (first) {
         snprintf(reason, sizeof(reason), "%s", why);
         hcpd_log("warn", "process.restarting", "reason=\"%s\"", why);
         if (atomic_load(&armed))
-            uv_async_send(&wake); /* thread-safe; under the lock, so never after disarm */
+            /* thread-safe; under the lock, so never after disarm */
+            (void)uv_async_send(&wake);
     }
-    pthread_mutex_unlock(&reason_mu);
+    hcp_mutex_unlock(&reason_mu);
 }
 
 void hcpd_restart_disarm(void)
 {
-    pthread_mutex_lock(&reason_mu);
+    hcp_mutex_lock(&reason_mu);
     atomic_store(&armed, false);
-    pthread_mutex_unlock(&reason_mu);
+    hcp_mutex_unlock(&reason_mu);
 }
 
 void hcpd_restart_refuse(void)
@@ -142,13 +145,15 @@ void hcpd_restart_exec(char **argv)
     setenv("HCP_RESTARTS", buf, 1);
     snprintf(buf, sizeof(buf), "%ld", now);
     setenv("HCP_RESTARTED_AT", buf, 1);
-    pthread_mutex_lock(&reason_mu);
+    hcp_mutex_lock(&reason_mu);
     hcpd_log("warn", "process.restart", "count=%ld reason=\"%s\"", count + 1, reason);
-    pthread_mutex_unlock(&reason_mu);
+    hcp_mutex_unlock(&reason_mu);
     cloexec_all();
     sigset_t none;
     sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL); /* the new image inherits this thread's mask */
+    /* the new image inherits this thread's mask; with SIG_SETMASK and a
+     * valid set it cannot fail, and if it did exec is still the way out */
+    (void)pthread_sigmask(SIG_SETMASK, &none, NULL);
     execv("/proc/self/exe", argv);
     hcpd_log("error", "process.restart_failed", "reason=\"%s\"", strerror(errno));
 }

@@ -18,6 +18,7 @@
 #include "repl.h"
 
 #include "codec.h"
+#include "division.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -66,17 +67,6 @@ static const struct shape shapes[REPL_TYPE_COUNT_] = {
 /* ---------------------------------------------------------------------- */
 /* Field checks shared by both directions                                  */
 /* ---------------------------------------------------------------------- */
-
-/* Six ASCII digits, exactly. */
-static bool county_ok(const char *s, size_t n)
-{
-    if (n != HCP_COUNTY_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
 
 /* 1..max bytes of printable ASCII (0x20..0x7e). */
 static bool ascii_ok(const char *s, size_t n, size_t max)
@@ -243,7 +233,7 @@ static bool field_valid(const repl_frame *f, unsigned bit)
 {
     switch (bit) {
     case F_COUNTY:
-        return county_ok(f->county, strnlen(f->county, sizeof(f->county)));
+        return hcp_county_str_ok(f->county);
     case F_NODE:
         return cstr_ok(f->node, sizeof(f->node));
     case F_GW:
@@ -391,7 +381,7 @@ static int get_str(const msgpack_object *o, char *dst, size_t cap, bool county)
         return HCP_EFORMAT;
     const char *s = o->via.str.ptr;
     size_t n = o->via.str.size;
-    if (county ? !county_ok(s, n) : !ascii_ok(s, n, cap - 1))
+    if (county ? !hcp_county_code_ok(s, n) : !ascii_ok(s, n, cap - 1))
         return HCP_EFORMAT;
     memcpy(dst, s, n);
     dst[n] = '\0';

@@ -24,6 +24,9 @@
  * clear it where we translate the failure into an enum hcp_err.
  */
 #include "repl.h"
+#include "be.h"
+#include "division.h"
+#include "lock.h"
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>
@@ -75,22 +78,11 @@ struct repl_peer {
 /* Digests                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Six ASCII digits, NUL-terminated. */
-static bool county_ok(const char *s)
-{
-    if (s == NULL || strnlen(s, HCP_COUNTY_LEN + 1) != HCP_COUNTY_LEN)
-        return false;
-    for (int i = 0; i < HCP_COUNTY_LEN; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 /* The auth digest: SHA-256("hcp-auth-v1" || nonce || county || node). */
 static int digest_auth(const uint8_t *nonce, const char *county, const char *node, uint8_t out[32])
 {
     size_t nlen;
-    if (nonce == NULL || !county_ok(county) || node == NULL ||
+    if (nonce == NULL || !hcp_county_str_ok(county) || node == NULL ||
         (nlen = strnlen(node, REPL_ID_MAX + 1)) == 0 || nlen > REPL_ID_MAX)
         return HCP_EINVAL;
     const void *parts[] = {auth_tag, nonce, county, node};
@@ -101,11 +93,10 @@ static int digest_auth(const uint8_t *nonce, const char *county, const char *nod
 /* The batch digest: SHA-256("hcp-batch-v1" || county || be64(seq) || hash). */
 static int digest_batch(const char *county, uint64_t seq, const uint8_t *hash, uint8_t out[32])
 {
-    if (!county_ok(county) || hash == NULL || seq == 0)
+    if (!hcp_county_str_ok(county) || hash == NULL || seq == 0)
         return HCP_EINVAL;
     uint8_t be[8];
-    for (int i = 0; i < 8; i++)
-        be[i] = (uint8_t)(seq >> (56 - 8 * i));
+    hcp_be64_put(be, seq);
     const void *parts[] = {batch_tag, county, be, hash};
     size_t lens[] = {sizeof(batch_tag) - 1, HCP_COUNTY_LEN, 8, HCP_HASH_LEN};
     return hcp_sha256(parts, lens, 4, out);
@@ -472,20 +463,20 @@ int repl_verifier_reload(repl_verifier *v)
     struct stat st;
     if (stat(v->crl_file, &st) != 0)
         return HCP_EIO;
-    pthread_rwlock_rdlock(&v->lock);
+    hcp_rwlock_rdlock(&v->lock);
     bool same = same_file(&st, &v->crl_st);
-    pthread_rwlock_unlock(&v->lock);
+    hcp_rwlock_unlock(&v->lock);
     if (same)
         return HCP_OK;
     STACK_OF(X509_CRL) *crl = NULL;
     int rc = crl_read(v->crl_file, &crl, &st);
     if (rc != HCP_OK)
         return rc;
-    pthread_rwlock_wrlock(&v->lock);
+    hcp_rwlock_wrlock(&v->lock);
     STACK_OF(X509_CRL) *old = v->crl;
     v->crl = crl;
     v->crl_st = st;
-    pthread_rwlock_unlock(&v->lock);
+    hcp_rwlock_unlock(&v->lock);
     sk_X509_CRL_pop_free(old, X509_CRL_free);
     return HCP_OK;
 }
@@ -498,7 +489,7 @@ void repl_verifier_free(repl_verifier *v)
         return;
     sk_X509_CRL_pop_free(v->crl, X509_CRL_free);
     X509_STORE_free(v->store);
-    pthread_rwlock_destroy(&v->lock);
+    hcp_rwlock_destroy(&v->lock);
     free(v->crl_file);
     free(v);
 }
@@ -563,10 +554,10 @@ static int peer_check_chain(repl_verifier *v, X509 *crt, const char **why)
     }
     unsigned saw = 0;
     int ok = -1, err = X509_V_OK;
-    pthread_rwlock_rdlock(&v->lock);
+    hcp_rwlock_rdlock(&v->lock);
     if (X509_STORE_CTX_init(ctx, v->store, crt, NULL) != 1 ||
         X509_STORE_CTX_set_app_data(ctx, &saw) != 1) {
-        pthread_rwlock_unlock(&v->lock);
+        hcp_rwlock_unlock(&v->lock);
         X509_STORE_CTX_free(ctx);
         ERR_clear_error();
         return HCP_ENOMEM;
@@ -586,7 +577,7 @@ static int peer_check_chain(repl_verifier *v, X509 *crt, const char **why)
         ok = X509_verify_cert(ctx);
         err = X509_STORE_CTX_get_error(ctx);
     }
-    pthread_rwlock_unlock(&v->lock);
+    hcp_rwlock_unlock(&v->lock);
     X509_STORE_CTX_free(ctx);
     ERR_clear_error();
     if (ok == 1 && saw == 0 && err == X509_V_OK)
@@ -632,7 +623,7 @@ int repl_peer_new(repl_verifier *v, const uint8_t *der, size_t len, repl_peer **
         *reason = why;
         goto fail;
     }
-    if (!subject_cn(p->crt, cn) || !county_ok(cn)) {
+    if (!subject_cn(p->crt, cn) || !hcp_county_str_ok(cn)) {
         *reason = "not_a_county";
         goto fail;
     }
@@ -682,7 +673,7 @@ bool repl_peer_revoked(repl_verifier *v, const repl_peer *p)
         return false;
     bool revoked = false;
     const X509_NAME *issuer = X509_get_issuer_name(p->crt);
-    pthread_rwlock_rdlock(&v->lock);
+    hcp_rwlock_rdlock(&v->lock);
     for (int i = 0; v->crl != NULL && i < sk_X509_CRL_num(v->crl); i++) {
         X509_CRL *c = sk_X509_CRL_value(v->crl, i);
         X509_REVOKED *r = NULL;
@@ -692,7 +683,7 @@ bool repl_peer_revoked(repl_verifier *v, const repl_peer *p)
         if (X509_CRL_get0_by_cert(c, &r, p->crt) == 1)
             revoked = true;
     }
-    pthread_rwlock_unlock(&v->lock);
+    hcp_rwlock_unlock(&v->lock);
     return revoked;
 }
 

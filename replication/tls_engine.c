@@ -55,6 +55,8 @@
 
 #include "repl.h"
 
+#include "lock.h"
+
 #define TLS_CIPHERS                                                                                \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                                 \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
@@ -148,7 +150,7 @@ static void note_failure(SSL *ssl)
     unsigned long e = ERR_peek_last_error();
     const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
     fail_rec *f = &fails[SSL_is_server(ssl) ? 1 : 0];
-    pthread_mutex_lock(&fails_mu);
+    hcp_mutex_lock(&fails_mu);
     f->count++;
     f->at = nng_clock();
     if (v != X509_V_OK)
@@ -156,17 +158,17 @@ static void note_failure(SSL *ssl)
                  X509_verify_cert_error_string(v));
     else
         snprintf(f->why, sizeof(f->why), "%s", r != NULL ? r : "connection closed");
-    pthread_mutex_unlock(&fails_mu);
+    hcp_mutex_unlock(&fails_mu);
 }
 
 /* Note a handshake the server side gave up itself (deadline, cap). */
 static void note_reason(const char *why)
 {
-    pthread_mutex_lock(&fails_mu);
+    hcp_mutex_lock(&fails_mu);
     fails[1].count++;
     fails[1].at = nng_clock();
     snprintf(fails[1].why, sizeof(fails[1].why), "%s", why);
-    pthread_mutex_unlock(&fails_mu);
+    hcp_mutex_unlock(&fails_mu);
 }
 
 /* ---- the CRL, followed on the server side ---- */
@@ -213,7 +215,7 @@ static X509_STORE *crl_current(nng_tls_engine_config *cfg)
         return NULL;
     struct stat now;
     bool changed = stat(server_limits.crl_file, &now) == 0;
-    pthread_mutex_lock(&cfg->mu);
+    hcp_mutex_lock(&cfg->mu);
     changed = changed && !(cfg->crl_seen_ok && same_file(&now, &cfg->crl_seen));
     if (changed) {
         struct stat st;
@@ -239,7 +241,7 @@ static X509_STORE *crl_current(nng_tls_engine_config *cfg)
     X509_STORE *cur = cfg->store;
     if (cur != NULL && X509_STORE_up_ref(cur) != 1)
         cur = NULL;
-    pthread_mutex_unlock(&cfg->mu);
+    hcp_mutex_unlock(&cfg->mu);
     return cur;
 }
 
@@ -380,7 +382,7 @@ static void config_fini(nng_tls_engine_config *cfg)
     free(cfg->ca_pem);
     cfg->ca_pem = NULL;
     if (cfg->mu_ok)
-        pthread_mutex_destroy(&cfg->mu);
+        hcp_mutex_destroy(&cfg->mu);
     cfg->mu_ok = false;
 }
 
@@ -484,14 +486,14 @@ static int config_ca_chain(nng_tls_engine_config *cfg, const char *certs, const 
             rv = NNG_ENOMEM;
         else {
             memcpy(copy, certs, n + 1);
-            pthread_mutex_lock(&cfg->mu);
+            hcp_mutex_lock(&cfg->mu);
             free(cfg->ca_pem);
             cfg->ca_pem = copy;
             /* the CRL given now is the one in force: the file is compared
              * against it from the first connection on */
             cfg->crl_seen_ok = crl != NULL && server_limits.crl_file[0] != '\0' &&
                                stat(server_limits.crl_file, &cfg->crl_seen) == 0;
-            pthread_mutex_unlock(&cfg->mu);
+            hcp_mutex_unlock(&cfg->mu);
         }
     }
     ERR_clear_error();
@@ -604,9 +606,9 @@ int repl_tls_engine_use(void)
 
 uint64_t repl_tls_failures(bool server, uint64_t *age_ms, char *why, size_t len)
 {
-    pthread_mutex_lock(&fails_mu);
+    hcp_mutex_lock(&fails_mu);
     fail_rec f = fails[server ? 1 : 0];
-    pthread_mutex_unlock(&fails_mu);
+    hcp_mutex_unlock(&fails_mu);
     if (age_ms != NULL)
         *age_ms = f.count > 0 ? (uint64_t)(nng_clock() - f.at) : 0;
     if (why != NULL && len > 0)

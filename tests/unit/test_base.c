@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "be.h"
 #include "case.h"
 #include "hcp.h"
 
@@ -283,18 +284,18 @@ static void test_strndup(void **state)
  * are distinct. */
 #define CHECK_TABLE(table)                                                                         \
     do {                                                                                           \
-        int count_ = (int)(sizeof(table) / sizeof(table[0]));                                      \
-        assert_null(table[0]);                                                                     \
+        int count_ = (int)(sizeof((table)) / sizeof((table)[0]));                                  \
+        assert_null((table)[0]);                                                                   \
         for (int i_ = 1; i_ < count_; i_++) {                                                      \
-            assert_non_null(table[i_]);                                                            \
-            assert_int_equal(HCP_LOOKUP(table, table[i_], strlen(table[i_])), i_);                 \
-            assert_true(hcp_utf8_valid(table[i_], strlen(table[i_])));                             \
+            assert_non_null((table)[i_]);                                                          \
+            assert_int_equal(HCP_LOOKUP((table), (table)[i_], strlen((table)[i_])), i_);           \
+            assert_true(hcp_utf8_valid((table)[i_], strlen((table)[i_])));                         \
         }                                                                                          \
-        assert_int_equal(HCP_LOOKUP(table, "nope", 4), 0);                                         \
-        assert_int_equal(HCP_LOOKUP(table, "", 0), 0);                                             \
-        assert_int_equal(HCP_LOOKUP(table, NULL, 0), 0);                                           \
+        assert_int_equal(HCP_LOOKUP((table), "nope", 4), 0);                                       \
+        assert_int_equal(HCP_LOOKUP((table), "", 0), 0);                                           \
+        assert_int_equal(HCP_LOOKUP((table), NULL, 0), 0);                                         \
         /* a prefix or an extension of a name is not the name */                                   \
-        assert_int_equal(HCP_LOOKUP(table, table[1], strlen(table[1]) - 1), 0);                    \
+        assert_int_equal(HCP_LOOKUP((table), (table)[1], strlen((table)[1]) - 1), 0);              \
     } while (0)
 
 static void test_name_tables(void **state)
@@ -686,10 +687,38 @@ static void test_has_personal(void **state)
     }
 }
 
+/* The big-endian helpers: byte order, round trips, the extremes. */
+static void test_be(void **state)
+{
+    (void)state;
+    uint8_t b[8];
+    hcp_be16_put(b, 0x0102);
+    assert_memory_equal(b, "\x01\x02", 2);
+    assert_int_equal(hcp_be16_get(b), 0x0102);
+    hcp_be32_put(b, 0x01020304u);
+    assert_memory_equal(b, "\x01\x02\x03\x04", 4);
+    assert_int_equal(hcp_be32_get(b), 0x01020304u);
+    hcp_be64_put(b, 0x0102030405060708ull);
+    assert_memory_equal(b, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+    assert_true(hcp_be64_get(b) == 0x0102030405060708ull);
+    hcp_be64_put(b, UINT64_MAX);
+    assert_true(hcp_be64_get(b) == UINT64_MAX);
+    hcp_be32_put(b, UINT32_MAX);
+    assert_true(hcp_be32_get(b) == UINT32_MAX);
+    hcp_be16_put(b, UINT16_MAX);
+    assert_true(hcp_be16_get(b) == UINT16_MAX);
+    /* Keys sort in numeric order under memcmp. */
+    uint8_t lo[8], hi[8];
+    hcp_be64_put(lo, 255);
+    hcp_be64_put(hi, 256);
+    assert_true(memcmp(lo, hi, 8) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_ceiling),
+        cmocka_unit_test(test_be),
         cmocka_unit_test(test_buf_growth),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_utf8_same_as_definition),

@@ -19,6 +19,28 @@
 
 #include "division.h"
 
+/* The one county-code syntax check: six ASCII digits, nothing about "00"
+ * (the gateway signs with the province's code). */
+static void test_county_code_ok(void **state)
+{
+    (void)state;
+    assert_true(hcp_county_code_ok("630102", 6));
+    assert_true(hcp_county_code_ok("630000", 6));
+    assert_true(hcp_county_code_ok("6301029", 6)); /* only the n bytes count */
+    assert_false(hcp_county_code_ok("63010", 5));
+    assert_false(hcp_county_code_ok("6301029", 7));
+    assert_false(hcp_county_code_ok("63010a", 6));
+    assert_false(hcp_county_code_ok("63 102", 6));
+    assert_false(hcp_county_code_ok(NULL, 6));
+    assert_true(hcp_county_str_ok("630102"));
+    assert_false(hcp_county_str_ok("6301020"));
+    assert_false(hcp_county_str_ok("63010"));
+    assert_false(hcp_county_str_ok(""));
+    assert_false(hcp_county_str_ok("/30102"));
+    assert_false(hcp_county_str_ok(":30102"));
+    assert_false(hcp_county_str_ok(NULL));
+}
+
 /* First touch from several threads: everyone sees the same full table. */
 static void *touch(void *arg)
 {
@@ -352,6 +374,7 @@ static int cleanup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_county_code_ok),
         cmocka_unit_test(test_once_threads),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_find),

@@ -125,8 +125,7 @@ static void test_feedback_deadline_spring_festival(void **state)
     assert_time(c.feedback_due.at, "2026-02-27T23:59:59+08:00");
     assert_false(c.feedback_due.provisional);
     assert_int_equal(hcp_case_overdue(&c, T("2026-02-27T23:59:59+08:00")), 0);
-    assert_int_equal(hcp_case_overdue(&c, T("2026-02-28T00:00:00+08:00")),
-                     1u << HCP_DL_FEEDBACK);
+    assert_int_equal(hcp_case_overdue(&c, T("2026-02-28T00:00:00+08:00")), 1u << HCP_DL_FEEDBACK);
     assert_false(hcp_case_deadline_met(&c, T("2026-03-01T00:00:00+08:00")));
     hcp_case_clear(&c);
 }

@@ -153,8 +153,8 @@ static unsigned closed_seen;
 static void run_case(uint64_t seed, unsigned *accepted, unsigned *refused)
 {
     rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
-    hcp_time t = T("2022-01-01T00:00:00+08:00") + (hcp_time)pick(6 * 365) * 86400 +
-                 (hcp_time)pick(86400);
+    hcp_time t =
+        T("2022-01-01T00:00:00+08:00") + (hcp_time)pick(6 * 365) * 86400 + (hcp_time)pick(86400);
     hcp_event ev;
     make_open(&ev, pick(2) ? HCP_KIND_REVIEW : HCP_KIND_COMPLAINT, 0, pick(2), t);
     ev.in.rating = ev.in.kind == HCP_KIND_REVIEW ? (uint8_t)(1 + pick(2)) : 0;

@@ -1,5 +1,5 @@
 /*
- * frame.c — the start-up and shutdown plumbing both daemons share: the data
+ * startup.c — the start-up and shutdown plumbing both daemons share: the data
  * directory, its lock, the bearer token, the seal key, the calendar, and the
  * signals that stop the loop. Each step prints its own error to stderr,
  * prefixed with the daemon's name, so main only maps failures to exit 1.
@@ -20,11 +20,12 @@
 #include <unistd.h>
 
 #include "hcpd.h"
+#include "lock.h"
 
-#define FRAME_PATH_MAX (4096 + 64) /* DIR/name */
+#define STARTUP_PATH_MAX (4096 + 64) /* DIR/name */
 
 /* Whole path DIR/name into buf; false if it does not fit. */
-static bool frame_path(char *buf, size_t len, const char *dir, const char *name)
+static bool startup_path(char *buf, size_t len, const char *dir, const char *name)
 {
     int n = snprintf(buf, len, "%s/%s", dir, name);
     return n > 0 && (size_t)n < len;
@@ -61,7 +62,7 @@ int hcpd_mkdir(const char *prog, const char *dir)
 }
 
 /* Report who holds the lock of fd (its pid, as written into the file). */
-static void frame_lock_busy(const char *prog, const char *dir, int fd)
+static void startup_lock_busy(const char *prog, const char *dir, int fd)
 {
     char pid[32] = "";
     ssize_t r = pread(fd, pid, sizeof(pid) - 1, 0);
@@ -77,8 +78,8 @@ int hcpd_lock(const char *prog, const char *dir, const char *file, int *fd)
     if (prog == NULL || dir == NULL || file == NULL || fd == NULL) {
         return HCP_EINVAL;
     }
-    char path[FRAME_PATH_MAX];
-    if (!frame_path(path, sizeof(path), dir, file)) {
+    char path[STARTUP_PATH_MAX];
+    if (!startup_path(path, sizeof(path), dir, file)) {
         fprintf(stderr, "%s: --data path too long\n", prog);
         return HCP_ERANGE;
     }
@@ -88,7 +89,7 @@ int hcpd_lock(const char *prog, const char *dir, const char *file, int *fd)
         return HCP_EIO;
     }
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-        frame_lock_busy(prog, dir, f);
+        startup_lock_busy(prog, dir, f);
         close(f);
         return HCP_EBUSY;
     }
@@ -105,7 +106,7 @@ int hcpd_lock(const char *prog, const char *dir, const char *file, int *fd)
 
 /* Write the len bytes of buf to a new file at path (mode 0600, O_EXCL) and
  * fsync it and its directory dir; the file is removed again on failure. */
-static int frame_write_new(const char *path, const char *dir, const char *buf, size_t len)
+static int startup_write_new(const char *path, const char *dir, const char *buf, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
@@ -127,7 +128,7 @@ static int frame_write_new(const char *path, const char *dir, const char *buf, s
 
 /* Make a new token file at path: HCPD_TOKEN_BYTES random bytes in hex
  * plus a newline. The token (without the newline) is copied into tok. */
-static int frame_token_create(const char *path, const char *dir, char *tok, size_t toklen)
+static int startup_token_create(const char *path, const char *dir, char *tok, size_t toklen)
 {
     uint8_t raw[HCPD_TOKEN_BYTES];
     if (toklen < 2 * HCPD_TOKEN_BYTES + 2) {
@@ -142,7 +143,7 @@ static int frame_token_create(const char *path, const char *dir, char *tok, size
     }
     explicit_bzero(raw, sizeof(raw));
     tok[2 * HCPD_TOKEN_BYTES] = '\n';
-    rc = frame_write_new(path, dir, tok, 2 * HCPD_TOKEN_BYTES + 1);
+    rc = startup_write_new(path, dir, tok, 2 * HCPD_TOKEN_BYTES + 1);
     tok[2 * HCPD_TOKEN_BYTES] = '\0';
     if (rc != HCP_OK) {
         explicit_bzero(tok, toklen);
@@ -151,7 +152,7 @@ static int frame_token_create(const char *path, const char *dir, char *tok, size
 }
 
 /* Whether tok (n bytes) is printable ASCII without spaces. */
-static bool frame_token_printable(const char *tok, size_t n)
+static bool startup_token_printable(const char *tok, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (tok[i] <= 0x20 || tok[i] >= 0x7f) {
@@ -163,7 +164,7 @@ static bool frame_token_printable(const char *tok, size_t n)
 
 /* Read the token of path into tok: one line of printable ASCII without
  * spaces, at least HCPD_TOKEN_MIN long; a file readable by others is refused. */
-static int frame_token_read(const char *prog, const char *path, char *tok, size_t toklen)
+static int startup_token_read(const char *prog, const char *path, char *tok, size_t toklen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -185,7 +186,8 @@ static int frame_token_read(const char *prog, const char *path, char *tok, size_
     tok[r > 0 ? r : 0] = '\0';
     size_t n = strcspn(tok, "\r\n");
     tok[n] = '\0';
-    if (r <= 0 || (size_t)r >= toklen - 1 || n < HCPD_TOKEN_MIN || !frame_token_printable(tok, n)) {
+    if (r <= 0 || (size_t)r >= toklen - 1 || n < HCPD_TOKEN_MIN ||
+        !startup_token_printable(tok, n)) {
         fprintf(stderr,
                 "%s: token file %s: expected one line of %d..%zu printable "
                 "characters without spaces\n",
@@ -205,14 +207,14 @@ int hcpd_token(const char *prog, const char *path, const char *dir, const char *
         return HCP_EINVAL;
     }
     if (path[0] != '\0') {
-        return frame_token_read(prog, path, tok, toklen);
+        return startup_token_read(prog, path, tok, toklen);
     }
-    char def[FRAME_PATH_MAX];
-    if (!frame_path(def, sizeof(def), dir, file)) {
+    char def[STARTUP_PATH_MAX];
+    if (!startup_path(def, sizeof(def), dir, file)) {
         fprintf(stderr, "%s: --data path too long\n", prog);
         return HCP_ERANGE;
     }
-    int rc = frame_token_create(def, dir, tok, toklen);
+    int rc = startup_token_create(def, dir, tok, toklen);
     if (rc == HCP_OK) {
         hcpd_log("info", "token.created", "path=%s mode=0600", def);
         return HCP_OK;
@@ -221,12 +223,12 @@ int hcpd_token(const char *prog, const char *path, const char *dir, const char *
         fprintf(stderr, "%s: cannot create %s: %s\n", prog, def, hcp_strerror(rc));
         return rc;
     }
-    return frame_token_read(prog, def, tok, toklen);
+    return startup_token_read(prog, def, tok, toklen);
 }
 
 /* Explain a failed seal key load of path (store: the store file). */
-static void frame_seal_error(const char *prog, int rc, bool fresh, const char *path,
-                             const char *store)
+static void startup_seal_error(const char *prog, int rc, bool fresh, const char *path,
+                               const char *store)
 {
     if (rc == HCP_ENOTFOUND && !fresh) {
         fprintf(stderr,
@@ -241,7 +243,7 @@ static void frame_seal_error(const char *prog, int rc, bool fresh, const char *p
 
 /* The key directory of data directory dir: "DIR.keys" (trailing slashes of
  * dir dropped) into buf; false if it does not fit. */
-static bool frame_key_dir(char *buf, size_t len, const char *dir)
+static bool startup_key_dir(char *buf, size_t len, const char *dir)
 {
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/')
@@ -251,7 +253,7 @@ static bool frame_key_dir(char *buf, size_t len, const char *dir)
 }
 
 /* fsync a directory (after a rename into or out of it); best effort. */
-static void frame_sync_dir(const char *dir)
+static void startup_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
@@ -266,11 +268,11 @@ static void frame_sync_dir(const char *dir)
  * system: an atomic rename) and say so. Refused, with what to do, when
  * both exist or the rename is impossible (another file system).
  */
-static int frame_seal_migrate(const char *prog, const char *dir, const char *keydir,
-                              const char *path)
+static int startup_seal_migrate(const char *prog, const char *dir, const char *keydir,
+                                const char *path)
 {
-    char old[FRAME_PATH_MAX];
-    if (!frame_path(old, sizeof(old), dir, "seal.key"))
+    char old[STARTUP_PATH_MAX];
+    if (!startup_path(old, sizeof(old), dir, "seal.key"))
         return HCP_ERANGE;
     if (access(old, F_OK) != 0)
         return HCP_OK;
@@ -288,8 +290,8 @@ static int frame_seal_migrate(const char *prog, const char *dir, const char *key
                 prog, old, path, strerror(errno), keydir, old, path);
         return HCP_EIO;
     }
-    frame_sync_dir(keydir);
-    frame_sync_dir(dir);
+    startup_sync_dir(keydir);
+    startup_sync_dir(dir);
     hcpd_log("warn", "seal.key_moved",
              "from=%s to=%s detail=\"the seal key now lives apart from the data; back it up "
              "separately (docs/storage.md)\"",
@@ -304,20 +306,20 @@ int hcpd_seal(const char *prog, const char *key_file, const char *dir, const cha
     if (prog == NULL || key_file == NULL || dir == NULL || store_file == NULL || out == NULL) {
         return HCP_EINVAL;
     }
-    char path[FRAME_PATH_MAX];
-    char store[FRAME_PATH_MAX];
-    char keydir[FRAME_PATH_MAX];
-    bool fits = key_file[0] != '\0'
-                    ? snprintf(path, sizeof(path), "%s", key_file) < (int)sizeof(path)
-                    : frame_key_dir(keydir, sizeof(keydir), dir) &&
-                          frame_path(path, sizeof(path), keydir, "seal.key");
-    if (!fits || !frame_path(store, sizeof(store), dir, store_file)) {
+    char path[STARTUP_PATH_MAX];
+    char store[STARTUP_PATH_MAX];
+    char keydir[STARTUP_PATH_MAX] = "";
+    bool default_key = key_file[0] == '\0';
+    bool fits = !default_key ? snprintf(path, sizeof(path), "%s", key_file) < (int)sizeof(path)
+                             : startup_key_dir(keydir, sizeof(keydir), dir) &&
+                                   startup_path(path, sizeof(path), keydir, "seal.key");
+    if (!fits || !startup_path(store, sizeof(store), dir, store_file)) {
         fprintf(stderr, "%s: seal key or --data path too long\n", prog);
         return HCP_ERANGE;
     }
     int rc;
-    if (key_file[0] == '\0' && ((rc = hcpd_mkdir(prog, keydir)) != HCP_OK ||
-                                (rc = frame_seal_migrate(prog, dir, keydir, path)) != HCP_OK))
+    if (default_key && ((rc = hcpd_mkdir(prog, keydir)) != HCP_OK ||
+                        (rc = startup_seal_migrate(prog, dir, keydir, path)) != HCP_OK))
         return rc;
     /* A new key only for a new store: a store that exists holds records
      * sealed under its own key, which a fresh key could never open. */
@@ -329,13 +331,13 @@ int hcpd_seal(const char *prog, const char *key_file, const char *dir, const cha
     }
     explicit_bzero(key, sizeof(key));
     if (rc != HCP_OK) {
-        frame_seal_error(prog, rc, fresh, path, store);
+        startup_seal_error(prog, rc, fresh, path, store);
     }
     return rc;
 }
 
 /* Warn when the calendar cal does not cover next year (or this one). */
-static void frame_calendar_check(const hcp_cal *cal)
+static void startup_calendar_check(const hcp_cal *cal)
 {
     int first = 0, last = 0, y = 0, m = 0, d = 0;
     hcp_cal_years(cal, &first, &last);
@@ -366,7 +368,7 @@ int hcpd_calendar(const char *prog, const char *path, hcp_cal **out)
     hcp_cal_years(*out, &first, &last);
     hcpd_log("info", "calendar.loaded", "source=%s first=%d last=%d",
              path[0] ? path : "compiled-in", first, last);
-    frame_calendar_check(*out);
+    startup_calendar_check(*out);
     return HCP_OK;
 }
 
@@ -376,7 +378,7 @@ static char sig_id[64]; /* "<id>.stopping" */
 /* SIGTERM/SIGINT: stop the loop; main then shuts everything down in order.
  * The watchers stay on until the handles close, so a second signal during
  * the orderly stop is noted instead of killing the process halfway. */
-static void frame_on_signal(uv_signal_t *s, int signum)
+static void startup_on_signal(uv_signal_t *s, int signum)
 {
     static bool stopping;
     const char *name = signum == SIGTERM ? "TERM" : "INT";
@@ -401,15 +403,15 @@ int hcpd_signals(uv_loop_t *loop, const char *id)
         return HCP_ERANGE;
     }
     if (uv_signal_init(loop, &sig_term) != 0 || uv_signal_init(loop, &sig_int) != 0 ||
-        uv_signal_start(&sig_term, frame_on_signal, SIGTERM) != 0 ||
-        uv_signal_start(&sig_int, frame_on_signal, SIGINT) != 0) {
+        uv_signal_start(&sig_term, startup_on_signal, SIGTERM) != 0 ||
+        uv_signal_start(&sig_int, startup_on_signal, SIGINT) != 0) {
         return HCP_EIO;
     }
     return hcpd_restart_watch(loop);
 }
 
 /* Close any handle still open (uv_walk callback). */
-static void frame_close_handle(uv_handle_t *h, void *arg)
+static void startup_close_handle(uv_handle_t *h, void *arg)
 {
     (void)arg;
     if (!uv_is_closing(h)) {
@@ -424,8 +426,10 @@ void hcpd_loop_close(uv_loop_t *loop, const char *id)
         return;
     }
     hcpd_restart_disarm(); /* its async handle closes below */
-    uv_walk(loop, frame_close_handle, NULL);
-    uv_run(loop, UV_RUN_DEFAULT); /* let every close callback run */
+    uv_walk(loop, startup_close_handle, NULL);
+    /* let every close callback run; what is still active after that is
+     * what uv_loop_close reports below */
+    (void)uv_run(loop, UV_RUN_DEFAULT);
     if (uv_loop_close(loop) != 0) {
         char busy[64];
         snprintf(busy, sizeof(busy), "%s.loop_busy", id != NULL ? id : "daemon");
@@ -472,8 +476,8 @@ static atomic_bool nng_stuck; /* a call was abandoned: nng must not be finalised
 
 static void runner_free(runner *r)
 {
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
+    hcp_cond_destroy(&r->cv);
+    hcp_mutex_destroy(&r->mu);
     free(r);
 }
 
@@ -481,11 +485,11 @@ static void *runner_main(void *arg)
 {
     runner *r = arg;
     r->fn(r->arg);
-    pthread_mutex_lock(&r->mu);
+    hcp_mutex_lock(&r->mu);
     r->done = true;
     bool alone = r->abandoned;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    hcp_cond_signal(&r->cv);
+    hcp_mutex_unlock(&r->mu);
     if (alone)
         runner_free(r);
     return NULL;
@@ -513,23 +517,32 @@ bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs)
     }
     r->fn = fn;
     r->arg = arg;
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
+    if (pthread_mutex_init(&r->mu, NULL) != 0) {
+        free(r);
+        fn(arg);
+        return true;
+    }
+    if (pthread_cond_init(&r->cv, NULL) != 0) {
+        hcp_mutex_destroy(&r->mu);
+        free(r);
+        fn(arg);
+        return true;
+    }
     if (pthread_create(&t, NULL, runner_main, r) != 0) {
         runner_free(r);
         fn(arg);
         return true;
     }
-    pthread_detach(t);
+    (void)pthread_detach(t); /* fails only for a thread not joinable: t is ours and new */
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += secs > 0 ? secs : 1;
-    pthread_mutex_lock(&r->mu);
+    hcp_mutex_lock(&r->mu);
     while (!r->done && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
         ;
     bool done = r->done;
     r->abandoned = !done;
-    pthread_mutex_unlock(&r->mu);
+    hcp_mutex_unlock(&r->mu);
     if (done)
         runner_free(r);
     else
@@ -540,14 +553,16 @@ bool hcpd_nng_bounded(void (*fn)(void *), void *arg, int secs)
 /* nng_close of the socket whose id arg points to (owned by the caller). */
 static void close_fn(void *arg)
 {
-    nng_close(*(nng_socket *)arg);
+    /* NNG_ECLOSED (closed already) is the only failure, and closed is
+     * what the caller wants */
+    (void)nng_close(*(nng_socket *)arg);
 }
 
 bool hcpd_nng_close_bounded(nng_socket sock, int secs)
 {
     nng_socket *copy = malloc(sizeof(*copy));
     if (copy == NULL) {
-        nng_close(sock);
+        (void)nng_close(sock); /* as close_fn */
         return true;
     }
     *copy = sock;

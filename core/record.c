@@ -1,33 +1,20 @@
-/* stored.c — the stored forms of cases and log entries (stored.h). */
-#include "stored.h"
+/* record.c — the stored records of cases and log entries (record.h). */
+#include "record.h"
 
 #include <string.h>
 
+#include "be.h"
 #include "codec.h"
 
 #define STORED_FMT 1
 #define EVENT_HDR  (1 + HCP_HASH_LEN + 4)
-
-static void be32_put(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t be32_get(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* "log" county(6) be64(seq): the associated data of a log entry's seal. */
 static size_t log_aad(uint8_t aad[3 + HCP_COUNTY_LEN + 8], const char *county, uint64_t seq)
 {
     memcpy(aad, "log", 3);
     memcpy(aad + 3, county, HCP_COUNTY_LEN);
-    for (int i = 0; i < 8; i++)
-        aad[3 + HCP_COUNTY_LEN + i] = (uint8_t)(seq >> (56 - 8 * i));
+    hcp_be64_put(aad + 3 + HCP_COUNTY_LEN, seq);
     return 3 + HCP_COUNTY_LEN + 8;
 }
 
@@ -43,7 +30,7 @@ int hcp_stored_case_pack(hcp_sealer *s, const hcp_case *c, hcp_buf *out)
     int rc = hcp_random(salt, sizeof(salt));
     if (rc == HCP_OK)
         rc = hcp_case_encode(c, salt, &rec, &pii);
-    be32_put(hdr + 1, (uint32_t)rec.len);
+    hcp_be32_put(hdr + 1, (uint32_t)rec.len);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, hdr, sizeof(hdr));
     if (rc == HCP_OK)
@@ -65,7 +52,7 @@ int hcp_stored_case_unpack(hcp_sealer *s, const char *id, const void *v, size_t 
     const uint8_t *p = v;
     if (n < 5 || p[0] != STORED_FMT)
         return HCP_EFORMAT;
-    uint32_t len = be32_get(p + 1);
+    uint32_t len = hcp_be32_get(p + 1);
     if (len > n - 5)
         return HCP_EFORMAT;
     int rc = hcp_case_decode(p + 5, len, c);
@@ -90,7 +77,7 @@ int hcp_stored_event_pack(hcp_sealer *s, const char *county, uint64_t seq,
         return HCP_EINVAL;
     uint8_t hdr[EVENT_HDR] = {STORED_FMT};
     memcpy(hdr + 1, hash, HCP_HASH_LEN);
-    be32_put(hdr + 1 + HCP_HASH_LEN, (uint32_t)rec_len);
+    hcp_be32_put(hdr + 1 + HCP_HASH_LEN, (uint32_t)rec_len);
     size_t start = out->len;
     int rc = hcp_buf_append(out, hdr, sizeof(hdr));
     if (rc == HCP_OK)
@@ -123,7 +110,7 @@ int hcp_stored_event_unpack(hcp_sealer *s, const char *county, uint64_t seq, con
     const uint8_t *p = v;
     if (n < EVENT_HDR || p[0] != STORED_FMT)
         return HCP_EFORMAT;
-    uint32_t len = be32_get(p + 1 + HCP_HASH_LEN);
+    uint32_t len = hcp_be32_get(p + 1 + HCP_HASH_LEN);
     if (len > n - EVENT_HDR)
         return HCP_EFORMAT;
     const uint8_t *body = p + EVENT_HDR, *sealed = body + len;
