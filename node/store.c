@@ -12,23 +12,10 @@
 
 #include "accounts.h"
 #include "codec.h"
-#include "stored.h"
+#include "be.h"
+#include "record.h"
 
 #define TALLY_CODE_MAX 200
-
-#define be64_put hcpd_be64_put
-#define be64_get hcpd_be64_get
-
-static void be32_put(uint8_t *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint32_t be32_get(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* ---- open / close ---- */
 
@@ -99,7 +86,7 @@ static int load_ids(node_store *s, MDB_txn *txn)
     MDB_val ka = {5, "acked"};
     rc = mdb_get(txn, s->meta, &ka, &v);
     if (rc == MDB_SUCCESS && v.mv_size == 8)
-        s->acked = be64_get(v.mv_data);
+        s->acked = hcp_be64_get(v.mv_data);
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
         return rc;
     MDB_val kn = {10, "needs_sync"};
@@ -125,7 +112,7 @@ static int load_head(node_store *s, MDB_txn *txn, char *err, size_t errlen)
         return HCP_EFORMAT;
     }
     const uint8_t *p = v.mv_data;
-    uint64_t seq = be64_get(p);
+    uint64_t seq = hcp_be64_get(p);
     uint8_t hash[HCP_HASH_LEN];
     if (seq > 0) {
         hcp_event ev;
@@ -326,7 +313,7 @@ static int status_index(node_store *s, MDB_txn *txn, const hcp_case *old, const 
     return store_counter_add(s, txn, key, 1, NULL);
 }
 
-/* The value is hcp_stored_case_pack's (core/stored.h). */
+/* The value is hcp_stored_case_pack's (core/record.h). */
 int store_case_put(node_store *s, MDB_txn *txn, const hcp_case *old, const hcp_case *c)
 {
     hcp_buf val;
@@ -356,7 +343,7 @@ int store_case_get(node_store *s, MDB_txn *txn, const char *id, bool personal, h
 
 /* ---- the log ---- */
 
-/* Encode ev, chain it (advancing ch) and lay it out as stored (stored.h). */
+/* Encode ev, chain it (advancing ch) and lay it out as stored (record.h). */
 static int log_value(node_store *s, hcp_chain *ch, hcp_event *ev, hcp_buf *val)
 {
     hcp_buf rec, pii;
@@ -389,7 +376,7 @@ int store_log_append(node_store *s, MDB_txn *txn, hcp_chain *ch, hcp_event *ev)
     hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
     int rc = log_value(s, ch, ev, &val);
     uint8_t kb[8];
-    be64_put(kb, ev->seq);
+    hcp_be64_put(kb, ev->seq);
     MDB_val k = {8, kb}, v = {val.len, val.data};
     if (rc == HCP_OK)
         rc = store_err(mdb_put(txn, s->log, &k, &v, MDB_APPEND));
@@ -409,7 +396,7 @@ int store_log_get(node_store *s, MDB_txn *txn, uint64_t seq, bool personal, hcp_
     if (ev != NULL)
         memset(ev, 0, sizeof(*ev));
     uint8_t kb[8];
-    be64_put(kb, seq);
+    hcp_be64_put(kb, seq);
     MDB_val k = {8, kb}, v;
     int rc = store_err(mdb_get(txn, s->log, &k, &v));
     if (rc != HCP_OK)
@@ -434,7 +421,7 @@ static int load_logged(void *arg, MDB_txn *txn, const MDB_val *v, hcp_event *ev)
     const load_ctx *c = arg;
     if (v->mv_size != 8)
         return HCP_EFORMAT;
-    return store_log_get(c->s, txn, be64_get(v->mv_data), c->personal, ev, NULL, NULL);
+    return store_log_get(c->s, txn, hcp_be64_get(v->mv_data), c->personal, ev, NULL, NULL);
 }
 
 int store_case_events(node_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
@@ -469,7 +456,7 @@ int store_log_put_remote(node_store *s, MDB_txn *txn, hcp_chain *ch, uint64_t se
         rc = hcp_stored_event_pack(s->sealer, s->county, seq, hash, rec, rec_len, pii, pii_len,
                                    &val);
     uint8_t kb[8];
-    be64_put(kb, seq);
+    hcp_be64_put(kb, seq);
     MDB_val k = {8, kb}, v = {val.len, val.data};
     if (rc == HCP_OK)
         rc = store_err(mdb_put(txn, s->log, &k, &v, MDB_APPEND));
@@ -484,7 +471,7 @@ int store_log_put_remote(node_store *s, MDB_txn *txn, hcp_chain *ch, uint64_t se
 int store_acked_put(node_store *s, MDB_txn *txn, uint64_t seq)
 {
     uint8_t buf[8];
-    be64_put(buf, seq);
+    hcp_be64_put(buf, seq);
     MDB_val k = {5, "acked"}, v = {8, buf};
     return store_err(mdb_put(txn, s->meta, &k, &v, 0));
 }
@@ -493,7 +480,7 @@ int store_log_wire(node_store *s, MDB_txn *txn, uint64_t seq, uint8_t hash[HCP_H
                    hcp_buf *rec, hcp_buf *pii)
 {
     uint8_t kb[8];
-    be64_put(kb, seq);
+    hcp_be64_put(kb, seq);
     MDB_val k = {8, kb}, v;
     int rc = store_err(mdb_get(txn, s->log, &k, &v));
     if (rc != HCP_OK)
@@ -505,7 +492,7 @@ int store_log_wire(node_store *s, MDB_txn *txn, uint64_t seq, uint8_t hash[HCP_H
 int store_head_put(node_store *s, MDB_txn *txn, const hcp_chain *ch)
 {
     uint8_t buf[8 + HCP_HASH_LEN];
-    be64_put(buf, ch->seq);
+    hcp_be64_put(buf, ch->seq);
     memcpy(buf + 8, ch->head, HCP_HASH_LEN);
     MDB_val k = {4, "head"}, v = {sizeof(buf), buf};
     return store_err(mdb_put(txn, s->meta, &k, &v, 0));
@@ -524,7 +511,7 @@ int store_counter_get(node_store *s, MDB_txn *txn, const char *key, uint64_t *ou
     if (c != NULL) {
         if (c->vlen != 0 && c->vlen != 8)
             return HCP_EFORMAT;
-        *out = c->vlen ? be64_get(c->val) : 0;
+        *out = c->vlen ? hcp_be64_get(c->val) : 0;
         return HCP_OK;
     }
     int rc = mdb_get(txn, s->counters, &k, &v);
@@ -534,7 +521,7 @@ int store_counter_get(node_store *s, MDB_txn *txn, const char *key, uint64_t *ou
         return store_err(rc);
     if (v.mv_size != 8)
         return HCP_EFORMAT;
-    *out = be64_get(v.mv_data);
+    *out = hcp_be64_get(v.mv_data);
     return HCP_OK;
 }
 
@@ -548,7 +535,7 @@ int store_counter_add(node_store *s, MDB_txn *txn, const char *key, int64_t delt
         return HCP_ERANGE;
     cur += (uint64_t)delta;
     uint8_t buf[8];
-    be64_put(buf, cur);
+    hcp_be64_put(buf, cur);
     MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
     store_cached *c;
     if ((rc = cache_get(s, txn, s->counters, key, k.mv_size, &c)) != HCP_OK)
@@ -577,7 +564,7 @@ static int tally_one(node_store *s, MDB_txn *txn, char kind, const char *code, h
     kb[0] = (uint8_t)kind;
     memcpy(kb + 1, code, n);
     kb[1 + n] = 0;
-    be32_put(kb + 2 + n, (uint32_t)day);
+    hcp_be32_put(kb + 2 + n, (uint32_t)day);
     MDB_val k = {n + 6, kb}, v;
     uint8_t counts[24] = {0};
     store_cached *c;
@@ -587,8 +574,8 @@ static int tally_one(node_store *s, MDB_txn *txn, char kind, const char *code, h
     if (c != NULL) {
         if (c->vlen == sizeof(counts))
             memcpy(counts, c->val, sizeof(counts));
-        be32_put(counts, be32_get(counts) + 1);
-        be32_put(counts + 4 * rating, be32_get(counts + 4 * rating) + 1);
+        hcp_be32_put(counts, hcp_be32_get(counts) + 1);
+        hcp_be32_put(counts + 4 * rating, hcp_be32_get(counts + 4 * rating) + 1);
         memcpy(c->val, counts, sizeof(counts));
         c->vlen = sizeof(counts);
         return HCP_OK;
@@ -598,8 +585,8 @@ static int tally_one(node_store *s, MDB_txn *txn, char kind, const char *code, h
         memcpy(counts, v.mv_data, sizeof(counts));
     else if (rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
         return store_err(rc);
-    be32_put(counts, be32_get(counts) + 1);
-    be32_put(counts + 4 * rating, be32_get(counts + 4 * rating) + 1);
+    hcp_be32_put(counts, hcp_be32_get(counts) + 1);
+    hcp_be32_put(counts + 4 * rating, hcp_be32_get(counts + 4 * rating) + 1);
     v.mv_size = sizeof(counts);
     v.mv_data = counts;
     return store_err(mdb_put(txn, s->tally, &k, &v, 0));
