@@ -1,8 +1,19 @@
 # hcp — front door. Every target first installs missing Debian packages.
 #   make demo   run a whole local federation (gateway + Qinghai's county nodes)
-#   make test   build, run every test through ctest, then the unit tests, the
-#               fuzz targets and the daemons' tests under ASan+UBSan, and the
-#               daemons' tests under ThreadSanitizer (what CI runs)
+#   make test   the style gate first, then build, run every test through
+#               ctest, then the unit tests, the fuzz targets and the daemons'
+#               tests under ASan+UBSan, and the daemons' tests under
+#               ThreadSanitizer (what CI runs)
+#   make style  the style gate alone (scripts/style.sh): fails on any drift
+#               from .clang-format in a tracked *.c/*.h and on any clang-tidy
+#               finding (.clang-tidy; every finding an error) in core/ daemon/
+#               node/ gateway/ replication/ certs/, STYLE_JOBS files at once;
+#               `make format` fixes the format
+#   make coverage  line coverage of core/, node/ and gateway/ by the C unit
+#               tests: a gcc --coverage build in $(COV_BUILD)/, `ctest -L unit`
+#               there, then gcovr (Debian's package, installed by scripts/
+#               deps.sh coverage) or scripts/coverage.py (plain gcov) writes
+#               a summary per directory and per file to $(COV_BUILD)/coverage.txt
 #   make bench  run the benchmarks, print a table, write build/bench/results.json
 #   make check  quick: build and run the tests once, no sanitizers, no fuzzing
 #   make fuzz-long  every fuzz target for FUZZ_RUNS executions, one at a time
@@ -15,16 +26,21 @@ FUZZ_BUILD  ?= build-fuzz
 FUZZ_RUNS   ?= 10000000
 FUZZ_TARGETS ?= codec repl_frame intake step redact
 CMAKE_FLAGS ?=
+STYLE_JOBS  ?= $(JOBS)
+COV_BUILD   ?= build-cov
 
-.PHONY: all deps build check test test-asan check-tsan fuzz-long demo bench format tidy clean
+.PHONY: all deps build configure check test style test-asan check-tsan fuzz-long demo bench \
+        format tidy coverage clean
 
 all: build
 
 deps:
 	@bash scripts/deps.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHCP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+
+build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The system tests also drive headless Chromium and an npm feed checker:
@@ -33,7 +49,11 @@ check: build
 	@bash scripts/deps.sh browser node
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test: check test-asan check-tsan
+test: style check test-asan check-tsan
+
+# The style gate needs only the compile commands of a configured build.
+style: configure
+	@bash scripts/style.sh $(BUILD) $(STYLE_JOBS)
 
 # Unit tests, the decoder fuzz targets and the daemons' API tests, built by
 # clang with ASan+UBSan (LeakSanitizer checks every daemon's exit).
@@ -85,8 +105,20 @@ bench: deps
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
-tidy: build
-	@clang-tidy -p $(BUILD) --quiet $$(git ls-files 'core/*.c' 'node/*.c' 'gateway/*.c' 'replication/*.c' 'certs/*.c')
+tidy: configure
+	@clang-tidy -p $(BUILD) --quiet $$(git ls-files 'core/*.c' 'daemon/*.c' 'node/*.c' 'gateway/*.c' 'replication/*.c' 'certs/*.c')
+
+# Coverage of the C tests: only the unit label runs (the system tests drive
+# the daemons from Python and would hide what the C tests leave untested).
+coverage: deps
+	@bash scripts/deps.sh coverage || echo "coverage: no gcovr; scripts/coverage.py reports instead"
+	@CC=gcc cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHCP_WERROR=ON \
+	  -DCMAKE_C_FLAGS="--coverage $(COV_CFLAGS)" -DCMAKE_EXE_LINKER_FLAGS=--coverage $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(COV_BUILD) -j $(JOBS)
+	@find $(COV_BUILD) -name '*.gcda' -delete
+	@cd $(COV_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+	@python3 scripts/coverage.py $(COV_BUILD) core node gateway >$(COV_BUILD)/coverage.txt
+	@cat $(COV_BUILD)/coverage.txt
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(COV_BUILD)

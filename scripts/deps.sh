@@ -8,16 +8,18 @@ set -euo pipefail
 # librepl's signatures), JSON, unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libhttp-parser-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev libssl-dev
-      libjansson-dev libcmocka-dev python3 openssl)
+      libjansson-dev libcmocka-dev python3 openssl clang-format clang-tidy)
 # extra groups: "bench" adds the load generator, "browser" the headless
 # browser the disclosure page's system test drives, "node" Node.js and npm
 # for the feed's schema and feed-parser test (only when no npm is on PATH,
-# so a Node.js installed otherwise is left alone)
+# so a Node.js installed otherwise is left alone), "coverage" gcovr for
+# `make coverage`
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
     browser) pkgs+=(chromium) ;;
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
+    coverage) pkgs+=(gcovr) ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done

@@ -5,18 +5,7 @@
 # tests/feedcheck into the build tree (HCP_FEEDCHECK_DIR) and runs `npm ci`
 # there; it installs Debian's nodejs and npm when npm is missing
 # (scripts/deps.sh node) and exits 77 (skipped) when npm cannot reach its
-# registry. Included from tests/system/CMakeLists.txt.
-if(TARGET hcp-gateway AND TARGET hcp-node)
-  find_package(Python3 COMPONENTS Interpreter)
-  if(Python3_Interpreter_FOUND)
-    set(hcp_feed_schema_python ${Python3_EXECUTABLE})
-  else()
-    set(hcp_feed_schema_python python3)
-  endif()
-  add_test(NAME feed_schema
-    COMMAND ${hcp_feed_schema_python} ${CMAKE_CURRENT_LIST_DIR}/test_feed_schema.py
-            $<TARGET_FILE:hcp-node> $<TARGET_FILE:hcp-gateway>
-    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
-  set_tests_properties(feed_schema PROPERTIES LABELS system TIMEOUT 300 SKIP_RETURN_CODE 77
-    ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;HCP_FEEDCHECK_DIR=${CMAKE_CURRENT_BINARY_DIR}/feedcheck")
-endif()
+# registry.
+hcp_system_test(NAME feed_schema SCRIPT test_feed_schema.py TIMEOUT 300
+  ARGS ${HCP_NODE_BIN} ${HCP_GATEWAY_BIN} PROPERTIES SKIP_RETURN_CODE 77
+  ENV HCP_FEEDCHECK_DIR=${CMAKE_CURRENT_BINARY_DIR}/feedcheck)

@@ -2,18 +2,6 @@
 # free-text field (tests/system/test_freetext_privacy.py): masked in lists,
 # ledger, the gateway's list and the feed; never in the raw bytes of either
 # store; back as typed only through the node's access-logged case read and
-# after a restore from the gateway. Included from tests/system/CMakeLists.txt.
-if(TARGET hcp-node AND TARGET hcp-gateway)
-  find_package(Python3 COMPONENTS Interpreter)
-  if(Python3_Interpreter_FOUND)
-    set(hcp_freetext_python ${Python3_EXECUTABLE})
-  else()
-    set(hcp_freetext_python python3)
-  endif()
-  add_test(NAME freetext_privacy
-    COMMAND ${hcp_freetext_python} ${CMAKE_CURRENT_LIST_DIR}/test_freetext_privacy.py
-            $<TARGET_FILE:hcp-node> $<TARGET_FILE:hcp-gateway>
-    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
-  set_tests_properties(freetext_privacy PROPERTIES LABELS system TIMEOUT 180
-    ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
-endif()
+# after a restore from the gateway.
+hcp_system_test(NAME freetext_privacy SCRIPT test_freetext_privacy.py TIMEOUT 180
+  ARGS ${HCP_NODE_BIN} ${HCP_GATEWAY_BIN})

@@ -1,11 +1,8 @@
-"""hcpfaults.py — pieces shared by the fault tests (stdlib only): an HTTP
-client that follows a restarted process, the case lists of a county,
-`hcp-node verify`, and a TCP proxy that cuts connections at random moments
-and byte positions (inside TLS records). Used by test_repl_faults.py and
+"""hcpfaults.py — pieces shared by the fault tests (stdlib only): the case
+ids of a county, `hcp-node verify`, and a TCP proxy that cuts connections
+at random moments and byte positions (inside TLS records). Used by test_repl_faults.py and
 test_fault_soak.py; the node binary is hcptest's.
 """
-import http.client
-import json
 import re
 import socket
 import subprocess
@@ -15,63 +12,10 @@ import time
 import hcptest
 
 
-# ---- HTTP clients that survive restarts ----
-
-class Client:
-    """One keep-alive connection to a Node's current port (it follows restarts)."""
-
-    def __init__(self, node, timeout=10):
-        self.node = node
-        self.timeout = timeout
-        self.conn = None
-        self.port = None
-
-    def request(self, method, path, body=None):
-        """(status, parsed JSON or raw bytes); raises OSError/HTTPException."""
-        if self.conn is None or self.port != self.node.port:
-            self.close()
-            self.port = self.node.port
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-        headers = {"Authorization": "Bearer %s" % self.node.token}
-        data = None
-        if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        try:
-            self.conn.request(method, path, body=data, headers=headers)
-            r = self.conn.getresponse()
-            raw = r.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        try:
-            return r.status, json.loads(raw.decode("utf-8"))
-        except ValueError:
-            return r.status, raw
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
-
-
 def list_ids(proc, county):
     """Every case id of county listed by proc (node or gateway), in order,
     following the pages (limit 500)."""
-    out, after = [], None
-    for _ in range(2000):
-        q = "/v1/cases?county=%s&limit=500" % county
-        if after:
-            q += "&after=" + after
-        r = proc.get(q)
-        assert r.status == 200, (q, r)
-        j = r.json()
-        page = j["cases"] if isinstance(j, dict) else j
-        out.extend(c["id"] for c in page)
-        after = j.get("next") if isinstance(j, dict) else None
-        if not after or not page:
-            return out
-    raise AssertionError("more than 2000 pages of cases")
+    return [c["id"] for c in hcptest.list_cases(proc, county, limit=500, pages=2000)]
 
 
 def verify(data):

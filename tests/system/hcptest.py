@@ -1,10 +1,20 @@
-"""hcptest.py — a small harness for hcp-node's system tests (stdlib only).
+"""hcptest.py — the shared harness of the system tests (stdlib only).
 
-The binary comes from argv[1] (ctest passes $<TARGET_FILE:hcp-node>) or from
-the HCP_NODE environment variable. Each Node runs the real binary on a fresh
-loopback port with its stderr captured to a file; stop() always reaps it.
+The programs under test come from the command line (ctest passes
+$<TARGET_FILE:hcp-node> first, then what a test also needs: hcp-gateway,
+hcp-certs, repl_client, tools/hcp-gen) or from the environment (HCP_NODE,
+HCP_GATEWAY, HCP_CERTS, HCP_REPL_CLIENT, HCP_GEN); main() takes them off argv
+and runs the file's unittest classes, path() hands them out. Each Node or
+Gateway runs the real binary on fresh loopback ports with its stderr
+captured to a file; stop() always reaps it. The other pieces every test
+file would otherwise write again: a keep-alive Client that follows
+restarts, progress lines (sayer), a PKI from hcp-certs and the TLS flags
+that use it, a plain-tcp federation (start_plain_gateway, start_plain_node),
+set-up clean-up and stderr dumps on failure.
 """
+import contextlib
 import datetime
+import functools
 import http.client
 import json
 import os
@@ -20,6 +30,17 @@ import unittest
 BINARY = os.environ.get("HCP_NODE", "")
 COUNTY = "630102"
 CST = datetime.timezone(datetime.timedelta(hours=8))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SKIP = 77  # the exit code ctest's SKIP_RETURN_CODE takes as "skipped"
+
+# The other programs a test may run, by name -> path: main() sets them from
+# the command line; the environment variable names them otherwise.
+PATHS = {
+    "hcp-gateway": os.environ.get("HCP_GATEWAY", ""),
+    "hcp-certs": os.environ.get("HCP_CERTS", ""),
+    "repl_client": os.environ.get("HCP_REPL_CLIENT", ""),
+    "hcp-gen": os.environ.get("HCP_GEN", ""),
+}
 
 
 def binary():
@@ -29,13 +50,83 @@ def binary():
     return BINARY
 
 
-def main():
-    """unittest.main() after taking the binary path off argv."""
+def path(name):
+    """The path of another program main() was given ("hcp-gateway",
+    "hcp-certs", "repl_client", "hcp-gen"); "" when it was not."""
+    return PATHS[name]
+
+
+def take_paths(names):
+    """Take the program paths off the front of argv (after argv[0]): one per
+    name, in order, up to the first argument that starts with "-" (unittest's
+    options follow them); "hcp-node" sets BINARY, the other names PATHS.
+    Returns how many were taken."""
     global BINARY
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        BINARY = os.path.abspath(sys.argv.pop(1))
-    binary()
+    n = 0
+    while n < len(names) and 1 < len(sys.argv) and not sys.argv[1].startswith("-"):
+        p = os.path.abspath(sys.argv.pop(1))
+        if names[n] == "hcp-node":
+            BINARY = p
+        else:
+            PATHS[names[n]] = p
+        n += 1
+    return n
+
+
+def main(*others, node=True, optional=(), before=None):
+    """Run the calling test file's unittest classes (verbosity 2) and exit.
+
+    argv: hcp-node (unless node is False), then one path per name in others
+    (e.g. "hcp-gateway", "hcp-certs"), then unittest's own arguments. Paths
+    not on the command line come from the environment (HCP_NODE, PATHS). A
+    program missing or not executable ends the run with a usage line (exit
+    1), unless its name is in optional (the tests that need it skip
+    themselves). before(), when given, runs once the paths are known (e.g.
+    to install a tool, or exit 77 when it cannot)."""
+    names = (("hcp-node",) if node else ()) + tuple(others)
+    take_paths(names)
+    for name in names:
+        p = BINARY if name == "hcp-node" else PATHS[name]
+        if name not in optional and (not p or not os.access(p, os.X_OK)):
+            sys.exit("usage: %s %s (%s not executable: %r)"
+                     % (os.path.basename(sys.argv[0]), " ".join(names), name, p))
+    if before is not None:
+        before()
     unittest.main(verbosity=2)
+
+
+def sayer(tag, since=None):
+    """A say(fmt, *args) that writes one progress line "[tag] text" to
+    stderr; with since (a time.monotonic() value) the line also shows the
+    seconds since then: "[tag   12.3s] text"."""
+    def say(fmt, *args):
+        text = fmt % args if args else fmt
+        if since is None:
+            sys.stderr.write("[%s] %s\n" % (tag, text))
+        else:
+            sys.stderr.write("[%s %6.1fs] %s\n" % (tag, time.monotonic() - since, text))
+        sys.stderr.flush()
+    return say
+
+
+def ensure_installed(have, name, packages, group, say, timeout=900):
+    """Make sure a tool a test drives is there: have() says whether it is;
+    when not, as root run `bash scripts/deps.sh group` (which installs the
+    Debian packages named by packages), otherwise, or when that fails, say
+    why and exit 77 (skipped)."""
+    if have():
+        return
+    if os.geteuid() != 0:
+        say("SKIPPED: %s is not installed and this is not root "
+            "(run: sudo bash scripts/deps.sh %s)", name, group)
+        sys.exit(SKIP)
+    say("%s missing: bash scripts/deps.sh %s", name, group)
+    p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "deps.sh"), group],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0 or not have():
+        say("SKIPPED: could not install %s (exit %d):\n%s", packages, p.returncode,
+            tail(p.stdout + p.stderr))
+        sys.exit(SKIP)
 
 
 def free_port():
@@ -112,13 +203,14 @@ class Node:
         self._stderr = open(self.stderr_path, "wb")
         cmd = [binary(), "--data", self.data, "--county", self.county,
                "--listen-http", "127.0.0.1:%d" % self.port] + self.args + list(extra)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                                     env=self.env)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, env=self.env)
         return self.proc
 
-    def start(self, deadline=15.0):
-        """Start and wait for /healthz; retries once on a lost port race."""
-        for attempt in range(3):
+    def start(self, deadline=15.0, attempts=3):
+        """Start and wait for /healthz; retries on a lost port race (at most
+        attempts starts in all)."""
+        for attempt in range(attempts):
             self.spawn()
             if self.wait_healthy(deadline):
                 tok = os.path.join(self.data, "api.token")
@@ -128,7 +220,7 @@ class Node:
             code = self.proc.poll()
             err = self.stderr()
             self.kill()
-            if code is None or "listen" not in err or attempt == 2:
+            if code is None or "listen" not in err or attempt == attempts - 1:
                 raise AssertionError("hcp-node did not become healthy (exit %r):\n%s" % (code, err))
         return self
 
@@ -250,6 +342,25 @@ class Node:
         r = self.post("/v1/cases/%s/events" % cid, body)
         assert r.status == want, (body, r)
         return r.json()
+
+    def extend(self, cid, case, at, reason):
+        """rectify_extend of case cid (its JSON `case`, at time `at`) to the
+        first weekday from 7 days after its feedback deadline that the node
+        takes as a working day; (the case's new JSON, that date). Other
+        refusals than extension_not_working_day are AssertionErrors."""
+        due = datetime.date.fromisoformat(case["deadlines"]["feedback_due"][:10])
+        for k in range(7, 30):
+            d = due + datetime.timedelta(days=k)
+            if d.weekday() >= 5:
+                continue
+            r = self.post("/v1/cases/%s/events" % cid,
+                          {"type": "rectify_extend", "reason": reason,
+                           "new_due": d.isoformat(), "at": at})
+            if r.status == 200:
+                return r.json(), d
+            assert r.status == 409, r
+            assert r.json()["error"] == "extension_not_working_day", r
+        raise AssertionError("no extension accepted")
 
 
 def evaluation(rating=4, **over):
@@ -400,8 +511,8 @@ class Gateway(Node):
         self._stderr = open(self.stderr_path, "wb")
         cmd = [self.gw_binary, "--data", self.data, "--listen", self.url,
                "--listen-http", "127.0.0.1:%d" % self.port] + self.args + list(extra)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                                     env=self.env)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, env=self.env)
         return self.proc
 
     def wait_healthy(self, deadline):
@@ -464,21 +575,30 @@ class Gateway(Node):
 
     def cases(self, county):
         """Every case GET /v1/cases?county= lists, following "next" pages."""
-        out = []
-        after = None
-        for _ in range(1000):
-            q = "/v1/cases?county=%s" % county
-            if after:
-                q += "&after=" + after
-            r = self.get(q)
-            assert r.status == 200, (q, r)
-            j = r.json()
-            page = j["cases"] if isinstance(j, dict) else j
-            out.extend(page)
-            after = j.get("next") if isinstance(j, dict) else None
-            if not after or not page:
-                return out
-        raise AssertionError("GET /v1/cases?county=%s: more than 1000 pages" % county)
+        return list_cases(self, county)
+
+
+def list_cases(proc, county, limit=None, pages=1000):
+    """Every case proc (a Node or Gateway) lists for county, in order,
+    following the "next" pages (limit per page when given); an
+    AssertionError for a refused page or more than `pages` pages."""
+    out = []
+    after = None
+    for _ in range(pages):
+        q = "/v1/cases?county=%s" % county
+        if limit:
+            q += "&limit=%d" % limit
+        if after:
+            q += "&after=" + after
+        r = proc.get(q)
+        assert r.status == 200, (q, r)
+        j = r.json()
+        page = j["cases"] if isinstance(j, dict) else j
+        out.extend(page)
+        after = j.get("next") if isinstance(j, dict) else None
+        if not after or not page:
+            return out
+    raise AssertionError("GET /v1/cases?county=%s: more than %d pages" % (county, pages))
 
 
 # ---- the daemons of a test class (gateways and nodes) ----
@@ -534,3 +654,158 @@ def stop_all(procs, tmp, keep_env=None):
     if bad:
         raise AssertionError("; ".join(bad))
 
+
+
+@contextlib.contextmanager
+def cleanup_on_failure(procs, tmp=None):
+    """Around a test class's set-up: on any exception, dump every daemon's
+    stderr ("set-up failed"), kill them all, remove tmp (when given) and
+    re-raise, so that a failed set-up leaves no process behind."""
+    try:
+        yield
+    except BaseException:
+        dump(procs, "set-up failed")
+        kill_all(procs)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+class DumpOnFailure:
+    """A mixin for a unittest.TestCase whose class keeps its daemons in
+    `procs`: when one of its tests fails, every daemon's stderr tail is
+    written to stderr, where the failure is read."""
+
+    def run(self, result=None):
+        n = len(result.failures) + len(result.errors) if result else 0
+        out = super().run(result)
+        if result and len(result.failures) + len(result.errors) > n:
+            dump(self.procs, "failure in " + self.id())
+        return out
+
+
+def dumps_on_failure(fn):
+    """Decorate a test method: on any failure it first calls self.dump()
+    (the test class's own stderr dump), then lets the failure through."""
+    @functools.wraps(fn)
+    def wrapper(self):
+        try:
+            fn(self)
+        except BaseException:
+            self.dump("failure in %s" % fn.__name__)
+            raise
+    return wrapper
+
+
+# ---- a federation over plain tcp:// ----
+
+def wait_connected(node, what, deadline=15.0):
+    """Wait until node's GET /v1/sync says it reached its gateway: a new
+    store beside a gateway takes writes only after first contact (it may
+    have history there)."""
+    wait_until(lambda: (node.get("/v1/sync").json().get("connected") is True, "not yet"),
+               deadline, what, interval=0.05)
+
+
+def start_plain_gateway(tmp, procs, args=()):
+    """An hcp-gateway (path("hcp-gateway")) with its files in tmp/gateway,
+    listening on plain tcp:// (--insecure, then args), added to procs and
+    started; returns it."""
+    gdir = os.path.join(tmp, "gateway")
+    os.mkdir(gdir)
+    gw = Gateway(path("hcp-gateway"), tmp=gdir, scheme="tcp", args=("--insecure",) + tuple(args))
+    procs.append(gw)
+    gw.start()
+    return gw
+
+
+def start_plain_node(gw, tmp, procs, county=COUNTY, name=None, deadline=15.0):
+    """A county node in tmp/name (default node-COUNTY) that sweeps once a
+    day and sends to gw over plain tcp:// (--insecure), added to procs,
+    started, and returned once it has reached the gateway."""
+    ndir = os.path.join(tmp, name or ("node-" + county))
+    os.mkdir(ndir)
+    n = Node(county=county, tmp=ndir,
+             args=["--sweep-interval", "86400", "--gateway", gw.url, "--insecure"])
+    procs.append(n)
+    n.start()
+    wait_connected(n, "node %s to reach the gateway" % (name or county), deadline)
+    return n
+
+
+# ---- a PKI from hcp-certs and the TLS flags that use it ----
+
+GW_NAME = "gw.test"  # the gateway certificate's DNS name; nodes dial 127.0.0.1
+
+
+def make_pki(pki, counties, gw_name=GW_NAME, certs=None):
+    """hcp-certs (certs, default path("hcp-certs")): a CA in pki, the
+    gateway's pair for gw_name and every county's pair; returns pki."""
+    certs = certs or path("hcp-certs")
+    run_certs(certs, "init", "--dir", pki)
+    run_certs(certs, "gateway", "--dir", pki, "--name", gw_name)
+    for c in counties:
+        run_certs(certs, "node", "--dir", pki, "--county", c)
+    return pki
+
+
+def gateway_tls_args(pki):
+    """The hcp-gateway flags of a mutual-TLS listener with pki's files."""
+    return ("--tls-cert", os.path.join(pki, "gateway.crt"),
+            "--tls-key", os.path.join(pki, "gateway.key"),
+            "--tls-ca", os.path.join(pki, "ca.crt"),
+            "--tls-crl", os.path.join(pki, "crl.pem"))
+
+
+def node_tls_args(pki, county, gw_name=GW_NAME, ca_pki=None):
+    """The hcp-node flags that dial a gateway named gw_name with county's
+    pair from pki, trusting the CA of ca_pki (default: pki's own)."""
+    return ["--tls-cert", os.path.join(pki, "nodes/%s.crt" % county),
+            "--tls-key", os.path.join(pki, "nodes/%s.key" % county),
+            "--tls-ca", os.path.join(ca_pki or pki, "ca.crt"), "--tls-server-name", gw_name]
+
+
+# ---- an HTTP client that survives restarts ----
+
+class Client:
+    """One keep-alive connection to a Node's (or Gateway's) current port:
+    it reconnects when the process was restarted on another port, and drops
+    the connection on any error (the caller decides whether to retry)."""
+
+    def __init__(self, node, timeout=10, decode=True):
+        self.node = node
+        self.timeout = timeout
+        self.decode = decode
+        self.conn = None
+        self.port = None
+
+    def request(self, method, path, body=None):
+        """(status, body): the body parsed as JSON when decode and it is
+        JSON, the raw bytes otherwise; raises OSError/HTTPException."""
+        if self.conn is None or self.port != self.node.port:
+            self.close()
+            self.port = self.node.port
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        headers = {"Authorization": "Bearer %s" % self.node.token}
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            r = self.conn.getresponse()
+            raw = r.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if not self.decode:
+            return r.status, raw
+        try:
+            return r.status, json.loads(raw.decode("utf-8"))
+        except ValueError:
+            return r.status, raw
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None

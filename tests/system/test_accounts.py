@@ -28,14 +28,12 @@ import datetime
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, case_body, wait_until
+from hcptest import Node, case_body, wait_until
 
-GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 COUNTY = "630102"
 PHONE = "13912345678"
 IDNO = "63010219900101123X"
@@ -48,6 +46,7 @@ def cli(binary, *args):
 
 
 class Accounts(unittest.TestCase):
+    procs = []
     tmp = None
     gw = None
     node = None
@@ -56,29 +55,14 @@ class Accounts(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hcp-accttest-")
-        try:
-            gdir = os.path.join(cls.tmp, "gateway")
-            os.mkdir(gdir)
-            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",))
-            cls.gw.start()
-            ndir = os.path.join(cls.tmp, "node")
-            os.mkdir(ndir)
-            cls.node = Node(county=COUNTY, tmp=ndir,
-                            args=["--sweep-interval", "86400", "--gateway", cls.gw.url,
-                                  "--insecure"])
-            cls.node.start()
-            n = cls.node
-            wait_until(lambda: (n.get("/v1/sync").json().get("connected") is True, "not yet"),
-                       15.0, "the node to reach the gateway", interval=0.05)
-        except BaseException:
-            hcptest.dump((cls.node, cls.gw), "set-up failed")
-            hcptest.kill_all((cls.node, cls.gw))
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+        with hcptest.cleanup_on_failure(cls.procs, cls.tmp):
+            cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
+            cls.node = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=COUNTY,
+                                                name="node")
 
     @classmethod
     def tearDownClass(cls):
-        hcptest.stop_all((cls.node, cls.gw), cls.tmp, None)
+        hcptest.stop_all(cls.procs, cls.tmp, None)
 
     # ---- helpers ----
     @classmethod
@@ -254,11 +238,11 @@ class Accounts(unittest.TestCase):
         cid = self.new_case("clerk1").json()["id"]
         wait_until(lambda: (gw.get("/v1/cases/" + cid).status == 200, "not yet"),
                    20.0, "the case at the gateway", interval=0.1)
-        code, _, _ = cli(GATEWAY_BIN, "user", "add", "--data", gw.data, "--name", "gclerk",
+        code, _, _ = cli(hcptest.path("hcp-gateway"), "user", "add", "--data", gw.data, "--name", "gclerk",
                          "--role", "clerk")
         self.assertEqual(code, 2, "the gateway has no clerks")
-        self.add(GATEWAY_BIN, gw.data, "gsup", "supervisor")
-        self.add(GATEWAY_BIN, gw.data, "gaud", "auditor")
+        self.add(hcptest.path("hcp-gateway"), gw.data, "gsup", "supervisor")
+        self.add(hcptest.path("hcp-gateway"), gw.data, "gaud", "auditor")
         r = self.as_(gw, "gsup", "GET", "/v1/cases/" + cid, headers={"X-HCP-User": "forged"})
         self.assertEqual(r.status, 200, r)
         self.assertIn(PHONE, r.text)
@@ -301,10 +285,4 @@ class Accounts(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and not sys.argv[1].startswith("-"):
-        hcptest.BINARY = os.path.abspath(sys.argv.pop(1))
-        GATEWAY_BIN = os.path.abspath(sys.argv.pop(1))
-    hcptest.binary()
-    if not os.access(GATEWAY_BIN, os.X_OK):
-        sys.exit("usage: test_accounts.py HCP_NODE HCP_GATEWAY")
-    unittest.main(verbosity=2)
+    hcptest.main("hcp-gateway")

@@ -10,7 +10,6 @@ are still never handed out twice (the restore path, which raises the
 counters past every fetched case, is covered by test_repl's test_4).
 """
 import datetime
-import unittest
 
 import hcptest
 from hcptest import CST, case_body, evaluation, iso

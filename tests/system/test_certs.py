@@ -17,7 +17,8 @@ import tempfile
 import time
 import unittest
 
-SCRIPT = os.environ.get("HCP_CERTS", "")
+import hcptest
+
 GW_NAME = "gw.hcp.test"
 
 
@@ -26,7 +27,7 @@ def certs(*args, env=None, check=None):
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    proc = subprocess.run([SCRIPT] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+    proc = subprocess.run([hcptest.path("hcp-certs")] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=60, env=full_env)
     if check is not None and proc.returncode != check:
         raise AssertionError("hcp-certs %s: exit %d, wanted %d\nstdout:\n%s\nstderr:\n%s"
@@ -311,17 +312,11 @@ class Pki(unittest.TestCase):
         self.assertIn("revoked", out)
 
 
-def main():
-    """unittest.main() after taking the script path off argv."""
-    global SCRIPT
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        SCRIPT = os.path.abspath(sys.argv.pop(1))
-    if not SCRIPT or not os.access(SCRIPT, os.X_OK):
-        sys.exit("test_certs.py: hcp-certs not given (argv[1] or HCP_CERTS): %r" % SCRIPT)
+def need_openssl():
+    """Every check here runs the openssl command: without it nothing can be checked."""
     if shutil.which("openssl") is None:
         sys.exit("test_certs.py: the openssl command is missing")
-    unittest.main(verbosity=2)
 
 
 if __name__ == "__main__":
-    main()
+    hcptest.main("hcp-certs", node=False, before=need_openssl)

@@ -28,10 +28,8 @@ import time
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, evaluation, run_certs, wait_until
+from hcptest import GW_NAME, Gateway, Node, evaluation, run_certs, wait_until
 
-GATEWAY_BIN = CERTS_BIN = CLIENT_BIN = ""
-GW_NAME = "gw.test"
 INSIDE, OUTSIDE = "100001", "630102"
 # 3,000 counties: more than half of the 4,096 slots the gateway's table had
 # before it was sized from the list (it then refused to start)
@@ -49,10 +47,7 @@ BAD = ("code\tname\tprefecture_code\tprefecture_name\n"
 T0 = time.monotonic()
 
 
-def say(fmt, *args):
-    sys.stderr.write("[divisions %6.1fs] %s\n" % (time.monotonic() - T0,
-                                                   fmt % args if args else fmt))
-    sys.stderr.flush()
+say = hcptest.sayer("divisions", T0)
 
 
 class Divisions(unittest.TestCase):
@@ -65,23 +60,17 @@ class Divisions(unittest.TestCase):
         try:
             cls.table = cls.write("divisions.tsv", DIVISIONS)
             cls.bad = cls.write("bad.tsv", BAD)
-            cls.pki = os.path.join(cls.tmp, "pki")
-            run_certs(CERTS_BIN, "init", "--dir", cls.pki)
-            run_certs(CERTS_BIN, "gateway", "--dir", cls.pki, "--name", GW_NAME)
-            run_certs(CERTS_BIN, "node", "--dir", cls.pki, "--county", OUTSIDE)
+            cls.pki = hcptest.make_pki(os.path.join(cls.tmp, "pki"), (OUTSIDE,))
             os.environ["HCP_DIVISIONS"] = cls.table  # hcp-certs' own override
             try:
-                run_certs(CERTS_BIN, "node", "--dir", cls.pki, "--county", INSIDE)
+                run_certs(hcptest.path("hcp-certs"), "node", "--dir", cls.pki, "--county", INSIDE)
             finally:
                 del os.environ["HCP_DIVISIONS"]
             conf = cls.write("gateway.conf", "[gateway]\ndivisions = %s\n" % cls.table)
             gdir = os.path.join(cls.tmp, "gateway")
             os.mkdir(gdir)
-            p = cls.p
-            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir,
-                             args=("--config", conf, "--tls-cert", p("gateway.crt"),
-                                   "--tls-key", p("gateway.key"), "--tls-ca", p("ca.crt"),
-                                   "--tls-crl", p("crl.pem")))
+            cls.gw = Gateway(hcptest.path("hcp-gateway"), tmp=gdir,
+                             args=("--config", conf) + hcptest.gateway_tls_args(cls.pki))
             cls.procs.append(cls.gw)
             cls.gw.start()
         except BaseException:
@@ -108,10 +97,8 @@ class Divisions(unittest.TestCase):
         sys.stderr.write("\n")
 
     def node_args(self, county):
-        return ["--sweep-interval", "86400", "--gateway", self.gw.url,
-                "--tls-cert", self.p("nodes/%s.crt" % county),
-                "--tls-key", self.p("nodes/%s.key" % county),
-                "--tls-ca", self.p("ca.crt"), "--tls-server-name", GW_NAME]
+        return (["--sweep-interval", "86400", "--gateway", self.gw.url] +
+                hcptest.node_tls_args(self.pki, county))
 
     def test_1_settings_refused(self):
         data = os.path.join(self.tmp, "refused")
@@ -126,7 +113,7 @@ class Divisions(unittest.TestCase):
             say("hcp-node %s -> %d %s", " ".join(args), code, err.strip())
             self.assertEqual(code, 2, err)
             self.assertIn(want, err)
-        r = subprocess.run([GATEWAY_BIN, "--data", data, "--insecure", "--listen",
+        r = subprocess.run([hcptest.path("hcp-gateway"), "--data", data, "--insecure", "--listen",
                             "tcp://127.0.0.1:1", "--divisions", self.bad],
                            capture_output=True, text=True, timeout=60)
         say("hcp-gateway --divisions bad.tsv -> %d %s", r.returncode, r.stderr.strip())
@@ -164,7 +151,8 @@ class Divisions(unittest.TestCase):
         self.assertIn("divisions=%d slots=8192" % MANY, self.gw.stderr())
 
     def test_3_county_not_in_file_refused(self):
-        cmd = [CLIENT_BIN, self.gw.url, self.p("ca.crt"), self.p("nodes/%s.crt" % OUTSIDE),
+        cmd = [hcptest.path("repl_client"), self.gw.url, self.p("ca.crt"),
+               self.p("nodes/%s.crt" % OUTSIDE),
                self.p("nodes/%s.key" % OUTSIDE), GW_NAME, "auth", OUTSIDE, "3"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         say("repl_client auth %s -> %d %r %s", OUTSIDE, r.returncode, r.stdout.strip(),
@@ -173,15 +161,5 @@ class Divisions(unittest.TestCase):
         self.assertNotIn(OUTSIDE, self.gw.counties())
 
 
-def main():
-    global GATEWAY_BIN, CERTS_BIN, CLIENT_BIN
-    if len(sys.argv) < 5:
-        sys.exit("usage: test_divisions.py hcp-node hcp-gateway hcp-certs repl_client")
-    hcptest.BINARY = os.path.abspath(sys.argv[1])
-    GATEWAY_BIN, CERTS_BIN, CLIENT_BIN = (os.path.abspath(a) for a in sys.argv[2:5])
-    del sys.argv[1:5]
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    hcptest.main("hcp-gateway", "hcp-certs", "repl_client")

@@ -59,10 +59,9 @@ import threading
 import time
 
 import hcptest
-from hcpfaults import Client, Proxy, list_ids, verify
-from hcptest import Gateway, Node, run_certs, tail, wait_until
+from hcpfaults import Proxy, list_ids, verify
+from hcptest import Client, Gateway, Node, tail, wait_until
 
-GW_NAME = "gw.test"
 COUNTIES = ("630102", "630103", "630104")  # the last one's store is on a tmpfs
 KILLS = int(os.environ.get("HCP_FAULT_KILLS", "100"))
 CUTS = int(os.environ.get("HCP_FAULT_CUTS", "100"))
@@ -78,7 +77,6 @@ FILLER = "filler"  # a file taking a tmpfs's last bytes (full-disk phases)
 GW_TMPFS_KB = 512 * 1024
 NODE_TMPFS_KB = 256 * 1024
 T0 = time.monotonic()
-GATEWAY_BIN = CERTS_BIN = ""
 
 VERIFIER = {"name": "核实人", "phone": "13700000002"}
 STEPS = (("verify_start", {"type": "verify_start", "verifier": VERIFIER}),
@@ -91,10 +89,7 @@ class Failure(Exception):
     pass
 
 
-def say(fmt, *args):
-    """One progress line on stderr, with the seconds since start."""
-    sys.stderr.write("[soak %6.1fs] %s\n" % (time.monotonic() - T0, fmt % args if args else fmt))
-    sys.stderr.flush()
+say = hcptest.sayer("soak", T0)
 
 
 # ---- the writers ----
@@ -336,19 +331,11 @@ class Soak:
         self.rebuilt = None
 
     # ---- processes ----
-    def pk(self, f):
-        return os.path.join(self.pki, f)
-
     def gw_args(self, url, county):
-        return ["--gateway", url, "--tls-cert", self.pk("nodes/%s.crt" % county),
-                "--tls-key", self.pk("nodes/%s.key" % county), "--tls-ca", self.pk("ca.crt"),
-                "--tls-server-name", GW_NAME]
+        return ["--gateway", url] + hcptest.node_tls_args(self.pki, county)
 
     def setup(self):
-        run_certs(CERTS_BIN, "init", "--dir", self.pki)
-        run_certs(CERTS_BIN, "gateway", "--dir", self.pki, "--name", GW_NAME)
-        for c in COUNTIES:
-            run_certs(CERTS_BIN, "node", "--dir", self.pki, "--county", c)
+        hcptest.make_pki(self.pki, COUNTIES)
         gdir = os.path.join(self.tmp, "gateway")
         os.mkdir(gdir)
         self.gw_mount = os.path.join(self.tmp, "gateway-disk")
@@ -366,10 +353,7 @@ class Soak:
                 self.mounts.append(path)
             if len(self.mounts) == 2:
                 self.disk = "pending"
-        g = Gateway(GATEWAY_BIN, tmp=gdir,
-                    args=("--tls-cert", self.pk("gateway.crt"), "--tls-key",
-                          self.pk("gateway.key"), "--tls-ca", self.pk("ca.crt"),
-                          "--tls-crl", self.pk("crl.pem")))
+        g = Gateway(hcptest.path("hcp-gateway"), tmp=gdir, args=hcptest.gateway_tls_args(self.pki))
         if self.disk == "pending":
             g.data = os.path.join(self.gw_mount, "data")
         self.procs.append(g)
@@ -743,14 +727,14 @@ class Soak:
 
 
 def main():
-    global GATEWAY_BIN, CERTS_BIN
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
     if len(args) != 3:
         sys.exit("usage: test_fault_soak.py hcp-node hcp-gateway hcp-certs")
     hcptest.BINARY = os.path.abspath(args[0])
-    GATEWAY_BIN, CERTS_BIN = os.path.abspath(args[1]), os.path.abspath(args[2])
-    for what, path in (("hcp-node", hcptest.BINARY), ("hcp-gateway", GATEWAY_BIN),
-                       ("hcp-certs", CERTS_BIN)):
+    hcptest.PATHS["hcp-gateway"] = os.path.abspath(args[1])
+    hcptest.PATHS["hcp-certs"] = os.path.abspath(args[2])
+    for what, path in (("hcp-node", hcptest.BINARY), ("hcp-gateway", hcptest.path("hcp-gateway")),
+                       ("hcp-certs", hcptest.path("hcp-certs"))):
         if not os.access(path, os.X_OK):
             sys.exit("%s not executable: %r" % (what, path))
     # as root, run in a private mount namespace: the tmpfs mounts go with us

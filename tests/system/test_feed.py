@@ -22,19 +22,15 @@ prefectures (630102 城东区 of 630100 西宁市, 630202 乐都区 of 630200 �
           (spaced, dotted, full-width) are masked.
 HCP_FEED_KEEP=1 keeps the temporary directory.
 """
-import os
 import re
-import shutil
-import sys
 import tempfile
 import time
 import unittest
 import xml.etree.ElementTree as ET
 
 import hcptest
-from hcptest import Gateway, Node, case_body, days_ago, wait_until
+from hcptest import case_body, days_ago, wait_until
 
-GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 A, B = "630102", "630202"  # 城东区 (西宁市 630100), 乐都区 (海东市 630200)
 ATOM = "{http://www.w3.org/2005/Atom}"
 SEEN = 15.0  # seconds for an event to travel node -> gateway -> feed
@@ -57,7 +53,7 @@ NEEDLES = list(SECRETS.values()) + [
     "nana.ouyang", "ouyang", "13600001111", "00001111", "欧阳娜娜", "司马青", "诸葛明", "example.com"]
 
 
-class Feed(unittest.TestCase):
+class Feed(hcptest.DumpOnFailure, unittest.TestCase):
     procs = []
     tmp = None
     gw = None
@@ -67,43 +63,14 @@ class Feed(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hcp-feedtest-")
-        try:
-            gdir = os.path.join(cls.tmp, "gateway")
-            os.mkdir(gdir)
-            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",))
-            cls.procs.append(cls.gw)
-            cls.gw.start()
+        with hcptest.cleanup_on_failure(cls.procs, cls.tmp):
+            cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
             for c in (A, B):
-                cls.nodes[c] = cls.start_node(c)
-        except BaseException:
-            hcptest.dump(cls.procs, "set-up failed")
-            hcptest.kill_all(cls.procs)
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-
-    @classmethod
-    def start_node(cls, county):
-        ndir = os.path.join(cls.tmp, "node-" + county)
-        os.mkdir(ndir)
-        n = Node(county=county, tmp=ndir,
-                 args=["--sweep-interval", "86400", "--gateway", cls.gw.url, "--insecure"])
-        cls.procs.append(n)
-        n.start()
-        # a new store beside a gateway takes writes only after first contact
-        wait_until(lambda: (n.get("/v1/sync").json().get("connected") is True, "not yet"),
-                   15.0, "node %s to reach the gateway" % county, interval=0.05)
-        return n
+                cls.nodes[c] = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=c)
 
     @classmethod
     def tearDownClass(cls):
         hcptest.stop_all(cls.procs, cls.tmp, "HCP_FEED_KEEP")
-
-    def run(self, result=None):
-        """Dump every process's stderr when a test fails."""
-        n = len(result.failures) + len(result.errors) if result else 0
-        super().run(result)
-        if result and len(result.failures) + len(result.errors) > n:
-            hcptest.dump(self.procs, "failure in " + self.id())
 
     # ---- helpers ----
     def public(self, path, **kw):
@@ -354,10 +321,4 @@ class Feed(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and not sys.argv[1].startswith("-"):
-        hcptest.BINARY = os.path.abspath(sys.argv.pop(1))
-        GATEWAY_BIN = os.path.abspath(sys.argv.pop(1))
-    hcptest.binary()
-    if not os.access(GATEWAY_BIN, os.X_OK):
-        sys.exit("usage: test_feed.py HCP_NODE HCP_GATEWAY")
-    unittest.main(verbosity=2)
+    hcptest.main("hcp-gateway")

@@ -40,16 +40,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hcptest  # noqa: E402
-from hcptest import Gateway, Node, days_ago, tail, wait_until  # noqa: E402
+from hcptest import days_ago, tail, wait_until  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ROOT = hcptest.ROOT
 FEEDCHECK_SRC = os.path.join(ROOT, "tests", "feedcheck")
 SCHEMA = os.path.join(ROOT, "docs", "feed.schema.json")
 PROJECT_FILES = ("package.json", "package-lock.json", ".npmrc", "check.js")
-GATEWAY_BIN = ""
 COUNTY = "630102"
-SKIP = 77
 SEEN = 20.0  # seconds for the node's log to reach the gateway
 CHANNELS = ("web", "dept_platform", "app", "wechat", "kiosk", "qrcode", "window_device",
             "paper", "hall", "phone", "12345", "visit", "letter")
@@ -61,9 +58,7 @@ OFFLINE = re.compile(r"ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENE
                      r"getaddrinfo|proxy", re.I)
 
 
-def say(fmt, *args):
-    sys.stderr.write("[feed-schema] " + (fmt % args if args else fmt) + "\n")
-    sys.stderr.flush()
+say = hcptest.sayer("feed-schema")
 
 
 # ---- Node.js and the npm project ----
@@ -71,22 +66,12 @@ def say(fmt, *args):
 def ensure_npm():
     """(node, npm) paths; installs Debian's nodejs and npm when npm is
     missing (scripts/deps.sh node, as root); exits 77 when it cannot."""
-    if not shutil.which("npm"):
-        if os.geteuid() != 0:
-            say("SKIPPED: npm is not installed and this is not root "
-                "(run: sudo bash scripts/deps.sh node)")
-            sys.exit(SKIP)
-        say("npm missing: bash scripts/deps.sh node")
-        p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "deps.sh"), "node"],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
-        if p.returncode != 0 or not shutil.which("npm"):
-            say("SKIPPED: could not install nodejs and npm (exit %d):\n%s", p.returncode,
-                tail(p.stdout + p.stderr))
-            sys.exit(SKIP)
+    hcptest.ensure_installed(lambda: shutil.which("npm"), "npm", "nodejs and npm", "node", say,
+                             timeout=600)
     node = shutil.which("node") or shutil.which("nodejs")
     if not node:
         say("SKIPPED: npm is there but no node binary")
-        sys.exit(SKIP)
+        sys.exit(hcptest.SKIP)
     return node, shutil.which("npm")
 
 
@@ -133,13 +118,13 @@ def install_feedcheck(npm):
                            text=True, timeout=200)
     except subprocess.TimeoutExpired:
         say("SKIPPED: npm ci did not finish in 200 s (registry unreachable?)")
-        sys.exit(SKIP)
+        sys.exit(hcptest.SKIP)
     out = p.stdout + p.stderr
     if p.returncode != 0:
         if OFFLINE.search(out):
             say("SKIPPED: npm cannot reach its registry (%s):\n%s",
                 env.get("npm_config_registry", "npm's configured registry"), tail(out))
-            sys.exit(SKIP)
+            sys.exit(hcptest.SKIP)
         raise AssertionError("npm ci failed (exit %d):\n%s" % (p.returncode, tail(out)))
     with open(stamp, "w") as f:
         f.write(want + "\n")
@@ -159,28 +144,11 @@ class FeedSchema(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hcp-feedschema-")
-        try:
-            gdir = os.path.join(cls.tmp, "gateway")
-            os.mkdir(gdir)
-            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",))
-            cls.procs.append(cls.gw)
-            cls.gw.start()
-            ndir = os.path.join(cls.tmp, "node")
-            os.mkdir(ndir)
-            cls.node = Node(county=COUNTY, tmp=ndir,
-                            args=["--sweep-interval", "86400", "--gateway", cls.gw.url,
-                                  "--insecure"])
-            cls.procs.append(cls.node)
-            cls.node.start()
-            # a new store beside a gateway takes writes only after first contact
-            wait_until(lambda: (cls.node.get("/v1/sync").json().get("connected") is True,
-                                "not yet"), 15.0, "the node to reach the gateway", interval=0.05)
+        with hcptest.cleanup_on_failure(cls.procs, cls.tmp):
+            cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
+            cls.node = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=COUNTY,
+                                                name="node")
             cls.post_cases()
-        except BaseException:
-            hcptest.dump(cls.procs, "set-up failed")
-            hcptest.kill_all(cls.procs)
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def post_cases(cls):
@@ -377,13 +345,11 @@ class FeedSchema(unittest.TestCase):
         self.check("rss.xml", want_ok=False)
 
 
-if __name__ == "__main__":
-    if len(sys.argv) > 2 and not sys.argv[1].startswith("-"):
-        hcptest.BINARY = os.path.abspath(sys.argv.pop(1))
-        GATEWAY_BIN = os.path.abspath(sys.argv.pop(1))
-    hcptest.binary()
-    if not os.access(GATEWAY_BIN, os.X_OK):
-        sys.exit("usage: test_feed_schema.py HCP_NODE HCP_GATEWAY")
+def prepare():
+    """Node.js, npm and the installed checker, before any test runs."""
     FeedSchema.node_bin, npm_bin = ensure_npm()
     FeedSchema.check_js = install_feedcheck(npm_bin)
-    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    hcptest.main("hcp-gateway", before=prepare)

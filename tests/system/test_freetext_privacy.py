@@ -18,18 +18,14 @@ node:
           the originals back and stores them sealed too.
 HCP_FREETEXT_KEEP=1 keeps the temporary directory.
 """
-import datetime
 import json
 import os
-import shutil
-import sys
 import tempfile
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, days_ago, run, wait_until
+from hcptest import days_ago, run, wait_until
 
-GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 COUNTY = "630102"
 PHONE = "13987650421"
 ID_NUMBER = "630102199212125678"
@@ -51,31 +47,11 @@ class FreeText(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hcp-freetext-")
-        try:
-            gdir = os.path.join(cls.tmp, "gateway")
-            os.mkdir(gdir)
-            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",))
-            cls.procs.append(cls.gw)
-            cls.gw.start()
-            cls.node = cls.start_node("node-a")
+        with hcptest.cleanup_on_failure(cls.procs, cls.tmp):
+            cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
+            cls.node = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=COUNTY,
+                                                name="node-a")
             cls.record()
-        except BaseException:
-            hcptest.dump(cls.procs, "set-up failed")
-            hcptest.kill_all(cls.procs)
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-
-    @classmethod
-    def start_node(cls, name):
-        ndir = os.path.join(cls.tmp, name)
-        os.mkdir(ndir)
-        n = Node(county=COUNTY, tmp=ndir,
-                 args=["--sweep-interval", "86400", "--gateway", cls.gw.url, "--insecure"])
-        cls.procs.append(n)
-        n.start()
-        wait_until(lambda: (n.get("/v1/sync").json().get("connected") is True, "not yet"),
-                   15.0, "node %s to reach the gateway" % name, interval=0.05)
-        return n
 
     @classmethod
     def record(cls):
@@ -101,28 +77,12 @@ class FreeText(unittest.TestCase):
         c = None
         for i, body in enumerate(typed):
             at = t(0.2 * (i + 1))
-            if body is None:
-                c = cls.extend(cid, c, at)
+            if body is None:  # rectify_extend, the reason typed
+                c = n.extend(cid, c, at, TEXT)[0]
                 continue
             body = dict(body, at=at) if body["type"] != "close" else body
             c = n.step(cid, body)
         assert c["status"] == "closed", c
-
-    @classmethod
-    def extend(cls, cid, case, at):
-        """rectify_extend (reason typed) to the first later day the node takes."""
-        due = datetime.date.fromisoformat(case["deadlines"]["feedback_due"][:10])
-        for k in range(7, 30):
-            d = due + datetime.timedelta(days=k)
-            if d.weekday() >= 5:
-                continue
-            r = cls.node.post("/v1/cases/%s/events" % cid,
-                              {"type": "rectify_extend", "reason": TEXT,
-                               "new_due": d.isoformat(), "at": at})
-            if r.status == 200:
-                return r.json()
-            assert r.status == 409 and r.json()["error"] == "extension_not_working_day", r
-        raise AssertionError("no extension accepted")
 
     @classmethod
     def tearDownClass(cls):
@@ -234,7 +194,8 @@ class FreeText(unittest.TestCase):
         self.assert_files_clean(n.data)
         self.assert_masked(n.stderr(), "node stderr")
         # a new node for the county fetches its history back from the gateway
-        r = self.start_node("node-restored")
+        r = hcptest.start_plain_node(self.gw, self.tmp, self.procs, county=COUNTY,
+                                     name="node-restored")
         wait_until(lambda: (r.head() == head, r.head()), 20.0, "the restore", interval=0.1)
         wait_until(lambda: (r.get("/v1/cases/" + self.cid).status == 200, "not yet"), 10.0,
                    "the restored case")
@@ -251,10 +212,4 @@ class FreeText(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and not sys.argv[1].startswith("-"):
-        hcptest.BINARY = os.path.abspath(sys.argv.pop(1))
-        GATEWAY_BIN = os.path.abspath(sys.argv.pop(1))
-    hcptest.binary()
-    if not os.access(GATEWAY_BIN, os.X_OK):
-        sys.exit("usage: test_freetext_privacy.py HCP_NODE HCP_GATEWAY")
-    unittest.main(verbosity=2)
+    hcptest.main("hcp-gateway")

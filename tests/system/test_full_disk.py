@@ -26,7 +26,6 @@ directory (unmounted).
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,6 @@ import unittest
 import hcptest
 from hcptest import Gateway, Node, case_body, tail, wait_until
 
-GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 COUNTY = "630102"
 SMALL = "3m"
 BIG = "64m"
@@ -47,9 +45,7 @@ MAX_POSTS = 600
 T0 = time.monotonic()
 
 
-def say(fmt, *args):
-    sys.stderr.write("[disk %6.1fs] %s\n" % (time.monotonic() - T0, fmt % args if args else fmt))
-    sys.stderr.flush()
+say = hcptest.sayer("disk", T0)
 
 
 def mount_small(path):
@@ -140,7 +136,7 @@ class FullDisk(unittest.TestCase):
     def _gateway_disk_full(self):
         gdir = os.path.join(self.tmp, "gw")
         os.mkdir(gdir)
-        gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",),
+        gw = Gateway(hcptest.path("hcp-gateway"), tmp=gdir, scheme="tcp", args=("--insecure",),
                      env={"HCP_LOG_LEVEL": "info"})
         gw.data = os.path.join(self.mnt, "data")
         self.procs.append(gw)
@@ -288,6 +284,4 @@ class FullDisk(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2:
-        GATEWAY_BIN = os.path.abspath(sys.argv.pop(2))
-    hcptest.main()
+    hcptest.main("hcp-gateway")

@@ -9,33 +9,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import unittest
 
 import hcptest
-from hcptest import Node
-
-GEN = os.environ.get("HCP_GEN", "")
 
 
-class Generator(unittest.TestCase):
+
+class Generator(hcptest.NodeTest):
+    node_args = ("--sweep-interval", "1")
+
     @classmethod
     def setUpClass(cls):
-        cls.node = Node(args=("--sweep-interval", "1"))
-        cls.node.start()
+        super().setUpClass()
         cls.tok = os.path.join(cls.node.data, "api.token")
         cls.url = "http://127.0.0.1:%d" % cls.node.port
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            code = cls.node.stop()
-            if code != 0:
-                sys.stderr.write("node exit %r:\n%s" % (code, cls.node.stderr()[-3000:]))
-        finally:
-            cls.node.cleanup()
-
     def gen(self, *args, timeout=60):
-        p = subprocess.run([sys.executable, GEN] + list(args), capture_output=True, text=True,
+        p = subprocess.run([sys.executable, hcptest.path("hcp-gen")] + list(args), capture_output=True, text=True,
                            timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 
@@ -82,7 +71,7 @@ class Generator(unittest.TestCase):
         self.assertEqual(int(m["hcp_node_evaluations_total"]), c["evaluations"])
 
     def test_2_sigterm_stops_cleanly_and_count(self):
-        p = subprocess.Popen([sys.executable, GEN, "--node", "%s=%s" % (self.url, self.tok),
+        p = subprocess.Popen([sys.executable, hcptest.path("hcp-gen"), "--node", "%s=%s" % (self.url, self.tok),
                               "--rate", "50", "--quiet"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)
@@ -110,6 +99,4 @@ class Generator(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2:
-        GEN = os.path.abspath(sys.argv.pop(2))
-    hcptest.main()
+    hcptest.main("hcp-gen")

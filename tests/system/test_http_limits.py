@@ -51,7 +51,6 @@ import shutil
 import signal
 import struct
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -60,7 +59,6 @@ import unittest
 import hcptest
 from hcptest import Gateway, Node, tail
 
-GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
 DEADLINE = 30.0  # seconds any single expected event may take on a loaded machine
 
 
@@ -176,10 +174,10 @@ class Limits(unittest.TestCase):
                         args=["--sweep-interval", "86400"])
         os.makedirs(cls.fast.tmp)
         cls.fast.start()
-        if GATEWAY_BIN:
+        if hcptest.path("hcp-gateway"):
             gdir = os.path.join(cls.tmp, "gw")
             os.makedirs(gdir)
-            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",))
+            cls.gw = Gateway(hcptest.path("hcp-gateway"), tmp=gdir, scheme="tcp", args=("--insecure",))
             cls.gw.start()
 
     @classmethod
@@ -438,13 +436,13 @@ class Offload(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not GATEWAY_BIN:
+        if not hcptest.path("hcp-gateway"):
             raise unittest.SkipTest("no hcp-gateway given")
         cls.tmp = tempfile.mkdtemp(prefix="hcp-offload-")
         cls.gate = os.path.join(cls.tmp, "gate")
         gdir = os.path.join(cls.tmp, "gw")
         os.makedirs(gdir)
-        cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",),
+        cls.gw = Gateway(hcptest.path("hcp-gateway"), tmp=gdir, scheme="tcp", args=("--insecure",),
                          env={"HCP_TEST_OFFLOAD_GATE": cls.gate, "HCP_HTTP_WORKERS": "2"})
         cls.gw.start()
 
@@ -559,6 +557,4 @@ class Offload(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and not sys.argv[2].startswith("-"):
-        GATEWAY_BIN = os.path.abspath(sys.argv.pop(2))
-    hcptest.main()
+    hcptest.main("hcp-gateway", optional=("hcp-gateway",))

@@ -33,12 +33,13 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+import hcptest
 
 COUNTY = "630102"
 UNIT = {"code": "U1", "name": "城东区政务服务中心"}
@@ -51,16 +52,6 @@ def log(msg):
     print("[crash] " + msg, flush=True)
 
 
-def free_port():
-    """A loopback port that was free a moment ago."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
 class Failure(Exception):
     pass
 
@@ -70,116 +61,30 @@ def check(cond, msg):
         raise Failure(msg)
 
 
-class NodeProc:
+class NodeProc(hcptest.Node):
     """The hcp-node process under test, restarted on the same data dir."""
 
-    def __init__(self, binary, tmp):
-        self.binary = binary
-        self.tmp = tmp
-        self.data = os.path.join(tmp, "data")
-        self.proc = None
-        self.port = None
-        self.token = None
-        self.starts = 0
-        self.errfile = None
+    def __init__(self, tmp):
+        super().__init__(county=COUNTY, tmp=tmp)
 
     def start(self):
-        for _ in range(5):
-            self.port = free_port()
-            self.starts += 1
-            path = os.path.join(self.tmp, "node-%03d.log" % self.starts)
-            self.errfile = open(path, "wb")
-            self.proc = subprocess.Popen(
-                [self.binary, "--data", self.data, "--county", COUNTY,
-                 "--listen-http", "127.0.0.1:%d" % self.port],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.errfile)
-            if self._wait_healthy(20.0):
-                with open(os.path.join(self.data, "api.token")) as f:
-                    self.token = f.read().strip()
-                return
-            code = self.proc.poll()
-            self.kill()
-            with open(path, "rb") as f:
-                err = f.read().decode("utf-8", "replace")
-            if code is None or "listen" not in err:  # not a lost port race
-                raise Failure("hcp-node did not become healthy (exit %r):\n%s" % (code, err))
-        raise Failure("hcp-node could not bind a port in 5 tries")
-
-    def _wait_healthy(self, secs):
-        end = time.monotonic() + secs
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                c.request("GET", "/healthz")
-                r = c.getresponse()
-                r.read()
-                c.close()
-                if r.status == 200:
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.02)
-        return False
-
-    def kill(self):
-        """SIGKILL and reap."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=30)
-        if self.errfile is not None:
-            self.errfile.close()
-            self.errfile = None
+        """Start and wait for /healthz (retrying a lost port race)."""
+        try:
+            return super().start(deadline=20.0, attempts=5)
+        except AssertionError as e:
+            raise Failure(str(e))
 
     def term(self):
-        """SIGTERM; the exit code."""
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=60)
-        self.errfile.close()
-        self.errfile = None
-        return code
+        """SIGTERM; the exit code ("timeout" after 60 s, then killed)."""
+        return self.stop(signal.SIGTERM, timeout=60)
 
     def verify(self):
         """hcp-node verify: (exit code, head or None, output)."""
-        p = subprocess.run([self.binary, "verify", "--data", self.data],
+        p = subprocess.run([hcptest.binary(), "verify", "--data", self.data],
                            capture_output=True, timeout=120)
         out = (p.stdout + p.stderr).decode("utf-8", "replace")
         m = re.search(r"head=(\d+)", p.stdout.decode("utf-8", "replace"))
         return p.returncode, int(m.group(1)) if m else None, out
-
-
-class Client:
-    """One keep-alive connection to the current node (for the checker)."""
-
-    def __init__(self, node):
-        self.node = node
-        self.conn = None
-        self.port = None
-
-    def request(self, method, path, body=None):
-        if self.conn is None or self.port != self.node.port:
-            self.close()
-            self.port = self.node.port
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Authorization": "Bearer " + self.node.token}
-        data = None
-        if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        try:
-            self.conn.request(method, path, body=data, headers=headers)
-            r = self.conn.getresponse()
-            return r.status, r.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
 
 
 class Ledger:
@@ -371,7 +276,7 @@ def read_back_many(node, cases, ids, workers=8):
     errors, it, mu = [], iter(ids), threading.Lock()
 
     def work():
-        c = Client(node)
+        c = hcptest.Client(node, timeout=30, decode=False)
         try:
             while True:
                 with mu:
@@ -444,14 +349,15 @@ def main():
     a = ap.parse_args()
     binary = os.path.abspath(a.binary)
     check(os.access(binary, os.X_OK), "not an executable: %s" % binary)
+    hcptest.BINARY = binary
     log("seed %d (HCP_CRASH_SEED=%d reproduces the kill times), %d clients, %d kills"
         % (a.seed, a.seed, a.clients, a.kills))
     rnd = random.Random(a.seed)
     tmp = tempfile.mkdtemp(prefix="hcp-crash-")
-    node = NodeProc(binary, tmp)
+    node = NodeProc(tmp)
     ledger = Ledger()
     load = Load(node, ledger, a.clients, a.seed * 1000)
-    client = Client(node)
+    client = hcptest.Client(node, timeout=30, decode=False)
     checks, t0, ok = 0, time.monotonic(), False
     try:
         node.start()
@@ -479,7 +385,7 @@ def main():
         log("final check of %d cases took %.1f s" % (len(ledger.cases), time.monotonic() - tc))
         client.close()
         code = node.term()
-        check(code == 0, "SIGTERM: hcp-node exited %d" % code)
+        check(code == 0, "SIGTERM: hcp-node exited %r" % code)
         code, head, out = node.verify()
         check(code == 0, "final verify exited %d:\n%s" % (code, out))
         checks += 2

@@ -30,47 +30,25 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hcptest  # noqa: E402
-from hcptest import Gateway, Node, wait_until, tail  # noqa: E402
+from hcptest import Gateway, wait_until, tail  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-PAGE = os.path.join(ROOT, "gateway", "www", "index.html")
-NODE_BIN = ""
-GATEWAY_BIN = ""
-SKIP = 77
+PAGE = os.path.join(hcptest.ROOT, "gateway", "www", "index.html")
 
-
-def say(fmt, *args):
-    sys.stderr.write("[page] " + (fmt % args if args else fmt) + "\n")
-    sys.stderr.flush()
+say = hcptest.sayer("page")
 
 
 # ---- chromium ----
 
 def ensure_chromium():
     """The chromium binary; installs the Debian package when missing and root."""
-    path = shutil.which("chromium")
-    if path:
-        return path
-    if os.geteuid() != 0:
-        say("SKIPPED: chromium is not installed and this is not root "
-            "(run: sudo bash scripts/deps.sh browser)")
-        sys.exit(SKIP)
-    say("chromium missing: bash scripts/deps.sh browser")
-    p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "deps.sh"), "browser"],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
-    path = shutil.which("chromium")
-    if p.returncode != 0 or not path:
-        say("SKIPPED: could not install chromium (exit %d):\n%s", p.returncode,
-            tail(p.stdout + p.stderr))
-        sys.exit(SKIP)
-    return path
+    hcptest.ensure_installed(lambda: shutil.which("chromium"), "chromium", "chromium", "browser",
+                             say)
+    return shutil.which("chromium")
 
 
 def chromium(url, *extra, budget=8000, timeout=120):
@@ -372,36 +350,19 @@ class GatewayPage(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not (NODE_BIN and GATEWAY_BIN):
+        if not (hcptest.BINARY and hcptest.path("hcp-gateway")):
             raise unittest.SkipTest("no hcp-node/hcp-gateway given on the command line")
-        hcptest.BINARY = NODE_BIN
         cls.tmp = tempfile.mkdtemp(prefix="hcp-page-")
         cls.procs = []
         try:
-            gdir = os.path.join(cls.tmp, "gateway")
-            os.mkdir(gdir)
-            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir, scheme="tcp", args=("--insecure",))
-            cls.procs.append(cls.gw)
-            cls.gw.start()
-            cls.nodes = {c: cls.start_node(c) for c in cls.COUNTIES}
+            cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
+            cls.nodes = {c: hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=c,
+                                                     deadline=20.0)
+                         for c in cls.COUNTIES}
         except BaseException:
             cls.dump()
             cls.cleanup()
             raise
-
-    @classmethod
-    def start_node(cls, county):
-        ndir = os.path.join(cls.tmp, "node-" + county)
-        os.mkdir(ndir)
-        n = Node(county=county, tmp=ndir,
-                 args=["--sweep-interval", "86400", "--gateway", cls.gw.url, "--insecure"])
-        cls.procs.append(n)
-        n.start()
-        # a new store beside a gateway answers 503 until its first contact
-        wait_until(lambda: (n.get("/v1/sync").json().get("connected") is True,
-                            "node %s not yet connected" % county),
-                   20.0, "node %s to reach the gateway" % county, interval=0.05)
-        return n
 
     @classmethod
     def dump(cls):
@@ -512,15 +473,5 @@ class GatewayPage(unittest.TestCase):
         self.assertEqual(dom.figures["630000"]["cases"], str(len(entries)))
 
 
-def main():
-    global NODE_BIN, GATEWAY_BIN
-    args = [a for a in sys.argv[1:] if not a.startswith("-")]
-    if len(args) >= 2:
-        NODE_BIN, GATEWAY_BIN = os.path.abspath(args[0]), os.path.abspath(args[1])
-        sys.argv = [sys.argv[0]] + [a for a in sys.argv[1:] if a.startswith("-")]
-    ensure_chromium()
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    hcptest.main("hcp-gateway", optional=("hcp-node", "hcp-gateway"), before=ensure_chromium)

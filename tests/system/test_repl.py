@@ -27,7 +27,6 @@ tests, which run in order:
 Progress lines go to stderr; on failure the tail of every process's stderr.
 HCP_REPL_KEEP=1 keeps the temporary directory (PKI, data, full logs).
 """
-import functools
 import os
 import shutil
 import signal
@@ -37,11 +36,9 @@ import time
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, evaluation, run_certs, tail, wait_until
+from hcptest import GW_NAME, Gateway, Node, dumps_on_failure, evaluation, run_certs, tail, \
+    wait_until
 
-GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
-CERTS_BIN = os.environ.get("HCP_CERTS", "")
-GW_NAME = "gw.test"          # the gateway certificate's DNS name; nodes dial 127.0.0.1
 COUNTIES = ("630102", "630103", "630104")  # 城东区, 城中区, 城西区 (data/divisions.tsv)
 OFFLINE = "630105"           # 城北区: works offline first, then catches up
 RESTORED = "630121"          # 大通县: restored from an old backup (test_4)
@@ -51,22 +48,7 @@ CONVERGE = 20.0              # seconds for a county to be fully applied and acke
 T0 = time.monotonic()
 
 
-def say(fmt, *args):
-    """One progress line on stderr, with the seconds since start."""
-    sys.stderr.write("[repl %6.1fs] %s\n" % (time.monotonic() - T0, fmt % args if args else fmt))
-    sys.stderr.flush()
-
-
-def dumps_on_failure(fn):
-    """Run a test; on any failure print the stderr tail of every process first."""
-    @functools.wraps(fn)
-    def wrapper(self):
-        try:
-            fn(self)
-        except BaseException:
-            type(self).dump("failure in %s" % fn.__name__)
-            raise
-    return wrapper
+say = hcptest.sayer("repl", T0)
 
 
 class Replication(unittest.TestCase):
@@ -95,11 +77,8 @@ class Replication(unittest.TestCase):
     @classmethod
     def make_pki(cls):
         """hcp-certs: a CA, the gateway (DNS gw.test) and every county's pair."""
-        cls.pki = os.path.join(cls.tmp, "pki")
-        run_certs(CERTS_BIN, "init", "--dir", cls.pki)
-        run_certs(CERTS_BIN, "gateway", "--dir", cls.pki, "--name", GW_NAME)
-        for c in COUNTIES + (OFFLINE, RESTORED, PICKY):
-            run_certs(CERTS_BIN, "node", "--dir", cls.pki, "--county", c)
+        cls.pki = hcptest.make_pki(os.path.join(cls.tmp, "pki"),
+                                   COUNTIES + (OFFLINE, RESTORED, PICKY))
         for f in ("ca.crt", "crl.pem", "gateway.crt", "gateway.key", "nodes/630102.crt",
                   "nodes/630102.key"):
             assert os.path.exists(os.path.join(cls.pki, f)), f
@@ -108,12 +87,10 @@ class Replication(unittest.TestCase):
 
     @classmethod
     def start_gateway(cls):
-        p = lambda f: os.path.join(cls.pki, f)  # noqa: E731
         gdir = os.path.join(cls.tmp, "gateway")
         os.mkdir(gdir)
-        cls.gw = Gateway(GATEWAY_BIN, tmp=gdir,
-                         args=("--tls-cert", p("gateway.crt"), "--tls-key", p("gateway.key"),
-                               "--tls-ca", p("ca.crt"), "--tls-crl", p("crl.pem")))
+        cls.gw = Gateway(hcptest.path("hcp-gateway"), tmp=gdir,
+                         args=hcptest.gateway_tls_args(cls.pki))
         cls.procs.append(cls.gw)
         cls.gw.start()
         say("gateway up: replication %s, http 127.0.0.1:%d", cls.gw.url, cls.gw.port)
@@ -121,11 +98,7 @@ class Replication(unittest.TestCase):
     @classmethod
     def gateway_args(cls, cert_county):
         """The node flags that dial the gateway with cert_county's pair."""
-        p = lambda f: os.path.join(cls.pki, f)  # noqa: E731
-        return ["--gateway", cls.gw.url,
-                "--tls-cert", p("nodes/%s.crt" % cert_county),
-                "--tls-key", p("nodes/%s.key" % cert_county),
-                "--tls-ca", p("ca.crt"), "--tls-server-name", GW_NAME]
+        return ["--gateway", cls.gw.url] + hcptest.node_tls_args(cls.pki, cert_county)
 
     @classmethod
     def start_node(cls, county, gateway, cert_county=None, name=None, start=True):
@@ -578,7 +551,7 @@ class Replication(unittest.TestCase):
     @dumps_on_failure
     def test_6_node_checks_the_gateway(self):
         other = os.path.join(self.tmp, "pki-other")
-        run_certs(CERTS_BIN, "init", "--dir", other)
+        run_certs(hcptest.path("hcp-certs"), "init", "--dir", other)
         good = self.gateway_args(PICKY)
         bad = {"a wrong server name": ("--tls-server-name", "not-" + GW_NAME, "hostname mismatch"),
                "another CA": ("--tls-ca", os.path.join(other, "ca.crt"),
@@ -613,21 +586,5 @@ class Replication(unittest.TestCase):
         self.assertEqual(n.stop(signal.SIGTERM), 0, tail(n.stderr()))
 
 
-def main():
-    """Take the three paths off argv, then run the tests."""
-    global GATEWAY_BIN, CERTS_BIN
-    paths = [a for a in sys.argv[1:4] if not a.startswith("-")]
-    if len(paths) == 3:
-        del sys.argv[1:4]
-        hcptest.BINARY = os.path.abspath(paths[0])
-        GATEWAY_BIN, CERTS_BIN = os.path.abspath(paths[1]), os.path.abspath(paths[2])
-    hcptest.binary()
-    for what, path in (("hcp-gateway", GATEWAY_BIN), ("hcp-certs", CERTS_BIN)):
-        if not path or not os.access(path, os.X_OK):
-            sys.exit("usage: test_repl.py hcp-node hcp-gateway hcp-certs (%s not executable: %r)"
-                     % (what, path))
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    hcptest.main("hcp-gateway", "hcp-certs")

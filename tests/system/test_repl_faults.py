@@ -26,7 +26,6 @@ Progress lines go to stderr; on failure the tail of every process's stderr.
 HCP_REPL_KEEP=1 keeps the temporary directory. HCP_FAULTS_SEED=N fixes the
 random choices (the seed in use is printed).
 """
-import functools
 import http.client
 import os
 import random
@@ -41,12 +40,10 @@ import time
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, evaluation, run_certs, tail, wait_until
-from hcpfaults import Client, Proxy, list_ids, verify
+from hcptest import GW_NAME, Client, Gateway, Node, dumps_on_failure, evaluation, run_certs, \
+    tail, wait_until
+from hcpfaults import Proxy, list_ids, verify
 
-GATEWAY_BIN = os.environ.get("HCP_GATEWAY", "")
-CERTS_BIN = os.environ.get("HCP_CERTS", "")
-GW_NAME = "gw.test"
 C_GWKILL = "630102"   # test_1
 C_NODEKILL = "630103"  # test_2
 C_PROXY = "630104"    # test_3
@@ -59,10 +56,7 @@ RNG = random.Random(SEED)
 T0 = time.monotonic()
 
 
-def say(fmt, *args):
-    """One progress line on stderr, with the seconds since start."""
-    sys.stderr.write("[faults %6.1fs] %s\n" % (time.monotonic() - T0, fmt % args if args else fmt))
-    sys.stderr.flush()
+say = hcptest.sayer("faults", T0)
 
 
 def eval_body(county, i, rating):
@@ -210,17 +204,6 @@ def raw_attempt(port, payload):
 
 # ---- the tests ----
 
-def dumps_on_failure(fn):
-    @functools.wraps(fn)
-    def wrapper(self):
-        try:
-            fn(self)
-        except BaseException:
-            self.dump("failure in %s" % fn.__name__)
-            raise
-    return wrapper
-
-
 class Faults(unittest.TestCase):
     tmp = None
     pki = None
@@ -231,14 +214,11 @@ class Faults(unittest.TestCase):
         say("seed %d (HCP_FAULTS_SEED to repeat)", SEED)
         cls.tmp = tempfile.mkdtemp(prefix="hcp-faulttest-")
         try:
-            cls.pki = os.path.join(cls.tmp, "pki")
-            run_certs(CERTS_BIN, "init", "--dir", cls.pki)
-            run_certs(CERTS_BIN, "gateway", "--dir", cls.pki, "--name", GW_NAME)
-            for c in (C_GWKILL, C_NODEKILL, C_PROXY, C_REVOKED) + C_GOOD:
-                run_certs(CERTS_BIN, "node", "--dir", cls.pki, "--county", c)
+            cls.pki = hcptest.make_pki(os.path.join(cls.tmp, "pki"),
+                                       (C_GWKILL, C_NODEKILL, C_PROXY, C_REVOKED) + C_GOOD)
             cls.pki2 = os.path.join(cls.tmp, "pki-other")
-            run_certs(CERTS_BIN, "init", "--dir", cls.pki2)
-            run_certs(CERTS_BIN, "node", "--dir", cls.pki2, "--county", C_FOREIGN)
+            run_certs(hcptest.path("hcp-certs"), "init", "--dir", cls.pki2)
+            run_certs(hcptest.path("hcp-certs"), "node", "--dir", cls.pki2, "--county", C_FOREIGN)
         except BaseException:
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
@@ -298,9 +278,7 @@ class Faults(unittest.TestCase):
         ports are chosen (start it with restart_same_ports)."""
         gdir = os.path.join(self.dir, "gateway")
         os.mkdir(gdir)
-        g = Gateway(GATEWAY_BIN, tmp=gdir,
-                    args=("--tls-cert", self.pk("gateway.crt"), "--tls-key", self.pk("gateway.key"),
-                          "--tls-ca", self.pk("ca.crt"), "--tls-crl", self.pk("crl.pem")))
+        g = Gateway(hcptest.path("hcp-gateway"), tmp=gdir, args=hcptest.gateway_tls_args(self.pki))
         self.procs.append(g)
         if not start:
             g.port = hcptest.free_port()
@@ -313,10 +291,8 @@ class Faults(unittest.TestCase):
         return g
 
     def gw_args(self, url, county, pki=None):
-        return ["--gateway", url,
-                "--tls-cert", self.pk("nodes/%s.crt" % county, pki),
-                "--tls-key", self.pk("nodes/%s.key" % county, pki),
-                "--tls-ca", self.pk("ca.crt"), "--tls-server-name", GW_NAME]
+        return ["--gateway", url] + hcptest.node_tls_args(pki or self.pki, county,
+                                                          ca_pki=self.pki)
 
     def node(self, county, url=None, pki=None, name=None, start=True, wait=True):
         """A node; with url, dialing the gateway. A new store beside a gateway
@@ -566,7 +542,7 @@ class Faults(unittest.TestCase):
 
         # (a) revoked: the CRL changes; the node (re)authenticates and is refused
         rev_applied = gw.counties()[C_REVOKED]["applied"]
-        run_certs(CERTS_BIN, "revoke", "--dir", self.pki, "--county", C_REVOKED)
+        run_certs(hcptest.path("hcp-certs"), "revoke", "--dir", self.pki, "--county", C_REVOKED)
         say("revoked %s (applied %d)", C_REVOKED, rev_applied)
         # a live session first: batches after the revocation
         for i in range(3):
@@ -645,21 +621,5 @@ class Faults(unittest.TestCase):
         self.assertEqual(gw.stop(), 0, tail(gw.stderr()))
 
 
-def main():
-    """Take the three paths off argv, then run the tests."""
-    global GATEWAY_BIN, CERTS_BIN
-    paths = [a for a in sys.argv[1:4] if not a.startswith("-")]
-    if len(paths) == 3:
-        del sys.argv[1:4]
-        hcptest.BINARY = os.path.abspath(paths[0])
-        GATEWAY_BIN, CERTS_BIN = os.path.abspath(paths[1]), os.path.abspath(paths[2])
-    hcptest.binary()
-    for what, path in (("hcp-gateway", GATEWAY_BIN), ("hcp-certs", CERTS_BIN)):
-        if not path or not os.access(path, os.X_OK):
-            sys.exit("usage: test_repl_faults.py hcp-node hcp-gateway hcp-certs "
-                     "(%s not executable: %r)" % (what, path))
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    hcptest.main("hcp-gateway", "hcp-certs")

@@ -33,10 +33,8 @@ import time
 import unittest
 
 import hcptest
-from hcptest import Gateway, Node, evaluation, run_certs, wait_until
+from hcptest import GW_NAME, Gateway, Node, evaluation, run_certs, wait_until
 
-GATEWAY_BIN = CERTS_BIN = CLIENT_BIN = ""
-GW_NAME = "gw.test"
 REAL, HOSTILE, NEWCOMER, LATE_REVOKED = "630102", "630103", "630105", "630106"
 VICTIM = "630104"  # a county nobody serves: the hostile peer claims it
 AUTH_MS = 2000
@@ -44,12 +42,10 @@ PENDING_MAX = 16
 T0 = time.monotonic()
 
 
-def say(fmt, *args):
-    sys.stderr.write("[hostile %6.1fs] %s\n" % (time.monotonic() - T0, fmt % args if args else fmt))
-    sys.stderr.flush()
+say = hcptest.sayer("hostile", T0)
 
 
-class Hostile(unittest.TestCase):
+class Hostile(hcptest.DumpOnFailure, unittest.TestCase):
     tmp = pki = gw = node = None
     procs = []
 
@@ -57,19 +53,14 @@ class Hostile(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hcp-hostile-")
         try:
-            cls.pki = os.path.join(cls.tmp, "pki")
-            run_certs(CERTS_BIN, "init", "--dir", cls.pki)
-            run_certs(CERTS_BIN, "gateway", "--dir", cls.pki, "--name", GW_NAME)
-            for c in (REAL, HOSTILE, NEWCOMER, LATE_REVOKED):
-                run_certs(CERTS_BIN, "node", "--dir", cls.pki, "--county", c)
-            p = cls.p
+            cls.pki = hcptest.make_pki(os.path.join(cls.tmp, "pki"),
+                                       (REAL, HOSTILE, NEWCOMER, LATE_REVOKED))
             gdir = os.path.join(cls.tmp, "gateway")
             os.mkdir(gdir)
-            cls.gw = Gateway(GATEWAY_BIN, tmp=gdir,
+            cls.gw = Gateway(hcptest.path("hcp-gateway"), tmp=gdir,
                              env={"HCP_REPL_AUTH_MS": str(AUTH_MS),
                                   "HCP_REPL_PENDING_MAX": str(PENDING_MAX)},
-                             args=("--tls-cert", p("gateway.crt"), "--tls-key", p("gateway.key"),
-                                   "--tls-ca", p("ca.crt"), "--tls-crl", p("crl.pem")))
+                             args=hcptest.gateway_tls_args(cls.pki))
             cls.procs.append(cls.gw)
             cls.gw.start()
             cls.node = cls.start_node(REAL)
@@ -86,11 +77,9 @@ class Hostile(unittest.TestCase):
     def start_node(cls, county):
         ndir = os.path.join(cls.tmp, "node-" + county)
         os.mkdir(ndir)
-        n = Node(county=county, tmp=ndir, args=[
-            "--sweep-interval", "86400", "--gateway", cls.gw.url,
-            "--tls-cert", cls.p("nodes/%s.crt" % county),
-            "--tls-key", cls.p("nodes/%s.key" % county),
-            "--tls-ca", cls.p("ca.crt"), "--tls-server-name", GW_NAME])
+        n = Node(county=county, tmp=ndir,
+                 args=["--sweep-interval", "86400", "--gateway", cls.gw.url] +
+                 hcptest.node_tls_args(cls.pki, county))
         cls.procs.append(n)
         n.start()
         return n
@@ -102,17 +91,11 @@ class Hostile(unittest.TestCase):
     def setUp(self):
         sys.stderr.write("\n")
 
-    def run(self, result=None):
-        n = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result and len(result.failures) + len(result.errors) > n:
-            hcptest.dump(self.procs, "failure")
-        return out
-
     # ---- helpers ----
     def client(self, cert_county, *args, timeout=60):
         """repl_client with cert_county's pair; (exit code, stdout)."""
-        cmd = [CLIENT_BIN, self.gw.url, self.p("ca.crt"), self.p("nodes/%s.crt" % cert_county),
+        cmd = [hcptest.path("repl_client"), self.gw.url, self.p("ca.crt"),
+               self.p("nodes/%s.crt" % cert_county),
                self.p("nodes/%s.key" % cert_county), GW_NAME] + [str(a) for a in args]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         say("repl_client %s %s -> %d %r %s", cert_county, " ".join(map(str, args)), r.returncode,
@@ -173,7 +156,7 @@ class Hostile(unittest.TestCase):
         before = self.stored()
         # ... is revoked while the gateway runs, and refused at the next handshake
         time.sleep(0.05)  # a new mtime even on a coarse clock
-        run_certs(CERTS_BIN, "revoke", "--dir", self.pki, "--county", LATE_REVOKED)
+        run_certs(hcptest.path("hcp-certs"), "revoke", "--dir", self.pki, "--county", LATE_REVOKED)
         code, out = self.client(LATE_REVOKED, "hello", REAL, 123456)
         self.assertNotEqual(code, 0, "a revoked certificate completed TLS: %r" % out)
         code, out = self.client(LATE_REVOKED, "hello", VICTIM, 2**63 - 1)
@@ -198,7 +181,8 @@ class Hostile(unittest.TestCase):
     def test_4_unauthenticated_connections_closed(self):
         # TLS done, nothing said; and a hello without auth (each waits up to 30 s)
         silent = [subprocess.Popen(
-            [CLIENT_BIN, self.gw.url, self.p("ca.crt"), self.p("nodes/%s.crt" % HOSTILE),
+            [hcptest.path("repl_client"), self.gw.url, self.p("ca.crt"),
+             self.p("nodes/%s.crt" % HOSTILE),
              self.p("nodes/%s.key" % HOSTILE), GW_NAME, mode, "30000"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for mode in ("silent", "silent", "hello_wait")]
@@ -268,15 +252,5 @@ class Hostile(unittest.TestCase):
         self.write_and_converge(self.node, "after idle connections")
 
 
-def main():
-    global GATEWAY_BIN, CERTS_BIN, CLIENT_BIN
-    if len(sys.argv) < 5:
-        sys.exit("usage: test_repl_hostile.py hcp-node hcp-gateway hcp-certs repl_client")
-    hcptest.BINARY = os.path.abspath(sys.argv[1])
-    GATEWAY_BIN, CERTS_BIN, CLIENT_BIN = (os.path.abspath(a) for a in sys.argv[2:5])
-    del sys.argv[1:5]
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    hcptest.main("hcp-gateway", "hcp-certs", "repl_client")
