@@ -11,6 +11,7 @@
 
 #include "chain.h"
 #include "division.h"
+#include "gwfeed.h"
 #include "gwstore.h"
 #include "json.h"
 #include "rules.h"
@@ -328,6 +329,9 @@ static bool authenticate(void *arg, const char *token, char *name, unsigned *rol
 
 int gw_http_start(gw *g)
 {
+    int rc = gw_feed_start(g); /* the feed's page cache, before any request */
+    if (rc != HCP_OK)
+        return rc;
     hcpd_http_cfg cfg = {.listen = g->cfg.listen_http,
                          .token = g->token,
                          .is_public = is_public,
@@ -335,11 +339,15 @@ int gw_http_start(gw *g)
                          .arg = g,
                          .authenticate = authenticate,
                          .loop = g->loop};
-    return hcpd_http_start(&cfg, &g->http);
+    rc = hcpd_http_start(&cfg, &g->http);
+    if (rc != HCP_OK)
+        gw_feed_stop(g);
+    return rc;
 }
 
 void gw_http_stop(gw *g)
 {
     hcpd_http_stop(g->http);
     g->http = NULL;
+    gw_feed_stop(g); /* no request in flight any more */
 }

@@ -37,10 +37,11 @@ typedef struct gw_config {
     int map_max_mib;                    /* --map-max-mib: ceiling of the LMDB map */
 } gw_config;
 
-typedef struct gw_store gw_store;   /* store.c */
-typedef struct gw_ingest gw_ingest; /* ingest.c */
-typedef struct gw_writer gw_writer; /* writer.c */
-typedef struct gw_canary gw_canary; /* canary.c */
+typedef struct gw_store gw_store;           /* store.c */
+typedef struct gw_ingest gw_ingest;         /* ingest.c */
+typedef struct gw_writer gw_writer;         /* writer.c */
+typedef struct gw_canary gw_canary;         /* canary.c */
+typedef struct gw_feed_cache gw_feed_cache; /* feed_cache.c */
 
 typedef struct gw {
     gw_config cfg;
@@ -51,6 +52,7 @@ typedef struct gw {
     gw_ingest *ingest;
     gw_writer *writer;
     gw_canary *canary;
+    gw_feed_cache *feed_cache; /* the feed's rendered pages (gwfeed.h) */
     hcpd_http *http;
     hcpd_acct acct;  /* named accounts and the access log (daemon/accounts.h) */
     char token[128]; /* the admin bearer token: the account "admin" */
@@ -58,6 +60,16 @@ typedef struct gw {
 } gw;
 
 #define gw_log hcpd_log
+
+/* config.c: fill cfg from argv (argv[0] the program) and an optional
+ * --config FILE (flags win), then check it. cfg is zeroed and given the
+ * defaults first. Returns HCPD_CONF_OK (cfg complete and valid),
+ * HCPD_CONF_HELP (--help: print gw_config_usage) or HCPD_CONF_ERROR (a
+ * one-line message in err, errlen bytes). A --divisions file is loaded
+ * into core/division.h's list as a side effect of the check. */
+HCP_NODISCARD int gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Print the usage text to stdout (--help). */
+void gw_config_usage(void);
 
 /* store.c */
 int gw_store_open(gw *g);

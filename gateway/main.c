@@ -21,10 +21,6 @@
 
 #define PROG "hcp-gateway"
 
-/* config.c (see there). */
-int gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen);
-void gw_config_usage(void);
-
 /* The steps before serving, in order; each one prints its own error. */
 static int main_prepare(gw *g)
 {
