@@ -60,15 +60,21 @@ static void get_counties(gw *g, hcpd_req *r)
         hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
         return;
     }
+    bool full = true; /* every county made it into the array */
     for (size_t i = 0; i < ndiv; i++) {
         gw_county c;
         gws_county_get(g->store, divs[i].code, &c);
-        json_array_append_new(arr, county_json(&c));
+        full = full && json_array_append_new(arr, county_json(&c)) == 0;
     }
     for (size_t i = 0; i < nknown; i++)
         if (hcp_division_find(known[i].code) == NULL)
-            json_array_append_new(arr, county_json(&known[i]));
+            full = full && json_array_append_new(arr, county_json(&known[i])) == 0;
     free(known);
+    if (!full) { /* out of memory: never a list with counties missing */
+        json_decref(arr);
+        hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
+        return;
+    }
     hcpd_req_reply_json(r, 200, json_pack("{so}", "counties", arr));
 }
 
@@ -80,7 +86,8 @@ static void get_counties(gw *g, hcpd_req *r)
 static int case_read_logged(gw *g, hcpd_req *r, const char *id, hcp_case *c, hcp_event **evs,
                             size_t *nev)
 {
-    pthread_rwlock_rdlock(&g->store->db.resize);
+    if (pthread_rwlock_rdlock(&g->store->db.resize) != 0) /* EAGAIN: too many readers */
+        return HCP_EBUSY;
     MDB_txn *txn;
     int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
     if (rc == HCP_OK) {
@@ -95,7 +102,7 @@ static int case_read_logged(gw *g, hcpd_req *r, const char *id, hcp_case *c, hcp
         else
             mdb_txn_abort(txn);
     }
-    pthread_rwlock_unlock(&g->store->db.resize);
+    (void)pthread_rwlock_unlock(&g->store->db.resize); /* held by this thread: cannot fail */
     return rc;
 }
 
@@ -119,6 +126,8 @@ static void get_case(gw *g, hcpd_req *r, const char *id)
         hcpd_req_reply_error(r, 404, "case_not_found", "no such case");
     else if (rc == HCP_EFULL)
         hcpd_req_reply_error(r, 503, "storage_full", "the access log cannot be written now");
+    else if (rc == HCP_EBUSY)
+        hcpd_req_reply_error(r, 503, "overloaded", "try again");
     else if (rc != HCP_OK)
         hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
     else
@@ -205,7 +214,8 @@ static int list_scan(gw *g, MDB_txn *txn, const list_q *q, json_t *arr, char *ne
             rc = hcp_stored_case_unpack(g->store->sealer, id, v.mv_data, v.mv_size, false, &c);
             if (rc == HCP_OK && (q->status == 0 || c.status == q->status) &&
                 (!q->overdue || hcp_case_overdue(&c, now) != 0)) {
-                json_array_append_new(arr, hcp_json_case(&c, NULL, 0, now, false));
+                if (json_array_append_new(arr, hcp_json_case(&c, NULL, 0, now, false)) != 0)
+                    rc = HCP_ENOMEM;
                 memcpy(next, id, len + 1);
             }
             hcp_case_clear(&c);

@@ -244,7 +244,7 @@ static void pipe_added(gw_ingest *in, nng_pipe p)
                    "pending=%zu max=%zu closed=%llu detail=\"too many connections not yet "
                    "authenticated: the newest is closed\"",
                    pending, in->pending_max, (unsigned long long)excess);
-        nng_pipe_close(p);
+        (void)nng_pipe_close(p); /* NNG_ENOENT: it went away by itself, as wanted */
     }
 }
 
@@ -281,7 +281,7 @@ static void on_sweep(void *arg)
         nng_pipe p = NNG_PIPE_INITIALIZER;
         /* nng 1.5.2 has no lookup by id; a pipe's handle is its id */
         p.id = late[i];
-        nng_pipe_close(p);
+        (void)nng_pipe_close(p); /* NNG_ENOENT: it went away by itself, as wanted */
     }
     if (n > 0)
         gw_log("info", "repl.auth_timeout",
@@ -850,7 +850,10 @@ int gw_ingest_start(gw *g)
     gw_ingest *in = calloc(1, sizeof(*in));
     if (in == NULL)
         return HCP_ENOMEM;
-    pthread_mutex_init(&in->mu, NULL);
+    if (pthread_mutex_init(&in->mu, NULL) != 0) {
+        free(in);
+        return HCP_ENOMEM;
+    }
     in->auth_ms = (nng_duration)env_long("HCP_REPL_AUTH_MS", GW_AUTH_MS, 100, 3600000);
     in->pending_max = (size_t)env_long("HCP_REPL_PENDING_MAX", GW_PENDING_MAX, 1, GW_SESSIONS / 2);
     in->insecure = strncmp(g->cfg.listen, "tcp://", 6) == 0;
@@ -898,7 +901,7 @@ void gw_ingest_stop(gw *g)
     for (size_t i = 0; i < GW_SESSIONS; i++)
         sp_release(in->sessions[i].peer);
     repl_verifier_free(in->verifier);
-    pthread_mutex_destroy(&in->mu);
+    (void)pthread_mutex_destroy(&in->mu); /* no worker is left to hold it */
     free(in);
     g->ingest = NULL;
 }

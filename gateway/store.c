@@ -342,7 +342,10 @@ int gw_store_open(gw *g)
     if (s == NULL)
         return HCP_ENOMEM;
     s->sealer = g->sealer;
-    pthread_mutex_init(&s->mu, NULL);
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return HCP_ENOMEM;
+    }
     size_t ndiv = 0;
     (void)hcp_divisions(&ndiv); /* at most HCP_DIVISIONS_MAX: the product cannot overflow */
     s->nslots = table_slots(ndiv);
@@ -351,7 +354,7 @@ int gw_store_open(gw *g)
         gw_log("error", "store.open_failed", "divisions=%zu slots=%zu reason=\"%s\"", ndiv,
                s->nslots, ndiv == 0 ? "no divisions in use" : "out of memory");
         free(s->table);
-        pthread_mutex_destroy(&s->mu);
+        (void)pthread_mutex_destroy(&s->mu); /* never locked yet */
         free(s);
         return ndiv == 0 ? HCP_EINVAL : HCP_ENOMEM;
     }
@@ -391,7 +394,7 @@ void gw_store_close(gw *g)
     if (s == NULL)
         return;
     hcpd_env_close(&s->db);
-    pthread_mutex_destroy(&s->mu);
+    (void)pthread_mutex_destroy(&s->mu); /* the threads using the store have stopped */
     free(s->table);
     free(s);
     g->store = NULL;

@@ -324,7 +324,9 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
     }
     if (gw_park_pending(&wr->park) && !uv_is_active((uv_handle_t *)&wr->park_timer) &&
         !hcpd_gc_stopping(wr->gc))
-        uv_timer_start(&wr->park_timer, on_park_tick, GW_PARK_TICK, 0);
+        if (uv_timer_start(&wr->park_timer, on_park_tick, GW_PARK_TICK, 0) != 0)
+            gw_log("warn", "repl.park_timer_failed",
+                   "detail=\"parked batches wait for the next batch to be retried\"");
 }
 
 /* The new batch with the parked ones, each county's in order (park.h). */
@@ -396,8 +398,8 @@ void gw_writer_stop(gw *g)
     gw_writer *wr = g->writer;
     if (wr == NULL)
         return;
-    uv_timer_stop(&wr->park_timer);
-    hcpd_gc_stop(wr->gc); /* stopping: nothing parks again */
+    (void)uv_timer_stop(&wr->park_timer); /* always 0 (libuv) */
+    hcpd_gc_stop(wr->gc);                 /* stopping: nothing parks again */
     uv_close((uv_handle_t *)&wr->park_timer, on_closed);
 }
 
