@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,8 @@ static const char *str(const json_t *o, const char *key)
 static void full_case(hcp_case *c)
 {
     memset(c, 0, sizeof(*c));
-    strcpy(c->id, "630102-20270101-0001");
-    strcpy(c->county, "630102");
+    snprintf(c->id, sizeof(c->id), "630102-20270101-0001");
+    snprintf(c->county, sizeof(c->county), "630102");
     c->in.kind = HCP_KIND_COMPLAINT;
     c->in.channel = HCP_CH_12345;
     c->in.dimensions = HCP_DIM_BIT(HCP_DIM_ATTITUDE) | HCP_DIM_BIT(HCP_DIM_GUIDE);
@@ -128,8 +129,8 @@ static void t_missing_optional(void **state)
     (void)state;
     hcp_case c;
     memset(&c, 0, sizeof(c));
-    strcpy(c.id, "999999-20270101-0001");
-    strcpy(c.county, "999999"); /* not a known division */
+    snprintf(c.id, sizeof(c.id), "999999-20270101-0001");
+    snprintf(c.county, sizeof(c.county), "999999"); /* not a known division */
     c.status = HCP_ST_RECEIVED;
     c.received_at = T0;
     c.last_at = T0;

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,7 @@ static gw_item *batch(const char *code, uint64_t first, size_t n)
 {
     gw_item *it = calloc(1, sizeof(*it));
     assert_non_null(it);
-    strcpy(it->county, code);
+    snprintf(it->county, sizeof(it->county), "%s", code);
     it->f.seq = first;
     it->f.nevents = n;
     it->done = done_cb;
@@ -55,17 +56,18 @@ static gw_item *batch(const char *code, uint64_t first, size_t n)
 /* Link items (NULL-terminated arguments) into a list; its head. */
 static hcpd_gc_item *list(gw_item *first, ...)
 {
+    if (first == NULL)
+        return NULL;
     va_list ap;
     va_start(ap, first);
-    hcpd_gc_item *head = first != NULL ? &first->link : NULL, *tail = head;
+    gw_item *tail = first;
     for (gw_item *it = va_arg(ap, gw_item *); it != NULL; it = va_arg(ap, gw_item *)) {
-        tail->next = &it->link;
-        tail = &it->link;
+        tail->link.next = &it->link;
+        tail = it;
     }
-    if (tail != NULL)
-        tail->next = NULL;
+    tail->link.next = NULL;
     va_end(ap);
-    return head;
+    return &first->link;
 }
 
 /* The index of a county in the simulation. */
