@@ -71,22 +71,34 @@ HCP_NODISCARD int gw_config_parse(gw_config *cfg, int argc, char **argv, char *e
 /* Print the usage text to stdout (--help). */
 void gw_config_usage(void);
 
-/* store.c */
-int gw_store_open(gw *g);
+/* store.c: open (creating) the LMDB store in cfg.data, load the counties'
+ * state, index the feed of a store written before it existed, and open
+ * the accounts (g->acct); g->store on success. Errors: HCP_EINVAL (no
+ * divisions in use), HCP_ENOMEM, LMDB's as hcpd_mdb_err maps them (e.g.
+ * HCP_EIO); logged as store.open_failed. */
+HCP_NODISCARD int gw_store_open(gw *g);
+/* Close the store and free it (safe when not open). */
 void gw_store_close(gw *g);
-/* writer.c: group commit on the loop thread */
-int gw_writer_start(gw *g);
+/* writer.c: the group commit on the loop thread (gwwriter.h). HCP_ENOMEM,
+ * HCP_EIO (its timer), or the group commit's start errors. */
+HCP_NODISCARD int gw_writer_start(gw *g);
 void gw_writer_stop(gw *g); /* apply what is queued, close the handles */
 void gw_writer_free(gw *g); /* after the loop ran the close callbacks */
-/* ingest.c: the nng listener */
-int gw_ingest_start(gw *g);
+/* ingest.c: the nng listener on cfg.listen. HCP_ENOMEM, HCP_EIO (cannot
+ * listen: logged repl.listen_failed), HCP_ECRYPTO (TLS set-up). */
+HCP_NODISCARD int gw_ingest_start(gw *g);
 void gw_ingest_stop(gw *g); /* close the socket, wait for the workers */
 int gw_ingest_port(gw *g);  /* the bound port of the listener; 0 if unknown */
-/* canary.c: a probe of the listener every 10 s; restarts in place on a wedge */
+/* canary.c: a probe of the listener every 10 s; restarts in place on a
+ * wedge. An error (HCP_EINVAL, HCP_ECRYPTO, HCP_ENOMEM) only means no
+ * canary (logged repl.canary_off): the daemon runs on without it. */
 int gw_canary_start(gw *g, int port);
 void gw_canary_stop(gw *g);
-/* api.c: admin routes (token) and public routes */
-int gw_http_start(gw *g);
+/* api.c: admin routes (token) and public routes, the feed's included
+ * (gwfeed.h). HCP_EBUSY when the address is in use, else the HTTP
+ * server's start errors. */
+HCP_NODISCARD int gw_http_start(gw *g);
+/* Stop the HTTP server (in-flight requests answered), then the feed. */
 void gw_http_stop(gw *g);
 
 #endif

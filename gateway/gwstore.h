@@ -60,17 +60,24 @@ struct gw_store {
     uint64_t full_refusals; /* slots wanted while the table was full (logged) */
 };
 
+/* Errors of the functions below, unless said otherwise: LMDB's codes as
+ * gws_err (hcpd_mdb_err, daemon/env.h) maps them, of which callers branch
+ * on HCP_ENOTFOUND (no such record) and HCP_EFULL (the map is full: the
+ * group commit grows it and redoes the transaction); HCP_ENOMEM; the
+ * record codec's HCP_EFORMAT and the sealer's HCP_ECRYPTO for a stored
+ * value that cannot be read. txn is the caller's, borrowed. */
 #define gws_err                hcpd_mdb_err
 #define gws_read_begin(s, txn) hcpd_env_read_begin(&(s)->db, txn)
 #define gws_read_end(s, txn)   hcpd_env_read_end(&(s)->db, txn)
 
-/* A copy of county code's state (a never-seen county comes back zeroed
- * with its genesis head). */
+/* A copy of county code's state into *out (a never-seen county comes back
+ * zeroed with its genesis head). Any thread; no transaction. */
 void gws_county_get(gw_store *s, const char *code, gw_county *out);
-/* Every known county's state: *out a new array of *n (caller frees). */
-int gws_county_list(gw_store *s, gw_county **out, size_t *n);
+/* Every known county's state: *out a new array of *n, owned by the caller
+ * (free()). HCP_ENOMEM. */
+HCP_NODISCARD int gws_county_list(gw_store *s, gw_county **out, size_t *n);
 /* Persist c in txn; gws_county_publish makes it visible after the commit. */
-int gws_county_put(gw_store *s, MDB_txn *txn, const gw_county *c);
+HCP_NODISCARD int gws_county_put(gw_store *s, MDB_txn *txn, const gw_county *c);
 /* Make c visible after its commit. False when c->code has no slot (not a
  * known division, or the table is full: logged as store.counties_full). */
 bool gws_county_publish(gw_store *s, const gw_county *c);
@@ -81,24 +88,37 @@ bool gws_county_publish(gw_store *s, const gw_county *c);
  * (logged). A reported head above REPL_SEQ_MAX is ignored. */
 bool gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time now);
 
-/* Log entries: key county + be64 seq; value per core/stored.h. */
-int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
-                const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len, const void *pii,
-                size_t pii_len);
+/* Log entries: key county + be64 seq (built in store.c only); value per
+ * core/stored.h, the personal record sealed. rec and pii are borrowed. */
+HCP_NODISCARD int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
+                              const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len,
+                              const void *pii, size_t pii_len);
 /* The stored hash at seq (HCP_ENOTFOUND when absent). */
-int gws_log_hash(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
-                 uint8_t hash[HCP_HASH_LEN]);
-/* Event seq of county; rec/pii/ev as hcp_stored_event_unpack. */
-int gws_log_get(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq, bool personal,
-                uint8_t hash[HCP_HASH_LEN], hcp_buf *rec, hcp_buf *pii, hcp_event *ev);
+HCP_NODISCARD int gws_log_hash(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
+                               uint8_t hash[HCP_HASH_LEN]);
+/* Event seq of county (HCP_ENOTFOUND when absent): its hash, the main and
+ * personal records appended to rec/pii (the caller's buffers) and the
+ * decoded event into ev (the caller hcp_event_clear()s it), each output
+ * optional (NULL), as hcp_stored_event_unpack; personal: unseal the
+ * personal record into ev. */
+HCP_NODISCARD int gws_log_get(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
+                              bool personal, uint8_t hash[HCP_HASH_LEN], hcp_buf *rec, hcp_buf *pii,
+                              hcp_event *ev);
 
-int gws_case_get(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_case *c);
-int gws_case_put(gw_store *s, MDB_txn *txn, const hcp_case *c);
+/* Case id into *c (zeroed first; the caller hcp_case_clear()s it, also on
+ * an error), with its personal data when personal. HCP_ENOTFOUND. */
+HCP_NODISCARD int gws_case_get(gw_store *s, MDB_txn *txn, const char *id, bool personal,
+                               hcp_case *c);
+/* Store case c (borrowed), its personal data sealed. */
+HCP_NODISCARD int gws_case_put(gw_store *s, MDB_txn *txn, const hcp_case *c);
 /* Index event (county, seq) under its case. */
-int gws_case_event_add(gw_store *s, MDB_txn *txn, const char *id, const char *county, uint64_t seq);
-/* The events of a case in order (new array; free with gws_events_free). */
-int gws_case_events(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
-                    size_t *n);
+HCP_NODISCARD int gws_case_event_add(gw_store *s, MDB_txn *txn, const char *id, const char *county,
+                                     uint64_t seq);
+/* The events of a case in order: *evs a new array of *n, owned by the
+ * caller (gws_events_free). */
+HCP_NODISCARD int gws_case_events(gw_store *s, MDB_txn *txn, const char *id, bool personal,
+                                  hcp_event **evs, size_t *n);
+/* Free what gws_case_events returned (NULL-safe). */
 void gws_events_free(hcp_event *evs, size_t n);
 
 /* ---- the public feed's index (dbi "feed") ----
@@ -134,8 +154,10 @@ void gws_feed_listen(gw_store *s, gws_feed_hook fn, void *arg);
 /* After a commit in which feed_dirty was set: tell the listener. */
 void gws_feed_changed(gw_store *s, hcp_time now);
 
-/* Keep a batch signature and the certificate that made it. */
-int gws_proof_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t last_seq,
-                  const uint8_t *sig, size_t sig_len, const uint8_t *cert, size_t cert_len);
+/* Keep a batch signature and the certificate that made it (both
+ * borrowed). HCP_ERANGE when the signature is longer than 65535 bytes. */
+HCP_NODISCARD int gws_proof_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t last_seq,
+                                const uint8_t *sig, size_t sig_len, const uint8_t *cert,
+                                size_t cert_len);
 
 #endif

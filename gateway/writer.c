@@ -298,7 +298,7 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
     tentative *t = &wr->t;
     if (rc == HCP_OK) {
         for (size_t i = 0; i < t->n; i++)
-            gws_county_publish(g->store, &t->c[i]);
+            (void)gws_county_publish(g->store, &t->c[i]); /* no slot: logged by the store */
         if (g->store->feed_dirty) /* committed: the feed shows it from now */
             gws_feed_changed(g->store, (hcp_time)time(NULL));
     }
