@@ -11,6 +11,7 @@
 
 #include "chain.h"
 #include "division.h"
+#include "gwfeed.h"
 #include "gwstore.h"
 #include "json.h"
 #include "rules.h"
@@ -59,15 +60,21 @@ static void get_counties(gw *g, hcpd_req *r)
         hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
         return;
     }
+    bool full = true; /* every county made it into the array */
     for (size_t i = 0; i < ndiv; i++) {
         gw_county c;
         gws_county_get(g->store, divs[i].code, &c);
-        json_array_append_new(arr, county_json(&c));
+        full = full && json_array_append_new(arr, county_json(&c)) == 0;
     }
     for (size_t i = 0; i < nknown; i++)
         if (hcp_division_find(known[i].code) == NULL)
-            json_array_append_new(arr, county_json(&known[i]));
+            full = full && json_array_append_new(arr, county_json(&known[i])) == 0;
     free(known);
+    if (!full) { /* out of memory: never a list with counties missing */
+        json_decref(arr);
+        hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
+        return;
+    }
     hcpd_req_reply_json(r, 200, json_pack("{so}", "counties", arr));
 }
 
@@ -79,7 +86,8 @@ static void get_counties(gw *g, hcpd_req *r)
 static int case_read_logged(gw *g, hcpd_req *r, const char *id, hcp_case *c, hcp_event **evs,
                             size_t *nev)
 {
-    pthread_rwlock_rdlock(&g->store->db.resize);
+    if (pthread_rwlock_rdlock(&g->store->db.resize) != 0) /* EAGAIN: too many readers */
+        return HCP_EBUSY;
     MDB_txn *txn;
     int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
     if (rc == HCP_OK) {
@@ -94,7 +102,7 @@ static int case_read_logged(gw *g, hcpd_req *r, const char *id, hcp_case *c, hcp
         else
             mdb_txn_abort(txn);
     }
-    pthread_rwlock_unlock(&g->store->db.resize);
+    (void)pthread_rwlock_unlock(&g->store->db.resize); /* held by this thread: cannot fail */
     return rc;
 }
 
@@ -118,6 +126,8 @@ static void get_case(gw *g, hcpd_req *r, const char *id)
         hcpd_req_reply_error(r, 404, "case_not_found", "no such case");
     else if (rc == HCP_EFULL)
         hcpd_req_reply_error(r, 503, "storage_full", "the access log cannot be written now");
+    else if (rc == HCP_EBUSY)
+        hcpd_req_reply_error(r, 503, "overloaded", "try again");
     else if (rc != HCP_OK)
         hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
     else
@@ -204,7 +214,8 @@ static int list_scan(gw *g, MDB_txn *txn, const list_q *q, json_t *arr, char *ne
             rc = hcp_stored_case_unpack(g->store->sealer, id, v.mv_data, v.mv_size, false, &c);
             if (rc == HCP_OK && (q->status == 0 || c.status == q->status) &&
                 (!q->overdue || hcp_case_overdue(&c, now) != 0)) {
-                json_array_append_new(arr, hcp_json_case(&c, NULL, 0, now, false));
+                if (json_array_append_new(arr, hcp_json_case(&c, NULL, 0, now, false)) != 0)
+                    rc = HCP_ENOMEM;
                 memcpy(next, id, len + 1);
             }
             hcp_case_clear(&c);
@@ -328,6 +339,9 @@ static bool authenticate(void *arg, const char *token, char *name, unsigned *rol
 
 int gw_http_start(gw *g)
 {
+    int rc = gw_feed_start(g); /* the feed's page cache, before any request */
+    if (rc != HCP_OK)
+        return rc;
     hcpd_http_cfg cfg = {.listen = g->cfg.listen_http,
                          .token = g->token,
                          .is_public = is_public,
@@ -335,11 +349,15 @@ int gw_http_start(gw *g)
                          .arg = g,
                          .authenticate = authenticate,
                          .loop = g->loop};
-    return hcpd_http_start(&cfg, &g->http);
+    rc = hcpd_http_start(&cfg, &g->http);
+    if (rc != HCP_OK)
+        gw_feed_stop(g);
+    return rc;
 }
 
 void gw_http_stop(gw *g)
 {
     hcpd_http_stop(g->http);
     g->http = NULL;
+    gw_feed_stop(g); /* no request in flight any more */
 }

@@ -102,7 +102,7 @@ static void probe_fn(void *arg)
         nng_msg_free(m);
     }
     p->rv = rv;
-    nng_close(s);
+    (void)nng_close(s); /* only NNG_ECLOSED: the probe's socket is gone either way */
 }
 
 /* Wait up to secs for stop; true when stopping. */
@@ -191,6 +191,27 @@ static void *canary_main(void *arg)
     return NULL;
 }
 
+/* The canary's lock and condition; HCP_ENOMEM when either cannot be made
+ * (nothing is left to destroy then). */
+static int canary_sync_init(gw_canary *c)
+{
+    if (pthread_mutex_init(&c->mu, NULL) != 0)
+        return HCP_ENOMEM;
+    if (pthread_cond_init(&c->cv, NULL) != 0) {
+        (void)pthread_mutex_destroy(&c->mu); /* just made, never locked */
+        return HCP_ENOMEM;
+    }
+    return HCP_OK;
+}
+
+/* Destroy what canary_sync_init made, with no thread using it any more:
+ * destroying an unused mutex or condition cannot fail. */
+static void canary_sync_destroy(gw_canary *c)
+{
+    (void)pthread_cond_destroy(&c->cv);
+    (void)pthread_mutex_destroy(&c->mu);
+}
+
 /* TLS of the canary's connections: the gateway's own certificate as the
  * client's; the server is not verified (it is this process). */
 static int canary_tls(gw_canary *c)
@@ -241,11 +262,9 @@ int gw_canary_start(gw *g, int port)
     if (rc == HCP_OK && strncmp(l, "tcp", 3) != 0)
         rc = canary_tls(c);
     if (rc == HCP_OK) {
-        pthread_mutex_init(&c->mu, NULL);
-        pthread_cond_init(&c->cv, NULL);
-        if (pthread_create(&c->thread, NULL, canary_main, c) != 0) {
-            pthread_cond_destroy(&c->cv);
-            pthread_mutex_destroy(&c->mu);
+        rc = canary_sync_init(c);
+        if (rc == HCP_OK && pthread_create(&c->thread, NULL, canary_main, c) != 0) {
+            canary_sync_destroy(c);
             rc = HCP_ENOMEM;
         }
     }
@@ -267,7 +286,7 @@ void gw_canary_stop(gw *g)
         return;
     pthread_mutex_lock(&c->mu);
     c->stopping = true;
-    pthread_cond_signal(&c->cv);
+    (void)pthread_cond_signal(&c->cv); /* fails only on an invalid cond: c->cv is valid */
     pthread_mutex_unlock(&c->mu);
     g->canary = NULL;
     /* a probe normally ends in milliseconds; one stuck in nng would hold a
@@ -284,7 +303,6 @@ void gw_canary_stop(gw *g)
         return; /* an abandoned probe may still use the TLS config */
     if (c->tls != NULL)
         nng_tls_config_free(c->tls);
-    pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
+    canary_sync_destroy(c);
     free(c);
 }

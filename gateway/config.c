@@ -10,12 +10,6 @@
 #include "division.h"
 #include "gw.h"
 
-/* Declared here and in main.c, their only caller (gw.h is the contract of
- * the gateway's other files). gw_config_parse returns HCPD_CONF_OK (cfg is
- * complete and valid), HCPD_CONF_HELP or HCPD_CONF_ERROR (message in err). */
-int gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen);
-void gw_config_usage(void);
-
 #define GW_STR(n, f) HCPD_CONF_STR_OPT(gw_config, n, f)
 
 static const hcpd_conf_opt cfg_opts[] = {

@@ -37,10 +37,11 @@ typedef struct gw_config {
     int map_max_mib;                    /* --map-max-mib: ceiling of the LMDB map */
 } gw_config;
 
-typedef struct gw_store gw_store;   /* store.c */
-typedef struct gw_ingest gw_ingest; /* ingest.c */
-typedef struct gw_writer gw_writer; /* writer.c */
-typedef struct gw_canary gw_canary; /* canary.c */
+typedef struct gw_store gw_store;           /* store.c */
+typedef struct gw_ingest gw_ingest;         /* ingest.c */
+typedef struct gw_writer gw_writer;         /* writer.c */
+typedef struct gw_canary gw_canary;         /* canary.c */
+typedef struct gw_feed_cache gw_feed_cache; /* feed_cache.c */
 
 typedef struct gw {
     gw_config cfg;
@@ -51,6 +52,7 @@ typedef struct gw {
     gw_ingest *ingest;
     gw_writer *writer;
     gw_canary *canary;
+    gw_feed_cache *feed_cache; /* the feed's rendered pages (gwfeed.h) */
     hcpd_http *http;
     hcpd_acct acct;  /* named accounts and the access log (daemon/accounts.h) */
     char token[128]; /* the admin bearer token: the account "admin" */
@@ -59,22 +61,44 @@ typedef struct gw {
 
 #define gw_log hcpd_log
 
-/* store.c */
-int gw_store_open(gw *g);
+/* config.c: fill cfg from argv (argv[0] the program) and an optional
+ * --config FILE (flags win), then check it. cfg is zeroed and given the
+ * defaults first. Returns HCPD_CONF_OK (cfg complete and valid),
+ * HCPD_CONF_HELP (--help: print gw_config_usage) or HCPD_CONF_ERROR (a
+ * one-line message in err, errlen bytes). A --divisions file is loaded
+ * into core/division.h's list as a side effect of the check. */
+HCP_NODISCARD int gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Print the usage text to stdout (--help). */
+void gw_config_usage(void);
+
+/* store.c: open (creating) the LMDB store in cfg.data, load the counties'
+ * state, index the feed of a store written before it existed, and open
+ * the accounts (g->acct); g->store on success. Errors: HCP_EINVAL (no
+ * divisions in use), HCP_ENOMEM, LMDB's as hcpd_mdb_err maps them (e.g.
+ * HCP_EIO); logged as store.open_failed. */
+HCP_NODISCARD int gw_store_open(gw *g);
+/* Close the store and free it (safe when not open). */
 void gw_store_close(gw *g);
-/* writer.c: group commit on the loop thread */
-int gw_writer_start(gw *g);
+/* writer.c: the group commit on the loop thread (gwwriter.h). HCP_ENOMEM,
+ * HCP_EIO (its timer), or the group commit's start errors. */
+HCP_NODISCARD int gw_writer_start(gw *g);
 void gw_writer_stop(gw *g); /* apply what is queued, close the handles */
 void gw_writer_free(gw *g); /* after the loop ran the close callbacks */
-/* ingest.c: the nng listener */
-int gw_ingest_start(gw *g);
+/* ingest.c: the nng listener on cfg.listen. HCP_ENOMEM, HCP_EIO (cannot
+ * listen: logged repl.listen_failed), HCP_ECRYPTO (TLS set-up). */
+HCP_NODISCARD int gw_ingest_start(gw *g);
 void gw_ingest_stop(gw *g); /* close the socket, wait for the workers */
 int gw_ingest_port(gw *g);  /* the bound port of the listener; 0 if unknown */
-/* canary.c: a probe of the listener every 10 s; restarts in place on a wedge */
+/* canary.c: a probe of the listener every 10 s; restarts in place on a
+ * wedge. An error (HCP_EINVAL, HCP_ECRYPTO, HCP_ENOMEM) only means no
+ * canary (logged repl.canary_off): the daemon runs on without it. */
 int gw_canary_start(gw *g, int port);
 void gw_canary_stop(gw *g);
-/* api.c: admin routes (token) and public routes */
-int gw_http_start(gw *g);
+/* api.c: admin routes (token) and public routes, the feed's included
+ * (gwfeed.h). HCP_EBUSY when the address is in use, else the HTTP
+ * server's start errors. */
+HCP_NODISCARD int gw_http_start(gw *g);
+/* Stop the HTTP server (in-flight requests answered), then the feed. */
 void gw_http_stop(gw *g);
 
 #endif

@@ -27,6 +27,12 @@
 
 enum gw_county_state { GW_NEVER_SEEN = 0, GW_OK, GW_FORKED, GW_UNAUTHORIZED };
 
+/* Told after every commit that changed the public feed, at the instant
+ * at (seconds): the layer above drops what it rendered (feed.c). Called
+ * on the loop thread, after the commit, so the change is already visible
+ * to every new read transaction. */
+typedef void (*gws_feed_hook)(void *arg, hcp_time at);
+
 typedef struct gw_county {
     char code[HCP_COUNTY_LEN + 1]; /* "" = free slot */
     uint64_t applied;              /* last sequence number applied */
@@ -41,12 +47,12 @@ struct gw_store {
     hcpd_env db;
     MDB_dbi meta, log, counties, proofs, cases, case_ev, feed;
     hcp_sealer *sealer; /* borrowed */
-    /* The public feed (feed.c): its version goes up after every commit
-     * that changed a case, and mtime is when (Last-Modified). */
-    _Atomic uint64_t feed_version;
-    _Atomic int64_t feed_mtime;
-    bool feed_dirty;                  /* loop thread: this transaction changed a case */
-    struct gw_feed_cache *feed_cache; /* rendered pages, owned */
+    /* The public feed: feed_dirty is set (loop thread) when the write
+     * transaction being built changed a case's entry; after its commit the
+     * writer calls gws_feed_changed, which tells the listener (feed.c). */
+    bool feed_dirty;
+    gws_feed_hook feed_hook; /* loop thread; NULL: nobody listens */
+    void *feed_hook_arg;
     pthread_mutex_t mu;
     gw_county *table; /* nslots entries, owned */
     size_t nslots;    /* a power of two, >= 2 x the divisions, >= GW_COUNTIES_MIN */
@@ -54,17 +60,24 @@ struct gw_store {
     uint64_t full_refusals; /* slots wanted while the table was full (logged) */
 };
 
+/* Errors of the functions below, unless said otherwise: LMDB's codes as
+ * gws_err (hcpd_mdb_err, daemon/env.h) maps them, of which callers branch
+ * on HCP_ENOTFOUND (no such record) and HCP_EFULL (the map is full: the
+ * group commit grows it and redoes the transaction); HCP_ENOMEM; the
+ * record codec's HCP_EFORMAT and the sealer's HCP_ECRYPTO for a stored
+ * value that cannot be read. txn is the caller's, borrowed. */
 #define gws_err                hcpd_mdb_err
 #define gws_read_begin(s, txn) hcpd_env_read_begin(&(s)->db, txn)
 #define gws_read_end(s, txn)   hcpd_env_read_end(&(s)->db, txn)
 
-/* A copy of county code's state (a never-seen county comes back zeroed
- * with its genesis head). */
+/* A copy of county code's state into *out (a never-seen county comes back
+ * zeroed with its genesis head). Any thread; no transaction. */
 void gws_county_get(gw_store *s, const char *code, gw_county *out);
-/* Every known county's state: *out a new array of *n (caller frees). */
-int gws_county_list(gw_store *s, gw_county **out, size_t *n);
+/* Every known county's state: *out a new array of *n, owned by the caller
+ * (free()). HCP_ENOMEM. */
+HCP_NODISCARD int gws_county_list(gw_store *s, gw_county **out, size_t *n);
 /* Persist c in txn; gws_county_publish makes it visible after the commit. */
-int gws_county_put(gw_store *s, MDB_txn *txn, const gw_county *c);
+HCP_NODISCARD int gws_county_put(gw_store *s, MDB_txn *txn, const gw_county *c);
 /* Make c visible after its commit. False when c->code has no slot (not a
  * known division, or the table is full: logged as store.counties_full). */
 bool gws_county_publish(gw_store *s, const gw_county *c);
@@ -75,54 +88,76 @@ bool gws_county_publish(gw_store *s, const gw_county *c);
  * (logged). A reported head above REPL_SEQ_MAX is ignored. */
 bool gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time now);
 
-/* Log entries: key county + be64 seq; value per core/stored.h. */
-int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
-                const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len, const void *pii,
-                size_t pii_len);
+/* Log entries: key county + be64 seq (built in store.c only); value per
+ * core/stored.h, the personal record sealed. rec and pii are borrowed. */
+HCP_NODISCARD int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
+                              const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len,
+                              const void *pii, size_t pii_len);
 /* The stored hash at seq (HCP_ENOTFOUND when absent). */
-int gws_log_hash(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
-                 uint8_t hash[HCP_HASH_LEN]);
-/* Event seq of county; rec/pii/ev as hcp_stored_event_unpack. */
-int gws_log_get(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq, bool personal,
-                uint8_t hash[HCP_HASH_LEN], hcp_buf *rec, hcp_buf *pii, hcp_event *ev);
+HCP_NODISCARD int gws_log_hash(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
+                               uint8_t hash[HCP_HASH_LEN]);
+/* Event seq of county (HCP_ENOTFOUND when absent): its hash, the main and
+ * personal records appended to rec/pii (the caller's buffers) and the
+ * decoded event into ev (the caller hcp_event_clear()s it), each output
+ * optional (NULL), as hcp_stored_event_unpack; personal: unseal the
+ * personal record into ev. */
+HCP_NODISCARD int gws_log_get(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
+                              bool personal, uint8_t hash[HCP_HASH_LEN], hcp_buf *rec, hcp_buf *pii,
+                              hcp_event *ev);
 
-int gws_case_get(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_case *c);
-int gws_case_put(gw_store *s, MDB_txn *txn, const hcp_case *c);
+/* Case id into *c (zeroed first; the caller hcp_case_clear()s it, also on
+ * an error), with its personal data when personal. HCP_ENOTFOUND. */
+HCP_NODISCARD int gws_case_get(gw_store *s, MDB_txn *txn, const char *id, bool personal,
+                               hcp_case *c);
+/* Store case c (borrowed), its personal data sealed. */
+HCP_NODISCARD int gws_case_put(gw_store *s, MDB_txn *txn, const hcp_case *c);
 /* Index event (county, seq) under its case. */
-int gws_case_event_add(gw_store *s, MDB_txn *txn, const char *id, const char *county, uint64_t seq);
-/* The events of a case in order (new array; free with gws_events_free). */
-int gws_case_events(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_event **evs,
-                    size_t *n);
+HCP_NODISCARD int gws_case_event_add(gw_store *s, MDB_txn *txn, const char *id, const char *county,
+                                     uint64_t seq);
+/* The events of a case in order: *evs a new array of *n, owned by the
+ * caller (gws_events_free). */
+HCP_NODISCARD int gws_case_events(gw_store *s, MDB_txn *txn, const char *id, bool personal,
+                                  hcp_event **evs, size_t *n);
+/* Free what gws_case_events returned (NULL-safe). */
 void gws_events_free(hcp_event *evs, size_t n);
 
 /* ---- the public feed's index (dbi "feed") ----
  * Key: be64 updated_at (the case's last_at, seconds) | case id, so a
- * reverse cursor scan is "newest update first". Value: GWS_FEED_HDR bytes
- * (u8 format 1 | u8 flags GWS_FEED_* | be64 received_at | be64 flip_at,
- * the instant after which a kept deadline is missed, 0 none) then the
- * redacted entry as a JSON object without "deadline_met" (feed.c). */
-#define GWS_FEED_HDR    18
-#define GWS_FEED_CLOSED 1u
-#define GWS_FEED_MET    2u
+ * reverse cursor scan is "newest update first"; built and taken apart
+ * only by gws_feed_key / gws_feed_key_parse. Value: the entry as
+ * gw_feed_entry_value makes it (feed_entry.h). */
+#define GWS_FEED_KEY_MAX (8 + HCP_CASE_ID_MAX)
+
+/* The feed key of case id updated at `updated` into k; returns its length
+ * (8 + the id's, the id cut at HCP_CASE_ID_MAX - 1 bytes). */
+size_t gws_feed_key(uint8_t k[GWS_FEED_KEY_MAX], hcp_time updated, const char *id);
+/* Take feed key k (len bytes) apart into *updated and id (NUL-terminated);
+ * false when it cannot be one (its id not longer than a county code, or
+ * too long), and then the outputs are unspecified. */
+bool gws_feed_key_parse(const void *k, size_t len, hcp_time *updated, char id[HCP_CASE_ID_MAX]);
 
 /* Replace case c's feed entry in txn: drop the one under prev_at (0: the
- * case had none), write c's as of now. c is borrowed. */
-int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case *c, hcp_time now);
-/* After a commit in which feed_dirty was set: a new feed version. */
+ * case had none), write c's as of now, and mark the transaction
+ * feed_dirty. c is borrowed. Errors: HCP_EINVAL (NULL or id-less case),
+ * the entry builder's (HCP_ENOMEM, HCP_ERANGE), LMDB's as gws_err maps
+ * them (HCP_EFULL: the map is full, the group commit grows it). */
+HCP_NODISCARD int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case *c,
+                                  hcp_time now);
+/* The stored entry of case id updated at `updated`, in txn: *v borrows
+ * from the transaction. HCP_ENOTFOUND when there is none. */
+HCP_NODISCARD int gws_feed_get(gw_store *s, MDB_txn *txn, const char *id, hcp_time updated,
+                               MDB_val *v);
+/* Listen to feed changes: fn(arg, at) after each commit that changed the
+ * feed (NULL: stop listening). Call on the loop thread, or before the loop
+ * runs or after it stopped; one listener at a time. */
+void gws_feed_listen(gw_store *s, gws_feed_hook fn, void *arg);
+/* After a commit in which feed_dirty was set: tell the listener. */
 void gws_feed_changed(gw_store *s, hcp_time now);
 
-/* feed.c: the entry value of c (GWS_FEED_HDR + JSON) into out, redacted
- * with c's personal data as known strings; c is borrowed. */
-int gw_feed_value(const hcp_case *c, hcp_time now, hcp_buf *out);
-/* feed.c: the page cache, made at store open and freed at close. */
-int gw_feed_cache_new(struct gw_feed_cache **out);
-void gw_feed_cache_free(struct gw_feed_cache *fc);
-/* feed.c: whether path is a public feed route; answer it (GET/HEAD). */
-bool gw_feed_is_route(const char *path);
-void gw_feed_handle(gw *g, hcpd_req *r);
-
-/* Keep a batch signature and the certificate that made it. */
-int gws_proof_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t last_seq,
-                  const uint8_t *sig, size_t sig_len, const uint8_t *cert, size_t cert_len);
+/* Keep a batch signature and the certificate that made it (both
+ * borrowed). HCP_ERANGE when the signature is longer than 65535 bytes. */
+HCP_NODISCARD int gws_proof_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t last_seq,
+                                const uint8_t *sig, size_t sig_len, const uint8_t *cert,
+                                size_t cert_len);
 
 #endif

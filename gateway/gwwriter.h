@@ -34,9 +34,12 @@ struct gw_item {
     uint64_t parked_at; /* loop ms when it first waited for an earlier batch; 0: never */
 };
 
-/* Queue it (ownership passes) from any thread. done may be NULL. */
+/* Queue it (ownership passes: the writer answers it through done and
+ * frees it) from any thread. done may be NULL (a fork mark). Never fails:
+ * once the writer stops, an item is answered `overloaded`. */
 void gw_writer_submit(gw *g, gw_item *it);
-/* Free an item and what it owns. */
+/* Free an item and what it owns (its message, frame and certificate);
+ * NULL-safe. */
 void gw_item_free(gw_item *it);
 
 #endif

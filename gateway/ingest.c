@@ -244,7 +244,7 @@ static void pipe_added(gw_ingest *in, nng_pipe p)
                    "pending=%zu max=%zu closed=%llu detail=\"too many connections not yet "
                    "authenticated: the newest is closed\"",
                    pending, in->pending_max, (unsigned long long)excess);
-        nng_pipe_close(p);
+        (void)nng_pipe_close(p); /* NNG_ENOENT: it went away by itself, as wanted */
     }
 }
 
@@ -281,7 +281,7 @@ static void on_sweep(void *arg)
         nng_pipe p = NNG_PIPE_INITIALIZER;
         /* nng 1.5.2 has no lookup by id; a pipe's handle is its id */
         p.id = late[i];
-        nng_pipe_close(p);
+        (void)nng_pipe_close(p); /* NNG_ENOENT: it went away by itself, as wanted */
     }
     if (n > 0)
         gw_log("info", "repl.auth_timeout",
@@ -456,61 +456,72 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
     reply_frame(w, &r);
 }
 
-/* Verify an auth frame; on success bind the pipe's session to the county
- * the certificate proves, and only then record anything about it: the
- * head its hello told, when it was seen, a fork that head reveals. */
-static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
+/* Check an auth frame against the pipe's hello and nonce, the CA and the
+ * CRL: NULL when it proves f->county (nonce receives the nonce it signed,
+ * *peer the verified certificate, owned by the caller), else the reason
+ * to answer (*peer is then a certificate to free, or NULL). */
+static const char *auth_verify(gw_ingest *in, uint32_t pipe, const repl_frame *f,
+                               uint8_t nonce[REPL_NONCE_LEN], repl_peer **peer)
 {
-    gw_ingest *in = w->g->ingest;
-    const char *reason = NULL;
-    repl_peer *peer = NULL;
-    uint8_t nonce[REPL_NONCE_LEN];
     char hello_county[HCP_COUNTY_LEN + 1] = "";
+    *peer = NULL;
     pthread_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     bool has = s != NULL && s->has_nonce;
     if (has) {
-        memcpy(nonce, s->nonce, sizeof(nonce));
+        memcpy(nonce, s->nonce, REPL_NONCE_LEN);
         memcpy(hello_county, s->hello_county, sizeof(hello_county));
     }
     pthread_mutex_unlock(&in->mu);
     if (!has)
-        reason = "unauthenticated";
-    else if (strcmp(hello_county, f->county) != 0)
-        reason = "county_mismatch"; /* the hello's head was told for another county */
-    if (reason == NULL && repl_verifier_reload(in->verifier) != HCP_OK)
+        return "unauthenticated";
+    if (strcmp(hello_county, f->county) != 0)
+        return "county_mismatch"; /* the hello's head was told for another county */
+    if (repl_verifier_reload(in->verifier) != HCP_OK)
         gw_log("warn", "repl.crl_reload_failed", "detail=\"keeping the previous CRL\"");
     const char *why = NULL;
-    if (reason == NULL && repl_peer_new(in->verifier, f->cert, f->cert_len, &peer, &why) != 0) {
-        peer = NULL;
-        reason = why != NULL ? why : "bad_cert";
-    } else if (reason == NULL && strcmp(repl_peer_county(peer), f->county) != 0)
-        reason = "county_mismatch";
-    else if (reason == NULL &&
-             repl_peer_verify_auth(peer, nonce, f->county, f->node, f->sig, f->sig_len) != 0)
-        reason = "bad_signature";
-    if (reason != NULL) {
-        gw_log("warn", "repl.auth_refused", "county=%s cert=%s reason=%s", f->county,
-               peer ? repl_peer_county(peer) : "-", reason);
-        repl_peer_free(peer);
-        reply_error(w, reason, 0);
-        return;
+    if (repl_peer_new(in->verifier, f->cert, f->cert_len, peer, &why) != 0) {
+        *peer = NULL;
+        return why != NULL ? why : "bad_cert";
     }
-    /* proven from here on: f->county is the certificate's county */
-    uint64_t hseq = 0;
-    bool hhas = false, bound = false;
-    uint8_t hhash[HCP_HASH_LEN] = {0};
+    if (strcmp(repl_peer_county(*peer), f->county) != 0)
+        return "county_mismatch";
+    if (repl_peer_verify_auth(*peer, nonce, f->county, f->node, f->sig, f->sig_len) != 0)
+        return "bad_signature";
+    return NULL;
+}
+
+/* Take the hello's word (its head) out of the session if the nonce is
+ * still the one signed: false when the pipe went away or another hello
+ * came meanwhile. One auth per nonce. */
+static bool auth_take_hello(gw_ingest *in, uint32_t pipe, const uint8_t nonce[REPL_NONCE_LEN],
+                            uint64_t *hseq, bool *hhas, uint8_t hhash[HCP_HASH_LEN])
+{
+    bool bound = false;
     pthread_mutex_lock(&in->mu);
-    s = sess_find(in, pipe, false);
-    if (s != NULL && s->has_nonce && memcmp(s->nonce, nonce, sizeof(nonce)) == 0) {
-        s->has_nonce = false; /* one auth per nonce */
-        hseq = s->hello_seq;
-        hhas = s->hello_has_hash;
+    session *s = sess_find(in, pipe, false);
+    if (s != NULL && s->has_nonce && memcmp(s->nonce, nonce, REPL_NONCE_LEN) == 0) {
+        s->has_nonce = false;
+        *hseq = s->hello_seq;
+        *hhas = s->hello_has_hash;
         memcpy(hhash, s->hello_hash, HCP_HASH_LEN);
         bound = true;
     }
     pthread_mutex_unlock(&in->mu);
-    if (!bound) { /* the pipe went away, or another hello came meanwhile */
+    return bound;
+}
+
+/* The county is proven (peer, owned here on): record what its hello
+ * told, refuse a forked or unknown county, else bind the session to it
+ * and welcome it. */
+static void auth_bind(worker *w, uint32_t pipe, const repl_frame *f,
+                      const uint8_t nonce[REPL_NONCE_LEN], repl_peer *peer)
+{
+    gw_ingest *in = w->g->ingest;
+    uint64_t hseq = 0;
+    bool hhas = false;
+    uint8_t hhash[HCP_HASH_LEN] = {0};
+    if (!auth_take_hello(in, pipe, nonce, &hseq, &hhas, hhash)) {
         repl_peer_free(peer);
         reply_error(w, "unauthenticated", 0);
         return;
@@ -535,7 +546,7 @@ static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
         return;
     }
     pthread_mutex_lock(&in->mu);
-    s = sess_find(in, pipe, false);
+    session *s = sess_find(in, pipe, false);
     if (s != NULL) {
         sp_release(s->peer);
         s->peer = sp;
@@ -547,6 +558,24 @@ static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
     sp_release(sp);
     gw_log("info", "repl.auth", "county=%s node=%s", f->county, f->node);
     reply_position(w, REPL_WELCOME, f->county);
+}
+
+/* Verify an auth frame; on success bind the pipe's session to the county
+ * the certificate proves, and only then record anything about it: the
+ * head its hello told, when it was seen, a fork that head reveals. */
+static void on_auth(worker *w, uint32_t pipe, const repl_frame *f)
+{
+    uint8_t nonce[REPL_NONCE_LEN];
+    repl_peer *peer = NULL;
+    const char *reason = auth_verify(w->g->ingest, pipe, f, nonce, &peer);
+    if (reason != NULL) {
+        gw_log("warn", "repl.auth_refused", "county=%s cert=%s reason=%s", f->county,
+               peer ? repl_peer_county(peer) : "-", reason);
+        repl_peer_free(peer);
+        reply_error(w, reason, 0);
+        return;
+    }
+    auth_bind(w, pipe, f, nonce, peer); /* proven: f->county is the certificate's county */
 }
 
 static void batch_done(void *arg, gw_item *it, const hcp_buf *reply)
@@ -850,7 +879,10 @@ int gw_ingest_start(gw *g)
     gw_ingest *in = calloc(1, sizeof(*in));
     if (in == NULL)
         return HCP_ENOMEM;
-    pthread_mutex_init(&in->mu, NULL);
+    if (pthread_mutex_init(&in->mu, NULL) != 0) {
+        free(in);
+        return HCP_ENOMEM;
+    }
     in->auth_ms = (nng_duration)env_long("HCP_REPL_AUTH_MS", GW_AUTH_MS, 100, 3600000);
     in->pending_max = (size_t)env_long("HCP_REPL_PENDING_MAX", GW_PENDING_MAX, 1, GW_SESSIONS / 2);
     in->insecure = strncmp(g->cfg.listen, "tcp://", 6) == 0;
@@ -898,7 +930,7 @@ void gw_ingest_stop(gw *g)
     for (size_t i = 0; i < GW_SESSIONS; i++)
         sp_release(in->sessions[i].peer);
     repl_verifier_free(in->verifier);
-    pthread_mutex_destroy(&in->mu);
+    (void)pthread_mutex_destroy(&in->mu); /* no worker is left to hold it */
     free(in);
     g->ingest = NULL;
 }

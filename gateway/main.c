@@ -21,10 +21,6 @@
 
 #define PROG "hcp-gateway"
 
-/* config.c (see there). */
-int gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen);
-void gw_config_usage(void);
-
 /* The steps before serving, in order; each one prints its own error. */
 static int main_prepare(gw *g)
 {
@@ -93,7 +89,9 @@ static int main_serve(gw *g)
     }
     gw_log("info", "gateway.ready", "listen=%s http=%s restarts=%ld", g->cfg.listen,
            g->cfg.listen_http, hcpd_restart_count());
-    uv_run(g->loop, UV_RUN_DEFAULT);
+    /* non-zero only when stopped with handles still active: the stop below
+     * and main_teardown close them */
+    (void)uv_run(g->loop, UV_RUN_DEFAULT);
     gw_canary_stop(g);
     gw_http_stop(g);   /* new requests get 503; in-flight ones are answered */
     gw_writer_stop(g); /* everything queued is committed and answered */

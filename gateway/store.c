@@ -12,6 +12,7 @@
 #include "chain.h"
 #include "codec.h"
 #include "division.h"
+#include "feed_entry.h"
 #include "repl.h"
 #include "stored.h"
 
@@ -212,34 +213,42 @@ static int load_counties(gw_store *s, MDB_txn *txn)
 
 /* ---- the feed index ---- */
 
-#define FEED_KEY_MAX (8 + HCP_CASE_ID_MAX)
-
-/* The feed key of case id updated at t into k; its length. */
-static size_t feed_key(uint8_t k[FEED_KEY_MAX], hcp_time t, const char *id)
+size_t gws_feed_key(uint8_t k[GWS_FEED_KEY_MAX], hcp_time updated, const char *id)
 {
     size_t n = strnlen(id, HCP_CASE_ID_MAX - 1);
-    be64_put(k, (uint64_t)t);
+    be64_put(k, (uint64_t)updated);
     memcpy(k + 8, id, n);
     return 8 + n;
+}
+
+bool gws_feed_key_parse(const void *k, size_t len, hcp_time *updated, char id[HCP_CASE_ID_MAX])
+{
+    if (k == NULL || len <= 8 + HCP_COUNTY_LEN || len >= GWS_FEED_KEY_MAX)
+        return false;
+    const uint8_t *p = k;
+    *updated = (hcp_time)be64_get(p);
+    memcpy(id, p + 8, len - 8);
+    id[len - 8] = '\0';
+    return true;
 }
 
 int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case *c, hcp_time now)
 {
     if (s == NULL || txn == NULL || c == NULL || c->id[0] == '\0')
         return HCP_EINVAL;
-    uint8_t kb[FEED_KEY_MAX];
+    uint8_t kb[GWS_FEED_KEY_MAX];
     int rc = HCP_OK;
     if (prev_at != 0) {
-        MDB_val k = {feed_key(kb, prev_at, c->id), kb};
+        MDB_val k = {gws_feed_key(kb, prev_at, c->id), kb};
         int mrc = mdb_del(txn, s->feed, &k, NULL);
         rc = mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
     }
     hcp_buf val;
     hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
     if (rc == HCP_OK)
-        rc = gw_feed_value(c, now, &val);
+        rc = gw_feed_entry_value(c, now, &val);
     if (rc == HCP_OK) {
-        MDB_val k = {feed_key(kb, c->last_at, c->id), kb}, v = {val.len, val.data};
+        MDB_val k = {gws_feed_key(kb, c->last_at, c->id), kb}, v = {val.len, val.data};
         rc = gws_err(mdb_put(txn, s->feed, &k, &v, 0));
     }
     hcp_buf_free(&val);
@@ -248,10 +257,25 @@ int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case 
     return rc;
 }
 
+int gws_feed_get(gw_store *s, MDB_txn *txn, const char *id, hcp_time updated, MDB_val *v)
+{
+    if (s == NULL || txn == NULL || id == NULL || v == NULL)
+        return HCP_EINVAL;
+    uint8_t kb[GWS_FEED_KEY_MAX];
+    MDB_val k = {gws_feed_key(kb, updated, id), kb};
+    return gws_err(mdb_get(txn, s->feed, &k, v));
+}
+
+void gws_feed_listen(gw_store *s, gws_feed_hook fn, void *arg)
+{
+    s->feed_hook = fn;
+    s->feed_hook_arg = arg;
+}
+
 void gws_feed_changed(gw_store *s, hcp_time now)
 {
-    atomic_store(&s->feed_mtime, now);
-    atomic_fetch_add(&s->feed_version, 1);
+    if (s->feed_hook != NULL)
+        s->feed_hook(s->feed_hook_arg, now);
 }
 
 /* A store written before the feed existed: index every case once. */
@@ -261,7 +285,6 @@ static int feed_rebuild(gw_store *s, MDB_txn *txn)
     int rc = gws_err(mdb_stat(txn, s->feed, &fst));
     if (rc == HCP_OK)
         rc = gws_err(mdb_stat(txn, s->cases, &cst));
-    atomic_store(&s->feed_mtime, (int64_t)time(NULL));
     if (rc != HCP_OK || fst.ms_entries > 0 || cst.ms_entries == 0)
         return rc;
     MDB_cursor *cur;
@@ -319,7 +342,10 @@ int gw_store_open(gw *g)
     if (s == NULL)
         return HCP_ENOMEM;
     s->sealer = g->sealer;
-    pthread_mutex_init(&s->mu, NULL);
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return HCP_ENOMEM;
+    }
     size_t ndiv = 0;
     (void)hcp_divisions(&ndiv); /* at most HCP_DIVISIONS_MAX: the product cannot overflow */
     s->nslots = table_slots(ndiv);
@@ -328,7 +354,7 @@ int gw_store_open(gw *g)
         gw_log("error", "store.open_failed", "divisions=%zu slots=%zu reason=\"%s\"", ndiv,
                s->nslots, ndiv == 0 ? "no divisions in use" : "out of memory");
         free(s->table);
-        pthread_mutex_destroy(&s->mu);
+        (void)pthread_mutex_destroy(&s->mu); /* never locked yet */
         free(s);
         return ndiv == 0 ? HCP_EINVAL : HCP_ENOMEM;
     }
@@ -343,8 +369,6 @@ int gw_store_open(gw *g)
         rc = load_counties(s, txn);
     if (rc == HCP_OK)
         rc = feed_rebuild(s, txn);
-    if (rc == HCP_OK)
-        rc = gw_feed_cache_new(&s->feed_cache);
     if (rc == HCP_OK)
         rc = gws_err(mdb_txn_commit(txn));
     else if (txn != NULL)
@@ -370,8 +394,7 @@ void gw_store_close(gw *g)
     if (s == NULL)
         return;
     hcpd_env_close(&s->db);
-    gw_feed_cache_free(s->feed_cache);
-    pthread_mutex_destroy(&s->mu);
+    (void)pthread_mutex_destroy(&s->mu); /* the threads using the store have stopped */
     free(s->table);
     free(s);
     g->store = NULL;

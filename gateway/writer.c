@@ -33,12 +33,8 @@
 #include "gwstore.h"
 #include "gwwriter.h"
 #include "gc.h"
+#include "park.h"
 #include "rules.h"
-
-#define GW_BATCH_ITEMS 256
-#define GW_PARK_MAX    64   /* parked batches, all counties */
-#define GW_PARK_MS     1000 /* a parked batch waits at most this long */
-#define GW_PARK_TICK   50   /* parked batches are retried this often (ms) */
 
 /* ---- per-transaction county state ---- */
 
@@ -61,10 +57,9 @@ typedef struct outcome {
 struct gw_writer {
     hcpd_gc *gc; /* the group commit (daemon/gc.h) */
     uv_timer_t park_timer;
-    gw_item *parked; /* loop thread only, like everything the apply touches */
-    size_t nparked;  /* parked in the transaction being built */
-    tentative t;     /* the attempt's county states */
-    outcome o;       /* the attempt's verdicts, one per item */
+    gw_park park; /* batches that overtook others (park.h); loop thread only */
+    tentative t;  /* the attempt's county states */
+    outcome o;    /* the attempt's verdicts, one per item */
 };
 
 _Static_assert(offsetof(gw_item, link) == 0, "gw_item converts from its hcpd_gc_item");
@@ -194,19 +189,6 @@ static int check_known(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const r
     return HCP_OK;
 }
 
-/* Whether a batch that starts beyond its county's position may wait for
- * the batches before it (counted: the caller parks it). */
-static bool may_park(gw *g, const gw_item *it)
-{
-    gw_writer *wr = g->writer;
-    uint64_t now = uv_now(g->loop);
-    if (hcpd_gc_stopping(wr->gc) || it->done == NULL || wr->nparked >= GW_PARK_MAX ||
-        (it->parked_at != 0 && now - it->parked_at >= GW_PARK_MS))
-        return false;
-    wr->nparked++;
-    return true;
-}
-
 /* Apply one batch to its county's tentative state. Store errors abort the
  * whole transaction; protocol refusals only set vd. */
 static int apply_batch(gw *g, MDB_txn *txn, tentative *t, gw_item *it, verdict *vd)
@@ -223,14 +205,17 @@ static int apply_batch(gw *g, MDB_txn *txn, tentative *t, gw_item *it, verdict *
         return HCP_OK;
     }
     uint64_t first = it->f.seq, before = cs->applied;
-    if (first > cs->applied + 1 && may_park(g, it)) {
+    gw_writer *wr = g->writer;
+    switch (gw_park_decide(&wr->park, it, cs->applied, uv_now(g->loop), hcpd_gc_stopping(wr->gc))) {
+    case GW_PARK_WAIT:
         vd->park = true;
         return HCP_OK;
-    }
-    if (first > cs->applied + 1) {
+    case GW_PARK_GAP:
         vd->code = "gap";
         vd->expected = cs->applied + 1;
         return HCP_OK;
+    case GW_PARK_APPLY:
+        break;
     }
     int rc = HCP_OK;
     for (size_t i = 0; i < it->f.nevents && rc == HCP_OK && vd->code == NULL; i++) {
@@ -279,7 +264,7 @@ static int gc_begin(void *arg, MDB_txn *txn)
     (void)txn;
     gw *g = arg;
     g->writer->t.n = 0;
-    g->writer->nparked = 0;
+    gw_park_round(&g->writer->park);
     memset(&g->writer->o, 0, sizeof(g->writer->o));
     g->store->feed_dirty = false;
     return HCP_OK;
@@ -313,7 +298,7 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
     tentative *t = &wr->t;
     if (rc == HCP_OK) {
         for (size_t i = 0; i < t->n; i++)
-            gws_county_publish(g->store, &t->c[i]);
+            (void)gws_county_publish(g->store, &t->c[i]); /* no slot: logged by the store */
         if (g->store->feed_dirty) /* committed: the feed shows it from now */
             gws_feed_changed(g->store, (hcp_time)time(NULL));
     }
@@ -322,10 +307,7 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
     for (gw_item *it = (gw_item *)first, *next; it != NULL; it = next, i++) {
         next = item_next(it);
         if (rc == HCP_OK && wr->o.vd[i].park) { /* no answer yet: it waits */
-            if (it->parked_at == 0)
-                it->parked_at = uv_now(g->loop);
-            it->link.next = wr->parked != NULL ? &wr->parked->link : NULL;
-            wr->parked = it;
+            gw_park_keep(&wr->park, it, uv_now(g->loop));
             continue;
         }
         hcp_buf reply;
@@ -340,49 +322,18 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
         hcp_buf_free(&reply);
         gw_item_free(it);
     }
-    if (wr->parked != NULL && !uv_is_active((uv_handle_t *)&wr->park_timer) &&
+    if (gw_park_pending(&wr->park) && !uv_is_active((uv_handle_t *)&wr->park_timer) &&
         !hcpd_gc_stopping(wr->gc))
-        uv_timer_start(&wr->park_timer, on_park_tick, GW_PARK_TICK, 0);
+        if (uv_timer_start(&wr->park_timer, on_park_tick, GW_PARK_TICK, 0) != 0)
+            gw_log("warn", "repl.park_timer_failed",
+                   "detail=\"parked batches wait for the next batch to be retried\"");
 }
 
-/* Order two items by county, then first position, then arrival (n). */
-typedef struct sort_ent {
-    gw_item *it;
-    size_t n;
-} sort_ent;
-
-static int sort_cmp(const void *a, const void *b)
-{
-    const sort_ent *x = a, *y = b;
-    int c = strcmp(x->it->county, y->it->county);
-    if (c == 0 && x->it->f.seq != y->it->f.seq)
-        c = x->it->f.seq < y->it->f.seq ? -1 : 1;
-    if (c == 0)
-        c = x->n < y->n ? -1 : x->n > y->n;
-    return c;
-}
-
-/* The new batch with the parked ones, each county's in order of position
- * (a fork mark, at position 0, first). At most GW_BATCH_ITEMS items: the
- * engine takes at most GW_BATCH_ITEMS - GW_PARK_MAX off the queue. */
+/* The new batch with the parked ones, each county's in order (park.h). */
 static hcpd_gc_item *gc_merge(void *arg, hcpd_gc_item *first)
 {
     gw *g = arg;
-    gw_writer *wr = g->writer;
-    gw_item *batch = (gw_item *)first;
-    if (wr->parked == NULL)
-        return first;
-    static sort_ent ents[GW_BATCH_ITEMS]; /* loop thread only */
-    size_t n = 0;
-    for (gw_item *it = batch; it != NULL && n < GW_BATCH_ITEMS; it = item_next(it), n++)
-        ents[n] = (sort_ent){it, n};
-    for (gw_item *it = wr->parked; it != NULL && n < GW_BATCH_ITEMS; it = item_next(it), n++)
-        ents[n] = (sort_ent){it, n};
-    wr->parked = NULL;
-    qsort(ents, n, sizeof(ents[0]), sort_cmp);
-    for (size_t i = 0; i < n; i++)
-        ents[i].it->link.next = i + 1 < n ? &ents[i + 1].it->link : NULL;
-    return n > 0 ? &ents[0].it->link : NULL;
+    return gw_park_merge(&g->writer->park, first);
 }
 
 /* Stopping, or queued after the stop: refused, the node sends it again. */
@@ -447,8 +398,8 @@ void gw_writer_stop(gw *g)
     gw_writer *wr = g->writer;
     if (wr == NULL)
         return;
-    uv_timer_stop(&wr->park_timer);
-    hcpd_gc_stop(wr->gc); /* stopping: nothing parks again */
+    (void)uv_timer_stop(&wr->park_timer); /* always 0 (libuv) */
+    hcpd_gc_stop(wr->gc);                 /* stopping: nothing parks again */
     uv_close((uv_handle_t *)&wr->park_timer, on_closed);
 }
 

@@ -1,0 +1,142 @@
+/*
+ * feed_cache.c — rendered feed pages per version (feed_cache.h): a small
+ * direct-mapped table under one lock, keyed by the query's canonical form.
+ */
+#include "feed_cache.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/sha256.h>
+
+#include "feed_query.h"
+
+typedef struct slot {
+    char key[GW_FEED_QKEY_MAX];
+    uint64_t version;
+    hcp_time expires; /* 0: until the version changes */
+    gw_feed_page *p;
+} slot;
+
+struct gw_feed_cache {
+    pthread_mutex_t mu;
+    _Atomic uint64_t version;
+    _Atomic int64_t mtime;
+    slot slots[GW_FEED_CACHE_SLOTS];
+};
+
+void gw_feed_page_unref(gw_feed_page *p)
+{
+    if (p != NULL && atomic_fetch_sub(&p->refs, 1) == 1)
+        free(p);
+}
+
+int gw_feed_cache_new(gw_feed_cache **out, hcp_time mtime)
+{
+    *out = NULL;
+    gw_feed_cache *fc = calloc(1, sizeof(*fc));
+    if (fc == NULL)
+        return HCP_ENOMEM;
+    if (pthread_mutex_init(&fc->mu, NULL) != 0) {
+        free(fc);
+        return HCP_EIO;
+    }
+    atomic_init(&fc->version, 0);
+    atomic_init(&fc->mtime, mtime);
+    *out = fc;
+    return HCP_OK;
+}
+
+void gw_feed_cache_free(gw_feed_cache *fc)
+{
+    if (fc == NULL)
+        return;
+    for (size_t i = 0; i < GW_FEED_CACHE_SLOTS; i++)
+        gw_feed_page_unref(fc->slots[i].p);
+    (void)pthread_mutex_destroy(&fc->mu); /* unlocked: nobody uses fc any more */
+    free(fc);
+}
+
+/* The mtime first, then the version: a reader that sees the new version
+ * also sees (at least) its mtime. */
+void gw_feed_cache_changed(void *arg, hcp_time at)
+{
+    gw_feed_cache *fc = arg;
+    atomic_store(&fc->mtime, at);
+    atomic_fetch_add(&fc->version, 1);
+}
+
+uint64_t gw_feed_cache_version(gw_feed_cache *fc, hcp_time *mtime)
+{
+    uint64_t v = atomic_load(&fc->version);
+    if (mtime != NULL)
+        *mtime = atomic_load(&fc->mtime);
+    return v;
+}
+
+/* SHA-256 of [p, p+n) (mbedtls). */
+static int sha256(const void *p, size_t n, uint8_t out[32])
+{
+    return mbedtls_sha256_ret(p, n, out, 0) == 0 ? HCP_OK : HCP_ECRYPTO;
+}
+
+/* The slot of a query key: a digest spreads the keys, which share long
+ * prefixes. */
+static slot *slot_of(gw_feed_cache *fc, const char *key)
+{
+    uint8_t h[32];
+    if (sha256(key, strlen(key), h) != HCP_OK)
+        h[0] = h[1] = 0;
+    return &fc->slots[((size_t)h[0] << 8 | h[1]) % GW_FEED_CACHE_SLOTS];
+}
+
+gw_feed_page *gw_feed_cache_get(gw_feed_cache *fc, const char *key, uint64_t version, hcp_time now)
+{
+    slot *sl = slot_of(fc, key);
+    gw_feed_page *p = NULL;
+    pthread_mutex_lock(&fc->mu);
+    if (sl->p != NULL && sl->version == version && strcmp(sl->key, key) == 0 &&
+        (sl->expires == 0 || now <= sl->expires)) {
+        p = sl->p;
+        atomic_fetch_add(&p->refs, 1);
+    }
+    pthread_mutex_unlock(&fc->mu);
+    return p;
+}
+
+void gw_feed_cache_put(gw_feed_cache *fc, const char *key, uint64_t version, hcp_time expires,
+                       gw_feed_page *p)
+{
+    slot *sl = slot_of(fc, key);
+    atomic_fetch_add(&p->refs, 1);
+    pthread_mutex_lock(&fc->mu);
+    gw_feed_page *old = sl->p;
+    snprintf(sl->key, sizeof(sl->key), "%s", key);
+    sl->version = version;
+    sl->expires = expires;
+    sl->p = p;
+    pthread_mutex_unlock(&fc->mu);
+    gw_feed_page_unref(old);
+}
+
+gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod)
+{
+    uint8_t h[32];
+    if (sha256(data, len, h) != HCP_OK)
+        return NULL;
+    gw_feed_page *p = malloc(sizeof(*p) + len);
+    if (p == NULL)
+        return NULL;
+    atomic_init(&p->refs, 1);
+    p->len = len;
+    p->lastmod = lastmod;
+    char *e = p->etag;
+    *e++ = '"';
+    for (int i = 0; i < 16; i++, e += 2)
+        snprintf(e, 3, "%02x", h[i]);
+    snprintf(e, 2, "\"");
+    memcpy(p->data, data, len);
+    return p;
+}

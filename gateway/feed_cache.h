@@ -1,0 +1,61 @@
+/*
+ * feed_cache.h — the public feed's rendered pages (feed.c), kept per feed
+ * version: a page is valid until the feed changes (the store's hook bumps
+ * the version, gws_feed_listen) or, for a page that shows a kept deadline
+ * which time alone will turn into a missed one, until that instant. The
+ * cache belongs to the HTTP layer of the gateway, not to its store.
+ *
+ * Threads: every function may be called from any thread; pages are
+ * reference-counted, shared by the cache and the replies being sent.
+ */
+#ifndef GW_FEED_CACHE_H
+#define GW_FEED_CACHE_H
+
+#include <stdatomic.h>
+
+#include "hcp.h"
+#include "hcp_time.h"
+
+#define GW_FEED_CACHE_SLOTS 256
+#define GW_FEED_ETAG_LEN    40 /* "\"<32 hex>\"" and its NUL, with room */
+
+/* One rendered page: its bytes and what the conditional GET needs. */
+typedef struct gw_feed_page {
+    _Atomic int refs;
+    size_t len;
+    char etag[GW_FEED_ETAG_LEN]; /* a digest of the bytes, quoted */
+    hcp_time lastmod;            /* Last-Modified */
+    char data[];
+} gw_feed_page;
+
+typedef struct gw_feed_cache gw_feed_cache;
+
+/* A new, empty cache at version 0 whose feed last changed at mtime.
+ * HCP_ENOMEM, or HCP_EIO when its lock cannot be made; *out is then NULL.
+ * Free with gw_feed_cache_free. */
+HCP_NODISCARD int gw_feed_cache_new(gw_feed_cache **out, hcp_time mtime);
+/* Drop every page's cache reference and free fc (NULL-safe). No other
+ * thread may use fc any more. */
+void gw_feed_cache_free(gw_feed_cache *fc);
+
+/* The feed changed at `at`: a new version, every page kept so far stale.
+ * Matches gws_feed_hook (gwstore.h): arg is the cache. */
+void gw_feed_cache_changed(void *arg, hcp_time at);
+/* The current version, and (mtime non-NULL) when the feed last changed. */
+uint64_t gw_feed_cache_version(gw_feed_cache *fc, hcp_time *mtime);
+
+/* The page kept under key at version, if still valid at now: a new
+ * reference for the caller (gw_feed_page_unref), or NULL. */
+gw_feed_page *gw_feed_cache_get(gw_feed_cache *fc, const char *key, uint64_t version, hcp_time now);
+/* Keep page p (the cache takes a reference of its own) under key at
+ * version, valid until expires (0: until the version changes). */
+void gw_feed_cache_put(gw_feed_cache *fc, const char *key, uint64_t version, hcp_time expires,
+                       gw_feed_page *p);
+
+/* A page holding a copy of data (len bytes), its ETag their digest, with
+ * one reference for the caller; NULL when memory or the digest failed. */
+HCP_NODISCARD gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod);
+/* Drop one reference; the last frees the page (NULL-safe). */
+void gw_feed_page_unref(gw_feed_page *p);
+
+#endif

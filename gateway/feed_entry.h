@@ -1,0 +1,89 @@
+/*
+ * feed_entry.h — the public disclosure feed's entries (docs/feed.md, the
+ * regulation's Art. 6 and 13), as a pure module: a case record in, the
+ * public JSON entry or the bytes of an Atom entry out. No LMDB, no HTTP,
+ * no global state: the store keeps what gw_feed_entry_value makes, the
+ * feed routes (feed.c) turn those stored values into pages.
+ *
+ * Privacy: every free text an entry shows goes through hcp_redact_known
+ * (core/redact.h) with the case's own personal data (complainant, staff,
+ * verifier) as known strings, which also drops the characters XML cannot
+ * carry. So an entry, and the Atom rendered from it, holds the redaction
+ * invariant of redact.h in every string (tests/fuzz/fuzz_feed_entry.c).
+ *
+ * The stored value: GW_FEED_HDR bytes (u8 format GW_FEED_FORMAT | u8 flags
+ * GW_FEED_* | be64 received_at | be64 flip_at, the instant after which a
+ * kept deadline is missed, 0 none) then the entry as a compact JSON object
+ * without "deadline_met", which the routes add as of the request.
+ */
+#ifndef GW_FEED_ENTRY_H
+#define GW_FEED_ENTRY_H
+
+#include <jansson.h>
+
+#include "case.h"
+#include "hcp.h"
+
+#define GW_FEED_HDR    18
+#define GW_FEED_FORMAT 1
+#define GW_FEED_CLOSED 1u /* flags: the case is resolved or closed */
+#define GW_FEED_MET    2u /* flags: its deadlines were kept as of the build */
+
+/* A stored value taken apart (gw_feed_value_parse); json borrows from it. */
+typedef struct gw_feed_meta {
+    bool closed;          /* GW_FEED_CLOSED */
+    bool met;             /* GW_FEED_MET, as stored (not yet checked against flip_at) */
+    hcp_time received_at; /* the case's received_at: the feed's date filters */
+    hcp_time flip_at;     /* after this instant a kept deadline is missed; 0 never */
+    const char *json;     /* the entry's JSON object, not NUL-terminated */
+    size_t json_len;      /* >= 2: "{}" at least */
+} gw_feed_meta;
+
+/* The public entry of case c (borrowed): Open311 GeoReport v2 names plus
+ * county, kind, channel, dimensions, outcome, rectification_result and
+ * revisited; every free text redacted with c's personal data as known
+ * strings; absent optional fields are JSON null. Without "deadline_met".
+ * Returns a new reference (the caller json_decref()s it), or NULL when c
+ * is NULL or memory ran out. */
+HCP_NODISCARD json_t *gw_feed_entry_json(const hcp_case *c);
+
+/* The stored value of c's entry as of now into out (reset first; c is
+ * borrowed). Errors: HCP_EINVAL (NULL argument), HCP_ENOMEM, and
+ * HCP_ERANGE when out's bound is too small for it. */
+HCP_NODISCARD int gw_feed_entry_value(const hcp_case *c, hcp_time now, hcp_buf *out);
+
+/* The instant after which c's still-open deadline is missed (0: none). */
+hcp_time gw_feed_entry_flip_at(const hcp_case *c);
+
+/* Where c stands, in one fixed Chinese phrase (static, never free text). */
+const char *gw_feed_entry_status_note(const hcp_case *c);
+
+/* Take a stored value (v, len bytes) apart into *out, which borrows from
+ * v. HCP_EFORMAT when it is too short, of another format or its JSON part
+ * does not look like an object; HCP_EINVAL on NULL arguments. */
+HCP_NODISCARD int gw_feed_value_parse(const void *v, size_t len, gw_feed_meta *out);
+
+/* Whether the entry shows deadline_met true at now: kept when built, and
+ * its flip_at (if any) not yet passed. */
+bool gw_feed_meta_met_at(const gw_feed_meta *m, hcp_time now);
+
+/* Append the stored JSON object (json, len bytes, a '}' last) to out with
+ * ,"deadline_met":met added before its closing brace. HCP_EFORMAT when it
+ * does not end in '}'; HCP_ERANGE/HCP_ENOMEM from out. */
+HCP_NODISCARD int gw_feed_entry_json_append(hcp_buf *out, const char *json, size_t len, bool met);
+
+/* Append one Atom <entry> for the stored JSON object (json, len bytes) of
+ * case id updated at `updated` to out: title, updated, the JSON link and
+ * a text content of labelled lines; XML's special characters escaped and
+ * every character XML cannot carry dropped. HCP_EFORMAT when json is not
+ * an object or id not a plausible case id (HCP_CASE_ID_MAX, printable
+ * ASCII); HCP_ERANGE/HCP_ENOMEM from out. */
+HCP_NODISCARD int gw_feed_entry_atom_append(hcp_buf *out, const char *id, hcp_time updated,
+                                            const char *json, size_t len, bool met);
+
+/* Append s with XML's five special characters escaped and every
+ * character hcp_text_publishable refuses (or a byte that is not UTF-8)
+ * dropped; NULL appends nothing. HCP_ERANGE/HCP_ENOMEM from out. */
+HCP_NODISCARD int gw_feed_xml_append(hcp_buf *out, const char *s);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * feed_query.c — parsing and applying the feed routes' query
+ * (feed_query.h).
+ */
+#include "feed_query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "division.h"
+
+const char *const gw_feed_query_keys[] = {"county",   "status",        "start_date",
+                                          "end_date", "updated_after", "service_request_id",
+                                          "page",     "page_size",     NULL};
+
+/* Name the refused parameter; HCP_EINVAL for the caller to return. */
+static int bad(gw_feed_q_err *err, const char *param, const char *detail)
+{
+    err->param = param;
+    err->detail = detail;
+    return HCP_EINVAL;
+}
+
+/* A positive integer of digits only, within 1..max; false if not. */
+static bool parse_count(const char *s, uint32_t max, uint32_t *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 9 || strspn(s, "0123456789") != n)
+        return false;
+    unsigned long v = strtoul(s, NULL, 10);
+    if (v < 1 || v > max)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* A date (YYYY-MM-DD: its first or last second) or an RFC 3339 instant. */
+static bool parse_when(const char *s, bool end_of_day, hcp_time *out)
+{
+    hcp_day d;
+    if (strlen(s) == 10 && hcp_date_parse(s, 10, &d) == HCP_OK) {
+        *out = end_of_day ? hcp_day_end(d) : hcp_day_start(d);
+        return true;
+    }
+    return hcp_time_parse(s, strlen(s), out) == HCP_OK;
+}
+
+/* county: six digits, a county or a prefecture. */
+static int parse_county(const char *v, gw_feed_q *q, gw_feed_q_err *err)
+{
+    if (strlen(v) != HCP_COUNTY_LEN || strspn(v, "0123456789") != HCP_COUNTY_LEN)
+        return bad(err, "county", "expected a six-digit division code");
+    memcpy(q->county, v, sizeof(q->county));
+    q->prefecture = hcp_division_find(v) == NULL && hcp_prefecture_known(v);
+    return HCP_OK;
+}
+
+/* status=open|closed. */
+static int parse_status(const char *v, gw_feed_q *q, gw_feed_q_err *err)
+{
+    if (strcmp(v, "open") != 0 && strcmp(v, "closed") != 0)
+        return bad(err, "status", "expected open or closed");
+    q->status = v[0] == 'o' ? GW_FEED_Q_OPEN : GW_FEED_Q_CLOSED;
+    return HCP_OK;
+}
+
+/* start_date, end_date and updated_after. */
+static int parse_dates(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_q_err *err)
+{
+    char v[GW_FEED_PARAM_MAX];
+    if (get(arg, "start_date", v, sizeof(v)) && v[0] && !parse_when(v, false, &q->start))
+        return bad(err, "start_date", "expected YYYY-MM-DD or RFC 3339");
+    if (get(arg, "end_date", v, sizeof(v)) && v[0] && !parse_when(v, true, &q->end))
+        return bad(err, "end_date", "expected YYYY-MM-DD or RFC 3339");
+    if (q->start && q->end && q->end < q->start)
+        return bad(err, "end_date", "before start_date");
+    if (get(arg, "updated_after", v, sizeof(v)) && v[0]) {
+        if (hcp_time_parse(v, strlen(v), &q->after) != HCP_OK)
+            return bad(err, "updated_after", "expected RFC 3339");
+        q->has_after = true;
+    }
+    return HCP_OK;
+}
+
+/* The filters, in the order the route always checked them. */
+static int parse_filters(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_q_err *err)
+{
+    char v[GW_FEED_PARAM_MAX];
+    int rc = HCP_OK;
+    if (get(arg, "county", v, sizeof(v)) && v[0])
+        rc = parse_county(v, q, err);
+    if (rc == HCP_OK && get(arg, "status", v, sizeof(v)) && v[0])
+        rc = parse_status(v, q, err);
+    if (rc == HCP_OK)
+        rc = parse_dates(q, get, arg, err);
+    if (rc == HCP_OK && get(arg, "service_request_id", v, sizeof(v)) && v[0]) {
+        char county[HCP_COUNTY_LEN + 1];
+        if (strlen(v) >= sizeof(q->id) || hcp_case_id_parse(v, county, NULL, NULL) != HCP_OK)
+            return bad(err, "service_request_id", "expected a case id");
+        memcpy(q->id, v, strlen(v) + 1);
+    }
+    return rc;
+}
+
+/* page and page_size (Atom: the latest GW_FEED_ATOM_ENTRIES, no paging). */
+static int parse_paging(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_q_err *err)
+{
+    char v[32];
+    q->page = 1;
+    q->size = q->atom ? GW_FEED_ATOM_ENTRIES : GW_FEED_PAGE_DEFAULT;
+    if (q->atom)
+        return HCP_OK;
+    if (get(arg, "page", v, sizeof(v)) && !parse_count(v, GW_FEED_PAGES_MAX, &q->page))
+        return bad(err, "page", "expected an integer from 1");
+    if (get(arg, "page_size", v, sizeof(v)) && !parse_count(v, GW_FEED_PAGE_MAX, &q->size))
+        return bad(err, "page_size", "expected an integer from 1 to 200");
+    return HCP_OK;
+}
+
+int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg,
+                        gw_feed_q_err *err)
+{
+    if (q == NULL || get == NULL || err == NULL)
+        return HCP_EINVAL;
+    memset(q, 0, sizeof(*q));
+    q->atom = atom;
+    int rc = parse_filters(q, get, arg, err);
+    if (rc == HCP_OK)
+        rc = parse_paging(q, get, arg, err);
+    if (rc != HCP_OK)
+        return rc;
+    snprintf(q->key, sizeof(q->key), "%c|%s|%d|%d|%lld|%lld|%d|%lld|%s|%u|%u", atom ? 'a' : 'j',
+             q->county, q->prefecture, q->status, (long long)q->start, (long long)q->end,
+             q->has_after, (long long)q->after, q->id, q->page, q->size);
+    return HCP_OK;
+}
+
+/* Whether case id lies in q's county, or in a county of q's prefecture. */
+static bool county_match(const gw_feed_q *q, const char *id)
+{
+    if (q->county[0] == '\0')
+        return true;
+    if (!q->prefecture)
+        return strncmp(id, q->county, HCP_COUNTY_LEN) == 0;
+    char c[HCP_COUNTY_LEN + 1];
+    memcpy(c, id, HCP_COUNTY_LEN);
+    c[HCP_COUNTY_LEN] = '\0';
+    const hcp_division *d = hcp_division_find(c);
+    return d != NULL && strcmp(d->prefecture, q->county) == 0;
+}
+
+bool gw_feed_query_match(const gw_feed_q *q, const char *id, const gw_feed_meta *m)
+{
+    if (strnlen(id, HCP_COUNTY_LEN + 1) <= HCP_COUNTY_LEN || !county_match(q, id))
+        return false;
+    if ((q->status == GW_FEED_Q_OPEN && m->closed) || (q->status == GW_FEED_Q_CLOSED && !m->closed))
+        return false;
+    return !((q->start && m->received_at < q->start) || (q->end && m->received_at > q->end));
+}

@@ -1,0 +1,62 @@
+/*
+ * feed_query.h — the query of the public feed routes (docs/feed.md):
+ * GET /feed/requests.json?county=&status=&start_date=&end_date=
+ * &updated_after=&service_request_id=&page=&page_size= and
+ * GET /feed/atom.xml with the same filters (no paging). A pure module:
+ * parameters come through a callback, so the HTTP layer (feed.c) and the
+ * unit tests feed it alike; and which stored entries pass the filters.
+ */
+#ifndef GW_FEED_QUERY_H
+#define GW_FEED_QUERY_H
+
+#include "case.h"
+#include "feed_entry.h"
+#include "hcp.h"
+
+#define GW_FEED_PAGE_DEFAULT 50
+#define GW_FEED_PAGE_MAX     200
+#define GW_FEED_PAGES_MAX    100000 /* the highest page number accepted */
+#define GW_FEED_ATOM_ENTRIES 100    /* Atom: the latest this many, no paging */
+#define GW_FEED_QKEY_MAX     192
+#define GW_FEED_PARAM_MAX    64 /* no valid value is longer than 63 bytes */
+
+enum gw_feed_status { GW_FEED_Q_ANY = 0, GW_FEED_Q_OPEN, GW_FEED_Q_CLOSED };
+
+typedef struct gw_feed_q {
+    bool atom;
+    char county[HCP_COUNTY_LEN + 1]; /* "" any */
+    bool prefecture;                 /* county names a prefecture (市州) */
+    int status;                      /* enum gw_feed_status */
+    hcp_time start, end;             /* on requested_datetime, inclusive; 0 none */
+    bool has_after;
+    hcp_time after; /* updated_datetime > after */
+    char id[HCP_CASE_ID_MAX];
+    uint32_t page, size;
+    char key[GW_FEED_QKEY_MAX]; /* canonical form: the page cache's key */
+} gw_feed_q;
+
+/* The parameters a feed route reads (NULL-terminated), for the HTTP
+ * layer's check of malformed values (hcpd_req_params_ok). */
+extern const char *const gw_feed_query_keys[];
+
+/* Copy parameter key (decoded) into buf (len bytes with the NUL); false
+ * when it is absent or longer than buf. */
+typedef bool (*gw_feed_param_fn)(void *arg, const char *key, char *buf, size_t len);
+
+/* Which parameter was refused and why (static English strings). */
+typedef struct gw_feed_q_err {
+    const char *param;
+    const char *detail;
+} gw_feed_q_err;
+
+/* Parse the query (through get(arg, ...)) into q, zeroed first, for the
+ * JSON route or (atom) the Atom route. HCP_OK, or HCP_EINVAL with *err
+ * naming the parameter (the caller answers 400 invalid_parameter). */
+HCP_NODISCARD int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg,
+                                      gw_feed_q_err *err);
+
+/* Whether the stored entry of case id (its value taken apart in m) passes
+ * q's county, status and date filters (not updated_after, not paging). */
+bool gw_feed_query_match(const gw_feed_q *q, const char *id, const gw_feed_meta *m);
+
+#endif

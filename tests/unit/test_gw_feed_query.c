@@ -1,0 +1,178 @@
+/*
+ * test_gw_feed_query.c — the feed routes' query (gateway/feed_query.h):
+ * defaults, every filter, paging and its bounds, the Atom route's fixed
+ * page, each refusal naming its parameter, the canonical cache key, and
+ * which stored entries the filters let through.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "feed_query.h"
+
+/* A query string's parameters: "key", "value" pairs, NULL-terminated. */
+typedef struct params {
+    const char *kv[32];
+} params;
+
+/* gw_feed_param_fn over a params list (first occurrence wins). */
+static bool get(void *arg, const char *key, char *buf, size_t len)
+{
+    const params *p = arg;
+    for (size_t i = 0; p->kv[i] != NULL; i += 2)
+        if (strcmp(p->kv[i], key) == 0) {
+            if (strlen(p->kv[i + 1]) >= len)
+                return false;
+            snprintf(buf, len, "%s", p->kv[i + 1]);
+            return true;
+        }
+    return false;
+}
+
+/* Parse p for the JSON route (or atom); the result code. */
+static int parse(const params *p, bool atom, gw_feed_q *q, gw_feed_q_err *err)
+{
+    return gw_feed_query_parse(q, atom, get, (void *)p, err);
+}
+
+static void t_defaults(void **state)
+{
+    (void)state;
+    params p = {{NULL}};
+    gw_feed_q q;
+    gw_feed_q_err err = {NULL, NULL};
+    assert_int_equal(parse(&p, false, &q, &err), HCP_OK);
+    assert_int_equal(q.page, 1);
+    assert_int_equal(q.size, GW_FEED_PAGE_DEFAULT);
+    assert_int_equal(q.status, GW_FEED_Q_ANY);
+    assert_string_equal(q.county, "");
+    assert_string_equal(q.key, "j||0|0|0|0|0|0||1|50");
+    assert_int_equal(parse(&p, true, &q, &err), HCP_OK);
+    assert_int_equal(q.size, GW_FEED_ATOM_ENTRIES);
+    assert_string_equal(q.key, "a||0|0|0|0|0|0||1|100");
+    assert_null(err.param);
+}
+
+static void t_filters(void **state)
+{
+    (void)state;
+    params p = {{"county", "630100", "status", "closed", "start_date", "2027-01-01", "end_date",
+                 "2027-01-31", "updated_after", "2027-01-02T00:00:00+08:00", "service_request_id",
+                 "630102-20270101-0001", "page", "3", "page_size", "200", NULL}};
+    gw_feed_q q;
+    gw_feed_q_err err;
+    assert_int_equal(parse(&p, false, &q, &err), HCP_OK);
+    assert_string_equal(q.county, "630100");
+    assert_true(q.prefecture); /* 西宁市 */
+    assert_int_equal(q.status, GW_FEED_Q_CLOSED);
+    assert_int_equal(q.start, 1798732800);
+    assert_int_equal(q.end, 1798732800 + 31 * 86400 - 1);
+    assert_true(q.has_after);
+    assert_int_equal(q.after, 1798732800 + 86400);
+    assert_string_equal(q.id, "630102-20270101-0001");
+    assert_int_equal(q.page, 3);
+    assert_int_equal(q.size, 200);
+    /* Atom: no paging, whatever is asked */
+    assert_int_equal(parse(&p, true, &q, &err), HCP_OK);
+    assert_int_equal(q.page, 1);
+    assert_int_equal(q.size, GW_FEED_ATOM_ENTRIES);
+    params c = {{"county", "630102", "status", "open", NULL}};
+    assert_int_equal(parse(&c, false, &q, &err), HCP_OK);
+    assert_false(q.prefecture);
+    assert_int_equal(q.status, GW_FEED_Q_OPEN);
+}
+
+/* One refusal: the parameter it names. */
+static void refused(const char *key, const char *value, const char *param)
+{
+    params p = {{key, value, NULL}};
+    gw_feed_q q;
+    gw_feed_q_err err = {NULL, NULL};
+    assert_int_equal(parse(&p, false, &q, &err), HCP_EINVAL);
+    assert_non_null(err.param);
+    assert_string_equal(err.param, param);
+    assert_non_null(err.detail);
+}
+
+static void t_refusals(void **state)
+{
+    (void)state;
+    refused("county", "63010", "county");
+    refused("county", "63010x", "county");
+    refused("status", "done", "status");
+    refused("start_date", "2027-13-01", "start_date");
+    refused("end_date", "yesterday", "end_date");
+    refused("updated_after", "2027-01-01", "updated_after"); /* RFC 3339 only */
+    refused("service_request_id", "630102-2027", "service_request_id");
+    refused("page", "0", "page");
+    refused("page", "100001", "page");
+    refused("page", "", "page");
+    refused("page", "+1", "page");
+    refused("page_size", "201", "page_size");
+    refused("page_size", "1e2", "page_size");
+    params p = {{"start_date", "2027-02-01", "end_date", "2027-01-01", NULL}};
+    gw_feed_q q;
+    gw_feed_q_err err;
+    assert_int_equal(parse(&p, false, &q, &err), HCP_EINVAL);
+    assert_string_equal(err.param, "end_date");
+    assert_int_equal(gw_feed_query_parse(&q, false, NULL, NULL, &err), HCP_EINVAL);
+}
+
+/* Empty values are "not given" for the filters. */
+static void t_empty_values(void **state)
+{
+    (void)state;
+    params p = {{"county", "", "status", "", "service_request_id", "", NULL}};
+    gw_feed_q q;
+    gw_feed_q_err err;
+    assert_int_equal(parse(&p, false, &q, &err), HCP_OK);
+    assert_string_equal(q.county, "");
+    assert_int_equal(q.status, GW_FEED_Q_ANY);
+}
+
+static void t_match(void **state)
+{
+    (void)state;
+    gw_feed_q q;
+    gw_feed_q_err err;
+    gw_feed_meta m = {.closed = false, .received_at = 1798732800};
+    params any = {{NULL}};
+    assert_int_equal(parse(&any, false, &q, &err), HCP_OK);
+    assert_true(gw_feed_query_match(&q, "630102-20270101-0001", &m));
+    assert_false(gw_feed_query_match(&q, "6301", &m)); /* not an id */
+    params county = {{"county", "630102", NULL}};
+    assert_int_equal(parse(&county, false, &q, &err), HCP_OK);
+    assert_true(gw_feed_query_match(&q, "630102-20270101-0001", &m));
+    assert_false(gw_feed_query_match(&q, "630103-20270101-0001", &m));
+    params pref = {{"county", "630100", NULL}};
+    assert_int_equal(parse(&pref, false, &q, &err), HCP_OK);
+    assert_true(gw_feed_query_match(&q, "630103-20270101-0001", &m));
+    assert_false(gw_feed_query_match(&q, "632221-20270101-0001", &m)); /* 海北州 */
+    params closed = {{"status", "closed", NULL}};
+    assert_int_equal(parse(&closed, false, &q, &err), HCP_OK);
+    assert_false(gw_feed_query_match(&q, "630102-20270101-0001", &m));
+    m.closed = true;
+    assert_true(gw_feed_query_match(&q, "630102-20270101-0001", &m));
+    params dates = {{"start_date", "2027-01-02", NULL}};
+    assert_int_equal(parse(&dates, false, &q, &err), HCP_OK);
+    assert_false(gw_feed_query_match(&q, "630102-20270101-0001", &m));
+    m.received_at += 86400;
+    assert_true(gw_feed_query_match(&q, "630102-20270101-0001", &m));
+    params until = {{"end_date", "2027-01-01", NULL}};
+    assert_int_equal(parse(&until, false, &q, &err), HCP_OK);
+    assert_false(gw_feed_query_match(&q, "630102-20270101-0001", &m));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_defaults),     cmocka_unit_test(t_filters), cmocka_unit_test(t_refusals),
+        cmocka_unit_test(t_empty_values), cmocka_unit_test(t_match),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
