@@ -65,9 +65,4 @@ HCP_NODISCARD int hcpd_dup_events(MDB_txn *txn, MDB_dbi dbi, const char *key,
 /* Clear and free n events of an array from hcpd_dup_events; NULL-safe. */
 void hcpd_events_free(hcp_event *evs, size_t n);
 
-/* Deprecated spellings of hcp_be64_put/hcp_be64_get (core/be.h), kept only
- * until node/ and gateway/ call the core's names; do not use in new code. */
-#define hcpd_be64_put hcp_be64_put
-#define hcpd_be64_get hcp_be64_get
-
 #endif

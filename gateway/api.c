@@ -15,7 +15,7 @@
 #include "gwstore.h"
 #include "json.h"
 #include "rules.h"
-#include "stored.h"
+#include "record.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     500

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lock.h"
 #include "gw.h"
 #include "repl.h"
 
@@ -111,11 +112,11 @@ static bool canary_wait(gw_canary *c, int secs)
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += secs;
-    pthread_mutex_lock(&c->mu);
+    hcp_mutex_lock(&c->mu);
     while (!c->stopping && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
         ;
     bool stop = c->stopping;
-    pthread_mutex_unlock(&c->mu);
+    hcp_mutex_unlock(&c->mu);
     return stop;
 }
 
@@ -284,10 +285,10 @@ void gw_canary_stop(gw *g)
     gw_canary *c = g != NULL ? g->canary : NULL;
     if (c == NULL)
         return;
-    pthread_mutex_lock(&c->mu);
+    hcp_mutex_lock(&c->mu);
     c->stopping = true;
-    (void)pthread_cond_signal(&c->cv); /* fails only on an invalid cond: c->cv is valid */
-    pthread_mutex_unlock(&c->mu);
+    (void)hcp_cond_signal(&c->cv); /* fails only on an invalid cond: c->cv is valid */
+    hcp_mutex_unlock(&c->mu);
     g->canary = NULL;
     /* a probe normally ends in milliseconds; one stuck in nng would hold a
      * SIGTERM up to CANARY_STUCK_S: wait 3 s, then leave it to the exit */

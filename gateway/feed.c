@@ -14,6 +14,7 @@
  * ETag is a digest of the bytes, so a conditional GET of an unchanged page
  * costs one cache look-up.
  */
+#include "be.h"
 #include "gwfeed.h"
 
 #include <stdio.h>
@@ -144,7 +145,7 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
     for (; rc == HCP_OK && mrc == MDB_SUCCESS && shown < q->size;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         feed_ent e;
-        if (q->has_after && k.mv_size >= 8 && (hcp_time)hcpd_be64_get(k.mv_data) <= q->after)
+        if (q->has_after && k.mv_size >= 8 && (hcp_time)hcp_be64_get(k.mv_data) <= q->after)
             break; /* everything further is older */
         if (!feed_match(q, &k, &v, st, &e))
             continue;

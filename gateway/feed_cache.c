@@ -2,6 +2,7 @@
  * feed_cache.c — rendered feed pages per version (feed_cache.h): a small
  * direct-mapped table under one lock, keyed by the query's canonical form.
  */
+#include "lock.h"
 #include "feed_cache.h"
 
 #include <pthread.h>
@@ -96,13 +97,13 @@ gw_feed_page *gw_feed_cache_get(gw_feed_cache *fc, const char *key, uint64_t ver
 {
     slot *sl = slot_of(fc, key);
     gw_feed_page *p = NULL;
-    pthread_mutex_lock(&fc->mu);
+    hcp_mutex_lock(&fc->mu);
     if (sl->p != NULL && sl->version == version && strcmp(sl->key, key) == 0 &&
         (sl->expires == 0 || now <= sl->expires)) {
         p = sl->p;
         atomic_fetch_add(&p->refs, 1);
     }
-    pthread_mutex_unlock(&fc->mu);
+    hcp_mutex_unlock(&fc->mu);
     return p;
 }
 
@@ -111,13 +112,13 @@ void gw_feed_cache_put(gw_feed_cache *fc, const char *key, uint64_t version, hcp
 {
     slot *sl = slot_of(fc, key);
     atomic_fetch_add(&p->refs, 1);
-    pthread_mutex_lock(&fc->mu);
+    hcp_mutex_lock(&fc->mu);
     gw_feed_page *old = sl->p;
     snprintf(sl->key, sizeof(sl->key), "%s", key);
     sl->version = version;
     sl->expires = expires;
     sl->p = p;
-    pthread_mutex_unlock(&fc->mu);
+    hcp_mutex_unlock(&fc->mu);
     gw_feed_page_unref(old);
 }
 

@@ -12,28 +12,10 @@
 #include "division.h"
 #include "json.h"
 #include "redact.h"
+#include "be.h"
 #include "rules.h"
 
 #define FEED_KNOWN_MAX 12
-
-/* ---- the stored header's integers (big-endian, like the store's keys) ---- */
-
-/* Write v big-endian at p (8 bytes): the header is compared byte-wise by nobody,
- * but it is the same layout as the keys beside it. */
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-/* Read a big-endian 64-bit integer at p. */
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* ---- building an entry ---- */
 
@@ -184,8 +166,8 @@ int gw_feed_entry_value(const hcp_case *c, hcp_time now, hcp_buf *out)
     uint8_t hdr[GW_FEED_HDR] = {GW_FEED_FORMAT, 0};
     hdr[1] = (uint8_t)((is_closed(c) ? GW_FEED_CLOSED : 0) |
                        (hcp_case_deadline_met(c, now) ? GW_FEED_MET : 0));
-    put_be64(hdr + 2, (uint64_t)c->received_at);
-    put_be64(hdr + 10, (uint64_t)gw_feed_entry_flip_at(c));
+    hcp_be64_put(hdr + 2, (uint64_t)c->received_at);
+    hcp_be64_put(hdr + 10, (uint64_t)gw_feed_entry_flip_at(c));
     hcp_buf_reset(out);
     int rc = hcp_buf_append(out, hdr, sizeof(hdr));
     if (rc == HCP_OK)
@@ -209,8 +191,8 @@ int gw_feed_value_parse(const void *v, size_t len, gw_feed_meta *out)
         return HCP_EFORMAT;
     out->closed = (p[1] & GW_FEED_CLOSED) != 0;
     out->met = (p[1] & GW_FEED_MET) != 0;
-    out->received_at = (hcp_time)get_be64(p + 2);
-    out->flip_at = (hcp_time)get_be64(p + 10);
+    out->received_at = (hcp_time)hcp_be64_get(p + 2);
+    out->flip_at = (hcp_time)hcp_be64_get(p + 10);
     out->json = json;
     out->json_len = n;
     return HCP_OK;

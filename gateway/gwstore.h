@@ -89,7 +89,7 @@ bool gws_county_publish(gw_store *s, const gw_county *c);
 bool gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time now);
 
 /* Log entries: key county + be64 seq (built in store.c only); value per
- * core/stored.h, the personal record sealed. rec and pii are borrowed. */
+ * core/record.h, the personal record sealed. rec and pii are borrowed. */
 HCP_NODISCARD int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
                               const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len,
                               const void *pii, size_t pii_len);

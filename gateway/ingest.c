@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lock.h"
 #include "codec.h"
 #include "division.h"
 #include "gwstore.h"
@@ -151,7 +152,7 @@ static session *sess_find(gw_ingest *in, uint32_t p, bool create)
 /* Remove pipe p's session, keeping the probe chains of the others intact. */
 static void sess_drop(gw_ingest *in, uint32_t p)
 {
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, p, false);
     if (s != NULL) {
         if (!s->authed && s->since != 0 && in->pending > 0) /* counted at ADD_POST */
@@ -166,7 +167,7 @@ static void sess_drop(gw_ingest *in, uint32_t p)
             *sess_find(in, moved.pipe, true) = moved;
         }
     }
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
 }
 
 /* Mark pipe p's session authenticated (it no longer counts as pending).
@@ -205,11 +206,11 @@ static size_t pipe_peers(void *arg, hcpd_peer *out, size_t cap)
 {
     gw_ingest *in = arg;
     size_t n = 0;
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     for (size_t i = 0; i < GW_SESSIONS && n < cap; i++)
         if (in->sessions[i].pipe != 0)
             out[n++] = in->sessions[i].remote;
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
     return n;
 }
 
@@ -224,7 +225,7 @@ static void pipe_added(gw_ingest *in, nng_pipe p)
     hcpd_peer peer;
     if (!peer_of(p, &peer))
         memset(&peer, 0, sizeof(peer));
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     session *s = in->pending >= in->pending_max ? NULL : sess_find(in, id, true);
     if (s != NULL && s->since == 0) {
         s->since = nng_clock();
@@ -237,7 +238,7 @@ static void pipe_added(gw_ingest *in, nng_pipe p)
     }
     pending = in->pending;
     uint64_t excess = in->closed_excess;
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
     if (refuse) {
         if (excess == 1 || excess % 100 == 0)
             gw_log("warn", "repl.pending_full",
@@ -268,7 +269,7 @@ static void on_sweep(void *arg)
     uint32_t late[SWEEP_BATCH];
     size_t n = 0;
     nng_time now = nng_clock();
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     for (size_t i = 0; i < GW_SESSIONS && n < SWEEP_BATCH; i++) {
         session *s = &in->sessions[i];
         if (s->pipe != 0 && !s->authed && s->since != 0 && now - s->since >= (nng_time)in->auth_ms)
@@ -276,7 +277,7 @@ static void on_sweep(void *arg)
     }
     in->closed_idle += n;
     uint64_t total = in->closed_idle;
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
     for (size_t i = 0; i < n; i++) {
         nng_pipe p = NNG_PIPE_INITIALIZER;
         /* nng 1.5.2 has no lookup by id; a pipe's handle is its id */
@@ -423,7 +424,7 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
             return;
         }
     }
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, true);
     bool ok = s != NULL && hcp_random(s->nonce, sizeof(s->nonce)) == HCP_OK;
     if (ok) {
@@ -444,7 +445,7 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
     if (ok)
         memcpy(r.nonce, s->nonce, sizeof(r.nonce));
     memcpy(r.gw, in->gw_id, sizeof(r.gw));
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
     if (!ok) {
         reply_error(w, "overloaded", 0);
         return;
@@ -465,14 +466,14 @@ static const char *auth_verify(gw_ingest *in, uint32_t pipe, const repl_frame *f
 {
     char hello_county[HCP_COUNTY_LEN + 1] = "";
     *peer = NULL;
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     bool has = s != NULL && s->has_nonce;
     if (has) {
         memcpy(nonce, s->nonce, REPL_NONCE_LEN);
         memcpy(hello_county, s->hello_county, sizeof(hello_county));
     }
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
     if (!has)
         return "unauthenticated";
     if (strcmp(hello_county, f->county) != 0)
@@ -498,7 +499,7 @@ static bool auth_take_hello(gw_ingest *in, uint32_t pipe, const uint8_t nonce[RE
                             uint64_t *hseq, bool *hhas, uint8_t hhash[HCP_HASH_LEN])
 {
     bool bound = false;
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     if (s != NULL && s->has_nonce && memcmp(s->nonce, nonce, REPL_NONCE_LEN) == 0) {
         s->has_nonce = false;
@@ -507,7 +508,7 @@ static bool auth_take_hello(gw_ingest *in, uint32_t pipe, const uint8_t nonce[RE
         memcpy(hhash, s->hello_hash, HCP_HASH_LEN);
         bound = true;
     }
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
     return bound;
 }
 
@@ -545,7 +546,7 @@ static void auth_bind(worker *w, uint32_t pipe, const repl_frame *f,
         reply_error(w, refuse, 0);
         return;
     }
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     if (s != NULL) {
         sp_release(s->peer);
@@ -554,7 +555,7 @@ static void auth_bind(worker *w, uint32_t pipe, const repl_frame *f,
         memcpy(s->county, f->county, sizeof(s->county));
         sess_authed(in, s);
     }
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
     sp_release(sp);
     gw_log("info", "repl.auth", "county=%s node=%s", f->county, f->node);
     reply_position(w, REPL_WELCOME, f->county);
@@ -592,7 +593,7 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
     gw_item *it = calloc(1, sizeof(*it));
     const char *reason = NULL;
     shared_peer *sp = NULL;
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     if (it == NULL)
         reason = "overloaded";
@@ -604,7 +605,7 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
         memcpy(it->county, s->county, sizeof(it->county));
         sp = sp_hold(s->peer);
     }
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
     /* the signature, outside the lock: batches of many counties verify at once;
      * a certificate revoked while its session lives stops here (the CRL file
      * is re-read when it changed: a stat per batch) */
@@ -706,11 +707,11 @@ static void on_fetch(worker *w, const char *county, const repl_frame *f)
 static void session_county(gw_ingest *in, uint32_t pipe, char county[HCP_COUNTY_LEN + 1])
 {
     county[0] = '\0';
-    pthread_mutex_lock(&in->mu);
+    hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     if (s != NULL)
         memcpy(county, s->county, HCP_COUNTY_LEN + 1);
-    pthread_mutex_unlock(&in->mu);
+    hcp_mutex_unlock(&in->mu);
 }
 
 /* ---- the worker state machine ---- */

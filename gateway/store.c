@@ -1,6 +1,7 @@
 /*
  * store.c — hcp-gateway's LMDB store (gwstore.h).
  */
+#include "lock.h"
 #include "gwstore.h"
 
 #include <errno.h>
@@ -14,19 +15,17 @@
 #include "division.h"
 #include "feed_entry.h"
 #include "repl.h"
-#include "stored.h"
+#include "be.h"
+#include "record.h"
 
 #define GW_MAP_INITIAL (256u << 20)
 #define COUNTY_VAL_LEN (8 + HCP_HASH_LEN + 1 + 8 + 8 + 8)
 #define LOG_KEY_LEN    (HCP_COUNTY_LEN + 8)
 
-#define be64_put hcpd_be64_put
-#define be64_get hcpd_be64_get
-
 static void log_key(uint8_t k[LOG_KEY_LEN], const char *county, uint64_t seq)
 {
     memcpy(k, county, HCP_COUNTY_LEN);
-    be64_put(k + HCP_COUNTY_LEN, seq);
+    hcp_be64_put(k + HCP_COUNTY_LEN, seq);
 }
 
 /* ---- the counties table (memory) ---- */
@@ -98,24 +97,24 @@ static void county_fresh(gw_county *out, const char *code)
 
 void gws_county_get(gw_store *s, const char *code, gw_county *out)
 {
-    pthread_mutex_lock(&s->mu);
+    hcp_mutex_lock(&s->mu);
     gw_county *c = table_find(s, code, false);
     if (c != NULL)
         *out = *c;
-    pthread_mutex_unlock(&s->mu);
+    hcp_mutex_unlock(&s->mu);
     if (c == NULL)
         county_fresh(out, code);
 }
 
 int gws_county_list(gw_store *s, gw_county **out, size_t *n)
 {
-    pthread_mutex_lock(&s->mu);
+    hcp_mutex_lock(&s->mu);
     gw_county *arr = calloc(s->ncounties + 1, sizeof(*arr));
     size_t k = 0;
     for (size_t i = 0; arr != NULL && i < s->nslots; i++)
         if (s->table[i].code[0] != '\0')
             arr[k++] = s->table[i];
-    pthread_mutex_unlock(&s->mu);
+    hcp_mutex_unlock(&s->mu);
     if (arr == NULL)
         return HCP_ENOMEM;
     *out = arr;
@@ -125,7 +124,7 @@ int gws_county_list(gw_store *s, gw_county **out, size_t *n)
 
 bool gws_county_publish(gw_store *s, const gw_county *c)
 {
-    pthread_mutex_lock(&s->mu);
+    hcp_mutex_lock(&s->mu);
     gw_county *t = table_find(s, c->code, true);
     bool kept = t != NULL;
     if (t != NULL) {
@@ -135,7 +134,7 @@ bool gws_county_publish(gw_store *s, const gw_county *c)
         t->reported = reported;
         t->last_seen = seen;
     }
-    pthread_mutex_unlock(&s->mu);
+    hcp_mutex_unlock(&s->mu);
     return kept;
 }
 
@@ -143,7 +142,7 @@ bool gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time 
 {
     if (reported > REPL_SEQ_MAX)
         reported = 0; /* never stored: the frame decoder refuses it already */
-    pthread_mutex_lock(&s->mu);
+    hcp_mutex_lock(&s->mu);
     gw_county *t = table_find(s, code, false);
     if (t == NULL) {
         t = table_find(s, code, true);
@@ -158,7 +157,7 @@ bool gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time 
             t->reported = reported;
         t->last_seen = now;
     }
-    pthread_mutex_unlock(&s->mu);
+    hcp_mutex_unlock(&s->mu);
     return t != NULL;
 }
 
@@ -166,12 +165,12 @@ bool gws_county_seen(gw_store *s, const char *code, uint64_t reported, hcp_time 
 int gws_county_put(gw_store *s, MDB_txn *txn, const gw_county *c)
 {
     uint8_t v[COUNTY_VAL_LEN], *p = v;
-    be64_put(p, c->applied);
+    hcp_be64_put(p, c->applied);
     memcpy(p + 8, c->head, HCP_HASH_LEN);
     p[8 + HCP_HASH_LEN] = c->state;
-    be64_put(p + 9 + HCP_HASH_LEN, c->reported);
-    be64_put(p + 17 + HCP_HASH_LEN, (uint64_t)c->last_seen);
-    be64_put(p + 25 + HCP_HASH_LEN, c->rule_flags);
+    hcp_be64_put(p + 9 + HCP_HASH_LEN, c->reported);
+    hcp_be64_put(p + 17 + HCP_HASH_LEN, (uint64_t)c->last_seen);
+    hcp_be64_put(p + 25 + HCP_HASH_LEN, c->rule_flags);
     MDB_val k = {HCP_COUNTY_LEN, (void *)c->code}, val = {sizeof(v), v};
     return gws_err(mdb_put(txn, s->counties, &k, &val, 0));
 }
@@ -198,14 +197,14 @@ static int load_counties(gw_store *s, MDB_txn *txn)
             continue;
         }
         const uint8_t *p = v.mv_data;
-        t->applied = be64_get(p);
+        t->applied = hcp_be64_get(p);
         memcpy(t->head, p + 8, HCP_HASH_LEN);
         t->state = p[8 + HCP_HASH_LEN];
-        t->reported = be64_get(p + 9 + HCP_HASH_LEN);
+        t->reported = hcp_be64_get(p + 9 + HCP_HASH_LEN);
         if (t->reported > REPL_SEQ_MAX) /* written before heads were bounded */
             t->reported = t->applied;
-        t->last_seen = (hcp_time)be64_get(p + 17 + HCP_HASH_LEN);
-        t->rule_flags = be64_get(p + 25 + HCP_HASH_LEN);
+        t->last_seen = (hcp_time)hcp_be64_get(p + 17 + HCP_HASH_LEN);
+        t->rule_flags = hcp_be64_get(p + 25 + HCP_HASH_LEN);
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? HCP_OK : gws_err(rc);
@@ -216,7 +215,7 @@ static int load_counties(gw_store *s, MDB_txn *txn)
 size_t gws_feed_key(uint8_t k[GWS_FEED_KEY_MAX], hcp_time updated, const char *id)
 {
     size_t n = strnlen(id, HCP_CASE_ID_MAX - 1);
-    be64_put(k, (uint64_t)updated);
+    hcp_be64_put(k, (uint64_t)updated);
     memcpy(k + 8, id, n);
     return 8 + n;
 }
@@ -226,7 +225,7 @@ bool gws_feed_key_parse(const void *k, size_t len, hcp_time *updated, char id[HC
     if (k == NULL || len <= 8 + HCP_COUNTY_LEN || len >= GWS_FEED_KEY_MAX)
         return false;
     const uint8_t *p = k;
-    *updated = (hcp_time)be64_get(p);
+    *updated = (hcp_time)hcp_be64_get(p);
     memcpy(id, p + 8, len - 8);
     id[len - 8] = '\0';
     return true;
@@ -492,7 +491,7 @@ static int load_logged(void *arg, MDB_txn *txn, const MDB_val *v, hcp_event *ev)
     char county[HCP_COUNTY_LEN + 1];
     memcpy(county, v->mv_data, HCP_COUNTY_LEN);
     county[HCP_COUNTY_LEN] = '\0';
-    uint64_t seq = be64_get((const uint8_t *)v->mv_data + HCP_COUNTY_LEN);
+    uint64_t seq = hcp_be64_get((const uint8_t *)v->mv_data + HCP_COUNTY_LEN);
     return gws_log_get(c->s, txn, county, seq, c->personal, NULL, NULL, NULL, ev);
 }
 

@@ -96,19 +96,4 @@ typedef hcpd_req node_req;
 #define node_req_reply_error hcpd_req_reply_error
 #define node_req_reply_raw   hcpd_req_reply_raw
 
-/* Lock and unlock a mutex of the node's. They fail only for a mutex that
- * was never made or is corrupt, after which nothing it guards can be
- * trusted: stop the process rather than run on unlocked. */
-static inline void node_lock(pthread_mutex_t *m)
-{
-    if (pthread_mutex_lock(m) != 0)
-        abort();
-}
-
-static inline void node_unlock(pthread_mutex_t *m)
-{
-    if (pthread_mutex_unlock(m) != 0)
-        abort();
-}
-
 #endif

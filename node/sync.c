@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lock.h"
 #include "codec.h"
 #include "repl.h"
 #include "store.h"
@@ -615,7 +616,7 @@ static void on_io(void *arg)
     sync_slot *s = arg;
     node_sync *sy = s->c->sy;
     int rv = nng_aio_result(s->aio);
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     bool mine = s->c == sy->conn && !sy->stopping && !sy->redialing;
     bool current = mine && s->epoch == sy->epoch;
     if (s->sending) {
@@ -630,14 +631,14 @@ static void on_io(void *arg)
             nng_aio_set_timeout(s->aio, SYNC_TIMEOUT_MS);
             nng_ctx_recv(s->ctx, s->aio);
         }
-        node_unlock(&sy->mu);
+        hcp_mutex_unlock(&sy->mu);
         return;
     }
     s->busy = false;
     if (rv != 0) {
         if (current)
             fail(sy, rv == NNG_ETIMEDOUT ? "no answer from the gateway" : nng_strerror(rv));
-        node_unlock(&sy->mu);
+        hcp_mutex_unlock(&sy->mu);
         return;
     }
     nng_msg *m = nng_aio_get_msg(s->aio);
@@ -653,7 +654,7 @@ static void on_io(void *arg)
     }
     repl_frame_clear(&r);
     nng_msg_free(m);
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
 }
 
 static int open_socket(node_sync *sy, sync_conn *c);
@@ -706,10 +707,10 @@ static void conn_close(node_sync *sy, sync_conn *c)
     node_log("error", "sync.close_stuck",
              "gateway=%s detail=\"nng did not close a connection within 3 s; abandoned\"",
              sy->n->cfg.gateway);
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     sy->abandoned = true;
     bool stopping = sy->stopping;
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
     /* nng's reaper is stuck: new sockets get no answers either (nng 1.5.2;
      * docs/replication.md, "Reconnects"). Only a new process image helps. */
     if (!stopping)
@@ -735,7 +736,7 @@ static void *redial(void *arg)
              sy->n->cfg.gateway, sy->timeouts);
     sync_conn *c = NULL, *old = NULL;
     int rc = conn_new(sy, &c);
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     if (rc == HCP_OK) {
         old = sy->conn;
         sy->conn = c; /* the old one's callbacks are ignored from now */
@@ -746,7 +747,7 @@ static void *redial(void *arg)
         fail(sy, "cannot open a new connection");
     else if (!sy->stopping)
         send_hello(sy);
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
     if (old != NULL)
         conn_close(sy, old);
     return NULL;
@@ -773,7 +774,7 @@ static void start_redial(node_sync *sy)
 static void on_sleep(void *arg)
 {
     node_sync *sy = arg;
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     sy->sleep_busy = false;
     if (sy->stopping || sy->redialing) {
         /* nothing: the node stops, or the redial thread says hello */
@@ -793,7 +794,7 @@ static void on_sleep(void *arg)
             send_hello(sy);
     } else if (sy->state == SY_STREAM)
         step(sy);
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
 }
 
 /* The connection went away: abandon the requests in flight now. */
@@ -804,12 +805,12 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     node_sync *sy = c->sy;
     if (ev != NNG_PIPE_EV_REM_POST)
         return;
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     if (c == sy->conn && !sy->redialing && !sy->stopping)
         for (int i = 0; i < SYNC_WINDOW; i++)
             if (c->slot[i].busy)
                 nng_aio_cancel(c->slot[i].aio); /* completes later, on nng's thread */
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
 }
 
 /* The writer's commit hook (writer.h): it committed events up to head,
@@ -817,7 +818,7 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 static void on_commit(void *arg, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
 {
     node_sync *sy = arg;
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     atomic_store(&sy->head, head);
     memcpy(sy->head_hash, hash, HCP_HASH_LEN);
     lat_commit_note(sy, head);
@@ -826,7 +827,7 @@ static void on_commit(void *arg, uint64_t head, const uint8_t hash[HCP_HASH_LEN]
      * less than the three thread hand-offs of waking nng's sleep for it */
     if (sy->state == SY_STREAM && !sy->stopping && free_slot(sy) != NULL)
         step(sy);
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
 }
 
 json_t *node_sync_json(node *n)
@@ -837,11 +838,11 @@ json_t *node_sync_json(node *n)
     uint64_t acked = n->store->acked;
     char err[160] = "";
     if (sy != NULL) {
-        node_lock(&sy->mu);
+        hcp_mutex_lock(&sy->mu);
         connected = sy->connected;
         acked = sy->acked;
         memcpy(err, sy->last_error, sizeof(err));
-        node_unlock(&sy->mu);
+        hcp_mutex_unlock(&sy->mu);
         head = atomic_load(&sy->head);
     }
     return json_pack("{so,sb,sI,sI,sI,so}", "gateway",
@@ -860,11 +861,11 @@ int node_sync_metrics(node *n, hcp_buf *out)
         return HCP_OK; /* offline: nothing is replicated */
     uint64_t count[SYNC_LAT_BUCKETS + 1], total;
     double sum;
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     memcpy(count, sy->lat_count, sizeof(count));
     total = sy->lat_total;
     sum = sy->lat_sum;
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
     static const char name[] = "hcp_node_sync_replication_seconds";
     char line[160];
     int len = snprintf(line, sizeof(line), "# TYPE %s histogram\n", name);
@@ -1008,9 +1009,9 @@ int node_sync_start(node *n)
         return rc;
     node_log("info", "sync.start", "gateway=%s node=%s acked=%llu", n->cfg.gateway,
              n->store->node_id, (unsigned long long)sy->acked);
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     send_hello(sy);
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
     return HCP_OK;
 }
 
@@ -1020,10 +1021,10 @@ void node_sync_stop(node *n)
     if (sy == NULL)
         return;
     node_writer_on_commit(n->writer, NULL, NULL); /* no call reaches sy after this */
-    node_lock(&sy->mu);
+    hcp_mutex_lock(&sy->mu);
     sy->stopping = true;
     persist_ack(sy, sy->acked, true); /* the writer drains after us */
-    node_unlock(&sy->mu);
+    hcp_mutex_unlock(&sy->mu);
     if (sy->sleep != NULL)
         nng_aio_stop(sy->sleep); /* no new redial starts after this */
     if (sy->has_redialer && pthread_join(sy->redialer, NULL) != 0) /* a redial finishes */

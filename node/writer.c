@@ -10,6 +10,7 @@
  * grown and the batch redone by the engine; a full disk fails the batch
  * (503 storage_full) and the next one tries again.
  */
+#include "lock.h"
 #include "writer.h"
 
 #include <pthread.h>
@@ -749,34 +750,33 @@ static void hand_to_replier(node_writer *wr, node_write *batch)
     node_write *last = batch;
     while (wnext(last) != NULL)
         last = wnext(last);
-    node_lock(&wr->rmu);
+    hcp_mutex_lock(&wr->rmu);
     if (wr->done_tail != NULL)
         wr->done_tail->link.next = &batch->link;
     else
         wr->done_head = batch;
     wr->done_tail = last;
-    (void)pthread_cond_signal(&wr->rcond); /* fails only for a cond never made */
-    node_unlock(&wr->rmu);
+    (void)hcp_cond_signal(&wr->rcond); /* fails only for a cond never made */
+    hcp_mutex_unlock(&wr->rmu);
 }
 
 /* The replier: send the answers of committed batches, in commit order. */
 static void *replier_main(void *arg)
 {
     node_writer *wr = arg;
-    node_lock(&wr->rmu);
+    hcp_mutex_lock(&wr->rmu);
     for (;;) {
         while (wr->done_head == NULL && !wr->rstop)
-            if (pthread_cond_wait(&wr->rcond, &wr->rmu) != 0)
-                abort(); /* a cond or mutex never made: see node_lock */
+            hcp_cond_wait(&wr->rcond, &wr->rmu);
         node_write *batch = wr->done_head;
         wr->done_head = wr->done_tail = NULL;
         if (batch == NULL && wr->rstop)
             break;
-        node_unlock(&wr->rmu);
+        hcp_mutex_unlock(&wr->rmu);
         reply_all(batch);
-        node_lock(&wr->rmu);
+        hcp_mutex_lock(&wr->rmu);
     }
-    node_unlock(&wr->rmu);
+    hcp_mutex_unlock(&wr->rmu);
     return NULL;
 }
 
@@ -828,20 +828,20 @@ static node_write *keep_for_later(node *n, node_write *batch)
 /* Tell the commit hook (node_writer_on_commit) of the new head. */
 static void commit_hook(node_writer *wr, const hcp_chain *ch)
 {
-    node_lock(&wr->hmu);
+    hcp_mutex_lock(&wr->hmu);
     if (wr->on_commit != NULL)
         wr->on_commit(wr->on_commit_arg, ch->seq, ch->head);
-    node_unlock(&wr->hmu);
+    hcp_mutex_unlock(&wr->hmu);
 }
 
 void node_writer_on_commit(node_writer *w, node_commit_fn fn, void *arg)
 {
     if (w == NULL)
         return;
-    node_lock(&w->hmu);
+    hcp_mutex_lock(&w->hmu);
     w->on_commit = fn;
     w->on_commit_arg = fn != NULL ? arg : NULL;
-    node_unlock(&w->hmu);
+    hcp_mutex_unlock(&w->hmu);
 }
 
 /* The outcome of a batch: publish what committed, answer every item. */
@@ -978,10 +978,10 @@ void node_writer_stop(node *n)
         return;
     hcpd_gc_stop(wr->gc);
     if (wr->replier_running) { /* let it send what is committed, then end */
-        node_lock(&wr->rmu);
+        hcp_mutex_lock(&wr->rmu);
         wr->rstop = true;
-        (void)pthread_cond_signal(&wr->rcond); /* fails only for a cond never made */
-        node_unlock(&wr->rmu);
+        (void)hcp_cond_signal(&wr->rcond); /* fails only for a cond never made */
+        hcp_mutex_unlock(&wr->rmu);
         if (pthread_join(wr->replier, NULL) != 0) /* only for a thread not joinable */
             node_log("error", "writer.join_failed", "thread=replier");
         wr->replier_running = false;
