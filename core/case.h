@@ -171,7 +171,7 @@ typedef struct hcp_extra {
     uint32_t count; /* number of key/value pairs */
 } hcp_extra;
 
-/* What an evaluation or a new case carries (SPEC POST /v1/evaluations). */
+/* What an evaluation or a new case carries (POST /v1/evaluations, docs/api.md). */
 typedef struct hcp_intake {
     uint8_t kind;        /* enum hcp_kind; HCP_KIND_NONE for an evaluation */
     uint8_t channel;     /* enum hcp_channel */

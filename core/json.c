@@ -813,7 +813,7 @@ static json_t *person_json(const hcp_person *p, bool nulls)
 }
 
 /*
- * The intake fields into o, in SPEC's order, up to and including the
+ * The intake fields into o, in the order docs/api.md lists them, up to and including the
  * complainant (content is the caller's: the case puts real_name before
  * it). nulls: the case JSON lists every key (null when absent); events
  * leave absent ones out. Personal data only when `personal`.
@@ -1017,8 +1017,8 @@ static bool put_case_state(json_t *o, const hcp_case *c, hcp_time now)
 
 /*
  * c and events are borrowed; the result is a new reference (NULL on
- * allocation failure or bad arguments). Every key SPEC lists is present
- * (null when absent); extras beyond SPEC: adopted, deadlines.provisional,
+ * allocation failure or bad arguments). Every key docs/api.md lists is present
+ * (null when absent); extras beyond the first contract: adopted, deadlines.provisional,
  * rectification {unit, mode, result, extended}, revisit {at, satisfied}.
  */
 json_t *hcp_json_case(const hcp_case *c, const hcp_event *events, size_t nevents, hcp_time now,

@@ -21,7 +21,7 @@
  * until the worker's reply arrives through the locked queue like any reply
  * from another thread.
  *
- * Limits (SPEC "Limits every listener keeps"): an idle keep-alive connection
+ * Limits (docs/http.md "Limits"): an idle keep-alive connection
  * is closed after HCP_HTTP_IDLE_MS (30 s); a request must arrive whole within
  * HCP_HTTP_REQUEST_MS (30 s) of its first byte (408 and close), and a reply
  * must be taken by the client within the same time; at most max_conns

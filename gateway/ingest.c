@@ -45,8 +45,8 @@
 #define GW_WORKERS      32
 #define GW_SESSIONS     8192 /* open addressing; more than the 2,900 counties */
 #define GW_FILE_MAX     (1u << 20)
-#define GW_AUTH_MS      10000 /* SPEC: unauthenticated connections last at most 10 s */
-#define GW_PENDING_MAX  256   /* unauthenticated pipes at once */
+#define GW_AUTH_MS      10000 /* unauthenticated connections last at most 10 s (docs/replication.md) */
+#define GW_PENDING_MAX  256 /* unauthenticated pipes at once */
 #define GW_SWEEP_MIN_MS 50
 
 typedef struct session {
@@ -258,8 +258,8 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 /* Close every pipe that came up more than auth_ms ago and has not
- * authenticated (SPEC: "a connection that has not authenticated within
- * 10 s is closed"). Runs on nng's timer, re-arming itself. */
+ * authenticated (docs/replication.md "Limits before auth": 10 s). Runs on
+ * nng's timer, re-arming itself. */
 #define SWEEP_BATCH 256
 static void on_sweep(void *arg)
 {

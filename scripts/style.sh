@@ -2,7 +2,8 @@
 # The style gate of `make style` (and so of `make test`): fails when a
 # tracked C file drifts from .clang-format, or when clang-tidy (.clang-tidy,
 # every finding an error) finds anything in the daemons' and the libraries'
-# C files. Prints every finding, then a count per file.
+# C files, or when an include breaks the layering (scripts/layers.py).
+# Prints every finding, then a count per file.
 # Usage: scripts/style.sh BUILD_DIR [JOBS]   (BUILD_DIR holds compile_commands.json)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,10 @@ echo "== clang-format --dry-run --Werror (every tracked *.c, *.h)"
 git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror >"$out/format.log" 2>&1
 format_rc=$?
 cat "$out/format.log"
+
+echo "== layers (scripts/layers.py: core <- replication, daemon <- node, gateway; no include cycle)"
+python3 scripts/layers.py .
+layers_rc=$?
 
 echo "== clang-tidy, findings are errors (${tidy_dirs[*]}; $jobs in parallel)"
 pathspecs=()
@@ -57,8 +62,8 @@ if [ -s "$out/tidy-failed" ]; then
   done <"$out/tidy-failed"
 fi
 
-if [ $format_rc -ne 0 ] || [ $tidy_rc -ne 0 ]; then
-  echo "style: FAILED (clang-format exit $format_rc, clang-tidy $( [ $tidy_rc -eq 0 ] && echo clean || echo 'has findings')); 'make format' fixes the format"
+if [ $format_rc -ne 0 ] || [ $tidy_rc -ne 0 ] || [ $layers_rc -ne 0 ]; then
+  echo "style: FAILED (clang-format exit $format_rc, layers exit $layers_rc, clang-tidy $( [ $tidy_rc -eq 0 ] && echo clean || echo 'has findings')); 'make format' fixes the format"
   exit 1
 fi
 echo "style: clean"

@@ -1,5 +1,5 @@
 """test_freetext_privacy.py — personal data typed into free text (issue #10,
-SPEC "Personal data typed into free text").
+docs/access.md, docs/codec.md "Free text").
 
 Usage: python3 test_freetext_privacy.py PATH/TO/hcp-node PATH/TO/hcp-gateway
 

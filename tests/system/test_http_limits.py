@@ -1,4 +1,4 @@
-"""test_http_limits.py — the limits every HTTP listener keeps (issue #10; SPEC
+"""test_http_limits.py — the limits every HTTP listener keeps (issue #10; docs/http.md
 "Limits every listener keeps"; docs/http.md), on a real hcp-node and a real
 hcp-gateway (plain tcp://, --insecure), with small caps and timeouts set by
 the environment (HCP_HTTP_MAX_CONNS, HCP_HTTP_IDLE_MS, HCP_HTTP_REQUEST_MS).

@@ -2,7 +2,7 @@
  * test_json.c — the HTTP API's JSON (core/json.c): request bodies are read
  * strictly (400 malformed / bad UTF-8, 413 oversize, 422 missing, mistyped,
  * out-of-range, unknown enum or unknown field, each naming the field), every
- * step type parses, and the case JSON carries every SPEC key and no
+ * step type parses, and the case JSON carries every docs/api.md key and no
  * personal data unless asked, with Chinese text kept byte for byte.
  */
 #include <setjmp.h>
