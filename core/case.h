@@ -259,23 +259,23 @@ typedef struct hcp_event {
     hcp_intake in;          /* evaluation, case_open */
     uint64_t evaluation_no; /* evaluation: its number */
 
-    hcp_contact verifier; /* verify_start */
-    uint8_t outcome;      /* verify_conclude: SUBSTANTIATED or UNSUBSTANTIATED */
-    uint8_t verdict;      /* dispute_decide */
-    char *note;           /* verify_conclude, dispute_decide, revisit */
-    char *by;             /* dispute_file, revisit */
-    char *reason;         /* dispute_file, rectify_extend */
-    hcp_coded unit;       /* rectify_assign */
-    uint8_t mode;         /* rectify_assign: enum hcp_rectify_mode */
-    hcp_day new_due;      /* rectify_extend: the new last day */
-    char *result;         /* rectify_done */
-    char *via;            /* feedback */
-    char *text;           /* feedback */
-    bool satisfied;       /* revisit */
-    uint8_t deadline;     /* overdue: enum hcp_deadline_kind */
-    char *account;        /* any type: the named account that recorded it (NULL: unknown,
-                           * the node itself, or a record older than accounts) */
-    char *document;       /* dispute_file: the written application's reference (Art. 9) */
+    hcp_contact verifier;    /* verify_start */
+    uint8_t outcome;         /* verify_conclude: SUBSTANTIATED or UNSUBSTANTIATED */
+    uint8_t verdict;         /* dispute_decide */
+    char *note;              /* verify_conclude, dispute_decide, revisit */
+    char *by;                /* dispute_file, revisit */
+    char *reason;            /* dispute_file, rectify_extend */
+    hcp_coded unit;          /* rectify_assign */
+    uint8_t mode;            /* rectify_assign: enum hcp_rectify_mode */
+    hcp_day new_due;         /* rectify_extend: the new last day */
+    char *result;            /* rectify_done */
+    char *via;               /* feedback */
+    char *text;              /* feedback */
+    bool satisfied;          /* revisit */
+    uint8_t deadline;        /* overdue: enum hcp_deadline_kind */
+    char *account;           /* any type: the named account that recorded it (NULL: unknown,
+                              * the node itself, or a record older than accounts) */
+    char *document;          /* dispute_file: the written application's reference (Art. 9) */
     char *staff_explanation; /* dispute_file: what the staff member gave in evidence */
     char *unit_explanation;  /* dispute_decide: what the unit gave in evidence (Art. 9) */
     char *decision; /* close: a supervisor's written decision to close an unsatisfied case */

@@ -421,18 +421,18 @@ static const struct table case_t = TAB(case_f);
  * original, under its own key, when masking changed it.
  */
 enum text_field {
-    TX_WINDOW,  /* in.window */
-    TX_CONTENT, /* in.content */
-    TX_NOTE,    /* note */
-    TX_BY,      /* by */
-    TX_REASON,  /* reason */
-    TX_RESULT,  /* result */
-    TX_VIA,     /* via */
-    TX_TEXT,    /* text */
-    TX_RR,      /* a case's rectification_result */
-    TX_DOC,     /* document (v3) */
-    TX_SEXPL,   /* staff_explanation (v3) */
-    TX_UEXPL,   /* unit_explanation (v3) */
+    TX_WINDOW,   /* in.window */
+    TX_CONTENT,  /* in.content */
+    TX_NOTE,     /* note */
+    TX_BY,       /* by */
+    TX_REASON,   /* reason */
+    TX_RESULT,   /* result */
+    TX_VIA,      /* via */
+    TX_TEXT,     /* text */
+    TX_RR,       /* a case's rectification_result */
+    TX_DOC,      /* document (v3) */
+    TX_SEXPL,    /* staff_explanation (v3) */
+    TX_UEXPL,    /* unit_explanation (v3) */
     TX_DECISION, /* decision (v3) */
     TX_COUNT
 };

@@ -552,8 +552,8 @@ static int read_dispute_file(const json_t *obj, hcp_event *ev, hcp_json_err *err
     if (rc == HCP_OK)
         rc = get_str(obj, "", "document", false, HCP_SHORT_MAX, &ev->document, err);
     if (rc == HCP_OK)
-        rc = get_str(obj, "", "staff_explanation", false, HCP_TEXT_MAX, &ev->staff_explanation,
-                     err);
+        rc =
+            get_str(obj, "", "staff_explanation", false, HCP_TEXT_MAX, &ev->staff_explanation, err);
     return rc;
 }
 
@@ -567,8 +567,7 @@ static int read_dispute_decide(const json_t *obj, hcp_event *ev, hcp_json_err *e
     if (rc == HCP_OK)
         rc = get_str(obj, "", "note", false, HCP_TEXT_MAX, &ev->note, err);
     if (rc == HCP_OK)
-        rc = get_str(obj, "", "unit_explanation", false, HCP_TEXT_MAX, &ev->unit_explanation,
-                     err);
+        rc = get_str(obj, "", "unit_explanation", false, HCP_TEXT_MAX, &ev->unit_explanation, err);
     return rc;
 }
 

@@ -538,8 +538,8 @@ bool hcp_event_backdated(const hcp_event *ev, const hcp_cal *cal, int days)
 {
     if (ev == NULL || cal == NULL || days < 1 || ev->at <= 0 || ev->recorded_at <= ev->at)
         return false;
-    if (ev->type == HCP_EV_NONE || ev->type == HCP_EV_EVALUATION ||
-        ev->type == HCP_EV_CASE_OPEN || ev->type == HCP_EV_OVERDUE || ev->type >= HCP_EV_COUNT_)
+    if (ev->type == HCP_EV_NONE || ev->type == HCP_EV_EVALUATION || ev->type == HCP_EV_CASE_OPEN ||
+        ev->type == HCP_EV_OVERDUE || ev->type >= HCP_EV_COUNT_)
         return false;
     hcp_due limit;
     if (due_after(cal, ev->at, days, &limit) != HCP_OK)

@@ -50,7 +50,7 @@ typedef struct node_config {
     bool insecure;                      /* --insecure: allow tcp:// to the gateway */
     int sweep_seconds;                  /* --sweep-interval, default 60 */
     int backdate_days; /* --backdate-days: working days before a step is backdated (rules.h) */
-    int map_max_mib;                    /* --map-max-mib: ceiling of the LMDB map */
+    int map_max_mib;   /* --map-max-mib: ceiling of the LMDB map */
 } node_config;
 
 typedef struct node_store node_store;   /* store.c */

@@ -361,7 +361,8 @@ static bool decided_by_filer(node *n, MDB_txn *txn, node_write *w, int *rc)
         if (evs[i].type == HCP_EV_DISPUTE_FILE)
             filer = evs[i].account;
     bool same = filer != NULL && strcmp(filer, w->who) == 0;
-    bool staff = !same && nev > 0 && evs[0].type == HCP_EV_CASE_OPEN && is_staff_of(w->who, &evs[0]);
+    bool staff =
+        !same && nev > 0 && evs[0].type == HCP_EV_CASE_OPEN && is_staff_of(w->who, &evs[0]);
     if (same) {
         n->writer->stats.refused++;
         answer_error(w, 409, "dispute_same_account",

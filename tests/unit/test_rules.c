@@ -334,7 +334,7 @@ static void test_overdue_is_permanent(void **state)
     assert_int_equal(step_rec(&c, HCP_EV_FEEDBACK, "2026-11-26T10:00:00+08:00", rec), HCP_OK);
     assert_int_equal(c.status, HCP_ST_RESOLVED);
     assert_time(c.feedback_at, "2026-11-26T10:00:00+08:00");
-    assert_false(hcp_case_deadline_met(&c, NOW)); /* true before: the mark was erased */
+    assert_false(hcp_case_deadline_met(&c, NOW));   /* true before: the mark was erased */
     assert_int_equal(hcp_case_overdue(&c, NOW), 0); /* nothing is owed any more */
     assert_time(c.last_at, "2026-11-26T10:00:00+08:00");
     assert_time(c.last_recorded_at, rec); /* when the record really changed */
