@@ -598,3 +598,10 @@ int hcp_case_recompute_deadlines(hcp_case *c, const hcp_cal *cal)
     c->rereview_due = rr;
     return HCP_OK;
 }
+
+hcp_time hcp_case_updated_at(const hcp_case *c)
+{
+    if (c == NULL)
+        return 0;
+    return c->last_recorded_at > c->last_at ? c->last_recorded_at : c->last_at;
+}

@@ -45,6 +45,12 @@ HCP_API unsigned hcp_case_overdue(const hcp_case *c, hcp_time now);
  * when the case is later not adopted): the mark is permanent. */
 HCP_API bool hcp_case_deadline_met(const hcp_case *c, hcp_time now);
 
+/* When the case's record last changed: the later of its latest step's `at`
+ * and the latest `recorded_at` (a step entered late from paper changes the
+ * record when it is entered, whatever date it claims). The public feed's
+ * `updated_datetime` and its sort key (docs/feed.md). 0 for NULL. */
+HCP_API hcp_time hcp_case_updated_at(const hcp_case *c);
+
 /*
  * Whether handling step ev is *backdated*: recorded (recorded_at) after the
  * end of the `days`-th working day (cal) following the day of its `at`. It

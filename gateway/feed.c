@@ -26,6 +26,7 @@
 #include "feed_entry.h"
 #include "feed_query.h"
 #include "gwstore.h"
+#include "rules.h"
 
 #define FEED_BODY_MAX (32u << 20)
 
@@ -109,7 +110,7 @@ static int scan_one(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st
 {
     hcp_case c;
     int rc = gws_case_get(s, txn, q->id, false, &c);
-    hcp_time at = c.last_at;
+    hcp_time at = hcp_case_updated_at(&c);
     hcp_case_clear(&c);
     if (rc == HCP_ENOTFOUND)
         return HCP_OK;

@@ -140,13 +140,15 @@ json_t *gw_feed_entry_json(const hcp_case *c)
     const hcp_division *d = hcp_division_find(c->county);
     /* "o" members are stolen by json_pack even when it fails: nothing leaks */
     return json_pack(
-        "{ss ss ss so so so so so so ss so so so so so so sb}", "service_request_id", c->id,
+        "{ss ss ss so so so so so so so so ss so so so so so so sb}", "service_request_id", c->id,
         "status", is_closed(c) ? "closed" : "open", "status_notes", gw_feed_entry_status_note(c),
         "service_code", red(c->in.service_item.code, known, nk), "service_name",
         red(c->in.service_item.name, known, nk), "agency_responsible", red(agency->name, known, nk),
         "requested_datetime", hcp_json_time(c->received_at), "updated_datetime",
-        hcp_json_time(c->last_at), "expected_datetime", hcp_json_time(c->feedback_due.at), "county",
-        c->county, "county_name", d != NULL ? json_string(d->name) : json_null(), "kind",
+        hcp_json_time(hcp_case_updated_at(c)), "step_datetime", hcp_json_time(c->last_at),
+        "recorded_datetime", hcp_json_time(c->last_recorded_at), "expected_datetime",
+        hcp_json_time(c->feedback_due.at), "county", c->county, "county_name",
+        d != NULL ? json_string(d->name) : json_null(), "kind",
         name_of(hcp_kind_names, HCP_KIND_COUNT_, c->in.kind), "channel",
         name_of(hcp_channel_names, HCP_CH_COUNT_, c->in.channel), "dimensions",
         dimensions_json(c->in.dimensions), "outcome",

@@ -17,6 +17,7 @@
 #include "repl.h"
 #include "be.h"
 #include "record.h"
+#include "rules.h"
 
 #define GW_MAP_INITIAL (256u << 20)
 #define COUNTY_VAL_LEN (8 + HCP_HASH_LEN + 1 + 8 + 8 + 8)
@@ -247,7 +248,7 @@ int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case 
     if (rc == HCP_OK)
         rc = gw_feed_entry_value(c, now, &val);
     if (rc == HCP_OK) {
-        MDB_val k = {gws_feed_key(kb, c->last_at, c->id), kb}, v = {val.len, val.data};
+        MDB_val k = {gws_feed_key(kb, hcp_case_updated_at(c), c->id), kb}, v = {val.len, val.data};
         rc = gws_err(mdb_put(txn, s->feed, &k, &v, 0));
     }
     hcp_buf_free(&val);

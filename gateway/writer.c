@@ -109,7 +109,8 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
         memset(&c, 0, sizeof(c));
         rc = HCP_OK; /* a step for a case never opened: the rules refuse it below */
     }
-    hcp_time prev_at = c.status != HCP_ST_NONE ? c.last_at : 0; /* its feed key's time */
+    hcp_time prev_at =
+        c.status != HCP_ST_NONE ? hcp_case_updated_at(&c) : 0; /* its feed key's time */
     hcp_refusal why = {0};
     int rr = rc == HCP_OK ? hcp_rules_apply(&c, ev, g->cal, ev->recorded_at, &why) : rc;
     if (rr == HCP_ERULE || rr == HCP_EINVAL) {

@@ -107,6 +107,7 @@ class Feed(hcptest.DumpOnFailure, unittest.TestCase):
         e = self.wait_feed(cid)
         for k in ("service_request_id", "status", "status_notes", "service_code", "service_name",
                   "agency_responsible", "requested_datetime", "updated_datetime",
+                  "step_datetime", "recorded_datetime",
                   "expected_datetime", "county", "kind", "channel", "dimensions", "outcome",
                   "rectification_result", "revisited", "deadline_met"):
             self.assertIn(k, e)

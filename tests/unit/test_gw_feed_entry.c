@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "feed_entry.h"
+#include "rules.h"
 #include "redact.h"
 
 #define T0 1798732800 /* 2027-01-01T00:00:00+08:00 */
@@ -50,12 +51,33 @@ static void full_case(hcp_case *c)
     c->rectification_result = strdup("已向张三道歉，李四(13912345678)已培训；王五复核");
     c->received_at = T0;
     c->last_at = T0 + 3600;
+    c->last_recorded_at = T0 + 3600;
     c->feedback_due.at = T0 + 5 * 86400;
     c->feedback_at = T0 + 86400;
     c->revisited_at = T0 + 2 * 86400;
     c->status = HCP_ST_CLOSED;
     c->outcome = HCP_OUT_SUBSTANTIATED;
     c->adopted = true;
+}
+
+/* A step entered days after the date it claims (issue #13, finding 1): the
+ * entry's update time is when it was recorded, so a poller's updated_after
+ * sees it; the claimed date stays visible beside it. */
+static void t_backdated_step_updates_now(void **state)
+{
+    (void)state;
+    hcp_case c;
+    full_case(&c);
+    c.last_at = T0 + 3600;               /* said to have happened then */
+    c.last_recorded_at = T0 + 6 * 86400; /* entered six days later */
+    json_t *j = gw_feed_entry_json(&c);
+    assert_non_null(j);
+    assert_string_equal(str(j, "step_datetime"), "2027-01-01T01:00:00+08:00");
+    assert_string_equal(str(j, "recorded_datetime"), "2027-01-07T00:00:00+08:00");
+    assert_string_equal(str(j, "updated_datetime"), "2027-01-07T00:00:00+08:00");
+    assert_int_equal(hcp_case_updated_at(&c), T0 + 6 * 86400);
+    json_decref(j);
+    hcp_case_clear(&c);
 }
 
 /* Every member the public sees, with its value. */
@@ -66,7 +88,7 @@ static void t_every_field(void **state)
     full_case(&c);
     json_t *j = gw_feed_entry_json(&c);
     assert_non_null(j);
-    assert_int_equal(json_object_size(j), 17);
+    assert_int_equal(json_object_size(j), 19);
     assert_string_equal(str(j, "service_request_id"), "630102-20270101-0001");
     assert_string_equal(str(j, "status"), "closed");
     assert_string_equal(str(j, "status_notes"), "已反馈整改结果，已回访");
@@ -76,6 +98,8 @@ static void t_every_field(void **state)
     assert_string_equal(str(j, "agency_responsible"), "城东区市场监管局"); /* the rectifier */
     assert_string_equal(str(j, "requested_datetime"), "2027-01-01T00:00:00+08:00");
     assert_string_equal(str(j, "updated_datetime"), "2027-01-01T01:00:00+08:00");
+    assert_string_equal(str(j, "step_datetime"), "2027-01-01T01:00:00+08:00");
+    assert_string_equal(str(j, "recorded_datetime"), "2027-01-01T01:00:00+08:00");
     assert_string_equal(str(j, "expected_datetime"), "2027-01-06T00:00:00+08:00");
     assert_string_equal(str(j, "county"), "630102");
     assert_string_equal(str(j, "county_name"), "城东区");
@@ -271,10 +295,11 @@ static void t_atom_append(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_every_field),      cmocka_unit_test(t_redaction_kept),
-        cmocka_unit_test(t_missing_optional), cmocka_unit_test(t_status_notes),
-        cmocka_unit_test(t_value_roundtrip),  cmocka_unit_test(t_value_parse_bad),
-        cmocka_unit_test(t_json_append),      cmocka_unit_test(t_atom_append),
+        cmocka_unit_test(t_every_field),     cmocka_unit_test(t_backdated_step_updates_now),
+        cmocka_unit_test(t_redaction_kept),  cmocka_unit_test(t_missing_optional),
+        cmocka_unit_test(t_status_notes),    cmocka_unit_test(t_value_roundtrip),
+        cmocka_unit_test(t_value_parse_bad), cmocka_unit_test(t_json_append),
+        cmocka_unit_test(t_atom_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
