@@ -712,6 +712,19 @@ static int visit(node_store *s, MDB_txn *txn, const char *id, bool personal, sto
     return rc;
 }
 
+/* End a scan: close its cursor (on every path: a read transaction does not
+ * free it) and turn the visitor's result rc and the cursor's last mrc into
+ * the scan's: STORE_STOP is a clean end, MDB_NOTFOUND the end of the data. */
+static int scan_end(MDB_cursor *cur, int rc, int mrc)
+{
+    mdb_cursor_close(cur);
+    if (rc == STORE_STOP)
+        return HCP_OK;
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = store_err(mrc);
+    return rc;
+}
+
 int store_cases_after(node_store *s, MDB_txn *txn, uint8_t status, const char *after,
                       store_case_fn fn, void *arg)
 {
@@ -738,12 +751,7 @@ int store_cases_after(node_store *s, MDB_txn *txn, uint8_t status, const char *a
         if (rc == HCP_OK)
             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    mdb_cursor_close(cur); /* on every path: a read transaction does not free it */
-    if (rc == STORE_STOP)
-        return HCP_OK;
-    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = store_err(mrc);
-    return rc;
+    return scan_end(cur, rc, mrc);
 }
 
 int store_cases_of_month(node_store *s, MDB_txn *txn, int year, int month, bool personal,
@@ -772,12 +780,7 @@ int store_cases_of_month(node_store *s, MDB_txn *txn, int year, int month, bool 
         if (rc == HCP_OK)
             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    mdb_cursor_close(cur); /* on every path: a read transaction does not free it */
-    if (rc == STORE_STOP)
-        return HCP_OK;
-    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = store_err(mrc);
-    return rc;
+    return scan_end(cur, rc, mrc);
 }
 
 int store_map_usage(node_store *s, uint64_t *used, uint64_t *size)
