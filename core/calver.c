@@ -3,6 +3,8 @@
 #include "calver.h"
 
 #include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
@@ -96,6 +98,73 @@ int hcp_calver_decode(const void *mp, size_t len, hcp_calver *out)
     if (rc != HCP_OK)
         memset(out, 0, sizeof(*out));
     return rc;
+}
+
+/* The build embeds data/calendar.tsv (cmake/embed.cmake, core/calendar.c). */
+extern const unsigned char hcp_data_calendar[];
+extern const size_t hcp_data_calendar_len;
+
+/* Read at most HCP_CALVER_MAX bytes of path into a new buffer. */
+static int seed_read(const char *path, char **text, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read the calendar file");
+        return HCP_EIO;
+    }
+    char *buf = malloc(HCP_CALVER_MAX + 1);
+    size_t n = buf != NULL ? fread(buf, 1, HCP_CALVER_MAX + 1, f) : 0;
+    int rc = buf == NULL          ? HCP_ENOMEM
+             : ferror(f)          ? HCP_EIO
+             : n > HCP_CALVER_MAX ? HCP_ERANGE
+                                  : HCP_OK;
+    if (fclose(f) != 0 && rc == HCP_OK)
+        rc = HCP_EIO;
+    if (rc == HCP_EIO)
+        snprintf(err, errlen, "cannot read the calendar file");
+    else if (rc == HCP_ERANGE)
+        snprintf(err, errlen, "calendar file larger than 1 MiB");
+    if (rc != HCP_OK) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    *len = n;
+    return HCP_OK;
+}
+
+/* The file's or the compiled-in text, then parsed. */
+int hcp_calver_seed(const char *path, char **text, size_t *len, hcp_cal **cal, char *err,
+                    size_t errlen)
+{
+    char dummy[8];
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = '\0';
+    if (text == NULL || len == NULL || cal == NULL)
+        return HCP_EINVAL;
+    char *t = NULL;
+    size_t n = 0;
+    int rc = HCP_OK;
+    if (path != NULL && path[0] != '\0')
+        rc = seed_read(path, &t, &n, err, errlen);
+    else if ((t = malloc(hcp_data_calendar_len + 1)) == NULL)
+        rc = HCP_ENOMEM;
+    else {
+        memcpy(t, hcp_data_calendar, hcp_data_calendar_len);
+        n = hcp_data_calendar_len;
+    }
+    if (rc == HCP_OK && (rc = hcp_cal_parse(t, n, cal, err, errlen)) != HCP_OK) {
+        free(t);
+        return rc;
+    }
+    if (rc != HCP_OK)
+        return rc;
+    *text = t;
+    *len = n;
+    return HCP_OK;
 }
 
 /* The statuses before feedback: the same set as the node's status index

@@ -39,6 +39,16 @@ HCP_API HCP_NODISCARD int hcp_calver_encode(uint32_t version, const char *tsv, s
  * one msgpack map), HCP_ENOMEM. */
 HCP_API HCP_NODISCARD int hcp_calver_decode(const void *mp, size_t len, hcp_calver *out);
 
+/* The seed: the calendar file at path (at most HCP_CALVER_MAX bytes), or
+ * the compiled-in one when path is NULL or "", as text (*text a new
+ * buffer of *len bytes the caller free()s) and parsed (*cal, the caller's,
+ * hcp_cal_free). Why: a store keeps the text of the calendar in force, so
+ * a daemon needs its seed's text, not only the parsed days. Errors as
+ * hcp_cal_load (HCP_EIO, HCP_ERANGE, HCP_EFORMAT with "line N: reason" in
+ * err); nothing is returned on failure. */
+HCP_API HCP_NODISCARD int hcp_calver_seed(const char *path, char **text, size_t *len, hcp_cal **cal,
+                                          char *err, size_t errlen);
+
 /* Whether c's deadlines still run and so are recounted when the calendar
  * changes: the statuses before feedback (received, verifying, disputed,
  * rectifying, feedback pending), the node's status index's "open" set.
