@@ -541,8 +541,8 @@ static int cal_publish_txn(gw *g, gw_calendar *gc, const char *text, size_t len,
         return rc;
     int have = gw_calendar_stored(g->store, txn, &cur);
     hcp_cal *old = NULL;
-    if (have == HCP_OK && hcp_cal_parse(cur.tsv, cur.tsv_len, &old, NULL, 0) == HCP_OK &&
-        hcp_cal_same(old, cal)) {
+    if (have == HCP_OK && cur.version >= 1 && /* a seed may become version 1 as it is */
+        hcp_cal_parse(cur.tsv, cur.tsv_len, &old, NULL, 0) == HCP_OK && hcp_cal_same(old, cal)) {
         snprintf(gc->why, sizeof(gc->why), "unchanged: the file counts every day as version %u",
                  cur.version);
         rc = HCP_ERULE;
