@@ -1,11 +1,11 @@
 /*
- * calendar_fed.c — the federation calendar at the gateway (calendar_fed.h,
+ * calendar_fed.c — the federation calendar at the gateway (gwcalendar.h,
  * docs/calendar.md "The federation calendar"): the version in force in the
  * store's meta, the province log's hook, the start-up check against the
  * seed, the writer's and the timer's check for a version another process
  * published, and `hcp-gateway calendar show|publish`.
  */
-#include "calendar_fed.h"
+#include "gwcalendar.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "calendar_fed.h"
+#include "gwcalendar.h"
 #include "gw.h"
 #include "repl.h"
 

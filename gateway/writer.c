@@ -28,7 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "calendar_fed.h"
+#include "gwcalendar.h"
 #include "chain.h"
 #include "codec.h"
 #include "gwstore.h"

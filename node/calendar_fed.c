@@ -107,8 +107,7 @@ static int start_seed(node *n, MDB_txn *txn, hcp_cal **seed, const char *text, s
 {
     node_store *s = n->store;
     hcp_cal *old = NULL;
-    int rc = HCP_OK;
-    if (have && (rc = hcp_cal_parse(cur->tsv, cur->tsv_len, &old, NULL, 0)) != HCP_OK)
+    if (have && hcp_cal_parse(cur->tsv, cur->tsv_len, &old, NULL, 0) != HCP_OK)
         old = NULL; /* an unreadable seed is replaced by this one */
     bool same = old != NULL && hcp_cal_same(old, *seed);
     hcp_cal_free(old);
@@ -117,7 +116,7 @@ static int start_seed(node *n, MDB_txn *txn, hcp_cal **seed, const char *text, s
         return HCP_OK;
     }
     node_calendar_recount r = {0};
-    rc = calendar_put(s, txn, 0, text, len);
+    int rc = calendar_put(s, txn, 0, text, len);
     if (rc == HCP_OK)
         rc = node_calendar_recount_all(s, txn, *seed, &r);
     if (rc == HCP_OK)
@@ -436,17 +435,16 @@ static int cal_apply(const cal_args *a)
     }
     node_store s;
     memset(&s, 0, sizeof(s));
-    bool open = false;
-    if ((rc = store_county_of(a->data, county, err, sizeof(err))) != HCP_OK)
+    rc = store_county_of(a->data, county, err, sizeof(err));
+    if (rc == HCP_OK)
+        err[0] = '\0'; /* the lock and the key below print their own messages */
+    if (rc == HCP_OK && (rc = hcpd_lock("hcp-node", a->data, "node.lock", &fd)) == HCP_OK &&
+        (rc = hcpd_seal("hcp-node", a->seal_key ? a->seal_key : "", a->data, "data.mdb",
+                        &sealer)) == HCP_OK)
+        rc = store_open(&s, a->data, county, false, sealer, err, sizeof(err));
+    bool open = rc == HCP_OK;
+    if (rc != HCP_OK && err[0] != '\0')
         fprintf(stderr, "hcp-node calendar apply: %s\n", err);
-    else if ((rc = hcpd_lock("hcp-node", a->data, "node.lock", &fd)) != HCP_OK ||
-             (rc = hcpd_seal("hcp-node", a->seal_key ? a->seal_key : "", a->data, "data.mdb",
-                             &sealer)) != HCP_OK)
-        ; /* each printed its own message */
-    else if ((rc = store_open(&s, a->data, county, false, sealer, err, sizeof(err))) != HCP_OK)
-        fprintf(stderr, "hcp-node calendar apply: %s\n", err);
-    else
-        open = true;
     int status = rc == HCP_OK ? cal_apply_store(&s, a, text, len) : 1;
     if (open)
         store_close(&s);

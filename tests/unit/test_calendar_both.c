@@ -2,7 +2,7 @@
  * LMDB stores in temporary directories (issue #13; docs/calendar.md "The
  * federation calendar"): the node's directive handler
  * (node/calendar_fed.h: apply in a write transaction, swap after commit,
- * refusals), the gateway's province-log hook (gateway/calendar_fed.h), and
+ * refusals), the gateway's province-log hook (gateway/gwcalendar.h), and
  * the same versions applied to a node store and a gateway store holding
  * the same cases: every case's deadlines compared, case by case. The
  * integrator calls these handlers through the directive transport. */
@@ -13,17 +13,7 @@
 #include "rules_fixture.h"
 
 #include "calendar_fed.h" /* node/ */
-#include "gwstore.h"
-
-/* gateway/calendar_fed.h declares gw_ names; both headers are named
- * calendar_fed.h, so the gateway's is declared here by hand (the same
- * signatures, checked by the linker against the library). */
-typedef struct gw_calendar gw_calendar;
-int gw_calendar_apply(void *arg, gw_store *s, MDB_txn *txn, uint64_t seq, const char *type,
-                      const void *body_mp, size_t body_len);
-void gw_calendar_after(void *arg, uint64_t seq);
-int gw_calendar_start(gw *g, gw_calendar **out, char *err, size_t errlen);
-void gw_calendar_free(gw_calendar *gc);
+#include "gwcalendar.h"   /* gateway/ */
 
 extern const unsigned char hcp_data_calendar[];
 extern const size_t hcp_data_calendar_len;

@@ -1,5 +1,5 @@
 /*
- * calendar_fed.h — the federation calendar at the province gateway (issue
+ * gwcalendar.h — the federation calendar at the province gateway (issue
  * #13, docs/calendar.md "The federation calendar"). The calendar in force
  * is kept IN the store (meta HCP_CALVER_KEY: {version, tsv}, core/calver.h,
  * and its version alone under GW_CALVER_VKEY, so the writer can check it
@@ -14,8 +14,8 @@
  * Threads: everything but the CLI runs on the loop thread, the only user
  * of g->cal.
  */
-#ifndef GW_CALENDAR_FED_H
-#define GW_CALENDAR_FED_H
+#ifndef GW_CALENDAR_H
+#define GW_CALENDAR_H
 
 #include <stddef.h>
 #include <stdint.h>
