@@ -437,3 +437,23 @@ int hcp_cal_add_workdays(const hcp_cal *cal, hcp_time from, int n, hcp_time *dea
     *provisional = prov;
     return HCP_OK;
 }
+
+/* Number of listed rows. */
+size_t hcp_cal_days(const hcp_cal *cal)
+{
+    return cal != NULL ? cal->n : 0;
+}
+
+/* Same rows (day and kind; the file line does not matter) and the same
+ * known-year bitmap. */
+bool hcp_cal_same(const hcp_cal *a, const hcp_cal *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (a->n != b->n || memcmp(a->known, b->known, sizeof(a->known)) != 0)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->rows[i].day != b->rows[i].day || a->rows[i].work != b->rows[i].work)
+            return false;
+    return true;
+}

@@ -44,4 +44,16 @@ HCP_API bool hcp_cal_is_workday(const hcp_cal *cal, hcp_day d);
 HCP_API HCP_NODISCARD int hcp_cal_add_workdays(const hcp_cal *cal, hcp_time from, int n,
                                                hcp_time *deadline, bool *provisional);
 
+/* How many days the calendar lists (off and work rows); 0 for NULL. For
+ * operators' displays (`hcp-gateway calendar show`). */
+HCP_API size_t hcp_cal_days(const hcp_cal *cal);
+
+/* Whether a and b count every day alike: the same listed days with the same
+ * kind and the same known years (names, comments and row order do not
+ * matter). Two NULLs are the same; NULL and a calendar are not. Why: a
+ * store keeps the federation calendar's text, and a daemon compares its
+ * --calendar file with it at start (docs/calendar.md, "The federation
+ * calendar"). */
+HCP_API bool hcp_cal_same(const hcp_cal *a, const hcp_cal *b);
+
 #endif

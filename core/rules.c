@@ -442,8 +442,7 @@ static void commit_step(hcp_case *c, const hcp_event *ev, step_copy *s, const hc
         c->rectify_mode = ev->mode;
         break;
     case HCP_EV_RECTIFY_EXTEND:
-        c->feedback_due.at = hcp_day_end(ev->new_due);
-        c->feedback_due.provisional = false;
+        c->feedback_due = *due; /* provisional in a year the calendar does not cover */
         c->feedback_extended = true;
         break;
     case HCP_EV_RECTIFY_DONE:
@@ -484,6 +483,10 @@ static int step_due(const hcp_event *ev, const hcp_cal *cal, hcp_due *due)
         return due_after(cal, ev->at, HCP_DISPUTE_DAYS, due);
     if (ev->type == HCP_EV_DISPUTE_FILE)
         return due_after(cal, ev->at, HCP_REREVIEW_DAYS, due);
+    if (ev->type == HCP_EV_RECTIFY_EXTEND) { /* an explicit day: firm only in a known year */
+        due->at = hcp_day_end(ev->new_due);
+        due->provisional = !hcp_cal_known(cal, ev->new_due);
+    }
     return HCP_OK;
 }
 
@@ -587,6 +590,8 @@ int hcp_case_recompute_deadlines(hcp_case *c, const hcp_cal *cal)
     int rc = HCP_OK;
     if (!c->feedback_extended)
         rc = due_after(cal, c->received_at, HCP_FEEDBACK_DAYS, &fb);
+    else if (fb.at != 0) /* the extension keeps its day; known now, it is firm */
+        fb.provisional = !hcp_cal_known(cal, hcp_day_of(fb.at));
     if (rc == HCP_OK && c->notified_at != 0)
         rc = due_after(cal, c->notified_at, HCP_DISPUTE_DAYS, &dd);
     if (rc == HCP_OK && c->disputed_at != 0)

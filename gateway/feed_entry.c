@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calver.h"
 #include "division.h"
 #include "json.h"
 #include "redact.h"
@@ -140,20 +141,22 @@ json_t *gw_feed_entry_json(const hcp_case *c)
     const hcp_division *d = hcp_division_find(c->county);
     /* "o" members are stolen by json_pack even when it fails: nothing leaks */
     return json_pack(
-        "{ss ss ss so so so so so so so so ss so so so so so so sb}", "service_request_id", c->id,
-        "status", is_closed(c) ? "closed" : "open", "status_notes", gw_feed_entry_status_note(c),
-        "service_code", red(c->in.service_item.code, known, nk), "service_name",
-        red(c->in.service_item.name, known, nk), "agency_responsible", red(agency->name, known, nk),
-        "requested_datetime", hcp_json_time(c->received_at), "updated_datetime",
-        hcp_json_time(hcp_case_updated_at(c)), "step_datetime", hcp_json_time(c->last_at),
-        "recorded_datetime", hcp_json_time(c->last_recorded_at), "expected_datetime",
-        hcp_json_time(c->feedback_due.at), "county", c->county, "county_name",
+        "{ss ss ss so so so so so so so so ss so so so so so so sb sb so}", "service_request_id",
+        c->id, "status", is_closed(c) ? "closed" : "open", "status_notes",
+        gw_feed_entry_status_note(c), "service_code", red(c->in.service_item.code, known, nk),
+        "service_name", red(c->in.service_item.name, known, nk), "agency_responsible",
+        red(agency->name, known, nk), "requested_datetime", hcp_json_time(c->received_at),
+        "updated_datetime", hcp_json_time(hcp_case_updated_at(c)), "step_datetime",
+        hcp_json_time(c->last_at), "recorded_datetime", hcp_json_time(c->last_recorded_at),
+        "expected_datetime", hcp_json_time(c->feedback_due.at), "county", c->county, "county_name",
         d != NULL ? json_string(d->name) : json_null(), "kind",
         name_of(hcp_kind_names, HCP_KIND_COUNT_, c->in.kind), "channel",
         name_of(hcp_channel_names, HCP_CH_COUNT_, c->in.channel), "dimensions",
         dimensions_json(c->in.dimensions), "outcome",
         name_of(hcp_outcome_names, HCP_OUT_COUNT_, c->outcome), "rectification_result",
-        red(c->rectification_result, known, nk), "revisited", c->revisited_at != 0);
+        red(c->rectification_result, known, nk), "revisited", c->revisited_at != 0,
+        "deadline_provisional", hcp_case_provisional(c), "deadline_note",
+        hcp_case_provisional(c) ? json_string(GW_FEED_PROVISIONAL_NOTE) : json_null());
 }
 
 int gw_feed_entry_value(const hcp_case *c, hcp_time now, hcp_buf *out)
@@ -278,6 +281,7 @@ static int atom_content(hcp_buf *b, const json_t *o, bool met)
         {"责任单位", "agency_responsible"},
         {"受理时间", "requested_datetime"},
         {"办理期限", "expected_datetime"},
+        {"期限说明", "deadline_note"},
         {"办理状态", "status_notes"},
         {"整改结果", "rectification_result"},
     };

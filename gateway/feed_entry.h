@@ -26,8 +26,11 @@
 
 #define GW_FEED_HDR    18
 #define GW_FEED_FORMAT 1
-#define GW_FEED_CLOSED 1u /* flags: the case is resolved or closed */
-#define GW_FEED_MET    2u /* flags: its deadlines were kept as of the build */
+/* deadline_note of an entry whose deadline was counted into a year the
+ * federation calendar does not cover yet (docs/calendar.md, docs/feed.md) */
+#define GW_FEED_PROVISIONAL_NOTE "期限为暂定：该年度节假日安排尚未发布"
+#define GW_FEED_CLOSED           1u /* flags: the case is resolved or closed */
+#define GW_FEED_MET              2u /* flags: its deadlines were kept as of the build */
 
 /* A stored value taken apart (gw_feed_value_parse); json borrows from it. */
 typedef struct gw_feed_meta {

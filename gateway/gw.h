@@ -52,7 +52,8 @@ typedef struct gw {
     gw_ingest *ingest;
     gw_writer *writer;
     gw_canary *canary;
-    gw_feed_cache *feed_cache; /* the feed's rendered pages (gwfeed.h) */
+    gw_feed_cache *feed_cache;    /* the feed's rendered pages (gwfeed.h) */
+    struct gw_calendar *calendar; /* the federation calendar's state (gwcalendar.h) */
     hcpd_http *http;
     hcpd_acct acct;  /* named accounts and the access log (daemon/accounts.h) */
     char token[128]; /* the admin bearer token: the account "admin" */

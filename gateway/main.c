@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gwcalendar.h"
 #include "gw.h"
 #include "repl.h"
 
@@ -43,7 +44,11 @@ static int main_prepare(gw *g)
     }
     if ((rc = gw_store_open(g)) != HCP_OK) {
         fprintf(stderr, PROG ": cannot open the store in %s: %s\n", c->data, hcp_strerror(rc));
+        return rc;
     }
+    char err[1024]; /* the federation calendar: the store's version, or the seed */
+    if ((rc = gw_calendar_start(g, &g->calendar, err, sizeof(err))) != HCP_OK)
+        fprintf(stderr, PROG ": %s\n", err);
     return rc;
 }
 
@@ -69,6 +74,7 @@ static int main_start(gw *g)
         return rc;
     }
     (void)gw_canary_start(g, gw_ingest_port(g)); /* without it, wedges go undetected (logged) */
+    (void)gw_calendar_watch_start(g->calendar);  /* without it, a publish shows at the next batch */
     return HCP_OK;
 }
 
@@ -92,6 +98,7 @@ static int main_serve(gw *g)
     /* non-zero only when stopped with handles still active: the stop below
      * and main_teardown close them */
     (void)uv_run(g->loop, UV_RUN_DEFAULT);
+    gw_calendar_watch_stop(g->calendar);
     gw_canary_stop(g);
     gw_http_stop(g);   /* new requests get 503; in-flight ones are answered */
     gw_writer_stop(g); /* everything queued is committed and answered */
@@ -109,6 +116,7 @@ static void main_teardown(gw *g)
     if (g->store != NULL) {
         gw_store_close(g);
     }
+    gw_calendar_free(g->calendar);
     hcp_sealer_free(g->sealer);
     hcp_cal_free(g->cal);
     explicit_bzero(g->token, sizeof(g->token));
@@ -122,6 +130,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "user") == 0) /* supervisors and auditors */
         return hcpd_acct_cmd(PROG, HCPD_ROLE_SUPERVISOR | HCPD_ROLE_AUDITOR, argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "calendar") == 0) /* the federation calendar */
+        return gw_cmd_calendar(argc - 1, argv + 1);
     static gw g; /* large (paths): not on the stack */
     char err[1024];
     int rc = gw_config_parse(&g.cfg, argc, argv, err, sizeof(err));

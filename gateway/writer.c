@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gwcalendar.h"
 #include "chain.h"
 #include "codec.h"
 #include "gwstore.h"
@@ -268,7 +269,7 @@ static int gc_begin(void *arg, MDB_txn *txn)
     gw_park_round(&g->writer->park);
     memset(&g->writer->o, 0, sizeof(g->writer->o));
     g->store->feed_dirty = false;
-    return HCP_OK;
+    return gw_calendar_sync(g->calendar, txn); /* a version another process published */
 }
 
 static int gc_item(void *arg, MDB_txn *txn, hcpd_gc_item *item, size_t i)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "calendar_fed.h"
 #include "node.h"
 #include "ops.h"
 #include "repl.h"
@@ -112,7 +113,11 @@ static int main_prepare(node *n)
     if ((rc = main_store_open(n)) != HCP_OK) {
         fprintf(stderr, "hcp-node: cannot open the store in %s: %s\n", n->cfg.data,
                 hcp_strerror(rc));
+        return rc;
     }
+    char err[1024]; /* the federation calendar: the store's version, or the seed */
+    if ((rc = node_calendar_start(n, &n->calendar, err, sizeof(err))) != HCP_OK)
+        fprintf(stderr, "hcp-node: %s\n", err);
     return rc;
 }
 
@@ -159,6 +164,7 @@ static void main_teardown(node *n)
     hcpd_loop_close(n->loop, "node"); /* NULL-safe */
     node_writer_free(n);              /* its handles were closed above */
     main_store_close(n);
+    node_calendar_free(n->calendar);
     hcp_sealer_free(n->sealer);
     hcp_cal_free(n->cal);
     explicit_bzero(n->token, sizeof(n->token));
@@ -178,6 +184,9 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "user") == 0) {
         return node_cmd_user(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "calendar") == 0) {
+        return node_cmd_calendar(argc - 1, argv + 1);
     }
     static node n; /* large (paths): not on the stack */
     char err[1024];

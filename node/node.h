@@ -66,9 +66,10 @@ typedef struct node {
     node_writer *writer;
     hcpd_http *http;
     node_sync *sync;
-    hcpd_acct acct;  /* named accounts and the access log (daemon/accounts.h) */
-    char token[128]; /* the API bearer token: the account "admin" */
-    int lock_fd;     /* flock on DIR/node.lock */
+    struct node_calendar *calendar; /* the federation calendar's state (calendar_fed.h) */
+    hcpd_acct acct;                 /* named accounts and the access log (daemon/accounts.h) */
+    char token[128];                /* the API bearer token: the account "admin" */
+    int lock_fd;                    /* flock on DIR/node.lock */
 } node;
 
 /* ---- config.c: flags and the INI file (see hcp-node.conf.example). ---- */

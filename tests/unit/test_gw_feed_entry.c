@@ -88,7 +88,9 @@ static void t_every_field(void **state)
     full_case(&c);
     json_t *j = gw_feed_entry_json(&c);
     assert_non_null(j);
-    assert_int_equal(json_object_size(j), 19);
+    assert_int_equal(json_object_size(j), 21);
+    assert_true(json_is_false(json_object_get(j, "deadline_provisional")));
+    assert_true(json_is_null(json_object_get(j, "deadline_note")));
     assert_string_equal(str(j, "service_request_id"), "630102-20270101-0001");
     assert_string_equal(str(j, "status"), "closed");
     assert_string_equal(str(j, "status_notes"), "已反馈整改结果，已回访");
