@@ -113,7 +113,7 @@ tidy: configure
 coverage: deps
 	@bash scripts/deps.sh coverage || echo "coverage: no gcovr; scripts/coverage.py reports instead"
 	@CC=gcc cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHCP_WERROR=ON \
-	  -DCMAKE_C_FLAGS="--coverage $(COV_CFLAGS)" -DCMAKE_EXE_LINKER_FLAGS=--coverage $(CMAKE_FLAGS) >/dev/null
+	  -DCMAKE_C_FLAGS="--coverage -fprofile-update=atomic $(COV_CFLAGS)" -DCMAKE_EXE_LINKER_FLAGS=--coverage $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(COV_BUILD) -j $(JOBS)
 	@find $(COV_BUILD) -name '*.gcda' -delete
 	@cd $(COV_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit

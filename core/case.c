@@ -111,6 +111,10 @@ void hcp_event_clear(hcp_event *ev)
     str_free(&ev->via);
     str_free(&ev->text);
     str_free(&ev->account);
+    str_free(&ev->document);
+    str_free(&ev->staff_explanation);
+    str_free(&ev->unit_explanation);
+    str_free(&ev->decision);
     extra_free(&ev->extra);
     memset(ev, 0, sizeof(*ev));
 }
@@ -207,6 +211,10 @@ int hcp_event_copy(hcp_event *dst, const hcp_event *src)
     ok &= dup_into(&dst->via, src->via);
     ok &= dup_into(&dst->text, src->text);
     ok &= dup_into(&dst->account, src->account);
+    ok &= dup_into(&dst->document, src->document);
+    ok &= dup_into(&dst->staff_explanation, src->staff_explanation);
+    ok &= dup_into(&dst->unit_explanation, src->unit_explanation);
+    ok &= dup_into(&dst->decision, src->decision);
     ok &= extra_copy(&dst->extra, &src->extra);
     if (!ok) {
         hcp_event_clear(dst);
@@ -226,6 +234,11 @@ bool hcp_intake_real_name(const hcp_intake *in)
         return false;
     const hcp_person *p = &in->complainant;
     return nonempty(p->name) && (nonempty(p->phone) || nonempty(p->id_number));
+}
+
+bool hcp_intake_reachable(const hcp_intake *in)
+{
+    return in != NULL && in->has_complainant && nonempty(in->complainant.phone);
 }
 
 int hcp_case_id_format(char *buf, size_t len, const char *county, hcp_day day, uint32_t n)

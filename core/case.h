@@ -200,6 +200,7 @@ typedef struct hcp_case {
     char county[HCP_COUNTY_LEN + 1];
     hcp_intake in;
     bool real_name; /* complainant named with a way to reach them (Art. 6) */
+    bool reachable; /* a complainant phone was given: a revisit can be made (Art. 8) */
     hcp_time received_at;
 
     uint8_t status;  /* enum hcp_status */
@@ -226,6 +227,9 @@ typedef struct hcp_case {
     char *rectification_result;
     bool revisit_satisfied;
     uint8_t overdue_marked; /* bit (1 << hcp_deadline_kind) per overdue event */
+
+    hcp_time last_recorded_at; /* the latest `recorded_at` of its events: when the record last
+                                * changed, whatever date the step claims (docs/rules.md) */
 
     uint32_t nevents; /* events applied, case_open included */
     uint64_t last_seq;
@@ -255,22 +259,26 @@ typedef struct hcp_event {
     hcp_intake in;          /* evaluation, case_open */
     uint64_t evaluation_no; /* evaluation: its number */
 
-    hcp_contact verifier; /* verify_start */
-    uint8_t outcome;      /* verify_conclude: SUBSTANTIATED or UNSUBSTANTIATED */
-    uint8_t verdict;      /* dispute_decide */
-    char *note;           /* verify_conclude, dispute_decide, revisit */
-    char *by;             /* dispute_file, revisit */
-    char *reason;         /* dispute_file, rectify_extend */
-    hcp_coded unit;       /* rectify_assign */
-    uint8_t mode;         /* rectify_assign: enum hcp_rectify_mode */
-    hcp_day new_due;      /* rectify_extend: the new last day */
-    char *result;         /* rectify_done */
-    char *via;            /* feedback */
-    char *text;           /* feedback */
-    bool satisfied;       /* revisit */
-    uint8_t deadline;     /* overdue: enum hcp_deadline_kind */
-    char *account;        /* any type: the named account that recorded it (NULL: unknown,
-                           * the node itself, or a record older than accounts) */
+    hcp_contact verifier;    /* verify_start */
+    uint8_t outcome;         /* verify_conclude: SUBSTANTIATED or UNSUBSTANTIATED */
+    uint8_t verdict;         /* dispute_decide */
+    char *note;              /* verify_conclude, dispute_decide, revisit */
+    char *by;                /* dispute_file, revisit */
+    char *reason;            /* dispute_file, rectify_extend */
+    hcp_coded unit;          /* rectify_assign */
+    uint8_t mode;            /* rectify_assign: enum hcp_rectify_mode */
+    hcp_day new_due;         /* rectify_extend: the new last day */
+    char *result;            /* rectify_done */
+    char *via;               /* feedback */
+    char *text;              /* feedback */
+    bool satisfied;          /* revisit */
+    uint8_t deadline;        /* overdue: enum hcp_deadline_kind */
+    char *account;           /* any type: the named account that recorded it (NULL: unknown,
+                              * the node itself, or a record older than accounts) */
+    char *document;          /* dispute_file: the written application's reference (Art. 9) */
+    char *staff_explanation; /* dispute_file: what the staff member gave in evidence */
+    char *unit_explanation;  /* dispute_decide: what the unit gave in evidence (Art. 9) */
+    char *decision; /* close: a supervisor's written decision to close an unsatisfied case */
 
     /* Personal data travels in a separate record (codec.h) bound to this
      * one by digest = SHA-256(salt || personal record). */
@@ -297,6 +305,10 @@ HCP_API bool hcp_event_has_personal(const hcp_event *ev);
 /* A complainant counts as real-name when a name and a phone or an ID number
  * are given (Art. 6: so the case can be verified and revisited). */
 HCP_API bool hcp_intake_real_name(const hcp_intake *in);
+/* A complainant can be reached for the revisit when a phone is given, named
+ * or not (Art. 8: the revisit is owed whenever it can be made). Needs the
+ * personal fields: false for an intake decoded without them. */
+HCP_API bool hcp_intake_reachable(const hcp_intake *in);
 
 /* Case id "{county}-{yyyymmdd}-{n:04}". HCP_ERANGE if it does not fit. */
 HCP_API HCP_NODISCARD int hcp_case_id_format(char *buf, size_t len, const char *county, hcp_day day,

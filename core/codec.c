@@ -371,6 +371,11 @@ static const struct field event_f[] = {
     F("dl", FK_ENUM, hcp_event, deadline, HCP_DL_COUNT_, T(HCP_EV_OVERDUE)),
     /* added after every older key (docs/codec.md, "Versioning"): old readers keep it as an extra */
     F("ac", FK_STR, hcp_event, account, HCP_SHORT_MAX, ALL),
+    /* schema version 3 (docs/rules.md: the written dispute, the written close) */
+    F("dr", FK_STR, hcp_event, document, HCP_SHORT_MAX, T(HCP_EV_DISPUTE_FILE)),
+    F("se", FK_STR, hcp_event, staff_explanation, HCP_TEXT_MAX, T(HCP_EV_DISPUTE_FILE)),
+    F("ue", FK_STR, hcp_event, unit_explanation, HCP_TEXT_MAX, T(HCP_EV_DISPUTE_DECIDE)),
+    F("dn", FK_STR, hcp_event, decision, HCP_TEXT_MAX, T(HCP_EV_CLOSE)),
 };
 static const struct table event_t = TAB(event_f);
 
@@ -403,6 +408,9 @@ static const struct field case_f[] = {
     F("om", FK_BITS8, hcp_case, overdue_marked, OVERDUE_BITS, ALL),
     F("ne", FK_U32, hcp_case, nevents, 0, ALL),
     F("ls", FK_U64, hcp_case, last_seq, 0, ALL),
+    /* schema version 3 */
+    F("rh", FK_BOOL, hcp_case, reachable, 0, ALL),
+    F("lr", FK_I64, hcp_case, last_recorded_at, 0, ALL),
 };
 static const struct table case_t = TAB(case_f);
 
@@ -413,15 +421,19 @@ static const struct table case_t = TAB(case_f);
  * original, under its own key, when masking changed it.
  */
 enum text_field {
-    TX_WINDOW,  /* in.window */
-    TX_CONTENT, /* in.content */
-    TX_NOTE,    /* note */
-    TX_BY,      /* by */
-    TX_REASON,  /* reason */
-    TX_RESULT,  /* result */
-    TX_VIA,     /* via */
-    TX_TEXT,    /* text */
-    TX_RR,      /* a case's rectification_result */
+    TX_WINDOW,   /* in.window */
+    TX_CONTENT,  /* in.content */
+    TX_NOTE,     /* note */
+    TX_BY,       /* by */
+    TX_REASON,   /* reason */
+    TX_RESULT,   /* result */
+    TX_VIA,      /* via */
+    TX_TEXT,     /* text */
+    TX_RR,       /* a case's rectification_result */
+    TX_DOC,      /* document (v3) */
+    TX_SEXPL,    /* staff_explanation (v3) */
+    TX_UEXPL,    /* unit_explanation (v3) */
+    TX_DECISION, /* decision (v3) */
     TX_COUNT
 };
 
@@ -445,6 +457,10 @@ struct pii {
     char *o_via;
     char *o_text;
     char *o_rr;
+    char *o_doc;
+    char *o_sexpl;
+    char *o_uexpl;
+    char *o_decision;
 };
 
 #define T_NOTE   (T(HCP_EV_VERIFY_CONCLUDE) | T(HCP_EV_DISPUTE_DECIDE) | T(HCP_EV_REVISIT))
@@ -469,6 +485,11 @@ static const struct field pii_f[] = {
     F("ovi", FK_STR, struct pii, o_via, HCP_SHORT_MAX, T(HCP_EV_FEEDBACK)),
     F("otx", FK_STR, struct pii, o_text, HCP_TEXT_MAX, T(HCP_EV_FEEDBACK)),
     F("orr", FK_STR, struct pii, o_rr, HCP_TEXT_MAX, T_CASE),
+    /* schema version 3 */
+    F("odr", FK_STR, struct pii, o_doc, HCP_SHORT_MAX, T(HCP_EV_DISPUTE_FILE)),
+    F("ose", FK_STR, struct pii, o_sexpl, HCP_TEXT_MAX, T(HCP_EV_DISPUTE_FILE)),
+    F("oue", FK_STR, struct pii, o_uexpl, HCP_TEXT_MAX, T(HCP_EV_DISPUTE_DECIDE)),
+    F("odn", FK_STR, struct pii, o_decision, HCP_TEXT_MAX, T(HCP_EV_CLOSE)),
 };
 static const struct table pii_t = TAB(pii_f);
 
@@ -801,7 +822,8 @@ static bool pii_any(const struct pii *v)
 {
     return v->staff_phone || v->name || v->phone || v->id_number || v->organization ||
            v->verifier_phone || v->o_window || v->o_content || v->o_note || v->o_by ||
-           v->o_reason || v->o_result || v->o_via || v->o_text || v->o_rr;
+           v->o_reason || v->o_result || v->o_via || v->o_text || v->o_rr || v->o_doc ||
+           v->o_sexpl || v->o_uexpl || v->o_decision;
 }
 
 /* Where the personal record keeps the original of each free-text field. */
@@ -816,6 +838,10 @@ static void pii_orig_slots(struct pii *v, char **o[TX_COUNT])
     o[TX_VIA] = &v->o_via;
     o[TX_TEXT] = &v->o_text;
     o[TX_RR] = &v->o_rr;
+    o[TX_DOC] = &v->o_doc;
+    o[TX_SEXPL] = &v->o_sexpl;
+    o[TX_UEXPL] = &v->o_uexpl;
+    o[TX_DECISION] = &v->o_decision;
 }
 
 /* The free-text fields of an event (NULL: the kind has no such field). */
@@ -830,6 +856,10 @@ static void event_text_slots(hcp_event *ev, char **t[TX_COUNT])
     t[TX_VIA] = &ev->via;
     t[TX_TEXT] = &ev->text;
     t[TX_RR] = NULL;
+    t[TX_DOC] = &ev->document;
+    t[TX_SEXPL] = &ev->staff_explanation;
+    t[TX_UEXPL] = &ev->unit_explanation;
+    t[TX_DECISION] = &ev->decision;
 }
 
 /* The free-text fields of a case. */

@@ -26,8 +26,9 @@
 
 #include "case.h"
 
-/* 2: the personal record may hold original free text (docs/codec.md). */
-#define HCP_SCHEMA_VERSION 2
+/* 2: the personal record may hold original free text; 3: the written dispute and
+ * close (dr, se, ue, dn and their originals) and the case's rh, lr (docs/codec.md). */
+#define HCP_SCHEMA_VERSION 3
 #define HCP_RECORD_MAX     (256 * 1024) /* ceiling of one encoded record */
 
 /*

@@ -499,18 +499,18 @@ int hcp_json_read_intake(const json_t *obj, bool is_case, hcp_intake *in, hcp_ti
 
 /* The keys each step type may carry beside "type" and "at"; index is the
  * type, NULL for the types a client may not post. */
-static const char *const step_keys[HCP_EV_COUNT_][6] = {
+static const char *const step_keys[HCP_EV_COUNT_][7] = {
     [HCP_EV_VERIFY_START] = {"type", "at", "verifier", NULL},
     [HCP_EV_NOTIFY_STAFF] = {"type", "at", NULL},
     [HCP_EV_VERIFY_CONCLUDE] = {"type", "at", "outcome", "note", NULL},
-    [HCP_EV_DISPUTE_FILE] = {"type", "at", "by", "reason", NULL},
-    [HCP_EV_DISPUTE_DECIDE] = {"type", "at", "outcome", "note", NULL},
+    [HCP_EV_DISPUTE_FILE] = {"type", "at", "by", "reason", "document", "staff_explanation", NULL},
+    [HCP_EV_DISPUTE_DECIDE] = {"type", "at", "outcome", "note", "unit_explanation", NULL},
     [HCP_EV_RECTIFY_ASSIGN] = {"type", "at", "unit", "mode", NULL},
     [HCP_EV_RECTIFY_EXTEND] = {"type", "at", "reason", "new_due", NULL},
     [HCP_EV_RECTIFY_DONE] = {"type", "at", "result", NULL},
     [HCP_EV_FEEDBACK] = {"type", "at", "via", "text", NULL},
     [HCP_EV_REVISIT] = {"type", "at", "by", "satisfied", "note", NULL},
-    [HCP_EV_CLOSE] = {"type", "at", NULL},
+    [HCP_EV_CLOSE] = {"type", "at", "decision", NULL},
 };
 
 static const char *const contact_keys[] = {"name", "phone", NULL};
@@ -541,16 +541,24 @@ static int read_verify_conclude(const json_t *obj, hcp_event *ev, hcp_json_err *
     return rc;
 }
 
-/* dispute_file {by, reason} */
+/* dispute_file {by, reason, document?, staff_explanation?}: the written
+ * application (Art. 9): who applied, why, its reference, and what the staff
+ * member gave in evidence */
 static int read_dispute_file(const json_t *obj, hcp_event *ev, hcp_json_err *err)
 {
     int rc = get_str(obj, "", "by", true, HCP_SHORT_MAX, &ev->by, err);
     if (rc == HCP_OK)
         rc = get_str(obj, "", "reason", true, HCP_TEXT_MAX, &ev->reason, err);
+    if (rc == HCP_OK)
+        rc = get_str(obj, "", "document", false, HCP_SHORT_MAX, &ev->document, err);
+    if (rc == HCP_OK)
+        rc =
+            get_str(obj, "", "staff_explanation", false, HCP_TEXT_MAX, &ev->staff_explanation, err);
     return rc;
 }
 
-/* dispute_decide {outcome: upheld|mistaken|malicious, note?} */
+/* dispute_decide {outcome: upheld|mistaken|malicious, note?, unit_explanation?}:
+ * the unit's right to explain (Art. 9) is recorded beside the decision */
 static int read_dispute_decide(const json_t *obj, hcp_event *ev, hcp_json_err *err)
 {
     int verdict = 0;
@@ -558,7 +566,16 @@ static int read_dispute_decide(const json_t *obj, hcp_event *ev, hcp_json_err *e
     ev->verdict = (uint8_t)verdict;
     if (rc == HCP_OK)
         rc = get_str(obj, "", "note", false, HCP_TEXT_MAX, &ev->note, err);
+    if (rc == HCP_OK)
+        rc = get_str(obj, "", "unit_explanation", false, HCP_TEXT_MAX, &ev->unit_explanation, err);
     return rc;
+}
+
+/* close {decision?}: a supervisor's written decision to close a case whose
+ * complainant was not satisfied at the revisit */
+static int read_close(const json_t *obj, hcp_event *ev, hcp_json_err *err)
+{
+    return get_str(obj, "", "decision", false, HCP_TEXT_MAX, &ev->decision, err);
 }
 
 /* rectify_assign {unit: {code, name}, mode: immediate|deferred} */
@@ -649,7 +666,9 @@ static int read_step_fields(const json_t *obj, hcp_event *ev, hcp_json_err *err)
         return read_feedback(obj, ev, err);
     case HCP_EV_REVISIT:
         return read_revisit(obj, ev, err);
-    default: /* notify_staff, close: no fields */
+    case HCP_EV_CLOSE:
+        return read_close(obj, ev, err);
+    default: /* notify_staff: no fields */
         return HCP_OK;
     }
 }
@@ -884,10 +903,13 @@ static bool put_event_verify(json_t *o, const hcp_event *ev, bool personal)
         return put_name(o, "outcome", NAMES(hcp_outcome_names), ev->outcome, true) &&
                put_str(o, "note", ev->note, false);
     case HCP_EV_DISPUTE_FILE:
-        return put_str(o, "by", ev->by, false) && put_str(o, "reason", ev->reason, false);
+        return put_str(o, "by", ev->by, false) && put_str(o, "reason", ev->reason, false) &&
+               put_str(o, "document", ev->document, false) &&
+               put_str(o, "staff_explanation", ev->staff_explanation, false);
     case HCP_EV_DISPUTE_DECIDE:
         return put_name(o, "outcome", NAMES(hcp_verdict_names), ev->verdict, true) &&
-               put_str(o, "note", ev->note, false);
+               put_str(o, "note", ev->note, false) &&
+               put_str(o, "unit_explanation", ev->unit_explanation, false);
     default:
         return true;
     }
@@ -912,6 +934,8 @@ static bool put_event_rectify(json_t *o, const hcp_event *ev)
                put_str(o, "note", ev->note, false);
     case HCP_EV_OVERDUE:
         return put_name(o, "deadline", NAMES(hcp_deadline_names), ev->deadline, true);
+    case HCP_EV_CLOSE:
+        return put_str(o, "decision", ev->decision, false);
     default:
         return true;
     }
@@ -1010,6 +1034,9 @@ static bool put_case_state(json_t *o, const hcp_case *c, hcp_time now)
     ok = ok && put(o, "adopted", json_boolean(c->adopted));
     ok = ok && put(o, "deadlines", deadlines_json(c));
     ok = ok && put(o, "overdue", json_boolean(hcp_case_overdue(c, now) != 0));
+    ok = ok && put(o, "deadline_met", json_boolean(hcp_case_deadline_met(c, now)));
+    ok = ok && put(o, "last_at", hcp_json_time(c->last_at));
+    ok = ok && put(o, "last_recorded_at", hcp_json_time(c->last_recorded_at));
     ok = ok && put(o, "rectification", rectification_json(c));
     ok = ok && put(o, "revisit", revisit_json(c));
     return ok;
@@ -1033,6 +1060,7 @@ json_t *hcp_json_case(const hcp_case *c, const hcp_event *events, size_t nevents
     ok = ok && put(o, "county", json_string(c->county));
     ok = ok && put_intake(o, &c->in, personal, true);
     ok = ok && put(o, "real_name", json_boolean(c->real_name));
+    ok = ok && put(o, "reachable", json_boolean(c->reachable));
     ok = ok && put_str(o, "content", c->in.content, true);
     ok = ok && put_case_state(o, c, now);
     ok = ok && put(o, "events", events_json(events, nevents, personal));

@@ -89,6 +89,7 @@ static int apply_open(hcp_case *c, const hcp_event *ev, const hcp_cal *cal)
     memcpy(n.id, ev->case_id, sizeof(n.id));
     memcpy(n.county, ev->county, sizeof(n.county));
     n.real_name = hcp_intake_real_name(&n.in);
+    n.reachable = hcp_intake_reachable(&n.in);
     n.received_at = ev->at;
     n.status = HCP_ST_RECEIVED;
     n.adopted = true;
@@ -151,7 +152,15 @@ static int check_decide(const hcp_case *c, const hcp_event *ev, hcp_refusal *why
 {
     if (ev->verdict <= HCP_VD_NONE || ev->verdict >= HCP_VD_COUNT_)
         return HCP_EINVAL;
-    return want_status(c, HCP_ST_DISPUTED, "dispute_decide", why);
+    int rc = want_status(c, HCP_ST_DISPUTED, "dispute_decide", why);
+    /* a review set aside at the second it was disputed was not re-reviewed:
+     * it takes the case out of every count, so the rule holds it back */
+    if (rc == HCP_OK && ev->verdict != HCP_VD_UPHELD && ev->at <= c->disputed_at)
+        return refuse(why, "dispute_decided_at_filing",
+                      "the re-review was applied for at %s; a decision that the review was %s "
+                      "needs the re-review to have taken place, not the same second (Art. 9)",
+                      ts(c->disputed_at, 0), hcp_verdict_names[ev->verdict]);
+    return rc;
 }
 
 static int check_conclude(const hcp_case *c, const hcp_event *ev, hcp_refusal *why)
@@ -227,12 +236,27 @@ static int check_revisit(const hcp_case *c, const hcp_event *ev, hcp_refusal *wh
     return HCP_OK;
 }
 
-static int check_close(const hcp_case *c, hcp_refusal *why)
+/* Whether the last revisit found the complainant unsatisfied and sent the
+ * case back to rectification (commit_step, HCP_EV_REVISIT). */
+static bool back_from_revisit(const hcp_case *c)
+{
+    return c->status == HCP_ST_RECTIFYING && c->revisited_at != 0 && !c->revisit_satisfied;
+}
+
+static int check_close(const hcp_case *c, const hcp_event *ev, hcp_refusal *why)
 {
     if (c->status == HCP_ST_AWAITING_REVISIT)
         return refuse(why, "revisit_required",
-                      "a real-name substantiated case must be revisited before it closes "
-                      "(Art. 8: revisit rate 100%%)");
+                      "a substantiated case whose complainant can be reached must be revisited "
+                      "before it closes (Art. 8: revisit rate 100%%)");
+    if (back_from_revisit(c)) {
+        if (nonempty(ev->decision))
+            return HCP_OK; /* a supervisor's written decision to close it anyway */
+        return refuse(why, "revisit_unsatisfied",
+                      "the complainant was not satisfied at the revisit of %s: rectify again, or "
+                      "record a supervisor's written decision (decision) to close anyway",
+                      ts(c->revisited_at, 0));
+    }
     return want_status(c, HCP_ST_RESOLVED, "close", why);
 }
 
@@ -300,7 +324,7 @@ static int check_step(const hcp_case *c, const hcp_event *ev, const hcp_cal *cal
     case HCP_EV_REVISIT:
         return check_revisit(c, ev, why);
     case HCP_EV_CLOSE:
-        return check_close(c, why);
+        return check_close(c, ev, why);
     case HCP_EV_OVERDUE:
         return check_overdue(c, ev, why);
     default:
@@ -382,6 +406,14 @@ static void commit_dispute(hcp_case *c, const hcp_event *ev, const hcp_due *due)
     c->closed_at = ev->at;
 }
 
+/* Whether feedback leaves the case owing a revisit (Art. 8): found true, and
+ * the complainant can be reached (a phone) or is real-name (cases stored
+ * before `reachable` existed keep owing theirs). */
+static bool revisit_owed(const hcp_case *c)
+{
+    return c->outcome == HCP_OUT_SUBSTANTIATED && (c->reachable || c->real_name);
+}
+
 /* Assign the step's effects; nothing here can fail. */
 static void commit_step(hcp_case *c, const hcp_event *ev, step_copy *s, const hcp_due *due)
 {
@@ -419,15 +451,18 @@ static void commit_step(hcp_case *c, const hcp_event *ev, step_copy *s, const hc
         c->status = HCP_ST_FEEDBACK_PENDING;
         break;
     case HCP_EV_FEEDBACK:
-        c->feedback_at = ev->at;
-        /* Art. 8: every real-name case found true must be revisited */
-        c->status = c->real_name && c->outcome == HCP_OUT_SUBSTANTIATED ? HCP_ST_AWAITING_REVISIT
-                                                                        : HCP_ST_RESOLVED;
+        if (c->feedback_at == 0) /* the deadline is met (or not) by the first feedback */
+            c->feedback_at = ev->at;
+        /* Art. 8: every case found true whose complainant can be reached is revisited */
+        c->status = revisit_owed(c) ? HCP_ST_AWAITING_REVISIT : HCP_ST_RESOLVED;
         break;
     case HCP_EV_REVISIT:
         c->revisited_at = ev->at;
         c->revisit_satisfied = ev->satisfied;
-        c->status = HCP_ST_RESOLVED;
+        /* an unsatisfied complainant of a case found true: rectify again */
+        c->status = !ev->satisfied && c->adopted && c->outcome == HCP_OUT_SUBSTANTIATED
+                        ? HCP_ST_RECTIFYING
+                        : HCP_ST_RESOLVED;
         break;
     case HCP_EV_CLOSE:
         c->status = HCP_ST_CLOSED;
@@ -493,8 +528,23 @@ int hcp_rules_apply(hcp_case *c, const hcp_event *ev, const hcp_cal *cal, hcp_ti
         c->nevents++;
         if (ev->seq > c->last_seq)
             c->last_seq = ev->seq;
+        if (ev->recorded_at > c->last_recorded_at)
+            c->last_recorded_at = ev->recorded_at;
     }
     return rc;
+}
+
+bool hcp_event_backdated(const hcp_event *ev, const hcp_cal *cal, int days)
+{
+    if (ev == NULL || cal == NULL || days < 1 || ev->at <= 0 || ev->recorded_at <= ev->at)
+        return false;
+    if (ev->type == HCP_EV_NONE || ev->type == HCP_EV_EVALUATION || ev->type == HCP_EV_CASE_OPEN ||
+        ev->type == HCP_EV_OVERDUE || ev->type >= HCP_EV_COUNT_)
+        return false;
+    hcp_due limit;
+    if (due_after(cal, ev->at, days, &limit) != HCP_OK)
+        return false;
+    return ev->recorded_at > limit.at;
 }
 
 unsigned hcp_case_overdue(const hcp_case *c, hcp_time now)
@@ -511,6 +561,10 @@ unsigned hcp_case_overdue(const hcp_case *c, hcp_time now)
 bool hcp_case_deadline_met(const hcp_case *c, hcp_time now)
 {
     if (c == NULL)
+        return false;
+    /* a recorded overdue is permanent for its deadline: no later step, and
+     * no step dated back before the mark, makes that deadline met */
+    if (c->overdue_marked & ((1u << HCP_DL_FEEDBACK) | (1u << HCP_DL_REREVIEW)))
         return false;
     if (!c->adopted)
         return true; /* a review not adopted owes nothing */

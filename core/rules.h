@@ -14,6 +14,7 @@
 #define HCP_DISPUTE_DAYS  2   /* Art. 9: to file a re-review */
 #define HCP_REREVIEW_DAYS 5   /* Art. 9: to finish it */
 #define HCP_CLOCK_SKEW    300 /* seconds an `at` may lie ahead of `now` */
+#define HCP_BACKDATE_DAYS 3   /* default: working days a step may be entered after its `at` */
 
 /* Why a step was refused: a stable rule id ("dispute_window_closed") and an
  * English sentence with the dates involved. */
@@ -39,8 +40,20 @@ HCP_API HCP_NODISCARD int hcp_rules_apply(hcp_case *c, const hcp_event *ev, cons
 HCP_API unsigned hcp_case_overdue(const hcp_case *c, hcp_time now);
 
 /* Whether a deadline was (or, if still open, is being) kept: feedback given
- * by feedback_due and any re-review decided by rereview_due. */
+ * by feedback_due and any re-review decided by rereview_due. False for ever
+ * once an `overdue` event marked the feedback or re-review deadline (also
+ * when the case is later not adopted): the mark is permanent. */
 HCP_API bool hcp_case_deadline_met(const hcp_case *c, hcp_time now);
+
+/*
+ * Whether handling step ev is *backdated*: recorded (recorded_at) after the
+ * end of the `days`-th working day (cal) following the day of its `at`. It
+ * depends on the event and the calendar only, so a node and the gateway
+ * classify the same log alike. False for evaluations, case_open (a paper
+ * case is often entered late and starts its own deadline) and the sweep's
+ * overdue marks, for days < 1, and when the count fails (NULL arguments).
+ */
+HCP_API bool hcp_event_backdated(const hcp_event *ev, const hcp_cal *cal, int days);
 
 /* Recount the deadlines of c with cal (after a new calendar year arrives);
  * an extended feedback deadline keeps its explicit date. */

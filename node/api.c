@@ -137,9 +137,10 @@ static void post_step(node *n, node_req *r, const char *id, size_t idlen)
         node_write_free(w);
         return;
     }
-    if (w->step.type == HCP_EV_DISPUTE_DECIDE &&
-        !hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor")) {
-        node_write_free(w); /* a dispute is decided by a supervisor */
+    bool supervisor_only = w->step.type == HCP_EV_DISPUTE_DECIDE ||
+                           (w->step.type == HCP_EV_CLOSE && w->step.decision != NULL);
+    if (supervisor_only && !hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor")) {
+        node_write_free(w); /* a dispute is decided, a written close made, by a supervisor */
         return;
     }
     memcpy(w->id, id, idlen);
@@ -176,7 +177,7 @@ static void get_case_plain(node *n, node_req *r, const char *id)
     else if (rc != HCP_OK)
         node_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
     else
-        node_req_reply_json(r, 200, hcp_json_case(&c, evs, nev, now_sec(), false));
+        node_req_reply_json(r, 200, node_case_json(n, &c, evs, nev, now_sec(), false));
     store_events_free(evs, nev);
     hcp_case_clear(&c);
 }
@@ -348,6 +349,9 @@ static int metrics_text(node *n, hcp_buf *out)
         overdue += rc == HCP_OK && hcp_case_overdue(&c, now) != 0;
         hcp_case_clear(&c);
     }
+    uint64_t backdated = 0;
+    if (rc == HCP_OK)
+        rc = store_counter_get(n->store, txn, "backdated", &backdated);
     free(ids);
     store_read_end(n->store, txn);
     uint64_t used = 0, size = 0;
@@ -356,8 +360,11 @@ static int metrics_text(node *n, hcp_buf *out)
     const node_stats *s = node_writer_stats(n);
     len = snprintf(line, sizeof(line),
                    "# TYPE hcp_node_overdue_cases gauge\nhcp_node_overdue_cases %zu\n"
-                   "# TYPE hcp_node_log_head gauge\nhcp_node_log_head %llu\n",
-                   overdue, (unsigned long long)atomic_load(&n->store->head_seq));
+                   "# TYPE hcp_node_log_head gauge\nhcp_node_log_head %llu\n"
+                   "# TYPE hcp_node_backdated_steps_total counter\n"
+                   "hcp_node_backdated_steps_total{county=\"%s\"} %llu\n",
+                   overdue, (unsigned long long)atomic_load(&n->store->head_seq), n->cfg.county,
+                   (unsigned long long)backdated);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, line, (size_t)len);
     len = snprintf(line, sizeof(line),

@@ -10,6 +10,7 @@
 
 #include "division.h"
 #include "node.h"
+#include "rules.h"
 
 #define NODE_STR(n, f) HCPD_CONF_STR_OPT(node_config, n, f)
 
@@ -28,6 +29,7 @@ static const hcpd_conf_opt cfg_opts[] = {
     NODE_STR("seal-key-file", seal_key_file),
     HCPD_CONF_BOOL_OPT(node_config, "insecure", insecure),
     HCPD_CONF_INT_OPT(node_config, "sweep-interval", sweep_seconds, 1, 86400, "seconds"),
+    HCPD_CONF_INT_OPT(node_config, "backdate-days", backdate_days, 1, 366, "working days"),
     HCPD_CONF_INT_OPT(node_config, "map-max-mib", map_max_mib, 64, HCPD_MAP_MAX_MIB, "MiB"),
 };
 
@@ -60,6 +62,8 @@ void node_config_usage(void)
           "  --seal-key-file FILE    key sealing personal data (default DIR.keys/seal.key,\n"
           "                          kept apart from the data: back it up separately)\n"
           "  --sweep-interval SECS   deadline sweep period, 1..86400 (default 60)\n"
+          "  --backdate-days N       a step entered more than N working days after the\n"
+          "                          date it gives is marked backdated, 1..366 (default 3)\n"
           "  --insecure              allow tcp:// to the gateway (tests, demo)\n"
           "  --map-max-mib N         ceiling of the store's LMDB map, 64..16777216 MiB\n"
           "                          (default 1048576 = 1 TiB; it also never passes what\n"
@@ -184,6 +188,7 @@ int node_config_parse(node_config *cfg, int argc, char **argv, char *err, size_t
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->listen_http, sizeof(cfg->listen_http), "127.0.0.1:8701");
     cfg->sweep_seconds = 60;
+    cfg->backdate_days = HCP_BACKDATE_DAYS;
     cfg->map_max_mib = HCPD_MAP_MAX_MIB_DEFAULT;
     int rc = hcpd_conf_parse(&cfg_conf, cfg, argc, argv, err, errlen);
     if (rc == HCPD_CONF_HELP) {

@@ -49,7 +49,8 @@ typedef struct node_config {
     char seal_key_file[NODE_PATH_MAX];  /* --seal-key-file, default DIR.keys/seal.key */
     bool insecure;                      /* --insecure: allow tcp:// to the gateway */
     int sweep_seconds;                  /* --sweep-interval, default 60 */
-    int map_max_mib;                    /* --map-max-mib: ceiling of the LMDB map */
+    int backdate_days; /* --backdate-days: working days before a step is backdated (rules.h) */
+    int map_max_mib;   /* --map-max-mib: ceiling of the LMDB map */
 } node_config;
 
 typedef struct node_store node_store;   /* store.c */

@@ -100,6 +100,28 @@ static hcp_time now_sec(void)
 
 /* ---- building blocks inside a transaction ---- */
 
+json_t *node_case_json(const node *n, const hcp_case *c, const hcp_event *events, size_t nevents,
+                       hcp_time now, bool personal)
+{
+    json_t *j = hcp_json_case(c, events, nevents, now, personal);
+    json_t *arr = j != NULL ? json_object_get(j, "events") : NULL;
+    json_int_t count = 0;
+    bool ok = j != NULL;
+    for (size_t i = 0; ok && i < nevents; i++) {
+        if (!hcp_event_backdated(&events[i], n->cal, n->cfg.backdate_days))
+            continue;
+        count++;
+        ok = json_object_set_new(json_array_get(arr, i), "backdated", json_true()) == 0;
+    }
+    if (ok)
+        ok = json_object_set_new(j, "backdated_steps", json_integer(count)) == 0;
+    if (!ok) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
 /* The case as JSON with its events, for a reply: with personal data for a
  * supervisor (access-logged), without for a clerk. */
 static int case_reply(node *n, MDB_txn *txn, const hcp_case *c, node_write *w, int status)
@@ -110,7 +132,7 @@ static int case_reply(node *n, MDB_txn *txn, const hcp_case *c, node_write *w, i
     if (rc == HCP_OK && w->personal)
         rc = store_access_log(n->store, txn, w->now, w->who, c->id);
     if (rc == HCP_OK) {
-        json_t *j = hcp_json_case(c, evs, nev, w->now, w->personal);
+        json_t *j = node_case_json(n, c, evs, nev, w->now, w->personal);
         if (j == NULL)
             rc = HCP_ENOMEM;
         else
@@ -302,17 +324,29 @@ static int apply_event(node *n, MDB_txn *txn, hcp_chain *ch, hcp_event *ev, hcp_
     return rc;
 }
 
+/* Whether account `who` is, by name, the staff member the case is about:
+ * its staff id or staff name (the only link the data has between an
+ * account and a staff member; docs/rules.md says what it cannot see). */
+static bool is_staff_of(const char *who, const hcp_event *open)
+{
+    const hcp_staff *st = &open->in.staff;
+    return (st->id != NULL && st->id[0] != '\0' && strcmp(st->id, who) == 0) ||
+           (st->name != NULL && st->name[0] != '\0' && strcmp(st->name, who) == 0);
+}
+
 /*
- * A dispute is decided by an account other than the one that filed it
- * (docs/access.md): true when ev, a dispute_decide, comes from the
- * account that recorded the case's latest dispute_file (*rc then holds a
- * store error, or HCP_OK with the 409 answered). The admin account, the
- * scripts' one, is not bound by it; events from before accounts carry none.
+ * A dispute is decided by an account other than the one that filed it, and
+ * never by the staff member concerned (docs/access.md, docs/rules.md): true
+ * when ev, a dispute_decide, comes from the account that recorded the
+ * case's latest dispute_file (409 dispute_same_account) or from an account
+ * named as the case's staff member (409 dispute_decided_by_staff); *rc then
+ * holds a store error, or HCP_OK with the 409 answered. Every account is
+ * bound, `admin` included; events from before accounts carry none.
  */
 static bool decided_by_filer(node *n, MDB_txn *txn, node_write *w, int *rc)
 {
     *rc = HCP_OK;
-    if (w->step.type != HCP_EV_DISPUTE_DECIDE || w->who[0] == '\0' || strcmp(w->who, "admin") == 0)
+    if (w->step.type != HCP_EV_DISPUTE_DECIDE || w->who[0] == '\0')
         return false;
     hcp_event *evs = NULL;
     size_t nev = 0;
@@ -328,11 +362,18 @@ static bool decided_by_filer(node *n, MDB_txn *txn, node_write *w, int *rc)
         if (evs[i].type == HCP_EV_DISPUTE_FILE)
             filer = evs[i].account;
     bool same = filer != NULL && strcmp(filer, w->who) == 0;
+    bool staff =
+        !same && nev > 0 && evs[0].type == HCP_EV_CASE_OPEN && is_staff_of(w->who, &evs[0]);
     if (same) {
         n->writer->stats.refused++;
         answer_error(w, 409, "dispute_same_account",
                      "a dispute is decided by an account other than the one that filed it");
+    } else if (staff) {
+        n->writer->stats.refused++;
+        answer_error(w, 409, "dispute_decided_by_staff",
+                     "the staff member the review is about cannot decide its re-review (Art. 9)");
     }
+    same = same || staff;
     store_events_free(evs, nev);
     return same;
 }
@@ -355,6 +396,8 @@ static int do_step(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     int rc = apply_event(n, txn, ch, ev, w->now, &c, &why);
     bool wrote = ch->seq != before.seq; /* an event was appended: not isolable */
     ev->at = given;                     /* a retry starts from the request as it came */
+    if (rc == HCP_OK && hcp_event_backdated(ev, n->cal, n->cfg.backdate_days))
+        rc = store_counter_add(n->store, txn, "backdated", 1, NULL);
     if (rc == HCP_OK) {
         n->writer->stats.steps++;
         rc = case_reply(n, txn, &c, w, 200);
@@ -582,9 +625,11 @@ static int derive(node *n, MDB_txn *txn, const hcp_event *ev)
     hcp_refusal why = {0};
     if (rc == HCP_OK)
         rc = hcp_rules_apply(&c, ev, n->cal, ev->recorded_at, &why);
-    if (rc == HCP_OK)
+    if (rc == HCP_OK) {
         rc = store_case_put(n->store, txn, opening ? NULL : &old, &c);
-    else if (rc == HCP_ERULE || rc == HCP_EINVAL || rc == HCP_ENOTFOUND) {
+        if (rc == HCP_OK && hcp_event_backdated(ev, n->cal, n->cfg.backdate_days))
+            rc = store_counter_add(n->store, txn, "backdated", 1, NULL); /* as do_step counted it */
+    } else if (rc == HCP_ERULE || rc == HCP_EINVAL || rc == HCP_ENOTFOUND) {
         node_log("warn", "sync.rule_refused", "case=%s seq=%llu rule=%s", ev->case_id,
                  (unsigned long long)ev->seq, why.rule ? why.rule : hcp_strerror(rc));
         rc = HCP_OK; /* the log is the county's word: kept, flagged */

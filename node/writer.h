@@ -105,4 +105,14 @@ typedef struct node_stats {
 /* The writer's counters (borrowed: they live as long as the writer). */
 const node_stats *node_writer_stats(const node *n);
 
+/*
+ * The case JSON of the node's API (hcp_json_case) with what the node adds:
+ * each event that hcp_event_backdated finds entered more than
+ * --backdate-days working days after its `at` carries "backdated": true, and
+ * the case "backdated_steps", their count. c and events are borrowed; a new
+ * reference (caller json_decref()s), NULL on allocation failure.
+ */
+json_t *node_case_json(const node *n, const hcp_case *c, const hcp_event *events, size_t nevents,
+                       hcp_time now, bool personal);
+
 #endif

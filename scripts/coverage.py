@@ -75,7 +75,15 @@ def main():
         sys.exit(__doc__.split("\n\n")[1])
     build, dirs = os.path.abspath(sys.argv[1]), sys.argv[2:]
     tool = "gcovr" if shutil.which("gcovr") else "gcov"
-    lines = gcovr_lines(build, dirs) if tool == "gcovr" else gcov_lines(build, dirs)
+    try:
+        lines = gcovr_lines(build, dirs) if tool == "gcovr" else gcov_lines(build, dirs)
+    except Exception as e:  # gcovr 5.2 cannot parse some of gcc 12's gcov lines
+        if tool != "gcovr":
+            raise
+        print("coverage: gcovr failed (%s); reading with gcov instead" % str(e).splitlines()[0][:200],
+              file=sys.stderr)
+        tool = "gcov"
+        lines = gcov_lines(build, dirs)
     per_dir = {d: [0, 0] for d in dirs}
     rows = []
     for path in sorted(lines):

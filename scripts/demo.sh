@@ -255,6 +255,20 @@ if ! bad_ports=$(wait_healthy 60 "${PORTS[@]}"); then
 fi
 say "全部节点就绪 all $NCOUNTY nodes healthy ($(python3 -c "import time;print('%.1f'%(time.time()-$T_START))") s)"
 
+# a clerk account per node (docs/access.md): the generator files disputes with it and decides them
+# with the node's token, since an account never decides a dispute it filed (docs/rules.md)
+: >"$NODES_FILE.new"
+while read -r code url tokf; do
+  clerk="$DEMO/nodes/$code.clerk.token"
+  if "$NODE_BIN" user add --data "$DEMO/nodes/$code" --name demo.clerk --role clerk 2>/dev/null |
+      tail -n 1 >"$clerk" && [ -s "$clerk" ]; then
+    echo "$code $url $tokf $clerk" >>"$NODES_FILE.new"
+  else
+    echo "$code $url $tokf" >>"$NODES_FILE.new"
+  fi
+done <"$NODES_FILE"
+mv "$NODES_FILE.new" "$NODES_FILE"
+
 # ---------------------------------------------------------------- summary
 first=$(head -1 "$NODES_FILE"); fcode=${first%% *}
 cat <<MSG

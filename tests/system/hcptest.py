@@ -338,8 +338,8 @@ class Node:
         assert r.status == 201, r
         return r.json()
 
-    def step(self, cid, body, want=200):
-        r = self.post("/v1/cases/%s/events" % cid, body)
+    def step(self, cid, body, want=200, token="default"):
+        r = self.post("/v1/cases/%s/events" % cid, body, token=token)
         assert r.status == want, (body, r)
         return r.json()
 
@@ -361,6 +361,15 @@ class Node:
             assert r.status == 409, r
             assert r.json()["error"] == "extension_not_working_day", r
         raise AssertionError("no extension accepted")
+
+    def add_user(self, name, role):
+        """`hcp-node user add` beside the running node; the account's token.
+        A dispute is decided by another account than the one that filed it,
+        admin included (docs/rules.md), so tests file with such an account."""
+        code, out, err = run(["user", "add", "--data", self.data, "--name", name,
+                              "--role", role])
+        assert code == 0, (code, out, err)
+        return out.strip().splitlines()[-1]
 
 
 def evaluation(rating=4, **over):

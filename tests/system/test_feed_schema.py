@@ -169,15 +169,20 @@ class FeedSchema(unittest.TestCase):
         n.step(cid, {"type": "notify_staff"})
         n.step(cid, {"type": "dispute_file", "by": "S-0042", "reason": "并非本人"})
         e[cid] = "工作人员申请复核，正在复核"
-        cid = case()
-        n.step(cid, verifier)
-        n.step(cid, {"type": "notify_staff"})
-        n.step(cid, {"type": "dispute_file", "by": "S-0042", "reason": "误评"})
+        # filed an hour ago by another account: a review is not set aside by the
+        # account that filed it, nor in the second it was filed (docs/rules.md)
+        filer, t0 = n.add_user("filer1", "clerk"), days_ago(0, hours=1)
+        cid = case(at=t0)
+        n.step(cid, dict(verifier, at=t0))
+        n.step(cid, {"type": "notify_staff", "at": t0})
+        n.step(cid, {"type": "dispute_file", "by": "S-0042", "reason": "误评", "at": t0},
+               token=filer)
         n.step(cid, {"type": "dispute_decide", "outcome": "mistaken"})
         e[cid] = "经复核为误评，不予采纳"
-        cid = n.evaluate(2)["case"]
-        n.step(cid, {"type": "notify_staff"})
-        n.step(cid, {"type": "dispute_file", "by": "S-0042", "reason": "恶意"})
+        cid = n.evaluate(2, at=t0)["case"]
+        n.step(cid, {"type": "notify_staff", "at": t0})
+        n.step(cid, {"type": "dispute_file", "by": "S-0042", "reason": "恶意", "at": t0},
+               token=filer)
         n.step(cid, {"type": "dispute_decide", "outcome": "malicious"})
         e[cid] = "经复核为恶意差评，不予采纳"
         stages = ("rectifying", "feedback_pending", "awaiting_revisit", "closed")

@@ -111,6 +111,10 @@ static void event_eq(const hcp_event *a, const hcp_event *b)
     str_eq(a->result, b->result);
     str_eq(a->via, b->via);
     str_eq(a->text, b->text);
+    str_eq(a->document, b->document);
+    str_eq(a->staff_explanation, b->staff_explanation);
+    str_eq(a->unit_explanation, b->unit_explanation);
+    str_eq(a->decision, b->decision);
     assert_int_equal(a->satisfied, b->satisfied);
     assert_int_equal(a->deadline, b->deadline);
     extra_eq(&a->extra, &b->extra);
@@ -156,6 +160,8 @@ static void case_eq(const hcp_case *a, const hcp_case *b)
     assert_int_equal(a->overdue_marked, b->overdue_marked);
     assert_int_equal(a->nevents, b->nevents);
     assert_int_equal(a->last_seq, b->last_seq);
+    assert_int_equal(a->reachable, b->reachable);
+    assert_int_equal(a->last_recorded_at, b->last_recorded_at);
     extra_eq(&a->extra, &b->extra);
 }
 
@@ -214,10 +220,17 @@ static void make_event(hcp_event *ev, uint8_t type)
     case HCP_EV_DISPUTE_FILE:
         ev->by = S("李明");
         ev->reason = S("当事人材料不全，非本人原因。");
+        ev->document = S("城东区复核申请〔2026〕3号");
+        /* a phone typed into the explanation: masked, the original sealed */
+        ev->staff_explanation = S("当日系统故障，可致电13912345678核实。");
         break;
     case HCP_EV_DISPUTE_DECIDE:
         ev->verdict = HCP_VD_UPHELD;
         ev->note = S("复核维持原结论。");
+        ev->unit_explanation = S("中心说明：当日叫号系统停机两小时。");
+        break;
+    case HCP_EV_CLOSE:
+        ev->decision = S("经督查组研究，群众诉求超出整改范围，决定办结。");
         break;
     case HCP_EV_RECTIFY_ASSIGN:
         ev->unit.code = S("11630102MB7654321Y");
@@ -243,7 +256,7 @@ static void make_event(hcp_event *ev, uint8_t type)
     case HCP_EV_OVERDUE:
         ev->deadline = HCP_DL_FEEDBACK;
         break;
-    default: /* notify_staff, close: the envelope only */
+    default: /* notify_staff: the envelope only */
         break;
     }
 }
@@ -317,6 +330,8 @@ static void make_case(hcp_case *c)
     c->overdue_marked = (1u << HCP_DL_FEEDBACK) | (1u << HCP_DL_REREVIEW);
     c->nevents = 9;
     c->last_seq = 1234567890123ull;
+    c->reachable = true;
+    c->last_recorded_at = 1795800000;
 }
 
 /* Encode rec+pii of a case with salt 0x11.. */

@@ -295,6 +295,193 @@ static void test_overdue_events(void **state)
     hcp_case_clear(&c);
 }
 
+/* ---- rules that hold (issue 13) ---- */
+
+/* Apply step ev (built by the caller, consumed) to c; the rules' answer. */
+static int apply_ev(hcp_case *c, hcp_event *ev, hcp_refusal *why)
+{
+    int rc = hcp_rules_apply(c, ev, cal, NOW, why);
+    hcp_event_clear(ev);
+    return rc;
+}
+
+/* A step dated `at` but recorded at `rec`. */
+static int step_rec(hcp_case *c, int type, const char *at, const char *rec)
+{
+    hcp_event ev;
+    make_step(&ev, type, T(at));
+    ev.recorded_at = T(rec);
+    if (type == HCP_EV_VERIFY_CONCLUDE)
+        ev.outcome = HCP_OUT_UNSUBSTANTIATED;
+    return apply_ev(c, &ev, NULL);
+}
+
+/* Finding 1: received 2026-11-20 (due 11-27), swept overdue, then steps
+ * dated 11-21 … 11-26 entered on 12-03. The case is satisfied, but the
+ * feedback deadline stays missed, and each late entry is backdated. */
+static void test_overdue_is_permanent(void **state)
+{
+    (void)state;
+    hcp_case c;
+    open_case(&c, HCP_KIND_REVIEW, 1, false, "2026-11-20T09:00:00+08:00");
+    assert_time(c.feedback_due.at, "2026-11-27T23:59:59+08:00");
+    assert_int_equal(step(&c, HCP_EV_OVERDUE, "2026-11-28T00:01:00+08:00", NULL), HCP_OK);
+    assert_false(hcp_case_deadline_met(&c, T("2026-11-28T00:01:00+08:00")));
+    const char *rec = "2026-12-03T10:00:00+08:00";
+    assert_int_equal(step_rec(&c, HCP_EV_VERIFY_START, "2026-11-21T10:00:00+08:00", rec), HCP_OK);
+    assert_int_equal(step_rec(&c, HCP_EV_VERIFY_CONCLUDE, "2026-11-23T10:00:00+08:00", rec),
+                     HCP_OK);
+    assert_int_equal(step_rec(&c, HCP_EV_FEEDBACK, "2026-11-26T10:00:00+08:00", rec), HCP_OK);
+    assert_int_equal(c.status, HCP_ST_RESOLVED);
+    assert_time(c.feedback_at, "2026-11-26T10:00:00+08:00");
+    assert_false(hcp_case_deadline_met(&c, NOW));   /* true before: the mark was erased */
+    assert_int_equal(hcp_case_overdue(&c, NOW), 0); /* nothing is owed any more */
+    assert_time(c.last_at, "2026-11-26T10:00:00+08:00");
+    assert_time(c.last_recorded_at, rec); /* when the record really changed */
+    hcp_case_clear(&c);
+
+    /* the re-review mark is as permanent, whatever the verdict */
+    open_case(&c, HCP_KIND_REVIEW, 1, false, "2026-03-02T09:00:00+08:00");
+    assert_int_equal(step(&c, HCP_EV_NOTIFY_STAFF, "2026-03-02T09:20:00+08:00", NULL), HCP_OK);
+    assert_int_equal(step(&c, HCP_EV_DISPUTE_FILE, "2026-03-03T09:00:00+08:00", NULL), HCP_OK);
+    hcp_event ev;
+    make_step(&ev, HCP_EV_OVERDUE, T("2026-03-11T00:00:01+08:00"));
+    ev.deadline = HCP_DL_REREVIEW;
+    assert_int_equal(apply_ev(&c, &ev, NULL), HCP_OK);
+    make_step(&ev, HCP_EV_DISPUTE_DECIDE, T("2026-03-09T09:00:00+08:00"));
+    ev.verdict = HCP_VD_MALICIOUS;
+    assert_int_equal(apply_ev(&c, &ev, NULL), HCP_OK);
+    assert_false(c.adopted);
+    assert_false(hcp_case_deadline_met(&c, NOW));
+    hcp_case_clear(&c);
+}
+
+/* A step entered more than n working days after its `at` is backdated;
+ * the count follows the calendar (National Day 2026: 10-01..07 off, 10-10
+ * a working Saturday). */
+static void test_backdated(void **state)
+{
+    (void)state;
+    hcp_event ev;
+    make_step(&ev, HCP_EV_FEEDBACK, T("2026-03-06T10:00:00+08:00")); /* a Friday */
+    ev.recorded_at = T("2026-03-11T23:59:59+08:00");                 /* end of the 3rd */
+    assert_false(hcp_event_backdated(&ev, cal, HCP_BACKDATE_DAYS));
+    ev.recorded_at = T("2026-03-12T00:00:00+08:00");
+    assert_true(hcp_event_backdated(&ev, cal, HCP_BACKDATE_DAYS));
+    assert_false(hcp_event_backdated(&ev, cal, 4));
+    assert_false(hcp_event_backdated(&ev, cal, 0)); /* not a limit */
+    assert_false(hcp_event_backdated(NULL, cal, 3));
+    assert_false(hcp_event_backdated(&ev, NULL, 3));
+    ev.at = T("2026-09-30T10:00:00+08:00");
+    ev.recorded_at = T("2026-10-10T20:00:00+08:00"); /* 10-08, 10-09, 10-10 */
+    assert_false(hcp_event_backdated(&ev, cal, 3));
+    ev.recorded_at = T("2026-10-12T08:00:00+08:00");
+    assert_true(hcp_event_backdated(&ev, cal, 3));
+    ev.type = HCP_EV_OVERDUE; /* the sweep's observation, not a claim */
+    assert_false(hcp_event_backdated(&ev, cal, 3));
+    ev.type = HCP_EV_CASE_OPEN; /* a paper case starts its own deadline */
+    assert_false(hcp_event_backdated(&ev, cal, 3));
+    hcp_event_clear(&ev);
+}
+
+/* Finding 3: the revisit is owed when the complainant can be reached (a
+ * phone), named or not; a name alone cannot be revisited. */
+static void test_revisit_by_reachability(void **state)
+{
+    (void)state;
+    for (int who = 0; who < 2; who++) {
+        hcp_event ev;
+        make_open(&ev, HCP_KIND_COMPLAINT, 0, true, T("2026-03-02T09:00:00+08:00"));
+        free(who == 0 ? ev.in.complainant.name : ev.in.complainant.phone);
+        if (who == 0)
+            ev.in.complainant.name = NULL; /* phone only */
+        else
+            ev.in.complainant.phone = NULL; /* name only */
+        hcp_case c;
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(apply_ev(&c, &ev, NULL), HCP_OK);
+        assert_false(c.real_name);
+        assert_int_equal(c.reachable, who == 0);
+        assert_int_equal(step(&c, HCP_EV_VERIFY_START, "2026-03-02T10:00:00+08:00", NULL), HCP_OK);
+        assert_int_equal(step(&c, HCP_EV_VERIFY_CONCLUDE, "2026-03-02T11:00:00+08:00", NULL),
+                         HCP_OK);
+        assert_int_equal(step(&c, HCP_EV_RECTIFY_ASSIGN, "2026-03-02T12:00:00+08:00", NULL),
+                         HCP_OK);
+        assert_int_equal(step(&c, HCP_EV_RECTIFY_DONE, "2026-03-03T12:00:00+08:00", NULL), HCP_OK);
+        assert_int_equal(step(&c, HCP_EV_FEEDBACK, "2026-03-04T12:00:00+08:00", NULL), HCP_OK);
+        assert_int_equal(c.status, who == 0 ? HCP_ST_AWAITING_REVISIT : HCP_ST_RESOLVED);
+        if (who == 0)
+            expect_refusal(&c, HCP_EV_CLOSE, "2026-03-04T13:00:00+08:00", "revisit_required");
+        hcp_case_clear(&c);
+    }
+}
+
+/* An unsatisfied revisit returns the case to rectification; it closes after
+ * a satisfied revisit, or with a supervisor's written decision. The first
+ * feedback keeps meeting the deadline. */
+static void test_revisit_unsatisfied(void **state)
+{
+    (void)state;
+    for (int way = 0; way < 2; way++) {
+        hcp_case c;
+        to_rectifying(&c, HCP_RM_DEFERRED, "2026-03-02T09:00:00+08:00");
+        assert_int_equal(step(&c, HCP_EV_RECTIFY_DONE, "2026-03-03T12:00:00+08:00", NULL), HCP_OK);
+        assert_int_equal(step(&c, HCP_EV_FEEDBACK, "2026-03-04T12:00:00+08:00", NULL), HCP_OK);
+        hcp_event ev;
+        make_step(&ev, HCP_EV_REVISIT, T("2026-03-05T12:00:00+08:00"));
+        ev.satisfied = false;
+        assert_int_equal(apply_ev(&c, &ev, NULL), HCP_OK);
+        assert_int_equal(c.status, HCP_ST_RECTIFYING); /* resolved before: closable */
+        expect_refusal(&c, HCP_EV_CLOSE, "2026-03-05T13:00:00+08:00", "revisit_unsatisfied");
+        if (way == 0) {
+            make_step(&ev, HCP_EV_CLOSE, T("2026-03-05T14:00:00+08:00"));
+            ev.decision = S("经研究，诉求超出整改范围，决定办结。");
+            assert_int_equal(apply_ev(&c, &ev, NULL), HCP_OK);
+        } else {
+            assert_int_equal(step(&c, HCP_EV_RECTIFY_DONE, "2026-03-16T12:00:00+08:00", NULL),
+                             HCP_OK);
+            assert_int_equal(step(&c, HCP_EV_FEEDBACK, "2026-03-17T12:00:00+08:00", NULL), HCP_OK);
+            assert_int_equal(c.status, HCP_ST_AWAITING_REVISIT);
+            assert_time(c.feedback_at, "2026-03-04T12:00:00+08:00");
+            assert_int_equal(step(&c, HCP_EV_REVISIT, "2026-03-18T12:00:00+08:00", NULL), HCP_OK);
+            assert_int_equal(step(&c, HCP_EV_CLOSE, "2026-03-18T13:00:00+08:00", NULL), HCP_OK);
+        }
+        assert_int_equal(c.status, HCP_ST_CLOSED);
+        assert_true(hcp_case_deadline_met(&c, NOW));
+        hcp_case_clear(&c);
+    }
+}
+
+/* Finding 4: a review is not set aside in the second it was disputed. */
+static void test_decide_not_at_filing(void **state)
+{
+    (void)state;
+    hcp_case c;
+    hcp_refusal why = {0};
+    open_case(&c, HCP_KIND_REVIEW, 1, false, "2026-03-02T09:00:00+08:00");
+    assert_int_equal(step(&c, HCP_EV_NOTIFY_STAFF, "2026-03-02T09:00:00+08:00", NULL), HCP_OK);
+    assert_int_equal(step(&c, HCP_EV_DISPUTE_FILE, "2026-03-02T09:00:00+08:00", NULL), HCP_OK);
+    for (int v = HCP_VD_MISTAKEN; v <= HCP_VD_MALICIOUS; v++) {
+        hcp_event ev;
+        make_step(&ev, HCP_EV_DISPUTE_DECIDE, T("2026-03-02T09:00:00+08:00"));
+        ev.verdict = (uint8_t)v;
+        assert_int_equal(apply_ev(&c, &ev, &why), HCP_ERULE);
+        assert_string_equal(why.rule, "dispute_decided_at_filing");
+        assert_int_equal(c.status, HCP_ST_DISPUTED);
+    }
+    hcp_event ev;
+    make_step(&ev, HCP_EV_DISPUTE_DECIDE, T("2026-03-02T09:00:01+08:00"));
+    ev.verdict = HCP_VD_MALICIOUS;
+    assert_int_equal(apply_ev(&c, &ev, NULL), HCP_OK);
+    assert_false(c.adopted);
+    hcp_case_clear(&c);
+
+    /* notify_staff dated before receipt is refused like every step */
+    open_case(&c, HCP_KIND_REVIEW, 1, false, "2026-03-02T09:00:00+08:00");
+    expect_refusal(&c, HCP_EV_NOTIFY_STAFF, "2026-03-02T08:59:59+08:00", "at_before_receipt");
+    hcp_case_clear(&c);
+}
+
 static void test_open_checks(void **state)
 {
     (void)state;
@@ -385,6 +572,11 @@ int main(void)
         cmocka_unit_test(test_dispute_upheld_spring_festival),
         cmocka_unit_test(test_dispute_window_closed_national_day),
         cmocka_unit_test(test_dispute_not_adopted),
+        cmocka_unit_test(test_overdue_is_permanent),
+        cmocka_unit_test(test_backdated),
+        cmocka_unit_test(test_revisit_by_reachability),
+        cmocka_unit_test(test_revisit_unsatisfied),
+        cmocka_unit_test(test_decide_not_at_filing),
         cmocka_unit_test(test_extension),
         cmocka_unit_test(test_at_order),
         cmocka_unit_test(test_overdue_events),
