@@ -59,17 +59,8 @@ static const char *type_name(uint8_t type)
 
 bool checks_step_backdated(const hcp_event *ev, const hcp_cal *cal, unsigned days)
 {
-    if (ev == NULL || cal == NULL || days == 0 || days > 365 || ev->at <= 0 ||
-        ev->recorded_at <= ev->at)
-        return false;
-    if (ev->type == HCP_EV_NONE || ev->type == HCP_EV_EVALUATION || ev->type == HCP_EV_CASE_OPEN ||
-        ev->type == HCP_EV_OVERDUE || ev->type >= HCP_EV_COUNT_)
-        return false;
-    hcp_time limit = 0;
-    bool prov = false;
-    if (hcp_cal_add_workdays(cal, ev->at, (int)days, &limit, &prov) != HCP_OK)
-        return false;
-    return ev->recorded_at > limit;
+    /* the node's classification (core/rules.h), so both ends count a log alike */
+    return days <= 365 && hcp_event_backdated(ev, cal, (int)days);
 }
 
 void gw_checks_snapshot(hcp_case *dst, const hcp_case *c)

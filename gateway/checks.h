@@ -87,9 +87,9 @@ typedef struct gw_tally {
  * Whether handling step ev is backdated: recorded (recorded_at) after the
  * end of the `days`-th working day of cal following the day of its `at`.
  * False for evaluations, case_open and the sweep's `overdue` marks, for
- * days == 0, and when the count fails. A placeholder with the semantics of
- * the core classification issue #13 adds to core/rules.h
- * (hcp_event_backdated): the integrator makes this call it.
+ * days == 0 or > 365, and when the count fails. It is the node's own
+ * classification, hcp_event_backdated (core/rules.h), under the name the
+ * checks were written against: the gateway and the node judge alike.
  */
 bool checks_step_backdated(const hcp_event *ev, const hcp_cal *cal, unsigned days);
 

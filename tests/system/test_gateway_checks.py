@@ -4,8 +4,8 @@ Usage: python3 test_gateway_checks.py PATH/TO/hcp-node PATH/TO/hcp-gateway
 
 One gateway (plain tcp://, --insecure) and two county nodes:
   630102 城东区 sweeps every second (--sweep-interval 1), as a node should;
-  630202 乐都区 never sweeps (--sweep-interval 86400, the first sweep passed
-         before its case is opened).
+  630202 乐都区 never sweeps (--sweep-interval 86400; its first sweep, seen
+         marking a canary case, passed before the test's case is opened).
   test_1  finding 1 of the issue seen from the gateway: a case received on a
           Friday (2026-11-20 on the machine's clock; due 11-27) is swept
           overdue at 630102, then steps dated the six following days are posted
@@ -14,9 +14,10 @@ One gateway (plain tcp://, --insecure) and two county nodes:
           mark).
   test_2  the same at 630202, whose node never marked it: six backdated steps
           and one overdue_unmarked (the feedback deadline).
-  test_3  a self-decided dispute: the admin account files and decides a
-          dispute of a case at 630102; the gateway flags it (skipped, with the
-          reason, when the node refuses a dispute decided by its filer).
+  test_3  self-decided disputes: the admin account files and decides one (the
+          gateway flags it; a node with issue #13's rules refuses it, 409), and
+          the applicant named in a clerk's written application (`by`) decides it
+          under an account of that name — the node takes it, the gateway flags it.
   test_4  GET /v1/stats/summary: cases by status and the findings per county
           and in all; county / prefecture / from / to filters; bad parameters
           are 422; a clerk's token is refused.
@@ -93,9 +94,14 @@ class GatewayChecks(hcptest.DumpOnFailure, unittest.TestCase):
             hcptest.wait_connected(a, "node %s to reach the gateway" % A)
             cls.nodes[A] = a
             b = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=B)
-            # its first (and, with 86400 s, only) sweep has run before any case
-            wait_until(lambda: (b.metrics().get("hcp_node_commits_total", 0) >= 1, "no commit"),
-                       10.0, "node %s's first sweep" % B)
+            # its first (and, with 86400 s, only) sweep must have run before the
+            # case: a canary case received two weeks earlier gets its mark then
+            canary = b.new_case(at=at(base_day() - datetime.timedelta(days=14), 9))["id"]
+
+            def swept():
+                evs = b.get("/v1/cases/" + canary).json()["events"]
+                return any(e["type"] == "overdue" for e in evs), evs
+            wait_until(swept, 15.0, "node %s's first sweep" % B)
             cls.nodes[B] = b
 
     @classmethod
@@ -164,26 +170,49 @@ class GatewayChecks(hcptest.DumpOnFailure, unittest.TestCase):
         f = self.findings(B)
         self.assertEqual((f["backdated"], f["overdue_unmarked"]), (6, 1), f)
 
-    def test_3_self_decided_dispute(self):
+    def dispute(self, file_token, by, decide_token):
+        """A case at 630102 notified, disputed (filed with file_token, applicant
+        `by`) and decided malicious an hour later with decide_token; the
+        decision's answer."""
         n = self.nodes[A]
         now = datetime.datetime.now(CST)
-        cid = n.new_case(at=iso(now - datetime.timedelta(hours=4)))["id"]
-        n.step(cid, {"type": "notify_staff", "at": iso(now - datetime.timedelta(hours=3))})
-        n.step(cid, {"type": "dispute_file", "by": "S-0042", "reason": "并非本人",
-                     "at": iso(now - datetime.timedelta(hours=2))})
+        ago = lambda h: iso(now - datetime.timedelta(hours=h))  # noqa: E731
+        cid = n.new_case(at=ago(4))["id"]
+        n.step(cid, {"type": "notify_staff", "at": ago(3)})
+        n.step(cid, {"type": "dispute_file", "by": by, "reason": "并非本人", "at": ago(2)},
+               token=file_token)
         r = n.post("/v1/cases/%s/events" % cid,
-                   {"type": "dispute_decide", "outcome": "malicious", "note": "恶意",
-                    "at": iso(now - datetime.timedelta(hours=1))})
-        if r.status == 409:
-            self.skipTest("the node refuses a dispute decided by its filer (%s): the gateway's "
-                          "judgement is covered by test_gw_checks" % r.json().get("error"))
+                   {"type": "dispute_decide", "outcome": "malicious", "note": "恶意", "at": ago(1)},
+                   token=decide_token)
+        return cid, r
+
+    def test_3_self_decided_dispute(self):
+        n = self.nodes[A]
+        flagged = 0
+        # the admin account files and decides: a node that still allows it
+        # (issue #13 made the node refuse it) is caught by the gateway
+        cid, r = self.dispute("default", "S-0042", "default")
+        if r.status == 200:
+            flagged += 1
+            self.synced(A)
+            found = [x for x in self.gw_case(cid)["findings"] if x["code"] == "self_decided"]
+            self.assertEqual(len(found), 1, found)
+            self.assertIn("admin", found[0]["detail"])
+        else:
+            self.assertEqual((r.status, r.json()["error"]), (409, "dispute_same_account"), r)
+        # what the node cannot see: the applicant named in the written
+        # application (`by`) decides it under an account of that name, the
+        # application having been recorded by a clerk
+        clerk = n.add_user("clerk-checks", "clerk")
+        lisi = n.add_user("lisi", "supervisor")
+        cid, r = self.dispute(clerk, "lisi", lisi)
         self.assertEqual(r.status, 200, r)
+        flagged += 1
         self.synced(A)
-        c = self.gw_case(cid)
-        found = [x for x in c["findings"] if x["code"] == "self_decided"]
-        self.assertEqual(len(found), 1, c["findings"])
-        self.assertIn("admin", found[0]["detail"])
-        self.assertEqual(self.findings(A)["self_decided"], 1)
+        found = [x for x in self.gw_case(cid)["findings"] if x["code"] == "self_decided"]
+        self.assertEqual(len(found), 1, self.gw_case(cid)["findings"])
+        self.assertIn("account lisi, who also filed it", found[0]["detail"])
+        self.assertEqual(self.findings(A)["self_decided"], flagged)
         self.ids["dispute"] = cid
 
     def test_4_summary(self):
@@ -216,8 +245,13 @@ class GatewayChecks(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertEqual(on["findings"]["backdated"], 6, on)
         self.assertEqual(on["cases"]["total"], 1, on)
         prev = (base - datetime.timedelta(days=1)).isoformat()
-        off = self.gw.get("/v1/stats/summary?county=%s&to=%s" % (B, prev)).json()
+        off = self.gw.get("/v1/stats/summary?county=%s&from=%s&to=%s" % (B, prev, prev)).json()
         self.assertEqual((off["cases"]["total"], off["findings"]["backdated"]), (0, 0), off)
+        # the canary received two weeks before: from/to open on one side
+        upto = self.gw.get("/v1/stats/summary?county=%s&to=%s" % (B, prev)).json()
+        self.assertEqual((upto["cases"]["total"], upto["cases"]["by_status"]["received"]), (1, 1))
+        since = self.gw.get("/v1/stats/summary?county=%s&from=%s" % (B, day)).json()
+        self.assertEqual(since["cases"]["total"], 1, since)
         # refusals
         for q in ("county=12", "county=630000", "prefecture=999900", "from=2026-13-01",
                   "from=2026-12-02&to=2026-12-01", "county=%s&prefecture=630100" % A):
