@@ -218,8 +218,10 @@ bool gw_checks_number(uint32_t *day_max, uint32_t n, hcp_day day, gw_finding *f)
 }
 
 /* ---- the stored form of a case's checks ----
- * u8 version | u8 flagged | be32 more | u8 len, filer | u8 len, filer_by |
- * u8 n | n x (u8 code | be64 seq | u8 len, detail) */
+ * u8 version | u8 flagged | be32 more | u8 n | n x (u8 code | be64 seq |
+ * u8 len, detail). Never the dispute's filer: `by` is free text that may
+ * hold personal data, kept only sealed in the log (gw_checks_event reads
+ * it from there when a dispute is decided). */
 
 static int put_str(hcp_buf *out, const char *s)
 {
@@ -235,10 +237,6 @@ int gw_case_checks_encode(const gw_case_checks *cc, hcp_buf *out)
     hcp_be32_put(head + 2, cc->more);
     hcp_buf_reset(out);
     int rc = hcp_buf_append(out, head, sizeof(head));
-    if (rc == HCP_OK)
-        rc = put_str(out, cc->filer);
-    if (rc == HCP_OK)
-        rc = put_str(out, cc->filer_by);
     uint8_t n = (uint8_t)(cc->n < GW_CHECKS_CASE_MAX ? cc->n : GW_CHECKS_CASE_MAX);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, &n, 1);
@@ -285,9 +283,7 @@ int gw_case_checks_decode(const void *v, size_t len, gw_case_checks *cc)
         return HCP_EFORMAT;
     cc->flagged = head[1];
     cc->more = hcp_be32_get(head + 2);
-    if (!take_str(&r, cc->filer, sizeof(cc->filer)) ||
-        !take_str(&r, cc->filer_by, sizeof(cc->filer_by)) || !take(&r, &n, 1) ||
-        n > GW_CHECKS_CASE_MAX)
+    if (!take(&r, &n, 1) || n > GW_CHECKS_CASE_MAX)
         return HCP_EFORMAT;
     for (size_t i = 0; i < n; i++) {
         uint8_t fh[9];
@@ -466,6 +462,25 @@ static int judge_number(gw_store *s, MDB_txn *txn, const hcp_event *ev, hcp_day 
     return gws_err(mdb_put(txn, s->checks, &key, &nv, 0));
 }
 
+/* The account and applicant (`by`, unsealed) of case id's latest
+ * dispute_file, read from its events in the log, into cc. One case's
+ * events, on a dispute_decide only. */
+static int load_filer(gw_store *s, MDB_txn *txn, const char *id, gw_case_checks *cc)
+{
+    hcp_event *evs = NULL;
+    size_t nev = 0;
+    int rc = gws_case_events(s, txn, id, true, &evs, &nev);
+    if (rc == HCP_ENOTFOUND)
+        return HCP_OK; /* a decision for a case never opened: no filer */
+    for (size_t i = 0; rc == HCP_OK && i < nev; i++)
+        if (evs[i].type == HCP_EV_DISPUTE_FILE) {
+            snprintf(cc->filer, sizeof(cc->filer), "%s", evs[i].account ? evs[i].account : "");
+            snprintf(cc->filer_by, sizeof(cc->filer_by), "%s", evs[i].by ? evs[i].by : "");
+        }
+    gws_events_free(evs, nev);
+    return rc;
+}
+
 int gw_checks_event(gw_store *s, MDB_txn *txn, const hcp_cal *cal, const hcp_event *ev,
                     const hcp_case *before, const hcp_case *after, int rules_rc,
                     const hcp_refusal *why)
@@ -488,14 +503,13 @@ int gw_checks_event(gw_store *s, MDB_txn *txn, const hcp_cal *cal, const hcp_eve
     size_t had = cc->n;
     uint32_t had_more = cc->more;
     uint8_t had_flags = cc->flagged;
+    if (rc == HCP_OK && ev->type == HCP_EV_DISPUTE_DECIDE)
+        rc = load_filer(s, txn, ev->case_id, cc);
     if (rc == HCP_OK) {
-        char filer[GW_CHECKS_ACCOUNT_MAX];
-        memcpy(filer, cc->filer, sizeof(filer));
         gw_checks_case_event(cc, ev, before, after, rules_rc, why, cal, delta.found);
-        if (rc == HCP_OK && ev->type == HCP_EV_CASE_OPEN && day >= 0)
+        if (ev->type == HCP_EV_CASE_OPEN && day >= 0)
             rc = judge_number(s, txn, ev, day, n, cc, delta.found);
-        bool changed = cc->n != had || cc->more != had_more || cc->flagged != had_flags ||
-                       strcmp(filer, cc->filer) != 0 || ev->type == HCP_EV_DISPUTE_FILE;
+        bool changed = cc->n != had || cc->more != had_more || cc->flagged != had_flags;
         if (rc == HCP_OK && changed)
             rc = case_put(s, txn, ev->case_id, cc);
     }

@@ -66,10 +66,13 @@ typedef struct gw_finding {
 
 /* What the checks keep per case besides its findings. */
 typedef struct gw_case_checks {
-    uint8_t flagged;                      /* bit (1 << hcp_deadline_kind): overdue_unmarked found */
-    char filer[GW_CHECKS_ACCOUNT_MAX];    /* account that filed the latest dispute ("" none) */
-    char filer_by[GW_CHECKS_ACCOUNT_MAX]; /* its `by` (who applied) */
-    uint32_t more;                        /* findings beyond the GW_CHECKS_CASE_MAX listed */
+    uint8_t flagged; /* bit (1 << hcp_deadline_kind): overdue_unmarked found */
+    /* the latest dispute_file's account and applicant (`by`): set by the
+     * judgement of a dispute_file, or by gw_checks_event from the log before
+     * a dispute_decide; never stored (`by` may hold personal data) */
+    char filer[GW_CHECKS_ACCOUNT_MAX];
+    char filer_by[GW_CHECKS_ACCOUNT_MAX];
+    uint32_t more; /* findings beyond the GW_CHECKS_CASE_MAX listed */
     size_t n;
     gw_finding f[GW_CHECKS_CASE_MAX];
 } gw_case_checks;

@@ -278,7 +278,12 @@ static void test_encode_decode(void **state)
     hcp_buf_init(&b, 1 << 16);
     assert_int_equal(gw_case_checks_encode(cc, &b), HCP_OK);
     assert_int_equal(gw_case_checks_decode(b.data, b.len, &cc[1]), HCP_OK);
-    assert_memory_equal(&cc[0], &cc[1], offsetof(gw_case_checks, n));
+    assert_int_equal(cc[1].flagged, cc[0].flagged);
+    assert_int_equal(cc[1].more, 3);
+    assert_string_equal(cc[1].filer, ""); /* never stored: `by` may be personal */
+    assert_string_equal(cc[1].filer_by, "");
+    for (size_t i = 0; i + 6 <= b.len; i++)
+        assert_false(memcmp(b.data + i, "S-0042", 6) == 0);
     assert_int_equal(cc[1].n, GW_CHECKS_CASE_MAX);
     assert_string_equal(cc[1].f[7].detail, "finding 7");
     assert_int_equal(cc[1].f[7].seq, 8);
