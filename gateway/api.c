@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "chain.h"
+#include "checks.h"
 #include "division.h"
 #include "gwfeed.h"
 #include "gwstore.h"
@@ -70,6 +71,8 @@ static void get_counties(gw *g, hcpd_req *r)
         if (hcp_division_find(known[i].code) == NULL)
             full = full && json_array_append_new(arr, county_json(&known[i])) == 0;
     free(known);
+    if (full && gw_checks_annotate_counties(g->store, arr) != HCP_OK) /* checks.h */
+        full = false;
     if (!full) { /* out of memory: never a list with counties missing */
         json_decref(arr);
         hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
@@ -130,8 +133,14 @@ static void get_case(gw *g, hcpd_req *r, const char *id)
         hcpd_req_reply_error(r, 503, "overloaded", "try again");
     else if (rc != HCP_OK)
         hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
-    else
-        hcpd_req_reply_json(r, 200, hcp_json_case(&c, evs, nev, (hcp_time)time(NULL), true));
+    else {
+        json_t *j = hcp_json_case(&c, evs, nev, (hcp_time)time(NULL), true);
+        if (j != NULL && gw_checks_annotate_case(g->store, id, j) != HCP_OK) { /* checks.h */
+            json_decref(j);
+            j = NULL; /* answered 500 */
+        }
+        hcpd_req_reply_json(r, 200, j);
+    }
     gws_events_free(evs, nev);
     hcp_case_clear(&c);
 }
@@ -288,6 +297,12 @@ static void get_case_work(void *arg, hcpd_req *r)
     get_case(arg, r, hcpd_req_path(r) + 10);
 }
 
+/* GET /v1/stats/summary reads a range of tallies per county (checks.h). */
+static void summary_work(void *arg, hcpd_req *r)
+{
+    gw_checks_summary_route(arg, r);
+}
+
 /* Run fn(g, r) on the worker pool, or here if that is refused. */
 static void offload(gw *g, hcpd_req *r, void (*fn)(void *, hcpd_req *))
 {
@@ -315,6 +330,8 @@ static void handle(void *arg, hcpd_req *r)
         get ? offload(g, r, list_cases_work) : not_allowed(r);
     else if (strncmp(p, "/v1/cases/", 10) == 0)
         get ? offload(g, r, get_case_work) : not_allowed(r);
+    else if (is(p, "/v1/stats/summary"))
+        get ? offload(g, r, summary_work) : not_allowed(r);
     else if (is(p, "/v1/access-log"))
         get ? offload(g, r, get_access_log_work) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */

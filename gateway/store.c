@@ -333,6 +333,8 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "case_ev", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &s->case_ev);
     if (!rc)
         rc = mdb_dbi_open(txn, "feed", MDB_CREATE, &s->feed);
+    if (!rc) /* the checks' findings and tallies (checks.h) */
+        rc = mdb_dbi_open(txn, "checks", MDB_CREATE, &s->checks);
     return rc;
 }
 

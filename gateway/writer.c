@@ -30,6 +30,7 @@
 
 #include "gwcalendar.h"
 #include "chain.h"
+#include "checks.h"
 #include "codec.h"
 #include "gwstore.h"
 #include "gwwriter.h"
@@ -113,7 +114,16 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
     hcp_time prev_at =
         c.status != HCP_ST_NONE ? hcp_case_updated_at(&c) : 0; /* its feed key's time */
     hcp_refusal why = {0};
+    hcp_case before; /* scalars only: what the checks compare (checks.h) */
+    gw_checks_snapshot(&before, &c);
     int rr = rc == HCP_OK ? hcp_rules_apply(&c, ev, g->cal, ev->recorded_at, &why) : rc;
+    bool judged = rr == HCP_OK || rr == HCP_ERULE || rr == HCP_EINVAL;
+    if (rc == HCP_OK && judged) /* the gateway's own judgement, in this transaction */
+        rc = gw_checks_event(g->store, txn, g->cal, ev, &before, &c, rr, &why);
+    if (rc != HCP_OK) { /* a store error: the transaction fails as a whole */
+        hcp_case_clear(&c);
+        return rc;
+    }
     if (rr == HCP_ERULE || rr == HCP_EINVAL) {
         cs->rule_flags++;
         gw_log("warn", "repl.rule_refused", "county=%s seq=%llu case=%s type=%s rule=%s", cs->code,
