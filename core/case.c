@@ -37,7 +37,10 @@ const char *const hcp_ev_type_names[HCP_EV_COUNT_] = {NULL,
                                                       "feedback",
                                                       "revisit",
                                                       "close",
-                                                      "overdue"};
+                                                      "overdue",
+                                                      "directive",
+                                                      "correction_answer"};
+const char *const hcp_dir_result_names[HCP_DR_COUNT_] = {NULL, "applied", "refused"};
 
 int hcp_name_lookup(const char *const *names, int count, const char *s, size_t n)
 {
@@ -111,6 +114,9 @@ void hcp_event_clear(hcp_event *ev)
     str_free(&ev->via);
     str_free(&ev->text);
     str_free(&ev->account);
+    str_free(&ev->dir_type);
+    str_free(&ev->dir_hash);
+    str_free(&ev->dir_why);
     extra_free(&ev->extra);
     memset(ev, 0, sizeof(*ev));
 }
@@ -207,6 +213,9 @@ int hcp_event_copy(hcp_event *dst, const hcp_event *src)
     ok &= dup_into(&dst->via, src->via);
     ok &= dup_into(&dst->text, src->text);
     ok &= dup_into(&dst->account, src->account);
+    ok &= dup_into(&dst->dir_type, src->dir_type);
+    ok &= dup_into(&dst->dir_hash, src->dir_hash);
+    ok &= dup_into(&dst->dir_why, src->dir_why);
     ok &= extra_copy(&dst->extra, &src->extra);
     if (!ok) {
         hcp_event_clear(dst);
