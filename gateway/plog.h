@@ -101,6 +101,11 @@ HCP_NODISCARD int gw_plog_ack(gw_store *s, MDB_txn *txn, const char *county, con
 json_t *gw_plog_list_json(gw_store *s, MDB_txn *txn, const char *type, const char *county,
                           size_t limit, uint64_t before, int *rc);
 
+/* plog_api.c: /v1/directives, POST (append) and GET (list), on the HTTP
+ * server's worker pool (arg the gw). */
+struct hcpd_req;
+void gw_plog_route(void *arg, struct hcpd_req *r);
+
 /* A JSON object (borrowed) as a msgpack map into out (the caller's):
  * strings, integers, booleans, null, arrays and objects up to 4 deep;
  * the keys in skip (NULL-terminated) left out. HCP_EINVAL (a real number,
