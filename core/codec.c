@@ -456,8 +456,7 @@ struct pii {
 };
 
 #define T_NOTE                                                                                     \
-    (T(HCP_EV_VERIFY_CONCLUDE) | T(HCP_EV_DISPUTE_DECIDE) | T(HCP_EV_REVISIT) |                    \
-     T(HCP_EV_DIRECTIVE))
+    (T(HCP_EV_VERIFY_CONCLUDE) | T(HCP_EV_DISPUTE_DECIDE) | T(HCP_EV_REVISIT) | T(HCP_EV_DIRECTIVE))
 #define T_BY     (T(HCP_EV_DISPUTE_FILE) | T(HCP_EV_REVISIT))
 #define T_REASON (T(HCP_EV_DISPUTE_FILE) | T(HCP_EV_RECTIFY_EXTEND))
 

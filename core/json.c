@@ -675,11 +675,19 @@ static int read_step_fields(const json_t *obj, hcp_event *ev, hcp_json_err *err)
  * case_open or overdue, which only the node itself records). */
 static int read_step_type(const json_t *obj, hcp_event *ev, hcp_json_err *err)
 {
-    static const char *const steps[] = {
-        NULL,           "verify_start",   "notify_staff",   "verify_conclude",
-        "dispute_file", "dispute_decide", "rectify_assign", "rectify_extend",
-        "rectify_done", "feedback",       "revisit",        "close",
-        "correction_answer"};
+    static const char *const steps[] = {NULL,
+                                        "verify_start",
+                                        "notify_staff",
+                                        "verify_conclude",
+                                        "dispute_file",
+                                        "dispute_decide",
+                                        "rectify_assign",
+                                        "rectify_extend",
+                                        "rectify_done",
+                                        "feedback",
+                                        "revisit",
+                                        "close",
+                                        "correction_answer"};
     char path[sizeof(err->field)];
     const json_t *v = field(obj, "", "type", path, sizeof(path));
     if (v == NULL)

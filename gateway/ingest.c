@@ -340,8 +340,7 @@ static void reply_error(worker *w, const char *code, uint64_t seq)
  * request stated no position (an older node). Nothing on a failure: the
  * node asks again. */
 static void attach_dirs(gw_ingest *in, gw *g, const char *county, const repl_frame *req,
-                        repl_frame *r, hcp_buf *buf, repl_dir *dirs,
-                        uint8_t (*sigs)[REPL_SIG_MAX])
+                        repl_frame *r, hcp_buf *buf, repl_dir *dirs, uint8_t (*sigs)[REPL_SIG_MAX])
 {
     if (req == NULL || !req->has_dseq)
         return;
@@ -1004,7 +1003,7 @@ void gw_ingest_stop(gw *g)
     repl_verifier_free(in->verifier);
     repl_identity_free(in->id);
     (void)pthread_mutex_destroy(&in->id_mu); /* no worker is left to hold it */
-    (void)pthread_mutex_destroy(&in->mu); /* no worker is left to hold it */
+    (void)pthread_mutex_destroy(&in->mu);    /* no worker is left to hold it */
     free(in);
     g->ingest = NULL;
 }

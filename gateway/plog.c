@@ -218,18 +218,17 @@ int gw_plog_append(gw_store *s, MDB_txn *txn, const char *target, const char *ty
 {
     if (s == NULL || s->plog == NULL || txn == NULL || target == NULL ||
         (strcmp(target, "all") != 0 && hcp_division_find(target) == NULL) ||
-        !repl_dir_type_ok(type) || body_mp == NULL || body_len == 0 ||
-        body_len > GW_PLOG_BODY_MAX)
+        !repl_dir_type_ok(type) || body_mp == NULL || body_len == 0 || body_len > GW_PLOG_BODY_MAX)
         return HCP_EINVAL;
     struct gw_plog *p = s->plog;
-    uint64_t last;
+    uint64_t last = 0;
     uint8_t prev[HCP_HASH_LEN], hash[HCP_HASH_LEN];
     int rc = plog_head(p, txn, &last, prev);
     if (rc != HCP_OK)
         return rc;
     size_t h = hook_find(type);
-    if (h != HOOKS_MAX && (rc = hooks[h].fn(hooks[h].arg, s, txn, last + 1, type, body_mp,
-                                            body_len)) != HCP_OK)
+    if (h != HOOKS_MAX &&
+        (rc = hooks[h].fn(hooks[h].arg, s, txn, last + 1, type, body_mp, body_len)) != HCP_OK)
         return rc;
     repl_dir_entry e;
     memset(&e, 0, sizeof(e));
@@ -470,12 +469,12 @@ static json_t *entry_json(struct gw_plog *p, MDB_txn *txn, const repl_dir_entry 
         ok = ok && o != NULL && json_array_append_new(counties, o) == 0;
     }
     json_t *body = gw_plog_body_json(e->body, e->body_len);
-    json_t *j = json_pack("{sI,so,ss,ss,ss,so,s{sI,sI,sI,sI},so}", "seq", (json_int_t)e->seq,
-                          "at", hcp_json_time(e->at), "target", e->target, "type", e->type,
-                          "hash", hex, "body", body != NULL ? body : json_null(), "counts",
-                          "pending", (json_int_t)counts[0], "sent", (json_int_t)counts[1],
-                          "applied", (json_int_t)counts[2], "refused", (json_int_t)counts[3],
-                          "counties", counties);
+    json_t *j =
+        json_pack("{sI,so,ss,ss,ss,so,s{sI,sI,sI,sI},so}", "seq", (json_int_t)e->seq, "at",
+                  hcp_json_time(e->at), "target", e->target, "type", e->type, "hash", hex, "body",
+                  body != NULL ? body : json_null(), "counts", "pending", (json_int_t)counts[0],
+                  "sent", (json_int_t)counts[1], "applied", (json_int_t)counts[2], "refused",
+                  (json_int_t)counts[3], "counties", counties);
     if (!ok || j == NULL) {
         json_decref(j);
         if (*rc == HCP_OK)
@@ -513,9 +512,8 @@ json_t *gw_plog_list_json(gw_store *s, MDB_txn *txn, const char *type, const cha
     for (; *rc == HCP_OK && mrc == MDB_SUCCESS && json_array_size(arr) < limit;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         repl_dir_entry e;
-        if (v.mv_size <= HCP_HASH_LEN ||
-            repl_dir_decode((const uint8_t *)v.mv_data + HCP_HASH_LEN, v.mv_size - HCP_HASH_LEN,
-                            &e) != HCP_OK)
+        if (v.mv_size <= HCP_HASH_LEN || repl_dir_decode((const uint8_t *)v.mv_data + HCP_HASH_LEN,
+                                                         v.mv_size - HCP_HASH_LEN, &e) != HCP_OK)
             continue; /* cannot be: appended by gw_plog_append */
         if (type[0] != '\0' && strcmp(type, e.type) != 0)
             continue;
@@ -595,11 +593,11 @@ static int pack_json(msgpack_packer *pk, const json_t *j, int depth, const char 
         size_t n = 0;
         const char *key;
         const json_t *val;
-        json_object_foreach ((json_t *)j, key, val)
-            n += !skipped(key, skip);
+        json_object_foreach((json_t *)j, key, val) n += !skipped(key, skip);
         if (msgpack_pack_map(pk, n) != 0)
             return HCP_ENOMEM;
-        json_object_foreach ((json_t *)j, key, val) {
+        json_object_foreach((json_t *)j, key, val)
+        {
             if (skipped(key, skip))
                 continue;
             int rc = msgpack_pack_str_with_body(pk, key, strlen(key)) == 0 ? HCP_OK : HCP_ENOMEM;

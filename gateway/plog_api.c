@@ -62,8 +62,7 @@ static bool target_of(hcpd_req *r, const json_t *j, const char *type, char *out,
         snprintf(out, len, "%s", county);
         return true;
     }
-    if (county == NULL ||
-        (strcmp(county, "all") != 0 && hcp_division_find(county) == NULL)) {
+    if (county == NULL || (strcmp(county, "all") != 0 && hcp_division_find(county) == NULL)) {
         hcpd_req_reply_error(r, 422, "invalid_field",
                              "county: \"all\" or the code of a county in the divisions in use");
         return false;
@@ -102,9 +101,9 @@ static void post_directive(gw *g, hcpd_req *r)
         if (rc == HCP_OK) {
             gw_log("info", "plog.append", "seq=%llu target=%s type=%s account=%s",
                    (unsigned long long)seq, target, type, hcpd_req_account(r));
-            hcpd_req_reply_json(r, 201,
-                                json_pack("{sI,ss,ss}", "seq", (json_int_t)seq, "target", target,
-                                          "type", type));
+            hcpd_req_reply_json(
+                r, 201,
+                json_pack("{sI,ss,ss}", "seq", (json_int_t)seq, "target", target, "type", type));
         } else if (rc == HCP_ERULE)
             hcpd_req_reply_error(r, 404, "case_not_found", "the gateway holds no such case");
         else if (rc == HCP_EINVAL || rc == HCP_ERANGE)

@@ -215,8 +215,8 @@ static int decide(node *n, MDB_txn *txn, const repl_dir_entry *d, hcp_event *ev,
         snprintf(why, whylen, "unknown_type");
         return HCP_OK;
     }
-    int rc = handlers[h].fn(handlers[h].arg, n->store, txn, d->seq, d->body, d->body_len, why,
-                            whylen);
+    int rc =
+        handlers[h].fn(handlers[h].arg, n->store, txn, d->seq, d->body, d->body_len, why, whylen);
     if (rc == HCP_ERULE || rc == HCP_EINVAL) {
         if (why[0] == '\0')
             snprintf(why, whylen, "refused");
@@ -255,8 +255,8 @@ static int apply_one(node *n, MDB_txn *txn, hcp_chain *ch, const node_dir_in *in
         ev.note = NULL;
         ev.case_id[0] = '\0';
     }
-    if (rc == HCP_OK && (ev.dir_type == NULL || ev.dir_hash == NULL ||
-                         (why[0] != '\0' && ev.dir_why == NULL)))
+    if (rc == HCP_OK &&
+        (ev.dir_type == NULL || ev.dir_hash == NULL || (why[0] != '\0' && ev.dir_why == NULL)))
         rc = HCP_ENOMEM;
     hcp_refusal rw = {0};
     if (rc == HCP_OK && has_case && why[0] == '\0') {
@@ -320,8 +320,8 @@ void node_directive_committed(node *n, const node_write *w)
         return;
     for (size_t i = 0; i < b->n; i++) {
         repl_dir_entry d;
-        if (repl_dir_decode(b->e[i].rec, b->e[i].rec_len, &d) != HCP_OK ||
-            d.seq < b->first_new || d.seq > b->applied_upto)
+        if (repl_dir_decode(b->e[i].rec, b->e[i].rec_len, &d) != HCP_OK || d.seq < b->first_new ||
+            d.seq > b->applied_upto)
             continue;
         size_t h = handler_find(d.type);
         if (h != HANDLERS_MAX && handlers[h].after != NULL)
@@ -411,8 +411,8 @@ static json_t *entry_json(uint64_t seq, const uint8_t *p, size_t len)
     memcpy(why, p + DIR_HDR, wl);
     why[wl] = '\0';
     json_t *o = json_pack("{sI,ss,ss,so}", "seq", (json_int_t)seq, "state",
-                          p[0] == HCP_DR_APPLIED ? "applied" : "refused", "hash", hex,
-                          "applied_at", hcp_json_time((hcp_time)hcp_be64_get(p + 1)));
+                          p[0] == HCP_DR_APPLIED ? "applied" : "refused", "hash", hex, "applied_at",
+                          hcp_json_time((hcp_time)hcp_be64_get(p + 1)));
     bool ok = o != NULL;
     if (ok && wl > 0)
         ok = json_object_set_new(o, "why", json_string(why)) == 0;
@@ -458,8 +458,8 @@ void node_directive_route(node *n, node_req *r)
         for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             if (k.mv_size != 8 || v.mv_size < DIR_HDR)
                 continue;
-            if (json_array_append_new(arr, entry_json(hcp_be64_get(k.mv_data), v.mv_data,
-                                                      v.mv_size)) != 0)
+            if (json_array_append_new(
+                    arr, entry_json(hcp_be64_get(k.mv_data), v.mv_data, v.mv_size)) != 0)
                 rc = HCP_ENOMEM;
         }
         if (cur != NULL)
@@ -471,7 +471,7 @@ void node_directive_route(node *n, node_req *r)
         node_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
         return;
     }
-    node_req_reply_json(r, 200,
-                        json_pack("{sI,so}", "dseq", (json_int_t)atomic_load(&n->store->dseq),
-                                  "directives", arr));
+    node_req_reply_json(
+        r, 200,
+        json_pack("{sI,so}", "dseq", (json_int_t)atomic_load(&n->store->dseq), "directives", arr));
 }

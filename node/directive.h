@@ -43,8 +43,7 @@ typedef void (*node_directive_after_fn)(void *arg, uint64_t seq);
 HCP_NODISCARD int node_directive_register(const char *type, node_directive_fn fn, void *arg);
 /* Register the after-commit callback of a registered type. HCP_EINVAL,
  * HCP_ENOTFOUND (no handler registered for type). */
-HCP_NODISCARD int node_directive_on_commit(const char *type, node_directive_after_fn fn,
-                                           void *arg);
+HCP_NODISCARD int node_directive_on_commit(const char *type, node_directive_after_fn fn, void *arg);
 
 /* Entries for the writer: copies of what the gateway sent (signatures
  * already verified by sync.c). */

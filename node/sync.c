@@ -43,7 +43,7 @@
 #define SYNC_BATCH_MIN   (16u << 10) /* batches shrink to this on a slow link */
 #define SYNC_IDLE_MS     1000        /* re-check for new events this often when idle */
 #define SYNC_PING_EVERY  10          /* idle rounds between pings (heartbeat) */
-#define SYNC_DPOLL_EVERY 2 /* idle rounds between pings that ask for directives */
+#define SYNC_DPOLL_EVERY 2           /* idle rounds between pings that ask for directives */
 #define SYNC_BACKOFF_MIN 100
 #define SYNC_BACKOFF_MAX 30000
 #define SYNC_DRAIN_MS    20  /* a new session waits this long for old requests to end */
@@ -90,8 +90,8 @@ struct sync_conn {
 struct node_sync {
     node *n;
     nng_tls_config *tls;
-    nng_aio *sleep;        /* idle, backoff and "run now" */
-    repl_identity *id;     /* NULL when insecure (tcp://) */
+    nng_aio *sleep;    /* idle, backoff and "run now" */
+    repl_identity *id; /* NULL when insecure (tcp://) */
     /* directives (docs/directives.md): the CA that vouches for the
      * gateway's key, the gateway's certificate as its welcome gave it
      * (verified), the last entry handed to the writer in this session,
@@ -512,7 +512,8 @@ static void take_gcert(node_sync *sy, const repl_frame *r)
     repl_peer *p = NULL;
     const char *why = NULL;
     if (repl_gateway_new(sy->verifier, r->gcert, r->gcert_len, name, &p, &why) != HCP_OK) {
-        node_log("warn", "directive.gateway_cert", "reason=%s detail=\"the gateway's "
+        node_log("warn", "directive.gateway_cert",
+                 "reason=%s detail=\"the gateway's "
                  "certificate is not one the CA vouches for: its directives are refused\"",
                  why != NULL ? why : "bad_cert");
         p = NULL;
@@ -543,10 +544,10 @@ static void take_dirs(node_sync *sy, const repl_frame *r)
         }
         if (e.seq <= after || e.seq <= last)
             continue;
-        if (!sy->insecure && (sy->gwpeer == NULL ||
-                              repl_peer_verify_directive(sy->gwpeer, e.seq, d->hash, d->rec,
-                                                         d->rec_len, d->sig,
-                                                         d->sig_len) != HCP_OK)) {
+        if (!sy->insecure &&
+            (sy->gwpeer == NULL ||
+             repl_peer_verify_directive(sy->gwpeer, e.seq, d->hash, d->rec, d->rec_len, d->sig,
+                                        d->sig_len) != HCP_OK)) {
             sy->dbad++;
             node_log("warn", "directive.bad_signature",
                      "seq=%llu refused=%llu detail=\"not signed by the gateway key the CA "

@@ -53,9 +53,9 @@ typedef struct node_write {
         uint8_t hash[HCP_HASH_LEN];
     } * remote_ev;
     struct node_dir_batch *dirs; /* W_DIRECTIVE (owned; directive.h) */
-    hcp_time now;  /* fixed at first processing, kept across retries */
-    int status;    /* HTTP status of the reply */
-    json_t *reply; /* built inside the transaction, sent after commit */
+    hcp_time now;                /* fixed at first processing, kept across retries */
+    int status;                  /* HTTP status of the reply */
+    json_t *reply;               /* built inside the transaction, sent after commit */
 } node_write;
 
 /* A new zeroed item (NULL on allocation failure): the caller owns it until

@@ -262,9 +262,9 @@ static int put_value(msgpack_packer *pk, const repl_frame *f, unsigned bit)
 }
 
 /* Wire keys in encoding order, index = bit number. */
-static const char *const keys[] = {"v",    "vmin",  "county", "node",  "gw",   "seq",
-                                   "hash", "nonce", "cert",   "sig",   "max",  "state",
-                                   "code", "events", "dseq",  "dirs",  "dmore", "gcert"};
+static const char *const keys[] = {"v",    "vmin",   "county", "node", "gw",    "seq",
+                                   "hash", "nonce",  "cert",   "sig",  "max",   "state",
+                                   "code", "events", "dseq",   "dirs", "dmore", "gcert"};
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* Whether field `bit` of f is present and well-formed for encoding. */

@@ -218,8 +218,7 @@ HCP_API HCP_NODISCARD int repl_peer_verify_batch(const repl_peer *p, const char 
  * "bad_cert", "revoked", "expired", "wrong_name"; HCP_EINVAL, HCP_ENOMEM.
  */
 HCP_API HCP_NODISCARD int repl_gateway_new(repl_verifier *v, const uint8_t *der, size_t len,
-                                           const char *name, repl_peer **out,
-                                           const char **reason);
+                                           const char *name, repl_peer **out, const char **reason);
 /* Check a province log entry's signature made by p's key (see
  * repl_sign_directive); HCP_OK or HCP_ECRYPTO. */
 HCP_API HCP_NODISCARD int repl_peer_verify_directive(const repl_peer *p, uint64_t seq,

@@ -65,6 +65,31 @@ class Stream(threading.Thread):
         self.join(10)
 
 
+class Evaluations(threading.Thread):
+    """Evaluations posted to a node all along, so that the proxy's cuts and
+    the kills land inside batches too; failures (a node being killed) are
+    only counted."""
+
+    def __init__(self, node):
+        super().__init__(daemon=True)
+        self.node = node
+        self.stop = threading.Event()
+        self.ok = 0
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.ok += self.node.post("/v1/evaluations", hcptest.evaluation(4),
+                                          timeout=5).status == 201
+            except OSError:
+                pass
+            time.sleep(0.01)
+
+    def finish(self):
+        self.stop.set()
+        self.join(10)
+
+
 class DirectiveFaults(unittest.TestCase):
     procs = []
     tmp = None
@@ -125,6 +150,10 @@ class DirectiveFaults(unittest.TestCase):
         stream = Stream(gw, cases)
         self.addCleanup(stream.finish)
         stream.start()
+        evals = [Evaluations(na), Evaluations(nb)]
+        for e in evals:
+            self.addCleanup(e.finish)
+            e.start()
         for _ in range(KILLS):
             time.sleep(RNG.uniform(0.1, 0.6))
             gw.kill()  # SIGKILL
@@ -136,8 +165,10 @@ class DirectiveFaults(unittest.TestCase):
             na.start()
         say("node %s SIGKILLed %d times; %d directives sent so far", A, KILLS, len(stream.sent))
         stream.finish()
-        say("stream: %d sent, %d errors; proxy cut %d connections", len(stream.sent),
-            stream.errors, proxy.cuts)
+        for e in evals:
+            e.finish()
+        say("stream: %d sent, %d errors; proxy cut %d connections; evaluations %d/%d",
+            len(stream.sent), stream.errors, proxy.cuts, evals[0].ok, evals[1].ok)
         self.assertGreater(len(stream.sent), 2 * KILLS)
         plog = sorted((d["seq"], d["target"]) for d in
                       gw.get("/v1/directives?limit=500").json()["directives"])
