@@ -100,6 +100,7 @@ struct node_sync {
     repl_verifier *verifier;
     repl_peer *gwpeer;
     uint64_t dqueued;
+    nng_time dqueued_at; /* when: a write that failed (disk full) is offered again later */
     bool dmore;
     uint64_t dbad;
     _Atomic uint64_t head; /* the store's committed head (writer → kick) */
@@ -484,7 +485,8 @@ static void step(node_sync *sy)
     if (sy->state != SY_STREAM || in_flight(sy, K_NONE) > 0)
         return; /* answers drive the next step */
     uint64_t dseq = atomic_load(&sy->n->store->dseq);
-    bool dnow = sy->dmore && dseq >= sy->dqueued; /* applied what came: ask for the rest */
+    bool dnow = sy->dmore && (dseq >= sy->dqueued || nng_clock() - sy->dqueued_at >=
+                                                         SYNC_TIMEOUT_MS); /* ask for the rest */
     ++sy->idle_rounds;
     if ((dnow || sy->idle_rounds >= SYNC_PING_EVERY || sy->idle_rounds % SYNC_DPOLL_EVERY == 0) &&
         (s = free_slot(sy)) != NULL) {
@@ -531,8 +533,8 @@ static void take_dirs(node_sync *sy, const repl_frame *r)
     if (r->ndirs == 0 || atomic_load(&sy->n->store->needs_sync))
         return;
     uint64_t after = atomic_load(&sy->n->store->dseq);
-    if (sy->dqueued > after)
-        after = sy->dqueued;
+    if (sy->dqueued > after && nng_clock() - sy->dqueued_at < SYNC_TIMEOUT_MS)
+        after = sy->dqueued; /* in the writer's queue: not twice (it would skip them anyway) */
     size_t first = r->ndirs, k = 0;
     uint64_t last = 0;
     for (size_t i = 0; i < r->ndirs; i++) {
@@ -565,6 +567,7 @@ static void take_dirs(node_sync *sy, const repl_frame *r)
     node_write *w = node_write_new(W_DIRECTIVE, NULL);
     if (w != NULL && (w->dirs = node_directive_batch(&r->dirs[first], k)) != NULL) {
         sy->dqueued = last;
+        sy->dqueued_at = nng_clock();
         sy->dmore = r->dmore || k < r->ndirs - first;
         node_writer_submit(sy->n, w);
     } else

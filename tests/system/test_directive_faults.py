@@ -118,7 +118,15 @@ class DirectiveFaults(unittest.TestCase):
         return n
 
     def converged(self, gw, nodes, plog):
-        """True when every node holds exactly its entries of plog."""
+        """True when every node holds exactly its entries of plog. A daemon
+        restarting itself in place (nng 1.5.2's wedges, docs/replication.md
+        "Reconnects") answers nothing for a moment: not yet."""
+        try:
+            return self.converged_now(gw, nodes, plog)
+        except OSError as e:
+            return False, "a daemon is restarting: %s" % e
+
+    def converged_now(self, gw, nodes, plog):
         for c, n in nodes.items():
             want = [s for s, tg in plog if tg in ("all", c)]
             got = n.get("/v1/directives").json()
