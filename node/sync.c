@@ -908,10 +908,23 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     if (ev != NNG_PIPE_EV_REM_POST)
         return;
     hcp_mutex_lock(&sy->mu);
+    bool any = false;
     if (c == sy->conn && !sy->redialing && !sy->stopping)
         for (int i = 0; i < SYNC_WINDOW; i++)
-            if (c->slot[i].busy)
+            if (c->slot[i].busy) {
+                any = true;
                 nng_aio_cancel(c->slot[i].aio); /* completes later, on nng's thread */
+            }
+    /* an idle session lost its pipe (a gateway restarted between two
+     * pings): nng redials by itself, but the next request would reach a
+     * gateway that never heard this node's hello; say hello again first
+     * (with pings every 2 s for directives this is no longer rare) */
+    if (!any && c == sy->conn && !sy->redialing && !sy->stopping && sy->state == SY_STREAM) {
+        sy->connected = false;
+        sy->state = SY_BACKOFF;
+        sy->epoch++;
+        arm_sleep(sy, SYNC_DRAIN_MS);
+    }
     hcp_mutex_unlock(&sy->mu);
 }
 

