@@ -37,7 +37,10 @@ const char *const hcp_ev_type_names[HCP_EV_COUNT_] = {NULL,
                                                       "feedback",
                                                       "revisit",
                                                       "close",
-                                                      "overdue"};
+                                                      "overdue",
+                                                      "directive",
+                                                      "correction_answer"};
+const char *const hcp_dir_result_names[HCP_DR_COUNT_] = {NULL, "applied", "refused"};
 
 int hcp_name_lookup(const char *const *names, int count, const char *s, size_t n)
 {
@@ -115,6 +118,9 @@ void hcp_event_clear(hcp_event *ev)
     str_free(&ev->staff_explanation);
     str_free(&ev->unit_explanation);
     str_free(&ev->decision);
+    str_free(&ev->dir_type);
+    str_free(&ev->dir_hash);
+    str_free(&ev->dir_why);
     extra_free(&ev->extra);
     memset(ev, 0, sizeof(*ev));
 }
@@ -215,6 +221,9 @@ int hcp_event_copy(hcp_event *dst, const hcp_event *src)
     ok &= dup_into(&dst->staff_explanation, src->staff_explanation);
     ok &= dup_into(&dst->unit_explanation, src->unit_explanation);
     ok &= dup_into(&dst->decision, src->decision);
+    ok &= dup_into(&dst->dir_type, src->dir_type);
+    ok &= dup_into(&dst->dir_hash, src->dir_hash);
+    ok &= dup_into(&dst->dir_why, src->dir_why);
     ok &= extra_copy(&dst->extra, &src->extra);
     if (!ok) {
         hcp_event_clear(dst);

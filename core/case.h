@@ -114,6 +114,9 @@ enum hcp_ev_type {
     HCP_EV_REVISIT,
     HCP_EV_CLOSE,
     HCP_EV_OVERDUE, /* recorded by the node's deadline sweep */
+    /* province → county directives (docs/directives.md) */
+    HCP_EV_DIRECTIVE,         /* the node applied or refused a province log entry */
+    HCP_EV_CORRECTION_ANSWER, /* the county answers a `correction` directive */
     HCP_EV_COUNT_
 };
 
@@ -130,6 +133,10 @@ HCP_API extern const char *const hcp_verdict_names[HCP_VD_COUNT_];
 HCP_API extern const char *const hcp_rectify_mode_names[HCP_RM_COUNT_];
 HCP_API extern const char *const hcp_deadline_names[HCP_DL_COUNT_];
 HCP_API extern const char *const hcp_ev_type_names[HCP_EV_COUNT_];
+
+/* A directive event's result (docs/directives.md). */
+enum hcp_dir_result { HCP_DR_NONE = 0, HCP_DR_APPLIED, HCP_DR_REFUSED, HCP_DR_COUNT_ };
+HCP_API extern const char *const hcp_dir_result_names[HCP_DR_COUNT_];
 
 /* The value whose name is [s, s+n) in names[1..count-1]; 0 when none. */
 HCP_API int hcp_name_lookup(const char *const *names, int count, const char *s, size_t n);
@@ -279,6 +286,12 @@ typedef struct hcp_event {
     char *staff_explanation; /* dispute_file: what the staff member gave in evidence */
     char *unit_explanation;  /* dispute_decide: what the unit gave in evidence (Art. 9) */
     char *decision; /* close: a supervisor's written decision to close an unsatisfied case */
+    /* directives (docs/directives.md) */
+    uint64_t directive; /* directive, correction_answer: the province log seq */
+    char *dir_type;     /* directive: the entry's type ("correction", "calendar", …) */
+    char *dir_hash;     /* directive: the entry's hash, lower-case hex */
+    uint8_t dir_result; /* directive: enum hcp_dir_result */
+    char *dir_why;      /* directive: why it was refused */
 
     /* Personal data travels in a separate record (codec.h) bound to this
      * one by digest = SHA-256(salt || personal record). */

@@ -357,7 +357,8 @@ static const struct field event_f[] = {
     F("o", FK_ENUM, hcp_event, outcome, HCP_OUT_COUNT_, T(HCP_EV_VERIFY_CONCLUDE)),
     F("vd", FK_ENUM, hcp_event, verdict, HCP_VD_COUNT_, T(HCP_EV_DISPUTE_DECIDE)),
     F("nt", FK_STR, hcp_event, note, HCP_TEXT_MAX,
-      T(HCP_EV_VERIFY_CONCLUDE) | T(HCP_EV_DISPUTE_DECIDE) | T(HCP_EV_REVISIT)),
+      T(HCP_EV_VERIFY_CONCLUDE) | T(HCP_EV_DISPUTE_DECIDE) | T(HCP_EV_REVISIT) |
+          T(HCP_EV_DIRECTIVE)),
     F("by", FK_STR, hcp_event, by, HCP_SHORT_MAX, T(HCP_EV_DISPUTE_FILE) | T(HCP_EV_REVISIT)),
     F("rs", FK_STR, hcp_event, reason, HCP_TEXT_MAX,
       T(HCP_EV_DISPUTE_FILE) | T(HCP_EV_RECTIFY_EXTEND)),
@@ -366,7 +367,8 @@ static const struct field event_f[] = {
     F("nd", FK_DAY, hcp_event, new_due, 0, T(HCP_EV_RECTIFY_EXTEND)),
     F("r", FK_STR, hcp_event, result, HCP_TEXT_MAX, T(HCP_EV_RECTIFY_DONE)),
     F("vi", FK_STR, hcp_event, via, HCP_SHORT_MAX, T(HCP_EV_FEEDBACK)),
-    F("tx", FK_STR, hcp_event, text, HCP_TEXT_MAX, T(HCP_EV_FEEDBACK)),
+    F("tx", FK_STR, hcp_event, text, HCP_TEXT_MAX,
+      T(HCP_EV_FEEDBACK) | T(HCP_EV_CORRECTION_ANSWER)),
     F("ok", FK_BOOL, hcp_event, satisfied, 0, T(HCP_EV_REVISIT)),
     F("dl", FK_ENUM, hcp_event, deadline, HCP_DL_COUNT_, T(HCP_EV_OVERDUE)),
     /* added after every older key (docs/codec.md, "Versioning"): old readers keep it as an extra */
@@ -376,6 +378,12 @@ static const struct field event_f[] = {
     F("se", FK_STR, hcp_event, staff_explanation, HCP_TEXT_MAX, T(HCP_EV_DISPUTE_FILE)),
     F("ue", FK_STR, hcp_event, unit_explanation, HCP_TEXT_MAX, T(HCP_EV_DISPUTE_DECIDE)),
     F("dn", FK_STR, hcp_event, decision, HCP_TEXT_MAX, T(HCP_EV_CLOSE)),
+    /* directives (docs/directives.md), after "ac" by the same rule */
+    F("ds", FK_U64, hcp_event, directive, 0, T(HCP_EV_DIRECTIVE) | T(HCP_EV_CORRECTION_ANSWER)),
+    F("dt", FK_STR, hcp_event, dir_type, HCP_SHORT_MAX, T(HCP_EV_DIRECTIVE)),
+    F("dh", FK_STR, hcp_event, dir_hash, HCP_SHORT_MAX, T(HCP_EV_DIRECTIVE)),
+    F("dx", FK_ENUM, hcp_event, dir_result, HCP_DR_COUNT_, T(HCP_EV_DIRECTIVE)),
+    F("dw", FK_STR, hcp_event, dir_why, HCP_SHORT_MAX, T(HCP_EV_DIRECTIVE)),
 };
 static const struct table event_t = TAB(event_f);
 
@@ -463,7 +471,8 @@ struct pii {
     char *o_decision;
 };
 
-#define T_NOTE   (T(HCP_EV_VERIFY_CONCLUDE) | T(HCP_EV_DISPUTE_DECIDE) | T(HCP_EV_REVISIT))
+#define T_NOTE                                                                                     \
+    (T(HCP_EV_VERIFY_CONCLUDE) | T(HCP_EV_DISPUTE_DECIDE) | T(HCP_EV_REVISIT) | T(HCP_EV_DIRECTIVE))
 #define T_BY     (T(HCP_EV_DISPUTE_FILE) | T(HCP_EV_REVISIT))
 #define T_REASON (T(HCP_EV_DISPUTE_FILE) | T(HCP_EV_RECTIFY_EXTEND))
 
@@ -483,7 +492,8 @@ static const struct field pii_f[] = {
     F("ors", FK_STR, struct pii, o_reason, HCP_TEXT_MAX, T_REASON),
     F("or", FK_STR, struct pii, o_result, HCP_TEXT_MAX, T(HCP_EV_RECTIFY_DONE)),
     F("ovi", FK_STR, struct pii, o_via, HCP_SHORT_MAX, T(HCP_EV_FEEDBACK)),
-    F("otx", FK_STR, struct pii, o_text, HCP_TEXT_MAX, T(HCP_EV_FEEDBACK)),
+    F("otx", FK_STR, struct pii, o_text, HCP_TEXT_MAX,
+      T(HCP_EV_FEEDBACK) | T(HCP_EV_CORRECTION_ANSWER)),
     F("orr", FK_STR, struct pii, o_rr, HCP_TEXT_MAX, T_CASE),
     /* schema version 3 */
     F("odr", FK_STR, struct pii, o_doc, HCP_SHORT_MAX, T(HCP_EV_DISPUTE_FILE)),

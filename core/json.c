@@ -511,6 +511,7 @@ static const char *const step_keys[HCP_EV_COUNT_][7] = {
     [HCP_EV_FEEDBACK] = {"type", "at", "via", "text", NULL},
     [HCP_EV_REVISIT] = {"type", "at", "by", "satisfied", "note", NULL},
     [HCP_EV_CLOSE] = {"type", "at", "decision", NULL},
+    [HCP_EV_CORRECTION_ANSWER] = {"type", "at", "directive", "text", NULL},
 };
 
 static const char *const contact_keys[] = {"name", "phone", NULL};
@@ -645,6 +646,20 @@ static int read_revisit(const json_t *obj, hcp_event *ev, hcp_json_err *err)
 }
 
 /* The fields of ev->type (already checked to be a client step). */
+/* correction_answer {directive: the correction's province seq, text}
+ * (docs/directives.md) */
+static int read_correction_answer(const json_t *obj, hcp_event *ev, hcp_json_err *err)
+{
+    char path[sizeof(err->field)];
+    const json_t *v = field(obj, "", "directive", path, sizeof(path));
+    if (v == NULL)
+        return INVALID(err, path, "directive is required");
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return INVALID(err, path, "directive must be a positive integer (the correction's seq)");
+    ev->directive = (uint64_t)json_integer_value(v);
+    return get_str(obj, "", "text", true, HCP_TEXT_MAX, &ev->text, err);
+}
+
 static int read_step_fields(const json_t *obj, hcp_event *ev, hcp_json_err *err)
 {
     switch (ev->type) {
@@ -668,6 +683,8 @@ static int read_step_fields(const json_t *obj, hcp_event *ev, hcp_json_err *err)
         return read_revisit(obj, ev, err);
     case HCP_EV_CLOSE:
         return read_close(obj, ev, err);
+    case HCP_EV_CORRECTION_ANSWER:
+        return read_correction_answer(obj, ev, err);
     default: /* notify_staff: no fields */
         return HCP_OK;
     }
@@ -677,10 +694,19 @@ static int read_step_fields(const json_t *obj, hcp_event *ev, hcp_json_err *err)
  * case_open or overdue, which only the node itself records). */
 static int read_step_type(const json_t *obj, hcp_event *ev, hcp_json_err *err)
 {
-    static const char *const steps[] = {
-        NULL,           "verify_start",   "notify_staff",   "verify_conclude",
-        "dispute_file", "dispute_decide", "rectify_assign", "rectify_extend",
-        "rectify_done", "feedback",       "revisit",        "close"};
+    static const char *const steps[] = {NULL,
+                                        "verify_start",
+                                        "notify_staff",
+                                        "verify_conclude",
+                                        "dispute_file",
+                                        "dispute_decide",
+                                        "rectify_assign",
+                                        "rectify_extend",
+                                        "rectify_done",
+                                        "feedback",
+                                        "revisit",
+                                        "close",
+                                        "correction_answer"};
     char path[sizeof(err->field)];
     const json_t *v = field(obj, "", "type", path, sizeof(path));
     if (v == NULL)
@@ -936,6 +962,15 @@ static bool put_event_rectify(json_t *o, const hcp_event *ev)
         return put_name(o, "deadline", NAMES(hcp_deadline_names), ev->deadline, true);
     case HCP_EV_CLOSE:
         return put_str(o, "decision", ev->decision, false);
+    case HCP_EV_DIRECTIVE:
+        return put(o, "directive", json_integer((json_int_t)ev->directive)) &&
+               put_str(o, "directive_type", ev->dir_type, false) &&
+               put_str(o, "directive_hash", ev->dir_hash, false) &&
+               put_name(o, "result", NAMES(hcp_dir_result_names), ev->dir_result, true) &&
+               put_str(o, "why", ev->dir_why, false) && put_str(o, "note", ev->note, false);
+    case HCP_EV_CORRECTION_ANSWER:
+        return put(o, "directive", json_integer((json_int_t)ev->directive)) &&
+               put_str(o, "text", ev->text, false);
     default:
         return true;
     }
@@ -1024,6 +1059,36 @@ static json_t *events_json(const hcp_event *events, size_t n, bool personal)
     return a;
 }
 
+/* The province's corrections of a case (docs/directives.md), from its
+ * events: each applied `correction` directive {seq, at, note}, with
+ * answered_at and answer once a correction_answer names it. */
+static json_t *corrections_json(const hcp_event *events, size_t n)
+{
+    json_t *a = json_array();
+    bool ok = a != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        const hcp_event *e = &events[i];
+        if (e->type != HCP_EV_DIRECTIVE || e->dir_result != HCP_DR_APPLIED)
+            continue;
+        json_t *c = json_object();
+        ok = c != NULL && json_array_append_new(a, c) == 0;
+        ok = ok && put(c, "seq", json_integer((json_int_t)e->directive));
+        ok = ok && put(c, "at", hcp_json_time(e->at));
+        ok = ok && put(c, "note", str_or_null(e->note));
+        const hcp_event *ans = NULL;
+        for (size_t j = i + 1; j < n; j++)
+            if (events[j].type == HCP_EV_CORRECTION_ANSWER && events[j].directive == e->directive)
+                ans = &events[j];
+        ok = ok && put(c, "answered_at", ans != NULL ? hcp_json_time(ans->at) : json_null());
+        ok = ok && put(c, "answer", str_or_null(ans != NULL ? ans->text : NULL));
+    }
+    if (!ok) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
 /* The case's own state after its intake: received_at … overdue, and the
  * extras (adopted, rectification, revisit). */
 static bool put_case_state(json_t *o, const hcp_case *c, hcp_time now)
@@ -1064,6 +1129,8 @@ json_t *hcp_json_case(const hcp_case *c, const hcp_event *events, size_t nevents
     ok = ok && put_str(o, "content", c->in.content, true);
     ok = ok && put_case_state(o, c, now);
     ok = ok && put(o, "events", events_json(events, nevents, personal));
+    if (events != NULL) /* the province's corrections, from the events */
+        ok = ok && put(o, "corrections", corrections_json(events, nevents));
     return finish(o, ok);
 }
 

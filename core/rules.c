@@ -517,7 +517,16 @@ int hcp_rules_apply(hcp_case *c, const hcp_event *ev, const hcp_cal *cal, hcp_ti
         return refuse(why, "at_in_future", "the step is dated %s, after now (%s)", ts(ev->at, 0),
                       ts(now, 1));
     int rc;
-    if (ev->type == HCP_EV_CASE_OPEN) {
+    if (ev->type == HCP_EV_DIRECTIVE || ev->type == HCP_EV_CORRECTION_ANSWER) {
+        /* a province correction about the case, or the county's answer
+         * (docs/directives.md): notes on the case, whatever its status;
+         * they change no state and are not handling steps (last_at stays) */
+        if (c->status <= HCP_ST_NONE || c->status >= HCP_ST_COUNT_)
+            return refuse(why, "case_not_found", "no case %s to note a directive on", ev->case_id);
+        if (ev->directive == 0)
+            return HCP_EINVAL;
+        rc = HCP_OK;
+    } else if (ev->type == HCP_EV_CASE_OPEN) {
         if ((rc = check_open(c, ev, why)) != HCP_OK)
             return rc;
         rc = apply_open(c, ev, cal);

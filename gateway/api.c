@@ -14,6 +14,7 @@
 #include "division.h"
 #include "gwfeed.h"
 #include "gwstore.h"
+#include "plog.h"
 #include "json.h"
 #include "rules.h"
 #include "record.h"
@@ -332,6 +333,8 @@ static void handle(void *arg, hcpd_req *r)
         get ? offload(g, r, get_case_work) : not_allowed(r);
     else if (is(p, "/v1/stats/summary"))
         get ? offload(g, r, summary_work) : not_allowed(r);
+    else if (is(p, "/v1/directives")) /* the province log: plog_api.c */
+        offload(g, r, gw_plog_route);
     else if (is(p, "/v1/access-log"))
         get ? offload(g, r, get_access_log_work) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */

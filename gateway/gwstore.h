@@ -59,6 +59,7 @@ struct gw_store {
     size_t nslots;    /* a power of two, >= 2 x the divisions, >= GW_COUNTIES_MIN */
     size_t ncounties;
     uint64_t full_refusals; /* slots wanted while the table was full (logged) */
+    struct gw_plog *plog;   /* the province log's dbs and memory (plog.h) */
 };
 
 /* Errors of the functions below, unless said otherwise: LMDB's codes as

@@ -39,6 +39,7 @@
 #include "division.h"
 #include "gwstore.h"
 #include "gwwriter.h"
+#include "plog.h"
 #include "reaper.h"
 #include "repl.h"
 
@@ -76,6 +77,8 @@ struct gw_ingest {
     nng_listener listener;
     nng_tls_config *tls;
     repl_verifier *verifier; /* NULL when insecure */
+    repl_identity *id;       /* the gateway's key: signs directives (NULL when insecure) */
+    pthread_mutex_t id_mu;   /* one signer at a time (repl.h) */
     bool insecure;
     char gw_id[REPL_ID_MAX + 1];
     pthread_mutex_t mu;
@@ -331,8 +334,56 @@ static void reply_error(worker *w, const char *code, uint64_t seq)
     reply_frame(w, &r);
 }
 
-/* welcome/pong: the county's applied position. */
-static void reply_position(worker *w, uint8_t type, const char *county)
+/* Directives (docs/directives.md): the province log entries waiting for
+ * county after the position the request stated, signed with the
+ * gateway's key, into r (bytes in buf, signatures in sigs); none when the
+ * request stated no position (an older node). Nothing on a failure: the
+ * node asks again. */
+static void attach_dirs(gw_ingest *in, gw *g, const char *county, const repl_frame *req,
+                        repl_frame *r, hcp_buf *buf, repl_dir *dirs, uint8_t (*sigs)[REPL_SIG_MAX])
+{
+    if (req == NULL || !req->has_dseq)
+        return;
+    MDB_txn *txn;
+    size_t n = 0;
+    bool more = false;
+    int rc = gws_read_begin(g->store, &txn);
+    if (rc == HCP_OK) {
+        rc = gw_plog_pending(g->store, txn, county, req->dseq, buf, dirs, &n, &more);
+        gws_read_end(g->store, txn);
+    }
+    for (size_t i = 0; rc == HCP_OK && i < n; i++) {
+        repl_dir_entry e;
+        rc = repl_dir_decode(dirs[i].rec, dirs[i].rec_len, &e);
+        size_t len = 1;
+        sigs[i][0] = 0; /* insecure: an unsigned marker, as for batches */
+        if (rc == HCP_OK && in->id != NULL) {
+            len = REPL_SIG_MAX;
+            hcp_mutex_lock(&in->id_mu);
+            rc = repl_sign_directive(in->id, e.seq, dirs[i].hash, dirs[i].rec, dirs[i].rec_len,
+                                     sigs[i], &len);
+            hcp_mutex_unlock(&in->id_mu);
+        }
+        dirs[i].sig = sigs[i];
+        dirs[i].sig_len = len;
+        if (rc == HCP_OK && i + 1 == n)
+            gw_plog_delivered(g->store, county, req->dseq, e.seq);
+    }
+    if (rc != HCP_OK) {
+        gw_log("warn", "plog.deliver_failed", "county=%s after=%llu err=\"%s\"", county,
+               (unsigned long long)req->dseq, hcp_strerror(rc));
+        return;
+    }
+    if (n == 0)
+        gw_plog_delivered(g->store, county, req->dseq, 0);
+    r->dirs = n > 0 ? dirs : NULL;
+    r->ndirs = n;
+    r->dmore = more;
+}
+
+/* welcome/pong: the county's applied position, and the directives waiting
+ * for it after the position req (the hello, auth or ping) stated. */
+static void reply_position(worker *w, uint8_t type, const char *county, const repl_frame *req)
 {
     gw_county c;
     gws_county_get(w->g->store, county, &c);
@@ -345,7 +396,16 @@ static void reply_position(worker *w, uint8_t type, const char *county)
     memcpy(r.hash, c.head, HCP_HASH_LEN);
     if (type == REPL_WELCOME)
         snprintf(r.state, sizeof(r.state), "%s", states[c.state < 4 ? c.state : 0]);
+    gw_ingest *in = w->g->ingest;
+    if (type == REPL_WELCOME && in->id != NULL) /* the node checks directives with it */
+        r.gcert = repl_identity_cert(in->id, &r.gcert_len);
+    hcp_buf buf;
+    hcp_buf_init(&buf, REPL_FRAME_MAX / 2);
+    repl_dir dirs[REPL_DIRS_MAX];
+    uint8_t sigs[REPL_DIRS_MAX][REPL_SIG_MAX];
+    attach_dirs(in, w->g, county, req, &r, &buf, dirs, sigs);
     reply_frame(w, &r);
+    hcp_buf_free(&buf);
 }
 
 /* ---- handlers ---- */
@@ -451,7 +511,7 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
         return;
     }
     if (in->insecure) {
-        reply_position(w, REPL_WELCOME, f->county);
+        reply_position(w, REPL_WELCOME, f->county, f);
         return;
     }
     reply_frame(w, &r);
@@ -558,7 +618,7 @@ static void auth_bind(worker *w, uint32_t pipe, const repl_frame *f,
     hcp_mutex_unlock(&in->mu);
     sp_release(sp);
     gw_log("info", "repl.auth", "county=%s node=%s", f->county, f->node);
-    reply_position(w, REPL_WELCOME, f->county);
+    reply_position(w, REPL_WELCOME, f->county, f);
 }
 
 /* Verify an auth frame; on success bind the pipe's session to the county
@@ -640,6 +700,8 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
         return;
     }
     gws_county_seen(w->g->store, it->county, f->seq + f->nevents - 1, now_sec());
+    if (f->has_dseq) /* the node's directive position (docs/directives.md) */
+        gw_plog_delivered(w->g->store, it->county, f->dseq, 0);
     it->msg = msg;
     it->f = *f; /* the frame now belongs to the item */
     memset(f, 0, sizeof(*f));
@@ -742,7 +804,7 @@ static void handle(worker *w, nng_msg *msg)
         if (county[0] == '\0')
             reply_error(w, "unauthenticated", 0);
         else if (f.type == REPL_PING)
-            reply_position(w, REPL_PONG, county);
+            reply_position(w, REPL_PONG, county, &f);
         else
             on_fetch(w, county, &f);
     } else
@@ -807,6 +869,9 @@ static int tls_setup(gw *g, gw_ingest *in)
     int hrc = repl_verifier_load(c->tls_ca, c->tls_crl[0] ? c->tls_crl : NULL, &in->verifier);
     if (hrc != HCP_OK)
         gw_log("error", "repl.ca_failed", "reason=\"%s\"", hcp_strerror(hrc));
+    /* the key that signs the province log's entries (docs/directives.md) */
+    if (hrc == HCP_OK && (hrc = repl_identity_load(c->tls_cert, c->tls_key, &in->id)) != HCP_OK)
+        gw_log("error", "repl.identity_failed", "reason=\"%s\"", hcp_strerror(hrc));
     return hrc;
 }
 
@@ -884,6 +949,11 @@ int gw_ingest_start(gw *g)
         free(in);
         return HCP_ENOMEM;
     }
+    if (pthread_mutex_init(&in->id_mu, NULL) != 0) {
+        (void)pthread_mutex_destroy(&in->mu); /* never locked */
+        free(in);
+        return HCP_ENOMEM;
+    }
     in->auth_ms = (nng_duration)env_long("HCP_REPL_AUTH_MS", GW_AUTH_MS, 100, 3600000);
     in->pending_max = (size_t)env_long("HCP_REPL_PENDING_MAX", GW_PENDING_MAX, 1, GW_SESSIONS / 2);
     in->insecure = strncmp(g->cfg.listen, "tcp://", 6) == 0;
@@ -931,7 +1001,9 @@ void gw_ingest_stop(gw *g)
     for (size_t i = 0; i < GW_SESSIONS; i++)
         sp_release(in->sessions[i].peer);
     repl_verifier_free(in->verifier);
-    (void)pthread_mutex_destroy(&in->mu); /* no worker is left to hold it */
+    repl_identity_free(in->id);
+    (void)pthread_mutex_destroy(&in->id_mu); /* no worker is left to hold it */
+    (void)pthread_mutex_destroy(&in->mu);    /* no worker is left to hold it */
     free(in);
     g->ingest = NULL;
 }

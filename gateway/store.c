@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "division.h"
 #include "feed_entry.h"
+#include "plog.h"
 #include "repl.h"
 #include "be.h"
 #include "record.h"
@@ -367,6 +368,8 @@ int gw_store_open(gw *g)
     if (!mrc)
         mrc = open_dbis(s, txn);
     int rc = gws_err(mrc);
+    if (rc == HCP_OK) /* the province log (plog.h, docs/directives.md) */
+        rc = gw_plog_open(s, txn);
     if (rc == HCP_OK)
         rc = load_counties(s, txn);
     if (rc == HCP_OK)
@@ -396,6 +399,7 @@ void gw_store_close(gw *g)
     if (s == NULL)
         return;
     hcpd_env_close(&s->db);
+    gw_plog_close(s);
     (void)pthread_mutex_destroy(&s->mu); /* the threads using the store have stopped */
     free(s->table);
     free(s);

@@ -36,6 +36,7 @@
 #include "gwwriter.h"
 #include "gc.h"
 #include "park.h"
+#include "plog.h"
 #include "rules.h"
 
 /* ---- per-transaction county state ---- */
@@ -174,6 +175,8 @@ static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const re
     rc = gws_log_put(g->store, txn, cs->code, seq, e->hash, e->rec, e->rec_len, e->pii, e->pii_len);
     if (rc == HCP_OK)
         rc = apply_case(g, txn, cs, &ev);
+    if (rc == HCP_OK && ev.type == HCP_EV_DIRECTIVE) /* the county's answer (plog.h) */
+        rc = gw_plog_ack(g->store, txn, cs->code, &ev);
     hcp_event_clear(&ev);
     if (rc == HCP_OK) {
         cs->applied = seq;

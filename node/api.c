@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "directive.h"
 #include "api.h"
 #include "json.h"
 #include "query.h"
@@ -529,6 +530,8 @@ void node_api_handle(node *n, node_req *r)
         is(m, "GET") ? offload(n, r, get_access_log_work) : not_allowed(r);
     else if (strcmp(p, "/v1/sync") == 0)
         is(m, "GET") ? get_sync(n, r) : not_allowed(r);
+    else if (strcmp(p, "/v1/directives") == 0) /* directive.c */
+        node_directive_route(n, r);
     else if (strcmp(p, "/metrics") == 0)
         is(m, "GET") ? offload(n, r, get_metrics_work) : not_allowed(r);
     else

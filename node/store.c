@@ -37,6 +37,12 @@ static int open_dbis(node_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "status_idx", c, &s->status_idx);
     if (!rc)
         rc = mdb_dbi_open(txn, "access", c, &s->access);
+    if (!rc) { /* directives (docs/directives.md): newer than the rest */
+        rc = mdb_dbi_open(txn, "dirs", c, &s->dirs);
+        s->has_dirs = rc == MDB_SUCCESS;
+        if (rc == MDB_NOTFOUND && s->readonly)
+            rc = MDB_SUCCESS;
+    }
     return rc;
 }
 
@@ -87,6 +93,12 @@ static int load_ids(node_store *s, MDB_txn *txn)
     rc = mdb_get(txn, s->meta, &ka, &v);
     if (rc == MDB_SUCCESS && v.mv_size == 8)
         s->acked = hcp_be64_get(v.mv_data);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+        return rc;
+    MDB_val kd = {4, "dseq"};
+    rc = mdb_get(txn, s->meta, &kd, &v);
+    if (rc == MDB_SUCCESS && v.mv_size == 8)
+        atomic_store(&s->dseq, hcp_be64_get(v.mv_data));
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
         return rc;
     MDB_val kn = {10, "needs_sync"};

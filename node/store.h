@@ -46,6 +46,12 @@ struct node_store {
     size_t ncached;
     store_cached cache[STORE_CACHE_MAX];
     MDB_dbi meta, log, cases, case_ev, counters, tally, status_idx, access;
+    /* directives (node/directive.h, docs/directives.md): db `dirs` (absent
+     * in a read-only open of a store older than it: has_dirs false) and
+     * the position, meta "dseq", as committed (the writer publishes it) */
+    MDB_dbi dirs;
+    bool has_dirs;
+    _Atomic uint64_t dseq;
     bool readonly;
     char county[HCP_COUNTY_LEN + 1];
     hcp_chain chain; /* committed head: written and read by the writer only */

@@ -30,6 +30,7 @@
 
 #include "lock.h"
 #include "codec.h"
+#include "directive.h"
 #include "repl.h"
 #include "store.h"
 #include "sync.h"
@@ -42,6 +43,7 @@
 #define SYNC_BATCH_MIN   (16u << 10) /* batches shrink to this on a slow link */
 #define SYNC_IDLE_MS     1000        /* re-check for new events this often when idle */
 #define SYNC_PING_EVERY  10          /* idle rounds between pings (heartbeat) */
+#define SYNC_DPOLL_EVERY 2           /* idle rounds between pings that ask for directives */
 #define SYNC_BACKOFF_MIN 100
 #define SYNC_BACKOFF_MAX 30000
 #define SYNC_DRAIN_MS    20  /* a new session waits this long for old requests to end */
@@ -88,8 +90,19 @@ struct sync_conn {
 struct node_sync {
     node *n;
     nng_tls_config *tls;
-    nng_aio *sleep;        /* idle, backoff and "run now" */
-    repl_identity *id;     /* NULL when insecure (tcp://) */
+    nng_aio *sleep;    /* idle, backoff and "run now" */
+    repl_identity *id; /* NULL when insecure (tcp://) */
+    /* directives (docs/directives.md): the CA that vouches for the
+     * gateway's key, the gateway's certificate as its welcome gave it
+     * (verified), the last entry handed to the writer in this session,
+     * whether the gateway said more wait, entries refused for their
+     * signature (never applied, never acknowledged) */
+    repl_verifier *verifier;
+    repl_peer *gwpeer;
+    uint64_t dqueued;
+    nng_time dqueued_at; /* when: a write that failed (disk full) is offered again later */
+    bool dmore;
+    uint64_t dbad;
     _Atomic uint64_t head; /* the store's committed head (writer → kick) */
     bool insecure;
     pthread_mutex_t mu;  /* everything below */
@@ -252,6 +265,11 @@ static void fail(node_sync *sy, const char *what);
 static void send_frame(node_sync *sy, sync_slot *s, const repl_frame *f, int k)
 {
     nng_msg *m;
+    repl_frame df = *f; /* the directive position rides on every request that may carry it,
+                         * except while a restore still fetches the history */
+    df.has_dseq = !atomic_load(&sy->n->store->needs_sync) && sy->n->store->has_dirs;
+    df.dseq = df.has_dseq ? atomic_load(&sy->n->store->dseq) : 0;
+    f = &df;
     if (repl_encode_msg(f, &m) != HCP_OK) {
         fail(sy, "cannot encode a frame");
         return;
@@ -466,7 +484,13 @@ static void step(node_sync *sy)
     }
     if (sy->state != SY_STREAM || in_flight(sy, K_NONE) > 0)
         return; /* answers drive the next step */
-    if (++sy->idle_rounds >= SYNC_PING_EVERY && (s = free_slot(sy)) != NULL) {
+    uint64_t dseq = atomic_load(&sy->n->store->dseq);
+    bool dnow = sy->dmore && (dseq >= sy->dqueued || nng_clock() - sy->dqueued_at >=
+                                                         SYNC_TIMEOUT_MS); /* ask for the rest */
+    ++sy->idle_rounds;
+    if ((dnow || sy->idle_rounds >= SYNC_PING_EVERY || sy->idle_rounds % SYNC_DPOLL_EVERY == 0) &&
+        (s = free_slot(sy)) != NULL) {
+        sy->dmore = false;
         sy->idle_rounds = 0;
         repl_frame f = {.type = REPL_PING};
         send_frame(sy, s, &f, K_PING);
@@ -474,6 +498,80 @@ static void step(node_sync *sy)
     }
     persist_ack(sy, sy->acked, false); /* or at the next idle round */
     arm_sleep(sy, SYNC_IDLE_MS);
+}
+
+static void server_name(const node_config *c, char *buf, size_t len);
+
+/* The gateway's certificate from a welcome: verified against the CA and
+ * the server name this node dials, it is the key directives must carry.
+ * mu held. */
+static void take_gcert(node_sync *sy, const repl_frame *r)
+{
+    if (r->gcert == NULL || sy->verifier == NULL)
+        return;
+    char name[256];
+    server_name(&sy->n->cfg, name, sizeof(name));
+    repl_peer *p = NULL;
+    const char *why = NULL;
+    if (repl_gateway_new(sy->verifier, r->gcert, r->gcert_len, name, &p, &why) != HCP_OK) {
+        node_log("warn", "directive.gateway_cert",
+                 "reason=%s detail=\"the gateway's "
+                 "certificate is not one the CA vouches for: its directives are refused\"",
+                 why != NULL ? why : "bad_cert");
+        p = NULL;
+    }
+    repl_peer_free(sy->gwpeer);
+    sy->gwpeer = p;
+}
+
+/* Directives in an answer (welcome, ack, pong): those after what is
+ * applied or queued, each signed by the gateway's key (checked here), go
+ * to the writer in order; the first that does not verify stops the rest
+ * (its seq is the sender's word: it moves nothing). mu held. */
+static void take_dirs(node_sync *sy, const repl_frame *r)
+{
+    if (r->ndirs == 0 || atomic_load(&sy->n->store->needs_sync))
+        return;
+    uint64_t after = atomic_load(&sy->n->store->dseq);
+    if (sy->dqueued > after && nng_clock() - sy->dqueued_at < SYNC_TIMEOUT_MS)
+        after = sy->dqueued; /* in the writer's queue: not twice (it would skip them anyway) */
+    size_t first = r->ndirs, k = 0;
+    uint64_t last = 0;
+    for (size_t i = 0; i < r->ndirs; i++) {
+        const repl_dir *d = &r->dirs[i];
+        repl_dir_entry e;
+        if (repl_dir_decode(d->rec, d->rec_len, &e) != HCP_OK) {
+            node_log("warn", "directive.malformed", "detail=\"an entry does not decode\"");
+            break;
+        }
+        if (e.seq <= after || e.seq <= last)
+            continue;
+        if (!sy->insecure &&
+            (sy->gwpeer == NULL ||
+             repl_peer_verify_directive(sy->gwpeer, e.seq, d->hash, d->rec, d->rec_len, d->sig,
+                                        d->sig_len) != HCP_OK)) {
+            sy->dbad++;
+            node_log("warn", "directive.bad_signature",
+                     "seq=%llu refused=%llu detail=\"not signed by the gateway key the CA "
+                     "vouches for: refused\"",
+                     (unsigned long long)e.seq, (unsigned long long)sy->dbad);
+            break;
+        }
+        if (first == r->ndirs)
+            first = i;
+        k = i - first + 1;
+        last = e.seq;
+    }
+    if (k == 0)
+        return;
+    node_write *w = node_write_new(W_DIRECTIVE, NULL);
+    if (w != NULL && (w->dirs = node_directive_batch(&r->dirs[first], k)) != NULL) {
+        sy->dqueued = last;
+        sy->dqueued_at = nng_clock();
+        sy->dmore = r->dmore || k < r->ndirs - first;
+        node_writer_submit(sy->n, w);
+    } else
+        node_write_free(w); /* asked again at the next ping */
 }
 
 /* The gateway told its position for this county in a welcome. mu held. */
@@ -586,11 +684,15 @@ static void on_answer(node_sync *sy, sync_slot *s, int k, const repl_frame *r)
         fail(sy, what);
     } else if (k == K_HELLO && r->type == REPL_CHALLENGE && sy->id != NULL)
         send_auth(sy, s, r);
-    else if ((k == K_HELLO || k == K_AUTH) && r->type == REPL_WELCOME)
+    else if ((k == K_HELLO || k == K_AUTH) && r->type == REPL_WELCOME) {
+        sy->dqueued = 0; /* a new session: what was queued has committed or failed */
+        take_gcert(sy, r);
+        take_dirs(sy, r);
         on_welcome(sy, r->seq);
-    else if ((k == K_BATCH && r->type == REPL_ACK) || (k == K_PING && r->type == REPL_PONG)) {
+    } else if ((k == K_BATCH && r->type == REPL_ACK) || (k == K_PING && r->type == REPL_PONG)) {
         if (k == K_BATCH)
             sy->gw_full = false;
+        take_dirs(sy, r);
         on_ack(sy, r->seq);
         sy->timeouts = 0;
         step(sy);
@@ -806,10 +908,23 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     if (ev != NNG_PIPE_EV_REM_POST)
         return;
     hcp_mutex_lock(&sy->mu);
+    bool any = false;
     if (c == sy->conn && !sy->redialing && !sy->stopping)
         for (int i = 0; i < SYNC_WINDOW; i++)
-            if (c->slot[i].busy)
+            if (c->slot[i].busy) {
+                any = true;
                 nng_aio_cancel(c->slot[i].aio); /* completes later, on nng's thread */
+            }
+    /* an idle session lost its pipe (a gateway restarted between two
+     * pings): nng redials by itself, but the next request would reach a
+     * gateway that never heard this node's hello; say hello again first
+     * (with pings every 2 s for directives this is no longer rare) */
+    if (!any && c == sy->conn && !sy->redialing && !sy->stopping && sy->state == SY_STREAM) {
+        sy->connected = false;
+        sy->state = SY_BACKOFF;
+        sy->epoch++;
+        arm_sleep(sy, SYNC_DRAIN_MS);
+    }
     hcp_mutex_unlock(&sy->mu);
 }
 
@@ -924,6 +1039,8 @@ static int tls_setup(node_sync *sy)
         return HCP_ECRYPTO;
     }
     int rc = repl_identity_load(c->tls_cert, c->tls_key, &sy->id);
+    if (rc == HCP_OK) /* the CA that vouches for the gateway's directives */
+        rc = repl_verifier_load(c->tls_ca, NULL, &sy->verifier);
     if (rc == HCP_OK && strcmp(repl_identity_cn(sy->id), c->county) != 0)
         node_log("warn", "sync.cert_county",
                  "cert=%s county=%s detail=\"the gateway will refuse "
@@ -1036,6 +1153,8 @@ void node_sync_stop(node *n)
     if (sy->tls != NULL)
         nng_tls_config_free(sy->tls);
     repl_identity_free(sy->id);
+    repl_peer_free(sy->gwpeer);
+    repl_verifier_free(sy->verifier);
     (void)pthread_mutex_destroy(&sy->mu); /* every callback has ended: not busy */
     free(sy);
     n->sync = NULL;

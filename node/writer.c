@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "directive.h"
 #include "json.h"
 #include "rules.h"
 #include "store.h"
@@ -69,6 +70,7 @@ void node_write_free(node_write *w)
     json_decref(w->reply);
     free(w->remote);
     free(w->remote_ev);
+    node_directive_batch_free(w->dirs);
     free(w);
 }
 
@@ -384,6 +386,8 @@ static int do_step(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     int drc;
     if (decided_by_filer(n, txn, w, &drc))
         return drc;
+    if (node_directive_answer_refused(n, txn, w, &drc)) /* correction_answer: directive.c */
+        return drc;
     hcp_event *ev = &w->step;
     hcp_time given = ev->at;
     ev->at = given != 0 ? given : w->now;
@@ -614,6 +618,8 @@ static int derive(node *n, MDB_txn *txn, const hcp_event *ev)
                   (ev->type == HCP_EV_CASE_OPEN && ev->in.kind == HCP_KIND_REVIEW);
     if (rc == HCP_OK && rating && ev->in.rating >= 1 && ev->in.rating <= 5)
         rc = store_tally_add(n->store, txn, &ev->in, hcp_day_of(ev->at));
+    if (rc == HCP_OK && ev->type == HCP_EV_DIRECTIVE) /* its state and the position */
+        rc = node_directive_derive(n, txn, ev);
     if (rc != HCP_OK || ev->case_id[0] == '\0' || ev->type == HCP_EV_EVALUATION)
         return rc;
     hcp_case old, c;
@@ -685,8 +691,8 @@ static bool restoring(node *n, node_write *w)
 {
     if (!atomic_load(&n->store->needs_sync) || n->cfg.gateway[0] == '\0')
         return false; /* offline, a restored copy works (and may fork: docs/replication.md) */
-    if (w->kind == W_SWEEP)
-        return true; /* no marks on a history still arriving */
+    if (w->kind == W_SWEEP || w->kind == W_DIRECTIVE)
+        return true; /* no marks, no directives on a history still arriving */
     if (w->kind != W_EVAL && w->kind != W_CASE && w->kind != W_STEP)
         return false;
     answer_error(w, 503, "restoring",
@@ -722,6 +728,8 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
         return store_needs_sync_put(n->store, txn, false);
     case W_RECOUNT:
         return do_recount(n, txn);
+    case W_DIRECTIVE: /* directive.c */
+        return node_directive_apply(n, txn, ch, w);
     }
     return HCP_EINVAL;
 }
@@ -902,6 +910,9 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
                 atomic_store(&n->store->needs_sync, false);
                 node_log("info", "sync.restored", "head=%llu", (unsigned long long)ch.seq);
             }
+        for (node_write *w = batch; w != NULL; w = wnext(w))
+            if (w->kind == W_DIRECTIVE) /* the position, before sync hears of the commit */
+                node_directive_committed(n, w);
         bool grew = ch.seq != n->store->chain.seq;
         n->store->chain = ch;
         atomic_store(&n->store->head_seq, ch.seq); /* for readers on other threads */

@@ -28,6 +28,7 @@ typedef enum node_wkind {
     W_REMOTE,    /* events fetched back from the gateway (sync.c) */
     W_SYNCED,    /* the history is complete: writes may resume (sync.c) */
     W_RECOUNT,   /* recount provisional deadlines with the calendar loaded now */
+    W_DIRECTIVE, /* province log entries to apply (sync.c, directive.h) */
 } node_wkind;
 
 typedef struct node_write {
@@ -51,9 +52,10 @@ typedef struct node_write {
         size_t rec_len, pii_len;
         uint8_t hash[HCP_HASH_LEN];
     } * remote_ev;
-    hcp_time now;  /* fixed at first processing, kept across retries */
-    int status;    /* HTTP status of the reply */
-    json_t *reply; /* built inside the transaction, sent after commit */
+    struct node_dir_batch *dirs; /* W_DIRECTIVE (owned; directive.h) */
+    hcp_time now;                /* fixed at first processing, kept across retries */
+    int status;                  /* HTTP status of the reply */
+    json_t *reply;               /* built inside the transaction, sent after commit */
 } node_write;
 
 /* A new zeroed item (NULL on allocation failure): the caller owns it until

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FRAME_DEPTH 8 /* nesting a frame may have: map, events, event, extras */
+#define FRAME_DEPTH 8 /* nesting a frame may have: map, events (dirs), event (entry), extras */
 
 /* The fields of a frame, one bit each. */
 enum {
@@ -42,7 +42,13 @@ enum {
     F_STATE = 1u << 11,
     F_CODE = 1u << 12,
     F_EVENTS = 1u << 13,
+    /* directives (docs/directives.md): optional everywhere they appear */
+    F_DSEQ = 1u << 14,
+    F_DIRS = 1u << 15,
+    F_DMORE = 1u << 16,
+    F_GCERT = 1u << 17,
 };
+#define F_DIR_ANSWER (F_DIRS | F_DMORE)
 
 /* Per type: the fields it must carry and the ones it may carry. */
 struct shape {
@@ -51,16 +57,16 @@ struct shape {
 };
 
 static const struct shape shapes[REPL_TYPE_COUNT_] = {
-    [REPL_HELLO] = {F_V | F_VMIN | F_COUNTY | F_NODE | F_SEQ, F_HASH},
+    [REPL_HELLO] = {F_V | F_VMIN | F_COUNTY | F_NODE | F_SEQ, F_HASH | F_DSEQ},
     [REPL_CHALLENGE] = {F_V | F_NONCE | F_GW, 0},
-    [REPL_AUTH] = {F_COUNTY | F_NODE | F_CERT | F_SIG, 0},
-    [REPL_WELCOME] = {F_SEQ | F_STATE, F_HASH},
-    [REPL_BATCH] = {F_COUNTY | F_SEQ | F_EVENTS | F_SIG, 0},
-    [REPL_ACK] = {F_SEQ, F_HASH},
+    [REPL_AUTH] = {F_COUNTY | F_NODE | F_CERT | F_SIG, F_DSEQ},
+    [REPL_WELCOME] = {F_SEQ | F_STATE, F_HASH | F_DIR_ANSWER | F_GCERT},
+    [REPL_BATCH] = {F_COUNTY | F_SEQ | F_EVENTS | F_SIG, F_DSEQ},
+    [REPL_ACK] = {F_SEQ, F_HASH | F_DIR_ANSWER},
     [REPL_FETCH] = {F_SEQ | F_MAX, 0},
     [REPL_EVENTS] = {F_SEQ | F_EVENTS, 0},
-    [REPL_PING] = {0, 0},
-    [REPL_PONG] = {F_SEQ, 0},
+    [REPL_PING] = {0, F_DSEQ},
+    [REPL_PONG] = {F_SEQ, F_DIR_ANSWER},
     [REPL_ERROR] = {F_CODE, F_SEQ},
 };
 
@@ -115,7 +121,17 @@ static bool frame_fields_ok(const repl_frame *f, unsigned have)
     /* A head past 0 has a hash; a head at 0 has none. */
     if ((shapes[f->type].may & F_HASH) && (f->seq >= 1) != ((have & F_HASH) != 0))
         return false;
+    if (f->dseq > REPL_SEQ_MAX || f->ndirs > REPL_DIRS_MAX)
+        return false;
     return f->nevents <= REPL_BATCH_EVENTS;
+}
+
+/* One province log entry: a record, a signature (a one-byte marker on
+ * insecure links). */
+static bool dir_ok(const repl_dir *d)
+{
+    return d->rec != NULL && d->rec_len > 0 && d->rec_len <= REPL_DIR_REC_MAX && d->sig != NULL &&
+           d->sig_len > 0 && d->sig_len <= REPL_SIG_MAX;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -188,6 +204,20 @@ static int put_events(msgpack_packer *pk, const repl_frame *f)
     return 0;
 }
 
+/* Pack the dirs array: [rec, hash, sig] each. */
+static int put_dirs(msgpack_packer *pk, const repl_frame *f)
+{
+    if (msgpack_pack_array(pk, f->ndirs) != 0)
+        return -1;
+    for (size_t i = 0; i < f->ndirs; i++) {
+        const repl_dir *d = &f->dirs[i];
+        if (msgpack_pack_array(pk, 3) != 0 || put_bin(pk, d->rec, d->rec_len) != 0 ||
+            put_bin(pk, d->hash, HCP_HASH_LEN) != 0 || put_bin(pk, d->sig, d->sig_len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Pack the value of the one field `bit` of f. */
 static int put_value(msgpack_packer *pk, const repl_frame *f, unsigned bit)
 {
@@ -218,14 +248,23 @@ static int put_value(msgpack_packer *pk, const repl_frame *f, unsigned bit)
         return put_str(pk, f->state);
     case F_CODE:
         return put_str(pk, f->code);
+    case F_DSEQ:
+        return msgpack_pack_uint64(pk, f->dseq);
+    case F_DIRS:
+        return put_dirs(pk, f);
+    case F_DMORE:
+        return msgpack_pack_true(pk);
+    case F_GCERT:
+        return put_bin(pk, f->gcert, f->gcert_len);
     default:
         return put_events(pk, f);
     }
 }
 
 /* Wire keys in encoding order, index = bit number. */
-static const char *const keys[] = {"v",     "vmin", "county", "node", "gw",    "seq",  "hash",
-                                   "nonce", "cert", "sig",    "max",  "state", "code", "events"};
+static const char *const keys[] = {"v",    "vmin",   "county", "node", "gw",    "seq",
+                                   "hash", "nonce",  "cert",   "sig",  "max",   "state",
+                                   "code", "events", "dseq",   "dirs", "dmore", "gcert"};
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* Whether field `bit` of f is present and well-formed for encoding. */
@@ -253,6 +292,15 @@ static bool field_valid(const repl_frame *f, unsigned bit)
             if (!event_ok(&f->events[i]))
                 return false;
         return true;
+    case F_DIRS:
+        if (f->ndirs == 0 || f->dirs == NULL || f->ndirs > REPL_DIRS_MAX)
+            return false;
+        for (size_t i = 0; i < f->ndirs; i++)
+            if (!dir_ok(&f->dirs[i]))
+                return false;
+        return true;
+    case F_GCERT:
+        return f->gcert != NULL && f->gcert_len > 0 && f->gcert_len <= REPL_CERT_MAX;
     default:
         return true;
     }
@@ -269,6 +317,14 @@ static unsigned fields_to_write(const repl_frame *f, bool *ok)
         have |= F_HASH;
     if ((s->may & F_SEQ) && f->seq != 0)
         have |= F_SEQ;
+    if ((s->may & F_DSEQ) && f->has_dseq)
+        have |= F_DSEQ;
+    if ((s->may & F_DIRS) && f->ndirs > 0)
+        have |= F_DIRS;
+    if ((s->may & F_DMORE) && f->dmore)
+        have |= F_DMORE;
+    if ((s->may & F_GCERT) && f->gcert != NULL)
+        have |= F_GCERT;
     *ok = false;
     for (unsigned i = 0; i < NKEYS; i++)
         if ((have & (1u << i)) && !field_valid(f, 1u << i))
@@ -423,6 +479,41 @@ static int get_events(const struct src *in, const msgpack_object *o, repl_frame 
     return HCP_OK;
 }
 
+/* One entry [rec, hash, sig] into *d. */
+static int get_dir(const struct src *in, const msgpack_object *o, repl_dir *d)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3)
+        return HCP_EFORMAT;
+    const msgpack_object *a = o->via.array.ptr;
+    int rc = get_bin(in, &a[0], 1, REPL_DIR_REC_MAX, &d->rec, &d->rec_len);
+    if (rc == HCP_OK)
+        rc = get_fixed(in, &a[1], d->hash, HCP_HASH_LEN);
+    if (rc == HCP_OK)
+        rc = get_bin(in, &a[2], 1, REPL_SIG_MAX, &d->sig, &d->sig_len);
+    return rc;
+}
+
+/* The dirs array into f->dirs (allocated here, owned by f). */
+static int get_dirs(const struct src *in, const msgpack_object *o, repl_frame *f)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return HCP_EFORMAT;
+    if (o->via.array.size > REPL_DIRS_MAX)
+        return HCP_ERANGE;
+    if (o->via.array.size == 0)
+        return HCP_OK;
+    f->dirs = calloc(o->via.array.size, sizeof(*f->dirs));
+    if (f->dirs == NULL)
+        return HCP_ENOMEM;
+    f->ndirs = o->via.array.size;
+    for (size_t i = 0; i < f->ndirs; i++) {
+        int rc = get_dir(in, &o->via.array.ptr[i], &f->dirs[i]);
+        if (rc != HCP_OK)
+            return rc;
+    }
+    return HCP_OK;
+}
+
 /* The value of field `bit` into f. */
 static int get_value(const struct src *in, const msgpack_object *o, unsigned bit, repl_frame *f)
 {
@@ -456,6 +547,18 @@ static int get_value(const struct src *in, const msgpack_object *o, unsigned bit
         return get_bin(in, o, 1, REPL_CERT_MAX, &f->cert, &f->cert_len);
     case F_SIG:
         return get_bin(in, o, 1, REPL_SIG_MAX, &f->sig, &f->sig_len);
+    case F_DSEQ:
+        f->has_dseq = true;
+        return get_uint(o, UINT64_MAX, &f->dseq);
+    case F_DIRS:
+        return get_dirs(in, o, f);
+    case F_DMORE:
+        if (o->type != MSGPACK_OBJECT_BOOLEAN)
+            return HCP_EFORMAT;
+        f->dmore = o->via.boolean;
+        return HCP_OK;
+    case F_GCERT:
+        return get_bin(in, o, 1, REPL_CERT_MAX, &f->gcert, &f->gcert_len);
     default:
         return get_events(in, o, f);
     }
@@ -553,5 +656,6 @@ void repl_frame_clear(repl_frame *f)
     if (f == NULL)
         return;
     free(f->events);
+    free(f->dirs);
     memset(f, 0, sizeof(*f));
 }

@@ -49,6 +49,18 @@ typedef struct repl_event {
     size_t pii_len;
 } repl_event;
 
+/* One province log entry on the wire: [rec, hash, sig] (docs/directives.md).
+ * rec and sig borrow like repl_event's fields. */
+#define REPL_DIR_REC_MAX (256u * 1024) /* one entry's record */
+#define REPL_DIRS_MAX    64            /* entries in one answer */
+typedef struct repl_dir {
+    const uint8_t *rec;
+    size_t rec_len;
+    uint8_t hash[HCP_HASH_LEN];
+    const uint8_t *sig;
+    size_t sig_len;
+} repl_dir;
+
 /*
  * A decoded frame. Which fields mean something depends on type (see the
  * enum); the others are zero. Byte fields (cert, sig, events[].rec/pii)
@@ -74,6 +86,19 @@ typedef struct repl_frame {
     char code[32];  /* error: "gap", "forked", "bad_signature", … */
     repl_event *events;
     size_t nevents;
+    /* ---- directives (docs/directives.md): additive keys, ignored by older
+     * peers. has_dseq/dseq: the node's directive position (hello, auth,
+     * batch, ping; key "dseq"); dirs/ndirs: province log entries
+     * (welcome, ack, pong; key "dirs", owned like events); dmore: more
+     * entries wait (key "dmore"); gcert: the gateway's certificate, DER
+     * (welcome; key "gcert", borrowed like cert). */
+    bool has_dseq;
+    uint64_t dseq;
+    struct repl_dir *dirs;
+    size_t ndirs;
+    bool dmore;
+    const uint8_t *gcert;
+    size_t gcert_len;
 } repl_frame;
 
 /* Encode f (its type's fields) as one msgpack map appended to out.
@@ -89,7 +114,9 @@ HCP_API HCP_NODISCARD int repl_encode_msg(const repl_frame *f, struct nng_msg **
  * an error.
  *
  * Wire keys: "t" (type), "v", "vmin", "county", "node", "gw", "seq",
- * "hash", "nonce", "cert", "sig", "max", "state", "code", "events"
+ * "hash", "nonce", "cert", "sig", "max", "state", "code", "events",
+ * and the optional directive keys "dseq" (hello, auth, batch, ping),
+ * "dirs" and "dmore" (welcome, ack, pong), "gcert" (welcome)
  * (hello's head, batch's first, fetch's from and error's expected all
  * travel as "seq"). Keys a type does not use are ignored like unknown
  * ones. Required per type: hello v>=vmin>=1, county, node, seq; challenge
@@ -135,6 +162,12 @@ HCP_API HCP_NODISCARD int repl_sign_auth(repl_identity *id, const uint8_t nonce[
 HCP_API HCP_NODISCARD int repl_sign_batch(repl_identity *id, const char *county, uint64_t last_seq,
                                           const uint8_t hash[HCP_HASH_LEN], uint8_t *sig,
                                           size_t *sig_len);
+/* A province log entry (docs/directives.md), by the gateway's key:
+ *   SHA-256("hcp-directive-v1" || be64(seq) || hash(32) || rec)
+ * HCP_EINVAL for seq 0 or an empty record, HCP_ECRYPTO. */
+HCP_API HCP_NODISCARD int repl_sign_directive(repl_identity *id, uint64_t seq,
+                                              const uint8_t hash[HCP_HASH_LEN], const uint8_t *rec,
+                                              size_t rec_len, uint8_t *sig, size_t *sig_len);
 
 /* The province's trust: the CA and its CRL (PEM files). Thread-safe for
  * concurrent verification; repl_verifier_reload re-reads the CRL when its
@@ -174,6 +207,48 @@ HCP_API HCP_NODISCARD int repl_peer_verify_batch(const repl_peer *p, const char 
                                                  uint64_t last_seq,
                                                  const uint8_t hash[HCP_HASH_LEN],
                                                  const uint8_t *sig, size_t sig_len);
+
+/*
+ * The gateway's certificate as a node checks it before trusting its
+ * directives: signed by the CA (and not revoked, when v has a CRL),
+ * within its validity, P-256, and naming `name` (the node's
+ * --tls-server-name: a DNS entry of its subjectAltName, else its CN, as
+ * the TLS handshake checks it). *out owned by the caller (repl_peer_free;
+ * repl_peer_county gives ""). HCP_EAUTH with *reason (static) one of
+ * "bad_cert", "revoked", "expired", "wrong_name"; HCP_EINVAL, HCP_ENOMEM.
+ */
+HCP_API HCP_NODISCARD int repl_gateway_new(repl_verifier *v, const uint8_t *der, size_t len,
+                                           const char *name, repl_peer **out, const char **reason);
+/* Check a province log entry's signature made by p's key (see
+ * repl_sign_directive); HCP_OK or HCP_ECRYPTO. */
+HCP_API HCP_NODISCARD int repl_peer_verify_directive(const repl_peer *p, uint64_t seq,
+                                                     const uint8_t hash[HCP_HASH_LEN],
+                                                     const uint8_t *rec, size_t rec_len,
+                                                     const uint8_t *sig, size_t sig_len);
+
+/* ---- dirrec.c: the province log's records (docs/directives.md) ----
+ * A msgpack map {v: 1, s: seq, at, tg: target, ty: type, b: bin body},
+ * keys in that order; the body is itself a msgpack map. */
+#define REPL_DIR_TYPE_MAX 32 /* a type name: [a-z_], 1..32 bytes */
+#define REPL_DIR_BODY_MAX (REPL_DIR_REC_MAX - 1024)
+typedef struct repl_dir_entry {
+    uint64_t seq;
+    hcp_time at;
+    char target[HCP_COUNTY_LEN + 1]; /* a county code, or "all" */
+    char type[REPL_DIR_TYPE_MAX + 1];
+    const uint8_t *body; /* msgpack map, borrowed from the record */
+    size_t body_len;
+} repl_dir_entry;
+/* Whether s is a type name: [a-z_]{1,32}. */
+HCP_API bool repl_dir_type_ok(const char *s);
+/* Encode e (body borrowed) appended to out. HCP_EINVAL for a field out of
+ * its domain (seq 0, at <= 0, target neither "all" nor six digits, type,
+ * body empty or over REPL_DIR_BODY_MAX), HCP_ENOMEM/HCP_ERANGE from out. */
+HCP_API HCP_NODISCARD int repl_dir_encode(const repl_dir_entry *e, hcp_buf *out);
+/* Decode untrusted bytes (bounded before msgpack-c sees them): *e's body
+ * borrows from rec. HCP_EFORMAT for anything but a record repl_dir_encode
+ * makes (unknown keys after the known ones are ignored), HCP_ENOMEM. */
+HCP_API HCP_NODISCARD int repl_dir_decode(const void *rec, size_t len, repl_dir_entry *e);
 
 /* ---- tls_engine.c: nng's TLS over OpenSSL's libssl ----
  * Makes every nng TLS configuration allocated afterwards use OpenSSL

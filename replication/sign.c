@@ -36,6 +36,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@
 
 static const char auth_tag[] = "hcp-auth-v1";
 static const char batch_tag[] = "hcp-batch-v1";
+static const char directive_tag[] = "hcp-directive-v1";
 
 struct repl_identity {
     EVP_PKEY *key;
@@ -99,6 +101,20 @@ static int digest_batch(const char *county, uint64_t seq, const uint8_t *hash, u
     hcp_be64_put(be, seq);
     const void *parts[] = {batch_tag, county, be, hash};
     size_t lens[] = {sizeof(batch_tag) - 1, HCP_COUNTY_LEN, 8, HCP_HASH_LEN};
+    return hcp_sha256(parts, lens, 4, out);
+}
+
+/* The directive digest (docs/directives.md):
+ * SHA-256("hcp-directive-v1" || be64(seq) || hash || rec). */
+static int digest_directive(uint64_t seq, const uint8_t *hash, const uint8_t *rec, size_t rec_len,
+                            uint8_t out[32])
+{
+    if (seq == 0 || hash == NULL || rec == NULL || rec_len == 0)
+        return HCP_EINVAL;
+    uint8_t be[8];
+    hcp_be64_put(be, seq);
+    const void *parts[] = {directive_tag, be, hash, rec};
+    size_t lens[] = {sizeof(directive_tag) - 1, 8, HCP_HASH_LEN, rec_len};
     return hcp_sha256(parts, lens, 4, out);
 }
 
@@ -390,6 +406,15 @@ int repl_sign_auth(repl_identity *id, const uint8_t nonce[REPL_NONCE_LEN], const
 }
 
 /* Sign a batch checkpoint (repl.h); sig is the caller's, REPL_SIG_MAX. */
+/* Sign a province log entry with the gateway's key (repl.h). */
+int repl_sign_directive(repl_identity *id, uint64_t seq, const uint8_t hash[HCP_HASH_LEN],
+                        const uint8_t *rec, size_t rec_len, uint8_t *sig, size_t *sig_len)
+{
+    uint8_t dg[32];
+    int rc = id == NULL ? HCP_EINVAL : digest_directive(seq, hash, rec, rec_len, dg);
+    return rc == HCP_OK ? sign_digest(id, dg, sig, sig_len) : rc;
+}
+
 int repl_sign_batch(repl_identity *id, const char *county, uint64_t last_seq,
                     const uint8_t hash[HCP_HASH_LEN], uint8_t *sig, size_t *sig_len)
 {
@@ -722,6 +747,65 @@ int repl_peer_verify_batch(const repl_peer *p, const char *county, uint64_t last
 {
     uint8_t dg[32];
     if (p == NULL || digest_batch(county, last_seq, hash, dg) != HCP_OK)
+        return HCP_ECRYPTO;
+    return verify_digest(p, dg, sig, sig_len);
+}
+
+/* Parse and verify the gateway's certificate for a node (repl.h): the
+ * chain as for a county, then the name the node dialled instead of a
+ * county code. */
+int repl_gateway_new(repl_verifier *v, const uint8_t *der, size_t len, const char *name,
+                     repl_peer **out, const char **reason)
+{
+    if (reason != NULL)
+        *reason = "bad_cert";
+    if (v == NULL || der == NULL || len == 0 || len > REPL_CERT_MAX || name == NULL ||
+        name[0] == '\0' || out == NULL || reason == NULL)
+        return HCP_EINVAL;
+    *out = NULL;
+    repl_peer *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return HCP_ENOMEM;
+    int rc = HCP_EAUTH;
+    const unsigned char *q = der;
+    if ((p->crt = d2i_X509(NULL, &q, (long)len)) == NULL || q <= der || q > der + len ||
+        !pk_is_p256(X509_get0_pubkey(p->crt))) {
+        ERR_clear_error();
+        goto fail;
+    }
+    const char *why = NULL;
+    if ((rc = peer_check_chain(v, p->crt, &why)) != HCP_OK)
+        goto fail;
+    rc = HCP_EAUTH;
+    if (why != NULL) {
+        *reason = why;
+        goto fail;
+    }
+    /* subjectAltName DNS entries, else the CN (as the TLS client checks it) */
+    if (X509_check_host(p->crt, name, strlen(name), 0, NULL) != 1) {
+        ERR_clear_error();
+        *reason = "wrong_name";
+        goto fail;
+    }
+    p->der_len = (size_t)(q - der);
+    rc = HCP_ENOMEM;
+    if ((p->der = malloc(p->der_len)) == NULL)
+        goto fail;
+    memcpy(p->der, der, p->der_len);
+    *out = p;
+    return HCP_OK;
+fail:
+    repl_peer_free(p);
+    return rc;
+}
+
+/* Check a province log entry's signature made by p's key. */
+int repl_peer_verify_directive(const repl_peer *p, uint64_t seq, const uint8_t hash[HCP_HASH_LEN],
+                               const uint8_t *rec, size_t rec_len, const uint8_t *sig,
+                               size_t sig_len)
+{
+    uint8_t dg[32];
+    if (p == NULL || digest_directive(seq, hash, rec, rec_len, dg) != HCP_OK)
         return HCP_ECRYPTO;
     return verify_digest(p, dg, sig, sig_len);
 }
