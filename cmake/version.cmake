@@ -3,7 +3,7 @@
 # shows without re-running cmake. Run as a script by the hcp_version target:
 #   cmake -DSRC=<source dir> -DOUT=<dir> [-DOVERRIDE=<version>] -P version.cmake
 # Order: OVERRIDE (cmake -DHCP_VERSION=..., what the Debian build passes);
-# `git describe --tags --always --dirty` in a checkout; the file VERSION at
+# `git describe` in a checkout (below); the file VERSION at
 # the top of the tree, which `git archive` fills in (.gitattributes
 # export-subst) for a tarball; else "0.0.0-unknown".
 # Writes OUT/hcp_version.c (hcpd_version(), daemon/version.h) and
@@ -14,17 +14,38 @@ if(DEFINED OVERRIDE AND NOT OVERRIDE STREQUAL "")
   set(version "${OVERRIDE}")
 endif()
 if(version STREQUAL "" AND EXISTS "${SRC}/.git")
+  # `git describe --tags --long --dirty`: TAG-N-gHASH[-dirty], or only the
+  # hash when no tag exists. Made a version that Debian orders by history:
+  # TAG exactly on a tag, else TAG+N.gHASH, else 0.0.0+COUNT.gHASH (COUNT:
+  # commits so far), ".dirty" after any of them for uncommitted changes.
   find_program(GIT git)
   if(GIT)
-    execute_process(COMMAND ${GIT} -C "${SRC}" describe --tags --always --dirty
+    execute_process(COMMAND ${GIT} -C "${SRC}" describe --tags --long --always --dirty
                     OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_QUIET
                     OUTPUT_STRIP_TRAILING_WHITESPACE)
-    if(rc EQUAL 0 AND NOT out STREQUAL "")
-      # no tag yet: describe prints only the hash; make it a version
-      if(out MATCHES "^[0-9a-f]+(-dirty)?$")
-        set(out "0.0.0-g${out}")
+    if(rc EQUAL 0 AND out MATCHES "^(.+)-([0-9]+)-g([0-9a-f]+)(-dirty)?$")
+      set(tag "${CMAKE_MATCH_1}")
+      set(n "${CMAKE_MATCH_2}")
+      set(hash "${CMAKE_MATCH_3}")
+      set(dirty "${CMAKE_MATCH_4}")
+      string(REGEX REPLACE "^v" "" tag "${tag}")
+      if(n EQUAL 0)
+        set(version "${tag}")
+      else()
+        set(version "${tag}+${n}.g${hash}")
       endif()
-      set(version "${out}")
+    elseif(rc EQUAL 0 AND out MATCHES "^([0-9a-f]+)(-dirty)?$")
+      set(hash "${CMAKE_MATCH_1}")
+      set(dirty "${CMAKE_MATCH_2}")
+      execute_process(COMMAND ${GIT} -C "${SRC}" rev-list --count HEAD
+                      OUTPUT_VARIABLE n RESULT_VARIABLE rc ERROR_QUIET
+                      OUTPUT_STRIP_TRAILING_WHITESPACE)
+      if(rc EQUAL 0)
+        set(version "0.0.0+${n}.g${hash}")
+      endif()
+    endif()
+    if(NOT version STREQUAL "" AND dirty)
+      string(APPEND version ".dirty")
     endif()
   endif()
 endif()
@@ -38,7 +59,7 @@ if(version STREQUAL "")
   set(version "0.0.0-unknown")
 endif()
 string(REGEX REPLACE "^v" "" version "${version}")
-if(NOT version MATCHES "^[0-9A-Za-z.+~:_-]+$")
+if(NOT version MATCHES "^[0-9][0-9A-Za-z.+~:-]*$")
   message(FATAL_ERROR "version.cmake: unusable version '${version}'")
 endif()
 
