@@ -36,9 +36,9 @@ static int format_put(MDB_txn *txn, MDB_dbi meta, unsigned f)
 }
 
 /* See format.h: refuse a newer store, migrate an older one, stamp. */
-int hcpd_format_check(MDB_txn *txn, MDB_dbi meta, const char *what, unsigned current,
-                      bool readonly, hcpd_format_migrate_fn migrate, void *arg, unsigned *stored,
-                      char *err, size_t errlen)
+int hcpd_format_check(MDB_txn *txn, MDB_dbi meta, const char *what, unsigned current, bool readonly,
+                      hcpd_format_migrate_fn migrate, void *arg, unsigned *stored, char *err,
+                      size_t errlen)
 {
     if (txn == NULL || what == NULL || current == 0 || err == NULL || errlen == 0)
         return EINVAL;

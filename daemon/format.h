@@ -36,9 +36,8 @@ typedef int (*hcpd_format_migrate_fn)(void *arg, MDB_txn *txn, unsigned from);
  * NULL) receives the format found. Returns an LMDB code: 0, the refusals
  * above, MDB_CORRUPTED for a malformed value, or mdb_get/mdb_put's code.
  */
-HCP_NODISCARD int hcpd_format_check(MDB_txn *txn, MDB_dbi meta, const char *what,
-                                    unsigned current, bool readonly,
-                                    hcpd_format_migrate_fn migrate, void *arg, unsigned *stored,
-                                    char *err, size_t errlen);
+HCP_NODISCARD int hcpd_format_check(MDB_txn *txn, MDB_dbi meta, const char *what, unsigned current,
+                                    bool readonly, hcpd_format_migrate_fn migrate, void *arg,
+                                    unsigned *stored, char *err, size_t errlen);
 
 #endif

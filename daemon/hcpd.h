@@ -232,9 +232,9 @@ typedef struct hcpd_conf {
     const char *section; /* the only [section] a file may name; NULL: any header is ignored */
 } hcpd_conf;
 
-#define HCPD_CONF_OK    0 /* parsed: the caller checks the values */
-#define HCPD_CONF_HELP  1 /* --help or -h was given: print the usage, exit 0 */
-#define HCPD_CONF_ERROR 2 /* bad input: one-line message in err, exit 2 */
+#define HCPD_CONF_OK      0 /* parsed: the caller checks the values */
+#define HCPD_CONF_HELP    1 /* --help or -h was given: print the usage, exit 0 */
+#define HCPD_CONF_ERROR   2 /* bad input: one-line message in err, exit 2 */
 #define HCPD_CONF_VERSION 3 /* --version was given: hcpd_version_print (version.h), exit 0 */
 
 /* Apply argv (argv[0] is the program) to the struct cfg: --name value,

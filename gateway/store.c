@@ -367,8 +367,8 @@ int gw_store_open(gw *g)
         mrc = open_dbis(s, txn);
     char ferr[512] = ""; /* before anything is read: a newer store is refused (daemon/format.h) */
     if (!mrc)
-        mrc = hcpd_format_check(txn, s->meta, "hcp-gateway", HCPD_FORMAT_GATEWAY, false, NULL,
-                                NULL, NULL, ferr, sizeof(ferr));
+        mrc = hcpd_format_check(txn, s->meta, "hcp-gateway", HCPD_FORMAT_GATEWAY, false, NULL, NULL,
+                                NULL, ferr, sizeof(ferr));
     int rc = gws_err(mrc);
     if (rc == HCP_OK)
         rc = load_counties(s, txn);
@@ -382,7 +382,9 @@ int gw_store_open(gw *g)
         rc = hcpd_acct_open(&g->acct, &s->db);
     if (rc != HCP_OK) {
         gw_log("error", "store.open_failed", "dir=%s reason=\"%s\"", g->cfg.data,
-               ferr[0] ? ferr : mrc ? mdb_strerror(mrc) : hcp_strerror(rc));
+               ferr[0] ? ferr
+               : mrc   ? mdb_strerror(mrc)
+                       : hcp_strerror(rc));
         g->store = s;
         gw_store_close(g);
         return rc;

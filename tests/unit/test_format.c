@@ -114,8 +114,8 @@ static int check(fixture *f, unsigned current, bool readonly, bool migrate, unsi
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(f->env, NULL, readonly ? MDB_RDONLY : 0, &txn), 0);
     err[0] = '\0';
-    int rc = hcpd_format_check(txn, f->meta, "hcp-node", current, readonly,
-                               migrate ? step : NULL, f, stored, err, errlen);
+    int rc = hcpd_format_check(txn, f->meta, "hcp-node", current, readonly, migrate ? step : NULL,
+                               f, stored, err, errlen);
     if (rc == 0 && !readonly)
         assert_int_equal(mdb_txn_commit(txn), 0);
     else
