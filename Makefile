@@ -17,6 +17,10 @@
 #   make bench  run the benchmarks, print a table, write build/bench/results.json
 #   make check  quick: build and run the tests once, no sanitizers, no fuzzing
 #   make fuzz-long  every fuzz target for FUZZ_RUNS executions, one at a time
+#   make package  the Debian packages hcp-node, hcp-gateway, hcp-tools
+#               (debian/, dpkg-buildpackage) in $(PKG_OUT)/, version from git
+#               describe or HCP_PKG_VERSION (scripts/package.sh; installing
+#               and running them: docs/operations.md)
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
@@ -28,9 +32,10 @@ FUZZ_TARGETS ?= codec repl_frame intake step redact feed_entry
 CMAKE_FLAGS ?=
 STYLE_JOBS  ?= $(JOBS)
 COV_BUILD   ?= build-cov
+PKG_OUT     ?= $(BUILD)/package
 
 .PHONY: all deps build configure check test style test-asan check-tsan fuzz-long demo bench \
-        format tidy coverage clean
+        format tidy coverage clean package
 
 all: build
 
@@ -101,6 +106,9 @@ bench: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DHCP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bash bench/run.sh $(BUILD)
+
+package: deps
+	@JOBS=$(JOBS) bash scripts/package.sh $(PKG_OUT)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -371,8 +371,9 @@ static void cmd_usage(FILE *f, const char *prog, unsigned allowed)
             "  runs. `add` prints the new account's bearer token once, as its last line;\n"
             "  only a hash of it is stored. `disable` ends an account for good (its name\n"
             "  stays taken, so the access log keeps meaning one person). NAME: 1..63 of\n"
-            "  A-Z a-z 0-9 . _ - @; \"admin\" is the token file's account.\n",
-            prog, roles, prog, prog);
+            "  A-Z a-z 0-9 . _ - @; \"admin\" is the token file's account.\n"
+            "  %s --version prints the version and the data formats it reads.\n",
+            prog, roles, prog, prog, prog);
 }
 
 /* Parse argv (argv[0] "user", argv[1] the verb); 0, or the exit status. */

@@ -207,6 +207,9 @@ static int conf_flag(const hcpd_conf *c, int argc, char **argv, int *i, const hc
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
         return HCPD_CONF_HELP;
     }
+    if (strcmp(a, "--version") == 0) {
+        return HCPD_CONF_VERSION;
+    }
     if (strncmp(a, "--", 2) != 0) {
         snprintf(err, errlen, "unexpected argument \"%s\" (try --help)", a);
         return HCPD_CONF_ERROR;

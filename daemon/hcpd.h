@@ -16,11 +16,14 @@
 #include "calendar.h"
 #include "hcp.h"
 #include "seal.h"
+#include "version.h"
 
 /* One line per event on stderr, never personal data:
  *   2026-11-27T10:03:00.123+08:00 level=info id=http.listen addr=127.0.0.1:8701
  * Levels debug < info < warn < error; HCP_LOG_LEVEL sets the threshold
- * (default info). Thread-safe: one write(2) per line. */
+ * (default info). Thread-safe: one write(2) per line. Under systemd
+ * (JOURNAL_STREAM names stderr) each line starts with its syslog priority,
+ * "<3>".."<7>", for journald. */
 void hcpd_log(const char *level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -229,9 +232,10 @@ typedef struct hcpd_conf {
     const char *section; /* the only [section] a file may name; NULL: any header is ignored */
 } hcpd_conf;
 
-#define HCPD_CONF_OK    0 /* parsed: the caller checks the values */
-#define HCPD_CONF_HELP  1 /* --help or -h was given: print the usage, exit 0 */
-#define HCPD_CONF_ERROR 2 /* bad input: one-line message in err, exit 2 */
+#define HCPD_CONF_OK      0 /* parsed: the caller checks the values */
+#define HCPD_CONF_HELP    1 /* --help or -h was given: print the usage, exit 0 */
+#define HCPD_CONF_ERROR   2 /* bad input: one-line message in err, exit 2 */
+#define HCPD_CONF_VERSION 3 /* --version was given: hcpd_version_print (version.h), exit 0 */
 
 /* Apply argv (argv[0] is the program) to the struct cfg: --name value,
  * --name=value, a bare --bool; then the file of --config FILE, whose

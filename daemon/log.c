@@ -3,11 +3,15 @@
  *   2026-11-27T10:03:00.123+08:00 level=info id=http.listen addr=127.0.0.1:8701
  * Each line is written with a single write(2), so lines of many threads never
  * interleave. Callers never pass personal data (names, phones, bodies).
+ * Under systemd (stderr is the journal's stream: JOURNAL_STREAM names it) each
+ * line starts with its syslog priority, "<3>" for error, "<4>" warn, "<6>"
+ * info, "<7>" debug (sd-daemon(3)), so `journalctl -p warning` filters them.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +70,31 @@ static int log_threshold(void)
     return threshold;
 }
 
+/* Whether stderr is connected to the journal: JOURNAL_STREAM is
+ * "DEVICE:INODE" of the stream systemd gave the service, and only when
+ * stderr is still that very stream (not redirected by a wrapper) are the
+ * priority prefixes wanted. Read once, like the threshold. */
+static bool log_to_journal(void)
+{
+    static _Atomic int journal = -1;
+    if (journal < 0) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev = 0, ino = 0;
+        struct stat st;
+        journal = e != NULL && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
+                  fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+                  (unsigned long long)st.st_ino == ino;
+    }
+    return journal == 1;
+}
+
+/* The sd-daemon(3) prefix of a level: the syslog priority in angle brackets. */
+static const char *log_prefix(const char *level)
+{
+    static const char *const prio[] = {"<7>", "<6>", "<4>", "<3>"};
+    return prio[level_rank(level)];
+}
+
 /* Write one log line: timestamp, level=, id=, then the formatted text;
  * lines below the threshold are dropped. */
 void hcpd_log(const char *level, const char *id, const char *fmt, ...)
@@ -73,7 +102,12 @@ void hcpd_log(const char *level, const char *id, const char *fmt, ...)
     if (level_rank(level) < log_threshold())
         return;
     char line[LOG_LINE_MAX];
-    size_t n = log_stamp(line, sizeof(line));
+    size_t n = 0;
+    if (log_to_journal()) {
+        memcpy(line, log_prefix(level), 3);
+        n = 3;
+    }
+    n += log_stamp(line + n, sizeof(line) - n);
     int k = snprintf(line + n, sizeof(line) - n, " level=%s id=%s", level ? level : "info",
                      id ? id : "-");
     n += (k < 0) ? 0 : (size_t)k;

@@ -322,7 +322,9 @@ static void handle(void *arg, hcpd_req *r)
     const char *m = hcpd_req_method(r), *p = hcpd_req_path(r);
     bool get = is(m, "GET") || is(m, "HEAD");
     if (is(p, "/healthz"))
-        get ? hcpd_req_reply_json(r, 200, json_pack("{ss}", "status", "ok")) : not_allowed(r);
+        get ? hcpd_req_reply_json(r, 200,
+                                  json_pack("{ss,ss}", "status", "ok", "version", hcpd_version()))
+            : not_allowed(r);
     else if (is(p, "/") || is(p, "/index.html"))
         get ? serve_page(r) : not_allowed(r);
     else if (is(p, "/v1/counties"))

@@ -60,7 +60,8 @@ void gw_config_usage(void)
           "                           (default 1048576 = 1 TiB; it also never passes what\n"
           "                           the disk can hold)\n"
           "  --config FILE            INI file with the same keys (flags win)\n"
-          "  --help                   this text\n",
+          "  --help                   this text\n"
+          "  --version                the version and the data formats it reads\n",
           stdout);
 }
 

@@ -65,7 +65,8 @@ typedef struct gw {
 /* config.c: fill cfg from argv (argv[0] the program) and an optional
  * --config FILE (flags win), then check it. cfg is zeroed and given the
  * defaults first. Returns HCPD_CONF_OK (cfg complete and valid),
- * HCPD_CONF_HELP (--help: print gw_config_usage) or HCPD_CONF_ERROR (a
+ * HCPD_CONF_HELP (--help: print gw_config_usage), HCPD_CONF_VERSION
+ * (--version: hcpd_version_print) or HCPD_CONF_ERROR (a
  * one-line message in err, errlen bytes). A --divisions file is loaded
  * into core/division.h's list as a side effect of the check. */
 HCP_NODISCARD int gw_config_parse(gw_config *cfg, int argc, char **argv, char *err, size_t errlen);

@@ -93,8 +93,8 @@ static int main_serve(gw *g)
     if ((rc = main_start(g)) != HCP_OK) {
         return rc;
     }
-    gw_log("info", "gateway.ready", "listen=%s http=%s restarts=%ld", g->cfg.listen,
-           g->cfg.listen_http, hcpd_restart_count());
+    gw_log("info", "gateway.ready", "listen=%s http=%s restarts=%ld version=%s", g->cfg.listen,
+           g->cfg.listen_http, hcpd_restart_count(), hcpd_version());
     /* non-zero only when stopped with handles still active: the stop below
      * and main_teardown close them */
     (void)uv_run(g->loop, UV_RUN_DEFAULT);
@@ -137,6 +137,10 @@ int main(int argc, char **argv)
     int rc = gw_config_parse(&g.cfg, argc, argv, err, sizeof(err));
     if (rc == HCPD_CONF_HELP) {
         gw_config_usage();
+        return 0;
+    }
+    if (rc == HCPD_CONF_VERSION) {
+        hcpd_version_print(PROG);
         return 0;
     }
     if (rc != HCPD_CONF_OK) {

@@ -12,6 +12,7 @@
 
 #include "chain.h"
 #include "codec.h"
+#include "format.h"
 #include "division.h"
 #include "feed_entry.h"
 #include "plog.h"
@@ -367,6 +368,10 @@ int gw_store_open(gw *g)
         mrc = mdb_txn_begin(s->db.env, NULL, 0, &txn);
     if (!mrc)
         mrc = open_dbis(s, txn);
+    char ferr[512] = ""; /* before anything is read: a newer store is refused (daemon/format.h) */
+    if (!mrc)
+        mrc = hcpd_format_check(txn, s->meta, "hcp-gateway", HCPD_FORMAT_GATEWAY, false, NULL, NULL,
+                                NULL, ferr, sizeof(ferr));
     int rc = gws_err(mrc);
     if (rc == HCP_OK) /* the province log (plog.h, docs/directives.md) */
         rc = gw_plog_open(s, txn);
@@ -382,7 +387,9 @@ int gw_store_open(gw *g)
         rc = hcpd_acct_open(&g->acct, &s->db);
     if (rc != HCP_OK) {
         gw_log("error", "store.open_failed", "dir=%s reason=\"%s\"", g->cfg.data,
-               mrc ? mdb_strerror(mrc) : hcp_strerror(rc));
+               ferr[0] ? ferr
+               : mrc   ? mdb_strerror(mrc)
+                       : hcp_strerror(rc));
         g->store = s;
         gw_store_close(g);
         return rc;

@@ -469,7 +469,9 @@ static void offload(node *n, node_req *r, void (*fn)(void *, node_req *))
 /* GET /healthz: no token (liveness probes). */
 static void get_healthz(node *n, node_req *r)
 {
-    node_req_reply_json(r, 200, json_pack("{ss,ss}", "status", "ok", "county", n->cfg.county));
+    node_req_reply_json(r, 200,
+                        json_pack("{ss,ss,ss}", "status", "ok", "county", n->cfg.county, "version",
+                                  hcpd_version()));
 }
 
 static bool is_public(const char *method, const char *path)

@@ -69,7 +69,8 @@ void node_config_usage(void)
           "                          (default 1048576 = 1 TiB; it also never passes what\n"
           "                          the disk can hold)\n"
           "  --config FILE           INI file with the same keys (flags win)\n"
-          "  --help                  this text\n",
+          "  --help                  this text\n"
+          "  --version               the version and the data formats it reads\n",
           stdout);
 }
 
@@ -193,6 +194,9 @@ int node_config_parse(node_config *cfg, int argc, char **argv, char *err, size_t
     int rc = hcpd_conf_parse(&cfg_conf, cfg, argc, argv, err, errlen);
     if (rc == HCPD_CONF_HELP) {
         return NODE_CFG_HELP;
+    }
+    if (rc == HCPD_CONF_VERSION) {
+        return NODE_CFG_VERSION;
     }
     if (rc != HCPD_CONF_OK) {
         return NODE_CFG_ERROR;

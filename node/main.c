@@ -148,8 +148,9 @@ static int main_serve(node *n)
         node_writer_stop(n);
         return rc;
     }
-    node_log("info", "node.ready", "county=%s http=%s gateway=%s restarts=%ld", n->cfg.county,
-             n->cfg.listen_http, n->cfg.gateway[0] ? n->cfg.gateway : "none", hcpd_restart_count());
+    node_log("info", "node.ready", "county=%s http=%s gateway=%s restarts=%ld version=%s",
+             n->cfg.county, n->cfg.listen_http, n->cfg.gateway[0] ? n->cfg.gateway : "none",
+             hcpd_restart_count(), hcpd_version());
     /* until a signal stops it (nonzero: handles are left, closed below) */
     (void)uv_run(n->loop, UV_RUN_DEFAULT);
     node_http_stop(n);   /* new requests get 503; in-flight ones are answered */
@@ -193,6 +194,10 @@ int main(int argc, char **argv)
     int rc = node_config_parse(&n.cfg, argc, argv, err, sizeof(err));
     if (rc == NODE_CFG_HELP) {
         node_config_usage();
+        return 0;
+    }
+    if (rc == NODE_CFG_VERSION) {
+        hcpd_version_print("hcp-node");
         return 0;
     }
     if (rc != NODE_CFG_OK) {

@@ -73,9 +73,10 @@ typedef struct node {
 } node;
 
 /* ---- config.c: flags and the INI file (see hcp-node.conf.example). ---- */
-#define NODE_CFG_OK    0 /* cfg is complete and valid: run */
-#define NODE_CFG_HELP  1 /* --help was given: the caller prints the usage, exits 0 */
-#define NODE_CFG_ERROR 2 /* bad input: message in err, exit 2 */
+#define NODE_CFG_OK      0 /* cfg is complete and valid: run */
+#define NODE_CFG_HELP    1 /* --help was given: the caller prints the usage, exits 0 */
+#define NODE_CFG_ERROR   2 /* bad input: message in err, exit 2 */
+#define NODE_CFG_VERSION 3 /* --version was given: the caller prints it, exits 0 */
 /* Fill cfg (zeroed first) from argv (argv[0] is the program) and the file of
  * --config, flags winning; check it (the county a known division, the
  * gateway URL with its TLS files or --insecure, HOST:PORT addresses, the

@@ -158,7 +158,8 @@ static const char backup_usage[] =
     "  node runs. FILE is an LMDB data file: to restore, create an empty data\n"
     "  directory, copy FILE to DIR/data.mdb, copy api.token from the old directory\n"
     "  and seal.key from your separate key backup into DIR.keys/ (the key is not in\n"
-    "  the backup, on purpose: docs/storage.md).\n";
+    "  the backup, on purpose: docs/storage.md).\n"
+    "  hcp-node --version prints the version and the data formats it reads.\n";
 
 int node_cmd_backup(int argc, char **argv)
 {
@@ -213,7 +214,8 @@ static const char verify_usage[] =
     "usage: hcp-node verify --data DIR [--quiet]\n"
     "  Re-checks the whole log: every event decodes, sequence numbers run from 1\n"
     "  without gaps, each stored hash matches the chain, the head matches the\n"
-    "  last event. Prints the head; exits 0 if all holds, 1 otherwise.\n";
+    "  last event. Prints the head; exits 0 if all holds, 1 otherwise.\n"
+    "  hcp-node --version prints the version and the data formats it reads.\n";
 
 /* Walk the log from 1 and check it all against the chain. */
 static int verify_log(node_store *s, MDB_txn *txn, bool quiet, uint64_t *bad)

@@ -12,6 +12,7 @@
 
 #include "accounts.h"
 #include "codec.h"
+#include "format.h"
 #include "be.h"
 #include "record.h"
 
@@ -160,6 +161,9 @@ int store_open(node_store *s, const char *dir, const char *county, bool readonly
         mrc = mdb_txn_begin(s->db.env, NULL, readonly ? MDB_RDONLY : 0, &txn);
     if (!mrc)
         mrc = open_dbis(s, txn);
+    if (!mrc) /* before anything is read: a newer store is refused (daemon/format.h) */
+        mrc = hcpd_format_check(txn, s->meta, "hcp-node", HCPD_FORMAT_NODE, readonly, NULL, NULL,
+                                NULL, err, errlen);
     if (!mrc)
         mrc = check_county(s, txn, err, errlen);
     if (!mrc)
