@@ -6,6 +6,7 @@
  * published, and `hcp-gateway calendar show|publish`.
  */
 #include "gwcalendar.h"
+#include "plog.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -527,10 +528,11 @@ static int cal_show(gw *g, const cal_args *a)
 }
 
 /* The next version in one write transaction: FILE must count differently
- * from the calendar in force. The apply below is the stand-in for the
- * province log's append (gw_plog_append runs the same hook). */
+ * from the calendar in force. The entry goes into the province log
+ * (docs/directives.md), whose hook for "calendar" applies it in the same
+ * transaction; the running gateway delivers it to every county. */
 static int cal_publish_txn(gw *g, gw_calendar *gc, const char *text, size_t len, const hcp_cal *cal,
-                           uint32_t *version)
+                           uint32_t *version, uint64_t *seq)
 {
     MDB_txn *txn;
     hcp_calver cur;
@@ -552,8 +554,12 @@ static int cal_publish_txn(gw *g, gw_calendar *gc, const char *text, size_t len,
     *version = (have == HCP_OK ? cur.version : 0) + 1;
     if (rc == HCP_OK)
         rc = hcp_calver_encode(*version, text, len, &body);
+    /* appended to the province log for every county; the hook applies it
+     * here in the same txn (recount), and the running gateway sends it on */
     if (rc == HCP_OK)
-        rc = gw_calendar_apply(gc, g->store, txn, 0, "calendar", body.data, body.len);
+        rc = gw_plog_hook("calendar", gw_calendar_apply, gc);
+    if (rc == HCP_OK)
+        rc = gw_plog_append(g->store, txn, "all", "calendar", body.data, body.len, seq);
     if (rc == HCP_OK)
         rc = gws_err(mdb_txn_commit(txn));
     else
@@ -575,11 +581,12 @@ static int cal_publish(gw *g, const cal_args *a)
     }
     gw_calendar gc = {0};
     uint32_t version = 0;
+    uint64_t seq = 0;
     rc = cal_open(g, a, true);
     if (rc == HCP_OK)
-        rc = cal_publish_txn(g, &gc, text, len, cal, &version);
+        rc = cal_publish_txn(g, &gc, text, len, cal, &version, &seq);
     if (rc == HCP_OK) {
-        gw_calendar_after(&gc, 0);
+        gw_calendar_after(&gc, seq);
         printf("%u\n", version);
     } else if (g->store != NULL)
         fprintf(stderr, "hcp-gateway calendar publish: %s\n",

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gwcalendar.h"
+#include "plog.h"
 #include "gw.h"
 #include "repl.h"
 
@@ -47,8 +48,13 @@ static int main_prepare(gw *g)
         return rc;
     }
     char err[1024]; /* the federation calendar: the store's version, or the seed */
-    if ((rc = gw_calendar_start(g, &g->calendar, err, sizeof(err))) != HCP_OK)
+    if ((rc = gw_calendar_start(g, &g->calendar, err, sizeof(err))) != HCP_OK) {
         fprintf(stderr, PROG ": %s\n", err);
+        return rc;
+    }
+    /* a calendar appended through the API applies itself in its txn */
+    if ((rc = gw_plog_hook("calendar", gw_calendar_apply, g->calendar)) != HCP_OK)
+        fprintf(stderr, PROG ": cannot register the calendar hook: %s\n", hcp_strerror(rc));
     return rc;
 }
 

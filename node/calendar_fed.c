@@ -294,53 +294,37 @@ void node_calendar_after(void *arg, uint64_t seq)
              (unsigned long long)seq, first, last);
 }
 
-/* ---- hcp-node calendar show|apply ---- */
+/* ---- hcp-node calendar show ---- */
 
 #define CAL_USAGE                                                                                  \
     "usage: hcp-node calendar show --data DIR\n"                                                   \
-    "       hcp-node calendar apply --data DIR --version V [--seal-key-file F] FILE\n"             \
-    "  show: the federation calendar stored in DIR (version, years, days)\n"                       \
-    "  apply: the local stand-in for the province's `calendar` directive, the node\n"              \
-    "         stopped: applies FILE as version V (> the stored one) and recounts\n"                \
-    "         every open case's deadlines\n"
+    "  show: the federation calendar stored in DIR (version, years, days). A new\n"                \
+    "  version comes only from the province, as a `calendar` directive\n"                          \
+    "  (docs/directives.md): there is no local way to change it.\n"
 
 typedef struct cal_args {
-    const char *data, *seal_key, *file;
-    long version;
+    const char *data;
 } cal_args;
 
 /* Parse the flags after the verb; 0, or 2 after printing the usage. */
-static int cal_parse(int argc, char **argv, cal_args *a, bool apply)
+static int cal_parse(int argc, char **argv, cal_args *a)
 {
     static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
-                                         {"version", required_argument, NULL, 'v'},
-                                         {"seal-key-file", required_argument, NULL, 'k'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof(*a));
-    a->version = -1;
     optind = 1;
     int c;
-    char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd')
             a->data = optarg;
-        else if (c == 'k')
-            a->seal_key = optarg;
-        else if (c == 'v') {
-            a->version = strtol(optarg, &end, 10);
-            if (*end != '\0' || a->version < 1 || a->version > (long)UINT32_MAX)
-                a->version = 0;
-        } else if (c == 'h') {
+        else if (c == 'h') {
             fputs(CAL_USAGE, stdout);
             exit(0);
         } else
             break;
     }
-    if (apply && optind == argc - 1)
-        a->file = argv[optind++];
-    bool ok = c == -1 && optind == argc && a->data != NULL &&
-              (apply ? a->version >= 1 && a->file != NULL : a->version == -1 && !a->seal_key);
+    bool ok = c == -1 && optind == argc && a->data != NULL;
     if (!ok) {
         fputs(CAL_USAGE, stderr);
         return 2;
@@ -387,85 +371,16 @@ static int cal_show(const cal_args *a)
     return 0;
 }
 
-/* Apply FILE as version V to the opened store s, in one transaction. */
-static int cal_apply_store(node_store *s, const cal_args *a, const char *text, size_t len)
-{
-    node_calendar nc = {0};
-    hcp_buf body;
-    hcp_buf_init(&body, HCP_CALVER_ENCMAX);
-    char why[256] = "";
-    MDB_txn *txn = NULL;
-    int rc = hcp_calver_encode((uint32_t)a->version, text, len, &body);
-    if (rc == HCP_OK)
-        rc = store_write_begin(s, &txn);
-    if (rc == HCP_OK) {
-        rc = node_calendar_apply(&nc, s, txn, 0, body.data, body.len, why, sizeof(why));
-        if (rc == HCP_OK)
-            rc = store_cache_flush(s, txn);
-        if (rc == HCP_OK)
-            rc = store_err(mdb_txn_commit(txn));
-        else
-            mdb_txn_abort(txn);
-        store_cache_drop(s);
-    }
-    if (rc == HCP_OK) {
-        node_calendar_after(&nc, 0);
-        printf("%ld\n", a->version);
-    } else
-        fprintf(stderr, "hcp-node calendar apply: %s\n", why[0] ? why : hcp_strerror(rc));
-    hcp_cal_free(nc.pending);
-    hcp_buf_free(&body);
-    return rc == HCP_OK ? 0 : 1;
-}
-
-/* The stand-in: lock DIR (the node must be stopped), open with the seal
- * key (open cases are rewritten with their personal records), apply. */
-static int cal_apply(const cal_args *a)
-{
-    char county[HCP_COUNTY_LEN + 1], err[256] = "";
-    char *text = NULL;
-    size_t len = 0;
-    hcp_cal *cal = NULL;
-    hcp_sealer *sealer = NULL;
-    int fd = -1, rc = hcp_calver_seed(a->file, &text, &len, &cal, err, sizeof(err));
-    hcp_cal_free(cal); /* parsed again by the apply, as a directive's text is */
-    if (rc != HCP_OK) {
-        fprintf(stderr, "hcp-node calendar apply: %s: %s %s\n", a->file, hcp_strerror(rc), err);
-        return 1;
-    }
-    node_store s;
-    memset(&s, 0, sizeof(s));
-    rc = store_county_of(a->data, county, err, sizeof(err));
-    if (rc == HCP_OK)
-        err[0] = '\0'; /* the lock and the key below print their own messages */
-    if (rc == HCP_OK && (rc = hcpd_lock("hcp-node", a->data, "node.lock", &fd)) == HCP_OK &&
-        (rc = hcpd_seal("hcp-node", a->seal_key ? a->seal_key : "", a->data, "data.mdb",
-                        &sealer)) == HCP_OK)
-        rc = store_open(&s, a->data, county, false, sealer, err, sizeof(err));
-    bool open = rc == HCP_OK;
-    if (rc != HCP_OK && err[0] != '\0')
-        fprintf(stderr, "hcp-node calendar apply: %s\n", err);
-    int status = rc == HCP_OK ? cal_apply_store(&s, a, text, len) : 1;
-    if (open)
-        store_close(&s);
-    hcp_sealer_free(sealer);
-    if (fd >= 0)
-        close(fd);
-    free(text);
-    return status;
-}
-
 int node_cmd_calendar(int argc, char **argv)
 {
     cal_args a;
     bool show = argc >= 2 && strcmp(argv[1], "show") == 0;
-    bool apply = argc >= 2 && strcmp(argv[1], "apply") == 0;
-    if (!show && !apply) {
+    if (!show) {
         fputs(CAL_USAGE, argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
-    int rc = cal_parse(argc - 1, argv + 1, &a, apply);
+    int rc = cal_parse(argc - 1, argv + 1, &a);
     if (rc != 0)
         return rc;
-    return show ? cal_show(&a) : cal_apply(&a);
+    return cal_show(&a);
 }

@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "calendar_fed.h"
+#include "directive.h"
 #include "node.h"
 #include "ops.h"
 #include "repl.h"
@@ -116,8 +117,14 @@ static int main_prepare(node *n)
         return rc;
     }
     char err[1024]; /* the federation calendar: the store's version, or the seed */
-    if ((rc = node_calendar_start(n, &n->calendar, err, sizeof(err))) != HCP_OK)
+    if ((rc = node_calendar_start(n, &n->calendar, err, sizeof(err))) != HCP_OK) {
         fprintf(stderr, "hcp-node: %s\n", err);
+        return rc;
+    }
+    /* the province's calendar arrives as a directive (docs/directives.md) */
+    if ((rc = node_directive_register("calendar", node_calendar_apply, n->calendar)) != HCP_OK ||
+        (rc = node_directive_on_commit("calendar", node_calendar_after, n->calendar)) != HCP_OK)
+        fprintf(stderr, "hcp-node: cannot register the calendar directive: %s\n", hcp_strerror(rc));
     return rc;
 }
 
