@@ -26,7 +26,9 @@ Figures (docs/bench.md, "Directives (issue #13)"):
                 every POLL_MS, the same way).
   all 44        per directive: until the last county shows it (node / gateway).
   CPU seconds   of the gateway, the 44 nodes, this script and the whole machine
-                from the first POST until the last acknowledgement.
+                from the first POST until the last acknowledgement (the polls
+                above included); and the gateway's CPU per second over IDLE_S
+                idle seconds before (the 44 nodes' pings only).
 
 The latency is bounded by the node's idle ping (node/sync.c): a directive
 waits for each county's next ping. An idle node pings when its idle-round
@@ -59,6 +61,7 @@ N = env_int("HCP_BENCH_DIR_N", 50)
 RATE = max(0.1, float(os.environ.get("HCP_BENCH_DIR_RATE", "").strip() or 2))
 POLL_S = env_int("HCP_BENCH_DIR_POLL_MS", 50) / 1000.0
 TYPE = "note"
+IDLE_S = 5.0  # the gateway's idle CPU is measured over this long first
 CONVERGE_S = 30.0  # after the last POST, at most this long for the last ack
 
 
@@ -237,6 +240,12 @@ class DirBench(Bench):
                 "to all at %g/s, nodes and gateway polled every %d ms"
                 % (len(nodes), time.monotonic() - t0, N, TYPE, RATE, POLL_S * 1000))
             time.sleep(3)  # every node idle, in its ping cycle
+            # the gateway's idle cost (44 nodes pinging, nothing polled), to
+            # tell the fan-out's CPU from the pings' and the polls'
+            i0, it0 = cpu_seconds(gw["proc"].pid), time.monotonic()
+            time.sleep(IDLE_S)
+            res["gateway_cpu_idle_s_per_s"] = round((cpu_seconds(gw["proc"].pid) - i0) /
+                                                    (time.monotonic() - it0), 4)
             node_seen, gw_seen, node_iv, gw_iv = {}, {}, [], []
             gw_cpu0 = cpu_seconds(gw["proc"].pid)
             nodes_cpu0 = [cpu_seconds(n["proc"].pid) for n in nodes]
@@ -350,6 +359,8 @@ def report(r):
     row("CPU s: gateway / nodes / this script", "%s / %s / %s" % (
         c["gateway"], c["nodes"], c["bench_py"]), "machine %s of %s cores x %.0f s" % (
         c.get("machine_busy"), c["cores"], c["wall"]))
+    row("  gateway idle (pings only)  CPU s per s", str(r.get("gateway_cpu_idle_s_per_s")),
+        "before the first POST; the run's CPU includes the polls")
     row("node's idle directive ping  ms", str(r.get("node_directive_ping_ms")),
         "node/sync.c SYNC_IDLE_MS x (SYNC_DPOLL_EVERY - 1)")
     row("2,900-node fleet", "not measured", "bench/fleet.c has no directive support")
