@@ -13,6 +13,9 @@
 #        HCP_BENCH_REPL_N events against raw nng TLS and raw LMDB apply, a
 #        fleet of 44 nodes catching up at once, and trickle latency; added to
 #        results.json under "replication" (docs/bench.md "Replication")
+#   then bench/directive_bench.py: directive fan-out (issue #13) — 44 nodes,
+#        HCP_BENCH_DIR_N directives to all; added under "directives"
+#        (docs/bench.md "Directives (issue #13)"); HCP_BENCH_DIR_SKIP=1 skips it
 #   then bench/feed_bench.py: the public feed (issue #5) — a gateway holding
 #        HCP_BENCH_FEED_N cases from four nodes, /feed/requests.json pages
 #        against /healthz; added under "feed" (docs/bench.md "Feed")
@@ -159,6 +162,15 @@ $PY report "$OUT"
 echo
 echo "bench: replication (bench/repl_bench.py)"
 python3 "$HERE/repl_bench.py" "$BUILD" "$OUT"
+
+# Directives (issue #13): 44 nodes connected to one gateway, N `note`
+# directives to all; publish -> each node -> acknowledged at the gateway;
+# adds "directives" to results.json (docs/bench.md "Directives (issue #13)").
+if [ "${HCP_BENCH_DIR_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: directives (bench/directive_bench.py)"
+    python3 "$HERE/directive_bench.py" "$BUILD" "$OUT"
+fi
 
 # The public feed (issue #5): a gateway holding HCP_BENCH_FEED_N cases from
 # four county nodes; GET /feed/requests.json (a page, a filtered page, random
