@@ -3,6 +3,8 @@
  */
 #include "merkle.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 int hcp_merkle_leaf_hash(const void *entry, size_t len, uint8_t out[32])
@@ -230,4 +232,111 @@ int hcp_merkle_verify_consistency(uint64_t m, uint64_t n, const uint8_t root_m[3
     }
     return sn == 0 && memcmp(fr, root_m, 32) == 0 && memcmp(sr, root_n, 32) == 0 ? HCP_OK
                                                                                  : HCP_ECRYPTO;
+}
+
+int hcp_tile_path(int level, uint64_t n, unsigned w, char *out, size_t cap)
+{
+    if (out == NULL || level < HCP_TILE_ENTRIES || level > 63 || w == 0 || w > HCP_TILE_WIDTH)
+        return HCP_EINVAL;
+    char digits[32];
+    int nd = snprintf(digits, sizeof(digits), "%" PRIu64, n);
+    int pad = (3 - nd % 3) % 3; /* left-pad to a multiple of 3 digits */
+    char num[64];
+    size_t o = 0;
+    for (int i = 0, k = 0; i < pad + nd; i++) {
+        if (i > 0 && i % 3 == 0)
+            num[o++] = '/';
+        if (i % 3 == 0 && i + 3 < pad + nd)
+            num[o++] = 'x';
+        num[o++] = i < pad ? '0' : digits[k++];
+    }
+    num[o] = '\0';
+    int r;
+    char lv[8];
+    (void)snprintf(lv, sizeof(lv), "%d", level); /* at most "63": fits */
+    if (w == HCP_TILE_WIDTH)
+        r = snprintf(out, cap, "tile/%s/%s", level < 0 ? "entries" : lv, num);
+    else
+        r = snprintf(out, cap, "tile/%s/%s.p/%u", level < 0 ? "entries" : lv, num, w);
+    return r < 0 || (size_t)r >= cap ? HCP_ERANGE : HCP_OK;
+}
+
+bool hcp_tile_path_parse(const char *path, int *level, uint64_t *n, unsigned *w)
+{
+    if (path == NULL || level == NULL || n == NULL || w == NULL || strncmp(path, "tile/", 5) != 0)
+        return false;
+    const char *p = path + 5;
+    int lv;
+    if (strncmp(p, "entries/", 8) == 0) {
+        lv = HCP_TILE_ENTRIES;
+        p += 8;
+    } else {
+        if (p[0] < '0' || p[0] > '9')
+            return false;
+        lv = p[0] - '0';
+        p++;
+        if (p[0] >= '0' && p[0] <= '9' && lv != 0) {
+            lv = lv * 10 + (p[0] - '0');
+            p++;
+        }
+        if (*p++ != '/' || lv > 63)
+            return false;
+    }
+    uint64_t v = 0;
+    for (int elems = 0;; elems++) {
+        bool x = *p == 'x';
+        if (x)
+            p++;
+        if (elems >= 7)
+            return false;
+        for (int i = 0; i < 3; i++, p++) {
+            if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+                return false;
+            v = v * 10 + (uint64_t)(*p - '0');
+        }
+        if (x && *p == '/') {
+            p++;
+            continue;
+        }
+        if (x)
+            return false;
+        break;
+    }
+    unsigned width = HCP_TILE_WIDTH;
+    if (*p == '.') {
+        if (p[1] != 'p' || p[2] != '/' || p[3] < '1' || p[3] > '9')
+            return false;
+        p += 3;
+        width = 0;
+        for (int i = 0; *p >= '0' && *p <= '9'; i++, p++) {
+            if (i >= 3)
+                return false;
+            width = width * 10 + (unsigned)(*p - '0');
+        }
+        if (width >= HCP_TILE_WIDTH)
+            return false;
+    }
+    if (*p != '\0')
+        return false;
+    /* canonical: what hcp_tile_path would write for (lv, v, width) */
+    char again[HCP_TILE_PATH_MAX];
+    if (hcp_tile_path(lv, v, width, again, sizeof(again)) != HCP_OK || strcmp(again, path) != 0)
+        return false;
+    *level = lv;
+    *n = v;
+    *w = width;
+    return true;
+}
+
+unsigned hcp_tile_width(int level, uint64_t n, uint64_t size)
+{
+    if (level < HCP_TILE_ENTRIES || level > 63)
+        return 0;
+    unsigned shift = level < 0 ? 0 : (unsigned)level * HCP_TILE_HEIGHT;
+    uint64_t count = shift >= 64 ? 0 : size >> shift; /* stored hashes at tree level 8L */
+    if (n >= count / HCP_TILE_WIDTH + 1)
+        return 0;
+    if (n < count / HCP_TILE_WIDTH)
+        return HCP_TILE_WIDTH;
+    return (unsigned)(count % HCP_TILE_WIDTH);
 }

@@ -15,6 +15,7 @@
 #ifndef HCP_MERKLE_H
 #define HCP_MERKLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,5 +72,29 @@ HCP_NODISCARD int hcp_merkle_verify_inclusion(const uint8_t leaf[32], uint64_t i
 HCP_NODISCARD int hcp_merkle_verify_consistency(uint64_t m, uint64_t n, const uint8_t root_m[32],
                                                 const uint8_t root_n[32],
                                                 const hcp_merkle_hash *proof, size_t len);
+
+/* ---- C2SP tlog-tiles: the log served as static files ----
+ * A tile at level L (tree level 8L) and index N holds the W <= 256 stored
+ * hashes (8L, 256N .. 256N + W - 1), 32 bytes each; full when W is 256.
+ * An entry bundle holds entries 256N .. 256N + W - 1, each a 2-byte
+ * big-endian length and its bytes. Paths: "tile/<L>/<N>[.p/<W>]" and
+ * "tile/entries/<N>[.p/<W>]", N written in 3-digit elements, all but the
+ * last prefixed "x" (1234067 -> "x001/x234/067"). */
+#define HCP_TILE_HEIGHT    8
+#define HCP_TILE_WIDTH     256
+#define HCP_TILE_ENTRIES   (-1) /* the level argument of an entry bundle */
+#define HCP_TILE_PATH_MAX  96
+#define HCP_TILE_ENTRY_MAX 65535 /* an entry's ceiling: its length is 2 bytes */
+
+/* The path of tile (level, n) of width w (1..256; 256 = full; level
+ * HCP_TILE_ENTRIES: the entry bundle) into out (cap >= HCP_TILE_PATH_MAX).
+ * HCP_EINVAL for a level outside -1..63 or a width outside 1..256. */
+HCP_NODISCARD int hcp_tile_path(int level, uint64_t n, unsigned w, char *out, size_t cap);
+/* Parse a whole "tile/..." path into *level, *n, *w (256 for a full tile). False when
+ * it is not a tile path in the canonical form hcp_tile_path writes. */
+bool hcp_tile_path_parse(const char *path, int *level, uint64_t *n, unsigned *w);
+/* The width of tile (level, n) in a tree of size leaves: 256 for a full
+ * tile, 1..255 for the partial one, 0 when the tree has no such tile. */
+unsigned hcp_tile_width(int level, uint64_t n, uint64_t size);
 
 #endif

@@ -255,12 +255,46 @@ static void every_proof(void **state)
     free(t);
 }
 
+static void tile_paths(void **state)
+{
+    (void)state;
+    char p[HCP_TILE_PATH_MAX];
+    int lv;
+    uint64_t n;
+    unsigned w;
+    assert_int_equal(hcp_tile_path(0, 1234067, 256, p, sizeof(p)), HCP_OK);
+    assert_string_equal(p, "tile/0/x001/x234/067");
+    assert_int_equal(hcp_tile_path(1, 0, 5, p, sizeof(p)), HCP_OK);
+    assert_string_equal(p, "tile/1/000.p/5");
+    assert_int_equal(hcp_tile_path(HCP_TILE_ENTRIES, 1000, 255, p, sizeof(p)), HCP_OK);
+    assert_string_equal(p, "tile/entries/x001/000.p/255");
+    assert_true(hcp_tile_path_parse("tile/entries/x001/000.p/255", &lv, &n, &w));
+    assert_true(lv == HCP_TILE_ENTRIES && n == 1000 && w == 255);
+    assert_true(hcp_tile_path_parse("tile/12/x001/x234/067", &lv, &n, &w));
+    assert_true(lv == 12 && n == 1234067 && w == 256);
+    static const char *const bad[] = {
+        "tile/0/1",    "tile/0/x000/001", "tile/0/000.p/0", "tile/0/000.p/256", "tile/0/000.p/01",
+        "tile/64/000", "tile/0/000/",     "tile/00/000",    "tile/0/x001",      "tiles/0/000"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(hcp_tile_path_parse(bad[i], &lv, &n, &w));
+    /* widths: 600 leaves are 2 full level-0 tiles and one of 88; level 1
+     * has 2 hashes */
+    assert_int_equal(hcp_tile_width(0, 1, 600), 256);
+    assert_int_equal(hcp_tile_width(0, 2, 600), 88);
+    assert_int_equal(hcp_tile_width(0, 3, 600), 0);
+    assert_int_equal(hcp_tile_width(1, 0, 600), 2);
+    assert_int_equal(hcp_tile_width(2, 0, 600), 0);
+    assert_int_equal(hcp_tile_width(0, 0, 512), 256);
+    assert_int_equal(hcp_tile_width(0, 2, 512), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rfc_roots),
         cmocka_unit_test(rfc_proofs),
         cmocka_unit_test(every_proof),
+        cmocka_unit_test(tile_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
