@@ -106,7 +106,7 @@ int gw_tlog_append(MDB_txn *txn, MDB_dbi tlog, const void *entry, size_t len)
         return HCP_EINVAL;
     if (len > HCP_TILE_ENTRY_MAX)
         return HCP_ERANGE;
-    uint64_t n;
+    uint64_t n = 0;
     int rc = gw_tlog_size(txn, tlog, &n);
     if (rc != HCP_OK)
         return rc;
@@ -309,7 +309,9 @@ int gw_tlog_start(gw *g)
     if (rc == HCP_OK)
         rc = hcp_note_signer_vkey(t->signer, t->vkey, sizeof(t->vkey) - 1);
     if (rc == HCP_OK) {
-        strcat(t->vkey, "\n"); /* room kept above */
+        size_t kl = strlen(t->vkey); /* < sizeof - 1: room kept above */
+        t->vkey[kl] = '\n';
+        t->vkey[kl + 1] = '\0';
         rc = sign_now(t);
     }
     if (rc == HCP_OK && uv_timer_init(g->loop, &t->timer) != 0)

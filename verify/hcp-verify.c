@@ -196,8 +196,51 @@ static void tree_free(tree *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Read every entry of the tree of h, recompute all its hashes, compare
- * every tile the source serves for it and the root. Exit code. */
+/* Every hash tile the source serves for the tree of h must hold the
+ * hashes t's entries make. Exit code. */
+static int check_tiles(const head *h, const tree *t)
+{
+    hcp_buf b;
+    hcp_buf_init(&b, FETCH_MAX);
+    char path[HCP_TILE_PATH_MAX + 8], why[512] = "";
+    int code = EXIT_OK;
+    for (int L = 0; code == EXIT_OK && L < 8 && (h->size >> (HCP_TILE_HEIGHT * L)) > 0; L++) {
+        for (uint64_t tn = 0; code == EXIT_OK; tn++) {
+            unsigned w = hcp_tile_width(L, tn, h->size);
+            if (w == 0)
+                break;
+            memcpy(path, "log/", 4);
+            if (hcp_tile_path(L, tn, w, path + 4, sizeof(path) - 4) != HCP_OK) {
+                code = fail(EXIT_USAGE, "tile path");
+                break;
+            }
+            int rc = fetch(path, &b, why, sizeof(why));
+            if (rc != HCP_OK) {
+                code = rc == HCP_ENOTFOUND ? fail(EXIT_FAIL, "the log does not serve %s", path)
+                                           : fail(EXIT_USAGE, "cannot read %s: %s", path, why);
+                break;
+            }
+            if (b.len != (size_t)w * 32) {
+                code = fail(EXIT_FAIL, "%s has %zu bytes, not %u hashes", path, b.len, w);
+                break;
+            }
+            unsigned lvl = (unsigned)L * HCP_TILE_HEIGHT;
+            for (unsigned k = 0; k < w; k++)
+                if (memcmp(b.data + 32 * k, t->lv[lvl][tn * HCP_TILE_WIDTH + k], 32) != 0) {
+                    code = fail(EXIT_FAIL,
+                                "%s: hash %u is not the one the entries make (the "
+                                "tile was changed)",
+                                path, k);
+                    break;
+                }
+        }
+    }
+    hcp_buf_free(&b);
+    return code;
+}
+
+/* Read every entry of the tree of h, recompute all its hashes, compare the
+ * root, then every tile (check_tiles). Exit code. */
 static int load_tree(const head *h, tree *t)
 {
     memset(t, 0, sizeof(*t));
@@ -263,38 +306,8 @@ static int load_tree(const head *h, tree *t)
         code =
             fail(EXIT_FAIL, "the entries the log serves do not make the tree its checkpoint signs "
                             "(an entry was changed, removed or reordered)");
-    /* every hash tile must hold the hashes the entries make */
-    for (int L = 0; code == EXIT_OK && L < 8 && (h->size >> (HCP_TILE_HEIGHT * L)) > 0; L++) {
-        for (uint64_t tn = 0; code == EXIT_OK; tn++) {
-            unsigned w = hcp_tile_width(L, tn, h->size);
-            if (w == 0)
-                break;
-            memcpy(path, "log/", 4);
-            if (hcp_tile_path(L, tn, w, path + 4, sizeof(path) - 4) != HCP_OK)
-                return fail(EXIT_USAGE, "tile path");
-            int rc = fetch(path, &b, why, sizeof(why));
-            if (rc != HCP_OK) {
-                code = rc == HCP_ENOTFOUND ? fail(EXIT_FAIL, "the log does not serve %s", path)
-                                           : fail(EXIT_USAGE, "cannot read %s: %s", path, why);
-                break;
-            }
-            if (b.len != (size_t)w * 32) {
-                code = fail(EXIT_FAIL, "%s has %zu bytes, not %u hashes", path, b.len, w);
-                break;
-            }
-            unsigned lvl = (unsigned)L * HCP_TILE_HEIGHT;
-            for (unsigned k = 0; k < w; k++)
-                if (memcmp(b.data + 32 * k, t->lv[lvl][tn * HCP_TILE_WIDTH + k], 32) != 0) {
-                    code = fail(EXIT_FAIL,
-                                "%s: hash %u is not the one the entries make (the "
-                                "tile was changed)",
-                                path, k);
-                    break;
-                }
-        }
-    }
     hcp_buf_free(&b);
-    return code;
+    return code == EXIT_OK ? check_tiles(h, t) : code;
 }
 
 /* ---- hash reads from the served tiles, for proofs ---- */
@@ -356,6 +369,8 @@ static int read_key(const char *arg, hcp_note_verifier *v)
 
 static bool entry_is_case(const hcp_buf *e, const char *id)
 {
+    if (e->data == NULL || id == NULL)
+        return false;
     json_t *j = json_loadb((const char *)e->data, e->len, 0, NULL);
     const char *got = json_string_value(json_object_get(j, "service_request_id"));
     bool yes = got != NULL && strcmp(got, id) == 0;
@@ -365,8 +380,8 @@ static bool entry_is_case(const hcp_buf *e, const char *id)
 
 static int cmd_inclusion(const hcp_note_verifier *v, const char *id)
 {
-    head h;
-    tree t;
+    head h = {0};
+    tree t = {0};
     int code = get_head(v, &h);
     if (code != EXIT_OK)
         return code;
@@ -407,7 +422,7 @@ static int cmd_consistency(const hcp_note_verifier *v, const char *old_file)
     char why[512] = "";
     int rc = fetch(old_file, &b, why, sizeof(why));
     src_base = saved;
-    head old, now;
+    head old = {0}, now = {0};
     int code = rc == HCP_OK ? check_note(v, &b, old_file, &old)
                             : fail(EXIT_USAGE, "cannot read %s: %s", old_file, why);
     hcp_buf_free(&b);
@@ -438,7 +453,8 @@ static int cmd_consistency(const hcp_note_verifier *v, const char *old_file)
 
 static int cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    return strcmp(x != NULL ? x : "", y != NULL ? y : ""); /* NULL: out of memory */
 }
 
 /* The canonical text of a JSON entry without the read-time field. */
@@ -446,6 +462,41 @@ static char *canon(json_t *j)
 {
     (void)json_object_del(j, "deadline_met"); /* absent from a leaf: nothing to do */
     return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* How many feed items (items, a JSON array) are no leaf of t; *first the
+ * case of the first (borrowed from items). Leaves and items are compared
+ * as canonical JSON without "deadline_met". */
+static size_t count_missing(json_t *items, const tree *t, const char **first)
+{
+    size_t nitems = json_array_size(items), missing = 0;
+    char **leaves = calloc(t->n + 1, sizeof(char *));
+    for (uint64_t i = 0; leaves != NULL && i < t->n; i++) {
+        json_t *j = json_loadb((const char *)t->entries[i].data, t->entries[i].len, 0, NULL);
+        leaves[i] = j != NULL ? canon(j) : NULL;
+        if (leaves[i] == NULL)
+            leaves[i] = strdup("");
+        json_decref(j);
+    }
+    if (leaves != NULL)
+        qsort(leaves, t->n, sizeof(char *), cmp_str);
+    for (size_t k = 0; leaves != NULL && k < nitems; k++) {
+        json_t *it = json_deep_copy(json_array_get(items, k));
+        char *c = it != NULL ? canon(it) : NULL;
+        if (c == NULL || bsearch(&c, leaves, t->n, sizeof(char *), cmp_str) == NULL) {
+            missing++;
+            if (*first == NULL)
+                *first = json_string_value(
+                    json_object_get(json_array_get(items, k), "service_request_id"));
+        }
+        free(c);
+        json_decref(it);
+    }
+    bool ok = leaves != NULL;
+    for (uint64_t i = 0; ok && i < t->n; i++)
+        free(leaves[i]);
+    free(leaves);
+    return ok ? missing : nitems;
 }
 
 static int cmd_feed(const hcp_note_verifier *v)
@@ -478,40 +529,18 @@ static int cmd_feed(const hcp_note_verifier *v)
     hcp_buf_free(&b);
     size_t nitems = json_array_size(items), missing = 0;
     for (int attempt = 0; code == EXIT_OK; attempt++) {
-        head h;
+        head h = {0};
         tree t;
+        memset(&t, 0, sizeof(t));
         code = get_head(v, &h);
         if (code == EXIT_OK)
             code = load_tree(&h, &t);
-        if (code != EXIT_OK)
+        if (code != EXIT_OK) {
+            tree_free(&t);
             break;
-        char **leaves = calloc(t.n + 1, sizeof(char *));
-        for (uint64_t i = 0; leaves != NULL && i < t.n; i++) {
-            json_t *j = json_loadb((const char *)t.entries[i].data, t.entries[i].len, 0, NULL);
-            leaves[i] = j != NULL ? canon(j) : NULL;
-            if (leaves[i] == NULL)
-                leaves[i] = strdup("");
-            json_decref(j);
         }
-        if (leaves != NULL)
-            qsort(leaves, t.n, sizeof(char *), cmp_str);
-        missing = 0;
         const char *first = NULL;
-        for (size_t k = 0; leaves != NULL && k < nitems; k++) {
-            json_t *it = json_deep_copy(json_array_get(items, k));
-            char *c = it != NULL ? canon(it) : NULL;
-            if (c == NULL || bsearch(&c, leaves, t.n, sizeof(char *), cmp_str) == NULL) {
-                missing++;
-                if (first == NULL)
-                    first = json_string_value(
-                        json_object_get(json_array_get(items, k), "service_request_id"));
-            }
-            free(c);
-            json_decref(it);
-        }
-        for (uint64_t i = 0; leaves != NULL && i < t.n; i++)
-            free(leaves[i]);
-        free(leaves);
+        missing = count_missing(items, &t, &first);
         uint64_t size = t.n;
         tree_free(&t);
         if (missing == 0) {
@@ -573,7 +602,7 @@ int main(int argc, char **argv)
         return fail(EXIT_USAGE, "libcurl did not start");
 #endif
     if (strcmp(cmd, "checkpoint") == 0) {
-        head h;
+        head h = {0};
         code = get_head(&v, &h);
         if (code == EXIT_OK) {
             char r[48];
