@@ -453,7 +453,7 @@ static int cmd_open(const char *dir, bool write, MDB_env **env, MDB_txn **txn, M
     *txn = NULL;
     int rc = mdb_env_create(env);
     if (rc == MDB_SUCCESS)
-        rc = mdb_env_set_maxdbs(*env, 16);
+        rc = mdb_env_set_maxdbs(*env, 32);
     if (rc == MDB_SUCCESS)
         rc = mdb_env_open(*env, dir, MDB_NOTLS | (write ? 0 : MDB_RDONLY), 0600);
     if (rc == MDB_SUCCESS)

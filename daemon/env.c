@@ -66,7 +66,7 @@ int hcpd_env_open(hcpd_env *e, const char *dir, size_t initial, bool readonly, u
     rc = mdb_env_create(&e->env);
     if (rc)
         return rc;
-    if ((rc = mdb_env_set_maxdbs(e->env, 16)) ||
+    if ((rc = mdb_env_set_maxdbs(e->env, 32)) ||
         (rc = mdb_env_set_maxreaders(e->env, maxreaders)) ||
         (rc = mdb_env_set_mapsize(e->env, e->mapsize)))
         return rc;

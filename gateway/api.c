@@ -18,6 +18,7 @@
 #include "json.h"
 #include "rules.h"
 #include "record.h"
+#include "tlog.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     500
@@ -341,6 +342,8 @@ static void handle(void *arg, hcpd_req *r)
         get ? offload(g, r, get_access_log_work) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */
         get ? gw_feed_handle(g, r) : not_allowed(r);
+    else if (gw_tlog_is_route(p)) /* public: the transparency log, tlog.c */
+        get ? gw_tlog_handle(g, r) : not_allowed(r);
     else
         hcpd_req_reply_error(r, 404, "not_found", "no such route");
 }
@@ -349,7 +352,7 @@ static bool is_public(const char *method, const char *path)
 {
     (void)method;
     return is(path, "/healthz") || is(path, "/") || is(path, "/index.html") ||
-           gw_feed_is_route(path);
+           gw_feed_is_route(path) || gw_tlog_is_route(path);
 }
 
 /* A bearer token other than admin.token: a named account (accounts.h). */

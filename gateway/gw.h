@@ -42,6 +42,7 @@ typedef struct gw_ingest gw_ingest;         /* ingest.c */
 typedef struct gw_writer gw_writer;         /* writer.c */
 typedef struct gw_canary gw_canary;         /* canary.c */
 typedef struct gw_feed_cache gw_feed_cache; /* feed_cache.c */
+typedef struct gw_tlog gw_tlog;             /* tlog.c */
 
 typedef struct gw {
     gw_config cfg;
@@ -54,6 +55,7 @@ typedef struct gw {
     gw_canary *canary;
     gw_feed_cache *feed_cache;    /* the feed's rendered pages (gwfeed.h) */
     struct gw_calendar *calendar; /* the federation calendar's state (gwcalendar.h) */
+    gw_tlog *tlog;                /* the transparency log's key and checkpoint (tlog.h) */
     hcpd_http *http;
     hcpd_acct acct;  /* named accounts and the access log (daemon/accounts.h) */
     char token[128]; /* the admin bearer token: the account "admin" */

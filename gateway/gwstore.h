@@ -47,6 +47,7 @@ struct gw_store {
     hcpd_env db;
     MDB_dbi meta, log, counties, proofs, cases, case_ev, feed;
     MDB_dbi checks;     /* the gateway's findings and tallies (checks.h) */
+    MDB_dbi tlog;       /* the transparency log (tlog.h) */
     hcp_sealer *sealer; /* borrowed */
     /* The public feed: feed_dirty is set (loop thread) when the write
      * transaction being built changed a case's entry; after its commit the

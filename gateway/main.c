@@ -20,6 +20,7 @@
 #include "plog.h"
 #include "gw.h"
 #include "repl.h"
+#include "tlog.h"
 
 #define PROG "hcp-gateway"
 
@@ -67,6 +68,11 @@ static int main_start(gw *g)
         fprintf(stderr, PROG ": cannot start the writer: %s\n", hcp_strerror(rc));
         return rc;
     }
+    if ((rc = gw_tlog_start(g)) != HCP_OK) { /* the transparency log's key and checkpoint */
+        fprintf(stderr, PROG ": cannot start the transparency log: %s\n", hcp_strerror(rc));
+        gw_writer_stop(g);
+        return rc;
+    }
     if ((rc = gw_ingest_start(g)) != HCP_OK) {
         fprintf(stderr, PROG ": cannot listen on %s: %s\n", g->cfg.listen, hcp_strerror(rc));
         gw_writer_stop(g);
@@ -107,6 +113,7 @@ static int main_serve(gw *g)
     gw_calendar_watch_stop(g->calendar);
     gw_canary_stop(g);
     gw_http_stop(g);   /* new requests get 503; in-flight ones are answered */
+    gw_tlog_stop(g);   /* its timer; the last checkpoint was signed */
     gw_writer_stop(g); /* everything queued is committed and answered */
     gw_ingest_stop(g); /* then the workers and the socket go */
     return HCP_OK;
@@ -122,6 +129,7 @@ static void main_teardown(gw *g)
     if (g->store != NULL) {
         gw_store_close(g);
     }
+    gw_tlog_free(g); /* its timer was closed above */
     gw_calendar_free(g->calendar);
     hcp_sealer_free(g->sealer);
     hcp_cal_free(g->cal);

@@ -20,6 +20,7 @@
 #include "be.h"
 #include "record.h"
 #include "rules.h"
+#include "tlog.h"
 
 #define GW_MAP_INITIAL (256u << 20)
 #define COUNTY_VAL_LEN (8 + HCP_HASH_LEN + 1 + 8 + 8 + 8)
@@ -253,6 +254,8 @@ int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case 
         MDB_val k = {gws_feed_key(kb, hcp_case_updated_at(c), c->id), kb}, v = {val.len, val.data};
         rc = gws_err(mdb_put(txn, s->feed, &k, &v, 0));
     }
+    if (rc == HCP_OK) /* the transparency log: the entry as disclosed, in this transaction */
+        rc = gw_tlog_disclose(s->tlog, txn, val.data, val.len);
     hcp_buf_free(&val);
     if (rc == HCP_OK)
         s->feed_dirty = true;
@@ -337,6 +340,8 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "feed", MDB_CREATE, &s->feed);
     if (!rc) /* the checks' findings and tallies (checks.h) */
         rc = mdb_dbi_open(txn, "checks", MDB_CREATE, &s->checks);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "tlog", MDB_CREATE, &s->tlog);
     return rc;
 }
 

@@ -5,10 +5,10 @@
 set -euo pipefail
 
 # build: compiler, build system, the libraries (OpenSSL's libcrypto for
-# librepl's signatures), JSON, unit tests
+# librepl's signatures; libcurl for hcp-verify reading a URL), JSON, unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libhttp-parser-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev libssl-dev
-      libjansson-dev libcmocka-dev python3 openssl clang-format clang-tidy)
+      libjansson-dev libcmocka-dev libcurl4-openssl-dev python3 openssl clang-format clang-tidy)
 # extra groups: "bench" adds the load generator, "browser" the headless
 # browser the disclosure page's system test drives, "node" Node.js and npm
 # for the feed's schema and feed-parser test (only when no npm is on PATH,

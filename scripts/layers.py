@@ -19,6 +19,7 @@ ALLOWED = {
     "daemon": {"core"},
     "node": {"core", "replication", "daemon"},
     "gateway": {"core", "replication", "daemon"},
+    "verify": {"core"},  # hcp-verify: public data only, the core's log and note code
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

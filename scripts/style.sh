@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:?usage: scripts/style.sh BUILD_DIR [JOBS]}
 jobs=${2:-2}
-tidy_dirs=(core daemon node gateway replication certs)
+tidy_dirs=(core daemon node gateway replication certs verify)
 
 if [ ! -f "$build/compile_commands.json" ]; then
   echo "style.sh: $build/compile_commands.json missing (configure with cmake first)" >&2

@@ -1,0 +1,54 @@
+/*
+ * tlog.h — the gateway's public transparency log (docs/transparency.md):
+ * every public feed entry, as disclosed, is a leaf of an RFC 6962 Merkle
+ * tree kept in the store's LMDB (dbi "tlog"), appended in the transaction
+ * that writes the entry (gws_feed_update), so the log and the feed never
+ * disagree after a commit. A checkpoint (core/note.h), signed with the
+ * gateway's Ed25519 key (DIR.keys/log.key, made 0600 at first start), is
+ * renewed on the loop at least every second while entries arrive; the
+ * checkpoint, the key and the tiles (C2SP tlog-tiles, core/merkle.h) are
+ * served at the public routes GET /log/checkpoint, /log/key, /log/tile/...
+ *
+ * The dbi "tlog" (keys built here only): "n" -> be64 tree size; 'e' | be64
+ * i -> entry i; 'h' | u8 level | be64 i -> stored hash (level, i), every
+ * complete subtree's (core/merkle.h).
+ */
+#ifndef GW_TLOG_H
+#define GW_TLOG_H
+
+#include <lmdb.h>
+
+#include "gw.h"
+
+/* Append entry (len bytes, borrowed) as the next leaf in txn (the
+ * caller's write transaction) of the dbi tlog. HCP_ERANGE when the entry
+ * is longer than a tile's entry can be (HCP_TILE_ENTRY_MAX); LMDB's
+ * errors as hcpd_mdb_err maps them (HCP_EFULL: the caller grows the map
+ * and redoes the transaction, this leaf with it); HCP_ECRYPTO. */
+HCP_NODISCARD int gw_tlog_append(MDB_txn *txn, MDB_dbi tlog, const void *entry, size_t len);
+/* The hook of gws_feed_update: the stored feed value (value, len bytes,
+ * feed_entry.h) of a case as just written in txn; its JSON entry (what
+ * the feed serves, without the read-time "deadline_met") becomes the next
+ * leaf. An entry over HCP_TILE_ENTRY_MAX is logged (tlog.entry_too_large)
+ * and left out rather than stop replication. Errors: HCP_EFORMAT (not a
+ * feed value), gw_tlog_append's. */
+HCP_NODISCARD int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *value, size_t len);
+/* The tree size in txn (0 for a new log). LMDB's errors. */
+HCP_NODISCARD int gw_tlog_size(MDB_txn *txn, MDB_dbi tlog, uint64_t *size);
+
+/* Load (or at first start create) the log's signing key, sign the
+ * current tree and start the checkpoint timer on g->loop: g->tlog.
+ * HCP_EIO (key file: logged), HCP_EFORMAT (a key file that is not one),
+ * HCP_ENOMEM, LMDB's errors. Call after gw_store_open, before HTTP. */
+HCP_NODISCARD int gw_tlog_start(gw *g);
+/* Stop the timer and close its handle (the loop runs the close). */
+void gw_tlog_stop(gw *g);
+/* Free g->tlog after the loop closed its handles (NULL-safe). */
+void gw_tlog_free(gw *g);
+
+/* True for the log's public routes (/log/...). */
+bool gw_tlog_is_route(const char *path);
+/* Answer a GET or HEAD of a /log/ route (any thread of the server). */
+void gw_tlog_handle(gw *g, hcpd_req *r);
+
+#endif
