@@ -46,7 +46,7 @@ HCP_NODISCARD int gw_plog_append(gw_store *s, MDB_txn *txn, const char *target, 
 
 /*
  * The apply-hook table: fn runs in the append's transaction when an entry
- * of `type` is appended at the gateway (H8's calendar applies itself at
+ * of `type` is appended at the gateway (the federation calendar applies itself at
  * the gateway this way). It returns HCP_OK to let the append go on, or an
  * error that refuses it (HCP_EINVAL/HCP_ERULE for a body it does not
  * accept: the HTTP route answers 422; a store error as it came). It must
