@@ -104,9 +104,9 @@ void gw_calendar_watch_stop(gw_calendar *gc);
 
 /* `hcp-gateway calendar show --data DIR` (the version in force, its years
  * and days) and `hcp-gateway calendar publish --data DIR [--seal-key-file
- * F] FILE` (validate FILE, store it as the next version — today applied
- * directly, the integrator makes it a province log entry — and print the
- * new version). 0 done; 1 refused or failed; 2 bad flags. main passes
+ * F] FILE` (validate FILE, append it to the province log as the next
+ * version, which the "calendar" hook applies in the same transaction, and
+ * print the new version). 0 done; 1 refused or failed; 2 bad flags. main passes
  * argc - 1, argv + 1. */
 int gw_cmd_calendar(int argc, char **argv);
 

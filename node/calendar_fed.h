@@ -71,8 +71,8 @@ HCP_NODISCARD int node_calendar_recount_all(node_store *s, MDB_txn *txn, const h
                                             node_calendar_recount *r);
 
 /*
- * The `calendar` directive's handler (node_directive_fn, docs/replication.md
- * and DIRECTIVES.md's registry): body_mp is {version, tsv}. In txn: check
+ * The `calendar` directive's handler (node_directive_fn, node/directive.h;
+ * docs/directives.md): body_mp is {version, tsv}. In txn: check
  * version > the stored one, parse the TSV, store it, recount every open
  * case; the parsed calendar waits in arg (a node_calendar *) for
  * node_calendar_after. Returns HCP_OK (applied), HCP_ERULE (refused; why

@@ -5,7 +5,8 @@
  * refusals), the gateway's province-log hook (gateway/gwcalendar.h), and
  * the same versions applied to a node store and a gateway store holding
  * the same cases: every case's deadlines compared, case by case. The
- * integrator calls these handlers through the directive transport. */
+ * daemons call these handlers through the directive transport
+ * (docs/directives.md); the calendar_fed system test covers that path. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
