@@ -177,6 +177,11 @@ class DirectiveFaults(unittest.TestCase):
             e.finish()
         say("stream: %d sent, %d errors; proxy cut %d connections; evaluations %d/%d",
             len(stream.sent), stream.errors, proxy.cuts, evals[0].ok, evals[1].ok)
+        # the link heals: a proxy that cuts every connection within ~100 ms
+        # on a loaded machine can outrun the TLS handshake and the catch-up
+        # for ever (seen once: county B stuck at 17 of 1,365 events), so
+        # convergence is judged after the cuts, as test_repl_faults does
+        proxy.chaos = False
         self.assertGreater(len(stream.sent), 2 * KILLS)
         plog = sorted((d["seq"], d["target"]) for d in
                       gw.get("/v1/directives?limit=500").json()["directives"])
