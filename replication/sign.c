@@ -614,29 +614,21 @@ static int peer_check_chain(repl_verifier *v, X509 *crt, const char **why)
     return HCP_OK;
 }
 
-/* Parse and verify one DER certificate (the caller's bytes, copied; bytes
- * after the certificate are ignored, as mbedtls did); *out owned by the
- * caller (repl_peer_free); *reason static on HCP_EAUTH. */
-int repl_peer_new(repl_verifier *v, const uint8_t *der, size_t len, repl_peer **out,
-                  const char **reason)
+/* What both kinds of peer share: decode the DER certificate (bytes after
+ * it are ignored, as mbedtls did), require a P-256 key and a chain to the CA (and the
+ * CRL) of v, keep a copy of the DER. *out on HCP_OK; HCP_EAUTH with
+ * *reason set (bad_cert, or the chain's why), HCP_ENOMEM, or the chain
+ * check's error. The caller checks the identity. */
+static int peer_load(repl_verifier *v, const uint8_t *der, size_t len, repl_peer **out,
+                     const char **reason)
 {
-    if (reason != NULL)
-        *reason = "bad_cert";
-    if (v == NULL || der == NULL || len == 0 || len > REPL_CERT_MAX || out == NULL ||
-        reason == NULL)
-        return HCP_EINVAL;
-    *out = NULL;
     repl_peer *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return HCP_ENOMEM;
     int rc = HCP_EAUTH;
-    char cn[CN_MAX + 1];
     const unsigned char *q = der;
-    if ((p->crt = d2i_X509(NULL, &q, (long)len)) == NULL || q <= der || q > der + len) {
-        ERR_clear_error();
-        goto fail;
-    }
-    if (!pk_is_p256(X509_get0_pubkey(p->crt))) {
+    if ((p->crt = d2i_X509(NULL, &q, (long)len)) == NULL || q <= der || q > der + len ||
+        !pk_is_p256(X509_get0_pubkey(p->crt))) {
         ERR_clear_error();
         goto fail;
     }
@@ -648,21 +640,43 @@ int repl_peer_new(repl_verifier *v, const uint8_t *der, size_t len, repl_peer **
         *reason = why;
         goto fail;
     }
-    if (!subject_cn(p->crt, cn) || !hcp_county_str_ok(cn)) {
-        *reason = "not_a_county";
-        goto fail;
-    }
     p->der_len = (size_t)(q - der);
     rc = HCP_ENOMEM;
     if ((p->der = malloc(p->der_len)) == NULL)
         goto fail;
     memcpy(p->der, der, p->der_len);
-    memcpy(p->county, cn, HCP_COUNTY_LEN + 1);
     *out = p;
     return HCP_OK;
 fail:
     repl_peer_free(p);
     return rc;
+}
+
+/* Parse and verify one county's DER certificate (the caller's bytes,
+ * copied); *out owned by the caller (repl_peer_free); *reason static on
+ * HCP_EAUTH. */
+int repl_peer_new(repl_verifier *v, const uint8_t *der, size_t len, repl_peer **out,
+                  const char **reason)
+{
+    if (reason != NULL)
+        *reason = "bad_cert";
+    if (v == NULL || der == NULL || len == 0 || len > REPL_CERT_MAX || out == NULL ||
+        reason == NULL)
+        return HCP_EINVAL;
+    *out = NULL;
+    repl_peer *p;
+    int rc = peer_load(v, der, len, &p, reason);
+    if (rc != HCP_OK)
+        return rc;
+    char cn[CN_MAX + 1];
+    if (!subject_cn(p->crt, cn) || !hcp_county_str_ok(cn)) {
+        *reason = "not_a_county";
+        repl_peer_free(p);
+        return HCP_EAUTH;
+    }
+    memcpy(p->county, cn, HCP_COUNTY_LEN + 1);
+    *out = p;
+    return HCP_OK;
 }
 
 /* Free p; NULL is fine. */
@@ -763,40 +777,19 @@ int repl_gateway_new(repl_verifier *v, const uint8_t *der, size_t len, const cha
         name[0] == '\0' || out == NULL || reason == NULL)
         return HCP_EINVAL;
     *out = NULL;
-    repl_peer *p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        return HCP_ENOMEM;
-    int rc = HCP_EAUTH;
-    const unsigned char *q = der;
-    if ((p->crt = d2i_X509(NULL, &q, (long)len)) == NULL || q <= der || q > der + len ||
-        !pk_is_p256(X509_get0_pubkey(p->crt))) {
-        ERR_clear_error();
-        goto fail;
-    }
-    const char *why = NULL;
-    if ((rc = peer_check_chain(v, p->crt, &why)) != HCP_OK)
-        goto fail;
-    rc = HCP_EAUTH;
-    if (why != NULL) {
-        *reason = why;
-        goto fail;
-    }
+    repl_peer *p;
+    int rc = peer_load(v, der, len, &p, reason);
+    if (rc != HCP_OK)
+        return rc;
     /* subjectAltName DNS entries, else the CN (as the TLS client checks it) */
     if (X509_check_host(p->crt, name, strlen(name), 0, NULL) != 1) {
         ERR_clear_error();
         *reason = "wrong_name";
-        goto fail;
+        repl_peer_free(p);
+        return HCP_EAUTH;
     }
-    p->der_len = (size_t)(q - der);
-    rc = HCP_ENOMEM;
-    if ((p->der = malloc(p->der_len)) == NULL)
-        goto fail;
-    memcpy(p->der, der, p->der_len);
     *out = p;
     return HCP_OK;
-fail:
-    repl_peer_free(p);
-    return rc;
 }
 
 /* Check a province log entry's signature made by p's key. */
