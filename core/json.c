@@ -694,19 +694,6 @@ static int read_step_fields(const json_t *obj, hcp_event *ev, hcp_json_err *err)
  * case_open or overdue, which only the node itself records). */
 static int read_step_type(const json_t *obj, hcp_event *ev, hcp_json_err *err)
 {
-    static const char *const steps[] = {NULL,
-                                        "verify_start",
-                                        "notify_staff",
-                                        "verify_conclude",
-                                        "dispute_file",
-                                        "dispute_decide",
-                                        "rectify_assign",
-                                        "rectify_extend",
-                                        "rectify_done",
-                                        "feedback",
-                                        "revisit",
-                                        "close",
-                                        "correction_answer"};
     char path[sizeof(err->field)];
     const json_t *v = field(obj, "", "type", path, sizeof(path));
     if (v == NULL)
@@ -716,8 +703,13 @@ static int read_step_type(const json_t *obj, hcp_event *ev, hcp_json_err *err)
     const char *s = json_string_value(v);
     int type = HCP_LOOKUP(hcp_ev_type_names, s, json_string_length(v));
     if (type == 0 || step_keys[type][0] == NULL) {
+        const char *steps[HCP_EV_COUNT_] = {NULL}; /* the types with step keys */
+        int nsteps = 1;
+        for (int t = 1; t < HCP_EV_COUNT_; t++)
+            if (step_keys[t][0] != NULL)
+                steps[nsteps++] = hcp_ev_type_names[t];
         char list[200];
-        names_list(list, sizeof(list), NAMES(steps));
+        names_list(list, sizeof(list), steps, nsteps);
         return INVALID(err, path, "type \"%.*s\" is not a step a client may post; steps are: %s",
                        echo_len(s, ECHO_MAX), s, list);
     }
