@@ -237,25 +237,25 @@ __attribute__((format(printf, 4, 5))) static int refuse(char *why, size_t why_le
     return HCP_ERULE;
 }
 
-int node_calendar_apply(void *arg, node_store *s, MDB_txn *txn, uint64_t seq, const void *body_mp,
-                        size_t body_len, char *why, size_t why_len)
+/* The version stored in txn (0 when none or unreadable) or a store error. */
+static int in_force_version(node_store *s, MDB_txn *txn, uint32_t *version)
 {
-    node_calendar *nc = arg;
-    if (nc == NULL || s == NULL || txn == NULL || body_mp == NULL)
-        return HCP_EINVAL;
-    hcp_calver v, cur;
-    if (hcp_calver_decode(body_mp, body_len, &v) != HCP_OK)
-        return refuse(why, why_len, "bad_body", "want {version, tsv}");
+    hcp_calver cur;
     int rc = node_calendar_stored(s, txn, &cur);
-    uint32_t in_force = rc == HCP_OK ? cur.version : 0;
-    if (rc != HCP_OK && rc != HCP_ENOTFOUND && rc != HCP_EFORMAT)
-        return rc; /* the store's error: abort, do not refuse */
-    if (v.version <= in_force)
-        return refuse(why, why_len, "stale_version", "version %u is not newer than %u in force",
-                      v.version, in_force);
+    *version = rc == HCP_OK ? cur.version : 0;
+    return rc == HCP_OK || rc == HCP_ENOTFOUND || rc == HCP_EFORMAT ? HCP_OK : rc;
+}
+
+/* Parse v, store it as the calendar in force and recount every open case
+ * in txn; the parsed calendar waits in nc for node_calendar_after(seq).
+ * HCP_ERULE (why says) for a TSV that does not parse, or a store error. */
+static int take(node_calendar *nc, node_store *s, MDB_txn *txn, uint64_t seq, const hcp_calver *cv,
+                char *why, size_t why_len)
+{
+    const hcp_calver v = *cv;
     hcp_cal *cal = NULL;
     char perr[128] = "";
-    rc = hcp_cal_parse(v.tsv, v.tsv_len, &cal, perr, sizeof(perr));
+    int rc = hcp_cal_parse(v.tsv, v.tsv_len, &cal, perr, sizeof(perr));
     if (rc == HCP_ENOMEM)
         return rc;
     if (rc != HCP_OK)
@@ -274,6 +274,46 @@ int node_calendar_apply(void *arg, node_store *s, MDB_txn *txn, uint64_t seq, co
     nc->pending_seq = seq;
     recount_log(v.version, &r);
     return HCP_OK;
+}
+
+int node_calendar_apply(void *arg, node_store *s, MDB_txn *txn, uint64_t seq, const void *body_mp,
+                        size_t body_len, char *why, size_t why_len)
+{
+    node_calendar *nc = arg;
+    if (nc == NULL || s == NULL || txn == NULL || body_mp == NULL)
+        return HCP_EINVAL;
+    hcp_calver v;
+    if (hcp_calver_decode(body_mp, body_len, &v) != HCP_OK)
+        return refuse(why, why_len, "bad_body", "want {version, tsv}");
+    uint32_t in_force = 0;
+    int rc = in_force_version(s, txn, &in_force);
+    if (rc != HCP_OK)
+        return rc; /* the store's error: abort, do not refuse */
+    if (v.version <= in_force)
+        return refuse(why, why_len, "stale_version", "version %u is not newer than %u in force",
+                      v.version, in_force);
+    return take(nc, s, txn, seq, &v, why, why_len);
+}
+
+int node_calendar_restore(void *arg, node_store *s, MDB_txn *txn, uint64_t seq, const void *body_mp,
+                          size_t body_len)
+{
+    node_calendar *nc = arg;
+    if (nc == NULL || s == NULL || txn == NULL || body_mp == NULL)
+        return HCP_EINVAL;
+    hcp_calver v;
+    char why[128] = "";
+    if (hcp_calver_decode(body_mp, body_len, &v) != HCP_OK)
+        return HCP_EINVAL;
+    uint32_t in_force = 0;
+    int rc = in_force_version(s, txn, &in_force);
+    if (rc != HCP_OK || v.version <= in_force)
+        return rc; /* a store error; or this version (or a later one) is here already */
+    rc = take(nc, s, txn, seq, &v, why, sizeof(why));
+    if (rc == HCP_ERULE)
+        node_log("warn", "calendar.restore_refused", "seq=%llu why=\"%s\"", (unsigned long long)seq,
+                 why);
+    return rc;
 }
 
 void node_calendar_after(void *arg, uint64_t seq)
