@@ -508,6 +508,9 @@ def main(argv):
     print("  results: %s (key \"directives\")" % path)
     if not r["posted_201"] or r["missing_at_nodes"] or r["missing_at_gateway"]:
         return 1
+    rounds = (r.get("fleet") or {}).get("rounds", [])
+    if FLEET_N > 0 and (not rounds or any(rd.get("gateway_all_ms") is None for rd in rounds)):
+        return 1  # not every county applied within 60 s: not measured
     return 0
 
 
