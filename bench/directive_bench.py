@@ -395,6 +395,13 @@ def report(r):
             row("  %s p50/p99/max ms" % name, "%s / %s / %s" % (
                 x.get("p50_ms"), x.get("p99_ms"), x.get("max_ms")), "%s nodes" % x.get("n"))
     row("gateway peak (VmHWM)  MB", "%.1f" % ((fr.get("gateway_VmHWM_kib") or 0) / 1024))
+    row("CPU s per s idle: gateway / bench_fleet", "%s / %s" % (
+        fr.get("cpu_s_per_s_idle", {}).get("gateway"),
+        fr.get("cpu_s_per_s_idle", {}).get("bench_fleet")), "pings and batches only")
+    c = fr.get("cpu_s_rounds", {})
+    row("CPU s in the rounds: gateway / bench_fleet", "%s / %s" % (
+        c.get("gateway"), c.get("bench_fleet")), "machine %s of %s cores x %s s" % (
+        c.get("machine_busy"), c.get("cores"), c.get("wall")))
     row("bench_fleet errors by kind", json.dumps((fr.get("summary") or {}).get("errors", {})))
     print("  " + "-" * 76)
 
@@ -435,6 +442,14 @@ def fleet_run(build, out):
         res["connect_all_s"] = round(conn["ack_all_s"], 2)
         say("directives: fleet connected in %.1f s" % conn["ack_all_s"])
         time.sleep(5)
+        # CPU of the gateway and of bench_fleet: 5 idle s (pings and the
+        # nodes' batches only), then the rounds
+        pids = {"gateway": b.gw.pid, "bench_fleet": b.fleet.pid}
+        c0, w0 = {k: cpu_seconds(p) or 0.0 for k, p in pids.items()}, time.monotonic()
+        time.sleep(5)
+        c1, w1 = {k: cpu_seconds(p) or 0.0 for k, p in pids.items()}, time.monotonic()
+        res["cpu_s_per_s_idle"] = {k: round((c1[k] - c0[k]) / (w1 - w0), 3) for k in pids}
+        busy0 = machine_busy_seconds()
         hc = http.client.HTTPConnection("127.0.0.1", b.hport, timeout=60)
         for r in range(FLEET_ROUNDS):
             b.command("dwatch")
@@ -474,6 +489,12 @@ def fleet_run(build, out):
                 "%s ms" % (r + 1, seq, n, rd["gateway_all_ms"]))
             time.sleep(5)
         hc.close()
+        c2, w2, busy1 = {k: cpu_seconds(p) or 0.0 for k, p in pids.items()}, time.monotonic(), \
+            machine_busy_seconds()
+        res["cpu_s_rounds"] = dict({k: round(c2[k] - c1[k], 2) for k in pids},
+                                   wall=round(w2 - w1, 2), cores=os.cpu_count())
+        if busy0 is not None and busy1 is not None:
+            res["cpu_s_rounds"]["machine_busy"] = round(busy1 - busy0, 2)
         b.command("stop")
         res["summary"] = nth("summary", 1, 120)
         b.sampler.stop.set()
