@@ -341,8 +341,14 @@ static void handle(void *arg, hcpd_req *r)
 static bool is_public(const char *method, const char *path)
 {
     (void)method;
-    return is(path, "/healthz") || gw_www_is_route(path) || gw_feed_is_route(path) ||
-           gw_tlog_is_route(path);
+    return is(path, "/healthz") || is(path, "/") || is(path, "/index.html") ||
+           gw_feed_is_route(path) || gw_tlog_is_route(path);
+}
+
+/* Public: the routes above and every file of the page (www.c). */
+static bool is_public_or_page(const char *method, const char *path)
+{
+    return gw_www_is_route(path) || is_public(method, path);
 }
 
 /* A bearer token other than admin.token: a named account (accounts.h). */
@@ -359,7 +365,7 @@ int gw_http_start(gw *g)
         return rc;
     hcpd_http_cfg cfg = {.listen = g->cfg.listen_http,
                          .token = g->token,
-                         .is_public = is_public,
+                         .is_public = is_public_or_page,
                          .handle = handle,
                          .arg = g,
                          .authenticate = authenticate,
