@@ -66,13 +66,17 @@
     return t;
   }
 
-  /* A round upper bound for the count axis (1, 2, 5 × 10^n). */
+  /* The count axis's top: 4 steps of a round whole number (1, 2, 2.5 or 5 × 10^n), so
+   * that every grid line is a whole count at or above v. */
   function niceMax(v) {
-    if (v <= 5) return 5;
-    var p = Math.pow(10, Math.floor(Math.log(v) / Math.LN10));
-    var steps = [1, 2, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
-    return 10 * p;
+    var need = Math.max(1, v / 4), p = 1;
+    while (p * 10 <= need) p *= 10;
+    var steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) {
+      var st = steps[i] * p;
+      if (st >= need && st === Math.floor(st)) return 4 * st;
+    }
+    return 40 * p;
   }
 
   /*

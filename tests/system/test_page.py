@@ -586,12 +586,17 @@ class GatewayPage(PageCase):
 
     @classmethod
     def populate(cls):
-        """Per county two open complaints and a one-star review walked to
-        closed (substantiated, rectified, revisited); waits for the feed."""
+        """Per county two open complaints, one received 40 days ago and left
+        open (overdue now: late although open), and a one-star review walked
+        to closed (substantiated, rectified, revisited); waits for the feed."""
         made, closed = {}, {}
+        cls.overdue = {}
         for c, node in cls.nodes.items():
             ids = [node.new_case(content="%s 投诉：材料反复提交，电话13912345678" % c)["id"],
                    node.new_case(complainant=None, content="%s 投诉：等候时间过长" % c)["id"]]
+            cls.overdue[c] = node.new_case(complainant=None, at=hcptest.days_ago(40),
+                                           content="%s 投诉：四十天前受理，至今未办结" % c)["id"]
+            ids.append(cls.overdue[c])
             j = node.evaluate(1, complainant={"name": "评价人", "phone": "13700000001"},
                               content="%s 差评：窗口态度差" % c)
             cid = j["case"]
@@ -653,7 +658,11 @@ class GatewayPage(PageCase):
             target = urllib.parse.urljoin(atom_url, html_links[0])
             self.assertEqual(target, self.url + "case.html?id=" + cid)
             n += 1
-        self.assertGreaterEqual(n, 6)
+        self.assertGreaterEqual(n, 8)
+        c = dom(self.url + "case.html?id=" + self.overdue["632801"])
+        facts = {e["attrs"]["data-k"]: e["text"] for e in c.find(tag="dd")}
+        self.assertEqual(facts["deadline_met"], "否（已超过办理期限）", facts)
+        self.assertEqual(facts["region"], "海西蒙古族藏族自治州 格尔木市", facts)
         cid = self.closed["630102"]
         c = dom(self.url + "case.html?id=" + cid)
         self.assertEqual(c.body("data-state"), "ready", c.by_id("state"))
@@ -676,7 +685,11 @@ class GatewayPage(PageCase):
             self.skipTest("hcp-gateway has no /feed/stats.json yet (404)")
         self.assertEqual(r.status, 200, r)
         j = r.json()
-        self.assertEqual(j["total"]["cases"], 6, j["total"])
+        self.assertEqual(j["total"]["cases"], 8, j["total"])
+        # the two open cases received 40 days ago are late, and the rate shows it
+        self.assertGreaterEqual(j["total"]["late"], 2, j["total"])
+        self.assertLess(j["total"]["on_time_rate"], 1, j["total"])
+        self.assertEqual(len(j["by_month"]), 2, j["by_month"])
         d = dom(self.url)
         self.assertEqual(d.body("data-state"), "ready", d.by_id("state"))
         self.check_figures(d, self.gw.get("/feed/stats.json", token=None).json())
@@ -684,7 +697,8 @@ class GatewayPage(PageCase):
         ids = {e["attrs"]["data-id"] for e in d.find(tag="tr") if "data-id" in e["attrs"]}
         self.assertEqual(ids, {i for c in self.made for i in self.made[c]})
         today = hcptest.now().strftime("%Y-%m-%d")
-        for frm, to in ((today, today), ("2020-01-01", "2020-12-31")):
+        old = (hcptest.now() - datetime.timedelta(days=40)).strftime("%Y-%m-%d")
+        for frm, to in ((today, today), (old, old), ("2020-01-01", "2020-12-31")):
             q = "?from=%s&to=%s" % (frm, to)
             want = self.gw.get("/feed/stats.json" + q, token=None)
             self.assertEqual(want.status, 200, want)
