@@ -77,7 +77,7 @@ def chromium(url, *extra, budget=5000, timeout=120):
     """Run headless chromium on url with extra flags; returns stdout (text)."""
     prof = tempfile.mkdtemp(prefix="hcp-page-chromium-")
     cmd = [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-quic", "--lang=zh-CN", "--no-first-run", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
            "--user-data-dir=" + prof, "--virtual-time-budget=%d" % budget] + list(extra) + [url]
     try:
