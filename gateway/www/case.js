@@ -118,8 +118,20 @@
   var q = H.query({ service_request_id: id });
   $("l-json").href = "feed/requests.json" + q;
   $("l-atom").href = "feed/atom.xml" + q;
+  function pick(j) {
+    return H.entriesOf(j).filter(function (e) { return e && e.service_request_id === id; })[0];
+  }
   H.getJSON("feed/requests.json" + q).then(function (j) {
-    var found = H.entriesOf(j).filter(function (e) { return e && e.service_request_id === id; })[0];
+    var found = pick(j);
+    /* other cases in the answer: a static server that ignored the query;
+     * a published copy keeps each case at feed/case/ID.json (docs/page.md) */
+    if (!found && H.entriesOf(j).length > 0) {
+      return H.getJSON("feed/case/" + encodeURIComponent(id) + ".json").then(pick, function () {
+        return null;
+      });
+    }
+    return found;
+  }).then(function (found) {
     if (!found) {
       missing("未找到编号为 " + id + " 的公开信息。请核对编号；新受理的件在县级平台同步后即可查到。", "notfound");
       return;

@@ -319,8 +319,12 @@ def stub_stats(entries, frm, to):
 
 
 class Stub(http.server.BaseHTTPRequestHandler):
+    """Serves gateway/www, the feed and stats.json; STATIC: like a plain web
+    server over a published copy (the feed's query ignored: its first page;
+    feed/case/ID.json per case, docs/transparency.md "Publishing")."""
     ENTRIES = []
     STATS_BROKEN = False
+    STATIC = False
     seen = []
 
     def do_GET(self):
@@ -342,6 +346,17 @@ class Stub(http.server.BaseHTTPRequestHandler):
                 if k in q and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", q[k]):
                     return self.reply(400, "application/json", b'{"error":"invalid_parameter"}')
             self.json(stub_stats(self.ENTRIES, q.get("from"), q.get("to")))
+        elif u.path == "/feed/requests.json" and self.STATIC:
+            Stub.seen.append(("static-feed", q))
+            self.json(self.ENTRIES[:50])
+        elif u.path.startswith("/feed/case/") and self.STATIC:
+            Stub.seen.append(("static-case", u.path))
+            cid = urllib.parse.unquote(u.path[len("/feed/case/"):-len(".json")])
+            rows = [e for e in self.ENTRIES if e["service_request_id"] == cid]
+            if rows:
+                self.json(rows)
+            else:
+                self.reply(404, "text/html", b"<h1>404</h1>")
         elif u.path == "/feed/requests.json":
             Stub.seen.append(("feed", q))
             rows = [e for e in self.ENTRIES
@@ -412,6 +427,10 @@ class StubSite(PageCase):
     def setUp(self):
         Stub.seen = []
         Stub.STATS_BROKEN = False
+        Stub.STATIC = False
+
+    def tearDown(self):
+        Stub.STATIC = False
 
     def test_1_figures_and_charts(self):
         d = dom(self.url)
@@ -496,6 +515,23 @@ class StubSite(PageCase):
         self.assertEqual(c.body("data-state"), "invalid")
         self.assertIn("<b>x", c.by_id("missing-text")["text"])  # shown as text
         say("case page: %s steps %r", closed["service_request_id"], steps)
+
+    def test_3b_case_page_on_a_static_copy(self):
+        """A plain web server ignores ?service_request_id=: the page finds the
+        case in feed/case/ID.json of the published copy."""
+        Stub.STATIC = True
+        old = Stub.ENTRIES[120]
+        c = dom(self.url + "case.html?id=" + old["service_request_id"])
+        self.assertEqual(c.body("data-state"), "ready", c.by_id("state"))
+        self.assertEqual(c.by_id("case-id")["text"], old["service_request_id"])
+        self.assertIn(("static-case", "/feed/case/%s.json" % old["service_request_id"]), Stub.seen)
+        recent = Stub.ENTRIES[3]
+        Stub.seen = []
+        c = dom(self.url + "case.html?id=" + recent["service_request_id"])
+        self.assertEqual(c.body("data-state"), "ready")
+        self.assertFalse([k for k, _ in Stub.seen if k == "static-case"], Stub.seen)
+        c = dom(self.url + "case.html?id=630102-20260101-9999")
+        self.assertEqual(c.body("data-state"), "notfound")
 
     def test_4_stats_error(self):
         Stub.STATS_BROKEN = True
