@@ -29,8 +29,9 @@
 //     one with tlog.ProveTree and tlog.CheckTree;
 //  6. with -case, requires at least one entry whose service_request_id is ID.
 //
-// Exit status: 0 verified, 1 verification failed, 2 usage error or source
-// unreachable. Built offline from Debian's golang-golang-x-mod-dev
+// Exit status: 0 verified, 1 verification failed (a tile or bundle the
+// checkpoint covers that cannot be read included), 2 usage error, or the key
+// or checkpoint unreachable. Built offline from Debian's golang-golang-x-mod-dev
 // (GOPATH=/usr/share/gocode, GO111MODULE=off); tests/system/test_tlog_go.py.
 package main
 
