@@ -48,10 +48,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The system tests also drive headless Chromium and an npm feed checker:
-# their packages are installed here, before ctest's timeouts start.
+# The system tests also drive headless Chromium, an npm feed checker and
+# Go's transparency-log verifier: their packages are installed here, before
+# ctest's timeouts start.
 check: build
-	@bash scripts/deps.sh browser node
+	@bash scripts/deps.sh browser node go
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test: style check test-asan check-tsan
@@ -69,7 +70,7 @@ test-asan: deps
 	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
 	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl|http_limits|repl_hostile|accounts|freetext_privacy|case_numbers|rules_hold|directives|gateway_checks|calendar_fed|calendar_restore|case_number_gaps|tlog)$$'
+	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl|http_limits|repl_hostile|accounts|freetext_privacy|case_numbers|rules_hold|directives|gateway_checks|calendar_fed|calendar_restore|case_number_gaps|tlog|tlog_rebuild)$$'
 
 # The daemons' API and replication tests built with ThreadSanitizer: a race
 # makes the daemon exit 66 at its stop, which every test checks.

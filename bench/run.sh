@@ -21,6 +21,10 @@
 #   then bench/feed_bench.py: the public feed (issue #5) — a gateway holding
 #        HCP_BENCH_FEED_N cases from four nodes, /feed/requests.json pages
 #        against /healthz; added under "feed" (docs/bench.md "Feed")
+#   then bench/tlog_bench.py: the transparency log (issue #14) — catch-up of
+#        HCP_BENCH_TLOG_N case events with the log on and off, and checkpoint
+#        latency; added under "tlog" (docs/bench.md "Transparency log (issue
+#        #14)"); HCP_BENCH_TLOG_SKIP=1 skips it
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -186,6 +190,14 @@ fi
 echo
 echo "bench: public feed (bench/feed_bench.py)"
 python3 "$HERE/feed_bench.py" "$BUILD" "$OUT"
+
+# The transparency log (issue #14): catch-up with the log on and off, and
+# the time until a checkpoint covers a new leaf; adds "tlog" to results.json.
+if [ "${HCP_BENCH_TLOG_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: transparency log (bench/tlog_bench.py)"
+    python3 "$HERE/tlog_bench.py" "$BUILD" "$OUT"
+fi
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
 # gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the

@@ -30,8 +30,9 @@ HCP_NODISCARD int gw_tlog_append(MDB_txn *txn, MDB_dbi tlog, const void *entry, 
  * feed_entry.h) of a case as just written in txn; its JSON entry (what
  * the feed serves, without the read-time "deadline_met") becomes the next
  * leaf. An entry over HCP_TILE_ENTRY_MAX is logged (tlog.entry_too_large)
- * and left out rather than stop replication. Errors: HCP_EFORMAT (not a
- * feed value), gw_tlog_append's. */
+ * and left out rather than stop replication. With HCP_BENCH_TLOG_OFF=1 in
+ * the gateway's environment at start (benchmarks only) nothing is
+ * appended. Errors: HCP_EFORMAT (not a feed value), gw_tlog_append's. */
 HCP_NODISCARD int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *value, size_t len);
 /* The tree size in txn (0 for a new log). LMDB's errors. */
 HCP_NODISCARD int gw_tlog_size(MDB_txn *txn, MDB_dbi tlog, uint64_t *size);

@@ -12,12 +12,15 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # extra groups: "bench" adds the load generator, "browser" the headless
 # browser the disclosure page's system test drives, "node" Node.js and npm
 # for the feed's schema and feed-parser test (only when no npm is on PATH,
-# so a Node.js installed otherwise is left alone), "coverage" gcovr for
+# so a Node.js installed otherwise is left alone), "go" Go and Debian's
+# golang.org/x/mod sources (the transparency log's independent verifier,
+# tests/interop/, built offline), "coverage" gcovr for
 # `make coverage`, "package" the Debian packaging tools (`make package`)
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
     browser) pkgs+=(chromium fonts-wqy-microhei) ;; # the page test: browser, CJK font for screenshots
+    go) pkgs+=(golang-go golang-golang-x-mod-dev) ;; # test_tlog_go.py
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
     coverage) pkgs+=(gcovr) ;;
     package) pkgs+=(debhelper dpkg-dev help2man) ;; # make package (debian/, scripts/package.sh)
