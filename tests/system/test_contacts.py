@@ -19,8 +19,13 @@ and 630202 (Haidong):
           supervisors without any personal data, filters by county and
           prefecture, refuses an auditor; the cases and the public feed are
           untouched by them.
+  test_5  a node whose disk was replaced fetches its history back from the
+          gateway: its register (contacts, links, callers) is the same.
 """
 import datetime
+import os
+import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
@@ -195,6 +200,30 @@ class Contacts(unittest.TestCase):
         self.assertEqual(feed.status, 200, feed)
         self.assertNotIn("来访反映窗口态度", feed.text)
         self.assertNotIn("contact", feed.text)
+
+    def test_5_restored(self):
+        n = self.nodes[A]
+        before = n.get("/v1/contacts?month=" + self.month).json()  # admin: every role
+        self.assertTrue(before["personal"])
+        head = n.head()
+        self.assertEqual(n.stop(signal.SIGTERM), 0, hcptest.tail(n.stderr()))
+        d = os.path.join(self.tmp, "node-a-new-disk")
+        os.mkdir(d, 0o700)
+        shutil.copy(os.path.join(n.data, "api.token"), os.path.join(d, "api.token"))
+        os.chmod(os.path.join(d, "api.token"), 0o600)
+        os.mkdir(d + ".keys", 0o700)  # the seal key is kept apart from the data
+        shutil.copy(n.data + ".keys/seal.key", d + ".keys/seal.key")
+        os.chmod(d + ".keys/seal.key", 0o600)
+        r = hcptest.Node(county=A, data=d, args=["--sweep-interval", "86400", "--gateway",
+                                                 self.gw.url, "--insecure"])
+        self.procs.append(r)
+        r.start()
+        wait_until(lambda: (r.get("/v1/sync").json()["log_head"] >= head, "fetching"), 30,
+                   "the new disk to fetch its history back")
+        after = r.get("/v1/contacts?month=" + self.month).json()
+        self.assertEqual(after["contacts"], before["contacts"])
+        self.assertEqual((after["total"], after["linked"]), (before["total"], before["linked"]))
+        self.assertEqual(r.stop(signal.SIGTERM), 0, hcptest.tail(r.stderr()))
 
 
 if __name__ == "__main__":
