@@ -330,8 +330,15 @@ static int csv_field(hcp_buf *out, const char *s, bool first)
     bool quote = strpbrk(s, ",\"\r\n") != NULL;
     if (rc == HCP_OK && quote)
         rc = hcp_buf_append(out, "\"", 1);
-    for (const char *p = s; rc == HCP_OK && *p != '\0'; p++)
-        rc = *p == '"' && quote ? hcp_buf_append(out, "\"\"", 2) : hcp_buf_append(out, p, 1);
+    const char *p = s;
+    while (rc == HCP_OK && *p != '\0') { /* runs up to each quote, the quote doubled */
+        const char *q = strchr(p, '"');
+        size_t run = q != NULL ? (size_t)(q - p) : strlen(p);
+        rc = hcp_buf_append(out, p, run);
+        if (rc == HCP_OK && q != NULL)
+            rc = hcp_buf_append(out, "\"\"", 2); /* only in a quoted field: q implies quote */
+        p += run + (q != NULL ? 1 : 0);
+    }
     if (rc == HCP_OK && quote)
         rc = hcp_buf_append(out, "\"", 1);
     return rc;
