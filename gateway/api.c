@@ -15,6 +15,7 @@
 #include "gwfeed.h"
 #include "gwstore.h"
 #include "plog.h"
+#include "report.h"
 #include "json.h"
 #include "rules.h"
 #include "record.h"
@@ -326,6 +327,8 @@ static void handle(void *arg, hcpd_req *r)
         get ? offload(g, r, get_case_work) : not_allowed(r);
     else if (is(p, "/v1/stats/summary"))
         get ? offload(g, r, summary_work) : not_allowed(r);
+    else if (gw_report_is_route(p)) /* the monthly form, the register: report.c */
+        offload(g, r, gw_report_route);
     else if (is(p, "/v1/directives")) /* the province log: plog_api.c */
         offload(g, r, gw_plog_route);
     else if (is(p, "/v1/access-log"))

@@ -61,6 +61,9 @@ struct gw_store {
     size_t ncounties;
     uint64_t full_refusals; /* slots wanted while the table was full (logged) */
     struct gw_plog *plog;   /* the province log's dbs and memory (plog.h) */
+
+    /* Art. 14's register by month (report.h) */
+    MDB_dbi rp_contacts;
 };
 
 /* Errors of the functions below, unless said otherwise: LMDB's codes as

@@ -37,6 +37,7 @@
 #include "gc.h"
 #include "park.h"
 #include "plog.h"
+#include "report.h"
 #include "rules.h"
 
 /* ---- per-transaction county state ---- */
@@ -177,6 +178,8 @@ static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const re
         rc = apply_case(g, txn, cs, &ev);
     if (rc == HCP_OK && ev.type == HCP_EV_DIRECTIVE) /* the county's answer (plog.h) */
         rc = gw_plog_ack(g->store, txn, cs->code, &ev);
+    if (rc == HCP_OK && ev.type == HCP_EV_CONTACT) /* Art. 14's register (report.h) */
+        rc = gw_report_contact(g->store, txn, cs->code, &ev);
     hcp_event_clear(&ev);
     if (rc == HCP_OK) {
         cs->applied = seq;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contacts.h"
 #include "directive.h"
 #include "api.h"
 #include "json.h"
@@ -534,6 +535,8 @@ void node_api_handle(node *n, node_req *r)
         is(m, "GET") ? get_sync(n, r) : not_allowed(r);
     else if (strcmp(p, "/v1/directives") == 0) /* directive.c */
         node_directive_route(n, r);
+    else if (node_contacts_is_route(p)) /* Art. 14's register, the monthly form: contacts.c */
+        node_contacts_route(n, r);
     else if (strcmp(p, "/metrics") == 0)
         is(m, "GET") ? offload(n, r, get_metrics_work) : not_allowed(r);
     else

@@ -291,6 +291,8 @@ cat <<MSG
   curl -s -H "Authorization: Bearer $SUP_TOKEN" http://127.0.0.1:$GW_HTTP/v1/stats/summary     # 核查发现 the gateway's checks
   curl -s -X POST -H "Authorization: Bearer $SUP_TOKEN" -d '{"county":"all","type":"note"}' http://127.0.0.1:$GW_HTTP/v1/directives   # 下发指令 a directive (未知类型, 各县拒收并回报 an unknown type: every county refuses it and says so; GET /v1/directives)
   curl -s -H "Authorization: Bearer $AUD_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/access-log?account=demo.supervisor"
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" -o xining-form.xlsx "http://127.0.0.1:$GW_HTTP/v1/reports/monthly?month=\$(TZ=Asia/Shanghai date +%Y-%m)&prefecture=630100&format=xlsx&phone=0971-6155517"   # 月度统计表 a prefecture's monthly form (format=json|csv|xlsx; 204: 当月无案件 no case that month; 查阅记入访问日志 logged)
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/contacts?month=\$(TZ=Asia/Shanghai date +%Y-%m)&prefecture=630100"   # 工作台账 Art. 14's register per county and channel (POST /v1/contacts at a node)
   curl -s -H "Authorization: Bearer \$(cat $DEMO/nodes/$fcode/api.token)" "http://127.0.0.1:${NODE_PORT[$fcode]}/v1/cases?limit=5"
 数据生成 generator: tools/hcp-gen, $RATE 请求/秒 req/s, seed $SEED
 $( [ "$SECONDS_LIMIT" -gt 0 ] && echo "运行 $SECONDS_LIMIT 秒后自动停止 (stops by itself after $SECONDS_LIMIT s)" || echo "按 Ctrl-C 停止 (Ctrl-C stops everything)" )
