@@ -51,7 +51,7 @@ build: configure
 # The system tests also drive headless Chromium and an npm feed checker:
 # their packages are installed here, before ctest's timeouts start.
 check: build
-	@bash scripts/deps.sh browser node
+	@bash scripts/deps.sh browser node web
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test: style check test-asan check-tsan
@@ -102,7 +102,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)
 
 bench: deps
-	@bash scripts/deps.sh bench
+	@bash scripts/deps.sh bench web
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DHCP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bash bench/run.sh $(BUILD)

@@ -13,7 +13,9 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # browser the disclosure page's system test drives, "node" Node.js and npm
 # for the feed's schema and feed-parser test (only when no npm is on PATH,
 # so a Node.js installed otherwise is left alone), "coverage" gcovr for
-# `make coverage`, "package" the Debian packaging tools (`make package`)
+# `make coverage`, "package" the Debian packaging tools (`make package`),
+# "web" nginx, which serves the files of `hcp-gateway publish` in its system
+# test and benchmark (docs/transparency.md "Publishing")
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
@@ -21,6 +23,7 @@ for group in "$@"; do
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
     coverage) pkgs+=(gcovr) ;;
     package) pkgs+=(debhelper dpkg-dev help2man) ;; # make package (debian/, scripts/package.sh)
+    web) pkgs+=(nginx-light) ;; # hcp-gateway publish: test_publish.py, bench/publish_bench.py
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
