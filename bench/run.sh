@@ -19,6 +19,9 @@
 #   then bench/feed_bench.py: the public feed (issue #5) — a gateway holding
 #        HCP_BENCH_FEED_N cases from four nodes, /feed/requests.json pages
 #        against /healthz; added under "feed" (docs/bench.md "Feed")
+#   then bench/publish_bench.py: static publishing (issue #14) — publish of
+#        HCP_BENCH_PUB_N cases, nginx against the gateway on the same URLs;
+#        added under "publish" (docs/bench.md "Static publishing (issue #14)")
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -179,6 +182,16 @@ fi
 echo
 echo "bench: public feed (bench/feed_bench.py)"
 python3 "$HERE/feed_bench.py" "$BUILD" "$OUT"
+
+# Static publishing (issue #14): `hcp-gateway publish` of HCP_BENCH_PUB_N cases,
+# then nginx serving the published files beside the gateway serving the same
+# URLs (a feed page, a tile, random pages); adds "publish" to results.json
+# (docs/bench.md "Static publishing (issue #14)"). HCP_BENCH_PUB_SKIP=1 skips it.
+if [ "${HCP_BENCH_PUB_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: static publishing (bench/publish_bench.py)"
+    python3 "$HERE/publish_bench.py" "$BUILD" "$OUT"
+fi
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
 # gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the

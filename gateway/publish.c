@@ -275,6 +275,10 @@ static int store_open(const char *dir, gw_store *s, MDB_txn **txn)
 static int put_tiles(pub *p, gw_store *s, MDB_txn *txn, uint64_t size, hcp_buf *tile)
 {
     int rc = HCP_OK;
+    unsigned long long done = 0, total = 0; /* progress: every tile of every level */
+    for (int l = 0; l < 8; l++)
+        total += ((size >> (l * HCP_TILE_HEIGHT)) + HCP_TILE_WIDTH - 1) / HCP_TILE_WIDTH;
+    total += (size + HCP_TILE_WIDTH - 1) / HCP_TILE_WIDTH; /* the entry bundles */
     for (int level = HCP_TILE_ENTRIES; rc == HCP_OK && level <= 7; level++) {
         int tl = level < 0 ? 0 : level; /* an entry bundle spans level 0's leaves */
         uint64_t count = tl * HCP_TILE_HEIGHT >= 64 ? 0 : size >> (tl * HCP_TILE_HEIGHT);
@@ -300,10 +304,11 @@ static int put_tiles(pub *p, gw_store *s, MDB_txn *txn, uint64_t size, hcp_buf *
             if (rc == HCP_OK)
                 rc = put_file(p, rel, tile->data, tile->len, true);
             if (rc == HCP_OK && w == HCP_TILE_WIDTH) {
-                strcat(rel, ".p"); /* rel has room: HCP_TILE_PATH_MAX + 8 */
-                prune_partials(p, rel);
+                char partials[sizeof(rel) + 2];
+                snprintf(partials, sizeof(partials), "%s.p", rel);
+                prune_partials(p, partials);
             }
-            progress(p, "tiles of level", (unsigned long long)(level + 1), 8);
+            progress(p, "tiles", ++done, total);
         }
     }
     return rc;
@@ -520,8 +525,11 @@ static int sign_tree(const char *data, MDB_txn *txn, MDB_dbi tlog, uint64_t size
         rc = hcp_note_sign(signer, body, blen, note);
     if (rc == HCP_OK)
         rc = hcp_note_signer_vkey(signer, vkey, HCP_NOTE_KEY_MAX);
-    if (rc == HCP_OK)
-        strcat(vkey, "\n"); /* the key is below HCP_NOTE_KEY_MAX bytes */
+    size_t kl = strlen(vkey); /* below HCP_NOTE_KEY_MAX: room for the newline */
+    if (rc == HCP_OK && kl < HCP_NOTE_KEY_MAX) {
+        vkey[kl] = '\n';
+        vkey[kl + 1] = '\0';
+    }
     hcp_note_signer_free(signer);
     return rc;
 }
