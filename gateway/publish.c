@@ -68,9 +68,17 @@ typedef struct pub_stats {
     unsigned long long bytes;
 } pub_stats;
 
+/* A tile that became full in this run: its partial tiles go once the
+ * checkpoint that covers it is in place. */
+typedef struct pub_full {
+    int level;
+    uint64_t n;
+} pub_full;
+
 typedef struct pub {
     const char *out;
     bool quiet;
+    hcp_buf full; /* pub_full records */
     pub_stats st;
     time_t last_progress;
     hcp_buf old; /* an existing file's bytes, for the comparison */
@@ -201,11 +209,17 @@ static int put_file(pub *p, const char *rel, const void *data, size_t len, bool 
     return HCP_OK;
 }
 
-/* Remove OUTDIR/rel, a directory of partial tiles ("<N>.p"), once the
- * full tile is there (C2SP tlog-tiles lets a log drop them then). */
-static void prune_partials(pub *p, const char *rel)
+/* Remove the directory of partial tiles ("<N>.p") of full tile (level,
+ * n), which readers of an older checkpoint may still have fetched until
+ * the new checkpoint was in place (C2SP tlog-tiles: a client falls back
+ * to the full tile). */
+static void prune_partials(pub *p, int level, uint64_t n)
 {
-    char dir[PUB_PATH_MAX];
+    char rel[HCP_TILE_PATH_MAX + 8] = "log/", dir[PUB_PATH_MAX];
+    if (hcp_tile_path(level, n, HCP_TILE_WIDTH, rel + 4, sizeof(rel) - 6) != HCP_OK)
+        return;
+    size_t rl = strlen(rel);
+    memcpy(rel + rl, ".p", 3); /* room kept above */
     if (!out_path(p, rel, dir, sizeof(dir)))
         return;
     DIR *d = opendir(dir);
@@ -216,8 +230,8 @@ static void prune_partials(pub *p, const char *rel)
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        int n = snprintf(f, sizeof(f), "%s/%s", dir, e->d_name);
-        if (n > 0 && (size_t)n < sizeof(f) && unlink(f) != 0)
+        int fl = snprintf(f, sizeof(f), "%s/%s", dir, e->d_name);
+        if (fl > 0 && (size_t)fl < sizeof(f) && unlink(f) != 0)
             fprintf(stderr, PROG ": cannot remove %s: %s\n", f, strerror(errno));
     }
     (void)closedir(d); /* read-only */
@@ -304,9 +318,8 @@ static int put_tiles(pub *p, gw_store *s, MDB_txn *txn, uint64_t size, hcp_buf *
             if (rc == HCP_OK)
                 rc = put_file(p, rel, tile->data, tile->len, true);
             if (rc == HCP_OK && w == HCP_TILE_WIDTH) {
-                char partials[sizeof(rel) + 2];
-                snprintf(partials, sizeof(partials), "%s.p", rel);
-                prune_partials(p, partials);
+                pub_full f = {level, n};
+                rc = hcp_buf_append(&p->full, &f, sizeof(f));
             }
             progress(p, "tiles", ++done, total);
         }
@@ -403,6 +416,8 @@ static int feed_entry(feed_run *f, const MDB_val *k, const MDB_val *v, hcp_buf *
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &updated, id) ||
         gw_feed_value_parse(v->mv_data, v->mv_size, &m) != HCP_OK)
         return HCP_OK; /* not an entry: the gateway's feed skips it too */
+    if (strspn(id, "0123456789-") != strlen(id))
+        return HCP_OK; /* never (ids are checked at intake): it names a file */
     hcp_buf_reset(text);
     int rc = gw_feed_entry_json_append(text, m.json, m.json_len, gw_feed_meta_met_at(&m, f->now));
     char county[HCP_COUNTY_LEN + 1];
@@ -565,6 +580,11 @@ static int publish_all(pub *p, const char *data)
         rc = put_file(p, "log/key", vkey, strlen(vkey), false);
     if (rc == HCP_OK) /* last: every tile it covers is in place */
         rc = put_file(p, "log/checkpoint", note.data, note.len, false);
+    for (size_t i = 0; rc == HCP_OK && i + sizeof(pub_full) <= p->full.len; i += sizeof(pub_full)) {
+        pub_full f;
+        memcpy(&f, p->full.data + i, sizeof(f));
+        prune_partials(p, f.level, f.n);
+    }
     hcp_buf_free(&note);
     hcp_buf_free(&tile);
     if (rc == HCP_OK)
@@ -616,7 +636,9 @@ int gw_cmd_publish(int argc, char **argv)
     }
     pub p = {.out = out, .quiet = quiet};
     hcp_buf_init(&p.old, BODY_MAX);
+    hcp_buf_init(&p.full, 1u << 30);
     int rc = publish_all(&p, data);
     hcp_buf_free(&p.old);
+    hcp_buf_free(&p.full);
     return rc == HCP_OK ? 0 : 1;
 }
