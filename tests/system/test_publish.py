@@ -14,11 +14,12 @@ listen replaced), run by the test: -p/-c in the temporary directory,
           the gateway serves; tiles and the checkpoint carry their caching
           headers; a bad or unsupported query is 400; no temporary file is
           left; hcp-verify checkpoint, inclusion --case and feed pass against
-          the nginx URL.
+          the nginx URL, checkpoint and inclusion against the directory.
   test_3  more cases, publish again: the full tiles of the first run are the
           same files (inode and mtime), a tile that became full replaced its
           partial tiles, hcp-verify consistency old -> new passes through
-          nginx; a third run with nothing new writes nothing.
+          nginx and over the directory; a third run with nothing new writes
+          nothing.
 HCP_PUBLISH_KEEP=1 keeps the temporary directory.
 """
 import json
@@ -288,6 +289,10 @@ class Publish(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertIn("2 entries of case %s" % self.cases[3], out)
         out = self.verify(base, "feed")
         self.assertIn("all 230 feed entries", out)
+        # and against the published directory itself, as a mirror would hold it
+        self.assertIn("OK", self.verify(self.out, "checkpoint"))
+        out = self.verify(self.out, "inclusion", "--case", self.cases[3])
+        self.assertIn("2 entries of case %s" % self.cases[3], out)
         with open(os.path.join(self.tmp, "old.checkpoint"), "wb") as f:
             f.write(get(base + "/log/checkpoint")[2])
 
@@ -309,6 +314,7 @@ class Publish(hcptest.DumpOnFailure, unittest.TestCase):
         out = self.verify(base, "consistency", os.path.join(self.tmp, "old.checkpoint"))
         self.assertIn("extend", out)
         self.assertIn("all 490 feed entries", self.verify(base, "feed"))
+        self.verify(self.out, "consistency", os.path.join(self.tmp, "old.checkpoint"))
         again = self.publish_out()
         self.assertEqual(again["written"], 0, again)
 
