@@ -53,13 +53,14 @@
 #define BODY_MAX     (64u << 20)
 
 static const char usage[] =
-    "usage: hcp-gateway publish --data DIR --out OUTDIR [--quiet]\n"
+    "usage: hcp-gateway publish --data DIR --out OUTDIR [--divisions FILE] [--quiet]\n"
     "  Write the gateway's public files (the page, the feed, the Atom feed, the\n"
     "  service list and the transparency log's tiles, key and checkpoint) under\n"
     "  OUTDIR, for a web server or CDN to serve unchanged. Runs beside a running\n"
     "  gateway (the store is read, never written); run it again to update:\n"
     "  only what changed is written, a full tile never again, and the\n"
-    "  checkpoint last. --quiet: no progress on stderr.\n";
+    "  checkpoint last. --divisions: the gateway's list, when it runs with one\n"
+    "  (the counties of each prefecture's pages). --quiet: no progress on stderr.\n";
 
 /* ---- the run ---- */
 
@@ -600,10 +601,11 @@ int gw_cmd_publish(int argc, char **argv)
 {
     static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
                                          {"out", required_argument, NULL, 'o'},
+                                         {"divisions", required_argument, NULL, 'v'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *data = NULL, *out = NULL;
+    const char *data = NULL, *out = NULL, *divisions = NULL;
     bool quiet = false;
     optind = 1;
     int c;
@@ -614,6 +616,9 @@ int gw_cmd_publish(int argc, char **argv)
             break;
         case 'o':
             out = optarg;
+            break;
+        case 'v':
+            divisions = optarg;
             break;
         case 'q':
             quiet = true;
@@ -628,6 +633,11 @@ int gw_cmd_publish(int argc, char **argv)
     }
     if (optind < argc || data == NULL || out == NULL || out[0] == '\0') {
         fputs(usage, stderr);
+        return 2;
+    }
+    char why[512];
+    if (divisions != NULL && hcp_divisions_load(divisions, why, sizeof(why)) != HCP_OK) {
+        fprintf(stderr, PROG ": --divisions %s\n", why);
         return 2;
     }
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
