@@ -284,9 +284,9 @@ static int store_open(const char *dir, gw_store *s, MDB_txn **txn)
 /* ---- the log ---- */
 
 /* Every tile and entry bundle of the tree of size leaves: full ones once
- * (immutable), the partial ones of this size; the indexes of tiles that
- * became full this run into pruned (their partials go after the
- * checkpoint). */
+ * (immutable), the partial ones of this size (the bytes of a width never
+ * change either); the tiles that became full in this run are noted in
+ * p->full (their partial tiles go after the checkpoint). */
 static int put_tiles(pub *p, gw_store *s, MDB_txn *txn, uint64_t size, hcp_buf *tile)
 {
     int rc = HCP_OK;
