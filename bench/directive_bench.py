@@ -36,12 +36,23 @@ count reaches SYNC_DPOLL_EVERY (2); a round is a SYNC_IDLE_MS (1,000 ms)
 sleep, but the pong's own step counts as one, so the period is
 SYNC_IDLE_MS x (SYNC_DPOLL_EVERY - 1) + a round trip, about 1 s (not the 2 s
 docs/directives.md states). The constants are read from the source and
-reported beside the figures. The 2,900-node fleet (bench/fleet.c) has no directive
-support and is not measured here.
+reported beside the figures.
+
+Then the fleet (HCP_BENCH_DIR_FLEET_N, default 2,900 nodes, one bench_fleet
+process: bench/fleet.c, bench/fleet.py's set-up): every node connected and
+idle, pinging every HCP_BENCH_DIR_FLEET_PING (1) s as an idle hcp-node does;
+HCP_BENCH_DIR_FLEET_ROUNDS (3) times, 5 s apart: "dwatch" (each simulated node
+times the next entry it takes and the acknowledgement of its `directive`
+event), one `note` directive to "all", and the gateway's GET
+/v1/directives?type=note&limit=1 polled every 100 ms until its counts show
+every county applied ("all applied at the gateway", an upper bound). Per
+node: from the 201 until it took the entry (signature checked) and until its
+acknowledging batch was acknowledged (bench_fleet's monotonic clock is this
+script's time.monotonic()). HCP_BENCH_DIR_FLEET_N=0 skips the fleet.
 
 Environment: HCP_BENCH_DIR_N (50 directives), HCP_BENCH_DIR_RATE (2 per
 second), HCP_BENCH_DIR_POLL_MS (50). Adds "directives" to OUT_DIR/results.json
-and prints a table. Targets are reported, never enforced: the script fails
+(the fleet under "fleet" in it) and prints a table. Targets are reported, never enforced: the script fails
 only when something could not be measured.
 """
 import http.client
@@ -58,6 +69,9 @@ from repl_bench import (Bench, ROOT, cpu_seconds, env_int, machine_busy_seconds,
                         proc_status, req, save_results, say)
 
 N = env_int("HCP_BENCH_DIR_N", 50)
+FLEET_N = env_int("HCP_BENCH_DIR_FLEET_N", 2900)
+FLEET_PING = env_int("HCP_BENCH_DIR_FLEET_PING", 1)
+FLEET_ROUNDS = env_int("HCP_BENCH_DIR_FLEET_ROUNDS", 3)
 RATE = max(0.1, float(os.environ.get("HCP_BENCH_DIR_RATE", "").strip() or 2))
 POLL_S = env_int("HCP_BENCH_DIR_POLL_MS", 50) / 1000.0
 TYPE = "note"
@@ -216,8 +230,7 @@ class DirBench(Bench):
                             "type": TYPE, "target": "all", "nodes": len(counties),
                             "measured": "refused (unknown_type): one writer txn and a "
                                         "`directive` event per county, as an applied entry"},
-               "node_sync": sc, "d_2900_nodes": "not measured (bench/fleet.c has no directive "
-                                                "support)"}
+               "node_sync": sc}
         if "SYNC_IDLE_MS" in sc and "SYNC_DPOLL_EVERY" in sc:
             # the pong's step is the first idle round (see the docstring)
             res["node_directive_ping_ms"] = sc["SYNC_IDLE_MS"] * max(1, sc["SYNC_DPOLL_EVERY"]
@@ -363,8 +376,138 @@ def report(r):
         "before the first POST; the run's CPU includes the polls")
     row("node's idle directive ping  ms", str(r.get("node_directive_ping_ms")),
         "node/sync.c SYNC_IDLE_MS x (SYNC_DPOLL_EVERY - 1)")
-    row("2,900-node fleet", "not measured", "bench/fleet.c has no directive support")
     print("  " + "-" * 76)
+    fr = r.get("fleet")
+    if not fr:
+        return
+    print()
+    print("hcp directive fan-out to the fleet (%d simulated nodes in one process, one gateway)"
+          % fr["settings"]["n"])
+    print("  " + "-" * 76)
+    row("connected (welcome + first ack)  s", str(fr.get("connect_all_s")),
+        "ping every %s s" % fr["settings"]["ping_s"])
+    for i, rd in enumerate(fr.get("rounds", [])):
+        row("round %d: all applied at the gateway  ms" % (i + 1), str(rd.get("gateway_all_ms")),
+            "seq %s; applied %s of %d" % (rd.get("seq"), rd.get("gateway_applied"),
+                                          fr["settings"]["n"]))
+        for name in ("node_took", "node_acked"):
+            x = rd.get(name) or {}
+            row("  %s p50/p99/max ms" % name, "%s / %s / %s" % (
+                x.get("p50_ms"), x.get("p99_ms"), x.get("max_ms")), "%s nodes" % x.get("n"))
+    row("gateway peak (VmHWM)  MB", "%.1f" % ((fr.get("gateway_VmHWM_kib") or 0) / 1024))
+    row("CPU s per s idle: gateway / bench_fleet", "%s / %s" % (
+        fr.get("cpu_s_per_s_idle", {}).get("gateway"),
+        fr.get("cpu_s_per_s_idle", {}).get("bench_fleet")), "pings and batches only")
+    c = fr.get("cpu_s_rounds", {})
+    row("CPU s in the rounds: gateway / bench_fleet", "%s / %s" % (
+        c.get("gateway"), c.get("bench_fleet")), "machine %s of %s cores x %s s" % (
+        c.get("machine_busy"), c.get("cores"), c.get("wall")))
+    row("bench_fleet errors by kind", json.dumps((fr.get("summary") or {}).get("errors", {})))
+    print("  " + "-" * 76)
+
+
+def fleet_run(build, out):
+    """The fan-out to HCP_BENCH_DIR_FLEET_N simulated nodes (see the docstring)."""
+    os.environ.setdefault("HCP_BENCH_FLEET_N", str(FLEET_N))
+    import fleet as fl  # reads HCP_BENCH_FLEET_N when imported
+    b = fl.Fleet(build, out)
+    b.work = os.path.join(out, "work", "dir-fleet")
+    b.pki = os.path.join(b.work, "pki")
+    b.extra_args = ["--ping", str(FLEET_PING),
+                    "--duration", str(fl.TIMEOUT + 60 + FLEET_ROUNDS * 70)]
+    n = fl.N
+    res = {"settings": {"n": n, "ping_s": FLEET_PING, "rounds": FLEET_ROUNDS, "type": TYPE,
+                        "interval_s": fl.INTERVAL, "poll_gateway_ms": 100}, "rounds": []}
+
+    def nth(name, k, secs):
+        end = time.monotonic() + secs
+        with b.cv:
+            while True:
+                got = [j for j in b.lines if j.get("event") == name]
+                if len(got) >= k:
+                    return got[k - 1]
+                left = end - time.monotonic()
+                if left <= 0 or b.fleet.poll() is not None:
+                    return None
+                b.cv.wait(min(left, 1.0))
+
+    say("directives: fleet of %d nodes (bench_fleet, ping every %d s)" % (n, FLEET_PING))
+    try:
+        b.start()
+        if nth("identities", 1, 300) is None:
+            raise RuntimeError("bench_fleet made no identities (log: %s)" % b.fleet_err)
+        conn = nth("connected", 1, fl.TIMEOUT)
+        if conn is None:
+            raise RuntimeError("the fleet did not connect within %d s" % fl.TIMEOUT)
+        res["connect_all_s"] = round(conn["ack_all_s"], 2)
+        say("directives: fleet connected in %.1f s" % conn["ack_all_s"])
+        time.sleep(5)
+        # CPU of the gateway and of bench_fleet: 5 idle s (pings and the
+        # nodes' batches only), then the rounds
+        pids = {"gateway": b.gw.pid, "bench_fleet": b.fleet.pid}
+        c0, w0 = {k: cpu_seconds(p) or 0.0 for k, p in pids.items()}, time.monotonic()
+        time.sleep(5)
+        c1, w1 = {k: cpu_seconds(p) or 0.0 for k, p in pids.items()}, time.monotonic()
+        res["cpu_s_per_s_idle"] = {k: round((c1[k] - c0[k]) / (w1 - w0), 3) for k in pids}
+        busy0 = machine_busy_seconds()
+        hc = http.client.HTTPConnection("127.0.0.1", b.hport, timeout=60)
+        for r in range(FLEET_ROUNDS):
+            b.command("dwatch")
+            if nth("dwatching", r + 1, 30) is None:
+                raise RuntimeError("bench_fleet did not arm its watch")
+            body = json.dumps({"county": "all", "type": TYPE, "text": "舰队基准测试 %d" % r},
+                              ensure_ascii=False).encode()
+            st, data = req(b.hport, "POST", "/v1/directives", b.token, body, conn=hc)
+            t201 = time.monotonic()
+            if st != 201:
+                raise RuntimeError("POST /v1/directives: %d %s" % (st, data[:200]))
+            seq = json.loads(data)["seq"]
+            rd = {"seq": seq, "gateway_all_ms": None, "gateway_applied": 0}
+            end = t201 + 60
+            while time.monotonic() < end:
+                st, data = req(b.hport, "GET", "/v1/directives?type=%s&limit=1" % TYPE, b.token,
+                               conn=hc)
+                t = time.monotonic()
+                ds = json.loads(data).get("directives", []) if st == 200 else []
+                if ds and ds[0]["seq"] == seq:
+                    c = ds[0]["counts"]
+                    rd["gateway_applied"] = c["applied"]
+                    rd["gateway_refused"] = c["refused"]
+                    if c["applied"] + c["refused"] >= n:
+                        rd["gateway_all_ms"] = round(1000 * (t - t201), 1)
+                        break
+                time.sleep(0.1)
+            dap = nth("dapplied", r + 1, 30)
+            if dap is not None:
+                took = [x - t201 for x in dap["recv"] if x > 0]
+                acked = [x - t201 for x in dap["ack"] if x > 0]
+                rd["node_took"] = summary_ms(took)
+                rd["node_acked"] = summary_ms(acked)
+                rd["watched_seq"] = [dap["seq_min"], dap["seq_max"]]
+            res["rounds"].append(rd)
+            say("directives: fleet round %d: seq %d applied at all %d counties (gateway) after "
+                "%s ms" % (r + 1, seq, n, rd["gateway_all_ms"]))
+            time.sleep(5)
+        hc.close()
+        c2, w2, busy1 = {k: cpu_seconds(p) or 0.0 for k, p in pids.items()}, time.monotonic(), \
+            machine_busy_seconds()
+        res["cpu_s_rounds"] = dict({k: round(c2[k] - c1[k], 2) for k in pids},
+                                   wall=round(w2 - w1, 2), cores=os.cpu_count())
+        if busy0 is not None and busy1 is not None:
+            res["cpu_s_rounds"]["machine_busy"] = round(busy1 - busy0, 2)
+        b.command("stop")
+        res["summary"] = nth("summary", 1, 120)
+        b.sampler.stop.set()
+        b.sampler.join()
+        res["gateway_VmHWM_kib"] = b.sampler.peak.get("VmHWM")
+    finally:
+        for p in (getattr(b, "fleet", None),):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        if getattr(b, "gw", None) is not None:
+            b.stop()
+    return res
 
 
 def main(argv):
@@ -378,11 +521,17 @@ def main(argv):
             print("bench: %s is missing (build first: make bench)" % f, file=sys.stderr)
             return 1
     r = b.run()
+    if FLEET_N > 0 and not (not r["posted_201"] or r["missing_at_nodes"]
+                            or r["missing_at_gateway"]):
+        r["fleet"] = fleet_run(build, out)
     path = save_results(out, "directives", r, "directives.json")
     report(r)
     print("  results: %s (key \"directives\")" % path)
     if not r["posted_201"] or r["missing_at_nodes"] or r["missing_at_gateway"]:
         return 1
+    rounds = (r.get("fleet") or {}).get("rounds", [])
+    if FLEET_N > 0 and (not rounds or any(rd.get("gateway_all_ms") is None for rd in rounds)):
+        return 1  # not every county applied within 60 s: not measured
     return 0
 
 

@@ -23,11 +23,22 @@
  * every --ping seconds (default 5). Failures count by kind and the session restarts after 1–2 s
  * (nng redials by itself).
  *
+ * Directives (docs/directives.md "Delivery"): each node states its directive position (`dseq`, in
+ * memory) with hello, auth, batch and ping; takes the entries a welcome or pong carries after it,
+ * checks the welcome's gateway certificate against the CA and --server-name (repl_gateway_new, as
+ * a node does; verified once per distinct certificate and shared) and each entry's signature with
+ * it (repl_peer_verify_directive), and acknowledges them as a node does: one `directive` event per
+ * entry in its log (result applied: the simulator has no cases, so every entry addressed to it
+ * applies; wrong_target otherwise), sent at once as a batch; its position moves when the events
+ * are chained. An entry that does not verify is counted and moves nothing.
+ *
  * Standard output: one JSON object a line: "identities", "dialing",
  * "connected" (every node authenticated and acknowledged), "advanced"
  * (after a "mark" command, every node had a batch made after the mark
- * acknowledged), "summary" (at the end). Standard input takes commands, one
- * a line: "mark", "stop". End of input, "stop" or --duration (default 300 s)
+ * acknowledged), "dapplied" (after a "dwatch" command, every node took a
+ * directive and had its acknowledgement acknowledged: the monotonic times
+ * per node), "summary" (at the end). Standard input takes commands, one
+ * a line: "mark", "dwatch", "stop". End of input, "stop" or --duration (default 300 s)
  * ends the run. RLIMIT_NOFILE is raised to its hard limit first.
  * Exit status: 0 after a run (the figures tell how it went), 1 when the run
  * could not be set up, 2 for bad arguments.
@@ -120,6 +131,22 @@ typedef struct fl_node {
     uint8_t b_sig[REPL_SIG_MAX];
     size_t b_siglen;
     uint64_t mark_seq; /* chain.seq when "mark" came; UINT64_MAX: no mark */
+    /* directives: the position (entries whose event is chained), the entries
+     * taken and not yet in a batch, the highest one in the pending batch */
+    uint64_t dseq, b_dmax;
+    size_t dq_n;
+    struct fl_dir {
+        uint64_t seq;
+        char type[REPL_DIR_TYPE_MAX + 1];
+        char hash[2 * HCP_HASH_LEN + 1];
+        char why[16];
+    } dq[FL_EVENTS_MAX];
+    bool dmore;
+    const repl_peer *gw; /* the gateway's key for this session (the fleet's cache) */
+    bool dwatch;         /* "dwatch": time the next entry taken and its ack */
+    uint64_t dw_seq;     /* that entry's seq (0: none yet) */
+    double t_drecv, t_dack;
+    unsigned long dirs_taken, dirs_bad;
     double next_batch, next_ping;
     double t_auth, t_ack; /* first welcome, first ack (0: not yet) */
     unsigned long batches, pings, auths;
@@ -133,6 +160,14 @@ typedef struct fleet {
     double t_dial;          /* when the first dialer started */
     atomic_size_t n_authed; /* nodes welcomed at least once (paces the dialing) */
     char content[1024];
+    repl_verifier *ver;    /* the CA, for the gateway's certificate */
+    pthread_mutex_t gw_mu; /* the verified gateway certificates (DER) and their keys */
+    size_t n_gw;
+    struct {
+        uint8_t *der;
+        size_t len;
+        repl_peer *peer;
+    } gwc[4];
 } fleet;
 
 /* ---- small helpers ---- */
@@ -437,6 +472,8 @@ static void send_hello(fl_node *nd)
     fr.seq = nd->chain.seq;
     fr.has_hash = fr.seq > 0;
     memcpy(fr.hash, nd->chain.head, HCP_HASH_LEN);
+    fr.has_dseq = true;
+    fr.dseq = nd->dseq;
     nd->state = ST_HELLO;
     send_frame(nd, &fr);
 }
@@ -457,6 +494,8 @@ static void send_auth(fl_node *nd, const repl_frame *challenge)
     }
     fr.sig = sig;
     fr.sig_len = siglen;
+    fr.has_dseq = true;
+    fr.dseq = nd->dseq;
     nd->state = ST_AUTH;
     send_frame(nd, &fr);
 }
@@ -482,8 +521,26 @@ static void make_event(fl_node *nd, hcp_event *ev, uint64_t seq, hcp_time now)
     ev->in.content = nd->f->content;
 }
 
-/* Make the next batch: K evaluations encoded, chained on from the head and
- * the last one's position signed. mu held. HCP_OK or an error. */
+/* Fill ev (zeroed) as the `directive` event acknowledging entry d, as a
+ * node's directive.c makes it; ev borrows d's strings. */
+static void make_dir_event(fl_node *nd, hcp_event *ev, uint64_t seq, hcp_time now, struct fl_dir *d)
+{
+    memcpy(ev->county, nd->county, sizeof(ev->county));
+    ev->seq = seq;
+    ev->type = HCP_EV_DIRECTIVE;
+    ev->at = now;
+    ev->recorded_at = now;
+    ev->directive = d->seq;
+    ev->dir_type = d->type;
+    ev->dir_hash = d->hash;
+    ev->dir_result = d->why[0] == '\0' ? HCP_DR_APPLIED : HCP_DR_REFUSED;
+    ev->dir_why = d->why[0] == '\0' ? NULL : d->why;
+}
+
+/* Make the next batch: the `directive` events of the entries taken (when
+ * any wait; the position moves to the last), else K evaluations; encoded,
+ * chained on from the head and the last one's position signed. mu held.
+ * HCP_OK or an error. */
 static int make_batch(fl_node *nd)
 {
     hcp_buf pii;
@@ -491,12 +548,17 @@ static int make_batch(fl_node *nd)
     hcp_buf_reset(&nd->b_buf);
     nd->b_first = nd->chain.seq + 1;
     nd->b_n = 0;
+    nd->b_dmax = 0;
     int rc = HCP_OK;
     hcp_time now = (hcp_time)time(NULL);
-    for (size_t k = 0; k < nd->f->o.events && rc == HCP_OK; k++) {
+    size_t count = nd->dq_n > 0 ? nd->dq_n : nd->f->o.events;
+    for (size_t k = 0; k < count && rc == HCP_OK; k++) {
         hcp_event ev;
         memset(&ev, 0, sizeof(ev));
-        make_event(nd, &ev, nd->chain.seq + 1, now);
+        if (nd->dq_n > 0)
+            make_dir_event(nd, &ev, nd->chain.seq + 1, now, &nd->dq[k]);
+        else
+            make_event(nd, &ev, nd->chain.seq + 1, now);
         size_t start = nd->b_buf.len;
         hcp_buf_reset(&pii);
         rc = hcp_event_encode(&ev, &nd->b_buf, &pii, NULL);
@@ -508,6 +570,10 @@ static int make_batch(fl_node *nd)
         nd->b_n += rc == HCP_OK;
     }
     hcp_buf_free(&pii);
+    if (rc == HCP_OK && nd->dq_n > 0) { /* chained: the position moves (a node's commit) */
+        nd->dseq = nd->b_dmax = nd->dq[nd->dq_n - 1].seq;
+        nd->dq_n = 0;
+    }
     nd->b_siglen = sizeof(nd->b_sig);
     if (rc == HCP_OK)
         rc = repl_sign_batch(nd->id, nd->county, nd->chain.seq, nd->b_hash[nd->b_n - 1], nd->b_sig,
@@ -535,6 +601,8 @@ static void send_batch(fl_node *nd)
     fr.nevents = nd->b_n;
     fr.sig = nd->b_sig;
     fr.sig_len = nd->b_siglen;
+    fr.has_dseq = true;
+    fr.dseq = nd->dseq;
     nd->state = ST_BATCH;
     send_frame(nd, &fr);
 }
@@ -544,26 +612,122 @@ static void send_batch(fl_node *nd)
 static void next_step(fl_node *nd)
 {
     double now = now_s();
-    if (!nd->pending && now >= nd->next_batch) {
+    if (!nd->pending && (nd->dq_n > 0 || now >= nd->next_batch)) {
+        bool dirs = nd->dq_n > 0;
         if (make_batch(nd) != HCP_OK) {
             node_lost(nd, "make_batch");
             return;
         }
-        nd->next_batch = now + nd->f->o.interval * (0.9 + 0.2 * jitter());
+        if (!dirs)
+            nd->next_batch = now + nd->f->o.interval * (0.9 + 0.2 * jitter());
     }
     if (nd->pending) {
         send_batch(nd);
         return;
     }
-    if (now >= nd->next_ping) {
+    if (now >= nd->next_ping || nd->dmore) {
+        nd->dmore = false;
         nd->next_ping = now + nd->f->o.ping;
-        repl_frame fr = {.type = REPL_PING};
+        repl_frame fr = {.type = REPL_PING, .has_dseq = true, .dseq = nd->dseq};
         nd->state = ST_PING;
         send_frame(nd, &fr);
         return;
     }
     double t = nd->next_batch < nd->next_ping ? nd->next_batch : nd->next_ping;
     node_sleep(nd, ST_IDLE, t - now);
+}
+
+/* The gateway's key from a welcome's certificate, checked as a node checks
+ * it (CA, validity, P-256, the server name); the fleet keeps each distinct
+ * certificate verified once. NULL when absent or not vouched for. */
+static const repl_peer *gateway_peer(fleet *f, const uint8_t *der, size_t len)
+{
+    if (der == NULL || len == 0)
+        return NULL;
+    const repl_peer *out = NULL;
+    pthread_mutex_lock(&f->gw_mu);
+    for (size_t i = 0; out == NULL && i < f->n_gw; i++)
+        if (f->gwc[i].len == len && memcmp(f->gwc[i].der, der, len) == 0)
+            out = f->gwc[i].peer;
+    if (out == NULL && f->n_gw < sizeof(f->gwc) / sizeof(f->gwc[0])) {
+        repl_peer *p = NULL;
+        const char *why = NULL;
+        uint8_t *copy = malloc(len);
+        if (copy != NULL &&
+            repl_gateway_new(f->ver, der, len, f->o.server_name, &p, &why) == HCP_OK) {
+            memcpy(copy, der, len);
+            f->gwc[f->n_gw].der = copy;
+            f->gwc[f->n_gw].len = len;
+            f->gwc[f->n_gw++].peer = p;
+            out = p;
+        } else {
+            free(copy);
+            err_count(&f->err, why != NULL ? why : "gcert_nomem");
+        }
+    }
+    pthread_mutex_unlock(&f->gw_mu);
+    return out;
+}
+
+/* A welcome: the gateway's key for this session (none without a valid
+ * certificate: every entry is then refused, as at a node). mu held. */
+static void take_gcert(fl_node *nd, const repl_frame *r)
+{
+    nd->gw = gateway_peer(nd->f, r->gcert, r->gcert_len);
+}
+
+/* Entries in a welcome or pong after the position, each verified with the
+ * gateway's key, queued for their `directive` events (the next batch); the
+ * first that does not verify stops the rest and moves nothing. None while
+ * a batch or entries already wait: the position stated next brings them
+ * again. mu held. */
+static void take_dirs(fl_node *nd, const repl_frame *r)
+{
+    if (r->ndirs == 0)
+        return;
+    if (nd->pending || nd->dq_n > 0) {
+        nd->dmore = true;
+        return;
+    }
+    uint64_t last = nd->dseq;
+    for (size_t i = 0; i < r->ndirs && nd->dq_n < FL_EVENTS_MAX; i++) {
+        const repl_dir *d = &r->dirs[i];
+        repl_dir_entry e;
+        if (repl_dir_decode(d->rec, d->rec_len, &e) != HCP_OK) {
+            err_count(&nd->f->err, "dir_malformed");
+            break;
+        }
+        if (e.seq <= last)
+            continue;
+        if (nd->gw == NULL || repl_peer_verify_directive(nd->gw, e.seq, d->hash, d->rec, d->rec_len,
+                                                         d->sig, d->sig_len) != HCP_OK) {
+            nd->dirs_bad++;
+            err_count(&nd->f->err, "dir_bad_signature");
+            break;
+        }
+        struct fl_dir *q = &nd->dq[nd->dq_n++];
+        q->seq = e.seq;
+        snprintf(q->type, sizeof(q->type), "%s", e.type);
+        hcp_hash_hex(d->hash, q->hash);
+        q->why[0] = '\0';
+        if (strcmp(e.target, "all") != 0 && strcmp(e.target, nd->county) != 0)
+            snprintf(q->why, sizeof(q->why), "wrong_target");
+        last = e.seq;
+        nd->dirs_taken++;
+        if (nd->dwatch && nd->dw_seq == 0) {
+            nd->dw_seq = e.seq;
+            nd->t_drecv = now_s();
+        }
+    }
+    nd->dmore = r->dmore;
+}
+
+/* The pending batch was acknowledged (or found applied): if it carried the
+ * watched entry's event, note when. mu held. */
+static void dir_acked(fl_node *nd)
+{
+    if (nd->dwatch && nd->dw_seq != 0 && nd->t_dack == 0 && nd->b_dmax >= nd->dw_seq)
+        nd->t_dack = now_s();
 }
 
 /* The gateway told its applied position for this county (welcome). mu held. */
@@ -591,6 +755,10 @@ static void on_welcome(fl_node *nd, const repl_frame *r)
         node_lost(nd, "position_mismatch");
         return;
     }
+    if (!nd->pending) /* an ack lost with the session: the entries it acknowledged are in */
+        dir_acked(nd);
+    take_gcert(nd, r);
+    take_dirs(nd, r);
     next_step(nd);
 }
 
@@ -607,6 +775,7 @@ static void on_ack(fl_node *nd, const repl_frame *r)
     nd->batches++;
     if (nd->t_ack == 0)
         nd->t_ack = now_s();
+    dir_acked(nd);
     next_step(nd);
 }
 
@@ -625,6 +794,7 @@ static void on_answer(fl_node *nd, const repl_frame *r)
         on_ack(nd, r);
     else if (nd->state == ST_PING && r->type == REPL_PONG) {
         nd->pings++;
+        take_dirs(nd, r);
         next_step(nd);
     } else
         node_fail(nd, "unexpected_answer");
@@ -753,8 +923,8 @@ static void node_free(fl_node *nd)
 
 /* Counts over the fleet, taken under each node's lock. */
 typedef struct fl_stats {
-    size_t authed, acked, lost, advanced;
-    unsigned long batches, pings, auths;
+    size_t authed, acked, lost, advanced, dwatched;
+    unsigned long batches, pings, auths, dirs_taken, dirs_bad;
     uint64_t events;
     double t_auth_all, t_ack_all; /* latest first welcome/ack; 0 when not all */
 } fl_stats;
@@ -773,6 +943,9 @@ static void stats_take(fleet *f, fl_stats *s)
         s->pings += nd->pings;
         s->auths += nd->auths;
         s->events += nd->acked;
+        s->dwatched += nd->dwatch && nd->t_dack > 0;
+        s->dirs_taken += nd->dirs_taken;
+        s->dirs_bad += nd->dirs_bad;
         if (nd->t_auth > s->t_auth_all)
             s->t_auth_all = nd->t_auth;
         if (nd->t_ack > s->t_ack_all)
@@ -793,6 +966,43 @@ static void mark_all(fleet *f)
         f->nodes[i].mark_seq = f->nodes[i].chain.seq;
         pthread_mutex_unlock(&f->nodes[i].mu);
     }
+}
+
+/* "dwatch": every node times the next entry it takes and the
+ * acknowledgement of its event. */
+static void dwatch_all(fleet *f)
+{
+    for (size_t i = 0; i < f->o.n; i++) {
+        fl_node *nd = &f->nodes[i];
+        pthread_mutex_lock(&nd->mu);
+        nd->dwatch = true;
+        nd->dw_seq = 0;
+        nd->t_drecv = nd->t_dack = 0;
+        pthread_mutex_unlock(&nd->mu);
+    }
+}
+
+/* The "dapplied" line: per node the monotonic second it took the watched
+ * entry and when its event was acknowledged (the clock bench scripts read
+ * as time.monotonic()), and the entry's seq; the watch ends. */
+static json_t *dwatch_json(fleet *f)
+{
+    json_t *recv = json_array(), *ack = json_array();
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < f->o.n; i++) {
+        fl_node *nd = &f->nodes[i];
+        pthread_mutex_lock(&nd->mu);
+        if (recv != NULL && ack != NULL) {
+            (void)json_array_append_new(recv, json_real(nd->t_drecv));
+            (void)json_array_append_new(ack, json_real(nd->t_dack));
+        }
+        lo = nd->dw_seq < lo ? nd->dw_seq : lo;
+        hi = nd->dw_seq > hi ? nd->dw_seq : hi;
+        nd->dwatch = false;
+        pthread_mutex_unlock(&nd->mu);
+    }
+    return json_pack("{ss,sf,sI,sI,so,so}", "event", "dapplied", "now", now_s(), "seq_min",
+                     (json_int_t)lo, "seq_max", (json_int_t)hi, "recv", recv, "ack", ack);
 }
 
 /* This process's VmHWM and VmRSS in KiB (0 when unknown). */
@@ -836,7 +1046,7 @@ static json_t *errors_json(fl_errors *e)
 }
 
 /* Read a command from stdin if one is there within ms. 1 mark, 2 stop
- * (also end of input), 0 nothing. */
+ * (also end of input), 3 dwatch, 0 nothing. */
 static int read_command(int ms, bool *eof)
 {
     if (*eof) {
@@ -855,6 +1065,8 @@ static int read_command(int ms, bool *eof)
     line[n] = '\0';
     if (strstr(line, "stop") != NULL)
         return 2;
+    if (strstr(line, "dwatch") != NULL)
+        return 3;
     return strstr(line, "mark") != NULL ? 1 : 0;
 }
 
@@ -884,6 +1096,7 @@ static void dial_all(fleet *f)
 static void watch(fleet *f)
 {
     bool eof = false, said_connected = false, marked = false, said_advanced = false;
+    bool dwatching = false;
     double end = f->t_dial + f->o.duration, last_progress = now_s();
     fl_stats s;
     while (now_s() < end) {
@@ -894,6 +1107,11 @@ static void watch(fleet *f)
             mark_all(f);
             marked = true;
             emit(json_pack("{ss,sf}", "event", "marked", "seconds", now_s() - f->t_dial));
+        }
+        if (cmd == 3) {
+            dwatch_all(f);
+            dwatching = true;
+            emit(json_pack("{ss,sf}", "event", "dwatching", "now", now_s()));
         }
         stats_take(f, &s);
         if (!said_connected && s.acked == f->o.n) {
@@ -906,6 +1124,10 @@ static void watch(fleet *f)
         if (marked && !said_advanced && s.advanced == f->o.n) {
             said_advanced = true;
             emit(stats_json(f, "advanced", &s));
+        }
+        if (dwatching && s.dwatched == f->o.n) {
+            dwatching = false;
+            emit(dwatch_json(f));
         }
         if (now_s() - last_progress >= 5) {
             last_progress = now_s();
@@ -935,6 +1157,9 @@ static void summary(fleet *f, double ident_s, long nofile)
     json_object_set_new(j, "rlimit_nofile", json_integer(nofile));
     json_object_set_new(j, "events_per_batch", json_integer((json_int_t)f->o.events));
     json_object_set_new(j, "interval_s", json_real(f->o.interval));
+    json_object_set_new(j, "ping_s", json_real(f->o.ping));
+    json_object_set_new(j, "directives_taken", json_integer((json_int_t)s.dirs_taken));
+    json_object_set_new(j, "directives_bad_signature", json_integer((json_int_t)s.dirs_bad));
     json_object_set_new(j, "errors", errors_json(&f->err));
     emit(j);
 }
@@ -1062,6 +1287,12 @@ int main(int argc, char **argv)
     }
     long nofile = raise_nofile();
     pthread_mutex_init(&f.err.mu, NULL);
+    pthread_mutex_init(&f.gw_mu, NULL);
+    if (repl_verifier_load(f.o.ca_cert, NULL, &f.ver) != HCP_OK) {
+        fprintf(stderr, "bench_fleet: cannot load the CA for the gateway's certificate (%s)\n",
+                f.o.ca_cert);
+        return 1;
+    }
     for (size_t k = 0; k < 2; k++)
         strcat(f.content, FL_PHRASE);
     strcat(f.content, " (bench_fleet)");
@@ -1088,6 +1319,12 @@ int main(int argc, char **argv)
         ca_free(&ca);
     free(f.nodes);
     free(ca_pem);
+    for (size_t i = 0; i < f.n_gw; i++) {
+        free(f.gwc[i].der);
+        repl_peer_free(f.gwc[i].peer);
+    }
+    repl_verifier_free(f.ver);
+    pthread_mutex_destroy(&f.gw_mu);
     pthread_mutex_destroy(&f.err.mu);
     return rc == 0 ? 0 : 1;
 }

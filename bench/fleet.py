@@ -157,6 +157,7 @@ class Fleet:
                     "target_VmHWM_kib": TARGET_KIB}
         self.lines = []
         self.cv = threading.Condition()
+        self.extra_args = []  # more bench_fleet flags (bench/directive_bench.py: --ping)
 
     def reader(self, f):
         for line in f:
@@ -216,7 +217,8 @@ class Fleet:
                  "--ca-key", os.path.join(self.pki, "ca.key"),
                  "--url", "tls+tcp://127.0.0.1:%d" % port, "--server-name", GW_NAME,
                  "-n", str(N), "--base", str(BASE), "--interval", str(INTERVAL),
-                 "--window", str(WINDOW), "--duration", str(TIMEOUT + ADVANCE_S + 60)],
+                 "--window", str(WINDOW), "--duration", str(TIMEOUT + ADVANCE_S + 60)]
+                + self.extra_args,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
         threading.Thread(target=self.reader, args=(self.fleet.stdout,), daemon=True).start()
 

@@ -14,8 +14,10 @@
 #        fleet of 44 nodes catching up at once, and trickle latency; added to
 #        results.json under "replication" (docs/bench.md "Replication")
 #   then bench/directive_bench.py: directive fan-out (issue #13) — 44 nodes,
-#        HCP_BENCH_DIR_N directives to all; added under "directives"
-#        (docs/bench.md "Directives (issue #13)"); HCP_BENCH_DIR_SKIP=1 skips it
+#        HCP_BENCH_DIR_N directives to all, then HCP_BENCH_DIR_FLEET_N (2900)
+#        bench_fleet nodes, one directive to all per round; added under
+#        "directives" (docs/bench.md "Directives (issue #13)");
+#        HCP_BENCH_DIR_SKIP=1 skips it
 #   then bench/feed_bench.py: the public feed (issue #5) — a gateway holding
 #        HCP_BENCH_FEED_N cases from four nodes, /feed/requests.json pages
 #        against /healthz; added under "feed" (docs/bench.md "Feed")
@@ -168,7 +170,12 @@ python3 "$HERE/repl_bench.py" "$BUILD" "$OUT"
 
 # Directives (issue #13): 44 nodes connected to one gateway, N `note`
 # directives to all; publish -> each node -> acknowledged at the gateway;
-# adds "directives" to results.json (docs/bench.md "Directives (issue #13)").
+# then the 2,900-node fleet (bench_fleet), publish -> all applied; adds
+# "directives" to results.json (docs/bench.md "Directives (issue #13)").
+# The fleet needs a descriptor per node (see the fleet below).
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -ge 65536 ] || ulimit -Hn 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "${HCP_BENCH_DIR_SKIP:-0}" != 1 ]; then
     echo
     echo "bench: directives (bench/directive_bench.py)"

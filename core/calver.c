@@ -169,6 +169,36 @@ int hcp_calver_seed(const char *path, char **text, size_t *len, hcp_cal **cal, c
 
 /* The statuses before feedback: the same set as the node's status index
  * scan (node/store.c store_open_case_ids). */
+int hcp_calver_start(const hcp_calver *cur, const hcp_cal *seed, bool seed_given,
+                     enum hcp_calver_start *decision, hcp_cal **fed, char *err, size_t errlen)
+{
+    if (seed == NULL || decision == NULL || fed == NULL)
+        return HCP_EINVAL;
+    *fed = NULL;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    hcp_cal *stored = NULL;
+    if (cur == NULL || cur->version == 0) {
+        /* an unreadable seed is replaced by this one */
+        bool same = cur != NULL &&
+                    hcp_cal_parse(cur->tsv, cur->tsv_len, &stored, NULL, 0) == HCP_OK &&
+                    hcp_cal_same(stored, seed);
+        hcp_cal_free(stored);
+        *decision = same ? HCP_CALSTART_KEEP : HCP_CALSTART_SEED;
+        return HCP_OK;
+    }
+    int rc = hcp_cal_parse(cur->tsv, cur->tsv_len, &stored, err, errlen);
+    if (rc != HCP_OK)
+        return rc;
+    if (seed_given && !hcp_cal_same(stored, seed)) {
+        hcp_cal_free(stored);
+        return HCP_EVERSION;
+    }
+    *decision = HCP_CALSTART_FEDERATION;
+    *fed = stored;
+    return HCP_OK;
+}
+
 bool hcp_case_deadlines_open(const hcp_case *c)
 {
     if (c == NULL)

@@ -49,6 +49,31 @@ HCP_API HCP_NODISCARD int hcp_calver_decode(const void *mp, size_t len, hcp_calv
 HCP_API HCP_NODISCARD int hcp_calver_seed(const char *path, char **text, size_t *len, hcp_cal **cal,
                                           char *err, size_t errlen);
 
+/* What a daemon does with its calendar at start (hcp_calver_start). */
+enum hcp_calver_start {
+    HCP_CALSTART_KEEP = 1,  /* version 0 stored and the seed counts alike: nothing to do */
+    HCP_CALSTART_SEED,      /* none stored, or a version 0 the seed counts differently from
+                             * (or unreadable): store the seed as version 0, recount */
+    HCP_CALSTART_FEDERATION /* version >= 1 stored: its calendar is in force */
+};
+
+/*
+ * The start-up decision node and gateway share (docs/calendar.md "The
+ * federation calendar"): cur is the calendar stored (NULL when none), seed
+ * the daemon's (compiled in, or the --calendar file when seed_given). Why
+ * one function: both ends must take the same decision or the federation's
+ * calendars drift apart again. *decision says what to do; with
+ * HCP_CALSTART_FEDERATION, *fed is the stored version parsed (the
+ * caller's, hcp_cal_free). Errors (*fed NULL): HCP_EVERSION when a
+ * --calendar file counts any day differently from a stored version >= 1
+ * (a daemon never runs beside the province's calendar: the caller says
+ * what to do), a stored version >= 1 that does not parse (the parser's
+ * error, err holds "line N: reason"), HCP_EINVAL, HCP_ENOMEM.
+ */
+HCP_API HCP_NODISCARD int hcp_calver_start(const hcp_calver *cur, const hcp_cal *seed,
+                                           bool seed_given, enum hcp_calver_start *decision,
+                                           hcp_cal **fed, char *err, size_t errlen);
+
 /* Whether c's deadlines still run and so are recounted when the calendar
  * changes: the statuses before feedback (received, verifying, disputed,
  * rectifying, feedback pending), the node's status index's "open" set.

@@ -19,15 +19,12 @@
 #include "rules.h"
 #include "record.h"
 #include "tlog.h"
+#include "www.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     500
 
 static const char *const state_names[] = {"never_seen", "ok", "forked", "unauthorized"};
-
-/* gateway/www/index.html, embedded at build time (gateway/CMakeLists.txt) */
-extern const unsigned char hcp_www_index[];
-extern const size_t hcp_www_index_len;
 
 static bool is(const char *a, const char *b)
 {
@@ -263,13 +260,6 @@ static void list_cases(gw *g, hcpd_req *r)
         json_pack("{so,so}", "cases", arr, "next", next[0] ? json_string(next) : json_null()));
 }
 
-/* GET / and /index.html: the public disclosure page (issue #5), one
- * self-contained file that reads the feed; the bytes are static, not owned. */
-static void serve_page(hcpd_req *r)
-{
-    hcpd_req_reply_raw(r, 200, "text/html; charset=utf-8", hcp_www_index, hcp_www_index_len);
-}
-
 /* GET /v1/access-log: who read personal data here, for auditors. */
 static void get_access_log(gw *g, hcpd_req *r)
 {
@@ -326,8 +316,8 @@ static void handle(void *arg, hcpd_req *r)
         get ? hcpd_req_reply_json(r, 200,
                                   json_pack("{ss,ss}", "status", "ok", "version", hcpd_version()))
             : not_allowed(r);
-    else if (is(p, "/") || is(p, "/index.html"))
-        get ? serve_page(r) : not_allowed(r);
+    else if (gw_www_is_route(p)) /* public: the page's files, www.c */
+        get ? gw_www_handle(r) : not_allowed(r);
     else if (is(p, "/v1/counties"))
         get ? get_counties(g, r) : not_allowed(r);
     else if (is(p, "/v1/cases"))
@@ -355,6 +345,12 @@ static bool is_public(const char *method, const char *path)
            gw_feed_is_route(path) || gw_tlog_is_route(path);
 }
 
+/* Public: the routes above and every file of the page (www.c). */
+static bool is_public_or_page(const char *method, const char *path)
+{
+    return gw_www_is_route(path) || is_public(method, path);
+}
+
 /* A bearer token other than admin.token: a named account (accounts.h). */
 static bool authenticate(void *arg, const char *token, char *name, unsigned *roles)
 {
@@ -369,7 +365,7 @@ int gw_http_start(gw *g)
         return rc;
     hcpd_http_cfg cfg = {.listen = g->cfg.listen_http,
                          .token = g->token,
-                         .is_public = is_public,
+                         .is_public = is_public_or_page,
                          .handle = handle,
                          .arg = g,
                          .authenticate = authenticate,

@@ -178,21 +178,11 @@ static void swap_in(gw *g, hcp_cal *cal)
     g->cal = cal;
 }
 
-/* Version 0: store the seed and recount when none is stored or the stored
- * seed counts differently; commit. *seed passes to g->cal when stored. */
-static int start_seed(gw *g, MDB_txn *txn, hcp_cal **seed, const char *text, size_t len,
-                      const hcp_calver *cur, bool have)
+/* Version 0 (HCP_CALSTART_SEED): store the seed and recount; commit.
+ * *seed passes to g->cal when stored; have: a seed was stored before. */
+static int start_seed(gw *g, MDB_txn *txn, hcp_cal **seed, const char *text, size_t len, bool have)
 {
     gw_store *s = g->store;
-    hcp_cal *old = NULL;
-    if (have && hcp_cal_parse(cur->tsv, cur->tsv_len, &old, NULL, 0) != HCP_OK)
-        old = NULL; /* an unreadable seed is replaced by this one */
-    bool same = old != NULL && hcp_cal_same(old, *seed);
-    hcp_cal_free(old);
-    if (same) {
-        mdb_txn_abort(txn);
-        return HCP_OK;
-    }
     gw_calendar_recount r = {0};
     int rc = calendar_put(s, txn, 0, text, len);
     if (rc == HCP_OK) /* a store without one predates the feed's deadline fields too */
@@ -210,30 +200,44 @@ static int start_seed(gw *g, MDB_txn *txn, hcp_cal **seed, const char *text, siz
     return HCP_OK;
 }
 
-/* Version V >= 1: the published calendar rules; a --calendar that counts
- * differently is refused. */
-static int start_federation(gw *g, MDB_txn *txn, const hcp_cal *seed, const hcp_calver *cur,
-                            char *err, size_t errlen)
+/* Decide with the store's calendar (hcp_calver_start, shared with the
+ * node) and act: keep, store the seed, or put the published version in
+ * force (a --calendar that counts differently is refused). Takes txn. */
+static int start_decide(gw *g, gw_calendar *gc, MDB_txn *txn, hcp_cal **seed, const char *text,
+                        size_t len, char *err, size_t errlen)
 {
+    hcp_calver cur;
+    int have = gw_calendar_stored(g->store, txn, &cur);
+    if (have != HCP_OK && have != HCP_ENOTFOUND) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "the stored calendar cannot be read: %s", hcp_strerror(have));
+        return have;
+    }
+    enum hcp_calver_start d = HCP_CALSTART_KEEP;
     hcp_cal *fed = NULL;
     char perr[128] = "";
-    int rc = hcp_cal_parse(cur->tsv, cur->tsv_len, &fed, perr, sizeof(perr));
-    uint32_t version = cur->version;
-    mdb_txn_abort(txn); /* cur borrowed from it: not used below */
-    if (rc != HCP_OK) {
-        snprintf(err, errlen, "the stored federation calendar (version %u) does not parse: %s",
-                 version, perr);
+    uint32_t version = have == HCP_OK ? cur.version : 0;
+    int rc = hcp_calver_start(have == HCP_OK ? &cur : NULL, *seed, g->cfg.calendar[0] != '\0', &d,
+                              &fed, perr, sizeof(perr));
+    if (rc == HCP_OK && d == HCP_CALSTART_SEED) {
+        rc = start_seed(g, txn, seed, text, len, have == HCP_OK);
+        if (rc != HCP_OK)
+            snprintf(err, errlen, "cannot store the calendar: %s", hcp_strerror(rc));
         return rc;
     }
-    if (g->cfg.calendar[0] != '\0' && !hcp_cal_same(fed, seed)) {
-        hcp_cal_free(fed);
+    mdb_txn_abort(txn); /* cur borrowed from it: not used below */
+    if (rc == HCP_EVERSION)
         snprintf(err, errlen,
                  "--calendar %s differs from the federation calendar version %u published in "
                  "%s; publish a new calendar with `hcp-gateway calendar publish --data %s FILE`, "
                  "and start without --calendar (version %u is used) or with the same file",
                  g->cfg.calendar, version, g->cfg.data, g->cfg.data, version);
-        return HCP_EVERSION;
-    }
+    else if (rc != HCP_OK)
+        snprintf(err, errlen, "the stored federation calendar (version %u) does not parse: %s",
+                 version, perr);
+    if (rc != HCP_OK || d != HCP_CALSTART_FEDERATION)
+        return rc;
+    gc->version = version;
     swap_in(g, fed);
     int first = 0, last = 0;
     hcp_cal_years(fed, &first, &last);
@@ -260,21 +264,10 @@ int gw_calendar_start(gw *g, gw_calendar **out, char *err, size_t errlen)
     }
     gc->g = g;
     MDB_txn *txn = NULL;
-    hcp_calver cur;
     rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
-    int have = rc == HCP_OK ? gw_calendar_stored(g->store, txn, &cur) : rc;
-    if (rc == HCP_OK && have != HCP_OK && have != HCP_ENOTFOUND) {
-        mdb_txn_abort(txn);
-        rc = have;
-        snprintf(err, errlen, "the stored calendar cannot be read: %s", hcp_strerror(rc));
-    } else if (rc == HCP_OK && have == HCP_OK && cur.version >= 1) {
-        gc->version = cur.version;
-        rc = start_federation(g, txn, seed, &cur, err, errlen);
-    } else if (rc == HCP_OK) {
-        rc = start_seed(g, txn, &seed, text, len, &cur, have == HCP_OK);
-        if (rc != HCP_OK)
-            snprintf(err, errlen, "cannot store the calendar: %s", hcp_strerror(rc));
-    } else
+    if (rc == HCP_OK)
+        rc = start_decide(g, gc, txn, &seed, text, len, err, errlen);
+    else
         snprintf(err, errlen, "cannot begin a transaction: %s", hcp_strerror(rc));
     hcp_cal_free(seed);
     free(text);

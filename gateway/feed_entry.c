@@ -343,10 +343,13 @@ static bool id_plain(const char *id)
     return true;
 }
 
-/* The entry's head up to the content: id, title, updated, the JSON link. */
+/* The entry's head up to the content: id, title, updated, the JSON link,
+ * then the readable case page (docs/page.md), last so that readers taking
+ * the last alternate link open the page; relative to the feed's URL (the
+ * page sits one level up, at a gateway or a published copy alike). */
 static int atom_head(hcp_buf *b, const char *id, hcp_time updated, const json_t *o)
 {
-    char head[256];
+    char head[384];
     snprintf(head, sizeof(head), "<entry><id>urn:hcp:case:%s:%lld</id><title>", id,
              (long long)updated);
     int rc = put_s(b, head);
@@ -362,8 +365,9 @@ static int atom_head(hcp_buf *b, const char *id, hcp_time updated, const json_t 
         rc = gw_feed_xml_append(b, str_of(o, "updated_datetime", ""));
     snprintf(head, sizeof(head),
              "</updated><link rel=\"alternate\" type=\"application/json\" "
-             "href=\"/feed/requests.json?service_request_id=%s\"/><content type=\"text\">",
-             id);
+             "href=\"/feed/requests.json?service_request_id=%s\"/><link rel=\"alternate\" "
+             "type=\"text/html\" href=\"../case.html?id=%s\"/><content type=\"text\">",
+             id, id);
     if (rc == HCP_OK)
         rc = put_s(b, head);
     return rc;

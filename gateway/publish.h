@@ -19,18 +19,7 @@
 #ifndef GW_PUBLISH_H
 #define GW_PUBLISH_H
 
-#include <stddef.h>
-
-/* A file of gateway/www/ carried in the binary (every file but its
- * README: the table is generated at build time, gateway/CMakeLists.txt). */
-typedef struct gw_www_file {
-    const char *name;          /* its name in www/, e.g. "index.html" */
-    const unsigned char *data; /* its bytes (static) */
-    const size_t *len;         /* their count */
-} gw_www_file;
-
-extern const gw_www_file gw_www_files[];
-extern const size_t gw_www_nfiles;
+#include "www.h" /* gw_www_files: every file of gateway/www, embedded */
 
 /* hcp-gateway publish ...: argv[0] is "publish". Returns the exit status:
  * 0 published, 1 failed (said on stderr), 2 usage. */

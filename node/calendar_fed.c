@@ -100,21 +100,13 @@ static void swap_in(node *n, hcp_cal *cal)
     n->cal = cal;
 }
 
-/* Version 0: store the seed and recount when the store has none yet or its
- * seed counts differently; commit. *seed passes to n->cal when stored. */
+/* Version 0 (HCP_CALSTART_SEED): store the seed and recount every open
+ * case; commit. *seed passes to n->cal when stored; have: a seed was
+ * stored before (said in the log). */
 static int start_seed(node *n, MDB_txn *txn, hcp_cal **seed, const char *text, size_t len,
-                      const hcp_calver *cur, bool have)
+                      bool have)
 {
     node_store *s = n->store;
-    hcp_cal *old = NULL;
-    if (have && hcp_cal_parse(cur->tsv, cur->tsv_len, &old, NULL, 0) != HCP_OK)
-        old = NULL; /* an unreadable seed is replaced by this one */
-    bool same = old != NULL && hcp_cal_same(old, *seed);
-    hcp_cal_free(old);
-    if (same) {
-        mdb_txn_abort(txn);
-        return HCP_OK;
-    }
     node_calendar_recount r = {0};
     int rc = calendar_put(s, txn, 0, text, len);
     if (rc == HCP_OK)
@@ -134,30 +126,44 @@ static int start_seed(node *n, MDB_txn *txn, hcp_cal **seed, const char *text, s
     return HCP_OK;
 }
 
-/* Version V >= 1 stored: the province's calendar rules; a --calendar that
- * counts differently is refused. */
-static int start_federation(node *n, MDB_txn *txn, const hcp_cal *seed, const hcp_calver *cur,
-                            char *err, size_t errlen)
+/* Decide with the store's calendar (hcp_calver_start, shared with the
+ * gateway) and act: keep, store the seed, or put the province's version
+ * in force. Takes txn (committed or aborted). err says what went wrong. */
+static int start_decide(node *n, node_calendar *nc, MDB_txn *txn, hcp_cal **seed, const char *text,
+                        size_t len, char *err, size_t errlen)
 {
+    hcp_calver cur;
+    int have = node_calendar_stored(n->store, txn, &cur);
+    if (have != HCP_OK && have != HCP_ENOTFOUND) {
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "the stored calendar cannot be read: %s", hcp_strerror(have));
+        return have;
+    }
+    enum hcp_calver_start d = HCP_CALSTART_KEEP;
     hcp_cal *fed = NULL;
     char perr[128] = "";
-    int rc = hcp_cal_parse(cur->tsv, cur->tsv_len, &fed, perr, sizeof(perr));
-    uint32_t version = cur->version;
-    mdb_txn_abort(txn); /* cur borrowed from it: not used below */
-    if (rc != HCP_OK) {
-        snprintf(err, errlen, "the stored federation calendar (version %u) does not parse: %s",
-                 version, perr);
+    uint32_t version = have == HCP_OK ? cur.version : 0;
+    int rc = hcp_calver_start(have == HCP_OK ? &cur : NULL, *seed, n->cfg.calendar[0] != '\0', &d,
+                              &fed, perr, sizeof(perr));
+    if (rc == HCP_OK && d == HCP_CALSTART_SEED) {
+        rc = start_seed(n, txn, seed, text, len, have == HCP_OK);
+        if (rc != HCP_OK)
+            snprintf(err, errlen, "cannot store the calendar: %s", hcp_strerror(rc));
         return rc;
     }
-    if (n->cfg.calendar[0] != '\0' && !hcp_cal_same(fed, seed)) {
-        hcp_cal_free(fed);
+    mdb_txn_abort(txn); /* cur borrowed from it: not used below */
+    if (rc == HCP_EVERSION)
         snprintf(err, errlen,
                  "--calendar %s differs from the federation calendar version %u this node "
                  "applied (stored in %s); a node never runs ahead of the province's calendar: "
                  "start without --calendar (version %u is used) or with the same file",
                  n->cfg.calendar, version, n->cfg.data, version);
-        return HCP_EVERSION;
-    }
+    else if (rc != HCP_OK)
+        snprintf(err, errlen, "the stored federation calendar (version %u) does not parse: %s",
+                 version, perr);
+    if (rc != HCP_OK || d != HCP_CALSTART_FEDERATION)
+        return rc;
+    nc->version = version;
     swap_in(n, fed);
     int first = 0, last = 0;
     hcp_cal_years(fed, &first, &last);
@@ -186,21 +192,10 @@ int node_calendar_start(node *n, node_calendar **out, char *err, size_t errlen)
     }
     nc->n = n;
     MDB_txn *txn = NULL;
-    hcp_calver cur;
     rc = store_write_begin(n->store, &txn);
-    int have = rc == HCP_OK ? node_calendar_stored(n->store, txn, &cur) : rc;
-    if (rc == HCP_OK && have != HCP_OK && have != HCP_ENOTFOUND) {
-        mdb_txn_abort(txn);
-        rc = have;
-        snprintf(err, errlen, "the stored calendar cannot be read: %s", hcp_strerror(rc));
-    } else if (rc == HCP_OK && have == HCP_OK && cur.version >= 1) {
-        nc->version = cur.version;
-        rc = start_federation(n, txn, seed, &cur, err, errlen);
-    } else if (rc == HCP_OK) {
-        rc = start_seed(n, txn, &seed, text, len, &cur, have == HCP_OK);
-        if (rc != HCP_OK)
-            snprintf(err, errlen, "cannot store the calendar: %s", hcp_strerror(rc));
-    } else
+    if (rc == HCP_OK)
+        rc = start_decide(n, nc, txn, &seed, text, len, err, errlen);
+    else
         snprintf(err, errlen, "cannot begin a transaction: %s", hcp_strerror(rc));
     store_cache_drop(n->store);
     hcp_cal_free(seed);
@@ -237,25 +232,25 @@ __attribute__((format(printf, 4, 5))) static int refuse(char *why, size_t why_le
     return HCP_ERULE;
 }
 
-int node_calendar_apply(void *arg, node_store *s, MDB_txn *txn, uint64_t seq, const void *body_mp,
-                        size_t body_len, char *why, size_t why_len)
+/* The version stored in txn (0 when none or unreadable) or a store error. */
+static int in_force_version(node_store *s, MDB_txn *txn, uint32_t *version)
 {
-    node_calendar *nc = arg;
-    if (nc == NULL || s == NULL || txn == NULL || body_mp == NULL)
-        return HCP_EINVAL;
-    hcp_calver v, cur;
-    if (hcp_calver_decode(body_mp, body_len, &v) != HCP_OK)
-        return refuse(why, why_len, "bad_body", "want {version, tsv}");
+    hcp_calver cur;
     int rc = node_calendar_stored(s, txn, &cur);
-    uint32_t in_force = rc == HCP_OK ? cur.version : 0;
-    if (rc != HCP_OK && rc != HCP_ENOTFOUND && rc != HCP_EFORMAT)
-        return rc; /* the store's error: abort, do not refuse */
-    if (v.version <= in_force)
-        return refuse(why, why_len, "stale_version", "version %u is not newer than %u in force",
-                      v.version, in_force);
+    *version = rc == HCP_OK ? cur.version : 0;
+    return rc == HCP_OK || rc == HCP_ENOTFOUND || rc == HCP_EFORMAT ? HCP_OK : rc;
+}
+
+/* Parse v, store it as the calendar in force and recount every open case
+ * in txn; the parsed calendar waits in nc for node_calendar_after(seq).
+ * HCP_ERULE (why says) for a TSV that does not parse, or a store error. */
+static int take(node_calendar *nc, node_store *s, MDB_txn *txn, uint64_t seq, const hcp_calver *cv,
+                char *why, size_t why_len)
+{
+    const hcp_calver v = *cv;
     hcp_cal *cal = NULL;
     char perr[128] = "";
-    rc = hcp_cal_parse(v.tsv, v.tsv_len, &cal, perr, sizeof(perr));
+    int rc = hcp_cal_parse(v.tsv, v.tsv_len, &cal, perr, sizeof(perr));
     if (rc == HCP_ENOMEM)
         return rc;
     if (rc != HCP_OK)
@@ -274,6 +269,46 @@ int node_calendar_apply(void *arg, node_store *s, MDB_txn *txn, uint64_t seq, co
     nc->pending_seq = seq;
     recount_log(v.version, &r);
     return HCP_OK;
+}
+
+int node_calendar_apply(void *arg, node_store *s, MDB_txn *txn, uint64_t seq, const void *body_mp,
+                        size_t body_len, char *why, size_t why_len)
+{
+    node_calendar *nc = arg;
+    if (nc == NULL || s == NULL || txn == NULL || body_mp == NULL)
+        return HCP_EINVAL;
+    hcp_calver v;
+    if (hcp_calver_decode(body_mp, body_len, &v) != HCP_OK)
+        return refuse(why, why_len, "bad_body", "want {version, tsv}");
+    uint32_t in_force = 0;
+    int rc = in_force_version(s, txn, &in_force);
+    if (rc != HCP_OK)
+        return rc; /* the store's error: abort, do not refuse */
+    if (v.version <= in_force)
+        return refuse(why, why_len, "stale_version", "version %u is not newer than %u in force",
+                      v.version, in_force);
+    return take(nc, s, txn, seq, &v, why, why_len);
+}
+
+int node_calendar_restore(void *arg, node_store *s, MDB_txn *txn, uint64_t seq, const void *body_mp,
+                          size_t body_len)
+{
+    node_calendar *nc = arg;
+    if (nc == NULL || s == NULL || txn == NULL || body_mp == NULL)
+        return HCP_EINVAL;
+    hcp_calver v;
+    char why[128] = "";
+    if (hcp_calver_decode(body_mp, body_len, &v) != HCP_OK)
+        return HCP_EINVAL;
+    uint32_t in_force = 0;
+    int rc = in_force_version(s, txn, &in_force);
+    if (rc != HCP_OK || v.version <= in_force)
+        return rc; /* a store error; or this version (or a later one) is here already */
+    rc = take(nc, s, txn, seq, &v, why, sizeof(why));
+    if (rc == HCP_ERULE)
+        node_log("warn", "calendar.restore_refused", "seq=%llu why=\"%s\"", (unsigned long long)seq,
+                 why);
+    return rc;
 }
 
 void node_calendar_after(void *arg, uint64_t seq)

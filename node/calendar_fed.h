@@ -84,6 +84,18 @@ HCP_NODISCARD int node_calendar_recount_all(node_store *s, MDB_txn *txn, const h
 HCP_NODISCARD int node_calendar_apply(void *arg, node_store *s, MDB_txn *txn, uint64_t seq,
                                       const void *body_mp, size_t body_len, char *why,
                                       size_t why_len);
+/*
+ * The `calendar` directive's restore function (node_directive_restore_fn,
+ * node/directive.h): a node restored from the gateway has its `calendar`
+ * directive events back but not their bodies, so it asks for the latest
+ * applied one again; when it comes, its version is stored and every open
+ * case recounted in txn exactly as node_calendar_apply does (no new event),
+ * unless that version or a later one is stored already (HCP_OK, nothing
+ * done). HCP_EINVAL (bad body), HCP_ERULE (the TSV does not parse: logged),
+ * or a store error.
+ */
+HCP_NODISCARD int node_calendar_restore(void *arg, node_store *s, MDB_txn *txn, uint64_t seq,
+                                        const void *body_mp, size_t body_len);
 /* After the transaction of directive seq committed (node_directive_after_fn):
  * the pending calendar becomes n->cal (the old one freed) and the state's
  * version. Nothing when no apply of seq is pending (a refused one). */

@@ -29,8 +29,15 @@ static struct {
     void *arg;
     node_directive_after_fn after;
     void *after_arg;
+    node_directive_restore_fn restore;
+    void *restore_arg;
 } handlers[HANDLERS_MAX];
 static size_t nhandlers;
+
+/* The entry a restore left owed (directive.h): meta "dirowed" as
+ * committed, for the sync thread and the writer's refusals. */
+static _Atomic uint64_t owed;
+#define OWED_KEY "dirowed"
 
 /* The handler slot of type, or HANDLERS_MAX. */
 static size_t handler_find(const char *type)
@@ -67,6 +74,23 @@ int node_directive_on_commit(const char *type, node_directive_after_fn fn, void 
     handlers[i].after = fn;
     handlers[i].after_arg = arg;
     return HCP_OK;
+}
+
+int node_directive_on_restore(const char *type, node_directive_restore_fn fn, void *arg)
+{
+    if (type == NULL || fn == NULL)
+        return HCP_EINVAL;
+    size_t i = handler_find(type);
+    if (i == HANDLERS_MAX)
+        return HCP_ENOTFOUND;
+    handlers[i].restore = fn;
+    handlers[i].restore_arg = arg;
+    return HCP_OK;
+}
+
+uint64_t node_directive_owed(void)
+{
+    return atomic_load(&owed);
 }
 
 /* ---- batches ---- */
@@ -117,6 +141,58 @@ static int dseq_put(node_store *s, MDB_txn *txn, uint64_t v)
     hcp_be64_put(b, v);
     MDB_val k = {4, "dseq"}, d = {8, b};
     return store_err(mdb_put(txn, s->meta, &k, &d, 0));
+}
+
+/* The owed entry as this transaction sees it (0: none). */
+static int owed_get(node_store *s, MDB_txn *txn, uint64_t *v)
+{
+    MDB_val k = {strlen(OWED_KEY), OWED_KEY}, d;
+    int mrc = mdb_get(txn, s->meta, &k, &d);
+    *v = mrc == MDB_SUCCESS && d.mv_size == 8 ? hcp_be64_get(d.mv_data) : 0;
+    return mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND ? HCP_OK : store_err(mrc);
+}
+
+/* Set the owed entry (0: none owed, the key deleted). */
+static int owed_put(node_store *s, MDB_txn *txn, uint64_t v)
+{
+    MDB_val k = {strlen(OWED_KEY), OWED_KEY};
+    if (v == 0) {
+        int mrc = mdb_del(txn, s->meta, &k, NULL);
+        return mrc == MDB_NOTFOUND ? HCP_OK : store_err(mrc);
+    }
+    uint8_t b[8];
+    hcp_be64_put(b, v);
+    MDB_val d = {8, b};
+    return store_err(mdb_put(txn, s->meta, &k, &d, 0));
+}
+
+/* The position to state: the committed one, or one below the owed entry so
+ * that the gateway sends it again. */
+static uint64_t stated(uint64_t dseq, uint64_t ow)
+{
+    return ow != 0 && dseq >= ow ? ow - 1 : dseq;
+}
+
+int node_directive_resume(node_store *s)
+{
+    if (s == NULL || !s->has_dirs)
+        return HCP_OK;
+    MDB_txn *txn;
+    uint64_t ow = 0;
+    int rc = store_read_begin(s, &txn);
+    if (rc == HCP_OK) {
+        rc = owed_get(s, txn, &ow);
+        store_read_end(s, txn);
+    }
+    if (rc == HCP_OK && ow != 0) {
+        atomic_store(&owed, ow);
+        atomic_store(&s->dseq, stated(atomic_load(&s->dseq), ow));
+        node_log("warn", "directive.owed",
+                 "seq=%llu detail=\"restored without this entry's body: asked again from the "
+                 "gateway; no new records until it is back\"",
+                 (unsigned long long)ow);
+    }
+    return rc;
 }
 
 /* Keep entry seq's state (rec may be NULL: known from its event only). */
@@ -282,19 +358,49 @@ static int apply_one(node *n, MDB_txn *txn, hcp_chain *ch, const node_dir_in *in
     return rc;
 }
 
+/* The owed entry came again (node_directive_on_restore): run its type's
+ * restore function; the debt is dropped in the same transaction, also when
+ * the entry cannot be restored (said in the log). Store errors only. */
+static int restore_one(node *n, MDB_txn *txn, const node_dir_in *in, const repl_dir_entry *d)
+{
+    size_t h = handler_find(d->type);
+    int rc = HCP_EINVAL;
+    if (h != HANDLERS_MAX && handlers[h].restore != NULL)
+        rc = handlers[h].restore(handlers[h].restore_arg, n->store, txn, d->seq, d->body,
+                                 d->body_len);
+    if (rc != HCP_OK && rc != HCP_ERULE && rc != HCP_EINVAL)
+        return rc;
+    char hex[2 * HCP_HASH_LEN + 1];
+    hcp_hash_hex(in->hash, hex);
+    node_log(rc == HCP_OK ? "info" : "warn", "directive.restored",
+             "seq=%llu type=%s hash=%s result=%s", (unsigned long long)d->seq, d->type, hex,
+             rc == HCP_OK ? "restored" : "cannot_restore");
+    return owed_put(n->store, txn, 0);
+}
+
 int node_directive_apply(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
 {
     node_dir_batch *b = w->dirs;
     if (b == NULL || !n->store->has_dirs)
         return HCP_OK;
-    uint64_t dseq;
+    uint64_t dseq, ow = 0;
     int rc = dseq_get(n->store, txn, &dseq);
+    if (rc == HCP_OK)
+        rc = owed_get(n->store, txn, &ow);
     b->first_new = 0;
+    b->restored = 0;
     for (size_t i = 0; rc == HCP_OK && i < b->n; i++) {
         repl_dir_entry d;
         if (repl_dir_decode(b->e[i].rec, b->e[i].rec_len, &d) != HCP_OK) {
             node_log("warn", "directive.malformed", "index=%zu", i);
             continue; /* signed but unreadable: a gateway bug; later ones still apply */
+        }
+        if (d.seq <= dseq && d.seq == ow && ow != 0) {
+            rc = restore_one(n, txn, &b->e[i], &d);
+            if (rc == HCP_OK)
+                b->restored = ow;
+            ow = 0;
+            continue;
         }
         if (d.seq <= dseq)
             continue; /* exactly once: applied (or refused) before */
@@ -314,14 +420,18 @@ void node_directive_committed(node *n, const node_write *w)
     const node_dir_batch *b = w->dirs;
     if (b == NULL)
         return;
-    if (b->applied_upto > atomic_load(&n->store->dseq))
-        atomic_store(&n->store->dseq, b->applied_upto);
-    if (b->first_new == 0)
+    if (b->restored != 0 && b->restored == atomic_load(&owed))
+        atomic_store(&owed, 0);
+    uint64_t pos = stated(b->applied_upto, atomic_load(&owed));
+    if (pos > atomic_load(&n->store->dseq))
+        atomic_store(&n->store->dseq, pos);
+    if (b->first_new == 0 && b->restored == 0)
         return;
     for (size_t i = 0; i < b->n; i++) {
         repl_dir_entry d;
-        if (repl_dir_decode(b->e[i].rec, b->e[i].rec_len, &d) != HCP_OK || d.seq < b->first_new ||
-            d.seq > b->applied_upto)
+        if (repl_dir_decode(b->e[i].rec, b->e[i].rec_len, &d) != HCP_OK ||
+            ((b->first_new == 0 || d.seq < b->first_new || d.seq > b->applied_upto) &&
+             d.seq != b->restored))
             continue;
         size_t h = handler_find(d.type);
         if (h != HANDLERS_MAX && handlers[h].after != NULL)
@@ -347,8 +457,20 @@ int node_directive_derive(node *n, MDB_txn *txn, const hcp_event *ev)
                       ev->dir_why, NULL, 0);
     if (rc == HCP_OK && ev->directive > dseq)
         rc = dseq_put(n->store, txn, ev->directive);
-    if (rc == HCP_OK && ev->directive > atomic_load(&n->store->dseq))
-        atomic_store(&n->store->dseq, ev->directive); /* a restore: nothing runs meanwhile */
+    /* an applied entry whose effect the event does not carry: owed again */
+    size_t h = ev->dir_type != NULL ? handler_find(ev->dir_type) : HANDLERS_MAX;
+    uint64_t ow = 0;
+    if (rc == HCP_OK)
+        rc = owed_get(n->store, txn, &ow);
+    if (rc == HCP_OK && ev->dir_result == HCP_DR_APPLIED && h != HANDLERS_MAX &&
+        handlers[h].restore != NULL && ev->directive > ow) {
+        ow = ev->directive;
+        rc = owed_put(n->store, txn, ow);
+    }
+    if (rc == HCP_OK) { /* a restore: nothing runs meanwhile (its commit is not awaited) */
+        atomic_store(&owed, ow);
+        atomic_store(&n->store->dseq, stated(dseq > ev->directive ? dseq : ev->directive, ow));
+    }
     return rc;
 }
 

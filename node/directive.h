@@ -45,6 +45,33 @@ HCP_NODISCARD int node_directive_register(const char *type, node_directive_fn fn
  * HCP_ENOTFOUND (no handler registered for type). */
 HCP_NODISCARD int node_directive_on_commit(const char *type, node_directive_after_fn fn, void *arg);
 
+/*
+ * A type whose effect lives in the store beside the log (the calendar's
+ * body: the `directive` event does not carry it) registers a restore
+ * function. A restored node (its `directive` events fetched back) then
+ * owes the latest such entry it had applied: it keeps that seq (meta
+ * "dirowed"), states its position as one below it so that the gateway
+ * sends the entry again, and when the entry comes (signature checked as
+ * ever) runs fn in the writer's transaction instead of applying it a
+ * second time — no new event, the position unchanged — then the type's
+ * after-commit callback. While it owes one, the node takes no new
+ * records (503, node_directive_owed): it must not run ahead of what it
+ * acknowledged. fn returns HCP_OK, HCP_ERULE/HCP_EINVAL (the entry cannot
+ * be restored: logged, the debt is dropped) or a store error (the batch
+ * fails and is tried again). HCP_EINVAL, HCP_ENOTFOUND (no handler).
+ */
+typedef int (*node_directive_restore_fn)(void *arg, node_store *s, MDB_txn *txn, uint64_t seq,
+                                         const void *body_mp, size_t body_len);
+HCP_NODISCARD int node_directive_on_restore(const char *type, node_directive_restore_fn fn,
+                                            void *arg);
+/* At start, after the registrations and before replication starts: load
+ * the entry a restore left owed (meta "dirowed") and lower the stated
+ * position below it. HCP_OK or a store error. */
+HCP_NODISCARD int node_directive_resume(node_store *s);
+/* The seq of the entry this restored node still owes (0: none); any
+ * thread. */
+uint64_t node_directive_owed(void);
+
 /* Entries for the writer: copies of what the gateway sent (signatures
  * already verified by sync.c). */
 typedef struct node_dir_in {
@@ -56,6 +83,7 @@ typedef struct node_dir_batch {
     size_t n;
     uint64_t applied_upto; /* set by the apply: the position it leaves */
     uint64_t first_new;    /* the first seq the apply took (0: none) */
+    uint64_t restored;     /* the owed entry the apply restored (0: none) */
     node_dir_in e[];
 } node_dir_batch;
 /* A new batch of copies of dirs[0..n) (NULL on allocation failure). */
@@ -71,7 +99,8 @@ HCP_NODISCARD int node_directive_apply(node *n, MDB_txn *txn, hcp_chain *ch, nod
 void node_directive_committed(node *n, const node_write *w);
 /* A `directive` event fetched back from the gateway (restore): keep its
  * entry's state and the position (the entry's body is not in the event:
- * the state says applied or refused, the record is absent). */
+ * the state says applied or refused, the record is absent); an applied
+ * entry of a type with a restore function becomes the one owed (above). */
 HCP_NODISCARD int node_directive_derive(node *n, MDB_txn *txn, const hcp_event *ev);
 /* A correction_answer step (W_STEP): true when it must be refused — its
  * directive is not an applied correction of this case — with the 409

@@ -123,7 +123,10 @@ static int main_prepare(node *n)
     }
     /* the province's calendar arrives as a directive (docs/directives.md) */
     if ((rc = node_directive_register("calendar", node_calendar_apply, n->calendar)) != HCP_OK ||
-        (rc = node_directive_on_commit("calendar", node_calendar_after, n->calendar)) != HCP_OK)
+        (rc = node_directive_on_commit("calendar", node_calendar_after, n->calendar)) != HCP_OK ||
+        (rc = node_directive_on_restore("calendar", node_calendar_restore, n->calendar)) !=
+            HCP_OK ||
+        (rc = node_directive_resume(n->store)) != HCP_OK) /* a restore's debt */
         fprintf(stderr, "hcp-node: cannot register the calendar directive: %s\n", hcp_strerror(rc));
     return rc;
 }

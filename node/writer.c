@@ -686,12 +686,15 @@ static int do_remote(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
     return rc;
 }
 
-/* Writes wait while the node fetches its history (node_store.needs_sync). */
+/* Writes wait while the node fetches its history (node_store.needs_sync),
+ * and then while it owes a directive's body the history did not carry (the
+ * calendar it acknowledged: directive.h). */
 static bool restoring(node *n, node_write *w)
 {
-    if (!atomic_load(&n->store->needs_sync) || n->cfg.gateway[0] == '\0')
+    bool needs = atomic_load(&n->store->needs_sync);
+    if ((!needs && node_directive_owed() == 0) || n->cfg.gateway[0] == '\0')
         return false; /* offline, a restored copy works (and may fork: docs/replication.md) */
-    if (w->kind == W_SWEEP || w->kind == W_DIRECTIVE)
+    if (w->kind == W_SWEEP || (needs && w->kind == W_DIRECTIVE))
         return true; /* no marks, no directives on a history still arriving */
     if (w->kind != W_EVAL && w->kind != W_CASE && w->kind != W_STEP)
         return false;

@@ -281,7 +281,7 @@ cat <<MSG
   审计员 auditor demo.auditor: $AUD_TOKEN   (只能查看 only /v1/access-log?from=&to=&account=)
   密钥 seal keys: $DEMO/gateway.keys/, $DEMO/nodes/CODE.keys/   (与数据分开备份 back up apart from the data)
   复制监听 replication: tls+tcp://127.0.0.1:$GW_REPL  (mTLS, certificate $GW_NAME)
-  公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token)
+  公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token; 按日期 by date: /?from=YYYY-MM-DD&to=YYYY-MM-DD; 单件 one case: /case.html?id=CASE-ID)
   公开数据 public feed : http://127.0.0.1:$GW_HTTP/feed/requests.json   http://127.0.0.1:$GW_HTTP/feed/atom.xml
   透明日志 public log  : http://127.0.0.1:$GW_HTTP/log/checkpoint   验证 verify: $BUILD/verify/hcp-verify feed --key "\$(curl -s http://127.0.0.1:$GW_HTTP/log/key)" http://127.0.0.1:$GW_HTTP
 县级节点 hcp-node × $NCOUNTY: http://127.0.0.1:${NODE_PORT[$fcode]} … (list: $NODES_FILE)

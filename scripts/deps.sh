@@ -19,7 +19,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
-    browser) pkgs+=(chromium) ;;
+    browser) pkgs+=(chromium fonts-wqy-microhei) ;; # the page test: browser, CJK font for screenshots
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
     coverage) pkgs+=(gcovr) ;;
     package) pkgs+=(debhelper dpkg-dev help2man) ;; # make package (debian/, scripts/package.sh)

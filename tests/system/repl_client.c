@@ -16,6 +16,15 @@
  *   silent MS             connect, send nothing; prints "closed" when the
  *                         gateway closes the connection within MS, else "open"
  *   hello_wait MS         hello (for CERT's county), no auth, then as silent
+ *   cases BODY DAY N...   as CERT's county, a log the gateway never saw
+ *                         (hello at 0, auth): one case_open per number N,
+ *                         case id COUNTY-DAY-NNNN, the intake read from
+ *                         BODY (a POST /v1/cases JSON body) as a node reads
+ *                         it, its personal record beside, chained from the
+ *                         county's genesis and sent as one batch signed
+ *                         with KEY — a real county log whose case numbers
+ *                         may skip (tests/system/test_case_number_gaps.py);
+ *                         prints "ack SEQ" or the answer
  * Exit status: 0 ran (the answer is on stdout), 1 could not run, 2 usage.
  */
 #include <msgpack.h>
@@ -28,9 +37,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
+#include "codec.h"
+#include "json.h"
 #include "repl.h"
+#include "seal.h"
 
 static atomic_int pipes_up, pipes_down;
 
@@ -176,23 +190,16 @@ static void say(int rv, const repl_frame *r)
         printf("type %u\n", r->type);
 }
 
-/* hello then auth, signed with the identity of cert/key. */
-static int do_auth(nng_socket s, const char *cert, const char *key, const char *county,
-                   uint64_t seq)
+/* hello (head seq) then auth for county signed by id; the last answer in
+ * *r (the caller clears it) and nng's result. */
+static int login(nng_socket s, repl_identity *id, const char *county, uint64_t seq, repl_frame *r)
 {
-    repl_identity *id = NULL;
-    if (repl_identity_load(cert, key, &id) != HCP_OK) {
-        fprintf(stderr, "repl_client: cannot load %s / %s\n", cert, key);
-        return 1;
-    }
     repl_frame ch;
     memset(&ch, 0, sizeof(ch));
     int rv = raw_hello(s, county, seq, &ch);
     if (rv != 0 || ch.type != REPL_CHALLENGE) {
-        say(rv, &ch);
-        repl_frame_clear(&ch);
-        repl_identity_free(id);
-        return 0;
+        *r = ch;
+        return rv;
     }
     repl_frame a;
     memset(&a, 0, sizeof(a));
@@ -208,17 +215,147 @@ static int do_auth(nng_socket s, const char *cert, const char *key, const char *
     repl_frame_clear(&ch);
     hcp_buf b;
     hcp_buf_init(&b, REPL_FRAME_MAX);
-    repl_frame r;
-    memset(&r, 0, sizeof(r));
-    if (hrc == HCP_OK && repl_encode(&a, &b) == HCP_OK) {
-        rv = exchange(s, b.data, b.len, &r);
-        say(rv, &r);
-    } else
-        printf("none cannot sign\n");
-    repl_frame_clear(&r);
+    memset(r, 0, sizeof(*r));
+    rv =
+        hrc == HCP_OK && repl_encode(&a, &b) == HCP_OK ? exchange(s, b.data, b.len, r) : NNG_EINVAL;
     hcp_buf_free(&b);
+    return rv;
+}
+
+/* hello then auth, signed with the identity of cert/key. */
+static int do_auth(nng_socket s, const char *cert, const char *key, const char *county,
+                   uint64_t seq)
+{
+    repl_identity *id = NULL;
+    if (repl_identity_load(cert, key, &id) != HCP_OK) {
+        fprintf(stderr, "repl_client: cannot load %s / %s\n", cert, key);
+        return 1;
+    }
+    repl_frame r;
+    int rv = login(s, id, county, seq, &r);
+    say(rv, &r);
+    repl_frame_clear(&r);
     repl_identity_free(id);
     return 0;
+}
+
+#define CASES_MAX 64
+
+/* The case_open records of `cases` mode: one per number in nums, of the
+ * intake in body, chained from county's genesis into recs/off/hash, their
+ * personal records (plain, as a node sends them over TLS) into piis/poff.
+ * 0, or 1 with the reason on stderr. */
+static int make_cases(const char *county, const char *body, const char *day, char **nums, size_t n,
+                      hcp_buf *recs, size_t *off, hcp_buf *piis, size_t *poff,
+                      uint8_t (*hash)[HCP_HASH_LEN])
+{
+    json_t *obj = NULL;
+    hcp_json_err jerr;
+    memset(&jerr, 0, sizeof(jerr));
+    hcp_intake in;
+    memset(&in, 0, sizeof(in));
+    hcp_time at = 0;
+    hcp_chain ch;
+    int rc = hcp_json_load(body, strlen(body), &obj, &jerr);
+    if (rc == HCP_OK)
+        rc = hcp_json_read_intake(obj, true, &in, &at, &jerr);
+    if (rc == HCP_OK)
+        rc = hcp_chain_init(&ch, county);
+    hcp_time now = (hcp_time)time(NULL);
+    for (size_t i = 0; rc == HCP_OK && i < n; i++) {
+        hcp_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = HCP_EV_CASE_OPEN;
+        ev.seq = ch.seq + 1;
+        ev.at = at != 0 ? at : now;
+        ev.recorded_at = now;
+        ev.in = in; /* borrowed */
+        memcpy(ev.county, county, sizeof(ev.county));
+        snprintf(ev.case_id, sizeof(ev.case_id), "%s-%.8s-%04u", county, day,
+                 (unsigned)strtoul(nums[i], NULL, 10));
+        off[i] = recs->len;
+        poff[i] = piis->len;
+        rc = hcp_random(ev.pii_salt, sizeof(ev.pii_salt));
+        if (rc == HCP_OK)
+            rc = hcp_event_encode(&ev, recs, piis, NULL);
+        if (rc == HCP_OK)
+            rc = hcp_chain_append(&ch, recs->data + off[i], recs->len - off[i], hash[i]);
+        off[i + 1] = recs->len;
+        poff[i + 1] = piis->len;
+    }
+    hcp_intake_clear(&in);
+    json_decref(obj);
+    if (rc != HCP_OK)
+        fprintf(stderr, "repl_client: cases: %s %s %s\n", hcp_strerror(rc), jerr.field,
+                jerr.detail);
+    return rc == HCP_OK ? 0 : 1;
+}
+
+/* `cases`: log in as cert's county at position 0 and send the case_open
+ * records as one signed batch; prints the answer ("ack SEQ"). */
+static int do_cases(nng_socket s, const char *cert, const char *key, const char *body,
+                    const char *day, char **nums, size_t n)
+{
+    repl_identity *id = NULL;
+    if (n == 0 || n > CASES_MAX || strlen(day) != 8 ||
+        repl_identity_load(cert, key, &id) != HCP_OK) {
+        fprintf(stderr, "repl_client: cases: bad arguments or identity\n");
+        repl_identity_free(id);
+        return 1;
+    }
+    char county[HCP_COUNTY_LEN + 1];
+    snprintf(county, sizeof(county), "%s", repl_identity_cn(id));
+    hcp_buf recs, piis;
+    hcp_buf_init(&recs, REPL_FRAME_MAX / 4);
+    hcp_buf_init(&piis, REPL_FRAME_MAX / 4);
+    size_t off[CASES_MAX + 1], poff[CASES_MAX + 1];
+    uint8_t hash[CASES_MAX][HCP_HASH_LEN];
+    int code = make_cases(county, body, day, nums, n, &recs, off, &piis, poff, hash);
+    repl_frame r;
+    memset(&r, 0, sizeof(r));
+    int rv = code == 0 ? login(s, id, county, 0, &r) : 0;
+    if (code == 0 && (rv != 0 || r.type != REPL_WELCOME)) {
+        say(rv, &r);
+        code = -1;
+    }
+    repl_frame_clear(&r);
+    repl_event evs[CASES_MAX];
+    memset(evs, 0, sizeof(evs));
+    for (size_t i = 0; code == 0 && i < n; i++) {
+        evs[i].rec = recs.data + off[i];
+        evs[i].rec_len = off[i + 1] - off[i];
+        evs[i].pii_len = poff[i + 1] - poff[i];
+        evs[i].pii = evs[i].pii_len > 0 ? piis.data + poff[i] : NULL;
+        memcpy(evs[i].hash, hash[i], HCP_HASH_LEN);
+    }
+    uint8_t sig[REPL_SIG_MAX];
+    size_t sig_len = sizeof(sig);
+    repl_frame bf;
+    memset(&bf, 0, sizeof(bf));
+    bf.type = REPL_BATCH;
+    snprintf(bf.county, sizeof(bf.county), "%s", county);
+    bf.seq = 1;
+    bf.events = evs;
+    bf.nevents = n;
+    hcp_buf b;
+    hcp_buf_init(&b, REPL_FRAME_MAX);
+    if (code == 0 && repl_sign_batch(id, county, n, hash[n - 1], sig, &sig_len) == HCP_OK &&
+        (bf.sig = sig, bf.sig_len = sig_len, repl_encode(&bf, &b) == HCP_OK)) {
+        rv = exchange(s, b.data, b.len, &r);
+        if (rv == 0 && r.type == REPL_ACK)
+            printf("ack %llu\n", (unsigned long long)r.seq);
+        else
+            say(rv, &r);
+        repl_frame_clear(&r);
+    } else if (code == 0) {
+        fprintf(stderr, "repl_client: cases: cannot sign or encode the batch\n");
+        code = 1;
+    }
+    hcp_buf_free(&b);
+    hcp_buf_free(&recs);
+    hcp_buf_free(&piis);
+    repl_identity_free(id);
+    return code < 0 ? 0 : code;
 }
 
 /* Wait up to ms for the gateway to close the connection. */
@@ -266,6 +403,8 @@ int main(int argc, char **argv)
             ok += r.type == REPL_CHALLENGE;
         }
         printf("challenges=%ld\n", ok);
+    } else if (strcmp(mode, "cases") == 0 && argc >= 10) {
+        code = do_cases(s, cert, key, argv[7], argv[8], argv + 9, (size_t)(argc - 9));
     } else if (strcmp(mode, "silent") == 0) {
         wait_closed(atoi(argv[7]));
     } else if (strcmp(mode, "hello_wait") == 0) {

@@ -262,6 +262,10 @@ class Publish(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertIn("text/html", headers.get("Content-Type", ""))
         self.assertEqual(body, self.public("/"))
+        # every file of the page comes along, as the gateway serves it
+        for name in sorted(os.listdir(os.path.join(ROOT, "gateway", "www"))):
+            status, _, body = get(base + "/" + name)
+            self.assertEqual((status, body), (200, self.public("/" + name)), name)
         # the log: tiles with their caching headers
         size = stats["size"]
         status, headers, body = get(base + "/log/tile/0/000")
@@ -281,6 +285,7 @@ class Publish(hcptest.DumpOnFailure, unittest.TestCase):
             status, _, body = get(base + "/feed/requests.json?" + q)
             self.assertEqual(status, 400, (q, body))
             self.assertEqual(json.loads(body)["error"], "invalid_parameter")
+        self.assertEqual(get(base + "/feed/no-such.json")[0], 404)  # only pages fall back to []
         left = [f for _, _, fs in os.walk(self.out) for f in fs if ".tmp-" in f]
         self.assertEqual(left, [])
         # hcp-verify against nginx

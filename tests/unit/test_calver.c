@@ -117,6 +117,59 @@ static void test_same(void **state)
     hcp_cal_free(comment);
 }
 
+/* The start-up decision node and gateway share: keep a stored seed that
+ * counts alike, store the seed when none is stored or it counts
+ * differently (or does not parse), use a stored province version, and
+ * refuse a --calendar that counts differently from it. */
+static void test_start_decision(void **state)
+{
+    (void)state;
+    const char *text = (const char *)hcp_data_calendar;
+    size_t len = hcp_data_calendar_len;
+    hcp_cal *seed = NULL, *fed = NULL;
+    assert_int_equal(hcp_cal_default(&seed), HCP_OK);
+    enum hcp_calver_start d = 0;
+    char err[128];
+    assert_int_equal(hcp_calver_start(NULL, seed, false, &d, &fed, err, sizeof(err)), HCP_OK);
+    assert_int_equal(d, HCP_CALSTART_SEED);
+    hcp_calver v0 = {0, text, len};
+    assert_int_equal(hcp_calver_start(&v0, seed, true, &d, &fed, err, sizeof(err)), HCP_OK);
+    assert_int_equal(d, HCP_CALSTART_KEEP);
+    assert_null(fed);
+    hcp_calver other = {0, "2026-01-01\toff\t元旦\t2026\n", 27};
+    assert_int_equal(hcp_calver_start(&other, seed, false, &d, &fed, err, sizeof(err)), HCP_OK);
+    assert_int_equal(d, HCP_CALSTART_SEED);
+    hcp_calver junk = {0, "not a calendar", 14};
+    assert_int_equal(hcp_calver_start(&junk, seed, false, &d, &fed, err, sizeof(err)), HCP_OK);
+    assert_int_equal(d, HCP_CALSTART_SEED);
+    /* version 2 stored: in force; a --calendar that counts alike is fine */
+    hcp_calver v2 = {2, text, len};
+    assert_int_equal(hcp_calver_start(&v2, seed, true, &d, &fed, err, sizeof(err)), HCP_OK);
+    assert_int_equal(d, HCP_CALSTART_FEDERATION);
+    assert_non_null(fed);
+    assert_true(hcp_cal_same(fed, seed));
+    hcp_cal_free(fed);
+    /* ... one that counts differently is refused; without --calendar it is ignored */
+    hcp_buf next;
+    hcp_buf_init(&next, 2u << 20);
+    assert_int_equal(hcp_buf_append(&next, text, len), HCP_OK);
+    assert_int_equal(hcp_buf_append(&next, Y2027, strlen(Y2027)), HCP_OK);
+    hcp_calver v3 = {3, (const char *)next.data, next.len};
+    assert_int_equal(hcp_calver_start(&v3, seed, true, &d, &fed, err, sizeof(err)), HCP_EVERSION);
+    assert_null(fed);
+    assert_int_equal(hcp_calver_start(&v3, seed, false, &d, &fed, err, sizeof(err)), HCP_OK);
+    assert_int_equal(d, HCP_CALSTART_FEDERATION);
+    assert_false(hcp_cal_same(fed, seed));
+    hcp_cal_free(fed);
+    /* a stored province version that does not parse is an error, not a seed */
+    hcp_calver bad = {4, junk.tsv, junk.tsv_len};
+    assert_int_not_equal(hcp_calver_start(&bad, seed, false, &d, &fed, err, sizeof(err)), HCP_OK);
+    assert_null(fed);
+    assert_int_equal(hcp_calver_start(NULL, NULL, false, &d, &fed, err, sizeof(err)), HCP_EINVAL);
+    hcp_cal_free(seed);
+    hcp_buf_free(&next);
+}
+
 /* Finding 2(a) at the rules' level: counted without 2026's holidays the
  * feedback deadline of a case received Tue 2026-09-29 is 10-06
  * (provisional); the calendar that knows National Day makes it 10-12. */
@@ -196,6 +249,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_decode),
         cmocka_unit_test(test_same),
+        cmocka_unit_test(test_start_decision),
         cmocka_unit_test(test_recount_firms_up),
         cmocka_unit_test(test_extension_into_uncovered_year),
     };
