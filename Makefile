@@ -52,7 +52,7 @@ build: configure
 # Go's transparency-log verifier: their packages are installed here, before
 # ctest's timeouts start.
 check: build
-	@bash scripts/deps.sh browser node go
+	@bash scripts/deps.sh browser node go web
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test: style check test-asan check-tsan
@@ -70,7 +70,7 @@ test-asan: deps
 	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
 	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl|http_limits|repl_hostile|accounts|freetext_privacy|case_numbers|rules_hold|directives|gateway_checks|calendar_fed|calendar_restore|case_number_gaps|tlog|tlog_rebuild|monthly|contacts)$$'
+	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl|http_limits|repl_hostile|accounts|freetext_privacy|case_numbers|rules_hold|directives|gateway_checks|calendar_fed|calendar_restore|case_number_gaps|tlog|tlog_rebuild|monthly|contacts|feed|publish)$$'
 
 # The daemons' API and replication tests built with ThreadSanitizer: a race
 # makes the daemon exit 66 at its stop, which every test checks.
@@ -103,7 +103,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)
 
 bench: deps
-	@bash scripts/deps.sh bench
+	@bash scripts/deps.sh bench web
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DHCP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bash bench/run.sh $(BUILD)

@@ -25,6 +25,9 @@
 #        HCP_BENCH_TLOG_N case events with the log on and off, and checkpoint
 #        latency; added under "tlog" (docs/bench.md "Transparency log (issue
 #        #14)"); HCP_BENCH_TLOG_SKIP=1 skips it
+#   then bench/publish_bench.py: static publishing (issue #14) — publish of
+#        HCP_BENCH_PUB_N cases, nginx against the gateway on the same URLs;
+#        added under "publish" (docs/bench.md "Static publishing (issue #14)")
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -197,6 +200,14 @@ if [ "${HCP_BENCH_TLOG_SKIP:-0}" != 1 ]; then
     echo
     echo "bench: transparency log (bench/tlog_bench.py)"
     python3 "$HERE/tlog_bench.py" "$BUILD" "$OUT"
+# Static publishing (issue #14): `hcp-gateway publish` of HCP_BENCH_PUB_N cases,
+# then nginx serving the published files beside the gateway serving the same
+# URLs (a feed page, a tile, random pages); adds "publish" to results.json
+# (docs/bench.md "Static publishing (issue #14)"). HCP_BENCH_PUB_SKIP=1 skips it.
+if [ "${HCP_BENCH_PUB_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: static publishing (bench/publish_bench.py)"
+    python3 "$HERE/publish_bench.py" "$BUILD" "$OUT"
 fi
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one

@@ -284,6 +284,7 @@ cat <<MSG
   公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token; 按日期 by date: /?from=YYYY-MM-DD&to=YYYY-MM-DD; 单件 one case: /case.html?id=CASE-ID)
   公开数据 public feed : http://127.0.0.1:$GW_HTTP/feed/requests.json   http://127.0.0.1:$GW_HTTP/feed/atom.xml
   透明日志 public log  : http://127.0.0.1:$GW_HTTP/log/checkpoint   验证 verify: $BUILD/verify/hcp-verify feed --key "\$(curl -s http://127.0.0.1:$GW_HTTP/log/key)" http://127.0.0.1:$GW_HTTP
+  静态发布 publish    : $BUILD/gateway/hcp-gateway publish --data $DEMO/gateway --out $DEMO/public   (供 nginx/CDN for nginx or a CDN: docs/nginx-hcp-publish.conf)
 县级节点 hcp-node × $NCOUNTY: http://127.0.0.1:${NODE_PORT[$fcode]} … (list: $NODES_FILE)
   令牌 tokens: $DEMO/nodes/CODE/api.token     日志 logs: $DEMO/logs/
 例 e.g.
