@@ -48,10 +48,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The system tests also drive headless Chromium and an npm feed checker:
+# The system tests also drive headless Chromium, an npm feed checker and
+# promtool (the metrics test):
 # their packages are installed here, before ctest's timeouts start.
 check: build
-	@bash scripts/deps.sh browser node
+	@bash scripts/deps.sh browser node metrics
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test: style check test-asan check-tsan

@@ -13,14 +13,18 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # browser the disclosure page's system test drives, "node" Node.js and npm
 # for the feed's schema and feed-parser test (only when no npm is on PATH,
 # so a Node.js installed otherwise is left alone), "coverage" gcovr for
-# `make coverage`, "package" the Debian packaging tools (`make package`)
+# `make coverage`, "package" the Debian packaging tools (`make package`) and
+# lintian (the package test lints the .debs),
+# "metrics" promtool (Debian prometheus, ~96 MB installed) for the metrics
+# test's checks of both /metrics, the alert rules and the dashboard
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
     browser) pkgs+=(chromium) ;;
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
     coverage) pkgs+=(gcovr) ;;
-    package) pkgs+=(debhelper dpkg-dev help2man) ;; # make package (debian/, scripts/package.sh)
+    package) pkgs+=(debhelper dpkg-dev help2man lintian) ;; # make package; lintian: the package test
+    metrics) pkgs+=(prometheus) ;; # promtool: tests/system/test_metrics.py
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
