@@ -1945,10 +1945,13 @@ void hcpd_http_stop(hcpd_http *h)
 }
 
 /* /metrics shows the connections against their cap: the copies the server
- * thread keeps for other threads, read without its lock. */
-hcpd_http_conns hcpd_http_conn_stats(hcpd_http *h)
+ * thread keeps for other threads, read without its lock. Through the
+ * request, not the daemon's pointer to the server: a worker may run before
+ * hcpd_http_start has handed that pointer out. */
+hcpd_http_conns hcpd_req_conn_stats(const hcpd_req *r)
 {
     hcpd_http_conns s = {0, 0, 0};
+    hcpd_http *h = r != NULL ? r->h : NULL;
     if (h != NULL) {
         s.open = atomic_load(&h->conns_pub);
         s.max = h->max_conns; /* set before the server thread starts, never after */

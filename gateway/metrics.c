@@ -441,7 +441,7 @@ static void emit_counters(emit *e)
             (unsigned long long)atomic_load(&requests[i]));
 }
 
-static void emit_resources(emit *e, gw *gw_, const gathered *g)
+static void emit_resources(emit *e, gw *gw_, const gathered *g, const hcpd_req *r)
 {
     single(e, "hcp_gateway_map_used_bytes", "gauge", "Bytes of the LMDB map in use.", g->map_used);
     single(e, "hcp_gateway_map_size_bytes", "gauge",
@@ -458,32 +458,33 @@ static void emit_resources(emit *e, gw *gw_, const gathered *g)
                "Size of the filesystem of the gateway's data directory.",
                (uint64_t)fs.f_blocks * fs.f_frsize);
     }
-    hcpd_http_conns h = hcpd_http_conn_stats(gw_->http);
+    hcpd_http_conns h = hcpd_req_conn_stats(r);
     single(e, "hcp_gateway_http_connections", "gauge", "HTTP connections open.",
            (uint64_t)(h.open > 0 ? h.open : 0));
     single(e, "hcp_gateway_http_connections_max", "gauge",
            "Cap of open HTTP connections (HCP_HTTP_MAX_CONNS).", (uint64_t)(h.max > 0 ? h.max : 0));
     single(e, "hcp_gateway_http_overloaded_total", "counter",
            "HTTP connections answered 503 at the cap since the start.", h.overloaded);
-    gw_ingest_conns r = gw_ingest_conn_stats(gw_);
+    gw_ingest_conns repl = gw_ingest_conn_stats(gw_);
     single(e, "hcp_gateway_replication_connections", "gauge",
-           "Replication connections open (authenticated or not).", r.open);
+           "Replication connections open (authenticated or not).", repl.open);
     single(e, "hcp_gateway_replication_connections_max", "gauge",
-           "Cap of open replication connections (the session table).", r.max);
+           "Cap of open replication connections (the session table).", repl.max);
     single(e, "hcp_gateway_replication_pending_connections", "gauge",
-           "Replication connections not yet authenticated.", r.pending);
+           "Replication connections not yet authenticated.", repl.pending);
     single(e, "hcp_gateway_replication_pending_connections_max", "gauge",
-           "Cap of unauthenticated replication connections (HCP_REPL_PENDING_MAX).", r.pending_max);
+           "Cap of unauthenticated replication connections (HCP_REPL_PENDING_MAX).",
+           repl.pending_max);
     family(e, "hcp_gateway_replication_closed_connections_total", "counter",
            "Replication connections closed unauthenticated since the start: idle past the "
            "deadline, or over the cap.");
     put(e, "hcp_gateway_replication_closed_connections_total{why=\"idle\"} %llu\n",
-        (unsigned long long)r.closed_idle);
+        (unsigned long long)repl.closed_idle);
     put(e, "hcp_gateway_replication_closed_connections_total{why=\"excess\"} %llu\n",
-        (unsigned long long)r.closed_excess);
+        (unsigned long long)repl.closed_excess);
 }
 
-int gw_metrics_text(gw *gw_, hcp_buf *out)
+int gw_metrics_text(gw *gw_, const hcpd_req *r, hcp_buf *out)
 {
     if (gw_ == NULL || gw_->store == NULL || out == NULL)
         return HCP_EINVAL;
@@ -498,7 +499,7 @@ int gw_metrics_text(gw *gw_, hcp_buf *out)
     emit_counties(&e, &g);
     emit_totals(&e, &g);
     emit_counters(&e);
-    emit_resources(&e, gw_, &g);
+    emit_resources(&e, gw_, &g, r);
     free(g.rows);
     return e.rc;
 }
@@ -510,7 +511,7 @@ void gw_metrics_route(void *arg, hcpd_req *r)
         return;
     hcp_buf out;
     hcp_buf_init(&out, METRICS_MAX);
-    int rc = gw_metrics_text(g, &out);
+    int rc = gw_metrics_text(g, r, &out);
     if (rc == HCP_OK)
         hcpd_req_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     else

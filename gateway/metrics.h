@@ -28,13 +28,14 @@ void gw_metrics_batch(const char *code);
 void gw_metrics_http_request(const char *path);
 
 /*
- * The whole exposition of g into out (the caller's, appended to). Reads
- * the store in one read transaction: every county's state and tally, a
- * scan of the cases for the overdue ones, the province log's delivery
+ * The whole exposition of g into out (the caller's, appended to); r is the
+ * request asking (its HTTP server's connection figures; NULL: zeros).
+ * Reads the store in one read transaction: every county's state and tally,
+ * a scan of the cases for the overdue ones, the province log's delivery
  * states. Errors: the store's read errors (hcpd_mdb_err), HCP_ENOMEM,
  * HCP_ERANGE (out's max reached).
  */
-HCP_NODISCARD int gw_metrics_text(gw *g, hcp_buf *out);
+HCP_NODISCARD int gw_metrics_text(gw *g, const hcpd_req *r, hcp_buf *out);
 
 /* GET /metrics for api.c: a supervisor's token (as GET /v1/counties, which
  * shows the same counties), answered on the HTTP server's worker pool

@@ -7,12 +7,14 @@ promtool comes from Debian's `prometheus` package (scripts/deps.sh metrics,
 installed here when missing and this is root; else the test is skipped).
 
 One PKI, one gateway over mutual TLS, one county node:
-  test_1  the node records evaluations and a complaint, replicates; both
+  test_1  the node records evaluations and a complaint, refuses a directive
+          of an unknown type, replicates; both
           /metrics pass `promtool check metrics` (HELP and TYPE on every
           metric, Prometheus' naming rules); the gateway's applied events
           of the county equal the node's log head and what was sent, lag 0,
           state ok, a last_seen of about now, batches counted; the node
-          says connected 1, lag 0; feed requests are counted by route.
+          says connected 1, lag 0; the directive is counted as refused; feed
+          requests are counted by route.
   test_2  a node presenting another county's certificate is refused, and
           the refusal is counted under its reason (county_mismatch); no
           token: 401 on both /metrics.
@@ -143,8 +145,14 @@ class Metrics(hcptest.DumpOnFailure, unittest.TestCase):
             self.assertEqual(r.status, 201, r)
         r = n.post("/v1/cases", case_body())
         self.assertEqual(r.status, 201, r)
+        # a directive of a type the node does not know: delivered, answered
+        # with a `directive` event that refuses it (docs/directives.md)
+        r = gw.post("/v1/directives", {"type": "spotcheck", "county": COUNTY, "note": "抽查"})
+        self.assertEqual(r.status, 201, r)
+        wait_until(lambda: (gw.get("/v1/directives").json()["directives"][0]["counts"]["refused"]
+                            == 1, "not yet answered"), 20, "the node to answer the directive")
         head = n.head()
-        self.assertGreaterEqual(head, EVALS + 1)
+        self.assertGreaterEqual(head, EVALS + 2)
         wait_until(lambda: (gw.counties()[COUNTY]["applied"] == head, "gateway not yet at head"),
                    20, "gateway to apply county %s" % COUNTY)
         wait_until(lambda: (n.get("/v1/sync").json()["lag"] == 0, "node lag not yet 0"),
@@ -174,6 +182,10 @@ class Metrics(hcptest.DumpOnFailure, unittest.TestCase):
                 self.assertEqual(g[k.replace("hcp_node_", "hcp_gateway_")], v, k)
         self.assertGreaterEqual(g['hcp_gateway_cases{status="received"}'], 1)
         self.assertEqual(g["hcp_gateway_county_overdue_cases" + lbl], 0)
+        self.assertEqual(g["hcp_gateway_directives"], 1)
+        self.assertEqual([g['hcp_gateway_directive_deliveries{state="%s"}' % st]
+                          for st in ("pending", "sent", "applied", "refused")], [0, 0, 0, 1])
+        self.assertGreaterEqual(g['hcp_gateway_http_requests_total{route="directives"}'], 2)
         self.assertEqual(g["hcp_gateway_replication_connections"], 1)
         self.assertEqual(g["hcp_gateway_replication_pending_connections"], 0)
         self.assertGreater(g["hcp_gateway_replication_connections_max"], 0)
