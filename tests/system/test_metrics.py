@@ -17,7 +17,8 @@ One PKI, one gateway over mutual TLS, one county node:
           requests are counted by route.
   test_2  a node presenting another county's certificate is refused, and
           the refusal is counted under its reason (county_mismatch); no
-          token: 401 on both /metrics.
+          token: 401 on both /metrics; at the gateway a supervisor account
+          reads it, an auditor is refused (403).
   test_3  deploy/prometheus/hcp-rules.yml passes `promtool check rules`,
           and `promtool test rules` shows the main alerts fire on made-up
           series (county silent, forked, map near full, overdue rising)
@@ -217,6 +218,14 @@ class Metrics(hcptest.DumpOnFailure, unittest.TestCase):
         for proc in (self.gw, self.node):
             r = proc.request("GET", "/metrics", token=None)
             self.assertEqual(r.status, 401, r)
+        # the gateway's /metrics: a supervisor's token, as /v1/counties; not an auditor's
+        for role, want in (("supervisor", 200), ("auditor", 403)):
+            p = subprocess.run([hcptest.path("hcp-gateway"), "user", "add", "--data", self.gw.data,
+                                "--name", "prom-" + role, "--role", role],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            r = self.gw.get("/metrics", token=p.stdout.strip().splitlines()[-1])
+            self.assertEqual(r.status, want, (role, r))
         stray.stop()
 
     def test_3_rules(self):
