@@ -26,10 +26,12 @@ On this machine, as root (else exit 77, skipped):
      locked (docs/operations.md, "Removing").
 The machine is left as found: packages purged, users this test made
 deleted, the certificates it put in /etc/hcp/pki removed. If an hcp package
-is already installed the test does not touch it and skips.
+is already installed the test does not touch it and skips. One run per
+machine at a time: a second waits for the first (a lock in /run/lock).
 
 argv: the source tree's root (make -C), then unittest's arguments.
 """
+import fcntl
 import json
 import os
 import pwd
@@ -504,10 +506,40 @@ class PackageTest(unittest.TestCase):
         say("purged: nothing left; users %s kept, locked", ", ".join(USERS))
 
 
+LOCK = "/run/lock/hcp-package-test.lock"  # one run per machine at a time
+LOCK_WAIT = 900                            # seconds to wait for another run to end
+_lock_fd = None
+
+
+def take_lock():
+    """Hold the machine-wide lock of this test until the process ends: two
+    runs at once (two checkouts, two ctest -j) would install, configure and
+    purge the same packages under each other. Waits up to LOCK_WAIT, then
+    skips."""
+    global _lock_fd
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+    _lock_fd = open(LOCK, "a")
+    end = time.monotonic() + LOCK_WAIT
+    said = False
+    while True:
+        try:
+            fcntl.flock(_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                say("SKIPPED: another run of this test held %s for %d s", LOCK, LOCK_WAIT)
+                sys.exit(SKIP)
+            if not said:
+                say("another run of this test holds %s: waiting", LOCK)
+                said = True
+            time.sleep(2)
+
+
 def before():
     if os.geteuid() != 0:
         say("SKIPPED: installs packages, needs root")
         sys.exit(SKIP)
+    take_lock()
     present = [p for p in PACKAGES if installed(p)]
     if present:
         say("SKIPPED: %s already installed here; this test installs and purges them",
