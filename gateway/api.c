@@ -14,6 +14,7 @@
 #include "division.h"
 #include "gwfeed.h"
 #include "gwstore.h"
+#include "metrics.h"
 #include "plog.h"
 #include "report.h"
 #include "json.h"
@@ -313,6 +314,7 @@ static void handle(void *arg, hcpd_req *r)
     gw *g = arg;
     const char *m = hcpd_req_method(r), *p = hcpd_req_path(r);
     bool get = is(m, "GET") || is(m, "HEAD");
+    gw_metrics_http_request(p); /* metrics.h */
     if (is(p, "/healthz"))
         get ? hcpd_req_reply_json(r, 200,
                                   json_pack("{ss,ss}", "status", "ok", "version", hcpd_version()))
@@ -331,6 +333,8 @@ static void handle(void *arg, hcpd_req *r)
         offload(g, r, gw_report_route);
     else if (is(p, "/v1/directives")) /* the province log: plog_api.c */
         offload(g, r, gw_plog_route);
+    else if (is(p, "/metrics")) /* Prometheus: metrics.c */
+        get ? offload(g, r, gw_metrics_route) : not_allowed(r);
     else if (is(p, "/v1/access-log"))
         get ? offload(g, r, get_access_log_work) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */

@@ -35,6 +35,7 @@
 #include "gwstore.h"
 #include "gwwriter.h"
 #include "gc.h"
+#include "metrics.h"
 #include "park.h"
 #include "plog.h"
 #include "report.h"
@@ -335,8 +336,10 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
         int erc = encode_reply(cs, &v, &reply);
         if (erc != HCP_OK)
             hcp_buf_reset(&reply);
-        if (it->done != NULL)
+        if (it->done != NULL) {
+            gw_metrics_batch(v.code); /* metrics.h */
             it->done(it->arg, it, &reply);
+        }
         hcp_buf_free(&reply);
         gw_item_free(it);
     }
@@ -365,8 +368,10 @@ static void gc_refuse(void *arg, hcpd_gc_item *item)
     snprintf(r.code, sizeof(r.code), "overloaded");
     if (repl_encode(&r, &reply) != HCP_OK)
         hcp_buf_reset(&reply);
-    if (it->done != NULL)
+    if (it->done != NULL) {
+        gw_metrics_batch(r.code); /* metrics.h */
         it->done(it->arg, it, &reply);
+    }
     hcp_buf_free(&reply);
     gw_item_free(it);
 }
