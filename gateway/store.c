@@ -342,6 +342,14 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "checks", MDB_CREATE, &s->checks);
     if (!rc)
         rc = mdb_dbi_open(txn, "tlog", MDB_CREATE, &s->tlog);
+    if (!rc) /* the province's figures (stats.h) */
+        rc = mdb_dbi_open(txn, "st_cnt", MDB_CREATE, &s->st_cnt);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "st_set", MDB_CREATE, &s->st_set);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "st_due", MDB_CREATE, &s->st_due);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "st_name", MDB_CREATE, &s->st_name);
     return rc;
 }
 
@@ -351,6 +359,8 @@ int gw_store_open(gw *g)
     if (s == NULL)
         return HCP_ENOMEM;
     s->sealer = g->sealer;
+    const char *st = getenv("HCP_GW_STATS"); /* "off": for measuring their cost only */
+    s->stats_off = st != NULL && strcmp(st, "off") == 0;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s);
         return HCP_ENOMEM;

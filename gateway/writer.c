@@ -38,6 +38,7 @@
 #include "park.h"
 #include "plog.h"
 #include "rules.h"
+#include "stats.h"
 
 /* ---- per-transaction county state ---- */
 
@@ -135,6 +136,8 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
         rc = gws_case_put(g->store, txn, &c);
         if (rc == HCP_OK) /* the public feed, in the same transaction */
             rc = gws_feed_update(g->store, txn, prev_at, &c, (hcp_time)time(NULL));
+        if (rc == HCP_OK) /* the province's figures: f(after) - f(before) (stats.h) */
+            rc = gw_stats_case(g->store, txn, &before, &c);
     } else
         rc = rr;
     if (rc == HCP_OK)
@@ -175,6 +178,8 @@ static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const re
     rc = gws_log_put(g->store, txn, cs->code, seq, e->hash, e->rec, e->rec_len, e->pii, e->pii_len);
     if (rc == HCP_OK)
         rc = apply_case(g, txn, cs, &ev);
+    if (rc == HCP_OK && ev.type == HCP_EV_EVALUATION) /* a rating for Art. 11 (stats.h) */
+        rc = gw_stats_evaluation(g->store, txn, &ev);
     if (rc == HCP_OK && ev.type == HCP_EV_DIRECTIVE) /* the county's answer (plog.h) */
         rc = gw_plog_ack(g->store, txn, cs->code, &ev);
     hcp_event_clear(&ev);
