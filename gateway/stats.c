@@ -862,7 +862,8 @@ static int missing_ids(gw_store *s, MDB_txn *txn, const char *county, const char
             *more = true;
             break;
         }
-        if (json_array_append_new(arr, json_stringn((const char *)rest, rl)) != 0)
+        if (json_array_append_new(
+                arr, json_stringn((const char *)rest + HCP_COUNTY_LEN, rl - HCP_COUNTY_LEN)) != 0)
             rc = HCP_ENOMEM;
     }
     mdb_cursor_close(cur);
