@@ -23,6 +23,7 @@
 #include "division.h"
 #include "gwstore.h"
 #include "json.h"
+#include "record.h"
 
 #define DAY_MIN_Y     2000
 #define DAY_MAX_Y     2199
@@ -571,6 +572,103 @@ int gw_stats_evaluation(gw_store *s, MDB_txn *txn, const hcp_event *ev)
     int rc = kl > 0 ? cnt_add(s, txn, k, kl, v, GW_SU_N_) : HCP_OK;
     if (rc == HCP_OK)
         rc = names_put(s, txn, ev->county, &ev->in);
+    return rc;
+}
+
+/* ---- a store written before the figures ---- */
+
+/* The st_name key that says the figures were counted (a name key never
+ * starts with a NUL). */
+static const uint8_t counted_key[] = {0, 'v', '1'};
+
+/* Every stored case through gw_stats_case, as if it had just appeared. */
+static int rebuild_cases(gw_store *s, MDB_txn *txn, size_t *n)
+{
+    MDB_cursor *cur;
+    int rc = gws_err(mdb_cursor_open(txn, s->cases, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    hcp_case none;
+    memset(&none, 0, sizeof(none));
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[HCP_CASE_ID_MAX];
+        if (k.mv_size == 0 || k.mv_size >= sizeof(id))
+            continue;
+        memcpy(id, k.mv_data, k.mv_size);
+        id[k.mv_size] = '\0';
+        hcp_case c;
+        rc = hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, true, &c);
+        if (rc != HCP_OK) /* personal record unreadable: count without it */
+            rc = hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, false, &c);
+        if (rc == HCP_OK)
+            rc = gw_stats_case(s, txn, &none, &c);
+        hcp_case_clear(&c);
+        (*n)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == HCP_OK && mrc != MDB_NOTFOUND ? gws_err(mrc) : rc;
+}
+
+/* Every evaluation event of the log through gw_stats_evaluation. */
+static int rebuild_ratings(gw_store *s, MDB_txn *txn, size_t *n)
+{
+    MDB_cursor *cur;
+    int rc = gws_err(mdb_cursor_open(txn, s->log, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != HCP_COUNTY_LEN + 8)
+            continue;
+        char county[HCP_COUNTY_LEN + 1];
+        memcpy(county, k.mv_data, HCP_COUNTY_LEN);
+        county[HCP_COUNTY_LEN] = '\0';
+        uint64_t seq = hcp_be64_get((const uint8_t *)k.mv_data + HCP_COUNTY_LEN);
+        hcp_event ev;
+        memset(&ev, 0, sizeof(ev));
+        if (hcp_stored_event_unpack(s->sealer, county, seq, v.mv_data, v.mv_size, false, NULL, NULL,
+                                    NULL, &ev) == HCP_OK &&
+            ev.type == HCP_EV_EVALUATION) {
+            rc = gw_stats_evaluation(s, txn, &ev);
+            (*n)++;
+        }
+        hcp_event_clear(&ev);
+    }
+    mdb_cursor_close(cur);
+    return rc == HCP_OK && mrc != MDB_NOTFOUND ? gws_err(mrc) : rc;
+}
+
+int gw_stats_rebuild(gw_store *s, MDB_txn *txn)
+{
+    if (s == NULL || txn == NULL)
+        return HCP_EINVAL;
+    MDB_val key = {sizeof(counted_key), (void *)counted_key}, v;
+    int rc = gws_err(mdb_get(txn, s->st_name, &key, &v));
+    if (s->stats_off) { /* not kept from now on: recount when they are on again */
+        rc = rc == HCP_OK ? gws_err(mdb_del(txn, s->st_name, &key, NULL)) : rc;
+        return rc == HCP_ENOTFOUND ? HCP_OK : rc;
+    }
+    if (rc != HCP_ENOTFOUND)
+        return rc; /* counted already (or a read error) */
+    size_t cases = 0, ratings = 0;
+    /* from nothing: whatever an earlier run kept is counted again */
+    MDB_dbi dbs[] = {s->st_cnt, s->st_set, s->st_due, s->st_name};
+    rc = HCP_OK;
+    for (size_t i = 0; rc == HCP_OK && i < sizeof(dbs) / sizeof(dbs[0]); i++)
+        rc = gws_err(mdb_drop(txn, dbs[i], 0));
+    if (rc == HCP_OK)
+        rc = rebuild_cases(s, txn, &cases);
+    if (rc == HCP_OK)
+        rc = rebuild_ratings(s, txn, &ratings);
+    uint8_t one = 1;
+    MDB_val nv = {1, &one};
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_put(txn, s->st_name, &key, &nv, 0));
+    if (rc == HCP_OK && (cases > 0 || ratings > 0))
+        gw_log("info", "stats.rebuilt", "cases=%zu ratings=%zu", cases, ratings);
     return rc;
 }
 

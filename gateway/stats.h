@@ -178,6 +178,13 @@ HCP_NODISCARD int gw_stats_case(gw_store *s, MDB_txn *txn, const hcp_case *befor
 /* An evaluation event: one rating for its unit's year. Errors as above. */
 HCP_NODISCARD int gw_stats_evaluation(gw_store *s, MDB_txn *txn, const hcp_event *ev);
 
+/* At open, in its transaction: a store whose figures were never counted
+ * (written before they existed, or while they were off) has them emptied,
+ * every stored case and every evaluation of the log counted once, and is
+ * marked counted; with the counters off the mark is removed. Errors as
+ * above (HCP_EFULL: the map is too small for the figures). */
+HCP_NODISCARD int gw_stats_rebuild(gw_store *s, MDB_txn *txn);
+
 /* ---- the routes (supervisor; the feed's public) ---- */
 
 /* Route helpers answer r themselves; run them on the worker pool. */

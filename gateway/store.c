@@ -20,6 +20,7 @@
 #include "be.h"
 #include "record.h"
 #include "rules.h"
+#include "stats.h"
 #include "tlog.h"
 
 #define GW_MAP_INITIAL (256u << 20)
@@ -394,6 +395,8 @@ int gw_store_open(gw *g)
         rc = load_counties(s, txn);
     if (rc == HCP_OK)
         rc = feed_rebuild(s, txn);
+    if (rc == HCP_OK) /* the figures of a store written before them (stats.h) */
+        rc = gw_stats_rebuild(s, txn);
     if (rc == HCP_OK)
         rc = gws_err(mdb_txn_commit(txn));
     else if (txn != NULL)

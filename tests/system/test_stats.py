@@ -23,7 +23,9 @@ fixed cases for the rules' edges:
 The test keeps its own model of every case and computes the Art. 11 lists, the
 hot spots (with the previous period), the summary and /feed/stats.json itself,
 then compares them with the gateway's answers; it also checks that the public
-figures hold no personal data, their ETag, and that bad parameters are 400.
+figures hold no personal data, their ETag, and that bad parameters are 400;
+last, that figures switched off for a run are counted again from the stored
+cases and the log at the next start.
 HCP_STATS_KEEP=1 keeps the temporary directory.
 """
 import datetime
@@ -548,6 +550,24 @@ class Stats(hcptest.DumpOnFailure, unittest.TestCase):
                      "/v1/stats/hotspots?from=2026-01-01&to=2026-02-01"):
             self.assertEqual(self.gw.get(path, token=None).status, 401, path)
             self.assertEqual(self.gw.get(path, token="wrong").status, 401, path)
+
+    def test_7_recount(self):
+        """The counters switched off for one run (HCP_GW_STATS=off, a
+        measurement setting) are counted again from the stored cases and the
+        log at the next start with them on: the same answers."""
+        before = {p: self.get(p) for p in ("/v1/stats/units?year=%d" % self.Y,
+                                           "/v1/stats/staff?year=%d" % self.Y)}
+        self.assertEqual(self.gw.stop(), 0)
+        self.gw.env["HCP_GW_STATS"] = "off"
+        self.gw.restart_same_ports()
+        self.assertEqual(self.gw.stop(), 0)
+        del self.gw.env["HCP_GW_STATS"]
+        self.gw.restart_same_ports()
+        self.assertIn("stats.rebuilt", self.gw.stderr())
+        for p, j in before.items():
+            self.assertEqual(self.get(p), j, p)
+        self.check_summary("", self.cases)
+        self.test_5_feed()
 
 
 if __name__ == "__main__":
