@@ -19,6 +19,9 @@
 #   then bench/feed_bench.py: the public feed (issue #5) — a gateway holding
 #        HCP_BENCH_FEED_N cases from four nodes, /feed/requests.json pages
 #        against /healthz; added under "feed" (docs/bench.md "Feed")
+#   then bench/stats_bench.py: the province's figures (issue #12) — routes on
+#        a store holding 1,000,000 cases, catch-up with counters on vs off;
+#        added under "stats" (docs/bench.md "Province figures (issue #12)")
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -39,7 +42,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
 RAW=$BUILD/bench/bench_lmdb_raw
-REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet"
+REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet $BUILD/bench/bench_stats_fill"
 OUT=$BUILD/bench
 WORK=$OUT/work
 DUR=${BENCH_DURATION:-10}
@@ -179,6 +182,14 @@ fi
 echo
 echo "bench: public feed (bench/feed_bench.py)"
 python3 "$HERE/feed_bench.py" "$BUILD" "$OUT"
+
+# Province figures (issue #12): a gateway store holding the figures of
+# HCP_BENCH_STATS_N (1,000,000) cases; every /v1/stats route and
+# /feed/stats.json, p50/p99; catch-up with the counters on and off; adds
+# "stats" to results.json (docs/bench.md "Province figures (issue #12)").
+echo
+echo "bench: province figures (bench/stats_bench.py)"
+python3 "$HERE/stats_bench.py" "$BUILD" "$OUT"
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
 # gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the
