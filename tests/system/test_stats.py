@@ -104,7 +104,12 @@ class Stats(hcptest.DumpOnFailure, unittest.TestCase):
             cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
             for c in (A, B):
                 cls.nodes[c] = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=c)
-            time.sleep(1.5)  # the nodes' first sweep (1 s after start) finds nothing
+            # the nodes' first sweep (1 s after start, then once a day) must pass
+            # before the back-dated cases exist: it would mark them overdue
+            for n in cls.nodes.values():
+                wait_until(lambda: (n.metrics().get("hcp_node_commits_total", 0) >= 1, "-"),
+                           15.0, "the node's first sweep")
+            time.sleep(2.0)
             cls.clerk = {c: n.add_user("clerk-" + c, "clerk") for c, n in cls.nodes.items()}
             t0 = time.monotonic()
             cls.populate()
