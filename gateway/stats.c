@@ -678,9 +678,14 @@ int gw_stats_rebuild(gw_store *s, MDB_txn *txn)
 typedef int (*scan_fn)(void *arg, uint8_t gran, int32_t period, const uint8_t *rest, size_t rlen,
                        const MDB_val *v);
 
-/* Every bucket of kind/gran with a period in [p1, p2] (nothing when p1 > p2). */
-static int scan(gw_store *s, MDB_txn *txn, uint8_t kind, uint8_t gran, int32_t p1, int32_t p2,
-                scan_fn fn, void *arg)
+/* A scan_fn's answer that ends the scan early (not an error). */
+#define SCAN_STOP (-1)
+
+/* Every bucket of kind/gran with a period in [p1, p2] (nothing when p1 >
+ * p2), from the first whose rest is after `after` (alen bytes; NULL: from
+ * the start of p1); fn may end it with SCAN_STOP. */
+static int scan_after(gw_store *s, MDB_txn *txn, uint8_t kind, uint8_t gran, int32_t p1, int32_t p2,
+                      const uint8_t *after, size_t alen, scan_fn fn, void *arg)
 {
     if (p1 > p2)
         return HCP_OK;
@@ -689,8 +694,12 @@ static int scan(gw_store *s, MDB_txn *txn, uint8_t kind, uint8_t gran, int32_t p
     int rc = gws_err(mdb_cursor_open(txn, s->st_cnt, &cur));
     if (rc != HCP_OK)
         return rc;
-    MDB_val k = {gw_stats_key(lo, kind, gran, p1, NULL, 0), lo}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    size_t lolen = gw_stats_key(lo, kind, gran, p1, after, after != NULL ? alen : 0);
+    MDB_val k = {lolen, lo}, v;
+    int mrc = lolen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+    if (mrc == MDB_SUCCESS && after != NULL && k.mv_size == lolen &&
+        memcmp(k.mv_data, lo, lolen) == 0) /* strictly after */
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint8_t kk, gg;
         int32_t p;
@@ -702,9 +711,18 @@ static int scan(gw_store *s, MDB_txn *txn, uint8_t kind, uint8_t gran, int32_t p
         rc = fn(arg, gran, p, rest, rl, &v);
     }
     mdb_cursor_close(cur);
+    if (rc == SCAN_STOP)
+        return HCP_OK;
     if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
     return rc;
+}
+
+/* Every bucket of kind/gran with a period in [p1, p2]. */
+static int scan(gw_store *s, MDB_txn *txn, uint8_t kind, uint8_t gran, int32_t p1, int32_t p2,
+                scan_fn fn, void *arg)
+{
+    return scan_after(s, txn, kind, gran, p1, p2, NULL, 0, fn, arg);
 }
 
 /* The buckets of kind that sum days from..to (gw_stats_span). */
@@ -1141,6 +1159,10 @@ typedef struct units_q {
     MDB_txn *txn;
     int32_t year;
     json_t *rows;
+    size_t limit;                /* staff: rows per page */
+    bool more;                   /* staff: another row follows this page */
+    uint8_t last[GW_ST_KEY_MAX]; /* staff: the key rest of the page's last row */
+    size_t last_len;
 } units_q;
 
 /* The case ids of the set entries under prefix (kind 'Q' or 'F', year,
@@ -1251,6 +1273,12 @@ static int staff_row(void *arg, uint8_t gran, int32_t p, const uint8_t *rest, si
     /* Art. 11: 2 or more (以上 includes 2); listed too when open disputes could make it 2 */
     if (rc != HCP_OK || rl <= HCP_COUNTY_LEN || c[GW_SF_CASES] + c[GW_SF_PENDING] < 2)
         return rc;
+    if (json_array_size(q->rows) >= q->limit) { /* the page is full: one more exists */
+        q->more = true;
+        return SCAN_STOP;
+    }
+    memcpy(q->last, rest, rl);
+    q->last_len = rl;
     size_t ul, sl;
     json_t *ucode = code_json(rest + HCP_COUNTY_LEN, rl - HCP_COUNTY_LEN, &ul);
     json_t *sid = code_json(rest + HCP_COUNTY_LEN + ul, rl - HCP_COUNTY_LEN - ul, &sl);
@@ -1270,22 +1298,77 @@ static int staff_row(void *arg, uint8_t gran, int32_t p, const uint8_t *rest, si
     return rc;
 }
 
+/* Lower-case hex of b (n bytes) into out (2n + 1 bytes). */
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* The bytes of hex string h into out (at most cap); false when h is not
+ * an even run of lower-case hex digits that fits. */
+static bool hex_to(const char *h, uint8_t *out, size_t cap, size_t *n)
+{
+    size_t l = strlen(h);
+    if (l == 0 || l % 2 != 0 || l / 2 > cap)
+        return false;
+    for (size_t i = 0; i < l; i++) {
+        char c = h[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return false;
+        out[i / 2] = (uint8_t)(i % 2 == 0 ? d << 4 : out[i / 2] | d);
+    }
+    *n = l / 2;
+    return true;
+}
+
+#define STAFF_LIMIT_DEF 100
+#define STAFF_LIMIT_MAX 1000
+
 void gw_stats_staff_route(gw *g, hcpd_req *r)
 {
-    static const char *const keys[] = {"year", NULL};
-    units_q q = {.s = g->store};
+    static const char *const keys[] = {"year", "limit", "after", NULL};
+    units_q q = {.s = g->store, .limit = STAFF_LIMIT_DEF};
+    char lim[16], after[2 * GW_ST_KEY_MAX + 2];
+    uint8_t from[GW_ST_KEY_MAX];
+    size_t from_len = 0;
     if (!hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor") || !only_params(r, keys) ||
         !year_param(r, &q.year))
         return;
+    if (hcpd_req_query_get(r, "limit", lim, sizeof(lim)) == HCPD_Q_OK) {
+        char *end = NULL;
+        long l = strtol(lim, &end, 10);
+        if (lim[0] == '\0' || end == NULL || *end != '\0' || l < 1 || l > STAFF_LIMIT_MAX) {
+            (void)bad_param(r, "limit: an integer 1..1000");
+            return;
+        }
+        q.limit = (size_t)l;
+    }
+    int aq = hcpd_req_query_get(r, "after", after, sizeof(after));
+    if (aq == HCPD_Q_BAD ||
+        (aq == HCPD_Q_OK && !hex_to(after, from, GW_ST_KEY_MAX - 6, &from_len))) {
+        (void)bad_param(r, "after: the `next` of the previous page");
+        return;
+    }
     q.rows = json_array();
     int rc = q.rows != NULL ? gws_read_begin(g->store, &q.txn) : HCP_ENOMEM;
     if (rc == HCP_OK) {
-        rc = scan(g->store, q.txn, GW_STK_STAFF, GW_STG_YEAR, q.year, q.year, staff_row, &q);
+        rc = scan_after(g->store, q.txn, GW_STK_STAFF, GW_STG_YEAR, q.year, q.year,
+                        from_len > 0 ? from : NULL, from_len, staff_row, &q);
         gws_read_end(g->store, q.txn);
     }
-    json_t *body =
-        rc == HCP_OK ? json_pack("{si,si,so}", "year", (int)q.year, "threshold", 2, "staff", q.rows)
-                     : NULL;
+    char next[2 * GW_ST_KEY_MAX + 1];
+    if (q.more)
+        hex_of(q.last, q.last_len, next);
+    json_t *body = rc == HCP_OK
+                       ? json_pack("{si,si,so,so}", "year", (int)q.year, "threshold", 2, "staff",
+                                   q.rows, "next", q.more ? json_string(next) : json_null())
+                       : NULL;
     if (body == NULL && rc != HCP_OK)
         json_decref(q.rows);
     reply(r, rc, body);

@@ -389,7 +389,7 @@ class Stats(hcptest.DumpOnFailure, unittest.TestCase):
     def test_2_staff(self):
         for year in (self.Y - 1, self.Y, self.Y + 1):
             got = {(s["county"], s["unit"]["code"], s["staff_id"]): s
-                   for s in self.get("/v1/stats/staff?year=%d" % year)["staff"]}
+                   for s in self.get("/v1/stats/staff?year=%d&limit=1000" % year)["staff"]}
             want = {}
             for m in self.cases:
                 if not (m.staff and m.substantiated and m.adopted and m.day.year == year):
@@ -405,6 +405,18 @@ class Stats(hcptest.DumpOnFailure, unittest.TestCase):
                 self.assertEqual(g["cases"], len(w["ids"]))
                 self.assertEqual(g["listed"], len(w["ids"]) >= 2, k)
                 self.assertEqual(g["staff_name"], "员工" + k[2])
+        # pages of one row, followed by `next`, give the same list
+        full = self.get("/v1/stats/staff?year=%d&limit=1000" % self.Y)
+        self.assertIsNone(full["next"])
+        paged, after = [], ""
+        while True:
+            j = self.get("/v1/stats/staff?year=%d&limit=1%s" % (self.Y, after))
+            paged += j["staff"]
+            if j["next"] is None:
+                break
+            after = "&after=" + j["next"]
+        self.assertEqual(paged, full["staff"])
+        self.assertGreater(len(paged), 3)
         got = {s["staff_id"]: s for s in self.get("/v1/stats/staff?year=%d" % self.Y)["staff"]
                if s["unit"]["code"] in ("UT", "UY")}
         self.assertEqual((got["TWO"]["cases"], got["TWO"]["listed"]), (2, True))
@@ -543,6 +555,7 @@ class Stats(hcptest.DumpOnFailure, unittest.TestCase):
                      "/feed/stats.json?from=1999-12-31",
                      "/v1/stats/units", "/v1/stats/units?year=26", "/v1/stats/units?year=abcd",
                      "/v1/stats/staff?year=1999", "/v1/stats/staff?year=2026&year=2025",
+                     "/v1/stats/staff?year=2026&after=zz", "/v1/stats/staff?year=2026&limit=1001",
                      "/v1/stats/hotspots?from=2026-01-01", "/v1/stats/hotspots?to=2026-01-01",
                      "/v1/stats/hotspots?from=2026-01-01&to=2026-02-01&by=staff",
                      "/v1/stats/hotspots?from=2026-01-01&to=2026-02-01&limit=0",
