@@ -539,6 +539,7 @@ int gw_stats_case(gw_store *s, MDB_txn *txn, const hcp_case *before, const hcp_c
     case_work *w = malloc(sizeof(*w));
     if (w == NULL)
         return HCP_ENOMEM;
+    w->d.n = 0;
     gw_stats_case_contrib(before, &after->in, &w->a);
     gw_stats_case_contrib(after, &after->in, &w->b);
     gw_stats_delta(&w->a, &w->b, &w->d);
@@ -1417,8 +1418,7 @@ static int hot_bucket(void *arg, uint8_t gran, int32_t p, const uint8_t *rest, s
         return rc;
     switch (q->by) {
     case HOT_ITEM:
-        return hot_add(q, (const char *)rest, strnlen((const char *)rest, rl), c[0]);
-    case HOT_UNIT: /* county, unit code NUL: a string of its own */
+    case HOT_UNIT: /* item code NUL, or county and unit code NUL: a string of its own */
         return hot_add(q, (const char *)rest, strnlen((const char *)rest, rl), c[0]);
     case HOT_DIM:
         if (rl == 1 && rest[0] > 0 && rest[0] < HCP_DIM_COUNT_)
@@ -1545,7 +1545,7 @@ void gw_stats_hotspots_route(gw *g, hcpd_req *r)
             rc = scan_span(g->store, txn, kinds[q.by], pfrom < day_min() ? day_min() : pfrom, pto,
                            hot_bucket, &q);
         size_t n = 0, cap = json_object_size(q.map);
-        json_t **arr = calloc(cap + 1, sizeof(*arr));
+        json_t **arr = calloc(cap + 1, sizeof(json_t *));
         const char *key;
         json_t *a;
         if (rc == HCP_OK && arr == NULL)
@@ -1563,7 +1563,7 @@ void gw_stats_hotspots_route(gw *g, hcpd_req *r)
                 n++;
         }
         if (rc == HCP_OK)
-            qsort(arr, n, sizeof(*arr), hot_cmp);
+            qsort(arr, n, sizeof(json_t *), hot_cmp);
         rows = json_array();
         for (size_t i = 0; i < n; i++) {
             if (rc == HCP_OK && (long)i < limit && rows != NULL) {
