@@ -525,6 +525,144 @@ static int names_put(gw_store *s, MDB_txn *txn, const char *county, const hcp_in
     return rc;
 }
 
+/* ---- the deltas of a batch, summed before they are written ----
+ * A county's batch often moves the same buckets many times (its cases of
+ * one day, one unit): the writer collects the deltas of a batch here
+ * (gw_stats_defer) and writes each bucket once (gw_stats_flush). */
+
+#define ACC_SLOTS0 1024
+#define ACC_MAX    65536 /* buckets collected before they are written anyway */
+
+typedef struct acc_ent {
+    bool used;
+    uint8_t n;
+    uint16_t klen;
+    uint8_t key[GW_ST_KEY_MAX];
+    int64_t v[GW_ST_VEC_MAX];
+} acc_ent;
+
+struct gw_st_acc {
+    bool on;
+    size_t cap, used; /* cap a power of two */
+    acc_ent *tab;
+};
+
+/* FNV-1a of a key. */
+static size_t key_hash(const uint8_t *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+/* The slot of key k in tab (cap slots): its entry or the free one to take. */
+static acc_ent *acc_slot(acc_ent *tab, size_t cap, const uint8_t *k, size_t klen)
+{
+    size_t i = key_hash(k, klen) & (cap - 1);
+    while (tab[i].used && !(tab[i].klen == klen && memcmp(tab[i].key, k, klen) == 0))
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+/* Double the table; false when out of memory (the old one is kept). */
+static bool acc_grow(gw_st_acc *a)
+{
+    size_t cap = a->cap ? a->cap * 2 : ACC_SLOTS0;
+    acc_ent *tab = calloc(cap, sizeof(acc_ent));
+    if (tab == NULL)
+        return false;
+    for (size_t i = 0; i < a->cap; i++)
+        if (a->tab[i].used)
+            *acc_slot(tab, cap, a->tab[i].key, a->tab[i].klen) = a->tab[i];
+    free(a->tab);
+    a->tab = tab;
+    a->cap = cap;
+    return true;
+}
+
+void gw_stats_defer(gw_store *s)
+{
+    if (s->st_acc == NULL)
+        s->st_acc = calloc(1, sizeof(gw_st_acc));
+    if (s->st_acc != NULL && (s->st_acc->cap > 0 || acc_grow(s->st_acc)))
+        s->st_acc->on = true; /* else (out of memory): written at once, as without it */
+}
+
+/* Write every collected bucket to txn and empty the table (stays on). */
+static int acc_write(gw_store *s, MDB_txn *txn)
+{
+    gw_st_acc *a = s->st_acc;
+    int rc = HCP_OK;
+    for (size_t i = 0; a != NULL && i < a->cap; i++) {
+        acc_ent *e = &a->tab[i];
+        if (!e->used)
+            continue;
+        bool zero = true;
+        for (size_t j = 0; j < e->n; j++)
+            zero = zero && e->v[j] == 0;
+        if (rc == HCP_OK && !zero)
+            rc = cnt_add(s, txn, e->key, e->klen, e->v, e->n);
+        e->used = false;
+    }
+    if (a != NULL)
+        a->used = 0;
+    return rc;
+}
+
+int gw_stats_flush(gw_store *s, MDB_txn *txn)
+{
+    if (s == NULL || s->st_acc == NULL)
+        return HCP_OK;
+    int rc = acc_write(s, txn);
+    s->st_acc->on = false;
+    return rc;
+}
+
+void gw_stats_drop(gw_store *s)
+{
+    gw_st_acc *a = s != NULL ? s->st_acc : NULL;
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < a->cap; i++)
+        a->tab[i].used = false;
+    a->used = 0;
+    a->on = false;
+}
+
+void gw_stats_free(gw_store *s)
+{
+    if (s == NULL || s->st_acc == NULL)
+        return;
+    free(s->st_acc->tab);
+    free(s->st_acc);
+    s->st_acc = NULL;
+}
+
+/* Add counts v[0..n) to bucket k: collected when deferring, else written. */
+static int bucket_add(gw_store *s, MDB_txn *txn, const uint8_t *k, size_t klen, const int64_t *v,
+                      size_t n)
+{
+    gw_st_acc *a = s->st_acc;
+    if (a == NULL || !a->on || klen > GW_ST_KEY_MAX || n > GW_ST_VEC_MAX)
+        return cnt_add(s, txn, k, klen, v, n);
+    if ((a->used + 1) * 2 > a->cap && !acc_grow(a))
+        return cnt_add(s, txn, k, klen, v, n);
+    acc_ent *e = acc_slot(a->tab, a->cap, k, klen);
+    if (!e->used) {
+        memset(e, 0, sizeof(*e));
+        e->used = true;
+        e->klen = (uint16_t)klen;
+        memcpy(e->key, k, klen);
+        a->used++;
+    }
+    if (n > e->n)
+        e->n = (uint8_t)n;
+    for (size_t i = 0; i < n; i++)
+        e->v[i] += v[i];
+    return a->used >= ACC_MAX ? acc_write(s, txn) : HCP_OK;
+}
+
 typedef struct case_work {
     gw_st_list a, b, d;
     gw_st_sets sa, sb;
@@ -545,7 +683,7 @@ int gw_stats_case(gw_store *s, MDB_txn *txn, const hcp_case *before, const hcp_c
     gw_stats_delta(&w->a, &w->b, &w->d);
     int rc = HCP_OK;
     for (size_t i = 0; rc == HCP_OK && i < w->d.n; i++)
-        rc = cnt_add(s, txn, w->d.it[i].key, w->d.it[i].klen, w->d.it[i].v, w->d.it[i].n);
+        rc = bucket_add(s, txn, w->d.it[i].key, w->d.it[i].klen, w->d.it[i].v, w->d.it[i].n);
     if (rc == HCP_OK) {
         gw_stats_case_sets(before, &after->in, &w->sa);
         gw_stats_case_sets(after, &after->in, &w->sb);
@@ -570,7 +708,7 @@ int gw_stats_evaluation(gw_store *s, MDB_txn *txn, const hcp_event *ev)
     size_t kl = gw_stats_key(k, GW_STK_RATING, GW_STG_YEAR, gw_stats_year_of(hcp_day_of(ev->at)),
                              rest, unit_rest(rest, ev->county, &ev->in, false));
     int64_t v[GW_SU_N_] = {1, 0, 0};
-    int rc = kl > 0 ? cnt_add(s, txn, k, kl, v, GW_SU_N_) : HCP_OK;
+    int rc = kl > 0 ? bucket_add(s, txn, k, kl, v, GW_SU_N_) : HCP_OK;
     if (rc == HCP_OK)
         rc = names_put(s, txn, ev->county, &ev->in);
     return rc;

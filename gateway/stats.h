@@ -25,6 +25,8 @@
 #include "case.h"
 #include "gw.h"
 
+typedef struct gw_st_acc gw_st_acc; /* the deltas of a batch (stats.c) */
+
 /* Bytes of a code or id kept in a key (longer ones are cut: docs/stats.md). */
 #define GW_ST_CODE_MAX 96
 #define GW_ST_KEY_MAX  (8 + HCP_COUNTY_LEN + 2 * (GW_ST_CODE_MAX + 1) + HCP_CASE_ID_MAX)
@@ -177,6 +179,19 @@ HCP_NODISCARD int gw_stats_case(gw_store *s, MDB_txn *txn, const hcp_case *befor
                                 const hcp_case *after);
 /* An evaluation event: one rating for its unit's year. Errors as above. */
 HCP_NODISCARD int gw_stats_evaluation(gw_store *s, MDB_txn *txn, const hcp_event *ev);
+
+/* The writer's batches: after gw_stats_defer the counter deltas of
+ * gw_stats_case / gw_stats_evaluation are summed in memory (the sets and
+ * the due index are still written at once) until gw_stats_flush writes
+ * each bucket once into txn (errors as gw_stats_case) — call it before
+ * the transaction commits. gw_stats_drop forgets them (the transaction is
+ * abandoned). Out of memory, deferring silently writes at once. Loop
+ * thread (the writer) only. gw_stats_free releases the memory (store
+ * close). */
+void gw_stats_defer(gw_store *s);
+HCP_NODISCARD int gw_stats_flush(gw_store *s, MDB_txn *txn);
+void gw_stats_drop(gw_store *s);
+void gw_stats_free(gw_store *s);
 
 /* At open, in its transaction: a store whose figures were never counted
  * (written before they existed, or while they were off) has them emptied,

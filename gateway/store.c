@@ -425,6 +425,7 @@ void gw_store_close(gw *g)
         return;
     hcpd_env_close(&s->db);
     gw_plog_close(s);
+    gw_stats_free(s);                    /* the writer's batch memory (stats.h) */
     (void)pthread_mutex_destroy(&s->mu); /* the threads using the store have stopped */
     free(s->table);
     free(s);

@@ -287,6 +287,7 @@ static int gc_begin(void *arg, MDB_txn *txn)
     gw_park_round(&g->writer->park);
     memset(&g->writer->o, 0, sizeof(g->writer->o));
     g->store->feed_dirty = false;
+    gw_stats_drop(g->store); /* a redone attempt starts its figures' deltas afresh */
     return gw_calendar_sync(g->calendar, txn); /* a version another process published */
 }
 
@@ -295,7 +296,13 @@ static int gc_item(void *arg, MDB_txn *txn, hcpd_gc_item *item, size_t i)
     gw *g = arg;
     if (i >= GW_BATCH_ITEMS)
         return HCP_ERANGE;
-    return apply_batch(g, txn, &g->writer->t, (gw_item *)item, &g->writer->o.vd[i]);
+    /* the figures' deltas of the batch are summed, each bucket written once (stats.h) */
+    gw_stats_defer(g->store);
+    int rc = apply_batch(g, txn, &g->writer->t, (gw_item *)item, &g->writer->o.vd[i]);
+    if (rc == HCP_OK)
+        return gw_stats_flush(g->store, txn);
+    gw_stats_drop(g->store);
+    return rc;
 }
 
 /* The reply to one item of a batch that failed as a whole: nothing of it
