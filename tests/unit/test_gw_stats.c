@@ -5,7 +5,9 @@
  * deadlines of a case, who owes a revisit, and the central promise: the
  * deltas of every transition of a case, summed, equal the contribution of
  * its final state (a dispute upheld or found mistaken, an unsatisfied
- * revisit sent back to rectification), so the counters never drift.
+ * revisit sent back to rectification), so the counters never drift; and
+ * in a real LMDB, the writer's batch sums (defer, flush, drop) leave the
+ * same buckets as writing each delta at once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "gwstore.h"
 #include "rules_fixture.h"
 #include "stats.h"
 
@@ -297,6 +301,103 @@ static void test_late_and_running(void **state)
     walk_free(w);
 }
 
+/* ---- in a store: deferred sums equal direct writes ---- */
+
+typedef struct store_fx {
+    char dir[64];
+    gw_store s;
+} store_fx;
+
+static void store_open(store_fx *sf)
+{
+    memset(sf, 0, sizeof(*sf));
+    snprintf(sf->dir, sizeof(sf->dir), "/tmp/test_gw_stats.XXXXXX");
+    assert_non_null(mkdtemp(sf->dir));
+    assert_int_equal(hcpd_env_open(&sf->s.db, sf->dir, 8u << 20, false, 16), 0);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(sf->s.db.env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "st_cnt", MDB_CREATE, &sf->s.st_cnt), 0);
+    assert_int_equal(mdb_dbi_open(txn, "st_set", MDB_CREATE, &sf->s.st_set), 0);
+    assert_int_equal(mdb_dbi_open(txn, "st_due", MDB_CREATE, &sf->s.st_due), 0);
+    assert_int_equal(mdb_dbi_open(txn, "st_name", MDB_CREATE, &sf->s.st_name), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static void store_close(store_fx *sf)
+{
+    gw_stats_free(&sf->s);
+    hcpd_env_close(&sf->s.db);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/data.mdb", sf->dir);
+    (void)unlink(p);
+    snprintf(p, sizeof(p), "%s/lock.mdb", sf->dir);
+    (void)unlink(p);
+    (void)rmdir(sf->dir);
+}
+
+/* n new cases of 2026-03-02 (ids from first) through gw_stats_case in txn. */
+static void add_cases(store_fx *sf, MDB_txn *txn, const hcp_cal *cal, int first, int n)
+{
+    for (int i = first; i < first + n; i++) {
+        hcp_event ev;
+        make_open(&ev, HCP_KIND_REVIEW, 1, true, T("2026-03-02T10:00:00+08:00"));
+        snprintf(ev.case_id, sizeof(ev.case_id), "630102-20260302-%04d", i);
+        hcp_case before, after;
+        memset(&before, 0, sizeof(before));
+        memset(&after, 0, sizeof(after));
+        assert_int_equal(hcp_rules_apply(&after, &ev, cal, ev.recorded_at, NULL), HCP_OK);
+        assert_int_equal(gw_stats_case(&sf->s, txn, &before, &after), HCP_OK);
+        hcp_case_clear(&after);
+        hcp_event_clear(&ev);
+    }
+}
+
+/* The cases counted in 630102's bucket of March 2026 (0 when none). */
+static int64_t march(store_fx *sf)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(sf->s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    uint8_t k[GW_ST_KEY_MAX];
+    MDB_val key = {gw_stats_key(k, GW_STK_COUNTY, GW_STG_MONTH, 2026 * 12 + 2, "630102", 6), k}, v;
+    int64_t c[GW_SC_N_] = {0};
+    if (mdb_get(txn, sf->s.st_cnt, &key, &v) == MDB_SUCCESS)
+        assert_int_equal(gw_stats_val_add(v.mv_data, v.mv_size, c, GW_SC_N_), HCP_OK);
+    mdb_txn_abort(txn);
+    return c[GW_SC_CASES];
+}
+
+static void test_store_batches(void **state)
+{
+    (void)state;
+    hcp_cal *cal;
+    assert_int_equal(hcp_cal_default(&cal), HCP_OK);
+    store_fx sf;
+    store_open(&sf);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(sf.s.db.env, NULL, 0, &txn), 0);
+    add_cases(&sf, txn, cal, 1, 3); /* written at once */
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(march(&sf), 3);
+    assert_int_equal(mdb_txn_begin(sf.s.db.env, NULL, 0, &txn), 0);
+    gw_stats_defer(&sf.s);
+    add_cases(&sf, txn, cal, 4, 5);
+    assert_int_equal(gw_stats_flush(&sf.s, txn), HCP_OK);
+    add_cases(&sf, txn, cal, 9, 1); /* after the flush: at once again */
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(march(&sf), 9);
+    assert_int_equal(mdb_txn_begin(sf.s.db.env, NULL, 0, &txn), 0);
+    gw_stats_defer(&sf.s);
+    add_cases(&sf, txn, cal, 10, 2);
+    gw_stats_drop(&sf.s); /* the transaction is abandoned, its sums with it */
+    mdb_txn_abort(txn);
+    assert_int_equal(mdb_txn_begin(sf.s.db.env, NULL, 0, &txn), 0);
+    assert_int_equal(gw_stats_flush(&sf.s, txn), HCP_OK); /* nothing left to write */
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(march(&sf), 9);
+    store_close(&sf);
+    hcp_cal_free(cal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_substantiated_walk),
         cmocka_unit_test(test_mistaken_walk),
         cmocka_unit_test(test_late_and_running),
+        cmocka_unit_test(test_store_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
