@@ -28,6 +28,9 @@
 #   then bench/publish_bench.py: static publishing (issue #14) — publish of
 #        HCP_BENCH_PUB_N cases, nginx against the gateway on the same URLs;
 #        added under "publish" (docs/bench.md "Static publishing (issue #14)")
+#   then bench/stats_bench.py: the province's figures (issue #12) — routes on
+#        a store holding 1,000,000 cases, catch-up with counters on vs off;
+#        added under "stats" (docs/bench.md "Province figures (issue #12)")
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -48,7 +51,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
 RAW=$BUILD/bench/bench_lmdb_raw
-REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet"
+REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet $BUILD/bench/bench_stats_fill"
 OUT=$BUILD/bench
 WORK=$OUT/work
 DUR=${BENCH_DURATION:-10}
@@ -200,6 +203,8 @@ if [ "${HCP_BENCH_TLOG_SKIP:-0}" != 1 ]; then
     echo
     echo "bench: transparency log (bench/tlog_bench.py)"
     python3 "$HERE/tlog_bench.py" "$BUILD" "$OUT"
+fi
+
 # Static publishing (issue #14): `hcp-gateway publish` of HCP_BENCH_PUB_N cases,
 # then nginx serving the published files beside the gateway serving the same
 # URLs (a feed page, a tile, random pages); adds "publish" to results.json
@@ -209,6 +214,14 @@ if [ "${HCP_BENCH_PUB_SKIP:-0}" != 1 ]; then
     echo "bench: static publishing (bench/publish_bench.py)"
     python3 "$HERE/publish_bench.py" "$BUILD" "$OUT"
 fi
+
+# Province figures (issue #12): a gateway store holding the figures of
+# HCP_BENCH_STATS_N (1,000,000) cases; every /v1/stats route and
+# /feed/stats.json, p50/p99; catch-up with the counters on and off; adds
+# "stats" to results.json (docs/bench.md "Province figures (issue #12)").
+echo
+echo "bench: province figures (bench/stats_bench.py)"
+python3 "$HERE/stats_bench.py" "$BUILD" "$OUT"
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
 # gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the

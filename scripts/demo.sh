@@ -289,7 +289,11 @@ cat <<MSG
   令牌 tokens: $DEMO/nodes/CODE/api.token     日志 logs: $DEMO/logs/
 例 e.g.
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$GW_HTTP/v1/counties
-  curl -s -H "Authorization: Bearer $SUP_TOKEN" http://127.0.0.1:$GW_HTTP/v1/stats/summary     # 核查发现 the gateway's checks
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" http://127.0.0.1:$GW_HTTP/v1/stats/summary     # 核查发现与办理统计 the checks' findings and the figures (按时办结率 on time, 回访率 revisits, 满意率 satisfaction)
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/stats/units?year=\$(date +%Y)"   # 第十一条 单位差评率 (超过5%) Art. 11 units
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/stats/staff?year=\$(date +%Y)"   # 第十一条 工作人员 (2次以上) Art. 11 staff
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/stats/hotspots?from=\$(date -d '-30 days' +%F)&to=\$(date +%F)&by=service_item"   # 第十二条 热点 Art. 12 hot spots
+  curl -s http://127.0.0.1:$GW_HTTP/feed/stats.json     # 公开统计 the public figures (无需令牌 no token)
   curl -s -X POST -H "Authorization: Bearer $SUP_TOKEN" -d '{"county":"all","type":"note"}' http://127.0.0.1:$GW_HTTP/v1/directives   # 下发指令 a directive (未知类型, 各县拒收并回报 an unknown type: every county refuses it and says so; GET /v1/directives)
   curl -s -H "Authorization: Bearer $AUD_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/access-log?account=demo.supervisor"
   curl -s -H "Authorization: Bearer $SUP_TOKEN" -o xining-form.xlsx "http://127.0.0.1:$GW_HTTP/v1/reports/monthly?month=\$(TZ=Asia/Shanghai date +%Y-%m)&prefecture=630100&format=xlsx&phone=0971-6155517"   # 月度统计表 a prefecture's monthly form (format=json|csv|xlsx; 204: 当月无案件 no case that month; 查阅记入访问日志 logged)
