@@ -1778,6 +1778,37 @@ static json_t *feed_body(const acc *a, hcp_day from, hcp_day to)
                      feed_row(tot, tdue), "by_month", months, "by_prefecture", prefs);
 }
 
+int gw_stats_public_text(gw_store *s, MDB_txn *txn, hcp_day from, hcp_day to, hcp_time now,
+                         char **text, char etag[GW_STATS_ETAG_MAX])
+{
+    if (s == NULL || txn == NULL || text == NULL || etag == NULL)
+        return HCP_EINVAL;
+    *text = NULL;
+    acc a;
+    int rc = acc_init(&a, from, to, true);
+    if (rc == HCP_OK)
+        rc = acc_load(s, txn, &a, now);
+    json_t *body = rc == HCP_OK ? feed_body(&a, from, to) : NULL;
+    acc_free(&a);
+    if (rc != HCP_OK)
+        return rc;
+    char *figures = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    uint8_t h[HCP_HASH_LEN];
+    char hex[2 * HCP_HASH_LEN + 1];
+    const void *parts[] = {figures};
+    size_t lens[] = {figures ? strlen(figures) : 0};
+    bool ok = figures != NULL && hcp_sha256(parts, lens, 1, h) == HCP_OK;
+    free(figures);
+    if (ok) { /* the ETag names the figures; the generation time is not part of them */
+        hcp_hash_hex(h, hex);
+        snprintf(etag, GW_STATS_ETAG_MAX, "\"%.32s\"", hex);
+        ok = json_object_set_new(body, "generated_datetime", hcp_json_time(now)) == 0;
+    }
+    *text = ok ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    return *text != NULL ? HCP_OK : HCP_ENOMEM;
+}
+
 void gw_stats_feed_route(gw *g, hcpd_req *r)
 {
     static const char *const keys[] = {"from", "to", NULL};
@@ -1785,35 +1816,19 @@ void gw_stats_feed_route(gw *g, hcpd_req *r)
     if (!only_params(r, keys) || !range_params(r, false, &from, &to))
         return;
     hcp_time now = (hcp_time)time(NULL);
-    acc a;
-    int rc = acc_init(&a, from, to, true);
+    char *text = NULL, etag[GW_STATS_ETAG_MAX];
     MDB_txn *txn;
-    if (rc == HCP_OK && (rc = gws_read_begin(g->store, &txn)) == HCP_OK) {
-        rc = acc_load(g->store, txn, &a, now);
+    int rc = gws_read_begin(g->store, &txn);
+    if (rc == HCP_OK) {
+        rc = gw_stats_public_text(g->store, txn, from, to, now, &text, etag);
         gws_read_end(g->store, txn);
     }
-    json_t *body = rc == HCP_OK ? feed_body(&a, from, to) : NULL;
-    acc_free(&a);
-    char *figures = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    uint8_t h[HCP_HASH_LEN];
-    char hex[2 * HCP_HASH_LEN + 1], etag[48];
-    const void *parts[] = {figures};
-    size_t lens[] = {figures ? strlen(figures) : 0};
-    bool ok = figures != NULL && hcp_sha256(parts, lens, 1, h) == HCP_OK;
-    free(figures);
-    if (ok) { /* the ETag names the figures; the generation time is not part of them */
-        hcp_hash_hex(h, hex);
-        snprintf(etag, sizeof(etag), "\"%.32s\"", hex);
-        ok = json_object_set_new(body, "generated_datetime", hcp_json_time(now)) == 0;
-    }
-    char *text = ok ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (rc != HCP_OK) {
-        hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
+    if (rc == HCP_ENOMEM) {
+        hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
         return;
     }
-    if (text == NULL) {
-        hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
+    if (rc != HCP_OK) {
+        hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
         return;
     }
     const char *inm = hcpd_req_header(r, "If-None-Match");

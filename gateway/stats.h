@@ -209,6 +209,15 @@ void gw_stats_hotspots_route(gw *g, hcpd_req *r);
 /* GET /feed/stats.json (public, no personal data). */
 void gw_stats_feed_route(gw *g, hcpd_req *r);
 
+#define GW_STATS_ETAG_MAX 48
+/* The public figures of /feed/stats.json for cases received in [from, to]
+ * (-1: open end), read in txn at time now: *text is new memory (caller
+ * free()s), etag the quoted digest of the figures without the generation
+ * time. `hcp-gateway publish` writes the all-dates document with it.
+ * HCP_EINVAL, HCP_ENOMEM, or a storage error. */
+HCP_NODISCARD int gw_stats_public_text(gw_store *s, MDB_txn *txn, hcp_day from, hcp_day to,
+                                       hcp_time now, char **text, char etag[GW_STATS_ETAG_MAX]);
+
 /*
  * The summary's figures for the counties in scope (county or prefecture
  * "" for all) and days of receipt from..to (< 0 open), at time now, added
