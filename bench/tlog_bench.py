@@ -221,8 +221,11 @@ class TlogBench(FeedBench):
             time.sleep(0.05)
         r["checkpoint_size"] = want
         r["checkpoint_after_applied_s"] = round(time.monotonic() - t1, 3)
-        say("tlog: catch-up, log %s: %d events in %.2f s = %.0f events/s (gateway CPU %.1f s)"
-            % (tag, events, secs, events / secs, r["gateway_cpu_s"]))
+        # the store's file: LMDB grows it to the highest page written
+        r["data_mdb_bytes"] = os.path.getsize(os.path.join(self.gw["dir"], "data.mdb"))
+        say("tlog: catch-up, log %s: %d events in %.2f s = %.0f events/s (gateway CPU %.1f s, "
+            "data.mdb %.1f MB)" % (tag, events, secs, events / secs, r["gateway_cpu_s"],
+                                   r["data_mdb_bytes"] / 1e6))
         if not keep:
             for c, _ in COUNTIES:
                 self.stop(self.nodes[c]["proc"])

@@ -91,12 +91,12 @@ static void note_flip(const gw_feed_meta *m, feed_stat *st)
 }
 
 /* Whether the entry (key k, value v) passes q's filters; fills e. */
-static bool feed_match(const gw_feed_q *q, const MDB_val *k, const MDB_val *v, feed_stat *st,
-                       feed_ent *e)
+static bool feed_match(gw_store *s, MDB_txn *txn, const gw_feed_q *q, const MDB_val *k,
+                       const MDB_val *v, feed_stat *st, feed_ent *e)
 {
     gw_feed_meta m;
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &e->updated, e->id) ||
-        gw_feed_value_parse(v->mv_data, v->mv_size, &m) != HCP_OK ||
+        gws_feed_value_read(s, txn, v->mv_data, v->mv_size, &m) != HCP_OK ||
         !gw_feed_query_match(q, e->id, &m))
         return false;
     note_flip(&m, st);
@@ -152,7 +152,8 @@ static int scan_ids(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st
     for (size_t i = 0; rc == HCP_OK && i < nhits && shown < q->size; i++) {
         MDB_val k = {hits[i].key_len, hits[i].key};
         feed_ent e;
-        if (!feed_match(q, &k, &hits[i].v, st, &e) || (q->has_after && e.updated <= q->after))
+        if (!feed_match(s, txn, q, &k, &hits[i].v, st, &e) ||
+            (q->has_after && e.updated <= q->after))
             continue;
         if (skip > 0) {
             skip--;
@@ -182,7 +183,7 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
         feed_ent e;
         if (q->has_after && k.mv_size >= 8 && (hcp_time)hcp_be64_get(k.mv_data) <= q->after)
             break; /* everything further is older */
-        if (!feed_match(q, &k, &v, st, &e))
+        if (!feed_match(s, txn, q, &k, &v, st, &e))
             continue;
         if (skip > 0) {
             skip--;
@@ -357,7 +358,7 @@ int gw_feed_services(gw_store *s, MDB_txn *txn, hcp_buf *out)
     int mrc = rc == HCP_OK ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         gw_feed_meta m;
-        if (gw_feed_value_parse(v.mv_data, v.mv_size, &m) == HCP_OK)
+        if (gws_feed_value_read(s, txn, v.mv_data, v.mv_size, &m) == HCP_OK)
             rc = service_note(map, m.json, m.json_len);
     }
     if (cur != NULL)
