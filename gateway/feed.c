@@ -64,9 +64,10 @@ static bool parse_query(hcpd_req *r, bool atom, gw_feed_q *q)
 typedef struct feed_ent {
     char id[HCP_CASE_ID_MAX];
     hcp_time updated;
-    const char *json; /* the object's text, not NUL-terminated */
+    const char *json; /* the object's text, not NUL-terminated (ent_resolve) */
     size_t json_len;
-    bool met; /* deadline_met now */
+    bool met;          /* deadline_met now */
+    gw_feed_meta meta; /* the stored value, its leaf read only for an entry shown */
 } feed_ent;
 
 typedef int (*feed_emit)(void *arg, const feed_ent *e);
@@ -94,15 +95,28 @@ static void note_flip(const gw_feed_meta *m, feed_stat *st)
 static bool feed_match(gw_store *s, MDB_txn *txn, const gw_feed_q *q, const MDB_val *k,
                        const MDB_val *v, feed_stat *st, feed_ent *e)
 {
-    gw_feed_meta m;
+    gw_feed_meta *m = &e->meta;
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &e->updated, e->id) ||
-        gws_feed_value_read(s, txn, v->mv_data, v->mv_size, &m) != HCP_OK ||
-        !gw_feed_query_match(q, e->id, &m))
+        gw_feed_value_parse(v->mv_data, v->mv_size, m) != HCP_OK ||
+        (q->ncodes > 0 && gws_feed_meta_resolve(s, txn, m) != HCP_OK) || /* codes read the JSON */
+        !gw_feed_query_match(q, e->id, m))
         return false;
-    note_flip(&m, st);
-    e->met = gw_feed_meta_met_at(&m, st->now);
-    e->json = m.json;
-    e->json_len = m.json_len;
+    note_flip(m, st);
+    e->met = gw_feed_meta_met_at(m, st->now);
+    e->json = m->json;
+    e->json_len = m->json_len;
+    return true;
+}
+
+/* The JSON of an entry about to be shown (a leaf reference is read only
+ * now, so skipping to a deep page reads no leaves); false when its leaf
+ * cannot be read, and the entry is left out as an unreadable value is. */
+static bool ent_resolve(gw_store *s, MDB_txn *txn, feed_ent *e)
+{
+    if (gws_feed_meta_resolve(s, txn, &e->meta) != HCP_OK)
+        return false;
+    e->json = e->meta.json;
+    e->json_len = e->meta.json_len;
     return true;
 }
 
@@ -159,6 +173,8 @@ static int scan_ids(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st
             skip--;
             continue;
         }
+        if (!ent_resolve(s, txn, &e))
+            continue;
         rc = fn(arg, &e);
         shown++;
     }
@@ -189,6 +205,8 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
             skip--;
             continue;
         }
+        if (!ent_resolve(s, txn, &e))
+            continue;
         rc = fn(arg, &e);
         shown++;
     }
