@@ -359,6 +359,8 @@ typedef struct feed_run {
     size_t npg;
     hcp_buf one; /* a case's file */
     hcp_time now;
+    gw_store *s; /* the snapshot read: a feed value may refer to a log leaf */
+    MDB_txn *txn;
 } feed_run;
 
 /* The two pagers of scope (NULL: everything; else a six-digit code),
@@ -428,7 +430,7 @@ static int feed_entry(feed_run *f, const MDB_val *k, const MDB_val *v, hcp_buf *
     char id[HCP_CASE_ID_MAX];
     gw_feed_meta m;
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &updated, id) ||
-        gw_feed_value_parse(v->mv_data, v->mv_size, &m) != HCP_OK)
+        gws_feed_value_read(f->s, f->txn, v->mv_data, v->mv_size, &m) != HCP_OK)
         return HCP_OK; /* not an entry: the gateway's feed skips it too */
     if (strspn(id, "0123456789-") != strlen(id))
         return HCP_OK; /* never (ids are checked at intake): it names a file */
@@ -465,6 +467,8 @@ static int put_feed_pages(pub *p, gw_store *s, MDB_txn *txn, hcp_time now, hcp_t
     memset(&f, 0, sizeof(f));
     f.p = p;
     f.now = now;
+    f.s = s;
+    f.txn = txn;
     hcp_buf_init(&f.one, BODY_MAX);
     hcp_buf text;
     hcp_buf_init(&text, BODY_MAX);
