@@ -17,6 +17,7 @@
 #include "plog.h"
 #include "json.h"
 #include "rules.h"
+#include "spot.h"
 #include "record.h"
 #include "tlog.h"
 
@@ -338,6 +339,10 @@ static void handle(void *arg, hcpd_req *r)
         get ? offload(g, r, summary_work) : not_allowed(r);
     else if (is(p, "/v1/directives")) /* the province log: plog_api.c */
         offload(g, r, gw_plog_route);
+    else if (gw_spot_is_route(p)) /* spot checks: spot.c */
+        offload(g, r, gw_spot_route);
+    else if (gw_spot_is_public(p)) /* public: the published draws, spot.c */
+        get ? offload(g, r, gw_spot_feed) : not_allowed(r);
     else if (is(p, "/v1/access-log"))
         get ? offload(g, r, get_access_log_work) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */
@@ -352,7 +357,7 @@ static bool is_public(const char *method, const char *path)
 {
     (void)method;
     return is(path, "/healthz") || is(path, "/") || is(path, "/index.html") ||
-           gw_feed_is_route(path) || gw_tlog_is_route(path);
+           gw_feed_is_route(path) || gw_tlog_is_route(path) || gw_spot_is_public(path);
 }
 
 /* A bearer token other than admin.token: a named account (accounts.h). */

