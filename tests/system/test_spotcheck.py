@@ -198,6 +198,79 @@ class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
                          "beacon": "b"}, **bad)
             self.assertEqual(self.gw.post("/v1/spotchecks", body).status, 422, bad)
 
+    def mirror(self, into):
+        """The entry bundles the checkpoint covers, as a directory."""
+        size = int(self.public("/log/checkpoint").text.split("\n")[1])
+        for n in range((size + 255) // 256):
+            w = min(256, size - 256 * n)
+            rel = "log/tile/entries/%03d%s" % (n, "" if w == 256 else ".p/%d" % w)
+            r = self.public("/" + rel)
+            self.assertEqual(r.status, 200, (rel, r))
+            os.makedirs(os.path.dirname(os.path.join(into, rel)), exist_ok=True)
+            with open(os.path.join(into, rel), "wb") as f:
+                f.write(r.body)
+
+    def write_draw(self, d, name):
+        p = os.path.join(self.tmp, name)
+        with open(p, "w", encoding="utf-8") as f:
+            json.dump(d, f, ensure_ascii=False)
+        return p
+
+    def test_2_verify(self):
+        feed = self.base() + "/feed/spotchecks.json"
+        out = self.verify(feed)
+        self.assertIn("recomputed identically", out)
+        # everything at rate 1: the sample is the whole population
+        full = self.post_draw(1, 0, "all of them")
+        self.assertEqual({c: sorted(v) for c, v in full["sample"].items()},
+                         {c: sorted(self.closed[c]) for c in COUNTIES})
+        # a case closed after that checkpoint: the log grows past it, the
+        # verification still passes and the case is not in the population
+        late = close_case(self.nodes[COUNTIES[0]])
+
+        def logged():
+            leaves = self.leaves()
+            return (any(json.loads(x)["service_request_id"] == late and
+                        json.loads(x)["status"] == "closed" for x in leaves), len(leaves))
+        wait_until(logged, SEEN, "the late case under a checkpoint", interval=0.2)
+        self.assertNotIn(late, full["sample"][COUNTIES[0]])
+        pub = [x for x in self.public("/feed/spotchecks.json").json()["spotchecks"]
+               if x["id"] == full["id"]][0]
+        self.assertIn("recomputed identically", self.verify(feed + "", want=0))
+        path = self.write_draw(pub, "full.json")
+        self.verify(path)
+        # a mirrored directory of the log verifies the same
+        d = os.path.join(self.tmp, "mirror")
+        self.mirror(d)
+        self.verify(path, d)
+        # an altered sample: one drawn case swapped for one not drawn
+        one = [x for x in self.public("/feed/spotchecks.json").json()["spotchecks"]
+               if x["id"] == 1][0]
+        bad = copy.deepcopy(one)
+        c = COUNTIES[1]
+        other = [x for x in self.closed[c] if x not in one["sample"][c]][0]
+        bad["sample"][c][1] = other
+        out = self.verify(self.write_draw(bad, "altered.json"), want=1)
+        self.assertIn("place 2 of the sample", out)
+        # a population that omits a case
+        bad = copy.deepcopy(one)
+        bad["population"][c] -= 1
+        out = self.verify(self.write_draw(bad, "omitted.json"), want=1)
+        self.assertIn("population of %d" % PER_COUNTY, out)
+        # a forged checkpoint: the signature fails
+        bad = copy.deepcopy(one)
+        lines = bad["checkpoint"].split("\n")
+        lines[1] = str(int(lines[1]) - 1)
+        bad["checkpoint"] = "\n".join(lines)
+        out = self.verify(self.write_draw(bad, "forged.json"), want=1)
+        self.assertIn("does not verify", out)
+        # another seed published: detected
+        bad = copy.deepcopy(one)
+        bad["seed"] = "00" * 32
+        self.assertIn("the seed", self.verify(self.write_draw(bad, "seed.json"), want=1))
+        # usage errors
+        self.verify(os.path.join(self.tmp, "nothing.json"), want=2)
+
 
 if __name__ == "__main__":
     hcptest.main("hcp-gateway", "hcp-verify")
