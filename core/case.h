@@ -237,6 +237,8 @@ typedef struct hcp_case {
 
     hcp_time last_recorded_at; /* the latest `recorded_at` of its events: when the record last
                                 * changed, whatever date the step claims (docs/rules.md) */
+    hcp_time reopened_at; /* the latest re-open by a failed spot check (docs/spotchecks.md); the
+                           * feedback deadline then counts from it; 0 never */
 
     uint32_t nevents; /* events applied, case_open included */
     uint64_t last_seq;
@@ -292,6 +294,7 @@ typedef struct hcp_event {
     char *dir_hash;     /* directive: the entry's hash, lower-case hex */
     uint8_t dir_result; /* directive: enum hcp_dir_result */
     char *dir_why;      /* directive: why it was refused */
+    bool reopen;        /* directive `spotcheck_result`: the failed finding re-opens the case */
 
     /* Personal data travels in a separate record (codec.h) bound to this
      * one by digest = SHA-256(salt || personal record). */

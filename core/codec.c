@@ -384,6 +384,8 @@ static const struct field event_f[] = {
     F("dh", FK_STR, hcp_event, dir_hash, HCP_SHORT_MAX, T(HCP_EV_DIRECTIVE)),
     F("dx", FK_ENUM, hcp_event, dir_result, HCP_DR_COUNT_, T(HCP_EV_DIRECTIVE)),
     F("dw", FK_STR, hcp_event, dir_why, HCP_SHORT_MAX, T(HCP_EV_DIRECTIVE)),
+    /* spot checks (docs/spotchecks.md), keys "q…", after every older key */
+    F("qr", FK_BOOL, hcp_event, reopen, 0, T(HCP_EV_DIRECTIVE)),
 };
 static const struct table event_t = TAB(event_f);
 
@@ -419,6 +421,8 @@ static const struct field case_f[] = {
     /* schema version 3 */
     F("rh", FK_BOOL, hcp_case, reachable, 0, ALL),
     F("lr", FK_I64, hcp_case, last_recorded_at, 0, ALL),
+    /* spot checks (docs/spotchecks.md) */
+    F("qa", FK_I64, hcp_case, reopened_at, 0, ALL),
 };
 static const struct table case_t = TAB(case_f);
 
