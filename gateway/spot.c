@@ -25,6 +25,31 @@
 #define FIND_KEY_MAX       (8 + HCP_CASE_ID_MAX)
 #define ID_PATH_MAX        24
 
+/* Set while this thread appends the directives of a draw or a finding:
+ * the hook below lets only those through. */
+static _Thread_local bool spot_appending;
+
+/* The province-log hook of the spot-check types: refuses an entry that
+ * did not come from a draw or a finding of this module. */
+static int spot_hook(void *arg, gw_store *s, MDB_txn *txn, uint64_t seq, const char *type,
+                     const void *body, size_t len)
+{
+    (void)arg;
+    (void)s;
+    (void)txn;
+    (void)seq;
+    (void)type;
+    (void)body;
+    (void)len;
+    return spot_appending ? HCP_OK : HCP_EINVAL;
+}
+
+int gw_spot_hooks(void)
+{
+    int rc = gw_plog_hook("spotcheck", spot_hook, NULL);
+    return rc == HCP_OK ? gw_plog_hook("spotcheck_result", spot_hook, NULL) : rc;
+}
+
 /* ---- storage ---- */
 
 static size_t find_key(uint8_t k[FIND_KEY_MAX], uint64_t id, const char *cid)
@@ -258,8 +283,10 @@ static int send_directive(gw_store *s, MDB_txn *txn, const char *county, const c
     hcp_buf mp;
     hcp_buf_init(&mp, GW_PLOG_BODY_MAX);
     int rc = gw_plog_body_from_json(body, NULL, &mp);
+    spot_appending = true;
     if (rc == HCP_OK)
         rc = gw_plog_append(s, txn, county, type, mp.data, mp.len, seq);
+    spot_appending = false;
     hcp_buf_free(&mp);
     return rc;
 }

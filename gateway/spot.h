@@ -34,6 +34,12 @@ bool gw_spot_is_public(const char *path);
 /* The worker pool's entry for /feed/spotchecks.json (arg the gw). */
 void gw_spot_feed(void *arg, hcpd_req *r);
 
+/* Register the province-log hooks of the types `spotcheck` and
+ * `spotcheck_result`: they are appended by the routes above only, so an
+ * entry of these types POSTed to /v1/directives by hand is refused (422).
+ * At start. gw_plog_hook's errors. */
+HCP_NODISCARD int gw_spot_hooks(void);
+
 /*
  * Per-county results of draw id, read in txn, as a JSON array (new
  * reference; NULL and *rc on failure, HCP_ENOTFOUND for no such draw):

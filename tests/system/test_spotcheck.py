@@ -191,6 +191,10 @@ class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertEqual(self.gw.get("/v1/spotchecks").json()["spotchecks"][-1]["id"], 1)
         self.assertEqual(self.gw.get("/v1/spotchecks/1", token=None).status, 401)
         self.assertEqual(self.gw.get("/v1/spotchecks/99").status, 404)
+        # a spot-check directive by hand is refused: only draws and findings send them
+        r = self.gw.post("/v1/directives", {"county": COUNTIES[0], "type": "spotcheck",
+                                             "case": d["sample"][COUNTIES[0]][0]})
+        self.assertEqual(r.status, 422, r)
         # bad fields
         for bad in ({"period": "2026-13"}, {"rate": 1.5}, {"rate": 0.0000001},
                     {"min_per_county": -1}, {"beacon": ""}):
