@@ -21,6 +21,13 @@
 #   then bench/feed_bench.py: the public feed (issue #5) — a gateway holding
 #        HCP_BENCH_FEED_N cases from four nodes, /feed/requests.json pages
 #        against /healthz; added under "feed" (docs/bench.md "Feed")
+#   then bench/tlog_bench.py: the transparency log (issue #14) — catch-up of
+#        HCP_BENCH_TLOG_N case events with the log on and off, and checkpoint
+#        latency; added under "tlog" (docs/bench.md "Transparency log (issue
+#        #14)"); HCP_BENCH_TLOG_SKIP=1 skips it
+#   then bench/publish_bench.py: static publishing (issue #14) — publish of
+#        HCP_BENCH_PUB_N cases, nginx against the gateway on the same URLs;
+#        added under "publish" (docs/bench.md "Static publishing (issue #14)")
 #   then bench/spot_bench.py: spot checks (issue #15) — a draw over
 #        HCP_BENCH_SPOT_N (1,000,000) closed cases at 44 counties with the
 #        gateway's code and its recomputation by hcp-verify spotcheck; added
@@ -190,6 +197,24 @@ fi
 echo
 echo "bench: public feed (bench/feed_bench.py)"
 python3 "$HERE/feed_bench.py" "$BUILD" "$OUT"
+
+# The transparency log (issue #14): catch-up with the log on and off, and
+# the time until a checkpoint covers a new leaf; adds "tlog" to results.json.
+if [ "${HCP_BENCH_TLOG_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: transparency log (bench/tlog_bench.py)"
+    python3 "$HERE/tlog_bench.py" "$BUILD" "$OUT"
+fi
+
+# Static publishing (issue #14): `hcp-gateway publish` of HCP_BENCH_PUB_N cases,
+# then nginx serving the published files beside the gateway serving the same
+# URLs (a feed page, a tile, random pages); adds "publish" to results.json
+# (docs/bench.md "Static publishing (issue #14)"). HCP_BENCH_PUB_SKIP=1 skips it.
+if [ "${HCP_BENCH_PUB_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: static publishing (bench/publish_bench.py)"
+    python3 "$HERE/publish_bench.py" "$BUILD" "$OUT"
+fi
 
 # Spot checks (issue #15): the draw over a million closed cases and its
 # recomputation by hcp-verify; adds "spotcheck" to results.json.

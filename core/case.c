@@ -39,7 +39,8 @@ const char *const hcp_ev_type_names[HCP_EV_COUNT_] = {NULL,
                                                       "close",
                                                       "overdue",
                                                       "directive",
-                                                      "correction_answer"};
+                                                      "correction_answer",
+                                                      "contact"};
 const char *const hcp_dir_result_names[HCP_DR_COUNT_] = {NULL, "applied", "refused"};
 
 int hcp_name_lookup(const char *const *names, int count, const char *s, size_t n)
@@ -121,6 +122,9 @@ void hcp_event_clear(hcp_event *ev)
     str_free(&ev->dir_type);
     str_free(&ev->dir_hash);
     str_free(&ev->dir_why);
+    str_free(&ev->summary);
+    str_free(&ev->caller_name);
+    str_free(&ev->caller_phone);
     extra_free(&ev->extra);
     memset(ev, 0, sizeof(*ev));
 }
@@ -224,6 +228,9 @@ int hcp_event_copy(hcp_event *dst, const hcp_event *src)
     ok &= dup_into(&dst->dir_type, src->dir_type);
     ok &= dup_into(&dst->dir_hash, src->dir_hash);
     ok &= dup_into(&dst->dir_why, src->dir_why);
+    ok &= dup_into(&dst->summary, src->summary);
+    ok &= dup_into(&dst->caller_name, src->caller_name);
+    ok &= dup_into(&dst->caller_phone, src->caller_phone);
     ok &= extra_copy(&dst->extra, &src->extra);
     if (!ok) {
         hcp_event_clear(dst);

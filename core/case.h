@@ -5,8 +5,9 @@
  * (NULL when absent), released by hcp_case_clear / hcp_event_clear.
  *
  * Personal data (the regulation's Art. 6) is: the complainant's name, phone,
- * id_number and organization, the staff member's phone and the verifier's
- * phone. The codec keeps it apart from everything else (see codec.h).
+ * id_number and organization, the staff member's phone, the verifier's
+ * phone and a register caller's name and phone. The codec keeps it apart from everything else (see
+ * codec.h).
  */
 #ifndef HCP_CASE_H
 #define HCP_CASE_H
@@ -117,6 +118,7 @@ enum hcp_ev_type {
     /* province → county directives (docs/directives.md) */
     HCP_EV_DIRECTIVE,         /* the node applied or refused a province log entry */
     HCP_EV_CORRECTION_ANSWER, /* the county answers a `correction` directive */
+    HCP_EV_CONTACT = 17,      /* Art. 14's register: a call, visit or letter (docs/reports.md) */
     HCP_EV_COUNT_
 };
 
@@ -294,7 +296,15 @@ typedef struct hcp_event {
     char *dir_hash;     /* directive: the entry's hash, lower-case hex */
     uint8_t dir_result; /* directive: enum hcp_dir_result */
     char *dir_why;      /* directive: why it was refused */
-    bool reopen;        /* directive `spotcheck_result`: the failed finding re-opens the case */
+    /* Art. 14's register (docs/reports.md): a call, visit or letter, or a
+     * later link of one to the case it became (contact_ref set) */
+    uint8_t contact_channel;           /* contact: enum hcp_channel, one the register takes */
+    char *summary;                     /* contact: what was asked or said (free text) */
+    char *caller_name;                 /* contact: personal */
+    char *caller_phone;                /* contact: personal */
+    char linked_case[HCP_CASE_ID_MAX]; /* contact: the case it is or became ("": none) */
+    uint64_t contact_ref;              /* contact: a link made later: the seq of the contact */
+    bool reopen; /* directive `spotcheck_result`: the failed finding re-opens the case */
 
     /* Personal data travels in a separate record (codec.h) bound to this
      * one by digest = SHA-256(salt || personal record). */

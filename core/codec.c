@@ -384,6 +384,11 @@ static const struct field event_f[] = {
     F("dh", FK_STR, hcp_event, dir_hash, HCP_SHORT_MAX, T(HCP_EV_DIRECTIVE)),
     F("dx", FK_ENUM, hcp_event, dir_result, HCP_DR_COUNT_, T(HCP_EV_DIRECTIVE)),
     F("dw", FK_STR, hcp_event, dir_why, HCP_SHORT_MAX, T(HCP_EV_DIRECTIVE)),
+    /* schema version 4: Art. 14's register (docs/reports.md), after every older key */
+    F("kc", FK_ENUM, hcp_event, contact_channel, HCP_CH_COUNT_, T(HCP_EV_CONTACT)),
+    F("ks", FK_STR, hcp_event, summary, HCP_TEXT_MAX, T(HCP_EV_CONTACT)),
+    F("kl", FK_ID, hcp_event, linked_case, 0, T(HCP_EV_CONTACT)),
+    F("kr", FK_U64, hcp_event, contact_ref, 0, T(HCP_EV_CONTACT)),
     /* spot checks (docs/spotchecks.md), keys "q…", after every older key */
     F("qr", FK_BOOL, hcp_event, reopen, 0, T(HCP_EV_DIRECTIVE)),
 };
@@ -446,6 +451,7 @@ enum text_field {
     TX_SEXPL,    /* staff_explanation (v3) */
     TX_UEXPL,    /* unit_explanation (v3) */
     TX_DECISION, /* decision (v3) */
+    TX_SUMMARY,  /* a register contact's summary (v4) */
     TX_COUNT
 };
 
@@ -473,6 +479,10 @@ struct pii {
     char *o_sexpl;
     char *o_uexpl;
     char *o_decision;
+    /* schema version 4: a register contact's caller, and its summary's original */
+    char *caller_name;
+    char *caller_phone;
+    char *o_summary;
 };
 
 #define T_NOTE                                                                                     \
@@ -504,6 +514,10 @@ static const struct field pii_f[] = {
     F("ose", FK_STR, struct pii, o_sexpl, HCP_TEXT_MAX, T(HCP_EV_DISPUTE_FILE)),
     F("oue", FK_STR, struct pii, o_uexpl, HCP_TEXT_MAX, T(HCP_EV_DISPUTE_DECIDE)),
     F("odn", FK_STR, struct pii, o_decision, HCP_TEXT_MAX, T(HCP_EV_CLOSE)),
+    /* schema version 4 */
+    F("okn", FK_STR, struct pii, caller_name, HCP_SHORT_MAX, T(HCP_EV_CONTACT)),
+    F("okp", FK_STR, struct pii, caller_phone, HCP_SHORT_MAX, T(HCP_EV_CONTACT)),
+    F("oks", FK_STR, struct pii, o_summary, HCP_TEXT_MAX, T(HCP_EV_CONTACT)),
 };
 static const struct table pii_t = TAB(pii_f);
 
@@ -837,7 +851,8 @@ static bool pii_any(const struct pii *v)
     return v->staff_phone || v->name || v->phone || v->id_number || v->organization ||
            v->verifier_phone || v->o_window || v->o_content || v->o_note || v->o_by ||
            v->o_reason || v->o_result || v->o_via || v->o_text || v->o_rr || v->o_doc ||
-           v->o_sexpl || v->o_uexpl || v->o_decision;
+           v->o_sexpl || v->o_uexpl || v->o_decision || v->caller_name || v->caller_phone ||
+           v->o_summary;
 }
 
 /* Where the personal record keeps the original of each free-text field. */
@@ -856,6 +871,7 @@ static void pii_orig_slots(struct pii *v, char **o[TX_COUNT])
     o[TX_SEXPL] = &v->o_sexpl;
     o[TX_UEXPL] = &v->o_uexpl;
     o[TX_DECISION] = &v->o_decision;
+    o[TX_SUMMARY] = &v->o_summary;
 }
 
 /* The free-text fields of an event (NULL: the kind has no such field). */
@@ -874,6 +890,7 @@ static void event_text_slots(hcp_event *ev, char **t[TX_COUNT])
     t[TX_SEXPL] = &ev->staff_explanation;
     t[TX_UEXPL] = &ev->unit_explanation;
     t[TX_DECISION] = &ev->decision;
+    t[TX_SUMMARY] = &ev->summary;
 }
 
 /* The free-text fields of a case. */
@@ -967,6 +984,20 @@ static int enc_both(const struct table *t, const char *base, uint32_t tbit, cons
     return rc;
 }
 
+/* The intake whose personal strings mask ev's free text: its own, or for a
+ * register contact (which has none) one borrowing the caller's name and
+ * phone into tmp, so that a summary naming its caller is masked too. */
+static const hcp_intake *mask_intake(const hcp_event *ev, hcp_intake *tmp)
+{
+    if (ev->type != HCP_EV_CONTACT)
+        return &ev->in;
+    memset(tmp, 0, sizeof(*tmp));
+    tmp->has_complainant = true;
+    tmp->complainant.name = ev->caller_name;
+    tmp->complainant.phone = ev->caller_phone;
+    return tmp;
+}
+
 /* See codec.h. ev is borrowed; rec and pii are appended to. The main
  * record is written from a shallow copy whose free text is masked. */
 int hcp_event_encode(const hcp_event *ev, hcp_buf *rec, hcp_buf *pii,
@@ -978,6 +1009,8 @@ int hcp_event_encode(const hcp_event *ev, hcp_buf *rec, hcp_buf *pii,
         return HCP_EINVAL;
     struct pii v;
     pii_view(&v, &ev->in, &ev->verifier, ev->pii_salt);
+    v.caller_name = ev->caller_name;
+    v.caller_phone = ev->caller_phone;
     if (!complainant_consistent(&ev->in, &v))
         return HCP_EINVAL;
     hcp_event m = *ev; /* shallow: nothing of it is freed but `owned` */
@@ -985,7 +1018,8 @@ int hcp_event_encode(const hcp_event *ev, hcp_buf *rec, hcp_buf *pii,
     event_text_slots(&m, t);
     pii_orig_slots(&v, o);
     uint8_t digest[HCP_HASH_LEN];
-    int rc = texts_mask(t, o, &ev->in, &ev->verifier, owned);
+    hcp_intake kin;
+    int rc = texts_mask(t, o, mask_intake(ev, &kin), &ev->verifier, owned);
     if (rc == HCP_OK)
         rc = enc_both(&event_t, (const char *)&m, T(ev->type), &v, &ev->extra, rec, pii, digest);
     texts_free(owned);
@@ -1029,14 +1063,17 @@ bool hcp_event_has_personal(const hcp_event *ev)
         return false;
     const hcp_person *p = &ev->in.complainant;
     if (ev->in.staff.phone != NULL || p->name != NULL || p->phone != NULL || p->id_number != NULL ||
-        p->organization != NULL || ev->verifier.phone != NULL)
+        p->organization != NULL || ev->verifier.phone != NULL || ev->caller_name != NULL ||
+        ev->caller_phone != NULL)
         return true;
     char **t[TX_COUNT];
     event_text_slots((hcp_event *)ev, t); /* only read */
+    hcp_intake kin;
+    const hcp_intake *in = mask_intake(ev, &kin);
     for (int i = 0; i < TX_COUNT; i++) {
         if (t[i] == NULL || *t[i] == NULL)
             continue;
-        char *m = hcp_text_mask(*t[i], &ev->in, &ev->verifier);
+        char *m = hcp_text_mask(*t[i], in, &ev->verifier);
         bool differs = m == NULL || strcmp(m, *t[i]) != 0;
         free(m);
         if (differs)
@@ -1432,6 +1469,8 @@ static void pii_free(struct pii *v)
     free(v->id_number);
     free(v->organization);
     free(v->verifier_phone);
+    free(v->caller_name);
+    free(v->caller_phone);
     char **o[TX_COUNT];
     pii_orig_slots(v, o);
     for (int i = 0; i < TX_COUNT; i++)
@@ -1525,6 +1564,8 @@ int hcp_event_decode_pii(const void *pii, size_t n, hcp_event *ev)
     event_text_slots(ev, t);
     int rc = dec_pii(pii, n, T(ev->type), &ev->in, t, ev->pii_digest, &v);
     if (rc == HCP_OK) {
+        str_move(&ev->caller_name, &v.caller_name);
+        str_move(&ev->caller_phone, &v.caller_phone);
         pii_move(&v, &ev->in, &ev->verifier, t);
         memcpy(ev->pii_salt, v.salt, HCP_SALT_LEN);
     }

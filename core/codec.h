@@ -27,8 +27,9 @@
 #include "case.h"
 
 /* 2: the personal record may hold original free text; 3: the written dispute and
- * close (dr, se, ue, dn and their originals) and the case's rh, lr (docs/codec.md). */
-#define HCP_SCHEMA_VERSION 3
+ * close (dr, se, ue, dn and their originals) and the case's rh, lr; 4: Art. 14's
+ * register contact (kc, ks, kl, kr; okn, okp, oks) (docs/codec.md). */
+#define HCP_SCHEMA_VERSION 4
 #define HCP_RECORD_MAX     (256 * 1024) /* ceiling of one encoded record */
 
 /*

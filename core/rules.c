@@ -541,6 +541,8 @@ int hcp_rules_apply(hcp_case *c, const hcp_event *ev, const hcp_cal *cal, hcp_ti
         return refuse(why, "at_in_future", "the step is dated %s, after now (%s)", ts(ev->at, 0),
                       ts(now, 1));
     int rc;
+    if (ev->type == HCP_EV_CONTACT) /* Art. 14's register: never a step of a case */
+        return refuse(why, "not_a_step", "a register contact changes no case");
     if (ev->type == HCP_EV_DIRECTIVE || ev->type == HCP_EV_CORRECTION_ANSWER) {
         /* a province correction about the case, or the county's answer
          * (docs/directives.md): notes on the case, whatever its status;
@@ -575,7 +577,7 @@ bool hcp_event_backdated(const hcp_event *ev, const hcp_cal *cal, int days)
     if (ev == NULL || cal == NULL || days < 1 || ev->at <= 0 || ev->recorded_at <= ev->at)
         return false;
     if (ev->type == HCP_EV_NONE || ev->type == HCP_EV_EVALUATION || ev->type == HCP_EV_CASE_OPEN ||
-        ev->type == HCP_EV_OVERDUE || ev->type >= HCP_EV_COUNT_)
+        ev->type == HCP_EV_OVERDUE || ev->type == HCP_EV_CONTACT || ev->type >= HCP_EV_COUNT_)
         return false;
     hcp_due limit;
     if (due_after(cal, ev->at, days, &limit) != HCP_OK)

@@ -14,21 +14,20 @@
 #include "division.h"
 #include "gwfeed.h"
 #include "gwstore.h"
+#include "metrics.h"
 #include "plog.h"
+#include "report.h"
 #include "json.h"
 #include "rules.h"
 #include "spot.h"
 #include "record.h"
 #include "tlog.h"
+#include "www.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     500
 
 static const char *const state_names[] = {"never_seen", "ok", "forked", "unauthorized"};
-
-/* gateway/www/index.html, embedded at build time (gateway/CMakeLists.txt) */
-extern const unsigned char hcp_www_index[];
-extern const size_t hcp_www_index_len;
 
 static bool is(const char *a, const char *b)
 {
@@ -264,13 +263,6 @@ static void list_cases(gw *g, hcpd_req *r)
         json_pack("{so,so}", "cases", arr, "next", next[0] ? json_string(next) : json_null()));
 }
 
-/* GET / and /index.html: the public disclosure page (issue #5), one
- * self-contained file that reads the feed; the bytes are static, not owned. */
-static void serve_page(hcpd_req *r)
-{
-    hcpd_req_reply_raw(r, 200, "text/html; charset=utf-8", hcp_www_index, hcp_www_index_len);
-}
-
 /* GET /v1/access-log: who read personal data here, for auditors. */
 static void get_access_log(gw *g, hcpd_req *r)
 {
@@ -323,12 +315,13 @@ static void handle(void *arg, hcpd_req *r)
     gw *g = arg;
     const char *m = hcpd_req_method(r), *p = hcpd_req_path(r);
     bool get = is(m, "GET") || is(m, "HEAD");
+    gw_metrics_http_request(p); /* metrics.h */
     if (is(p, "/healthz"))
         get ? hcpd_req_reply_json(r, 200,
                                   json_pack("{ss,ss}", "status", "ok", "version", hcpd_version()))
             : not_allowed(r);
-    else if (is(p, "/") || is(p, "/index.html"))
-        get ? serve_page(r) : not_allowed(r);
+    else if (gw_www_is_route(p)) /* public: the page's files, www.c */
+        get ? gw_www_handle(r) : not_allowed(r);
     else if (is(p, "/v1/counties"))
         get ? get_counties(g, r) : not_allowed(r);
     else if (is(p, "/v1/cases"))
@@ -337,8 +330,12 @@ static void handle(void *arg, hcpd_req *r)
         get ? offload(g, r, get_case_work) : not_allowed(r);
     else if (is(p, "/v1/stats/summary"))
         get ? offload(g, r, summary_work) : not_allowed(r);
+    else if (gw_report_is_route(p)) /* the monthly form, the register: report.c */
+        offload(g, r, gw_report_route);
     else if (is(p, "/v1/directives")) /* the province log: plog_api.c */
         offload(g, r, gw_plog_route);
+    else if (is(p, "/metrics")) /* Prometheus: metrics.c */
+        get ? offload(g, r, gw_metrics_route) : not_allowed(r);
     else if (gw_spot_is_route(p)) /* spot checks: spot.c */
         offload(g, r, gw_spot_route);
     else if (gw_spot_is_public(p)) /* public: the published draws, spot.c */
@@ -360,6 +357,12 @@ static bool is_public(const char *method, const char *path)
            gw_feed_is_route(path) || gw_tlog_is_route(path) || gw_spot_is_public(path);
 }
 
+/* Public: the routes above and every file of the page (www.c). */
+static bool is_public_or_page(const char *method, const char *path)
+{
+    return gw_www_is_route(path) || is_public(method, path);
+}
+
 /* A bearer token other than admin.token: a named account (accounts.h). */
 static bool authenticate(void *arg, const char *token, char *name, unsigned *roles)
 {
@@ -374,7 +377,7 @@ int gw_http_start(gw *g)
         return rc;
     hcpd_http_cfg cfg = {.listen = g->cfg.listen_http,
                          .token = g->token,
-                         .is_public = is_public,
+                         .is_public = is_public_or_page,
                          .handle = handle,
                          .arg = g,
                          .authenticate = authenticate,

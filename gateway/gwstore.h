@@ -62,6 +62,9 @@ struct gw_store {
     uint64_t full_refusals; /* slots wanted while the table was full (logged) */
     struct gw_plog *plog;   /* the province log's dbs and memory (plog.h) */
 
+    /* Art. 14's register by month (report.h) */
+    MDB_dbi rp_contacts;
+
     /* spot checks: draws and findings (spot.h) */
     MDB_dbi sc_draw, sc_find;
 };

@@ -16,6 +16,7 @@
 #include "division.h"
 #include "feed_entry.h"
 #include "plog.h"
+#include "report.h"
 #include "repl.h"
 #include "be.h"
 #include "record.h"
@@ -384,6 +385,8 @@ int gw_store_open(gw *g)
     int rc = gws_err(mrc);
     if (rc == HCP_OK) /* the province log (plog.h, docs/directives.md) */
         rc = gw_plog_open(s, txn);
+    if (rc == HCP_OK) /* Art. 14's register by month (report.h, docs/reports.md) */
+        rc = gw_report_open(s, txn);
     if (rc == HCP_OK)
         rc = load_counties(s, txn);
     if (rc == HCP_OK)

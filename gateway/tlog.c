@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,12 @@
 #define TILE_IMMUTABLE "public, max-age=31536000, immutable"
 #define TILE_PARTIAL   "public, max-age=1"
 #define NOT_CACHED     "no-cache"
+#define OFF_ENV        "HCP_BENCH_TLOG_OFF" /* "1": append nothing (benchmarks only) */
+
+/* Set once at start from OFF_ENV, read by the writer: make bench's
+ * comparison of catch-up with and without the log (docs/bench.md). Never a
+ * configuration: a gateway with it discloses nothing to the log. */
+static atomic_bool log_off;
 
 struct gw_tlog {
     gw *g;
@@ -140,6 +147,8 @@ int gw_tlog_append(MDB_txn *txn, MDB_dbi tlog, const void *entry, size_t len)
 
 int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *value, size_t len)
 {
+    if (atomic_load_explicit(&log_off, memory_order_relaxed))
+        return HCP_OK; /* the benchmark's "without the log" (OFF_ENV) */
     gw_feed_meta m;
     int rc = gw_feed_value_parse(value, len, &m);
     if (rc != HCP_OK)
@@ -153,6 +162,46 @@ int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *value, size_t len)
         return HCP_OK;
     }
     return gw_tlog_append(txn, tlog, m.json, m.json_len);
+}
+
+int gw_tlog_tile(MDB_txn *txn, MDB_dbi tlog, int level, uint64_t n, unsigned w, hcp_buf *out)
+{
+    if (txn == NULL || out == NULL || w == 0 || w > HCP_TILE_WIDTH || level < HCP_TILE_ENTRIES ||
+        level > 7)
+        return HCP_EINVAL;
+    int rc = HCP_OK;
+    tx_reader rd = {txn, tlog};
+    for (unsigned k = 0; rc == HCP_OK && k < w; k++) {
+        uint64_t i = n * HCP_TILE_WIDTH + k;
+        if (level == HCP_TILE_ENTRIES) {
+            uint8_t kb[9], lb[2];
+            entry_key(kb, i);
+            MDB_val key = {sizeof(kb), kb}, v = {0, NULL};
+            rc = hcpd_mdb_err(mdb_get(txn, tlog, &key, &v));
+            if (rc == HCP_OK && v.mv_size > HCP_TILE_ENTRY_MAX)
+                rc = HCP_EFORMAT;
+            lb[0] = (uint8_t)(v.mv_size >> 8);
+            lb[1] = (uint8_t)v.mv_size;
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, lb, 2);
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, v.mv_data, v.mv_size);
+        } else {
+            uint8_t h[32];
+            rc = tx_get(&rd, (unsigned)level * HCP_TILE_HEIGHT, i, h);
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, h, 32);
+        }
+    }
+    return rc;
+}
+
+int gw_tlog_root(MDB_txn *txn, MDB_dbi tlog, uint64_t n, uint8_t root[32])
+{
+    if (txn == NULL || root == NULL)
+        return HCP_EINVAL;
+    tx_reader rd = {txn, tlog};
+    return hcp_merkle_root(tx_get, &rd, n, root);
 }
 
 /* ---- the checkpoint ---- */
@@ -276,6 +325,16 @@ static int key_load(const char *path, hcp_note_signer **out)
     return rc;
 }
 
+int gw_tlog_key_read(const char *dir, hcp_note_signer **out)
+{
+    char keydir[GW_PATH_MAX], path[GW_PATH_MAX];
+    if (dir == NULL || out == NULL)
+        return HCP_EINVAL;
+    if (!key_paths(dir, keydir, path, sizeof(path)))
+        return HCP_ERANGE;
+    return key_load(path, out);
+}
+
 static int key_open(gw *g, hcp_note_signer **out)
 {
     char keydir[GW_PATH_MAX], path[GW_PATH_MAX];
@@ -305,6 +364,11 @@ int gw_tlog_start(gw *g)
         return HCP_ENOMEM;
     }
     g->tlog = t;
+    const char *off = getenv(OFF_ENV);
+    if (off != NULL && strcmp(off, "1") == 0) {
+        atomic_store(&log_off, true);
+        gw_log("warn", "tlog.off", "reason=\"%s=1: benchmarks only, no entry is logged\"", OFF_ENV);
+    }
     int rc = key_open(g, &t->signer);
     if (rc == HCP_OK)
         rc = hcp_note_signer_vkey(t->signer, t->vkey, sizeof(t->vkey) - 1);
@@ -412,29 +476,7 @@ static void serve_tile(gw *g, hcpd_req *r, const char *path)
     }
     hcp_buf out;
     hcp_buf_init(&out, (size_t)HCP_TILE_WIDTH * (2 + HCP_TILE_ENTRY_MAX));
-    tx_reader rd = {txn, s->tlog};
-    for (unsigned k = 0; rc == HCP_OK && k < w; k++) {
-        uint64_t i = n * HCP_TILE_WIDTH + k;
-        if (level == HCP_TILE_ENTRIES) {
-            uint8_t kb[9], lb[2];
-            entry_key(kb, i);
-            MDB_val key = {sizeof(kb), kb}, v;
-            rc = hcpd_mdb_err(mdb_get(txn, s->tlog, &key, &v));
-            if (rc == HCP_OK && v.mv_size > HCP_TILE_ENTRY_MAX)
-                rc = HCP_EFORMAT;
-            lb[0] = (uint8_t)(v.mv_size >> 8);
-            lb[1] = (uint8_t)v.mv_size;
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(&out, lb, 2);
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(&out, v.mv_data, v.mv_size);
-        } else {
-            uint8_t h[32];
-            rc = tx_get(&rd, (unsigned)level * HCP_TILE_HEIGHT, i, h);
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(&out, h, 32);
-        }
-    }
+    rc = gw_tlog_tile(txn, s->tlog, level, n, w, &out);
     gws_read_end(s, txn);
     if (rc == HCP_OK)
         reply_cached(r, "application/octet-stream", out.data, out.len,

@@ -35,8 +35,10 @@
 #include "gwstore.h"
 #include "gwwriter.h"
 #include "gc.h"
+#include "metrics.h"
 #include "park.h"
 #include "plog.h"
+#include "report.h"
 #include "rules.h"
 
 /* ---- per-transaction county state ---- */
@@ -177,6 +179,8 @@ static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const re
         rc = apply_case(g, txn, cs, &ev);
     if (rc == HCP_OK && ev.type == HCP_EV_DIRECTIVE) /* the county's answer (plog.h) */
         rc = gw_plog_ack(g->store, txn, cs->code, &ev);
+    if (rc == HCP_OK && ev.type == HCP_EV_CONTACT) /* Art. 14's register (report.h) */
+        rc = gw_report_contact(g->store, txn, cs->code, &ev);
     hcp_event_clear(&ev);
     if (rc == HCP_OK) {
         cs->applied = seq;
@@ -332,8 +336,10 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
         int erc = encode_reply(cs, &v, &reply);
         if (erc != HCP_OK)
             hcp_buf_reset(&reply);
-        if (it->done != NULL)
+        if (it->done != NULL) {
+            gw_metrics_batch(v.code); /* metrics.h */
             it->done(it->arg, it, &reply);
+        }
         hcp_buf_free(&reply);
         gw_item_free(it);
     }
@@ -362,8 +368,10 @@ static void gc_refuse(void *arg, hcpd_gc_item *item)
     snprintf(r.code, sizeof(r.code), "overloaded");
     if (repl_encode(&r, &reply) != HCP_OK)
         hcp_buf_reset(&reply);
-    if (it->done != NULL)
+    if (it->done != NULL) {
+        gw_metrics_batch(r.code); /* metrics.h */
         it->done(it->arg, it, &reply);
+    }
     hcp_buf_free(&reply);
     gw_item_free(it);
 }

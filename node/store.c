@@ -44,6 +44,12 @@ static int open_dbis(node_store *s, MDB_txn *txn)
         if (rc == MDB_NOTFOUND && s->readonly)
             rc = MDB_SUCCESS;
     }
+    if (!rc) { /* Art. 14's register (node/contacts.h): newer still */
+        rc = mdb_dbi_open(txn, "contacts", c, &s->contacts);
+        s->has_contacts = rc == MDB_SUCCESS;
+        if (rc == MDB_NOTFOUND && s->readonly)
+            rc = MDB_SUCCESS;
+    }
     return rc;
 }
 

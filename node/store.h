@@ -51,6 +51,10 @@ struct node_store {
      * the position, meta "dseq", as committed (the writer publishes it) */
     MDB_dbi dirs;
     bool has_dirs;
+    /* Art. 14's register (node/contacts.h): db `contacts` (absent in a
+     * read-only open of a store older than it: has_contacts false) */
+    MDB_dbi contacts;
+    bool has_contacts;
     _Atomic uint64_t dseq;
     bool readonly;
     char county[HCP_COUNTY_LEN + 1];

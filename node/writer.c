@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "contacts.h"
 #include "directive.h"
 #include "json.h"
 #include "rules.h"
@@ -620,6 +621,8 @@ static int derive(node *n, MDB_txn *txn, const hcp_event *ev)
         rc = store_tally_add(n->store, txn, &ev->in, hcp_day_of(ev->at));
     if (rc == HCP_OK && ev->type == HCP_EV_DIRECTIVE) /* its state and the position */
         rc = node_directive_derive(n, txn, ev);
+    if (rc == HCP_OK && ev->type == HCP_EV_CONTACT) /* the register's index (contacts.h) */
+        rc = node_contacts_derive(n, txn, ev);
     if (rc != HCP_OK || ev->case_id[0] == '\0' || ev->type == HCP_EV_EVALUATION)
         return rc;
     hcp_case old, c;
@@ -696,7 +699,7 @@ static bool restoring(node *n, node_write *w)
         return false; /* offline, a restored copy works (and may fork: docs/replication.md) */
     if (w->kind == W_SWEEP || (needs && w->kind == W_DIRECTIVE))
         return true; /* no marks, no directives on a history still arriving */
-    if (w->kind != W_EVAL && w->kind != W_CASE && w->kind != W_STEP)
+    if (w->kind != W_EVAL && w->kind != W_CASE && w->kind != W_STEP && w->kind != W_CONTACT)
         return false;
     answer_error(w, 503, "restoring",
                  "this node is fetching its county's history from the province before it takes "
@@ -733,6 +736,8 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
         return do_recount(n, txn);
     case W_DIRECTIVE: /* directive.c */
         return node_directive_apply(n, txn, ch, w);
+    case W_CONTACT: /* contacts.c */
+        return node_contacts_apply(n, txn, ch, w);
     }
     return HCP_EINVAL;
 }

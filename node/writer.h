@@ -29,6 +29,7 @@ typedef enum node_wkind {
     W_SYNCED,    /* the history is complete: writes may resume (sync.c) */
     W_RECOUNT,   /* recount provisional deadlines with the calendar loaded now */
     W_DIRECTIVE, /* province log entries to apply (sync.c, directive.h) */
+    W_CONTACT,   /* POST /v1/contacts, POST /v1/contacts/N/link (contacts.h) */
 } node_wkind;
 
 typedef struct node_write {
@@ -36,7 +37,7 @@ typedef struct node_write {
     node_wkind kind;
     node_req *req;            /* NULL for the sweep */
     hcp_intake in;            /* W_EVAL, W_CASE (owned) */
-    hcp_event step;           /* W_STEP (owned): type, fields, at (0 = now) */
+    hcp_event step;           /* W_STEP, W_CONTACT (owned): type, fields, at (0 = now) */
     hcp_time at;              /* W_EVAL, W_CASE: "at", 0 = now */
     char id[HCP_CASE_ID_MAX]; /* W_STEP, W_CASE_READ */
     char who[128];            /* the account that asked: access log, events' `account` */

@@ -281,9 +281,10 @@ cat <<MSG
   审计员 auditor demo.auditor: $AUD_TOKEN   (只能查看 only /v1/access-log?from=&to=&account=)
   密钥 seal keys: $DEMO/gateway.keys/, $DEMO/nodes/CODE.keys/   (与数据分开备份 back up apart from the data)
   复制监听 replication: tls+tcp://127.0.0.1:$GW_REPL  (mTLS, certificate $GW_NAME)
-  公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token)
+  公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token; 按日期 by date: /?from=YYYY-MM-DD&to=YYYY-MM-DD; 单件 one case: /case.html?id=CASE-ID)
   公开数据 public feed : http://127.0.0.1:$GW_HTTP/feed/requests.json   http://127.0.0.1:$GW_HTTP/feed/atom.xml
   透明日志 public log  : http://127.0.0.1:$GW_HTTP/log/checkpoint   验证 verify: $BUILD/verify/hcp-verify feed --key "\$(curl -s http://127.0.0.1:$GW_HTTP/log/key)" http://127.0.0.1:$GW_HTTP
+  静态发布 publish    : $BUILD/gateway/hcp-gateway publish --data $DEMO/gateway --out $DEMO/public   (供 nginx/CDN for nginx or a CDN: docs/nginx-hcp-publish.conf)
 县级节点 hcp-node × $NCOUNTY: http://127.0.0.1:${NODE_PORT[$fcode]} … (list: $NODES_FILE)
   令牌 tokens: $DEMO/nodes/CODE/api.token     日志 logs: $DEMO/logs/
 例 e.g.
@@ -291,6 +292,8 @@ cat <<MSG
   curl -s -H "Authorization: Bearer $SUP_TOKEN" http://127.0.0.1:$GW_HTTP/v1/stats/summary     # 核查发现 the gateway's checks
   curl -s -X POST -H "Authorization: Bearer $SUP_TOKEN" -d '{"county":"all","type":"note"}' http://127.0.0.1:$GW_HTTP/v1/directives   # 下发指令 a directive (未知类型, 各县拒收并回报 an unknown type: every county refuses it and says so; GET /v1/directives)
   curl -s -H "Authorization: Bearer $AUD_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/access-log?account=demo.supervisor"
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" -o xining-form.xlsx "http://127.0.0.1:$GW_HTTP/v1/reports/monthly?month=\$(TZ=Asia/Shanghai date +%Y-%m)&prefecture=630100&format=xlsx&phone=0971-6155517"   # 月度统计表 a prefecture's monthly form (format=json|csv|xlsx; 204: 当月无案件 no case that month; 查阅记入访问日志 logged)
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/contacts?month=\$(TZ=Asia/Shanghai date +%Y-%m)&prefecture=630100"   # 工作台账 Art. 14's register per county and channel (POST /v1/contacts at a node)
   curl -s -H "Authorization: Bearer \$(cat $DEMO/nodes/$fcode/api.token)" "http://127.0.0.1:${NODE_PORT[$fcode]}/v1/cases?limit=5"
 数据生成 generator: tools/hcp-gen, $RATE 请求/秒 req/s, seed $SEED
 $( [ "$SECONDS_LIMIT" -gt 0 ] && echo "运行 $SECONDS_LIMIT 秒后自动停止 (stops by itself after $SECONDS_LIMIT s)" || echo "按 Ctrl-C 停止 (Ctrl-C stops everything)" )

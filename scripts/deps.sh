@@ -8,19 +8,32 @@ set -euo pipefail
 # librepl's signatures; libcurl for hcp-verify reading a URL), JSON, unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libhttp-parser-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev libssl-dev
-      libjansson-dev libcmocka-dev libcurl4-openssl-dev python3 openssl clang-format clang-tidy)
+      libjansson-dev libcmocka-dev libcurl4-openssl-dev python3 openssl clang-format clang-tidy
+      libxlsxwriter-dev python3-openpyxl) # the monthly form's XLSX; reading it back in its test
 # extra groups: "bench" adds the load generator, "browser" the headless
 # browser the disclosure page's system test drives, "node" Node.js and npm
 # for the feed's schema and feed-parser test (only when no npm is on PATH,
-# so a Node.js installed otherwise is left alone), "coverage" gcovr for
-# `make coverage`, "package" the Debian packaging tools (`make package`)
+# so a Node.js installed otherwise is left alone), "go" Go and Debian's
+# golang.org/x/mod sources (the transparency log's independent verifier,
+# tests/interop/, built offline), "office" LibreOffice headless for the
+# monthly form's second reader (test_monthly), "coverage" gcovr for
+# `make coverage`, "package" the Debian packaging tools (`make package`) and
+# lintian (the package test lints the .debs), "metrics" promtool (Debian
+# prometheus, ~96 MB installed) for the metrics test's checks of both
+# /metrics, the alert rules and the dashboard,
+# "web" nginx, which serves the files of `hcp-gateway publish` in its system
+# test and benchmark (docs/transparency.md "Publishing")
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
-    browser) pkgs+=(chromium) ;;
+    browser) pkgs+=(chromium fonts-wqy-microhei) ;; # the page test: browser, CJK font for screenshots
+    go) pkgs+=(golang-go golang-golang-x-mod-dev) ;; # test_tlog_go.py
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
+    office) pkgs+=(libreoffice-calc-nogui) ;; # test_monthly converts the form's XLSX to CSV
     coverage) pkgs+=(gcovr) ;;
-    package) pkgs+=(debhelper dpkg-dev help2man) ;; # make package (debian/, scripts/package.sh)
+    package) pkgs+=(debhelper dpkg-dev help2man lintian) ;; # make package; lintian: the package test
+    web) pkgs+=(nginx-light) ;; # hcp-gateway publish: test_publish.py, bench/publish_bench.py
+    metrics) pkgs+=(prometheus) ;; # promtool: tests/system/test_metrics.py
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done

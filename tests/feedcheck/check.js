@@ -116,7 +116,8 @@ function checkAtom(file, base) {
         if (!m || !CASE_ID.test(m[1])) errors.push(where + 'bad id ' + it.guid);
         if (!it.title) errors.push(where + 'no title');
         if (!(it.date instanceof Date) || isNaN(it.date)) errors.push(where + 'no valid <updated>');
-        if (!it.link || !/\/feed\/requests\.json\?service_request_id=/.test(it.link)) {
+        /* the last alternate link, the readable case page (docs/page.md) */
+        if (!it.link || !/(^|\/)case\.html\?id=/.test(it.link) || !m || !it.link.endsWith(m[1])) {
           errors.push(where + 'bad link ' + it.link);
         }
         if (!it.description) errors.push(where + 'no content');

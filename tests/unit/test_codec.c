@@ -117,6 +117,12 @@ static void event_eq(const hcp_event *a, const hcp_event *b)
     str_eq(a->decision, b->decision);
     assert_int_equal(a->satisfied, b->satisfied);
     assert_int_equal(a->deadline, b->deadline);
+    assert_int_equal(a->contact_channel, b->contact_channel);
+    str_eq(a->summary, b->summary);
+    str_eq(a->caller_name, b->caller_name);
+    str_eq(a->caller_phone, b->caller_phone);
+    assert_string_equal(a->linked_case, b->linked_case);
+    assert_int_equal(a->contact_ref, b->contact_ref);
     extra_eq(&a->extra, &b->extra);
 }
 
@@ -255,6 +261,14 @@ static void make_event(hcp_event *ev, uint8_t type)
         break;
     case HCP_EV_OVERDUE:
         ev->deadline = HCP_DL_FEEDBACK;
+        break;
+    case HCP_EV_CONTACT: /* Art. 14's register: the case link in kl, not the envelope */
+        ev->case_id[0] = '\0';
+        ev->contact_channel = HCP_CH_PHONE;
+        ev->summary = S("王芳来电咨询营业执照办理进度，电话13912345678。");
+        ev->caller_name = S("王芳");
+        ev->caller_phone = S("13912345678");
+        snprintf(ev->linked_case, sizeof(ev->linked_case), "630102-20261127-0042");
         break;
     default: /* notify_staff: the envelope only */
         break;
@@ -1140,8 +1154,10 @@ static const char *const ft_secrets[] = {FT_PHONE, FT_ID, FT_MAIL};
 /* Replace every free-text field an event of its type carries. */
 static void ft_fill_event(hcp_event *ev)
 {
-    char **slots[] = {&ev->in.window, &ev->in.content, &ev->note, &ev->by,
-                      &ev->reason,    &ev->result,     &ev->via,  &ev->text};
+    char **slots[] = {&ev->in.window, &ev->in.content, &ev->note, &ev->by,     &ev->reason,
+                      &ev->result,    &ev->via,        &ev->text, &ev->summary};
+    free(ev->caller_phone); /* a known phone is masked whole: the test wants the pattern's mask */
+    ev->caller_phone = NULL;
     for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
         if (*slots[i] != NULL) {
             free(*slots[i]);
@@ -1176,7 +1192,7 @@ static void test_freetext_sealed(void **state)
         assert_int_equal(hcp_event_encode(&ev, &rec, &pii, NULL), HCP_OK);
         ft_clean(rec.data, rec.len);
         bool has_text = ev.in.content != NULL || ev.note != NULL || ev.reason != NULL ||
-                        ev.result != NULL || ev.text != NULL;
+                        ev.result != NULL || ev.text != NULL || ev.summary != NULL;
         assert_int_equal(contains(pii.data, pii.len, FT_TEXT), has_text);
         assert_int_equal(contains(rec.data, rec.len, masked), has_text);
         /* the main record alone: the masked text */
@@ -1186,7 +1202,8 @@ static void test_freetext_sealed(void **state)
                               : d.note     ? d.note
                               : d.reason   ? d.reason
                               : d.result   ? d.result
-                                           : d.text;
+                              : d.text     ? d.text
+                                           : d.summary;
             assert_string_equal(got, masked);
             assert_true(d.has_pii);
         }

@@ -1,0 +1,92 @@
+/*
+ * monthly.h — the monthly statistics form (统计表) printed at the end of the
+ * regulation, shared by hcp-node (a county's own rows) and hcp-gateway (a
+ * prefecture's): its title, header lines and nine columns in Chinese as
+ * printed, one row per case received in the month, written as JSON, CSV
+ * (UTF-8 with a BOM, for Excel) or XLSX (libxlsxwriter). docs/reports.md
+ * fixes the columns, the mapping of 结果运用 and where each line comes from.
+ *
+ * Prefix hcpd_monthly_. Uses core only (case.h, hcp.h) and jansson.
+ */
+#ifndef HCPD_MONTHLY_H
+#define HCPD_MONTHLY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "case.h"
+#include "hcp.h"
+#include "hcpd.h"
+
+#define HCPD_MONTHLY_COLS 9
+
+/* The form's title and its nine column names, exactly as printed. */
+extern const char hcpd_monthly_title[];
+extern const char *const hcpd_monthly_columns[HCPD_MONTHLY_COLS];
+
+typedef enum hcpd_mformat { HCPD_MF_JSON = 1, HCPD_MF_CSV, HCPD_MF_XLSX } hcpd_mformat;
+
+/* One row: the case it comes from and columns 2..9 (序号 is its position). */
+typedef struct hcpd_monthly_row {
+    char case_id[HCP_CASE_ID_MAX];
+    char *cell[HCPD_MONTHLY_COLS - 1]; /* owned, never NULL once added */
+} hcpd_monthly_row;
+
+/* A form being filled: the header lines and the rows. Every string owned. */
+typedef struct hcpd_monthly {
+    int year, month;
+    char region_code[HCP_COUNTY_LEN + 1]; /* the prefecture's or the county's code */
+    char *region;                         /* 填报地区: its name */
+    char *filled_on;                      /* 填表日期: "2026年12月03日" */
+    char *filler;                         /* 填表人: the account that downloads it */
+    char *filler_phone;                   /* 填表人联系电话: "" when not given */
+    bool personal; /* contact columns filled from personal data (a logged read) */
+    hcpd_monthly_row *rows;
+    size_t n, cap;
+} hcpd_monthly;
+
+/* Start a form for year-month (2000..9999, 1..12) of the region (code and
+ * name borrowed), filled in at `now` by account filler with phone (NULL:
+ * none). personal: the rows will carry the contact columns (the cases
+ * added must then be read with their personal records). m is zeroed first;
+ * hcpd_monthly_free releases it also after an error. HCP_EINVAL, HCP_ENOMEM. */
+HCP_NODISCARD int hcpd_monthly_init(hcpd_monthly *m, int year, int month, const char *region_code,
+                                    const char *region, hcp_time now, const char *filler,
+                                    const char *filler_phone, bool personal);
+/* Append case c's row (c borrowed). Rows come out in the order added.
+ * HCP_ENOMEM; HCP_EINVAL for NULL arguments. */
+HCP_NODISCARD int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c);
+/* Release everything m owns and zero it. NULL-safe. */
+void hcpd_monthly_free(hcpd_monthly *m);
+
+/* 结果运用 of a case in words (docs/reports.md): 纳入年度考核, 不纳入考核,
+ * 不予采纳, 复核中 or 处理中. A static string. */
+const char *hcpd_monthly_use(const hcp_case *c);
+
+/* The form as JSON (a new reference; NULL on allocation failure). */
+json_t *hcpd_monthly_json(const hcpd_monthly *m);
+/* The form as CSV, UTF-8 with a BOM, CRLF lines, RFC 4180 quoting,
+ * appended to out. HCP_ERANGE when out's ceiling is reached, HCP_ENOMEM. */
+HCP_NODISCARD int hcpd_monthly_csv(const hcpd_monthly *m, hcp_buf *out);
+/* The form as an XLSX workbook appended to out. libxlsxwriter writes to a
+ * file: a private temporary file in $TMPDIR (or /tmp), removed before
+ * returning. HCP_EIO when it cannot be written or read back, HCP_ERANGE
+ * (out's ceiling), HCP_ENOMEM. */
+HCP_NODISCARD int hcpd_monthly_xlsx(const hcpd_monthly *m, hcp_buf *out);
+
+/* Parse a `format` query value (json, csv, xlsx; NULL or "" is json).
+ * False for anything else. */
+bool hcpd_monthly_format_parse(const char *s, hcpd_mformat *out);
+/* Parse a `month` query value "YYYY-MM" (2000..9999). False when malformed. */
+bool hcpd_monthly_month_parse(const char *s, int *year, int *month);
+/* Whether a `phone` query value may stand as 填表人联系电话: at most 32
+ * bytes of digits, spaces and + - ( ). */
+bool hcpd_monthly_phone_ok(const char *s);
+
+/* Answer r with the form in format f: 200 with the body and a
+ * Content-Disposition naming `stem`.json/.csv/.xlsx, or 204 when it has no
+ * rows (the regulation: a month without cases is not reported), or 500/503
+ * when it cannot be rendered. */
+void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, const char *stem);
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * report.c — the register's aggregate and the monthly form per prefecture
+ * at the gateway (report.h, docs/reports.md).
+ */
+#include "report.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "be.h"
+#include "division.h"
+#include "json.h"
+#include "monthly.h"
+#include "record.h"
+
+#define RP_KEY_LEN (6 + HCP_COUNTY_LEN + 8) /* "YYYYMM" | county | be64 seq */
+
+int gw_report_open(gw_store *s, MDB_txn *txn)
+{
+    return gws_err(mdb_dbi_open(txn, "rp_contacts", MDB_CREATE, &s->rp_contacts));
+}
+
+/* The index key of contact seq of county made at `at`. */
+static void rp_key(uint8_t k[RP_KEY_LEN], hcp_time at, const char *county, uint64_t seq)
+{
+    int y, m, d;
+    hcp_day_to_ymd(hcp_day_of(at), &y, &m, &d);
+    char ym[16];
+    snprintf(ym, sizeof(ym), "%04d%02d", y % 10000, m);
+    memcpy(k, ym, 6);
+    memcpy(k + 6, county, HCP_COUNTY_LEN);
+    hcp_be64_put(k + 6 + HCP_COUNTY_LEN, seq);
+}
+
+int gw_report_contact(gw_store *s, MDB_txn *txn, const char *county, const hcp_event *ev)
+{
+    if (s == NULL || txn == NULL || county == NULL || ev == NULL || ev->type != HCP_EV_CONTACT)
+        return HCP_EINVAL;
+    hcp_time at = ev->at;
+    uint64_t seq = ev->seq;
+    if (ev->contact_ref != 0) { /* a later link: the entry it names */
+        hcp_event old;
+        int rc = gws_log_get(s, txn, county, ev->contact_ref, false, NULL, NULL, NULL, &old);
+        bool ok = rc == HCP_OK && old.type == HCP_EV_CONTACT && old.contact_ref == 0;
+        at = old.at;
+        hcp_event_clear(&old);
+        if (rc != HCP_OK && rc != HCP_ENOTFOUND && rc != HCP_EFORMAT)
+            return rc;
+        if (!ok) {
+            gw_log("warn", "report.link_unknown", "county=%s seq=%llu ref=%llu", county,
+                   (unsigned long long)ev->seq, (unsigned long long)ev->contact_ref);
+            return HCP_OK;
+        }
+        seq = ev->contact_ref;
+    }
+    uint8_t kb[RP_KEY_LEN];
+    rp_key(kb, at, county, seq);
+    MDB_val k = {RP_KEY_LEN, kb}, v = {strlen(ev->linked_case), (void *)ev->linked_case};
+    return gws_err(mdb_put(txn, s->rp_contacts, &k, &v, 0));
+}
+
+/* ---- the routes ---- */
+
+/* "YYYY-MM" of a required `month` parameter; answered 400 when not. */
+static bool month_param(hcpd_req *r, int *y, int *m)
+{
+    char buf[16];
+    if (hcpd_req_query_get(r, "month", buf, sizeof(buf)) != HCPD_Q_OK ||
+        !hcpd_monthly_month_parse(buf, y, m)) {
+        hcpd_req_reply_error(r, 400, "invalid_query", "month: expected YYYY-MM");
+        return false;
+    }
+    return true;
+}
+
+/* An optional six-digit code parameter into code ("" absent); must satisfy
+ * known. Answered 400 when not. */
+static bool code_param(hcpd_req *r, const char *key, bool (*known)(const char *), char *code)
+{
+    char buf[16];
+    int q = hcpd_req_query_get(r, key, buf, sizeof(buf));
+    code[0] = '\0';
+    if (q == HCPD_Q_ABSENT)
+        return true;
+    if (q != HCPD_Q_OK || !hcp_county_str_ok(buf) || !known(buf)) {
+        char detail[64];
+        snprintf(detail, sizeof(detail), "%s: not a known division code", key);
+        hcpd_req_reply_error(r, 400, "invalid_query", detail);
+        return false;
+    }
+    memcpy(code, buf, HCP_COUNTY_LEN + 1);
+    return true;
+}
+
+static bool county_known(const char *code)
+{
+    return hcp_division_find(code) != NULL;
+}
+
+static bool prefecture_known(const char *code)
+{
+    return hcp_prefecture_known(code);
+}
+
+/* Answer a failed read. */
+static void reply_read_err(hcpd_req *r, int rc)
+{
+    if (rc == HCP_EFULL || rc == HCP_ENOSPC)
+        hcpd_req_reply_error(r, 503, "storage_full", "the access log cannot be written now");
+    else if (rc == HCP_EBUSY || rc == HCP_ENOMEM)
+        hcpd_req_reply_error(r, 503, "overloaded", "try again");
+    else
+        hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
+}
+
+/* The counties of the register being aggregated. */
+typedef struct agg {
+    const char *county; /* one county, or NULL */
+    const char *pref;   /* one prefecture, or NULL */
+    json_t *entries;
+    json_t *counties; /* code -> {total, linked, by_channel} */
+} agg;
+
+/* Count one entry of county with channel ch (linked or not) into a. */
+static int agg_count(agg *a, const char *county, int ch, bool linked)
+{
+    json_t *c = json_object_get(a->counties, county);
+    if (c == NULL) {
+        const hcp_division *d = hcp_division_find(county);
+        c = json_pack("{ss,so,sI,sI,s{}}", "county", county, "name",
+                      d != NULL ? json_string(d->name) : json_null(), "total", (json_int_t)0,
+                      "linked", (json_int_t)0, "by_channel");
+        if (c == NULL || json_object_set_new(a->counties, county, c) != 0)
+            return HCP_ENOMEM;
+    }
+    json_t *by = json_object_get(c, "by_channel");
+    const char *name = ch > 0 && ch < HCP_CH_COUNT_ ? hcp_channel_names[ch] : "unknown";
+    json_int_t n = json_integer_value(json_object_get(by, name));
+    bool ok =
+        json_object_set_new(by, name, json_integer(n + 1)) == 0 &&
+        json_object_set_new(
+            c, "total", json_integer(json_integer_value(json_object_get(c, "total")) + 1)) == 0 &&
+        json_object_set_new(
+            c, "linked",
+            json_integer(json_integer_value(json_object_get(c, "linked")) + (linked ? 1 : 0))) == 0;
+    return ok ? HCP_OK : HCP_ENOMEM;
+}
+
+/* Scan the month's register entries (no personal data) into a. */
+static int agg_scan(gw *g, MDB_txn *txn, int y, int m, agg *a)
+{
+    char ym[16];
+    snprintf(ym, sizeof(ym), "%04d%02d", y, m);
+    MDB_cursor *cur;
+    int rc = gws_err(mdb_cursor_open(txn, g->store->rp_contacts, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    uint8_t start[6 + HCP_COUNTY_LEN];
+    memcpy(start, ym, 6);
+    memcpy(start + 6, a->county != NULL ? a->county : "", a->county != NULL ? HCP_COUNTY_LEN : 0);
+    MDB_val k = {a->county != NULL ? sizeof(start) : 6, start}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && k.mv_size == RP_KEY_LEN &&
+           memcmp(k.mv_data, start, 6) == 0) {
+        const uint8_t *kp = k.mv_data;
+        char county[HCP_COUNTY_LEN + 1], linked[HCP_CASE_ID_MAX];
+        memcpy(county, kp + 6, HCP_COUNTY_LEN);
+        county[HCP_COUNTY_LEN] = '\0';
+        if (a->county != NULL && strcmp(county, a->county) != 0)
+            break;
+        const hcp_division *d = hcp_division_find(county);
+        if (a->pref == NULL || (d != NULL && strcmp(d->prefecture, a->pref) == 0)) {
+            uint64_t seq = hcp_be64_get(kp + 6 + HCP_COUNTY_LEN);
+            size_t len = v.mv_size < sizeof(linked) - 1 ? v.mv_size : sizeof(linked) - 1;
+            memcpy(linked, v.mv_data, len);
+            linked[len] = '\0';
+            hcp_event ev;
+            rc = gws_log_get(g->store, txn, county, seq, false, NULL, NULL, NULL, &ev);
+            if (rc == HCP_OK) {
+                json_t *e =
+                    json_pack("{ss,sI,so,ss,so,so}", "county", county, "contact", (json_int_t)seq,
+                              "at", hcp_json_time(ev.at), "channel",
+                              ev.contact_channel > 0 && ev.contact_channel < HCP_CH_COUNT_
+                                  ? hcp_channel_names[ev.contact_channel]
+                                  : "unknown",
+                              "summary", ev.summary != NULL ? json_string(ev.summary) : json_null(),
+                              "case", linked[0] ? json_string(linked) : json_null());
+                if (e == NULL || json_array_append_new(a->entries, e) != 0)
+                    rc = HCP_ENOMEM;
+                if (rc == HCP_OK)
+                    rc = agg_count(a, county, ev.contact_channel, linked[0] != '\0');
+            }
+            hcp_event_clear(&ev);
+        }
+        if (rc == HCP_OK)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    return rc;
+}
+
+/* GET /v1/contacts?month=&county=|prefecture= : the register aggregated per
+ * county and channel, and its entries, without personal data. */
+static void get_contacts(gw *g, hcpd_req *r)
+{
+    static const char *const keys[] = {"month", "county", "prefecture", NULL};
+    char county[HCP_COUNTY_LEN + 1], pref[HCP_COUNTY_LEN + 1];
+    int y, m;
+    if (!hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor") ||
+        !hcpd_req_params_ok(r, keys, 16) || !month_param(r, &y, &m) ||
+        !code_param(r, "county", county_known, county) ||
+        !code_param(r, "prefecture", prefecture_known, pref))
+        return;
+    agg a = {.county = county[0] ? county : NULL,
+             .pref = pref[0] ? pref : NULL,
+             .entries = json_array(),
+             .counties = json_object()};
+    MDB_txn *txn;
+    int rc = a.entries != NULL && a.counties != NULL ? gws_read_begin(g->store, &txn) : HCP_ENOMEM;
+    if (rc == HCP_OK) {
+        rc = agg_scan(g, txn, y, m, &a);
+        gws_read_end(g->store, txn);
+    }
+    json_t *arr = rc == HCP_OK ? json_array() : NULL;
+    json_int_t total = 0, linked = 0;
+    const char *key;
+    json_t *c;
+    json_object_foreach(a.counties, key, c)
+    {
+        total += json_integer_value(json_object_get(c, "total"));
+        linked += json_integer_value(json_object_get(c, "linked"));
+        if (arr != NULL && json_array_append(arr, c) != 0)
+            rc = HCP_ENOMEM;
+    }
+    if (rc == HCP_OK && arr == NULL)
+        rc = HCP_ENOMEM;
+    json_decref(a.counties);
+    if (rc != HCP_OK) {
+        json_decref(arr);
+        json_decref(a.entries);
+        reply_read_err(r, rc);
+        return;
+    }
+    char mon[8];
+    snprintf(mon, sizeof(mon), "%04d-%02d", y, m);
+    hcpd_req_reply_json(r, 200,
+                        json_pack("{ss,so,so,sI,sI,so,so}", "month", mon, "county",
+                                  county[0] ? json_string(county) : json_null(), "prefecture",
+                                  pref[0] ? json_string(pref) : json_null(), "total", total,
+                                  "linked", linked, "counties", arr, "contacts", a.entries));
+}
+
+/* Add the cases of county received in y-m (a prefix scan of the cases
+ * database) to the form, with their personal data. */
+static int form_county(gw *g, MDB_txn *txn, const char *county, hcpd_monthly *f)
+{
+    char prefix[24];
+    int plen = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", county, f->year, f->month);
+    if (plen <= 0 || (size_t)plen >= sizeof(prefix))
+        return HCP_ERANGE;
+    MDB_cursor *cur;
+    int rc = gws_err(mdb_cursor_open(txn, g->store->cases, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    MDB_val k = {(size_t)plen, prefix}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && k.mv_size >= (size_t)plen &&
+           k.mv_size < HCP_CASE_ID_MAX && memcmp(k.mv_data, prefix, (size_t)plen) == 0) {
+        char id[HCP_CASE_ID_MAX];
+        memcpy(id, k.mv_data, k.mv_size);
+        id[k.mv_size] = '\0';
+        hcp_case c;
+        rc = hcp_stored_case_unpack(g->store->sealer, id, v.mv_data, v.mv_size, f->personal, &c);
+        if (rc == HCP_OK)
+            rc = hcpd_monthly_add(f, &c);
+        hcp_case_clear(&c);
+        if (rc == HCP_OK)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    return rc;
+}
+
+/*
+ * Fill the form with the prefecture's cases and log the read for r's
+ * account, in one write transaction of this (worker) thread: the entry is
+ * committed before the reply (as GET /v1/cases/ID does, api.c). A month
+ * without cases read nothing personal and logs nothing.
+ */
+static int form_read_logged(gw *g, hcpd_req *r, const char *pref, hcpd_monthly *f)
+{
+    if (pthread_rwlock_rdlock(&g->store->db.resize) != 0) /* EAGAIN: too many readers */
+        return HCP_EBUSY;
+    MDB_txn *txn;
+    int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
+    if (rc == HCP_OK) {
+        size_t ndiv = 0;
+        const hcp_division *divs = hcp_divisions(&ndiv);
+        for (size_t i = 0; rc == HCP_OK && i < ndiv; i++)
+            if (strcmp(divs[i].prefecture, pref) == 0)
+                rc = form_county(g, txn, divs[i].code, f);
+        char what[48];
+        snprintf(what, sizeof(what), "monthly:%s:%04d-%02d", pref, f->year, f->month);
+        if (rc == HCP_OK && f->n > 0)
+            rc = hcpd_access_put(txn, g->acct.access, (hcp_time)time(NULL), hcpd_req_account(r),
+                                 what);
+        if (rc == HCP_OK)
+            rc = gws_err(mdb_txn_commit(txn)); /* durability point of the log entry */
+        else
+            mdb_txn_abort(txn);
+    }
+    (void)pthread_rwlock_unlock(&g->store->db.resize); /* held by this thread: cannot fail */
+    return rc;
+}
+
+/* The prefecture's name: that of any of its divisions. */
+static const char *prefecture_name(const char *pref)
+{
+    size_t ndiv = 0;
+    const hcp_division *divs = hcp_divisions(&ndiv);
+    for (size_t i = 0; i < ndiv; i++)
+        if (strcmp(divs[i].prefecture, pref) == 0 && divs[i].prefecture_name != NULL)
+            return divs[i].prefecture_name;
+    return pref;
+}
+
+/* GET /v1/reports/monthly?month=&prefecture=&format=&phone= */
+static void get_monthly(gw *g, hcpd_req *r)
+{
+    static const char *const keys[] = {"month", "prefecture", "format", "phone", NULL};
+    char pref[HCP_COUNTY_LEN + 1], fmt[16] = "", phone[64] = "";
+    int y, m;
+    hcpd_mformat f;
+    if (!hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor") ||
+        !hcpd_req_params_ok(r, keys, 64) || !month_param(r, &y, &m) ||
+        !code_param(r, "prefecture", prefecture_known, pref))
+        return;
+    if (pref[0] == '\0') {
+        hcpd_req_reply_error(r, 400, "invalid_query", "prefecture: required (e.g. 630100)");
+        return;
+    }
+    if (hcpd_req_query_get(r, "format", fmt, sizeof(fmt)) == HCPD_Q_BAD ||
+        !hcpd_monthly_format_parse(fmt, &f)) {
+        hcpd_req_reply_error(r, 400, "invalid_query", "format: expected json, csv or xlsx");
+        return;
+    }
+    if (hcpd_req_query_get(r, "phone", phone, sizeof(phone)) == HCPD_Q_BAD ||
+        !hcpd_monthly_phone_ok(phone)) {
+        hcpd_req_reply_error(r, 400, "invalid_query", "phone: digits, spaces, + - ( ) only");
+        return;
+    }
+    hcpd_monthly form;
+    int rc = hcpd_monthly_init(&form, y, m, pref, prefecture_name(pref), (hcp_time)time(NULL),
+                               hcpd_req_account(r), phone, true);
+    if (rc == HCP_OK)
+        rc = form_read_logged(g, r, pref, &form);
+    char stem[64];
+    snprintf(stem, sizeof(stem), "hcp-monthly-%s-%04d-%02d", pref, y, m);
+    if (rc != HCP_OK)
+        reply_read_err(r, rc);
+    else
+        hcpd_monthly_reply(r, &form, f, stem);
+    hcpd_monthly_free(&form);
+}
+
+bool gw_report_is_route(const char *path)
+{
+    return strcmp(path, "/v1/reports/monthly") == 0 || strcmp(path, "/v1/contacts") == 0;
+}
+
+void gw_report_route(void *arg, hcpd_req *r)
+{
+    gw *g = arg;
+    const char *m = hcpd_req_method(r), *p = hcpd_req_path(r);
+    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
+        hcpd_req_reply_error(r, 405, "method_not_allowed", "this route does not take that method");
+    else if (strcmp(p, "/v1/contacts") == 0)
+        get_contacts(g, r);
+    else
+        get_monthly(g, r);
+}

@@ -1,0 +1,42 @@
+/*
+ * report.h — the province's view of Art. 14's register and the monthly
+ * form per prefecture (docs/reports.md):
+ *
+ *   GET /v1/reports/monthly?month=YYYY-MM&prefecture=CODE&format=json|csv|xlsx&phone=
+ *   GET /v1/contacts?month=YYYY-MM&county=CODE|prefecture=CODE
+ *
+ * Both are for supervisors. The form's contact columns come from the sealed
+ * personal data: each download is a personal read in the access log. The
+ * register's aggregate carries no personal data.
+ *
+ * The database `rp_contacts` indexes the counties' register entries by
+ * month: key "YYYYMM" | county | be64 seq of the contact; value the case it
+ * is linked to ("" none yet). It is written by gw_report_contact in the
+ * transaction that stores the event. The form needs no index of its own:
+ * a case id begins with county-YYYYMMDD of its receipt (Asia/Shanghai), so
+ * the cases database in key order is the cases by county and month.
+ */
+#ifndef GW_REPORT_H
+#define GW_REPORT_H
+
+#include "case.h"
+#include "gw.h"
+#include "gwstore.h"
+
+/* Open (create) the database `rp_contacts` into s in txn (a write
+ * transaction at start-up). LMDB's errors as gws_err maps them. */
+HCP_NODISCARD int gw_report_open(gw_store *s, MDB_txn *txn);
+
+/* Index contact event ev (borrowed; type HCP_EV_CONTACT) of county, in the
+ * writer's transaction txn: a new entry, or, for a later link, the linked
+ * case of the entry it names (an unknown one is logged and skipped: the
+ * event is still the county's word). LMDB's errors. */
+HCP_NODISCARD int gw_report_contact(gw_store *s, MDB_txn *txn, const char *county,
+                                    const hcp_event *ev);
+
+/* Whether path is one of the routes above. */
+bool gw_report_is_route(const char *path);
+/* Answer one of the routes (on the worker pool: they scan and commit). */
+void gw_report_route(void *g, hcpd_req *r);
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * test_monthly.c — the monthly form's writer (daemon/monthly.h,
+ * docs/reports.md): 结果运用 as the table maps it, the rows' personal and
+ * non-personal columns, CSV quoting and its BOM, the JSON's keys, an XLSX
+ * that is a zip, and the query parsers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "monthly.h"
+
+/* An owned copy of a string literal. */
+static char *S(const char *s)
+{
+    return hcp_strndup(s, strlen(s));
+}
+
+/* A case received 2026-11-27 10:03 (+08:00) with every field the form uses. */
+static void make_case(hcp_case *c, uint8_t outcome, uint8_t status)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->id, sizeof(c->id), "630102-20261127-0001");
+    memcpy(c->county, "630102", 7);
+    c->received_at = 1795744980; /* 2026-11-27T10:03:00+08:00 */
+    c->in.kind = HCP_KIND_REVIEW;
+    c->in.rating = 1;
+    c->in.has_complainant = true;
+    c->in.complainant.name = S("李明");
+    c->in.complainant.phone = S("13900001234");
+    c->in.content = S("态度差, 说\"再等等\"");
+    c->in.unit.name = S("城东区政务服务中心");
+    c->in.staff.name = S("王芳");
+    c->in.staff.phone = S("0971-0001234");
+    c->verifier.name = S("赵敏");
+    c->verifier.phone = S("0971-0005678");
+    c->outcome = outcome;
+    c->status = status;
+}
+
+/* 结果运用 from status and outcome (docs/reports.md). */
+static void test_use(void **state)
+{
+    (void)state;
+    hcp_case c;
+    memset(&c, 0, sizeof(c));
+    c.status = HCP_ST_RECEIVED;
+    assert_string_equal(hcpd_monthly_use(&c), "处理中");
+    c.outcome = HCP_OUT_SUBSTANTIATED;
+    assert_string_equal(hcpd_monthly_use(&c), "纳入年度考核");
+    c.status = HCP_ST_DISPUTED;
+    assert_string_equal(hcpd_monthly_use(&c), "复核中");
+    c.status = HCP_ST_CLOSED;
+    c.outcome = HCP_OUT_UNSUBSTANTIATED;
+    assert_string_equal(hcpd_monthly_use(&c), "不纳入考核");
+    c.outcome = HCP_OUT_MISTAKEN;
+    assert_string_equal(hcpd_monthly_use(&c), "不予采纳");
+    c.outcome = HCP_OUT_MALICIOUS;
+    assert_string_equal(hcpd_monthly_use(&c), "不予采纳");
+}
+
+/* Personal rows show the contacts; the others never do. */
+static void test_rows(void **state)
+{
+    (void)state;
+    hcp_case c;
+    make_case(&c, HCP_OUT_SUBSTANTIATED, HCP_ST_CLOSED);
+    for (int personal = 0; personal <= 1; personal++) {
+        hcpd_monthly m;
+        assert_int_equal(hcpd_monthly_init(&m, 2026, 11, "630100", "西宁市", c.received_at, "sup",
+                                           "0971-6155517", personal),
+                         HCP_OK);
+        assert_int_equal(hcpd_monthly_add(&m, &c), HCP_OK);
+        assert_int_equal(m.n, 1);
+        char **cell = m.rows[0].cell;
+        assert_string_equal(cell[0], "2026-11-27 10:03");
+        assert_string_equal(m.filled_on, "2026年11月27日");
+        assert_non_null(strstr(cell[2], "差评（非常不满意）"));
+        assert_string_equal(cell[6], "纳入年度考核");
+        assert_non_null(strstr(cell[7], "630102-20261127-0001"));
+        const char *secrets[] = {"13900001234", "0971-0001234", "0971-0005678", "李明"};
+        for (size_t i = 0; i < 4; i++) {
+            bool found = false;
+            for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++)
+                found = found || strstr(cell[k], secrets[i]) != NULL;
+            assert_int_equal(found, personal);
+        }
+        hcpd_monthly_free(&m);
+    }
+    hcp_case_clear(&c);
+}
+
+/* CSV: a BOM, the title first, quoting of quotes and commas, CRLF. */
+static void test_csv_json_xlsx(void **state)
+{
+    (void)state;
+    hcp_case c;
+    make_case(&c, HCP_OUT_MISTAKEN, HCP_ST_CLOSED);
+    hcpd_monthly m;
+    assert_int_equal(
+        hcpd_monthly_init(&m, 2026, 11, "630100", "西宁市", c.received_at, "sup", NULL, true),
+        HCP_OK);
+    assert_int_equal(hcpd_monthly_add(&m, &c), HCP_OK);
+    hcp_buf b;
+    hcp_buf_init(&b, 1 << 20);
+    assert_int_equal(hcpd_monthly_csv(&m, &b), HCP_OK);
+    assert_true(b.len > 3 && memcmp(b.data, "\xEF\xBB\xBF", 3) == 0);
+    assert_int_equal(hcp_buf_append(&b, "", 1), HCP_OK); /* NUL-terminate */
+    const char *s = (const char *)b.data + 3;
+    assert_memory_equal(s, hcpd_monthly_title, strlen(hcpd_monthly_title));
+    assert_non_null(strstr(s, ",\"差评（非常不满意）：态度差, 说\"\"再等等\"\"\","));
+    assert_non_null(strstr(s, "序号,差评投诉时间,差评投诉人及联系方式"));
+    assert_non_null(strstr(s, ",不予采纳,"));
+    assert_non_null(strstr(s, "\r\n填表人：sup,填表人联系电话：\r\n"));
+    hcp_buf_free(&b);
+
+    json_t *j = hcpd_monthly_json(&m);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "填报地区(单位盖章)")), "西宁市");
+    json_t *row = json_array_get(json_object_get(j, "rows"), 0);
+    assert_int_equal(json_integer_value(json_object_get(row, "序号")), 1);
+    assert_string_equal(json_string_value(json_object_get(row, "结果运用")), "不予采纳");
+    assert_int_equal(json_array_size(json_object_get(j, "columns")), HCPD_MONTHLY_COLS);
+    json_decref(j);
+
+    hcp_buf_init(&b, 1 << 24);
+    assert_int_equal(hcpd_monthly_xlsx(&m, &b), HCP_OK);
+    assert_true(b.len > 1000 && memcmp(b.data, "PK\x03\x04", 4) == 0); /* a zip */
+    hcp_buf_free(&b);
+    hcpd_monthly_free(&m);
+    hcp_case_clear(&c);
+}
+
+/* The query parsers. */
+static void test_params(void **state)
+{
+    (void)state;
+    int y, m;
+    hcpd_mformat f;
+    assert_true(hcpd_monthly_month_parse("2026-11", &y, &m));
+    assert_int_equal(y * 100 + m, 202611);
+    const char *bad[] = {"2026-13", "2026-00", "1999-12", "2026-1", "2026/11", "abcd-ef", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(hcpd_monthly_month_parse(bad[i], &y, &m));
+    assert_true(hcpd_monthly_format_parse("", &f) && f == HCPD_MF_JSON);
+    assert_true(hcpd_monthly_format_parse("csv", &f) && f == HCPD_MF_CSV);
+    assert_true(hcpd_monthly_format_parse("xlsx", &f) && f == HCPD_MF_XLSX);
+    assert_false(hcpd_monthly_format_parse("pdf", &f));
+    assert_true(hcpd_monthly_phone_ok(""));
+    assert_true(hcpd_monthly_phone_ok("+86 (0971) 615-5517"));
+    assert_false(hcpd_monthly_phone_ok("0971;DROP"));
+    assert_false(hcpd_monthly_phone_ok("012345678901234567890123456789012"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_use),
+        cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_csv_json_xlsx),
+        cmocka_unit_test(test_params),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
