@@ -191,6 +191,12 @@ class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertEqual(self.gw.get("/v1/spotchecks").json()["spotchecks"][-1]["id"], 1)
         self.assertEqual(self.gw.get("/v1/spotchecks/1", token=None).status, 401)
         self.assertEqual(self.gw.get("/v1/spotchecks/99").status, 404)
+        # the page (served like every gateway/www file) and its script
+        r = self.public("/spotchecks.html")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("省级抽查", r.text)
+        self.assertIn("feed/spotchecks.json", r.text)
+        self.assertEqual(self.public("/spotchecks.js").status, 200)
         # a spot-check directive by hand is refused: only draws and findings send them
         r = self.gw.post("/v1/directives", {"county": COUNTIES[0], "type": "spotcheck",
                                              "case": d["sample"][COUNTIES[0]][0]})
