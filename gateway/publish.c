@@ -43,6 +43,7 @@
 #include "gwstore.h"
 #include "merkle.h"
 #include "note.h"
+#include "spot.h"
 #include "tlog.h"
 
 #define PROG         "hcp-gateway publish"
@@ -507,6 +508,18 @@ static int put_feed_docs(pub *p, gw_store *s, MDB_txn *txn, hcp_time now, hcp_ti
     return rc;
 }
 
+/* The published spot checks (spot.h), for spotchecks.html on a static copy. */
+static int put_spot(pub *p, gw_store *s, MDB_txn *txn)
+{
+    hcp_buf b;
+    hcp_buf_init(&b, BODY_MAX);
+    int rc = gw_spot_public_render(s, txn, &b);
+    if (rc == HCP_OK)
+        rc = put_file(p, "feed/spotchecks.json", b.data, b.len, false);
+    hcp_buf_free(&b);
+    return rc;
+}
+
 /* Every file of gateway/www/ at the top of OUTDIR. */
 static int put_www(pub *p)
 {
@@ -572,6 +585,8 @@ static int publish_all(pub *p, const char *data)
         rc = put_feed_pages(p, &s, txn, now, &newest);
     if (rc == HCP_OK)
         rc = put_feed_docs(p, &s, txn, now, newest);
+    if (rc == HCP_OK)
+        rc = put_spot(p, &s, txn);
     if (txn != NULL)
         mdb_txn_abort(txn);
     hcpd_env_close(&s.db);

@@ -836,30 +836,52 @@ void gw_spot_route(void *arg, hcpd_req *r)
         hcpd_req_reply_error(r, 405, "method_not_allowed", "this route does not take that method");
 }
 
+int gw_spot_public_render(gw_store *s, MDB_txn *txn, hcp_buf *out)
+{
+    int rc = HCP_OK;
+    json_t *arr = NULL;
+    if (s->sc_draw == 0) { /* a store opened without them (publish): read-only open */
+        int mrc = mdb_dbi_open(txn, "sc_draw", 0, &s->sc_draw);
+        if (mrc == 0)
+            mrc = mdb_dbi_open(txn, "sc_find", 0, &s->sc_find);
+        if (mrc == MDB_NOTFOUND) /* a store older than spot checks: none */
+            arr = json_array();
+        else if (mrc != 0)
+            return gws_err(mrc);
+    }
+    if (arr == NULL)
+        arr = draw_list(s, txn, true, false, &rc);
+    char at[HCP_TIME_STRLEN];
+    if (arr == NULL || hcp_time_format((hcp_time)time(NULL), at, sizeof(at)) != HCP_OK) {
+        json_decref(arr);
+        return rc != HCP_OK ? rc : HCP_ENOMEM;
+    }
+    json_t *j = json_pack("{ss,so}", "generated_datetime", at, "spotchecks", arr);
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    rc = text != NULL ? HCP_OK : HCP_ENOMEM;
+    hcp_buf_reset(out);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, text, strlen(text));
+    free(text);
+    return rc;
+}
+
 void gw_spot_feed(void *arg, hcpd_req *r)
 {
     gw *g = arg;
     MDB_txn *txn;
+    hcp_buf b;
+    hcp_buf_init(&b, (size_t)1 << 30);
     int rc = gws_read_begin(g->store, &txn);
-    json_t *arr = NULL;
     if (rc == HCP_OK) {
-        arr = draw_list(g->store, txn, true, false, &rc);
+        rc = gw_spot_public_render(g->store, txn, &b);
         gws_read_end(g->store, txn);
     }
-    char at[HCP_TIME_STRLEN];
-    if (arr == NULL || hcp_time_format((hcp_time)time(NULL), at, sizeof(at)) != HCP_OK) {
-        json_decref(arr);
-        hcpd_req_reply_error(r, 503, "unavailable", "try again");
-        return;
-    }
-    json_t *out = json_pack("{ss,so}", "generated_datetime", at, "spotchecks", arr);
-    char *text = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
-    json_decref(out);
-    if (text == NULL) {
-        hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
-        return;
-    }
     static const hcpd_hdr hdrs[] = {{"Cache-Control", "no-cache"}};
-    hcpd_req_reply_hdrs(r, 200, "application/json; charset=utf-8", text, strlen(text), hdrs, 1);
-    free(text);
+    if (rc == HCP_OK)
+        hcpd_req_reply_hdrs(r, 200, "application/json; charset=utf-8", b.data, b.len, hdrs, 1);
+    else
+        hcpd_req_reply_error(r, 503, "unavailable", "try again");
+    hcp_buf_free(&b);
 }

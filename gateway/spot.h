@@ -40,6 +40,13 @@ void gw_spot_feed(void *arg, hcpd_req *r);
  * At start. gw_plog_hook's errors. */
 HCP_NODISCARD int gw_spot_hooks(void);
 
+/* The public JSON of every draw ({generated_datetime, spotchecks: [...]},
+ * what GET /feed/spotchecks.json answers) read in txn into out (reset
+ * first). A store opened without the spot-check dbs (s->sc_draw 0: the
+ * publish command's read-only open) opens them in txn, and a store older
+ * than spot checks gives an empty list. HCP_ENOMEM/HCP_ERANGE, LMDB's. */
+HCP_NODISCARD int gw_spot_public_render(gw_store *s, MDB_txn *txn, hcp_buf *out);
+
 /*
  * Per-county results of draw id, read in txn, as a JSON array (new
  * reference; NULL and *rc on failure, HCP_ENOTFOUND for no such draw):

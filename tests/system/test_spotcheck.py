@@ -389,6 +389,17 @@ class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
                          {a_county: 0, b_county: 1})
         # the recomputation still holds after the findings and the re-open
         self.verify(self.base() + "/feed/spotchecks.json")
+        # a published static copy carries the draws too, and verifies
+        out = os.path.join(self.tmp, "published")
+        p = subprocess.run([hcptest.path("hcp-gateway"), "publish", "--data", self.gw.data,
+                            "--out", out], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(out, "feed", "spotchecks.json"), encoding="utf-8") as f:
+            st = json.load(f)
+        self.assertEqual([x["sample"] for x in st["spotchecks"]],
+                         [x["sample"] for x in pub.json()["spotchecks"]])
+        self.assertTrue(os.path.exists(os.path.join(out, "spotchecks.html")))
+        self.verify(os.path.join(out, "feed", "spotchecks.json"), out)
 
 
 if __name__ == "__main__":
