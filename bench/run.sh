@@ -28,6 +28,9 @@
 #   then bench/publish_bench.py: static publishing (issue #14) — publish of
 #        HCP_BENCH_PUB_N cases, nginx against the gateway on the same URLs;
 #        added under "publish" (docs/bench.md "Static publishing (issue #14)")
+#   then bench/stats_bench.py: the province's figures (issue #12) — routes on
+#        a store holding 1,000,000 cases, catch-up with counters on vs off;
+#        added under "stats" (docs/bench.md "Province figures (issue #12)")
 #   then bench/spot_bench.py: spot checks (issue #15) — a draw over
 #        HCP_BENCH_SPOT_N (1,000,000) closed cases at 44 counties with the
 #        gateway's code and its recomputation by hcp-verify spotcheck; added
@@ -52,7 +55,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
 RAW=$BUILD/bench/bench_lmdb_raw
-REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet"
+REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet $BUILD/bench/bench_stats_fill"
 OUT=$BUILD/bench
 WORK=$OUT/work
 DUR=${BENCH_DURATION:-10}
@@ -215,6 +218,14 @@ if [ "${HCP_BENCH_PUB_SKIP:-0}" != 1 ]; then
     echo "bench: static publishing (bench/publish_bench.py)"
     python3 "$HERE/publish_bench.py" "$BUILD" "$OUT"
 fi
+
+# Province figures (issue #12): a gateway store holding the figures of
+# HCP_BENCH_STATS_N (1,000,000) cases; every /v1/stats route and
+# /feed/stats.json, p50/p99; catch-up with the counters on and off; adds
+# "stats" to results.json (docs/bench.md "Province figures (issue #12)").
+echo
+echo "bench: province figures (bench/stats_bench.py)"
+python3 "$HERE/stats_bench.py" "$BUILD" "$OUT"
 
 # Spot checks (issue #15): the draw over a million closed cases and its
 # recomputation by hcp-verify; adds "spotcheck" to results.json.

@@ -15,6 +15,7 @@
  *   feed/case/<id>.json             ?service_request_id=<id>
  *   feed/empty.json                 [] (a scope without entries)
  *   feed/atom.xml, feed/services.json
+ *   feed/stats.json                 the public figures over all dates
  *
  * One read transaction is the snapshot of everything: the checkpoint signs
  * the tree the feed's entries are in.
@@ -33,7 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "be.h"
+#include "chain.h"
 #include "division.h"
 #include "env.h"
 #include "feed_entry.h"
@@ -44,6 +48,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "spot.h"
+#include "stats.h"
 #include "tlog.h"
 
 #define PROG         "hcp-gateway publish"
@@ -268,6 +273,14 @@ static int store_open(const char *dir, gw_store *s, MDB_txn **txn)
         mrc = mdb_dbi_open(*txn, "feed", 0, &s->feed);
     if (mrc == MDB_SUCCESS)
         mrc = mdb_dbi_open(*txn, "tlog", 0, &s->tlog);
+    if (mrc == MDB_SUCCESS) { /* the figures (stats.h); a store older than them has none */
+        const char *const st[] = {"st_cnt", "st_set", "st_due", "st_name"};
+        MDB_dbi *dbi[] = {&s->st_cnt, &s->st_set, &s->st_due, &s->st_name};
+        for (size_t i = 0; mrc == MDB_SUCCESS && i < 4; i++)
+            mrc = mdb_dbi_open(*txn, st[i], 0, dbi[i]);
+        s->stats_off = mrc == MDB_NOTFOUND;
+        mrc = mrc == MDB_NOTFOUND ? MDB_SUCCESS : mrc;
+    }
     char ferr[512] = "";
     if (mrc == MDB_SUCCESS)
         mrc = hcpd_format_check(*txn, s->meta, "hcp-gateway", HCPD_FORMAT_GATEWAY, true, NULL, NULL,
@@ -520,6 +533,48 @@ static int put_spot(pub *p, gw_store *s, MDB_txn *txn)
     return rc;
 }
 
+/* Whether the figures in the file at path are those whose digest is etag
+ * (gw_stats_public_text): its generation time left out, as in the ETag. */
+static bool same_figures(const char *path, const char *etag)
+{
+    json_t *old = json_load_file(path, 0, NULL);
+    if (old == NULL)
+        return false;                                 /* none yet, or unreadable: write it */
+    (void)json_object_del(old, "generated_datetime"); /* absent: compared as it is */
+    char *figures = json_dumps(old, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(old);
+    uint8_t h[HCP_HASH_LEN];
+    char hex[2 * HCP_HASH_LEN + 1], tag[GW_STATS_ETAG_MAX];
+    const void *parts[] = {figures};
+    size_t lens[] = {figures != NULL ? strlen(figures) : 0};
+    bool ok = figures != NULL && hcp_sha256(parts, lens, 1, h) == HCP_OK;
+    free(figures);
+    if (!ok)
+        return false;
+    hcp_hash_hex(h, hex);
+    snprintf(tag, sizeof(tag), "\"%.32s\"", hex);
+    return strcmp(tag, etag) == 0;
+}
+
+/* feed/stats.json: the public figures over all dates, as the gateway
+ * serves them without from/to. Rewritten only when the figures changed
+ * (not for its generation time alone), so a run with nothing new writes
+ * nothing. A store older than the figures publishes none. */
+static int put_stats(pub *p, gw_store *s, MDB_txn *txn, hcp_time now)
+{
+    if (s->stats_off)
+        return HCP_OK;
+    char *text = NULL, etag[GW_STATS_ETAG_MAX], path[PUB_PATH_MAX];
+    int rc = gw_stats_public_text(s, txn, -1, -1, now, &text, etag);
+    if (rc == HCP_OK && out_path(p, "feed/stats.json", path, sizeof(path)) &&
+        same_figures(path, etag))
+        p->st.unchanged++;
+    else if (rc == HCP_OK)
+        rc = put_file(p, "feed/stats.json", text, strlen(text), false);
+    free(text);
+    return rc;
+}
+
 /* Every file of gateway/www/ at the top of OUTDIR. */
 static int put_www(pub *p)
 {
@@ -585,6 +640,8 @@ static int publish_all(pub *p, const char *data)
         rc = put_feed_pages(p, &s, txn, now, &newest);
     if (rc == HCP_OK)
         rc = put_feed_docs(p, &s, txn, now, newest);
+    if (rc == HCP_OK)
+        rc = put_stats(p, &s, txn, now);
     if (rc == HCP_OK)
         rc = put_spot(p, &s, txn);
     if (txn != NULL)

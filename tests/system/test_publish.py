@@ -286,6 +286,17 @@ class Publish(hcptest.DumpOnFailure, unittest.TestCase):
             self.assertEqual(status, 400, (q, body))
             self.assertEqual(json.loads(body)["error"], "invalid_parameter")
         self.assertEqual(get(base + "/feed/no-such.json")[0], 404)  # only pages fall back to []
+        # the public figures over all dates: the gateway's, but for the generation time
+        status, headers, body = get(base + "/feed/stats.json")
+        self.assertEqual(status, 200, body[:200])
+        self.assertIn("no-cache", headers.get("Cache-Control", ""))
+        static, live = json.loads(body), json.loads(self.public("/feed/stats.json"))
+        for doc in (static, live):
+            doc.pop("generated_datetime")
+        self.assertEqual(static, live)
+        self.assertEqual(static["total"]["cases"], 230)
+        status, _, body = get(base + "/feed/stats.json?from=2026-01-01")
+        self.assertEqual(status, 400, body)  # a date range needs the gateway
         left = [f for _, _, fs in os.walk(self.out) for f in fs if ".tmp-" in f]
         self.assertEqual(left, [])
         # hcp-verify against nginx
