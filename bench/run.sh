@@ -31,6 +31,10 @@
 #   then bench/stats_bench.py: the province's figures (issue #12) — routes on
 #        a store holding 1,000,000 cases, catch-up with counters on vs off;
 #        added under "stats" (docs/bench.md "Province figures (issue #12)")
+#   then bench/spot_bench.py: spot checks (issue #15) — a draw over
+#        HCP_BENCH_SPOT_N (1,000,000) closed cases at 44 counties with the
+#        gateway's code and its recomputation by hcp-verify spotcheck; added
+#        under "spotcheck" (docs/bench.md "Spot checks")
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -222,6 +226,12 @@ fi
 echo
 echo "bench: province figures (bench/stats_bench.py)"
 python3 "$HERE/stats_bench.py" "$BUILD" "$OUT"
+
+# Spot checks (issue #15): the draw over a million closed cases and its
+# recomputation by hcp-verify; adds "spotcheck" to results.json.
+echo
+echo "bench: spot checks (bench/spot_bench.py)"
+python3 "$HERE/spot_bench.py" "$BUILD" "$OUT"
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
 # gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the

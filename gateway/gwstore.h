@@ -69,6 +69,9 @@ struct gw_store {
 
     /* Art. 14's register by month (report.h) */
     MDB_dbi rp_contacts;
+
+    /* spot checks: draws and findings (spot.h) */
+    MDB_dbi sc_draw, sc_find;
 };
 
 /* Errors of the functions below, unless said otherwise: LMDB's codes as

@@ -47,6 +47,7 @@
 #include "gwstore.h"
 #include "merkle.h"
 #include "note.h"
+#include "spot.h"
 #include "stats.h"
 #include "tlog.h"
 
@@ -524,6 +525,18 @@ static int put_feed_docs(pub *p, gw_store *s, MDB_txn *txn, hcp_time now, hcp_ti
     return rc;
 }
 
+/* The published spot checks (spot.h), for spotchecks.html on a static copy. */
+static int put_spot(pub *p, gw_store *s, MDB_txn *txn)
+{
+    hcp_buf b;
+    hcp_buf_init(&b, BODY_MAX);
+    int rc = gw_spot_public_render(s, txn, &b);
+    if (rc == HCP_OK)
+        rc = put_file(p, "feed/spotchecks.json", b.data, b.len, false);
+    hcp_buf_free(&b);
+    return rc;
+}
+
 /* Whether the figures in the file at path are those whose digest is etag
  * (gw_stats_public_text): its generation time left out, as in the ETag. */
 static bool same_figures(const char *path, const char *etag)
@@ -633,6 +646,8 @@ static int publish_all(pub *p, const char *data)
         rc = put_feed_docs(p, &s, txn, now, newest);
     if (rc == HCP_OK)
         rc = put_stats(p, &s, txn, now);
+    if (rc == HCP_OK)
+        rc = put_spot(p, &s, txn);
     if (txn != NULL)
         mdb_txn_abort(txn);
     hcpd_env_close(&s.db);

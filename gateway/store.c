@@ -388,6 +388,10 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "st_due", MDB_CREATE, &s->st_due);
     if (!rc)
         rc = mdb_dbi_open(txn, "st_name", MDB_CREATE, &s->st_name);
+    if (!rc) /* spot checks (spot.h) */
+        rc = mdb_dbi_open(txn, "sc_draw", MDB_CREATE, &s->sc_draw);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "sc_find", MDB_CREATE, &s->sc_find);
     return rc;
 }
 

@@ -439,6 +439,18 @@ void gw_tlog_free(gw *g)
 
 /* ---- the routes ---- */
 
+int gw_tlog_checkpoint(gw *g, hcp_buf *out)
+{
+    gw_tlog *t = g->tlog;
+    hcp_buf_reset(out);
+    if (t == NULL)
+        return HCP_ECLOSED;
+    hcp_mutex_lock(&t->mu);
+    int rc = t->note.len > 0 ? hcp_buf_append(out, t->note.data, t->note.len) : HCP_OK;
+    hcp_mutex_unlock(&t->mu);
+    return rc;
+}
+
 bool gw_tlog_is_route(const char *path)
 {
     return strcmp(path, "/log/checkpoint") == 0 || strcmp(path, "/log/key") == 0 ||

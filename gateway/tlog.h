@@ -72,6 +72,12 @@ void gw_tlog_stop(gw *g);
 /* Free g->tlog after the loop closed its handles (NULL-safe). */
 void gw_tlog_free(gw *g);
 
+/* A copy of the latest signed checkpoint note into out (reset first; empty
+ * when none is signed yet): the spot-check draw (spot.h) fixes its
+ * population with it. HCP_ENOMEM/HCP_ERANGE from out; HCP_ECLOSED when
+ * the log is not started. Any thread. */
+HCP_NODISCARD int gw_tlog_checkpoint(gw *g, hcp_buf *out);
+
 /* True for the log's public routes (/log/...). */
 bool gw_tlog_is_route(const char *path);
 /* Answer a GET or HEAD of a /log/ route (any thread of the server). */
