@@ -51,29 +51,25 @@ static const char *const rating_zh[6] = {NULL,       "非常不满意", "不满�
 
 /* ---- strings ---- */
 
-/* A growable string for one cell. */
+/*
+ * The cells of one row are written one after another, each ended by a NUL,
+ * into one growable buffer with plain copies (no printf: formatting was most
+ * of a row's cost), then copied into one allocation per row.
+ */
 typedef struct sb {
     char *p;
     size_t len, cap;
+    size_t cell; /* where the current cell starts */
     bool failed;
 } sb;
 
-/* Append printf-formatted text; remembers an allocation failure. */
-static void sb_add(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sb *b, const char *fmt, ...)
+/* Append n bytes of s; remembers an allocation failure. */
+static void sb_mem(sb *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->len + (size_t)n + 1) * 2;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
         char *q = realloc(b->p, cap);
         if (q == NULL) {
             b->failed = true;
@@ -82,31 +78,35 @@ static void sb_add(sb *b, const char *fmt, ...)
         b->p = q;
         b->cap = cap;
     }
-    va_start(ap, fmt);
-    (void)vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap); /* sized just above */
-    va_end(ap);
-    b->len += (size_t)n;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
 }
 
-/* Append s after a separator when the cell already has text; NULL or ""
+/* Append the string s (NULL: nothing). */
+static void sb_str(sb *b, const char *s)
+{
+    if (s != NULL)
+        sb_mem(b, s, strlen(s));
+}
+
+/* Append s after sep when the current cell already has text; NULL or ""
  * adds nothing. */
 static void sb_part(sb *b, const char *sep, const char *s)
 {
     if (s == NULL || s[0] == '\0')
         return;
-    sb_add(b, "%s%s", b->len > 0 ? sep : "", s);
+    if (b->len > b->cell)
+        sb_str(b, sep);
+    sb_str(b, s);
 }
 
-/* The cell as an owned string ("" when empty); NULL on failure (freed). */
-static char *sb_take(sb *b)
+/* End the current cell (its NUL) and start the next. */
+static void sb_end(sb *b)
 {
-    if (!b->failed && b->p == NULL)
-        return hcp_strndup("", 0);
-    if (b->failed) {
-        free(b->p);
-        return NULL;
-    }
-    return b->p;
+    sb_mem(b, "", 0);
+    if (!b->failed)
+        b->p[b->len++] = '\0'; /* room kept by sb_mem's + 1 */
+    b->cell = b->len;
 }
 
 /* ---- the rows ---- */
@@ -144,9 +144,12 @@ void hcpd_monthly_free(hcpd_monthly *m)
     if (m == NULL)
         return;
     for (size_t i = 0; i < m->n; i++)
-        for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++)
-            free(m->rows[i].cell[k]);
+        free(m->rows[i].cell[0]); /* the row's block */
     free(m->rows);
+    sb *b = m->scratch;
+    if (b != NULL)
+        free(b->p);
+    free(b);
     free(m->region);
     free(m->filled_on);
     free(m->filler);
@@ -195,74 +198,101 @@ static void time_cell(hcp_time t, char *buf, size_t len)
     snprintf(buf, len, "%.10s %.5s", iso, iso + 11);
 }
 
-/* The columns 2..9 of case c into cells (owned); false on allocation failure. */
-static bool row_cells(const hcpd_monthly *m, const hcp_case *c, char *cell[HCPD_MONTHLY_COLS - 1])
+/* The columns 2..9 of case c into cells: one allocation, owned by cell[0]
+ * (the others point into it); b is the caller's scratch buffer, reused
+ * from row to row. False on allocation failure (cells untouched). */
+static bool row_cells(const hcpd_monthly *m, const hcp_case *c, sb *b,
+                      char *cell[HCPD_MONTHLY_COLS - 1])
 {
     const hcp_intake *in = &c->in;
-    sb b[HCPD_MONTHLY_COLS - 1];
-    memset(b, 0, sizeof(b));
+    size_t at[HCPD_MONTHLY_COLS - 1];
+    b->len = b->cell = 0;
+    b->failed = false;
     char t[32];
     time_cell(c->received_at, t, sizeof(t));
-    sb_add(&b[0], "%s", t);
+    at[0] = b->len;
+    sb_str(b, t);
+    sb_end(b);
     /* 差评投诉人及联系方式 */
+    at[1] = b->len;
     if (!in->has_complainant)
-        sb_add(&b[1], "%s", "匿名");
+        sb_str(b, "匿名");
     else if (!m->personal)
-        sb_add(&b[1], "%s", "（个人信息，仅监管账户可见）");
+        sb_str(b, "（个人信息，仅监管账户可见）");
     else {
-        sb_part(&b[1], " ", in->complainant.name);
-        sb_part(&b[1], " ", in->complainant.phone);
-        sb_part(&b[1], " ", in->complainant.organization);
-        if (b[1].len == 0)
-            sb_add(&b[1], "%s", "未留姓名及联系方式");
+        sb_part(b, " ", in->complainant.name);
+        sb_part(b, " ", in->complainant.phone);
+        sb_part(b, " ", in->complainant.organization);
+        if (b->len == b->cell)
+            sb_str(b, "未留姓名及联系方式");
     }
+    sb_end(b);
     /* 差评投诉内容: the kind, the rating's words, the item, the text */
-    if (in->kind == HCP_KIND_REVIEW && in->rating >= 1 && in->rating <= 5)
-        sb_add(&b[2], "差评（%s）", rating_zh[in->rating]);
-    else
-        sb_add(&b[2], "%s", in->kind == HCP_KIND_REVIEW ? "差评" : "投诉");
-    if (in->service_item.name != NULL)
-        sb_add(&b[2], "，事项：%s", in->service_item.name);
-    if (in->content != NULL && in->content[0] != '\0')
-        sb_add(&b[2], "：%s", in->content);
-    /* 被差评投诉单位及工作人员联系方式 */
-    sb_part(&b[3], " ", in->unit.name);
-    sb_part(&b[3], " ", in->window);
-    sb_part(&b[3], " ", in->staff.name);
-    if (m->personal)
-        sb_part(&b[3], " ", in->staff.phone);
-    /* 整改处理结果 */
-    if (c->rectification_result != NULL && c->rectification_result[0] != '\0')
-        sb_add(&b[4], "%s", c->rectification_result);
-    else
-        sb_add(&b[4], "%s", result_words(c));
-    /* 核实人及联系方式 */
-    sb_part(&b[5], " ", c->verifier.name);
-    if (m->personal)
-        sb_part(&b[5], " ", c->verifier.phone);
-    sb_add(&b[6], "%s", hcpd_monthly_use(c));
-    /* 备注: the case number, the county, where it stands */
-    const hcp_division *d = hcp_division_find(c->county);
-    sb_add(&b[7], "案件编号 %s", c->id);
-    if (d != NULL && d->name != NULL)
-        sb_add(&b[7], "；%s", d->name);
-    if (c->status > HCP_ST_NONE && c->status < HCP_ST_COUNT_)
-        sb_add(&b[7], "；%s", status_zh[c->status]);
-    if (c->overdue_marked != 0)
-        sb_add(&b[7], "%s", "；有逾期");
-    if (c->revisited_at != 0)
-        sb_add(&b[7], "；回访%s", c->revisit_satisfied ? "满意" : "不满意");
-    bool ok = true;
-    for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
-        cell[k] = sb_take(&b[k]);
-        ok = ok && cell[k] != NULL;
+    at[2] = b->len;
+    if (in->kind == HCP_KIND_REVIEW && in->rating >= 1 && in->rating <= 5) {
+        sb_str(b, "差评（");
+        sb_str(b, rating_zh[in->rating]);
+        sb_str(b, "）");
+    } else
+        sb_str(b, in->kind == HCP_KIND_REVIEW ? "差评" : "投诉");
+    if (in->service_item.name != NULL) {
+        sb_str(b, "，事项：");
+        sb_str(b, in->service_item.name);
     }
-    if (!ok)
-        for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
-            free(cell[k]);
-            cell[k] = NULL;
-        }
-    return ok;
+    if (in->content != NULL && in->content[0] != '\0') {
+        sb_str(b, "：");
+        sb_str(b, in->content);
+    }
+    sb_end(b);
+    /* 被差评投诉单位及工作人员联系方式 */
+    at[3] = b->len;
+    sb_part(b, " ", in->unit.name);
+    sb_part(b, " ", in->window);
+    sb_part(b, " ", in->staff.name);
+    if (m->personal)
+        sb_part(b, " ", in->staff.phone);
+    sb_end(b);
+    /* 整改处理结果 */
+    at[4] = b->len;
+    if (c->rectification_result != NULL && c->rectification_result[0] != '\0')
+        sb_str(b, c->rectification_result);
+    else
+        sb_str(b, result_words(c));
+    sb_end(b);
+    /* 核实人及联系方式 */
+    at[5] = b->len;
+    sb_part(b, " ", c->verifier.name);
+    if (m->personal)
+        sb_part(b, " ", c->verifier.phone);
+    sb_end(b);
+    at[6] = b->len;
+    sb_str(b, hcpd_monthly_use(c));
+    sb_end(b);
+    /* 备注: the case number, the county, where it stands */
+    at[7] = b->len;
+    const hcp_division *d = hcp_division_find(c->county);
+    sb_str(b, "案件编号 ");
+    sb_str(b, c->id);
+    if (d != NULL && d->name != NULL) {
+        sb_str(b, "；");
+        sb_str(b, d->name);
+    }
+    if (c->status > HCP_ST_NONE && c->status < HCP_ST_COUNT_) {
+        sb_str(b, "；");
+        sb_str(b, status_zh[c->status]);
+    }
+    if (c->overdue_marked != 0)
+        sb_str(b, "；有逾期");
+    if (c->revisited_at != 0)
+        sb_str(b, c->revisit_satisfied ? "；回访满意" : "；回访不满意");
+    sb_end(b);
+    char *block = b->failed ? NULL : malloc(b->len);
+    if (block == NULL)
+        return false;
+    memcpy(block, b->p, b->len);
+    for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++)
+        cell[k] = block + at[k];
+    return true;
 }
 
 int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c)
@@ -280,7 +310,10 @@ int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c)
     hcpd_monthly_row *r = &m->rows[m->n];
     memset(r, 0, sizeof(*r));
     snprintf(r->case_id, sizeof(r->case_id), "%s", c->id);
-    if (!row_cells(m, c, r->cell))
+    sb *b = m->scratch;
+    if (b == NULL && (b = m->scratch = calloc(1, sizeof(sb))) == NULL)
+        return HCP_ENOMEM;
+    if (!row_cells(m, c, b, r->cell))
         return HCP_ENOMEM;
     m->n++;
     return HCP_OK;
@@ -318,6 +351,96 @@ json_t *hcpd_monthly_json(const hcpd_monthly *m)
                      "month", month, "region", "code", m->region_code, "name", m->region, L_REGION,
                      m->region, L_DATE, m->filled_on, L_FILLER, m->filler, L_PHONE, m->filler_phone,
                      "personal", m->personal, "columns", cols, "rows", rows, "note", form_note);
+}
+
+/*
+ * The same bytes as json_dumps(hcpd_monthly_json(m), JSON_COMPACT), written
+ * row by row: a whole tree of a large month (ten objects a row) cost more
+ * than reading the cases. Every value is still encoded by jansson: the
+ * header as one object (the members before "rows"), each row as one object
+ * (reused: its strings are replaced in place, so its keys keep their order),
+ * the note as one string; only the brackets and commas that join them, as
+ * JSON_COMPACT writes them, are added here.
+ */
+int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out)
+{
+    if (m == NULL || out == NULL)
+        return HCP_EINVAL;
+    char month[8];
+    snprintf(month, sizeof(month), "%04d-%02d", m->year, m->month);
+    json_t *cols = json_array(), *row = json_object(), *note = json_string(form_note);
+    bool ok = cols != NULL && row != NULL && note != NULL;
+    for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++)
+        ok = json_array_append_new(cols, json_string(hcpd_monthly_columns[k])) == 0;
+    json_t *head =
+        ok ? json_pack("{ss,ss,s{ss,ss},ss,ss,ss,ss,sb,sO}", "title", hcpd_monthly_title, "month",
+                       month, "region", "code", m->region_code, "name", m->region, L_REGION,
+                       m->region, L_DATE, m->filled_on, L_FILLER, m->filler, L_PHONE,
+                       m->filler_phone, "personal", m->personal, "columns", cols)
+           : NULL;
+    /* the row object, its members in the order hcpd_monthly_json sets them */
+    json_t *no = json_integer(0), *cell[HCPD_MONTHLY_COLS - 1], *cid = json_string("");
+    ok = head != NULL && no != NULL && cid != NULL &&
+         json_object_set(row, hcpd_monthly_columns[0], no) == 0;
+    for (int k = 1; k < HCPD_MONTHLY_COLS; k++) {
+        cell[k - 1] = json_string("");
+        ok = ok && cell[k - 1] != NULL &&
+             json_object_set(row, hcpd_monthly_columns[k], cell[k - 1]) == 0;
+    }
+    ok = ok && json_object_set(row, "case_id", cid) == 0;
+    size_t start = out->len, cap = 4096;
+    char *tmp = ok ? malloc(cap) : NULL;
+    int rc = tmp != NULL ? HCP_OK : HCP_ENOMEM;
+    size_t n = rc == HCP_OK ? json_dumpb(head, tmp, cap, JSON_COMPACT) : 0;
+    if (rc == HCP_OK && (n < 2 || n > cap)) /* "{...}": the header is small */
+        rc = n == 0 ? HCP_ENOMEM : HCP_ERANGE;
+    if (rc == HCP_OK) /* the header without its closing brace */
+        rc = hcp_buf_append(out, tmp, n - 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, ",\"rows\":[", 9);
+    for (size_t i = 0; rc == HCP_OK && i < m->n; i++) {
+        bool set = json_integer_set(no, (json_int_t)i + 1) == 0 &&
+                   json_string_set(cid, m->rows[i].case_id) == 0;
+        for (int k = 0; set && k < HCPD_MONTHLY_COLS - 1; k++)
+            set = json_string_set(cell[k], m->rows[i].cell[k]) == 0;
+        n = set ? json_dumpb(row, tmp, cap, JSON_COMPACT) : 0;
+        if (n > cap) { /* a long row: grow and write it again */
+            char *t2 = realloc(tmp, n);
+            if (t2 != NULL) {
+                tmp = t2;
+                cap = n;
+                n = json_dumpb(row, tmp, cap, JSON_COMPACT);
+            } else
+                n = 0;
+        }
+        if (n == 0 || n > cap)
+            rc = HCP_ENOMEM;
+        if (rc == HCP_OK && i > 0)
+            rc = hcp_buf_append(out, ",", 1);
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, tmp, n);
+    }
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, "],\"note\":", 9);
+    n = rc == HCP_OK ? json_dumpb(note, tmp, cap, JSON_COMPACT | JSON_ENCODE_ANY) : 0;
+    if (rc == HCP_OK && (n == 0 || n > cap))
+        rc = HCP_ENOMEM; /* the note is far shorter than the smallest buffer */
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, tmp, n);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, "}", 1);
+    if (rc != HCP_OK)
+        out->len = start;
+    free(tmp);
+    json_decref(head);
+    json_decref(cols);
+    json_decref(row);
+    json_decref(note);
+    json_decref(no);
+    json_decref(cid);
+    for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++)
+        json_decref(cell[k]);
+    return rc;
 }
 
 /* ---- CSV ---- */
@@ -548,13 +671,9 @@ void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, cons
     hcp_buf out;
     hcp_buf_init(&out, XLSX_MAX);
     int rc = HCP_OK;
-    if (f == HCPD_MF_JSON) {
-        json_t *j = hcpd_monthly_json(m);
-        char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-        rc = s != NULL ? hcp_buf_append(&out, s, strlen(s)) : HCP_ENOMEM;
-        free(s);
-        json_decref(j);
-    } else if (f == HCPD_MF_CSV)
+    if (f == HCPD_MF_JSON)
+        rc = hcpd_monthly_json_stream(m, &out);
+    else if (f == HCPD_MF_CSV)
         rc = hcpd_monthly_csv(m, &out);
     else
         rc = hcpd_monthly_xlsx(m, &out);

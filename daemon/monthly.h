@@ -29,7 +29,7 @@ typedef enum hcpd_mformat { HCPD_MF_JSON = 1, HCPD_MF_CSV, HCPD_MF_XLSX } hcpd_m
 /* One row: the case it comes from and columns 2..9 (序号 is its position). */
 typedef struct hcpd_monthly_row {
     char case_id[HCP_CASE_ID_MAX];
-    char *cell[HCPD_MONTHLY_COLS - 1]; /* owned, never NULL once added */
+    char *cell[HCPD_MONTHLY_COLS - 1]; /* never NULL once added; one block, owned by cell[0] */
 } hcpd_monthly_row;
 
 /* A form being filled: the header lines and the rows. Every string owned. */
@@ -43,6 +43,7 @@ typedef struct hcpd_monthly {
     bool personal; /* contact columns filled from personal data (a logged read) */
     hcpd_monthly_row *rows;
     size_t n, cap;
+    struct sb *scratch; /* the row builder's buffer, reused (monthly.c) */
 } hcpd_monthly;
 
 /* Start a form for year-month (2000..9999, 1..12) of the region (code and
@@ -65,6 +66,11 @@ const char *hcpd_monthly_use(const hcp_case *c);
 
 /* The form as JSON (a new reference; NULL on allocation failure). */
 json_t *hcpd_monthly_json(const hcpd_monthly *m);
+/* The form as JSON appended to out: the same bytes as
+ * json_dumps(hcpd_monthly_json(m), JSON_COMPACT), written row by row
+ * without the whole tree. On error out is as it was. HCP_ERANGE (out's
+ * ceiling), HCP_ENOMEM, HCP_EINVAL (NULL). */
+HCP_NODISCARD int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out);
 /* The form as CSV, UTF-8 with a BOM, CRLF lines, RFC 4180 quoting,
  * appended to out. HCP_ERANGE when out's ceiling is reached, HCP_ENOMEM. */
 HCP_NODISCARD int hcpd_monthly_csv(const hcpd_monthly *m, hcp_buf *out);
