@@ -198,26 +198,22 @@ static void time_cell(hcp_time t, char *buf, size_t len)
     snprintf(buf, len, "%.10s %.5s", iso, iso + 11);
 }
 
-/* The columns 2..9 of case c into cells: one allocation, owned by cell[0]
- * (the others point into it); b is the caller's scratch buffer, reused
- * from row to row. False on allocation failure (cells untouched). */
-static bool row_cells(const hcpd_monthly *m, const hcp_case *c, sb *b,
-                      char *cell[HCPD_MONTHLY_COLS - 1])
+/* The columns 2..9 of case c, with the personal parts when personal, into
+ * b (emptied first) as eight NUL-terminated cells one after another; false
+ * on allocation failure. */
+static bool row_render(bool personal, const hcp_case *c, sb *b)
 {
     const hcp_intake *in = &c->in;
-    size_t at[HCPD_MONTHLY_COLS - 1];
     b->len = b->cell = 0;
     b->failed = false;
     char t[32];
     time_cell(c->received_at, t, sizeof(t));
-    at[0] = b->len;
     sb_str(b, t);
     sb_end(b);
     /* 差评投诉人及联系方式 */
-    at[1] = b->len;
     if (!in->has_complainant)
         sb_str(b, "匿名");
-    else if (!m->personal)
+    else if (!personal)
         sb_str(b, "（个人信息，仅监管账户可见）");
     else {
         sb_part(b, " ", in->complainant.name);
@@ -228,7 +224,6 @@ static bool row_cells(const hcpd_monthly *m, const hcp_case *c, sb *b,
     }
     sb_end(b);
     /* 差评投诉内容: the kind, the rating's words, the item, the text */
-    at[2] = b->len;
     if (in->kind == HCP_KIND_REVIEW && in->rating >= 1 && in->rating <= 5) {
         sb_str(b, "差评（");
         sb_str(b, rating_zh[in->rating]);
@@ -245,31 +240,26 @@ static bool row_cells(const hcpd_monthly *m, const hcp_case *c, sb *b,
     }
     sb_end(b);
     /* 被差评投诉单位及工作人员联系方式 */
-    at[3] = b->len;
     sb_part(b, " ", in->unit.name);
     sb_part(b, " ", in->window);
     sb_part(b, " ", in->staff.name);
-    if (m->personal)
+    if (personal)
         sb_part(b, " ", in->staff.phone);
     sb_end(b);
     /* 整改处理结果 */
-    at[4] = b->len;
     if (c->rectification_result != NULL && c->rectification_result[0] != '\0')
         sb_str(b, c->rectification_result);
     else
         sb_str(b, result_words(c));
     sb_end(b);
     /* 核实人及联系方式 */
-    at[5] = b->len;
     sb_part(b, " ", c->verifier.name);
-    if (m->personal)
+    if (personal)
         sb_part(b, " ", c->verifier.phone);
     sb_end(b);
-    at[6] = b->len;
     sb_str(b, hcpd_monthly_use(c));
     sb_end(b);
     /* 备注: the case number, the county, where it stands */
-    at[7] = b->len;
     const hcp_division *d = hcp_division_find(c->county);
     sb_str(b, "案件编号 ");
     sb_str(b, c->id);
@@ -286,37 +276,84 @@ static bool row_cells(const hcpd_monthly *m, const hcp_case *c, sb *b,
     if (c->revisited_at != 0)
         sb_str(b, c->revisit_satisfied ? "；回访满意" : "；回访不满意");
     sb_end(b);
-    char *block = b->failed ? NULL : malloc(b->len);
-    if (block == NULL)
-        return false;
-    memcpy(block, b->p, b->len);
-    for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++)
-        cell[k] = block + at[k];
-    return true;
+    return !b->failed;
+}
+
+/* Row r of m from block[0..n): eight NUL-terminated cells, copied into one
+ * allocation owned by cell[0]. HCP_EFORMAT when it is not eight cells,
+ * HCP_ENOMEM. */
+static int row_take(hcpd_monthly_row *r, const char *block, size_t n)
+{
+    if (n == 0 || block[n - 1] != '\0')
+        return HCP_EFORMAT;
+    char *p = malloc(n);
+    if (p == NULL)
+        return HCP_ENOMEM;
+    memcpy(p, block, n);
+    size_t k = 0, at = 0;
+    while (at < n && k < HCPD_MONTHLY_COLS - 1) {
+        r->cell[k++] = p + at;
+        at += strlen(p + at) + 1;
+    }
+    if (k != HCPD_MONTHLY_COLS - 1 || at != n) {
+        free(p);
+        memset(r->cell, 0, sizeof(r->cell));
+        return HCP_EFORMAT;
+    }
+    return HCP_OK;
+}
+
+int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *out)
+{
+    if (c == NULL || out == NULL)
+        return HCP_EINVAL;
+    sb b;
+    memset(&b, 0, sizeof(b));
+    int rc = row_render(personal, c, &b) ? hcp_buf_append(out, b.p, b.len) : HCP_ENOMEM;
+    free(b.p);
+    return rc;
+}
+
+/* Room for one more row in m. */
+static int row_room(hcpd_monthly *m)
+{
+    if (m->n < m->cap)
+        return HCP_OK;
+    size_t cap = m->cap ? m->cap * 2 : 16;
+    hcpd_monthly_row *rows = realloc(m->rows, cap * sizeof(*rows));
+    if (rows == NULL)
+        return HCP_ENOMEM;
+    m->rows = rows;
+    m->cap = cap;
+    return HCP_OK;
+}
+
+int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *block, size_t n)
+{
+    if (m == NULL || case_id == NULL || block == NULL || strlen(case_id) >= HCP_CASE_ID_MAX)
+        return HCP_EINVAL;
+    int rc = row_room(m);
+    if (rc != HCP_OK)
+        return rc;
+    hcpd_monthly_row *r = &m->rows[m->n];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->case_id, sizeof(r->case_id), "%s", case_id);
+    rc = row_take(r, block, n);
+    if (rc == HCP_OK)
+        m->n++;
+    return rc;
 }
 
 int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c)
 {
     if (m == NULL || c == NULL)
         return HCP_EINVAL;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        hcpd_monthly_row *rows = realloc(m->rows, cap * sizeof(*rows));
-        if (rows == NULL)
-            return HCP_ENOMEM;
-        m->rows = rows;
-        m->cap = cap;
-    }
-    hcpd_monthly_row *r = &m->rows[m->n];
-    memset(r, 0, sizeof(*r));
-    snprintf(r->case_id, sizeof(r->case_id), "%s", c->id);
     sb *b = m->scratch;
     if (b == NULL && (b = m->scratch = calloc(1, sizeof(sb))) == NULL)
         return HCP_ENOMEM;
-    if (!row_cells(m, c, b, r->cell))
+    if (!row_render(m->personal, c, b))
         return HCP_ENOMEM;
-    m->n++;
-    return HCP_OK;
+    return hcpd_monthly_add_rendered(m, c->id, b->p, b->len);
 }
 
 /* ---- JSON ---- */

@@ -57,6 +57,17 @@ HCP_NODISCARD int hcpd_monthly_init(hcpd_monthly *m, int year, int month, const 
 /* Append case c's row (c borrowed). Rows come out in the order added.
  * HCP_ENOMEM; HCP_EINVAL for NULL arguments. */
 HCP_NODISCARD int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c);
+/* The row of case c (borrowed) as hcpd_monthly_add would make it, with
+ * the personal parts when personal: eight NUL-terminated cells (columns
+ * 2..9) one after another, appended to out. The gateway keeps it per case
+ * (report.h), so a form is a scan. HCP_ENOMEM, HCP_ERANGE (out's
+ * ceiling), HCP_EINVAL. */
+HCP_NODISCARD int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *out);
+/* Append a row rendered by hcpd_monthly_render (block[0..n) borrowed,
+ * copied) for case_id. HCP_EFORMAT when block is not eight cells,
+ * HCP_ENOMEM, HCP_EINVAL. */
+HCP_NODISCARD int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id,
+                                            const void *block, size_t n);
 /* Release everything m owns and zero it. NULL-safe. */
 void hcpd_monthly_free(hcpd_monthly *m);
 
