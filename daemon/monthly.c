@@ -198,6 +198,42 @@ static void time_cell(hcp_time t, char *buf, size_t len)
     snprintf(buf, len, "%.10s %.5s", iso, iso + 11);
 }
 
+/* Append a JSON string of s (n bytes), as jansson writes it, to b as a cell. */
+static void sb_json(sb *b, const char *s, size_t n)
+{
+    json_t *j = b->failed ? NULL : json_stringn(s, n);
+    char tmp[512];
+    size_t len = j != NULL ? json_dumpb(j, tmp, sizeof(tmp), JSON_COMPACT | JSON_ENCODE_ANY) : 0;
+    if (len > sizeof(tmp)) { /* a long cell */
+        char *big = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (big != NULL)
+            sb_str(b, big);
+        else
+            b->failed = true;
+        free(big);
+    } else if (len > 0)
+        sb_mem(b, tmp, len);
+    else
+        b->failed = true;
+    json_decref(j);
+    sb_end(b);
+}
+
+/* After the eight cells in b: each of them, then case id, as JSON strings
+ * (encoded by jansson), so a form is written as JSON without encoding
+ * anything again (hcpd_monthly_json_stream). False on failure. */
+static bool row_encoded(sb *b, const char *id)
+{
+    size_t at = 0;
+    for (int k = 0; !b->failed && k < HCPD_MONTHLY_COLS - 1; k++) {
+        size_t n = strlen(b->p + at);
+        sb_json(b, b->p + at, n);
+        at += n + 1;
+    }
+    sb_json(b, id, strlen(id));
+    return !b->failed;
+}
+
 /* The columns 2..9 of case c, with the personal parts when personal, into
  * b (emptied first) as eight NUL-terminated cells one after another; false
  * on allocation failure. */
@@ -276,12 +312,12 @@ static bool row_render(bool personal, const hcp_case *c, sb *b)
     if (c->revisited_at != 0)
         sb_str(b, c->revisit_satisfied ? "；回访满意" : "；回访不满意");
     sb_end(b);
-    return !b->failed;
+    return row_encoded(b, c->id);
 }
 
-/* Row r of m from block[0..n): eight NUL-terminated cells, copied into one
- * allocation owned by cell[0]. HCP_EFORMAT when it is not eight cells,
- * HCP_ENOMEM. */
+/* Row r of m from block[0..n): the eight cells, their eight JSON
+ * encodings and that of the case id, each NUL-terminated, copied into one
+ * allocation owned by cell[0]. HCP_EFORMAT when it is not that, HCP_ENOMEM. */
 static int row_take(hcpd_monthly_row *r, const char *block, size_t n)
 {
     if (n == 0 || block[n - 1] != '\0')
@@ -290,16 +326,21 @@ static int row_take(hcpd_monthly_row *r, const char *block, size_t n)
     if (p == NULL)
         return HCP_ENOMEM;
     memcpy(p, block, n);
-    size_t k = 0, at = 0;
-    while (at < n && k < HCPD_MONTHLY_COLS - 1) {
-        r->cell[k++] = p + at;
+    char *part[2 * (HCPD_MONTHLY_COLS - 1) + 1];
+    size_t k = 0, at = 0, want = sizeof(part) / sizeof(part[0]);
+    while (at < n && k < want) {
+        part[k++] = p + at;
         at += strlen(p + at) + 1;
     }
-    if (k != HCPD_MONTHLY_COLS - 1 || at != n) {
+    if (k != want || at != n) {
         free(p);
-        memset(r->cell, 0, sizeof(r->cell));
         return HCP_EFORMAT;
     }
+    for (k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
+        r->cell[k] = part[k];
+        r->json[k] = part[HCPD_MONTHLY_COLS - 1 + k];
+    }
+    r->json_id = part[want - 1];
     return HCP_OK;
 }
 
@@ -393,11 +434,11 @@ json_t *hcpd_monthly_json(const hcpd_monthly *m)
 /*
  * The same bytes as json_dumps(hcpd_monthly_json(m), JSON_COMPACT), written
  * row by row: a whole tree of a large month (ten objects a row) cost more
- * than reading the cases. Every value is still encoded by jansson: the
- * header as one object (the members before "rows"), each row as one object
- * (reused: its strings are replaced in place, so its keys keep their order),
- * the note as one string; only the brackets and commas that join them, as
- * JSON_COMPACT writes them, are added here.
+ * than reading the rows. Every value is encoded by jansson: the header as
+ * one object (the members before "rows"), the column names and the note
+ * once each, a row's cells and case id when the row was rendered
+ * (row_encoded); only the brackets, commas, colons and the row numbers are
+ * written here, as JSON_COMPACT writes them.
  */
 int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out)
 {
@@ -405,78 +446,81 @@ int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out)
         return HCP_EINVAL;
     char month[8];
     snprintf(month, sizeof(month), "%04d-%02d", m->year, m->month);
-    json_t *cols = json_array(), *row = json_object(), *note = json_string(form_note);
-    bool ok = cols != NULL && row != NULL && note != NULL;
+    json_t *cols = json_array();
+    bool ok = cols != NULL;
     for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++)
         ok = json_array_append_new(cols, json_string(hcpd_monthly_columns[k])) == 0;
-    json_t *head =
-        ok ? json_pack("{ss,ss,s{ss,ss},ss,ss,ss,ss,sb,sO}", "title", hcpd_monthly_title, "month",
-                       month, "region", "code", m->region_code, "name", m->region, L_REGION,
-                       m->region, L_DATE, m->filled_on, L_FILLER, m->filler, L_PHONE,
-                       m->filler_phone, "personal", m->personal, "columns", cols)
-           : NULL;
-    /* the row object, its members in the order hcpd_monthly_json sets them */
-    json_t *no = json_integer(0), *cell[HCPD_MONTHLY_COLS - 1], *cid = json_string("");
-    ok = head != NULL && no != NULL && cid != NULL &&
-         json_object_set(row, hcpd_monthly_columns[0], no) == 0;
-    for (int k = 1; k < HCPD_MONTHLY_COLS; k++) {
-        cell[k - 1] = json_string("");
-        ok = ok && cell[k - 1] != NULL &&
-             json_object_set(row, hcpd_monthly_columns[k], cell[k - 1]) == 0;
+    json_t *head = ok ? json_pack("{ss,ss,s{ss,ss},ss,ss,ss,ss,sb,sO}", "title",
+                                  hcpd_monthly_title, "month", month, "region", "code",
+                                  m->region_code, "name", m->region, L_REGION, m->region, L_DATE,
+                                  m->filled_on, L_FILLER, m->filler, L_PHONE, m->filler_phone,
+                                  "personal", m->personal, "columns", cols)
+                      : NULL;
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    char *hs = head != NULL ? json_dumps(head, JSON_COMPACT) : NULL;
+    json_t *jn = json_string(form_note), *jid = json_string("case_id");
+    char *note = jn != NULL ? json_dumps(jn, flags) : NULL;
+    char *kid = jid != NULL ? json_dumps(jid, flags) : NULL;
+    char *key[HCPD_MONTHLY_COLS] = {NULL};
+    ok = hs != NULL && note != NULL && kid != NULL && strlen(hs) >= 2;
+    for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++) {
+        json_t *j = json_string(hcpd_monthly_columns[k]);
+        key[k] = j != NULL ? json_dumps(j, flags) : NULL;
+        json_decref(j);
+        ok = key[k] != NULL;
     }
-    ok = ok && json_object_set(row, "case_id", cid) == 0;
-    size_t start = out->len, cap = 4096;
-    char *tmp = ok ? malloc(cap) : NULL;
-    int rc = tmp != NULL ? HCP_OK : HCP_ENOMEM;
-    size_t n = rc == HCP_OK ? json_dumpb(head, tmp, cap, JSON_COMPACT) : 0;
-    if (rc == HCP_OK && (n < 2 || n > cap)) /* "{...}": the header is small */
-        rc = n == 0 ? HCP_ENOMEM : HCP_ERANGE;
+    size_t start = out->len;
+    int rc = ok ? HCP_OK : HCP_ENOMEM;
     if (rc == HCP_OK) /* the header without its closing brace */
-        rc = hcp_buf_append(out, tmp, n - 1);
+        rc = hcp_buf_append(out, hs, strlen(hs) - 1);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, ",\"rows\":[", 9);
     for (size_t i = 0; rc == HCP_OK && i < m->n; i++) {
-        bool set = json_integer_set(no, (json_int_t)i + 1) == 0 &&
-                   json_string_set(cid, m->rows[i].case_id) == 0;
-        for (int k = 0; set && k < HCPD_MONTHLY_COLS - 1; k++)
-            set = json_string_set(cell[k], m->rows[i].cell[k]) == 0;
-        n = set ? json_dumpb(row, tmp, cap, JSON_COMPACT) : 0;
-        if (n > cap) { /* a long row: grow and write it again */
-            char *t2 = realloc(tmp, n);
-            if (t2 != NULL) {
-                tmp = t2;
-                cap = n;
-                n = json_dumpb(row, tmp, cap, JSON_COMPACT);
-            } else
-                n = 0;
+        const hcpd_monthly_row *r = &m->rows[i];
+        char no[32];
+        int nl = snprintf(no, sizeof(no), ":%zu", i + 1); /* as jansson writes an integer */
+        rc = hcp_buf_append(out, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, key[0], strlen(key[0]));
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, no, (size_t)nl);
+        for (int k = 1; rc == HCP_OK && k < HCPD_MONTHLY_COLS; k++) {
+            rc = hcp_buf_append(out, ",", 1);
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, key[k], strlen(key[k]));
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, ":", 1);
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, r->json[k - 1], strlen(r->json[k - 1]));
         }
-        if (n == 0 || n > cap)
-            rc = HCP_ENOMEM;
-        if (rc == HCP_OK && i > 0)
+        if (rc == HCP_OK)
             rc = hcp_buf_append(out, ",", 1);
         if (rc == HCP_OK)
-            rc = hcp_buf_append(out, tmp, n);
+            rc = hcp_buf_append(out, kid, strlen(kid));
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, ":", 1);
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, r->json_id, strlen(r->json_id));
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, "}", 1);
     }
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, "],\"note\":", 9);
-    n = rc == HCP_OK ? json_dumpb(note, tmp, cap, JSON_COMPACT | JSON_ENCODE_ANY) : 0;
-    if (rc == HCP_OK && (n == 0 || n > cap))
-        rc = HCP_ENOMEM; /* the note is far shorter than the smallest buffer */
     if (rc == HCP_OK)
-        rc = hcp_buf_append(out, tmp, n);
+        rc = hcp_buf_append(out, note, strlen(note));
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, "}", 1);
     if (rc != HCP_OK)
         out->len = start;
-    free(tmp);
+    for (int k = 0; k < HCPD_MONTHLY_COLS; k++)
+        free(key[k]);
+    free(hs);
+    free(note);
+    free(kid);
+    json_decref(jn);
+    json_decref(jid);
     json_decref(head);
     json_decref(cols);
-    json_decref(row);
-    json_decref(note);
-    json_decref(no);
-    json_decref(cid);
-    for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++)
-        json_decref(cell[k]);
     return rc;
 }
 
@@ -641,7 +685,7 @@ int hcpd_monthly_xlsx(const hcpd_monthly *m, hcp_buf *out)
     int fd = mkstemp(path); /* private (0600), a fresh name: libxlsxwriter then writes it */
     if (fd < 0)
         return HCP_EIO;
-    lxw_workbook_options opt = {.constant_memory = LXW_FALSE, .tmpdir = NULL, .use_zip64 = 0};
+    lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL, .use_zip64 = 0};
     lxw_workbook *wb = workbook_new_opt(path, &opt);
     int rc = wb != NULL ? HCP_OK : HCP_ENOMEM;
     if (rc == HCP_OK && !xlsx_sheet(wb, m))

@@ -30,6 +30,8 @@ typedef enum hcpd_mformat { HCPD_MF_JSON = 1, HCPD_MF_CSV, HCPD_MF_XLSX } hcpd_m
 typedef struct hcpd_monthly_row {
     char case_id[HCP_CASE_ID_MAX];
     char *cell[HCPD_MONTHLY_COLS - 1]; /* never NULL once added; one block, owned by cell[0] */
+    char *json[HCPD_MONTHLY_COLS - 1]; /* each cell as a JSON string (jansson's), same block */
+    char *json_id;                     /* case_id as a JSON string, same block */
 } hcpd_monthly_row;
 
 /* A form being filled: the header lines and the rows. Every string owned. */
@@ -59,12 +61,13 @@ HCP_NODISCARD int hcpd_monthly_init(hcpd_monthly *m, int year, int month, const 
 HCP_NODISCARD int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c);
 /* The row of case c (borrowed) as hcpd_monthly_add would make it, with
  * the personal parts when personal: eight NUL-terminated cells (columns
- * 2..9) one after another, appended to out. The gateway keeps it per case
+ * 2..9), then each of them and the case id as a JSON string (encoded by
+ * jansson), all NUL-terminated, one after another, appended to out. The gateway keeps it per case
  * (report.h), so a form is a scan. HCP_ENOMEM, HCP_ERANGE (out's
  * ceiling), HCP_EINVAL. */
 HCP_NODISCARD int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *out);
 /* Append a row rendered by hcpd_monthly_render (block[0..n) borrowed,
- * copied) for case_id. HCP_EFORMAT when block is not eight cells,
+ * copied) for case_id. HCP_EFORMAT when block is not seventeen strings,
  * HCP_ENOMEM, HCP_EINVAL. */
 HCP_NODISCARD int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id,
                                             const void *block, size_t n);

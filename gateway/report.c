@@ -96,7 +96,7 @@ int gw_report_open(gw_store *s, MDB_txn *txn)
 {
     int rc = gws_err(mdb_dbi_open(txn, "rp_contacts", MDB_CREATE, &s->rp_contacts));
     if (rc == HCP_OK)
-        rc = gws_err(mdb_dbi_open(txn, "rp_rows", MDB_CREATE, &s->rp_rows));
+        rc = gws_err(mdb_dbi_open(txn, "rp_form", MDB_CREATE, &s->rp_rows));
     if (rc == HCP_OK)
         rc = rows_rebuild(s, txn);
     return rc;

@@ -14,7 +14,7 @@
  * is linked to ("" none yet). It is written by gw_report_contact in the
  * transaction that stores the event.
  *
- * The database `rp_rows` keeps each case's row of the form, rendered
+ * The database `rp_form` keeps each case's row of the form, rendered
  * (hcpd_monthly_render, personal parts included) and sealed with the
  * store's key (associated data "rp:" and the case id), under the case id:
  * written by gw_report_case from gws_case_put, so in the transaction that
@@ -29,7 +29,7 @@
 #include "gw.h"
 #include "gwstore.h"
 
-/* Open (create) the databases `rp_contacts` and `rp_rows` into s in txn (a
+/* Open (create) the databases `rp_contacts` and `rp_form` into s in txn (a
  * write transaction at start-up); a store with cases and no rows yet gets
  * the row of each (logged report.rows_rebuilt). LMDB's errors as gws_err
  * maps them, the sealer's, HCP_ENOMEM. */
