@@ -25,6 +25,10 @@
 #        HCP_BENCH_TLOG_N case events with the log on and off, and checkpoint
 #        latency; added under "tlog" (docs/bench.md "Transparency log (issue
 #        #14)"); HCP_BENCH_TLOG_SKIP=1 skips it
+#   then bench/form_bench.py: the monthly form (issue #12) — a gateway
+#        holding HCP_BENCH_FORM_N (1,000,000) cases, the form of the largest
+#        prefecture-month as json, csv, xlsx; added under "form" (docs/bench.md
+#        "Monthly form (issue #12)"); HCP_BENCH_FORM_SKIP=1 skips it
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -197,6 +201,15 @@ if [ "${HCP_BENCH_TLOG_SKIP:-0}" != 1 ]; then
     echo
     echo "bench: transparency log (bench/tlog_bench.py)"
     python3 "$HERE/tlog_bench.py" "$BUILD" "$OUT"
+fi
+
+# The monthly form (issue #12): a gateway store of HCP_BENCH_FORM_N cases
+# made by bench_form_fill, the largest prefecture-month's form downloaded as
+# a supervisor; adds "form" to results.json (docs/bench.md "Monthly form").
+if [ "${HCP_BENCH_FORM_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: monthly form (bench/form_bench.py)"
+    python3 "$HERE/form_bench.py" "$BUILD" "$OUT"
 fi
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
