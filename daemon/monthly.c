@@ -450,12 +450,12 @@ int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out)
     bool ok = cols != NULL;
     for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++)
         ok = json_array_append_new(cols, json_string(hcpd_monthly_columns[k])) == 0;
-    json_t *head = ok ? json_pack("{ss,ss,s{ss,ss},ss,ss,ss,ss,sb,sO}", "title",
-                                  hcpd_monthly_title, "month", month, "region", "code",
-                                  m->region_code, "name", m->region, L_REGION, m->region, L_DATE,
-                                  m->filled_on, L_FILLER, m->filler, L_PHONE, m->filler_phone,
-                                  "personal", m->personal, "columns", cols)
-                      : NULL;
+    json_t *head =
+        ok ? json_pack("{ss,ss,s{ss,ss},ss,ss,ss,ss,sb,sO}", "title", hcpd_monthly_title, "month",
+                       month, "region", "code", m->region_code, "name", m->region, L_REGION,
+                       m->region, L_DATE, m->filled_on, L_FILLER, m->filler, L_PHONE,
+                       m->filler_phone, "personal", m->personal, "columns", cols)
+           : NULL;
     const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
     char *hs = head != NULL ? json_dumps(head, JSON_COMPACT) : NULL;
     json_t *jn = json_string(form_note), *jid = json_string("case_id");

@@ -69,8 +69,8 @@ HCP_NODISCARD int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf 
 /* Append a row rendered by hcpd_monthly_render (block[0..n) borrowed,
  * copied) for case_id. HCP_EFORMAT when block is not seventeen strings,
  * HCP_ENOMEM, HCP_EINVAL. */
-HCP_NODISCARD int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id,
-                                            const void *block, size_t n);
+HCP_NODISCARD int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *block,
+                                            size_t n);
 /* Release everything m owns and zero it. NULL-safe. */
 void hcpd_monthly_free(hcpd_monthly *m);
 

@@ -64,7 +64,7 @@ struct gw_store {
 
     /* Art. 14's register by month (report.h) */
     MDB_dbi rp_contacts;
-    MDB_dbi rp_rows; /* the monthly form's row of each case (report.h) */
+    MDB_dbi rp_form; /* the monthly form's row of each case (report.h) */
 };
 
 /* Errors of the functions below, unless said otherwise: LMDB's codes as

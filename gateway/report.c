@@ -19,6 +19,11 @@
 #include "seal.h"
 
 #define RP_KEY_LEN (6 + HCP_COUNTY_LEN + 8) /* "YYYYMM" | county | be64 seq */
+/* Ceiling of a form row: its cells hold a few fields of one case (two texts
+ * of at most HCP_TEXT_MAX, short names), well under one record, and their
+ * JSON encoding is at most six times as long (\u00XX for a control
+ * character): a row never reaches it, so it never fails a case write. */
+#define RP_ROW_MAX (8 * HCP_RECORD_MAX)
 
 /* The associated data a case's form row is sealed with: "rp" and its id,
  * so a row moved to another case does not authenticate. */
@@ -35,8 +40,8 @@ int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
     if (s == NULL || txn == NULL || c == NULL || c->id[0] == '\0')
         return HCP_EINVAL;
     hcp_buf row, sealed;
-    hcp_buf_init(&row, 2 * HCP_RECORD_MAX);
-    hcp_buf_init(&sealed, 2 * HCP_RECORD_MAX + HCP_SEAL_OVERHEAD);
+    hcp_buf_init(&row, RP_ROW_MAX);
+    hcp_buf_init(&sealed, RP_ROW_MAX + HCP_SEAL_OVERHEAD);
     char aad[3 + HCP_CASE_ID_MAX];
     size_t aadn = row_aad(aad, c->id);
     int rc = hcpd_monthly_render(c, true, &row);
@@ -44,7 +49,7 @@ int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
         rc = hcp_seal(s->sealer, aad, aadn, row.data, row.len, &sealed);
     if (rc == HCP_OK) {
         MDB_val k = {strlen(c->id), (void *)c->id}, v = {sealed.len, sealed.data};
-        rc = gws_err(mdb_put(txn, s->rp_rows, &k, &v, 0));
+        rc = gws_err(mdb_put(txn, s->rp_form, &k, &v, 0));
     }
     hcp_buf_free(&row);
     hcp_buf_free(&sealed);
@@ -56,7 +61,7 @@ int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
 static int rows_rebuild(gw_store *s, MDB_txn *txn)
 {
     MDB_stat rst, cst;
-    int rc = gws_err(mdb_stat(txn, s->rp_rows, &rst));
+    int rc = gws_err(mdb_stat(txn, s->rp_form, &rst));
     if (rc == HCP_OK)
         rc = gws_err(mdb_stat(txn, s->cases, &cst));
     if (rc != HCP_OK || rst.ms_entries > 0 || cst.ms_entries == 0)
@@ -87,8 +92,8 @@ static int rows_rebuild(gw_store *s, MDB_txn *txn)
     mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
-    gw_log(rc == HCP_OK ? "info" : "error", "report.rows_rebuilt", "cases=%zu skipped=%zu rc=%d",
-           n, skipped, rc);
+    gw_log(rc == HCP_OK ? "info" : "error", "report.rows_rebuilt", "cases=%zu skipped=%zu rc=%d", n,
+           skipped, rc);
     return rc;
 }
 
@@ -96,7 +101,7 @@ int gw_report_open(gw_store *s, MDB_txn *txn)
 {
     int rc = gws_err(mdb_dbi_open(txn, "rp_contacts", MDB_CREATE, &s->rp_contacts));
     if (rc == HCP_OK)
-        rc = gws_err(mdb_dbi_open(txn, "rp_form", MDB_CREATE, &s->rp_rows));
+        rc = gws_err(mdb_dbi_open(txn, "rp_form", MDB_CREATE, &s->rp_form));
     if (rc == HCP_OK)
         rc = rows_rebuild(s, txn);
     return rc;
@@ -344,7 +349,7 @@ static int form_county(gw *g, MDB_txn *txn, const char *county, hcpd_monthly *f,
     if (plen <= 0 || (size_t)plen >= sizeof(prefix))
         return HCP_ERANGE;
     MDB_cursor *cur;
-    int rc = gws_err(mdb_cursor_open(txn, g->store->rp_rows, &cur));
+    int rc = gws_err(mdb_cursor_open(txn, g->store->rp_form, &cur));
     if (rc != HCP_OK)
         return rc;
     MDB_val k = {(size_t)plen, prefix}, v;
@@ -384,7 +389,7 @@ static int form_read_logged(gw *g, hcpd_req *r, const char *pref, hcpd_monthly *
         size_t ndiv = 0;
         const hcp_division *divs = hcp_divisions(&ndiv);
         hcp_buf plain;
-        hcp_buf_init(&plain, 2 * HCP_RECORD_MAX);
+        hcp_buf_init(&plain, RP_ROW_MAX);
         for (size_t i = 0; rc == HCP_OK && i < ndiv; i++)
             if (strcmp(divs[i].prefecture, pref) == 0)
                 rc = form_county(g, txn, divs[i].code, f, &plain);

@@ -131,15 +131,14 @@ static bool step(fx *f, hcp_case *c, hcp_event *ev)
 /* One path of steps from case_open; marks each kind applied in seen. */
 static void path(fx *f, const char *id, bool dispute, bool seen[HCP_EV_COUNT_])
 {
-    static const int plain[] = {HCP_EV_VERIFY_START,  HCP_EV_NOTIFY_STAFF,  HCP_EV_VERIFY_CONCLUDE,
-                                HCP_EV_RECTIFY_ASSIGN, HCP_EV_RECTIFY_EXTEND, HCP_EV_RECTIFY_DONE,
-                                HCP_EV_OVERDUE,        HCP_EV_FEEDBACK,       HCP_EV_REVISIT,
-                                HCP_EV_CLOSE};
-    static const int disputed[] = {HCP_EV_VERIFY_START,   HCP_EV_NOTIFY_STAFF,
-                                   HCP_EV_VERIFY_CONCLUDE, HCP_EV_DISPUTE_FILE,
-                                   HCP_EV_DISPUTE_DECIDE,  HCP_EV_RECTIFY_ASSIGN,
-                                   HCP_EV_RECTIFY_DONE,    HCP_EV_FEEDBACK,
-                                   HCP_EV_REVISIT,         HCP_EV_CLOSE};
+    static const int plain[] = {
+        HCP_EV_VERIFY_START,   HCP_EV_NOTIFY_STAFF, HCP_EV_VERIFY_CONCLUDE, HCP_EV_RECTIFY_ASSIGN,
+        HCP_EV_RECTIFY_EXTEND, HCP_EV_RECTIFY_DONE, HCP_EV_OVERDUE,         HCP_EV_FEEDBACK,
+        HCP_EV_REVISIT,        HCP_EV_CLOSE};
+    static const int disputed[] = {
+        HCP_EV_VERIFY_START,   HCP_EV_NOTIFY_STAFF,   HCP_EV_VERIFY_CONCLUDE, HCP_EV_DISPUTE_FILE,
+        HCP_EV_DISPUTE_DECIDE, HCP_EV_RECTIFY_ASSIGN, HCP_EV_RECTIFY_DONE,    HCP_EV_FEEDBACK,
+        HCP_EV_REVISIT,        HCP_EV_CLOSE};
     const int *steps = dispute ? disputed : plain;
     size_t n = dispute ? sizeof(disputed) / sizeof(disputed[0]) : sizeof(plain) / sizeof(plain[0]);
     hcp_case c;
@@ -173,9 +172,9 @@ static void test_row_after_every_step(void **state)
     bool seen[HCP_EV_COUNT_] = {false};
     path(&f, "630102-20260213-0001", false, seen);
     path(&f, "630102-20260213-0002", true, seen);
-    static const int want[] = {HCP_EV_CASE_OPEN,      HCP_EV_VERIFY_START,  HCP_EV_NOTIFY_STAFF,
-                               HCP_EV_VERIFY_CONCLUDE, HCP_EV_DISPUTE_FILE,  HCP_EV_DISPUTE_DECIDE,
-                               HCP_EV_RECTIFY_ASSIGN,  HCP_EV_RECTIFY_DONE,  HCP_EV_FEEDBACK,
+    static const int want[] = {HCP_EV_CASE_OPEN,       HCP_EV_VERIFY_START, HCP_EV_NOTIFY_STAFF,
+                               HCP_EV_VERIFY_CONCLUDE, HCP_EV_DISPUTE_FILE, HCP_EV_DISPUTE_DECIDE,
+                               HCP_EV_RECTIFY_ASSIGN,  HCP_EV_RECTIFY_DONE, HCP_EV_FEEDBACK,
                                HCP_EV_REVISIT,         HCP_EV_CLOSE};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         if (!seen[want[i]])
@@ -185,8 +184,7 @@ static void test_row_after_every_step(void **state)
     /* a row under another case's id does not unseal */
     hcp_buf b;
     hcp_buf_init(&b, 1 << 20);
-    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0002", &b),
-                     HCP_ECRYPTO);
+    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0002", &b), HCP_ECRYPTO);
     hcp_buf_free(&b);
     fx_close(&f, false);
 }
@@ -201,7 +199,7 @@ static void test_rows_rebuilt_at_open(void **state)
     path(&f, "630102-20260213-0001", true, seen);
     MDB_txn *txn; /* drop the rows, as in a store from before them */
     assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_drop(txn, f.s.rp_rows, 0), 0);
+    assert_int_equal(mdb_drop(txn, f.s.rp_form, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     hcp_buf b;
     hcp_buf_init(&b, 1 << 20);

@@ -142,12 +142,12 @@ static void test_csv_json_xlsx(void **state)
 static void test_json_stream_same_bytes(void **state)
 {
     (void)state;
-    static const char *const odd[] = {
-        "引号\"与\\反斜杠/斜杠", "换行\n回车\r制表\t\x01\x1f", "", "ascii only, plain",
-        "\xF0\x9F\x98\x80 emoji 与 \xE2\x80\xA8 分隔符"};
+    static const char *const odd[] = {"引号\"与\\反斜杠/斜杠", "换行\n回车\r制表\t\x01\x1f", "",
+                                      "ascii only, plain",
+                                      "\xF0\x9F\x98\x80 emoji 与 \xE2\x80\xA8 分隔符"};
     hcpd_monthly m;
-    assert_int_equal(hcpd_monthly_init(&m, 2026, 11, "630100", "西宁\"市\\", 1795744980,
-                                       "sup\"/x", "+86 (0971)", true),
+    assert_int_equal(hcpd_monthly_init(&m, 2026, 11, "630100", "西宁\"市\\", 1795744980, "sup\"/x",
+                                       "+86 (0971)", true),
                      HCP_OK);
     char *long_text = malloc(20000);
     assert_non_null(long_text);
@@ -223,10 +223,8 @@ static void test_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_use),
-        cmocka_unit_test(test_rows),
-        cmocka_unit_test(test_csv_json_xlsx),
-        cmocka_unit_test(test_json_stream_same_bytes),
+        cmocka_unit_test(test_use),           cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_csv_json_xlsx), cmocka_unit_test(test_json_stream_same_bytes),
         cmocka_unit_test(test_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
