@@ -115,7 +115,8 @@ static void check_row(fx *f, const hcp_case *c)
 static bool step(fx *f, hcp_case *c, hcp_event *ev)
 {
     hcp_refusal why = {0};
-    strcpy(ev->case_id, c->id[0] ? c->id : ev->case_id);
+    if (c->id[0] != '\0') /* a step of the case opened before */
+        memcpy(ev->case_id, c->id, sizeof(ev->case_id));
     int rr = hcp_rules_apply(c, ev, f->cal, ev->recorded_at, &why);
     hcp_event_clear(ev);
     if (rr != HCP_OK)
