@@ -224,13 +224,21 @@ static void sb_json(sb *b, const char *s, size_t n)
  * anything again (hcpd_monthly_json_stream). False on failure. */
 static bool row_encoded(sb *b, const char *id)
 {
+    sb e; /* the encodings, apart: their source must not move while read */
+    memset(&e, 0, sizeof(e));
     size_t at = 0;
-    for (int k = 0; !b->failed && k < HCPD_MONTHLY_COLS - 1; k++) {
+    for (int k = 0; !b->failed && !e.failed && k < HCPD_MONTHLY_COLS - 1; k++) {
         size_t n = strlen(b->p + at);
-        sb_json(b, b->p + at, n);
+        sb_json(&e, b->p + at, n);
         at += n + 1;
     }
-    sb_json(b, id, strlen(id));
+    sb_json(&e, id, strlen(id));
+    if (e.failed)
+        b->failed = true;
+    else
+        sb_mem(b, e.p, e.len);
+    b->cell = b->len;
+    free(e.p);
     return !b->failed;
 }
 
@@ -431,6 +439,39 @@ json_t *hcpd_monthly_json(const hcpd_monthly *m)
                      "personal", m->personal, "columns", cols, "rows", rows, "note", form_note);
 }
 
+/* Append row r, number no, as the JSON object jansson would write for it
+ * (JSON_COMPACT): key[] the encoded column names, kid the encoded
+ * "case_id"; a comma before it unless it is the first. */
+static int json_row(hcp_buf *out, const char *const *key, const char *kid,
+                    const hcpd_monthly_row *r, size_t no)
+{
+    char num[32];
+    int nl = snprintf(num, sizeof(num), ":%zu", no); /* as jansson writes an integer */
+    int rc = hcp_buf_append(out, no > 1 ? ",{" : "{", no > 1 ? 2 : 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, key[0], strlen(key[0]));
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, num, (size_t)nl);
+    for (int k = 1; rc == HCP_OK && k < HCPD_MONTHLY_COLS; k++) {
+        rc = hcp_buf_append(out, ",", 1);
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, key[k], strlen(key[k]));
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, ":", 1);
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, r->json[k - 1], strlen(r->json[k - 1]));
+    }
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, ",", 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, kid, strlen(kid));
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, ":", 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, r->json_id, strlen(r->json_id));
+    return rc == HCP_OK ? hcp_buf_append(out, "}", 1) : rc;
+}
+
 /*
  * The same bytes as json_dumps(hcpd_monthly_json(m), JSON_COMPACT), written
  * row by row: a whole tree of a large month (ten objects a row) cost more
@@ -475,35 +516,8 @@ int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out)
         rc = hcp_buf_append(out, hs, strlen(hs) - 1);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, ",\"rows\":[", 9);
-    for (size_t i = 0; rc == HCP_OK && i < m->n; i++) {
-        const hcpd_monthly_row *r = &m->rows[i];
-        char no[32];
-        int nl = snprintf(no, sizeof(no), ":%zu", i + 1); /* as jansson writes an integer */
-        rc = hcp_buf_append(out, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
-        if (rc == HCP_OK)
-            rc = hcp_buf_append(out, key[0], strlen(key[0]));
-        if (rc == HCP_OK)
-            rc = hcp_buf_append(out, no, (size_t)nl);
-        for (int k = 1; rc == HCP_OK && k < HCPD_MONTHLY_COLS; k++) {
-            rc = hcp_buf_append(out, ",", 1);
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(out, key[k], strlen(key[k]));
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(out, ":", 1);
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(out, r->json[k - 1], strlen(r->json[k - 1]));
-        }
-        if (rc == HCP_OK)
-            rc = hcp_buf_append(out, ",", 1);
-        if (rc == HCP_OK)
-            rc = hcp_buf_append(out, kid, strlen(kid));
-        if (rc == HCP_OK)
-            rc = hcp_buf_append(out, ":", 1);
-        if (rc == HCP_OK)
-            rc = hcp_buf_append(out, r->json_id, strlen(r->json_id));
-        if (rc == HCP_OK)
-            rc = hcp_buf_append(out, "}", 1);
-    }
+    for (size_t i = 0; rc == HCP_OK && i < m->n; i++)
+        rc = json_row(out, (const char *const *)key, kid, &m->rows[i], i + 1);
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, "],\"note\":", 9);
     if (rc == HCP_OK)
