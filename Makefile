@@ -49,10 +49,10 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The system tests also drive headless Chromium, an npm feed checker and
-# Go's transparency-log verifier: their packages are installed here, before
-# ctest's timeouts start.
+# Go's transparency-log verifier, nginx and promtool (the metrics test):
+# their packages are installed here, before ctest's timeouts start.
 check: build
-	@bash scripts/deps.sh browser node go
+	@bash scripts/deps.sh browser node go web metrics
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test: style check test-asan check-tsan
@@ -70,11 +70,11 @@ test-asan: deps
 	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
 	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl|http_limits|repl_hostile|accounts|freetext_privacy|case_numbers|rules_hold|directives|gateway_checks|calendar_fed|calendar_restore|case_number_gaps|tlog|tlog_rebuild|monthly|contacts)$$'
+	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl|http_limits|repl_hostile|accounts|freetext_privacy|case_numbers|rules_hold|directives|gateway_checks|calendar_fed|calendar_restore|case_number_gaps|tlog|tlog_rebuild|monthly|contacts|feed|publish|metrics|stats)$$'
 
 # The daemons' API and replication tests built with ThreadSanitizer: a race
 # makes the daemon exit 66 at its stop, which every test checks.
-TSAN_TESTS ?= ^(test_node_api|test_node_ops|test_node_privacy|repl|repl_hostile|accounts|freetext_privacy|directives|contacts)$$
+TSAN_TESTS ?= ^(test_node_api|test_node_ops|test_node_privacy|repl|repl_hostile|accounts|freetext_privacy|directives|contacts|metrics)$$
 check-tsan: deps
 	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHCP_WERROR=ON -DHCP_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
@@ -103,7 +103,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)
 
 bench: deps
-	@bash scripts/deps.sh bench
+	@bash scripts/deps.sh bench web
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DHCP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bash bench/run.sh $(BUILD)

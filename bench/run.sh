@@ -25,6 +25,12 @@
 #        HCP_BENCH_TLOG_N case events with the log on and off, and checkpoint
 #        latency; added under "tlog" (docs/bench.md "Transparency log (issue
 #        #14)"); HCP_BENCH_TLOG_SKIP=1 skips it
+#   then bench/publish_bench.py: static publishing (issue #14) — publish of
+#        HCP_BENCH_PUB_N cases, nginx against the gateway on the same URLs;
+#        added under "publish" (docs/bench.md "Static publishing (issue #14)")
+#   then bench/stats_bench.py: the province's figures (issue #12) — routes on
+#        a store holding 1,000,000 cases, catch-up with counters on vs off;
+#        added under "stats" (docs/bench.md "Province figures (issue #12)")
 #   then bench/form_bench.py: the monthly form (issue #12) — a gateway
 #        holding HCP_BENCH_FORM_N (1,000,000) cases, the form of the largest
 #        prefecture-month as json, csv, xlsx; added under "form" (docs/bench.md
@@ -49,7 +55,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
 RAW=$BUILD/bench/bench_lmdb_raw
-REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet"
+REPL_BINS="$BUILD/gateway/hcp-gateway $BUILD/certs/hcp-certs $BUILD/bench/bench_gw_apply_raw $BUILD/bench/bench_nng_raw $BUILD/bench/bench_fleet $BUILD/bench/bench_stats_fill"
 OUT=$BUILD/bench
 WORK=$OUT/work
 DUR=${BENCH_DURATION:-10}
@@ -202,6 +208,24 @@ if [ "${HCP_BENCH_TLOG_SKIP:-0}" != 1 ]; then
     echo "bench: transparency log (bench/tlog_bench.py)"
     python3 "$HERE/tlog_bench.py" "$BUILD" "$OUT"
 fi
+
+# Static publishing (issue #14): `hcp-gateway publish` of HCP_BENCH_PUB_N cases,
+# then nginx serving the published files beside the gateway serving the same
+# URLs (a feed page, a tile, random pages); adds "publish" to results.json
+# (docs/bench.md "Static publishing (issue #14)"). HCP_BENCH_PUB_SKIP=1 skips it.
+if [ "${HCP_BENCH_PUB_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: static publishing (bench/publish_bench.py)"
+    python3 "$HERE/publish_bench.py" "$BUILD" "$OUT"
+fi
+
+# Province figures (issue #12): a gateway store holding the figures of
+# HCP_BENCH_STATS_N (1,000,000) cases; every /v1/stats route and
+# /feed/stats.json, p50/p99; catch-up with the counters on and off; adds
+# "stats" to results.json (docs/bench.md "Province figures (issue #12)").
+echo
+echo "bench: province figures (bench/stats_bench.py)"
+python3 "$HERE/stats_bench.py" "$BUILD" "$OUT"
 
 # The monthly form (issue #12): a gateway store of HCP_BENCH_FORM_N cases
 # made by bench_form_fill, the largest prefecture-month's form downloaded as

@@ -79,6 +79,16 @@ HCP_NODISCARD int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out);
  * thread with the loop not running; safe on NULL. */
 void hcpd_http_stop(hcpd_http *h);
 
+/* The connection figures of the server that received r, for /metrics,
+ * from any thread while r is not yet answered: connections open under the
+ * cap, the cap, and connections answered 503 overloaded at the cap since
+ * the start. Zeros for NULL. */
+typedef struct hcpd_http_conns {
+    int open, max;
+    uint64_t overloaded;
+} hcpd_http_conns;
+hcpd_http_conns hcpd_req_conn_stats(const hcpd_req *r);
+
 const char *hcpd_req_method(const hcpd_req *r);
 /* The path without the query string (not percent-decoded). */
 const char *hcpd_req_path(const hcpd_req *r);

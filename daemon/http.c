@@ -102,6 +102,9 @@ struct hcpd_http {
     int nconns;    /* open connections under the cap */
     int noverflow; /* connections being refused beyond it */
     conn *all;     /* every connection (for the final close) */
+    /* copies for hcpd_http_conn_stats on other threads (written here only) */
+    atomic_int conns_pub;
+    atomic_ullong overloaded_pub;
     struct {
         conn *head, *tail;
     } lists[3];                   /* L_IDLE and L_HEAD: eviction candidates, oldest first */
@@ -1157,6 +1160,7 @@ static void conn_close(conn *c)
         c->h->noverflow--;
     } else {
         c->h->nconns--;
+        atomic_store(&c->h->conns_pub, c->h->nconns);
     }
     c->reading = false;
     uv_close((uv_handle_t *)&c->tcp, on_close);
@@ -1495,8 +1499,10 @@ static void on_connection(uv_stream_t *srv, int status)
     c->overflow = full;
     if (full) {
         h->noverflow++;
+        atomic_fetch_add(&h->overloaded_pub, 1);
     } else {
         h->nconns++;
+        atomic_store(&h->conns_pub, h->nconns);
     }
     if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0 || (full && h->noverflow > HTTP_OVERFLOW_MAX)) {
         conn_close(c);
@@ -1936,4 +1942,20 @@ void hcpd_http_stop(hcpd_http *h)
     h->thread_up = false;
     http_free(h);
     hcpd_log("info", "http.stopped", "ms=%llu", (unsigned long long)(http_now_ms() - t0));
+}
+
+/* /metrics shows the connections against their cap: the copies the server
+ * thread keeps for other threads, read without its lock. Through the
+ * request, not the daemon's pointer to the server: a worker may run before
+ * hcpd_http_start has handed that pointer out. */
+hcpd_http_conns hcpd_req_conn_stats(const hcpd_req *r)
+{
+    hcpd_http_conns s = {0, 0, 0};
+    hcpd_http *h = r != NULL ? r->h : NULL;
+    if (h != NULL) {
+        s.open = atomic_load(&h->conns_pub);
+        s.max = h->max_conns; /* set before the server thread starts, never after */
+        s.overloaded = atomic_load(&h->overloaded_pub);
+    }
+    return s;
 }

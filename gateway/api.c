@@ -14,10 +14,12 @@
 #include "division.h"
 #include "gwfeed.h"
 #include "gwstore.h"
+#include "metrics.h"
 #include "plog.h"
 #include "report.h"
 #include "json.h"
 #include "rules.h"
+#include "stats.h"
 #include "record.h"
 #include "tlog.h"
 #include "www.h"
@@ -296,6 +298,27 @@ static void summary_work(void *arg, hcpd_req *r)
     gw_checks_summary_route(arg, r);
 }
 
+/* The province's figures (stats.h): ranges of counters, on the pool. */
+static void stats_staff_work(void *arg, hcpd_req *r)
+{
+    gw_stats_staff_route(arg, r);
+}
+
+static void stats_units_work(void *arg, hcpd_req *r)
+{
+    gw_stats_units_route(arg, r);
+}
+
+static void stats_hotspots_work(void *arg, hcpd_req *r)
+{
+    gw_stats_hotspots_route(arg, r);
+}
+
+static void stats_feed_work(void *arg, hcpd_req *r)
+{
+    gw_stats_feed_route(arg, r);
+}
+
 /* Run fn(g, r) on the worker pool, or here if that is refused. */
 static void offload(gw *g, hcpd_req *r, void (*fn)(void *, hcpd_req *))
 {
@@ -313,6 +336,7 @@ static void handle(void *arg, hcpd_req *r)
     gw *g = arg;
     const char *m = hcpd_req_method(r), *p = hcpd_req_path(r);
     bool get = is(m, "GET") || is(m, "HEAD");
+    gw_metrics_http_request(p); /* metrics.h */
     if (is(p, "/healthz"))
         get ? hcpd_req_reply_json(r, 200,
                                   json_pack("{ss,ss}", "status", "ok", "version", hcpd_version()))
@@ -329,8 +353,18 @@ static void handle(void *arg, hcpd_req *r)
         get ? offload(g, r, summary_work) : not_allowed(r);
     else if (gw_report_is_route(p)) /* the monthly form, the register: report.c */
         offload(g, r, gw_report_route);
+    else if (is(p, "/v1/stats/staff")) /* the province's figures: stats.c */
+        get ? offload(g, r, stats_staff_work) : not_allowed(r);
+    else if (is(p, "/v1/stats/units"))
+        get ? offload(g, r, stats_units_work) : not_allowed(r);
+    else if (is(p, "/v1/stats/hotspots"))
+        get ? offload(g, r, stats_hotspots_work) : not_allowed(r);
+    else if (is(p, "/feed/stats.json")) /* public figures, no personal data */
+        get ? offload(g, r, stats_feed_work) : not_allowed(r);
     else if (is(p, "/v1/directives")) /* the province log: plog_api.c */
         offload(g, r, gw_plog_route);
+    else if (is(p, "/metrics")) /* Prometheus: metrics.c */
+        get ? offload(g, r, gw_metrics_route) : not_allowed(r);
     else if (is(p, "/v1/access-log"))
         get ? offload(g, r, get_access_log_work) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */
@@ -345,7 +379,7 @@ static bool is_public(const char *method, const char *path)
 {
     (void)method;
     return is(path, "/healthz") || is(path, "/") || is(path, "/index.html") ||
-           gw_feed_is_route(path) || gw_tlog_is_route(path);
+           is(path, "/feed/stats.json") || gw_feed_is_route(path) || gw_tlog_is_route(path);
 }
 
 /* Public: the routes above and every file of the page (www.c). */

@@ -17,6 +17,7 @@
 #include "be.h"
 #include "record.h"
 #include "rules.h"
+#include "stats.h"
 
 #define WATCH_MS 1000
 
@@ -127,10 +128,13 @@ static int recount_one(gw_store *s, MDB_txn *txn, const char *id, const hcp_cal 
     hcp_case c;
     int rc = gws_case_get(s, txn, id, true, &c);
     bool changed = false, open = rc == HCP_OK && hcp_case_deadlines_open(&c);
+    hcp_case before = c; /* its scalars, for the figures (stats.h); pointers shared, not freed */
     if (open)
         rc = hcp_calver_recount(&c, cal, &changed);
     if (rc == HCP_OK && changed)
         rc = gws_case_put(s, txn, &c);
+    if (rc == HCP_OK && changed) /* moved deadlines move the figures' deadline facts */
+        rc = gw_stats_case(s, txn, &before, &c);
     if (rc == HCP_OK && (changed || all_feed)) { /* same key: last_at does not move */
         rc = gws_feed_update(s, txn, c.last_at, &c, now);
         r->feed += rc == HCP_OK;

@@ -25,6 +25,7 @@
 #include "division.h"
 #include "gwstore.h"
 #include "json.h"
+#include "stats.h"
 
 const char *const gw_finding_names[GW_FIND_COUNT_] = {
     NULL, "backdated", "overdue_unmarked", "deadline_mismatch", "self_decided", "case_number_gap"};
@@ -749,19 +750,30 @@ void gw_checks_summary_route(gw *g, hcpd_req *r)
     json_t *rows = json_array();
     MDB_txn *txn;
     int rc = rows != NULL ? gws_read_begin(g->store, &txn) : HCP_ENOMEM;
+    json_t *body = NULL;
+    hcp_time now = (hcp_time)time(NULL);
     if (rc == HCP_OK) {
         rc = summary_scan(g->store, txn, &q, rows, &sum);
+        if (rc == HCP_OK)
+            body = json_pack("{s{so,so,so,so},so,so,so,so}", "scope", "county",
+                             str_or_null(q.county), "prefecture", str_or_null(q.prefecture), "from",
+                             date_or_null(q.from), "to", date_or_null(q.to), "generated_at",
+                             hcp_json_time(now), "cases", cases_json(&sum), "findings",
+                             gw_checks_findings_json(&sum), "counties", rows);
+        else
+            json_decref(rows);
+        rows = NULL;
+        /* the province's figures beside the findings, same scope (stats.h) */
+        if (rc == HCP_OK && body != NULL)
+            rc = gw_stats_summary_merge(g->store, txn, q.county, q.prefecture, q.from, q.to, now,
+                                        body);
         gws_read_end(g->store, txn);
-    }
-    json_t *body = NULL;
-    if (rc == HCP_OK)
-        body = json_pack("{s{so,so,so,so},so,so,so,so}", "scope", "county", str_or_null(q.county),
-                         "prefecture", str_or_null(q.prefecture), "from", date_or_null(q.from),
-                         "to", date_or_null(q.to), "generated_at",
-                         hcp_json_time((hcp_time)time(NULL)), "cases", cases_json(&sum), "findings",
-                         gw_checks_findings_json(&sum), "counties", rows);
-    else
+    } else
         json_decref(rows);
+    if (rc != HCP_OK) {
+        json_decref(body);
+        body = NULL;
+    }
     if (rc != HCP_OK)
         hcpd_req_reply_error(r, 500, "storage_error", hcp_strerror(rc));
     else if (body == NULL)

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "feed_cache.h"
 #include "feed_entry.h"
 #include "feed_query.h"
@@ -104,38 +106,70 @@ static bool feed_match(const gw_feed_q *q, const MDB_val *k, const MDB_val *v, f
     return true;
 }
 
-/* The single entry of q->id, if it passes the filters. */
-static int scan_one(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, feed_emit fn,
+/* One case of a service_request_id list, found: its feed key and value. */
+typedef struct id_hit {
+    uint8_t key[GWS_FEED_KEY_MAX];
+    size_t key_len;
+    MDB_val v; /* borrowed from the transaction */
+} id_hit;
+
+/* Newest update first: the feed's own order, the keys compared backwards. */
+static int hit_cmp(const void *a, const void *b)
+{
+    const id_hit *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(y->key, x->key, n);
+    return c != 0 ? c : (y->key_len > x->key_len) - (y->key_len < x->key_len);
+}
+
+/* The entries of q's service_request_id list (GeoReport v2 allows a comma
+ * list) that pass the other filters, newest update first, paged. */
+static int scan_ids(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, feed_emit fn,
                     void *arg)
 {
-    hcp_case c;
-    int rc = gws_case_get(s, txn, q->id, false, &c);
-    hcp_time at = hcp_case_updated_at(&c);
-    hcp_case_clear(&c);
-    if (rc == HCP_ENOTFOUND)
-        return HCP_OK;
+    id_hit hits[GW_FEED_LIST_MAX];
+    size_t nhits = 0;
+    int rc = HCP_OK;
+    for (size_t i = 0; rc == HCP_OK && i < q->nids; i++) {
+        hcp_case c;
+        rc = gws_case_get(s, txn, q->ids[i], false, &c);
+        hcp_time at = hcp_case_updated_at(&c);
+        hcp_case_clear(&c);
+        if (rc == HCP_OK)
+            rc = gws_feed_get(s, txn, q->ids[i], at, &hits[nhits].v);
+        if (rc == HCP_ENOTFOUND) { /* no such case, or not in the feed */
+            rc = HCP_OK;
+            continue;
+        }
+        if (rc == HCP_OK)
+            hits[nhits].key_len = gws_feed_key(hits[nhits].key, at, q->ids[i]);
+        nhits += rc == HCP_OK;
+    }
     if (rc != HCP_OK)
         return rc;
-    MDB_val v;
-    rc = gws_feed_get(s, txn, q->id, at, &v);
-    if (rc == HCP_ENOTFOUND || q->page > 1)
-        return HCP_OK;
-    if (rc != HCP_OK)
-        return rc;
-    uint8_t kb[GWS_FEED_KEY_MAX];
-    MDB_val k = {gws_feed_key(kb, at, q->id), kb};
-    feed_ent e;
-    if (feed_match(q, &k, &v, st, &e) && !(q->has_after && e.updated <= q->after))
-        return fn(arg, &e);
-    return HCP_OK;
+    qsort(hits, nhits, sizeof(hits[0]), hit_cmp);
+    uint64_t skip = (uint64_t)(q->page - 1) * q->size, shown = 0;
+    for (size_t i = 0; rc == HCP_OK && i < nhits && shown < q->size; i++) {
+        MDB_val k = {hits[i].key_len, hits[i].key};
+        feed_ent e;
+        if (!feed_match(q, &k, &hits[i].v, st, &e) || (q->has_after && e.updated <= q->after))
+            continue;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        rc = fn(arg, &e);
+        shown++;
+    }
+    return rc;
 }
 
 /* Newest update first: hand the entries of q's page to fn. */
 static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, feed_emit fn,
                 void *arg)
 {
-    if (q->id[0])
-        return scan_one(s, txn, q, st, fn, arg);
+    if (q->nids > 0)
+        return scan_ids(s, txn, q, st, fn, arg);
     MDB_cursor *cur;
     int rc = gws_err(mdb_cursor_open(txn, s->feed, &cur));
     if (rc != HCP_OK)
@@ -211,13 +245,11 @@ static int atom_head(hcp_buf *b, hcp_time updated)
     return rc == HCP_OK ? put_s(b, head) : rc;
 }
 
-/* Render q's page into out (a read transaction of its own). */
-static int render(gw_store *s, const gw_feed_q *q, hcp_time mtime, feed_stat *st, hcp_buf *out)
+/* Render q's page into out, in txn (a read transaction). */
+static int render_txn(gw_store *s, MDB_txn *txn, const gw_feed_q *q, hcp_time mtime, feed_stat *st,
+                      hcp_buf *out)
 {
-    MDB_txn *txn;
-    int rc = gws_read_begin(s, &txn);
-    if (rc != HCP_OK)
-        return rc;
+    int rc;
     json_page jp = {out, 0};
     if (q->atom) {
         rc = atom_head(out, mtime);
@@ -232,8 +264,137 @@ static int render(gw_store *s, const gw_feed_q *q, hcp_time mtime, feed_stat *st
         if (rc == HCP_OK)
             rc = put_s(out, "]");
     }
+    return rc;
+}
+
+/* Render q's page into out (a read transaction of its own). */
+static int render(gw_store *s, const gw_feed_q *q, hcp_time mtime, feed_stat *st, hcp_buf *out)
+{
+    MDB_txn *txn;
+    int rc = gws_read_begin(s, &txn);
+    if (rc != HCP_OK)
+        return rc;
+    rc = render_txn(s, txn, q, mtime, st, out);
     gws_read_end(s, txn);
     return rc;
+}
+
+int gw_feed_render(gw_store *s, MDB_txn *txn, const gw_feed_q *q, hcp_time now, hcp_time mtime,
+                   hcp_buf *out)
+{
+    if (s == NULL || txn == NULL || q == NULL || out == NULL)
+        return HCP_EINVAL;
+    feed_stat st = {now, 0, 0};
+    return render_txn(s, txn, q, mtime, &st, out);
+}
+
+/* ---- the service list (GET /feed/services.json) ---- */
+
+/* Note the entry's service item in services (code -> GeoReport service):
+ * the first entry seen of a code (the newest) names it. */
+static int service_note(json_t *services, const char *json, size_t len)
+{
+    json_t *o = json_loadb(json, len, 0, NULL);
+    const char *code = json_string_value(json_object_get(o, "service_code"));
+    int rc = HCP_OK;
+    if (code != NULL && code[0] != '\0' && json_object_get(services, code) == NULL) {
+        json_t *name = json_object_get(o, "service_name");
+        json_t *svc = json_pack("{ss sO so sb ss so so}", "service_code", code, "service_name",
+                                json_is_string(name) ? name : json_null(), "description",
+                                json_null(), "metadata", false, "type", "realtime", "keywords",
+                                json_null(), "group", json_null());
+        if (svc == NULL || json_object_set_new(services, code, svc) != 0)
+            rc = HCP_ENOMEM;
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* Ascending strcmp of two C strings' addresses (qsort). */
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The services of map (code -> service) as a JSON array by code into out. */
+static int services_dump(json_t *map, hcp_buf *out)
+{
+    size_t n = json_object_size(map), k = 0;
+    const char **codes = calloc(n + 1, sizeof(*codes));
+    json_t *arr = json_array();
+    int rc = codes != NULL && arr != NULL ? HCP_OK : HCP_ENOMEM;
+    const char *code;
+    json_t *v;
+    json_object_foreach(map, code, v)
+    {
+        if (codes != NULL && k < n)
+            codes[k++] = code;
+    }
+    if (rc == HCP_OK)
+        qsort(codes, k, sizeof(*codes), str_cmp);
+    for (size_t i = 0; rc == HCP_OK && i < k; i++)
+        if (json_array_append(arr, json_object_get(map, codes[i])) != 0)
+            rc = HCP_ENOMEM;
+    char *text = rc == HCP_OK ? json_dumps(arr, JSON_COMPACT) : NULL;
+    if (rc == HCP_OK && text == NULL)
+        rc = HCP_ENOMEM;
+    if (rc == HCP_OK)
+        rc = put_s(out, text);
+    free(text);
+    free(codes);
+    json_decref(arr);
+    return rc;
+}
+
+int gw_feed_services(gw_store *s, MDB_txn *txn, hcp_buf *out)
+{
+    if (s == NULL || txn == NULL || out == NULL)
+        return HCP_EINVAL;
+    json_t *map = json_object();
+    MDB_cursor *cur = NULL;
+    int rc = map != NULL ? gws_err(mdb_cursor_open(txn, s->feed, &cur)) : HCP_ENOMEM;
+    MDB_val k, v;
+    int mrc = rc == HCP_OK ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
+    for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        gw_feed_meta m;
+        if (gw_feed_value_parse(v.mv_data, v.mv_size, &m) == HCP_OK)
+            rc = service_note(map, m.json, m.json_len);
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    if (rc == HCP_OK)
+        rc = services_dump(map, out);
+    json_decref(map);
+    return rc;
+}
+
+/* The service list from the cache or built now; *out has a reference. */
+static int services_get(gw *g, gw_feed_page **out)
+{
+    static const char key[] = "services";
+    hcp_time now = (hcp_time)time(NULL), mtime;
+    uint64_t version = gw_feed_cache_version(g->feed_cache, &mtime);
+    if ((*out = gw_feed_cache_get(g->feed_cache, key, version, now)) != NULL)
+        return HCP_OK;
+    hcp_buf body;
+    hcp_buf_init(&body, FEED_BODY_MAX);
+    MDB_txn *txn;
+    int rc = gws_read_begin(g->store, &txn);
+    if (rc == HCP_OK) {
+        rc = gw_feed_services(g->store, txn, &body);
+        gws_read_end(g->store, txn);
+    }
+    gw_feed_page *p = NULL;
+    if (rc == HCP_OK && (p = gw_feed_page_new(body.data, body.len, mtime)) == NULL)
+        rc = HCP_ENOMEM;
+    hcp_buf_free(&body);
+    if (rc != HCP_OK)
+        return rc;
+    gw_feed_cache_put(g->feed_cache, key, version, 0, p);
+    *out = p;
+    return HCP_OK;
 }
 
 /* ---- pages ---- */
@@ -333,7 +494,8 @@ static bool not_modified(hcpd_req *r, const gw_feed_page *b)
 bool gw_feed_is_route(const char *path)
 {
     return path != NULL &&
-           (strcmp(path, "/feed/requests.json") == 0 || strcmp(path, "/feed/atom.xml") == 0);
+           (strcmp(path, "/feed/requests.json") == 0 || strcmp(path, "/feed/atom.xml") == 0 ||
+            strcmp(path, "/feed/services.json") == 0);
 }
 
 /* Answer r with page b (200, or 304 when the client's copy is current)
@@ -355,17 +517,18 @@ static void feed_send(hcpd_req *r, const gw_feed_q *q, gw_feed_page *b)
 /* A page to render off the server thread: the query, copied. */
 typedef struct feed_job {
     gw *g;
+    bool services; /* GET /feed/services.json: no query */
     gw_feed_q q;
 } feed_job;
 
 /* Render (or find, if another request rendered it meanwhile) and answer
- * the job's page; on a worker thread, or inline when offloading was
- * refused. Frees the job. */
+ * the job's page, or the service list when the job has no query; on a
+ * worker thread, or inline when offloading was refused. Frees the job. */
 static void feed_work(void *arg, hcpd_req *r)
 {
     feed_job *j = arg;
     gw_feed_page *b = NULL;
-    int rc = page_get(j->g, &j->q, &b);
+    int rc = j->services ? services_get(j->g, &b) : page_get(j->g, &j->q, &b);
     if (rc != HCP_OK) {
         gw_log("warn", "feed.render_failed", "err=\"%s\"", hcp_strerror(rc));
         hcpd_req_reply_error(r, rc == HCP_ENOMEM ? 503 : 500, "storage_error", hcp_strerror(rc));
@@ -381,8 +544,12 @@ static void feed_work(void *arg, hcpd_req *r)
 void gw_feed_handle(gw *g, hcpd_req *r)
 {
     bool atom = strcmp(hcpd_req_path(r), "/feed/atom.xml") == 0;
+    bool services = strcmp(hcpd_req_path(r), "/feed/services.json") == 0;
     gw_feed_q q;
-    if (!parse_query(r, atom, &q))
+    memset(&q, 0, sizeof(q));
+    if (services)
+        snprintf(q.key, sizeof(q.key), "services"); /* the service list takes no query */
+    else if (!parse_query(r, atom, &q))
         return;
     /* the cheap look-up, done here on the server thread */
     gw_feed_page *b = gw_feed_cache_get(
@@ -397,6 +564,7 @@ void gw_feed_handle(gw *g, hcpd_req *r)
         return;
     }
     j->g = g;
+    j->services = services;
     j->q = q;
     if (hcpd_req_offload(r, feed_work, j) != HCP_OK)
         feed_work(j, r); /* not on the server thread: render here */

@@ -131,6 +131,32 @@ static bool is_closed(const hcp_case *c)
     return c->status == HCP_ST_RESOLVED || c->status == HCP_ST_CLOSED;
 }
 
+/* The GeoReport v2 members hcp has no value for, always present as null
+ * so that an Open311 client finds every member it knows. */
+static const char *const geo_nulls[] = {
+    "service_notice", "address", "address_id", "zipcode", "lat", "long", "media_url"};
+
+/* Add GeoReport v2's "description" (desc, stolen: the masked content) and
+ * the members of geo_nulls to entry o (stolen); the entry, or NULL when
+ * either is NULL or memory ran out (both freed). */
+static json_t *geo_fields(json_t *o, json_t *desc)
+{
+    if (o == NULL || desc == NULL) {
+        json_decref(o);
+        json_decref(desc);
+        return NULL;
+    }
+    /* json_object_set_new takes its value even when it fails */
+    bool ok = json_object_set_new(o, "description", desc) == 0;
+    for (size_t i = 0; ok && i < sizeof(geo_nulls) / sizeof(geo_nulls[0]); i++)
+        ok = json_object_set_new(o, geo_nulls[i], json_null()) == 0;
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 json_t *gw_feed_entry_json(const hcp_case *c)
 {
     if (c == NULL)
@@ -140,7 +166,7 @@ json_t *gw_feed_entry_json(const hcp_case *c)
     const hcp_coded *agency = c->rectify_unit.name != NULL ? &c->rectify_unit : &c->in.unit;
     const hcp_division *d = hcp_division_find(c->county);
     /* "o" members are stolen by json_pack even when it fails: nothing leaks */
-    return json_pack(
+    json_t *o = json_pack(
         "{ss ss ss so so so so so so so so ss so so so so so so sb sb so}", "service_request_id",
         c->id, "status", is_closed(c) ? "closed" : "open", "status_notes",
         gw_feed_entry_status_note(c), "service_code", red(c->in.service_item.code, known, nk),
@@ -157,6 +183,7 @@ json_t *gw_feed_entry_json(const hcp_case *c)
         red(c->rectification_result, known, nk), "revisited", c->revisited_at != 0,
         "deadline_provisional", hcp_case_provisional(c), "deadline_note",
         hcp_case_provisional(c) ? json_string(GW_FEED_PROVISIONAL_NOTE) : json_null());
+    return geo_fields(o, red(c->in.content, known, nk));
 }
 
 int gw_feed_entry_value(const hcp_case *c, hcp_time now, hcp_buf *out)

@@ -42,10 +42,13 @@ typedef struct gw_feed_meta {
     size_t json_len;      /* >= 2: "{}" at least */
 } gw_feed_meta;
 
-/* The public entry of case c (borrowed): Open311 GeoReport v2 names plus
- * county, kind, channel, dimensions, outcome, rectification_result and
- * revisited; every free text redacted with c's personal data as known
- * strings; absent optional fields are JSON null. Without "deadline_met".
+/* The public entry of case c (borrowed): Open311 GeoReport v2 names
+ * (description: the complaint's content, masked) plus county, kind,
+ * channel, dimensions, outcome, rectification_result and revisited; every
+ * free text redacted with c's personal data as known strings; absent
+ * optional fields, and the GeoReport members hcp has no value for
+ * (service_notice, address, address_id, zipcode, lat, long, media_url),
+ * are JSON null. Without "deadline_met".
  * Returns a new reference (the caller json_decref()s it), or NULL when c
  * is NULL or memory ran out. */
 HCP_NODISCARD json_t *gw_feed_entry_json(const hcp_case *c);

@@ -2,17 +2,20 @@
  * feed_query.c — parsing and applying the feed routes' query
  * (feed_query.h).
  */
+#define _GNU_SOURCE /* memmem */
 #include "feed_query.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "division.h"
 
-const char *const gw_feed_query_keys[] = {"county",   "status",        "start_date",
-                                          "end_date", "updated_after", "service_request_id",
-                                          "page",     "page_size",     NULL};
+const char *const gw_feed_query_keys[] = {
+    "county",       "status", "start_date", "end_date", "updated_after", "service_request_id",
+    "service_code", "page",   "page_size",  NULL};
 
 /* Name the refused parameter; HCP_EINVAL for the caller to return. */
 static int bad(gw_feed_q_err *err, const char *param, const char *detail)
@@ -56,13 +59,72 @@ static int parse_county(const char *v, gw_feed_q *q, gw_feed_q_err *err)
     return HCP_OK;
 }
 
-/* status=open|closed. */
+/* The items of comma list v (GeoReport v2: "a,b,c"), each handed to
+ * fn(q, item, len); false when an item is empty, fn refuses one, or
+ * there are more than GW_FEED_LIST_MAX. */
+static bool list_each(const char *v, gw_feed_q *q, bool (*fn)(gw_feed_q *, const char *, size_t))
+{
+    size_t count = 0;
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || ++count > GW_FEED_LIST_MAX || !fn(q, p, n))
+            return false;
+        p += n;
+        if (*p == '\0')
+            return true;
+    }
+}
+
+/* One item of status: open or closed (both: any). */
+static bool status_item(gw_feed_q *q, const char *s, size_t n)
+{
+    int st = n == 4 && memcmp(s, "open", 4) == 0     ? GW_FEED_Q_OPEN
+             : n == 6 && memcmp(s, "closed", 6) == 0 ? GW_FEED_Q_CLOSED
+                                                     : -1;
+    if (st < 0)
+        return false;
+    q->status = q->status == GW_FEED_Q_ANY || q->status == st ? st : GW_FEED_Q_BOTH;
+    return true;
+}
+
+/* status=open|closed, or a comma list of them. */
 static int parse_status(const char *v, gw_feed_q *q, gw_feed_q_err *err)
 {
-    if (strcmp(v, "open") != 0 && strcmp(v, "closed") != 0)
-        return bad(err, "status", "expected open or closed");
-    q->status = v[0] == 'o' ? GW_FEED_Q_OPEN : GW_FEED_Q_CLOSED;
+    if (!list_each(v, q, status_item))
+        return bad(err, "status", "expected open or closed (or a comma list of them)");
+    if (q->status == GW_FEED_Q_BOTH)
+        q->status = GW_FEED_Q_ANY;
     return HCP_OK;
+}
+
+/* One item of service_request_id: a case id. */
+static bool id_item(gw_feed_q *q, const char *s, size_t n)
+{
+    char id[HCP_CASE_ID_MAX], county[HCP_COUNTY_LEN + 1];
+    if (n >= sizeof(id))
+        return false;
+    memcpy(id, s, n);
+    id[n] = '\0';
+    if (hcp_case_id_parse(id, county, NULL, NULL) != HCP_OK)
+        return false;
+    for (size_t i = 0; i < q->nids; i++)
+        if (strcmp(q->ids[i], id) == 0)
+            return true; /* named twice: once is enough */
+    memcpy(q->ids[q->nids++], id, n + 1);
+    return true;
+}
+
+/* One item of service_code: any text but a control character. */
+static bool code_item(gw_feed_q *q, const char *s, size_t n)
+{
+    if (n >= GW_FEED_CODE_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20)
+            return false;
+    memcpy(q->codes[q->ncodes], s, n);
+    q->codes[q->ncodes++][n] = '\0';
+    return true;
 }
 
 /* start_date, end_date and updated_after. */
@@ -94,12 +156,12 @@ static int parse_filters(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_
         rc = parse_status(v, q, err);
     if (rc == HCP_OK)
         rc = parse_dates(q, get, arg, err);
-    if (rc == HCP_OK && get(arg, "service_request_id", v, sizeof(v)) && v[0]) {
-        char county[HCP_COUNTY_LEN + 1];
-        if (strlen(v) >= sizeof(q->id) || hcp_case_id_parse(v, county, NULL, NULL) != HCP_OK)
-            return bad(err, "service_request_id", "expected a case id");
-        memcpy(q->id, v, strlen(v) + 1);
-    }
+    if (rc == HCP_OK && get(arg, "service_request_id", v, sizeof(v)) && v[0] &&
+        !list_each(v, q, id_item))
+        return bad(err, "service_request_id", "expected a case id (or a comma list of at most 20)");
+    if (rc == HCP_OK && get(arg, "service_code", v, sizeof(v)) && v[0] &&
+        !list_each(v, q, code_item))
+        return bad(err, "service_code", "expected a service code (or a comma list of at most 20)");
     return rc;
 }
 
@@ -130,10 +192,15 @@ int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg
         rc = parse_paging(q, get, arg, err);
     if (rc != HCP_OK)
         return rc;
-    snprintf(q->key, sizeof(q->key), "%c|%s|%d|%d|%lld|%lld|%d|%lld|%s|%u|%u", atom ? 'a' : 'j',
-             q->county, q->prefecture, q->status, (long long)q->start, (long long)q->end,
-             q->has_after, (long long)q->after, q->id, q->page, q->size);
-    return HCP_OK;
+    int n = snprintf(q->key, sizeof(q->key), "%c|%s|%d|%d|%lld|%lld|%d|%lld|%u|%u",
+                     atom ? 'a' : 'j', q->county, q->prefecture, q->status, (long long)q->start,
+                     (long long)q->end, q->has_after, (long long)q->after, q->page, q->size);
+    /* the lists, each item NUL-free and without '\n': the key stays unambiguous */
+    for (size_t i = 0; i < q->nids && n > 0 && (size_t)n < sizeof(q->key); i++)
+        n += snprintf(q->key + n, sizeof(q->key) - (size_t)n, "\ni%s", q->ids[i]);
+    for (size_t i = 0; i < q->ncodes && n > 0 && (size_t)n < sizeof(q->key); i++)
+        n += snprintf(q->key + n, sizeof(q->key) - (size_t)n, "\nc%s", q->codes[i]);
+    return n > 0 && (size_t)n < sizeof(q->key) ? HCP_OK : bad(err, "service_code", "too long");
 }
 
 /* Whether case id lies in q's county, or in a county of q's prefecture. */
@@ -150,11 +217,43 @@ static bool county_match(const gw_feed_q *q, const char *id)
     return d != NULL && strcmp(d->prefecture, q->county) == 0;
 }
 
+/* Whether text s may stand in a JSON document as it is (jansson escapes
+ * only '"', '\\' and control characters when it writes a string). */
+static bool json_plain(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+            return false;
+    return true;
+}
+
+/* Whether the entry's service_code is one of q's. The entry's JSON is
+ * parsed only when one of the codes occurs in its bytes (a code that
+ * occurs nowhere in the text cannot be its service_code). */
+static bool code_match(const gw_feed_q *q, const gw_feed_meta *m)
+{
+    bool maybe = false;
+    for (size_t i = 0; i < q->ncodes && !maybe; i++)
+        maybe = !json_plain(q->codes[i]) ||
+                memmem(m->json, m->json_len, q->codes[i], strlen(q->codes[i])) != NULL;
+    if (!maybe)
+        return false;
+    json_t *o = json_loadb(m->json, m->json_len, 0, NULL);
+    const char *code = json_string_value(json_object_get(o, "service_code"));
+    bool found = false;
+    for (size_t i = 0; code != NULL && i < q->ncodes && !found; i++)
+        found = strcmp(code, q->codes[i]) == 0;
+    json_decref(o);
+    return found;
+}
+
 bool gw_feed_query_match(const gw_feed_q *q, const char *id, const gw_feed_meta *m)
 {
     if (strnlen(id, HCP_COUNTY_LEN + 1) <= HCP_COUNTY_LEN || !county_match(q, id))
         return false;
     if ((q->status == GW_FEED_Q_OPEN && m->closed) || (q->status == GW_FEED_Q_CLOSED && !m->closed))
         return false;
-    return !((q->start && m->received_at < q->start) || (q->end && m->received_at > q->end));
+    if ((q->start && m->received_at < q->start) || (q->end && m->received_at > q->end))
+        return false;
+    return q->ncodes == 0 || code_match(q, m);
 }

@@ -1,7 +1,7 @@
 /*
  * feed_query.h — the query of the public feed routes (docs/feed.md):
  * GET /feed/requests.json?county=&status=&start_date=&end_date=
- * &updated_after=&service_request_id=&page=&page_size= and
+ * &updated_after=&service_request_id=&service_code=&page=&page_size= and
  * GET /feed/atom.xml with the same filters (no paging). A pure module:
  * parameters come through a callback, so the HTTP layer (feed.c) and the
  * unit tests feed it alike; and which stored entries pass the filters.
@@ -17,10 +17,13 @@
 #define GW_FEED_PAGE_MAX     200
 #define GW_FEED_PAGES_MAX    100000 /* the highest page number accepted */
 #define GW_FEED_ATOM_ENTRIES 100    /* Atom: the latest this many, no paging */
-#define GW_FEED_QKEY_MAX     192
-#define GW_FEED_PARAM_MAX    64 /* no valid value is longer than 63 bytes */
+#define GW_FEED_LIST_MAX     20     /* GeoReport comma lists: at most this many items */
+#define GW_FEED_CODE_MAX     128    /* a service_code item's ceiling, with its NUL */
+#define GW_FEED_QKEY_MAX     4096   /* holds every item of both lists */
+#define GW_FEED_PARAM_MAX    1024   /* no valid value is longer than 1023 bytes */
 
-enum gw_feed_status { GW_FEED_Q_ANY = 0, GW_FEED_Q_OPEN, GW_FEED_Q_CLOSED };
+/* GW_FEED_Q_BOTH only while parsing "open,closed" (then GW_FEED_Q_ANY) */
+enum gw_feed_status { GW_FEED_Q_ANY = 0, GW_FEED_Q_OPEN, GW_FEED_Q_CLOSED, GW_FEED_Q_BOTH };
 
 typedef struct gw_feed_q {
     bool atom;
@@ -30,7 +33,10 @@ typedef struct gw_feed_q {
     hcp_time start, end;             /* on requested_datetime, inclusive; 0 none */
     bool has_after;
     hcp_time after; /* updated_datetime > after */
-    char id[HCP_CASE_ID_MAX];
+    size_t nids;    /* service_request_id=ID[,ID...]: only these cases */
+    char ids[GW_FEED_LIST_MAX][HCP_CASE_ID_MAX];
+    size_t ncodes; /* service_code=CODE[,CODE...]: entries of these service items */
+    char codes[GW_FEED_LIST_MAX][GW_FEED_CODE_MAX];
     uint32_t page, size;
     char key[GW_FEED_QKEY_MAX]; /* canonical form: the page cache's key */
 } gw_feed_q;
@@ -56,7 +62,8 @@ HCP_NODISCARD int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn 
                                       gw_feed_q_err *err);
 
 /* Whether the stored entry of case id (its value taken apart in m) passes
- * q's county, status and date filters (not updated_after, not paging). */
+ * q's county, status, date and service_code filters (not updated_after,
+ * not service_request_id, not paging). */
 bool gw_feed_query_match(const gw_feed_q *q, const char *id, const gw_feed_meta *m);
 
 #endif

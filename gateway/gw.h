@@ -93,6 +93,15 @@ void gw_writer_free(gw *g); /* after the loop ran the close callbacks */
 HCP_NODISCARD int gw_ingest_start(gw *g);
 void gw_ingest_stop(gw *g); /* close the socket, wait for the workers */
 int gw_ingest_port(gw *g);  /* the bound port of the listener; 0 if unknown */
+/* The replication connections for /metrics (any thread; zeros before the
+ * start): open pipes, of which not yet authenticated, the caps of both,
+ * and the pipes closed so far for not authenticating in time (idle) or
+ * over the cap of unauthenticated ones (excess). */
+typedef struct gw_ingest_conns {
+    size_t open, max, pending, pending_max;
+    uint64_t closed_idle, closed_excess;
+} gw_ingest_conns;
+gw_ingest_conns gw_ingest_conn_stats(gw *g);
 /* canary.c: a probe of the listener every 10 s; restarts in place on a
  * wedge. An error (HCP_EINVAL, HCP_ECRYPTO, HCP_ENOMEM) only means no
  * canary (logged repl.canary_off): the daemon runs on without it. */

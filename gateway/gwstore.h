@@ -46,9 +46,13 @@ typedef struct gw_county {
 struct gw_store {
     hcpd_env db;
     MDB_dbi meta, log, counties, proofs, cases, case_ev, feed;
-    MDB_dbi checks;     /* the gateway's findings and tallies (checks.h) */
-    MDB_dbi tlog;       /* the transparency log (tlog.h) */
-    hcp_sealer *sealer; /* borrowed */
+    MDB_dbi checks; /* the gateway's findings and tallies (checks.h) */
+    MDB_dbi tlog;   /* the transparency log (tlog.h) */
+    /* the province's figures (stats.h): counters, id sets, open deadlines, names */
+    MDB_dbi st_cnt, st_set, st_due, st_name;
+    bool stats_off; /* HCP_GW_STATS=off: counters not kept (measurement only, docs/stats.md) */
+    struct gw_st_acc *st_acc; /* the writer's batch of counter deltas (stats.h), loop thread */
+    hcp_sealer *sealer;       /* borrowed */
     /* The public feed: feed_dirty is set (loop thread) when the write
      * transaction being built changed a case's entry; after its commit the
      * writer calls gws_feed_changed, which tells the listener (feed.c). */

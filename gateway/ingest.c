@@ -39,6 +39,7 @@
 #include "division.h"
 #include "gwstore.h"
 #include "gwwriter.h"
+#include "metrics.h"
 #include "plog.h"
 #include "reaper.h"
 #include "repl.h"
@@ -326,6 +327,7 @@ static void reply_frame(worker *w, const repl_frame *r)
 
 static void reply_error(worker *w, const char *code, uint64_t seq)
 {
+    gw_metrics_refusal(code); /* metrics.h */
     repl_frame r;
     memset(&r, 0, sizeof(r));
     r.type = REPL_ERROR;
@@ -803,9 +805,11 @@ static void handle(worker *w, nng_msg *msg)
         session_county(w->g->ingest, pipe, county);
         if (county[0] == '\0')
             reply_error(w, "unauthenticated", 0);
-        else if (f.type == REPL_PING)
+        else if (f.type == REPL_PING) {
+            /* a heartbeat of a proven county: it is alive (last_seen, /metrics) */
+            (void)gws_county_seen(w->g->store, county, 0, now_sec()); /* it has its slot */
             reply_position(w, REPL_PONG, county, &f);
-        else
+        } else
             on_fetch(w, county, &f);
     } else
         reply_error(w, "malformed", 0);
@@ -971,6 +975,27 @@ int gw_ingest_port(gw *g)
         nng_listener_get_int(g->ingest->listener, NNG_OPT_TCP_BOUND_PORT, &port) != 0)
         return 0;
     return port;
+}
+
+/* /metrics: the replication connections against their caps, counted
+ * under the session lock (a scan of the session table). */
+gw_ingest_conns gw_ingest_conn_stats(gw *g)
+{
+    gw_ingest_conns s;
+    memset(&s, 0, sizeof(s));
+    gw_ingest *in = g != NULL ? g->ingest : NULL;
+    if (in == NULL)
+        return s;
+    hcp_mutex_lock(&in->mu);
+    for (size_t i = 0; i < GW_SESSIONS; i++)
+        s.open += in->sessions[i].pipe != 0;
+    s.pending = in->pending;
+    s.closed_idle = in->closed_idle;
+    s.closed_excess = in->closed_excess;
+    s.pending_max = in->pending_max;
+    hcp_mutex_unlock(&in->mu);
+    s.max = GW_SESSIONS;
+    return s;
 }
 
 void gw_ingest_stop(gw *g)

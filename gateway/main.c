@@ -19,6 +19,7 @@
 #include "gwcalendar.h"
 #include "plog.h"
 #include "gw.h"
+#include "publish.h"
 #include "repl.h"
 #include "tlog.h"
 
@@ -139,13 +140,16 @@ static void main_teardown(gw *g)
     }
 }
 
-/* hcp-gateway --data DIR ... | user ...: see gw_config_usage. */
+/* hcp-gateway --data DIR ... | user ... | calendar ... | publish ...: see
+ * gw_config_usage. */
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "user") == 0) /* supervisors and auditors */
         return hcpd_acct_cmd(PROG, HCPD_ROLE_SUPERVISOR | HCPD_ROLE_AUDITOR, argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "calendar") == 0) /* the federation calendar */
         return gw_cmd_calendar(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "publish") == 0) /* the public files, static */
+        return gw_cmd_publish(argc - 1, argv + 1);
     static gw g; /* large (paths): not on the stack */
     char err[1024];
     int rc = gw_config_parse(&g.cfg, argc, argv, err, sizeof(err));

@@ -21,6 +21,7 @@
 #include "be.h"
 #include "record.h"
 #include "rules.h"
+#include "stats.h"
 #include "tlog.h"
 
 #define GW_MAP_INITIAL (256u << 20)
@@ -343,6 +344,14 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "checks", MDB_CREATE, &s->checks);
     if (!rc)
         rc = mdb_dbi_open(txn, "tlog", MDB_CREATE, &s->tlog);
+    if (!rc) /* the province's figures (stats.h) */
+        rc = mdb_dbi_open(txn, "st_cnt", MDB_CREATE, &s->st_cnt);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "st_set", MDB_CREATE, &s->st_set);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "st_due", MDB_CREATE, &s->st_due);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "st_name", MDB_CREATE, &s->st_name);
     return rc;
 }
 
@@ -352,6 +361,8 @@ int gw_store_open(gw *g)
     if (s == NULL)
         return HCP_ENOMEM;
     s->sealer = g->sealer;
+    const char *st = getenv("HCP_GW_STATS"); /* "off": for measuring their cost only */
+    s->stats_off = st != NULL && strcmp(st, "off") == 0;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s);
         return HCP_ENOMEM;
@@ -387,6 +398,8 @@ int gw_store_open(gw *g)
         rc = load_counties(s, txn);
     if (rc == HCP_OK)
         rc = feed_rebuild(s, txn);
+    if (rc == HCP_OK) /* the figures of a store written before them (stats.h) */
+        rc = gw_stats_rebuild(s, txn);
     if (rc == HCP_OK)
         rc = gws_err(mdb_txn_commit(txn));
     else if (txn != NULL)
@@ -415,6 +428,7 @@ void gw_store_close(gw *g)
         return;
     hcpd_env_close(&s->db);
     gw_plog_close(s);
+    gw_stats_free(s);                    /* the writer's batch memory (stats.h) */
     (void)pthread_mutex_destroy(&s->mu); /* the threads using the store have stopped */
     free(s->table);
     free(s);

@@ -164,6 +164,46 @@ int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *value, size_t len)
     return gw_tlog_append(txn, tlog, m.json, m.json_len);
 }
 
+int gw_tlog_tile(MDB_txn *txn, MDB_dbi tlog, int level, uint64_t n, unsigned w, hcp_buf *out)
+{
+    if (txn == NULL || out == NULL || w == 0 || w > HCP_TILE_WIDTH || level < HCP_TILE_ENTRIES ||
+        level > 7)
+        return HCP_EINVAL;
+    int rc = HCP_OK;
+    tx_reader rd = {txn, tlog};
+    for (unsigned k = 0; rc == HCP_OK && k < w; k++) {
+        uint64_t i = n * HCP_TILE_WIDTH + k;
+        if (level == HCP_TILE_ENTRIES) {
+            uint8_t kb[9], lb[2];
+            entry_key(kb, i);
+            MDB_val key = {sizeof(kb), kb}, v = {0, NULL};
+            rc = hcpd_mdb_err(mdb_get(txn, tlog, &key, &v));
+            if (rc == HCP_OK && v.mv_size > HCP_TILE_ENTRY_MAX)
+                rc = HCP_EFORMAT;
+            lb[0] = (uint8_t)(v.mv_size >> 8);
+            lb[1] = (uint8_t)v.mv_size;
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, lb, 2);
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, v.mv_data, v.mv_size);
+        } else {
+            uint8_t h[32];
+            rc = tx_get(&rd, (unsigned)level * HCP_TILE_HEIGHT, i, h);
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, h, 32);
+        }
+    }
+    return rc;
+}
+
+int gw_tlog_root(MDB_txn *txn, MDB_dbi tlog, uint64_t n, uint8_t root[32])
+{
+    if (txn == NULL || root == NULL)
+        return HCP_EINVAL;
+    tx_reader rd = {txn, tlog};
+    return hcp_merkle_root(tx_get, &rd, n, root);
+}
+
 /* ---- the checkpoint ---- */
 
 /* Sign the tree as it is committed now, when it grew since the last
@@ -283,6 +323,16 @@ static int key_load(const char *path, hcp_note_signer **out)
     if (rc != HCP_OK)
         gw_log("error", "tlog.key_invalid", "path=%s reason=\"%s\"", path, hcp_strerror(rc));
     return rc;
+}
+
+int gw_tlog_key_read(const char *dir, hcp_note_signer **out)
+{
+    char keydir[GW_PATH_MAX], path[GW_PATH_MAX];
+    if (dir == NULL || out == NULL)
+        return HCP_EINVAL;
+    if (!key_paths(dir, keydir, path, sizeof(path)))
+        return HCP_ERANGE;
+    return key_load(path, out);
 }
 
 static int key_open(gw *g, hcp_note_signer **out)
@@ -414,29 +464,7 @@ static void serve_tile(gw *g, hcpd_req *r, const char *path)
     }
     hcp_buf out;
     hcp_buf_init(&out, (size_t)HCP_TILE_WIDTH * (2 + HCP_TILE_ENTRY_MAX));
-    tx_reader rd = {txn, s->tlog};
-    for (unsigned k = 0; rc == HCP_OK && k < w; k++) {
-        uint64_t i = n * HCP_TILE_WIDTH + k;
-        if (level == HCP_TILE_ENTRIES) {
-            uint8_t kb[9], lb[2];
-            entry_key(kb, i);
-            MDB_val key = {sizeof(kb), kb}, v;
-            rc = hcpd_mdb_err(mdb_get(txn, s->tlog, &key, &v));
-            if (rc == HCP_OK && v.mv_size > HCP_TILE_ENTRY_MAX)
-                rc = HCP_EFORMAT;
-            lb[0] = (uint8_t)(v.mv_size >> 8);
-            lb[1] = (uint8_t)v.mv_size;
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(&out, lb, 2);
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(&out, v.mv_data, v.mv_size);
-        } else {
-            uint8_t h[32];
-            rc = tx_get(&rd, (unsigned)level * HCP_TILE_HEIGHT, i, h);
-            if (rc == HCP_OK)
-                rc = hcp_buf_append(&out, h, 32);
-        }
-    }
+    rc = gw_tlog_tile(txn, s->tlog, level, n, w, &out);
     gws_read_end(s, txn);
     if (rc == HCP_OK)
         reply_cached(r, "application/octet-stream", out.data, out.len,

@@ -19,6 +19,7 @@
 #include <lmdb.h>
 
 #include "gw.h"
+#include "note.h"
 
 /* Append entry (len bytes, borrowed) as the next leaf in txn (the
  * caller's write transaction) of the dbi tlog. HCP_ERANGE when the entry
@@ -36,6 +37,23 @@ HCP_NODISCARD int gw_tlog_append(MDB_txn *txn, MDB_dbi tlog, const void *entry, 
 HCP_NODISCARD int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *value, size_t len);
 /* The tree size in txn (0 for a new log). LMDB's errors. */
 HCP_NODISCARD int gw_tlog_size(MDB_txn *txn, MDB_dbi tlog, uint64_t *size);
+
+/* The bytes of tile (level, n) of width w (1..256) of the tree in txn
+ * (C2SP tlog-tiles, core/merkle.h; level HCP_TILE_ENTRIES: the entry
+ * bundle) appended to out; the caller checked that the tree holds them
+ * (hcp_tile_width). HCP_EINVAL; HCP_ENOTFOUND (a hash or entry the tree
+ * lacks), HCP_EFORMAT, LMDB's errors; HCP_ERANGE/HCP_ENOMEM from out. */
+HCP_NODISCARD int gw_tlog_tile(MDB_txn *txn, MDB_dbi tlog, int level, uint64_t n, unsigned w,
+                               hcp_buf *out);
+/* The root hash of the tree's first n leaves in txn into root. HCP_EINVAL,
+ * LMDB's errors, HCP_ECRYPTO. */
+HCP_NODISCARD int gw_tlog_root(MDB_txn *txn, MDB_dbi tlog, uint64_t n, uint8_t root[32]);
+/* Read the log's signing key of data directory dir (DIR.keys/log.key),
+ * never creating one: for `hcp-gateway publish`, which signs the tree it
+ * publishes with the gateway's key. *out new (hcp_note_signer_free).
+ * HCP_EINVAL, HCP_ERANGE (path too long), HCP_EIO (missing, unreadable or
+ * readable by others: logged), HCP_EFORMAT. */
+HCP_NODISCARD int gw_tlog_key_read(const char *dir, hcp_note_signer **out);
 
 /* Load (or at first start create) the log's signing key, sign the
  * current tree and start the checkpoint timer on g->loop: g->tlog.

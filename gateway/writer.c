@@ -35,10 +35,12 @@
 #include "gwstore.h"
 #include "gwwriter.h"
 #include "gc.h"
+#include "metrics.h"
 #include "park.h"
 #include "plog.h"
 #include "report.h"
 #include "rules.h"
+#include "stats.h"
 
 /* ---- per-transaction county state ---- */
 
@@ -136,6 +138,8 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
         rc = gws_case_put(g->store, txn, &c);
         if (rc == HCP_OK) /* the public feed, in the same transaction */
             rc = gws_feed_update(g->store, txn, prev_at, &c, (hcp_time)time(NULL));
+        if (rc == HCP_OK) /* the province's figures: f(after) - f(before) (stats.h) */
+            rc = gw_stats_case(g->store, txn, &before, &c);
     } else
         rc = rr;
     if (rc == HCP_OK)
@@ -176,6 +180,8 @@ static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const re
     rc = gws_log_put(g->store, txn, cs->code, seq, e->hash, e->rec, e->rec_len, e->pii, e->pii_len);
     if (rc == HCP_OK)
         rc = apply_case(g, txn, cs, &ev);
+    if (rc == HCP_OK && ev.type == HCP_EV_EVALUATION) /* a rating for Art. 11 (stats.h) */
+        rc = gw_stats_evaluation(g->store, txn, &ev);
     if (rc == HCP_OK && ev.type == HCP_EV_DIRECTIVE) /* the county's answer (plog.h) */
         rc = gw_plog_ack(g->store, txn, cs->code, &ev);
     if (rc == HCP_OK && ev.type == HCP_EV_CONTACT) /* Art. 14's register (report.h) */
@@ -285,6 +291,7 @@ static int gc_begin(void *arg, MDB_txn *txn)
     gw_park_round(&g->writer->park);
     memset(&g->writer->o, 0, sizeof(g->writer->o));
     g->store->feed_dirty = false;
+    gw_stats_drop(g->store); /* a redone attempt starts its figures' deltas afresh */
     return gw_calendar_sync(g->calendar, txn); /* a version another process published */
 }
 
@@ -293,7 +300,13 @@ static int gc_item(void *arg, MDB_txn *txn, hcpd_gc_item *item, size_t i)
     gw *g = arg;
     if (i >= GW_BATCH_ITEMS)
         return HCP_ERANGE;
-    return apply_batch(g, txn, &g->writer->t, (gw_item *)item, &g->writer->o.vd[i]);
+    /* the figures' deltas of the batch are summed, each bucket written once (stats.h) */
+    gw_stats_defer(g->store);
+    int rc = apply_batch(g, txn, &g->writer->t, (gw_item *)item, &g->writer->o.vd[i]);
+    if (rc == HCP_OK)
+        return gw_stats_flush(g->store, txn);
+    gw_stats_drop(g->store);
+    return rc;
 }
 
 /* The reply to one item of a batch that failed as a whole: nothing of it
@@ -335,8 +348,10 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
         int erc = encode_reply(cs, &v, &reply);
         if (erc != HCP_OK)
             hcp_buf_reset(&reply);
-        if (it->done != NULL)
+        if (it->done != NULL) {
+            gw_metrics_batch(v.code); /* metrics.h */
             it->done(it->arg, it, &reply);
+        }
         hcp_buf_free(&reply);
         gw_item_free(it);
     }
@@ -365,8 +380,10 @@ static void gc_refuse(void *arg, hcpd_gc_item *item)
     snprintf(r.code, sizeof(r.code), "overloaded");
     if (repl_encode(&r, &reply) != HCP_OK)
         hcp_buf_reset(&reply);
-    if (it->done != NULL)
+    if (it->done != NULL) {
+        gw_metrics_batch(r.code); /* metrics.h */
         it->done(it->arg, it, &reply);
+    }
     hcp_buf_free(&reply);
     gw_item_free(it);
 }

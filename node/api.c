@@ -5,9 +5,11 @@
  * (writer.c) and are answered after their commit; the other reads are served
  * from a read-only LMDB transaction right here.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "contacts.h"
 #include "directive.h"
@@ -316,30 +318,58 @@ static void get_sync(node *n, node_req *r)
 
 /* ---- metrics ---- */
 
-static int metrics_text(node *n, hcp_buf *out)
+/* The Prometheus text of GET /metrics (docs/operations.md, "Metrics"):
+ * every family opens with HELP and TYPE; put() appends one formatted
+ * piece and keeps the first error. */
+typedef struct metrics_out {
+    hcp_buf *out;
+    int rc;
+} metrics_out;
+
+__attribute__((format(printf, 2, 3))) static void put(metrics_out *m, const char *fmt, ...)
+{
+    if (m->rc != HCP_OK)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    m->rc = len < 0 || (size_t)len >= sizeof(line) ? HCP_ERANGE
+                                                   : hcp_buf_append(m->out, line, (size_t)len);
+}
+
+/* A family's HELP and TYPE lines. */
+static void family(metrics_out *m, const char *name, const char *type, const char *help)
+{
+    put(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A one-sample family without labels. */
+static void single(metrics_out *m, const char *name, const char *type, const char *help, uint64_t v)
+{
+    family(m, name, type, help);
+    put(m, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* The counters and the overdue open cases, read in one transaction. */
+typedef struct node_figures {
+    uint64_t evals, backdated, by_status[HCP_ST_COUNT_];
+    size_t overdue;
+} node_figures;
+
+static int metrics_read(node *n, node_figures *f)
 {
     MDB_txn *txn;
     int rc = store_read_begin(n->store, &txn);
     if (rc != HCP_OK)
         return rc;
-    char line[512];
-    uint64_t evals = 0, v;
-    rc = store_counter_get(n->store, txn, "eval", &evals);
-    int len = snprintf(line, sizeof(line),
-                       "# TYPE hcp_node_evaluations_total counter\n"
-                       "hcp_node_evaluations_total %llu\n# TYPE hcp_node_cases gauge\n",
-                       (unsigned long long)evals);
-    rc = rc == HCP_OK ? hcp_buf_append(out, line, (size_t)len) : rc;
+    rc = store_counter_get(n->store, txn, "eval", &f->evals);
     for (int st = HCP_ST_RECEIVED; rc == HCP_OK && st < HCP_ST_COUNT_; st++) {
         char key[16];
         snprintf(key, sizeof(key), "st:%d", st);
-        rc = store_counter_get(n->store, txn, key, &v);
-        len = snprintf(line, sizeof(line), "hcp_node_cases{status=\"%s\"} %llu\n",
-                       hcp_status_names[st], (unsigned long long)v);
-        if (rc == HCP_OK)
-            rc = hcp_buf_append(out, line, (size_t)len);
+        rc = store_counter_get(n->store, txn, key, &f->by_status[st]);
     }
-    size_t overdue = 0;
     hcp_time now = now_sec();
     char(*ids)[HCP_CASE_ID_MAX] = NULL;
     size_t count = 0;
@@ -348,43 +378,65 @@ static int metrics_text(node *n, hcp_buf *out)
     for (size_t i = 0; rc == HCP_OK && i < count; i++) {
         hcp_case c;
         rc = store_case_get(n->store, txn, ids[i], false, &c);
-        overdue += rc == HCP_OK && hcp_case_overdue(&c, now) != 0;
+        f->overdue += rc == HCP_OK && hcp_case_overdue(&c, now) != 0;
         hcp_case_clear(&c);
     }
-    uint64_t backdated = 0;
     if (rc == HCP_OK)
-        rc = store_counter_get(n->store, txn, "backdated", &backdated);
+        rc = store_counter_get(n->store, txn, "backdated", &f->backdated);
     free(ids);
     store_read_end(n->store, txn);
+    return rc;
+}
+
+static int metrics_text(node *n, hcp_buf *out)
+{
+    node_figures f;
+    memset(&f, 0, sizeof(f));
+    int rc = metrics_read(n, &f);
     uint64_t used = 0, size = 0;
     if (rc == HCP_OK)
         rc = store_map_usage(n->store, &used, &size);
+    if (rc != HCP_OK)
+        return rc;
+    metrics_out m = {out, HCP_OK};
+    single(&m, "hcp_node_evaluations_total", "counter", "Evaluations recorded.", f.evals);
+    family(&m, "hcp_node_cases", "gauge", "Cases, by status.");
+    for (int st = HCP_ST_RECEIVED; st < HCP_ST_COUNT_; st++)
+        put(&m, "hcp_node_cases{status=\"%s\"} %llu\n", hcp_status_names[st],
+            (unsigned long long)f.by_status[st]);
+    single(&m, "hcp_node_overdue_cases", "gauge", "Open cases with a deadline already missed.",
+           f.overdue);
+    single(&m, "hcp_node_log_head", "gauge", "The last sequence number of the county's log.",
+           atomic_load(&n->store->head_seq));
+    family(&m, "hcp_node_backdated_steps_total", "counter",
+           "Handling steps recorded more than the allowed working days after their date.");
+    put(&m, "hcp_node_backdated_steps_total{county=\"%s\"} %llu\n", n->cfg.county,
+        (unsigned long long)f.backdated);
+    single(&m, "hcp_node_map_used_bytes", "gauge", "Bytes of the LMDB map in use.", used);
+    single(&m, "hcp_node_map_size_bytes", "gauge",
+           "Current size of the LMDB map (it grows on demand up to the maximum).", size);
+    single(&m, "hcp_node_map_max_bytes", "gauge",
+           "Ceiling of the LMDB map (--map-max-mib): the store is full at it.",
+           (uint64_t)n->cfg.map_max_mib << 20);
+    struct statvfs fs;
+    if (statvfs(n->cfg.data, &fs) == 0) {
+        single(&m, "hcp_node_data_filesystem_avail_bytes", "gauge",
+               "Bytes available to the node on the filesystem of its data directory.",
+               (uint64_t)fs.f_bavail * fs.f_frsize);
+        single(&m, "hcp_node_data_filesystem_size_bytes", "gauge",
+               "Size of the filesystem of the node's data directory.",
+               (uint64_t)fs.f_blocks * fs.f_frsize);
+    }
     const node_stats *s = node_writer_stats(n);
-    len = snprintf(line, sizeof(line),
-                   "# TYPE hcp_node_overdue_cases gauge\nhcp_node_overdue_cases %zu\n"
-                   "# TYPE hcp_node_log_head gauge\nhcp_node_log_head %llu\n"
-                   "# TYPE hcp_node_backdated_steps_total counter\n"
-                   "hcp_node_backdated_steps_total{county=\"%s\"} %llu\n",
-                   overdue, (unsigned long long)atomic_load(&n->store->head_seq), n->cfg.county,
-                   (unsigned long long)backdated);
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(out, line, (size_t)len);
-    len = snprintf(line, sizeof(line),
-                   "# TYPE hcp_node_map_used_bytes gauge\nhcp_node_map_used_bytes %llu\n"
-                   "# TYPE hcp_node_map_size_bytes gauge\nhcp_node_map_size_bytes %llu\n",
-                   (unsigned long long)used, (unsigned long long)size);
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(out, line, (size_t)len);
-    len = snprintf(line, sizeof(line),
-                   "# TYPE hcp_node_commits_total counter\nhcp_node_commits_total %llu\n"
-                   "# TYPE hcp_node_writes_total counter\nhcp_node_writes_total %llu\n"
-                   "# TYPE hcp_node_refused_total counter\nhcp_node_refused_total %llu\n"
-                   "# TYPE hcp_node_storage_full_total counter\nhcp_node_storage_full_total %llu\n",
-                   (unsigned long long)s->commits, (unsigned long long)s->batched,
-                   (unsigned long long)s->refused, (unsigned long long)s->disk_full);
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(out, line, (size_t)len);
-    return rc == HCP_OK ? node_sync_metrics(n, out) : rc;
+    single(&m, "hcp_node_commits_total", "counter", "LMDB write transactions committed.",
+           s->commits);
+    single(&m, "hcp_node_writes_total", "counter", "Writes committed (several per transaction).",
+           s->batched);
+    single(&m, "hcp_node_refused_total", "counter", "Writes the rules or the input refused.",
+           s->refused);
+    single(&m, "hcp_node_storage_full_total", "counter",
+           "Writes refused because the store or the disk was full.", s->disk_full);
+    return m.rc == HCP_OK ? node_sync_metrics(n, out) : m.rc;
 }
 
 static void get_metrics(node *n, node_req *r)

@@ -140,6 +140,7 @@ struct node_sync {
     uint64_t lat_count[SYNC_LAT_BUCKETS + 1]; /* per bucket, not cumulative */
     uint64_t lat_total;
     double lat_sum;
+    nng_time ack_at; /* the last acknowledgement (welcome, ack, pong); the start before one */
 };
 
 /* ---- small helpers ---- */
@@ -589,6 +590,7 @@ static void on_welcome(node_sync *sy, uint64_t applied)
         return;
     }
     lat_ack_note(sy, applied);
+    sy->ack_at = nng_clock(); /* for GET /metrics */
     if (!sy->connected)
         node_log("info", applied > head ? "sync.restoring" : "sync.connected",
                  "gateway=%s applied=%llu head=%llu", sy->n->cfg.gateway,
@@ -618,7 +620,8 @@ static void on_ack(node_sync *sy, uint64_t applied)
     if (applied > sy->remote)
         sy->remote = applied;
     lat_ack_note(sy, applied);
-    sy->idle_rounds = 0; /* the link is busy: no ping needed */
+    sy->ack_at = nng_clock(); /* for GET /metrics */
+    sy->idle_rounds = 0;      /* the link is busy: no ping needed */
     if (applied > sy->acked && applied <= atomic_load(&sy->head)) {
         sy->acked = applied;
         persist_ack(sy, applied, false);
@@ -974,17 +977,47 @@ int node_sync_metrics(node *n, hcp_buf *out)
         return HCP_EINVAL;
     if (sy == NULL)
         return HCP_OK; /* offline: nothing is replicated */
-    uint64_t count[SYNC_LAT_BUCKETS + 1], total;
+    uint64_t count[SYNC_LAT_BUCKETS + 1], total, acked;
     double sum;
+    bool connected;
+    nng_time ack_at;
     hcp_mutex_lock(&sy->mu);
     memcpy(count, sy->lat_count, sizeof(count));
     total = sy->lat_total;
     sum = sy->lat_sum;
+    connected = sy->connected;
+    acked = sy->acked;
+    ack_at = sy->ack_at;
     hcp_mutex_unlock(&sy->mu);
-    static const char name[] = "hcp_node_sync_replication_seconds";
-    char line[160];
-    int len = snprintf(line, sizeof(line), "# TYPE %s histogram\n", name);
+    uint64_t head = atomic_load(&sy->head);
+    nng_time now = nng_clock();
+    char line[512];
+    int len = snprintf(
+        line, sizeof(line),
+        "# HELP hcp_node_sync_connected Whether the node is connected to its gateway (1) or not "
+        "(0).\n# TYPE hcp_node_sync_connected gauge\nhcp_node_sync_connected %d\n"
+        "# HELP hcp_node_sync_lag_events Events committed here that the gateway has not yet "
+        "acknowledged.\n# TYPE hcp_node_sync_lag_events gauge\nhcp_node_sync_lag_events %llu\n",
+        connected ? 1 : 0, (unsigned long long)(head > acked ? head - acked : 0));
     int rc = hcp_buf_append(out, line, (size_t)len);
+    len = snprintf(line, sizeof(line),
+                   "# HELP hcp_node_sync_acked_events The gateway's position in this county's log "
+                   "as last acknowledged.\n# TYPE hcp_node_sync_acked_events gauge\n"
+                   "hcp_node_sync_acked_events %llu\n"
+                   "# HELP hcp_node_sync_last_ack_age_seconds Seconds since the gateway last "
+                   "acknowledged (or, before it ever did, since the start).\n"
+                   "# TYPE hcp_node_sync_last_ack_age_seconds gauge\n"
+                   "hcp_node_sync_last_ack_age_seconds %.3f\n",
+                   (unsigned long long)acked, now > ack_at ? (double)(now - ack_at) / 1000.0 : 0.0);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, line, (size_t)len);
+    static const char name[] = "hcp_node_sync_replication_seconds";
+    len = snprintf(line, sizeof(line),
+                   "# HELP %s Time from an event's commit here to the gateway's acknowledgement.\n"
+                   "# TYPE %s histogram\n",
+                   name, name);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, line, (size_t)len);
     uint64_t cum = 0;
     for (size_t b = 0; rc == HCP_OK && b <= SYNC_LAT_BUCKETS; b++) {
         cum += count[b];
@@ -1112,6 +1145,7 @@ int node_sync_start(node *n)
     sy->persisted = sy->acked;
     sy->batch_bytes = REPL_BATCH_BYTES;
     sy->sleep_rearm = -1;
+    sy->ack_at = nng_clock();
     atomic_store(&sy->head, n->store->chain.seq);
     sy->lat_last = n->store->chain.seq; /* what is there already is not timed */
     memcpy(sy->head_hash, n->store->chain.head, HCP_HASH_LEN);

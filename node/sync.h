@@ -22,9 +22,11 @@ void node_sync_stop(node *n);
  * a new reference the caller json_decref()s (or hands to a reply); NULL
  * when out of memory. */
 json_t *node_sync_json(node *n);
-/* Append the replication-latency histogram (Prometheus text) to out
- * (nothing when offline). HCP_EINVAL for a NULL out, HCP_ERANGE or
- * HCP_ENOMEM from the buffer. */
+/* Append the replication metrics (Prometheus text, HELP and TYPE each) to
+ * out: connected, lag, the acknowledged position, the age of the last
+ * acknowledgement, the replication-latency histogram; nothing when
+ * offline. HCP_EINVAL for a NULL out, HCP_ERANGE or HCP_ENOMEM from the
+ * buffer. */
 HCP_NODISCARD int node_sync_metrics(node *n, hcp_buf *out);
 
 #endif

@@ -269,6 +269,26 @@ while read -r code url tokf; do
 done <"$NODES_FILE"
 mv "$NODES_FILE.new" "$NODES_FILE"
 
+# the province's figures as the gateway keeps them (the public /feed/stats.json, docs/stats.md)
+show_figures() {
+  python3 - "http://127.0.0.1:$GW_HTTP/feed/stats.json" <<'PY' || true
+import json, sys, urllib.request
+try:
+    d = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))
+except Exception as e:
+    print("[demo] 统计数据暂不可用 figures not available: %s" % e)
+    sys.exit(0)
+def pct(x):
+    return "—" if x is None else "%.1f%%" % (100 * x)
+t = d["total"]
+print("[demo] 全省统计 figures: 受理 %d 件 (办结 %d, 在办 %d), 按时办结率 %s (逾期 %d, 含在办逾期), "
+      "回访率 %s (%d/%d), 满意率 %s" % (t["cases"], t["closed"], t["open"], pct(t["on_time_rate"]),
+      t["late"], pct(t["revisit_rate"]), t["revisited"], t["revisit_owed"], pct(t["satisfaction_rate"])))
+rows = sorted(d["by_prefecture"], key=lambda r: -r["cases"])[:3]
+print("[demo]   " + "; ".join("%s %d 件 按时 %s" % (r["name"], r["cases"], pct(r["on_time_rate"])) for r in rows))
+PY
+}
+
 # ---------------------------------------------------------------- summary
 first=$(head -1 "$NODES_FILE"); fcode=${first%% *}
 cat <<MSG
@@ -284,11 +304,16 @@ cat <<MSG
   公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token; 按日期 by date: /?from=YYYY-MM-DD&to=YYYY-MM-DD; 单件 one case: /case.html?id=CASE-ID)
   公开数据 public feed : http://127.0.0.1:$GW_HTTP/feed/requests.json   http://127.0.0.1:$GW_HTTP/feed/atom.xml
   透明日志 public log  : http://127.0.0.1:$GW_HTTP/log/checkpoint   验证 verify: $BUILD/verify/hcp-verify feed --key "\$(curl -s http://127.0.0.1:$GW_HTTP/log/key)" http://127.0.0.1:$GW_HTTP
+  静态发布 publish    : $BUILD/gateway/hcp-gateway publish --data $DEMO/gateway --out $DEMO/public   (供 nginx/CDN for nginx or a CDN: docs/nginx-hcp-publish.conf)
 县级节点 hcp-node × $NCOUNTY: http://127.0.0.1:${NODE_PORT[$fcode]} … (list: $NODES_FILE)
   令牌 tokens: $DEMO/nodes/CODE/api.token     日志 logs: $DEMO/logs/
 例 e.g.
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$GW_HTTP/v1/counties
-  curl -s -H "Authorization: Bearer $SUP_TOKEN" http://127.0.0.1:$GW_HTTP/v1/stats/summary     # 核查发现 the gateway's checks
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" http://127.0.0.1:$GW_HTTP/v1/stats/summary     # 核查发现与办理统计 the checks' findings and the figures (按时办结率 on time, 回访率 revisits, 满意率 satisfaction)
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/stats/units?year=\$(date +%Y)"   # 第十一条 单位差评率 (超过5%) Art. 11 units
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/stats/staff?year=\$(date +%Y)"   # 第十一条 工作人员 (2次以上) Art. 11 staff
+  curl -s -H "Authorization: Bearer $SUP_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/stats/hotspots?from=\$(date -d '-30 days' +%F)&to=\$(date +%F)&by=service_item"   # 第十二条 热点 Art. 12 hot spots
+  curl -s http://127.0.0.1:$GW_HTTP/feed/stats.json     # 公开统计 the public figures (无需令牌 no token)
   curl -s -X POST -H "Authorization: Bearer $SUP_TOKEN" -d '{"county":"all","type":"note"}' http://127.0.0.1:$GW_HTTP/v1/directives   # 下发指令 a directive (未知类型, 各县拒收并回报 an unknown type: every county refuses it and says so; GET /v1/directives)
   curl -s -H "Authorization: Bearer $AUD_TOKEN" "http://127.0.0.1:$GW_HTTP/v1/access-log?account=demo.supervisor"
   curl -s -H "Authorization: Bearer $SUP_TOKEN" -o xining-form.xlsx "http://127.0.0.1:$GW_HTTP/v1/reports/monthly?month=\$(TZ=Asia/Shanghai date +%Y-%m)&prefecture=630100&format=xlsx&phone=0971-6155517"   # 月度统计表 a prefecture's monthly form (format=json|csv|xlsx; 204: 当月无案件 no case that month; 查阅记入访问日志 logged)
@@ -317,6 +342,7 @@ read -r ok total < <(counties_ok)
 elapsed=$(python3 -c "import time;print('%.1f'%(time.time()-$T_START))")
 if [ "$ok" -ge "$NCOUNTY" ] 2>/dev/null; then
   say "网关显示 $ok/$total 个县状态正常 gateway shows $ok/$total counties \"ok\" (${elapsed} s after the gateway started)"
+  show_figures
 else
   say "网关显示 $ok/$total 个县状态正常 gateway shows $ok/$total counties \"ok\" so far (${elapsed} s) — see $DEMO/logs"
 fi
@@ -327,6 +353,7 @@ if [ "$SECONDS_LIMIT" -gt 0 ]; then
   [ "$left" -gt 0 ] && { sleep "$left" & wait $! || true; }
   read -r ok total < <(counties_ok)
   say "结束前 before stopping: gateway shows $ok/$total counties \"ok\""
+  show_figures
 else
   wait "$GEN_PID" || true
 fi

@@ -17,7 +17,12 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # golang.org/x/mod sources (the transparency log's independent verifier,
 # tests/interop/, built offline), "office" LibreOffice headless for the
 # monthly form's second reader (test_monthly), "coverage" gcovr for
-# `make coverage`, "package" the Debian packaging tools (`make package`)
+# `make coverage`, "package" the Debian packaging tools (`make package`) and
+# lintian (the package test lints the .debs), "metrics" promtool (Debian
+# prometheus, ~96 MB installed) for the metrics test's checks of both
+# /metrics, the alert rules and the dashboard,
+# "web" nginx, which serves the files of `hcp-gateway publish` in its system
+# test and benchmark (docs/transparency.md "Publishing")
 for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wrk) ;;
@@ -26,7 +31,9 @@ for group in "$@"; do
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
     office) pkgs+=(libreoffice-calc-nogui) ;; # test_monthly converts the form's XLSX to CSV
     coverage) pkgs+=(gcovr) ;;
-    package) pkgs+=(debhelper dpkg-dev help2man) ;; # make package (debian/, scripts/package.sh)
+    package) pkgs+=(debhelper dpkg-dev help2man lintian) ;; # make package; lintian: the package test
+    web) pkgs+=(nginx-light) ;; # hcp-gateway publish: test_publish.py, bench/publish_bench.py
+    metrics) pkgs+=(prometheus) ;; # promtool: tests/system/test_metrics.py
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done

@@ -55,7 +55,7 @@ hcp ($version) unstable; urgency=medium
 
   * Built from the tree by make package (scripts/package.sh).
 
- -- hcp developers <hcp@localhost>  $(date -R)
+ -- hcp developers <hcp@hcp.invalid>  $(date -R)
 EOC
 
 # forget the previous run's packaging steps, keep its compiled objects

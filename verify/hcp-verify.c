@@ -560,9 +560,10 @@ static int cmd_feed(const hcp_note_verifier *v)
     return code;
 }
 
-static int usage(void)
+/* The usage text on out; EXIT_USAGE (the exit of a wrong command line). */
+static int usage_to(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: hcp-verify checkpoint  --key KEY SOURCE\n"
             "       hcp-verify inclusion   --key KEY --case ID SOURCE\n"
             "       hcp-verify consistency --key KEY OLD_CHECKPOINT_FILE SOURCE\n"
@@ -573,10 +574,24 @@ static int usage(void)
     return EXIT_USAGE;
 }
 
+static int usage(void)
+{
+    return usage_to(stderr);
+}
+
+/* gen/hcp_version.c (cmake/version.cmake): the build's version. */
+const char *hcpd_version(void);
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage();
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) /* the man page is made from it */
+        return usage_to(stdout) == EXIT_USAGE ? EXIT_OK : EXIT_USAGE;
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("hcp-verify %s\n", hcpd_version());
+        return EXIT_OK;
+    }
     const char *cmd = argv[1], *key = NULL, *id = NULL, *pos[2] = {NULL, NULL};
     int npos = 0;
     for (int i = 2; i < argc; i++) {

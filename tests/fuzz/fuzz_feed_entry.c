@@ -60,7 +60,7 @@ static void publishable(const char *s, size_t n)
 static void check_members(const json_t *j, const hcp_case *c)
 {
     static const char *const redacted[] = {"service_code", "service_name", "agency_responsible",
-                                           "rectification_result"};
+                                           "rectification_result", "description"};
     const char *known[KNOWN_MAX];
     size_t nk = personal_of(c, known);
     for (size_t i = 0; i < sizeof(redacted) / sizeof(redacted[0]); i++) {

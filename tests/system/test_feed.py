@@ -15,6 +15,10 @@ prefectures (630102 城东区 of 630100 西宁市, 630202 乐都区 of 630200 �
   test_4  privacy: names, phones, ID numbers and e-mail addresses put in
           every field of a case (content, rectification result, …) appear in
           no public response.
+  test_6  Open311 GeoReport v2 (issue #14): description (the content, masked)
+          and the members hcp has no value for (null) on every entry; comma
+          lists for status, service_request_id and service_code; the service
+          list GET /feed/services.json.
   test_5  issue #10: characters XML 1.0 cannot carry (U+FFFE, U+FFFF, C0 and
           C1 controls, non-characters) in published text leave the Atom feed
           well-formed and are in neither feed; short fields refuse them (422);
@@ -262,6 +266,9 @@ class Feed(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertIn("，身份证", e["rectification_result"])       # text around survives
         self.assertEqual(e["status_notes"], "已反馈整改结果，已回访")
         self.assertEqual(e["agency_responsible"], "城东区市场监管局*******")  # rectifying unit
+        # the content is published as Open311's description, masked the same way
+        self.assertTrue(e["description"].startswith("*******，电话***********，"), e)
+        self.assertIn("另留电话136******11", e["description"])
         bodies = [self.public(p).body for p in (
             "/feed/requests.json?page_size=200", "/feed/requests.json?service_request_id=" + cid,
             "/feed/requests.json?county=" + A, "/feed/requests.json?status=open",
@@ -298,7 +305,7 @@ class Feed(hcptest.DumpOnFailure, unittest.TestCase):
         texts = [x.findtext(ATOM + "content") or "" for x in root.iter(ATOM + "entry")]
         for x in self.feed("?page_size=200"):
             texts += [x[k] or "" for k in ("service_code", "service_name", "agency_responsible",
-                                           "rectification_result")]
+                                           "rectification_result", "description")]
         for body in (r.body, self.public("/feed/requests.json?page_size=200").body,
                      self.public("/feed/requests.json?service_request_id=" + cid).body):
             text = body.decode("utf-8")
@@ -319,6 +326,61 @@ class Feed(hcptest.DumpOnFailure, unittest.TestCase):
             r = n.post("/v1/cases", case_body(**body))
             self.assertEqual(r.status, 422, r)
             self.assertIn(field, r.json()["detail"])
+
+    def test_6_open311(self):
+        a, b = self.nodes[A], self.nodes[B]
+        x = a.new_case(service_item={"code": "SI-777", "name": "社保卡补办"},
+                       content="社保卡补办窗口排队两小时，电话13911112222")["id"]
+        y = b.new_case(service_item={"code": "SI-778", "name": "公积金提取"})["id"]
+        z = b.new_case(service_item={"code": "SI-778", "name": "公积金提取（新）"})["id"]
+        e = self.wait_feed(z)
+        self.wait_feed(x)
+        e = self.wait_feed(x)
+        self.assertEqual(e["description"], "社保卡补办窗口排队两小时，电话139******22")
+        for k in ("service_notice", "address", "address_id", "zipcode", "lat", "long",
+                  "media_url"):
+            self.assertIn(k, e)
+            self.assertIsNone(e[k], k)
+        # comma lists (GeoReport v2)
+        got = self.ids_of("?service_request_id=%s,%s,%s&page_size=200" % (x, y, x))
+        self.assertEqual(sorted(got), sorted([x, y]))
+        self.assertEqual(got, [i for i in self.ids_of("?page_size=200") if i in (x, y)])
+        self.assertEqual(self.ids_of("?service_request_id=%s,%s&page_size=1&page=2" % (x, y)),
+                         got[1:2])
+        self.assertEqual(self.ids_of("?service_request_id=%s,%s&county=%s" % (x, y, A)), [x])
+        self.assertEqual(sorted(self.ids_of("?service_code=SI-777,SI-778&page_size=200")),
+                         sorted([x, y, z]))
+        self.assertEqual(self.ids_of("?service_code=SI-778&county=%s" % A), [])
+        both = self.ids_of("?status=open,closed&page_size=200")
+        self.assertEqual(both, self.ids_of("?page_size=200"))
+        for q, param in (("status=open,", "status"), ("service_request_id=%s,x" % x,
+                                                      "service_request_id"),
+                         ("service_code=,SI-1", "service_code")):
+            r = self.public("/feed/requests.json?" + q)
+            self.assertEqual(r.status, 400, (q, r))
+            self.assertTrue(r.json()["detail"].startswith(param + ":"), r.json())
+        atom = self.public("/feed/atom.xml?service_code=SI-777")
+        self.assertEqual(atom.status, 200)
+        self.assertEqual(len(ET.fromstring(atom.body).findall(ATOM + "entry")), 1)
+        # the service list: one per code, named by its newest entry, by code
+        r = self.public("/feed/services.json")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers.get("Content-Type", "").startswith("application/json"))
+        self.assertEqual(r.headers.get("Access-Control-Allow-Origin"), "*")
+        svc = r.json()
+        codes = [s["service_code"] for s in svc]
+        self.assertEqual(codes, sorted(set(codes)))
+        by = {s["service_code"]: s for s in svc}
+        self.assertEqual(by["SI-778"], {"service_code": "SI-778", "service_name": "公积金提取（新）",
+                                        "description": None, "metadata": False,
+                                        "type": "realtime", "keywords": None, "group": None})
+        self.assertEqual(by["SI-777"]["service_name"], "社保卡补办")
+        self.assertEqual(self.public("/feed/services.json",
+                                     headers={"If-None-Match": r.headers["ETag"]}).status, 304)
+        c = a.new_case(service_item={"code": "SI-779", "name": "新事项"})["id"]
+        self.wait_feed(c)
+        self.assertIn("SI-779", [s["service_code"] for s in self.public("/feed/services.json")
+                                 .json()])
 
 
 if __name__ == "__main__":

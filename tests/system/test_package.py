@@ -6,15 +6,18 @@ On this machine, as root (else exit 77, skipped):
      `dpkg -i` installs them (apt-get install -f if a dependency is missing);
      the files are at their FHS paths, every command answers --version with
      the package's version, the man pages are there, `systemd-analyze
-     verify` accepts the six units (when systemd-analyze exists).
+     verify` accepts the six units (when systemd-analyze exists), lintian
+     finds no error in the .debs (when lintian is installed), the shipped
+     alert rules pass `promtool check rules` (when promtool is installed).
   2. A CA, the gateway's and a county's certificates from the *installed*
      /usr/bin/hcp-certs (it finds /usr/share/hcp/divisions.tsv by itself: no
      HCP_DIVISIONS), into /etc/hcp/pki; the shipped /etc/hcp/*.conf given
      their settings; the CRL-refresh service installs the CRL.
   3. Both daemons started from their units' ExecStart lines, as the units'
      users (systemd is not PID 1 in CI containers): the node replicates to
-     the gateway over mutual TLS; /healthz carries the version; the backup
-     service keeps the newest HCP_BACKUP_KEEP backups.
+     the gateway over mutual TLS; /healthz carries the version; both
+     /metrics show the county replicated; the backup service keeps the
+     newest HCP_BACKUP_KEEP backups.
   4. A second build with a higher version installed over the first: data
      kept (the county's log at the gateway and the node), the new version
      in /healthz, replication goes on.
@@ -23,10 +26,12 @@ On this machine, as root (else exit 77, skipped):
      locked (docs/operations.md, "Removing").
 The machine is left as found: packages purged, users this test made
 deleted, the certificates it put in /etc/hcp/pki removed. If an hcp package
-is already installed the test does not touch it and skips.
+is already installed the test does not touch it and skips. One run per
+machine at a time: a second waits for the first (a lock in /run/lock).
 
 argv: the source tree's root (make -C), then unittest's arguments.
 """
+import fcntl
 import json
 import os
 import pwd
@@ -52,6 +57,8 @@ GW_NAME = "gw.hcp.test"
 UNITS = ("hcp-node.service", "hcp-node-backup.service", "hcp-node-backup.timer",
          "hcp-gateway.service", "hcp-gateway-crl.service", "hcp-gateway-crl.timer")
 UNIT_DIR = "/lib/systemd/system"
+RULES = "/usr/share/hcp/prometheus/hcp-rules.yml"   # hcp-gateway: monitoring (deploy/)
+DASHBOARD = "/usr/share/hcp/grafana/hcp.json"
 PKI = "/etc/hcp/pki"
 say = sayer("package", time.monotonic())
 
@@ -239,7 +246,9 @@ class PackageTest(unittest.TestCase):
 
     def check_files(self):
         for f in ("/usr/sbin/hcp-node", "/usr/sbin/hcp-gateway", "/usr/bin/hcp-certs",
-                  "/usr/bin/hcp-gen", "/usr/share/hcp/divisions.tsv", "/usr/share/hcp/calendar.tsv",
+                  "/usr/bin/hcp-gen", "/usr/bin/hcp-verify", "/usr/share/man/man1/hcp-verify.1.gz",
+                  RULES, DASHBOARD,
+                  "/usr/share/hcp/divisions.tsv", "/usr/share/hcp/calendar.tsv",
                   "/usr/lib/hcp/hcp-node-backup", "/usr/lib/hcp/hcp-gateway-crl-refresh",
                   "/etc/hcp/hcp-node.conf", "/etc/hcp/hcp-gateway.conf", "/etc/default/hcp-node",
                   "/etc/default/hcp-gateway", "/usr/share/man/man8/hcp-node.8.gz",
@@ -249,7 +258,7 @@ class PackageTest(unittest.TestCase):
         for u in UNITS:
             self.assertTrue(os.path.exists(os.path.join(UNIT_DIR, u)), u)
         for cmd in ("/usr/sbin/hcp-node", "/usr/sbin/hcp-gateway", "/usr/bin/hcp-certs",
-                    "/usr/bin/hcp-gen"):
+                    "/usr/bin/hcp-gen", "/usr/bin/hcp-verify"):
             out = sh([cmd, "--version"]).stdout
             self.assertEqual(out.split("\n")[0], "%s %s" % (os.path.basename(cmd), self.version),
                              out)
@@ -276,6 +285,27 @@ class PackageTest(unittest.TestCase):
             say("systemd-analyze verify: the six units are accepted")
         else:
             say("no systemd-analyze: the units' syntax was not checked")
+        with open(DASHBOARD, encoding="utf-8") as f:
+            self.assertTrue(json.load(f)["panels"], DASHBOARD)
+        if shutil.which("promtool"):
+            p = sh(["promtool", "check", "rules", RULES])
+            say("promtool check rules: %s", p.stdout.strip().splitlines()[-1])
+        else:
+            say("no promtool: the shipped alert rules were not checked here (test_metrics does)")
+
+    def lintian(self, debs):
+        """lintian on the .debs: no error (E:); its warnings are printed."""
+        if not shutil.which("lintian"):
+            say("no lintian: the packages were not linted")
+            return
+        p = sh(["lintian", "--tag-display-limit", "0"] + [debs[k] for k in PACKAGES],
+               check=False, timeout=600)
+        lines = (p.stdout + p.stderr).splitlines()
+        errors = [l for l in lines if l.startswith("E:")]
+        warnings = [l for l in lines if l.startswith("W:")]
+        self.assertEqual(errors, [], p.stdout + p.stderr)
+        say("lintian: no error, %d warning(s)%s", len(warnings),
+            "".join("\n  " + w for w in warnings))
 
     def make_pki(self):
         """CA, gateway and county certificates from the installed hcp-certs
@@ -375,6 +405,23 @@ class PackageTest(unittest.TestCase):
             row["applied"], row["state"])
         return s["log_head"]
 
+    def check_metrics(self, head):
+        """Both /metrics after replication: the county applied to head at
+        the gateway, the node connected with nothing unacknowledged."""
+        def scrape(port, token):
+            req = urllib.request.Request("http://127.0.0.1:%d/metrics" % port)
+            req.add_header("Authorization", "Bearer " + token)
+            with urllib.request.urlopen(req, timeout=30) as r:
+                text = r.read().decode()
+            return {k: float(v) for k, v in (l.rsplit(" ", 1) for l in text.splitlines()
+                                             if l and not l.startswith("#"))}
+        g = scrape(self.gw_http, self.gw_token)
+        m = scrape(self.node_http, self.node_token)
+        self.assertEqual(g['hcp_gateway_county_applied_events{county="%s"}' % COUNTY], head)
+        self.assertEqual(g['hcp_gateway_county_state{county="%s",state="ok"}' % COUNTY], 1)
+        self.assertEqual((m["hcp_node_sync_connected"], m["hcp_node_sync_lag_events"]), (1, 0))
+        say("metrics: gateway applied %d for %s, node connected, lag 0", head, COUNTY)
+
     def check_backup(self):
         """The backup service as its timer starts it, with KEEP=2 and two
         older backups present: one new backup, the oldest one removed."""
@@ -400,7 +447,7 @@ class PackageTest(unittest.TestCase):
         for p in ("/etc/hcp", "/etc/default/hcp-node", "/etc/default/hcp-gateway",
                   "/var/lib/hcp-node", "/var/lib/hcp-gateway", "/var/backups/hcp-node",
                   "/usr/share/hcp", "/usr/lib/hcp", "/usr/sbin/hcp-node", "/usr/sbin/hcp-gateway",
-                  "/usr/bin/hcp-certs", "/usr/bin/hcp-gen"):
+                  "/usr/bin/hcp-certs", "/usr/bin/hcp-gen", "/usr/bin/hcp-verify"):
             if os.path.lexists(p):
                 left.append(p)
         for root in ("/usr/share/doc", "/usr/share/man/man1", "/usr/share/man/man8", UNIT_DIR,
@@ -422,6 +469,7 @@ class PackageTest(unittest.TestCase):
 
     def test_install_run_upgrade_purge(self):
         debs = self.build()
+        self.lintian(debs)
         self.install(debs)
         self.check_files()
         say("installed %s; files, --version, units checked", self.version)
@@ -434,6 +482,7 @@ class PackageTest(unittest.TestCase):
 
         gw, node = self.start("v1")
         head1 = self.write_and_converge(5)
+        self.check_metrics(head1)
         self.check_backup()
         self.stop(gw, node)
         v1 = self.version
@@ -457,10 +506,40 @@ class PackageTest(unittest.TestCase):
         say("purged: nothing left; users %s kept, locked", ", ".join(USERS))
 
 
+LOCK = "/run/lock/hcp-package-test.lock"  # one run per machine at a time
+LOCK_WAIT = 900                            # seconds to wait for another run to end
+_lock_fd = None
+
+
+def take_lock():
+    """Hold the machine-wide lock of this test until the process ends: two
+    runs at once (two checkouts, two ctest -j) would install, configure and
+    purge the same packages under each other. Waits up to LOCK_WAIT, then
+    skips."""
+    global _lock_fd
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+    _lock_fd = open(LOCK, "a")
+    end = time.monotonic() + LOCK_WAIT
+    said = False
+    while True:
+        try:
+            fcntl.flock(_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                say("SKIPPED: another run of this test held %s for %d s", LOCK, LOCK_WAIT)
+                sys.exit(SKIP)
+            if not said:
+                say("another run of this test holds %s: waiting", LOCK)
+                said = True
+            time.sleep(2)
+
+
 def before():
     if os.geteuid() != 0:
         say("SKIPPED: installs packages, needs root")
         sys.exit(SKIP)
+    take_lock()
     present = [p for p in PACKAGES if installed(p)]
     if present:
         say("SKIPPED: %s already installed here; this test installs and purges them",

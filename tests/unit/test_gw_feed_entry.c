@@ -49,6 +49,7 @@ static void full_case(hcp_case *c)
     c->verifier.name = strdup("王五");
     c->rectify_unit.name = strdup("城东区市场监管局");
     c->rectification_result = strdup("已向张三道歉，李四(13912345678)已培训；王五复核");
+    c->in.content = strdup("张三投诉：窗口李四态度差，电话13800001111");
     c->received_at = T0;
     c->last_at = T0 + 3600;
     c->last_recorded_at = T0 + 3600;
@@ -88,7 +89,15 @@ static void t_every_field(void **state)
     full_case(&c);
     json_t *j = gw_feed_entry_json(&c);
     assert_non_null(j);
-    assert_int_equal(json_object_size(j), 21);
+    assert_int_equal(json_object_size(j), 29);
+    /* GeoReport v2: the masked content, and the members hcp has no value for */
+    assert_string_equal(str(j, "description"), "**投诉：窗口**态度差，电话***********");
+    static const char *const nulls[] = {
+        "service_notice", "address", "address_id", "zipcode", "lat", "long", "media_url"};
+    for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++) {
+        assert_non_null(json_object_get(j, nulls[i]));
+        assert_true(json_is_null(json_object_get(j, nulls[i])));
+    }
     assert_true(json_is_false(json_object_get(j, "deadline_provisional")));
     assert_true(json_is_null(json_object_get(j, "deadline_note")));
     assert_string_equal(str(j, "service_request_id"), "630102-20270101-0001");

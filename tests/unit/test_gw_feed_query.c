@@ -51,10 +51,10 @@ static void t_defaults(void **state)
     assert_int_equal(q.size, GW_FEED_PAGE_DEFAULT);
     assert_int_equal(q.status, GW_FEED_Q_ANY);
     assert_string_equal(q.county, "");
-    assert_string_equal(q.key, "j||0|0|0|0|0|0||1|50");
+    assert_string_equal(q.key, "j||0|0|0|0|0|0|1|50");
     assert_int_equal(parse(&p, true, &q, &err), HCP_OK);
     assert_int_equal(q.size, GW_FEED_ATOM_ENTRIES);
-    assert_string_equal(q.key, "a||0|0|0|0|0|0||1|100");
+    assert_string_equal(q.key, "a||0|0|0|0|0|0|1|100");
     assert_null(err.param);
 }
 
@@ -74,7 +74,8 @@ static void t_filters(void **state)
     assert_int_equal(q.end, 1798732800 + 31 * 86400 - 1);
     assert_true(q.has_after);
     assert_int_equal(q.after, 1798732800 + 86400);
-    assert_string_equal(q.id, "630102-20270101-0001");
+    assert_int_equal(q.nids, 1);
+    assert_string_equal(q.ids[0], "630102-20270101-0001");
     assert_int_equal(q.page, 3);
     assert_int_equal(q.size, 200);
     /* Atom: no paging, whatever is asked */
@@ -109,6 +110,15 @@ static void t_refusals(void **state)
     refused("end_date", "yesterday", "end_date");
     refused("updated_after", "2027-01-01", "updated_after"); /* RFC 3339 only */
     refused("service_request_id", "630102-2027", "service_request_id");
+    refused("service_request_id", "630102-20270101-0001,", "service_request_id");
+    refused("service_request_id", ",630102-20270101-0001", "service_request_id");
+    refused("status", "open,,closed", "status");
+    refused("status", "open,done", "status");
+    refused("service_code", "SI-1,,SI-2", "service_code");
+    refused("service_code",
+            "SI-1,SI-2,SI-3,SI-4,SI-5,SI-6,SI-7,SI-8,SI-9,SI-10,SI-11,SI-12,"
+            "SI-13,SI-14,SI-15,SI-16,SI-17,SI-18,SI-19,SI-20,SI-21",
+            "service_code");
     refused("page", "0", "page");
     refused("page", "100001", "page");
     refused("page", "", "page");
@@ -168,11 +178,43 @@ static void t_match(void **state)
     assert_false(gw_feed_query_match(&q, "630102-20270101-0001", &m));
 }
 
+/* GeoReport v2 comma lists: status, service_request_id, service_code. */
+static void t_lists(void **state)
+{
+    (void)state;
+    gw_feed_q q, q2;
+    gw_feed_q_err err;
+    params both = {{"status", "open,closed", NULL}};
+    assert_int_equal(parse(&both, false, &q, &err), HCP_OK);
+    assert_int_equal(q.status, GW_FEED_Q_ANY);
+    params twice = {{"status", "closed,closed", NULL}};
+    assert_int_equal(parse(&twice, false, &q, &err), HCP_OK);
+    assert_int_equal(q.status, GW_FEED_Q_CLOSED);
+    params ids = {{"service_request_id",
+                   "630102-20270101-0001,630202-20270102-0002,"
+                   "630102-20270101-0001",
+                   NULL}};
+    assert_int_equal(parse(&ids, false, &q, &err), HCP_OK);
+    assert_int_equal(q.nids, 2); /* named twice: once */
+    assert_string_equal(q.ids[1], "630202-20270102-0002");
+    params codes = {{"service_code", "SI-002,SI-010", NULL}};
+    assert_int_equal(parse(&codes, false, &q2, &err), HCP_OK);
+    assert_int_equal(q2.ncodes, 2);
+    assert_string_not_equal(q.key, q2.key);
+    const char json[] = "{\"service_request_id\":\"630102-20270101-0001\",\"service_code\":"
+                        "\"SI-010\",\"service_name\":\"SI-002\"}";
+    gw_feed_meta m = {.received_at = 1798732800, .json = json, .json_len = sizeof(json) - 1};
+    assert_true(gw_feed_query_match(&q2, "630102-20270101-0001", &m));
+    params other = {{"service_code", "SI-002", NULL}}; /* only in another member */
+    assert_int_equal(parse(&other, false, &q2, &err), HCP_OK);
+    assert_false(gw_feed_query_match(&q2, "630102-20270101-0001", &m));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_defaults),     cmocka_unit_test(t_filters), cmocka_unit_test(t_refusals),
-        cmocka_unit_test(t_empty_values), cmocka_unit_test(t_match),
+        cmocka_unit_test(t_empty_values), cmocka_unit_test(t_match),   cmocka_unit_test(t_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
