@@ -35,6 +35,10 @@
 #        HCP_BENCH_SPOT_N (1,000,000) closed cases at 44 counties with the
 #        gateway's code and its recomputation by hcp-verify spotcheck; added
 #        under "spotcheck" (docs/bench.md "Spot checks")
+#   then bench/form_bench.py: the monthly form (issue #12) — a gateway
+#        holding HCP_BENCH_FORM_N (1,000,000) cases, the form of the largest
+#        prefecture-month as json, csv, xlsx; added under "form" (docs/bench.md
+#        "Monthly form (issue #12)"); HCP_BENCH_FORM_SKIP=1 skips it
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -232,6 +236,14 @@ python3 "$HERE/stats_bench.py" "$BUILD" "$OUT"
 echo
 echo "bench: spot checks (bench/spot_bench.py)"
 python3 "$HERE/spot_bench.py" "$BUILD" "$OUT"
+# The monthly form (issue #12): a gateway store of HCP_BENCH_FORM_N cases
+# made by bench_form_fill, the largest prefecture-month's form downloaded as
+# a supervisor; adds "form" to results.json (docs/bench.md "Monthly form").
+if [ "${HCP_BENCH_FORM_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: monthly form (bench/form_bench.py)"
+    python3 "$HERE/form_bench.py" "$BUILD" "$OUT"
+fi
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
 # gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the

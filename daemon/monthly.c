@@ -51,29 +51,25 @@ static const char *const rating_zh[6] = {NULL,       "非常不满意", "不满�
 
 /* ---- strings ---- */
 
-/* A growable string for one cell. */
+/*
+ * The cells of one row are written one after another, each ended by a NUL,
+ * into one growable buffer with plain copies (no printf: formatting was most
+ * of a row's cost), then copied into one allocation per row.
+ */
 typedef struct sb {
     char *p;
     size_t len, cap;
+    size_t cell; /* where the current cell starts */
     bool failed;
 } sb;
 
-/* Append printf-formatted text; remembers an allocation failure. */
-static void sb_add(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sb *b, const char *fmt, ...)
+/* Append n bytes of s; remembers an allocation failure. */
+static void sb_mem(sb *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->len + (size_t)n + 1) * 2;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
         char *q = realloc(b->p, cap);
         if (q == NULL) {
             b->failed = true;
@@ -82,31 +78,35 @@ static void sb_add(sb *b, const char *fmt, ...)
         b->p = q;
         b->cap = cap;
     }
-    va_start(ap, fmt);
-    (void)vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap); /* sized just above */
-    va_end(ap);
-    b->len += (size_t)n;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
 }
 
-/* Append s after a separator when the cell already has text; NULL or ""
+/* Append the string s (NULL: nothing). */
+static void sb_str(sb *b, const char *s)
+{
+    if (s != NULL)
+        sb_mem(b, s, strlen(s));
+}
+
+/* Append s after sep when the current cell already has text; NULL or ""
  * adds nothing. */
 static void sb_part(sb *b, const char *sep, const char *s)
 {
     if (s == NULL || s[0] == '\0')
         return;
-    sb_add(b, "%s%s", b->len > 0 ? sep : "", s);
+    if (b->len > b->cell)
+        sb_str(b, sep);
+    sb_str(b, s);
 }
 
-/* The cell as an owned string ("" when empty); NULL on failure (freed). */
-static char *sb_take(sb *b)
+/* End the current cell (its NUL) and start the next. */
+static void sb_end(sb *b)
 {
-    if (!b->failed && b->p == NULL)
-        return hcp_strndup("", 0);
-    if (b->failed) {
-        free(b->p);
-        return NULL;
-    }
-    return b->p;
+    sb_mem(b, "", 0);
+    if (!b->failed)
+        b->p[b->len++] = '\0'; /* room kept by sb_mem's + 1 */
+    b->cell = b->len;
 }
 
 /* ---- the rows ---- */
@@ -144,9 +144,12 @@ void hcpd_monthly_free(hcpd_monthly *m)
     if (m == NULL)
         return;
     for (size_t i = 0; i < m->n; i++)
-        for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++)
-            free(m->rows[i].cell[k]);
+        free(m->rows[i].cell[0]); /* the row's block */
     free(m->rows);
+    sb *b = m->scratch;
+    if (b != NULL)
+        free(b->p);
+    free(b);
     free(m->region);
     free(m->filled_on);
     free(m->filler);
@@ -195,95 +198,211 @@ static void time_cell(hcp_time t, char *buf, size_t len)
     snprintf(buf, len, "%.10s %.5s", iso, iso + 11);
 }
 
-/* The columns 2..9 of case c into cells (owned); false on allocation failure. */
-static bool row_cells(const hcpd_monthly *m, const hcp_case *c, char *cell[HCPD_MONTHLY_COLS - 1])
+/* Append a JSON string of s (n bytes), as jansson writes it, to b as a cell. */
+static void sb_json(sb *b, const char *s, size_t n)
+{
+    json_t *j = b->failed ? NULL : json_stringn(s, n);
+    char tmp[512];
+    size_t len = j != NULL ? json_dumpb(j, tmp, sizeof(tmp), JSON_COMPACT | JSON_ENCODE_ANY) : 0;
+    if (len > sizeof(tmp)) { /* a long cell */
+        char *big = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (big != NULL)
+            sb_str(b, big);
+        else
+            b->failed = true;
+        free(big);
+    } else if (len > 0)
+        sb_mem(b, tmp, len);
+    else
+        b->failed = true;
+    json_decref(j);
+    sb_end(b);
+}
+
+/* After the eight cells in b: each of them, then case id, as JSON strings
+ * (encoded by jansson), so a form is written as JSON without encoding
+ * anything again (hcpd_monthly_json_stream). False on failure. */
+static bool row_encoded(sb *b, const char *id)
+{
+    sb e; /* the encodings, apart: their source must not move while read */
+    memset(&e, 0, sizeof(e));
+    size_t at = 0;
+    for (int k = 0; !b->failed && !e.failed && k < HCPD_MONTHLY_COLS - 1; k++) {
+        size_t n = strlen(b->p + at);
+        sb_json(&e, b->p + at, n);
+        at += n + 1;
+    }
+    sb_json(&e, id, strlen(id));
+    if (e.failed)
+        b->failed = true;
+    else
+        sb_mem(b, e.p, e.len);
+    b->cell = b->len;
+    free(e.p);
+    return !b->failed;
+}
+
+/* The columns 2..9 of case c, with the personal parts when personal, into
+ * b (emptied first) as eight NUL-terminated cells one after another; false
+ * on allocation failure. */
+static bool row_render(bool personal, const hcp_case *c, sb *b)
 {
     const hcp_intake *in = &c->in;
-    sb b[HCPD_MONTHLY_COLS - 1];
-    memset(b, 0, sizeof(b));
+    b->len = b->cell = 0;
+    b->failed = false;
     char t[32];
     time_cell(c->received_at, t, sizeof(t));
-    sb_add(&b[0], "%s", t);
+    sb_str(b, t);
+    sb_end(b);
     /* 差评投诉人及联系方式 */
     if (!in->has_complainant)
-        sb_add(&b[1], "%s", "匿名");
-    else if (!m->personal)
-        sb_add(&b[1], "%s", "（个人信息，仅监管账户可见）");
+        sb_str(b, "匿名");
+    else if (!personal)
+        sb_str(b, "（个人信息，仅监管账户可见）");
     else {
-        sb_part(&b[1], " ", in->complainant.name);
-        sb_part(&b[1], " ", in->complainant.phone);
-        sb_part(&b[1], " ", in->complainant.organization);
-        if (b[1].len == 0)
-            sb_add(&b[1], "%s", "未留姓名及联系方式");
+        sb_part(b, " ", in->complainant.name);
+        sb_part(b, " ", in->complainant.phone);
+        sb_part(b, " ", in->complainant.organization);
+        if (b->len == b->cell)
+            sb_str(b, "未留姓名及联系方式");
     }
+    sb_end(b);
     /* 差评投诉内容: the kind, the rating's words, the item, the text */
-    if (in->kind == HCP_KIND_REVIEW && in->rating >= 1 && in->rating <= 5)
-        sb_add(&b[2], "差评（%s）", rating_zh[in->rating]);
-    else
-        sb_add(&b[2], "%s", in->kind == HCP_KIND_REVIEW ? "差评" : "投诉");
-    if (in->service_item.name != NULL)
-        sb_add(&b[2], "，事项：%s", in->service_item.name);
-    if (in->content != NULL && in->content[0] != '\0')
-        sb_add(&b[2], "：%s", in->content);
+    if (in->kind == HCP_KIND_REVIEW && in->rating >= 1 && in->rating <= 5) {
+        sb_str(b, "差评（");
+        sb_str(b, rating_zh[in->rating]);
+        sb_str(b, "）");
+    } else
+        sb_str(b, in->kind == HCP_KIND_REVIEW ? "差评" : "投诉");
+    if (in->service_item.name != NULL) {
+        sb_str(b, "，事项：");
+        sb_str(b, in->service_item.name);
+    }
+    if (in->content != NULL && in->content[0] != '\0') {
+        sb_str(b, "：");
+        sb_str(b, in->content);
+    }
+    sb_end(b);
     /* 被差评投诉单位及工作人员联系方式 */
-    sb_part(&b[3], " ", in->unit.name);
-    sb_part(&b[3], " ", in->window);
-    sb_part(&b[3], " ", in->staff.name);
-    if (m->personal)
-        sb_part(&b[3], " ", in->staff.phone);
+    sb_part(b, " ", in->unit.name);
+    sb_part(b, " ", in->window);
+    sb_part(b, " ", in->staff.name);
+    if (personal)
+        sb_part(b, " ", in->staff.phone);
+    sb_end(b);
     /* 整改处理结果 */
     if (c->rectification_result != NULL && c->rectification_result[0] != '\0')
-        sb_add(&b[4], "%s", c->rectification_result);
+        sb_str(b, c->rectification_result);
     else
-        sb_add(&b[4], "%s", result_words(c));
+        sb_str(b, result_words(c));
+    sb_end(b);
     /* 核实人及联系方式 */
-    sb_part(&b[5], " ", c->verifier.name);
-    if (m->personal)
-        sb_part(&b[5], " ", c->verifier.phone);
-    sb_add(&b[6], "%s", hcpd_monthly_use(c));
+    sb_part(b, " ", c->verifier.name);
+    if (personal)
+        sb_part(b, " ", c->verifier.phone);
+    sb_end(b);
+    sb_str(b, hcpd_monthly_use(c));
+    sb_end(b);
     /* 备注: the case number, the county, where it stands */
     const hcp_division *d = hcp_division_find(c->county);
-    sb_add(&b[7], "案件编号 %s", c->id);
-    if (d != NULL && d->name != NULL)
-        sb_add(&b[7], "；%s", d->name);
-    if (c->status > HCP_ST_NONE && c->status < HCP_ST_COUNT_)
-        sb_add(&b[7], "；%s", status_zh[c->status]);
-    if (c->overdue_marked != 0)
-        sb_add(&b[7], "%s", "；有逾期");
-    if (c->revisited_at != 0)
-        sb_add(&b[7], "；回访%s", c->revisit_satisfied ? "满意" : "不满意");
-    bool ok = true;
-    for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
-        cell[k] = sb_take(&b[k]);
-        ok = ok && cell[k] != NULL;
+    sb_str(b, "案件编号 ");
+    sb_str(b, c->id);
+    if (d != NULL && d->name != NULL) {
+        sb_str(b, "；");
+        sb_str(b, d->name);
     }
-    if (!ok)
-        for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
-            free(cell[k]);
-            cell[k] = NULL;
-        }
-    return ok;
+    if (c->status > HCP_ST_NONE && c->status < HCP_ST_COUNT_) {
+        sb_str(b, "；");
+        sb_str(b, status_zh[c->status]);
+    }
+    if (c->overdue_marked != 0)
+        sb_str(b, "；有逾期");
+    if (c->revisited_at != 0)
+        sb_str(b, c->revisit_satisfied ? "；回访满意" : "；回访不满意");
+    sb_end(b);
+    return row_encoded(b, c->id);
+}
+
+/* Row r of m from block[0..n): the eight cells, their eight JSON
+ * encodings and that of the case id, each NUL-terminated, copied into one
+ * allocation owned by cell[0]. HCP_EFORMAT when it is not that, HCP_ENOMEM. */
+static int row_take(hcpd_monthly_row *r, const char *block, size_t n)
+{
+    if (n == 0 || block[n - 1] != '\0')
+        return HCP_EFORMAT;
+    char *p = malloc(n);
+    if (p == NULL)
+        return HCP_ENOMEM;
+    memcpy(p, block, n);
+    char *part[2 * (HCPD_MONTHLY_COLS - 1) + 1];
+    size_t k = 0, at = 0, want = sizeof(part) / sizeof(part[0]);
+    while (at < n && k < want) {
+        part[k++] = p + at;
+        at += strlen(p + at) + 1;
+    }
+    if (k != want || at != n) {
+        free(p);
+        return HCP_EFORMAT;
+    }
+    for (k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
+        r->cell[k] = part[k];
+        r->json[k] = part[HCPD_MONTHLY_COLS - 1 + k];
+    }
+    r->json_id = part[want - 1];
+    return HCP_OK;
+}
+
+int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *out)
+{
+    if (c == NULL || out == NULL)
+        return HCP_EINVAL;
+    sb b;
+    memset(&b, 0, sizeof(b));
+    int rc = row_render(personal, c, &b) ? hcp_buf_append(out, b.p, b.len) : HCP_ENOMEM;
+    free(b.p);
+    return rc;
+}
+
+/* Room for one more row in m. */
+static int row_room(hcpd_monthly *m)
+{
+    if (m->n < m->cap)
+        return HCP_OK;
+    size_t cap = m->cap ? m->cap * 2 : 16;
+    hcpd_monthly_row *rows = realloc(m->rows, cap * sizeof(*rows));
+    if (rows == NULL)
+        return HCP_ENOMEM;
+    m->rows = rows;
+    m->cap = cap;
+    return HCP_OK;
+}
+
+int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *block, size_t n)
+{
+    if (m == NULL || case_id == NULL || block == NULL || strlen(case_id) >= HCP_CASE_ID_MAX)
+        return HCP_EINVAL;
+    int rc = row_room(m);
+    if (rc != HCP_OK)
+        return rc;
+    hcpd_monthly_row *r = &m->rows[m->n];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->case_id, sizeof(r->case_id), "%s", case_id);
+    rc = row_take(r, block, n);
+    if (rc == HCP_OK)
+        m->n++;
+    return rc;
 }
 
 int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c)
 {
     if (m == NULL || c == NULL)
         return HCP_EINVAL;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        hcpd_monthly_row *rows = realloc(m->rows, cap * sizeof(*rows));
-        if (rows == NULL)
-            return HCP_ENOMEM;
-        m->rows = rows;
-        m->cap = cap;
-    }
-    hcpd_monthly_row *r = &m->rows[m->n];
-    memset(r, 0, sizeof(*r));
-    snprintf(r->case_id, sizeof(r->case_id), "%s", c->id);
-    if (!row_cells(m, c, r->cell))
+    sb *b = m->scratch;
+    if (b == NULL && (b = m->scratch = calloc(1, sizeof(sb))) == NULL)
         return HCP_ENOMEM;
-    m->n++;
-    return HCP_OK;
+    if (!row_render(m->personal, c, b))
+        return HCP_ENOMEM;
+    return hcpd_monthly_add_rendered(m, c->id, b->p, b->len);
 }
 
 /* ---- JSON ---- */
@@ -318,6 +437,105 @@ json_t *hcpd_monthly_json(const hcpd_monthly *m)
                      "month", month, "region", "code", m->region_code, "name", m->region, L_REGION,
                      m->region, L_DATE, m->filled_on, L_FILLER, m->filler, L_PHONE, m->filler_phone,
                      "personal", m->personal, "columns", cols, "rows", rows, "note", form_note);
+}
+
+/* Append row r, number no, as the JSON object jansson would write for it
+ * (JSON_COMPACT): key[] the encoded column names, kid the encoded
+ * "case_id"; a comma before it unless it is the first. */
+static int json_row(hcp_buf *out, const char *const *key, const char *kid,
+                    const hcpd_monthly_row *r, size_t no)
+{
+    char num[32];
+    int nl = snprintf(num, sizeof(num), ":%zu", no); /* as jansson writes an integer */
+    int rc = hcp_buf_append(out, no > 1 ? ",{" : "{", no > 1 ? 2 : 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, key[0], strlen(key[0]));
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, num, (size_t)nl);
+    for (int k = 1; rc == HCP_OK && k < HCPD_MONTHLY_COLS; k++) {
+        rc = hcp_buf_append(out, ",", 1);
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, key[k], strlen(key[k]));
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, ":", 1);
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, r->json[k - 1], strlen(r->json[k - 1]));
+    }
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, ",", 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, kid, strlen(kid));
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, ":", 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, r->json_id, strlen(r->json_id));
+    return rc == HCP_OK ? hcp_buf_append(out, "}", 1) : rc;
+}
+
+/*
+ * The same bytes as json_dumps(hcpd_monthly_json(m), JSON_COMPACT), written
+ * row by row: a whole tree of a large month (ten objects a row) cost more
+ * than reading the rows. Every value is encoded by jansson: the header as
+ * one object (the members before "rows"), the column names and the note
+ * once each, a row's cells and case id when the row was rendered
+ * (row_encoded); only the brackets, commas, colons and the row numbers are
+ * written here, as JSON_COMPACT writes them.
+ */
+int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out)
+{
+    if (m == NULL || out == NULL)
+        return HCP_EINVAL;
+    char month[8];
+    snprintf(month, sizeof(month), "%04d-%02d", m->year, m->month);
+    json_t *cols = json_array();
+    bool ok = cols != NULL;
+    for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++)
+        ok = json_array_append_new(cols, json_string(hcpd_monthly_columns[k])) == 0;
+    json_t *head =
+        ok ? json_pack("{ss,ss,s{ss,ss},ss,ss,ss,ss,sb,sO}", "title", hcpd_monthly_title, "month",
+                       month, "region", "code", m->region_code, "name", m->region, L_REGION,
+                       m->region, L_DATE, m->filled_on, L_FILLER, m->filler, L_PHONE,
+                       m->filler_phone, "personal", m->personal, "columns", cols)
+           : NULL;
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    char *hs = head != NULL ? json_dumps(head, JSON_COMPACT) : NULL;
+    json_t *jn = json_string(form_note), *jid = json_string("case_id");
+    char *note = jn != NULL ? json_dumps(jn, flags) : NULL;
+    char *kid = jid != NULL ? json_dumps(jid, flags) : NULL;
+    char *key[HCPD_MONTHLY_COLS] = {NULL};
+    ok = hs != NULL && note != NULL && kid != NULL && strlen(hs) >= 2;
+    for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++) {
+        json_t *j = json_string(hcpd_monthly_columns[k]);
+        key[k] = j != NULL ? json_dumps(j, flags) : NULL;
+        json_decref(j);
+        ok = key[k] != NULL;
+    }
+    size_t start = out->len;
+    int rc = ok ? HCP_OK : HCP_ENOMEM;
+    if (rc == HCP_OK) /* the header without its closing brace */
+        rc = hcp_buf_append(out, hs, strlen(hs) - 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, ",\"rows\":[", 9);
+    for (size_t i = 0; rc == HCP_OK && i < m->n; i++)
+        rc = json_row(out, (const char *const *)key, kid, &m->rows[i], i + 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, "],\"note\":", 9);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, note, strlen(note));
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, "}", 1);
+    if (rc != HCP_OK)
+        out->len = start;
+    for (int k = 0; k < HCPD_MONTHLY_COLS; k++)
+        free(key[k]);
+    free(hs);
+    free(note);
+    free(kid);
+    json_decref(jn);
+    json_decref(jid);
+    json_decref(head);
+    json_decref(cols);
+    return rc;
 }
 
 /* ---- CSV ---- */
@@ -481,7 +699,7 @@ int hcpd_monthly_xlsx(const hcpd_monthly *m, hcp_buf *out)
     int fd = mkstemp(path); /* private (0600), a fresh name: libxlsxwriter then writes it */
     if (fd < 0)
         return HCP_EIO;
-    lxw_workbook_options opt = {.constant_memory = LXW_FALSE, .tmpdir = NULL, .use_zip64 = 0};
+    lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL, .use_zip64 = 0};
     lxw_workbook *wb = workbook_new_opt(path, &opt);
     int rc = wb != NULL ? HCP_OK : HCP_ENOMEM;
     if (rc == HCP_OK && !xlsx_sheet(wb, m))
@@ -548,13 +766,9 @@ void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, cons
     hcp_buf out;
     hcp_buf_init(&out, XLSX_MAX);
     int rc = HCP_OK;
-    if (f == HCPD_MF_JSON) {
-        json_t *j = hcpd_monthly_json(m);
-        char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-        rc = s != NULL ? hcp_buf_append(&out, s, strlen(s)) : HCP_ENOMEM;
-        free(s);
-        json_decref(j);
-    } else if (f == HCPD_MF_CSV)
+    if (f == HCPD_MF_JSON)
+        rc = hcpd_monthly_json_stream(m, &out);
+    else if (f == HCPD_MF_CSV)
         rc = hcpd_monthly_csv(m, &out);
     else
         rc = hcpd_monthly_xlsx(m, &out);

@@ -29,7 +29,9 @@ typedef enum hcpd_mformat { HCPD_MF_JSON = 1, HCPD_MF_CSV, HCPD_MF_XLSX } hcpd_m
 /* One row: the case it comes from and columns 2..9 (序号 is its position). */
 typedef struct hcpd_monthly_row {
     char case_id[HCP_CASE_ID_MAX];
-    char *cell[HCPD_MONTHLY_COLS - 1]; /* owned, never NULL once added */
+    char *cell[HCPD_MONTHLY_COLS - 1]; /* never NULL once added; one block, owned by cell[0] */
+    char *json[HCPD_MONTHLY_COLS - 1]; /* each cell as a JSON string (jansson's), same block */
+    char *json_id;                     /* case_id as a JSON string, same block */
 } hcpd_monthly_row;
 
 /* A form being filled: the header lines and the rows. Every string owned. */
@@ -43,6 +45,7 @@ typedef struct hcpd_monthly {
     bool personal; /* contact columns filled from personal data (a logged read) */
     hcpd_monthly_row *rows;
     size_t n, cap;
+    struct sb *scratch; /* the row builder's buffer, reused (monthly.c) */
 } hcpd_monthly;
 
 /* Start a form for year-month (2000..9999, 1..12) of the region (code and
@@ -56,6 +59,18 @@ HCP_NODISCARD int hcpd_monthly_init(hcpd_monthly *m, int year, int month, const 
 /* Append case c's row (c borrowed). Rows come out in the order added.
  * HCP_ENOMEM; HCP_EINVAL for NULL arguments. */
 HCP_NODISCARD int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c);
+/* The row of case c (borrowed) as hcpd_monthly_add would make it, with
+ * the personal parts when personal: eight NUL-terminated cells (columns
+ * 2..9), then each of them and the case id as a JSON string (encoded by
+ * jansson), all NUL-terminated, one after another, appended to out. The gateway keeps it per case
+ * (report.h), so a form is a scan. HCP_ENOMEM, HCP_ERANGE (out's
+ * ceiling), HCP_EINVAL. */
+HCP_NODISCARD int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *out);
+/* Append a row rendered by hcpd_monthly_render (block[0..n) borrowed,
+ * copied) for case_id. HCP_EFORMAT when block is not seventeen strings,
+ * HCP_ENOMEM, HCP_EINVAL. */
+HCP_NODISCARD int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *block,
+                                            size_t n);
 /* Release everything m owns and zero it. NULL-safe. */
 void hcpd_monthly_free(hcpd_monthly *m);
 
@@ -65,6 +80,11 @@ const char *hcpd_monthly_use(const hcp_case *c);
 
 /* The form as JSON (a new reference; NULL on allocation failure). */
 json_t *hcpd_monthly_json(const hcpd_monthly *m);
+/* The form as JSON appended to out: the same bytes as
+ * json_dumps(hcpd_monthly_json(m), JSON_COMPACT), written row by row
+ * without the whole tree. On error out is as it was. HCP_ERANGE (out's
+ * ceiling), HCP_ENOMEM, HCP_EINVAL (NULL). */
+HCP_NODISCARD int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out);
 /* The form as CSV, UTF-8 with a BOM, CRLF lines, RFC 4180 quoting,
  * appended to out. HCP_ERANGE when out's ceiling is reached, HCP_ENOMEM. */
 HCP_NODISCARD int hcpd_monthly_csv(const hcpd_monthly *m, hcp_buf *out);

@@ -72,6 +72,7 @@ struct gw_store {
 
     /* spot checks: draws and findings (spot.h) */
     MDB_dbi sc_draw, sc_find;
+    MDB_dbi rp_form; /* the monthly form's row of each case (report.h) */
 };
 
 /* Errors of the functions below, unless said otherwise: LMDB's codes as
@@ -123,7 +124,8 @@ HCP_NODISCARD int gws_log_get(gw_store *s, MDB_txn *txn, const char *county, uin
  * an error), with its personal data when personal. HCP_ENOTFOUND. */
 HCP_NODISCARD int gws_case_get(gw_store *s, MDB_txn *txn, const char *id, bool personal,
                                hcp_case *c);
-/* Store case c (borrowed), its personal data sealed. */
+/* Store case c (borrowed; with its personal data), the personal data
+ * sealed, and its row of the monthly form (gw_report_case, report.h). */
 HCP_NODISCARD int gws_case_put(gw_store *s, MDB_txn *txn, const hcp_case *c);
 /* Index event (county, seq) under its case. */
 HCP_NODISCARD int gws_case_event_add(gw_store *s, MDB_txn *txn, const char *id, const char *county,

@@ -11,16 +11,100 @@
 #include <time.h>
 
 #include "be.h"
+#include "codec.h"
 #include "division.h"
 #include "json.h"
 #include "monthly.h"
 #include "record.h"
+#include "seal.h"
 
 #define RP_KEY_LEN (6 + HCP_COUNTY_LEN + 8) /* "YYYYMM" | county | be64 seq */
+/* Ceiling of a form row: its cells hold a few fields of one case (two texts
+ * of at most HCP_TEXT_MAX, short names), well under one record, and their
+ * JSON encoding is at most six times as long (\u00XX for a control
+ * character): a row never reaches it, so it never fails a case write. */
+#define RP_ROW_MAX (8 * HCP_RECORD_MAX)
+
+/* The associated data a case's form row is sealed with: "rp" and its id,
+ * so a row moved to another case does not authenticate. */
+static size_t row_aad(char aad[3 + HCP_CASE_ID_MAX], const char *id)
+{
+    size_t n = strnlen(id, HCP_CASE_ID_MAX - 1);
+    memcpy(aad, "rp:", 3);
+    memcpy(aad + 3, id, n);
+    return 3 + n;
+}
+
+int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
+{
+    if (s == NULL || txn == NULL || c == NULL || c->id[0] == '\0')
+        return HCP_EINVAL;
+    hcp_buf row, sealed;
+    hcp_buf_init(&row, RP_ROW_MAX);
+    hcp_buf_init(&sealed, RP_ROW_MAX + HCP_SEAL_OVERHEAD);
+    char aad[3 + HCP_CASE_ID_MAX];
+    size_t aadn = row_aad(aad, c->id);
+    int rc = hcpd_monthly_render(c, true, &row);
+    if (rc == HCP_OK)
+        rc = hcp_seal(s->sealer, aad, aadn, row.data, row.len, &sealed);
+    if (rc == HCP_OK) {
+        MDB_val k = {strlen(c->id), (void *)c->id}, v = {sealed.len, sealed.data};
+        rc = gws_err(mdb_put(txn, s->rp_form, &k, &v, 0));
+    }
+    hcp_buf_free(&row);
+    hcp_buf_free(&sealed);
+    return rc;
+}
+
+/* A store whose cases came before the form's rows (an older version): the
+ * row of every case, once, at start-up in txn. */
+static int rows_rebuild(gw_store *s, MDB_txn *txn)
+{
+    MDB_stat rst, cst;
+    int rc = gws_err(mdb_stat(txn, s->rp_form, &rst));
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_stat(txn, s->cases, &cst));
+    if (rc != HCP_OK || rst.ms_entries > 0 || cst.ms_entries == 0)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = gws_err(mdb_cursor_open(txn, s->cases, &cur))) != HCP_OK)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    size_t n = 0, skipped = 0;
+    for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[HCP_CASE_ID_MAX];
+        if (k.mv_size == 0 || k.mv_size >= sizeof(id))
+            continue;
+        memcpy(id, k.mv_data, k.mv_size);
+        id[k.mv_size] = '\0';
+        hcp_case c;
+        rc = hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, true, &c);
+        if (rc == HCP_OK)
+            rc = gw_report_case(s, txn, &c);
+        else if (rc == HCP_ECRYPTO || rc == HCP_EFORMAT) { /* unreadable: left out, said */
+            skipped++;
+            rc = HCP_OK;
+        }
+        hcp_case_clear(&c);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    gw_log(rc == HCP_OK ? "info" : "error", "report.rows_rebuilt", "cases=%zu skipped=%zu rc=%d", n,
+           skipped, rc);
+    return rc;
+}
 
 int gw_report_open(gw_store *s, MDB_txn *txn)
 {
-    return gws_err(mdb_dbi_open(txn, "rp_contacts", MDB_CREATE, &s->rp_contacts));
+    int rc = gws_err(mdb_dbi_open(txn, "rp_contacts", MDB_CREATE, &s->rp_contacts));
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_dbi_open(txn, "rp_form", MDB_CREATE, &s->rp_form));
+    if (rc == HCP_OK)
+        rc = rows_rebuild(s, txn);
+    return rc;
 }
 
 /* The index key of contact seq of county made at `at`. */
@@ -255,30 +339,31 @@ static void get_contacts(gw *g, hcpd_req *r)
                                   "linked", linked, "counties", arr, "contacts", a.entries));
 }
 
-/* Add the cases of county received in y-m (a prefix scan of the cases
- * database) to the form, with their personal data. */
-static int form_county(gw *g, MDB_txn *txn, const char *county, hcpd_monthly *f)
+/* Add the rows of county's cases received in y-m to the form: a prefix scan
+ * of the rows kept beside the cases (gw_report_case), each unsealed; the
+ * cases themselves are not decoded. */
+static int form_county(gw *g, MDB_txn *txn, const char *county, hcpd_monthly *f, hcp_buf *plain)
 {
     char prefix[24];
     int plen = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", county, f->year, f->month);
     if (plen <= 0 || (size_t)plen >= sizeof(prefix))
         return HCP_ERANGE;
     MDB_cursor *cur;
-    int rc = gws_err(mdb_cursor_open(txn, g->store->cases, &cur));
+    int rc = gws_err(mdb_cursor_open(txn, g->store->rp_form, &cur));
     if (rc != HCP_OK)
         return rc;
     MDB_val k = {(size_t)plen, prefix}, v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == HCP_OK && mrc == MDB_SUCCESS && k.mv_size >= (size_t)plen &&
            k.mv_size < HCP_CASE_ID_MAX && memcmp(k.mv_data, prefix, (size_t)plen) == 0) {
-        char id[HCP_CASE_ID_MAX];
+        char id[HCP_CASE_ID_MAX], aad[3 + HCP_CASE_ID_MAX];
         memcpy(id, k.mv_data, k.mv_size);
         id[k.mv_size] = '\0';
-        hcp_case c;
-        rc = hcp_stored_case_unpack(g->store->sealer, id, v.mv_data, v.mv_size, f->personal, &c);
+        size_t aadn = row_aad(aad, id);
+        hcp_buf_reset(plain);
+        rc = hcp_unseal(g->store->sealer, aad, aadn, v.mv_data, v.mv_size, plain);
         if (rc == HCP_OK)
-            rc = hcpd_monthly_add(f, &c);
-        hcp_case_clear(&c);
+            rc = hcpd_monthly_add_rendered(f, id, plain->data, plain->len);
         if (rc == HCP_OK)
             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -303,9 +388,12 @@ static int form_read_logged(gw *g, hcpd_req *r, const char *pref, hcpd_monthly *
     if (rc == HCP_OK) {
         size_t ndiv = 0;
         const hcp_division *divs = hcp_divisions(&ndiv);
+        hcp_buf plain;
+        hcp_buf_init(&plain, RP_ROW_MAX);
         for (size_t i = 0; rc == HCP_OK && i < ndiv; i++)
             if (strcmp(divs[i].prefecture, pref) == 0)
-                rc = form_county(g, txn, divs[i].code, f);
+                rc = form_county(g, txn, divs[i].code, f, &plain);
+        hcp_buf_free(&plain);
         char what[48];
         snprintf(what, sizeof(what), "monthly:%s:%04d-%02d", pref, f->year, f->month);
         if (rc == HCP_OK && f->n > 0)

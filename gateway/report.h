@@ -12,9 +12,15 @@
  * The database `rp_contacts` indexes the counties' register entries by
  * month: key "YYYYMM" | county | be64 seq of the contact; value the case it
  * is linked to ("" none yet). It is written by gw_report_contact in the
- * transaction that stores the event. The form needs no index of its own:
- * a case id begins with county-YYYYMMDD of its receipt (Asia/Shanghai), so
- * the cases database in key order is the cases by county and month.
+ * transaction that stores the event.
+ *
+ * The database `rp_form` keeps each case's row of the form, rendered
+ * (hcpd_monthly_render, personal parts included) and sealed with the
+ * store's key (associated data "rp:" and the case id), under the case id:
+ * written by gw_report_case from gws_case_put, so in the transaction that
+ * writes the case, after every step. A case id begins with county-YYYYMMDD
+ * of its receipt (Asia/Shanghai), so the rows of a county and month are one
+ * key range: the form is a scan, without decoding a case.
  */
 #ifndef GW_REPORT_H
 #define GW_REPORT_H
@@ -23,8 +29,10 @@
 #include "gw.h"
 #include "gwstore.h"
 
-/* Open (create) the database `rp_contacts` into s in txn (a write
- * transaction at start-up). LMDB's errors as gws_err maps them. */
+/* Open (create) the databases `rp_contacts` and `rp_form` into s in txn (a
+ * write transaction at start-up); a store with cases and no rows yet gets
+ * the row of each (logged report.rows_rebuilt). LMDB's errors as gws_err
+ * maps them, the sealer's, HCP_ENOMEM. */
 HCP_NODISCARD int gw_report_open(gw_store *s, MDB_txn *txn);
 
 /* Index contact event ev (borrowed; type HCP_EV_CONTACT) of county, in the
@@ -33,6 +41,11 @@ HCP_NODISCARD int gw_report_open(gw_store *s, MDB_txn *txn);
  * event is still the county's word). LMDB's errors. */
 HCP_NODISCARD int gw_report_contact(gw_store *s, MDB_txn *txn, const char *county,
                                     const hcp_event *ev);
+
+/* Keep case c's row of the form (borrowed; its personal record decoded) in
+ * txn, replacing the one it had. Called by gws_case_put for every case it
+ * writes. HCP_EINVAL, HCP_ENOMEM, HCP_ERANGE, HCP_ECRYPTO, LMDB's errors. */
+HCP_NODISCARD int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c);
 
 /* Whether path is one of the routes above. */
 bool gw_report_is_route(const char *path);

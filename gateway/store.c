@@ -536,6 +536,8 @@ int gws_case_put(gw_store *s, MDB_txn *txn, const hcp_case *c)
         MDB_val k = {strlen(c->id), (void *)c->id}, v = {val.len, val.data};
         rc = gws_err(mdb_put(txn, s->cases, &k, &v, 0));
     }
+    if (rc == HCP_OK) /* its row of the monthly form, in the same txn (report.h) */
+        rc = gw_report_case(s, txn, c);
     hcp_buf_free(&val);
     return rc;
 }

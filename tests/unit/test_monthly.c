@@ -136,6 +136,69 @@ static void test_csv_json_xlsx(void **state)
     hcp_case_clear(&c);
 }
 
+/* The JSON written row by row is byte for byte jansson's dump of the whole
+ * form, also with quotes, backslashes, control characters, a slash, long
+ * cells and many rows; a block that is not a rendered row is refused. */
+static void test_json_stream_same_bytes(void **state)
+{
+    (void)state;
+    static const char *const odd[] = {"引号\"与\\反斜杠/斜杠", "换行\n回车\r制表\t\x01\x1f", "",
+                                      "ascii only, plain",
+                                      "\xF0\x9F\x98\x80 emoji 与 \xE2\x80\xA8 分隔符"};
+    hcpd_monthly m;
+    assert_int_equal(hcpd_monthly_init(&m, 2026, 11, "630100", "西宁\"市\\", 1795744980, "sup\"/x",
+                                       "+86 (0971)", true),
+                     HCP_OK);
+    char *long_text = malloc(20000);
+    assert_non_null(long_text);
+    for (size_t i = 0; i < 19999; i++)
+        long_text[i] = (char)('a' + i % 26);
+    long_text[19999] = '\0';
+    for (int i = 0; i < 300; i++) {
+        hcp_case c;
+        make_case(&c, (uint8_t)(i % 5), (uint8_t)(1 + i % 8));
+        snprintf(c.id, sizeof(c.id), "630102-20261127-%04d", i + 1);
+        free(c.in.content);
+        c.in.content = S(i == 7 ? long_text : odd[i % 5]);
+        free(c.in.complainant.name);
+        c.in.complainant.name = S(odd[(i + 1) % 5]);
+        c.in.has_complainant = i % 3 != 0;
+        c.overdue_marked = (uint8_t)(i % 2 ? 2 : 0);
+        c.revisited_at = i % 4 ? 0 : c.received_at + 1000;
+        assert_int_equal(hcpd_monthly_add(&m, &c), HCP_OK);
+        hcp_case_clear(&c);
+    }
+    free(long_text);
+    json_t *j = hcpd_monthly_json(&m);
+    char *whole = json_dumps(j, JSON_COMPACT);
+    assert_non_null(whole);
+    hcp_buf b;
+    hcp_buf_init(&b, 1 << 24);
+    assert_int_equal(hcpd_monthly_json_stream(&m, &b), HCP_OK);
+    assert_int_equal(b.len, strlen(whole));
+    assert_memory_equal(b.data, whole, b.len);
+    free(whole);
+    json_decref(j);
+    hcp_buf_free(&b);
+    /* a rendered row added again is the same row */
+    hcp_case c;
+    make_case(&c, HCP_OUT_SUBSTANTIATED, HCP_ST_CLOSED);
+    hcp_buf r;
+    hcp_buf_init(&r, 1 << 20);
+    assert_int_equal(hcpd_monthly_render(&c, true, &r), HCP_OK);
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, r.data, r.len), HCP_OK);
+    assert_int_equal(hcpd_monthly_add(&m, &c), HCP_OK);
+    for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
+        assert_string_equal(m.rows[m.n - 1].cell[k], m.rows[m.n - 2].cell[k]);
+        assert_string_equal(m.rows[m.n - 1].json[k], m.rows[m.n - 2].json[k]);
+    }
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, r.data, r.len - 1), HCP_EFORMAT);
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, "a\0b\0", 4), HCP_EFORMAT);
+    hcp_buf_free(&r);
+    hcp_case_clear(&c);
+    hcpd_monthly_free(&m);
+}
+
 /* The query parsers. */
 static void test_params(void **state)
 {
@@ -160,9 +223,8 @@ static void test_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_use),
-        cmocka_unit_test(test_rows),
-        cmocka_unit_test(test_csv_json_xlsx),
+        cmocka_unit_test(test_use),           cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_csv_json_xlsx), cmocka_unit_test(test_json_stream_same_bytes),
         cmocka_unit_test(test_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
