@@ -192,38 +192,40 @@ var HCPC = (function () {
   function signedOut(why) {
     session = null;
     current = null;
+    delete document.body.dataset.account;
     $("who").hidden = true;
     $("nav").hidden = true;
     hideViews();
     $("v-signin").hidden = false;
     document.body.setAttribute("data-view", "signin");
-    $("si-msg").textContent = why || "";
+    $("signin-error").textContent = why || "";
     status("");
-    $("si-account").focus();
+    $("signin-account").focus();
   }
 
   function signedIn(s) {
     session = s;
+    document.body.dataset.account = s.account;
     showSession();
-    $("si-token").value = "";
-    $("si-msg").textContent = "";
+    $("signin-token").value = "";
+    $("signin-error").textContent = "";
     route();
   }
 
   function signIn(ev) {
     ev.preventDefault();
-    var account = $("si-account").value.trim(), token = $("si-token").value.trim();
+    var account = $("signin-account").value.trim(), token = $("signin-token").value.trim();
     if (!account || !token) {
-      $("si-msg").textContent = "请填写账号和令牌";
-      (account ? $("si-token") : $("si-account")).focus();
+      $("signin-error").textContent = "请填写账号和令牌";
+      (account ? $("signin-token") : $("signin-account")).focus();
       return;
     }
-    $("si-msg").textContent = "";
+    $("signin-error").textContent = "";
     call("POST", "/v1/session", { account: account, token: token }).then(function (r) {
       signedIn(r.json);
     }, function (e) {
-      $("si-msg").textContent = e.message || "登录失败";
-      $("si-token").focus();
+      $("signin-error").textContent = e.message || "登录失败";
+      $("signin-token").focus();
     });
   }
 
@@ -240,8 +242,10 @@ var HCPC = (function () {
     $("f-signin").addEventListener("submit", signIn);
     $("signout").addEventListener("click", signOut);
     window.addEventListener("hashchange", route);
+    /* no session yet and an ended one answer alike (the cookie is HttpOnly):
+     * the form without a message; an ended one during use says so (call) */
     call("GET", "/v1/session").then(function (r) { signedIn(r.json); }, function (e) {
-      signedOut(e.status === 401 && e.json.error === "session_expired" ? e.message : "");
+      signedOut(e.status === 401 ? "" : e.message);
     });
   }
 

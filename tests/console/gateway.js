@@ -1,104 +1,66 @@
 /*
  * gateway.js — drives the gateway console (gateway/www/console.html;
  * docs/consoles.md, "Gateway console") in Debian's chromium headless with
- * puppeteer-core, as a person would: typing into the forms, pressing
- * Enter, following the menu. Run by tests/system/test_console_gateway.py,
- * which starts the gateway and writes the configuration:
+ * puppeteer-core (harness.js), as a person would: typing into the forms,
+ * pressing Enter, Tab and Space, following the menu. Run by
+ * tests/system/test_console_gateway.py, which starts the gateway, writes
+ * the configuration and sets, beside the harness's environment:
  *
- *   node gateway.js PHASE CONFIG.json
+ *   HCP_CONSOLE_PHASE   supervisor | auditor | csrf | expired
+ *   HCP_CONSOLE_CONFIG  the JSON file of accounts, cases and expectations
  *
- * PHASE: supervisor | auditor | csrf | expired (the Python test says what
- * each checks). Every failed check throws: exit 1 with the reason. On
- * success the last line of stdout is one JSON object: what the Python side
- * checks further (screenshots taken, the CJK probe of each view, the draw
- * made, the statuses seen).
+ * Every failed check throws (exit 1, the reason in the result's `error`).
+ * The result line (harness.main) carries what the Python side checks
+ * further: screenshots, the CJK probe of each view, the draw made, the
+ * statuses seen.
  */
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const puppeteer = require("puppeteer-core");
+const h = require("./harness.js");
 
-const phase = process.argv[2];
-const cfg = JSON.parse(fs.readFileSync(process.argv[3], "utf8"));
-const out = { phase: phase, shots: [], cjk: {} };
-const WAIT = 20000;
+const phase = process.env.HCP_CONSOLE_PHASE;
+const cfg = JSON.parse(fs.readFileSync(process.env.HCP_CONSOLE_CONFIG, "utf8"));
+const DOWNLOADS = path.join(h.ARTIFACTS, "downloads");
+let out = null; /* the harness's result object */
 
 function check(ok, what) {
   if (!ok) throw new Error("check failed: " + what);
-  process.stderr.write("[gateway.js " + phase + "] ok: " + what + "\n");
+  h.say(phase + " ok: " + what);
 }
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
-async function launch() {
-  const browser = await puppeteer.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--lang=zh-CN",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--hide-scrollbars"]
-  });
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1366, height: 768 });
-  page.setDefaultTimeout(WAIT);
-  page.on("pageerror", (e) => { throw new Error("script error in the page: " + e.message); });
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) {
-      process.stderr.write("[page console] " + m.text() + "\n");
-    }
-  });
-  return { browser, page };
-}
-
-/* A 1366x768 screenshot of the page in cfg.shots, and the CJK probe of
- * the view: its heading's Chinese glyphs drawn with the page's own font
- * compared with the box a font draws for a character it lacks. */
+/* A 1366x768 screenshot of the view, and the CJK check of its heading:
+ * its Chinese characters drawn in the page's own font must be real glyphs. */
 async function shot(page, name) {
-  const file = path.join(cfg.shots, "console-gateway-" + name + ".png");
-  await page.screenshot({ path: file });
-  out.shots.push(file);
-  out.cjk[name] = await page.evaluate(() => {
-    const h = document.querySelector("section.view:not([hidden]) h2") || document.querySelector("h1");
-    const font = getComputedStyle(h).font.replace(/\d+(\.\d+)?px/, "32px");
-    const chars = Array.from(h.textContent.replace(/[^\u4e00-\u9fff]/g, "")).slice(0, 6);
-    function pixels(ch) {
-      const c = document.createElement("canvas");
-      c.width = 48; c.height = 48;
-      const x = c.getContext("2d");
-      x.font = font; x.fillStyle = "#000"; x.fillText(ch, 4, 36);
-      return Array.prototype.join.call(x.getImageData(0, 0, 48, 48).data, "");
-    }
-    const tofu = pixels("\uE000"), seen = {};
-    let boxes = 0, distinct = 0;
-    chars.forEach((ch) => {
-      const p = pixels(ch);
-      if (p === tofu) boxes++;
-      if (!seen[p]) { seen[p] = 1; distinct++; }
-    });
-    return { font: font, text: chars.join(""), chars: new Set(chars).size, boxes: boxes,
-             distinct: distinct };
+  out.screenshots.push(await h.shot(page, "console-gateway-" + name + ".png"));
+  const sel = await page.evaluate(() => {
+    const v = document.querySelector("section.view:not([hidden]) h2");
+    return v ? "#" + v.id : "header h1";
   });
-  check(out.cjk[name].chars >= 2, name + ": heading has Chinese text");
+  const chars = Array.from(new Set(Array.from((await h.text(page, sel))
+    .replace(/[^\u4e00-\u9fff]/g, "")))).slice(0, 6).join("");
+  check(chars.length >= 2, name + ": the heading has Chinese text");
+  out.cjk[name] = await h.cjkCheck(page, sel, chars);
+  out.cjk[name].text = chars;
 }
 
 async function text(page, sel) {
   return page.$eval(sel, (e) => e.textContent);
 }
 
-async function visible(page, sel) {
-  return page.$eval(sel, (e) => !e.closest("[hidden]") && e.offsetParent !== null);
-}
-
-/* Sign in through the form: type the account, then the token, then Enter. */
+/* Sign in through the form with the keyboard: the account, Tab, the
+ * token, Enter (harness.signIn clicks; this is the keyboard's way). */
 async function signIn(page, who) {
-  await page.goto(cfg.base + "/console.html", { waitUntil: "load" });
-  await page.waitForSelector("#v-signin:not([hidden])");
-  await page.focus("#si-account");
+  await page.goto(h.BASE + "/console.html", { waitUntil: "load" });
+  await page.waitForSelector("#signin-account", { visible: true });
+  await page.focus("#signin-account");
   await page.keyboard.type(who.account);
   await page.keyboard.press("Tab");
   await page.keyboard.type(who.token);
   await page.keyboard.press("Enter");
-  await page.waitForSelector("#nav:not([hidden])");
+  await page.waitForFunction((a) => document.body.dataset.account === a, {}, who.account);
   check((await text(page, "#who-name")) === who.account, "signed in as " + who.account);
 }
 
@@ -126,14 +88,14 @@ async function csrfOf(page) {
 
 async function supervisor(page) {
   /* a wrong token first: refused, the form stays */
-  await page.goto(cfg.base + "/console.html", { waitUntil: "load" });
+  await page.goto(h.BASE + "/console.html", { waitUntil: "load" });
   await page.waitForSelector("#v-signin:not([hidden])");
   await shot(page, "signin");
-  await page.type("#si-account", cfg.supervisor.account);
-  await page.type("#si-token", "0".repeat(64));
+  await page.type("#signin-account", cfg.supervisor.account);
+  await page.type("#signin-token", "0".repeat(64));
   await page.keyboard.press("Enter");
-  await page.waitForFunction(() => document.getElementById("si-msg").textContent.length > 0);
-  check(/账号或令牌不正确/.test(await text(page, "#si-msg")), "a wrong token is refused");
+  await page.waitForFunction(() => document.getElementById("signin-error").textContent.length > 0);
+  check(/账号或令牌不正确/.test(await text(page, "#signin-error")), "a wrong token is refused");
 
   await signIn(page, cfg.supervisor);
   const menu = await page.$$eval("#nav a:not([hidden])", (a) => a.map((x) => x.textContent));
@@ -174,8 +136,7 @@ async function supervisor(page) {
 
   /* the monthly form of 西宁市, as XLSX */
   await openView(page, "monthly");
-  const cdp = await page.createCDPSession();
-  await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: cfg.downloads });
+  await h.allowDownloads(page, DOWNLOADS);
   await page.select("#m-pref", cfg.prefecture);
   await page.$eval("#m-month", (e, v) => { e.value = v; }, cfg.month);
   await page.type("#m-phone", "abc");
@@ -184,11 +145,9 @@ async function supervisor(page) {
   await page.$eval("#m-phone", (e) => { e.value = ""; });
   await page.type("#m-phone", "0971-6155517");
   await page.select("#m-format", "xlsx");
-  await page.click("#f-monthly button[type=submit]");
-  await page.waitForFunction(() => document.body.hasAttribute("data-downloaded"));
+  out.download = await h.download(page, "#f-monthly button[type=submit]", DOWNLOADS);
   const saved = await page.evaluate(() => document.body.getAttribute("data-downloaded"));
-  for (let i = 0; i < 100 && !fs.existsSync(path.join(cfg.downloads, saved)); i++) await sleep(100);
-  check(fs.existsSync(path.join(cfg.downloads, saved)), "monthly form saved as " + saved);
+  check(path.basename(out.download) === saved, "monthly form saved as " + saved);
   await shot(page, "monthly");
 
   /* spot checks: a bad rate refused with the API's message, then a draw */
@@ -252,7 +211,7 @@ async function supervisor(page) {
   await shot(page, "directives");
 
   /* the access log is not offered; asked for by address, another view is shown */
-  await page.goto(cfg.base + "/console.html#access", { waitUntil: "load" });
+  await page.goto(h.BASE + "/console.html#access", { waitUntil: "load" });
   await page.waitForSelector("#nav:not([hidden])");
   check((await page.evaluate(() => document.body.getAttribute("data-view"))) !== "access",
         "no access log for a supervisor");
@@ -285,7 +244,7 @@ async function auditor(page) {
   await page.waitForSelector("#access-body tr");
   await shot(page, "access");
   /* asked for by address, a supervisor view is not shown */
-  await page.goto(cfg.base + "/console.html#counties", { waitUntil: "load" });
+  await page.goto(h.BASE + "/console.html#counties", { waitUntil: "load" });
   await page.waitForFunction(() => document.body.getAttribute("data-view") === "access");
   const csrf = await csrfOf(page);
   out.refused = {};
@@ -344,32 +303,32 @@ async function expired(page) {
   await sleep((cfg.idle + 1.5) * 1000);
   await openView(page, "directives").catch(() => {});
   await page.waitForSelector("#v-signin:not([hidden])");
-  const msg = await text(page, "#si-msg");
+  const msg = await text(page, "#signin-error");
   check(/登录已过期/.test(msg), "back to sign-in with the reason: " + msg);
   await shot(page, "expired");
   out.after = (await fetchIn(page, "GET", "/v1/counties", null)).status;
-  /* signing in again works */
-  await page.type("#si-account", cfg.supervisor.account);
-  await page.type("#si-token", cfg.supervisor.token);
+  /* signing in again: the account is still filled in, the token is not */
+  check((await page.$eval("#signin-account", (e) => e.value)) === cfg.supervisor.account &&
+        (await page.$eval("#signin-token", (e) => e.value)) === "", "account kept, token cleared");
+  await page.type("#signin-token", cfg.supervisor.token);
   await page.keyboard.press("Enter");
   await page.waitForSelector("#nav:not([hidden])");
+  await page.waitForSelector('#counties-body tr[data-county="' + cfg.county + '"]');
 }
 
 const PHASES = { supervisor, auditor, csrf, expired };
 
-(async () => {
+h.main(async (browser, result) => {
+  out = result;
+  out.phase = phase;
+  out.cjk = {};
   if (!PHASES[phase]) throw new Error("unknown phase " + phase);
-  const { browser, page } = await launch();
+  const page = await h.newPage(browser);
   try {
     await PHASES[phase](page);
   } catch (e) {
-    try { await shot(page, phase + "-failed"); } catch (e2) { /* keep the first error */ }
+    await shot(page, phase + "-failed").catch(() => {});
     throw e;
-  } finally {
-    await browser.close();
   }
-  process.stdout.write(JSON.stringify(out) + "\n");
-})().catch((e) => {
-  process.stderr.write("[gateway.js " + phase + "] FAILED: " + (e && e.stack || e) + "\n");
-  process.exit(1);
+  check(page.hcpErrors.length === 0, "no script error in the page: " + page.hcpErrors.join("; "));
 });

@@ -32,20 +32,17 @@ the temporary directory.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
 import zipfile
 
+import hcpconsole
 import hcptest
 from hcptest import wait_until
 
 say = hcptest.sayer("console-gw")
-HERE = os.path.dirname(os.path.abspath(__file__))
-CONSOLE = os.path.join(hcptest.ROOT, "tests", "console")
-SHOTS = os.path.join(os.getcwd(), "console-gateway")
 COUNTY = "630102"  # 城东区, 西宁市 (630100)
 CLOSED = 5
 
@@ -68,54 +65,15 @@ def user_add(gw, name, role):
     return p.stdout.strip().splitlines()[-1]
 
 
-def before():
-    """chromium, a CJK font, node and puppeteer-core, or exit 77."""
-    hcptest.ensure_installed(lambda: shutil.which("chromium") and cjk_font(),
-                             "chromium and a CJK font", "chromium fonts-wqy-microhei",
-                             "browser", say)
-    hcptest.ensure_installed(lambda: shutil.which("node") and shutil.which("npm"),
-                             "node and npm", "nodejs npm", "node", say)
-    sys.path.insert(0, CONSOLE)
-
-
-def cjk_font():
-    p = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True)
-    return p.returncode == 0 and "WenQuanYi Micro Hei" in p.stdout
-
-
-def node_modules():
-    """tests/console's npm project installed in the build tree (npm ci with
-    its lock file); the directory holding node_modules, or exit 77."""
-    dest = os.path.join(os.getcwd(), "console-npm")
-    mod = os.path.join(dest, "node_modules", "puppeteer-core")
-    if os.path.isdir(mod):
-        return dest
-    os.makedirs(dest, exist_ok=True)
-    for f in ("package.json", "package-lock.json", ".npmrc"):
-        if os.path.exists(os.path.join(CONSOLE, f)):
-            shutil.copy(os.path.join(CONSOLE, f), dest)
-    p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=dest,
-                       capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
-    if p.returncode != 0 or not os.path.isdir(mod):
-        say("SKIPPED: npm ci of tests/console failed (exit %d):\n%s", p.returncode,
-            hcptest.tail(p.stdout + p.stderr))
-        sys.exit(hcptest.SKIP)
-    return dest
-
-
 class ConsoleGateway(hcptest.DumpOnFailure, unittest.TestCase):
     procs = []
     tmp = None
 
     @classmethod
     def setUpClass(cls):
-        cls.npm = node_modules()
+        cls.runner = hcpconsole.Runner()  # node, npm ci, chromium, the CJK font (or exit 77)
+        cls.shots = hcpconsole.artifacts("gateway")
         cls.tmp = tempfile.mkdtemp(prefix="hcp-console-gw-")
-        os.makedirs(SHOTS, exist_ok=True)
-        for f in os.listdir(SHOTS):
-            os.remove(os.path.join(SHOTS, f))
-        cls.downloads = os.path.join(cls.tmp, "downloads")
-        os.mkdir(cls.downloads)
         with hcptest.cleanup_on_failure(cls.procs, cls.tmp):
             cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
             cls.node = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=COUNTY)
@@ -174,47 +132,39 @@ class ConsoleGateway(hcptest.DumpOnFailure, unittest.TestCase):
         hcptest.stop_all(cls.procs, cls.tmp, "HCP_CONSOLE_KEEP")
 
     def drive(self, phase, **extra):
-        """Run tests/console/gateway.js PHASE; its result object (last line)."""
-        cfg = {"base": "http://127.0.0.1:%d" % self.gw.port, "shots": SHOTS,
-               "downloads": self.downloads, "month": self.month, "county": COUNTY,
-               "prefecture": "630100", "open_case": self.open, "closed": self.closed,
-               "correction": self.correction,
-               "received": self.gw.get("/v1/stats/summary").json()["figures"]["received"],
-               "open": self.gw.get("/v1/stats/summary").json()["figures"]["open"],
+        """Run tests/console/gateway.js in PHASE; its result object."""
+        summary = self.gw.get("/v1/stats/summary").json()["figures"]
+        cfg = {"month": self.month, "county": COUNTY, "prefecture": "630100",
+               "closed": self.closed, "correction": self.correction,
+               "received": summary["received"], "open": summary["open"],
                "supervisor": {"account": "sup.li", "token": self.sup},
-               "auditor": {"account": "aud.wang", "token": self.aud},
-               "admin_token": self.gw.token}
+               "auditor": {"account": "aud.wang", "token": self.aud}}
         cfg.update(extra)
         path = os.path.join(self.tmp, "cfg-%s.json" % phase)
         with open(path, "w") as f:
             json.dump(cfg, f, ensure_ascii=False)
-        env = dict(os.environ, NODE_PATH=os.path.join(self.npm, "node_modules"))
-        p = subprocess.run(["node", os.path.join(CONSOLE, "gateway.js"), phase, path],
-                           capture_output=True, text=True, timeout=240, env=env,
-                           stdin=subprocess.DEVNULL)
-        sys.stderr.write(p.stderr)
-        lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
-        self.assertEqual(p.returncode, 0, "gateway.js %s exit %d:\n%s\n%s" % (
-            phase, p.returncode, hcptest.tail(p.stdout), hcptest.tail(p.stderr)))
-        self.assertTrue(lines, p.stdout)
-        res = json.loads(lines[-1])
-        for shot in res.get("shots", []):
-            self.assertTrue(os.path.getsize(shot) > 5000, shot)
+        code, res, err = self.runner.run(
+            "gateway.js", "http://127.0.0.1:%d" % self.gw.port, self.shots,
+            env={"HCP_CONSOLE_PHASE": phase, "HCP_CONSOLE_CONFIG": path}, timeout=240)
+        sys.stderr.write(err)
+        self.assertIsNotNone(res, "gateway.js %s: no result line (exit %d)" % (phase, code))
+        self.assertEqual((code, res.get("ok")), (0, True), res.get("error"))
+        for shot in res["screenshots"]:
+            self.assertGreater(os.path.getsize(shot), 5000, shot)
             with open(shot, "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", shot)
-        for view, probe in res.get("cjk", {}).items():
-            self.assertEqual(probe["boxes"], 0, (view, probe, "Chinese drawn as boxes"))
-            self.assertEqual(probe["distinct"], probe["chars"], (view, probe))
+        self.assertTrue(res["cjk"], "no view's Chinese text checked")
+        for view, probe in res["cjk"].items():  # harness.cjkCheck asserted it; shown here
+            self.assertEqual(probe["boxes"], 0, (view, probe))
+            self.assertEqual(probe["distinct"], len(probe["text"]), (view, probe))
         return res
 
     def test_1_supervisor(self):
         res = self.drive("supervisor")
         say("supervisor: %s", json.dumps(res, ensure_ascii=False)[:600])
         # the monthly form as the browser saved it: an XLSX workbook
-        names = os.listdir(self.downloads)
-        xlsx = [n for n in names if n.endswith(".xlsx")]
-        self.assertEqual(len(xlsx), 1, names)
-        with zipfile.ZipFile(os.path.join(self.downloads, xlsx[0])) as z:
+        self.assertTrue(res["download"].endswith("统计表-西宁市-%s.xlsx" % self.month), res)
+        with zipfile.ZipFile(res["download"]) as z:
             self.assertIn("xl/worksheets/sheet1.xml", z.namelist())
             sheet = z.read("xl/worksheets/sheet1.xml").decode()
             strings = z.read("xl/sharedStrings.xml").decode() \
@@ -260,4 +210,4 @@ class ConsoleGateway(hcptest.DumpOnFailure, unittest.TestCase):
 
 
 if __name__ == "__main__":
-    hcptest.main("hcp-gateway", before=before)
+    hcptest.main("hcp-gateway")
