@@ -138,6 +138,15 @@
       });
       tr.appendChild(td(H.num(fig.open), "num"));
       tr.appendChild(td(H.num(late), "num" + (late > 0 ? " warn" : "")));
+      var act = td();
+      if (c.state !== "never_seen") {
+        var b = H.el("button", "查看");
+        b.type = "button";
+        b.setAttribute("aria-label", "查看" + (c.name || c.county) + "的案件");
+        b.addEventListener("click", function () { countyCases(c, ""); });
+        act.appendChild(b);
+      }
+      tr.appendChild(act);
       body.appendChild(tr);
       shown++;
     });
@@ -157,6 +166,37 @@
       C.status("已更新 " + new Date().toLocaleTimeString("zh-CN", { hour12: false }));
     }, C.fail());
   }
+
+  /* One county's cases (GET /v1/cases: no personal data, nothing logged),
+   * the overdue ones by default, in pages of 50. */
+  var ccCounty = null, ccNext = null;
+  function countyCases(c, after) {
+    ccCounty = c;
+    var overdue = $("cc-filter").value === "overdue";
+    C.get("/v1/cases", { county: c.county, overdue: overdue ? "true" : "", limit: 50,
+                         after: after || "" }).then(function (r) {
+      var list = r.json.cases || [], body = after ? $("ccases-body") : clear("ccases-body");
+      $("county-cases").hidden = false;
+      $("h-county-cases").textContent = countyLabel(c.county, c.name) + (overdue ? "已超期的件" : "的全部件");
+      list.forEach(function (x) {
+        var tr = row([td(x.id, "id"), H.KINDS[x.kind] || x.kind, (x.service_item && x.service_item.name) || "—",
+                      CASE_STATUS[x.status] || x.status, td(H.shortTime(x.received_at), "time"),
+                      td(H.shortTime(x.deadlines && x.deadlines.feedback_due), "time"),
+                      td(x.overdue ? "是" : "否", x.overdue ? "warn" : "")]);
+        tr.setAttribute("data-case", x.id);
+        body.appendChild(tr);
+      });
+      ccNext = r.json.next;
+      $("ccases-more").hidden = !ccNext;
+      $("ccases-empty").hidden = !!after || list.length > 0;
+      if (!after) $("h-county-cases").focus();
+    }, C.fail());
+  }
+  $("f-ccases").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    if (ccCounty) countyCases(ccCounty, "");
+  });
+  $("ccases-more").addEventListener("click", function () { countyCases(ccCounty, ccNext); });
 
   C.view("counties", function (sec, first) { loadCounties(); });
   $("c-filter").addEventListener("change", renderCounties);

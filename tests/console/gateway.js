@@ -111,6 +111,14 @@ async function supervisor(page) {
   await page.select("#c-filter", "seen");
   const seen = await page.$$eval("#counties-body tr", (t) => t.length);
   check(seen === 1, "filter: one county connected");
+  /* the county's cases: none overdue, then all of them */
+  await page.click('#counties-body tr[data-county="' + cfg.county + '"] button');
+  await page.waitForSelector("#ccases-empty:not([hidden])");
+  await page.select("#cc-filter", "all");
+  await page.click("#f-ccases button[type=submit]");
+  await page.waitForSelector('#ccases-body tr[data-case="' + cfg.closed[0] + '"]');
+  const ncases = await page.$$eval("#ccases-body tr", (t) => t.length);
+  check(ncases === cfg.received, "the county's cases listed: " + ncases);
 
   /* figures: Art. 11 and Art. 12 with their charts */
   await openView(page, "figures");
@@ -263,12 +271,13 @@ async function csrf(page) {
   await signIn(page, cfg.supervisor);
   const good = await csrfOf(page);
   const body = { type: "correction", "case": cfg.closed[2], note: "请核实" };
+  check(/^[0-9a-f]{64}$/.test(good || ""), "the session's CSRF token: 64 hex digits");
   out.forged = {};
   let r = await fetchIn(page, "POST", "/v1/directives", body, { "X-CSRF-Token": "f".repeat(64) });
   out.forged["POST forged token"] = { status: r.status, error: r.error };
   r = await fetchIn(page, "POST", "/v1/directives", body, {});
   out.forged["POST no token"] = { status: r.status, error: r.error };
-  r = await fetchIn(page, "DELETE", "/v1/session", null, { "X-CSRF-Token": good.slice(0, 63) + "0" });
+  r = await fetchIn(page, "DELETE", "/v1/session", null, { "X-CSRF-Token": good.slice(0, -1) + (good.slice(-1) === "0" ? "1" : "0") });
   out.forged["DELETE session forged"] = { status: r.status, error: r.error };
   /* through the page: the form's request with its header rewritten */
   await openView(page, "directives");
