@@ -525,13 +525,35 @@ static int put_feed_docs(pub *p, gw_store *s, MDB_txn *txn, hcp_time now, hcp_ti
     return rc;
 }
 
-/* The published spot checks (spot.h), for spotchecks.html on a static copy. */
+/* Whether the JSON file at path says what text (len bytes) says, apart
+ * from its generation time: a run with nothing new then writes nothing. */
+static bool same_but_time(const char *path, const char *text, size_t len)
+{
+    json_t *old = json_load_file(path, 0, NULL);
+    json_t *now = json_loadb(text, len, 0, NULL);
+    bool same = false;
+    if (json_is_object(old) && json_is_object(now)) {
+        (void)json_object_del(old, "generated_datetime"); /* absent: nothing to drop */
+        (void)json_object_del(now, "generated_datetime");
+        same = json_equal(old, now) != 0;
+    }
+    json_decref(old);
+    json_decref(now);
+    return same;
+}
+
+/* The published spot checks (spot.h), for spotchecks.html on a static copy;
+ * rewritten only when a draw or finding changed, not for its time alone. */
 static int put_spot(pub *p, gw_store *s, MDB_txn *txn)
 {
     hcp_buf b;
     hcp_buf_init(&b, BODY_MAX);
+    char path[PUB_PATH_MAX];
     int rc = gw_spot_public_render(s, txn, &b);
-    if (rc == HCP_OK)
+    if (rc == HCP_OK && out_path(p, "feed/spotchecks.json", path, sizeof(path)) &&
+        same_but_time(path, (const char *)b.data, b.len))
+        p->st.unchanged++;
+    else if (rc == HCP_OK)
         rc = put_file(p, "feed/spotchecks.json", b.data, b.len, false);
     hcp_buf_free(&b);
     return rc;

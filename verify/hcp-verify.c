@@ -509,12 +509,22 @@ static int cmd_feed(const hcp_note_verifier *v)
     hcp_buf_init(&b, FETCH_MAX);
     char why[512] = "", rel[128];
     int code = EXIT_OK;
+    bool paged = true; /* a directory from `hcp-gateway publish` holds every page */
     for (int page = 1; code == EXIT_OK && page <= FEED_PAGES; page++) {
         if (is_url(src_base))
             snprintf(rel, sizeof(rel), "feed/requests.json?page_size=%d&page=%d", FEED_PAGE, page);
+        else if (paged)
+            snprintf(rel, sizeof(rel), "feed/pages/%d/%d.json", FEED_PAGE, page);
         else
             snprintf(rel, sizeof(rel), "feed/requests.json");
         int rc = fetch(rel, &b, why, sizeof(why));
+        if (rc == HCP_ENOTFOUND && !is_url(src_base) && paged) {
+            if (page > 1) /* the last page was full: there is no short one after it */
+                break;
+            paged = false; /* a copy without pages: its first page is all it has */
+            page--;
+            continue;
+        }
         json_t *arr = rc == HCP_OK ? json_loadb((const char *)b.data, b.len, 0, NULL) : NULL;
         if (rc != HCP_OK || !json_is_array(arr)) {
             json_decref(arr);
@@ -525,7 +535,7 @@ static int cmd_feed(const hcp_note_verifier *v)
         size_t n = json_array_size(arr);
         (void)json_array_extend(items, arr); /* out of memory shows as entries missing */
         json_decref(arr);
-        if (!is_url(src_base) || n < FEED_PAGE)
+        if ((!is_url(src_base) && !paged) || n < FEED_PAGE)
             break;
     }
     hcp_buf_free(&b);

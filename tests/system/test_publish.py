@@ -331,6 +331,9 @@ class Publish(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertIn("extend", out)
         self.assertIn("all 490 feed entries", self.verify(base, "feed"))
         self.verify(self.out, "consistency", os.path.join(self.tmp, "old.checkpoint"))
+        # the directory itself: every page of it (490 entries: three pages of 200)
+        self.assertIn("all 490 feed entries", self.verify(self.out, "feed"))
+        time.sleep(1.1)  # a later second: a file differing only in its time is not rewritten
         again = self.publish_out()
         self.assertEqual(again["written"], 0, again)
 
