@@ -601,12 +601,16 @@ static int put_stats(pub *p, gw_store *s, MDB_txn *txn, hcp_time now)
     return rc;
 }
 
-/* Every file of gateway/www/ at the top of OUTDIR. */
+/* Every file of gateway/www/ at the top of OUTDIR, but the console's
+ * (console*: docs/consoles.md): it signs in against the gateway's API, which
+ * a static copy does not have, and must not invite a token there. */
 static int put_www(pub *p)
 {
     int rc = HCP_OK;
     for (size_t i = 0; rc == HCP_OK && i < gw_www_nfiles; i++)
-        rc = put_file(p, gw_www_files[i].name, gw_www_files[i].data, *gw_www_files[i].len, false);
+        if (strncmp(gw_www_files[i].name, "console", 7) != 0)
+            rc = put_file(p, gw_www_files[i].name, gw_www_files[i].data, *gw_www_files[i].len,
+                          false);
     return rc;
 }
 
