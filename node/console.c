@@ -19,9 +19,11 @@
 #include "rules.h"
 #include "store.h"
 
-#define STEPS_PREFIX  "/v1/cases/"
-#define STEPS_SUFFIX  "/steps"
-#define SCAN_DAYS_MAX 800 /* days counted for "working days left" at most */
+#define STEPS_PREFIX    "/v1/cases/"
+#define STEPS_SUFFIX    "/steps"
+#define PERSONAL_SUFFIX "/personal"
+#define REASON_MAX      512 /* bytes of a personal-data request's reason */
+#define SCAN_DAYS_MAX   800 /* days counted for "working days left" at most */
 
 /* A console file: GET or HEAD of a name in node/www ("/" is index.html). */
 bool node_console_is_public(const char *method, const char *path)
@@ -30,12 +32,11 @@ bool node_console_is_public(const char *method, const char *path)
            hcpd_www_find(node_www_files, node_www_nfiles, path) != NULL;
 }
 
-/* The id part of /v1/cases/ID/steps into id, or false for another path. */
-static bool steps_path(const char *path, char id[HCP_CASE_ID_MAX])
+/* The id part of /v1/cases/ID/SUFFIX into id, or false for another path. */
+static bool case_path(const char *path, const char *suffix, char id[HCP_CASE_ID_MAX])
 {
-    size_t pl = strlen(STEPS_PREFIX), sl = strlen(STEPS_SUFFIX), n = strlen(path);
-    if (n <= pl + sl || strncmp(path, STEPS_PREFIX, pl) != 0 ||
-        strcmp(path + n - sl, STEPS_SUFFIX) != 0)
+    size_t pl = strlen(STEPS_PREFIX), sl = strlen(suffix), n = strlen(path);
+    if (n <= pl + sl || strncmp(path, STEPS_PREFIX, pl) != 0 || strcmp(path + n - sl, suffix) != 0)
         return false;
     size_t idlen = n - pl - sl;
     if (idlen >= HCP_CASE_ID_MAX || memchr(path + pl, '/', idlen) != NULL)
@@ -48,7 +49,37 @@ static bool steps_path(const char *path, char id[HCP_CASE_ID_MAX])
 bool node_console_is_route(const char *path)
 {
     char id[HCP_CASE_ID_MAX];
-    return hcpd_www_find(node_www_files, node_www_nfiles, path) != NULL || steps_path(path, id);
+    return hcpd_www_find(node_www_files, node_www_nfiles, path) != NULL ||
+           case_path(path, STEPS_SUFFIX, id) || case_path(path, PERSONAL_SUFFIX, id);
+}
+
+/* GET /v1/cases/ID/personal?reason=: a supervisor asks for the case's
+ * personal data, giving a reason; answered by the node's own logged read
+ * (W_CASE_READ: the access log has the entry before the reply). Anyone
+ * else is refused 403, a missing or malformed reason 422. */
+static void personal_route(node *n, node_req *r, const char *id)
+{
+    if (!hcpd_acct_require(r, HCPD_ROLE_SUPERVISOR, "supervisor"))
+        return;
+    static const char *const keys[] = {"reason", NULL};
+    if (!hcpd_req_params_ok(r, keys, REASON_MAX))
+        return;
+    char reason[REASON_MAX];
+    if (hcpd_req_query_get(r, "reason", reason, sizeof(reason)) != HCPD_Q_OK ||
+        reason[strspn(reason, " \t")] == '\0') {
+        hcpd_req_reply_error(r, 422, "invalid_field",
+                             "reason: say why the personal data is needed");
+        return;
+    }
+    node_write *w = node_write_new(W_CASE_READ, r);
+    if (w == NULL) {
+        hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
+        return;
+    }
+    memcpy(w->id, id, sizeof(w->id));
+    snprintf(w->who, sizeof(w->who), "%s", hcpd_req_account(r));
+    w->personal = true;
+    node_writer_submit(n, w);
 }
 
 void node_console_route(node *n, node_req *r)
@@ -56,7 +87,8 @@ void node_console_route(node *n, node_req *r)
     const char *m = hcpd_req_method(r), *p = hcpd_req_path(r);
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     char id[HCP_CASE_ID_MAX], county[HCP_COUNTY_LEN + 1];
-    if (!steps_path(p, id)) {
+    bool personal = case_path(p, PERSONAL_SUFFIX, id);
+    if (!personal && !case_path(p, STEPS_SUFFIX, id)) {
         if (get)
             hcpd_www_reply(r, hcpd_www_find(node_www_files, node_www_nfiles, p));
         else
@@ -71,6 +103,10 @@ void node_console_route(node *n, node_req *r)
         return;
     if (hcp_case_id_parse(id, county, NULL, NULL) != HCP_OK || strcmp(county, n->cfg.county) != 0) {
         hcpd_req_reply_error(r, 404, "case_not_found", "no such case at this county");
+        return;
+    }
+    if (personal) {
+        personal_route(n, r, id);
         return;
     }
     node_write *w = node_write_new(W_CONSOLE, r);
@@ -201,8 +237,9 @@ static json_t *trial(const hcp_case *c, const hcp_cal *cal, uint8_t t, hcp_time 
     return o;
 }
 
-/* The reply: {case, status, now, deadlines: [...], steps: [...]}. */
-static json_t *steps_json(const hcp_case *c, const hcp_cal *cal, hcp_time now)
+/* The reply: {case, status, now, deadlines: [...], steps: [...], record}
+ * (record: the case with its events, without personal data). */
+static json_t *steps_json(const hcp_case *c, const hcp_cal *cal, hcp_time now, json_t *record)
 {
     char at[HCP_TIME_STRLEN];
     if (hcp_time_format(now, at, sizeof(at)) != HCP_OK)
@@ -228,14 +265,15 @@ static json_t *steps_json(const hcp_case *c, const hcp_cal *cal, hcp_time now)
         json_t *j = trial(c, cal, candidates[i], now);
         ok = j != NULL && json_array_append_new(st, j) == 0;
     }
-    if (!ok) {
+    if (!ok || record == NULL) {
         json_decref(dl);
         json_decref(st);
+        json_decref(record);
         return NULL;
     }
-    return json_pack("{s:s, s:s, s:s, s:o, s:o}", "case", c->id, "status",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "case", c->id, "status",
                      hcp_status_names[c->status < HCP_ST_COUNT_ ? c->status : 0], "now", at,
-                     "deadlines", dl, "steps", st);
+                     "deadlines", dl, "steps", st, "record", record);
 }
 
 int node_console_apply(node *n, MDB_txn *txn, node_write *w)
@@ -252,7 +290,15 @@ int node_console_apply(node *n, MDB_txn *txn, node_write *w)
         hcp_case_clear(&c);
         return HCP_OK;
     }
-    json_t *j = steps_json(&c, n->cal, w->now);
+    hcp_event *evs = NULL;
+    size_t nev = 0;
+    rc = store_case_events(n->store, txn, c.id, false, &evs, &nev);
+    if (rc != HCP_OK) {
+        hcp_case_clear(&c);
+        return rc;
+    }
+    json_t *j = steps_json(&c, n->cal, w->now, node_case_json(n, &c, evs, nev, w->now, false));
+    store_events_free(evs, nev);
     hcp_case_clear(&c);
     if (j == NULL)
         answer(w, 503, hcp_json_error("out_of_memory", "try again"));
