@@ -281,12 +281,14 @@
     form.querySelectorAll("[aria-invalid]").forEach(function (e) { e.removeAttribute("aria-invalid"); });
     if (!field) return;
     var base = String(field).replace(/\[\d+\]$/, "");
-    var t = intakeType();
     var e = Array.prototype.filter.call(form.querySelectorAll("[data-field]"), function (x) {
       return x.getAttribute("data-field") === base && !x.closest("[hidden]");
     })[0];
-    if (e) { e.setAttribute("aria-invalid", "true"); if (e.focus) e.focus(); }
-    return t;
+    if (!e) return "";
+    e.setAttribute("aria-invalid", "true");
+    if (e.focus) e.focus();
+    var l = e.id ? form.querySelector("label[for='" + e.id + "']") : null;
+    return l ? l.textContent.replace(/\s*\*$/, "") : "";
   }
 
   $("intake-form").addEventListener("submit", function (ev) {
@@ -309,8 +311,8 @@
       }
     }).catch(function (e) {
       if (e && e.handled) return;
-      markField(form, e && e.body ? e.body.field : null);
-      $("intake-error").textContent = failedText(e);
+      var label = markField(form, e && e.body ? e.body.field : null);
+      $("intake-error").textContent = (label ? "「" + label + "」" : "") + failedText(e);
     });
   });
 
@@ -462,8 +464,8 @@
       return loadCase(current.id);
     }).catch(function (e) {
       if (e && e.handled) return;
-      markField($("step-form"), e && e.body ? e.body.field : null);
-      $("step-error").textContent = failedText(e);
+      var label = markField($("step-form"), e && e.body ? e.body.field : null);
+      $("step-error").textContent = (label ? "「" + label + "」" : "") + failedText(e);
     });
   });
 
