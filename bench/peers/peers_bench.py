@@ -40,7 +40,8 @@ Environment: HCP_BENCH_PEERS_N (1000000; 20000 with --quick),
 HCP_BENCH_PEERS_COUNTIES (4: the trickle's counties), HCP_BENCH_PEERS_RATE
 (20 records/s per county), HCP_BENCH_PEERS_TRICKLE_S (20; 5 with --quick),
 HCP_BENCH_PEERS_PG_TXN (1000 rows per publisher transaction in the catch-up
-fill), HCP_BENCH_PEERS_SKIP (comma list of hcp, pg, nats),
+fill), HCP_BENCH_PEERS_SKIP (comma list of hcp, pg, nats; bench/run.sh skips the
+whole stage when it is 1),
 HCP_BENCH_PEERS_QUICK=1 (same as --quick). Adds "peers" to OUT_DIR/results.json
 (also alone in OUT_DIR/peers.json) and prints a table. No figure is a pass or a
 fail: the script fails only when something could not be measured.
@@ -694,6 +695,9 @@ def report(res):
         f(ra["catch_up_hcp_over_pg"], "%.2f"), f(ra["catch_up_hcp_over_nats"], "%.2f"))
     row("  seconds", f(g(hc, "catch_up", "seconds"), "%.1f"),
         f(g(pg, "catch_up", "seconds"), "%.1f"), f(g(na, "catch_up", "seconds"), "%.1f"), "", "")
+    row("  CPU us per record, both ends", f(cpu_per_record(hc)), f(cpu_per_record(pg)),
+        f(cpu_per_record(na)), f(ratio(cpu_per_record(hc), cpu_per_record(pg)), "%.2f"),
+        f(ratio(cpu_per_record(hc), cpu_per_record(na)), "%.2f"))
     row("trickle %d x %d/s  p50 ms" % (K, RATE), f(g(hc, "trickle", "p50_ms"), "%.2f"),
         f(g(pg, "trickle", "p50_ms"), "%.2f"), f(g(na, "trickle", "p50_ms"), "%.2f"),
         f(ra["trickle_p50_hcp_over_pg"], "%.2f"), f(ra["trickle_p50_hcp_over_nats"], "%.2f"))
@@ -714,6 +718,16 @@ def report(res):
           % (hc.get("load_before"), pg.get("load_before"), na.get("load_before")))
 
 
+def cpu_per_record(part):
+    """CPU microseconds both ends spent per record during a part's catch-up
+    (less sensitive than the rate to what else the machine runs)."""
+    cu = part.get("catch_up") if isinstance(part, dict) else None
+    if not cu or not cu.get("records"):
+        return None
+    v = [x for x in cu.get("cpu_s", {}).values() if isinstance(x, (int, float))]
+    return round(1e6 * sum(v) / cu["records"], 1) if v else None
+
+
 def _get(d, ks):
     for k in ks:
         if not isinstance(d, dict) or k not in d:
@@ -729,6 +743,22 @@ def main(argv):
         return 2
     global BUILD
     BUILD, out = os.path.abspath(args[0]), os.path.abspath(args[1])
+    need = []
+    if "hcp" not in SKIP:
+        need += [os.path.join(BUILD, "node", "hcp-node"), os.path.join(BUILD, "gateway",
+                                                                      "hcp-gateway"),
+                 os.path.join(BUILD, "certs", "hcp-certs")]
+    if "pg" not in SKIP:
+        need += [os.path.join(PG_BIN, "initdb"), os.path.join(PG_BIN, "pg_ctl")]
+    if "nats" not in SKIP:
+        need += [NATS_SERVER]
+    missing = [f for f in need if not os.access(f, os.X_OK)]
+    if "nats" not in SKIP and not shutil.which("go"):
+        missing.append("go")
+    if missing:
+        print("bench: missing %s (build first, and scripts/deps.sh bench)" % ", ".join(missing),
+              file=sys.stderr)
+        return 1
     work = os.path.join(out, "work", "peers")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -751,6 +781,10 @@ def main(argv):
                                       g("pg", "catch_up", "records_per_s")),
         "catch_up_hcp_over_nats": ratio(g("hcp", "catch_up", "records_per_s"),
                                         g("nats", "catch_up", "records_per_s")),
+        "catch_up_cpu_per_record_hcp_over_pg": ratio(cpu_per_record(res.get("hcp")),
+                                                     cpu_per_record(res.get("pg"))),
+        "catch_up_cpu_per_record_hcp_over_nats": ratio(cpu_per_record(res.get("hcp")),
+                                                       cpu_per_record(res.get("nats"))),
         "trickle_p50_hcp_over_pg": ratio(g("hcp", "trickle", "p50_ms"),
                                          g("pg", "trickle", "p50_ms")),
         "trickle_p99_hcp_over_pg": ratio(g("hcp", "trickle", "p99_ms"),
