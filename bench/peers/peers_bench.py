@@ -695,8 +695,9 @@ def report(res):
         f(ra["catch_up_hcp_over_pg"], "%.2f"), f(ra["catch_up_hcp_over_nats"], "%.2f"))
     row("  seconds", f(g(hc, "catch_up", "seconds"), "%.1f"),
         f(g(pg, "catch_up", "seconds"), "%.1f"), f(g(na, "catch_up", "seconds"), "%.1f"), "", "")
-    row("  CPU us per record, both ends", f(cpu_per_record(hc)), f(cpu_per_record(pg)),
-        f(cpu_per_record(na)), f(ratio(cpu_per_record(hc), cpu_per_record(pg)), "%.2f"),
+    row("  CPU us per record, both ends", f(cpu_per_record(hc), "%.1f"),
+        f(cpu_per_record(pg), "%.1f"),
+        f(cpu_per_record(na), "%.1f"), f(ratio(cpu_per_record(hc), cpu_per_record(pg)), "%.2f"),
         f(ratio(cpu_per_record(hc), cpu_per_record(na)), "%.2f"))
     row("trickle %d x %d/s  p50 ms" % (K, RATE), f(g(hc, "trickle", "p50_ms"), "%.2f"),
         f(g(pg, "trickle", "p50_ms"), "%.2f"), f(g(na, "trickle", "p50_ms"), "%.2f"),
@@ -742,6 +743,9 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     global BUILD
+    # a SIGTERM unwinds like an error, so the PostgreSQL and NATS servers
+    # (PostgreSQL's under another account) are stopped by the finally blocks
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     BUILD, out = os.path.abspath(args[0]), os.path.abspath(args[1])
     need = []
     if "hcp" not in SKIP:
