@@ -13,6 +13,12 @@
 #        HCP_BENCH_REPL_N events against raw nng TLS and raw LMDB apply, a
 #        fleet of 44 nodes catching up at once, and trickle latency; added to
 #        results.json under "replication" (docs/bench.md "Replication")
+#   then bench/peers/peers_bench.py: hcp beside PostgreSQL 15 logical
+#        replication and NATS JetStream (issue #18): catch-up of
+#        HCP_BENCH_PEERS_N records and a trickle on each; added under "peers"
+#        (docs/bench.md "Peers (issue #18)"); HCP_BENCH_PEERS_SKIP=1 skips it.
+#        `bash bench/run.sh [BUILD] peers` runs that stage alone
+#        (HCP_BENCH_PEERS_QUICK=1: small sizes, for trying it out)
 #   then bench/directive_bench.py: directive fan-out (issue #13) — 44 nodes,
 #        HCP_BENCH_DIR_N directives to all, then HCP_BENCH_DIR_FLEET_N (2900)
 #        bench_fleet nodes, one directive to all per round; added under
@@ -31,12 +37,6 @@
 #   then bench/stats_bench.py: the province's figures (issue #12) — routes on
 #        a store holding 1,000,000 cases, catch-up with counters on vs off;
 #        added under "stats" (docs/bench.md "Province figures (issue #12)")
-#   then bench/peers/peers_bench.py: hcp beside PostgreSQL 15 logical
-#        replication and NATS JetStream (issue #18): catch-up of
-#        HCP_BENCH_PEERS_N records and a trickle on each; added under "peers"
-#        (docs/bench.md "Peers (issue #18)"); HCP_BENCH_PEERS_SKIP=1 skips it.
-#        `bash bench/run.sh [BUILD] peers` runs that stage alone
-#        (HCP_BENCH_PEERS_QUICK=1: small sizes, for trying it out)
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
