@@ -13,6 +13,12 @@
 #        HCP_BENCH_REPL_N events against raw nng TLS and raw LMDB apply, a
 #        fleet of 44 nodes catching up at once, and trickle latency; added to
 #        results.json under "replication" (docs/bench.md "Replication")
+#   then bench/peers/peers_bench.py: hcp beside PostgreSQL 15 logical
+#        replication and NATS JetStream (issue #18): catch-up of
+#        HCP_BENCH_PEERS_N records and a trickle on each; added under "peers"
+#        (docs/bench.md "Peers (issue #18)"); HCP_BENCH_PEERS_SKIP=1 skips it.
+#        `bash bench/run.sh [BUILD] peers` runs that stage alone
+#        (HCP_BENCH_PEERS_QUICK=1: small sizes, for trying it out)
 #   then bench/directive_bench.py: directive fan-out (issue #13) — 44 nodes,
 #        HCP_BENCH_DIR_N directives to all, then HCP_BENCH_DIR_FLEET_N (2900)
 #        bench_fleet nodes, one directive to all per round; added under
@@ -54,7 +60,13 @@
 # script fails only when something could not be measured.
 set -euo pipefail
 
+STAGE=""
+if [ "${1:-}" = peers ]; then
+    STAGE=peers
+    shift
+fi
 BUILD=${1:-build}
+[ "${2:-}" = peers ] && STAGE=peers
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
@@ -69,6 +81,12 @@ RAW_N=${BENCH_RAW_N:-200000}
 MEM_EVALS=${BENCH_MEM_EVALS:-100000}
 PY="python3 $HERE/bench.py"
 export HCP_BENCH_DIR=$HERE
+
+# `run.sh [BUILD] peers`: only the peers stage (issue #18; its own checks)
+if [ "$STAGE" = peers ]; then
+    mkdir -p "$OUT"
+    exec python3 "$HERE/peers/peers_bench.py" "$BUILD" "$OUT"
+fi
 
 for f in "$NODE" "$RAW" $REPL_BINS; do
     [ -x "$f" ] || { echo "bench: $f is missing (build first: make bench)" >&2; exit 1; }
@@ -182,6 +200,15 @@ $PY report "$OUT"
 echo
 echo "bench: replication (bench/repl_bench.py)"
 python3 "$HERE/repl_bench.py" "$BUILD" "$OUT"
+
+# Peers (issue #18): hcp's catch-up and trickle beside PostgreSQL 15 logical
+# replication and NATS JetStream leaf nodes, on the same records, one after
+# the other; adds "peers" to results.json (docs/bench.md "Peers (issue #18)").
+if [ "${HCP_BENCH_PEERS_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: peers (bench/peers/peers_bench.py)"
+    python3 "$HERE/peers/peers_bench.py" "$BUILD" "$OUT"
+fi
 
 # Directives (issue #13): 44 nodes connected to one gateway, N `note`
 # directives to all; publish -> each node -> acknowledged at the gateway;

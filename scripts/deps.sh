@@ -25,7 +25,11 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # test and benchmark (docs/transparency.md "Publishing")
 for group in "$@"; do
   case "$group" in
-    bench) pkgs+=(wrk) ;;
+    # bench: wrk, the load generator; the peers stage (bench/peers/, issue #18):
+    # PostgreSQL 15 and psycopg2 (logical replication), nats-server and Go with
+    # Debian's nats.go (JetStream leaf nodes; bench/peers/natspeer built offline)
+    bench) pkgs+=(wrk postgresql-15 python3-psycopg2 nats-server golang-go
+                  golang-github-nats-io-go-nats-dev) ;;
     browser) pkgs+=(chromium fonts-wqy-microhei) ;; # the page test: browser, CJK font for screenshots
     go) pkgs+=(golang-go golang-golang-x-mod-dev) ;; # test_tlog_go.py
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;
