@@ -12,16 +12,18 @@ handling steps): the county's real mix of records, not one record repeated.
 Its store is then copied for every run below, so each run catches up the
 very same log against a fresh gateway (mutual TLS, as deployed):
 
-  L  levels, on loopback (no shaping): compression off, then each zstd level
-     of HCP_BENCH_LINK_LEVELS; per run the catch-up time and events/s, the
-     node's and the gateway's CPU seconds, and the ratio of the events' bytes
-     before and after compression (the node's hcp_node_sync_zstd_* counters).
-     This is what picks the default level (REPL_ZSTD_LEVEL). Done on that
+  L  levels: bench_zstd_levels (bench/zstd_levels.c) cuts the store's log
+     into the batches the node sends and, for each zstd level of
+     HCP_BENCH_LINK_LEVELS, reports the frames' ratio and the CPU per event
+     of compressing and decompressing them (this picks REPL_ZSTD_LEVEL);
+     then a loopback catch-up (no shaping) with compression off and at the
+     default level: time, events/s, node and gateway CPU seconds, the ratio
+     from the node's hcp_node_sync_zstd_* counters. Done on that
      store and on a second one of R600 ~600-byte evaluations written by wrk
      and bench/repl.lua (the replication bench's records).
   S  shaped: the same catch-up over a link of RATE kbit/s, DELAY ms one-way
-     delay and LOSS % loss in each direction, compression off and at the
-     default level: time, events/s, bytes on the wire each way (TLS and all)
+     delay and LOSS % loss in each direction, compression off at the node
+     (an old-style node) and at the default level: time, events/s, bytes on the wire each way (TLS and all)
      and their ratio. The link is tc netem in a network namespace when this
      machine has it (bench/slowlink.py Netns: the gateway runs inside the
      namespace), else bench/slowlink.py's proxy (SlowLink, a model: see its
@@ -245,7 +247,7 @@ class LinkBench:
             if os.path.isdir(self.source + suffix):
                 shutil.copytree(self.source + suffix, d + suffix)
         port = free_port()
-        env = {"HCP_REPL_ZSTD": str(level)}
+        env = {"HCP_REPL_ZSTD": "" if level == "default" else str(level)}
         c0 = counters() if counters else None
         g0 = cpu_seconds(gw["proc"].pid)
         t0 = time.monotonic()
@@ -261,15 +263,18 @@ class LinkBench:
         with open(os.path.join(d, "api.token")) as f:
             token = f.read().strip()
         done = False
+        head = self.head
         while time.monotonic() - t0 < timeout:
-            if self.applied(gw) >= self.head:
+            # the node may add a few events as it starts (its first sweep): its own head counts
+            head = max(head, int(metrics(port, token)["hcp_node_log_head"]))
+            if self.applied(gw) >= head:
                 done = True
                 break
             time.sleep(0.1)
         secs = time.monotonic() - t0
         m = metrics(port, token)
         r = {"level": level, "seconds": round(secs, 2), "complete": done,
-             "events_per_s": round(self.head / secs, 1) if done else None,
+             "events": head, "events_per_s": round(head / secs, 1) if done else None,
              "applied": self.applied(gw),
              "node_cpu_s": cpu_seconds(p.pid),
              "gateway_cpu_s": round(cpu_seconds(gw["proc"].pid) - g0, 2),
@@ -291,14 +296,25 @@ class LinkBench:
 
     # ---- L: levels on loopback ----
     def levels(self, tag, source, head):
-        """The level sweep on the store `source` (head events); results
-        under levels_<tag>."""
+        """On the store `source` (head events): bench_zstd_levels's ratio and
+        CPU per event for each level of LEVELS, then a loopback catch-up
+        without compression and at the default level; results under
+        levels_<tag>."""
+        p = subprocess.run([os.path.join(self.build, "bench", "bench_zstd_levels"), source, COUNTY,
+                            os.path.join(source + ".keys", "seal.key")] +
+                           [str(x) for x in LEVELS], capture_output=True, text=True, check=True)
+        micro = json.loads(p.stdout)
+        for lv in micro["levels"]:
+            say("L %s level %-2d ratio %.2f  encode %.2f us/event  decode %.2f us/event  "
+                "(%.0f MB/s)" % (tag, lv["level"], lv["ratio"], lv["encode_us_per_event"],
+                                 lv["decode_us_per_event"], lv["compress_mb_s"]))
         keep = self.source, self.head
         self.source, self.head = source, head
         rows = []
         try:
-            for level in ["off"] + LEVELS:
-                gw = self.start_gateway("gw-l-%s" % level, {"HCP_REPL_ZSTD": str(level)})
+            for level in ("off", "default"):
+                gw = self.start_gateway("gw-l-%s" % level, {"HCP_REPL_ZSTD": "" if level ==
+                                                                 "default" else str(level)})
                 r = self.catch_up("node-l-%s" % level, level,
                                   "tls+tcp://127.0.0.1:%d" % gw["port"], gw, 600)
                 self.stop(gw["proc"])
@@ -315,7 +331,7 @@ class LinkBench:
                     (r["node_cpu_s"] - base["node_cpu_s"]) * 1e6 / head, 2)
                 r["gateway_cpu_extra_us_per_event"] = round(
                     (r["gateway_cpu_s"] - base["gateway_cpu_s"]) * 1e6 / head, 2)
-        self.res["levels_" + tag] = {"events": head, "runs": rows}
+        self.res["levels_" + tag] = {"events": head, "micro": micro, "runs": rows}
         if len(rows) > 1 and rows[1]["raw_bytes"]:
             self.res["levels_" + tag]["mean_event_bytes"] = round(rows[1]["raw_bytes"] / head, 1)
 
@@ -332,12 +348,12 @@ class LinkBench:
             self.res["netem_unavailable"] = why
             say("netem unavailable here (%s): the proxy model shapes the link" % why)
         rows = []
-        for level in ("off", 3):
+        for level in ("off", "default"):
             ns = link = None
             try:
                 if mode == "netem":
                     ns = Netns(rate_kbit=RATE_KBIT, delay_ms=DELAY_MS, loss_pct=LOSS_PCT).start()
-                    gw = self.start_gateway("gw-s-%s" % level, {"HCP_REPL_ZSTD": str(level)}, ns)
+                    gw = self.start_gateway("gw-s-%s" % level, {"HCP_REPL_ZSTD": ""}, ns)
                     url = "tls+tcp://%s:%d" % (ns.ns_ip, gw["port"])
 
                     def counters(veth=ns.veth):
@@ -346,7 +362,7 @@ class LinkBench:
                                 return int(f.read())
                         return {"up": rd("tx_bytes"), "down": rd("rx_bytes")}
                 else:
-                    gw = self.start_gateway("gw-s-%s" % level, {"HCP_REPL_ZSTD": str(level)})
+                    gw = self.start_gateway("gw-s-%s" % level, {"HCP_REPL_ZSTD": ""})
                     link = SlowLink(("127.0.0.1", gw["port"]), RATE_KBIT * 1000, DELAY_MS / 1000.0,
                                     LOSS_PCT / 100.0, seed=18).start()
                     url = "tls+tcp://127.0.0.1:%d" % link.port

@@ -23,7 +23,7 @@
  * HCP_REPL_ZSTD says otherwise, and the smallest events array worth
  * compressing (a live batch of one event stays as it is). */
 #define REPL_ZSTD_VERSION 1
-#define REPL_ZSTD_LEVEL   3
+#define REPL_ZSTD_LEVEL   1
 #define REPL_ZSTD_MIN     1024
 /* The highest log position a frame may carry: both stores keep positions
  * as signed 64-bit numbers (JSON, the counties table), so anything above
