@@ -695,7 +695,7 @@ static int get_type(const msgpack_object *map, uint8_t *type)
  * into f->zbuf, bounded before the allocation, and read the events from it
  * (borrowing from f->zbuf). */
 static int get_zevents(const struct src *in, const msgpack_object *zev, const msgpack_object *zlen,
-                       repl_frame *f)
+                       repl_frame *f, uint64_t *raw)
 {
     uint64_t want = 0;
     const uint8_t *z = NULL;
@@ -739,8 +739,10 @@ static int get_zevents(const struct src *in, const msgpack_object *zev, const ms
     if (rc == HCP_OK)
         rc = get_events(&zin, &up.data, f);
     msgpack_unpacked_destroy(&up);
-    if (rc == HCP_OK)
+    if (rc == HCP_OK) {
         f->zwire = zn;
+        *raw = want;
+    }
     return rc;
 }
 
@@ -768,15 +770,16 @@ static int get_fields(const struct src *in, const msgpack_object *map, repl_fram
             return rc;
     }
     if (have & F_ZEVENTS) { /* compressed events: both keys, and no plain ones */
-        if ((have & F_ZEVENTS) != F_ZEVENTS || (have & F_EVENTS))
+        if ((have & F_ZEVENTS) != F_ZEVENTS || (have & F_EVENTS) || zev == NULL || zlen == NULL)
             return HCP_EFORMAT;
-        int rc = get_zevents(in, zev, zlen, f);
+        uint64_t raw = 0;
+        int rc = get_zevents(in, zev, zlen, f, &raw);
         if (rc != HCP_OK) {
             atomic_fetch_add(&z_refused, 1);
             return rc;
         }
         atomic_fetch_add(&z_recv, 1);
-        atomic_fetch_add(&z_recv_raw, f->zwire > 0 ? (uint64_t)(zlen->via.u64) : 0);
+        atomic_fetch_add(&z_recv_raw, raw);
         atomic_fetch_add(&z_recv_wire, f->zwire);
         have |= F_EVENTS;
     }
