@@ -33,6 +33,7 @@ Environment: HCP_BENCH_LINK_N (hcp-gen requests, default 6000),
 HCP_BENCH_LINK_R600 (20000; 0 skips that store), HCP_BENCH_LINK_LEVELS ("1,3,6,9,19"), HCP_BENCH_LINK_SHAPER (auto | netem |
 proxy), HCP_BENCH_LINK_RATE_KBIT (2000), HCP_BENCH_LINK_DELAY_MS (80),
 HCP_BENCH_LINK_LOSS_PCT (1), HCP_BENCH_LINK_TIMEOUT_S (900 per shaped run),
+HCP_BENCH_LINK_REPEAT (3: catch-ups off and on, alternated, medians reported),
 HCP_BENCH_LINK_SKIP (comma list of L,S). Adds "link" to OUT_DIR/results.json
 and prints a table. Numbers are reported, never judged: the script fails only
 when something could not be measured.
@@ -69,6 +70,7 @@ RATE_KBIT = env_int("HCP_BENCH_LINK_RATE_KBIT", 2000)
 DELAY_MS = env_int("HCP_BENCH_LINK_DELAY_MS", 80)
 LOSS_PCT = float(os.environ.get("HCP_BENCH_LINK_LOSS_PCT", "") or 1)
 TIMEOUT_S = env_int("HCP_BENCH_LINK_TIMEOUT_S", 900)
+REPEAT = max(1, env_int("HCP_BENCH_LINK_REPEAT", 3))
 SKIP = set(s.strip().upper() for s in os.environ.get("HCP_BENCH_LINK_SKIP", "").split(",") if s)
 
 
@@ -85,6 +87,23 @@ def metrics(port, token):
         if line and not line.startswith("#"):
             k, _, v = line.rpartition(" ")
             out[k] = float(v)
+    return out
+
+
+def medians(rows):
+    """Per level ("off", "default"): the median of each numeric figure over
+    the repeated runs (all complete ones; seconds of incomplete runs count
+    as they are, a lower bound)."""
+    out = {}
+    for level in ("off", "default"):
+        rs = [r for r in rows if r["level"] == level]
+        m = {"runs": len(rs), "complete": all(r["complete"] for r in rs)}
+        for k in ("seconds", "events_per_s", "node_cpu_s", "gateway_cpu_s", "wire_up_bytes",
+                  "wire_down_bytes", "failures", "ratio", "simulated_losses"):
+            v = sorted(r[k] for r in rs if r.get(k) is not None)
+            if v:
+                m[k] = v[len(v) // 2]
+        out[level] = m
     return out
 
 
@@ -312,7 +331,7 @@ class LinkBench:
         self.source, self.head = source, head
         rows = []
         try:
-            for level in ("off", "default"):
+            for level in ("off", "default") * REPEAT:
                 gw = self.start_gateway("gw-l-%s" % level, {"HCP_REPL_ZSTD": "" if level ==
                                                                  "default" else str(level)})
                 r = self.catch_up("node-l-%s" % level, level,
@@ -324,14 +343,8 @@ class LinkBench:
                 rows.append(r)
         finally:
             self.source, self.head = keep
-        base = rows[0]
-        for r in rows[1:]:
-            if base["node_cpu_s"] is not None and r["node_cpu_s"] is not None:
-                r["node_cpu_extra_us_per_event"] = round(
-                    (r["node_cpu_s"] - base["node_cpu_s"]) * 1e6 / head, 2)
-                r["gateway_cpu_extra_us_per_event"] = round(
-                    (r["gateway_cpu_s"] - base["gateway_cpu_s"]) * 1e6 / head, 2)
-        self.res["levels_" + tag] = {"events": head, "micro": micro, "runs": rows}
+        self.res["levels_" + tag] = {"events": head, "micro": micro, "runs": rows,
+                                     "median": medians(rows)}
         if len(rows) > 1 and rows[1]["raw_bytes"]:
             self.res["levels_" + tag]["mean_event_bytes"] = round(rows[1]["raw_bytes"] / head, 1)
 
@@ -348,7 +361,7 @@ class LinkBench:
             self.res["netem_unavailable"] = why
             say("netem unavailable here (%s): the proxy model shapes the link" % why)
         rows = []
-        for level in ("off", "default"):
+        for level in ("off", "default") * REPEAT:
             ns = link = None
             try:
                 if mode == "netem":
@@ -382,11 +395,15 @@ class LinkBench:
                                  r["complete"], r["failures"]))
             rows.append(r)
         self.res["shaped"] = rows
-        off, on = rows
-        if on["complete"] and off["complete"]:
+        med = self.res["shaped_median"] = medians(rows)
+        off, on = med["off"], med["default"]
+        if on["seconds"] and off["seconds"]:
             self.res["shaped_speedup"] = round(off["seconds"] / on["seconds"], 2)
         if on.get("wire_up_bytes"):
             self.res["shaped_wire_ratio"] = round(off["wire_up_bytes"] / on["wire_up_bytes"], 2)
+        say("S median: off %.1f s, compressed %.1f s: %.2fx; bytes up %.2fx fewer"
+            % (off["seconds"], on["seconds"], self.res.get("shaped_speedup", 0),
+               self.res.get("shaped_wire_ratio", 0)))
 
     def run(self):
         try:
