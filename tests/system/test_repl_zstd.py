@@ -28,6 +28,8 @@ offline (so its catch-up goes in large batches), then it is started with
           "malformed", the connection still answers a ping, the gateway's
           peak memory grows by far less than a bomb, its refused counter
           counts them, and a real county still replicates afterwards.
+  test_6  an insecure tcp:// link (tests, demo), where the welcome answers
+          the hello: compression is negotiated there too.
 """
 import os
 import subprocess
@@ -249,6 +251,20 @@ class Zstd(hcptest.DumpOnFailure, unittest.TestCase):
         r = n.post("/v1/evaluations", evaluation(5, content="after the bombs"))
         self.assertEqual(r.status, 201, r)
         self.converge(n, self.gw, "replicated after the hostile frames")
+
+    def test_6_insecure_link(self):
+        os.mkdir(os.path.join(self.tmp, "plain"))
+        gw = hcptest.start_plain_gateway(os.path.join(self.tmp, "plain"), self.procs)
+        ndir = self.offline_log(NEW_NODE, "node-plain", {})
+        n = Node(county=NEW_NODE, tmp=ndir,
+                 args=["--sweep-interval", "86400", "--gateway", gw.url, "--insecure"])
+        self.procs.append(n)
+        n.start()
+        self.converge(n, gw, "replicated over tcp://")
+        zm = self.zmetrics(n, "hcp_node_sync")
+        self.assertGreaterEqual(zm["frames_sent_total"], 1)
+        self.assertEqual(self.zmetrics(gw, "hcp_gateway_replication")["frames_received_total"],
+                         zm["frames_sent_total"])
 
 
 if __name__ == "__main__":
