@@ -45,6 +45,10 @@
 #        holding HCP_BENCH_FORM_N (1,000,000) cases, the form of the largest
 #        prefecture-month as json, csv, xlsx; added under "form" (docs/bench.md
 #        "Monthly form (issue #12)"); HCP_BENCH_FORM_SKIP=1 skips it
+#   then bench/link_bench.py: slow county links (issue #18) — catch-up over a
+#        shaped link with and without compressed batches, the zstd levels;
+#        added under "link" (docs/bench.md "Slow links (issue #18)");
+#        HCP_BENCH_LINK_SKIP=all skips it
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -270,6 +274,16 @@ if [ "${HCP_BENCH_FORM_SKIP:-0}" != 1 ]; then
     echo
     echo "bench: monthly form (bench/form_bench.py)"
     python3 "$HERE/form_bench.py" "$BUILD" "$OUT"
+fi
+# Slow links (issue #18 part 3): one county's catch-up over a link shaped to
+# 2 Mbit/s, 80 ms, 1 % loss (tc netem in a namespace, else bench/slowlink.py's
+# proxy), with and without compressed batches, and the zstd level sweep;
+# adds "link" to results.json (docs/bench.md "Slow links (issue #18)").
+# HCP_BENCH_LINK_SKIP=all skips it (L or S: one part).
+if [ "${HCP_BENCH_LINK_SKIP:-}" != all ]; then
+    echo
+    echo "bench: slow links (bench/link_bench.py)"
+    python3 "$HERE/link_bench.py" "$BUILD" "$OUT"
 fi
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one

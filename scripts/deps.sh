@@ -5,10 +5,11 @@
 set -euo pipefail
 
 # build: compiler, build system, the libraries (OpenSSL's libcrypto for
-# librepl's signatures; libcurl for hcp-verify reading a URL), JSON, unit tests
+# librepl's signatures; libcurl for hcp-verify reading a URL; libzstd for
+# replication's compressed batches), JSON, unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libhttp-parser-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev libssl-dev
-      libjansson-dev libcmocka-dev libcurl4-openssl-dev python3 openssl clang-format clang-tidy
+      libjansson-dev libcmocka-dev libcurl4-openssl-dev libzstd-dev python3 openssl clang-format clang-tidy
       libxlsxwriter-dev python3-openpyxl) # the monthly form's XLSX; reading it back in its test
 # extra groups: "bench" adds the load generator, "browser" the headless
 # browser the disclosure page's system test drives, "node" Node.js and npm
