@@ -35,6 +35,10 @@
 #        holding HCP_BENCH_FORM_N (1,000,000) cases, the form of the largest
 #        prefecture-month as json, csv, xlsx; added under "form" (docs/bench.md
 #        "Monthly form (issue #12)"); HCP_BENCH_FORM_SKIP=1 skips it
+#   then bench/spot_bench.py: spot checks (issue #15) — a draw over
+#        HCP_BENCH_SPOT_N (1,000,000) closed cases at 44 counties with the
+#        gateway's code and its recomputation by hcp-verify spotcheck; added
+#        under "spotcheck" (docs/bench.md "Spot checks")
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -235,6 +239,12 @@ if [ "${HCP_BENCH_FORM_SKIP:-0}" != 1 ]; then
     echo "bench: monthly form (bench/form_bench.py)"
     python3 "$HERE/form_bench.py" "$BUILD" "$OUT"
 fi
+
+# Spot checks (issue #15): the draw over a million closed cases and its
+# recomputation by hcp-verify; adds "spotcheck" to results.json.
+echo
+echo "bench: spot checks (bench/spot_bench.py)"
+python3 "$HERE/spot_bench.py" "$BUILD" "$OUT"
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
 # gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the

@@ -98,6 +98,18 @@ def nearest_rank(xs, q):
     return s[min(len(s) - 1, max(0, int(q * len(s) + 0.999999) - 1))]
 
 
+
+def written_bytes(pid):
+    """wchar of /proc/PID/io: bytes pid passed to write calls (None if unreadable)."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
 class TlogBench(FeedBench):
     def __init__(self, build, out):
         super().__init__(build, out)
@@ -221,8 +233,15 @@ class TlogBench(FeedBench):
             time.sleep(0.05)
         r["checkpoint_size"] = want
         r["checkpoint_after_applied_s"] = round(time.monotonic() - t1, 3)
-        say("tlog: catch-up, log %s: %d events in %.2f s = %.0f events/s (gateway CPU %.1f s)"
-            % (tag, events, secs, events / secs, r["gateway_cpu_s"]))
+        # the store's file: LMDB grows it to the highest page written
+        r["data_mdb_bytes"] = os.path.getsize(os.path.join(self.gw["dir"], "data.mdb"))
+        # bytes the gateway handed to write(2)/pwrite(2) since its start: what
+        # its transactions commit (LMDB pages, the meta page), whatever the disk
+        r["gateway_written_bytes"] = written_bytes(self.gw["proc"].pid)
+        say("tlog: catch-up, log %s: %d events in %.2f s = %.0f events/s (gateway CPU %.1f s, "
+            "data.mdb %.1f MB, written %.1f MB)"
+            % (tag, events, secs, events / secs, r["gateway_cpu_s"],
+               r["data_mdb_bytes"] / 1e6, (r["gateway_written_bytes"] or 0) / 1e6))
         if not keep:
             for c, _ in COUNTIES:
                 self.stop(self.nodes[c]["proc"])

@@ -239,6 +239,8 @@ typedef struct hcp_case {
 
     hcp_time last_recorded_at; /* the latest `recorded_at` of its events: when the record last
                                 * changed, whatever date the step claims (docs/rules.md) */
+    hcp_time reopened_at; /* the latest re-open by a failed spot check (docs/spotchecks.md); the
+                           * feedback deadline then counts from it; 0 never */
 
     uint32_t nevents; /* events applied, case_open included */
     uint64_t last_seq;
@@ -302,6 +304,7 @@ typedef struct hcp_event {
     char *caller_phone;                /* contact: personal */
     char linked_case[HCP_CASE_ID_MAX]; /* contact: the case it is or became ("": none) */
     uint64_t contact_ref;              /* contact: a link made later: the seq of the contact */
+    bool reopen; /* directive `spotcheck_result`: the failed finding re-opens the case */
 
     /* Personal data travels in a separate record (codec.h) bound to this
      * one by digest = SHA-256(salt || personal record). */

@@ -389,6 +389,8 @@ static const struct field event_f[] = {
     F("ks", FK_STR, hcp_event, summary, HCP_TEXT_MAX, T(HCP_EV_CONTACT)),
     F("kl", FK_ID, hcp_event, linked_case, 0, T(HCP_EV_CONTACT)),
     F("kr", FK_U64, hcp_event, contact_ref, 0, T(HCP_EV_CONTACT)),
+    /* spot checks (docs/spotchecks.md), keys "q…", after every older key */
+    F("qr", FK_BOOL, hcp_event, reopen, 0, T(HCP_EV_DIRECTIVE)),
 };
 static const struct table event_t = TAB(event_f);
 
@@ -424,6 +426,8 @@ static const struct field case_f[] = {
     /* schema version 3 */
     F("rh", FK_BOOL, hcp_case, reachable, 0, ALL),
     F("lr", FK_I64, hcp_case, last_recorded_at, 0, ALL),
+    /* spot checks (docs/spotchecks.md) */
+    F("qa", FK_I64, hcp_case, reopened_at, 0, ALL),
 };
 static const struct table case_t = TAB(case_f);
 

@@ -959,7 +959,8 @@ static bool put_event_rectify(json_t *o, const hcp_event *ev)
                put_str(o, "directive_type", ev->dir_type, false) &&
                put_str(o, "directive_hash", ev->dir_hash, false) &&
                put_name(o, "result", NAMES(hcp_dir_result_names), ev->dir_result, true) &&
-               put_str(o, "why", ev->dir_why, false) && put_str(o, "note", ev->note, false);
+               put_str(o, "why", ev->dir_why, false) && put_str(o, "note", ev->note, false) &&
+               (!ev->reopen || put(o, "reopen", json_true()));
     case HCP_EV_CORRECTION_ANSWER:
         return put(o, "directive", json_integer((json_int_t)ev->directive)) &&
                put_str(o, "text", ev->text, false);
@@ -1060,7 +1061,8 @@ static json_t *corrections_json(const hcp_event *events, size_t n)
     bool ok = a != NULL;
     for (size_t i = 0; ok && i < n; i++) {
         const hcp_event *e = &events[i];
-        if (e->type != HCP_EV_DIRECTIVE || e->dir_result != HCP_DR_APPLIED)
+        if (e->type != HCP_EV_DIRECTIVE || e->dir_result != HCP_DR_APPLIED ||
+            (e->dir_type != NULL && strcmp(e->dir_type, "correction") != 0))
             continue;
         json_t *c = json_object();
         ok = c != NULL && json_array_append_new(a, c) == 0;
@@ -1096,6 +1098,8 @@ static bool put_case_state(json_t *o, const hcp_case *c, hcp_time now)
     ok = ok && put(o, "last_recorded_at", hcp_json_time(c->last_recorded_at));
     ok = ok && put(o, "rectification", rectification_json(c));
     ok = ok && put(o, "revisit", revisit_json(c));
+    if (c->reopened_at != 0) /* a failed spot check re-opened it (docs/spotchecks.md) */
+        ok = ok && put(o, "reopened_at", hcp_json_time(c->reopened_at));
     return ok;
 }
 

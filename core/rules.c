@@ -508,6 +508,30 @@ static int apply_step(hcp_case *c, const hcp_event *ev, const hcp_cal *cal, hcp_
     return HCP_OK;
 }
 
+/* A failed spot-check finding re-opens a resolved or closed case
+ * (docs/spotchecks.md): back to rectification, with a new feedback
+ * deadline counted from the re-open as from a receipt (Art. 8); the
+ * earlier feedback, revisit and close no longer stand for it. */
+static int apply_reopen(hcp_case *c, const hcp_event *ev, const hcp_cal *cal, hcp_refusal *why)
+{
+    if (c->status != HCP_ST_RESOLVED && c->status != HCP_ST_CLOSED)
+        return refuse(why, "not_closed", "only a resolved or closed case re-opens; %s is %s", c->id,
+                      status_name(c->status));
+    hcp_due fb;
+    int rc = due_after(cal, ev->at, HCP_FEEDBACK_DAYS, &fb);
+    if (rc != HCP_OK)
+        return rc;
+    c->status = HCP_ST_RECTIFYING;
+    c->feedback_due = fb;
+    c->feedback_extended = false;
+    c->feedback_at = 0;
+    c->closed_at = 0;
+    c->reopened_at = ev->at;
+    if (ev->at > c->last_at)
+        c->last_at = ev->at;
+    return HCP_OK;
+}
+
 int hcp_rules_apply(hcp_case *c, const hcp_event *ev, const hcp_cal *cal, hcp_time now,
                     hcp_refusal *why)
 {
@@ -527,7 +551,7 @@ int hcp_rules_apply(hcp_case *c, const hcp_event *ev, const hcp_cal *cal, hcp_ti
             return refuse(why, "case_not_found", "no case %s to note a directive on", ev->case_id);
         if (ev->directive == 0)
             return HCP_EINVAL;
-        rc = HCP_OK;
+        rc = ev->type == HCP_EV_DIRECTIVE && ev->reopen ? apply_reopen(c, ev, cal, why) : HCP_OK;
     } else if (ev->type == HCP_EV_CASE_OPEN) {
         if ((rc = check_open(c, ev, why)) != HCP_OK)
             return rc;
@@ -599,8 +623,9 @@ int hcp_case_recompute_deadlines(hcp_case *c, const hcp_cal *cal)
         return HCP_EINVAL;
     hcp_due fb = c->feedback_due, dd = c->dispute_due, rr = c->rereview_due;
     int rc = HCP_OK;
-    if (!c->feedback_extended)
-        rc = due_after(cal, c->received_at, HCP_FEEDBACK_DAYS, &fb);
+    if (!c->feedback_extended) /* from the receipt, or from a spot check's re-open */
+        rc = due_after(cal, c->reopened_at != 0 ? c->reopened_at : c->received_at,
+                       HCP_FEEDBACK_DAYS, &fb);
     else if (fb.at != 0) /* the extension keeps its day; known now, it is firm */
         fb.provisional = !hcp_cal_known(cal, hcp_day_of(fb.at));
     if (rc == HCP_OK && c->notified_at != 0)

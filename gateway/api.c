@@ -19,6 +19,7 @@
 #include "report.h"
 #include "json.h"
 #include "rules.h"
+#include "spot.h"
 #include "stats.h"
 #include "record.h"
 #include "tlog.h"
@@ -365,6 +366,10 @@ static void handle(void *arg, hcpd_req *r)
         offload(g, r, gw_plog_route);
     else if (is(p, "/metrics")) /* Prometheus: metrics.c */
         get ? offload(g, r, gw_metrics_route) : not_allowed(r);
+    else if (gw_spot_is_route(p)) /* spot checks: spot.c */
+        offload(g, r, gw_spot_route);
+    else if (gw_spot_is_public(p)) /* public: the published draws, spot.c */
+        get ? offload(g, r, gw_spot_feed) : not_allowed(r);
     else if (is(p, "/v1/access-log"))
         get ? offload(g, r, get_access_log_work) : not_allowed(r);
     else if (gw_feed_is_route(p)) /* public: feed.c */
@@ -379,7 +384,8 @@ static bool is_public(const char *method, const char *path)
 {
     (void)method;
     return is(path, "/healthz") || is(path, "/") || is(path, "/index.html") ||
-           is(path, "/feed/stats.json") || gw_feed_is_route(path) || gw_tlog_is_route(path);
+           is(path, "/feed/stats.json") || gw_feed_is_route(path) || gw_tlog_is_route(path) ||
+           gw_spot_is_public(path);
 }
 
 /* Public: the routes above and every file of the page (www.c). */

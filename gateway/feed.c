@@ -64,9 +64,10 @@ static bool parse_query(hcpd_req *r, bool atom, gw_feed_q *q)
 typedef struct feed_ent {
     char id[HCP_CASE_ID_MAX];
     hcp_time updated;
-    const char *json; /* the object's text, not NUL-terminated */
+    const char *json; /* the object's text, not NUL-terminated (ent_resolve) */
     size_t json_len;
-    bool met; /* deadline_met now */
+    bool met;          /* deadline_met now */
+    gw_feed_meta meta; /* the stored value, its leaf read only for an entry shown */
 } feed_ent;
 
 typedef int (*feed_emit)(void *arg, const feed_ent *e);
@@ -91,18 +92,31 @@ static void note_flip(const gw_feed_meta *m, feed_stat *st)
 }
 
 /* Whether the entry (key k, value v) passes q's filters; fills e. */
-static bool feed_match(const gw_feed_q *q, const MDB_val *k, const MDB_val *v, feed_stat *st,
-                       feed_ent *e)
+static bool feed_match(gw_store *s, MDB_txn *txn, const gw_feed_q *q, const MDB_val *k,
+                       const MDB_val *v, feed_stat *st, feed_ent *e)
 {
-    gw_feed_meta m;
+    gw_feed_meta *m = &e->meta;
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &e->updated, e->id) ||
-        gw_feed_value_parse(v->mv_data, v->mv_size, &m) != HCP_OK ||
-        !gw_feed_query_match(q, e->id, &m))
+        gw_feed_value_parse(v->mv_data, v->mv_size, m) != HCP_OK ||
+        (q->ncodes > 0 && gws_feed_meta_resolve(s, txn, m) != HCP_OK) || /* codes read the JSON */
+        !gw_feed_query_match(q, e->id, m))
         return false;
-    note_flip(&m, st);
-    e->met = gw_feed_meta_met_at(&m, st->now);
-    e->json = m.json;
-    e->json_len = m.json_len;
+    note_flip(m, st);
+    e->met = gw_feed_meta_met_at(m, st->now);
+    e->json = m->json;
+    e->json_len = m->json_len;
+    return true;
+}
+
+/* The JSON of an entry about to be shown (a leaf reference is read only
+ * now, so skipping to a deep page reads no leaves); false when its leaf
+ * cannot be read, and the entry is left out as an unreadable value is. */
+static bool ent_resolve(gw_store *s, MDB_txn *txn, feed_ent *e)
+{
+    if (gws_feed_meta_resolve(s, txn, &e->meta) != HCP_OK)
+        return false;
+    e->json = e->meta.json;
+    e->json_len = e->meta.json_len;
     return true;
 }
 
@@ -152,12 +166,15 @@ static int scan_ids(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st
     for (size_t i = 0; rc == HCP_OK && i < nhits && shown < q->size; i++) {
         MDB_val k = {hits[i].key_len, hits[i].key};
         feed_ent e;
-        if (!feed_match(q, &k, &hits[i].v, st, &e) || (q->has_after && e.updated <= q->after))
+        if (!feed_match(s, txn, q, &k, &hits[i].v, st, &e) ||
+            (q->has_after && e.updated <= q->after))
             continue;
         if (skip > 0) {
             skip--;
             continue;
         }
+        if (!ent_resolve(s, txn, &e))
+            continue;
         rc = fn(arg, &e);
         shown++;
     }
@@ -182,12 +199,14 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
         feed_ent e;
         if (q->has_after && k.mv_size >= 8 && (hcp_time)hcp_be64_get(k.mv_data) <= q->after)
             break; /* everything further is older */
-        if (!feed_match(q, &k, &v, st, &e))
+        if (!feed_match(s, txn, q, &k, &v, st, &e))
             continue;
         if (skip > 0) {
             skip--;
             continue;
         }
+        if (!ent_resolve(s, txn, &e))
+            continue;
         rc = fn(arg, &e);
         shown++;
     }
@@ -357,7 +376,7 @@ int gw_feed_services(gw_store *s, MDB_txn *txn, hcp_buf *out)
     int mrc = rc == HCP_OK ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         gw_feed_meta m;
-        if (gw_feed_value_parse(v.mv_data, v.mv_size, &m) == HCP_OK)
+        if (gws_feed_value_read(s, txn, v.mv_data, v.mv_size, &m) == HCP_OK)
             rc = service_note(map, m.json, m.json_len);
     }
     if (cur != NULL)

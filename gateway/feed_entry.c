@@ -215,19 +215,41 @@ int gw_feed_value_parse(const void *v, size_t len, gw_feed_meta *out)
     if (v == NULL || out == NULL)
         return HCP_EINVAL;
     const uint8_t *p = v;
-    if (len < GW_FEED_HDR + 2 || p[0] != GW_FEED_FORMAT)
-        return HCP_EFORMAT;
-    const char *json = (const char *)p + GW_FEED_HDR;
-    size_t n = len - GW_FEED_HDR;
-    if (json[0] != '{' || json[n - 1] != '}')
+    if (len < GW_FEED_HDR + 2)
         return HCP_EFORMAT;
     out->closed = (p[1] & GW_FEED_CLOSED) != 0;
     out->met = (p[1] & GW_FEED_MET) != 0;
     out->received_at = (hcp_time)hcp_be64_get(p + 2);
     out->flip_at = (hcp_time)hcp_be64_get(p + 10);
+    if (p[0] == GW_FEED_FORMAT_LEAF) {
+        if (len != GW_FEED_HDR + 8)
+            return HCP_EFORMAT;
+        out->is_leaf = true;
+        out->leaf = hcp_be64_get(p + GW_FEED_HDR);
+        out->json = NULL;
+        out->json_len = 0;
+        return HCP_OK;
+    }
+    const char *json = (const char *)p + GW_FEED_HDR;
+    size_t n = len - GW_FEED_HDR;
+    if (p[0] != GW_FEED_FORMAT || json[0] != '{' || json[n - 1] != '}')
+        return HCP_EFORMAT;
+    out->is_leaf = false;
+    out->leaf = 0;
     out->json = json;
     out->json_len = n;
     return HCP_OK;
+}
+
+int gw_feed_value_to_leaf(hcp_buf *v, uint64_t leaf)
+{
+    if (v == NULL || v->len < GW_FEED_HDR + 2 || v->data[0] != GW_FEED_FORMAT)
+        return HCP_EFORMAT;
+    uint8_t lb[8];
+    hcp_be64_put(lb, leaf);
+    v->data[0] = GW_FEED_FORMAT_LEAF;
+    v->len = GW_FEED_HDR;
+    return hcp_buf_append(v, lb, sizeof(lb));
 }
 
 bool gw_feed_meta_met_at(const gw_feed_meta *m, hcp_time now)

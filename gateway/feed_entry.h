@@ -11,10 +11,13 @@
  * carry. So an entry, and the Atom rendered from it, holds the redaction
  * invariant of redact.h in every string (tests/fuzz/fuzz_feed_entry.c).
  *
- * The stored value: GW_FEED_HDR bytes (u8 format GW_FEED_FORMAT | u8 flags
- * GW_FEED_* | be64 received_at | be64 flip_at, the instant after which a
- * kept deadline is missed, 0 none) then the entry as a compact JSON object
- * without "deadline_met", which the routes add as of the request.
+ * The stored value: GW_FEED_HDR bytes (u8 form | u8 flags GW_FEED_* |
+ * be64 received_at | be64 flip_at, the instant after which a kept deadline
+ * is missed, 0 none) then, in form GW_FEED_FORMAT, the entry as a compact
+ * JSON object without "deadline_met", which the routes add as of the
+ * request; in form GW_FEED_FORMAT_LEAF, be64 the index of the transparency
+ * log's leaf that holds exactly those JSON bytes (tlog.h), so the entry is
+ * stored once. The store resolves a leaf reference (gws_feed_value_read).
  */
 #ifndef GW_FEED_ENTRY_H
 #define GW_FEED_ENTRY_H
@@ -24,22 +27,26 @@
 #include "case.h"
 #include "hcp.h"
 
-#define GW_FEED_HDR    18
-#define GW_FEED_FORMAT 1
+#define GW_FEED_HDR         18
+#define GW_FEED_FORMAT      1 /* the value holds the JSON entry */
+#define GW_FEED_FORMAT_LEAF 2 /* the value holds the index of the log's leaf */
 /* deadline_note of an entry whose deadline was counted into a year the
  * federation calendar does not cover yet (docs/calendar.md, docs/feed.md) */
 #define GW_FEED_PROVISIONAL_NOTE "期限为暂定：该年度节假日安排尚未发布"
 #define GW_FEED_CLOSED           1u /* flags: the case is resolved or closed */
 #define GW_FEED_MET              2u /* flags: its deadlines were kept as of the build */
 
-/* A stored value taken apart (gw_feed_value_parse); json borrows from it. */
+/* A stored value taken apart (gw_feed_value_parse); json borrows from it,
+ * or, for a leaf reference, is NULL until the store resolves it. */
 typedef struct gw_feed_meta {
     bool closed;          /* GW_FEED_CLOSED */
     bool met;             /* GW_FEED_MET, as stored (not yet checked against flip_at) */
     hcp_time received_at; /* the case's received_at: the feed's date filters */
     hcp_time flip_at;     /* after this instant a kept deadline is missed; 0 never */
     const char *json;     /* the entry's JSON object, not NUL-terminated */
-    size_t json_len;      /* >= 2: "{}" at least */
+    size_t json_len;      /* >= 2: "{}" at least (0 while an unresolved leaf) */
+    bool is_leaf;         /* form GW_FEED_FORMAT_LEAF: the entry is log leaf `leaf` */
+    uint64_t leaf;        /* the leaf's index when is_leaf */
 } gw_feed_meta;
 
 /* The public entry of case c (borrowed): Open311 GeoReport v2 names
@@ -58,6 +65,12 @@ HCP_NODISCARD json_t *gw_feed_entry_json(const hcp_case *c);
  * HCP_ERANGE when out's bound is too small for it. */
 HCP_NODISCARD int gw_feed_entry_value(const hcp_case *c, hcp_time now, hcp_buf *out);
 
+/* Turn a value of form GW_FEED_FORMAT that gw_feed_entry_value made (in
+ * v) into form GW_FEED_FORMAT_LEAF referring to log leaf `leaf`, which
+ * holds its JSON: the header is kept, the JSON replaced by be64 leaf.
+ * HCP_EFORMAT when v is not a form-1 value; HCP_ERANGE/HCP_ENOMEM. */
+HCP_NODISCARD int gw_feed_value_to_leaf(hcp_buf *v, uint64_t leaf);
+
 /* The instant after which c's still-open deadline is missed (0: none). */
 hcp_time gw_feed_entry_flip_at(const hcp_case *c);
 
@@ -65,8 +78,9 @@ hcp_time gw_feed_entry_flip_at(const hcp_case *c);
 const char *gw_feed_entry_status_note(const hcp_case *c);
 
 /* Take a stored value (v, len bytes) apart into *out, which borrows from
- * v. HCP_EFORMAT when it is too short, of another format or its JSON part
- * does not look like an object; HCP_EINVAL on NULL arguments. */
+ * v. A leaf reference gives is_leaf, leaf and json NULL (json_len 0).
+ * HCP_EFORMAT when it is too short, of another form or its JSON part does
+ * not look like an object; HCP_EINVAL on NULL arguments. */
 HCP_NODISCARD int gw_feed_value_parse(const void *v, size_t len, gw_feed_meta *out);
 
 /* Whether the entry shows deadline_met true at now: kept when built, and

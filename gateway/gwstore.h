@@ -17,6 +17,7 @@
 #include "env.h"
 
 #include "case.h"
+#include "feed_entry.h"
 #include "gw.h"
 
 /* Table slots: gw_store_open sizes the table to the next power of two at
@@ -69,6 +70,9 @@ struct gw_store {
     /* Art. 14's register by month (report.h) */
     MDB_dbi rp_contacts;
     MDB_dbi rp_form; /* the monthly form's row of each case (report.h) */
+
+    /* spot checks: draws and findings (spot.h) */
+    MDB_dbi sc_draw, sc_find;
 };
 
 /* Errors of the functions below, unless said otherwise: LMDB's codes as
@@ -137,7 +141,10 @@ void gws_events_free(hcp_event *evs, size_t n);
  * Key: be64 updated_at (the case's last_at, seconds) | case id, so a
  * reverse cursor scan is "newest update first"; built and taken apart
  * only by gws_feed_key / gws_feed_key_parse. Value: the entry as
- * gw_feed_entry_value makes it (feed_entry.h). */
+ * gw_feed_entry_value makes it (feed_entry.h), turned into a reference to
+ * the transparency log's leaf that holds the same JSON when one was
+ * appended (gw_feed_value_to_leaf): the entry is stored once. Read values
+ * with gws_feed_value_read, which resolves both forms. */
 #define GWS_FEED_KEY_MAX (8 + HCP_CASE_ID_MAX)
 
 /* The feed key of case id updated at `updated` into k; returns its length
@@ -149,8 +156,10 @@ size_t gws_feed_key(uint8_t k[GWS_FEED_KEY_MAX], hcp_time updated, const char *i
 bool gws_feed_key_parse(const void *k, size_t len, hcp_time *updated, char id[HCP_CASE_ID_MAX]);
 
 /* Replace case c's feed entry in txn: drop the one under prev_at (0: the
- * case had none), write c's as of now, and mark the transaction
- * feed_dirty. c is borrowed. Errors: HCP_EINVAL (NULL or id-less case),
+ * case had none), append c's entry as of now to the transparency log as
+ * its next leaf (gw_tlog_disclose), write the feed value referring to
+ * that leaf (or holding the JSON when none was appended), and mark the
+ * transaction feed_dirty. c is borrowed. Errors: HCP_EINVAL (NULL or id-less case),
  * the entry builder's (HCP_ENOMEM, HCP_ERANGE), LMDB's as gws_err maps
  * them (HCP_EFULL: the map is full, the group commit grows it). */
 HCP_NODISCARD int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case *c,
@@ -159,6 +168,17 @@ HCP_NODISCARD int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, c
  * from the transaction. HCP_ENOTFOUND when there is none. */
 HCP_NODISCARD int gws_feed_get(gw_store *s, MDB_txn *txn, const char *id, hcp_time updated,
                                MDB_val *v);
+/* Take stored feed value v (len bytes) apart into *m as gw_feed_value_parse
+ * does, and resolve a leaf reference: m->json then borrows the leaf's
+ * bytes from txn (s->tlog). HCP_EFORMAT (not a feed value, or a leaf that
+ * is not a JSON object), HCP_ENOTFOUND (no such leaf), HCP_EINVAL,
+ * LMDB's errors. */
+HCP_NODISCARD int gws_feed_value_read(gw_store *s, MDB_txn *txn, const void *v, size_t len,
+                                      gw_feed_meta *m);
+/* Resolve m (parsed by gw_feed_value_parse) in place: for a leaf reference
+ * m->json then borrows the leaf's bytes from txn; an inline entry is left
+ * as it is. Errors as gws_feed_value_read's. */
+HCP_NODISCARD int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, gw_feed_meta *m);
 /* Listen to feed changes: fn(arg, at) after each commit that changed the
  * feed (NULL: stop listening). Call on the loop thread, or before the loop
  * runs or after it stopped; one listener at a time. */

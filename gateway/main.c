@@ -21,6 +21,7 @@
 #include "gw.h"
 #include "publish.h"
 #include "repl.h"
+#include "spot.h"
 #include "tlog.h"
 
 #define PROG "hcp-gateway"
@@ -57,6 +58,8 @@ static int main_prepare(gw *g)
     /* a calendar appended through the API applies itself in its txn */
     if ((rc = gw_plog_hook("calendar", gw_calendar_apply, g->calendar)) != HCP_OK)
         fprintf(stderr, PROG ": cannot register the calendar hook: %s\n", hcp_strerror(rc));
+    if (rc == HCP_OK && (rc = gw_spot_hooks()) != HCP_OK) /* spot checks: spot.h */
+        fprintf(stderr, PROG ": cannot register the spot-check hooks: %s\n", hcp_strerror(rc));
     return rc;
 }
 

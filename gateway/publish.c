@@ -47,6 +47,7 @@
 #include "gwstore.h"
 #include "merkle.h"
 #include "note.h"
+#include "spot.h"
 #include "stats.h"
 #include "tlog.h"
 
@@ -359,6 +360,8 @@ typedef struct feed_run {
     size_t npg;
     hcp_buf one; /* a case's file */
     hcp_time now;
+    gw_store *s; /* the snapshot read: a feed value may refer to a log leaf */
+    MDB_txn *txn;
 } feed_run;
 
 /* The two pagers of scope (NULL: everything; else a six-digit code),
@@ -428,7 +431,7 @@ static int feed_entry(feed_run *f, const MDB_val *k, const MDB_val *v, hcp_buf *
     char id[HCP_CASE_ID_MAX];
     gw_feed_meta m;
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &updated, id) ||
-        gw_feed_value_parse(v->mv_data, v->mv_size, &m) != HCP_OK)
+        gws_feed_value_read(f->s, f->txn, v->mv_data, v->mv_size, &m) != HCP_OK)
         return HCP_OK; /* not an entry: the gateway's feed skips it too */
     if (strspn(id, "0123456789-") != strlen(id))
         return HCP_OK; /* never (ids are checked at intake): it names a file */
@@ -465,6 +468,8 @@ static int put_feed_pages(pub *p, gw_store *s, MDB_txn *txn, hcp_time now, hcp_t
     memset(&f, 0, sizeof(f));
     f.p = p;
     f.now = now;
+    f.s = s;
+    f.txn = txn;
     hcp_buf_init(&f.one, BODY_MAX);
     hcp_buf text;
     hcp_buf_init(&text, BODY_MAX);
@@ -516,6 +521,18 @@ static int put_feed_docs(pub *p, gw_store *s, MDB_txn *txn, hcp_time now, hcp_ti
         rc = put_file(p, "feed/services.json", b.data, b.len, false);
     if (rc == HCP_OK)
         rc = put_file(p, "feed/empty.json", "[]", 2, false);
+    hcp_buf_free(&b);
+    return rc;
+}
+
+/* The published spot checks (spot.h), for spotchecks.html on a static copy. */
+static int put_spot(pub *p, gw_store *s, MDB_txn *txn)
+{
+    hcp_buf b;
+    hcp_buf_init(&b, BODY_MAX);
+    int rc = gw_spot_public_render(s, txn, &b);
+    if (rc == HCP_OK)
+        rc = put_file(p, "feed/spotchecks.json", b.data, b.len, false);
     hcp_buf_free(&b);
     return rc;
 }
@@ -629,6 +646,8 @@ static int publish_all(pub *p, const char *data)
         rc = put_feed_docs(p, &s, txn, now, newest);
     if (rc == HCP_OK)
         rc = put_stats(p, &s, txn, now);
+    if (rc == HCP_OK)
+        rc = put_spot(p, &s, txn);
     if (txn != NULL)
         mdb_txn_abort(txn);
     hcpd_env_close(&s.db);

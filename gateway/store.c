@@ -252,12 +252,19 @@ int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case 
     hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
     if (rc == HCP_OK)
         rc = gw_feed_entry_value(c, now, &val);
+    /* the transparency log: the entry as disclosed, in this transaction;
+     * the feed then keeps only the leaf's index, not a second copy */
+    uint64_t leaf = GW_TLOG_NO_LEAF;
+    if (rc == HCP_OK)
+        rc = val.len > GW_FEED_HDR ? gw_tlog_disclose(s->tlog, txn, val.data + GW_FEED_HDR,
+                                                      val.len - GW_FEED_HDR, &leaf)
+                                   : HCP_EFORMAT;
+    if (rc == HCP_OK && leaf != GW_TLOG_NO_LEAF)
+        rc = gw_feed_value_to_leaf(&val, leaf);
     if (rc == HCP_OK) {
         MDB_val k = {gws_feed_key(kb, hcp_case_updated_at(c), c->id), kb}, v = {val.len, val.data};
         rc = gws_err(mdb_put(txn, s->feed, &k, &v, 0));
     }
-    if (rc == HCP_OK) /* the transparency log: the entry as disclosed, in this transaction */
-        rc = gw_tlog_disclose(s->tlog, txn, val.data, val.len);
     hcp_buf_free(&val);
     if (rc == HCP_OK)
         s->feed_dirty = true;
@@ -271,6 +278,35 @@ int gws_feed_get(gw_store *s, MDB_txn *txn, const char *id, hcp_time updated, MD
     uint8_t kb[GWS_FEED_KEY_MAX];
     MDB_val k = {gws_feed_key(kb, updated, id), kb};
     return gws_err(mdb_get(txn, s->feed, &k, v));
+}
+
+int gws_feed_value_read(gw_store *s, MDB_txn *txn, const void *v, size_t len, gw_feed_meta *m)
+{
+    if (s == NULL || txn == NULL)
+        return HCP_EINVAL;
+    int rc = gw_feed_value_parse(v, len, m);
+    return rc == HCP_OK ? gws_feed_meta_resolve(s, txn, m) : rc;
+}
+
+/* Apart from gws_feed_value_read so that a scan can skip entries (a page
+ * deep in the feed) on their header alone, without reading their leaves. */
+int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, gw_feed_meta *m)
+{
+    if (s == NULL || txn == NULL || m == NULL)
+        return HCP_EINVAL;
+    if (!m->is_leaf)
+        return HCP_OK;
+    const void *p = NULL;
+    size_t n = 0;
+    int rc = gw_tlog_entry(txn, s->tlog, m->leaf, &p, &n);
+    if (rc != HCP_OK)
+        return rc;
+    const char *json = p;
+    if (n < 2 || json[0] != '{' || json[n - 1] != '}')
+        return HCP_EFORMAT;
+    m->json = json;
+    m->json_len = n;
+    return HCP_OK;
 }
 
 void gws_feed_listen(gw_store *s, gws_feed_hook fn, void *arg)
@@ -352,6 +388,10 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "st_due", MDB_CREATE, &s->st_due);
     if (!rc)
         rc = mdb_dbi_open(txn, "st_name", MDB_CREATE, &s->st_name);
+    if (!rc) /* spot checks (spot.h) */
+        rc = mdb_dbi_open(txn, "sc_draw", MDB_CREATE, &s->sc_draw);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "sc_find", MDB_CREATE, &s->sc_find);
     return rc;
 }
 

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "be.h"
-#include "feed_entry.h"
 #include "gwstore.h"
 #include "lock.h"
 #include "merkle.h"
@@ -145,23 +144,44 @@ int gw_tlog_append(MDB_txn *txn, MDB_dbi tlog, const void *entry, size_t len)
     return rc;
 }
 
-int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *value, size_t len)
+int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *json, size_t len, uint64_t *leaf)
 {
+    if (txn == NULL || json == NULL || leaf == NULL)
+        return HCP_EINVAL;
+    *leaf = GW_TLOG_NO_LEAF;
     if (atomic_load_explicit(&log_off, memory_order_relaxed))
         return HCP_OK; /* the benchmark's "without the log" (OFF_ENV) */
-    gw_feed_meta m;
-    int rc = gw_feed_value_parse(value, len, &m);
-    if (rc != HCP_OK)
-        return rc;
-    if (m.json_len > HCP_TILE_ENTRY_MAX) {
+    if (len > HCP_TILE_ENTRY_MAX) {
         /* never in practice (an entry is a few KB); refusing would stop the
          * county's replication for good, so the leaf is missing, loudly:
          * hcp-verify feed names the entry the log does not hold */
-        gw_log("error", "tlog.entry_too_large", "bytes=%zu limit=%d", m.json_len,
-               HCP_TILE_ENTRY_MAX);
+        gw_log("error", "tlog.entry_too_large", "bytes=%zu limit=%d", len, HCP_TILE_ENTRY_MAX);
         return HCP_OK;
     }
-    return gw_tlog_append(txn, tlog, m.json, m.json_len);
+    uint64_t n = 0;
+    int rc = gw_tlog_size(txn, tlog, &n);
+    if (rc == HCP_OK)
+        rc = gw_tlog_append(txn, tlog, json, len);
+    if (rc == HCP_OK)
+        *leaf = n;
+    return rc;
+}
+
+/* The feed reads its entries here (feed_entry.h, form GW_FEED_FORMAT_LEAF):
+ * one get of the leaf's key. */
+int gw_tlog_entry(MDB_txn *txn, MDB_dbi tlog, uint64_t i, const void **p, size_t *len)
+{
+    if (txn == NULL || p == NULL || len == NULL)
+        return HCP_EINVAL;
+    uint8_t kb[9];
+    entry_key(kb, i);
+    MDB_val k = {sizeof(kb), kb}, v;
+    int rc = hcpd_mdb_err(mdb_get(txn, tlog, &k, &v));
+    if (rc == HCP_OK) {
+        *p = v.mv_data;
+        *len = v.mv_size;
+    }
+    return rc;
 }
 
 int gw_tlog_tile(MDB_txn *txn, MDB_dbi tlog, int level, uint64_t n, unsigned w, hcp_buf *out)
@@ -418,6 +438,18 @@ void gw_tlog_free(gw *g)
 }
 
 /* ---- the routes ---- */
+
+int gw_tlog_checkpoint(gw *g, hcp_buf *out)
+{
+    gw_tlog *t = g->tlog;
+    hcp_buf_reset(out);
+    if (t == NULL)
+        return HCP_ECLOSED;
+    hcp_mutex_lock(&t->mu);
+    int rc = t->note.len > 0 ? hcp_buf_append(out, t->note.data, t->note.len) : HCP_OK;
+    hcp_mutex_unlock(&t->mu);
+    return rc;
+}
 
 bool gw_tlog_is_route(const char *path)
 {

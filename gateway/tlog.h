@@ -27,14 +27,21 @@
  * errors as hcpd_mdb_err maps them (HCP_EFULL: the caller grows the map
  * and redoes the transaction, this leaf with it); HCP_ECRYPTO. */
 HCP_NODISCARD int gw_tlog_append(MDB_txn *txn, MDB_dbi tlog, const void *entry, size_t len);
-/* The hook of gws_feed_update: the stored feed value (value, len bytes,
- * feed_entry.h) of a case as just written in txn; its JSON entry (what
- * the feed serves, without the read-time "deadline_met") becomes the next
- * leaf. An entry over HCP_TILE_ENTRY_MAX is logged (tlog.entry_too_large)
- * and left out rather than stop replication. With HCP_BENCH_TLOG_OFF=1 in
- * the gateway's environment at start (benchmarks only) nothing is
- * appended. Errors: HCP_EFORMAT (not a feed value), gw_tlog_append's. */
-HCP_NODISCARD int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *value, size_t len);
+/* The hook of gws_feed_update: the JSON entry (json, len bytes, borrowed;
+ * what the feed serves, without the read-time "deadline_met") of a case
+ * as just built in txn becomes the next leaf; *leaf receives its index,
+ * or GW_TLOG_NO_LEAF when none was appended: an entry over
+ * HCP_TILE_ENTRY_MAX is logged (tlog.entry_too_large) and left out rather
+ * than stop replication, and with HCP_BENCH_TLOG_OFF=1 in the gateway's
+ * environment at start (benchmarks only) nothing is appended. The feed
+ * then keeps the JSON itself. Errors: HCP_EINVAL, gw_tlog_append's. */
+#define GW_TLOG_NO_LEAF UINT64_MAX
+HCP_NODISCARD int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *json, size_t len,
+                                   uint64_t *leaf);
+/* Leaf i's entry in txn: *p (borrowed from txn, valid while it lives) and
+ * *len. HCP_ENOTFOUND when the tree has no leaf i; LMDB's errors. */
+HCP_NODISCARD int gw_tlog_entry(MDB_txn *txn, MDB_dbi tlog, uint64_t i, const void **p,
+                                size_t *len);
 /* The tree size in txn (0 for a new log). LMDB's errors. */
 HCP_NODISCARD int gw_tlog_size(MDB_txn *txn, MDB_dbi tlog, uint64_t *size);
 
@@ -64,6 +71,12 @@ HCP_NODISCARD int gw_tlog_start(gw *g);
 void gw_tlog_stop(gw *g);
 /* Free g->tlog after the loop closed its handles (NULL-safe). */
 void gw_tlog_free(gw *g);
+
+/* A copy of the latest signed checkpoint note into out (reset first; empty
+ * when none is signed yet): the spot-check draw (spot.h) fixes its
+ * population with it. HCP_ENOMEM/HCP_ERANGE from out; HCP_ECLOSED when
+ * the log is not started. Any thread. */
+HCP_NODISCARD int gw_tlog_checkpoint(gw *g, hcp_buf *out);
 
 /* True for the log's public routes (/log/...). */
 bool gw_tlog_is_route(const char *path);

@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "json.h"
 #include "rules.h"
+#include "nodespot.h"
 #include "writer.h"
 
 #define HANDLERS_MAX 16
@@ -286,6 +287,8 @@ static int decide(node *n, MDB_txn *txn, const repl_dir_entry *d, hcp_event *ev,
         }
         return rc;
     }
+    if (node_spot_is_type(d->type)) /* notes on their case, like a correction: nodespot.c */
+        return node_spot_decide(n, txn, d, ev, old, c, has_case, why, whylen);
     size_t h = handler_find(d->type);
     if (h == HANDLERS_MAX) {
         snprintf(why, whylen, "unknown_type");

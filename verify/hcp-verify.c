@@ -8,6 +8,7 @@
  *   hcp-verify inclusion   --key KEY --case ID SRC   every entry of case ID is in the log
  *   hcp-verify consistency --key KEY OLD SRC      the log still holds the tree of OLD
  *   hcp-verify feed        --key KEY SRC          every feed entry is in the log
+ *   hcp-verify spotcheck   --key KEY --draw D --log SRC   a spot check recomputed (spotcheck.c)
  *
  * KEY is the verifier key text (name+id+key, as GET /log/key serves it) or
  * a file holding it. Each command first checks the signature, then reads
@@ -30,6 +31,7 @@
 
 #include "merkle.h"
 #include "note.h"
+#include "spotcheck.h"
 
 #define EXIT_OK     0
 #define EXIT_FAIL   1
@@ -568,6 +570,7 @@ static int usage_to(FILE *out)
             "       hcp-verify inclusion   --key KEY --case ID SOURCE\n"
             "       hcp-verify consistency --key KEY OLD_CHECKPOINT_FILE SOURCE\n"
             "       hcp-verify feed        --key KEY SOURCE\n"
+            "       hcp-verify spotcheck   --key KEY --draw URL|FILE --log SOURCE [--id N]\n"
             "KEY: the log's verifier key text or a file holding it (GET /log/key);\n"
             "SOURCE: the gateway's public URL (http://HOST:PORT) or a directory of its\n"
             "published files. Exit 0 verified, 1 verification failed, 2 usage or unreachable.\n");
@@ -591,6 +594,17 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("hcp-verify %s\n", hcpd_version());
         return EXIT_OK;
+    }
+    if (strcmp(argv[1], "spotcheck") == 0) { /* its own arguments: spotcheck.c */
+#ifdef HCP_HAVE_CURL
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return fail(EXIT_USAGE, "libcurl did not start");
+#endif
+        int code = hcp_verify_spotcheck(argc - 2, argv + 2);
+#ifdef HCP_HAVE_CURL
+        curl_global_cleanup();
+#endif
+        return code;
     }
     const char *cmd = argv[1], *key = NULL, *id = NULL, *pos[2] = {NULL, NULL};
     int npos = 0;

@@ -47,7 +47,7 @@ class Stream(threading.Thread):
         while not self.stop.is_set():
             k += 1
             if k % 4 == 0:
-                body = {"county": "all", "type": "spotcheck", "k": k}
+                body = {"county": "all", "type": "inspection", "k": k}
             else:
                 body = {"type": "correction", "case": self.cases[k % 2], "note": "第%d号更正" % k}
             try:

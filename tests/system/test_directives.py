@@ -160,7 +160,7 @@ class Directives(unittest.TestCase):
 
     @dumps_on_failure
     def test_3_unknown_type(self):
-        r = self.gw.post("/v1/directives", {"county": "all", "type": "spotcheck",
+        r = self.gw.post("/v1/directives", {"county": "all", "type": "inspection",
                                              "draw": [1, 2, 3]})
         self.assertEqual(r.status, 201, r)
         seq = r.json()["seq"]
@@ -170,12 +170,12 @@ class Directives(unittest.TestCase):
             d = [x for x in self.nodes[c].get("/v1/directives").json()["directives"]
                  if x["seq"] == seq]
             self.assertEqual((d[0]["state"], d[0]["why"]), ("refused", "unknown_type"), d)
-        entry = self.gw_dirs(type="spotcheck")[0]
+        entry = self.gw_dirs(type="inspection")[0]
         self.assertEqual(entry["body"], {"draw": [1, 2, 3]})
         self.assertEqual(entry["counts"]["refused"], len([x for x in entry["counties"]
                                                           if x["state"] == "refused"]))
         # a clerk of the gateway may not send directives: only supervisors
-        r = self.gw.post("/v1/directives", {"county": A, "type": "spotcheck"}, token="nope")
+        r = self.gw.post("/v1/directives", {"county": A, "type": "inspection"}, token="nope")
         self.assertEqual(r.status, 401, r)
 
     @dumps_on_failure
@@ -191,7 +191,7 @@ class Directives(unittest.TestCase):
         for n in self.nodes.values():
             n.start()
         hcptest.wait_connected(a, "node A back", CONVERGE)
-        r = self.gw.post("/v1/directives", {"county": A, "type": "spotcheck", "n": 2})
+        r = self.gw.post("/v1/directives", {"county": A, "type": "inspection", "n": 2})
         seq = r.json()["seq"]
         self.wait_state(seq, A, "refused")
         after = a.get("/v1/directives").json()

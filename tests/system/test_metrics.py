@@ -148,7 +148,7 @@ class Metrics(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         # a directive of a type the node does not know: delivered, answered
         # with a `directive` event that refuses it (docs/directives.md)
-        r = gw.post("/v1/directives", {"type": "spotcheck", "county": COUNTY, "note": "抽查"})
+        r = gw.post("/v1/directives", {"type": "inspection", "county": COUNTY, "note": "抽查"})
         self.assertEqual(r.status, 201, r)
         wait_until(lambda: (gw.get("/v1/directives").json()["directives"][0]["counts"]["refused"]
                             == 1, "not yet answered"), 20, "the node to answer the directive")

@@ -14,6 +14,12 @@ One gateway (plain tcp://, --insecure) and one county node:
           place of the newer one are each detected (exit 1, and why).
   test_4  a restart continues the same tree: the checkpoint before it is
           consistent with the one after, and new entries are appended.
+  test_5  the feed keeps an entry once: as a reference to its leaf when one
+          was appended, as the JSON itself when none was (a gateway with
+          HCP_BENCH_TLOG_OFF=1, as an entry over 64 KB or a store from
+          before the reference). Both forms read the same after a restart:
+          the feed, a case's entry, the service list; hcp-verify feed names
+          the case the log lacks (exit 1).
 HCP_TLOG_KEEP=1 keeps the temporary directory.
 """
 import base64
@@ -252,6 +258,42 @@ class Tlog(hcptest.DumpOnFailure, unittest.TestCase):
         self.verify("consistency", before)
         self.verify("inclusion", "--case", cid)
         self.verify("feed")
+
+    def test_5_feed_value_forms(self):
+        n0 = self.size()
+        self.gw.stop()
+        self.gw.env["HCP_BENCH_TLOG_OFF"] = "1"
+        self.gw.restart_same_ports()
+        hcptest.wait_connected(self.node, "the node to reach the gateway again", SEEN)
+        off = self.node.new_case()["id"]
+        self.wait_case(off)
+        r = self.public("/feed/requests.json?service_request_id=" + off)
+        inline = r.json()[0]
+        self.assertEqual(self.size(), n0)  # nothing appended: the feed holds the JSON
+        self.gw.stop()
+        del self.gw.env["HCP_BENCH_TLOG_OFF"]
+        self.gw.restart_same_ports()
+        hcptest.wait_connected(self.node, "the node to reach the gateway again", SEEN)
+        on = self.node.new_case()["id"]
+        self.wait_case(on)
+        self.wait_size(n0 + 1)
+        r = self.public("/feed/requests.json?service_request_id=" + off)
+        self.assertEqual(r.json(), [inline])  # the inline form, read after the restart
+        page = self.public("/feed/requests.json?page_size=200").json()
+        ids = [e["service_request_id"] for e in page]
+        self.assertEqual(ids[:2], [on, off], ids[:5])
+        self.assertEqual(len(ids), len(set(ids)))
+        self.assertEqual(len(page), min(200, len(set(self.cases)) + 3))
+        atom = self.public("/feed/atom.xml")
+        self.assertEqual(atom.status, 200)
+        self.assertIn(("urn:hcp:case:%s:" % off).encode(), atom.body)
+        self.assertIn(("urn:hcp:case:%s:" % on).encode(), atom.body)
+        svc = self.public("/feed/services.json")
+        self.assertEqual(svc.status, 200)
+        self.assertTrue(len(svc.json()) >= 1, svc.json())
+        self.verify("inclusion", "--case", on)
+        out = self.verify("feed", want=1)
+        self.assertIn(off, out)
 
 
 if __name__ == "__main__":

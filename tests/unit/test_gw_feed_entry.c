@@ -263,6 +263,36 @@ static void t_value_parse_bad(void **state)
     assert_int_equal(gw_feed_value_parse(NULL, 0, &m), HCP_EINVAL);
 }
 
+/* A value turned into a reference to the log's leaf keeps its header and
+ * says which leaf; only a form-1 value can be turned. */
+static void t_value_leaf(void **state)
+{
+    (void)state;
+    hcp_buf b;
+    hcp_buf_init(&b, 1024);
+    uint8_t v[GW_FEED_HDR + 2] = {GW_FEED_FORMAT, GW_FEED_CLOSED};
+    v[9] = 7;  /* received_at 7 */
+    v[17] = 9; /* flip_at 9 */
+    memcpy(v + GW_FEED_HDR, "{}", 2);
+    assert_int_equal(hcp_buf_append(&b, v, sizeof(v)), HCP_OK);
+    assert_int_equal(gw_feed_value_to_leaf(&b, 0x0102030405ULL), HCP_OK);
+    assert_int_equal(b.len, GW_FEED_HDR + 8);
+    gw_feed_meta m;
+    assert_int_equal(gw_feed_value_parse(b.data, b.len, &m), HCP_OK);
+    assert_true(m.is_leaf);
+    assert_int_equal(m.leaf, 0x0102030405ULL);
+    assert_null(m.json);
+    assert_int_equal(m.json_len, 0);
+    assert_true(m.closed);
+    assert_int_equal(m.received_at, 7);
+    assert_int_equal(m.flip_at, 9);
+    assert_int_equal(gw_feed_value_to_leaf(&b, 1), HCP_EFORMAT); /* already a reference */
+    assert_int_equal(gw_feed_value_parse(b.data, b.len - 1, &m), HCP_EFORMAT);
+    assert_int_equal(gw_feed_value_parse(v, sizeof(v), &m), HCP_OK);
+    assert_false(m.is_leaf);
+    hcp_buf_free(&b);
+}
+
 /* The JSON page's item: deadline_met added before the closing brace. */
 static void t_json_append(void **state)
 {
@@ -309,8 +339,8 @@ int main(void)
         cmocka_unit_test(t_every_field),     cmocka_unit_test(t_backdated_step_updates_now),
         cmocka_unit_test(t_redaction_kept),  cmocka_unit_test(t_missing_optional),
         cmocka_unit_test(t_status_notes),    cmocka_unit_test(t_value_roundtrip),
-        cmocka_unit_test(t_value_parse_bad), cmocka_unit_test(t_json_append),
-        cmocka_unit_test(t_atom_append),
+        cmocka_unit_test(t_value_parse_bad), cmocka_unit_test(t_value_leaf),
+        cmocka_unit_test(t_json_append),     cmocka_unit_test(t_atom_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
