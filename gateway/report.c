@@ -60,6 +60,7 @@ struct gw_rp {
     size_t total;
     uint64_t tick;
     rp_entry e[RP_CACHE_SLOTS];
+    hcp_buf spare; /* an answer's buffer kept for the next download (its pages already mapped) */
 };
 
 /* The rp_ver key of the rows of case id: its county's prefecture and the
@@ -261,6 +262,7 @@ void gw_report_close(gw_store *s)
     for (int i = 0; i < RP_CACHE_SLOTS; i++)
         if (s->rp->e[i].used)
             entry_drop(s->rp, &s->rp->e[i]);
+    hcp_buf_free(&s->rp->spare);
     (void)pthread_mutex_destroy(&s->rp->mu); /* no thread uses the store any more */
     free(s->rp);
     s->rp = NULL;
@@ -773,7 +775,43 @@ static const char *prefecture_name(const char *pref)
     return pref;
 }
 
-#define FORM_MAX (512u << 20) /* bytes of one form (34,103 rows are 23 MB of JSON) */
+#define FORM_MAX  (512u << 20) /* bytes of one form (34,103 rows are 23 MB of JSON) */
+#define SPARE_MAX (64u << 20)  /* the largest answer buffer kept for the next download */
+
+/* An answer's buffer: the one the last download left (so the next one
+ * writes into pages already mapped instead of having tens of megabytes of
+ * fresh pages zeroed by the kernel), or a new one. */
+static void buf_take(struct gw_rp *rp, hcp_buf *out)
+{
+    hcp_buf_init(out, FORM_MAX);
+    if (rp == NULL || rp->cap == 0 || pthread_mutex_lock(&rp->mu) != 0)
+        return;
+    if (rp->spare.data != NULL) {
+        *out = rp->spare;
+        out->len = 0;
+        hcp_buf_init(&rp->spare, FORM_MAX);
+    }
+    (void)pthread_mutex_unlock(&rp->mu); /* locked above by this thread */
+}
+
+/* Give the answer's buffer back: kept when none is and it is not too big
+ * (its bytes are wiped first: they held personal data), freed otherwise. */
+static void buf_give(struct gw_rp *rp, hcp_buf *out)
+{
+    if (rp != NULL && rp->cap != 0 && out->cap <= SPARE_MAX && out->data != NULL &&
+        pthread_mutex_lock(&rp->mu) == 0) {
+        bool kept = rp->spare.data == NULL;
+        if (kept) {
+            memset(out->data, 0, out->len);
+            rp->spare = *out;
+            rp->spare.len = 0;
+        }
+        (void)pthread_mutex_unlock(&rp->mu); /* locked above by this thread */
+        if (kept)
+            return;
+    }
+    hcp_buf_free(out);
+}
 
 /* GET /v1/reports/monthly?month=&prefecture=&format=&phone= : the form read
  * in one snapshot (rows or the cache at their version), then the read
@@ -809,7 +847,7 @@ static void get_monthly(gw *g, hcpd_req *r)
     }
     hcpd_monthly form;
     hcp_buf out;
-    hcp_buf_init(&out, FORM_MAX);
+    buf_take(g->store->rp, &out);
     size_t rows = 0;
     bool cached = false;
     int rc = hcpd_monthly_init(&form, y, m, pref, prefecture_name(pref), (hcp_time)time(NULL),
@@ -833,7 +871,7 @@ static void get_monthly(gw *g, hcpd_req *r)
         hcpd_req_reply_raw(r, 204, "text/plain; charset=utf-8", "", 0);
     else
         hcpd_monthly_reply_body(r, f, stem, out.data, out.len);
-    hcp_buf_free(&out);
+    buf_give(g->store->rp, &out);
     hcpd_monthly_free(&form);
 }
 
