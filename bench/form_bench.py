@@ -20,6 +20,12 @@ F2  GET /v1/reports/monthly for Xining's largest month as that supervisor,
     stime of the process over the timed requests: less disturbed by other
     work on the machine than the wall clock); GET /healthz the same way.
     Every download writes (and commits) one access-log entry, as in use.
+    F2 runs once per pass: the gateway with its form cache ("cache",
+    HCP_GW_FORM_CACHE_MB=256, as shipped: the first download of a format
+    reads the rows, the next ones are served from the kept form) and
+    without it ("nocache", 0: every download reads the rows); the first
+    download is reported apart (first_ms), and the load average with each
+    format. HCP_BENCH_FORM_PASSES=cache,nocache picks them.
 Adds "form" to OUT_DIR/results.json (and OUT_DIR/form.json alone). Targets
 are reported, never enforced. HCP_BENCH_FORM_SKIP=1 skips it (run.sh).
 HCP_BENCH_FORM_STORE=DIR reuses a store an earlier run filled (kept when
@@ -102,8 +108,8 @@ def one_pass(gw_bin, gdir, env, token, month, nrows, name):
         say("form: [%s] gateway up in %.1f s; %s of %s: %s rows" % (
             name, start_s, PREF, month, format(nrows, ",")))
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        r = {"cache_mb": env.get("HCP_GW_FORM_CACHE_MB"), "gateway_start_seconds": round(start_s, 1),
-             "formats": {}}
+        r = {"cache_mb": env.get("HCP_GW_FORM_CACHE_MB"),
+             "gateway_start_seconds": round(start_s, 1), "formats": {}}
         r["healthz"] = timed(conn, "/healthz", None, 200)
         for fmt, n in (("json", REQS), ("csv", REQS), ("xlsx", XLSX_REQS)):
             path = "/v1/reports/monthly?month=%s&prefecture=%s&format=%s" % (month, PREF, fmt)

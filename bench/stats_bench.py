@@ -10,7 +10,8 @@ S1  a gateway store holding the figures of HCP_BENCH_STATS_N (1,000,000) cases
     transaction) into a store hcp-gateway made (and so its seal key), then
     hcp-gateway started on it (plain tcp://, --insecure).
     Every route, HCP_BENCH_STATS_REQS (200) requests each on one keep-alive
-    connection, one at a time; p50 / p99 / max in ms (target p99 < 50 ms):
+    connection, one at a time; p50 / p99 / max in ms (target p99 < 50 ms),
+    the gateway's CPU time per request and the load average:
       units / staff ?year=2025 (staff: its first page, 100 rows); hotspots by each of the five kinds over a year
       and over a random range of 1..120 days; summary (all, one county, one
       prefecture, a year, a random range); /feed/stats.json (all, a year,
@@ -21,7 +22,8 @@ S2  catch-up with the counters and the form's rows on and off: one node
     that touches the most counters), copied, and replayed into a fresh
     gateway in each of MODES (off: HCP_GW_STATS=off and HCP_GW_FORM_ROWS=off;
     counters: the form's rows off; on: both on, as shipped), in turn,
-    HCP_BENCH_STATS_ROUNDS (2) times each; events/s of each run (applied == head, polled every 50 ms) and
+    HCP_BENCH_STATS_ROUNDS (2) times each; events/s of each run (applied ==
+    head, polled every 50 ms) and
     events per second of the gateway's CPU time (less disturbed by other
     work on the machine), the medians, and on / off (target >= 0.9).
 Adds "stats" to OUT_DIR/results.json (and OUT_DIR/stats.json alone). Targets
@@ -156,7 +158,8 @@ class StatsBench(FeedBench):
         else:
             say("stats: S1 filling a gateway store with the figures of %s cases (bench_stats_fill)"
                 % format(N, ","))
-            self.stop(self.start_gw(gdir)["proc"])  # the store and its seal key, as the gateway makes them
+            # the store and its seal key, as the gateway makes them
+            self.stop(self.start_gw(gdir)["proc"])
             out = subprocess.run([self.fill_bin, gdir, str(N)], check=True, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL).stdout
             fill = json.loads(out)
