@@ -13,6 +13,12 @@
 #        HCP_BENCH_REPL_N events against raw nng TLS and raw LMDB apply, a
 #        fleet of 44 nodes catching up at once, and trickle latency; added to
 #        results.json under "replication" (docs/bench.md "Replication")
+#   then bench/peers/peers_bench.py: hcp beside PostgreSQL 15 logical
+#        replication and NATS JetStream (issue #18): catch-up of
+#        HCP_BENCH_PEERS_N records and a trickle on each; added under "peers"
+#        (docs/bench.md "Peers (issue #18)"); HCP_BENCH_PEERS_SKIP=1 skips it.
+#        `bash bench/run.sh [BUILD] peers` runs that stage alone
+#        (HCP_BENCH_PEERS_QUICK=1: small sizes, for trying it out)
 #   then bench/directive_bench.py: directive fan-out (issue #13) — 44 nodes,
 #        HCP_BENCH_DIR_N directives to all, then HCP_BENCH_DIR_FLEET_N (2900)
 #        bench_fleet nodes, one directive to all per round; added under
@@ -39,6 +45,10 @@
 #        holding HCP_BENCH_FORM_N (1,000,000) cases, the form of the largest
 #        prefecture-month as json, csv, xlsx; added under "form" (docs/bench.md
 #        "Monthly form (issue #12)"); HCP_BENCH_FORM_SKIP=1 skips it
+#   then bench/link_bench.py: slow county links (issue #18) — catch-up over a
+#        shaped link with and without compressed batches, the zstd levels;
+#        added under "link" (docs/bench.md "Slow links (issue #18)");
+#        HCP_BENCH_LINK_SKIP=all skips it
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -54,7 +64,13 @@
 # script fails only when something could not be measured.
 set -euo pipefail
 
+STAGE=""
+if [ "${1:-}" = peers ]; then
+    STAGE=peers
+    shift
+fi
 BUILD=${1:-build}
+[ "${2:-}" = peers ] && STAGE=peers
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
@@ -69,6 +85,12 @@ RAW_N=${BENCH_RAW_N:-200000}
 MEM_EVALS=${BENCH_MEM_EVALS:-100000}
 PY="python3 $HERE/bench.py"
 export HCP_BENCH_DIR=$HERE
+
+# `run.sh [BUILD] peers`: only the peers stage (issue #18; its own checks)
+if [ "$STAGE" = peers ]; then
+    mkdir -p "$OUT"
+    exec python3 "$HERE/peers/peers_bench.py" "$BUILD" "$OUT"
+fi
 
 for f in "$NODE" "$RAW" $REPL_BINS; do
     [ -x "$f" ] || { echo "bench: $f is missing (build first: make bench)" >&2; exit 1; }
@@ -183,6 +205,15 @@ echo
 echo "bench: replication (bench/repl_bench.py)"
 python3 "$HERE/repl_bench.py" "$BUILD" "$OUT"
 
+# Peers (issue #18): hcp's catch-up and trickle beside PostgreSQL 15 logical
+# replication and NATS JetStream leaf nodes, on the same records, one after
+# the other; adds "peers" to results.json (docs/bench.md "Peers (issue #18)").
+if [ "${HCP_BENCH_PEERS_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: peers (bench/peers/peers_bench.py)"
+    python3 "$HERE/peers/peers_bench.py" "$BUILD" "$OUT"
+fi
+
 # Directives (issue #13): 44 nodes connected to one gateway, N `note`
 # directives to all; publish -> each node -> acknowledged at the gateway;
 # then the 2,900-node fleet (bench_fleet), publish -> all applied; adds
@@ -243,6 +274,16 @@ if [ "${HCP_BENCH_FORM_SKIP:-0}" != 1 ]; then
     echo
     echo "bench: monthly form (bench/form_bench.py)"
     python3 "$HERE/form_bench.py" "$BUILD" "$OUT"
+fi
+# Slow links (issue #18 part 3): one county's catch-up over a link shaped to
+# 2 Mbit/s, 80 ms, 1 % loss (tc netem in a namespace, else bench/slowlink.py's
+# proxy), with and without compressed batches, and the zstd level sweep;
+# adds "link" to results.json (docs/bench.md "Slow links (issue #18)").
+# HCP_BENCH_LINK_SKIP=all skips it (L or S: one part).
+if [ "${HCP_BENCH_LINK_SKIP:-}" != all ]; then
+    echo
+    echo "bench: slow links (bench/link_bench.py)"
+    python3 "$HERE/link_bench.py" "$BUILD" "$OUT"
 fi
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one

@@ -10,21 +10,25 @@ S1  a gateway store holding the figures of HCP_BENCH_STATS_N (1,000,000) cases
     transaction) into a store hcp-gateway made (and so its seal key), then
     hcp-gateway started on it (plain tcp://, --insecure).
     Every route, HCP_BENCH_STATS_REQS (200) requests each on one keep-alive
-    connection, one at a time; p50 / p99 / max in ms (target p99 < 50 ms):
+    connection, one at a time; p50 / p99 / max in ms (target p99 < 50 ms),
+    the gateway's CPU time per request and the load average:
       units / staff ?year=2025 (staff: its first page, 100 rows); hotspots by each of the five kinds over a year
       and over a random range of 1..120 days; summary (all, one county, one
       prefecture, a year, a random range); /feed/stats.json (all, a year,
       a random range).
-S2  catch-up with the counters on and off: one node (630102) filled offline
-    with HCP_BENCH_STATS_CATCHUP_N (200,000) cases (wrk + bench/feed_post.lua:
-    POST /v1/cases, one case_open each, the event that touches the most
-    counters), copied, and replayed into a fresh gateway with HCP_GW_STATS=off
-    and with the counters on, alternately, HCP_BENCH_STATS_ROUNDS (2) times
-    each; events/s of each run (applied == head, polled every 50 ms) and
+S2  catch-up with the counters and the form's rows on and off: one node
+    (630102) filled offline with HCP_BENCH_STATS_CATCHUP_N (200,000) cases
+    (wrk + bench/feed_post.lua: POST /v1/cases, one case_open each, the event
+    that touches the most counters), copied, and replayed into a fresh
+    gateway in each of MODES (off: HCP_GW_STATS=off and HCP_GW_FORM_ROWS=off;
+    counters: the form's rows off; on: both on, as shipped), in turn,
+    HCP_BENCH_STATS_ROUNDS (2) times each; events/s of each run (applied ==
+    head, polled every 50 ms) and
     events per second of the gateway's CPU time (less disturbed by other
     work on the machine), the medians, and on / off (target >= 0.9).
 Adds "stats" to OUT_DIR/results.json (and OUT_DIR/stats.json alone). Targets
 are reported, never enforced. HCP_BENCH_STATS_SKIP=S1 or S2 skips a part.
+HCP_BENCH_STATS_STORE=DIR keeps S1's store there and reuses it when filled.
 """
 import http.client
 import json
@@ -47,7 +51,13 @@ REQS = env_int("HCP_BENCH_STATS_REQS", 200)
 CATCHUP_N = env_int("HCP_BENCH_STATS_CATCHUP_N", 200000)
 ROUNDS = env_int("HCP_BENCH_STATS_ROUNDS", 2)
 SKIP = set(s.strip().upper() for s in os.environ.get("HCP_BENCH_STATS_SKIP", "").split(",") if s)
+KEEP = os.environ.get("HCP_BENCH_STATS_STORE", "")  # S1's store: kept, and reused when filled
 TARGET_MS = 50.0
+# S2's gateways: everything derived off; the counters alone; the counters and
+# the monthly form's rows (the gateway as shipped)
+MODES = {"off": {"HCP_GW_STATS": "off", "HCP_GW_FORM_ROWS": "off"},
+         "counters": {"HCP_GW_FORM_ROWS": "off"},
+         "on": None}
 TARGET_RATIO = 0.9
 
 
@@ -110,9 +120,11 @@ class StatsBench(FeedBench):
         conn = http.client.HTTPConnection("127.0.0.1", gw["port"], timeout=60)
         h = {"Authorization": "Bearer " + gw["token"]}
         rows = {}
+        pid = gw["proc"].pid
         for name, path in self.routes():
             lat = []
             size = 0
+            cpu0 = cpu_seconds(pid)
             for i in range(REQS):
                 p = path()
                 t0 = time.perf_counter()
@@ -123,30 +135,45 @@ class StatsBench(FeedBench):
                 if resp.status != 200:
                     raise RuntimeError("GET %s: %d %s" % (p, resp.status, body[:300]))
                 size = len(body)
+            cpu1 = cpu_seconds(pid)
             lat.sort()
             rows[name] = {"p50_ms": round(lat[len(lat) // 2], 2),
                           "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
-                          "max_ms": round(lat[-1], 2), "bytes": size, "requests": REQS}
-            say("stats: %-28s p50 %7.2f ms  p99 %7.2f ms  (%d bytes)"
-                % (name, rows[name]["p50_ms"], rows[name]["p99_ms"], size))
+                          "max_ms": round(lat[-1], 2), "bytes": size, "requests": REQS,
+                          "gateway_cpu_ms": round((cpu1 - cpu0) * 1000 / REQS, 2)
+                          if cpu0 is not None and cpu1 is not None else None,
+                          "load_average": [round(v, 2) for v in os.getloadavg()]}
+            say("stats: %-28s p50 %7.2f ms  p99 %7.2f ms  (%d bytes; gateway CPU %s ms a request;"
+                " load %.1f)" % (name, rows[name]["p50_ms"], rows[name]["p99_ms"], size,
+                                 rows[name]["gateway_cpu_ms"], rows[name]["load_average"][0]))
         conn.close()
         return rows
 
     def s1(self):
-        gdir = os.path.join(self.work, "gw-1m")
-        say("stats: S1 filling a gateway store with the figures of %s cases (bench_stats_fill)"
-            % format(N, ","))
-        self.stop(self.start_gw(gdir)["proc"])  # the store and its seal key, as the gateway makes them
-        out = subprocess.run([self.fill_bin, gdir, str(N)], check=True, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL).stdout
-        fill = json.loads(out)
+        gdir = KEEP or os.path.join(self.work, "gw-1m")
+        fill_json = gdir + ".fill.json"
+        if KEEP and os.path.exists(fill_json):
+            with open(fill_json) as f:
+                fill = json.load(f)
+        else:
+            say("stats: S1 filling a gateway store with the figures of %s cases (bench_stats_fill)"
+                % format(N, ","))
+            # the store and its seal key, as the gateway makes them
+            self.stop(self.start_gw(gdir)["proc"])
+            out = subprocess.run([self.fill_bin, gdir, str(N)], check=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL).stdout
+            fill = json.loads(out)
+            with open(fill_json, "wb") as f:
+                f.write(out)
         say("stats: filled in %.1f s (%s bytes)" % (fill["seconds"],
                                                    format(fill["data_mdb_bytes"], ",")))
         gw = self.start_gw(gdir)
         rows = self.measure(gw)
         self.stop(gw["proc"])
         worst = max(r["p99_ms"] for r in rows.values())
-        return {"fill": fill, "routes": rows, "worst_p99_ms": worst,
+        load = [round(v, 2) for v in os.getloadavg()]
+        say("stats: load average %s" % load)
+        return {"fill": fill, "routes": rows, "worst_p99_ms": worst, "load_average": load,
                 "target_p99_ms": TARGET_MS, "met": worst < TARGET_MS}
 
     # ---- S2 ----
@@ -155,7 +182,7 @@ class StatsBench(FeedBench):
         shutil.rmtree(ndir, ignore_errors=True)
         shutil.copytree(src, ndir)
         gdir = os.path.join(self.work, "gw-%s-%d" % (mode, k))
-        gw = self.start_gw(gdir, {"HCP_GW_STATS": "off"} if mode == "off" else None)
+        gw = self.start_gw(gdir, MODES[mode])
         head = self.nodes["630102"]["head"]
         conn = http.client.HTTPConnection("127.0.0.1", gw["port"], timeout=30)
         cpu0 = cpu_seconds(gw["proc"].pid) or 0.0
@@ -178,7 +205,7 @@ class StatsBench(FeedBench):
         shutil.rmtree(gdir, ignore_errors=True)
         if got < head:
             raise RuntimeError("catch-up %s: %d of %d" % (mode, got, head))
-        say("stats: S2 catch-up counters %-3s: %s events in %.2f s = %.0f events/s; gateway CPU "
+        say("stats: S2 catch-up %-8s: %s events in %.2f s = %.0f events/s; gateway CPU "
             "%.2f s = %.0f events per CPU second" % (mode, format(head, ","), secs, head / secs,
                                                      cpu, head / cpu if cpu > 0 else 0))
         return head / secs, head / cpu if cpu > 0 else 0.0
@@ -190,19 +217,26 @@ class StatsBench(FeedBench):
         src = os.path.join(self.work, "node-src")
         shutil.rmtree(src, ignore_errors=True)
         shutil.move(self.nodes["630102"]["dir"], src)
-        runs = {"off": [], "on": []}
-        cpu = {"off": [], "on": []}
+        runs = {m: [] for m in MODES}
+        cpu = {m: [] for m in MODES}
         for k in range(ROUNDS):
-            for mode in ("off", "on"):
+            for mode in MODES:
                 wall, per_cpu = self.catch_up(src, mode, k)
                 runs[mode].append(round(wall, 1))
                 cpu[mode].append(round(per_cpu, 1))
-        off, on = statistics.median(runs["off"]), statistics.median(runs["on"])
-        coff, con = statistics.median(cpu["off"]), statistics.median(cpu["on"])
-        return {"events": head, "runs_events_per_s": runs, "off_events_per_s": off,
+        med = {m: statistics.median(runs[m]) for m in MODES}
+        cmed = {m: statistics.median(cpu[m]) for m in MODES}
+        off, on = med["off"], med["on"]
+        coff, con = cmed["off"], cmed["on"]
+        return {"events": head, "modes": {m: MODES[m] or {} for m in MODES},
+                "runs_events_per_s": runs, "median_events_per_s": med,
+                "median_events_per_cpu_s": cmed, "off_events_per_s": off,
                 "on_events_per_s": on, "ratio": round(on / off, 3),
+                "counters_only_ratio": round(med["counters"] / off, 3),
                 "runs_events_per_cpu_s": cpu, "off_events_per_cpu_s": coff,
                 "on_events_per_cpu_s": con, "cpu_ratio": round(con / coff, 3) if coff else None,
+                "counters_only_cpu_ratio": round(cmed["counters"] / coff, 3) if coff else None,
+                "load_average": [round(v, 2) for v in os.getloadavg()],
                 "target_ratio": TARGET_RATIO, "met": on / off >= TARGET_RATIO}
 
     def run(self):
@@ -237,6 +271,8 @@ def main(argv):
             % (c["on_events_per_s"], c["off_events_per_s"], c["ratio"], TARGET_RATIO,
                "met" if c["met"] else "missed", c["on_events_per_cpu_s"],
                c["off_events_per_cpu_s"], c["cpu_ratio"]))
+        say("stats: catch-up counters only / off = %.3f (per CPU second %s)"
+            % (c["counters_only_ratio"], c["counters_only_cpu_ratio"]))
     say("stats: results in %s" % path)
 
 

@@ -472,6 +472,121 @@ static int json_row(hcp_buf *out, const char *const *key, const char *kid,
     return rc == HCP_OK ? hcp_buf_append(out, "}", 1) : rc;
 }
 
+/* The encoded names a JSON row is written with: the column names and
+ * "case_id", each as jansson encodes a string. */
+typedef struct json_keys {
+    char *key[HCPD_MONTHLY_COLS];
+    char *kid;
+} json_keys;
+
+static void json_keys_free(json_keys *jk)
+{
+    for (int k = 0; k < HCPD_MONTHLY_COLS; k++)
+        free(jk->key[k]);
+    free(jk->kid);
+}
+
+/* Encode the names once per form; false on allocation failure (jk then
+ * holds what was made: json_keys_free it). */
+static bool json_keys_make(json_keys *jk)
+{
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    memset(jk, 0, sizeof(*jk));
+    json_t *jid = json_string("case_id");
+    jk->kid = jid != NULL ? json_dumps(jid, flags) : NULL;
+    json_decref(jid);
+    bool ok = jk->kid != NULL;
+    for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++) {
+        json_t *j = json_string(hcpd_monthly_columns[k]);
+        jk->key[k] = j != NULL ? json_dumps(j, flags) : NULL;
+        json_decref(j);
+        ok = jk->key[k] != NULL;
+    }
+    return ok;
+}
+
+/* The form's JSON up to and including the rows array's opening bracket:
+ * the header object (the members before "rows", encoded by jansson as one
+ * object) without its closing brace, then ,"rows":[ . */
+static int json_head(const hcpd_monthly *m, hcp_buf *out)
+{
+    char month[8];
+    snprintf(month, sizeof(month), "%04d-%02d", m->year, m->month);
+    json_t *cols = json_array();
+    bool ok = cols != NULL;
+    for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++)
+        ok = json_array_append_new(cols, json_string(hcpd_monthly_columns[k])) == 0;
+    json_t *head =
+        ok ? json_pack("{ss,ss,s{ss,ss},ss,ss,ss,ss,sb,sO}", "title", hcpd_monthly_title, "month",
+                       month, "region", "code", m->region_code, "name", m->region, L_REGION,
+                       m->region, L_DATE, m->filled_on, L_FILLER, m->filler, L_PHONE,
+                       m->filler_phone, "personal", m->personal, "columns", cols)
+           : NULL;
+    char *hs = head != NULL ? json_dumps(head, JSON_COMPACT) : NULL;
+    int rc = hs != NULL && strlen(hs) >= 2 ? HCP_OK : HCP_ENOMEM;
+    if (rc == HCP_OK) /* the header without its closing brace */
+        rc = hcp_buf_append(out, hs, strlen(hs) - 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, ",\"rows\":[", 9);
+    free(hs);
+    json_decref(head);
+    json_decref(cols);
+    return rc;
+}
+
+/* The form's JSON after the rows: the array's closing bracket, the note,
+ * the closing brace. */
+static int json_tail(hcp_buf *out)
+{
+    json_t *jn = json_string(form_note);
+    char *note = jn != NULL ? json_dumps(jn, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    int rc = note != NULL ? hcp_buf_append(out, "],\"note\":", 9) : HCP_ENOMEM;
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, note, strlen(note));
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, "}", 1);
+    free(note);
+    json_decref(jn);
+    return rc;
+}
+
+/* The rows' objects, comma-separated, without the brackets around them. */
+static int json_rows(const hcpd_monthly *m, hcp_buf *out)
+{
+    json_keys jk;
+    int rc = json_keys_make(&jk) ? HCP_OK : HCP_ENOMEM;
+    for (size_t i = 0; rc == HCP_OK && i < m->n; i++)
+        rc = json_row(out, (const char *const *)jk.key, jk.kid, &m->rows[i], i + 1);
+    json_keys_free(&jk);
+    return rc;
+}
+
+int hcpd_monthly_json_rows(const hcpd_monthly *m, hcp_buf *out)
+{
+    if (m == NULL || out == NULL)
+        return HCP_EINVAL;
+    size_t start = out->len;
+    int rc = json_rows(m, out);
+    if (rc != HCP_OK)
+        out->len = start;
+    return rc;
+}
+
+int hcpd_monthly_json_wrap(const hcpd_monthly *m, const void *rows, size_t len, hcp_buf *out)
+{
+    if (m == NULL || out == NULL || (rows == NULL && len > 0))
+        return HCP_EINVAL;
+    size_t start = out->len;
+    int rc = json_head(m, out);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, rows, len);
+    if (rc == HCP_OK)
+        rc = json_tail(out);
+    if (rc != HCP_OK)
+        out->len = start;
+    return rc;
+}
+
 /*
  * The same bytes as json_dumps(hcpd_monthly_json(m), JSON_COMPACT), written
  * row by row: a whole tree of a large month (ten objects a row) cost more
@@ -485,56 +600,14 @@ int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out)
 {
     if (m == NULL || out == NULL)
         return HCP_EINVAL;
-    char month[8];
-    snprintf(month, sizeof(month), "%04d-%02d", m->year, m->month);
-    json_t *cols = json_array();
-    bool ok = cols != NULL;
-    for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++)
-        ok = json_array_append_new(cols, json_string(hcpd_monthly_columns[k])) == 0;
-    json_t *head =
-        ok ? json_pack("{ss,ss,s{ss,ss},ss,ss,ss,ss,sb,sO}", "title", hcpd_monthly_title, "month",
-                       month, "region", "code", m->region_code, "name", m->region, L_REGION,
-                       m->region, L_DATE, m->filled_on, L_FILLER, m->filler, L_PHONE,
-                       m->filler_phone, "personal", m->personal, "columns", cols)
-           : NULL;
-    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    char *hs = head != NULL ? json_dumps(head, JSON_COMPACT) : NULL;
-    json_t *jn = json_string(form_note), *jid = json_string("case_id");
-    char *note = jn != NULL ? json_dumps(jn, flags) : NULL;
-    char *kid = jid != NULL ? json_dumps(jid, flags) : NULL;
-    char *key[HCPD_MONTHLY_COLS] = {NULL};
-    ok = hs != NULL && note != NULL && kid != NULL && strlen(hs) >= 2;
-    for (int k = 0; ok && k < HCPD_MONTHLY_COLS; k++) {
-        json_t *j = json_string(hcpd_monthly_columns[k]);
-        key[k] = j != NULL ? json_dumps(j, flags) : NULL;
-        json_decref(j);
-        ok = key[k] != NULL;
-    }
     size_t start = out->len;
-    int rc = ok ? HCP_OK : HCP_ENOMEM;
-    if (rc == HCP_OK) /* the header without its closing brace */
-        rc = hcp_buf_append(out, hs, strlen(hs) - 1);
+    int rc = json_head(m, out);
     if (rc == HCP_OK)
-        rc = hcp_buf_append(out, ",\"rows\":[", 9);
-    for (size_t i = 0; rc == HCP_OK && i < m->n; i++)
-        rc = json_row(out, (const char *const *)key, kid, &m->rows[i], i + 1);
+        rc = json_rows(m, out);
     if (rc == HCP_OK)
-        rc = hcp_buf_append(out, "],\"note\":", 9);
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(out, note, strlen(note));
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(out, "}", 1);
+        rc = json_tail(out);
     if (rc != HCP_OK)
         out->len = start;
-    for (int k = 0; k < HCPD_MONTHLY_COLS; k++)
-        free(key[k]);
-    free(hs);
-    free(note);
-    free(kid);
-    json_decref(jn);
-    json_decref(jid);
-    json_decref(head);
-    json_decref(cols);
     return rc;
 }
 
@@ -577,19 +650,15 @@ static void labelled(char *buf, size_t len, const char *label, const char *value
     snprintf(buf, len, "%s：%s", label, value);
 }
 
-int hcpd_monthly_csv(const hcpd_monthly *m, hcp_buf *out)
+/* The CSV up to the rows: the BOM, the title, the header cells, the
+ * column names. */
+static int csv_head(const hcpd_monthly *m, hcp_buf *out)
 {
-    if (m == NULL || out == NULL)
-        return HCP_EINVAL;
-    char region[1024], date[128], filler[1024], phone[256], no[24];
+    char region[1024], date[128];
     labelled(region, sizeof(region), L_REGION, m->region);
     labelled(date, sizeof(date), L_DATE, m->filled_on);
-    labelled(filler, sizeof(filler), L_FILLER, m->filler);
-    labelled(phone, sizeof(phone), L_PHONE, m->filler_phone);
     const char *title[] = {hcpd_monthly_title};
     const char *head[] = {region, date};
-    const char *foot[] = {filler, phone};
-    const char *note[] = {form_note};
     int rc = hcp_buf_append(out, "\xEF\xBB\xBF", 3); /* the BOM: Excel then reads UTF-8 */
     if (rc == HCP_OK)
         rc = csv_line(out, title, 1);
@@ -597,6 +666,26 @@ int hcpd_monthly_csv(const hcpd_monthly *m, hcp_buf *out)
         rc = csv_line(out, head, 2);
     if (rc == HCP_OK)
         rc = csv_line(out, hcpd_monthly_columns, HCPD_MONTHLY_COLS);
+    return rc;
+}
+
+/* The CSV after the rows: the 填表人 line and the note. */
+static int csv_tail(const hcpd_monthly *m, hcp_buf *out)
+{
+    char filler[1024], phone[256];
+    labelled(filler, sizeof(filler), L_FILLER, m->filler);
+    labelled(phone, sizeof(phone), L_PHONE, m->filler_phone);
+    const char *foot[] = {filler, phone};
+    const char *note[] = {form_note};
+    int rc = csv_line(out, foot, 2);
+    return rc == HCP_OK ? csv_line(out, note, 1) : rc;
+}
+
+/* The rows' lines, numbered from 1. */
+static int csv_rows(const hcpd_monthly *m, hcp_buf *out)
+{
+    int rc = HCP_OK;
+    char no[24];
     for (size_t i = 0; rc == HCP_OK && i < m->n; i++) {
         const char *f[HCPD_MONTHLY_COLS];
         snprintf(no, sizeof(no), "%zu", i + 1);
@@ -605,10 +694,44 @@ int hcpd_monthly_csv(const hcpd_monthly *m, hcp_buf *out)
             f[k] = m->rows[i].cell[k - 1];
         rc = csv_line(out, f, HCPD_MONTHLY_COLS);
     }
+    return rc;
+}
+
+int hcpd_monthly_csv(const hcpd_monthly *m, hcp_buf *out)
+{
+    if (m == NULL || out == NULL)
+        return HCP_EINVAL;
+    int rc = csv_head(m, out);
     if (rc == HCP_OK)
-        rc = csv_line(out, foot, 2);
+        rc = csv_rows(m, out);
     if (rc == HCP_OK)
-        rc = csv_line(out, note, 1);
+        rc = csv_tail(m, out);
+    return rc;
+}
+
+int hcpd_monthly_csv_rows(const hcpd_monthly *m, hcp_buf *out)
+{
+    if (m == NULL || out == NULL)
+        return HCP_EINVAL;
+    size_t start = out->len;
+    int rc = csv_rows(m, out);
+    if (rc != HCP_OK)
+        out->len = start;
+    return rc;
+}
+
+int hcpd_monthly_csv_wrap(const hcpd_monthly *m, const void *rows, size_t len, hcp_buf *out)
+{
+    if (m == NULL || out == NULL || (rows == NULL && len > 0))
+        return HCP_EINVAL;
+    size_t start = out->len;
+    int rc = csv_head(m, out);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, rows, len);
+    if (rc == HCP_OK)
+        rc = csv_tail(m, out);
+    if (rc != HCP_OK)
+        out->len = start;
     return rc;
 }
 
@@ -753,16 +876,29 @@ bool hcpd_monthly_phone_ok(const char *s)
     return s != NULL && n <= 32 && strspn(s, "0123456789 +-()") == n;
 }
 
+void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
+                             size_t len)
+{
+    static const char *const ext[] = {NULL, "json", "csv", "xlsx"};
+    static const char *const type[] = {
+        NULL, "application/json; charset=utf-8", "text/csv; charset=utf-8",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"};
+    if (f < HCPD_MF_JSON || f > HCPD_MF_XLSX) {
+        hcpd_req_reply_error(r, 500, "form_failed", "unknown format");
+        return;
+    }
+    char disp[256];
+    snprintf(disp, sizeof(disp), "attachment; filename=\"%s.%s\"", stem, ext[f]);
+    hcpd_hdr h[] = {{"Content-Disposition", disp}, {"Cache-Control", "no-store"}};
+    hcpd_req_reply_hdrs(r, 200, type[f], data, len, h, 2);
+}
+
 void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, const char *stem)
 {
     if (m->n == 0) { /* 无差评、投诉无须填报 */
         hcpd_req_reply_raw(r, 204, "text/plain; charset=utf-8", "", 0);
         return;
     }
-    static const char *const ext[] = {NULL, "json", "csv", "xlsx"};
-    static const char *const type[] = {
-        NULL, "application/json; charset=utf-8", "text/csv; charset=utf-8",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"};
     hcp_buf out;
     hcp_buf_init(&out, XLSX_MAX);
     int rc = HCP_OK;
@@ -777,9 +913,6 @@ void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, cons
         hcpd_req_reply_error(r, rc == HCP_ENOMEM ? 503 : 500, "form_failed", hcp_strerror(rc));
         return;
     }
-    char disp[256];
-    snprintf(disp, sizeof(disp), "attachment; filename=\"%s.%s\"", stem, ext[f]);
-    hcpd_hdr h[] = {{"Content-Disposition", disp}, {"Cache-Control", "no-store"}};
-    hcpd_req_reply_hdrs(r, 200, type[f], out.data, out.len, h, 2);
+    hcpd_monthly_reply_body(r, f, stem, out.data, out.len);
     hcp_buf_free(&out);
 }

@@ -88,6 +88,24 @@ HCP_NODISCARD int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out);
 /* The form as CSV, UTF-8 with a BOM, CRLF lines, RFC 4180 quoting,
  * appended to out. HCP_ERANGE when out's ceiling is reached, HCP_ENOMEM. */
 HCP_NODISCARD int hcpd_monthly_csv(const hcpd_monthly *m, hcp_buf *out);
+
+/*
+ * The same two forms in parts, for a writer that keeps the rows' bytes of
+ * a month (the gateway's form cache, gateway/report.h): _rows appends only
+ * the rows (JSON: the row objects with their commas, without the array's
+ * brackets; CSV: the row lines), numbered from 1; _wrap appends the whole
+ * form around rows[0..len) (borrowed) made by _rows of the same rows, with
+ * m's header and footer (m's own rows are not read). _wrap(m, _rows(m))
+ * is byte for byte hcpd_monthly_json_stream(m) / hcpd_monthly_csv(m). On
+ * error out is as it was. HCP_ERANGE (out's ceiling), HCP_ENOMEM,
+ * HCP_EINVAL (NULL).
+ */
+HCP_NODISCARD int hcpd_monthly_json_rows(const hcpd_monthly *m, hcp_buf *out);
+HCP_NODISCARD int hcpd_monthly_json_wrap(const hcpd_monthly *m, const void *rows, size_t len,
+                                         hcp_buf *out);
+HCP_NODISCARD int hcpd_monthly_csv_rows(const hcpd_monthly *m, hcp_buf *out);
+HCP_NODISCARD int hcpd_monthly_csv_wrap(const hcpd_monthly *m, const void *rows, size_t len,
+                                        hcp_buf *out);
 /* The form as an XLSX workbook appended to out. libxlsxwriter writes to a
  * file: a private temporary file in $TMPDIR (or /tmp), removed before
  * returning. HCP_EIO when it cannot be written or read back, HCP_ERANGE
@@ -108,5 +126,9 @@ bool hcpd_monthly_phone_ok(const char *s);
  * rows (the regulation: a month without cases is not reported), or 500/503
  * when it cannot be rendered. */
 void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, const char *stem);
+/* Answer r 200 with a form already written in format f (data[0..len),
+ * borrowed, copied), with the headers hcpd_monthly_reply sets. */
+void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
+                             size_t len);
 
 #endif

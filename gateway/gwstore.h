@@ -69,10 +69,12 @@ struct gw_store {
 
     /* Art. 14's register by month (report.h) */
     MDB_dbi rp_contacts;
+    MDB_dbi rp_form;  /* the monthly form's row of each case (report.h) */
+    MDB_dbi rp_ver;   /* a version of each prefecture-month's rows (report.h) */
+    struct gw_rp *rp; /* the form's switches and its cache in memory (report.c) */
 
     /* spot checks: draws and findings (spot.h) */
     MDB_dbi sc_draw, sc_find;
-    MDB_dbi rp_form; /* the monthly form's row of each case (report.h) */
 };
 
 /* Errors of the functions below, unless said otherwise: LMDB's codes as

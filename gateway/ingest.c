@@ -64,6 +64,7 @@ typedef struct session {
     uint64_t hello_seq;                    /* the node's head, as its hello told (unproven) */
     bool hello_has_hash;
     uint8_t hello_hash[HCP_HASH_LEN];
+    bool zstd; /* both sides offered compression (the hello's "zstd") */
 } session;
 
 typedef struct worker {
@@ -401,6 +402,10 @@ static void reply_position(worker *w, uint8_t type, const char *county, const re
     gw_ingest *in = w->g->ingest;
     if (type == REPL_WELCOME && in->id != NULL) /* the node checks directives with it */
         r.gcert = repl_identity_cert(in->id, &r.gcert_len);
+    /* an insecure link's welcome answers the hello: compression accepted here */
+    if (type == REPL_WELCOME && req != NULL && req->type == REPL_HELLO && req->zstd >= 1 &&
+        repl_zstd_level() > 0)
+        r.zstd = REPL_ZSTD_VERSION;
     hcp_buf buf;
     hcp_buf_init(&buf, REPL_FRAME_MAX / 2);
     repl_dir dirs[REPL_DIRS_MAX];
@@ -495,6 +500,7 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
         s->hello_seq = f->seq;
         s->hello_has_hash = f->has_hash;
         memcpy(s->hello_hash, f->hash, HCP_HASH_LEN);
+        s->zstd = f->zstd >= 1 && repl_zstd_level() > 0; /* an older node sends no key */
         if (in->insecure) { /* tcp:// (tests, demo): the hello's word is taken */
             memcpy(s->county, f->county, sizeof(s->county));
             sess_authed(in, s);
@@ -506,6 +512,7 @@ static void on_hello(worker *w, uint32_t pipe, const repl_frame *f)
     r.v = REPL_VERSION;
     if (ok)
         memcpy(r.nonce, s->nonce, sizeof(r.nonce));
+    r.zstd = ok && s->zstd ? REPL_ZSTD_VERSION : 0; /* accepted: the node may compress */
     memcpy(r.gw, in->gw_id, sizeof(r.gw));
     hcp_mutex_unlock(&in->mu);
     if (!ok) {
@@ -608,6 +615,7 @@ static void auth_bind(worker *w, uint32_t pipe, const repl_frame *f,
         reply_error(w, refuse, 0);
         return;
     }
+    bool zstd = false;
     hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
     if (s != NULL) {
@@ -616,10 +624,12 @@ static void auth_bind(worker *w, uint32_t pipe, const repl_frame *f,
         sp = NULL;
         memcpy(s->county, f->county, sizeof(s->county));
         sess_authed(in, s);
+        zstd = s->zstd;
     }
     hcp_mutex_unlock(&in->mu);
     sp_release(sp);
-    gw_log("info", "repl.auth", "county=%s node=%s", f->county, f->node);
+    gw_log("info", "repl.auth", "county=%s node=%s zstd=%s", f->county, f->node,
+           zstd ? "on" : "off");
     reply_position(w, REPL_WELCOME, f->county, f);
 }
 
@@ -714,7 +724,7 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
 
 /* A page of a county's own log, back to its node (restore), personal
  * records unsealed: they cross only inside TLS. */
-static void on_fetch(worker *w, const char *county, const repl_frame *f)
+static void on_fetch(worker *w, const char *county, bool zstd, const repl_frame *f)
 {
     static _Thread_local repl_event evs[REPL_BATCH_EVENTS];
     static _Thread_local size_t offs[REPL_BATCH_EVENTS][3];
@@ -761,20 +771,26 @@ static void on_fetch(worker *w, const char *county, const repl_frame *f)
     r.seq = c.applied;
     r.events = evs;
     r.nevents = n;
+    r.zlevel = zstd ? repl_zstd_level() : 0; /* only to a node that offered it */
     gw_log("info", "repl.fetch", "county=%s from=%llu events=%zu", county,
            (unsigned long long)f->seq, n);
     reply_frame(w, &r);
     hcp_buf_free(&buf);
 }
 
-/* The county a pipe proved ("" when none). */
-static void session_county(gw_ingest *in, uint32_t pipe, char county[HCP_COUNTY_LEN + 1])
+/* The county a pipe proved ("" when none), and whether both sides offered
+ * compression. */
+static void session_county(gw_ingest *in, uint32_t pipe, char county[HCP_COUNTY_LEN + 1],
+                           bool *zstd)
 {
     county[0] = '\0';
+    *zstd = false;
     hcp_mutex_lock(&in->mu);
     session *s = sess_find(in, pipe, false);
-    if (s != NULL)
+    if (s != NULL) {
         memcpy(county, s->county, HCP_COUNTY_LEN + 1);
+        *zstd = s->zstd;
+    }
     hcp_mutex_unlock(&in->mu);
 }
 
@@ -802,7 +818,8 @@ static void handle(worker *w, nng_msg *msg)
         on_auth(w, pipe, &f);
     else if (f.type == REPL_PING || f.type == REPL_FETCH) {
         char county[HCP_COUNTY_LEN + 1];
-        session_county(w->g->ingest, pipe, county);
+        bool zstd;
+        session_county(w->g->ingest, pipe, county, &zstd);
         if (county[0] == '\0')
             reply_error(w, "unauthenticated", 0);
         else if (f.type == REPL_PING) {
@@ -810,7 +827,7 @@ static void handle(worker *w, nng_msg *msg)
             (void)gws_county_seen(w->g->store, county, 0, now_sec()); /* it has its slot */
             reply_position(w, REPL_PONG, county, &f);
         } else
-            on_fetch(w, county, &f);
+            on_fetch(w, county, zstd, &f);
     } else
         reply_error(w, "malformed", 0);
     repl_frame_clear(&f);

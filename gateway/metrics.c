@@ -501,6 +501,8 @@ int gw_metrics_text(gw *gw_, const hcpd_req *r, hcp_buf *out)
     emit_counters(&e);
     emit_resources(&e, gw_, &g, r);
     free(g.rows);
+    if (e.rc == HCP_OK) /* compressed batches (docs/replication.md, "Compression") */
+        e.rc = repl_zstd_metrics("hcp_gateway_replication", out);
     return e.rc;
 }
 

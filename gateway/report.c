@@ -35,10 +35,112 @@ static size_t row_aad(char aad[3 + HCP_CASE_ID_MAX], const char *id)
     return 3 + n;
 }
 
+/* The form's state in memory: its switches and the cache of rendered forms
+ * (report.h). One entry: a prefecture-month in one format at one version
+ * of its rows; for XLSX the whole workbook, so also its header lines. */
+#define RP_CACHE_SLOTS 16
+#define RP_CACHE_MB    256                  /* default bound of the cache (HCP_GW_FORM_CACHE_MB) */
+#define RP_VER_KEY     (HCP_COUNTY_LEN + 6) /* prefecture | "YYYYMM" */
+
+typedef struct rp_entry {
+    bool used;
+    uint8_t vkey[RP_VER_KEY];
+    hcpd_mformat f;
+    uint64_t ver;
+    char *xkey; /* XLSX: the header lines it was written with; NULL otherwise */
+    uint8_t *data;
+    size_t len, rows;
+    uint64_t tick; /* last use */
+} rp_entry;
+
+struct gw_rp {
+    bool rows_off; /* HCP_GW_FORM_ROWS=off: no rows kept */
+    size_t cap;    /* bytes the cache may hold; 0: no cache */
+    pthread_mutex_t mu;
+    size_t total;
+    uint64_t tick;
+    rp_entry e[RP_CACHE_SLOTS];
+    hcp_buf spare; /* an answer's buffer kept for the next download (its pages already mapped) */
+};
+
+/* The rp_ver key of the rows of case id: its county's prefecture and the
+ * month of receipt the id carries (county-YYYYMMDD-...); false for an id
+ * of no known county (no form reads its row). */
+static bool ver_key_of(const char *id, uint8_t k[RP_VER_KEY])
+{
+    if (strnlen(id, HCP_COUNTY_LEN + 9) < HCP_COUNTY_LEN + 9 || id[HCP_COUNTY_LEN] != '-')
+        return false;
+    char county[HCP_COUNTY_LEN + 1];
+    memcpy(county, id, HCP_COUNTY_LEN);
+    county[HCP_COUNTY_LEN] = '\0';
+    const hcp_division *d = hcp_division_find(county);
+    if (d == NULL)
+        return false;
+    memcpy(k, d->prefecture, HCP_COUNTY_LEN);
+    memcpy(k + HCP_COUNTY_LEN, id + HCP_COUNTY_LEN + 1, 6);
+    return true;
+}
+
+/* The rp_ver key of prefecture pref, year-month. */
+static void ver_key(uint8_t k[RP_VER_KEY], const char *pref, int y, int m)
+{
+    char ym[16];
+    snprintf(ym, sizeof(ym), "%04d%02d", y % 10000, m % 100);
+    memcpy(k, pref, HCP_COUNTY_LEN);
+    memcpy(k + HCP_COUNTY_LEN, ym, 6);
+}
+
+/* The version stored under key k in txn (0 when none). */
+static int ver_get(gw_store *s, MDB_txn *txn, const uint8_t k[RP_VER_KEY], uint64_t *ver)
+{
+    MDB_val key = {RP_VER_KEY, (void *)k}, v;
+    int mrc = mdb_get(txn, s->rp_ver, &key, &v);
+    *ver = 0;
+    if (mrc == MDB_NOTFOUND)
+        return HCP_OK;
+    if (mrc != MDB_SUCCESS)
+        return gws_err(mrc);
+    if (v.mv_size != 8)
+        return HCP_EFORMAT;
+    *ver = hcp_be64_get(v.mv_data);
+    return HCP_OK;
+}
+
+/* Raise the version of case id's prefecture-month: its row changed in txn. */
+static int ver_bump(gw_store *s, MDB_txn *txn, const char *id)
+{
+    uint8_t kb[RP_VER_KEY], vb[8];
+    if (!ver_key_of(id, kb))
+        return HCP_OK;
+    uint64_t ver;
+    int rc = ver_get(s, txn, kb, &ver);
+    if (rc == HCP_EFORMAT) { /* unreadable: counted again from 0 */
+        ver = 0;
+        rc = HCP_OK;
+    }
+    if (rc != HCP_OK)
+        return rc;
+    hcp_be64_put(vb, ver + 1);
+    MDB_val k = {RP_VER_KEY, kb}, v = {sizeof(vb), vb};
+    return gws_err(mdb_put(txn, s->rp_ver, &k, &v, 0));
+}
+
+int gw_report_version(gw_store *s, MDB_txn *txn, const char *pref, int year, int month,
+                      uint64_t *ver)
+{
+    if (s == NULL || txn == NULL || pref == NULL || ver == NULL || strlen(pref) != HCP_COUNTY_LEN)
+        return HCP_EINVAL;
+    uint8_t kb[RP_VER_KEY];
+    ver_key(kb, pref, year, month);
+    return ver_get(s, txn, kb, ver);
+}
+
 int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
 {
     if (s == NULL || txn == NULL || c == NULL || c->id[0] == '\0')
         return HCP_EINVAL;
+    if (s->rp != NULL && s->rp->rows_off)
+        return HCP_OK;
     hcp_buf row, sealed;
     hcp_buf_init(&row, RP_ROW_MAX);
     hcp_buf_init(&sealed, RP_ROW_MAX + HCP_SEAL_OVERHEAD);
@@ -51,6 +153,8 @@ int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
         MDB_val k = {strlen(c->id), (void *)c->id}, v = {sealed.len, sealed.data};
         rc = gws_err(mdb_put(txn, s->rp_form, &k, &v, 0));
     }
+    if (rc == HCP_OK) /* a form kept of its month is now older than its rows */
+        rc = ver_bump(s, txn, c->id);
     hcp_buf_free(&row);
     hcp_buf_free(&sealed);
     return rc;
@@ -97,14 +201,71 @@ static int rows_rebuild(gw_store *s, MDB_txn *txn)
     return rc;
 }
 
+/* The form's state from the environment: HCP_GW_FORM_ROWS, HCP_GW_FORM_CACHE_MB. */
+static int rp_new(gw_store *s)
+{
+    struct gw_rp *rp = calloc(1, sizeof(*rp));
+    if (rp == NULL)
+        return HCP_ENOMEM;
+    if (pthread_mutex_init(&rp->mu, NULL) != 0) {
+        free(rp);
+        return HCP_ENOMEM;
+    }
+    const char *off = getenv("HCP_GW_FORM_ROWS"), *mb = getenv("HCP_GW_FORM_CACHE_MB");
+    rp->rows_off = off != NULL && strcmp(off, "off") == 0;
+    unsigned long n = RP_CACHE_MB;
+    if (mb != NULL && mb[0] != '\0') {
+        char *end;
+        n = strtoul(mb, &end, 10);
+        if (*end != '\0' || n > (1ul << 20))
+            n = RP_CACHE_MB; /* malformed: the default, said */
+        gw_log("info", "report.cache", "mb=%lu", n);
+    }
+    rp->cap = (size_t)n << 20;
+    s->rp = rp;
+    return HCP_OK;
+}
+
 int gw_report_open(gw_store *s, MDB_txn *txn)
 {
-    int rc = gws_err(mdb_dbi_open(txn, "rp_contacts", MDB_CREATE, &s->rp_contacts));
+    int rc = s->rp == NULL ? rp_new(s) : HCP_OK;
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_dbi_open(txn, "rp_contacts", MDB_CREATE, &s->rp_contacts));
     if (rc == HCP_OK)
         rc = gws_err(mdb_dbi_open(txn, "rp_form", MDB_CREATE, &s->rp_form));
     if (rc == HCP_OK)
+        rc = gws_err(mdb_dbi_open(txn, "rp_ver", MDB_CREATE, &s->rp_ver));
+    if (rc == HCP_OK && s->rp->rows_off) { /* emptied: the next start with rows rebuilds them */
+        rc = gws_err(mdb_drop(txn, s->rp_form, 0));
+        if (rc == HCP_OK)
+            rc = gws_err(mdb_drop(txn, s->rp_ver, 0));
+        gw_log("warn", "report.rows_off", "the monthly form is off (HCP_GW_FORM_ROWS=off)");
+    } else if (rc == HCP_OK) {
         rc = rows_rebuild(s, txn);
+    }
     return rc;
+}
+
+/* Forget entry e (held under the lock). */
+static void entry_drop(struct gw_rp *rp, rp_entry *e)
+{
+    rp->total -= e->len;
+    free(e->data);
+    free(e->xkey);
+    memset(e, 0, sizeof(*e));
+}
+
+void gw_report_close(gw_store *s)
+{
+    if (s == NULL || s->rp == NULL)
+        return;
+    for (int i = 0; i < RP_CACHE_SLOTS; i++)
+        if (s->rp->e[i].used)
+            entry_drop(s->rp, &s->rp->e[i]);
+    hcp_buf_free(&s->rp->spare);
+    (void)pthread_mutex_destroy(&s->rp->mu); /* no thread uses the store any more */
+    free(s->rp);
+    s->rp = NULL;
 }
 
 /* The index key of contact seq of county made at `at`. */
@@ -342,14 +503,15 @@ static void get_contacts(gw *g, hcpd_req *r)
 /* Add the rows of county's cases received in y-m to the form: a prefix scan
  * of the rows kept beside the cases (gw_report_case), each unsealed; the
  * cases themselves are not decoded. */
-static int form_county(gw *g, MDB_txn *txn, const char *county, hcpd_monthly *f, hcp_buf *plain)
+static int form_county(gw_store *s, MDB_txn *txn, const char *county, hcpd_monthly *f,
+                       hcp_buf *plain)
 {
     char prefix[24];
     int plen = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", county, f->year, f->month);
     if (plen <= 0 || (size_t)plen >= sizeof(prefix))
         return HCP_ERANGE;
     MDB_cursor *cur;
-    int rc = gws_err(mdb_cursor_open(txn, g->store->rp_form, &cur));
+    int rc = gws_err(mdb_cursor_open(txn, s->rp_form, &cur));
     if (rc != HCP_OK)
         return rc;
     MDB_val k = {(size_t)plen, prefix}, v;
@@ -361,7 +523,7 @@ static int form_county(gw *g, MDB_txn *txn, const char *county, hcpd_monthly *f,
         id[k.mv_size] = '\0';
         size_t aadn = row_aad(aad, id);
         hcp_buf_reset(plain);
-        rc = hcp_unseal(g->store->sealer, aad, aadn, v.mv_data, v.mv_size, plain);
+        rc = hcp_unseal(s->sealer, aad, aadn, v.mv_data, v.mv_size, plain);
         if (rc == HCP_OK)
             rc = hcpd_monthly_add_rendered(f, id, plain->data, plain->len);
         if (rc == HCP_OK)
@@ -373,32 +535,226 @@ static int form_county(gw *g, MDB_txn *txn, const char *county, hcpd_monthly *f,
     return rc;
 }
 
-/*
- * Fill the form with the prefecture's cases and log the read for r's
- * account, in one write transaction of this (worker) thread: the entry is
- * committed before the reply (as GET /v1/cases/ID does, api.c). A month
- * without cases read nothing personal and logs nothing.
- */
-static int form_read_logged(gw *g, hcpd_req *r, const char *pref, hcpd_monthly *f)
+/* Every row of the form's prefecture and month, county by county in code
+ * order (the divisions' order). */
+static int form_scan(gw_store *s, MDB_txn *txn, hcpd_monthly *form)
+{
+    size_t ndiv = 0;
+    const hcp_division *divs = hcp_divisions(&ndiv);
+    hcp_buf plain;
+    hcp_buf_init(&plain, RP_ROW_MAX);
+    int rc = HCP_OK;
+    for (size_t i = 0; rc == HCP_OK && i < ndiv; i++)
+        if (strcmp(divs[i].prefecture, form->region_code) == 0)
+            rc = form_county(s, txn, divs[i].code, form, &plain);
+    hcp_buf_free(&plain);
+    return rc;
+}
+
+/* Make room for n more bytes in b at once (a form's size is known before
+ * it is copied: one allocation instead of a doubling series). */
+static int buf_reserve(hcp_buf *b, size_t n)
+{
+    if (n > b->max || b->len > b->max - n)
+        return HCP_ERANGE;
+    if (b->len + n <= b->cap)
+        return HCP_OK;
+    uint8_t *d = realloc(b->data, b->len + n);
+    if (d == NULL)
+        return HCP_ENOMEM;
+    b->data = d;
+    b->cap = b->len + n;
+    return HCP_OK;
+}
+
+/* The whole form in format f around the kept bytes part[0..len): the rows
+ * (JSON, CSV) wrapped in form's header and footer, or the workbook. */
+static int form_wrap(const hcpd_monthly *form, hcpd_mformat f, const void *part, size_t len,
+                     hcp_buf *out)
+{
+    int rc = buf_reserve(out, len + 8192); /* + the header and footer lines */
+    if (rc != HCP_OK)
+        return rc;
+    if (f == HCPD_MF_JSON)
+        return hcpd_monthly_json_wrap(form, part, len, out);
+    if (f == HCPD_MF_CSV)
+        return hcpd_monthly_csv_wrap(form, part, len, out);
+    return hcp_buf_append(out, part, len);
+}
+
+/* The header lines a workbook was written with (its cache key beside the
+ * version): a new string, NULL when out of memory. */
+static char *xlsx_key(const hcpd_monthly *form)
+{
+    size_t n = strlen(form->filled_on) + strlen(form->filler) + strlen(form->filler_phone) +
+               strlen(form->region) + 8;
+    char *k = malloc(n);
+    if (k != NULL)
+        snprintf(k, n, "%s\x1f%s\x1f%s\x1f%s", form->filled_on, form->filler, form->filler_phone,
+                 form->region);
+    return k;
+}
+
+/* Whether entry e is the form of vkey in f with header key xkey. */
+static bool entry_is(const rp_entry *e, const uint8_t *vkey, hcpd_mformat f, const char *xkey)
+{
+    return e->used && e->f == f && memcmp(e->vkey, vkey, RP_VER_KEY) == 0 &&
+           (xkey == NULL) == (e->xkey == NULL) && (xkey == NULL || strcmp(xkey, e->xkey) == 0);
+}
+
+/* The form from the cache into out when it holds vkey/f/xkey at version
+ * ver: *hit, *rows. The copy is made under the lock (the entry may be
+ * replaced as soon as it is released). */
+static int cache_get(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint64_t ver,
+                     const char *xkey, const hcpd_monthly *form, hcp_buf *out, size_t *rows,
+                     bool *hit)
+{
+    *hit = false;
+    if (rp == NULL || rp->cap == 0)
+        return HCP_OK;
+    if (pthread_mutex_lock(&rp->mu) != 0)
+        return HCP_OK; /* not fatal: read the rows */
+    int rc = HCP_OK;
+    for (int i = 0; i < RP_CACHE_SLOTS; i++) {
+        rp_entry *e = &rp->e[i];
+        if (!entry_is(e, vkey, f, xkey) || e->ver != ver)
+            continue;
+        size_t start = out->len;
+        rc = form_wrap(form, f, e->data, e->len, out);
+        if (rc == HCP_OK) {
+            *hit = true;
+            *rows = e->rows;
+            e->tick = ++rp->tick;
+        } else {
+            out->len = start;
+        }
+        break;
+    }
+    (void)pthread_mutex_unlock(&rp->mu); /* locked above by this thread */
+    return rc;
+}
+
+/* Keep data[0..len) (taken: freed here if not kept) and xkey (taken) as
+ * the form of vkey/f at version ver with `rows` rows: older versions of it
+ * go, then the least recently used entries until it fits. */
+static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint64_t ver,
+                      char *xkey, uint8_t *data, size_t len, size_t rows)
+{
+    if (rp == NULL || rp->cap == 0 || len > rp->cap || pthread_mutex_lock(&rp->mu) != 0) {
+        free(xkey);
+        free(data);
+        return;
+    }
+    bool newer = false;
+    for (int i = 0; i < RP_CACHE_SLOTS; i++) {
+        rp_entry *e = &rp->e[i];
+        if (e->used && e->f == f && memcmp(e->vkey, vkey, RP_VER_KEY) == 0) {
+            if (e->ver > ver)
+                newer = true; /* another download read a later version */
+            else if (e->ver < ver || entry_is(e, vkey, f, xkey))
+                entry_drop(rp, e);
+        }
+    }
+    rp_entry *slot = NULL;
+    while (!newer) {
+        rp_entry *lru = NULL;
+        slot = NULL;
+        for (int i = 0; i < RP_CACHE_SLOTS; i++) {
+            rp_entry *e = &rp->e[i];
+            if (!e->used && slot == NULL)
+                slot = e;
+            if (e->used && (lru == NULL || e->tick < lru->tick))
+                lru = e;
+        }
+        if (slot != NULL && rp->total + len <= rp->cap)
+            break;
+        if (lru == NULL) { /* nothing left to evict (cannot happen: len <= cap) */
+            slot = NULL;
+            break;
+        }
+        entry_drop(rp, lru);
+    }
+    if (slot != NULL && !newer) {
+        memcpy(slot->vkey, vkey, RP_VER_KEY);
+        slot->used = true;
+        slot->f = f;
+        slot->ver = ver;
+        slot->xkey = xkey;
+        slot->data = data;
+        slot->len = len;
+        slot->rows = rows;
+        slot->tick = ++rp->tick;
+        rp->total += len;
+        xkey = NULL;
+        data = NULL;
+    }
+    (void)pthread_mutex_unlock(&rp->mu); /* locked above by this thread */
+    free(xkey);
+    free(data);
+}
+
+int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f, hcp_buf *out,
+                   size_t *rows, bool *cached)
+{
+    if (s == NULL || txn == NULL || form == NULL || out == NULL || rows == NULL || cached == NULL ||
+        form->n != 0 || strlen(form->region_code) != HCP_COUNTY_LEN || f < HCPD_MF_JSON ||
+        f > HCPD_MF_XLSX)
+        return HCP_EINVAL;
+    *rows = 0;
+    *cached = false;
+    uint8_t vkey[RP_VER_KEY];
+    ver_key(vkey, form->region_code, form->year, form->month);
+    uint64_t ver;
+    int rc = ver_get(s, txn, vkey, &ver);
+    char *xkey = NULL;
+    if (rc == HCP_OK && f == HCPD_MF_XLSX && (xkey = xlsx_key(form)) == NULL)
+        rc = HCP_ENOMEM;
+    if (rc == HCP_OK)
+        rc = cache_get(s->rp, vkey, f, ver, xkey, form, out, rows, cached);
+    if (rc != HCP_OK || *cached) {
+        free(xkey);
+        return rc;
+    }
+    rc = form_scan(s, txn, form); /* not kept (or of an older version): the rows */
+    hcp_buf part;
+    hcp_buf_init(&part, out->max);
+    if (rc == HCP_OK && form->n > 0) {
+        if (f == HCPD_MF_JSON)
+            rc = hcpd_monthly_json_rows(form, &part);
+        else if (f == HCPD_MF_CSV)
+            rc = hcpd_monthly_csv_rows(form, &part);
+        else
+            rc = hcpd_monthly_xlsx(form, &part);
+        size_t start = out->len;
+        if (rc == HCP_OK)
+            rc = form_wrap(form, f, part.data, part.len, out);
+        if (rc == HCP_OK) {
+            *rows = form->n;
+            cache_put(s->rp, vkey, f, ver, xkey, part.data, part.len, form->n);
+            xkey = NULL;
+            part.data = NULL; /* taken */
+            part.len = part.cap = 0;
+        } else {
+            out->len = start;
+        }
+    }
+    hcp_buf_free(&part);
+    free(xkey);
+    return rc;
+}
+
+/* Write the access-log entry of r's account reading the prefecture's form
+ * of y-m, committed before the reply (as GET /v1/cases/ID does, api.c). */
+static int form_logged(gw *g, hcpd_req *r, const char *pref, int y, int m)
 {
     if (pthread_rwlock_rdlock(&g->store->db.resize) != 0) /* EAGAIN: too many readers */
         return HCP_EBUSY;
     MDB_txn *txn;
     int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
     if (rc == HCP_OK) {
-        size_t ndiv = 0;
-        const hcp_division *divs = hcp_divisions(&ndiv);
-        hcp_buf plain;
-        hcp_buf_init(&plain, RP_ROW_MAX);
-        for (size_t i = 0; rc == HCP_OK && i < ndiv; i++)
-            if (strcmp(divs[i].prefecture, pref) == 0)
-                rc = form_county(g, txn, divs[i].code, f, &plain);
-        hcp_buf_free(&plain);
         char what[48];
-        snprintf(what, sizeof(what), "monthly:%s:%04d-%02d", pref, f->year, f->month);
-        if (rc == HCP_OK && f->n > 0)
-            rc = hcpd_access_put(txn, g->acct.access, (hcp_time)time(NULL), hcpd_req_account(r),
-                                 what);
+        snprintf(what, sizeof(what), "monthly:%s:%04d-%02d", pref, y, m);
+        rc = hcpd_access_put(txn, g->acct.access, (hcp_time)time(NULL), hcpd_req_account(r), what);
         if (rc == HCP_OK)
             rc = gws_err(mdb_txn_commit(txn)); /* durability point of the log entry */
         else
@@ -419,7 +775,48 @@ static const char *prefecture_name(const char *pref)
     return pref;
 }
 
-/* GET /v1/reports/monthly?month=&prefecture=&format=&phone= */
+#define FORM_MAX  (512u << 20) /* bytes of one form (34,103 rows are 23 MB of JSON) */
+#define SPARE_MAX (64u << 20)  /* the largest answer buffer kept for the next download */
+
+/* An answer's buffer: the one the last download left (so the next one
+ * writes into pages already mapped instead of having tens of megabytes of
+ * fresh pages zeroed by the kernel), or a new one. */
+static void buf_take(struct gw_rp *rp, hcp_buf *out)
+{
+    hcp_buf_init(out, FORM_MAX);
+    if (rp == NULL || rp->cap == 0 || pthread_mutex_lock(&rp->mu) != 0)
+        return;
+    if (rp->spare.data != NULL) {
+        *out = rp->spare;
+        out->len = 0;
+        hcp_buf_init(&rp->spare, FORM_MAX);
+    }
+    (void)pthread_mutex_unlock(&rp->mu); /* locked above by this thread */
+}
+
+/* Give the answer's buffer back: kept when none is and it is not too big
+ * (its bytes are wiped first: they held personal data), freed otherwise. */
+static void buf_give(struct gw_rp *rp, hcp_buf *out)
+{
+    if (rp != NULL && rp->cap != 0 && out->cap <= SPARE_MAX && out->data != NULL &&
+        pthread_mutex_lock(&rp->mu) == 0) {
+        bool kept = rp->spare.data == NULL;
+        if (kept) {
+            memset(out->data, 0, out->len);
+            rp->spare = *out;
+            rp->spare.len = 0;
+        }
+        (void)pthread_mutex_unlock(&rp->mu); /* locked above by this thread */
+        if (kept)
+            return;
+    }
+    hcp_buf_free(out);
+}
+
+/* GET /v1/reports/monthly?month=&prefecture=&format=&phone= : the form read
+ * in one snapshot (rows or the cache at their version), then the read
+ * logged and committed, then the answer. A month without cases read
+ * nothing personal and logs nothing. */
 static void get_monthly(gw *g, hcpd_req *r)
 {
     static const char *const keys[] = {"month", "prefecture", "format", "phone", NULL};
@@ -444,17 +841,37 @@ static void get_monthly(gw *g, hcpd_req *r)
         hcpd_req_reply_error(r, 400, "invalid_query", "phone: digits, spaces, + - ( ) only");
         return;
     }
+    if (g->store->rp != NULL && g->store->rp->rows_off) {
+        hcpd_req_reply_error(r, 503, "form_off", "the gateway runs with HCP_GW_FORM_ROWS=off");
+        return;
+    }
     hcpd_monthly form;
+    hcp_buf out;
+    buf_take(g->store->rp, &out);
+    size_t rows = 0;
+    bool cached = false;
     int rc = hcpd_monthly_init(&form, y, m, pref, prefecture_name(pref), (hcp_time)time(NULL),
                                hcpd_req_account(r), phone, true);
+    MDB_txn *txn = NULL;
     if (rc == HCP_OK)
-        rc = form_read_logged(g, r, pref, &form);
+        rc = gws_read_begin(g->store, &txn);
+    if (rc == HCP_OK) {
+        rc = gw_report_form(g->store, txn, &form, f, &out, &rows, &cached);
+        gws_read_end(g->store, txn);
+    }
+    if (rc == HCP_OK && rows > 0)
+        rc = form_logged(g, r, pref, y, m);
     char stem[64];
     snprintf(stem, sizeof(stem), "hcp-monthly-%s-%04d-%02d", pref, y, m);
-    if (rc != HCP_OK)
+    if (rc == HCP_ERANGE || rc == HCP_EIO || rc == HCP_ECRYPTO)
+        hcpd_req_reply_error(r, 500, "form_failed", hcp_strerror(rc));
+    else if (rc != HCP_OK)
         reply_read_err(r, rc);
+    else if (rows == 0) /* 无差评、投诉无须填报 */
+        hcpd_req_reply_raw(r, 204, "text/plain; charset=utf-8", "", 0);
     else
-        hcpd_monthly_reply(r, &form, f, stem);
+        hcpd_monthly_reply_body(r, f, stem, out.data, out.len);
+    buf_give(g->store->rp, &out);
     hcpd_monthly_free(&form);
 }
 

@@ -21,6 +21,18 @@
  * writes the case, after every step. A case id begins with county-YYYYMMDD
  * of its receipt (Asia/Shanghai), so the rows of a county and month are one
  * key range: the form is a scan, without decoding a case.
+ *
+ * The database `rp_ver` holds a version of each prefecture's rows of each
+ * month: key prefecture code | "YYYYMM", value be64, raised by
+ * gw_report_case in the same transaction as the row it changes. The
+ * rendered rows of a form (JSON, CSV) and whole workbooks (XLSX) are kept
+ * in memory under the version they were read at (bounded, least recently
+ * used out first; HCP_GW_FORM_CACHE_MB, 0 turns it off): a download reads
+ * the version in its transaction and uses the kept bytes only when it is
+ * the same, so a form never shows a row older than its own snapshot.
+ * HCP_GW_FORM_ROWS=off (benchmarks: the price of the rows) keeps no rows
+ * (the form then answers 503) and empties them; the next start with them
+ * on rebuilds them.
  */
 #ifndef GW_REPORT_H
 #define GW_REPORT_H
@@ -28,11 +40,13 @@
 #include "case.h"
 #include "gw.h"
 #include "gwstore.h"
+#include "monthly.h"
 
-/* Open (create) the databases `rp_contacts` and `rp_form` into s in txn (a
- * write transaction at start-up); a store with cases and no rows yet gets
- * the row of each (logged report.rows_rebuilt). LMDB's errors as gws_err
- * maps them, the sealer's, HCP_ENOMEM. */
+/* Open (create) the databases `rp_contacts`, `rp_form` and `rp_ver` into s
+ * in txn (a write transaction at start-up) and the form's cache; a store
+ * with cases and no rows yet gets the row of each (logged
+ * report.rows_rebuilt). LMDB's errors as gws_err maps them, the sealer's,
+ * HCP_ENOMEM. Release with gw_report_close, also after an error. */
 HCP_NODISCARD int gw_report_open(gw_store *s, MDB_txn *txn);
 
 /* Index contact event ev (borrowed; type HCP_EV_CONTACT) of county, in the
@@ -46,6 +60,29 @@ HCP_NODISCARD int gw_report_contact(gw_store *s, MDB_txn *txn, const char *count
  * txn, replacing the one it had. Called by gws_case_put for every case it
  * writes. HCP_EINVAL, HCP_ENOMEM, HCP_ERANGE, HCP_ECRYPTO, LMDB's errors. */
 HCP_NODISCARD int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c);
+
+/* Release what gw_report_open allocated in s (the form's cache). Safe
+ * twice and after a failed open. */
+void gw_report_close(gw_store *s);
+
+/* The version of prefecture pref's rows of month year-month in txn: 0 when
+ * no row of it was written since `rp_ver` exists (a valid version too). LMDB's errors, HCP_EINVAL.
+ */
+HCP_NODISCARD int gw_report_version(gw_store *s, MDB_txn *txn, const char *pref, int year,
+                                    int month, uint64_t *ver);
+
+/*
+ * The form `form` (made by hcpd_monthly_init with personal = true for the
+ * prefecture form->region_code, month form->year-form->month, no rows
+ * added) written in format f and appended to out, from the rows kept in
+ * txn (a read transaction) or, when their version in txn is the one they
+ * were kept at, from the cache (XLSX: only for the same header lines too).
+ * *rows: the number of rows (0: nothing appended, the month has no case);
+ * *cached: whether the cache answered. HCP_ENOMEM, HCP_ERANGE, HCP_EIO
+ * (XLSX), HCP_ECRYPTO (a row that does not unseal), HCP_EINVAL, LMDB's.
+ */
+HCP_NODISCARD int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f,
+                                 hcp_buf *out, size_t *rows, bool *cached);
 
 /* Whether path is one of the routes above. */
 bool gw_report_is_route(const char *path);

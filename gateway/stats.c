@@ -920,12 +920,27 @@ static json_t *date_json(hcp_day d)
 typedef struct acc {
     size_t ndiv;
     const hcp_division *divs;
+    int32_t *num; /* the divisions' codes as numbers, ascending */
+    size_t *ord;  /* num[i] is divs[ord[i]]'s */
     hcp_day from, to;
     int64_t (*cnt)[GW_SC_N_]; /* per division */
     int64_t *late_due;        /* per division: open cases whose deadline has passed */
     int64_t (*mon)[GW_SC_N_]; /* per month index - DAY_MIN_Y * 12 (feed only) */
     int64_t *mon_due;
 } acc;
+
+/* A county code's six digits (c, at least HCP_COUNTY_LEN bytes) as a
+ * number; -1 when they are not all digits. */
+static int32_t code_num(const uint8_t *c)
+{
+    int32_t n = 0;
+    for (int i = 0; i < HCP_COUNTY_LEN; i++) {
+        if (c[i] < '0' || c[i] > '9')
+            return -1;
+        n = n * 10 + (c[i] - '0');
+    }
+    return n;
+}
 
 static int acc_init(acc *a, hcp_day from, hcp_day to, bool months)
 {
@@ -935,16 +950,35 @@ static int acc_init(acc *a, hcp_day from, hcp_day to, bool months)
     a->to = to;
     a->cnt = calloc(a->ndiv + 1, sizeof(*a->cnt));
     a->late_due = calloc(a->ndiv + 1, sizeof(int64_t));
+    a->num = calloc(a->ndiv + 1, sizeof(int32_t));
+    a->ord = calloc(a->ndiv + 1, sizeof(size_t));
     if (months) {
         a->mon = calloc(MONTHS, sizeof(*a->mon));
         a->mon_due = calloc(MONTHS, sizeof(int64_t));
     }
-    bool ok = a->cnt != NULL && a->late_due != NULL && (!months || (a->mon && a->mon_due));
+    bool ok = a->cnt != NULL && a->late_due != NULL && a->num != NULL && a->ord != NULL &&
+              (!months || (a->mon && a->mon_due));
+    /* the codes sorted as numbers (insertion: a few dozen), so that a
+     * bucket's county is found by comparing integers: the due index and the
+     * buckets name one for every entry, and a string search per entry was a
+     * good part of a summary */
+    for (size_t i = 0; ok && i < a->ndiv; i++) {
+        int32_t n = code_num((const uint8_t *)a->divs[i].code);
+        size_t j = i;
+        for (; j > 0 && a->num[j - 1] > n; j--) {
+            a->num[j] = a->num[j - 1];
+            a->ord[j] = a->ord[j - 1];
+        }
+        a->num[j] = n;
+        a->ord[j] = i;
+    }
     return ok ? HCP_OK : HCP_ENOMEM;
 }
 
 static void acc_free(acc *a)
 {
+    free(a->num);
+    free(a->ord);
     free(a->cnt);
     free(a->late_due);
     free(a->mon);
@@ -954,11 +988,18 @@ static void acc_free(acc *a)
 /* The division index of a county code (6 bytes), or ndiv when unknown. */
 static size_t div_index(const acc *a, const uint8_t *code)
 {
-    char c[HCP_COUNTY_LEN + 1];
-    memcpy(c, code, HCP_COUNTY_LEN);
-    c[HCP_COUNTY_LEN] = '\0';
-    const hcp_division *d = hcp_division_find(c);
-    return d != NULL ? (size_t)(d - a->divs) : a->ndiv;
+    int32_t n = code_num(code);
+    size_t lo = 0, hi = a->ndiv;
+    while (n >= 0 && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->num[mid] == n)
+            return a->ord[mid];
+        if (a->num[mid] < n)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return a->ndiv;
 }
 
 /* The month slot of a bucket (a day's or a month's), or -1. */
@@ -1078,8 +1119,46 @@ static bool in_scope(const hcp_division *d, const char *county, const char *pref
            (prefecture == NULL || prefecture[0] == '\0' || strcmp(d->prefecture, prefecture) == 0);
 }
 
+/* Append to arr the ids of the 'R' entries from the first key at or
+ * after k0 (klen bytes) up to day hi; with c (a county code), only those
+ * of k0's day and county c. At most MISSING_MAX: *more then. */
+static int missing_run(MDB_cursor *cur, const uint8_t *k0, size_t klen, const char *c, hcp_day hi,
+                       json_t *arr, bool *more)
+{
+    MDB_val k = {klen, (void *)k0}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int rc = HCP_OK;
+    int32_t day = (int32_t)hcp_be32_get(k0 + 2);
+    for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint8_t kind, gran;
+        int32_t p;
+        const uint8_t *rest;
+        size_t rl;
+        if (!gw_stats_key_parse(k.mv_data, k.mv_size, &kind, &gran, &p, &rest, &rl) ||
+            kind != 'R' || gran != GW_STG_DAY || p > hi)
+            return HCP_OK;
+        if (c != NULL && (p != day || rl < HCP_COUNTY_LEN || memcmp(rest, c, HCP_COUNTY_LEN) != 0))
+            return HCP_OK; /* past the county's entries of that day */
+        if (rl <= HCP_COUNTY_LEN)
+            continue;
+        if (json_array_size(arr) >= MISSING_MAX) {
+            *more = true;
+            return HCP_OK;
+        }
+        if (json_array_append_new(
+                arr, json_stringn((const char *)rest + HCP_COUNTY_LEN, rl - HCP_COUNTY_LEN)) != 0)
+            rc = HCP_ENOMEM;
+    }
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    return rc;
+}
+
 /* The ids of revisits owed and not made, received from..to, in scope:
- * at most MISSING_MAX into arr; *more when there were others. */
+ * at most MISSING_MAX into arr; *more when there were others. The set's
+ * keys are day | county | id: all counties are one run; a county or a
+ * prefecture is read by seeking to each of its counties in each day that
+ * has entries, not by reading every county's entries and skipping. */
 static int missing_ids(gw_store *s, MDB_txn *txn, const char *county, const char *prefecture,
                        hcp_day from, hcp_day to, json_t *arr, bool *more)
 {
@@ -1090,40 +1169,52 @@ static int missing_ids(gw_store *s, MDB_txn *txn, const char *county, const char
                  : sp.m1 <= sp.m2 ? gw_stats_month_start(sp.m2 + 1) - 1
                                   : sp.d1b;
     *more = false;
-    MDB_cursor *cur;
+    size_t ndiv = 0, nin = 0;
+    const hcp_division *divs = hcp_divisions(&ndiv);
+    const char **in = calloc(ndiv + 1, sizeof(char *)); /* the counties in scope, by code */
+    if (in == NULL)
+        return HCP_ENOMEM;
+    for (size_t i = 0; i < ndiv; i++) {
+        if (!in_scope(&divs[i], county, prefecture))
+            continue;
+        size_t j = nin++;
+        for (; j > 0 && strcmp(in[j - 1], divs[i].code) > 0; j--)
+            in[j] = in[j - 1];
+        in[j] = divs[i].code;
+    }
+    bool all =
+        (county == NULL || county[0] == '\0') && (prefecture == NULL || prefecture[0] == '\0');
+    MDB_cursor *cur = NULL;
     int rc = gws_err(mdb_cursor_open(txn, s->st_set, &cur));
-    if (rc != HCP_OK)
-        return rc;
     uint8_t k0[GW_ST_KEY_MAX];
-    MDB_val k = {gw_stats_key(k0, 'R', GW_STG_DAY, lo, NULL, 0), k0}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (rc == HCP_OK && all)
+        rc = missing_run(cur, k0, gw_stats_key(k0, 'R', GW_STG_DAY, lo, NULL, 0), NULL, hi, arr,
+                         more);
+    for (hcp_day day = lo; rc == HCP_OK && !all && !*more && day <= hi;) {
+        for (size_t i = 0; rc == HCP_OK && !*more && i < nin; i++)
+            rc = missing_run(cur, k0, gw_stats_key(k0, 'R', GW_STG_DAY, day, in[i], HCP_COUNTY_LEN),
+                             in[i], hi, arr, more);
+        if (rc != HCP_OK || *more)
+            break;
+        /* on to the next day that has an entry, of any county */
+        MDB_val k = {gw_stats_key(k0, 'R', GW_STG_DAY, day + 1, NULL, 0), k0}, v;
+        int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         uint8_t kind, gran;
         int32_t p;
         const uint8_t *rest;
         size_t rl;
-        if (!gw_stats_key_parse(k.mv_data, k.mv_size, &kind, &gran, &p, &rest, &rl) ||
-            kind != 'R' || gran != GW_STG_DAY || p > hi)
+        if (mrc == MDB_SUCCESS &&
+            gw_stats_key_parse(k.mv_data, k.mv_size, &kind, &gran, &p, &rest, &rl) && kind == 'R' &&
+            gran == GW_STG_DAY && p > day)
+            day = p;
+        else if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+            rc = gws_err(mrc);
+        else
             break;
-        if (rl <= HCP_COUNTY_LEN)
-            continue;
-        char c[HCP_COUNTY_LEN + 1];
-        memcpy(c, rest, HCP_COUNTY_LEN);
-        c[HCP_COUNTY_LEN] = '\0';
-        const hcp_division *d = hcp_division_find(c);
-        if (d == NULL || !in_scope(d, county, prefecture))
-            continue;
-        if (json_array_size(arr) >= MISSING_MAX) {
-            *more = true;
-            break;
-        }
-        if (json_array_append_new(
-                arr, json_stringn((const char *)rest + HCP_COUNTY_LEN, rl - HCP_COUNTY_LEN)) != 0)
-            rc = HCP_ENOMEM;
     }
-    mdb_cursor_close(cur);
-    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = gws_err(mrc);
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    free(in);
     return rc;
 }
 
@@ -1519,29 +1610,72 @@ enum hot_by { HOT_ITEM, HOT_UNIT, HOT_DIM, HOT_COUNTY, HOT_PREFECTURE };
 static const char *const hot_names[] = {"service_item", "unit",       "dimension",
                                         "county",       "prefecture", NULL};
 
+/* One key's counts: the period's and the one before. */
+typedef struct hot_ent {
+    char *key; /* NUL-terminated; NULL: a free slot */
+    int64_t v[2];
+} hot_ent;
+
 typedef struct hot_q {
     enum hot_by by;
-    int slot;      /* 0: the period, 1: the one before */
-    json_t *map;   /* key -> [cases, previous] */
-    json_t *extra; /* key -> the rest bytes' key material (string) */
+    int slot;     /* 0: the period, 1: the one before */
+    hot_ent *tab; /* open addressing, a power of two of slots */
+    size_t cap, n;
 } hot_q;
 
-/* Add n to key's slot in the map. */
+static void hot_free(hot_q *q)
+{
+    for (size_t i = 0; i < q->cap; i++)
+        free(q->tab[i].key);
+    free(q->tab);
+    q->tab = NULL;
+    q->cap = q->n = 0;
+}
+
+/* The slot of key (klen bytes) in tab: its own or the free one to take. */
+static hot_ent *hot_slot(hot_ent *tab, size_t cap, const char *key, size_t klen)
+{
+    size_t i = key_hash((const uint8_t *)key, klen) & (cap - 1);
+    while (tab[i].key != NULL && (strncmp(tab[i].key, key, klen) != 0 || tab[i].key[klen] != '\0'))
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+/* Double the table (or make the first one). */
+static bool hot_grow(hot_q *q)
+{
+    size_t cap = q->cap ? q->cap * 2 : 1024;
+    hot_ent *tab = calloc(cap, sizeof(hot_ent));
+    if (tab == NULL)
+        return false;
+    for (size_t i = 0; i < q->cap; i++)
+        if (q->tab[i].key != NULL)
+            *hot_slot(tab, cap, q->tab[i].key, strlen(q->tab[i].key)) = q->tab[i];
+    free(q->tab);
+    q->tab = tab;
+    q->cap = cap;
+    return true;
+}
+
+/* Add n to key's slot: a plain hash table, not a JSON object (a year by
+ * unit adds ten thousand buckets; the JSON map and its rows for every key
+ * were most of the route's time). */
 static int hot_add(hot_q *q, const char *key, size_t klen, int64_t n)
 {
-    char k[GW_ST_KEY_MAX + 1];
     if (klen > GW_ST_KEY_MAX || n == 0)
         return HCP_OK;
-    memcpy(k, key, klen);
-    k[klen] = '\0';
-    json_t *a = json_object_get(q->map, k);
-    if (a == NULL) {
-        a = json_pack("[II]", (json_int_t)0, (json_int_t)0);
-        if (a == NULL || json_object_set_new(q->map, k, a) != 0)
+    if ((q->n + 1) * 2 > q->cap && !hot_grow(q))
+        return HCP_ENOMEM;
+    hot_ent *e = hot_slot(q->tab, q->cap, key, klen);
+    if (e->key == NULL) {
+        if ((e->key = malloc(klen + 1)) == NULL)
             return HCP_ENOMEM;
+        memcpy(e->key, key, klen);
+        e->key[klen] = '\0';
+        q->n++;
     }
-    json_t *e = json_array_get(a, (size_t)q->slot);
-    return json_integer_set(e, json_integer_value(e) + n) == 0 ? HCP_OK : HCP_ENOMEM;
+    e->v[q->slot] += n;
+    return HCP_OK;
 }
 
 static int hot_bucket(void *arg, uint8_t gran, int32_t p, const uint8_t *rest, size_t rl,
@@ -1583,24 +1717,21 @@ static int hot_bucket(void *arg, uint8_t gran, int32_t p, const uint8_t *rest, s
     return HCP_OK;
 }
 
-/* Rows sorted by cases (then key), ties stable. */
+/* Entries by cases in the period, descending, then key. */
 static int hot_cmp(const void *a, const void *b)
 {
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    json_int_t cx = json_integer_value(json_object_get(x, "cases")),
-               cy = json_integer_value(json_object_get(y, "cases"));
-    if (cx != cy)
-        return cx > cy ? -1 : 1;
-    return strcmp(json_string_value(json_object_get(x, "key")),
-                  json_string_value(json_object_get(y, "key")));
+    const hot_ent *x = *(const hot_ent *const *)a, *y = *(const hot_ent *const *)b;
+    if (x->v[0] != y->v[0])
+        return x->v[0] > y->v[0] ? -1 : 1;
+    return strcmp(x->key, y->key);
 }
 
-/* The row of one map entry: new reference or NULL. */
-static json_t *hot_row(gw_store *s, MDB_txn *txn, enum hot_by by, const char *key, json_t *a)
+/* The row of one entry: new reference or NULL. */
+static json_t *hot_row(gw_store *s, MDB_txn *txn, enum hot_by by, const hot_ent *e)
 {
-    json_int_t cur = json_integer_value(json_array_get(a, 0)),
-               prev = json_integer_value(json_array_get(a, 1));
-    json_t *row = json_pack("{ss,sI,sI}", "key", key, "cases", cur, "previous", prev);
+    const char *key = e->key;
+    json_t *row = json_pack("{ss,sI,sI}", "key", key, "cases", (json_int_t)e->v[0], "previous",
+                            (json_int_t)e->v[1]);
     if (row == NULL)
         return NULL;
     size_t kl = strlen(key);
@@ -1672,9 +1803,8 @@ void gw_stats_hotspots_route(gw *g, hcpd_req *r)
     hcp_day len = to - from + 1, pfrom = from - len, pto = from - 1;
     static const uint8_t kinds[] = {GW_STK_ITEM, GW_STK_UNIT, GW_STK_DIM, GW_STK_COUNTY,
                                     GW_STK_COUNTY};
-    q.map = json_object();
     MDB_txn *txn = NULL;
-    int rc = q.map != NULL ? gws_read_begin(g->store, &txn) : HCP_ENOMEM;
+    int rc = gws_read_begin(g->store, &txn);
     json_t *rows = NULL;
     if (rc == HCP_OK) {
         rc = scan_span(g->store, txn, kinds[q.by], from, to, hot_bucket, &q);
@@ -1682,38 +1812,26 @@ void gw_stats_hotspots_route(gw *g, hcpd_req *r)
         if (rc == HCP_OK && pto >= day_min())
             rc = scan_span(g->store, txn, kinds[q.by], pfrom < day_min() ? day_min() : pfrom, pto,
                            hot_bucket, &q);
-        size_t n = 0, cap = json_object_size(q.map);
-        json_t **arr = calloc(cap + 1, sizeof(json_t *));
-        const char *key;
-        json_t *a;
+        /* ranked: the keys with cases in the period; rows only for the first `limit` */
+        size_t n = 0;
+        hot_ent **arr = calloc(q.n + 1, sizeof(hot_ent *));
         if (rc == HCP_OK && arr == NULL)
             rc = HCP_ENOMEM;
-        json_object_foreach(q.map, key, a)
-        {
-            if (rc != HCP_OK)
-                break;
-            if (json_integer_value(json_array_get(a, 0)) <= 0)
-                continue; /* ranked: rows with cases in the period */
-            arr[n] = hot_row(g->store, txn, q.by, key, a);
-            if (arr[n] == NULL)
-                rc = HCP_ENOMEM;
-            else
-                n++;
-        }
+        for (size_t i = 0; rc == HCP_OK && i < q.cap; i++)
+            if (q.tab[i].key != NULL && q.tab[i].v[0] > 0)
+                arr[n++] = &q.tab[i];
         if (rc == HCP_OK)
-            qsort(arr, n, sizeof(json_t *), hot_cmp);
-        rows = json_array();
-        for (size_t i = 0; i < n; i++) {
-            if (rc == HCP_OK && (long)i < limit && rows != NULL) {
-                if (json_array_append_new(rows, arr[i]) != 0)
-                    rc = HCP_ENOMEM;
-            } else
-                json_decref(arr[i]);
-        }
+            qsort(arr, n, sizeof(hot_ent *), hot_cmp);
+        rows = rc == HCP_OK ? json_array() : NULL;
+        if (rc == HCP_OK && rows == NULL)
+            rc = HCP_ENOMEM;
+        for (size_t i = 0; rc == HCP_OK && i < n && (long)i < limit; i++)
+            if (json_array_append_new(rows, hot_row(g->store, txn, q.by, arr[i])) != 0)
+                rc = HCP_ENOMEM; /* hot_row's NULL too */
         free(arr);
         gws_read_end(g->store, txn);
     }
-    json_decref(q.map);
+    hot_free(&q);
     json_t *body = NULL;
     if (rc == HCP_OK && rows != NULL)
         body = json_pack("{ss,so,so,s{so,so},sI,so}", "by", hot_names[q.by], "from",

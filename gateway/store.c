@@ -469,6 +469,7 @@ void gw_store_close(gw *g)
     hcpd_env_close(&s->db);
     gw_plog_close(s);
     gw_stats_free(s);                    /* the writer's batch memory (stats.h) */
+    gw_report_close(s);                  /* the form's cache (report.h) */
     (void)pthread_mutex_destroy(&s->mu); /* the threads using the store have stopped */
     free(s->table);
     free(s);

@@ -116,6 +116,7 @@ struct node_sync {
     nng_time persisted_at;
     size_t batch_bytes; /* current batch size: halved after a timeout, regrown on acks */
     int state;          /* enum sy_state */
+    bool zstd;          /* the gateway accepted compressed batches in this session */
     unsigned epoch;     /* bumped by every failure */
     int sleep_rearm;    /* ≥ 0: when the pending sleep ends, sleep this long instead */
     int timeouts;       /* requests in a row that got no answer */
@@ -340,6 +341,8 @@ static void send_hello(node_sync *sy)
     f.seq = atomic_load(&sy->head);
     f.has_hash = f.seq > 0;
     memcpy(f.hash, sy->head_hash, HCP_HASH_LEN);
+    f.zstd = repl_zstd_level() > 0 ? REPL_ZSTD_VERSION : 0; /* offered; used once accepted */
+    sy->zstd = false;
     sy->state = SY_HELLO;
     send_frame(sy, s, &f, K_HELLO);
 }
@@ -435,6 +438,7 @@ static void send_batch(node_sync *sy, sync_slot *s, uint64_t head)
     f.nevents = n;
     f.sig = sig;
     f.sig_len = siglen;
+    f.zlevel = sy->zstd ? repl_zstd_level() : 0; /* the signature is over the events, not this */
     sy->sent = first + n - 1;
     send_frame(sy, s, &f, K_BATCH);
     hcp_buf_free(&buf);
@@ -593,8 +597,8 @@ static void on_welcome(node_sync *sy, uint64_t applied)
     sy->ack_at = nng_clock(); /* for GET /metrics */
     if (!sy->connected)
         node_log("info", applied > head ? "sync.restoring" : "sync.connected",
-                 "gateway=%s applied=%llu head=%llu", sy->n->cfg.gateway,
-                 (unsigned long long)applied, (unsigned long long)head);
+                 "gateway=%s applied=%llu head=%llu zstd=%s", sy->n->cfg.gateway,
+                 (unsigned long long)applied, (unsigned long long)head, sy->zstd ? "on" : "off");
     sy->connected = true;
     sy->tls_fails_seen = repl_tls_failures(false, NULL, NULL, 0);
     if (!sy->gw_full)
@@ -685,9 +689,13 @@ static void on_answer(node_sync *sy, sync_slot *s, int k, const repl_frame *r)
         char what[64];
         snprintf(what, sizeof(what), "gateway refused: %s", r->code);
         fail(sy, what);
-    } else if (k == K_HELLO && r->type == REPL_CHALLENGE && sy->id != NULL)
+    } else if (k == K_HELLO && r->type == REPL_CHALLENGE && sy->id != NULL) {
+        /* compression only when both sides offered it (an older gateway never answers the key) */
+        sy->zstd = r->zstd >= 1 && repl_zstd_level() > 0;
         send_auth(sy, s, r);
-    else if ((k == K_HELLO || k == K_AUTH) && r->type == REPL_WELCOME) {
+    } else if ((k == K_HELLO || k == K_AUTH) && r->type == REPL_WELCOME) {
+        if (k == K_HELLO) /* an insecure link: the welcome answers the hello */
+            sy->zstd = r->zstd >= 1 && repl_zstd_level() > 0;
         sy->dqueued = 0; /* a new session: what was queued has committed or failed */
         take_gcert(sy, r);
         take_dirs(sy, r);
@@ -1031,7 +1039,10 @@ int node_sync_metrics(node *n, hcp_buf *out)
     }
     len = snprintf(line, sizeof(line), "%s_sum %.6f\n%s_count %llu\n", name, sum, name,
                    (unsigned long long)total);
-    return rc == HCP_OK ? hcp_buf_append(out, line, (size_t)len) : rc;
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, line, (size_t)len);
+    /* compressed batches (docs/replication.md, "Compression") */
+    return rc == HCP_OK ? repl_zstd_metrics("hcp_node_sync", out) : rc;
 }
 
 /* The server name to check in the gateway's certificate. */

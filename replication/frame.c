@@ -14,6 +14,17 @@
  * map element tables, so it is freed before repl_decode returns and the
  * frame's byte fields point into the caller's buffer. repl_decode checks
  * that each borrowed pointer lies inside that buffer all the same.
+ *
+ * Compression (docs/replication.md, "Compression"): the events array of a
+ * batch or an events answer may travel as "zev", one zstd frame of the
+ * same msgpack array, with "zlen" its size. The decoder bounds it before
+ * allocating (declared size within REPL_FRAME_MAX and equal to the zstd
+ * header's, one frame exactly), decompresses into exactly that many bytes
+ * (a frame that would produce more fails inside zstd: the output buffer
+ * is the bound), and then reads the array from the frame-owned copy as it
+ * reads an uncompressed one. Signatures never see these bytes: a batch's
+ * signature is over its last position and hash, and every hash is
+ * recomputed from the records the county wrote.
  */
 #include "repl.h"
 
@@ -21,8 +32,10 @@
 #include "division.h"
 
 #include <msgpack.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #define FRAME_DEPTH 8 /* nesting a frame may have: map, events (dirs), event (entry), extras */
 
@@ -47,7 +60,12 @@ enum {
     F_DIRS = 1u << 15,
     F_DMORE = 1u << 16,
     F_GCERT = 1u << 17,
+    /* compression: optional, ignored by older peers */
+    F_ZSTD = 1u << 18,
+    F_ZLEN = 1u << 19,
+    F_ZEV = 1u << 20,
 };
+#define F_ZEVENTS    (F_ZLEN | F_ZEV)
 #define F_DIR_ANSWER (F_DIRS | F_DMORE)
 
 /* Per type: the fields it must carry and the ones it may carry. */
@@ -57,14 +75,14 @@ struct shape {
 };
 
 static const struct shape shapes[REPL_TYPE_COUNT_] = {
-    [REPL_HELLO] = {F_V | F_VMIN | F_COUNTY | F_NODE | F_SEQ, F_HASH | F_DSEQ},
-    [REPL_CHALLENGE] = {F_V | F_NONCE | F_GW, 0},
+    [REPL_HELLO] = {F_V | F_VMIN | F_COUNTY | F_NODE | F_SEQ, F_HASH | F_DSEQ | F_ZSTD},
+    [REPL_CHALLENGE] = {F_V | F_NONCE | F_GW, F_ZSTD},
     [REPL_AUTH] = {F_COUNTY | F_NODE | F_CERT | F_SIG, F_DSEQ},
-    [REPL_WELCOME] = {F_SEQ | F_STATE, F_HASH | F_DIR_ANSWER | F_GCERT},
-    [REPL_BATCH] = {F_COUNTY | F_SEQ | F_EVENTS | F_SIG, F_DSEQ},
+    [REPL_WELCOME] = {F_SEQ | F_STATE, F_HASH | F_DIR_ANSWER | F_GCERT | F_ZSTD},
+    [REPL_BATCH] = {F_COUNTY | F_SEQ | F_EVENTS | F_SIG, F_DSEQ | F_ZEVENTS},
     [REPL_ACK] = {F_SEQ, F_HASH | F_DIR_ANSWER},
     [REPL_FETCH] = {F_SEQ | F_MAX, 0},
-    [REPL_EVENTS] = {F_SEQ | F_EVENTS, 0},
+    [REPL_EVENTS] = {F_SEQ | F_EVENTS, F_ZEVENTS},
     [REPL_PING] = {0, F_DSEQ},
     [REPL_PONG] = {F_SEQ, F_DIR_ANSWER},
     [REPL_ERROR] = {F_CODE, F_SEQ},
@@ -218,10 +236,24 @@ static int put_dirs(msgpack_packer *pk, const repl_frame *f)
     return 0;
 }
 
-/* Pack the value of the one field `bit` of f. */
-static int put_value(msgpack_packer *pk, const repl_frame *f, unsigned bit)
+/* The compressed events of a frame being encoded (zev: owned here). */
+struct zpack {
+    uint8_t *zev;
+    size_t zev_len;
+    size_t raw_len;
+};
+
+/* Pack the value of the one field `bit` of f (z: its compressed events,
+ * for F_ZEV and F_ZLEN). */
+static int put_value(msgpack_packer *pk, const repl_frame *f, unsigned bit, const struct zpack *z)
 {
     switch (bit) {
+    case F_ZSTD:
+        return msgpack_pack_uint32(pk, f->zstd);
+    case F_ZLEN:
+        return msgpack_pack_uint64(pk, z->raw_len);
+    case F_ZEV:
+        return put_bin(pk, z->zev, z->zev_len);
     case F_V:
         return msgpack_pack_uint32(pk, f->v);
     case F_VMIN:
@@ -262,9 +294,9 @@ static int put_value(msgpack_packer *pk, const repl_frame *f, unsigned bit)
 }
 
 /* Wire keys in encoding order, index = bit number. */
-static const char *const keys[] = {"v",    "vmin",   "county", "node", "gw",    "seq",
-                                   "hash", "nonce",  "cert",   "sig",  "max",   "state",
-                                   "code", "events", "dseq",   "dirs", "dmore", "gcert"};
+static const char *const keys[] = {"v",     "vmin", "county", "node",  "gw",    "seq",  "hash",
+                                   "nonce", "cert", "sig",    "max",   "state", "code", "events",
+                                   "dseq",  "dirs", "dmore",  "gcert", "zstd",  "zlen", "zev"};
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* Whether field `bit` of f is present and well-formed for encoding. */
@@ -325,6 +357,8 @@ static unsigned fields_to_write(const repl_frame *f, bool *ok)
         have |= F_DMORE;
     if ((s->may & F_GCERT) && f->gcert != NULL)
         have |= F_GCERT;
+    if ((s->may & F_ZSTD) && f->zstd != 0)
+        have |= F_ZSTD;
     *ok = false;
     for (unsigned i = 0; i < NKEYS; i++)
         if ((have & (1u << i)) && !field_valid(f, 1u << i))
@@ -343,7 +377,7 @@ static uint32_t popcount(unsigned x)
 }
 
 /* Pack the whole map into pk. */
-static int put_frame(msgpack_packer *pk, const repl_frame *f, unsigned have)
+static int put_frame(msgpack_packer *pk, const repl_frame *f, unsigned have, const struct zpack *z)
 {
     if (msgpack_pack_map(pk, 1 + popcount(have)) != 0 || put_key(pk, "t") != 0 ||
         msgpack_pack_uint8(pk, f->type) != 0)
@@ -351,10 +385,51 @@ static int put_frame(msgpack_packer *pk, const repl_frame *f, unsigned have)
     for (unsigned i = 0; i < NKEYS; i++) {
         if (!(have & (1u << i)))
             continue;
-        if (put_key(pk, keys[i]) != 0 || put_value(pk, f, 1u << i) != 0)
+        if (put_key(pk, keys[i]) != 0 || put_value(pk, f, 1u << i, z) != 0)
             return -1;
     }
     return 0;
+}
+
+/* What compression did in this process (repl_zstd_stats_get). */
+static _Atomic uint64_t z_sent, z_sent_raw, z_sent_wire, z_recv, z_recv_raw, z_recv_wire, z_refused;
+
+/* f's events compressed at f->zlevel into *z when f may carry them so, they
+ * are at least REPL_ZSTD_MIN bytes and zstd makes them smaller; z->zev
+ * stays NULL otherwise (the events go as they are). An error only when
+ * memory or the encoder failed. */
+static int zpack_events(const repl_frame *f, struct zpack *z)
+{
+    memset(z, 0, sizeof(*z));
+    if (f->zlevel <= 0 || f->nevents == 0 || !(shapes[f->type].may & F_ZEV))
+        return HCP_OK;
+    hcp_buf raw;
+    hcp_buf_init(&raw, REPL_FRAME_MAX);
+    struct sink s = {&raw, 0, HCP_OK};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &s, sink_write);
+    int rc = put_events(&pk, f) == 0 ? HCP_OK : s.err != HCP_OK ? s.err : HCP_ENOMEM;
+    if (rc != HCP_OK || raw.len < REPL_ZSTD_MIN) {
+        hcp_buf_free(&raw);
+        return rc == HCP_ERANGE ? HCP_OK : rc; /* too large: the plain encoder says so */
+    }
+    size_t cap = ZSTD_compressBound(raw.len);
+    z->zev = malloc(cap);
+    if (z->zev == NULL) {
+        hcp_buf_free(&raw);
+        return HCP_ENOMEM;
+    }
+    int level = f->zlevel > ZSTD_maxCLevel() ? ZSTD_maxCLevel() : f->zlevel;
+    size_t n = ZSTD_compress(z->zev, cap, raw.data, raw.len, level);
+    if (ZSTD_isError(n) || n >= raw.len) {
+        free(z->zev); /* not smaller (or zstd failed): send them plain */
+        z->zev = NULL;
+    } else {
+        z->zev_len = n;
+        z->raw_len = raw.len;
+    }
+    hcp_buf_free(&raw);
+    return HCP_OK;
 }
 
 /* Encode f as one map appended to out (owned by the caller); on error out
@@ -369,13 +444,26 @@ int repl_encode(const repl_frame *f, hcp_buf *out)
     unsigned have = fields_to_write(f, &ok);
     if (!ok)
         return HCP_EINVAL;
+    struct zpack z;
+    int rc = zpack_events(f, &z);
+    if (rc != HCP_OK)
+        return rc;
+    if (z.zev != NULL)
+        have = (have & ~(unsigned)F_EVENTS) | F_ZEVENTS;
     struct sink s = {out, out->len, HCP_OK};
     msgpack_packer pk;
     msgpack_packer_init(&pk, &s, sink_write);
-    if (put_frame(&pk, f, have) != 0) {
+    if (put_frame(&pk, f, have, &z) != 0) {
         out->len = s.start;
+        free(z.zev);
         return s.err != HCP_OK ? s.err : HCP_ENOMEM;
     }
+    if (z.zev != NULL) {
+        atomic_fetch_add(&z_sent, 1);
+        atomic_fetch_add(&z_sent_raw, z.raw_len);
+        atomic_fetch_add(&z_sent_wire, z.zev_len);
+    }
+    free(z.zev);
     return HCP_OK;
 }
 
@@ -559,6 +647,13 @@ static int get_value(const struct src *in, const msgpack_object *o, unsigned bit
         return HCP_OK;
     case F_GCERT:
         return get_bin(in, o, 1, REPL_CERT_MAX, &f->gcert, &f->gcert_len);
+    case F_ZSTD:
+        rc = get_uint(o, UINT32_MAX, &u);
+        f->zstd = (uint32_t)u;
+        return rc;
+    case F_ZLEN:
+    case F_ZEV:
+        return HCP_OK; /* read by get_zevents once every key is known */
     default:
         return get_events(in, o, f);
     }
@@ -596,12 +691,68 @@ static int get_type(const msgpack_object *map, uint8_t *type)
     return seen ? HCP_OK : HCP_EPROTO;
 }
 
+/* Decompress a compressed events array (zev, zlen: the frame's objects)
+ * into f->zbuf, bounded before the allocation, and read the events from it
+ * (borrowing from f->zbuf). */
+static int get_zevents(const struct src *in, const msgpack_object *zev, const msgpack_object *zlen,
+                       repl_frame *f, uint64_t *raw)
+{
+    uint64_t want = 0;
+    const uint8_t *z = NULL;
+    size_t zn = 0;
+    int rc = get_uint(zlen, REPL_FRAME_MAX, &want);
+    if (rc == HCP_OK)
+        rc = get_bin(in, zev, 1, REPL_FRAME_MAX, &z, &zn);
+    if (rc == HCP_OK && want == 0)
+        rc = HCP_EFORMAT;
+    if (rc != HCP_OK)
+        return rc;
+    /* the zstd header must state exactly the declared size, and the bytes
+     * must be exactly one frame: nothing is allocated for a lie */
+    if (ZSTD_getFrameContentSize(z, zn) != want)
+        return HCP_EFORMAT;
+    size_t fl = ZSTD_findFrameCompressedSize(z, zn);
+    if (ZSTD_isError(fl) || fl != zn)
+        return HCP_EFORMAT;
+    f->zbuf = malloc((size_t)want);
+    ZSTD_DCtx *dc = f->zbuf != NULL ? ZSTD_createDCtx() : NULL;
+    if (dc == NULL)
+        return HCP_ENOMEM;
+    /* one-shot into a buffer of the declared size: zstd stops with an
+     * error rather than write past it, and allocates no window */
+    size_t got = ZSTD_decompressDCtx(dc, f->zbuf, (size_t)want, z, zn);
+    ZSTD_freeDCtx(dc);
+    if (ZSTD_isError(got) || got != want)
+        return HCP_EFORMAT;
+    rc = hcp_mp_check(f->zbuf, (size_t)want, 3);
+    if (rc != HCP_OK)
+        return rc;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack_next(&up, (const char *)f->zbuf, (size_t)want, &off);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        rc = HCP_ENOMEM;
+    else if (ur != MSGPACK_UNPACK_SUCCESS || off != want)
+        rc = HCP_EFORMAT;
+    struct src zin = {f->zbuf, (size_t)want};
+    if (rc == HCP_OK)
+        rc = get_events(&zin, &up.data, f);
+    msgpack_unpacked_destroy(&up);
+    if (rc == HCP_OK) {
+        f->zwire = zn;
+        *raw = want;
+    }
+    return rc;
+}
+
 /* Read the type's fields from the map; keys it does not use are ignored,
  * a field given twice is malformed. */
 static int get_fields(const struct src *in, const msgpack_object *map, repl_frame *f)
 {
     const struct shape *s = &shapes[f->type];
     unsigned have = 0;
+    const msgpack_object *zev = NULL, *zlen = NULL;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object_kv *kv = &map->via.map.ptr[i];
         unsigned bit = key_bit(&kv->key) & (s->need | s->may);
@@ -610,9 +761,27 @@ static int get_fields(const struct src *in, const msgpack_object *map, repl_fram
         if (have & bit)
             return HCP_EFORMAT;
         have |= bit;
+        if (bit == F_ZEV)
+            zev = &kv->val;
+        else if (bit == F_ZLEN)
+            zlen = &kv->val;
         int rc = get_value(in, &kv->val, bit, f);
         if (rc != HCP_OK)
             return rc;
+    }
+    if (have & F_ZEVENTS) { /* compressed events: both keys, and no plain ones */
+        if ((have & F_ZEVENTS) != F_ZEVENTS || (have & F_EVENTS) || zev == NULL || zlen == NULL)
+            return HCP_EFORMAT;
+        uint64_t raw = 0;
+        int rc = get_zevents(in, zev, zlen, f, &raw);
+        if (rc != HCP_OK) {
+            atomic_fetch_add(&z_refused, 1);
+            return rc;
+        }
+        atomic_fetch_add(&z_recv, 1);
+        atomic_fetch_add(&z_recv_raw, raw);
+        atomic_fetch_add(&z_recv_wire, f->zwire);
+        have |= F_EVENTS;
     }
     if ((have & s->need) != s->need || !frame_fields_ok(f, have))
         return HCP_EPROTO;
@@ -657,5 +826,80 @@ void repl_frame_clear(repl_frame *f)
         return;
     free(f->events);
     free(f->dirs);
+    free(f->zbuf);
     memset(f, 0, sizeof(*f));
+}
+
+/* HCP_REPL_ZSTD, read once: see repl.h. */
+int repl_zstd_level(void)
+{
+    static _Atomic int cached = -1;
+    int v = atomic_load(&cached);
+    if (v >= 0)
+        return v;
+    const char *e = getenv("HCP_REPL_ZSTD");
+    v = REPL_ZSTD_LEVEL;
+    if (e != NULL && (strcmp(e, "off") == 0 || strcmp(e, "0") == 0))
+        v = 0;
+    else if (e != NULL && *e != '\0') {
+        char *end = NULL;
+        long l = strtol(e, &end, 10);
+        if (end != e && *end == '\0' && l >= 1 && l <= 19)
+            v = (int)l;
+    }
+    atomic_store(&cached, v);
+    return v;
+}
+
+/* A snapshot of the counters (each read atomically). */
+void repl_zstd_stats_get(repl_zstd_stats *out)
+{
+    if (out == NULL)
+        return;
+    out->sent = atomic_load(&z_sent);
+    out->sent_raw = atomic_load(&z_sent_raw);
+    out->sent_wire = atomic_load(&z_sent_wire);
+    out->recv = atomic_load(&z_recv);
+    out->recv_raw = atomic_load(&z_recv_raw);
+    out->recv_wire = atomic_load(&z_recv_wire);
+    out->refused = atomic_load(&z_refused);
+}
+
+/* The counters as Prometheus text under prefix (both daemons' /metrics). */
+int repl_zstd_metrics(const char *prefix, hcp_buf *out)
+{
+    if (prefix == NULL || out == NULL || strlen(prefix) > 64)
+        return HCP_EINVAL;
+    repl_zstd_stats st;
+    repl_zstd_stats_get(&st);
+    static const struct {
+        const char *name, *help;
+    } m[] = {
+        {"zstd_level", "The zstd level this process compresses replication events at (0: it does "
+                       "not offer compression)."},
+        {"zstd_frames_sent_total", "Frames whose events this process sent zstd-compressed."},
+        {"zstd_sent_raw_bytes_total", "Size of those events before compression."},
+        {"zstd_sent_wire_bytes_total", "Size of those events as sent, compressed."},
+        {"zstd_frames_received_total", "Frames whose events arrived zstd-compressed."},
+        {"zstd_received_raw_bytes_total", "Size of those events after decompression."},
+        {"zstd_received_wire_bytes_total", "Size of those events as received, compressed."},
+        {"zstd_refused_total", "Compressed frames refused (a lying size, a bomb, garbage)."},
+    };
+    const uint64_t v[] = {(uint64_t)repl_zstd_level(),
+                          st.sent,
+                          st.sent_raw,
+                          st.sent_wire,
+                          st.recv,
+                          st.recv_raw,
+                          st.recv_wire,
+                          st.refused};
+    int rc = HCP_OK;
+    for (size_t i = 0; rc == HCP_OK && i < sizeof(m) / sizeof(m[0]); i++) {
+        char line[384];
+        int n = snprintf(line, sizeof(line), "# HELP %s_%s %s\n# TYPE %s_%s %s\n%s_%s %llu\n",
+                         prefix, m[i].name, m[i].help, prefix, m[i].name,
+                         i == 0 ? "gauge" : "counter", prefix, m[i].name, (unsigned long long)v[i]);
+        rc = n > 0 && (size_t)n < sizeof(line) ? hcp_buf_append(out, line, (size_t)n) : HCP_ERANGE;
+    }
+    return rc;
 }

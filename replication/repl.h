@@ -18,6 +18,13 @@
 #define REPL_ID_MAX       32  /* node and gateway ids: printable ASCII */
 #define REPL_SIG_MAX      160 /* DER ECDSA P-256 signatures are at most 72 bytes */
 #define REPL_CERT_MAX     8192
+/* Compressed batches (docs/replication.md, "Compression"): the format this
+ * build speaks (hello key "zstd"), the level it compresses at unless
+ * HCP_REPL_ZSTD says otherwise, and the smallest events array worth
+ * compressing (a live batch of one event stays as it is). */
+#define REPL_ZSTD_VERSION 1
+#define REPL_ZSTD_LEVEL   1
+#define REPL_ZSTD_MIN     1024
 /* The highest log position a frame may carry: both stores keep positions
  * as signed 64-bit numbers (JSON, the counties table), so anything above
  * is refused as malformed, in both directions. */
@@ -99,6 +106,20 @@ typedef struct repl_frame {
     bool dmore;
     const uint8_t *gcert;
     size_t gcert_len;
+    /* ---- compression (docs/replication.md, "Compression"): additive keys.
+     * zstd: hello (the node offers it), challenge and welcome (the gateway
+     * accepts it): the format version, 0 = key absent (an older peer).
+     * zlevel (encoding only, never on the wire): compress the events of a
+     * batch or an events answer at this zstd level when that makes them
+     * smaller; 0 = never. Decoding a compressed frame (keys "zev", the
+     * compressed msgpack events array, and "zlen", its declared size) fills
+     * events as usual, borrowing from zbuf (owned by the frame, freed by
+     * repl_frame_clear); zwire is the compressed size, 0 when the events
+     * came uncompressed. */
+    uint32_t zstd;
+    int zlevel;
+    uint8_t *zbuf;
+    size_t zwire;
 } repl_frame;
 
 /* Encode f (its type's fields) as one msgpack map appended to out.
@@ -116,7 +137,9 @@ HCP_API HCP_NODISCARD int repl_encode_msg(const repl_frame *f, struct nng_msg **
  * Wire keys: "t" (type), "v", "vmin", "county", "node", "gw", "seq",
  * "hash", "nonce", "cert", "sig", "max", "state", "code", "events",
  * and the optional directive keys "dseq" (hello, auth, batch, ping),
- * "dirs" and "dmore" (welcome, ack, pong), "gcert" (welcome)
+ * "dirs" and "dmore" (welcome, ack, pong), "gcert" (welcome), the
+ * compression keys "zstd" (hello, challenge, welcome), "zev" + "zlen" in
+ * place of "events" (batch, events)
  * (hello's head, batch's first, fetch's from and error's expected all
  * travel as "seq"). Keys a type does not use are ignored like unknown
  * ones. Required per type: hello v>=vmin>=1, county, node, seq; challenge
@@ -124,7 +147,13 @@ HCP_API HCP_NODISCARD int repl_encode_msg(const repl_frame *f, struct nng_msg **
  * county, seq>=1, >=1 event, sig; ack/pong seq; fetch seq>=1, max>=1;
  * events seq, events (may be empty); error code. hello/welcome/ack carry
  * "hash" exactly when seq >= 1; every position (seq, and a batch's last
- * one) is at most REPL_SEQ_MAX. Errors: HCP_ERANGE (frame over
+ * one) is at most REPL_SEQ_MAX. A compressed events array is bounded
+ * before anything is allocated for it: its declared size at most
+ * REPL_FRAME_MAX (else HCP_ERANGE), equal to the size its zstd frame
+ * header states, one zstd frame exactly, and decompressing into exactly
+ * that many bytes (else HCP_EFORMAT: a lying size, a bomb, garbage);
+ * "events" and "zev" together are HCP_EFORMAT.
+ * Errors: HCP_ERANGE (frame over
  * REPL_FRAME_MAX, a field over its ceiling, too many events),
  * HCP_EFORMAT (not one well-formed msgpack map, a field of the wrong type
  * or shape, a key twice), HCP_EPROTO (unknown type, a required field
@@ -136,6 +165,25 @@ HCP_API HCP_NODISCARD int repl_encode_msg(const repl_frame *f, struct nng_msg **
  * at decode); no msgpack-c state outlives repl_decode. */
 HCP_API HCP_NODISCARD int repl_decode(const void *buf, size_t len, repl_frame *f);
 HCP_API void repl_frame_clear(repl_frame *f);
+
+/* The zstd level this process compresses at, and whether it offers
+ * compression at all (0: it does not; an older peer is simulated so),
+ * from HCP_REPL_ZSTD: unset or empty = REPL_ZSTD_LEVEL, "off" or "0" =
+ * 0, 1..19 = that level (anything else: REPL_ZSTD_LEVEL). Read once. */
+HCP_API int repl_zstd_level(void);
+/* What compression did in this process so far (frames repl_encode
+ * compressed and their sizes before and after; frames repl_decode
+ * decompressed and their sizes; compressed frames refused). Counters
+ * only grow; thread-safe. */
+typedef struct repl_zstd_stats {
+    uint64_t sent, sent_raw, sent_wire;
+    uint64_t recv, recv_raw, recv_wire;
+    uint64_t refused;
+} repl_zstd_stats;
+HCP_API void repl_zstd_stats_get(repl_zstd_stats *out);
+/* Append the counters above to out as Prometheus text, each metric named
+ * prefix + "_zstd_…" (e.g. "hcp_node_sync"). HCP_OK, HCP_ENOMEM, HCP_EINVAL. */
+HCP_API HCP_NODISCARD int repl_zstd_metrics(const char *prefix, hcp_buf *out);
 
 /* ---- identities and signatures (ECDSA P-256, SHA-256, OpenSSL libcrypto) ---- */
 

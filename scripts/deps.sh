@@ -5,10 +5,11 @@
 set -euo pipefail
 
 # build: compiler, build system, the libraries (OpenSSL's libcrypto for
-# librepl's signatures; libcurl for hcp-verify reading a URL), JSON, unit tests
+# librepl's signatures; libcurl for hcp-verify reading a URL; libzstd for
+# replication's compressed batches), JSON, unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libhttp-parser-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev libssl-dev
-      libjansson-dev libcmocka-dev libcurl4-openssl-dev python3 openssl clang-format clang-tidy
+      libjansson-dev libcmocka-dev libcurl4-openssl-dev libzstd-dev python3 openssl clang-format clang-tidy
       libxlsxwriter-dev python3-openpyxl) # the monthly form's XLSX; reading it back in its test
 # extra groups: "bench" adds the load generator, "browser" the headless
 # browser the disclosure page's system test drives, "node" Node.js and npm
@@ -25,7 +26,11 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # test and benchmark (docs/transparency.md "Publishing")
 for group in "$@"; do
   case "$group" in
-    bench) pkgs+=(wrk) ;;
+    # bench: wrk, the load generator; the peers stage (bench/peers/, issue #18):
+    # PostgreSQL 15 and psycopg2 (logical replication), nats-server and Go with
+    # Debian's nats.go (JetStream leaf nodes; bench/peers/natspeer built offline)
+    bench) pkgs+=(wrk postgresql-15 python3-psycopg2 nats-server golang-go
+                  golang-github-nats-io-go-nats-dev) ;;
     browser) pkgs+=(chromium fonts-wqy-microhei) ;; # the page test: browser, CJK font for screenshots
     go) pkgs+=(golang-go golang-golang-x-mod-dev) ;; # test_tlog_go.py
     node) command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm) ;;

@@ -25,6 +25,15 @@
  *                         with KEY — a real county log whose case numbers
  *                         may skip (tests/system/test_case_number_gaps.py);
  *                         prints "ack SEQ" or the answer
+ *   zbomb KIND            as CERT's county (hello at 0, auth), one batch
+ *                         whose events are a hostile zstd frame
+ *                         (tests/system/test_repl_zstd.py): KIND "bomb"
+ *                         (64 MiB of zeros, declared honestly), "lie" (the
+ *                         same, declared as 1,000 bytes), "nosize" (no
+ *                         size in the zstd header, 8 MiB inside), "two" (a
+ *                         small frame followed by the bomb), "garbage";
+ *                         prints the answer, then pings on the same
+ *                         connection and prints "pong" or the answer
  * Exit status: 0 ran (the answer is on stdout), 1 could not run, 2 usage.
  */
 #include <msgpack.h>
@@ -39,6 +48,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "chain.h"
 #include "codec.h"
@@ -358,6 +368,109 @@ static int do_cases(nng_socket s, const char *cert, const char *key, const char 
     return code < 0 ? 0 : code;
 }
 
+/* The hostile compressed events of `zbomb` KIND into *z (malloc'd, *zn
+ * bytes) and the size to declare; 0, or 1 for an unknown kind. */
+static int zbomb_bytes(const char *kind, uint8_t **z, size_t *zn, uint64_t *declare)
+{
+    size_t big = 64u << 20;
+    uint8_t *zeros = calloc(1, big);
+    size_t cap = ZSTD_compressBound(big);
+    *z = malloc(cap + 64);
+    *zn = 0;
+    int rc = zeros != NULL && *z != NULL ? 0 : 1;
+    if (rc == 0 && strcmp(kind, "garbage") == 0) {
+        static const char junk[] = "\x28\xb5\x2f\xfd and then nothing zstd can read";
+        memcpy(*z, junk, sizeof(junk) - 1);
+        *zn = sizeof(junk) - 1;
+        *declare = 4096;
+    } else if (rc == 0 && strcmp(kind, "nosize") == 0) {
+        ZSTD_CCtx *cc = ZSTD_createCCtx();
+        ZSTD_outBuffer out = {*z, cap, 0};
+        ZSTD_inBuffer in = {zeros, 8u << 20, 0};
+        rc = cc != NULL && !ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0)) &&
+                     ZSTD_compressStream2(cc, &out, &in, ZSTD_e_end) == 0
+                 ? 0
+                 : 1;
+        ZSTD_freeCCtx(cc);
+        *zn = out.pos;
+        *declare = 4096;
+    } else if (rc == 0 && (strcmp(kind, "bomb") == 0 || strcmp(kind, "lie") == 0 ||
+                           strcmp(kind, "two") == 0)) {
+        size_t off = 0;
+        if (strcmp(kind, "two") == 0) { /* a 1,000-byte frame of zeros first */
+            off = ZSTD_compress(*z, 64, zeros, 1000, 1);
+            rc = ZSTD_isError(off) ? 1 : 0;
+        }
+        size_t n = rc == 0 ? ZSTD_compress(*z + off, cap, zeros, big, 1) : 0;
+        rc = rc == 0 && !ZSTD_isError(n) ? 0 : 1;
+        *zn = off + n;
+        *declare = strcmp(kind, "bomb") == 0 ? big : 1000;
+    } else
+        rc = 1;
+    free(zeros);
+    return rc;
+}
+
+/* `zbomb`: log in as cert's county, send one batch with hostile compressed
+ * events (packed here: repl_encode makes only honest ones), print the
+ * answer, then ping on the same connection and print the answer. */
+static int do_zbomb(nng_socket s, const char *cert, const char *key, const char *kind)
+{
+    repl_identity *id = NULL;
+    uint8_t *z = NULL;
+    size_t zn = 0;
+    uint64_t declare = 0;
+    if (repl_identity_load(cert, key, &id) != HCP_OK || zbomb_bytes(kind, &z, &zn, &declare) != 0) {
+        fprintf(stderr, "repl_client: zbomb: bad kind or identity\n");
+        repl_identity_free(id);
+        free(z);
+        return 1;
+    }
+    const char *county = repl_identity_cn(id);
+    repl_frame r;
+    memset(&r, 0, sizeof(r));
+    int rv = login(s, id, county, 0, &r);
+    int code = rv == 0 && r.type == REPL_WELCOME ? 0 : -1;
+    if (code != 0)
+        say(rv, &r);
+    repl_frame_clear(&r);
+    if (code == 0) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 6);
+        pack_str(&pk, "t");
+        msgpack_pack_uint8(&pk, REPL_BATCH);
+        pack_str(&pk, "county");
+        pack_str(&pk, county);
+        pack_str(&pk, "seq");
+        msgpack_pack_uint64(&pk, 1);
+        pack_str(&pk, "sig");
+        msgpack_pack_bin(&pk, 1);
+        msgpack_pack_bin_body(&pk, "x", 1);
+        pack_str(&pk, "zlen");
+        msgpack_pack_uint64(&pk, declare);
+        pack_str(&pk, "zev");
+        msgpack_pack_bin(&pk, zn);
+        msgpack_pack_bin_body(&pk, z, zn);
+        rv = exchange(s, sb.data, sb.size, &r);
+        msgpack_sbuffer_destroy(&sb);
+        say(rv, &r);
+        repl_frame_clear(&r);
+        static const uint8_t ping[] = {0x81, 0xa1, 't', REPL_PING}; /* {"t": ping} */
+        rv = exchange(s, ping, sizeof(ping), &r);
+        if (rv == 0 && r.type == REPL_PONG)
+            printf("pong\n");
+        else
+            say(rv, &r);
+        repl_frame_clear(&r);
+    }
+    free(z);
+    repl_identity_free(id);
+    return code < 0 ? 0 : code;
+}
+
 /* Wait up to ms for the gateway to close the connection. */
 static void wait_closed(int ms)
 {
@@ -405,6 +518,8 @@ int main(int argc, char **argv)
         printf("challenges=%ld\n", ok);
     } else if (strcmp(mode, "cases") == 0 && argc >= 10) {
         code = do_cases(s, cert, key, argv[7], argv[8], argv + 9, (size_t)(argc - 9));
+    } else if (strcmp(mode, "zbomb") == 0 && argc == 8) {
+        code = do_zbomb(s, cert, key, argv[7]);
     } else if (strcmp(mode, "silent") == 0) {
         wait_closed(atoi(argv[7]));
     } else if (strcmp(mode, "hello_wait") == 0) {

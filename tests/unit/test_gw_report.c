@@ -5,7 +5,10 @@
  * write each state with gws_case_put (as the writer does), and check that
  * the kept row equals a row rendered afresh from the case as stored, that a
  * store without rows gets them at open, and that a row moved to another
- * case does not unseal.
+ * case does not unseal. And the forms kept in memory (gw_report_form): a
+ * form is answered from them only at the version of its rows its own
+ * snapshot reads, which every write of a row of its prefecture-month
+ * raises in the row's transaction.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,6 +55,7 @@ static void fx_open(fx *f, bool reopen)
 static void fx_close(fx *f, bool keep)
 {
     hcpd_env_close(&f->s.db);
+    gw_report_close(&f->s);
     if (keep)
         return;
     char p[128];
@@ -218,11 +222,199 @@ static void test_rows_rebuilt_at_open(void **state)
     fx_close(&f, false);
 }
 
+/* Open case id received at `at` (a review of 630102's kind) and write it. */
+static void open_case(fx *f, hcp_case *c, const char *id, hcp_time at)
+{
+    memset(c, 0, sizeof(*c));
+    hcp_event ev;
+    make_open(&ev, HCP_KIND_REVIEW, 1, true, at);
+    strcpy(ev.case_id, id);
+    ev.in.staff.name = S("王窗口");
+    ev.in.staff.phone = S("0971-7654321");
+    assert_true(step(f, c, &ev));
+}
+
+/* One more step of c (verify_start, then the next ones), written. */
+static void next_step(fx *f, hcp_case *c, int type, hcp_time at)
+{
+    hcp_event ev;
+    make_step(&ev, type, at);
+    ev.seq = 2;
+    assert_true(step(f, c, &ev));
+}
+
+/* The form of 630100 in month y-m, format fm, by filler, through
+ * gw_report_form in txn (NULL: a fresh read transaction): body into out
+ * (emptied first), *hit whether the cache answered; returns the rows. */
+static size_t form_in(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, const char *filler,
+                      hcp_buf *out, bool *hit)
+{
+    MDB_txn *own = NULL;
+    if (txn == NULL) {
+        assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, MDB_RDONLY, &own), 0);
+        txn = own;
+    }
+    hcpd_monthly form;
+    assert_int_equal(hcpd_monthly_init(&form, y, m, "630100", "西宁市",
+                                       T("2026-03-02T09:00:00+08:00"), filler, "", true),
+                     HCP_OK);
+    hcp_buf_reset(out);
+    size_t rows = 99;
+    assert_int_equal(gw_report_form(&f->s, txn, &form, fm, out, &rows, hit), HCP_OK);
+    hcpd_monthly_free(&form);
+    if (own != NULL)
+        mdb_txn_abort(own);
+    return rows;
+}
+
+/* Whether needle is in hay's bytes. */
+static bool contains(const hcp_buf *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= hay->len; i++)
+        if (memcmp(hay->data + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+/* The form made directly from the cases as stored (ids in order), as the
+ * node makes it: what the gateway's answer must equal. */
+static void form_direct(fx *f, const char *const *ids, size_t n, hcpd_mformat fm, hcp_buf *out)
+{
+    hcpd_monthly form;
+    assert_int_equal(hcpd_monthly_init(&form, 2026, 2, "630100", "西宁市",
+                                       T("2026-03-02T09:00:00+08:00"), "sup", "", true),
+                     HCP_OK);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    for (size_t i = 0; i < n; i++) {
+        hcp_case c;
+        assert_int_equal(gws_case_get(&f->s, txn, ids[i], true, &c), HCP_OK);
+        assert_int_equal(hcpd_monthly_add(&form, &c), HCP_OK);
+        hcp_case_clear(&c);
+    }
+    mdb_txn_abort(txn);
+    hcp_buf_reset(out);
+    if (fm == HCPD_MF_JSON)
+        assert_int_equal(hcpd_monthly_json_stream(&form, out), HCP_OK);
+    else
+        assert_int_equal(hcpd_monthly_csv(&form, out), HCP_OK);
+    hcpd_monthly_free(&form);
+}
+
+static void assert_same(const hcp_buf *a, const hcp_buf *b)
+{
+    if (a->len != b->len || memcmp(a->data, b->data, a->len) != 0)
+        fprintf(stderr, "got:  %.*s\nwant: %.*s\n", (int)a->len, (const char *)a->data, (int)b->len,
+                (const char *)b->data);
+    assert_int_equal(a->len, b->len);
+    assert_memory_equal(a->data, b->data, a->len);
+}
+
+/* The cache answers only at the version its snapshot reads: a step of a
+ * case of the month makes the next form read the rows again; a case of
+ * another month or prefecture does not. */
+static void test_form_cache_follows_rows(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f, false);
+    static const char *const ids[] = {"630102-20260213-0001", "630103-20260214-0001"};
+    hcp_case a, b, other;
+    open_case(&f, &a, ids[0], T("2026-02-13T10:00:00+08:00"));
+    open_case(&f, &b, ids[1], T("2026-02-14T10:00:00+08:00"));
+    hcp_buf got, want, first;
+    hcp_buf_init(&got, 1 << 24);
+    hcp_buf_init(&want, 1 << 24);
+    hcp_buf_init(&first, 1 << 24);
+    MDB_txn *txn;
+    uint64_t v0, v1, v2;
+    assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(gw_report_version(&f.s, txn, "630100", 2026, 2, &v0), HCP_OK);
+    mdb_txn_abort(txn);
+    assert_true(v0 >= 2); /* raised by each case written */
+    for (hcpd_mformat fm = HCPD_MF_JSON; fm <= HCPD_MF_CSV; fm++) {
+        bool hit = true;
+        assert_int_equal(form_in(&f, NULL, 2026, 2, fm, "sup", &got, &hit), 2);
+        assert_false(hit);
+        form_direct(&f, ids, 2, fm, &want);
+        assert_same(&got, &want);
+        if (fm == HCPD_MF_JSON) /* the JSON form before any step, for below */
+            assert_int_equal(hcp_buf_append(&first, got.data, got.len), HCP_OK);
+        assert_int_equal(form_in(&f, NULL, 2026, 2, fm, "sup", &got, &hit), 2);
+        assert_true(hit);
+        assert_same(&got, &want);
+        /* another filler: the same rows from the cache, its own header */
+        assert_int_equal(form_in(&f, NULL, 2026, 2, fm, "另一位", &got, &hit), 2);
+        assert_true(hit);
+        assert_true(contains(&got, "另一位"));
+    }
+    /* a case of another prefecture (Haidong) and one of another month */
+    open_case(&f, &other, "630202-20260213-0001", T("2026-02-13T10:00:00+08:00"));
+    hcp_case_clear(&other);
+    open_case(&f, &other, "630102-20260301-0001", T("2026-03-01T10:00:00+08:00"));
+    hcp_case_clear(&other);
+    assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(gw_report_version(&f.s, txn, "630100", 2026, 2, &v1), HCP_OK);
+    assert_int_equal(v1, v0);
+    bool hit = false;
+    assert_int_equal(form_in(&f, txn, 2026, 2, HCPD_MF_JSON, "sup", &got, &hit), 2);
+    assert_true(hit);
+    /* txn still reads v0: a step written now is not in its snapshot */
+    next_step(&f, &a, HCP_EV_VERIFY_START, T("2026-02-13T12:00:00+08:00"));
+    MDB_txn *now;
+    assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, MDB_RDONLY, &now), 0);
+    assert_int_equal(gw_report_version(&f.s, now, "630100", 2026, 2, &v2), HCP_OK);
+    assert_true(v2 > v1);
+    mdb_txn_abort(now);
+    assert_int_equal(form_in(&f, txn, 2026, 2, HCPD_MF_JSON, "sup", &got, &hit), 2);
+    assert_true(hit); /* the old snapshot: the old form, which it is */
+    assert_same(&got, &first);
+    mdb_txn_abort(txn);
+    /* a new snapshot reads the rows again and shows the step */
+    assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_JSON, "sup", &got, &hit), 2);
+    assert_false(hit);
+    form_direct(&f, ids, 2, HCPD_MF_JSON, &want);
+    assert_same(&got, &want);
+    assert_false(got.len == first.len && memcmp(got.data, first.data, got.len) == 0);
+    assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_JSON, "sup", &got, &hit), 2);
+    assert_true(hit);
+    assert_same(&got, &want);
+    /* the CSV kept before the step is not used either */
+    assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_CSV, "sup", &got, &hit), 2);
+    assert_false(hit);
+    form_direct(&f, ids, 2, HCPD_MF_CSV, &want);
+    assert_same(&got, &want);
+    /* XLSX: the whole workbook, kept per header: the same filler hits,
+     * another one is written afresh */
+    assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_XLSX, "sup", &first, &hit), 2); /* reset */
+    assert_false(hit);
+    assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_XLSX, "sup", &got, &hit), 2);
+    assert_true(hit);
+    assert_same(&got, &first);
+    assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_XLSX, "另一位", &got, &hit), 2);
+    assert_false(hit);
+    next_step(&f, &b, HCP_EV_VERIFY_START, T("2026-02-14T12:00:00+08:00"));
+    assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_XLSX, "sup", &got, &hit), 2);
+    assert_false(hit);
+    /* a month without cases: no rows, nothing written */
+    assert_int_equal(form_in(&f, NULL, 2026, 5, HCPD_MF_JSON, "sup", &got, &hit), 0);
+    assert_false(hit);
+    assert_int_equal(got.len, 0);
+    hcp_case_clear(&a);
+    hcp_case_clear(&b);
+    hcp_buf_free(&got);
+    hcp_buf_free(&want);
+    hcp_buf_free(&first);
+    fx_close(&f, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_row_after_every_step),
         cmocka_unit_test(test_rows_rebuilt_at_open),
+        cmocka_unit_test(test_form_cache_follows_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
