@@ -2110,6 +2110,11 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
     http_configure(h, cfg);
     /* HCP_SESSION_IDLE_S shortens the idle limit, for tests (docs/consoles.md) */
     int idle = http_env_int("HCP_SESSION_IDLE_S", HCPD_SESSION_IDLE_S, 1, HCPD_SESSION_IDLE_S);
+    if (idle != HCPD_SESSION_IDLE_S)
+        hcpd_log("warn", "session.test_idle",
+                 "seconds=%d detail=\"console sessions end sooner "
+                 "(HCP_SESSION_IDLE_S, tests only)\"",
+                 idle);
     if (hcpd_sessions_new(HCPD_SESSION_MAX, idle, HCPD_SESSION_ABSOLUTE_S, &h->sessions) !=
         HCP_OK) {
         free(h);
