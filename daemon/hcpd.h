@@ -64,6 +64,10 @@ typedef struct hcpd_http_cfg {
      * longest), else it is answered 503 overloaded. Timeouts:
      * HCP_HTTP_IDLE_MS and HCP_HTTP_REQUEST_MS (30000 each, at most). */
     int max_conns;
+    /* Mark the console session cookie Secure (the daemon is reached over
+     * TLS, e.g. behind a proxy); the environment variable HCP_SESSION_SECURE=1
+     * does the same. Console sessions: docs/consoles.md, daemon/session.h. */
+    bool cookie_secure;
 } hcpd_http_cfg;
 
 /* Start serving as cfg says (copied): bind, listen, start the server's

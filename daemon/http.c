@@ -52,9 +52,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hcp_time.h"
 #include "hcpd.h"
 #include "json.h"
 #include "lock.h"
+#include "session.h"
 
 #define HTTP_URI_MAX       4096  /* longest request target accepted (414 beyond) */
 #define HTTP_HEAD_MAX      16384 /* bytes of a request's header section (431 beyond) */
@@ -73,8 +75,11 @@
 #define HTTP_WRITE_WAIT_MS 1000  /* how long stop lets the last replies leave */
 #define HTTP_WORKERS_MIN   2     /* worker threads by default: the CPUs within MIN..MAX */
 #define HTTP_WORKERS_MAX   8
-#define HTTP_WORKERS_CAP   64 /* the most HCP_HTTP_WORKERS may ask for */
-#define HTTP_GATE_POLL_MS  10 /* how often a held job looks for the test gate */
+#define HTTP_WORKERS_CAP   64   /* the most HCP_HTTP_WORKERS may ask for */
+#define HTTP_GATE_POLL_MS  10   /* how often a held job looks for the test gate */
+#define HTTP_COOKIE_MAX    2048 /* longest Cookie value kept (longer: no session) */
+#define HTTP_SESSION_BODY  4096 /* the largest body POST /v1/session reads */
+#define HTTP_SESSION_PATH  "/v1/session"
 
 enum conn_state {
     C_IDLE,    /* between requests: evictable, idle timer */
@@ -88,13 +93,15 @@ enum conn_list { L_NONE, L_IDLE, L_HEAD };
 typedef struct conn conn;
 
 struct hcpd_http {
-    hcpd_http_cfg cfg; /* copied; cfg.listen and cfg.token point into this struct */
+    hcpd_http_cfg cfg;       /* copied; cfg.listen and cfg.token point into this struct */
+    hcpd_sessions *sessions; /* the console sessions (session.h) */
     char listen[256];
     char token[128];
     int max_conns, idle_ms, request_ms;
     uv_loop_t loop; /* the server thread's */
     uv_thread_t thread;
     bool thread_up;
+    bool cookie_secure; /* add "; Secure" to the session cookie */
     uv_tcp_t listener;
     bool listener_open;
     uv_async_t async;
@@ -154,10 +161,16 @@ struct hcpd_req {
     unsigned roles;
     char method[16];
     char account[HCPD_ACCOUNT_MAX];
-    char inm[128];              /* If-None-Match */
-    char ims[64];               /* If-Modified-Since */
-    const char *query;          /* into url, after the path's NUL */
-    char url[HTTP_URI_MAX + 2]; /* path NUL query */
+    /* authenticated by the session cookie: its id, CSRF token and end */
+    bool by_cookie;
+    char sid[HCPD_SESSION_HEX];
+    char sess_csrf[HCPD_SESSION_HEX];
+    int64_t sess_expires;
+    char csrf[HCPD_SESSION_HEX + 1]; /* X-CSRF-Token as sent (overlong: dropped) */
+    char inm[128];                   /* If-None-Match */
+    char ims[64];                    /* If-Modified-Since */
+    const char *query;               /* into url, after the path's NUL */
+    char url[HTTP_URI_MAX + 2];      /* path NUL query */
     size_t url_len;
 };
 
@@ -187,7 +200,9 @@ struct conn {
     char *val; /* where the current value goes (NULL: dropped) */
     size_t val_cap, val_len;
     bool auth_seen, auth_bad, expect_continue;
+    bool cookie_seen, cookie_bad;
     char auth[HTTP_AUTH_MAX];
+    char cookie[HTTP_COOKIE_MAX];
     char expect[32];
     size_t rlen;
     char rbuf[HTTP_RBUF];
@@ -657,13 +672,55 @@ static bool http_token_equal(const char *want, const char *got, size_t gotlen)
     return diff == 0;
 }
 
+/* Seconds on the monotonic clock: what the session table counts in (a
+ * change of the wall clock neither ends nor prolongs a session). */
+static int64_t http_mono_s(void)
+{
+    return (int64_t)(uv_hrtime() / 1000000000u);
+}
+
+#define WHY_SESSION "session_expired" /* the reason that answers 401 session_expired */
+
+/* The console session named by the connection's Cookie header, for r: its
+ * account, roles and CSRF token are kept in r (docs/consoles.md). */
+static bool http_cookie_authorized(conn *c, hcpd_req *r, const char **why)
+{
+    hcpd_http *h = c->h;
+    char sid[HCPD_SESSION_HEX + 1];
+    int q = c->cookie_bad ? HCPD_Q_BAD : hcpd_session_cookie(c->cookie, sid, sizeof(sid));
+    if (q == HCPD_Q_ABSENT) {
+        *why = "missing";
+        return false;
+    }
+    hcpd_session s;
+    if (q != HCPD_Q_OK ||
+        hcpd_session_find(h->sessions, http_mono_s(), sid, strlen(sid), &s) != HCP_OK) {
+        explicit_bzero(sid, sizeof(sid));
+        *why = WHY_SESSION;
+        return false;
+    }
+    snprintf(r->account, sizeof(r->account), "%s", s.account);
+    r->roles = s.roles;
+    r->by_cookie = true;
+    memcpy(r->sid, sid, sizeof(r->sid));
+    memcpy(r->sess_csrf, s.csrf, sizeof(r->sess_csrf));
+    r->sess_expires = s.expires;
+    explicit_bzero(sid, sizeof(sid));
+    explicit_bzero(&s, sizeof(s));
+    return true;
+}
+
 /* Check the connection's "Authorization: Bearer TOKEN" for r: the daemon's
  * token is the account "admin" with every role, any other goes to
- * cfg.authenticate. *why receives the reason on failure. */
+ * cfg.authenticate. Without an Authorization header, a console session's
+ * cookie stands in for it. *why receives the reason on failure. */
 static bool http_authorized(conn *c, hcpd_req *r, const char **why)
 {
     hcpd_http *h = c->h;
     if (!c->auth_seen) {
+        if (c->cookie_seen) {
+            return http_cookie_authorized(c, r, why);
+        }
         *why = "missing";
         return false;
     }
@@ -732,8 +789,18 @@ static bool http_precheck(conn *c, hcpd_req *r)
     bool stopping = h->stopping;
     hcp_mutex_unlock(&h->mtx);
     const char *why = NULL;
+    bool session_route = strcmp(r->url, HTTP_SESSION_PATH) == 0;
     if (stopping) {
         http_refuse(c, r, 503, "unavailable", "the server is shutting down");
+    } else if (session_route && strcmp(r->method, "POST") == 0) {
+        /* signing in: the body carries the credentials */
+        if (chunked) {
+            http_refuse(c, r, 411, "length_required", "a body needs a valid Content-Length");
+        } else if (has_body && p->content_length > HTTP_SESSION_BODY) {
+            http_refuse(c, r, 413, "payload_too_large", "the body exceeds 4096 bytes");
+        } else {
+            return false;
+        }
     } else if (h->cfg.is_public != NULL && h->cfg.is_public(r->method, r->url)) {
         if (!get) {
             static const hcpd_hdr allow = {"Allow", "GET, HEAD"};
@@ -758,7 +825,16 @@ static bool http_precheck(conn *c, hcpd_req *r)
     } else if (!http_authorized(c, r, &why)) {
         hcpd_log("warn", "http.unauthorized", "method=%s path=%s reason=%s", r->method, r->url,
                  why);
-        http_refuse(c, r, 401, "unauthorized", "send Authorization: Bearer <token>");
+        if (strcmp(why, WHY_SESSION) == 0 || session_route) {
+            http_refuse(c, r, 401, "session_expired", "sign in again");
+        } else {
+            http_refuse(c, r, 401, "unauthorized", "send Authorization: Bearer <token>");
+        }
+    } else if (r->by_cookie && !get &&
+               !hcpd_session_secret_equal(r->sess_csrf, r->csrf, strlen(r->csrf))) {
+        hcpd_log("warn", "http.csrf_failed", "method=%s path=%s account=%s", r->method, r->url,
+                 r->account);
+        http_refuse(c, r, 403, "csrf_failed", "send the session's X-CSRF-Token header");
     } else if (chunked) {
         http_refuse(c, r, 411, "length_required", "a body needs a valid Content-Length");
     } else if (has_body && p->content_length > HCP_BODY_MAX) {
@@ -792,7 +868,8 @@ static int on_message_begin(http_parser *p)
     c->field_len = 0;
     c->val = NULL;
     c->auth_seen = c->auth_bad = c->expect_continue = false;
-    c->auth[0] = c->expect[0] = '\0';
+    c->cookie_seen = c->cookie_bad = false;
+    c->auth[0] = c->expect[0] = c->cookie[0] = '\0';
     if (c->r == NULL) {
         hcpd_req *r = calloc(1, sizeof(*r));
         if (r == NULL) {
@@ -876,6 +953,17 @@ static void value_begin(conn *c)
         c->auth_seen = true;
         c->val = c->auth;
         c->val_cap = sizeof(c->auth);
+    } else if (strcasecmp(f, "Cookie") == 0) {
+        if (c->cookie_seen) {
+            c->cookie_bad = true; /* one Cookie header in HTTP/1.1 (RFC 6265 5.4) */
+            return;
+        }
+        c->cookie_seen = true;
+        c->val = c->cookie;
+        c->val_cap = sizeof(c->cookie);
+    } else if (strcasecmp(f, "X-CSRF-Token") == 0) {
+        c->val = r->csrf;
+        c->val_cap = sizeof(r->csrf);
     } else if (strcasecmp(f, "If-None-Match") == 0) {
         c->val = r->inm;
         c->val_cap = sizeof(r->inm);
@@ -907,6 +995,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
         c->val[0] = '\0';
         if (c->val == c->auth) {
             c->auth_bad = true;
+        } else if (c->val == c->cookie) {
+            c->cookie_bad = true;
         }
         c->val = NULL;
         return 0;
@@ -988,6 +1078,7 @@ static int on_headers_complete(http_parser *p)
         }
     }
     explicit_bzero(c->auth, sizeof(c->auth));
+    explicit_bzero(c->cookie, sizeof(c->cookie));
     return 0;
 }
 
@@ -1041,6 +1132,8 @@ static void req_free(hcpd_req *r)
     }
     free(r->out);
     free(r->body);
+    explicit_bzero(r->sid, sizeof(r->sid));
+    explicit_bzero(r->sess_csrf, sizeof(r->sess_csrf));
     free(r);
 }
 
@@ -1144,6 +1237,7 @@ static void on_close(uv_handle_t *hd)
         }
     }
     explicit_bzero(c->auth, sizeof(c->auth));
+    explicit_bzero(c->cookie, sizeof(c->cookie));
     free(c);
 }
 
@@ -1344,6 +1438,158 @@ static void http_drain_ready(hcpd_http *h)
     }
 }
 
+/* ---- console sessions: POST/GET/DELETE /v1/session (docs/consoles.md) ---- */
+
+/* Whether an account name from a sign-in may be written to the log (the
+ * characters account names are made of); others are logged as "-". */
+static bool http_name_loggable(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= HCPD_ACCOUNT_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-' || ch == '@'))
+            return false;
+    }
+    return true;
+}
+
+/* The session object every /v1/session answer carries: account, role
+ * names, CSRF token and the end of the session (RFC 3339 +08:00, what the
+ * idle and absolute limits leave at this moment). NULL: out of memory. */
+static json_t *http_session_json(const char *account, unsigned roles, const char *csrf,
+                                 int64_t expires)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{HCPD_ROLE_CLERK, "clerk"},
+                 {HCPD_ROLE_SUPERVISOR, "supervisor"},
+                 {HCPD_ROLE_AUDITOR, "auditor"}};
+    json_t *rl = json_array();
+    for (size_t i = 0; rl != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+        if ((roles & names[i].bit) != 0 && json_array_append_new(rl, json_string(names[i].name)))
+            goto fail;
+    }
+    char at[HCP_TIME_STRLEN];
+    hcp_time wall = (hcp_time)time(NULL) + (expires - http_mono_s());
+    if (rl == NULL || hcp_time_format(wall, at, sizeof(at)) != HCP_OK)
+        goto fail;
+    return json_pack("{s:s, s:o, s:s, s:s}", "account", account, "roles", rl, "csrf", csrf,
+                     "expires", at);
+fail:
+    json_decref(rl);
+    return NULL;
+}
+
+/* Answer r with o (stolen) and, when cookie is not NULL, Set-Cookie. */
+static void http_session_reply(hcpd_http *h, hcpd_req *r, int status, json_t *o,
+                               const char *cookie_value, const char *cookie_attrs)
+{
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (status != 204 && text == NULL) {
+        hcpd_req_reply_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    char cookie[256];
+    snprintf(cookie, sizeof(cookie),
+             HCPD_SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s%s",
+             cookie_value != NULL ? cookie_value : "", cookie_attrs != NULL ? cookie_attrs : "",
+             h->cookie_secure ? "; Secure" : "");
+    const hcpd_hdr hd = {"Set-Cookie", cookie};
+    hcpd_req_reply_hdrs(r, status, "application/json; charset=utf-8", text,
+                        text != NULL ? strlen(text) : 0, &hd, cookie_value != NULL ? 1 : 0);
+    explicit_bzero(cookie, sizeof(cookie));
+    if (text != NULL) {
+        explicit_bzero(text, strlen(text));
+        free(text);
+    }
+}
+
+/* POST /v1/session {"account","token"}: the admin token signs in as
+ * "admin"; any other token must be the named account's (cfg.authenticate).
+ * A new session, its cookie, and the session object. */
+static void http_session_open(hcpd_http *h, hcpd_req *r)
+{
+    json_error_t jerr;
+    json_t *b =
+        r->body != NULL ? json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    const char *account = NULL, *token = NULL;
+    if (!json_is_object(b) ||
+        json_unpack(b, "{s:s, s:s !}", "account", &account, "token", &token) != 0 ||
+        account[0] == '\0' || strlen(account) >= HCPD_ACCOUNT_MAX || token[0] == '\0' ||
+        strlen(token) >= HTTP_AUTH_MAX) {
+        json_decref(b);
+        hcpd_req_reply_error(r, 400, "invalid_body",
+                             "send {\"account\": NAME, \"token\": TOKEN} as JSON");
+        return;
+    }
+    char name[HCPD_ACCOUNT_MAX] = "";
+    unsigned roles = 0;
+    bool ok;
+    if (strcmp(account, "admin") == 0) {
+        ok = http_token_equal(h->token, token, strlen(token));
+        roles = HCPD_ROLE_ALL;
+        snprintf(name, sizeof(name), "admin");
+    } else {
+        ok = h->cfg.authenticate != NULL && h->cfg.authenticate(h->cfg.arg, token, name, &roles);
+        name[sizeof(name) - 1] = '\0';
+        ok = ok && strcmp(name, account) == 0;
+    }
+    const char *logname = http_name_loggable(account) ? account : "-";
+    if (!ok) {
+        hcpd_log("warn", "session.refused", "account=%s", logname);
+        json_decref(b);
+        hcpd_req_reply_error(r, 401, "unauthorized", "wrong account or token");
+        return;
+    }
+    char sid[HCPD_SESSION_HEX];
+    hcpd_session s;
+    int rc = hcpd_session_open(h->sessions, http_mono_s(), name, roles, sid, &s);
+    json_decref(b);
+    if (rc != HCP_OK) {
+        hcpd_req_reply_error(r, 503, "unavailable", "no session could be made");
+        return;
+    }
+    hcpd_log("info", "session.signed_in", "account=%s sessions=%zu", name,
+             hcpd_sessions_count(h->sessions));
+    http_session_reply(h, r, 200, http_session_json(name, roles, s.csrf, s.expires), sid, NULL);
+    explicit_bzero(sid, sizeof(sid));
+    explicit_bzero(&s, sizeof(s));
+}
+
+/* The routes of /v1/session, answered here for both daemons. GET and
+ * DELETE were admitted by the session cookie (DELETE with its CSRF token);
+ * a bearer token has no session to show or end. */
+static void http_session_route(hcpd_http *h, hcpd_req *r)
+{
+    if (strcmp(r->method, "POST") == 0) {
+        http_session_open(h, r);
+    } else if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ||
+               strcmp(r->method, "DELETE") == 0) {
+        if (!r->by_cookie) {
+            hcpd_req_reply_error(r, 401, "session_expired", "no console session: sign in");
+        } else if (r->method[0] == 'D') {
+            char account[HCPD_ACCOUNT_MAX] = "";
+            if (hcpd_session_close(h->sessions, r->sid, strlen(r->sid), account) == HCP_OK)
+                hcpd_log("info", "session.signed_out", "account=%s", account);
+            http_session_reply(h, r, 204, NULL, "", "; Max-Age=0");
+        } else {
+            hcpd_req_reply_json(
+                r, 200, http_session_json(r->account, r->roles, r->sess_csrf, r->sess_expires));
+        }
+    } else {
+        static const hcpd_hdr allow = {"Allow", "GET, HEAD, POST, DELETE"};
+        static const char text[] = "{\"error\":\"method_not_allowed\",\"detail\":"
+                                   "\"this route answers GET, POST and DELETE\"}";
+        hcpd_req_reply_hdrs(r, 405, "application/json; charset=utf-8", text, sizeof(text) - 1,
+                            &allow, 1);
+    }
+}
+
 /* Give c's complete request to the handler, unless the server is stopping. */
 static void conn_dispatch(conn *c)
 {
@@ -1360,6 +1606,8 @@ static void conn_dispatch(conn *c)
     if (stopping) {
         r->close = true;
         hcpd_req_reply_error(r, 503, "unavailable", "the server is shutting down");
+    } else if (strcmp(r->url, HTTP_SESSION_PATH) == 0) {
+        http_session_route(h, r);
     } else {
         h->cfg.handle(h->cfg.arg, r);
     }
@@ -1753,6 +2001,7 @@ static void http_free(hcpd_http *h)
     hcp_cond_destroy(&h->cond);
     hcp_mutex_destroy(&h->mtx);
     explicit_bzero(h->token, sizeof(h->token));
+    hcpd_sessions_free(h->sessions);
     free(h);
 }
 
@@ -1785,6 +2034,7 @@ static void http_configure(hcpd_http *h, const hcpd_http_cfg *cfg)
         hcpd_log("warn", "http.bad_env", "name=HCP_TEST_OFFLOAD_GATE detail=\"too long; ignored\"");
     }
     atomic_init(&h->writing, 0);
+    h->cookie_secure = cfg->cookie_secure || http_env_int("HCP_SESSION_SECURE", 0, 0, 1) == 1;
 }
 
 /* The server's lock, condition variables, loop and wake-up handle. HCP_OK,
@@ -1858,7 +2108,20 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGPIPE, &sa, NULL);
     http_configure(h, cfg);
+    /* HCP_SESSION_IDLE_S shortens the idle limit, for tests (docs/consoles.md) */
+    int idle = http_env_int("HCP_SESSION_IDLE_S", HCPD_SESSION_IDLE_S, 1, HCPD_SESSION_IDLE_S);
+    if (idle != HCPD_SESSION_IDLE_S)
+        hcpd_log("warn", "session.test_idle",
+                 "seconds=%d detail=\"console sessions end sooner "
+                 "(HCP_SESSION_IDLE_S, tests only)\"",
+                 idle);
+    if (hcpd_sessions_new(HCPD_SESSION_MAX, idle, HCPD_SESSION_ABSOLUTE_S, &h->sessions) !=
+        HCP_OK) {
+        free(h);
+        return HCP_ENOMEM;
+    }
     if (http_sync_init(h) != HCP_OK) {
+        hcpd_sessions_free(h->sessions);
         free(h);
         return HCP_ENOMEM;
     }

@@ -12,14 +12,12 @@
 #include <stddef.h>
 
 #include "hcpd.h"
+#include "hcpd_www.h"
 
 /* One embedded file: its name in gateway/www (letters, digits, '.', '-',
- * '_'; no directories) and its bytes (data[*len] is a NUL not served). */
-typedef struct gw_www_file {
-    const char *name;
-    const unsigned char *data;
-    const size_t *len;
-} gw_www_file;
+ * '_'; no directories) and its bytes (data[*len] is a NUL not served).
+ * The daemons' shared type (hcpd_www.h). */
+typedef hcpd_www_file gw_www_file;
 
 /* The embedded files in name order (generated at build time). */
 extern const gw_www_file gw_www_files[];

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "console.h"
 #include "contacts.h"
 #include "directive.h"
 #include "api.h"
@@ -529,8 +530,9 @@ static void get_healthz(node *n, node_req *r)
 
 static bool is_public(const char *method, const char *path)
 {
-    return strcmp(path, "/healthz") == 0 &&
-           (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+    return (strcmp(path, "/healthz") == 0 &&
+            (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) ||
+           node_console_is_public(method, path); /* the console's files: console.c */
 }
 
 static void handle(void *arg, node_req *r)
@@ -577,7 +579,9 @@ void node_api_handle(node *n, node_req *r)
             offload(n, r, list_cases_work);
         else
             not_allowed(r);
-    } else if (strncmp(p, "/v1/cases/", 10) == 0)
+    } else if (node_console_is_route(p)) /* the console: files, /v1/cases/ID/steps */
+        node_console_route(n, r);
+    else if (strncmp(p, "/v1/cases/", 10) == 0)
         route_case(n, r, m, p + 10);
     else if (strcmp(p, "/v1/ledger") == 0)
         is(m, "GET") ? get_ledger(n, r) : not_allowed(r);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "console.h"
 #include "contacts.h"
 #include "directive.h"
 #include "json.h"
@@ -738,6 +739,8 @@ static int process(node *n, MDB_txn *txn, hcp_chain *ch, node_write *w)
         return node_directive_apply(n, txn, ch, w);
     case W_CONTACT: /* contacts.c */
         return node_contacts_apply(n, txn, ch, w);
+    case W_CONSOLE: /* console.c */
+        return node_console_apply(n, txn, w);
     }
     return HCP_EINVAL;
 }

@@ -30,6 +30,7 @@ typedef enum node_wkind {
     W_RECOUNT,   /* recount provisional deadlines with the calendar loaded now */
     W_DIRECTIVE, /* province log entries to apply (sync.c, directive.h) */
     W_CONTACT,   /* POST /v1/contacts, POST /v1/contacts/N/link (contacts.h) */
+    W_CONSOLE,   /* GET /v1/cases/ID/steps: the steps allowed now (console.h) */
 } node_wkind;
 
 typedef struct node_write {

@@ -268,6 +268,12 @@ while read -r code url tokf; do
   fi
 done <"$NODES_FILE"
 mv "$NODES_FILE.new" "$NODES_FILE"
+# a supervisor account per node too, for the node console (docs/consoles.md): it signs in with
+# demo.clerk or demo.supervisor and the token printed below (CODE.clerk.token, CODE.supervisor.token)
+while read -r code _; do
+  "$NODE_BIN" user add --data "$DEMO/nodes/$code" --name demo.supervisor --role supervisor \
+    2>/dev/null | tail -n 1 >"$DEMO/nodes/$code.supervisor.token" || true
+done <"$NODES_FILE"
 
 # the province's figures as the gateway keeps them (the public /feed/stats.json, docs/stats.md)
 show_figures() {
@@ -307,6 +313,10 @@ cat <<MSG
   静态发布 publish    : $BUILD/gateway/hcp-gateway publish --data $DEMO/gateway --out $DEMO/public   (供 nginx/CDN for nginx or a CDN: docs/nginx-hcp-publish.conf)
 县级节点 hcp-node × $NCOUNTY: http://127.0.0.1:${NODE_PORT[$fcode]} … (list: $NODES_FILE)
   令牌 tokens: $DEMO/nodes/CODE/api.token     日志 logs: $DEMO/logs/
+  工作台 console: http://127.0.0.1:${NODE_PORT[$fcode]}/   (每个节点的 / every node's /, 浏览器登录 sign in in a browser)
+    受理员 clerk demo.clerk: $(cat "$DEMO/nodes/$fcode.clerk.token" 2>/dev/null)
+    督办员 supervisor demo.supervisor: $(cat "$DEMO/nodes/$fcode.supervisor.token" 2>/dev/null)
+    其他节点 other nodes: $DEMO/nodes/CODE.clerk.token, $DEMO/nodes/CODE.supervisor.token
 例 e.g.
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$GW_HTTP/v1/counties
   curl -s -H "Authorization: Bearer $SUP_TOKEN" http://127.0.0.1:$GW_HTTP/v1/stats/summary     # 核查发现与办理统计 the checks' findings and the figures (按时办结率 on time, 回访率 revisits, 满意率 satisfaction)
