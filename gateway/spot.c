@@ -52,6 +52,23 @@ int gw_spot_hooks(void)
 
 /* ---- storage ---- */
 
+/* A store opened without the spot-check dbs (publish's read-only open)
+ * opens them in txn; *none when the store is older than spot checks. */
+static int dbs_ready(gw_store *s, MDB_txn *txn, bool *none)
+{
+    *none = false;
+    if (s->sc_draw != 0)
+        return HCP_OK;
+    int mrc = mdb_dbi_open(txn, "sc_draw", 0, &s->sc_draw);
+    if (mrc == 0)
+        mrc = mdb_dbi_open(txn, "sc_find", 0, &s->sc_find);
+    if (mrc != 0)
+        s->sc_draw = s->sc_find = 0;
+    if (mrc == MDB_NOTFOUND)
+        *none = true;
+    return mrc == 0 || mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
+}
+
 static size_t find_key(uint8_t k[FIND_KEY_MAX], uint64_t id, const char *cid)
 {
     size_t n = strlen(cid);
@@ -213,6 +230,160 @@ json_t *gw_spot_results_json(gw_store *s, MDB_txn *txn, uint64_t id, int *rc)
     json_decref(finds);
     json_decref(draw);
     return rows;
+}
+
+/* ---- the figures (stats.c's summary and public figures) ---- */
+
+static const char *const tally_keys[] = {"population", "sample",    "checked", "reached",
+                                         "rectified",  "satisfied", "failed"};
+#define TALLY_N (sizeof(tally_keys) / sizeof(tally_keys[0]))
+
+/* Add row's counts (a row of results_of) to sum. */
+static void sum_add(json_int_t sum[TALLY_N], const json_t *row)
+{
+    for (size_t i = 0; i < TALLY_N; i++)
+        sum[i] += json_integer_value(json_object_get(row, tally_keys[i]));
+}
+
+/* The counts as a JSON object (new reference or NULL). */
+static json_t *sum_json(const json_int_t sum[TALLY_N])
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < TALLY_N; i++)
+        if (json_object_set_new(o, tally_keys[i], json_integer(sum[i])) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+/* Whether the month "YYYY-MM" of period meets the days from..to (-1: open). */
+static bool period_meets(const char *period, hcp_day from, hcp_day to)
+{
+    int y = 0, m = 0;
+    hcp_day first, next;
+    if (period == NULL || sscanf(period, "%4d-%2d", &y, &m) != 2 ||
+        hcp_day_from_ymd(y, m, 1, &first) != HCP_OK ||
+        hcp_day_from_ymd(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1, &next) != HCP_OK)
+        return false;
+    return (to < 0 || first <= to) && (from < 0 || next - 1 >= from);
+}
+
+/* Whether the county code c is in the scope (county, prefecture; "" any). */
+static bool in_scope(const char *c, const char *county, const char *prefecture)
+{
+    if (c == NULL)
+        return false;
+    if (county[0] != '\0')
+        return strcmp(c, county) == 0;
+    if (prefecture[0] == '\0')
+        return true;
+    const hcp_division *d = hcp_division_find(c);
+    return d != NULL && strcmp(d->prefecture, prefecture) == 0;
+}
+
+/* One draw's entry of the figures: its rows in scope, their total; each
+ * row's counts added to the per-county sums in bycounty (code -> array of
+ * counts as a JSON object of integers). New reference or NULL (*rc). */
+static json_t *figures_draw(gw_store *s, MDB_txn *txn, uint64_t id, const json_t *draw,
+                            const char *county, const char *prefecture, json_t *bycounty, int *rc)
+{
+    json_t *rows = gw_spot_results_json(s, txn, id, rc), *mine = json_array();
+    json_int_t tot[TALLY_N] = {0};
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *c = json_string_value(json_object_get(row, "county"));
+        if (mine == NULL || !in_scope(c, county, prefecture))
+            continue;
+        sum_add(tot, row);
+        json_t *acc = json_object_get(bycounty, c);
+        json_int_t cs[TALLY_N] = {0};
+        for (size_t k = 0; k < TALLY_N; k++)
+            cs[k] = json_integer_value(json_object_get(acc, tally_keys[k]));
+        sum_add(cs, row);
+        if (json_object_set_new(bycounty, c, sum_json(cs)) != 0 ||
+            json_array_append(mine, row) != 0) {
+            json_decref(mine);
+            mine = NULL;
+        }
+    }
+    json_decref(rows);
+    if (*rc != HCP_OK || mine == NULL) {
+        json_decref(mine);
+        *rc = *rc != HCP_OK ? *rc : HCP_ENOMEM;
+        return NULL;
+    }
+    json_t *out = json_pack(
+        "{sI,sO,sO,sO,sO,so*,so}", "id", (json_int_t)id, "period", json_object_get(draw, "period"),
+        "drawn_datetime", json_object_get(draw, "drawn_datetime"), "rate",
+        json_object_get(draw, "rate"), "min_per_county", json_object_get(draw, "min_per_county"),
+        "total", sum_json(tot), "counties", mine);
+    if (out == NULL)
+        *rc = HCP_ENOMEM;
+    return out;
+}
+
+int gw_spot_stats_merge(gw_store *s, MDB_txn *txn, const char *county, const char *prefecture,
+                        hcp_day from, hcp_day to, json_t *body)
+{
+    if (s == NULL || txn == NULL || body == NULL)
+        return HCP_EINVAL;
+    county = county != NULL ? county : "";
+    prefecture = prefecture != NULL ? prefecture : "";
+    bool none = false;
+    int rc = dbs_ready(s, txn, &none);
+    json_t *draws = json_array(), *bycounty = json_object();
+    json_int_t tot[TALLY_N] = {0};
+    MDB_cursor *cur = NULL;
+    if (rc == HCP_OK && (draws == NULL || bycounty == NULL))
+        rc = HCP_ENOMEM;
+    if (rc == HCP_OK && !none)
+        rc = gws_err(mdb_cursor_open(txn, s->sc_draw, &cur));
+    MDB_val k, v;
+    int mrc = cur != NULL ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
+    for (; rc == HCP_OK && mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        json_t *draw = k.mv_size == 8 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
+        if (draw == NULL) {
+            rc = HCP_EFORMAT;
+            break;
+        }
+        if (period_meets(json_string_value(json_object_get(draw, "period")), from, to)) {
+            json_t *d = figures_draw(s, txn, hcp_be64_get(k.mv_data), draw, county, prefecture,
+                                     bycounty, &rc);
+            if (d != NULL) {
+                sum_add(tot, json_object_get(d, "total"));
+                if (json_array_append_new(draws, d) != 0)
+                    rc = HCP_ENOMEM;
+            }
+        }
+        json_decref(draw);
+    }
+    if (rc == HCP_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    json_t *rows = json_object_get(body, "counties");
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *c = json_string_value(json_object_get(row, "county"));
+        json_t *acc = c != NULL ? json_object_get(bycounty, c) : NULL;
+        json_int_t zero[TALLY_N] = {0};
+        if (rc == HCP_OK &&
+            json_object_set_new(row, "spotchecks",
+                                acc != NULL ? json_incref(acc) : sum_json(zero)) != 0)
+            rc = HCP_ENOMEM;
+    }
+    if (rc == HCP_OK &&
+        json_object_set_new(body, "spotchecks",
+                            json_pack("{sO,so*}", "draws", draws, "total", sum_json(tot))) != 0)
+        rc = HCP_ENOMEM;
+    json_decref(draws);
+    json_decref(bycounty);
+    return rc;
 }
 
 /* ---- the draw ---- */
@@ -838,17 +1009,11 @@ void gw_spot_route(void *arg, hcpd_req *r)
 
 int gw_spot_public_render(gw_store *s, MDB_txn *txn, hcp_buf *out)
 {
-    int rc = HCP_OK;
-    json_t *arr = NULL;
-    if (s->sc_draw == 0) { /* a store opened without them (publish): read-only open */
-        int mrc = mdb_dbi_open(txn, "sc_draw", 0, &s->sc_draw);
-        if (mrc == 0)
-            mrc = mdb_dbi_open(txn, "sc_find", 0, &s->sc_find);
-        if (mrc == MDB_NOTFOUND) /* a store older than spot checks: none */
-            arr = json_array();
-        else if (mrc != 0)
-            return gws_err(mrc);
-    }
+    bool none = false;
+    int rc = dbs_ready(s, txn, &none);
+    if (rc != HCP_OK)
+        return rc;
+    json_t *arr = none ? json_array() : NULL;
     if (arr == NULL)
         arr = draw_list(s, txn, true, false, &rc);
     char at[HCP_TIME_STRLEN];
