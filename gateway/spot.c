@@ -1016,12 +1016,27 @@ int gw_spot_public_render(gw_store *s, MDB_txn *txn, hcp_buf *out)
     json_t *arr = none ? json_array() : NULL;
     if (arr == NULL)
         arr = draw_list(s, txn, true, false, &rc);
-    char at[HCP_TIME_STRLEN];
-    if (arr == NULL || hcp_time_format((hcp_time)time(NULL), at, sizeof(at)) != HCP_OK) {
-        json_decref(arr);
+    if (arr == NULL)
         return rc != HCP_OK ? rc : HCP_ENOMEM;
+    /* the time of the latest draw or finding, not of this rendering: the
+     * same state gives the same bytes (a published copy unchanged) */
+    const char *latest = NULL;
+    size_t i, k;
+    json_t *d, *f;
+    json_array_foreach(arr, i, d)
+    {
+        const char *t = json_string_value(json_object_get(d, "drawn_datetime"));
+        if (t != NULL && (latest == NULL || strcmp(t, latest) > 0))
+            latest = t;
+        json_array_foreach(json_object_get(d, "findings"), k, f)
+        {
+            t = json_string_value(json_object_get(f, "recorded_datetime"));
+            if (t != NULL && (latest == NULL || strcmp(t, latest) > 0))
+                latest = t;
+        }
     }
-    json_t *j = json_pack("{ss,so}", "generated_datetime", at, "spotchecks", arr);
+    json_t *j = json_pack("{so,so}", "updated_datetime",
+                          latest != NULL ? json_string(latest) : json_null(), "spotchecks", arr);
     char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     rc = text != NULL ? HCP_OK : HCP_ENOMEM;

@@ -40,7 +40,8 @@ void gw_spot_feed(void *arg, hcpd_req *r);
  * At start. gw_plog_hook's errors. */
 HCP_NODISCARD int gw_spot_hooks(void);
 
-/* The public JSON of every draw ({generated_datetime, spotchecks: [...]},
+/* The public JSON of every draw ({updated_datetime: the latest draw's or
+ * finding's time or null, spotchecks: [...]}: the same state, the same bytes;
  * what GET /feed/spotchecks.json answers) read in txn into out (reset
  * first). A store opened without the spot-check dbs (s->sc_draw 0: the
  * publish command's read-only open) opens them in txn, and a store older
