@@ -45,6 +45,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from repl_bench import (cpu_seconds, env_int, free_port, req, save_results,  # noqa: E402
                         wait_healthy)
 
+# The gateway opens its map at the size of the filled file; the draw's
+# write (a directive per drawn case) runs on an HTTP worker, which cannot
+# grow the map (only the writer does, when its own batches fill it), so the
+# bench gives the map room from the start (HCP_MAPSIZE, bytes).
+MAPSIZE = 8 << 30
 BEACON = "bench: 2026-12-01 双色球 03 07 12 19 25 31 + 09"  # as bench/spot_gen.c
 
 
@@ -55,7 +60,8 @@ def start_gateway(build, gdir):
     p = subprocess.Popen([os.path.join(build, "gateway", "hcp-gateway"), "--data", gdir,
                           "--listen", "tcp://127.0.0.1:%d" % repl,
                           "--listen-http", "127.0.0.1:%d" % port, "--insecure"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                         env=dict(os.environ, HCP_MAPSIZE=str(MAPSIZE)))
     if not wait_healthy(port, p, 300):
         stop_gateway(p, log)
         with open(gdir + ".log", encoding="utf-8", errors="replace") as f:

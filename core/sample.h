@@ -63,8 +63,10 @@ typedef struct hcp_sample_pop {
     int year, month;        /* the period */
     hcp_sample_item *items; /* the cases closed in the period, in log order */
     size_t n, cap;
-    char **seen; /* an open-addressing set of every id already closed once */
+    const char **seen; /* an open-addressing set of every id already closed once */
     size_t seen_n, seen_cap;
+    char *arena; /* the ids of seen: chained blocks (sample.c) */
+    size_t arena_used;
 } hcp_sample_pop;
 
 /* Start an empty population of the month "YYYY-MM" (7 bytes at period).
@@ -72,8 +74,10 @@ typedef struct hcp_sample_pop {
 HCP_NODISCARD int hcp_sample_pop_init(hcp_sample_pop *p, const char *period, size_t len);
 /* Take the next leaf (a feed entry's JSON, len bytes) in log order: its
  * case joins the population when this is its first "closed" leaf and its
- * step_datetime falls in the period. A leaf that is not a JSON object of
- * a case (no string service_request_id, county of 6 digits, status) is
+ * step_datetime falls in the period. A leaf whose bytes hold neither the
+ * word closed nor a backslash cannot say "status":"closed" and is passed
+ * over unparsed (HCP_OK); any other that is not a JSON object of a case
+ * (no string service_request_id, county of 6 digits, status) is
  * HCP_EFORMAT — the log holds only feed entries. HCP_ENOMEM. */
 HCP_NODISCARD int hcp_sample_pop_leaf(hcp_sample_pop *p, const char *json, size_t len);
 /* Free what p holds (safe on a zeroed or freed one). */

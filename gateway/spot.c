@@ -407,22 +407,39 @@ static size_t note_body_len(const char *note, size_t len)
     return 0;
 }
 
-/* The population of period: every leaf 0 .. size-1 of the log, in order. */
+/* The population of period: every leaf 0 .. size-1 of the log, in order,
+ * read by one cursor walk over the log's 'e' keys (tlog.h: 'e' | be64 i,
+ * in index order), not a lookup per leaf; a gap in the indexes is
+ * HCP_EFORMAT. */
 static int population_read(gw_store *s, uint64_t size, hcp_sample_pop *pop)
 {
     MDB_txn *txn;
     int rc = gws_read_begin(s, &txn);
     if (rc != HCP_OK)
         return rc;
+    MDB_cursor *cur = NULL;
+    rc = gws_err(mdb_cursor_open(txn, s->tlog, &cur));
+    uint8_t k[9]; /* tlog.h: 'e' | be64 i */
+    k[0] = 'e';
+    hcp_be64_put(k + 1, 0);
+    MDB_val key = {sizeof(k), k}, v;
+    int mrc = rc == HCP_OK && size > 0 ? mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE) : 0;
     for (uint64_t i = 0; rc == HCP_OK && i < size; i++) {
-        uint8_t k[9]; /* tlog.h: 'e' | be64 i */
-        k[0] = 'e';
-        hcp_be64_put(k + 1, i);
-        MDB_val key = {sizeof(k), k}, v;
-        rc = gws_err(mdb_get(txn, s->tlog, &key, &v));
-        if (rc == HCP_OK)
-            rc = hcp_sample_pop_leaf(pop, v.mv_data, v.mv_size);
+        if (mrc != 0) {
+            rc = mrc == MDB_NOTFOUND ? HCP_EFORMAT : gws_err(mrc);
+            break;
+        }
+        const uint8_t *kd = key.mv_data;
+        if (key.mv_size != 9 || kd[0] != 'e' || hcp_be64_get(kd + 1) != i) {
+            rc = HCP_EFORMAT;
+            break;
+        }
+        rc = hcp_sample_pop_leaf(pop, v.mv_data, v.mv_size);
+        if (rc == HCP_OK && i + 1 < size)
+            mrc = mdb_cursor_get(cur, &key, &v, MDB_NEXT);
     }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
     gws_read_end(s, txn);
     return rc;
 }

@@ -255,7 +255,20 @@ static void test_population(void **state)
     assert_string_equal(p.items[1].county, "630103");
     const char *bad = "{\"county\":\"630102\",\"status\":\"closed\"}";
     assert_int_equal(hcp_sample_pop_leaf(&p, bad, strlen(bad)), HCP_EFORMAT);
-    assert_int_equal(hcp_sample_pop_leaf(&p, "[1]", 3), HCP_EFORMAT);
+    assert_int_equal(hcp_sample_pop_leaf(&p, "[\"closed\"]", 10), HCP_EFORMAT);
+    /* a leaf that cannot say closed is passed over unparsed; an escaped
+     * "closed" is still read as one */
+    assert_int_equal(hcp_sample_pop_leaf(&p, "[1]", 3), HCP_OK);
+    const char *open_leaf = "{\"service_request_id\":\"630102-20261101-0009\",\"county\":"
+                            "\"630102\",\"status\":\"rectifying\",\"step_datetime\":"
+                            "\"2026-11-02T10:00:00+08:00\"}";
+    assert_int_equal(hcp_sample_pop_leaf(&p, open_leaf, strlen(open_leaf)), HCP_OK);
+    const char *esc = "{\"service_request_id\":\"630102-20261101-0009\",\"county\":"
+                      "\"630102\",\"status\":\"\\u0063losed\",\"step_datetime\":"
+                      "\"2026-11-02T10:00:00+08:00\"}";
+    assert_int_equal(hcp_sample_pop_leaf(&p, esc, strlen(esc)), HCP_OK);
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.items[2].id, "630102-20261101-0009");
     hcp_sample_pop_free(&p);
     assert_int_equal(hcp_sample_pop_init(&p, "2026-13", 7), HCP_EINVAL);
     assert_int_equal(hcp_sample_pop_init(&p, "2026-1", 6), HCP_EINVAL);
