@@ -213,11 +213,13 @@ static bool is_county(const char *s)
     return true;
 }
 
-/* The leaf rule of sample.h, applied to one leaf. */
-int hcp_sample_pop_leaf(hcp_sample_pop *p, const char *json, size_t len)
+/* What one leaf says (sample.h): the parse, apart from the population so
+ * that several threads can read leaves at once. */
+int hcp_sample_leaf_read(int year, int month, const char *json, size_t len, hcp_sample_leaf *out)
 {
-    if (p == NULL || json == NULL)
+    if (json == NULL || out == NULL)
         return HCP_EINVAL;
+    memset(out, 0, sizeof(*out));
     if (!may_close(json, len))
         return HCP_OK;
     json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
@@ -232,35 +234,56 @@ int hcp_sample_pop_leaf(hcp_sample_pop *p, const char *json, size_t len)
     }
     if (strcmp(status, "closed") != 0)
         goto out;
-    bool fresh = false;
-    rc = seen_add(p, id, strlen(id), &fresh);
-    if (rc != HCP_OK || !fresh)
-        goto out;
+    out->closed = true;
+    memcpy(out->id, id, strlen(id) + 1);
+    memcpy(out->county, county, HCP_COUNTY_LEN + 1);
     const char *at = json_string_value(json_object_get(j, "step_datetime"));
     hcp_time t;
     if (at == NULL || hcp_time_parse(at, strlen(at), &t) != HCP_OK)
         goto out; /* closed without a step time: in no period */
     int y, m, d;
     hcp_day_to_ymd(hcp_day_of(t), &y, &m, &d);
-    if (y != p->year || m != p->month)
-        goto out;
+    out->in_period = y == year && m == month;
+out:
+    json_decref(j);
+    return rc;
+}
+
+/* The population's side of the leaf rule: only a case's first closing
+ * leaf counts, and only when it falls in the period. */
+int hcp_sample_pop_take(hcp_sample_pop *p, const hcp_sample_leaf *l)
+{
+    if (p == NULL || l == NULL)
+        return HCP_EINVAL;
+    if (!l->closed)
+        return HCP_OK;
+    bool fresh = false;
+    int rc = seen_add(p, l->id, strlen(l->id), &fresh);
+    if (rc != HCP_OK || !fresh || !l->in_period)
+        return rc;
     if (p->n == p->cap) {
         size_t cap = p->cap == 0 ? 256 : p->cap * 2;
         hcp_sample_item *it = realloc(p->items, cap * sizeof(*it));
-        if (it == NULL) {
-            rc = HCP_ENOMEM;
-            goto out;
-        }
+        if (it == NULL)
+            return HCP_ENOMEM;
         p->items = it;
         p->cap = cap;
     }
     hcp_sample_item *it = &p->items[p->n++];
     memset(it, 0, sizeof(*it));
-    memcpy(it->id, id, strlen(id) + 1);
-    memcpy(it->county, county, HCP_COUNTY_LEN + 1);
-out:
-    json_decref(j);
-    return rc;
+    memcpy(it->id, l->id, sizeof(it->id));
+    memcpy(it->county, l->county, sizeof(it->county));
+    return HCP_OK;
+}
+
+/* The leaf rule of sample.h, applied to one leaf. */
+int hcp_sample_pop_leaf(hcp_sample_pop *p, const char *json, size_t len)
+{
+    if (p == NULL || json == NULL)
+        return HCP_EINVAL;
+    hcp_sample_leaf l;
+    int rc = hcp_sample_leaf_read(p->year, p->month, json, len, &l);
+    return rc == HCP_OK ? hcp_sample_pop_take(p, &l) : rc;
 }
 
 void hcp_sample_pop_free(hcp_sample_pop *p)
