@@ -2,7 +2,7 @@
  * spot_gen.c — the spot-check benchmark's data and draw (bench/spot_bench.py,
  * docs/bench.md "Spot checks"):
  *
- *   bench_spot_gen OUT_DIR N COUNTIES RATE MIN
+ *   bench_spot_gen OUT_DIR N COUNTIES RATE MIN [GATEWAY_DIR]
  *
  * Writes a published log of N synthetic closed cases (feed entries shaped
  * like the gateway's, spread over the first COUNTIES county divisions,
@@ -13,7 +13,17 @@
  * writes the draw as OUT_DIR/spotchecks.json, the public feed's shape, for
  * hcp-verify spotcheck. Prints one JSON line of timings (monotonic clock):
  * gen_s (building and writing the log), scan_s (the population: every
- * leaf parsed), draw_s (ranks, sort, sizes), population, sample.
+ * leaf parsed), draw_s (ranks, sort, sizes), population, sample; scan_cpu_s
+ * and draw_cpu_s, the same on the process's CPU clock (on a shared
+ * machine the wall clock also counts the others' work).
+ *
+ * With GATEWAY_DIR, the same leaves are also appended, in log order, to
+ * the transparency log of a gateway store created there with the
+ * gateway's own code (gw_store_open, gw_tlog_append: the leaf, its hash
+ * and every complete subtree's, 100,000 per transaction), so that
+ * hcp-gateway started on it draws over the same tree through its route
+ * (bench/spot_bench.py): fill_s is that fill's time. The cases
+ * themselves are not written: the draw reads the log only.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -25,6 +35,9 @@
 
 #include "chain.h"
 #include "division.h"
+#include "gw.h"
+#include "gwstore.h"
+#include "tlog.h"
 #include "merkle.h"
 #include "note.h"
 #include "sample.h"
@@ -34,6 +47,60 @@ static double now_s(void)
     struct timespec ts;
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The process's CPU seconds (user and system). */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *entry(const char *county, const char *name, uint64_t i, size_t nc);
+
+#define FILL_PER_TXN 100000
+
+/* The leaves [from, to) appended to the gateway store's log in one txn. */
+static int fill_chunk(gw *g, uint64_t from, uint64_t to, size_t nc, const hcp_division **cs)
+{
+    MDB_txn *txn;
+    int rc = gws_err(mdb_txn_begin(g->store->db.env, NULL, 0, &txn));
+    if (rc != HCP_OK)
+        return rc;
+    for (uint64_t i = from; rc == HCP_OK && i < to; i++) {
+        const hcp_division *d = cs[i % nc];
+        char *e = entry(d->code, d->name, i, nc);
+        rc = e != NULL ? gw_tlog_append(txn, g->store->tlog, e, strlen(e)) : HCP_ENOMEM;
+        free(e);
+    }
+    if (rc == HCP_OK)
+        return gws_err(mdb_txn_commit(txn));
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* A gateway store in dir whose log holds the same n leaves as the tiles. */
+static int fill_gateway(const char *dir, uint64_t n, size_t nc, const hcp_division **cs)
+{
+    static gw g;
+    snprintf(g.cfg.data, sizeof(g.cfg.data), "%s", dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return HCP_EIO;
+    if (hcp_cal_default(&g.cal) != HCP_OK || gw_store_open(&g) != HCP_OK)
+        return HCP_EIO;
+    /* a fill for measuring: no fsync per commit, one at the end; a map
+     * large enough for the whole log (address space, not disk) */
+    int rc = hcpd_env_grow(&g.store->db, (size_t)16 << 30);
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_env_set_flags(g.store->db.env, MDB_NOSYNC, 1));
+    for (uint64_t i = 0; rc == HCP_OK && i < n; i += FILL_PER_TXN)
+        rc = fill_chunk(&g, i, i + FILL_PER_TXN < n ? i + FILL_PER_TXN : n, nc, cs);
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_env_sync(g.store->db.env, 1));
+    gw_store_close(&g);
+    hcp_cal_free(g.cal);
+    return rc;
 }
 
 /* mkdir -p of the directory part of path. */
@@ -234,8 +301,8 @@ static int write_draw(const char *out, const hcp_buf *note, uint64_t n, const ch
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: bench_spot_gen OUT_DIR N COUNTIES RATE MIN\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: bench_spot_gen OUT_DIR N COUNTIES RATE MIN [GATEWAY_DIR]\n");
         return 2;
     }
     const char *out = argv[1];
@@ -256,14 +323,14 @@ int main(int argc, char **argv)
     hcp_buf_init(&note, HCP_NOTE_MAX);
     double t0 = now_s();
     int rc = make_log(out, n, nc, cs, &note);
-    double t1 = now_s();
+    double t1 = now_s(), c1 = cpu_s();
     hcp_sample_pop pop;
     memset(&pop, 0, sizeof(pop));
     if (rc == HCP_OK)
         rc = hcp_sample_pop_init(&pop, "2026-11", 7);
     if (rc == HCP_OK)
         rc = scan(out, n, &pop);
-    double t2 = now_s();
+    double t2 = now_s(), c2 = cpu_s();
     uint8_t root[32], seed[32];
     char origin[HCP_NOTE_NAME_MAX + 1];
     uint64_t size = 0;
@@ -278,14 +345,20 @@ int main(int argc, char **argv)
         rc = hcp_sample_seed(root, beacon, strlen(beacon), seed);
     if (rc == HCP_OK)
         rc = hcp_sample_draw(seed, pop.items, pop.n, ppm, minpc);
-    double t3 = now_s();
+    double t3 = now_s(), c3 = cpu_s();
     size_t drawn = 0;
     if (rc == HCP_OK)
         rc = write_draw(out, &note, n, beacon, seed, rate, ppm, minpc, &pop, &drawn);
+    double t4 = now_s();
+    if (rc == HCP_OK && argc == 7)
+        rc = fill_gateway(argv[6], n, nc, cs);
+    double t5 = now_s();
     if (rc == HCP_OK)
         printf("{\"leaves\":%llu,\"counties\":%zu,\"population\":%zu,\"sample\":%zu,"
-               "\"gen_s\":%.3f,\"scan_s\":%.3f,\"draw_s\":%.3f}\n",
-               (unsigned long long)n, nc, pop.n, drawn, t1 - t0, t2 - t1, t3 - t2);
+               "\"gen_s\":%.3f,\"scan_s\":%.3f,\"draw_s\":%.3f,\"scan_cpu_s\":%.3f,"
+               "\"draw_cpu_s\":%.3f,\"fill_s\":%.3f}\n",
+               (unsigned long long)n, nc, pop.n, drawn, t1 - t0, t2 - t1, t3 - t2, c2 - c1, c3 - c2,
+               t5 - t4);
     else
         fprintf(stderr, "bench_spot_gen: %s\n", hcp_strerror(rc));
     hcp_sample_pop_free(&pop);

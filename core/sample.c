@@ -125,12 +125,35 @@ static uint64_t id_hash(const char *s)
     return h;
 }
 
-/* Insert id into the seen-set; *fresh says whether it was new. */
-static int seen_add(hcp_sample_pop *p, const char *id, bool *fresh)
+#define ARENA_BLOCK ((size_t)1 << 20)
+
+/* A copy of id (len bytes and its NUL) in p's arena: blocks of
+ * ARENA_BLOCK bytes chained by their first pointer, so an id costs no
+ * allocation of its own and the set frees in a few calls. NULL: ENOMEM. */
+static char *arena_dup(hcp_sample_pop *p, const char *id, size_t len)
+{
+    if (p->arena == NULL || p->arena_used + len + 1 > ARENA_BLOCK) {
+        char *b = malloc(ARENA_BLOCK);
+        if (b == NULL)
+            return NULL;
+        memcpy(b, &p->arena, sizeof(char *)); /* the previous block */
+        p->arena = b;
+        p->arena_used = sizeof(char *);
+    }
+    char *out = p->arena + p->arena_used;
+    memcpy(out, id, len);
+    out[len] = '\0';
+    p->arena_used += len + 1;
+    return out;
+}
+
+/* Insert id (len bytes, at most HCP_CASE_ID_MAX) into the seen-set;
+ * *fresh says whether it was new. */
+static int seen_add(hcp_sample_pop *p, const char *id, size_t len, bool *fresh)
 {
     if ((p->seen_n + 1) * 2 > p->seen_cap) {
         size_t cap = p->seen_cap == 0 ? 1024 : p->seen_cap * 2;
-        char **t = calloc(cap, sizeof(*t));
+        const char **t = calloc(cap, sizeof(*t));
         if (t == NULL)
             return HCP_ENOMEM;
         for (size_t i = 0; i < p->seen_cap; i++) {
@@ -153,12 +176,30 @@ static int seen_add(hcp_sample_pop *p, const char *id, bool *fresh)
         }
         k = (k + 1) & (p->seen_cap - 1);
     }
-    p->seen[k] = strdup(id);
+    p->seen[k] = arena_dup(p, id, len);
     if (p->seen[k] == NULL)
         return HCP_ENOMEM;
     p->seen_n++;
     *fresh = true;
     return HCP_OK;
+}
+
+/* Whether a leaf's bytes can hold the status "closed": the word spelled
+ * out, or an escape (a \u-escaped letter could spell it). A leaf with
+ * neither cannot be a closing entry: it is skipped without parsing. */
+static bool may_close(const char *json, size_t len)
+{
+    if (memchr(json, '\\', len) != NULL)
+        return true;
+    for (const char *c = json, *end = json + len; end - c >= 6;) {
+        c = memchr(c, 'c', (size_t)(end - c) - 5);
+        if (c == NULL)
+            return false;
+        if (memcmp(c, "closed", 6) == 0)
+            return true;
+        c++;
+    }
+    return false;
 }
 
 /* A county code as the feed writes it: six ASCII digits. */
@@ -172,11 +213,15 @@ static bool is_county(const char *s)
     return true;
 }
 
-/* The leaf rule of sample.h, applied to one leaf. */
-int hcp_sample_pop_leaf(hcp_sample_pop *p, const char *json, size_t len)
+/* What one leaf says (sample.h): the parse, apart from the population so
+ * that several threads can read leaves at once. */
+int hcp_sample_leaf_read(int year, int month, const char *json, size_t len, hcp_sample_leaf *out)
 {
-    if (p == NULL || json == NULL)
+    if (json == NULL || out == NULL)
         return HCP_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (!may_close(json, len))
+        return HCP_OK;
     json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
     const char *id = json_string_value(json_object_get(j, "service_request_id"));
     const char *county = json_string_value(json_object_get(j, "county"));
@@ -189,43 +234,68 @@ int hcp_sample_pop_leaf(hcp_sample_pop *p, const char *json, size_t len)
     }
     if (strcmp(status, "closed") != 0)
         goto out;
-    bool fresh = false;
-    rc = seen_add(p, id, &fresh);
-    if (rc != HCP_OK || !fresh)
-        goto out;
+    out->closed = true;
+    memcpy(out->id, id, strlen(id) + 1);
+    memcpy(out->county, county, HCP_COUNTY_LEN + 1);
     const char *at = json_string_value(json_object_get(j, "step_datetime"));
     hcp_time t;
     if (at == NULL || hcp_time_parse(at, strlen(at), &t) != HCP_OK)
         goto out; /* closed without a step time: in no period */
     int y, m, d;
     hcp_day_to_ymd(hcp_day_of(t), &y, &m, &d);
-    if (y != p->year || m != p->month)
-        goto out;
+    out->in_period = y == year && m == month;
+out:
+    json_decref(j);
+    return rc;
+}
+
+/* The population's side of the leaf rule: only a case's first closing
+ * leaf counts, and only when it falls in the period. */
+int hcp_sample_pop_take(hcp_sample_pop *p, const hcp_sample_leaf *l)
+{
+    if (p == NULL || l == NULL)
+        return HCP_EINVAL;
+    if (!l->closed)
+        return HCP_OK;
+    bool fresh = false;
+    int rc = seen_add(p, l->id, strlen(l->id), &fresh);
+    if (rc != HCP_OK || !fresh || !l->in_period)
+        return rc;
     if (p->n == p->cap) {
         size_t cap = p->cap == 0 ? 256 : p->cap * 2;
         hcp_sample_item *it = realloc(p->items, cap * sizeof(*it));
-        if (it == NULL) {
-            rc = HCP_ENOMEM;
-            goto out;
-        }
+        if (it == NULL)
+            return HCP_ENOMEM;
         p->items = it;
         p->cap = cap;
     }
     hcp_sample_item *it = &p->items[p->n++];
     memset(it, 0, sizeof(*it));
-    memcpy(it->id, id, strlen(id) + 1);
-    memcpy(it->county, county, HCP_COUNTY_LEN + 1);
-out:
-    json_decref(j);
-    return rc;
+    memcpy(it->id, l->id, sizeof(it->id));
+    memcpy(it->county, l->county, sizeof(it->county));
+    return HCP_OK;
+}
+
+/* The leaf rule of sample.h, applied to one leaf. */
+int hcp_sample_pop_leaf(hcp_sample_pop *p, const char *json, size_t len)
+{
+    if (p == NULL || json == NULL)
+        return HCP_EINVAL;
+    hcp_sample_leaf l;
+    int rc = hcp_sample_leaf_read(p->year, p->month, json, len, &l);
+    return rc == HCP_OK ? hcp_sample_pop_take(p, &l) : rc;
 }
 
 void hcp_sample_pop_free(hcp_sample_pop *p)
 {
     if (p == NULL)
         return;
-    for (size_t i = 0; i < p->seen_cap; i++)
-        free(p->seen[i]);
+    while (p->arena != NULL) {
+        char *prev;
+        memcpy(&prev, p->arena, sizeof(char *));
+        free(p->arena);
+        p->arena = prev;
+    }
     free((void *)p->seen);
     free(p->items);
     memset(p, 0, sizeof(*p));

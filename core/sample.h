@@ -63,8 +63,10 @@ typedef struct hcp_sample_pop {
     int year, month;        /* the period */
     hcp_sample_item *items; /* the cases closed in the period, in log order */
     size_t n, cap;
-    char **seen; /* an open-addressing set of every id already closed once */
+    const char **seen; /* an open-addressing set of every id already closed once */
     size_t seen_n, seen_cap;
+    char *arena; /* the ids of seen: chained blocks (sample.c) */
+    size_t arena_used;
 } hcp_sample_pop;
 
 /* Start an empty population of the month "YYYY-MM" (7 bytes at period).
@@ -72,10 +74,29 @@ typedef struct hcp_sample_pop {
 HCP_NODISCARD int hcp_sample_pop_init(hcp_sample_pop *p, const char *period, size_t len);
 /* Take the next leaf (a feed entry's JSON, len bytes) in log order: its
  * case joins the population when this is its first "closed" leaf and its
- * step_datetime falls in the period. A leaf that is not a JSON object of
- * a case (no string service_request_id, county of 6 digits, status) is
+ * step_datetime falls in the period. A leaf whose bytes hold neither the
+ * word closed nor a backslash cannot say "status":"closed" and is passed
+ * over unparsed (HCP_OK); any other that is not a JSON object of a case
+ * (no string service_request_id, county of 6 digits, status) is
  * HCP_EFORMAT — the log holds only feed entries. HCP_ENOMEM. */
 HCP_NODISCARD int hcp_sample_pop_leaf(hcp_sample_pop *p, const char *json, size_t len);
+/* What one leaf says for a population, read apart from it (so that
+ * several threads can parse leaves at once and one thread then takes
+ * them in log order): closed (its "status" is "closed"), and then its id,
+ * county and whether its step_datetime falls in year-month (Shanghai). */
+typedef struct hcp_sample_leaf {
+    char id[HCP_CASE_ID_MAX + 1];
+    char county[HCP_COUNTY_LEN + 1];
+    bool closed, in_period;
+} hcp_sample_leaf;
+/* Read one leaf (json, len bytes) into *out (zeroed first) for the period
+ * year-month: the parse of hcp_sample_pop_leaf, touching nothing else (any
+ * thread). HCP_EINVAL, HCP_EFORMAT as hcp_sample_pop_leaf. */
+HCP_NODISCARD int hcp_sample_leaf_read(int year, int month, const char *json, size_t len,
+                                       hcp_sample_leaf *out);
+/* Take a leaf read for p's period, in log order: hcp_sample_pop_leaf is
+ * hcp_sample_leaf_read then this. HCP_EINVAL, HCP_ENOMEM. */
+HCP_NODISCARD int hcp_sample_pop_take(hcp_sample_pop *p, const hcp_sample_leaf *l);
 /* Free what p holds (safe on a zeroed or freed one). */
 void hcp_sample_pop_free(hcp_sample_pop *p);
 

@@ -659,19 +659,6 @@ int hcpd_req_query_get(const hcpd_req *r, const char *key, char *buf, size_t len
 
 /* ---- admission ---- */
 
-/* Compare the presented token with ours in time independent of where they
- * differ (only our token's length shows). */
-static bool http_token_equal(const char *want, const char *got, size_t gotlen)
-{
-    size_t wlen = strlen(want);
-    volatile unsigned char diff = (unsigned char)(wlen != gotlen || wlen == 0);
-    for (size_t i = 0; i < wlen; i++) {
-        unsigned char g = i < gotlen ? (unsigned char)got[i] : 0;
-        diff |= (unsigned char)want[i] ^ g;
-    }
-    return diff == 0;
-}
-
 /* Seconds on the monotonic clock: what the session table counts in (a
  * change of the wall clock neither ends nor prolongs a session). */
 static int64_t http_mono_s(void)
@@ -744,7 +731,7 @@ static bool http_authorized(conn *c, hcpd_req *r, const char **why)
     while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t')) {
         n--;
     }
-    if (http_token_equal(h->token, a, n)) {
+    if (hcpd_session_secret_equal(h->token, a, n)) {
         snprintf(r->account, sizeof(r->account), "admin");
         r->roles = HCPD_ROLE_ALL;
         return true;
@@ -1531,7 +1518,7 @@ static void http_session_open(hcpd_http *h, hcpd_req *r)
     unsigned roles = 0;
     bool ok;
     if (strcmp(account, "admin") == 0) {
-        ok = http_token_equal(h->token, token, strlen(token));
+        ok = hcpd_session_secret_equal(h->token, token, strlen(token));
         roles = HCPD_ROLE_ALL;
         snprintf(name, sizeof(name), "admin");
     } else {
@@ -2110,6 +2097,11 @@ int hcpd_http_start(const hcpd_http_cfg *cfg, hcpd_http **out)
     http_configure(h, cfg);
     /* HCP_SESSION_IDLE_S shortens the idle limit, for tests (docs/consoles.md) */
     int idle = http_env_int("HCP_SESSION_IDLE_S", HCPD_SESSION_IDLE_S, 1, HCPD_SESSION_IDLE_S);
+    if (idle != HCPD_SESSION_IDLE_S)
+        hcpd_log("warn", "session.test_idle",
+                 "seconds=%d detail=\"console sessions end sooner "
+                 "(HCP_SESSION_IDLE_S, tests only)\"",
+                 idle);
     if (hcpd_sessions_new(HCPD_SESSION_MAX, idle, HCPD_SESSION_ABSOLUTE_S, &h->sessions) !=
         HCP_OK) {
         free(h);

@@ -5,6 +5,7 @@
  */
 #include "spot.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,23 @@ int gw_spot_hooks(void)
 }
 
 /* ---- storage ---- */
+
+/* A store opened without the spot-check dbs (publish's read-only open)
+ * opens them in txn; *none when the store is older than spot checks. */
+static int dbs_ready(gw_store *s, MDB_txn *txn, bool *none)
+{
+    *none = false;
+    if (s->sc_draw != 0)
+        return HCP_OK;
+    int mrc = mdb_dbi_open(txn, "sc_draw", 0, &s->sc_draw);
+    if (mrc == 0)
+        mrc = mdb_dbi_open(txn, "sc_find", 0, &s->sc_find);
+    if (mrc != 0)
+        s->sc_draw = s->sc_find = 0;
+    if (mrc == MDB_NOTFOUND)
+        *none = true;
+    return mrc == 0 || mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
+}
 
 static size_t find_key(uint8_t k[FIND_KEY_MAX], uint64_t id, const char *cid)
 {
@@ -215,6 +233,160 @@ json_t *gw_spot_results_json(gw_store *s, MDB_txn *txn, uint64_t id, int *rc)
     return rows;
 }
 
+/* ---- the figures (stats.c's summary and public figures) ---- */
+
+static const char *const tally_keys[] = {"population", "sample",    "checked", "reached",
+                                         "rectified",  "satisfied", "failed"};
+#define TALLY_N (sizeof(tally_keys) / sizeof(tally_keys[0]))
+
+/* Add row's counts (a row of results_of) to sum. */
+static void sum_add(json_int_t sum[TALLY_N], const json_t *row)
+{
+    for (size_t i = 0; i < TALLY_N; i++)
+        sum[i] += json_integer_value(json_object_get(row, tally_keys[i]));
+}
+
+/* The counts as a JSON object (new reference or NULL). */
+static json_t *sum_json(const json_int_t sum[TALLY_N])
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < TALLY_N; i++)
+        if (json_object_set_new(o, tally_keys[i], json_integer(sum[i])) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+/* Whether the month "YYYY-MM" of period meets the days from..to (-1: open). */
+static bool period_meets(const char *period, hcp_day from, hcp_day to)
+{
+    int y = 0, m = 0;
+    hcp_day first, next;
+    if (period == NULL || sscanf(period, "%4d-%2d", &y, &m) != 2 ||
+        hcp_day_from_ymd(y, m, 1, &first) != HCP_OK ||
+        hcp_day_from_ymd(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1, &next) != HCP_OK)
+        return false;
+    return (to < 0 || first <= to) && (from < 0 || next - 1 >= from);
+}
+
+/* Whether the county code c is in the scope (county, prefecture; "" any). */
+static bool in_scope(const char *c, const char *county, const char *prefecture)
+{
+    if (c == NULL)
+        return false;
+    if (county[0] != '\0')
+        return strcmp(c, county) == 0;
+    if (prefecture[0] == '\0')
+        return true;
+    const hcp_division *d = hcp_division_find(c);
+    return d != NULL && strcmp(d->prefecture, prefecture) == 0;
+}
+
+/* One draw's entry of the figures: its rows in scope, their total; each
+ * row's counts added to the per-county sums in bycounty (code -> array of
+ * counts as a JSON object of integers). New reference or NULL (*rc). */
+static json_t *figures_draw(gw_store *s, MDB_txn *txn, uint64_t id, const json_t *draw,
+                            const char *county, const char *prefecture, json_t *bycounty, int *rc)
+{
+    json_t *rows = gw_spot_results_json(s, txn, id, rc), *mine = json_array();
+    json_int_t tot[TALLY_N] = {0};
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *c = json_string_value(json_object_get(row, "county"));
+        if (mine == NULL || !in_scope(c, county, prefecture))
+            continue;
+        sum_add(tot, row);
+        json_t *acc = json_object_get(bycounty, c);
+        json_int_t cs[TALLY_N] = {0};
+        for (size_t k = 0; k < TALLY_N; k++)
+            cs[k] = json_integer_value(json_object_get(acc, tally_keys[k]));
+        sum_add(cs, row);
+        if (json_object_set_new(bycounty, c, sum_json(cs)) != 0 ||
+            json_array_append(mine, row) != 0) {
+            json_decref(mine);
+            mine = NULL;
+        }
+    }
+    json_decref(rows);
+    if (*rc != HCP_OK || mine == NULL) {
+        json_decref(mine);
+        *rc = *rc != HCP_OK ? *rc : HCP_ENOMEM;
+        return NULL;
+    }
+    json_t *out = json_pack(
+        "{sI,sO,sO,sO,sO,so*,so}", "id", (json_int_t)id, "period", json_object_get(draw, "period"),
+        "drawn_datetime", json_object_get(draw, "drawn_datetime"), "rate",
+        json_object_get(draw, "rate"), "min_per_county", json_object_get(draw, "min_per_county"),
+        "total", sum_json(tot), "counties", mine);
+    if (out == NULL)
+        *rc = HCP_ENOMEM;
+    return out;
+}
+
+int gw_spot_stats_merge(gw_store *s, MDB_txn *txn, const char *county, const char *prefecture,
+                        hcp_day from, hcp_day to, json_t *body)
+{
+    if (s == NULL || txn == NULL || body == NULL)
+        return HCP_EINVAL;
+    county = county != NULL ? county : "";
+    prefecture = prefecture != NULL ? prefecture : "";
+    bool none = false;
+    int rc = dbs_ready(s, txn, &none);
+    json_t *draws = json_array(), *bycounty = json_object();
+    json_int_t tot[TALLY_N] = {0};
+    MDB_cursor *cur = NULL;
+    if (rc == HCP_OK && (draws == NULL || bycounty == NULL))
+        rc = HCP_ENOMEM;
+    if (rc == HCP_OK && !none)
+        rc = gws_err(mdb_cursor_open(txn, s->sc_draw, &cur));
+    MDB_val k, v;
+    int mrc = cur != NULL ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
+    for (; rc == HCP_OK && mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        json_t *draw = k.mv_size == 8 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
+        if (draw == NULL) {
+            rc = HCP_EFORMAT;
+            break;
+        }
+        if (period_meets(json_string_value(json_object_get(draw, "period")), from, to)) {
+            json_t *d = figures_draw(s, txn, hcp_be64_get(k.mv_data), draw, county, prefecture,
+                                     bycounty, &rc);
+            if (d != NULL) {
+                sum_add(tot, json_object_get(d, "total"));
+                if (json_array_append_new(draws, d) != 0)
+                    rc = HCP_ENOMEM;
+            }
+        }
+        json_decref(draw);
+    }
+    if (rc == HCP_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    json_t *rows = json_object_get(body, "counties");
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *c = json_string_value(json_object_get(row, "county"));
+        json_t *acc = c != NULL ? json_object_get(bycounty, c) : NULL;
+        json_int_t zero[TALLY_N] = {0};
+        if (rc == HCP_OK &&
+            json_object_set_new(row, "spotchecks",
+                                acc != NULL ? json_incref(acc) : sum_json(zero)) != 0)
+            rc = HCP_ENOMEM;
+    }
+    if (rc == HCP_OK &&
+        json_object_set_new(body, "spotchecks",
+                            json_pack("{sO,so*}", "draws", draws, "total", sum_json(tot))) != 0)
+        rc = HCP_ENOMEM;
+    json_decref(draws);
+    json_decref(bycounty);
+    return rc;
+}
+
 /* ---- the draw ---- */
 
 typedef struct draw_req {
@@ -236,23 +408,125 @@ static size_t note_body_len(const char *note, size_t len)
     return 0;
 }
 
-/* The population of period: every leaf 0 .. size-1 of the log, in order. */
-static int population_read(gw_store *s, uint64_t size, hcp_sample_pop *pop)
+/* A log of at least this many leaves is parsed by two threads. */
+#define SPLIT_MIN 64
+
+/* Call fn on every leaf from .. to-1 of the log in txn, in order, by one
+ * cursor walk over its 'e' keys (tlog.h: 'e' | be64 i, in index order),
+ * not a lookup per leaf; a missing leaf is HCP_EFORMAT; fn's error stops. */
+static int leaves_walk(gw_store *s, MDB_txn *txn, uint64_t from, uint64_t to,
+                       int (*fn)(void *arg, const MDB_val *v), void *arg)
 {
-    MDB_txn *txn;
-    int rc = gws_read_begin(s, &txn);
+    if (from >= to)
+        return HCP_OK;
+    MDB_cursor *cur = NULL;
+    int rc = gws_err(mdb_cursor_open(txn, s->tlog, &cur));
     if (rc != HCP_OK)
         return rc;
-    for (uint64_t i = 0; rc == HCP_OK && i < size; i++) {
-        uint8_t k[9]; /* tlog.h: 'e' | be64 i */
-        k[0] = 'e';
-        hcp_be64_put(k + 1, i);
-        MDB_val key = {sizeof(k), k}, v;
-        rc = gws_err(mdb_get(txn, s->tlog, &key, &v));
-        if (rc == HCP_OK)
-            rc = hcp_sample_pop_leaf(pop, v.mv_data, v.mv_size);
+    uint8_t k[9];
+    k[0] = 'e';
+    hcp_be64_put(k + 1, from);
+    MDB_val key = {sizeof(k), k}, v;
+    int mrc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE);
+    for (uint64_t i = from; rc == HCP_OK && i < to; i++) {
+        if (mrc != 0) {
+            rc = mrc == MDB_NOTFOUND ? HCP_EFORMAT : gws_err(mrc);
+            break;
+        }
+        const uint8_t *kd = key.mv_data;
+        if (key.mv_size != 9 || kd[0] != 'e' || hcp_be64_get(kd + 1) != i) {
+            rc = HCP_EFORMAT;
+            break;
+        }
+        rc = fn(arg, &v);
+        if (rc == HCP_OK && i + 1 < to)
+            mrc = mdb_cursor_get(cur, &key, &v, MDB_NEXT);
     }
-    gws_read_end(s, txn);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* The leaf rule straight into the population (the first half, in order). */
+static int take_leaf(void *arg, const MDB_val *v)
+{
+    return hcp_sample_pop_leaf(arg, v->mv_data, v->mv_size);
+}
+
+/* The second half of the log, parsed by a thread of its own: its closing
+ * leaves, in order, for the population to take after the first half. */
+typedef struct half {
+    gw_store *s;
+    uint64_t from, to;
+    int year, month;
+    hcp_sample_leaf *out;
+    size_t n, cap;
+    int rc;
+} half;
+
+/* Keep one leaf of the second half when it is a closing one. */
+static int half_leaf(void *arg, const MDB_val *v)
+{
+    half *h = arg;
+    hcp_sample_leaf l;
+    int rc = hcp_sample_leaf_read(h->year, h->month, v->mv_data, v->mv_size, &l);
+    if (rc != HCP_OK || !l.closed)
+        return rc;
+    if (h->n == h->cap) {
+        size_t cap = h->cap == 0 ? 1024 : h->cap * 2;
+        hcp_sample_leaf *o = realloc(h->out, cap * sizeof(*o));
+        if (o == NULL)
+            return HCP_ENOMEM;
+        h->out = o;
+        h->cap = cap;
+    }
+    h->out[h->n++] = l;
+    return HCP_OK;
+}
+
+/* The thread of the second half: its own read transaction. */
+static void *half_run(void *arg)
+{
+    half *h = arg;
+    MDB_txn *txn;
+    h->rc = gws_read_begin(h->s, &txn);
+    if (h->rc == HCP_OK) {
+        h->rc = leaves_walk(h->s, txn, h->from, h->to, half_leaf, h);
+        gws_read_end(h->s, txn);
+    }
+    return NULL;
+}
+
+/*
+ * The population of period: every leaf 0 .. size-1 of the log, in order.
+ * Parsing the leaves (JSON) is nearly all of a draw's time, so a log of
+ * SPLIT_MIN leaves or more is read by two threads: this one takes the
+ * first half into the population while a second parses the second half
+ * (its own read transaction, the same committed log); then the second
+ * half's closing leaves are taken in order — the same population as one
+ * pass, as the rule depends on log order only through the take. When the
+ * thread cannot start, one pass.
+ */
+static int population_read(gw_store *s, uint64_t size, hcp_sample_pop *pop)
+{
+    half h = {.s = s, .from = size / 2, .to = size, .year = pop->year, .month = pop->month};
+    pthread_t th;
+    bool split = size >= SPLIT_MIN && pthread_create(&th, NULL, half_run, &h) == 0;
+    uint64_t first = split ? h.from : size;
+    MDB_txn *txn;
+    int rc = gws_read_begin(s, &txn);
+    if (rc == HCP_OK) {
+        rc = leaves_walk(s, txn, 0, first, take_leaf, pop);
+        gws_read_end(s, txn);
+    }
+    if (split) {
+        if (pthread_join(th, NULL) != 0 && rc == HCP_OK)
+            rc = HCP_EIO; /* cannot happen: th is joinable and not this thread */
+        if (rc == HCP_OK)
+            rc = h.rc;
+        for (size_t i = 0; rc == HCP_OK && i < h.n; i++)
+            rc = hcp_sample_pop_take(pop, &h.out[i]);
+    }
+    free(h.out);
     return rc;
 }
 
@@ -838,25 +1112,34 @@ void gw_spot_route(void *arg, hcpd_req *r)
 
 int gw_spot_public_render(gw_store *s, MDB_txn *txn, hcp_buf *out)
 {
-    int rc = HCP_OK;
-    json_t *arr = NULL;
-    if (s->sc_draw == 0) { /* a store opened without them (publish): read-only open */
-        int mrc = mdb_dbi_open(txn, "sc_draw", 0, &s->sc_draw);
-        if (mrc == 0)
-            mrc = mdb_dbi_open(txn, "sc_find", 0, &s->sc_find);
-        if (mrc == MDB_NOTFOUND) /* a store older than spot checks: none */
-            arr = json_array();
-        else if (mrc != 0)
-            return gws_err(mrc);
-    }
+    bool none = false;
+    int rc = dbs_ready(s, txn, &none);
+    if (rc != HCP_OK)
+        return rc;
+    json_t *arr = none ? json_array() : NULL;
     if (arr == NULL)
         arr = draw_list(s, txn, true, false, &rc);
-    char at[HCP_TIME_STRLEN];
-    if (arr == NULL || hcp_time_format((hcp_time)time(NULL), at, sizeof(at)) != HCP_OK) {
-        json_decref(arr);
+    if (arr == NULL)
         return rc != HCP_OK ? rc : HCP_ENOMEM;
+    /* the time of the latest draw or finding, not of this rendering: the
+     * same state gives the same bytes (a published copy unchanged) */
+    const char *latest = NULL;
+    size_t i, k;
+    json_t *d, *f;
+    json_array_foreach(arr, i, d)
+    {
+        const char *t = json_string_value(json_object_get(d, "drawn_datetime"));
+        if (t != NULL && (latest == NULL || strcmp(t, latest) > 0))
+            latest = t;
+        json_array_foreach(json_object_get(d, "findings"), k, f)
+        {
+            t = json_string_value(json_object_get(f, "recorded_datetime"));
+            if (t != NULL && (latest == NULL || strcmp(t, latest) > 0))
+                latest = t;
+        }
     }
-    json_t *j = json_pack("{ss,so}", "generated_datetime", at, "spotchecks", arr);
+    json_t *j = json_pack("{so,so}", "updated_datetime",
+                          latest != NULL ? json_string(latest) : json_null(), "spotchecks", arr);
     char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     rc = text != NULL ? HCP_OK : HCP_ENOMEM;

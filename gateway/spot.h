@@ -40,7 +40,8 @@ void gw_spot_feed(void *arg, hcpd_req *r);
  * At start. gw_plog_hook's errors. */
 HCP_NODISCARD int gw_spot_hooks(void);
 
-/* The public JSON of every draw ({generated_datetime, spotchecks: [...]},
+/* The public JSON of every draw ({updated_datetime: the latest draw's or
+ * finding's time or null, spotchecks: [...]}: the same state, the same bytes;
  * what GET /feed/spotchecks.json answers) read in txn into out (reset
  * first). A store opened without the spot-check dbs (s->sc_draw 0: the
  * publish command's read-only open) opens them in txn, and a store older
@@ -55,5 +56,24 @@ HCP_NODISCARD int gw_spot_public_render(gw_store *s, MDB_txn *txn, hcp_buf *out)
  * figures read.
  */
 json_t *gw_spot_results_json(gw_store *s, MDB_txn *txn, uint64_t id, int *rc);
+
+/*
+ * The spot-check results in the scope of a figures body (the summary of
+ * GET /v1/stats/summary, the public /feed/stats.json; docs/stats.md): the
+ * draws whose period (a month) meets the days from..to (-1: open end), and
+ * of each only the counties in scope (county or prefecture code, "" for
+ * any). Sets body["spotchecks"] = {draws: [{id, period, drawn_datetime,
+ * rate, min_per_county, total, counties: [the rows of
+ * gw_spot_results_json]}] newest first, total} (totals: population,
+ * sample, checked, reached, rectified, satisfied, failed) and, on every
+ * row of body["counties"] (when there is one), "spotchecks" = that
+ * county's totals. Counts only: no case id, note or account. A store
+ * without the spot-check dbs (an older one; publish's read-only open)
+ * gives no draws. HCP_ENOMEM, LMDB's errors, HCP_EFORMAT (a stored draw
+ * that is not JSON).
+ */
+HCP_NODISCARD int gw_spot_stats_merge(gw_store *s, MDB_txn *txn, const char *county,
+                                      const char *prefecture, hcp_day from, hcp_day to,
+                                      json_t *body);
 
 #endif

@@ -24,6 +24,7 @@
 #include "gwstore.h"
 #include "json.h"
 #include "record.h"
+#include "spot.h"
 
 #define DAY_MIN_Y     2000
 #define DAY_MAX_Y     2199
@@ -1294,6 +1295,8 @@ int gw_stats_summary_merge(gw_store *s, MDB_txn *txn, const char *county, const 
         rc = missing_ids(s, txn, county, prefecture, from, to, miss, &more);
     if (rc == HCP_OK)
         rc = summary_fields(body, total, total_due);
+    if (rc == HCP_OK) /* the spot checks' results in the same scope (spot.h) */
+        rc = gw_spot_stats_merge(s, txn, county, prefecture, from, to, body);
     if (rc == HCP_OK) {
         json_t *fig = json_object_get(body, "figures");
         if (json_object_set(body, "prefectures", parr) != 0 ||
@@ -1908,8 +1911,12 @@ int gw_stats_public_text(gw_store *s, MDB_txn *txn, hcp_day from, hcp_day to, hc
         rc = acc_load(s, txn, &a, now);
     json_t *body = rc == HCP_OK ? feed_body(&a, from, to) : NULL;
     acc_free(&a);
-    if (rc != HCP_OK)
+    if (rc == HCP_OK && body != NULL) /* the spot checks' counts by county (spot.h) */
+        rc = gw_spot_stats_merge(s, txn, "", "", from, to, body);
+    if (rc != HCP_OK) {
+        json_decref(body);
         return rc;
+    }
     char *figures = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     uint8_t h[HCP_HASH_LEN];
     char hex[2 * HCP_HASH_LEN + 1];

@@ -41,6 +41,7 @@
 #endif
 #define SYNC_TIMEOUT_MS  5000        /* an answer takes at most this long */
 #define SYNC_BATCH_MIN   (16u << 10) /* batches shrink to this on a slow link */
+#define SYNC_GROW_ACKS   8u          /* batches acknowledged in time before one doubling */
 #define SYNC_IDLE_MS     1000        /* re-check for new events this often when idle */
 #define SYNC_PING_EVERY  10          /* idle rounds between pings (heartbeat) */
 #define SYNC_DPOLL_EVERY 2           /* idle rounds between pings that ask for directives */
@@ -115,6 +116,7 @@ struct node_sync {
     uint64_t persisted;  /* the last acknowledgement handed to the writer */
     nng_time persisted_at;
     size_t batch_bytes; /* current batch size: halved after a timeout, regrown on acks */
+    unsigned acks_kept; /* batches acknowledged in time since the size last changed */
     int state;          /* enum sy_state */
     bool zstd;          /* the gateway accepted compressed batches in this session */
     unsigned epoch;     /* bumped by every failure */
@@ -305,6 +307,7 @@ static void fail(node_sync *sy, const char *reason)
     /* a slow or flaky link gets smaller batches (regrown by acks) */
     if ((timeout || in_flight(sy, K_BATCH) > 0) && sy->batch_bytes / 2 >= SYNC_BATCH_MIN)
         sy->batch_bytes /= 2;
+    sy->acks_kept = 0;
     if (sy->connected || strcmp(sy->last_error, what) != 0)
         node_log("warn", "sync.failed", "gateway=%s reason=\"%s\"", sy->n->cfg.gateway, what);
     snprintf(sy->last_error, sizeof(sy->last_error), "%s", what);
@@ -579,6 +582,19 @@ static void take_dirs(node_sync *sy, const repl_frame *r)
         node_write_free(w); /* asked again at the next ping */
 }
 
+/* A batch was acknowledged in time: after SYNC_GROW_ACKS of them in a row
+ * the batch size doubles back towards REPL_BATCH_BYTES. Regrowing on a
+ * welcome instead undid the halving at every redial, so a link too slow for
+ * full batches timed out again and again. mu held. */
+static void grow_batch(node_sync *sy)
+{
+    if (sy->batch_bytes >= REPL_BATCH_BYTES || ++sy->acks_kept < SYNC_GROW_ACKS)
+        return;
+    sy->batch_bytes =
+        sy->batch_bytes * 2 < REPL_BATCH_BYTES ? sy->batch_bytes * 2 : REPL_BATCH_BYTES;
+    sy->acks_kept = 0;
+}
+
 /* The gateway told its position for this county in a welcome. mu held. */
 static void on_welcome(node_sync *sy, uint64_t applied)
 {
@@ -604,8 +620,6 @@ static void on_welcome(node_sync *sy, uint64_t applied)
     if (!sy->gw_full)
         sy->backoff_ms = 0;
     sy->timeouts = 0;
-    if (sy->batch_bytes < REPL_BATCH_BYTES)
-        sy->batch_bytes *= 2;
     sy->last_error[0] = '\0';
     if (applied != sy->acked && applied <= head) {
         sy->acked = applied;
@@ -701,8 +715,10 @@ static void on_answer(node_sync *sy, sync_slot *s, int k, const repl_frame *r)
         take_dirs(sy, r);
         on_welcome(sy, r->seq);
     } else if ((k == K_BATCH && r->type == REPL_ACK) || (k == K_PING && r->type == REPL_PONG)) {
-        if (k == K_BATCH)
+        if (k == K_BATCH) {
             sy->gw_full = false;
+            grow_batch(sy);
+        }
         take_dirs(sy, r);
         on_ack(sy, r->seq);
         sy->timeouts = 0;

@@ -32,6 +32,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "spotcheck.h"
+#include "vsource.h"
 
 #define EXIT_OK     0
 #define EXIT_FAIL   1
@@ -56,77 +57,17 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
-static bool is_url(const char *s)
-{
-    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
-}
-
-#ifdef HCP_HAVE_CURL
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-    return hcp_buf_append(arg, p, size * n) == HCP_OK ? size * n : 0;
-}
-#endif
-
 /* Read rel (e.g. "log/checkpoint") from the source into out (reset).
  * HCP_OK; HCP_ENOTFOUND (404, no such file); HCP_EIO (unreachable or
  * another status: *why says which). */
 static int fetch(const char *rel, hcp_buf *out, char *why, size_t wlen)
 {
-    hcp_buf_reset(out);
     char loc[8192];
     size_t bl = strlen(src_base);
     bool slash = bl > 0 && src_base[bl - 1] == '/';
     if (snprintf(loc, sizeof(loc), "%s%s%s", src_base, slash ? "" : "/", rel) >= (int)sizeof(loc))
         return HCP_ERANGE;
-    if (is_url(src_base)) {
-#ifdef HCP_HAVE_CURL
-        CURL *c = curl_easy_init();
-        if (c == NULL)
-            return HCP_ENOMEM;
-        long status = 0;
-        (void)curl_easy_setopt(c, CURLOPT_URL, loc);
-        (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-        (void)curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-        (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        CURLcode cc = curl_easy_perform(c);
-        if (cc == CURLE_OK)
-            (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(c);
-        if (cc != CURLE_OK) {
-            snprintf(why, wlen, "%.400s: %s", loc, curl_easy_strerror(cc));
-            return HCP_EIO;
-        }
-        if (status == 404)
-            return HCP_ENOTFOUND;
-        if (status != 200) {
-            snprintf(why, wlen, "%.400s: HTTP status %ld", loc, status);
-            return HCP_EIO;
-        }
-        return HCP_OK;
-#else
-        snprintf(why, wlen, "this hcp-verify was built without libcurl: give a directory");
-        return HCP_EIO;
-#endif
-    }
-    FILE *f = fopen(loc, "rb");
-    if (f == NULL) {
-        int e = errno;
-        snprintf(why, wlen, "%.400s: %s", loc, strerror(e));
-        return e == ENOENT ? HCP_ENOTFOUND : HCP_EIO;
-    }
-    char chunk[65536];
-    size_t n;
-    int rc = HCP_OK;
-    while (rc == HCP_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = hcp_buf_append(out, chunk, n);
-    if (ferror(f))
-        rc = HCP_EIO;
-    fclose(f);
-    if (rc != HCP_OK)
-        snprintf(why, wlen, "%.400s: cannot read it", loc);
-    return rc;
+    return vsrc_read(loc, 60, out, why, wlen);
 }
 
 /* ---- the checkpoint ---- */
@@ -353,18 +294,10 @@ static int tile_get(void *arg, unsigned level, uint64_t i, uint8_t out[32])
 
 /* ---- the commands ---- */
 
+/* The --key argument (its text or a file holding it) into v. */
 static int read_key(const char *arg, hcp_note_verifier *v)
 {
-    char text[HCP_NOTE_KEY_MAX + 2];
-    const char *k = arg;
-    FILE *f = strchr(arg, '+') == NULL || access(arg, R_OK) == 0 ? fopen(arg, "r") : NULL;
-    if (f != NULL) {
-        size_t n = fread(text, 1, sizeof(text) - 1, f);
-        fclose(f);
-        text[n] = '\0';
-        k = text;
-    }
-    if (hcp_note_verifier_parse(k, strlen(k), v) != HCP_OK)
+    if (vsrc_key(arg, v) != HCP_OK)
         return fail(EXIT_USAGE, "--key %s: not a verifier key (name+hex id+base64 key)", arg);
     return EXIT_OK;
 }
@@ -511,14 +444,14 @@ static int cmd_feed(const hcp_note_verifier *v)
     int code = EXIT_OK;
     bool paged = true; /* a directory from `hcp-gateway publish` holds every page */
     for (int page = 1; code == EXIT_OK && page <= FEED_PAGES; page++) {
-        if (is_url(src_base))
+        if (vsrc_is_url(src_base))
             snprintf(rel, sizeof(rel), "feed/requests.json?page_size=%d&page=%d", FEED_PAGE, page);
         else if (paged)
             snprintf(rel, sizeof(rel), "feed/pages/%d/%d.json", FEED_PAGE, page);
         else
             snprintf(rel, sizeof(rel), "feed/requests.json");
         int rc = fetch(rel, &b, why, sizeof(why));
-        if (rc == HCP_ENOTFOUND && !is_url(src_base) && paged) {
+        if (rc == HCP_ENOTFOUND && !vsrc_is_url(src_base) && paged) {
             if (page > 1) /* the last page was full: there is no short one after it */
                 break;
             paged = false; /* a copy without pages: its first page is all it has */
@@ -535,7 +468,7 @@ static int cmd_feed(const hcp_note_verifier *v)
         size_t n = json_array_size(arr);
         (void)json_array_extend(items, arr); /* out of memory shows as entries missing */
         json_decref(arr);
-        if ((!is_url(src_base) && !paged) || n < FEED_PAGE)
+        if ((!vsrc_is_url(src_base) && !paged) || n < FEED_PAGE)
             break;
     }
     hcp_buf_free(&b);
@@ -560,7 +493,7 @@ static int cmd_feed(const hcp_note_verifier *v)
                    size);
             break;
         }
-        if (!is_url(src_base) || attempt >= RETRY_TIMES) {
+        if (!vsrc_is_url(src_base) || attempt >= RETRY_TIMES) {
             code =
                 fail(EXIT_FAIL, "%zu of %zu feed entries are not in the log (the first of case %s)",
                      missing, nitems, first != NULL ? first : "?");

@@ -23,14 +23,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#ifdef HCP_HAVE_CURL
-#include <curl/curl.h>
-#endif
 
 #include "chain.h"
 #include "merkle.h"
 #include "note.h"
 #include "sample.h"
+#include "vsource.h"
 
 #define EXIT_OK    0
 #define EXIT_FAIL  1
@@ -50,86 +48,16 @@ static int sfail(int code, const char *fmt, ...)
     return code;
 }
 
-static bool url_like(const char *s)
-{
-    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
-}
-
-#ifdef HCP_HAVE_CURL
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-    return hcp_buf_append(arg, p, size * n) == HCP_OK ? size * n : 0;
-}
-#endif
-
-/* Read loc (a URL or a file path) into out (reset). HCP_ENOTFOUND (404 or
- * no such file), HCP_EIO (why says which). */
+/* Read loc (a URL or a file path) into out (reset). */
 static int read_loc(const char *loc, hcp_buf *out, char *why, size_t wlen)
 {
-    hcp_buf_reset(out);
-    if (url_like(loc)) {
-#ifdef HCP_HAVE_CURL
-        CURL *c = curl_easy_init();
-        if (c == NULL)
-            return HCP_ENOMEM;
-        long status = 0;
-        (void)curl_easy_setopt(c, CURLOPT_URL, loc);
-        (void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        (void)curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-        (void)curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-        (void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        CURLcode cc = curl_easy_perform(c);
-        if (cc == CURLE_OK)
-            (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(c);
-        if (cc != CURLE_OK) {
-            snprintf(why, wlen, "%.400s: %s", loc, curl_easy_strerror(cc));
-            return HCP_EIO;
-        }
-        if (status == 404)
-            return HCP_ENOTFOUND;
-        if (status != 200) {
-            snprintf(why, wlen, "%.400s: HTTP status %ld", loc, status);
-            return HCP_EIO;
-        }
-        return HCP_OK;
-#else
-        snprintf(why, wlen, "this hcp-verify was built without libcurl: give files");
-        return HCP_EIO;
-#endif
-    }
-    FILE *f = fopen(loc, "rb");
-    if (f == NULL) {
-        int e = errno;
-        snprintf(why, wlen, "%.400s: %s", loc, strerror(e));
-        return e == ENOENT ? HCP_ENOTFOUND : HCP_EIO;
-    }
-    char chunk[65536];
-    size_t n;
-    int rc = HCP_OK;
-    while (rc == HCP_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = hcp_buf_append(out, chunk, n);
-    if (ferror(f))
-        rc = HCP_EIO;
-    fclose(f);
-    if (rc != HCP_OK)
-        snprintf(why, wlen, "%.400s: cannot read it", loc);
-    return rc;
+    return vsrc_read(loc, 120, out, why, wlen);
 }
 
 /* The verifier key from its text or a file holding it. */
 static int key_get(const char *arg, hcp_note_verifier *v)
 {
-    char text[HCP_NOTE_KEY_MAX + 2];
-    const char *k = arg;
-    FILE *f = strchr(arg, '+') == NULL || access(arg, R_OK) == 0 ? fopen(arg, "r") : NULL;
-    if (f != NULL) {
-        size_t n = fread(text, 1, sizeof(text) - 1, f);
-        fclose(f);
-        text[n] = '\0';
-        k = text;
-    }
-    if (hcp_note_verifier_parse(k, strlen(k), v) != HCP_OK)
+    if (vsrc_key(arg, v) != HCP_OK)
         return sfail(EXIT_USAGE, "--key %s: not a verifier key (name+hex id+base64 key)", arg);
     return EXIT_OK;
 }
@@ -176,7 +104,7 @@ static int fetch_tile(const char *log, uint64_t tn, unsigned w, hcp_buf *b, unsi
         *fw = HCP_TILE_WIDTH;
         return HCP_OK;
     }
-    for (unsigned x = w + 1; !url_like(log) && x < HCP_TILE_WIDTH; x++)
+    for (unsigned x = w + 1; !vsrc_is_url(log) && x < HCP_TILE_WIDTH; x++)
         if (tile_loc(log, tn, x, rel2, loc, sizeof(loc)) == HCP_OK && access(loc, R_OK) == 0 &&
             read_loc(loc, b, why2, sizeof(why2)) == HCP_OK) {
             *fw = x;

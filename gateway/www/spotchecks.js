@@ -4,6 +4,8 @@
  * sample, checked, reached, rectified, satisfied, failed; and the draw's
  * public inputs (checkpoint size, beacon, seed) with a link to the JSON.
  * Text only through textContent (HCP.el); ES5, nothing from elsewhere.
+ * Rows carry data-row ("ID:county", "ID:total", "ID:facts") and cells
+ * data-k (the JSON's name) for the browser test (test_spotpage.py).
  */
 "use strict";
 (function () {
@@ -40,17 +42,21 @@
     var rows = d.results || [];
     rows.forEach(function (r) {
       var tr = HCP.el("tr");
+      tr.setAttribute("data-row", d.id + ":" + r.county);
       COLS.forEach(function (c, i) {
         var cell = i === 0 ? HCP.el("th", countyName(r)) : HCP.el("td", HCP.num(r[c[0]]));
         if (i === 0) cell.setAttribute("scope", "row");
+        cell.setAttribute("data-k", c[0]);
         tr.appendChild(cell);
       });
       body.appendChild(tr);
     });
     var sum = HCP.el("tr");
+    sum.setAttribute("data-row", d.id + ":total");
     COLS.forEach(function (c, i) {
       var cell = i === 0 ? HCP.el("th", "合计") : HCP.el("td", HCP.num(total(rows, c[0])));
       if (i === 0) cell.setAttribute("scope", "row");
+      cell.setAttribute("data-k", c[0]);
       sum.appendChild(cell);
     });
     body.appendChild(sum);
@@ -64,13 +70,16 @@
     s.appendChild(HCP.el("h2", d.period + " 省级抽查（第" + d.id + "号）"));
     var size = (d.checkpoint || "").split("\n")[1] || "—";
     var dl = HCP.el("dl", null, "facts");
-    [["抽取时间", HCP.shortTime(d.drawn_datetime)],
-     ["抽样比例", HCP.pct(d.rate) + "，每县至少 " + d.min_per_county + " 件"],
-     ["透明日志检查点", "前 " + HCP.num(+size) + " 条公开记录"],
-     ["公开随机数", d.beacon],
-     ["种子", d.seed]].forEach(function (p) {
-      dl.appendChild(HCP.el("dt", p[0]));
-      dl.appendChild(HCP.el("dd", p[1]));
+    dl.setAttribute("data-row", d.id + ":facts");
+    [["drawn", "抽取时间", HCP.shortTime(d.drawn_datetime)],
+     ["rate", "抽样比例", HCP.pct(d.rate) + "，每县至少 " + d.min_per_county + " 件"],
+     ["tree_size", "透明日志检查点", "前 " + HCP.num(+size) + " 条公开记录"],
+     ["beacon", "公开随机数", d.beacon],
+     ["seed", "种子", d.seed]].forEach(function (p) {
+      dl.appendChild(HCP.el("dt", p[1]));
+      var dd = HCP.el("dd", p[2]);
+      dd.setAttribute("data-k", p[0]);
+      dl.appendChild(dd);
     });
     s.appendChild(dl);
     s.appendChild(table(d));

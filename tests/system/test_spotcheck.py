@@ -36,6 +36,7 @@ COUNTIES = ("630102", "630103")
 SEEN = 20.0
 PER_COUNTY = 12  # cases per county, all closed this month
 OPEN = 3  # cases per county left open (never in the population)
+SPOT_KEYS = ("population", "sample", "checked", "reached", "rectified", "satisfied", "failed")
 
 
 def close_case(node):
@@ -281,6 +282,17 @@ class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
         # usage errors
         self.verify(os.path.join(self.tmp, "nothing.json"), want=2)
 
+    def summary(self, query):
+        r = self.gw.get("/v1/stats/summary" + query)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def spot_row(self, summ, county):
+        """A county's spot-check counts on its summary row."""
+        row = [x for x in summ["counties"] if x["county"] == county][0]
+        self.assertEqual(set(row["spotchecks"]), set(SPOT_KEYS))
+        return row["spotchecks"]
+
     def node_case(self, county, cid):
         r = self.nodes[county].get("/v1/cases/%s" % cid)
         self.assertEqual(r.status, 200, r)
@@ -324,6 +336,11 @@ class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
         r = self.gw.post("/v1/spotchecks/1/results", {"case": b, "reached": "yes",
                                                       "rectified": True, "satisfied": True})
         self.assertEqual(r.status, 422, r)
+        # the summary (GET /v1/stats/summary) carries the results by county
+        summ = self.summary("?county=" + b_county)
+        self.assertEqual(summ["figures"]["closed"], PER_COUNTY)
+        self.assertEqual(self.spot_row(self.summary(""), a_county)["checked"], 1)
+        self.assertEqual(self.spot_row(summ, b_county)["checked"], 0)
         phone = "13912345678"
         before = self.node_case(b_county, b)
         r = self.gw.post("/v1/spotchecks/1/results", {
@@ -354,6 +371,11 @@ class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
         wait_until(lambda: (self.gw.get("/v1/cases/%s" % b).json()["status"] == "rectifying",
                             self.gw.get("/v1/cases/%s" % b).json()["status"]),
                    SEEN, "the re-open at the gateway", interval=0.2)
+        # the summary: the failed finding counted, the case no longer closed
+        summ = self.summary("?county=" + b_county)
+        self.assertEqual(summ["figures"]["closed"], PER_COUNTY - 1)
+        self.assertEqual(summ["figures"]["by_status"]["rectifying"], 1)
+        self.assertEqual(self.spot_row(summ, b_county)["failed"], 1)
         # the county handles it again; its new steps replicate back
         n = self.nodes[b_county]
         n.step(b, {"type": "rectify_assign", "mode": "immediate",
@@ -378,6 +400,41 @@ class Spotcheck(hcptest.DumpOnFailure, unittest.TestCase):
                           rows[b_county]["rectified"], rows[b_county]["satisfied"],
                           rows[b_county]["failed"]), (1, 1, 0, 0, 1))
         self.assertEqual({x["case"]: x["status"] for x in full["cases"]}[b], "closed")
+        # the figures after the county's new steps: closed again, the
+        # finding still counted; by county, by draw and in total
+        summ = self.summary("?county=" + b_county)
+        self.assertEqual(summ["figures"]["closed"], PER_COUNTY)
+        self.assertEqual(summ["figures"]["by_status"]["rectifying"], 0)
+        self.assertEqual(summ["counties"][0]["figures"]["closed"], PER_COUNTY)
+        got = self.spot_row(summ, b_county)  # summed over the draws of the scope
+        self.assertEqual((got["checked"], got["reached"], got["rectified"], got["satisfied"],
+                          got["failed"]), (1, 1, 0, 0, 1))
+        self.assertEqual(got["sample"], sum(x["counties"][0]["sample"]
+                                            for x in summ["spotchecks"]["draws"]))
+        d1 = [x for x in summ["spotchecks"]["draws"] if x["id"] == 1][0]
+        self.assertEqual(d1["counties"][0]["sample"], 3)
+        self.assertEqual([x["county"] for x in d1["counties"]], [b_county])
+        self.assertEqual(d1["counties"][0]["failed"], 1)
+        summ = self.summary("")
+        d1 = [x for x in summ["spotchecks"]["draws"] if x["id"] == 1][0]
+        self.assertEqual((d1["total"]["sample"], d1["total"]["checked"], d1["total"]["failed"]),
+                         (6, 2, 1))
+        self.assertEqual(self.spot_row(summ, a_county)["failed"], 0)
+        self.assertEqual(len(summ["spotchecks"]["draws"]), 5)
+        self.assertEqual(summ["spotchecks"]["total"]["failed"], 1)
+        today = hcptest.now().strftime("%Y-%m-%d")
+        self.assertEqual(len(self.summary("?from=%s&to=%s" % (today, today))
+                             ["spotchecks"]["draws"]), 5)
+        self.assertEqual(self.summary("?from=2025-01-01&to=2025-12-31")["spotchecks"],
+                         {"draws": [], "total": {k: 0 for k in SPOT_KEYS}})
+        # the public figures carry the same counts by county, nothing personal
+        st = self.public("/feed/stats.json")
+        self.assertEqual(st.status, 200, st)
+        self.assertNotIn(phone, st.text)
+        self.assertNotIn(b, st.text)
+        p1 = [x for x in st.json()["spotchecks"]["draws"] if x["id"] == 1][0]
+        self.assertEqual({x["county"]: (x["checked"], x["failed"]) for x in p1["counties"]},
+                         {a_county: (1, 0), b_county: (1, 1)})
         pub = self.public("/feed/spotchecks.json")
         self.assertNotIn(phone, pub.text)
         p1 = [x for x in pub.json()["spotchecks"] if x["id"] == 1][0]

@@ -255,7 +255,20 @@ static void test_population(void **state)
     assert_string_equal(p.items[1].county, "630103");
     const char *bad = "{\"county\":\"630102\",\"status\":\"closed\"}";
     assert_int_equal(hcp_sample_pop_leaf(&p, bad, strlen(bad)), HCP_EFORMAT);
-    assert_int_equal(hcp_sample_pop_leaf(&p, "[1]", 3), HCP_EFORMAT);
+    assert_int_equal(hcp_sample_pop_leaf(&p, "[\"closed\"]", 10), HCP_EFORMAT);
+    /* a leaf that cannot say closed is passed over unparsed; an escaped
+     * "closed" is still read as one */
+    assert_int_equal(hcp_sample_pop_leaf(&p, "[1]", 3), HCP_OK);
+    const char *open_leaf = "{\"service_request_id\":\"630102-20261101-0009\",\"county\":"
+                            "\"630102\",\"status\":\"rectifying\",\"step_datetime\":"
+                            "\"2026-11-02T10:00:00+08:00\"}";
+    assert_int_equal(hcp_sample_pop_leaf(&p, open_leaf, strlen(open_leaf)), HCP_OK);
+    const char *esc = "{\"service_request_id\":\"630102-20261101-0009\",\"county\":"
+                      "\"630102\",\"status\":\"\\u0063losed\",\"step_datetime\":"
+                      "\"2026-11-02T10:00:00+08:00\"}";
+    assert_int_equal(hcp_sample_pop_leaf(&p, esc, strlen(esc)), HCP_OK);
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.items[2].id, "630102-20261101-0009");
     hcp_sample_pop_free(&p);
     assert_int_equal(hcp_sample_pop_init(&p, "2026-13", 7), HCP_EINVAL);
     assert_int_equal(hcp_sample_pop_init(&p, "2026-1", 6), HCP_EINVAL);
@@ -274,6 +287,47 @@ static void test_population(void **state)
     hcp_sample_pop_free(&p);
 }
 
+/* Leaves read apart (hcp_sample_leaf_read, as the gateway's second thread
+ * does for the second half of the log) and taken in order give the same
+ * population as one pass of hcp_sample_pop_leaf: re-closings across the
+ * halves, other months and open leaves included. */
+static void test_read_then_take(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    static char leaves[N][256];
+    for (int i = 0; i < N; i++) {
+        int c = (i * 7) % 250; /* cases recur, some across the halves */
+        snprintf(leaves[i], sizeof(leaves[i]),
+                 "{\"service_request_id\":\"630102-20261101-%04d\",\"county\":\"6301%02d\","
+                 "\"status\":\"%s\",\"step_datetime\":\"2026-%02d-1%dT10:00:00+08:00\"}",
+                 c, 2 + c % 3, i % 4 == 0 ? "open" : "closed", i % 5 == 0 ? 10 : 11, i % 10);
+    }
+    hcp_sample_pop one, two;
+    assert_int_equal(hcp_sample_pop_init(&one, "2026-11", 7), HCP_OK);
+    assert_int_equal(hcp_sample_pop_init(&two, "2026-11", 7), HCP_OK);
+    static hcp_sample_leaf read[N];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(hcp_sample_pop_leaf(&one, leaves[i], strlen(leaves[i])), HCP_OK);
+        if (i >= N / 2)
+            assert_int_equal(
+                hcp_sample_leaf_read(two.year, two.month, leaves[i], strlen(leaves[i]), &read[i]),
+                HCP_OK);
+        else
+            assert_int_equal(hcp_sample_pop_leaf(&two, leaves[i], strlen(leaves[i])), HCP_OK);
+    }
+    for (int i = N / 2; i < N; i++)
+        assert_int_equal(hcp_sample_pop_take(&two, &read[i]), HCP_OK);
+    assert_true(one.n > 50);
+    assert_int_equal(one.n, two.n);
+    for (size_t i = 0; i < one.n; i++) {
+        assert_string_equal(one.items[i].id, two.items[i].id);
+        assert_string_equal(one.items[i].county, two.items[i].county);
+    }
+    hcp_sample_pop_free(&one);
+    hcp_sample_pop_free(&two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_prefix),
         cmocka_unit_test(test_equal_probability),
         cmocka_unit_test(test_population),
+        cmocka_unit_test(test_read_then_take),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
