@@ -11,7 +11,7 @@
 //
 // Environment: HCP_CONSOLE_URL (node A), HCP_CLERK_TOKEN, HCP_SUP_TOKEN (A's
 // clerk1, sup1), HCP_OVERDUE_CASE (a case of A received 10 days ago),
-// HCP_SHORT_URL, HCP_SHORT_TOKEN (node B and its clerk2; idle limit 1 s).
+// HCP_SHORT_URL, HCP_SHORT_TOKEN (node B and its clerk2; idle limit 3 s).
 "use strict";
 
 const fs = require("fs");
@@ -259,11 +259,11 @@ h.main(async (browser, result) => {
   await nav(page, "#nav-sync");
   await waitText(page, "#dir-note", "共 ");
 
-  // ---- an expired session (node B: idle limit 1 s) ----
+  // ---- an expired session (node B: idle limit 3 s) ----
   const B = env("HCP_SHORT_URL");
   const pb = await h.newPage(browser);
   await h.signIn(pb, B + "/", "clerk2", env("HCP_SHORT_TOKEN"));
-  await new Promise((res) => setTimeout(res, 2500)); // past the idle limit (not a measurement)
+  await new Promise((res) => setTimeout(res, 5000)); // past the idle limit (not a measurement)
   await nav(pb, "#nav-ledger");
   await pb.waitForSelector("#signin-account", { visible: true });
   const gone = await waitText(pb, "#signin-error", "会话已过期");

@@ -21,7 +21,7 @@ person would, one browser per test:
           and the other menus are not offered.
   test_3  a forged or missing X-CSRF-Token is refused (403 csrf_failed) on a
           write and on sign-out; through the page, the refusal is shown.
-  test_4  an expired session (the gateway restarted with HCP_SESSION_IDLE_S=2)
+  test_4  an expired session (the gateway restarted with HCP_SESSION_IDLE_S=3)
           sends the console back to the sign-in form with the reason.
 Screenshots (1366x768) are kept in build/tests/system/console-gateway/ and
 each view's Chinese text is checked to be drawn with a CJK font.
@@ -200,11 +200,11 @@ class ConsoleGateway(hcptest.DumpOnFailure, unittest.TestCase):
         self.assertEqual(len(after), len(before) + 1, "only the control wrote")
 
     def test_4_expired(self):
-        # sessions live in memory: restart the gateway with a 2 s idle limit
+        # sessions live in memory: restart the gateway with a 3 s idle limit
         self.assertEqual(self.gw.stop(), 0)
-        self.gw.env["HCP_SESSION_IDLE_S"] = "2"
+        self.gw.env["HCP_SESSION_IDLE_S"] = "3"
         self.gw.restart_same_ports()
-        res = self.drive("expired", idle=2)
+        res = self.drive("expired", idle=3)
         say("expired: %s", json.dumps(res, ensure_ascii=False)[:600])
         self.assertEqual(res["after"], 401)
 
