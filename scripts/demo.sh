@@ -308,6 +308,7 @@ cat <<MSG
   密钥 seal keys: $DEMO/gateway.keys/, $DEMO/nodes/CODE.keys/   (与数据分开备份 back up apart from the data)
   复制监听 replication: tls+tcp://127.0.0.1:$GW_REPL  (mTLS, certificate $GW_NAME)
   公开页面 public page : http://127.0.0.1:$GW_HTTP/            (无需令牌 no token; 按日期 by date: /?from=YYYY-MM-DD&to=YYYY-MM-DD; 单件 one case: /case.html?id=CASE-ID)
+  省级控制台 console  : http://127.0.0.1:$GW_HTTP/console.html   (督查员 demo.supervisor / 审计员 demo.auditor 用上面的令牌登录 sign in with the tokens above; admin 用管理令牌 with the admin token)
   公开数据 public feed : http://127.0.0.1:$GW_HTTP/feed/requests.json   http://127.0.0.1:$GW_HTTP/feed/atom.xml
   透明日志 public log  : http://127.0.0.1:$GW_HTTP/log/checkpoint   验证 verify: $BUILD/verify/hcp-verify feed --key "\$(curl -s http://127.0.0.1:$GW_HTTP/log/key)" http://127.0.0.1:$GW_HTTP
   静态发布 publish    : $BUILD/gateway/hcp-gateway publish --data $DEMO/gateway --out $DEMO/public   (供 nginx/CDN for nginx or a CDN: docs/nginx-hcp-publish.conf)
