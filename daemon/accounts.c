@@ -22,7 +22,7 @@
 #define ACCT_KEY_MAX   (2 + HCPD_ACCOUNT_MAX)
 #define ACCESS_DEFAULT 1000
 #define ACCESS_MAX     5000
-#define ACCESS_LINE    512
+#define ACCESS_LINE    1024
 
 static const struct {
     unsigned bit;
@@ -173,14 +173,31 @@ bool hcpd_acct_require(hcpd_req *r, unsigned need, const char *need_name)
 
 int hcpd_access_put(MDB_txn *txn, MDB_dbi access, hcp_time at, const char *who, const char *what)
 {
+    return hcpd_access_put_why(txn, access, at, who, what, NULL);
+}
+
+int hcpd_access_put_why(MDB_txn *txn, MDB_dbi access, hcp_time at, const char *who,
+                        const char *what, const char *why)
+{
     if (txn == NULL || who == NULL || what == NULL || who[strcspn(who, "\t\r\n")] != '\0' ||
         what[strcspn(what, "\t\r\n")] != '\0')
         return HCP_EINVAL;
+    char reason[HCPD_ACCESS_WHY_MAX] = "";
+    if (why != NULL) {
+        size_t wl = strlen(why);
+        if (wl >= sizeof(reason))
+            return HCP_ERANGE;
+        for (size_t i = 0; i < wl; i++) /* one entry is one line of four fields */
+            reason[i] = (why[i] == '\t' || why[i] == '\r' || why[i] == '\n') ? ' ' : why[i];
+        reason[wl] = '\0';
+    }
     char line[ACCESS_LINE], ts[HCP_TIME_STRLEN];
     int rc = hcp_time_format(at, ts, sizeof(ts));
     if (rc != HCP_OK)
         return rc;
-    int len = snprintf(line, sizeof(line), "%s\t%s\t%s", ts, who, what);
+    int len = reason[0] != '\0'
+                  ? snprintf(line, sizeof(line), "%s\t%s\t%s\t%s", ts, who, what, reason)
+                  : snprintf(line, sizeof(line), "%s\t%s\t%s", ts, who, what);
     if (len < 0 || (size_t)len >= sizeof(line))
         return HCP_ERANGE;
     MDB_cursor *cur;
@@ -284,12 +301,22 @@ static json_t *access_entry(uint64_t n, const MDB_val *v, const access_q *q, boo
         return NULL; /* not an entry we wrote: skipped */
     *who++ = '\0';
     *what++ = '\0';
+    char *why = strchr(what, '\t'); /* the reader's reason, when one was given */
+    if (why != NULL)
+        *why++ = '\0';
     hcp_time at;
     if (hcp_time_parse(line, strlen(line), &at) != HCP_OK || at < q->from || at > q->to ||
         (q->account[0] != '\0' && strcmp(who, q->account) != 0))
         return NULL;
     *match = true;
-    return json_pack("{sI,ss,ss,ss}", "n", (json_int_t)n, "at", line, "account", who, "what", what);
+    json_t *e =
+        json_pack("{sI,ss,ss,ss}", "n", (json_int_t)n, "at", line, "account", who, "what", what);
+    json_t *w = e != NULL && why != NULL ? json_string(why) : NULL; /* NULL: not UTF-8, left out */
+    if (w != NULL && json_object_set_new(e, "reason", w) != 0) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
 }
 
 void hcpd_access_route(hcpd_req *r, hcpd_env *db, MDB_dbi access)

@@ -14,9 +14,10 @@
  * next request on, without a restart.
  *
  * The access log (database "access"): key be64 number (from 1, in order),
- * value "TIME\tACCOUNT\tWHAT" (TIME RFC 3339 +08:00; WHAT a case id or
- * "ledger:YYYY-MM"): one entry per read of personal data, committed before
- * the reply that carries it.
+ * value "TIME\tACCOUNT\tWHAT" or "TIME\tACCOUNT\tWHAT\tWHY" (TIME RFC 3339
+ * +08:00; WHAT a case id or "ledger:YYYY-MM"; WHY the reason the reader gave,
+ * already masked by the caller, when one was asked for): one entry per read
+ * of personal data, committed before the reply that carries it.
  */
 #ifndef HCPD_ACCOUNTS_H
 #define HCPD_ACCOUNTS_H
@@ -56,6 +57,16 @@ HCP_NODISCARD bool hcpd_acct_require(hcpd_req *r, unsigned need, const char *nee
  * caller's group commit grows the map and redoes the batch). */
 HCP_NODISCARD int hcpd_access_put(MDB_txn *txn, MDB_dbi access, hcp_time at, const char *who,
                                   const char *what);
+
+/* The longest reason (bytes, with its NUL) an access-log entry keeps. */
+#define HCPD_ACCESS_WHY_MAX 304
+
+/* As hcpd_access_put, with the reader's reason why (NULL or "": none; at
+ * most HCPD_ACCESS_WHY_MAX - 1 bytes, else HCP_ERANGE); a tab or line break
+ * in it is stored as a space. The caller masks personal data in it first
+ * (redact.h): the log is read by auditors. */
+HCP_NODISCARD int hcpd_access_put_why(MDB_txn *txn, MDB_dbi access, hcp_time at, const char *who,
+                                      const char *what, const char *why);
 
 /* GET /v1/access-log?from=&to=&account=&after=&limit=: answer r from the
  * access log (read transaction on db). from/to: a date YYYY-MM-DD (to is

@@ -16,6 +16,7 @@
 #include "accounts.h"
 #include "console.h"
 #include "json.h"
+#include "redact.h"
 #include "rules.h"
 #include "store.h"
 
@@ -71,9 +72,19 @@ static void personal_route(node *n, node_req *r, const char *id)
                              "reason: say why the personal data is needed");
         return;
     }
+    if (strlen(reason) >= HCPD_ACCESS_WHY_MAX) {
+        hcpd_req_reply_error(r, 422, "invalid_field", "reason: at most 303 bytes");
+        return;
+    }
     node_write *w = node_write_new(W_CASE_READ, r);
     if (w == NULL) {
         hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
+        return;
+    }
+    /* the reason goes to the access log, which auditors read: masked first */
+    if (hcp_redact(reason, w->why, sizeof(w->why)) != HCP_OK) {
+        node_write_free(w);
+        hcpd_req_reply_error(r, 422, "invalid_field", "reason: not valid text");
         return;
     }
     memcpy(w->id, id, sizeof(w->id));

@@ -407,7 +407,7 @@ static int read_with(node *n, node_req *r, bool personal, const char *what, read
     if (rc == HCP_OK) {
         rc = fn(n, txn, true, arg, &logged);
         if (rc == HCP_OK && logged)
-            rc = store_access_log(n->store, txn, now_sec(), hcpd_req_account(r), what);
+            rc = store_access_log(n->store, txn, now_sec(), hcpd_req_account(r), what, NULL);
         if (rc == HCP_OK)
             rc = store_err(mdb_txn_commit(txn)); /* durability point of the log entry */
         else

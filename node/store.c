@@ -624,9 +624,10 @@ int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day d
     return rc;
 }
 
-int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who, const char *what)
+int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who, const char *what,
+                     const char *why)
 {
-    return hcpd_access_put(txn, s->access, now, who, what); /* daemon/accounts.h's format */
+    return hcpd_access_put_why(txn, s->access, now, who, what, why); /* accounts.h's format */
 }
 
 /* ---- queries ---- */

@@ -159,9 +159,10 @@ HCP_NODISCARD int store_counter_add(node_store *s, MDB_txn *txn, const char *key
  * (HCP_EINVAL for a rating outside 1..5). */
 HCP_NODISCARD int store_tally_add(node_store *s, MDB_txn *txn, const hcp_intake *in, hcp_day day);
 
-/* Record who read which case's personal data, and when. */
+/* Record who read which case's personal data, and when; why: the reason
+ * they gave, already masked (NULL or "": none asked for). */
 HCP_NODISCARD int store_access_log(node_store *s, MDB_txn *txn, hcp_time now, const char *who,
-                                   const char *what);
+                                   const char *what, const char *why);
 
 /* Set or clear meta "needs_sync" (see the field). */
 HCP_NODISCARD int store_needs_sync_put(node_store *s, MDB_txn *txn, bool on);

@@ -134,7 +134,7 @@ static int case_reply(node *n, MDB_txn *txn, const hcp_case *c, node_write *w, i
     size_t nev = 0;
     int rc = store_case_events(n->store, txn, c->id, w->personal, &evs, &nev);
     if (rc == HCP_OK && w->personal)
-        rc = store_access_log(n->store, txn, w->now, w->who, c->id);
+        rc = store_access_log(n->store, txn, w->now, w->who, c->id, w->why);
     if (rc == HCP_OK) {
         json_t *j = node_case_json(n, c, evs, nev, w->now, w->personal);
         if (j == NULL)
@@ -508,7 +508,7 @@ static int do_ledger(node *n, MDB_txn *txn, node_write *w)
     char what[32];
     snprintf(what, sizeof(what), "ledger:%04d-%02d", w->year, w->month);
     if (rc == HCP_OK && w->personal)
-        rc = store_access_log(n->store, txn, w->now, w->who, what);
+        rc = store_access_log(n->store, txn, w->now, w->who, what, NULL);
     if (rc != HCP_OK) {
         json_decref(rows);
         return rc;

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "accounts.h"
 #include "case.h"
 #include "gc.h"
 #include "hcp.h"
@@ -36,16 +37,17 @@ typedef enum node_wkind {
 typedef struct node_write {
     hcpd_gc_item link; /* first: the group commit's queue link (daemon/gc.h) */
     node_wkind kind;
-    node_req *req;            /* NULL for the sweep */
-    hcp_intake in;            /* W_EVAL, W_CASE (owned) */
-    hcp_event step;           /* W_STEP, W_CONTACT (owned): type, fields, at (0 = now) */
-    hcp_time at;              /* W_EVAL, W_CASE: "at", 0 = now */
-    char id[HCP_CASE_ID_MAX]; /* W_STEP, W_CASE_READ */
-    char who[128];            /* the account that asked: access log, events' `account` */
-    bool personal;            /* W_CASE, W_STEP, W_CASE_READ, W_LEDGER: reply with personal
-                               * data (a supervisor: access-logged) or without (a clerk) */
-    int year, month;          /* W_LEDGER */
-    uint64_t seq;             /* W_ACK; W_REMOTE: the first event's */
+    node_req *req;                 /* NULL for the sweep */
+    hcp_intake in;                 /* W_EVAL, W_CASE (owned) */
+    hcp_event step;                /* W_STEP, W_CONTACT (owned): type, fields, at (0 = now) */
+    hcp_time at;                   /* W_EVAL, W_CASE: "at", 0 = now */
+    char id[HCP_CASE_ID_MAX];      /* W_STEP, W_CASE_READ */
+    char who[128];                 /* the account that asked: access log, events' `account` */
+    char why[HCPD_ACCESS_WHY_MAX]; /* W_CASE_READ: the reader's reason, masked ("" none) */
+    bool personal;                 /* W_CASE, W_STEP, W_CASE_READ, W_LEDGER: reply with personal
+                                    * data (a supervisor: access-logged) or without (a clerk) */
+    int year, month;               /* W_LEDGER */
+    uint64_t seq;                  /* W_ACK; W_REMOTE: the first event's */
     /* W_REMOTE: nremote events, each rec | pii back to back in `remote`
      * (owned), with their lengths and hashes */
     uint8_t *remote;

@@ -161,7 +161,18 @@ class ConsoleNode(unittest.TestCase):
         self.assertEqual(p.status, 200)
         self.assertIsNotNone(p.json()["complainant"])
         log = a.get("/v1/access-log?account=sup1").json()["entries"]
-        self.assertIn(self.overdue, [e["what"] for e in log])
+        self.assertIn((self.overdue, "回访"), [(e["what"], e.get("reason")) for e in log])
+        # the reason is kept in the log masked: a phone number typed into it is not
+        p = a.get("/v1/cases/%s/personal?reason=call+13900001234+back" % self.overdue,
+                  token=None, headers={"Cookie": sck})
+        self.assertEqual(p.status, 200)
+        last = a.get("/v1/access-log?account=sup1").json()["entries"][-1]
+        self.assertEqual(last["what"], self.overdue)
+        self.assertNotIn("13900001234", last["reason"])
+        self.assertTrue(last["reason"].startswith("call "), last)
+        p = a.get("/v1/cases/%s/personal?reason=%s" % (self.overdue, "x" * 304), token=None,
+                  headers={"Cookie": sck})
+        self.assertEqual((p.status, p.json()["error"]), (422, "invalid_field"))
         # files without a token; nothing else
         for f in ("/", "/index.html", "/console-app.js", "/console-rules.js", "/console-style.css"):
             g = a.get(f, token=None)
@@ -216,7 +227,8 @@ class ConsoleNode(unittest.TestCase):
         self.assertTrue(c["revisit"]["satisfied"])
         # the supervisor's read is in the access log
         log = self.a.get("/v1/access-log?account=sup1").json()["entries"]
-        self.assertIn(result["case"], [e["what"] for e in log])
+        self.assertIn((result["case"], "回访核实投诉人联系方式"),
+                      [(e["what"], e.get("reason")) for e in log])
         # the downloads: the month's form as CSV (BOM) and XLSX, the register
         csv, xlsx, kcsv = result["downloads"]
         with open(csv, "rb") as f:
