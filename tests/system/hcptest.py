@@ -626,12 +626,31 @@ def kill_all(procs):
             sys.stderr.write("kill %s: %r\n" % (_label(p), e))
 
 
+SANITIZER_STARTS = ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                    "ERROR: LeakSanitizer", "runtime error:")
+
+
+def sanitizer_report(text, limit=100000):
+    """A sanitizer's report in text, whole from its first line (at most
+    limit characters), or "" when there is none: a tail would cut its stacks."""
+    at = [i for i in (text.find(m) for m in SANITIZER_STARTS) if i >= 0]
+    if not at:
+        return ""
+    start = text.rfind("\n", 0, min(at)) + 1
+    return text[start:start + limit]
+
+
 def dump(procs, why, limit=2500):
-    """Write each daemon's stderr tail to our stderr, under a heading saying why."""
+    """Write each daemon's stderr tail to our stderr, under a heading saying
+    why; a sanitizer's report in it is written whole first."""
     sys.stderr.write("==== %s ====\n" % why)
     for p in procs:
         if p is not None:
-            sys.stderr.write("---- %s ----\n%s\n" % (_label(p), tail(p.stderr(), limit)))
+            err = p.stderr()
+            report = sanitizer_report(err)
+            if report:
+                sys.stderr.write("---- %s: sanitizer report ----\n%s\n" % (_label(p), report))
+            sys.stderr.write("---- %s ----\n%s\n" % (_label(p), tail(err, limit)))
 
 
 def stop_all(procs, tmp, keep_env=None):
