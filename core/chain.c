@@ -9,6 +9,7 @@
 
 #include "be.h"
 #include "division.h"
+#include "hex.h"
 
 static const char genesis_tag[] = "hcp-genesis-v1"; /* hashed without its NUL */
 static const char event_tag[] = "hcp-event-v1";     /* hashed without its NUL */
@@ -146,16 +147,11 @@ int hcp_chain_verify_all(const char *county, size_t count, const uint64_t *seqs,
  * With h NULL, buf becomes "". */
 void hcp_hash_hex(const uint8_t h[HCP_HASH_LEN], char *buf)
 {
-    static const char digits[] = "0123456789abcdef";
     if (buf == NULL)
         return;
     if (h == NULL) {
         buf[0] = '\0';
         return;
     }
-    for (int i = 0; i < HCP_HASH_LEN; i++) {
-        buf[2 * i] = digits[h[i] >> 4];
-        buf[2 * i + 1] = digits[h[i] & 0x0F];
-    }
-    buf[2 * HCP_HASH_LEN] = '\0';
+    hcp_hex_encode(h, HCP_HASH_LEN, buf);
 }

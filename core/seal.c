@@ -27,6 +27,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "hex.h"
+
 #define SEAL_FORMAT    0x01
 #define SEAL_NONCE_LEN 12
 #define SEAL_TAG_LEN   16
@@ -158,18 +160,6 @@ static int errno_to_hcp(int e)
     }
 }
 
-/* Value of one hex digit, or -1. */
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parse [s, s+n): exactly 64 hex digits and an optional "\n" into key. */
 static int key_parse(const char *s, size_t n, uint8_t key[HCP_SEAL_KEY_LEN])
 {
@@ -177,13 +167,9 @@ static int key_parse(const char *s, size_t n, uint8_t key[HCP_SEAL_KEY_LEN])
         n--;
     if (n != KEY_HEX_LEN)
         return HCP_EFORMAT;
-    for (size_t i = 0; i < HCP_SEAL_KEY_LEN; i++) {
-        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            OPENSSL_cleanse(key, HCP_SEAL_KEY_LEN);
-            return HCP_EFORMAT;
-        }
-        key[i] = (uint8_t)(hi << 4 | lo);
+    if (hcp_hex_decode(s, n, key, HCP_SEAL_KEY_LEN) != HCP_SEAL_KEY_LEN) {
+        OPENSSL_cleanse(key, HCP_SEAL_KEY_LEN);
+        return HCP_EFORMAT;
     }
     return HCP_OK;
 }
@@ -279,11 +265,7 @@ static int fsync_parent(const char *path)
 /* key as 64 lower-case hex digits and "\n" into text (KEY_HEX_LEN+1). */
 static void key_format(const uint8_t key[HCP_SEAL_KEY_LEN], char *text)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < HCP_SEAL_KEY_LEN; i++) {
-        text[2 * i] = digits[key[i] >> 4];
-        text[2 * i + 1] = digits[key[i] & 0x0F];
-    }
+    hcp_hex_encode(key, HCP_SEAL_KEY_LEN, text); /* its NUL becomes the newline */
     text[KEY_HEX_LEN] = '\n';
 }
 

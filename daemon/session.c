@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "lock.h"
 #include "seal.h"
 #include "session.h"
@@ -68,41 +69,11 @@ static int64_t slot_end(const hcpd_sessions *s, const slot *sl)
     return idle < abs ? idle : abs;
 }
 
-/* Hex of n bytes into out (2n + 1 bytes). */
-static void to_hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-/* A hex digit's value, -1 for anything else. */
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* An id as presented (64 hex digits) into raw bytes; false if malformed. */
 static bool id_parse(const char *id, size_t idlen, uint8_t raw[HCPD_SESSION_BYTES])
 {
-    if (id == NULL || idlen != 2 * HCPD_SESSION_BYTES)
-        return false;
-    for (size_t i = 0; i < HCPD_SESSION_BYTES; i++) {
-        int hi = hex_val(id[2 * i]), lo = hex_val(id[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        raw[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
+    return id != NULL && idlen == 2 * HCPD_SESSION_BYTES &&
+           hcp_hex_decode(id, idlen, raw, HCPD_SESSION_BYTES) == HCPD_SESSION_BYTES;
 }
 
 /* Whether two raw ids are equal, without an early exit. */
@@ -170,12 +141,12 @@ int hcpd_session_open(hcpd_sessions *s, int64_t now, const char *account, unsign
     sl->created = sl->last = now;
     snprintf(sl->s.account, sizeof(sl->s.account), "%s", account);
     sl->s.roles = roles;
-    to_hex(csrf, sizeof(csrf), sl->s.csrf);
+    hcp_hex_encode(csrf, sizeof(csrf), sl->s.csrf);
     sl->s.expires = slot_end(s, sl);
     if (out != NULL)
         *out = sl->s;
     hcp_mutex_unlock(&s->mtx);
-    to_hex(raw, sizeof(raw), id);
+    hcp_hex_encode(raw, sizeof(raw), id);
     explicit_bzero(raw, sizeof(raw));
     explicit_bzero(csrf, sizeof(csrf));
     return HCP_OK;

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "chain.h"
+#include "hex.h"
 
 #define NREC    50
 #define REC_MAX 96
@@ -357,6 +358,27 @@ static void test_hex(void **state)
     hcp_hash_hex(h, NULL); /* must not crash */
 }
 
+/* The decoder every key, session id and cursor goes through: bounds first. */
+static void test_hex_decode(void **state)
+{
+    (void)state;
+    uint8_t b[4] = {0};
+    assert_int_equal(hcp_hex_decode("0aFf", 4, b, sizeof(b)), 2);
+    assert_int_equal(b[0], 0x0a);
+    assert_int_equal(b[1], 0xff);
+    assert_int_equal(hcp_hex_decode("", 0, b, sizeof(b)), 0);
+    assert_int_equal(hcp_hex_decode("abc", 3, b, sizeof(b)), -1);         /* odd */
+    assert_int_equal(hcp_hex_decode("0g", 2, b, sizeof(b)), -1);          /* not a digit */
+    assert_int_equal(hcp_hex_decode("0011223344", 10, b, sizeof(b)), -1); /* too long */
+    assert_int_equal(hcp_hex_decode(NULL, 2, b, sizeof(b)), -1);
+    assert_int_equal(hcp_hex_decode("00", 2, NULL, 1), -1);
+    char out[5];
+    hcp_hex_encode(b, 2, out);
+    assert_string_equal(out, "0aff");
+    assert_int_equal(hcp_hex_digit('F'), 15);
+    assert_int_equal(hcp_hex_digit(' '), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,7 +387,7 @@ int main(void)
         cmocka_unit_test(test_inserted),      cmocka_unit_test(test_wrong_county),
         cmocka_unit_test(test_replayed),      cmocka_unit_test(test_known_answer),
         cmocka_unit_test(test_resume),        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_hex),           cmocka_unit_test(test_hex_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
