@@ -363,7 +363,10 @@ static gw_st_item *find_item(gw_st_list *out, const uint8_t *k, size_t klen)
 
 void gw_stats_delta(const gw_st_list *before, const gw_st_list *after, gw_st_list *out)
 {
-    *out = *after;
+    /* only the buckets in use: a whole list is 14 KB, a case uses about 12 */
+    out->n = after->n;
+    if (after->n > 0)
+        memcpy(out->it, after->it, after->n * sizeof(after->it[0]));
     for (size_t i = 0; i < before->n; i++) {
         const gw_st_item *b = &before->it[i];
         gw_st_item *o = find_item(out, b->key, b->klen);
@@ -546,6 +549,9 @@ struct gw_st_acc {
     bool on;
     size_t cap, used; /* cap a power of two */
     acc_ent *tab;
+    uint32_t *ix;  /* the slots in use (used of them, at most cap / 2): a flush
+                    * or a drop visits these, not every slot of the table */
+    acc_ent **srt; /* room for the flush's order (cap / 2 + 1) */
 };
 
 /* FNV-1a of a key. */
@@ -557,13 +563,13 @@ static size_t key_hash(const uint8_t *k, size_t n)
     return (size_t)h;
 }
 
-/* The slot of key k in tab (cap slots): its entry or the free one to take. */
-static acc_ent *acc_slot(acc_ent *tab, size_t cap, const uint8_t *k, size_t klen)
+/* The slot of key k in tab (cap slots): its index, or the free one's. */
+static size_t acc_slot(const acc_ent *tab, size_t cap, const uint8_t *k, size_t klen)
 {
     size_t i = key_hash(k, klen) & (cap - 1);
     while (tab[i].used && !(tab[i].klen == klen && memcmp(tab[i].key, k, klen) == 0))
         i = (i + 1) & (cap - 1);
-    return &tab[i];
+    return i;
 }
 
 /* Double the table; false when out of memory (the old one is kept). */
@@ -571,13 +577,25 @@ static bool acc_grow(gw_st_acc *a)
 {
     size_t cap = a->cap ? a->cap * 2 : ACC_SLOTS0;
     acc_ent *tab = calloc(cap, sizeof(acc_ent));
-    if (tab == NULL)
+    uint32_t *ix = calloc(cap / 2 + 1, sizeof(uint32_t));
+    acc_ent **srt = calloc(cap / 2 + 1, sizeof(acc_ent *));
+    if (tab == NULL || ix == NULL || srt == NULL) {
+        free(tab);
+        free(ix);
+        free(srt);
         return false;
-    for (size_t i = 0; i < a->cap; i++)
-        if (a->tab[i].used)
-            *acc_slot(tab, cap, a->tab[i].key, a->tab[i].klen) = a->tab[i];
+    }
+    for (size_t i = 0; i < a->used; i++) {
+        size_t j = acc_slot(tab, cap, a->tab[a->ix[i]].key, a->tab[a->ix[i]].klen);
+        tab[j] = a->tab[a->ix[i]];
+        ix[i] = (uint32_t)j;
+    }
     free(a->tab);
+    free(a->ix);
+    free(a->srt);
     a->tab = tab;
+    a->ix = ix;
+    a->srt = srt;
     a->cap = cap;
     return true;
 }
@@ -590,24 +608,77 @@ void gw_stats_defer(gw_store *s)
         s->st_acc->on = true; /* else (out of memory): written at once, as without it */
 }
 
-/* Write every collected bucket to txn and empty the table (stays on). */
+/* Add counts v[0..n) to stored bucket k through cursor cur (one lookup:
+ * the put replaces the entry the cursor stands on); deleted when every
+ * count sums to zero. */
+static int cnt_add_cur(MDB_cursor *cur, const uint8_t *k, size_t klen, const int64_t *v, size_t n)
+{
+    int64_t sum[GW_ST_VEC_MAX];
+    memset(sum, 0, sizeof(sum));
+    MDB_val key = {klen, (void *)k}, val = {0, NULL};
+    size_t have = 0;
+    int mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+    int rc = gws_err(mrc);
+    if (rc == HCP_OK) {
+        have = val.mv_size >= 1 ? ((const uint8_t *)val.mv_data)[0] : 0;
+        rc = gw_stats_val_add(val.mv_data, val.mv_size, sum, GW_ST_VEC_MAX);
+    } else if (rc == HCP_ENOTFOUND)
+        rc = HCP_OK;
+    if (rc != HCP_OK)
+        return rc;
+    bool found = mrc == MDB_SUCCESS;
+    size_t len = have > n ? have : n;
+    if (len > GW_ST_VEC_MAX)
+        len = GW_ST_VEC_MAX;
+    bool zero = true;
+    for (size_t i = 0; i < len; i++) {
+        if (i < n)
+            sum[i] += v[i];
+        zero = zero && sum[i] == 0;
+    }
+    if (zero)
+        return found ? gws_err(mdb_cursor_del(cur, 0)) : HCP_OK;
+    uint8_t out[GW_ST_VAL_MAX];
+    MDB_val nv = {gw_stats_val_pack(sum, len, out), out};
+    key.mv_size = klen;
+    key.mv_data = (void *)k;
+    return gws_err(mdb_cursor_put(cur, &key, &nv, found ? MDB_CURRENT : 0));
+}
+
+/* Order of two collected buckets: by key, as LMDB sorts them. */
+static int acc_cmp(const void *x, const void *y)
+{
+    const acc_ent *a = *(acc_ent *const *)x, *b = *(acc_ent *const *)y;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(a->key, b->key, n);
+    return c != 0 ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* Write every collected bucket to txn and empty the table (stays on): in
+ * key order, through one cursor, so that neighbouring buckets share the
+ * pages LMDB just walked. */
 static int acc_write(gw_store *s, MDB_txn *txn)
 {
     gw_st_acc *a = s->st_acc;
-    int rc = HCP_OK;
-    for (size_t i = 0; a != NULL && i < a->cap; i++) {
-        acc_ent *e = &a->tab[i];
-        if (!e->used)
-            continue;
+    if (a == NULL || a->used == 0)
+        return HCP_OK;
+    for (size_t i = 0; i < a->used; i++)
+        a->srt[i] = &a->tab[a->ix[i]];
+    qsort(a->srt, a->used, sizeof(a->srt[0]), acc_cmp);
+    MDB_cursor *cur = NULL;
+    int rc = gws_err(mdb_cursor_open(txn, s->st_cnt, &cur));
+    for (size_t i = 0; i < a->used; i++) {
+        acc_ent *e = a->srt[i];
         bool zero = true;
         for (size_t j = 0; j < e->n; j++)
             zero = zero && e->v[j] == 0;
         if (rc == HCP_OK && !zero)
-            rc = cnt_add(s, txn, e->key, e->klen, e->v, e->n);
+            rc = cnt_add_cur(cur, e->key, e->klen, e->v, e->n);
         e->used = false;
     }
-    if (a != NULL)
-        a->used = 0;
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    a->used = 0;
     return rc;
 }
 
@@ -625,8 +696,8 @@ void gw_stats_drop(gw_store *s)
     gw_st_acc *a = s != NULL ? s->st_acc : NULL;
     if (a == NULL)
         return;
-    for (size_t i = 0; i < a->cap; i++)
-        a->tab[i].used = false;
+    for (size_t i = 0; i < a->used; i++)
+        a->tab[a->ix[i]].used = false;
     a->used = 0;
     a->on = false;
 }
@@ -636,6 +707,8 @@ void gw_stats_free(gw_store *s)
     if (s == NULL || s->st_acc == NULL)
         return;
     free(s->st_acc->tab);
+    free(s->st_acc->ix);
+    free(s->st_acc->srt);
     free(s->st_acc);
     s->st_acc = NULL;
 }
@@ -649,13 +722,15 @@ static int bucket_add(gw_store *s, MDB_txn *txn, const uint8_t *k, size_t klen, 
         return cnt_add(s, txn, k, klen, v, n);
     if ((a->used + 1) * 2 > a->cap && !acc_grow(a))
         return cnt_add(s, txn, k, klen, v, n);
-    acc_ent *e = acc_slot(a->tab, a->cap, k, klen);
+    size_t j = acc_slot(a->tab, a->cap, k, klen);
+    acc_ent *e = &a->tab[j];
     if (!e->used) {
-        memset(e, 0, sizeof(*e));
         e->used = true;
+        e->n = 0;
         e->klen = (uint16_t)klen;
         memcpy(e->key, k, klen);
-        a->used++;
+        memset(e->v, 0, sizeof(e->v));
+        a->ix[a->used++] = (uint32_t)j;
     }
     if (n > e->n)
         e->n = (uint8_t)n;
