@@ -20,6 +20,7 @@
 #include "accounts.h"
 #include "be.h"
 #include "chain.h"
+#include "checks.h"
 #include "division.h"
 #include "gwstore.h"
 #include "json.h"
@@ -860,8 +861,13 @@ int gw_stats_rebuild(gw_store *s, MDB_txn *txn)
 {
     if (s == NULL || txn == NULL)
         return HCP_EINVAL;
+    /* the checks' month tallies, which the summary reads with these figures
+     * (checks.h), are made here too: kept with the counters on or off */
+    int rc = gw_checks_upgrade(s, txn);
+    if (rc != HCP_OK)
+        return rc;
     MDB_val key = {sizeof(counted_key), (void *)counted_key}, v;
-    int rc = gws_err(mdb_get(txn, s->st_name, &key, &v));
+    rc = gws_err(mdb_get(txn, s->st_name, &key, &v));
     if (s->stats_off) { /* not kept from now on: recount when they are on again */
         rc = rc == HCP_OK ? gws_err(mdb_del(txn, s->st_name, &key, NULL)) : rc;
         return rc == HCP_ENOTFOUND ? HCP_OK : rc;
