@@ -492,20 +492,30 @@ static int due_move(gw_store *s, MDB_txn *txn, const hcp_case *c, hcp_time old, 
     return rc;
 }
 
+static bool name_known(gw_store *s, const uint8_t *k, size_t klen, const char *name, size_t nl);
+static void name_seen(gw_store *s, const uint8_t *k, size_t klen, const char *name, size_t nl);
+
 /* Keep name under key k (written only when new or changed). */
 static int name_put(gw_store *s, MDB_txn *txn, const uint8_t *k, size_t klen, const char *name)
 {
     if (name == NULL || klen == 0)
         return HCP_OK;
     size_t nl = strnlen(name, HCP_SHORT_MAX);
+    if (name_known(s, k, klen, name, nl))
+        return HCP_OK; /* this batch stored it already */
     MDB_val key = {klen, (void *)k}, v;
     int rc = gws_err(mdb_get(txn, s->st_name, &key, &v));
-    if (rc == HCP_OK && v.mv_size == nl && memcmp(v.mv_data, name, nl) == 0)
+    if (rc == HCP_OK && v.mv_size == nl && memcmp(v.mv_data, name, nl) == 0) {
+        name_seen(s, k, klen, name, nl);
         return HCP_OK;
+    }
     if (rc != HCP_OK && rc != HCP_ENOTFOUND)
         return rc;
     MDB_val nv = {nl, (void *)name};
-    return gws_err(mdb_put(txn, s->st_name, &key, &nv, 0));
+    rc = gws_err(mdb_put(txn, s->st_name, &key, &nv, 0));
+    if (rc == HCP_OK)
+        name_seen(s, k, klen, name, nl);
+    return rc;
 }
 
 /* The names of an intake's unit, item and staff (st_name). */
@@ -553,7 +563,21 @@ struct gw_st_acc {
     uint32_t *ix;  /* the slots in use (used of them, at most cap / 2): a flush
                     * or a drop visits these, not every slot of the table */
     acc_ent **srt; /* room for the flush's order (cap / 2 + 1) */
+    /* the names this batch found stored (or stored): a case_open reads its
+     * unit's, item's and staff member's, and a batch repeats them; an entry
+     * is valid while gen is the batch's (a flush or a drop moves gen on) */
+    struct name_ent *names;
+    uint32_t gen;
 };
+
+#define NAME_SLOTS 512 /* a power of two */
+
+typedef struct name_ent {
+    uint32_t gen;
+    uint16_t klen, nlen;
+    uint8_t key[1 + GW_ST_KEY_MAX];
+    char name[HCP_SHORT_MAX];
+} name_ent;
 
 /* FNV-1a of a key. */
 static size_t key_hash(const uint8_t *k, size_t n)
@@ -562,6 +586,46 @@ static size_t key_hash(const uint8_t *k, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ k[i]) * 1099511628211ULL;
     return (size_t)h;
+}
+
+/* The batch's name slot of key k, or NULL when names are not collected. */
+static name_ent *name_slot(gw_store *s, const uint8_t *k, size_t klen)
+{
+    gw_st_acc *a = s->st_acc;
+    if (a == NULL || !a->on || a->names == NULL || klen > sizeof(a->names[0].key))
+        return NULL;
+    return &a->names[key_hash(k, klen) & (NAME_SLOTS - 1)];
+}
+
+/* Whether this batch already found name stored under key k. */
+static bool name_known(gw_store *s, const uint8_t *k, size_t klen, const char *name, size_t nl)
+{
+    const name_ent *e = name_slot(s, k, klen);
+    return e != NULL && e->gen == s->st_acc->gen && e->klen == klen && e->nlen == nl &&
+           memcmp(e->key, k, klen) == 0 && memcmp(e->name, name, nl) == 0;
+}
+
+/* Remember that name is stored under key k (in this batch's transaction). */
+static void name_seen(gw_store *s, const uint8_t *k, size_t klen, const char *name, size_t nl)
+{
+    name_ent *e = name_slot(s, k, klen);
+    if (e == NULL || nl > sizeof(e->name))
+        return;
+    e->gen = s->st_acc->gen;
+    e->klen = (uint16_t)klen;
+    e->nlen = (uint16_t)nl;
+    memcpy(e->key, k, klen);
+    memcpy(e->name, name, nl);
+}
+
+/* A new batch of names: every remembered one is forgotten. */
+static void names_forget(gw_st_acc *a)
+{
+    if (++a->gen == 0) { /* wrapped: old entries could match again */
+        if (a->names != NULL)
+            memset(a->names, 0, NAME_SLOTS * sizeof(a->names[0]));
+        a->gen = 1;
+    }
 }
 
 /* The slot of key k in tab (cap slots): its index, or the free one's. */
@@ -605,6 +669,10 @@ void gw_stats_defer(gw_store *s)
 {
     if (s->st_acc == NULL)
         s->st_acc = calloc(1, sizeof(gw_st_acc));
+    if (s->st_acc != NULL && s->st_acc->names == NULL) { /* without it: every name read */
+        s->st_acc->names = calloc(NAME_SLOTS, sizeof(name_ent));
+        s->st_acc->gen = 1;
+    }
     if (s->st_acc != NULL && (s->st_acc->cap > 0 || acc_grow(s->st_acc)))
         s->st_acc->on = true; /* else (out of memory): written at once, as without it */
 }
@@ -689,6 +757,7 @@ int gw_stats_flush(gw_store *s, MDB_txn *txn)
         return HCP_OK;
     int rc = acc_write(s, txn);
     s->st_acc->on = false;
+    names_forget(s->st_acc);
     return rc;
 }
 
@@ -701,6 +770,7 @@ void gw_stats_drop(gw_store *s)
         a->tab[a->ix[i]].used = false;
     a->used = 0;
     a->on = false;
+    names_forget(a);
 }
 
 void gw_stats_free(gw_store *s)
@@ -710,6 +780,7 @@ void gw_stats_free(gw_store *s)
     free(s->st_acc->tab);
     free(s->st_acc->ix);
     free(s->st_acc->srt);
+    free(s->st_acc->names);
     free(s->st_acc);
     s->st_acc = NULL;
 }
