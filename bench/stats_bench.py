@@ -40,6 +40,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -210,6 +211,9 @@ class StatsBench(FeedBench):
         cpu = (cpu_seconds(gw["proc"].pid) or 0.0) - cpu0
         conn.close()
         self.stop(n["proc"])
+        if wrap:  # a profiler writes its data at exit: give it time
+            gw["proc"].send_signal(signal.SIGTERM)
+            gw["proc"].wait(600)
         self.stop(gw["proc"])
         shutil.rmtree(gdir, ignore_errors=True)
         if got < head:
