@@ -25,7 +25,9 @@ S2  catch-up with the counters and the form's rows on and off: one node
     HCP_BENCH_STATS_ROUNDS (2) times each; events/s of each run (applied ==
     head, polled every 50 ms) and
     events per second of the gateway's CPU time (less disturbed by other
-    work on the machine), the medians, and on / off (target >= 0.9).
+    work on the machine) and of its loop thread's (the writer's, without the
+    HTTP workers answering the polling), the medians, and on / off (target
+    >= 0.9).
 Adds "stats" to OUT_DIR/results.json (and OUT_DIR/stats.json alone). Targets
 are reported, never enforced. HCP_BENCH_STATS_SKIP=S1 or S2 skips a part.
 HCP_BENCH_STATS_STORE=DIR keeps S1's store there and reuses it when filled.
@@ -68,6 +70,18 @@ TARGET_RATIO = 0.9
 if os.environ.get("HCP_BENCH_STATS_MODES"):
     MODES = {m: MODES[m] for m in os.environ["HCP_BENCH_STATS_MODES"].split(",") if m in MODES}
 WRAP = os.environ.get("HCP_BENCH_STATS_WRAP", "")
+
+
+def loop_cpu_seconds(pid):
+    """utime + stime of pid's main thread: the gateway's event loop, where the
+    writer applies the batches (not the HTTP workers that answer the bench's
+    polling, whose share grows with the wall time)."""
+    try:
+        with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def rand_range(rnd, longest):
@@ -196,6 +210,7 @@ class StatsBench(FeedBench):
         head = self.nodes["630102"]["head"]
         conn = http.client.HTTPConnection("127.0.0.1", gw["port"], timeout=30)
         cpu0 = cpu_seconds(gw["proc"].pid) or 0.0
+        lcpu0 = loop_cpu_seconds(gw["proc"].pid) or 0.0
         t0 = time.monotonic()
         n = self.start_node("630102", gw["url"])
         got = 0
@@ -209,6 +224,7 @@ class StatsBench(FeedBench):
             time.sleep(0.05)
         secs = time.monotonic() - t0
         cpu = (cpu_seconds(gw["proc"].pid) or 0.0) - cpu0
+        lcpu = (loop_cpu_seconds(gw["proc"].pid) or 0.0) - lcpu0
         conn.close()
         self.stop(n["proc"])
         if wrap:  # a profiler writes its data at exit: give it time
@@ -219,9 +235,11 @@ class StatsBench(FeedBench):
         if got < head:
             raise RuntimeError("catch-up %s: %d of %d" % (mode, got, head))
         say("stats: S2 catch-up %-8s: %s events in %.2f s = %.0f events/s; gateway CPU "
-            "%.2f s = %.0f events per CPU second" % (mode, format(head, ","), secs, head / secs,
-                                                     cpu, head / cpu if cpu > 0 else 0))
-        return head / secs, head / cpu if cpu > 0 else 0.0
+            "%.2f s = %.0f events per CPU second; its loop thread %.2f s = %.0f per second "
+            "(load %.1f)" % (mode, format(head, ","), secs, head / secs, cpu,
+                             head / cpu if cpu > 0 else 0, lcpu, head / lcpu if lcpu > 0 else 0,
+                             os.getloadavg()[0]))
+        return head / secs, head / cpu if cpu > 0 else 0.0, head / lcpu if lcpu > 0 else 0.0
 
     def s2(self):
         say("stats: S2 filling node 630102 offline with %s cases (wrk, feed_post.lua)"
@@ -232,11 +250,16 @@ class StatsBench(FeedBench):
         shutil.move(self.nodes["630102"]["dir"], src)
         runs = {m: [] for m in MODES}
         cpu = {m: [] for m in MODES}
+        loop = {m: [] for m in MODES}
+        loads = []
         for k in range(ROUNDS):
             for mode in MODES:
-                wall, per_cpu = self.catch_up(src, mode, k)
+                wall, per_cpu, per_loop = self.catch_up(src, mode, k)
                 runs[mode].append(round(wall, 1))
                 cpu[mode].append(round(per_cpu, 1))
+                loop[mode].append(round(per_loop, 1))
+                loads.append(round(os.getloadavg()[0], 2))
+        lmed = {m: statistics.median(loop[m]) for m in MODES}
         med = {m: statistics.median(runs[m]) for m in MODES}
         cmed = {m: statistics.median(cpu[m]) for m in MODES}
         off, on = med.get("off", 0), med.get("on", med.get("counters", 0))
@@ -251,6 +274,12 @@ class StatsBench(FeedBench):
                 "on_events_per_cpu_s": con, "cpu_ratio": round(con / coff, 3) if coff else None,
                 "counters_only_cpu_ratio": round(cmed["counters"] / coff, 3)
                 if coff and "counters" in cmed else None,
+                "runs_events_per_loop_cpu_s": loop, "median_events_per_loop_cpu_s": lmed,
+                "loop_cpu_ratio": round(lmed.get("on", lmed.get("counters", 0)) / lmed["off"], 3)
+                if lmed.get("off") else None,
+                "counters_only_loop_cpu_ratio": round(lmed["counters"] / lmed["off"], 3)
+                if lmed.get("off") and "counters" in lmed else None,
+                "load_average_after_each_run": loads,
                 "load_average": [round(v, 2) for v in os.getloadavg()],
                 "target_ratio": TARGET_RATIO, "met": bool(off) and on / off >= TARGET_RATIO}
 
@@ -286,8 +315,10 @@ def main(argv):
             % (c["on_events_per_s"], c["off_events_per_s"], c["ratio"], TARGET_RATIO,
                "met" if c["met"] else "missed", c["on_events_per_cpu_s"],
                c["off_events_per_cpu_s"], c["cpu_ratio"]))
-        say("stats: catch-up counters only / off = %s (per CPU second %s)"
-            % (c["counters_only_ratio"], c["counters_only_cpu_ratio"]))
+        say("stats: catch-up counters only / off = %s (per CPU second %s; per loop-thread CPU "
+            "second %s; everything on / off per loop-thread CPU second %s)"
+            % (c["counters_only_ratio"], c["counters_only_cpu_ratio"],
+               c["counters_only_loop_cpu_ratio"], c["loop_cpu_ratio"]))
     say("stats: results in %s" % path)
 
 
