@@ -733,7 +733,7 @@ static int acc_write(gw_store *s, MDB_txn *txn)
         return HCP_OK;
     for (size_t i = 0; i < a->used; i++)
         a->srt[i] = &a->tab[a->ix[i]];
-    qsort(a->srt, a->used, sizeof(a->srt[0]), acc_cmp);
+    qsort(a->srt, a->used, sizeof(acc_ent *), acc_cmp);
     MDB_cursor *cur = NULL;
     int rc = gws_err(mdb_cursor_open(txn, s->st_cnt, &cur));
     for (size_t i = 0; i < a->used; i++) {
