@@ -25,16 +25,24 @@ S2  catch-up with the counters and the form's rows on and off: one node
     HCP_BENCH_STATS_ROUNDS (2) times each; events/s of each run (applied ==
     head, polled every 50 ms) and
     events per second of the gateway's CPU time (less disturbed by other
-    work on the machine), the medians, and on / off (target >= 0.9).
+    work on the machine) and of its loop thread's (the writer's, without the
+    HTTP workers answering the polling), the medians, and on / off (target
+    >= 0.9).
 Adds "stats" to OUT_DIR/results.json (and OUT_DIR/stats.json alone). Targets
 are reported, never enforced. HCP_BENCH_STATS_SKIP=S1 or S2 skips a part.
 HCP_BENCH_STATS_STORE=DIR keeps S1's store there and reuses it when filled.
+HCP_BENCH_STATS_MODES=off,counters runs only those modes of S2 (default all
+three). HCP_BENCH_STATS_WRAP="valgrind --tool=callgrind
+--callgrind-out-file=/tmp/cg.{mode}.{round}" runs S2's gateways under that
+command ({mode} and {round} replaced): an instruction count per mode that the
+machine's load does not move (docs/bench.md, "Session 8").
 """
 import http.client
 import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -59,6 +67,21 @@ MODES = {"off": {"HCP_GW_STATS": "off", "HCP_GW_FORM_ROWS": "off"},
          "counters": {"HCP_GW_FORM_ROWS": "off"},
          "on": None}
 TARGET_RATIO = 0.9
+if os.environ.get("HCP_BENCH_STATS_MODES"):
+    MODES = {m: MODES[m] for m in os.environ["HCP_BENCH_STATS_MODES"].split(",") if m in MODES}
+WRAP = os.environ.get("HCP_BENCH_STATS_WRAP", "")
+
+
+def loop_cpu_seconds(pid):
+    """utime + stime of pid's main thread: the gateway's event loop, where the
+    writer applies the batches (not the HTTP workers that answer the bench's
+    polling, whose share grows with the wall time)."""
+    try:
+        with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def rand_range(rnd, longest):
@@ -76,16 +99,16 @@ class StatsBench(FeedBench):
         self.work = os.path.join(out, "work", "stats")
         self.fill_bin = os.path.join(build, "bench", "bench_stats_fill")
 
-    def start_gw(self, gdir, env=None):
+    def start_gw(self, gdir, env=None, wrap=None):
         gw = {"port": free_port(), "repl": free_port(), "dir": gdir}
         gw["url"] = "tcp://127.0.0.1:%d" % gw["repl"]
-        p = subprocess.Popen([self.gw_bin, "--data", gdir, "--listen", gw["url"],
+        p = subprocess.Popen((wrap or []) + [self.gw_bin, "--data", gdir, "--listen", gw["url"],
                               "--listen-http", "127.0.0.1:%d" % gw["port"], "--insecure"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=open(gdir + ".log", "ab"), env=dict(os.environ, **(env or {})))
         self.procs.append(p)
         gw["proc"] = p
-        if not wait_healthy(gw["port"], p):
+        if not wait_healthy(gw["port"], p, 120 if wrap else 30):
             raise RuntimeError("gateway did not start (see %s.log)" % gdir)
         for _ in range(100):
             if os.path.exists(os.path.join(gdir, "admin.token")):
@@ -182,33 +205,41 @@ class StatsBench(FeedBench):
         shutil.rmtree(ndir, ignore_errors=True)
         shutil.copytree(src, ndir)
         gdir = os.path.join(self.work, "gw-%s-%d" % (mode, k))
-        gw = self.start_gw(gdir, MODES[mode])
+        wrap = WRAP.replace("{mode}", mode).replace("{round}", str(k)).split() if WRAP else None
+        gw = self.start_gw(gdir, MODES[mode], wrap)
         head = self.nodes["630102"]["head"]
         conn = http.client.HTTPConnection("127.0.0.1", gw["port"], timeout=30)
         cpu0 = cpu_seconds(gw["proc"].pid) or 0.0
+        lcpu0 = loop_cpu_seconds(gw["proc"].pid) or 0.0
         t0 = time.monotonic()
         n = self.start_node("630102", gw["url"])
         got = 0
         while time.monotonic() - t0 < max(300, head / 1000):
             conn.request("GET", "/v1/counties", headers={"Authorization": "Bearer " + gw["token"]})
             rows = json.loads(conn.getresponse().read())
-            rows = rows["counties"] if isinstance(rows, dict) else rows
+            rows = rows.get("counties", []) if isinstance(rows, dict) else rows  # an error: again
             got = {r["county"]: r.get("applied") or 0 for r in rows}.get("630102", 0)
             if got >= head:
                 break
             time.sleep(0.05)
         secs = time.monotonic() - t0
         cpu = (cpu_seconds(gw["proc"].pid) or 0.0) - cpu0
+        lcpu = (loop_cpu_seconds(gw["proc"].pid) or 0.0) - lcpu0
         conn.close()
         self.stop(n["proc"])
+        if wrap:  # a profiler writes its data at exit: give it time
+            gw["proc"].send_signal(signal.SIGTERM)
+            gw["proc"].wait(600)
         self.stop(gw["proc"])
         shutil.rmtree(gdir, ignore_errors=True)
         if got < head:
             raise RuntimeError("catch-up %s: %d of %d" % (mode, got, head))
         say("stats: S2 catch-up %-8s: %s events in %.2f s = %.0f events/s; gateway CPU "
-            "%.2f s = %.0f events per CPU second" % (mode, format(head, ","), secs, head / secs,
-                                                     cpu, head / cpu if cpu > 0 else 0))
-        return head / secs, head / cpu if cpu > 0 else 0.0
+            "%.2f s = %.0f events per CPU second; its loop thread %.2f s = %.0f per second "
+            "(load %.1f)" % (mode, format(head, ","), secs, head / secs, cpu,
+                             head / cpu if cpu > 0 else 0, lcpu, head / lcpu if lcpu > 0 else 0,
+                             os.getloadavg()[0]))
+        return head / secs, head / cpu if cpu > 0 else 0.0, head / lcpu if lcpu > 0 else 0.0
 
     def s2(self):
         say("stats: S2 filling node 630102 offline with %s cases (wrk, feed_post.lua)"
@@ -219,25 +250,38 @@ class StatsBench(FeedBench):
         shutil.move(self.nodes["630102"]["dir"], src)
         runs = {m: [] for m in MODES}
         cpu = {m: [] for m in MODES}
+        loop = {m: [] for m in MODES}
+        loads = []
         for k in range(ROUNDS):
             for mode in MODES:
-                wall, per_cpu = self.catch_up(src, mode, k)
+                wall, per_cpu, per_loop = self.catch_up(src, mode, k)
                 runs[mode].append(round(wall, 1))
                 cpu[mode].append(round(per_cpu, 1))
+                loop[mode].append(round(per_loop, 1))
+                loads.append(round(os.getloadavg()[0], 2))
+        lmed = {m: statistics.median(loop[m]) for m in MODES}
         med = {m: statistics.median(runs[m]) for m in MODES}
         cmed = {m: statistics.median(cpu[m]) for m in MODES}
-        off, on = med["off"], med["on"]
-        coff, con = cmed["off"], cmed["on"]
+        off, on = med.get("off", 0), med.get("on", med.get("counters", 0))
+        coff, con = cmed.get("off", 0), cmed.get("on", cmed.get("counters", 0))
         return {"events": head, "modes": {m: MODES[m] or {} for m in MODES},
                 "runs_events_per_s": runs, "median_events_per_s": med,
                 "median_events_per_cpu_s": cmed, "off_events_per_s": off,
-                "on_events_per_s": on, "ratio": round(on / off, 3),
-                "counters_only_ratio": round(med["counters"] / off, 3),
+                "on_events_per_s": on, "ratio": round(on / off, 3) if off else None,
+                "counters_only_ratio": round(med["counters"] / off, 3)
+                if off and "counters" in med else None,
                 "runs_events_per_cpu_s": cpu, "off_events_per_cpu_s": coff,
                 "on_events_per_cpu_s": con, "cpu_ratio": round(con / coff, 3) if coff else None,
-                "counters_only_cpu_ratio": round(cmed["counters"] / coff, 3) if coff else None,
+                "counters_only_cpu_ratio": round(cmed["counters"] / coff, 3)
+                if coff and "counters" in cmed else None,
+                "runs_events_per_loop_cpu_s": loop, "median_events_per_loop_cpu_s": lmed,
+                "loop_cpu_ratio": round(lmed.get("on", lmed.get("counters", 0)) / lmed["off"], 3)
+                if lmed.get("off") else None,
+                "counters_only_loop_cpu_ratio": round(lmed["counters"] / lmed["off"], 3)
+                if lmed.get("off") and "counters" in lmed else None,
+                "load_average_after_each_run": loads,
                 "load_average": [round(v, 2) for v in os.getloadavg()],
-                "target_ratio": TARGET_RATIO, "met": on / off >= TARGET_RATIO}
+                "target_ratio": TARGET_RATIO, "met": bool(off) and on / off >= TARGET_RATIO}
 
     def run(self):
         shutil.rmtree(self.work, ignore_errors=True)
@@ -266,13 +310,15 @@ def main(argv):
             % (r["worst_p99_ms"], TARGET_MS, "met" if r["met"] else "missed"))
     if "catch_up" in res:
         c = res["catch_up"]
-        say("stats: catch-up on %.0f / off %.0f events/s = %.3f (target >= %.2f: %s); per "
+        say("stats: catch-up on %.0f / off %.0f events/s = %s (target >= %.2f: %s); per "
             "gateway CPU second on %.0f / off %.0f = %s"
             % (c["on_events_per_s"], c["off_events_per_s"], c["ratio"], TARGET_RATIO,
                "met" if c["met"] else "missed", c["on_events_per_cpu_s"],
                c["off_events_per_cpu_s"], c["cpu_ratio"]))
-        say("stats: catch-up counters only / off = %.3f (per CPU second %s)"
-            % (c["counters_only_ratio"], c["counters_only_cpu_ratio"]))
+        say("stats: catch-up counters only / off = %s (per CPU second %s; per loop-thread CPU "
+            "second %s; everything on / off per loop-thread CPU second %s)"
+            % (c["counters_only_ratio"], c["counters_only_cpu_ratio"],
+               c["counters_only_loop_cpu_ratio"], c["loop_cpu_ratio"]))
     say("stats: results in %s" % path)
 
 

@@ -34,6 +34,7 @@ const char *const gw_finding_tally_names[GW_FIND_COUNT_] = {
 
 #define TALLY_LEN  (2 + 8 * (HCP_ST_COUNT_ + GW_FIND_COUNT_))
 #define DAY_KEY    (1 + HCP_COUNTY_LEN + 8)
+#define MONTH_KEY  (1 + HCP_COUNTY_LEN + 6)
 #define CASE_KEY   (1 + HCP_CASE_ID_MAX)
 #define CC_VERSION 1
 
@@ -377,29 +378,165 @@ int gw_checks_county_tally(gw_store *s, MDB_txn *txn, const char *county, gw_tal
     return rc == HCP_OK ? tally_add_stored(&v, t) : rc;
 }
 
-int gw_checks_days_tally(gw_store *s, MDB_txn *txn, const char *county, hcp_day from, hcp_day to,
-                         gw_tally *t)
+/* key 'm' county yyyymm of month index mi (year * 12 + month - 1). */
+static size_t month_key(uint8_t k[MONTH_KEY], const char *county, int32_t mi)
 {
-    uint8_t lo[DAY_KEY], hi[DAY_KEY];
-    size_t lolen = county_key(lo, 'd', county, from < 0 ? -1 : from);
-    if (to >= 0)
-        (void)county_key(hi, 'd', county, to); /* a day key: always DAY_KEY bytes */
+    k[0] = 'm';
+    memcpy(k + 1, county, HCP_COUNTY_LEN);
+    char ym[16];
+    snprintf(ym, sizeof(ym), "%04d%02d", (int)(mi / 12) % 10000, (int)(mi % 12) + 1);
+    memcpy(k + 1 + HCP_COUNTY_LEN, ym, 6);
+    return MONTH_KEY;
+}
+
+/* The key of checks that says the month tallies ('m') are kept: a NUL
+ * first byte is no other key's. */
+static const uint8_t months_mark[] = {0, 'm', '1'};
+
+/* Add to *t every tally whose key starts with the 1 + county bytes of lo,
+ * is exactly klen bytes long, and lies in [lo, hi] (hi NULL: no end). */
+static int range_add(gw_store *s, MDB_txn *txn, const uint8_t *lo, size_t lolen, size_t klen,
+                     const uint8_t *hi, gw_tally *t)
+{
     MDB_cursor *cur;
     int rc = gws_err(mdb_cursor_open(txn, s->checks, &cur));
     if (rc != HCP_OK)
         return rc;
-    MDB_val k = {lolen, lo}, v;
+    MDB_val k = {lolen, (void *)lo}, v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != DAY_KEY || memcmp(k.mv_data, lo, 1 + HCP_COUNTY_LEN) != 0)
+        if (k.mv_size != klen || memcmp(k.mv_data, lo, 1 + HCP_COUNTY_LEN) != 0)
             break;
-        if (to >= 0 && memcmp(k.mv_data, hi, DAY_KEY) > 0)
+        if (hi != NULL && memcmp(k.mv_data, hi, klen) > 0)
             break;
         rc = tally_add_stored(&v, t);
     }
     mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
+    return rc;
+}
+
+/* The day tallies of county over from..to (a bound < 0 is open). */
+static int days_add(gw_store *s, MDB_txn *txn, const char *county, hcp_day from, hcp_day to,
+                    gw_tally *t)
+{
+    uint8_t lo[DAY_KEY], hi[DAY_KEY];
+    size_t lolen = county_key(lo, 'd', county, from < 0 ? -1 : from);
+    if (to >= 0)
+        (void)county_key(hi, 'd', county, to); /* a day key: always DAY_KEY bytes */
+    return range_add(s, txn, lo, lolen, DAY_KEY, to >= 0 ? hi : NULL, t);
+}
+
+int gw_checks_days_tally(gw_store *s, MDB_txn *txn, const char *county, hcp_day from, hcp_day to,
+                         gw_tally *t)
+{
+    /* a closed period of this calendar's years is whole months ('m') and
+     * the days at its two ends: a year is 12 reads, not 365 */
+    hcp_day lo = gw_stats_month_start(2000 * 12), hi = gw_stats_month_start(2200 * 12) - 1;
+    if (from < lo || to < 0 || to > hi || from > to)
+        return days_add(s, txn, county, from, to, t);
+    MDB_val mk = {sizeof(months_mark), (void *)months_mark}, mv;
+    int rc = gws_err(mdb_get(txn, s->checks, &mk, &mv));
+    if (rc == HCP_ENOTFOUND) /* a store whose month tallies were never made */
+        return days_add(s, txn, county, from, to, t);
+    if (rc != HCP_OK)
+        return rc;
+    int32_t mf = gw_stats_month_of(from), mt = gw_stats_month_of(to);
+    if (from != gw_stats_month_start(mf))
+        mf++;
+    if (to != gw_stats_month_start(mt + 1) - 1)
+        mt--;
+    if (mf > mt)
+        return days_add(s, txn, county, from, to, t);
+    hcp_day ma = gw_stats_month_start(mf), mb = gw_stats_month_start(mt + 1) - 1;
+    if (from < ma)
+        rc = days_add(s, txn, county, from, ma - 1, t);
+    uint8_t a[MONTH_KEY], b[MONTH_KEY];
+    (void)month_key(a, county, mf);
+    (void)month_key(b, county, mt);
+    if (rc == HCP_OK)
+        rc = range_add(s, txn, a, MONTH_KEY, MONTH_KEY, b, t);
+    if (rc == HCP_OK && to > mb)
+        rc = days_add(s, txn, county, mb + 1, to, t);
+    return rc;
+}
+
+/* One month's sum of day tallies, made while the month tallies are built. */
+typedef struct month_sum {
+    uint8_t key[MONTH_KEY];
+    gw_tally t;
+} month_sum;
+
+int gw_checks_upgrade(gw_store *s, MDB_txn *txn)
+{
+    if (s == NULL || txn == NULL)
+        return HCP_EINVAL;
+    MDB_val mk = {sizeof(months_mark), (void *)months_mark}, k, v;
+    int rc = gws_err(mdb_get(txn, s->checks, &mk, &v));
+    if (rc != HCP_ENOTFOUND)
+        return rc; /* made already (or a read error) */
+    MDB_cursor *cur;
+    rc = gws_err(mdb_cursor_open(txn, s->checks, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    /* whatever month tallies an older run left are made again */
+    uint8_t m0 = 'm', d0 = 'd';
+    k.mv_size = 1;
+    k.mv_data = &m0;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == HCP_OK && mrc == MDB_SUCCESS && k.mv_size >= 1 &&
+           ((const uint8_t *)k.mv_data)[0] == 'm') {
+        rc = gws_err(mdb_cursor_del(cur, 0));
+        if (rc == HCP_OK)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+    }
+    /* the day tallies ('d' county yyyymmdd, in key order) summed by month */
+    month_sum *ms = NULL;
+    size_t n = 0, cap = 0;
+    k.mv_size = 1;
+    k.mv_data = &d0;
+    mrc = rc == HCP_OK ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+    for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *kb = k.mv_data;
+        if (k.mv_size < 1 || kb[0] != 'd')
+            break;
+        if (k.mv_size != DAY_KEY)
+            continue;
+        if (n == 0 || memcmp(ms[n - 1].key + 1, kb + 1, MONTH_KEY - 1) != 0) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                month_sum *nm = realloc(ms, nc * sizeof(*nm));
+                if (nm == NULL) {
+                    rc = HCP_ENOMEM;
+                    break;
+                }
+                ms = nm;
+                cap = nc;
+            }
+            memset(&ms[n], 0, sizeof(ms[n]));
+            ms[n].key[0] = 'm';
+            memcpy(ms[n].key + 1, kb + 1, MONTH_KEY - 1);
+            n++;
+        }
+        rc = tally_add_stored(&v, &ms[n - 1].t);
+    }
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    mdb_cursor_close(cur);
+    for (size_t i = 0; rc == HCP_OK && i < n; i++) {
+        uint8_t buf[TALLY_LEN];
+        tally_pack(&ms[i].t, buf);
+        MDB_val key = {MONTH_KEY, ms[i].key}, nv = {sizeof(buf), buf};
+        rc = gws_err(mdb_put(txn, s->checks, &key, &nv, 0));
+    }
+    free(ms);
+    uint8_t one = 1;
+    MDB_val ov = {1, &one};
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_put(txn, s->checks, &mk, &ov, 0));
+    if (rc == HCP_OK && n > 0)
+        gw_log("info", "checks.months_made", "months=%zu", n);
     return rc;
 }
 
@@ -528,6 +665,8 @@ int gw_checks_event(gw_store *s, MDB_txn *txn, const hcp_cal *cal, const hcp_eve
         rc = tally_bump(s, txn, k, county_key(k, 'c', ev->county, -1), &delta);
     if (rc == HCP_OK && any && day >= 0)
         rc = tally_bump(s, txn, k, county_key(k, 'd', ev->county, day), &delta);
+    if (rc == HCP_OK && any && day >= 0) /* the month's tally: a period reads months (above) */
+        rc = tally_bump(s, txn, k, month_key(k, ev->county, gw_stats_month_of(day)), &delta);
     free(cc);
     return rc;
 }

@@ -18,7 +18,8 @@
  *
  * Kept in the store's `checks` database (gwstore.h): per county a tally
  * (cases by status, findings by kind), the same per county and day of
- * receipt (for GET /v1/stats/summary's from/to), the highest case number
+ * receipt and per county and month of receipt (for GET /v1/stats/summary's
+ * from/to), the highest case number
  * per county and day, and per case its findings. Every one of them is a
  * function of the county's log in order and the calendar, so a gateway
  * rebuilt from the counties finds the same.
@@ -154,6 +155,12 @@ HCP_NODISCARD int gw_checks_county_tally(gw_store *s, MDB_txn *txn, const char *
  * bound < 0 is open), added to *t. HCP_EFORMAT. */
 HCP_NODISCARD int gw_checks_days_tally(gw_store *s, MDB_txn *txn, const char *county, hcp_day from,
                                        hcp_day to, gw_tally *t);
+/* At open, in its transaction: a store whose month tallies ('m' county
+ * yyyymm: the day tallies summed by month, what gw_checks_days_tally reads
+ * for the whole months of a period) were never made has them made from its
+ * day tallies, and is marked; until then a period is read day by day.
+ * HCP_ENOMEM, LMDB's errors (HCP_EFULL). */
+HCP_NODISCARD int gw_checks_upgrade(gw_store *s, MDB_txn *txn);
 /* Case id's checks into *cc (zeroed when it has none). HCP_EFORMAT. */
 HCP_NODISCARD int gw_checks_case_get(gw_store *s, MDB_txn *txn, const char *id, gw_case_checks *cc);
 

@@ -20,6 +20,7 @@
 #include "accounts.h"
 #include "be.h"
 #include "chain.h"
+#include "checks.h"
 #include "division.h"
 #include "gwstore.h"
 #include "json.h"
@@ -363,7 +364,10 @@ static gw_st_item *find_item(gw_st_list *out, const uint8_t *k, size_t klen)
 
 void gw_stats_delta(const gw_st_list *before, const gw_st_list *after, gw_st_list *out)
 {
-    *out = *after;
+    /* only the buckets in use: a whole list is 14 KB, a case uses about 12 */
+    out->n = after->n;
+    if (after->n > 0)
+        memcpy(out->it, after->it, after->n * sizeof(after->it[0]));
     for (size_t i = 0; i < before->n; i++) {
         const gw_st_item *b = &before->it[i];
         gw_st_item *o = find_item(out, b->key, b->klen);
@@ -488,20 +492,30 @@ static int due_move(gw_store *s, MDB_txn *txn, const hcp_case *c, hcp_time old, 
     return rc;
 }
 
+static bool name_known(gw_store *s, const uint8_t *k, size_t klen, const char *name, size_t nl);
+static void name_seen(gw_store *s, const uint8_t *k, size_t klen, const char *name, size_t nl);
+
 /* Keep name under key k (written only when new or changed). */
 static int name_put(gw_store *s, MDB_txn *txn, const uint8_t *k, size_t klen, const char *name)
 {
     if (name == NULL || klen == 0)
         return HCP_OK;
     size_t nl = strnlen(name, HCP_SHORT_MAX);
+    if (name_known(s, k, klen, name, nl))
+        return HCP_OK; /* this batch stored it already */
     MDB_val key = {klen, (void *)k}, v;
     int rc = gws_err(mdb_get(txn, s->st_name, &key, &v));
-    if (rc == HCP_OK && v.mv_size == nl && memcmp(v.mv_data, name, nl) == 0)
+    if (rc == HCP_OK && v.mv_size == nl && memcmp(v.mv_data, name, nl) == 0) {
+        name_seen(s, k, klen, name, nl);
         return HCP_OK;
+    }
     if (rc != HCP_OK && rc != HCP_ENOTFOUND)
         return rc;
     MDB_val nv = {nl, (void *)name};
-    return gws_err(mdb_put(txn, s->st_name, &key, &nv, 0));
+    rc = gws_err(mdb_put(txn, s->st_name, &key, &nv, 0));
+    if (rc == HCP_OK)
+        name_seen(s, k, klen, name, nl);
+    return rc;
 }
 
 /* The names of an intake's unit, item and staff (st_name). */
@@ -546,7 +560,24 @@ struct gw_st_acc {
     bool on;
     size_t cap, used; /* cap a power of two */
     acc_ent *tab;
+    uint32_t *ix;  /* the slots in use (used of them, at most cap / 2): a flush
+                    * or a drop visits these, not every slot of the table */
+    acc_ent **srt; /* room for the flush's order (cap / 2 + 1) */
+    /* the names this batch found stored (or stored): a case_open reads its
+     * unit's, item's and staff member's, and a batch repeats them; an entry
+     * is valid while gen is the batch's (a flush or a drop moves gen on) */
+    struct name_ent *names;
+    uint32_t gen;
 };
+
+#define NAME_SLOTS 512 /* a power of two */
+
+typedef struct name_ent {
+    uint32_t gen;
+    uint16_t klen, nlen;
+    uint8_t key[1 + GW_ST_KEY_MAX];
+    char name[HCP_SHORT_MAX];
+} name_ent;
 
 /* FNV-1a of a key. */
 static size_t key_hash(const uint8_t *k, size_t n)
@@ -557,13 +588,53 @@ static size_t key_hash(const uint8_t *k, size_t n)
     return (size_t)h;
 }
 
-/* The slot of key k in tab (cap slots): its entry or the free one to take. */
-static acc_ent *acc_slot(acc_ent *tab, size_t cap, const uint8_t *k, size_t klen)
+/* The batch's name slot of key k, or NULL when names are not collected. */
+static name_ent *name_slot(gw_store *s, const uint8_t *k, size_t klen)
+{
+    gw_st_acc *a = s->st_acc;
+    if (a == NULL || !a->on || a->names == NULL || klen > sizeof(a->names[0].key))
+        return NULL;
+    return &a->names[key_hash(k, klen) & (NAME_SLOTS - 1)];
+}
+
+/* Whether this batch already found name stored under key k. */
+static bool name_known(gw_store *s, const uint8_t *k, size_t klen, const char *name, size_t nl)
+{
+    const name_ent *e = name_slot(s, k, klen);
+    return e != NULL && e->gen == s->st_acc->gen && e->klen == klen && e->nlen == nl &&
+           memcmp(e->key, k, klen) == 0 && memcmp(e->name, name, nl) == 0;
+}
+
+/* Remember that name is stored under key k (in this batch's transaction). */
+static void name_seen(gw_store *s, const uint8_t *k, size_t klen, const char *name, size_t nl)
+{
+    name_ent *e = name_slot(s, k, klen);
+    if (e == NULL || nl > sizeof(e->name))
+        return;
+    e->gen = s->st_acc->gen;
+    e->klen = (uint16_t)klen;
+    e->nlen = (uint16_t)nl;
+    memcpy(e->key, k, klen);
+    memcpy(e->name, name, nl);
+}
+
+/* A new batch of names: every remembered one is forgotten. */
+static void names_forget(gw_st_acc *a)
+{
+    if (++a->gen == 0) { /* wrapped: old entries could match again */
+        if (a->names != NULL)
+            memset(a->names, 0, NAME_SLOTS * sizeof(a->names[0]));
+        a->gen = 1;
+    }
+}
+
+/* The slot of key k in tab (cap slots): its index, or the free one's. */
+static size_t acc_slot(const acc_ent *tab, size_t cap, const uint8_t *k, size_t klen)
 {
     size_t i = key_hash(k, klen) & (cap - 1);
     while (tab[i].used && !(tab[i].klen == klen && memcmp(tab[i].key, k, klen) == 0))
         i = (i + 1) & (cap - 1);
-    return &tab[i];
+    return i;
 }
 
 /* Double the table; false when out of memory (the old one is kept). */
@@ -571,13 +642,25 @@ static bool acc_grow(gw_st_acc *a)
 {
     size_t cap = a->cap ? a->cap * 2 : ACC_SLOTS0;
     acc_ent *tab = calloc(cap, sizeof(acc_ent));
-    if (tab == NULL)
+    uint32_t *ix = calloc(cap / 2 + 1, sizeof(uint32_t));
+    acc_ent **srt = calloc(cap / 2 + 1, sizeof(acc_ent *));
+    if (tab == NULL || ix == NULL || srt == NULL) {
+        free(tab);
+        free(ix);
+        free(srt);
         return false;
-    for (size_t i = 0; i < a->cap; i++)
-        if (a->tab[i].used)
-            *acc_slot(tab, cap, a->tab[i].key, a->tab[i].klen) = a->tab[i];
+    }
+    for (size_t i = 0; i < a->used; i++) {
+        size_t j = acc_slot(tab, cap, a->tab[a->ix[i]].key, a->tab[a->ix[i]].klen);
+        tab[j] = a->tab[a->ix[i]];
+        ix[i] = (uint32_t)j;
+    }
     free(a->tab);
+    free(a->ix);
+    free(a->srt);
     a->tab = tab;
+    a->ix = ix;
+    a->srt = srt;
     a->cap = cap;
     return true;
 }
@@ -586,28 +669,85 @@ void gw_stats_defer(gw_store *s)
 {
     if (s->st_acc == NULL)
         s->st_acc = calloc(1, sizeof(gw_st_acc));
+    if (s->st_acc != NULL && s->st_acc->names == NULL) { /* without it: every name read */
+        s->st_acc->names = calloc(NAME_SLOTS, sizeof(name_ent));
+        s->st_acc->gen = 1;
+    }
     if (s->st_acc != NULL && (s->st_acc->cap > 0 || acc_grow(s->st_acc)))
         s->st_acc->on = true; /* else (out of memory): written at once, as without it */
 }
 
-/* Write every collected bucket to txn and empty the table (stays on). */
+/* Add counts v[0..n) to stored bucket k through cursor cur (one lookup:
+ * the put replaces the entry the cursor stands on); deleted when every
+ * count sums to zero. */
+static int cnt_add_cur(MDB_cursor *cur, const uint8_t *k, size_t klen, const int64_t *v, size_t n)
+{
+    int64_t sum[GW_ST_VEC_MAX];
+    memset(sum, 0, sizeof(sum));
+    MDB_val key = {klen, (void *)k}, val = {0, NULL};
+    size_t have = 0;
+    int mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+    int rc = gws_err(mrc);
+    if (rc == HCP_OK) {
+        have = val.mv_size >= 1 ? ((const uint8_t *)val.mv_data)[0] : 0;
+        rc = gw_stats_val_add(val.mv_data, val.mv_size, sum, GW_ST_VEC_MAX);
+    } else if (rc == HCP_ENOTFOUND)
+        rc = HCP_OK;
+    if (rc != HCP_OK)
+        return rc;
+    bool found = mrc == MDB_SUCCESS;
+    size_t len = have > n ? have : n;
+    if (len > GW_ST_VEC_MAX)
+        len = GW_ST_VEC_MAX;
+    bool zero = true;
+    for (size_t i = 0; i < len; i++) {
+        if (i < n)
+            sum[i] += v[i];
+        zero = zero && sum[i] == 0;
+    }
+    if (zero)
+        return found ? gws_err(mdb_cursor_del(cur, 0)) : HCP_OK;
+    uint8_t out[GW_ST_VAL_MAX];
+    MDB_val nv = {gw_stats_val_pack(sum, len, out), out};
+    key.mv_size = klen;
+    key.mv_data = (void *)k;
+    return gws_err(mdb_cursor_put(cur, &key, &nv, found ? MDB_CURRENT : 0));
+}
+
+/* Order of two collected buckets: by key, as LMDB sorts them. */
+static int acc_cmp(const void *x, const void *y)
+{
+    const acc_ent *a = *(acc_ent *const *)x, *b = *(acc_ent *const *)y;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(a->key, b->key, n);
+    return c != 0 ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* Write every collected bucket to txn and empty the table (stays on): in
+ * key order, through one cursor, so that neighbouring buckets share the
+ * pages LMDB just walked. */
 static int acc_write(gw_store *s, MDB_txn *txn)
 {
     gw_st_acc *a = s->st_acc;
-    int rc = HCP_OK;
-    for (size_t i = 0; a != NULL && i < a->cap; i++) {
-        acc_ent *e = &a->tab[i];
-        if (!e->used)
-            continue;
+    if (a == NULL || a->used == 0)
+        return HCP_OK;
+    for (size_t i = 0; i < a->used; i++)
+        a->srt[i] = &a->tab[a->ix[i]];
+    qsort(a->srt, a->used, sizeof(acc_ent *), acc_cmp);
+    MDB_cursor *cur = NULL;
+    int rc = gws_err(mdb_cursor_open(txn, s->st_cnt, &cur));
+    for (size_t i = 0; i < a->used; i++) {
+        acc_ent *e = a->srt[i];
         bool zero = true;
         for (size_t j = 0; j < e->n; j++)
             zero = zero && e->v[j] == 0;
         if (rc == HCP_OK && !zero)
-            rc = cnt_add(s, txn, e->key, e->klen, e->v, e->n);
+            rc = cnt_add_cur(cur, e->key, e->klen, e->v, e->n);
         e->used = false;
     }
-    if (a != NULL)
-        a->used = 0;
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    a->used = 0;
     return rc;
 }
 
@@ -617,6 +757,7 @@ int gw_stats_flush(gw_store *s, MDB_txn *txn)
         return HCP_OK;
     int rc = acc_write(s, txn);
     s->st_acc->on = false;
+    names_forget(s->st_acc);
     return rc;
 }
 
@@ -625,10 +766,11 @@ void gw_stats_drop(gw_store *s)
     gw_st_acc *a = s != NULL ? s->st_acc : NULL;
     if (a == NULL)
         return;
-    for (size_t i = 0; i < a->cap; i++)
-        a->tab[i].used = false;
+    for (size_t i = 0; i < a->used; i++)
+        a->tab[a->ix[i]].used = false;
     a->used = 0;
     a->on = false;
+    names_forget(a);
 }
 
 void gw_stats_free(gw_store *s)
@@ -636,6 +778,9 @@ void gw_stats_free(gw_store *s)
     if (s == NULL || s->st_acc == NULL)
         return;
     free(s->st_acc->tab);
+    free(s->st_acc->ix);
+    free(s->st_acc->srt);
+    free(s->st_acc->names);
     free(s->st_acc);
     s->st_acc = NULL;
 }
@@ -649,13 +794,15 @@ static int bucket_add(gw_store *s, MDB_txn *txn, const uint8_t *k, size_t klen, 
         return cnt_add(s, txn, k, klen, v, n);
     if ((a->used + 1) * 2 > a->cap && !acc_grow(a))
         return cnt_add(s, txn, k, klen, v, n);
-    acc_ent *e = acc_slot(a->tab, a->cap, k, klen);
+    size_t j = acc_slot(a->tab, a->cap, k, klen);
+    acc_ent *e = &a->tab[j];
     if (!e->used) {
-        memset(e, 0, sizeof(*e));
         e->used = true;
+        e->n = 0;
         e->klen = (uint16_t)klen;
         memcpy(e->key, k, klen);
-        a->used++;
+        memset(e->v, 0, sizeof(e->v));
+        a->ix[a->used++] = (uint32_t)j;
     }
     if (n > e->n)
         e->n = (uint8_t)n;
@@ -785,8 +932,13 @@ int gw_stats_rebuild(gw_store *s, MDB_txn *txn)
 {
     if (s == NULL || txn == NULL)
         return HCP_EINVAL;
+    /* the checks' month tallies, which the summary reads with these figures
+     * (checks.h), are made here too: kept with the counters on or off */
+    int rc = gw_checks_upgrade(s, txn);
+    if (rc != HCP_OK)
+        return rc;
     MDB_val key = {sizeof(counted_key), (void *)counted_key}, v;
-    int rc = gws_err(mdb_get(txn, s->st_name, &key, &v));
+    rc = gws_err(mdb_get(txn, s->st_name, &key, &v));
     if (s->stats_off) { /* not kept from now on: recount when they are on again */
         rc = rc == HCP_OK ? gws_err(mdb_del(txn, s->st_name, &key, NULL)) : rc;
         return rc == HCP_ENOTFOUND ? HCP_OK : rc;

@@ -193,11 +193,13 @@ HCP_NODISCARD int gw_stats_flush(gw_store *s, MDB_txn *txn);
 void gw_stats_drop(gw_store *s);
 void gw_stats_free(gw_store *s);
 
-/* At open, in its transaction: a store whose figures were never counted
- * (written before they existed, or while they were off) has them emptied,
- * every stored case and every evaluation of the log counted once, and is
- * marked counted; with the counters off the mark is removed. Errors as
- * above (HCP_EFULL: the map is too small for the figures). */
+/* At open, in its transaction: first the checks' month tallies are made
+ * when the store has none (gw_checks_upgrade, checks.h; with the counters
+ * on or off). Then a store whose figures were never counted (written
+ * before they existed, or while they were off) has them emptied, every
+ * stored case and every evaluation of the log counted once, and is marked
+ * counted; with the counters off the mark is removed. Errors as above
+ * (HCP_EFULL: the map is too small for the figures). */
 HCP_NODISCARD int gw_stats_rebuild(gw_store *s, MDB_txn *txn);
 
 /* ---- the routes (supervisor; the feed's public) ---- */

@@ -389,10 +389,126 @@ static void test_store_gap(void **state)
     store_close(&sf);
 }
 
+/* Case number n of day `day` of COUNTY through the checks in txn. */
+static void open_on(store_fx *sf, MDB_txn *txn, const hcp_cal *cal, hcp_day day, uint32_t n,
+                    uint64_t seq)
+{
+    hcp_event ev;
+    make_open(&ev, HCP_KIND_COMPLAINT, 0, true, hcp_day_start(day) + 9 * 3600);
+    char ymd[HCP_DATE_STRLEN];
+    assert_int_equal(hcp_date_format(day, ymd, sizeof(ymd)), HCP_OK);
+    snprintf(ev.case_id, sizeof(ev.case_id), "630102-%.4s%.2s%.2s-%04u", ymd, ymd + 5, ymd + 8, n);
+    ev.seq = seq;
+    hcp_case before, after;
+    memset(&before, 0, sizeof(before));
+    memset(&after, 0, sizeof(after));
+    hcp_refusal why = {0};
+    int rr = hcp_rules_apply(&after, &ev, cal, ev.recorded_at, &why);
+    assert_int_equal(rr, HCP_OK);
+    assert_int_equal(gw_checks_event(&sf->s, txn, cal, &ev, &before, &after, rr, &why), HCP_OK);
+    hcp_case_clear(&after);
+    hcp_event_clear(&ev);
+}
+
+#define MT_DAYS 130 /* 2025-12-01 .. 2026-04-09: a year end, whole and cut months */
+
+/* Compare the tallies of every period in ranges with the counts made
+ * here (received and number gaps per day). */
+static void month_ranges_check(store_fx *sf, const int64_t *rec, const uint64_t *gaps, hcp_day d0)
+{
+    MDB_txn *txn;
+    assert_int_equal(gws_read_begin(&sf->s, &txn), HCP_OK);
+    for (int a = 0; a < MT_DAYS; a += 3)
+        for (int b = a; b < MT_DAYS; b += 7) {
+            int64_t r = 0;
+            uint64_t g = 0;
+            for (int i = a; i <= b; i++) {
+                r += rec[i];
+                g += gaps[i];
+            }
+            gw_tally t;
+            memset(&t, 0, sizeof(t));
+            assert_int_equal(gw_checks_days_tally(&sf->s, txn, COUNTY, d0 + a, d0 + b, &t), HCP_OK);
+            assert_int_equal(t.status[HCP_ST_RECEIVED], r);
+            assert_int_equal(t.found[GW_FIND_CASE_NUMBER_GAP], g);
+        }
+    /* whole months exactly, and a whole year's worth with open ends */
+    gw_tally t;
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(
+        gw_checks_days_tally(&sf->s, txn, COUNTY, D("2026-01-01"), D("2026-03-31"), &t), HCP_OK);
+    int64_t r = 0;
+    for (int i = (int)(D("2026-01-01") - d0); i <= (int)(D("2026-03-31") - d0); i++)
+        r += rec[i];
+    assert_int_equal(t.status[HCP_ST_RECEIVED], r);
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(gw_checks_days_tally(&sf->s, txn, COUNTY, -1, D("2025-12-31"), &t), HCP_OK);
+    r = 0;
+    for (int i = 0; i <= (int)(D("2025-12-31") - d0); i++)
+        r += rec[i];
+    assert_int_equal(t.status[HCP_ST_RECEIVED], r);
+    gws_read_end(&sf->s, txn);
+}
+
+/* The month tallies: a store filled before they existed (its 'm' entries
+ * then made by gw_checks_upgrade from the days), then cases added with
+ * them kept; every period read through months and edge days equals the
+ * counts made here, day by day. */
+static void test_store_months(void **state)
+{
+    fx *f = *state;
+    store_fx sf;
+    store_open(&sf);
+    hcp_day d0 = D("2025-12-01");
+    int64_t rec[MT_DAYS] = {0};
+    uint64_t gaps[MT_DAYS] = {0};
+    uint64_t seq = 1;
+    MDB_txn *txn;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(mdb_txn_begin(sf.s.db.env, NULL, 0, &txn), 0);
+        for (int i = 0; i < MT_DAYS; i++) {
+            uint32_t base = round == 0 ? 0 : 10; /* the second round's numbers follow */
+            int k = (i * 7 + round) % 4;         /* 0..3 cases that day */
+            for (int j = 1; j <= k; j++) {
+                uint32_t n = base + (uint32_t)j + (i % 5 == 0 && j == k ? 1u : 0u);
+                if (round == 1 && j == 1)
+                    n = base + 1; /* after 10 (none in round 0 past 4): gaps counted */
+                open_on(&sf, txn, f->cal, d0 + i, n, seq++);
+                rec[i]++;
+            }
+        }
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        /* the gaps as the store counted them, day by day (a pure walk) */
+        assert_int_equal(gws_read_begin(&sf.s, &txn), HCP_OK);
+        for (int i = 0; i < MT_DAYS; i++) {
+            gw_tally t;
+            memset(&t, 0, sizeof(t));
+            assert_int_equal(gw_checks_days_tally(&sf.s, txn, COUNTY, d0 + i, d0 + i, &t), HCP_OK);
+            assert_int_equal(t.status[HCP_ST_RECEIVED], rec[i]);
+            gaps[i] = t.found[GW_FIND_CASE_NUMBER_GAP];
+        }
+        gws_read_end(&sf.s, txn);
+        month_ranges_check(&sf, rec, gaps, d0); /* round 0: days only (no mark yet) */
+        if (round == 0) {                       /* made from the days, once */
+            assert_int_equal(mdb_txn_begin(sf.s.db.env, NULL, 0, &txn), 0);
+            assert_int_equal(gw_checks_upgrade(&sf.s, txn), HCP_OK);
+            assert_int_equal(gw_checks_upgrade(&sf.s, txn), HCP_OK); /* marked: nothing */
+            assert_int_equal(mdb_txn_commit(txn), 0);
+            month_ranges_check(&sf, rec, gaps, d0);
+        }
+    }
+    uint64_t all = 0;
+    for (int i = 0; i < MT_DAYS; i++)
+        all += gaps[i];
+    assert_true(all > 0);
+    store_close(&sf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_backdated_boundary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_months, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backdated_and_marked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overdue_unmarked_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overdue_grace, setup, teardown),
