@@ -23,6 +23,7 @@
 #include "checks.h"
 #include "division.h"
 #include "gwstore.h"
+#include "hex.h"
 #include "json.h"
 #include "record.h"
 #include "spot.h"
@@ -1683,32 +1684,14 @@ static int staff_row(void *arg, uint8_t gran, int32_t p, const uint8_t *rest, si
     return rc;
 }
 
-/* Lower-case hex of b (n bytes) into out (2n + 1 bytes). */
-static void hex_of(const uint8_t *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-/* The bytes of hex string h into out (at most cap); false when h is not
- * an even run of lower-case hex digits that fits. */
+/* The bytes of hex string h into out (at most cap); false when h is empty,
+ * not hex or does not fit. */
 static bool hex_to(const char *h, uint8_t *out, size_t cap, size_t *n)
 {
-    size_t l = strlen(h);
-    if (l == 0 || l % 2 != 0 || l / 2 > cap)
+    long got = hcp_hex_decode(h, strlen(h), out, cap);
+    if (got <= 0)
         return false;
-    for (size_t i = 0; i < l; i++) {
-        char c = h[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return false;
-        out[i / 2] = (uint8_t)(i % 2 == 0 ? d << 4 : out[i / 2] | d);
-    }
-    *n = l / 2;
+    *n = (size_t)got;
     return true;
 }
 
@@ -1749,7 +1732,7 @@ void gw_stats_staff_route(gw *g, hcpd_req *r)
     }
     char next[2 * GW_ST_KEY_MAX + 1];
     if (q.more)
-        hex_of(q.last, q.last_len, next);
+        hcp_hex_encode(q.last, q.last_len, next);
     json_t *body = rc == HCP_OK
                        ? json_pack("{si,si,so,so}", "year", (int)q.year, "threshold", 2, "staff",
                                    q.rows, "next", q.more ? json_string(next) : json_null())
