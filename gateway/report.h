@@ -15,12 +15,17 @@
  * transaction that stores the event.
  *
  * The database `rp_form` keeps each case's row of the form, rendered
- * (hcpd_monthly_render, personal parts included) and sealed with the
- * store's key (associated data "rp:" and the case id), under the case id:
- * written by gw_report_case from gws_case_put, so in the transaction that
- * writes the case, after every step. A case id begins with county-YYYYMMDD
- * of its receipt (Asia/Shanghai), so the rows of a county and month are one
- * key range: the form is a scan, without decoding a case.
+ * (hcpd_monthly_render, personal parts included) under the case id: the
+ * layout byte, be32 the length of the public part, the public part plain,
+ * then the personal part (the complainant, the staff and verifier phones,
+ * the free texts) sealed with the store's key, the associated data "rp:",
+ * the case id and everything before it (so a row moved to another case, or
+ * whose public part was altered, does not unseal). Written by
+ * gw_report_case from gws_case_put, so in the transaction that writes the
+ * case, after every step; rows of another layout (the key "layout" of
+ * `rp_ver` records it) are made again at open. A case id begins with
+ * county-YYYYMMDD of its receipt (Asia/Shanghai), so the rows of a county
+ * and month are one key range: the form is a scan, without decoding a case.
  *
  * The database `rp_ver` holds a version of each prefecture's rows of each
  * month: key prefecture code | "YYYYMM", value be64, raised by

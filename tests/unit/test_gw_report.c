@@ -68,8 +68,12 @@ static void fx_close(fx *f, bool keep)
     hcp_cal_free(f->cal);
 }
 
-/* The kept row of case id, unsealed, into out (emptied first). */
-static int kept_row(fx *f, const char *id, const char *aad_id, hcp_buf *out)
+/* The kept row of case id: its public part into pub and its personal part
+ * unsealed (with the associated data of case aad_id) into prv, both
+ * emptied first. flip: a byte of the public part is altered first (the
+ * row must then not authenticate). */
+static int kept_row(fx *f, const char *id, const char *aad_id, bool flip, hcp_buf *pub,
+                    hcp_buf *prv)
 {
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, MDB_RDONLY, &txn), 0);
@@ -77,41 +81,79 @@ static int kept_row(fx *f, const char *id, const char *aad_id, hcp_buf *out)
     assert_int_equal(mdb_dbi_open(txn, "rp_form", 0, &dbi), 0);
     MDB_val k = {strlen(id), (void *)id}, v;
     int rc = mdb_get(txn, dbi, &k, &v);
-    char aad[64];
-    int an = snprintf(aad, sizeof(aad), "rp:%s", aad_id);
-    hcp_buf_reset(out);
-    if (rc == 0)
-        rc = hcp_unseal(f->s.sealer, aad, (size_t)an, v.mv_data, v.mv_size, out);
-    else
-        rc = HCP_ENOTFOUND;
+    hcp_buf_reset(pub);
+    hcp_buf_reset(prv);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return HCP_ENOTFOUND;
+    }
+    const uint8_t *p = v.mv_data;
+    assert_true(v.mv_size > 5);
+    assert_int_equal(p[0], HCPD_MONTHLY_ROW_LAYOUT);
+    size_t publen = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+    assert_true(5 + publen < v.mv_size);
+    hcp_buf aad;
+    hcp_buf_init(&aad, 1 << 20);
+    assert_int_equal(hcp_buf_append(&aad, "rp:", 3), HCP_OK);
+    assert_int_equal(hcp_buf_append(&aad, aad_id, strlen(aad_id)), HCP_OK);
+    assert_int_equal(hcp_buf_append(&aad, p, 5 + publen), HCP_OK);
+    if (flip)
+        aad.data[3 + strlen(aad_id) + 5 + publen / 2] ^= 1;
+    assert_int_equal(hcp_buf_append(pub, p + 5, publen), HCP_OK);
+    rc = hcp_unseal(f->s.sealer, aad.data, aad.len, p + 5 + publen, v.mv_size - 5 - publen, prv);
+    hcp_buf_free(&aad);
     mdb_txn_abort(txn);
     return rc;
 }
 
+/* Whether needle occurs in b's bytes. */
+static bool holds(const hcp_buf *b, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
 /* The kept row of c equals one rendered now from c as stored (read back
- * with its personal record) and from c itself. */
+ * with its personal record) and from c itself; its public part holds none
+ * of c's personal data. */
 static void check_row(fx *f, const hcp_case *c)
 {
-    hcp_buf kept, fresh, mine;
-    hcp_buf_init(&kept, 1 << 20);
-    hcp_buf_init(&fresh, 1 << 20);
-    hcp_buf_init(&mine, 1 << 20);
-    assert_int_equal(kept_row(f, c->id, c->id, &kept), HCP_OK);
+    hcp_buf kept[2], fresh[2], mine[2];
+    for (int i = 0; i < 2; i++) {
+        hcp_buf_init(&kept[i], 1 << 20);
+        hcp_buf_init(&fresh[i], 1 << 20);
+        hcp_buf_init(&mine[i], 1 << 20);
+    }
+    assert_int_equal(kept_row(f, c->id, c->id, false, &kept[0], &kept[1]), HCP_OK);
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, MDB_RDONLY, &txn), 0);
     hcp_case back;
     assert_int_equal(gws_case_get(&f->s, txn, c->id, true, &back), HCP_OK);
     mdb_txn_abort(txn);
-    assert_int_equal(hcpd_monthly_render(&back, true, &fresh), HCP_OK);
-    assert_int_equal(hcpd_monthly_render(c, true, &mine), HCP_OK);
-    assert_int_equal(kept.len, fresh.len);
-    assert_memory_equal(kept.data, fresh.data, kept.len);
-    assert_int_equal(mine.len, fresh.len);
-    assert_memory_equal(mine.data, fresh.data, fresh.len);
+    assert_int_equal(hcpd_monthly_render(&back, true, &fresh[0], &fresh[1]), HCP_OK);
+    assert_int_equal(hcpd_monthly_render(c, true, &mine[0], &mine[1]), HCP_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(kept[i].len, fresh[i].len);
+        assert_memory_equal(kept[i].data, fresh[i].data, kept[i].len);
+        assert_int_equal(mine[i].len, fresh[i].len);
+        assert_memory_equal(mine[i].data, fresh[i].data, fresh[i].len);
+    }
+    const char *secret[] = {
+        c->in.complainant.name, c->in.complainant.phone, c->in.complainant.organization,
+        c->in.staff.phone,      c->verifier.phone,       c->in.content,
+        c->in.window,           c->rectification_result};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+        if (secret[i] != NULL && strlen(secret[i]) >= 2)
+            assert_false(holds(&kept[0], secret[i]));
     hcp_case_clear(&back);
-    hcp_buf_free(&kept);
-    hcp_buf_free(&fresh);
-    hcp_buf_free(&mine);
+    for (int i = 0; i < 2; i++) {
+        hcp_buf_free(&kept[i]);
+        hcp_buf_free(&fresh[i]);
+        hcp_buf_free(&mine[i]);
+    }
 }
 
 /* Apply ev to c (refused steps are skipped); when applied, write c as the
@@ -186,11 +228,17 @@ static void test_row_after_every_step(void **state)
             fprintf(stderr, "step %s never applied\n", hcp_ev_type_names[want[i]]);
         assert_true(seen[want[i]]);
     }
-    /* a row under another case's id does not unseal */
-    hcp_buf b;
+    /* a row under another case's id does not unseal, nor one whose public
+     * part was altered */
+    hcp_buf b, b2;
     hcp_buf_init(&b, 1 << 20);
-    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0002", &b), HCP_ECRYPTO);
+    hcp_buf_init(&b2, 1 << 20);
+    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0002", false, &b, &b2),
+                     HCP_ECRYPTO);
+    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0001", true, &b, &b2),
+                     HCP_ECRYPTO);
     hcp_buf_free(&b);
+    hcp_buf_free(&b2);
     fx_close(&f, false);
 }
 
@@ -206,9 +254,10 @@ static void test_rows_rebuilt_at_open(void **state)
     assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_drop(txn, f.s.rp_form, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
-    hcp_buf b;
+    hcp_buf b, b2;
     hcp_buf_init(&b, 1 << 20);
-    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0001", &b),
+    hcp_buf_init(&b2, 1 << 20);
+    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0001", false, &b, &b2),
                      HCP_ENOTFOUND);
     fx_close(&f, true);
     fx_open(&f, true);
@@ -217,8 +266,21 @@ static void test_rows_rebuilt_at_open(void **state)
     assert_int_equal(gws_case_get(&f.s, txn, "630102-20260213-0001", true, &c), HCP_OK);
     mdb_txn_abort(txn);
     check_row(&f, &c);
+    /* rows of the layout before (the whole row sealed, no layout recorded)
+     * are made again in this one */
+    assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, 0, &txn), 0);
+    MDB_val k = {strlen(c.id), c.id},
+            v = {40, (void *)"\x01 an old sealed row of layout one ....."};
+    assert_int_equal(mdb_put(txn, f.s.rp_form, &k, &v, 0), 0);
+    MDB_val lk = {6, (void *)"layout"};
+    assert_int_equal(mdb_del(txn, f.s.rp_ver, &lk, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    fx_close(&f, true);
+    fx_open(&f, true);
+    check_row(&f, &c);
     hcp_case_clear(&c);
     hcp_buf_free(&b);
+    hcp_buf_free(&b2);
     fx_close(&f, false);
 }
 

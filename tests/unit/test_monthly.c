@@ -180,21 +180,45 @@ static void test_json_stream_same_bytes(void **state)
     free(whole);
     json_decref(j);
     hcp_buf_free(&b);
-    /* a rendered row added again is the same row */
+    /* a rendered row added again is the same row; its personal data only
+     * in the personal part */
     hcp_case c;
     make_case(&c, HCP_OUT_SUBSTANTIATED, HCP_ST_CLOSED);
-    hcp_buf r;
-    hcp_buf_init(&r, 1 << 20);
-    assert_int_equal(hcpd_monthly_render(&c, true, &r), HCP_OK);
-    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, r.data, r.len), HCP_OK);
+    hcp_buf pub, prv;
+    hcp_buf_init(&pub, 1 << 20);
+    hcp_buf_init(&prv, 1 << 20);
+    assert_int_equal(hcpd_monthly_render(&c, true, &pub, &prv), HCP_OK);
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, pub.data, pub.len, prv.data, prv.len),
+                     HCP_OK);
     assert_int_equal(hcpd_monthly_add(&m, &c), HCP_OK);
     for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
-        assert_string_equal(m.rows[m.n - 1].cell[k], m.rows[m.n - 2].cell[k]);
-        assert_string_equal(m.rows[m.n - 1].json[k], m.rows[m.n - 2].json[k]);
+        const hcpd_monthly_row *a = &m.rows[m.n - 1], *b2 = &m.rows[m.n - 2];
+        assert_string_equal(a->cell[k], b2->cell[k]);
+        assert_true((a->json[k] == NULL) == (b2->json[k] == NULL));
+        assert_true((a->csv[k] == NULL) == (b2->csv[k] == NULL));
+        if (a->json[k] != NULL) {
+            assert_string_equal(a->json[k], b2->json[k]);
+            assert_string_equal(a->csv[k], b2->csv[k]);
+        }
     }
-    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, r.data, r.len - 1), HCP_EFORMAT);
-    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, "a\0b\0", 4), HCP_EFORMAT);
-    hcp_buf_free(&r);
+    const char *secret[] = {"李明", "13900001234", "0971-0001234", "0971-0005678", "态度差"};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+        size_t n = strlen(secret[i]);
+        bool in_pub = false, in_prv = false;
+        for (size_t at = 0; at + n <= pub.len; at++)
+            in_pub = in_pub || memcmp(pub.data + at, secret[i], n) == 0;
+        for (size_t at = 0; at + n <= prv.len; at++)
+            in_prv = in_prv || memcmp(prv.data + at, secret[i], n) == 0;
+        assert_false(in_pub);
+        assert_true(in_prv);
+    }
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, pub.data, pub.len - 1, prv.data, prv.len),
+                     HCP_EFORMAT);
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, pub.data, pub.len, prv.data, prv.len - 1),
+                     HCP_EFORMAT);
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, "\0\0a\0b\0", 6, "", 0), HCP_EFORMAT);
+    hcp_buf_free(&pub);
+    hcp_buf_free(&prv);
     hcp_case_clear(&c);
     hcpd_monthly_free(&m);
 }
