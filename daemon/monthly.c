@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
+#include <zlib.h>
 
 #include "codec.h"
 #include "division.h"
@@ -1075,21 +1077,214 @@ bool hcpd_monthly_phone_ok(const char *s)
     return s != NULL && n <= 32 && strspn(s, "0123456789 +-()") == n;
 }
 
+/* ---- gzip ---- */
+
+#define GZ_LEVEL 6            /* zlib's default: a kept form is deflated once, sent many times */
+#define GZ_MAX   (512u << 20) /* bytes given to deflate at once (a form is tens of MB) */
+
+/* Deflate src[0..n) with z (initialized) into out, ending with flush
+ * (Z_SYNC_FLUSH: byte-aligned, not final; Z_FINISH: the final block and,
+ * for a gzip stream, its trailer). */
+static int gz_run(z_stream *z, const void *src, size_t n, int flush, hcp_buf *out)
+{
+    if (n > GZ_MAX)
+        return HCP_ERANGE;
+    uint8_t chunk[16384];
+    z->next_in = (Bytef *)(uintptr_t)src; /* zlib reads it only (its next_in is not const) */
+    z->avail_in = (uInt)n;
+    int rc = HCP_OK, zr;
+    do {
+        z->next_out = chunk;
+        z->avail_out = sizeof(chunk);
+        zr = deflate(z, flush);
+        if (zr == Z_STREAM_ERROR)
+            return HCP_EINVAL;
+        rc = hcp_buf_append(out, chunk, sizeof(chunk) - z->avail_out);
+    } while (rc == HCP_OK && z->avail_out == 0);
+    if (rc == HCP_OK && (z->avail_in != 0 || (flush == Z_FINISH && zr != Z_STREAM_END)))
+        rc = HCP_ENOMEM; /* cannot happen: deflate consumed everything and had room */
+    return rc;
+}
+
+/* Deflate src[0..n) into out as one run of a new stream: wbits 31 for a
+ * gzip member (its header first), -15 for raw blocks; flush as gz_run. */
+static int gz_once(const void *src, size_t n, int wbits, int flush, hcp_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, GZ_LEVEL, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return HCP_ENOMEM;
+    size_t start = out->len;
+    int rc = gz_run(&z, src, n, flush, out);
+    (void)deflateEnd(&z); /* Z_DATA_ERROR after a sync flush only says the stream is unfinished */
+    if (rc != HCP_OK)
+        out->len = start;
+    return rc;
+}
+
+/* A q value (RFC 9110 12.4.2: 0[.ddd] or 1[.000]) in thousandths; -1 when
+ * malformed. */
+static int parse_q(const char *v, size_t n)
+{
+    if (n == 0 || (v[0] != '0' && v[0] != '1') || n > 5 || (n > 1 && v[1] != '.'))
+        return -1;
+    int q = (v[0] - '0') * 1000;
+    for (size_t i = 2, scale = 100; i < n; i++, scale /= 10) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        q += (v[i] - '0') * (int)scale;
+    }
+    return q > 1000 ? -1 : q;
+}
+
+/* Whether c is optional white space. */
+static bool ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+bool hcpd_accepts_gzip(const char *ae)
+{
+    if (ae == NULL)
+        return false;
+    int gz = -1, star = -1; /* the best q of each in thousandths; -1: not named */
+    const char *p = ae;
+    while (*p != '\0') {
+        while (ows(*p) || *p == ',')
+            p++;
+        const char *tok = p;
+        while (*p != '\0' && *p != ',' && *p != ';' && !ows(*p))
+            p++;
+        size_t tn = (size_t)(p - tok);
+        int q = 1000;
+        while (*p != '\0' && *p != ',') { /* parameters: only q counts */
+            while (ows(*p) || *p == ';')
+                p++;
+            const char *name = p;
+            while (*p != '\0' && *p != '=' && *p != ';' && *p != ',' && !ows(*p))
+                p++;
+            size_t nn = (size_t)(p - name);
+            while (ows(*p))
+                p++;
+            if (*p != '=') {
+                if (nn > 0 && *p != ';' && *p != ',' && *p != '\0')
+                    p++; /* stray character: skipped */
+                continue;
+            }
+            p++;
+            while (ows(*p))
+                p++;
+            const char *val = p;
+            while (*p != '\0' && *p != ';' && *p != ',' && !ows(*p))
+                p++;
+            if (nn == 1 && (name[0] == 'q' || name[0] == 'Q'))
+                q = parse_q(val, (size_t)(p - val)) < 0 ? 0 : parse_q(val, (size_t)(p - val));
+        }
+        if ((tn == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
+            (tn == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
+            gz = q > gz ? q : gz;
+        else if (tn == 1 && tok[0] == '*')
+            star = q > star ? q : star;
+    }
+    return gz > 0 || (gz < 0 && star > 0);
+}
+
+int hcpd_gz_part(const void *src, size_t n, hcpd_gz *out)
+{
+    if (out == NULL || (src == NULL && n > 0))
+        return HCP_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (n > GZ_MAX)
+        return HCP_ERANGE;
+    hcp_buf b;
+    hcp_buf_init(&b, GZ_MAX);
+    int rc = gz_once(src, n, -15, Z_SYNC_FLUSH, &b);
+    if (rc != HCP_OK) {
+        hcp_buf_free(&b);
+        return rc;
+    }
+    out->data = b.data;
+    out->len = b.len;
+    out->crc = (uint32_t)crc32_z(0, src, n);
+    out->raw = n;
+    return HCP_OK;
+}
+
+void hcpd_gz_free(hcpd_gz *g)
+{
+    if (g == NULL)
+        return;
+    free(g->data);
+    memset(g, 0, sizeof(*g));
+}
+
+/* Append v little-endian (the gzip trailer's byte order). */
+static int put_le32(hcp_buf *out, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    return hcp_buf_append(out, b, sizeof(b));
+}
+
+int hcpd_monthly_gzip_wrap(const hcpd_monthly *m, hcpd_mformat f, const hcpd_gz *rows, hcp_buf *out)
+{
+    if (m == NULL || rows == NULL || out == NULL || (rows->data == NULL && rows->len > 0) ||
+        (f != HCPD_MF_JSON && f != HCPD_MF_CSV))
+        return HCP_EINVAL;
+    hcp_buf head, tail;
+    hcp_buf_init(&head, 1u << 20);
+    hcp_buf_init(&tail, 1u << 20);
+    int rc = f == HCPD_MF_JSON ? json_head(m, &head) : csv_head(m, &head);
+    if (rc == HCP_OK)
+        rc = f == HCPD_MF_JSON ? json_tail(&tail) : csv_tail(m, &tail);
+    size_t start = out->len;
+    if (rc == HCP_OK) /* the member's header and the head's blocks, not final */
+        rc = gz_once(head.data, head.len, 31, Z_SYNC_FLUSH, out);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, rows->data, rows->len);
+    if (rc == HCP_OK) /* the tail's blocks, the last one final */
+        rc = gz_once(tail.data, tail.len, -15, Z_FINISH, out);
+    if (rc == HCP_OK) {
+        uLong crc = crc32_z(0, head.data, head.len);
+        crc = crc32_combine(crc, rows->crc, (z_off_t)rows->raw);
+        crc = crc32_combine(crc, crc32_z(0, tail.data, tail.len), (z_off_t)tail.len);
+        uint64_t total = head.len + rows->raw + tail.len;
+        rc = put_le32(out, (uint32_t)crc);
+        if (rc == HCP_OK)
+            rc = put_le32(out, (uint32_t)total); /* ISIZE: the length mod 2^32 */
+    }
+    if (rc != HCP_OK)
+        out->len = start;
+    hcp_buf_free(&head);
+    hcp_buf_free(&tail);
+    return rc;
+}
+
+int hcpd_gzip(const void *src, size_t n, hcp_buf *out)
+{
+    if (out == NULL || (src == NULL && n > 0))
+        return HCP_EINVAL;
+    return gz_once(src, n, 31, Z_FINISH, out);
+}
+
 void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
-                             size_t len)
+                             size_t len, bool gz)
 {
     static const char *const ext[] = {NULL, "json", "csv", "xlsx"};
     static const char *const type[] = {
         NULL, "application/json; charset=utf-8", "text/csv; charset=utf-8",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"};
-    if (f < HCPD_MF_JSON || f > HCPD_MF_XLSX) {
+    if (f < HCPD_MF_JSON || f > HCPD_MF_XLSX || (gz && f == HCPD_MF_XLSX)) {
         hcpd_req_reply_error(r, 500, "form_failed", "unknown format");
         return;
     }
     char disp[256];
     snprintf(disp, sizeof(disp), "attachment; filename=\"%s.%s\"", stem, ext[f]);
-    hcpd_hdr h[] = {{"Content-Disposition", disp}, {"Cache-Control", "no-store"}};
-    hcpd_req_reply_hdrs(r, 200, type[f], data, len, h, 2);
+    hcpd_hdr h[] = {{"Content-Disposition", disp},
+                    {"Cache-Control", "no-store"},
+                    {"Vary", "Accept-Encoding"}, /* JSON and CSV: gzipped when accepted */
+                    {"Content-Encoding", "gzip"}};
+    size_t nh = f == HCPD_MF_XLSX ? 2 : gz ? 4 : 3;
+    hcpd_req_reply_hdrs(r, 200, type[f], data, len, h, nh);
 }
 
 void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, const char *stem)
@@ -1098,8 +1293,9 @@ void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, cons
         hcpd_req_reply_raw(r, 204, "text/plain; charset=utf-8", "", 0);
         return;
     }
-    hcp_buf out;
+    hcp_buf out, gz;
     hcp_buf_init(&out, XLSX_MAX);
+    hcp_buf_init(&gz, XLSX_MAX);
     int rc = HCP_OK;
     if (f == HCPD_MF_JSON)
         rc = hcpd_monthly_json_stream(m, &out);
@@ -1107,11 +1303,20 @@ void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, cons
         rc = hcpd_monthly_csv(m, &out);
     else
         rc = hcpd_monthly_xlsx(m, &out);
+    bool zip = rc == HCP_OK && f != HCPD_MF_XLSX &&
+               hcpd_accepts_gzip(hcpd_req_header(r, "Accept-Encoding"));
+    if (zip)
+        rc = hcpd_gzip(out.data, out.len, &gz);
     if (rc != HCP_OK) {
         hcp_buf_free(&out);
+        hcp_buf_free(&gz);
         hcpd_req_reply_error(r, rc == HCP_ENOMEM ? 503 : 500, "form_failed", hcp_strerror(rc));
         return;
     }
-    hcpd_monthly_reply_body(r, f, stem, out.data, out.len);
+    if (zip)
+        hcpd_monthly_reply_body(r, f, stem, gz.data, gz.len, true);
+    else
+        hcpd_monthly_reply_body(r, f, stem, out.data, out.len, false);
     hcp_buf_free(&out);
+    hcp_buf_free(&gz);
 }

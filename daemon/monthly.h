@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "case.h"
 #include "hcp.h"
@@ -142,14 +143,57 @@ bool hcpd_monthly_month_parse(const char *s, int *year, int *month);
  * bytes of digits, spaces and + - ( ). */
 bool hcpd_monthly_phone_ok(const char *s);
 
-/* Answer r with the form in format f: 200 with the body and a
+/*
+ * gzip (RFC 1952, zlib) for a client that accepts it. The gateway keeps the
+ * rows of a form deflated (hcpd_gz_part) and wraps each download's own
+ * header and footer lines around them (hcpd_monthly_gzip_wrap): one gzip
+ * member whose deflate stream is the header's blocks, the kept blocks and
+ * the footer's, each part compressed on its own (no reference across
+ * parts), the CRC-32 combined by zlib. What it decompresses to is byte for
+ * byte the plain answer.
+ */
+typedef struct hcpd_gz {
+    uint8_t *data; /* raw deflate blocks, byte-aligned, none final; owned */
+    size_t len;
+    uint32_t crc; /* CRC-32 of the bytes they decompress to */
+    uint64_t raw; /* how many bytes that is */
+} hcpd_gz;
+
+/* Whether an Accept-Encoding value (NULL: the header is absent) admits gzip
+ * (RFC 9110 12.5.3): "gzip" or "x-gzip" with a q above 0, or "*" above 0
+ * when gzip is not named; case-insensitive; an element with a malformed q
+ * counts as refused. identity is always acceptable, so the plain answer is
+ * the answer to anything else. */
+bool hcpd_accepts_gzip(const char *accept_encoding);
+/* Deflate src[0..n) (borrowed) into *out as non-final blocks ended by a
+ * sync flush, to be joined with others by hcpd_monthly_gzip_wrap. *out is
+ * zeroed first; release with hcpd_gz_free. HCP_ENOMEM, HCP_ERANGE (more
+ * than 512 MB), HCP_EINVAL. */
+HCP_NODISCARD int hcpd_gz_part(const void *src, size_t n, hcpd_gz *out);
+/* Release what g owns and zero it. NULL-safe. */
+void hcpd_gz_free(hcpd_gz *g);
+/* The form in format f (JSON or CSV) as one gzip member appended to out:
+ * m's header and footer lines (m's rows are not read) around rows, deflated
+ * by hcpd_gz_part from what hcpd_monthly_json_rows / _csv_rows wrote. It
+ * decompresses to hcpd_monthly_json_wrap / _csv_wrap of those rows. On
+ * error out is as it was. HCP_ENOMEM, HCP_ERANGE, HCP_EINVAL. */
+HCP_NODISCARD int hcpd_monthly_gzip_wrap(const hcpd_monthly *m, hcpd_mformat f, const hcpd_gz *rows,
+                                         hcp_buf *out);
+/* src[0..n) (borrowed) as one gzip member appended to out. HCP_ENOMEM,
+ * HCP_ERANGE, HCP_EINVAL. */
+HCP_NODISCARD int hcpd_gzip(const void *src, size_t n, hcp_buf *out);
+
+/* Answer r with the form in format f: 200 with the body (JSON and CSV
+ * gzipped when r's Accept-Encoding admits it) and a
  * Content-Disposition naming `stem`.json/.csv/.xlsx, or 204 when it has no
  * rows (the regulation: a month without cases is not reported), or 500/503
  * when it cannot be rendered. */
 void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, const char *stem);
 /* Answer r 200 with a form already written in format f (data[0..len),
- * borrowed, copied), with the headers hcpd_monthly_reply sets. */
+ * borrowed, copied), with the headers hcpd_monthly_reply sets; gz: data is
+ * gzipped (Content-Encoding: gzip). JSON and CSV answers carry Vary:
+ * Accept-Encoding either way. */
 void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
-                             size_t len);
+                             size_t len, bool gz);
 
 #endif

@@ -65,6 +65,9 @@ typedef struct rp_entry {
     hcpd_mformat f;
     uint64_t ver;
     char *xkey; /* XLSX: the header lines it was written with; NULL otherwise */
+    bool gz;    /* data: the rows deflated (hcpd_gz_part), crc and raw theirs */
+    uint32_t crc;
+    uint64_t raw;
     uint8_t *data;
     size_t len, rows;
     uint64_t tick; /* last use */
@@ -684,19 +687,21 @@ static char *xlsx_key(const hcpd_monthly *form)
     return k;
 }
 
-/* Whether entry e is the form of vkey in f with header key xkey. */
-static bool entry_is(const rp_entry *e, const uint8_t *vkey, hcpd_mformat f, const char *xkey)
+/* Whether entry e is the form of vkey in f with header key xkey, deflated
+ * or not (gz). */
+static bool entry_is(const rp_entry *e, const uint8_t *vkey, hcpd_mformat f, const char *xkey,
+                     bool gz)
 {
-    return e->used && e->f == f && memcmp(e->vkey, vkey, RP_VER_KEY) == 0 &&
+    return e->used && e->f == f && e->gz == gz && memcmp(e->vkey, vkey, RP_VER_KEY) == 0 &&
            (xkey == NULL) == (e->xkey == NULL) && (xkey == NULL || strcmp(xkey, e->xkey) == 0);
 }
 
-/* The form from the cache into out when it holds vkey/f/xkey at version
+/* The form from the cache into out when it holds vkey/f/xkey/gz at version
  * ver: *hit, *rows. The copy is made under the lock (the entry may be
  * replaced as soon as it is released). */
 static int cache_get(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint64_t ver,
-                     const char *xkey, const hcpd_monthly *form, hcp_buf *out, size_t *rows,
-                     bool *hit)
+                     const char *xkey, bool gz, const hcpd_monthly *form, hcp_buf *out,
+                     size_t *rows, bool *hit)
 {
     *hit = false;
     if (rp == NULL || rp->cap == 0)
@@ -706,10 +711,14 @@ static int cache_get(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint
     int rc = HCP_OK;
     for (int i = 0; i < RP_CACHE_SLOTS; i++) {
         rp_entry *e = &rp->e[i];
-        if (!entry_is(e, vkey, f, xkey) || e->ver != ver)
+        if (!entry_is(e, vkey, f, xkey, gz) || e->ver != ver)
             continue;
         size_t start = out->len;
-        rc = form_wrap(form, f, e->data, e->len, out);
+        if (gz) {
+            hcpd_gz part = {e->data, e->len, e->crc, e->raw};
+            rc = hcpd_monthly_gzip_wrap(form, f, &part, out);
+        } else
+            rc = form_wrap(form, f, e->data, e->len, out);
         if (rc == HCP_OK) {
             *hit = true;
             *rows = e->rows;
@@ -724,10 +733,11 @@ static int cache_get(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint
 }
 
 /* Keep data[0..len) (taken: freed here if not kept) and xkey (taken) as
- * the form of vkey/f at version ver with `rows` rows: older versions of it
- * go, then the least recently used entries until it fits. */
+ * the form of vkey/f at version ver with `rows` rows; gz: data is the rows
+ * deflated (crc, raw theirs). Older versions of it go, then the least
+ * recently used entries until it fits. */
 static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint64_t ver,
-                      char *xkey, uint8_t *data, size_t len, size_t rows)
+                      char *xkey, const hcpd_gz *gz, uint8_t *data, size_t len, size_t rows)
 {
     if (rp == NULL || rp->cap == 0 || len > rp->cap || pthread_mutex_lock(&rp->mu) != 0) {
         free(xkey);
@@ -740,7 +750,7 @@ static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uin
         if (e->used && e->f == f && memcmp(e->vkey, vkey, RP_VER_KEY) == 0) {
             if (e->ver > ver)
                 newer = true; /* another download read a later version */
-            else if (e->ver < ver || entry_is(e, vkey, f, xkey))
+            else if (e->ver < ver || entry_is(e, vkey, f, xkey, gz != NULL))
                 entry_drop(rp, e);
         }
     }
@@ -769,6 +779,9 @@ static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uin
         slot->f = f;
         slot->ver = ver;
         slot->xkey = xkey;
+        slot->gz = gz != NULL;
+        slot->crc = gz != NULL ? gz->crc : 0;
+        slot->raw = gz != NULL ? gz->raw : 0;
         slot->data = data;
         slot->len = len;
         slot->rows = rows;
@@ -782,12 +795,12 @@ static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uin
     free(data);
 }
 
-int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f, hcp_buf *out,
-                   size_t *rows, bool *cached)
+int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f, bool gz,
+                   hcp_buf *out, size_t *rows, bool *cached)
 {
     if (s == NULL || txn == NULL || form == NULL || out == NULL || rows == NULL || cached == NULL ||
         form->n != 0 || strlen(form->region_code) != HCP_COUNTY_LEN || f < HCPD_MF_JSON ||
-        f > HCPD_MF_XLSX)
+        f > HCPD_MF_XLSX || (gz && f == HCPD_MF_XLSX))
         return HCP_EINVAL;
     *rows = 0;
     *cached = false;
@@ -799,7 +812,7 @@ int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f
     if (rc == HCP_OK && f == HCPD_MF_XLSX && (xkey = xlsx_key(form)) == NULL)
         rc = HCP_ENOMEM;
     if (rc == HCP_OK)
-        rc = cache_get(s->rp, vkey, f, ver, xkey, form, out, rows, cached);
+        rc = cache_get(s->rp, vkey, f, ver, xkey, gz, form, out, rows, cached);
     if (rc != HCP_OK || *cached) {
         free(xkey);
         return rc;
@@ -807,6 +820,7 @@ int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f
     rc = form_scan(s, txn, form); /* not kept (or of an older version): the rows */
     hcp_buf part;
     hcp_buf_init(&part, out->max);
+    hcpd_gz zpart = {NULL, 0, 0, 0};
     if (rc == HCP_OK && form->n > 0) {
         if (f == HCPD_MF_JSON)
             rc = hcpd_monthly_json_rows(form, &part);
@@ -814,12 +828,19 @@ int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f
             rc = hcpd_monthly_csv_rows(form, &part);
         else
             rc = hcpd_monthly_xlsx(form, &part);
+        if (rc == HCP_OK && gz) /* deflated once, kept so: later downloads send it as it is */
+            rc = hcpd_gz_part(part.data, part.len, &zpart);
         size_t start = out->len;
         if (rc == HCP_OK)
-            rc = form_wrap(form, f, part.data, part.len, out);
+            rc = gz ? hcpd_monthly_gzip_wrap(form, f, &zpart, out)
+                    : form_wrap(form, f, part.data, part.len, out);
         if (rc == HCP_OK) {
             *rows = form->n;
-            cache_put(s->rp, vkey, f, ver, xkey, part.data, part.len, form->n);
+            if (gz) {
+                cache_put(s->rp, vkey, f, ver, NULL, &zpart, zpart.data, zpart.len, form->n);
+                zpart.data = NULL; /* taken */
+            }
+            cache_put(s->rp, vkey, f, ver, xkey, NULL, part.data, part.len, form->n);
             xkey = NULL;
             part.data = NULL; /* taken */
             part.len = part.cap = 0;
@@ -827,6 +848,7 @@ int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f
             out->len = start;
         }
     }
+    hcpd_gz_free(&zpart);
     hcp_buf_free(&part);
     free(xkey);
     return rc;
@@ -934,6 +956,8 @@ static void get_monthly(gw *g, hcpd_req *r)
         hcpd_req_reply_error(r, 503, "form_off", "the gateway runs with HCP_GW_FORM_ROWS=off");
         return;
     }
+    /* JSON and CSV gzipped for a client that accepts it (XLSX is a zip already) */
+    bool gz = f != HCPD_MF_XLSX && hcpd_accepts_gzip(hcpd_req_header(r, "Accept-Encoding"));
     hcpd_monthly form;
     hcp_buf out;
     buf_take(g->store->rp, &out);
@@ -945,7 +969,7 @@ static void get_monthly(gw *g, hcpd_req *r)
     if (rc == HCP_OK)
         rc = gws_read_begin(g->store, &txn);
     if (rc == HCP_OK) {
-        rc = gw_report_form(g->store, txn, &form, f, &out, &rows, &cached);
+        rc = gw_report_form(g->store, txn, &form, f, gz, &out, &rows, &cached);
         gws_read_end(g->store, txn);
     }
     if (rc == HCP_OK && rows > 0)
@@ -959,7 +983,7 @@ static void get_monthly(gw *g, hcpd_req *r)
     else if (rows == 0) /* 无差评、投诉无须填报 */
         hcpd_req_reply_raw(r, 204, "text/plain; charset=utf-8", "", 0);
     else
-        hcpd_monthly_reply_body(r, f, stem, out.data, out.len);
+        hcpd_monthly_reply_body(r, f, stem, out.data, out.len, gz);
     buf_give(g->store->rp, &out);
     hcpd_monthly_free(&form);
 }

@@ -82,12 +82,14 @@ HCP_NODISCARD int gw_report_version(gw_store *s, MDB_txn *txn, const char *pref,
  * added) written in format f and appended to out, from the rows kept in
  * txn (a read transaction) or, when their version in txn is the one they
  * were kept at, from the cache (XLSX: only for the same header lines too).
+ * gz (JSON and CSV only): the form as one gzip member instead
+ * (hcpd_monthly_gzip_wrap), its rows kept deflated beside the plain ones.
  * *rows: the number of rows (0: nothing appended, the month has no case);
  * *cached: whether the cache answered. HCP_ENOMEM, HCP_ERANGE, HCP_EIO
  * (XLSX), HCP_ECRYPTO (a row that does not unseal), HCP_EINVAL, LMDB's.
  */
 HCP_NODISCARD int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f,
-                                 hcp_buf *out, size_t *rows, bool *cached);
+                                 bool gz, hcp_buf *out, size_t *rows, bool *cached);
 
 /* Whether path is one of the routes above. */
 bool gw_report_is_route(const char *path);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "gwstore.h"
 #include "monthly.h"
@@ -308,8 +309,8 @@ static void next_step(fx *f, hcp_case *c, int type, hcp_time at)
 /* The form of 630100 in month y-m, format fm, by filler, through
  * gw_report_form in txn (NULL: a fresh read transaction): body into out
  * (emptied first), *hit whether the cache answered; returns the rows. */
-static size_t form_in(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, const char *filler,
-                      hcp_buf *out, bool *hit)
+static size_t form_gz(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, bool gz,
+                      const char *filler, hcp_buf *out, bool *hit)
 {
     MDB_txn *own = NULL;
     if (txn == NULL) {
@@ -322,11 +323,41 @@ static size_t form_in(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, const 
                      HCP_OK);
     hcp_buf_reset(out);
     size_t rows = 99;
-    assert_int_equal(gw_report_form(&f->s, txn, &form, fm, out, &rows, hit), HCP_OK);
+    assert_int_equal(gw_report_form(&f->s, txn, &form, fm, gz, out, &rows, hit), HCP_OK);
     hcpd_monthly_free(&form);
     if (own != NULL)
         mdb_txn_abort(own);
     return rows;
+}
+
+/* form_gz, not gzipped. */
+static size_t form_in(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, const char *filler,
+                      hcp_buf *out, bool *hit)
+{
+    return form_gz(f, txn, y, m, fm, false, filler, out, hit);
+}
+
+/* One gzip member p[0..n) decompressed into out (emptied first); nothing
+ * may follow it. */
+static void gunzip(const hcp_buf *in, hcp_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    assert_int_equal(inflateInit2(&z, 31), Z_OK);
+    z.next_in = in->data;
+    z.avail_in = (uInt)in->len;
+    hcp_buf_reset(out);
+    static uint8_t chunk[65536];
+    int zr;
+    do {
+        z.next_out = chunk;
+        z.avail_out = sizeof(chunk);
+        zr = inflate(&z, Z_NO_FLUSH);
+        assert_true(zr == Z_OK || zr == Z_STREAM_END);
+        assert_int_equal(hcp_buf_append(out, chunk, sizeof(chunk) - z.avail_out), HCP_OK);
+    } while (zr != Z_STREAM_END);
+    assert_int_equal(z.avail_in, 0);
+    assert_int_equal(inflateEnd(&z), Z_OK);
 }
 
 /* Whether needle is in hay's bytes. */
@@ -385,7 +416,8 @@ static void test_form_cache_follows_rows(void **state)
     hcp_case a, b, other;
     open_case(&f, &a, ids[0], T("2026-02-13T10:00:00+08:00"));
     open_case(&f, &b, ids[1], T("2026-02-14T10:00:00+08:00"));
-    hcp_buf got, want, first;
+    hcp_buf got, want, first, zipped;
+    hcp_buf_init(&zipped, 1 << 24);
     hcp_buf_init(&got, 1 << 24);
     hcp_buf_init(&want, 1 << 24);
     hcp_buf_init(&first, 1 << 24);
@@ -409,6 +441,18 @@ static void test_form_cache_follows_rows(void **state)
         /* another filler: the same rows from the cache, its own header */
         assert_int_equal(form_in(&f, NULL, 2026, 2, fm, "另一位", &got, &hit), 2);
         assert_true(hit);
+        assert_true(contains(&got, "另一位"));
+        /* gzipped: the rows deflated once (the plain ones kept do not
+         * count), then kept; each decompresses to the plain form */
+        for (int round = 0; round < 2; round++) {
+            assert_int_equal(form_gz(&f, NULL, 2026, 2, fm, true, "sup", &zipped, &hit), 2);
+            assert_int_equal(hit, round == 1);
+            gunzip(&zipped, &got);
+            assert_same(&got, &want);
+        }
+        assert_int_equal(form_gz(&f, NULL, 2026, 2, fm, true, "另一位", &zipped, &hit), 2);
+        assert_true(hit);
+        gunzip(&zipped, &got);
         assert_true(contains(&got, "另一位"));
     }
     /* a case of another prefecture (Haidong) and one of another month */
@@ -442,6 +486,11 @@ static void test_form_cache_follows_rows(void **state)
     assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_JSON, "sup", &got, &hit), 2);
     assert_true(hit);
     assert_same(&got, &want);
+    /* nor the gzipped one */
+    assert_int_equal(form_gz(&f, NULL, 2026, 2, HCPD_MF_JSON, true, "sup", &zipped, &hit), 2);
+    assert_false(hit);
+    gunzip(&zipped, &got);
+    assert_same(&got, &want);
     /* the CSV kept before the step is not used either */
     assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_CSV, "sup", &got, &hit), 2);
     assert_false(hit);
@@ -468,6 +517,7 @@ static void test_form_cache_follows_rows(void **state)
     hcp_buf_free(&got);
     hcp_buf_free(&want);
     hcp_buf_free(&first);
+    hcp_buf_free(&zipped);
     fx_close(&f, false);
 }
 
