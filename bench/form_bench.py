@@ -26,11 +26,16 @@ F2  GET /v1/reports/monthly for Xining's largest month as that supervisor,
     without it ("nocache", 0: every download reads the rows); the first
     download is reported apart (first_ms), and the load average with each
     format. HCP_BENCH_FORM_PASSES=cache,nocache picks them.
+    JSON and CSV are also downloaded by a client that sends
+    Accept-Encoding: gzip ("json.gz", "csv.gz"): the wall clock to the last
+    compressed byte, the compressed and plain bytes, and the client's
+    decompression apart (decompress_p50_ms / _p99_ms, Python's gzip).
 Adds "form" to OUT_DIR/results.json (and OUT_DIR/form.json alone). Targets
 are reported, never enforced. HCP_BENCH_FORM_SKIP=1 skips it (run.sh).
 HCP_BENCH_FORM_STORE=DIR reuses a store an earlier run filled (kept when
 given; made there when missing).
 """
+import gzip
 import http.client
 import json
 import os
@@ -62,11 +67,15 @@ def quantile(xs, q):
     return s[min(len(s) - 1, max(0, int(round(q * len(s) + 0.5)) - 1))]
 
 
-def timed(conn, path, token, n, pid=None):
+def timed(conn, path, token, n, pid=None, gz=False):
     """n GETs of path on conn (after one warm-up): wall-clock quantiles, the
-    bytes, and the gateway's CPU time per request (pid: its process)."""
+    bytes, and the gateway's CPU time per request (pid: its process). gz:
+    the client accepts gzip; the wall clock stops at the last compressed
+    byte, the decompression is timed apart."""
     h = {"Authorization": "Bearer " + token} if token else {}
-    ms, status, size, cpu0 = [], None, 0, None
+    if gz:
+        h["Accept-Encoding"] = "gzip"
+    ms, dms, status, size, raw, cpu0 = [], [], None, 0, 0, None
     for i in range(n + 1):
         if i == 1 and pid is not None:
             cpu0 = cpu_seconds(pid)
@@ -78,6 +87,13 @@ def timed(conn, path, token, n, pid=None):
         status, size = r.status, len(body)
         if status != 200:
             raise RuntimeError("%s: HTTP %d %r" % (path, status, body[:200]))
+        if gz:
+            if r.getheader("Content-Encoding") != "gzip":
+                raise RuntimeError("%s: not gzipped" % path)
+            t1 = time.perf_counter()
+            raw = len(gzip.decompress(body))
+            if i > 0:
+                dms.append((time.perf_counter() - t1) * 1000)
         if i > 0:
             ms.append(dt)
         else:
@@ -85,6 +101,9 @@ def timed(conn, path, token, n, pid=None):
     cpu1 = cpu_seconds(pid) if pid is not None else None
     r = {"n": n, "first_ms": round(first, 2), "p50_ms": round(statistics.median(ms), 2),
          "p99_ms": round(quantile(ms, 0.99), 2), "max_ms": round(max(ms), 2), "bytes": size}
+    if gz:
+        r.update({"raw_bytes": raw, "decompress_p50_ms": round(statistics.median(dms), 2),
+                  "decompress_p99_ms": round(quantile(dms, 0.99), 2)})
     if cpu0 is not None and cpu1 is not None:
         r["gateway_cpu_ms"] = round((cpu1 - cpu0) * 1000 / n, 1)
     return r
@@ -111,17 +130,22 @@ def one_pass(gw_bin, gdir, env, token, month, nrows, name):
         r = {"cache_mb": env.get("HCP_GW_FORM_CACHE_MB"),
              "gateway_start_seconds": round(start_s, 1), "formats": {}}
         r["healthz"] = timed(conn, "/healthz", None, 200)
-        for fmt, n in (("json", REQS), ("csv", REQS), ("xlsx", XLSX_REQS)):
-            path = "/v1/reports/monthly?month=%s&prefecture=%s&format=%s" % (month, PREF, fmt)
-            x = timed(conn, path, token, n, proc.pid)
+        for fmt, n in (("json", REQS), ("csv", REQS), ("json.gz", REQS), ("csv.gz", REQS),
+                       ("xlsx", XLSX_REQS)):
+            path = "/v1/reports/monthly?month=%s&prefecture=%s&format=%s" % (
+                month, PREF, fmt.split(".")[0])
+            x = timed(conn, path, token, n, proc.pid, gz=fmt.endswith(".gz"))
             x["ms_per_1000_rows"] = round(x["p50_ms"] * 1000 / max(1, nrows), 2)
             x["meets_target"] = x["p99_ms"] < TARGET_MS
             x["load_average"] = [round(v, 2) for v in os.getloadavg()]
             r["formats"][fmt] = x
-            say("form: [%s] %-4s first %8.1f ms  p50 %8.1f ms  p99 %8.1f ms  %s bytes  (gateway "
-                "CPU %s ms a form; load %s)" % (name, fmt, x["first_ms"], x["p50_ms"], x["p99_ms"],
-                                                format(x["bytes"], ","), x.get("gateway_cpu_ms"),
-                                                x["load_average"]))
+            say("form: [%s] %-7s first %8.1f ms  p50 %8.1f ms  p99 %8.1f ms  %s bytes  (gateway "
+                "CPU %s ms a form; load %s)%s" % (
+                    name, fmt, x["first_ms"], x["p50_ms"], x["p99_ms"], format(x["bytes"], ","),
+                    x.get("gateway_cpu_ms"), x["load_average"],
+                    "; decompressing p50 %.1f ms p99 %.1f ms" % (
+                        x["decompress_p50_ms"], x["decompress_p99_ms"]) if "raw_bytes" in x
+                    else ""))
         conn.close()
         say("form: [%s] /healthz p50 %.2f ms p99 %.2f ms" % (name, r["healthz"]["p50_ms"],
                                                             r["healthz"]["p99_ms"]))

@@ -117,7 +117,8 @@ HCP_NODISCARD bool hcpd_req_params_ok(hcpd_req *r, const char *const *keys, size
 const char *hcpd_req_account(const hcpd_req *r);
 /* Its roles (0 when none). */
 unsigned hcpd_req_roles(const hcpd_req *r);
-/* A request header kept for the handler (If-None-Match, If-Modified-Since),
+/* A request header kept for the handler (If-None-Match, If-Modified-Since,
+ * Accept-Encoding),
  * borrowed until the reply; NULL when absent. (X-HCP-User is no longer
  * kept: the access log names the authenticated account.) */
 const char *hcpd_req_header(const hcpd_req *r, const char *name);

@@ -169,6 +169,7 @@ struct hcpd_req {
     char csrf[HCPD_SESSION_HEX + 1]; /* X-CSRF-Token as sent (overlong: dropped) */
     char inm[128];                   /* If-None-Match */
     char ims[64];                    /* If-Modified-Since */
+    char ae[256];                    /* Accept-Encoding (overlong: dropped, the plain answer) */
     const char *query;               /* into url, after the path's NUL */
     char url[HTTP_URI_MAX + 2];      /* path NUL query */
     size_t url_len;
@@ -510,6 +511,8 @@ const char *hcpd_req_header(const hcpd_req *r, const char *name)
         v = r->inm;
     else if (strcasecmp(name, "If-Modified-Since") == 0)
         v = r->ims;
+    else if (strcasecmp(name, "Accept-Encoding") == 0)
+        v = r->ae;
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
@@ -957,6 +960,9 @@ static void value_begin(conn *c)
     } else if (strcasecmp(f, "If-Modified-Since") == 0) {
         c->val = r->ims;
         c->val_cap = sizeof(r->ims);
+    } else if (strcasecmp(f, "Accept-Encoding") == 0) {
+        c->val = r->ae;
+        c->val_cap = sizeof(r->ae);
     } else if (strcasecmp(f, "Expect") == 0) {
         c->val = c->expect;
         c->val_cap = sizeof(c->expect);

@@ -3,7 +3,10 @@
  *
  * The rows are built once from the cases (hcpd_monthly_add) into strings,
  * then written as JSON (jansson), CSV (RFC 4180 quoting, a BOM) or XLSX
- * (libxlsxwriter), so the three formats always say the same thing.
+ * (libxlsxwriter), so the three formats always say the same thing. A cell
+ * is encoded (jansson, CSV quoting) once, when its row is rendered, and
+ * only when it needs it; the others are their own JSON string's content
+ * and their own CSV field.
  */
 #include "monthly.h"
 
@@ -11,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
+#include <zlib.h>
 
 #include "codec.h"
 #include "division.h"
@@ -82,22 +87,25 @@ static void sb_mem(sb *b, const char *s, size_t n)
     b->len += n;
 }
 
+/* Make room for n bytes in b (empty); remembers an allocation failure. */
+static void sb_reserve(sb *b, size_t n)
+{
+    if (b->cap >= n || b->failed)
+        return;
+    char *q = realloc(b->p, n);
+    if (q == NULL)
+        b->failed = true;
+    else {
+        b->p = q;
+        b->cap = n;
+    }
+}
+
 /* Append the string s (NULL: nothing). */
 static void sb_str(sb *b, const char *s)
 {
     if (s != NULL)
         sb_mem(b, s, strlen(s));
-}
-
-/* Append s after sep when the current cell already has text; NULL or ""
- * adds nothing. */
-static void sb_part(sb *b, const char *sep, const char *s)
-{
-    if (s == NULL || s[0] == '\0')
-        return;
-    if (b->len > b->cell)
-        sb_str(b, sep);
-    sb_str(b, s);
 }
 
 /* End the current cell (its NUL) and start the next. */
@@ -110,6 +118,9 @@ static void sb_end(sb *b)
 }
 
 /* ---- the rows ---- */
+
+struct rowb;
+static void rb_free(struct rowb *r);
 
 int hcpd_monthly_init(hcpd_monthly *m, int year, int month, const char *region_code,
                       const char *region, hcp_time now, const char *filler,
@@ -144,12 +155,9 @@ void hcpd_monthly_free(hcpd_monthly *m)
     if (m == NULL)
         return;
     for (size_t i = 0; i < m->n; i++)
-        free(m->rows[i].cell[0]); /* the row's block */
+        free(m->rows[i].block);
     free(m->rows);
-    sb *b = m->scratch;
-    if (b != NULL)
-        free(b->p);
-    free(b);
+    rb_free(m->scratch);
     free(m->region);
     free(m->filled_on);
     free(m->filler);
@@ -198,168 +206,334 @@ static void time_cell(hcp_time t, char *buf, size_t len)
     snprintf(buf, len, "%.10s %.5s", iso, iso + 11);
 }
 
-/* Append a JSON string of s (n bytes), as jansson writes it, to b as a cell. */
+/* Whether the cell text s[0..n) needs encoding: JSON escapes a quote, a
+ * backslash and a control character (jansson: nothing else without
+ * JSON_ENSURE_ASCII / JSON_ESCAPE_SLASH); CSV quotes a field with a comma, a
+ * quote or a line break. Otherwise the JSON string is the text in quotes
+ * and the CSV field is the text. */
+static bool needs_encoding(const char *s, size_t n)
+{
+#define C4(x) [x] = 1, [(x) + 1] = 1, [(x) + 2] = 1, [(x) + 3] = 1
+    static const unsigned char special[256] = {
+        C4(0),  C4(4),  C4(8),     C4(12),     C4(16),   C4(20),
+        C4(24), C4(28), ['"'] = 1, ['\\'] = 1, [','] = 1};
+#undef C4
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++) /* no branch per byte: cells are short */
+        any |= special[p[i]];
+    return any != 0;
+}
+
+/* Append s as a JSON string, as jansson writes it, to b; ends the cell. */
 static void sb_json(sb *b, const char *s, size_t n)
 {
     json_t *j = b->failed ? NULL : json_stringn(s, n);
-    char tmp[512];
-    size_t len = j != NULL ? json_dumpb(j, tmp, sizeof(tmp), JSON_COMPACT | JSON_ENCODE_ANY) : 0;
-    if (len > sizeof(tmp)) { /* a long cell */
-        char *big = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (big != NULL)
-            sb_str(b, big);
-        else
-            b->failed = true;
-        free(big);
-    } else if (len > 0)
-        sb_mem(b, tmp, len);
+    char *enc = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (enc != NULL)
+        sb_str(b, enc);
     else
         b->failed = true;
+    free(enc);
     json_decref(j);
     sb_end(b);
 }
 
-/* After the eight cells in b: each of them, then case id, as JSON strings
- * (encoded by jansson), so a form is written as JSON without encoding
- * anything again (hcpd_monthly_json_stream). False on failure. */
-static bool row_encoded(sb *b, const char *id)
+/* Append s as a CSV field (RFC 4180: in quotes, a quote doubled) to b; ends
+ * the cell. Only for a cell that needs_encoding. */
+static void sb_csv(sb *b, const char *s)
 {
-    sb e; /* the encodings, apart: their source must not move while read */
-    memset(&e, 0, sizeof(e));
-    size_t at = 0;
-    for (int k = 0; !b->failed && !e.failed && k < HCPD_MONTHLY_COLS - 1; k++) {
-        size_t n = strlen(b->p + at);
-        sb_json(&e, b->p + at, n);
-        at += n + 1;
+    sb_mem(b, "\"", 1);
+    for (const char *p = s; *p != '\0';) { /* runs up to each quote, the quote doubled */
+        const char *q = strchr(p, '"');
+        size_t run = q != NULL ? (size_t)(q - p) : strlen(p);
+        sb_mem(b, p, run);
+        if (q != NULL)
+            sb_mem(b, "\"\"", 2);
+        p += run + (q != NULL ? 1 : 0);
     }
-    sb_json(&e, id, strlen(id));
-    if (e.failed)
-        b->failed = true;
-    else
-        sb_mem(b, e.p, e.len);
-    b->cell = b->len;
-    free(e.p);
-    return !b->failed;
+    sb_mem(b, "\"", 1);
+    sb_end(b);
+}
+
+/*
+ * A row being rendered: each cell's text goes to pub until its first
+ * personal part, from there to prv (so a cell is pub's part then prv's);
+ * the encodings of the cells that need them go to epub / eprv, after all
+ * cells. pers and esc: a bit per cell (hcpd_monthly.h: the layout).
+ */
+typedef struct rowb {
+    sb pub, prv, epub, eprv, joined;
+    bool in_prv;   /* the current cell has a personal part already */
+    size_t pstart; /* where the current cell starts in pub, prv */
+    size_t sstart;
+    int k; /* the current cell */
+    uint8_t pers, esc;
+} rowb;
+
+/* Append s to the current cell, as a personal part when pers. */
+static void rb_put(rowb *r, bool pers, const char *s)
+{
+    if (s == NULL)
+        return;
+    if (pers)
+        r->in_prv = true;
+    sb_str(r->in_prv ? &r->prv : &r->pub, s);
+}
+
+/* Whether the current cell has text yet. */
+static bool rb_any(const rowb *r)
+{
+    return r->pub.len > r->pstart || r->prv.len > r->sstart;
+}
+
+/* Append s after sep when the current cell already has text; NULL or ""
+ * adds nothing. */
+static void rb_part(rowb *r, bool pers, const char *sep, const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return;
+    if (rb_any(r))
+        rb_put(r, pers, sep);
+    rb_put(r, pers, s);
+}
+
+/* End the current cell: its NULs, its bits, and its encodings when it
+ * needs them. */
+static void rb_end(rowb *r)
+{
+    const char *pp = r->pub.p + r->pstart, *sp = r->prv.p + r->sstart;
+    size_t pn = r->pub.len - r->pstart, sn = r->prv.len - r->sstart;
+    if (!r->pub.failed && !r->prv.failed &&
+        (needs_encoding(pp, pn) || (r->in_prv && needs_encoding(sp, sn)))) {
+        sb *e = r->in_prv ? &r->eprv : &r->epub;
+        r->joined.len = r->joined.cell = 0;
+        sb_mem(&r->joined, pp, pn);
+        if (r->in_prv)
+            sb_mem(&r->joined, sp, sn);
+        sb_end(&r->joined);
+        if (r->joined.failed)
+            e->failed = true;
+        else {
+            sb_json(e, r->joined.p, pn + (r->in_prv ? sn : 0));
+            sb_csv(e, r->joined.p);
+        }
+        r->esc |= (uint8_t)(1u << r->k);
+    }
+    sb_end(&r->pub);
+    if (r->in_prv) {
+        sb_end(&r->prv);
+        r->pers |= (uint8_t)(1u << r->k);
+    }
+    r->k++;
+    r->in_prv = false;
+    r->pstart = r->pub.len;
+    r->sstart = r->prv.len;
+}
+
+/* Empty r for a new row (its buffers kept). */
+static void rb_reset(rowb *r)
+{
+    sb *all[] = {&r->pub, &r->prv, &r->epub, &r->eprv, &r->joined};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        all[i]->len = all[i]->cell = 0;
+        all[i]->failed = false;
+    }
+    sb_reserve(&r->pub, 2048); /* a row's size at once, not a doubling series per row */
+    sb_reserve(&r->prv, 2048);
+    sb_mem(&r->pub, "\0\0", 2); /* the two masks, set when the row is done */
+    r->pub.len = r->pstart = 2;
+    r->sstart = 0;
+    r->in_prv = false;
+    r->k = 0;
+    r->pers = r->esc = 0;
+}
+
+/* Release r's buffers. */
+static void rb_free(rowb *r)
+{
+    if (r == NULL)
+        return;
+    free(r->pub.p);
+    free(r->prv.p);
+    free(r->epub.p);
+    free(r->eprv.p);
+    free(r->joined.p);
+    free(r);
 }
 
 /* The columns 2..9 of case c, with the personal parts when personal, into
- * b (emptied first) as eight NUL-terminated cells one after another; false
- * on allocation failure. */
-static bool row_render(bool personal, const hcp_case *c, sb *b)
+ * r (reset first) as the layout says: r->pub and r->prv complete. False on
+ * allocation failure. */
+static bool row_render(bool personal, const hcp_case *c, rowb *r)
 {
     const hcp_intake *in = &c->in;
-    b->len = b->cell = 0;
-    b->failed = false;
+    rb_reset(r);
     char t[32];
     time_cell(c->received_at, t, sizeof(t));
-    sb_str(b, t);
-    sb_end(b);
+    rb_put(r, false, t);
+    rb_end(r);
     /* 差评投诉人及联系方式 */
     if (!in->has_complainant)
-        sb_str(b, "匿名");
+        rb_put(r, false, "匿名");
     else if (!personal)
-        sb_str(b, "（个人信息，仅监管账户可见）");
+        rb_put(r, false, "（个人信息，仅监管账户可见）");
     else {
-        sb_part(b, " ", in->complainant.name);
-        sb_part(b, " ", in->complainant.phone);
-        sb_part(b, " ", in->complainant.organization);
-        if (b->len == b->cell)
-            sb_str(b, "未留姓名及联系方式");
+        rb_part(r, true, " ", in->complainant.name);
+        rb_part(r, true, " ", in->complainant.phone);
+        rb_part(r, true, " ", in->complainant.organization);
+        if (!rb_any(r))
+            rb_put(r, false, "未留姓名及联系方式");
     }
-    sb_end(b);
+    rb_end(r);
     /* 差评投诉内容: the kind, the rating's words, the item, the text */
     if (in->kind == HCP_KIND_REVIEW && in->rating >= 1 && in->rating <= 5) {
-        sb_str(b, "差评（");
-        sb_str(b, rating_zh[in->rating]);
-        sb_str(b, "）");
+        rb_put(r, false, "差评（");
+        rb_put(r, false, rating_zh[in->rating]);
+        rb_put(r, false, "）");
     } else
-        sb_str(b, in->kind == HCP_KIND_REVIEW ? "差评" : "投诉");
+        rb_put(r, false, in->kind == HCP_KIND_REVIEW ? "差评" : "投诉");
     if (in->service_item.name != NULL) {
-        sb_str(b, "，事项：");
-        sb_str(b, in->service_item.name);
+        rb_put(r, false, "，事项：");
+        rb_put(r, false, in->service_item.name);
     }
     if (in->content != NULL && in->content[0] != '\0') {
-        sb_str(b, "：");
-        sb_str(b, in->content);
+        rb_put(r, false, "：");
+        rb_put(r, true, in->content); /* free text */
     }
-    sb_end(b);
+    rb_end(r);
     /* 被差评投诉单位及工作人员联系方式 */
-    sb_part(b, " ", in->unit.name);
-    sb_part(b, " ", in->window);
-    sb_part(b, " ", in->staff.name);
+    rb_part(r, false, " ", in->unit.name);
+    rb_part(r, true, " ", in->window); /* free text */
+    rb_part(r, false, " ", in->staff.name);
     if (personal)
-        sb_part(b, " ", in->staff.phone);
-    sb_end(b);
+        rb_part(r, true, " ", in->staff.phone);
+    rb_end(r);
     /* 整改处理结果 */
     if (c->rectification_result != NULL && c->rectification_result[0] != '\0')
-        sb_str(b, c->rectification_result);
+        rb_put(r, true, c->rectification_result); /* free text */
     else
-        sb_str(b, result_words(c));
-    sb_end(b);
+        rb_put(r, false, result_words(c));
+    rb_end(r);
     /* 核实人及联系方式 */
-    sb_part(b, " ", c->verifier.name);
+    rb_part(r, false, " ", c->verifier.name);
     if (personal)
-        sb_part(b, " ", c->verifier.phone);
-    sb_end(b);
-    sb_str(b, hcpd_monthly_use(c));
-    sb_end(b);
+        rb_part(r, true, " ", c->verifier.phone);
+    rb_end(r);
+    rb_put(r, false, hcpd_monthly_use(c));
+    rb_end(r);
     /* 备注: the case number, the county, where it stands */
     const hcp_division *d = hcp_division_find(c->county);
-    sb_str(b, "案件编号 ");
-    sb_str(b, c->id);
+    rb_put(r, false, "案件编号 ");
+    rb_put(r, false, c->id);
     if (d != NULL && d->name != NULL) {
-        sb_str(b, "；");
-        sb_str(b, d->name);
+        rb_put(r, false, "；");
+        rb_put(r, false, d->name);
     }
     if (c->status > HCP_ST_NONE && c->status < HCP_ST_COUNT_) {
-        sb_str(b, "；");
-        sb_str(b, status_zh[c->status]);
+        rb_put(r, false, "；");
+        rb_put(r, false, status_zh[c->status]);
     }
     if (c->overdue_marked != 0)
-        sb_str(b, "；有逾期");
+        rb_put(r, false, "；有逾期");
     if (c->revisited_at != 0)
-        sb_str(b, c->revisit_satisfied ? "；回访满意" : "；回访不满意");
-    sb_end(b);
-    return row_encoded(b, c->id);
+        rb_put(r, false, c->revisit_satisfied ? "；回访满意" : "；回访不满意");
+    rb_end(r);
+    sb_mem(&r->pub, r->epub.p != NULL ? r->epub.p : "", r->epub.len);
+    sb_mem(&r->prv, r->eprv.p != NULL ? r->eprv.p : "", r->eprv.len);
+    if (r->pub.failed || r->prv.failed || r->epub.failed || r->eprv.failed || r->joined.failed)
+        return false;
+    r->pub.p[0] = (char)r->pers;
+    r->pub.p[1] = (char)r->esc;
+    return true;
 }
 
-/* Row r of m from block[0..n): the eight cells, their eight JSON
- * encodings and that of the case id, each NUL-terminated, copied into one
- * allocation owned by cell[0]. HCP_EFORMAT when it is not that, HCP_ENOMEM. */
-static int row_take(hcpd_monthly_row *r, const char *block, size_t n)
+/* The next NUL-terminated string of [*at, n) of p into *out; false when
+ * there is none. */
+static bool next_str(const char *p, size_t n, size_t *at, const char **out, size_t *len)
 {
-    if (n == 0 || block[n - 1] != '\0')
+    if (*at >= n)
+        return false;
+    const char *e = memchr(p + *at, '\0', n - *at);
+    if (e == NULL)
+        return false;
+    *out = p + *at;
+    *len = (size_t)(e - *out);
+    *at += *len + 1;
+    return true;
+}
+
+/* Row r of m from a rendered row (pub, prv: the layout above): each cell's
+ * text joined from its parts, and the encodings of those that need them,
+ * copied into one allocation. HCP_EFORMAT when they are not a row of this
+ * layout, HCP_ENOMEM. */
+static int row_take(hcpd_monthly_row *r, const char *pub, size_t pn, const char *prv, size_t sn)
+{
+    enum { K = HCPD_MONTHLY_COLS - 1 };
+    if (pn < 2)
         return HCP_EFORMAT;
-    char *p = malloc(n);
+    uint8_t pers = (uint8_t)pub[0], esc = (uint8_t)pub[1];
+    const char *pp[K], *sp[K], *je[K], *ce[K];
+    size_t pl[K], sl[K], jl[K], cl[K];
+    size_t pat = 2, sat = 0, total = 0;
+    for (int k = 0; k < K; k++) {
+        sp[k] = "";
+        sl[k] = 0;
+        if (!next_str(pub, pn, &pat, &pp[k], &pl[k]) ||
+            ((pers >> k & 1) && !next_str(prv, sn, &sat, &sp[k], &sl[k])))
+            return HCP_EFORMAT;
+        total += pl[k] + sl[k] + 1;
+    }
+    for (int k = 0; k < K; k++) {
+        je[k] = ce[k] = NULL;
+        jl[k] = cl[k] = 0;
+        if (!(esc >> k & 1))
+            continue;
+        const char *src = (pers >> k & 1) ? prv : pub;
+        size_t n = (pers >> k & 1) ? sn : pn, *at = (pers >> k & 1) ? &sat : &pat;
+        if (!next_str(src, n, at, &je[k], &jl[k]) || !next_str(src, n, at, &ce[k], &cl[k]))
+            return HCP_EFORMAT;
+        total += jl[k] + cl[k] + 2;
+    }
+    if (pat != pn || sat != sn)
+        return HCP_EFORMAT;
+    char *p = malloc(total), *w = p;
     if (p == NULL)
         return HCP_ENOMEM;
-    memcpy(p, block, n);
-    char *part[2 * (HCPD_MONTHLY_COLS - 1) + 1];
-    size_t k = 0, at = 0, want = sizeof(part) / sizeof(part[0]);
-    while (at < n && k < want) {
-        part[k++] = p + at;
-        at += strlen(p + at) + 1;
+    r->block = p;
+    for (int k = 0; k < K; k++) {
+        r->cell[k] = w;
+        memcpy(w, pp[k], pl[k]);
+        memcpy(w + pl[k], sp[k], sl[k]);
+        w += pl[k] + sl[k];
+        *w++ = '\0';
+        r->json[k] = r->csv[k] = NULL;
+        if (je[k] == NULL)
+            continue;
+        r->json[k] = w;
+        memcpy(w, je[k], jl[k] + 1);
+        w += jl[k] + 1;
+        r->csv[k] = w;
+        memcpy(w, ce[k], cl[k] + 1);
+        w += cl[k] + 1;
     }
-    if (k != want || at != n) {
-        free(p);
-        return HCP_EFORMAT;
-    }
-    for (k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
-        r->cell[k] = part[k];
-        r->json[k] = part[HCPD_MONTHLY_COLS - 1 + k];
-    }
-    r->json_id = part[want - 1];
     return HCP_OK;
 }
 
-int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *out)
+int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *pub, hcp_buf *prv)
 {
-    if (c == NULL || out == NULL)
+    if (c == NULL || pub == NULL || prv == NULL)
         return HCP_EINVAL;
-    sb b;
-    memset(&b, 0, sizeof(b));
-    int rc = row_render(personal, c, &b) ? hcp_buf_append(out, b.p, b.len) : HCP_ENOMEM;
-    free(b.p);
+    rowb *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return HCP_ENOMEM;
+    size_t p0 = pub->len;
+    int rc = row_render(personal, c, r) ? hcp_buf_append(pub, r->pub.p, r->pub.len) : HCP_ENOMEM;
+    if (rc == HCP_OK && r->prv.len > 0)
+        rc = hcp_buf_append(prv, r->prv.p, r->prv.len);
+    if (rc != HCP_OK)
+        pub->len = p0;
+    rb_free(r);
     return rc;
 }
 
@@ -377,9 +551,11 @@ static int row_room(hcpd_monthly *m)
     return HCP_OK;
 }
 
-int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *block, size_t n)
+int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *pub, size_t publen,
+                              const void *prv, size_t prvlen)
 {
-    if (m == NULL || case_id == NULL || block == NULL || strlen(case_id) >= HCP_CASE_ID_MAX)
+    if (m == NULL || case_id == NULL || pub == NULL || (prv == NULL && prvlen > 0) ||
+        strlen(case_id) >= HCP_CASE_ID_MAX)
         return HCP_EINVAL;
     int rc = row_room(m);
     if (rc != HCP_OK)
@@ -387,7 +563,7 @@ int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *
     hcpd_monthly_row *r = &m->rows[m->n];
     memset(r, 0, sizeof(*r));
     snprintf(r->case_id, sizeof(r->case_id), "%s", case_id);
-    rc = row_take(r, block, n);
+    rc = row_take(r, pub, publen, prv != NULL ? prv : "", prvlen);
     if (rc == HCP_OK)
         m->n++;
     return rc;
@@ -397,12 +573,12 @@ int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c)
 {
     if (m == NULL || c == NULL)
         return HCP_EINVAL;
-    sb *b = m->scratch;
-    if (b == NULL && (b = m->scratch = calloc(1, sizeof(sb))) == NULL)
+    rowb *r = m->scratch;
+    if (r == NULL && (r = m->scratch = calloc(1, sizeof(rowb))) == NULL)
         return HCP_ENOMEM;
-    if (!row_render(m->personal, c, b))
+    if (!row_render(m->personal, c, r))
         return HCP_ENOMEM;
-    return hcpd_monthly_add_rendered(m, c->id, b->p, b->len);
+    return hcpd_monthly_add_rendered(m, c->id, r->pub.p, r->pub.len, r->prv.p, r->prv.len);
 }
 
 /* ---- JSON ---- */
@@ -439,6 +615,19 @@ json_t *hcpd_monthly_json(const hcpd_monthly *m)
                      "personal", m->personal, "columns", cols, "rows", rows, "note", form_note);
 }
 
+/* Append the JSON string of a cell: its encoding when it has one, else the
+ * text in quotes (it needs no escaping: needs_encoding). */
+static int json_cell(hcp_buf *out, const char *text, const char *enc)
+{
+    if (enc != NULL)
+        return hcp_buf_append(out, enc, strlen(enc));
+    size_t n = strlen(text);
+    int rc = hcp_buf_append(out, "\"", 1);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, text, n);
+    return rc == HCP_OK ? hcp_buf_append(out, "\"", 1) : rc;
+}
+
 /* Append row r, number no, as the JSON object jansson would write for it
  * (JSON_COMPACT): key[] the encoded column names, kid the encoded
  * "case_id"; a comma before it unless it is the first. */
@@ -459,7 +648,7 @@ static int json_row(hcp_buf *out, const char *const *key, const char *kid,
         if (rc == HCP_OK)
             rc = hcp_buf_append(out, ":", 1);
         if (rc == HCP_OK)
-            rc = hcp_buf_append(out, r->json[k - 1], strlen(r->json[k - 1]));
+            rc = json_cell(out, r->cell[k - 1], r->json[k - 1]);
     }
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, ",", 1);
@@ -467,8 +656,14 @@ static int json_row(hcp_buf *out, const char *const *key, const char *kid,
         rc = hcp_buf_append(out, kid, strlen(kid));
     if (rc == HCP_OK)
         rc = hcp_buf_append(out, ":", 1);
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(out, r->json_id, strlen(r->json_id));
+    if (rc == HCP_OK && needs_encoding(r->case_id, strlen(r->case_id))) { /* never: digits, '-' */
+        json_t *j = json_string(r->case_id);
+        char *enc = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        rc = enc != NULL ? json_cell(out, r->case_id, enc) : HCP_ENOMEM;
+        free(enc);
+        json_decref(j);
+    } else if (rc == HCP_OK)
+        rc = json_cell(out, r->case_id, NULL);
     return rc == HCP_OK ? hcp_buf_append(out, "}", 1) : rc;
 }
 
@@ -592,9 +787,9 @@ int hcpd_monthly_json_wrap(const hcpd_monthly *m, const void *rows, size_t len, 
  * row by row: a whole tree of a large month (ten objects a row) cost more
  * than reading the rows. Every value is encoded by jansson: the header as
  * one object (the members before "rows"), the column names and the note
- * once each, a row's cells and case id when the row was rendered
- * (row_encoded); only the brackets, commas, colons and the row numbers are
- * written here, as JSON_COMPACT writes them.
+ * once each, a row's cells that need escaping when the row was rendered
+ * (the others need none: they are their text in quotes); only the brackets, commas, colons and the
+ * row numbers are written here, as JSON_COMPACT writes them.
  */
 int hcpd_monthly_json_stream(const hcpd_monthly *m, hcp_buf *out)
 {
@@ -681,18 +876,24 @@ static int csv_tail(const hcpd_monthly *m, hcp_buf *out)
     return rc == HCP_OK ? csv_line(out, note, 1) : rc;
 }
 
-/* The rows' lines, numbered from 1. */
+/* The rows' lines, numbered from 1: each cell its quoted field when it
+ * needs quoting (made when the row was rendered), else its text. */
 static int csv_rows(const hcpd_monthly *m, hcp_buf *out)
 {
     int rc = HCP_OK;
     char no[24];
     for (size_t i = 0; rc == HCP_OK && i < m->n; i++) {
-        const char *f[HCPD_MONTHLY_COLS];
-        snprintf(no, sizeof(no), "%zu", i + 1);
-        f[0] = no;
-        for (int k = 1; k < HCPD_MONTHLY_COLS; k++)
-            f[k] = m->rows[i].cell[k - 1];
-        rc = csv_line(out, f, HCPD_MONTHLY_COLS);
+        const hcpd_monthly_row *r = &m->rows[i];
+        int nl = snprintf(no, sizeof(no), "%zu", i + 1);
+        rc = hcp_buf_append(out, no, (size_t)nl);
+        for (int k = 0; rc == HCP_OK && k < HCPD_MONTHLY_COLS - 1; k++) {
+            const char *f = r->csv[k] != NULL ? r->csv[k] : r->cell[k];
+            rc = hcp_buf_append(out, ",", 1);
+            if (rc == HCP_OK)
+                rc = hcp_buf_append(out, f, strlen(f));
+        }
+        if (rc == HCP_OK)
+            rc = hcp_buf_append(out, "\r\n", 2);
     }
     return rc;
 }
@@ -876,21 +1077,214 @@ bool hcpd_monthly_phone_ok(const char *s)
     return s != NULL && n <= 32 && strspn(s, "0123456789 +-()") == n;
 }
 
+/* ---- gzip ---- */
+
+#define GZ_LEVEL 6            /* zlib's default: a kept form is deflated once, sent many times */
+#define GZ_MAX   (512u << 20) /* bytes given to deflate at once (a form is tens of MB) */
+
+/* Deflate src[0..n) with z (initialized) into out, ending with flush
+ * (Z_SYNC_FLUSH: byte-aligned, not final; Z_FINISH: the final block and,
+ * for a gzip stream, its trailer). */
+static int gz_run(z_stream *z, const void *src, size_t n, int flush, hcp_buf *out)
+{
+    if (n > GZ_MAX)
+        return HCP_ERANGE;
+    uint8_t chunk[16384];
+    z->next_in = (Bytef *)(uintptr_t)src; /* zlib reads it only (its next_in is not const) */
+    z->avail_in = (uInt)n;
+    int rc = HCP_OK, zr;
+    do {
+        z->next_out = chunk;
+        z->avail_out = sizeof(chunk);
+        zr = deflate(z, flush);
+        if (zr == Z_STREAM_ERROR)
+            return HCP_EINVAL;
+        rc = hcp_buf_append(out, chunk, sizeof(chunk) - z->avail_out);
+    } while (rc == HCP_OK && z->avail_out == 0);
+    if (rc == HCP_OK && (z->avail_in != 0 || (flush == Z_FINISH && zr != Z_STREAM_END)))
+        rc = HCP_ENOMEM; /* cannot happen: deflate consumed everything and had room */
+    return rc;
+}
+
+/* Deflate src[0..n) into out as one run of a new stream: wbits 31 for a
+ * gzip member (its header first), -15 for raw blocks; flush as gz_run. */
+static int gz_once(const void *src, size_t n, int wbits, int flush, hcp_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, GZ_LEVEL, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return HCP_ENOMEM;
+    size_t start = out->len;
+    int rc = gz_run(&z, src, n, flush, out);
+    (void)deflateEnd(&z); /* Z_DATA_ERROR after a sync flush only says the stream is unfinished */
+    if (rc != HCP_OK)
+        out->len = start;
+    return rc;
+}
+
+/* A q value (RFC 9110 12.4.2: 0[.ddd] or 1[.000]) in thousandths; -1 when
+ * malformed. */
+static int parse_q(const char *v, size_t n)
+{
+    if (n == 0 || (v[0] != '0' && v[0] != '1') || n > 5 || (n > 1 && v[1] != '.'))
+        return -1;
+    int q = (v[0] - '0') * 1000;
+    for (size_t i = 2, scale = 100; i < n; i++, scale /= 10) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        q += (v[i] - '0') * (int)scale;
+    }
+    return q > 1000 ? -1 : q;
+}
+
+/* Whether c is optional white space. */
+static bool ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+bool hcpd_accepts_gzip(const char *ae)
+{
+    if (ae == NULL)
+        return false;
+    int gz = -1, star = -1; /* the best q of each in thousandths; -1: not named */
+    const char *p = ae;
+    while (*p != '\0') {
+        while (ows(*p) || *p == ',')
+            p++;
+        const char *tok = p;
+        while (*p != '\0' && *p != ',' && *p != ';' && !ows(*p))
+            p++;
+        size_t tn = (size_t)(p - tok);
+        int q = 1000;
+        while (*p != '\0' && *p != ',') { /* parameters: only q counts */
+            while (ows(*p) || *p == ';')
+                p++;
+            const char *name = p;
+            while (*p != '\0' && *p != '=' && *p != ';' && *p != ',' && !ows(*p))
+                p++;
+            size_t nn = (size_t)(p - name);
+            while (ows(*p))
+                p++;
+            if (*p != '=') {
+                if (nn > 0 && *p != ';' && *p != ',' && *p != '\0')
+                    p++; /* stray character: skipped */
+                continue;
+            }
+            p++;
+            while (ows(*p))
+                p++;
+            const char *val = p;
+            while (*p != '\0' && *p != ';' && *p != ',' && !ows(*p))
+                p++;
+            if (nn == 1 && (name[0] == 'q' || name[0] == 'Q'))
+                q = parse_q(val, (size_t)(p - val)) < 0 ? 0 : parse_q(val, (size_t)(p - val));
+        }
+        if ((tn == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
+            (tn == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
+            gz = q > gz ? q : gz;
+        else if (tn == 1 && tok[0] == '*')
+            star = q > star ? q : star;
+    }
+    return gz > 0 || (gz < 0 && star > 0);
+}
+
+int hcpd_gz_part(const void *src, size_t n, hcpd_gz *out)
+{
+    if (out == NULL || (src == NULL && n > 0))
+        return HCP_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (n > GZ_MAX)
+        return HCP_ERANGE;
+    hcp_buf b;
+    hcp_buf_init(&b, GZ_MAX);
+    int rc = gz_once(src, n, -15, Z_SYNC_FLUSH, &b);
+    if (rc != HCP_OK) {
+        hcp_buf_free(&b);
+        return rc;
+    }
+    out->data = b.data;
+    out->len = b.len;
+    out->crc = (uint32_t)crc32_z(0, src, n);
+    out->raw = n;
+    return HCP_OK;
+}
+
+void hcpd_gz_free(hcpd_gz *g)
+{
+    if (g == NULL)
+        return;
+    free(g->data);
+    memset(g, 0, sizeof(*g));
+}
+
+/* Append v little-endian (the gzip trailer's byte order). */
+static int put_le32(hcp_buf *out, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    return hcp_buf_append(out, b, sizeof(b));
+}
+
+int hcpd_monthly_gzip_wrap(const hcpd_monthly *m, hcpd_mformat f, const hcpd_gz *rows, hcp_buf *out)
+{
+    if (m == NULL || rows == NULL || out == NULL || (rows->data == NULL && rows->len > 0) ||
+        (f != HCPD_MF_JSON && f != HCPD_MF_CSV))
+        return HCP_EINVAL;
+    hcp_buf head, tail;
+    hcp_buf_init(&head, 1u << 20);
+    hcp_buf_init(&tail, 1u << 20);
+    int rc = f == HCPD_MF_JSON ? json_head(m, &head) : csv_head(m, &head);
+    if (rc == HCP_OK)
+        rc = f == HCPD_MF_JSON ? json_tail(&tail) : csv_tail(m, &tail);
+    size_t start = out->len;
+    if (rc == HCP_OK) /* the member's header and the head's blocks, not final */
+        rc = gz_once(head.data, head.len, 31, Z_SYNC_FLUSH, out);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(out, rows->data, rows->len);
+    if (rc == HCP_OK) /* the tail's blocks, the last one final */
+        rc = gz_once(tail.data, tail.len, -15, Z_FINISH, out);
+    if (rc == HCP_OK) {
+        uLong crc = crc32_z(0, head.data, head.len);
+        crc = crc32_combine(crc, rows->crc, (z_off_t)rows->raw);
+        crc = crc32_combine(crc, crc32_z(0, tail.data, tail.len), (z_off_t)tail.len);
+        uint64_t total = head.len + rows->raw + tail.len;
+        rc = put_le32(out, (uint32_t)crc);
+        if (rc == HCP_OK)
+            rc = put_le32(out, (uint32_t)total); /* ISIZE: the length mod 2^32 */
+    }
+    if (rc != HCP_OK)
+        out->len = start;
+    hcp_buf_free(&head);
+    hcp_buf_free(&tail);
+    return rc;
+}
+
+int hcpd_gzip(const void *src, size_t n, hcp_buf *out)
+{
+    if (out == NULL || (src == NULL && n > 0))
+        return HCP_EINVAL;
+    return gz_once(src, n, 31, Z_FINISH, out);
+}
+
 void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
-                             size_t len)
+                             size_t len, bool gz)
 {
     static const char *const ext[] = {NULL, "json", "csv", "xlsx"};
     static const char *const type[] = {
         NULL, "application/json; charset=utf-8", "text/csv; charset=utf-8",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"};
-    if (f < HCPD_MF_JSON || f > HCPD_MF_XLSX) {
+    if (f < HCPD_MF_JSON || f > HCPD_MF_XLSX || (gz && f == HCPD_MF_XLSX)) {
         hcpd_req_reply_error(r, 500, "form_failed", "unknown format");
         return;
     }
     char disp[256];
     snprintf(disp, sizeof(disp), "attachment; filename=\"%s.%s\"", stem, ext[f]);
-    hcpd_hdr h[] = {{"Content-Disposition", disp}, {"Cache-Control", "no-store"}};
-    hcpd_req_reply_hdrs(r, 200, type[f], data, len, h, 2);
+    hcpd_hdr h[] = {{"Content-Disposition", disp},
+                    {"Cache-Control", "no-store"},
+                    {"Vary", "Accept-Encoding"}, /* JSON and CSV: gzipped when accepted */
+                    {"Content-Encoding", "gzip"}};
+    size_t nh = f == HCPD_MF_XLSX ? 2 : gz ? 4 : 3;
+    hcpd_req_reply_hdrs(r, 200, type[f], data, len, h, nh);
 }
 
 void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, const char *stem)
@@ -899,8 +1293,9 @@ void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, cons
         hcpd_req_reply_raw(r, 204, "text/plain; charset=utf-8", "", 0);
         return;
     }
-    hcp_buf out;
+    hcp_buf out, gz;
     hcp_buf_init(&out, XLSX_MAX);
+    hcp_buf_init(&gz, XLSX_MAX);
     int rc = HCP_OK;
     if (f == HCPD_MF_JSON)
         rc = hcpd_monthly_json_stream(m, &out);
@@ -908,11 +1303,20 @@ void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, cons
         rc = hcpd_monthly_csv(m, &out);
     else
         rc = hcpd_monthly_xlsx(m, &out);
+    bool zip = rc == HCP_OK && f != HCPD_MF_XLSX &&
+               hcpd_accepts_gzip(hcpd_req_header(r, "Accept-Encoding"));
+    if (zip)
+        rc = hcpd_gzip(out.data, out.len, &gz);
     if (rc != HCP_OK) {
         hcp_buf_free(&out);
+        hcp_buf_free(&gz);
         hcpd_req_reply_error(r, rc == HCP_ENOMEM ? 503 : 500, "form_failed", hcp_strerror(rc));
         return;
     }
-    hcpd_monthly_reply_body(r, f, stem, out.data, out.len);
+    if (zip)
+        hcpd_monthly_reply_body(r, f, stem, gz.data, gz.len, true);
+    else
+        hcpd_monthly_reply_body(r, f, stem, out.data, out.len, false);
     hcp_buf_free(&out);
+    hcp_buf_free(&gz);
 }

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "case.h"
 #include "hcp.h"
@@ -29,10 +30,22 @@ typedef enum hcpd_mformat { HCPD_MF_JSON = 1, HCPD_MF_CSV, HCPD_MF_XLSX } hcpd_m
 /* One row: the case it comes from and columns 2..9 (序号 is its position). */
 typedef struct hcpd_monthly_row {
     char case_id[HCP_CASE_ID_MAX];
-    char *cell[HCPD_MONTHLY_COLS - 1]; /* never NULL once added; one block, owned by cell[0] */
-    char *json[HCPD_MONTHLY_COLS - 1]; /* each cell as a JSON string (jansson's), same block */
-    char *json_id;                     /* case_id as a JSON string, same block */
+    char *cell[HCPD_MONTHLY_COLS - 1]; /* the cell's text; never NULL once added */
+    char *json[HCPD_MONTHLY_COLS - 1]; /* the cell as a JSON string (jansson's) when it needs
+                                        * escaping; NULL when it needs none (then the JSON string
+                                        * is the text in double quotes) */
+    char *csv[HCPD_MONTHLY_COLS - 1];  /* the cell as a quoted CSV field when it needs quoting;
+                                        * NULL when the text is the field */
+    char *block;                       /* the one allocation all of them point into, owned */
 } hcpd_monthly_row;
+
+/*
+ * The layout of a rendered row (hcpd_monthly_render); raised whenever it
+ * changes, so a store keeping rendered rows renders them again (the
+ * gateway's rows_rebuild). 2: the row in a public and a personal part, each
+ * cell once (1 was the whole row with every cell twice).
+ */
+#define HCPD_MONTHLY_ROW_LAYOUT 2
 
 /* A form being filled: the header lines and the rows. Every string owned. */
 typedef struct hcpd_monthly {
@@ -45,7 +58,7 @@ typedef struct hcpd_monthly {
     bool personal; /* contact columns filled from personal data (a logged read) */
     hcpd_monthly_row *rows;
     size_t n, cap;
-    struct sb *scratch; /* the row builder's buffer, reused (monthly.c) */
+    struct rowb *scratch; /* the row builder's buffers, reused (monthly.c) */
 } hcpd_monthly;
 
 /* Start a form for year-month (2000..9999, 1..12) of the region (code and
@@ -59,18 +72,27 @@ HCP_NODISCARD int hcpd_monthly_init(hcpd_monthly *m, int year, int month, const 
 /* Append case c's row (c borrowed). Rows come out in the order added.
  * HCP_ENOMEM; HCP_EINVAL for NULL arguments. */
 HCP_NODISCARD int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c);
-/* The row of case c (borrowed) as hcpd_monthly_add would make it, with
- * the personal parts when personal: eight NUL-terminated cells (columns
- * 2..9), then each of them and the case id as a JSON string (encoded by
- * jansson), all NUL-terminated, one after another, appended to out. The gateway keeps it per case
- * (report.h), so a form is a scan. HCP_ENOMEM, HCP_ERANGE (out's
- * ceiling), HCP_EINVAL. */
-HCP_NODISCARD int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *out);
-/* Append a row rendered by hcpd_monthly_render (block[0..n) borrowed,
- * copied) for case_id. HCP_EFORMAT when block is not seventeen strings,
- * HCP_ENOMEM, HCP_EINVAL. */
-HCP_NODISCARD int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *block,
-                                            size_t n);
+/*
+ * The row of case c (borrowed) as hcpd_monthly_add would make it, with the
+ * personal parts when personal, in two parts appended to pub and prv:
+ * prv holds every personal part of a cell (the complainant's name, phone
+ * and organization, the staff member's and the verifier's phones) and
+ * every free text (the content, the window, the rectification result: the
+ * original may carry personal data, docs/codec.md "Free text"), and the
+ * cells after one within the same cell; pub holds the rest. A cell is
+ * written once; only a cell that needs JSON escaping or CSV quoting (a
+ * quote, a backslash, a comma, a control character) carries its JSON
+ * string (encoded by jansson) and its quoted CSV field too, in the part
+ * that holds its personal text. The gateway keeps pub plain and prv sealed
+ * (report.h), so a form is a scan. HCP_ENOMEM, HCP_ERANGE (a ceiling),
+ * HCP_EINVAL.
+ */
+HCP_NODISCARD int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *pub, hcp_buf *prv);
+/* Append a row rendered by hcpd_monthly_render (pub[0..publen) and
+ * prv[0..prvlen) borrowed, copied) for case_id. HCP_EFORMAT when they are
+ * not such a row, HCP_ENOMEM, HCP_EINVAL. */
+HCP_NODISCARD int hcpd_monthly_add_rendered(hcpd_monthly *m, const char *case_id, const void *pub,
+                                            size_t publen, const void *prv, size_t prvlen);
 /* Release everything m owns and zero it. NULL-safe. */
 void hcpd_monthly_free(hcpd_monthly *m);
 
@@ -121,14 +143,57 @@ bool hcpd_monthly_month_parse(const char *s, int *year, int *month);
  * bytes of digits, spaces and + - ( ). */
 bool hcpd_monthly_phone_ok(const char *s);
 
-/* Answer r with the form in format f: 200 with the body and a
+/*
+ * gzip (RFC 1952, zlib) for a client that accepts it. The gateway keeps the
+ * rows of a form deflated (hcpd_gz_part) and wraps each download's own
+ * header and footer lines around them (hcpd_monthly_gzip_wrap): one gzip
+ * member whose deflate stream is the header's blocks, the kept blocks and
+ * the footer's, each part compressed on its own (no reference across
+ * parts), the CRC-32 combined by zlib. What it decompresses to is byte for
+ * byte the plain answer.
+ */
+typedef struct hcpd_gz {
+    uint8_t *data; /* raw deflate blocks, byte-aligned, none final; owned */
+    size_t len;
+    uint32_t crc; /* CRC-32 of the bytes they decompress to */
+    uint64_t raw; /* how many bytes that is */
+} hcpd_gz;
+
+/* Whether an Accept-Encoding value (NULL: the header is absent) admits gzip
+ * (RFC 9110 12.5.3): "gzip" or "x-gzip" with a q above 0, or "*" above 0
+ * when gzip is not named; case-insensitive; an element with a malformed q
+ * counts as refused. identity is always acceptable, so the plain answer is
+ * the answer to anything else. */
+bool hcpd_accepts_gzip(const char *accept_encoding);
+/* Deflate src[0..n) (borrowed) into *out as non-final blocks ended by a
+ * sync flush, to be joined with others by hcpd_monthly_gzip_wrap. *out is
+ * zeroed first; release with hcpd_gz_free. HCP_ENOMEM, HCP_ERANGE (more
+ * than 512 MB), HCP_EINVAL. */
+HCP_NODISCARD int hcpd_gz_part(const void *src, size_t n, hcpd_gz *out);
+/* Release what g owns and zero it. NULL-safe. */
+void hcpd_gz_free(hcpd_gz *g);
+/* The form in format f (JSON or CSV) as one gzip member appended to out:
+ * m's header and footer lines (m's rows are not read) around rows, deflated
+ * by hcpd_gz_part from what hcpd_monthly_json_rows / _csv_rows wrote. It
+ * decompresses to hcpd_monthly_json_wrap / _csv_wrap of those rows. On
+ * error out is as it was. HCP_ENOMEM, HCP_ERANGE, HCP_EINVAL. */
+HCP_NODISCARD int hcpd_monthly_gzip_wrap(const hcpd_monthly *m, hcpd_mformat f, const hcpd_gz *rows,
+                                         hcp_buf *out);
+/* src[0..n) (borrowed) as one gzip member appended to out. HCP_ENOMEM,
+ * HCP_ERANGE, HCP_EINVAL. */
+HCP_NODISCARD int hcpd_gzip(const void *src, size_t n, hcp_buf *out);
+
+/* Answer r with the form in format f: 200 with the body (JSON and CSV
+ * gzipped when r's Accept-Encoding admits it) and a
  * Content-Disposition naming `stem`.json/.csv/.xlsx, or 204 when it has no
  * rows (the regulation: a month without cases is not reported), or 500/503
  * when it cannot be rendered. */
 void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, const char *stem);
 /* Answer r 200 with a form already written in format f (data[0..len),
- * borrowed, copied), with the headers hcpd_monthly_reply sets. */
+ * borrowed, copied), with the headers hcpd_monthly_reply sets; gz: data is
+ * gzipped (Content-Encoding: gzip). JSON and CSV answers carry Vary:
+ * Accept-Encoding either way. */
 void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
-                             size_t len);
+                             size_t len, bool gz);
 
 #endif

@@ -20,20 +20,37 @@
 
 #define RP_KEY_LEN (6 + HCP_COUNTY_LEN + 8) /* "YYYYMM" | county | be64 seq */
 /* Ceiling of a form row: its cells hold a few fields of one case (two texts
- * of at most HCP_TEXT_MAX, short names), well under one record, and their
- * JSON encoding is at most six times as long (\u00XX for a control
- * character): a row never reaches it, so it never fails a case write. */
+ * of at most HCP_TEXT_MAX, short names), well under one record, and the
+ * encodings of those that need them at most six times as long (\u00XX for
+ * a control character): a row never reaches it, so it never fails a case
+ * write. */
 #define RP_ROW_MAX (8 * HCP_RECORD_MAX)
 
-/* The associated data a case's form row is sealed with: "rp" and its id,
- * so a row moved to another case does not authenticate. */
-static size_t row_aad(char aad[3 + HCP_CASE_ID_MAX], const char *id)
+/*
+ * A kept row (value of `rp_form`): the layout (HCPD_MONTHLY_ROW_LAYOUT, one
+ * byte), be32 the length of the public part, the public part (plain), then
+ * the personal part sealed (hcpd_monthly_render). The associated data of
+ * the seal is "rp:", the case id and everything before the sealed part, so
+ * a row moved to another case does not unseal and its public part cannot
+ * be altered or swapped unseen. A row without personal parts still has its
+ * (empty) sealed part: every row is authenticated.
+ */
+#define RP_HEAD 5
+
+/* The associated data of the row of case id whose value begins with
+ * head[0..n) (its layout, length and public part) into aad (emptied). */
+static int row_aad(hcp_buf *aad, const char *id, const void *head, size_t n)
 {
-    size_t n = strnlen(id, HCP_CASE_ID_MAX - 1);
-    memcpy(aad, "rp:", 3);
-    memcpy(aad + 3, id, n);
-    return 3 + n;
+    hcp_buf_reset(aad);
+    int rc = hcp_buf_append(aad, "rp:", 3);
+    if (rc == HCP_OK)
+        rc = hcp_buf_append(aad, id, strnlen(id, HCP_CASE_ID_MAX - 1));
+    return rc == HCP_OK ? hcp_buf_append(aad, head, n) : rc;
 }
+
+/* The key in `rp_ver` (its other keys are prefecture | "YYYYMM", 12 bytes)
+ * that holds the layout of the kept rows. */
+static const char layout_key[] = "layout";
 
 /* The form's state in memory: its switches and the cache of rendered forms
  * (report.h). One entry: a prefecture-month in one format at one version
@@ -48,6 +65,9 @@ typedef struct rp_entry {
     hcpd_mformat f;
     uint64_t ver;
     char *xkey; /* XLSX: the header lines it was written with; NULL otherwise */
+    bool gz;    /* data: the rows deflated (hcpd_gz_part), crc and raw theirs */
+    uint32_t crc;
+    uint64_t raw;
     uint8_t *data;
     size_t len, rows;
     uint64_t tick; /* last use */
@@ -141,35 +161,82 @@ int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
         return HCP_EINVAL;
     if (s->rp != NULL && s->rp->rows_off)
         return HCP_OK;
-    hcp_buf row, sealed;
-    hcp_buf_init(&row, RP_ROW_MAX);
-    hcp_buf_init(&sealed, RP_ROW_MAX + HCP_SEAL_OVERHEAD);
-    char aad[3 + HCP_CASE_ID_MAX];
-    size_t aadn = row_aad(aad, c->id);
-    int rc = hcpd_monthly_render(c, true, &row);
+    hcp_buf val, prv, aad;
+    hcp_buf_init(&val, RP_ROW_MAX + HCP_SEAL_OVERHEAD);
+    hcp_buf_init(&prv, RP_ROW_MAX);
+    hcp_buf_init(&aad, RP_ROW_MAX + 3 + HCP_CASE_ID_MAX);
+    uint8_t head[RP_HEAD] = {HCPD_MONTHLY_ROW_LAYOUT, 0, 0, 0, 0};
+    int rc = hcp_buf_append(&val, head, sizeof(head));
     if (rc == HCP_OK)
-        rc = hcp_seal(s->sealer, aad, aadn, row.data, row.len, &sealed);
+        rc = hcpd_monthly_render(c, true, &val, &prv);
+    if (rc == HCP_OK && val.len - RP_HEAD > UINT32_MAX)
+        rc = HCP_ERANGE;
     if (rc == HCP_OK) {
-        MDB_val k = {strlen(c->id), (void *)c->id}, v = {sealed.len, sealed.data};
+        hcp_be32_put(val.data + 1, (uint32_t)(val.len - RP_HEAD));
+        rc = row_aad(&aad, c->id, val.data, val.len);
+    }
+    if (rc == HCP_OK) /* only the personal part is encrypted; the rest is authenticated */
+        rc = hcp_seal(s->sealer, aad.data, aad.len, prv.data, prv.len, &val);
+    if (rc == HCP_OK) {
+        MDB_val k = {strlen(c->id), (void *)c->id}, v = {val.len, val.data};
         rc = gws_err(mdb_put(txn, s->rp_form, &k, &v, 0));
     }
     if (rc == HCP_OK) /* a form kept of its month is now older than its rows */
         rc = ver_bump(s, txn, c->id);
-    hcp_buf_free(&row);
-    hcp_buf_free(&sealed);
+    if (prv.data != NULL) /* personal data: not left in freed memory */
+        memset(prv.data, 0, prv.len);
+    hcp_buf_free(&val);
+    hcp_buf_free(&prv);
+    hcp_buf_free(&aad);
     return rc;
 }
 
-/* A store whose cases came before the form's rows (an older version): the
- * row of every case, once, at start-up in txn. */
+/* The layout of the rows kept in txn (0: none recorded, rows of layout 1
+ * or none). */
+static int layout_get(gw_store *s, MDB_txn *txn, int *layout)
+{
+    MDB_val k = {sizeof(layout_key) - 1, (void *)layout_key}, v;
+    int mrc = mdb_get(txn, s->rp_ver, &k, &v);
+    *layout = 0;
+    if (mrc == MDB_NOTFOUND)
+        return HCP_OK;
+    if (mrc != MDB_SUCCESS)
+        return gws_err(mrc);
+    if (v.mv_size == 1)
+        *layout = *(const uint8_t *)v.mv_data;
+    return HCP_OK;
+}
+
+/* Record in txn that the kept rows are of this build's layout. */
+static int layout_put(gw_store *s, MDB_txn *txn)
+{
+    uint8_t l = HCPD_MONTHLY_ROW_LAYOUT;
+    MDB_val k = {sizeof(layout_key) - 1, (void *)layout_key}, v = {1, &l};
+    return gws_err(mdb_put(txn, s->rp_ver, &k, &v, 0));
+}
+
+/* A store whose cases came before the form's rows, or whose rows are of
+ * another layout (an older version): the row of every case, once, at
+ * start-up in txn, and the layout recorded. */
 static int rows_rebuild(gw_store *s, MDB_txn *txn)
 {
     MDB_stat rst, cst;
+    int layout = 0;
     int rc = gws_err(mdb_stat(txn, s->rp_form, &rst));
     if (rc == HCP_OK)
         rc = gws_err(mdb_stat(txn, s->cases, &cst));
-    if (rc != HCP_OK || rst.ms_entries > 0 || cst.ms_entries == 0)
+    if (rc == HCP_OK)
+        rc = layout_get(s, txn, &layout);
+    if (rc != HCP_OK ||
+        (layout == HCPD_MONTHLY_ROW_LAYOUT && (rst.ms_entries > 0 || cst.ms_entries == 0)))
         return rc;
+    if (rst.ms_entries > 0) { /* rows of another layout (a layout is never mixed): all again */
+        gw_log("info", "report.rows_layout", "from=%d to=%d rows=%zu", layout,
+               HCPD_MONTHLY_ROW_LAYOUT, (size_t)rst.ms_entries);
+        rc = gws_err(mdb_drop(txn, s->rp_form, 0));
+    }
+    if (rc != HCP_OK || cst.ms_entries == 0)
+        return rc == HCP_OK ? layout_put(s, txn) : rc;
     MDB_cursor *cur;
     if ((rc = gws_err(mdb_cursor_open(txn, s->cases, &cur))) != HCP_OK)
         return rc;
@@ -196,6 +263,8 @@ static int rows_rebuild(gw_store *s, MDB_txn *txn)
     mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
+    if (rc == HCP_OK)
+        rc = layout_put(s, txn);
     gw_log(rc == HCP_OK ? "info" : "error", "report.rows_rebuilt", "cases=%zu skipped=%zu rc=%d", n,
            skipped, rc);
     return rc;
@@ -500,11 +569,36 @@ static void get_contacts(gw *g, hcpd_req *r)
                                   "linked", linked, "counties", arr, "contacts", a.entries));
 }
 
+/* Add the kept row v of case id to the form: its public part as stored,
+ * its personal part unsealed into plain (scratch, wiped after), aad the
+ * scratch for the associated data. HCP_EFORMAT for a row of another layout,
+ * HCP_ECRYPTO for one that does not authenticate. */
+static int form_row(gw_store *s, const char *id, const MDB_val *v, hcpd_monthly *f, hcp_buf *plain,
+                    hcp_buf *aad)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < RP_HEAD || p[0] != HCPD_MONTHLY_ROW_LAYOUT)
+        return HCP_EFORMAT;
+    uint32_t publen = hcp_be32_get(p + 1);
+    if (publen > v->mv_size - RP_HEAD)
+        return HCP_EFORMAT;
+    size_t head = RP_HEAD + (size_t)publen;
+    int rc = row_aad(aad, id, p, head);
+    hcp_buf_reset(plain);
+    if (rc == HCP_OK)
+        rc = hcp_unseal(s->sealer, aad->data, aad->len, p + head, v->mv_size - head, plain);
+    if (rc == HCP_OK)
+        rc = hcpd_monthly_add_rendered(f, id, p + RP_HEAD, publen, plain->data, plain->len);
+    if (plain->data != NULL)
+        memset(plain->data, 0, plain->len);
+    return rc;
+}
+
 /* Add the rows of county's cases received in y-m to the form: a prefix scan
- * of the rows kept beside the cases (gw_report_case), each unsealed; the
- * cases themselves are not decoded. */
+ * of the rows kept beside the cases (gw_report_case), the personal part of
+ * each unsealed; the cases themselves are not decoded. */
 static int form_county(gw_store *s, MDB_txn *txn, const char *county, hcpd_monthly *f,
-                       hcp_buf *plain)
+                       hcp_buf *plain, hcp_buf *aad)
 {
     char prefix[24];
     int plen = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", county, f->year, f->month);
@@ -518,14 +612,10 @@ static int form_county(gw_store *s, MDB_txn *txn, const char *county, hcpd_month
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == HCP_OK && mrc == MDB_SUCCESS && k.mv_size >= (size_t)plen &&
            k.mv_size < HCP_CASE_ID_MAX && memcmp(k.mv_data, prefix, (size_t)plen) == 0) {
-        char id[HCP_CASE_ID_MAX], aad[3 + HCP_CASE_ID_MAX];
+        char id[HCP_CASE_ID_MAX];
         memcpy(id, k.mv_data, k.mv_size);
         id[k.mv_size] = '\0';
-        size_t aadn = row_aad(aad, id);
-        hcp_buf_reset(plain);
-        rc = hcp_unseal(s->sealer, aad, aadn, v.mv_data, v.mv_size, plain);
-        if (rc == HCP_OK)
-            rc = hcpd_monthly_add_rendered(f, id, plain->data, plain->len);
+        rc = form_row(s, id, &v, f, plain, aad);
         if (rc == HCP_OK)
             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -541,13 +631,15 @@ static int form_scan(gw_store *s, MDB_txn *txn, hcpd_monthly *form)
 {
     size_t ndiv = 0;
     const hcp_division *divs = hcp_divisions(&ndiv);
-    hcp_buf plain;
+    hcp_buf plain, aad;
     hcp_buf_init(&plain, RP_ROW_MAX);
+    hcp_buf_init(&aad, RP_ROW_MAX + 3 + HCP_CASE_ID_MAX);
     int rc = HCP_OK;
     for (size_t i = 0; rc == HCP_OK && i < ndiv; i++)
         if (strcmp(divs[i].prefecture, form->region_code) == 0)
-            rc = form_county(s, txn, divs[i].code, form, &plain);
+            rc = form_county(s, txn, divs[i].code, form, &plain, &aad);
     hcp_buf_free(&plain);
+    hcp_buf_free(&aad);
     return rc;
 }
 
@@ -595,19 +687,21 @@ static char *xlsx_key(const hcpd_monthly *form)
     return k;
 }
 
-/* Whether entry e is the form of vkey in f with header key xkey. */
-static bool entry_is(const rp_entry *e, const uint8_t *vkey, hcpd_mformat f, const char *xkey)
+/* Whether entry e is the form of vkey in f with header key xkey, deflated
+ * or not (gz). */
+static bool entry_is(const rp_entry *e, const uint8_t *vkey, hcpd_mformat f, const char *xkey,
+                     bool gz)
 {
-    return e->used && e->f == f && memcmp(e->vkey, vkey, RP_VER_KEY) == 0 &&
+    return e->used && e->f == f && e->gz == gz && memcmp(e->vkey, vkey, RP_VER_KEY) == 0 &&
            (xkey == NULL) == (e->xkey == NULL) && (xkey == NULL || strcmp(xkey, e->xkey) == 0);
 }
 
-/* The form from the cache into out when it holds vkey/f/xkey at version
+/* The form from the cache into out when it holds vkey/f/xkey/gz at version
  * ver: *hit, *rows. The copy is made under the lock (the entry may be
  * replaced as soon as it is released). */
 static int cache_get(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint64_t ver,
-                     const char *xkey, const hcpd_monthly *form, hcp_buf *out, size_t *rows,
-                     bool *hit)
+                     const char *xkey, bool gz, const hcpd_monthly *form, hcp_buf *out,
+                     size_t *rows, bool *hit)
 {
     *hit = false;
     if (rp == NULL || rp->cap == 0)
@@ -617,10 +711,14 @@ static int cache_get(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint
     int rc = HCP_OK;
     for (int i = 0; i < RP_CACHE_SLOTS; i++) {
         rp_entry *e = &rp->e[i];
-        if (!entry_is(e, vkey, f, xkey) || e->ver != ver)
+        if (!entry_is(e, vkey, f, xkey, gz) || e->ver != ver)
             continue;
         size_t start = out->len;
-        rc = form_wrap(form, f, e->data, e->len, out);
+        if (gz) {
+            hcpd_gz part = {e->data, e->len, e->crc, e->raw};
+            rc = hcpd_monthly_gzip_wrap(form, f, &part, out);
+        } else
+            rc = form_wrap(form, f, e->data, e->len, out);
         if (rc == HCP_OK) {
             *hit = true;
             *rows = e->rows;
@@ -635,10 +733,11 @@ static int cache_get(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint
 }
 
 /* Keep data[0..len) (taken: freed here if not kept) and xkey (taken) as
- * the form of vkey/f at version ver with `rows` rows: older versions of it
- * go, then the least recently used entries until it fits. */
+ * the form of vkey/f at version ver with `rows` rows; gz: data is the rows
+ * deflated (crc, raw theirs). Older versions of it go, then the least
+ * recently used entries until it fits. */
 static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uint64_t ver,
-                      char *xkey, uint8_t *data, size_t len, size_t rows)
+                      char *xkey, const hcpd_gz *gz, uint8_t *data, size_t len, size_t rows)
 {
     if (rp == NULL || rp->cap == 0 || len > rp->cap || pthread_mutex_lock(&rp->mu) != 0) {
         free(xkey);
@@ -651,7 +750,7 @@ static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uin
         if (e->used && e->f == f && memcmp(e->vkey, vkey, RP_VER_KEY) == 0) {
             if (e->ver > ver)
                 newer = true; /* another download read a later version */
-            else if (e->ver < ver || entry_is(e, vkey, f, xkey))
+            else if (e->ver < ver || entry_is(e, vkey, f, xkey, gz != NULL))
                 entry_drop(rp, e);
         }
     }
@@ -680,6 +779,9 @@ static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uin
         slot->f = f;
         slot->ver = ver;
         slot->xkey = xkey;
+        slot->gz = gz != NULL;
+        slot->crc = gz != NULL ? gz->crc : 0;
+        slot->raw = gz != NULL ? gz->raw : 0;
         slot->data = data;
         slot->len = len;
         slot->rows = rows;
@@ -693,12 +795,12 @@ static void cache_put(struct gw_rp *rp, const uint8_t *vkey, hcpd_mformat f, uin
     free(data);
 }
 
-int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f, hcp_buf *out,
-                   size_t *rows, bool *cached)
+int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f, bool gz,
+                   hcp_buf *out, size_t *rows, bool *cached)
 {
     if (s == NULL || txn == NULL || form == NULL || out == NULL || rows == NULL || cached == NULL ||
         form->n != 0 || strlen(form->region_code) != HCP_COUNTY_LEN || f < HCPD_MF_JSON ||
-        f > HCPD_MF_XLSX)
+        f > HCPD_MF_XLSX || (gz && f == HCPD_MF_XLSX))
         return HCP_EINVAL;
     *rows = 0;
     *cached = false;
@@ -710,7 +812,7 @@ int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f
     if (rc == HCP_OK && f == HCPD_MF_XLSX && (xkey = xlsx_key(form)) == NULL)
         rc = HCP_ENOMEM;
     if (rc == HCP_OK)
-        rc = cache_get(s->rp, vkey, f, ver, xkey, form, out, rows, cached);
+        rc = cache_get(s->rp, vkey, f, ver, xkey, gz, form, out, rows, cached);
     if (rc != HCP_OK || *cached) {
         free(xkey);
         return rc;
@@ -718,6 +820,7 @@ int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f
     rc = form_scan(s, txn, form); /* not kept (or of an older version): the rows */
     hcp_buf part;
     hcp_buf_init(&part, out->max);
+    hcpd_gz zpart = {NULL, 0, 0, 0};
     if (rc == HCP_OK && form->n > 0) {
         if (f == HCPD_MF_JSON)
             rc = hcpd_monthly_json_rows(form, &part);
@@ -725,12 +828,19 @@ int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f
             rc = hcpd_monthly_csv_rows(form, &part);
         else
             rc = hcpd_monthly_xlsx(form, &part);
+        if (rc == HCP_OK && gz) /* deflated once, kept so: later downloads send it as it is */
+            rc = hcpd_gz_part(part.data, part.len, &zpart);
         size_t start = out->len;
         if (rc == HCP_OK)
-            rc = form_wrap(form, f, part.data, part.len, out);
+            rc = gz ? hcpd_monthly_gzip_wrap(form, f, &zpart, out)
+                    : form_wrap(form, f, part.data, part.len, out);
         if (rc == HCP_OK) {
             *rows = form->n;
-            cache_put(s->rp, vkey, f, ver, xkey, part.data, part.len, form->n);
+            if (gz) {
+                cache_put(s->rp, vkey, f, ver, NULL, &zpart, zpart.data, zpart.len, form->n);
+                zpart.data = NULL; /* taken */
+            }
+            cache_put(s->rp, vkey, f, ver, xkey, NULL, part.data, part.len, form->n);
             xkey = NULL;
             part.data = NULL; /* taken */
             part.len = part.cap = 0;
@@ -738,6 +848,7 @@ int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f
             out->len = start;
         }
     }
+    hcpd_gz_free(&zpart);
     hcp_buf_free(&part);
     free(xkey);
     return rc;
@@ -845,6 +956,8 @@ static void get_monthly(gw *g, hcpd_req *r)
         hcpd_req_reply_error(r, 503, "form_off", "the gateway runs with HCP_GW_FORM_ROWS=off");
         return;
     }
+    /* JSON and CSV gzipped for a client that accepts it (XLSX is a zip already) */
+    bool gz = f != HCPD_MF_XLSX && hcpd_accepts_gzip(hcpd_req_header(r, "Accept-Encoding"));
     hcpd_monthly form;
     hcp_buf out;
     buf_take(g->store->rp, &out);
@@ -856,7 +969,7 @@ static void get_monthly(gw *g, hcpd_req *r)
     if (rc == HCP_OK)
         rc = gws_read_begin(g->store, &txn);
     if (rc == HCP_OK) {
-        rc = gw_report_form(g->store, txn, &form, f, &out, &rows, &cached);
+        rc = gw_report_form(g->store, txn, &form, f, gz, &out, &rows, &cached);
         gws_read_end(g->store, txn);
     }
     if (rc == HCP_OK && rows > 0)
@@ -870,7 +983,7 @@ static void get_monthly(gw *g, hcpd_req *r)
     else if (rows == 0) /* 无差评、投诉无须填报 */
         hcpd_req_reply_raw(r, 204, "text/plain; charset=utf-8", "", 0);
     else
-        hcpd_monthly_reply_body(r, f, stem, out.data, out.len);
+        hcpd_monthly_reply_body(r, f, stem, out.data, out.len, gz);
     buf_give(g->store->rp, &out);
     hcpd_monthly_free(&form);
 }

@@ -15,12 +15,17 @@
  * transaction that stores the event.
  *
  * The database `rp_form` keeps each case's row of the form, rendered
- * (hcpd_monthly_render, personal parts included) and sealed with the
- * store's key (associated data "rp:" and the case id), under the case id:
- * written by gw_report_case from gws_case_put, so in the transaction that
- * writes the case, after every step. A case id begins with county-YYYYMMDD
- * of its receipt (Asia/Shanghai), so the rows of a county and month are one
- * key range: the form is a scan, without decoding a case.
+ * (hcpd_monthly_render, personal parts included) under the case id: the
+ * layout byte, be32 the length of the public part, the public part plain,
+ * then the personal part (the complainant, the staff and verifier phones,
+ * the free texts) sealed with the store's key, the associated data "rp:",
+ * the case id and everything before it (so a row moved to another case, or
+ * whose public part was altered, does not unseal). Written by
+ * gw_report_case from gws_case_put, so in the transaction that writes the
+ * case, after every step; rows of another layout (the key "layout" of
+ * `rp_ver` records it) are made again at open. A case id begins with
+ * county-YYYYMMDD of its receipt (Asia/Shanghai), so the rows of a county
+ * and month are one key range: the form is a scan, without decoding a case.
  *
  * The database `rp_ver` holds a version of each prefecture's rows of each
  * month: key prefecture code | "YYYYMM", value be64, raised by
@@ -77,12 +82,14 @@ HCP_NODISCARD int gw_report_version(gw_store *s, MDB_txn *txn, const char *pref,
  * added) written in format f and appended to out, from the rows kept in
  * txn (a read transaction) or, when their version in txn is the one they
  * were kept at, from the cache (XLSX: only for the same header lines too).
+ * gz (JSON and CSV only): the form as one gzip member instead
+ * (hcpd_monthly_gzip_wrap), its rows kept deflated beside the plain ones.
  * *rows: the number of rows (0: nothing appended, the month has no case);
  * *cached: whether the cache answered. HCP_ENOMEM, HCP_ERANGE, HCP_EIO
  * (XLSX), HCP_ECRYPTO (a row that does not unseal), HCP_EINVAL, LMDB's.
  */
 HCP_NODISCARD int gw_report_form(gw_store *s, MDB_txn *txn, hcpd_monthly *form, hcpd_mformat f,
-                                 hcp_buf *out, size_t *rows, bool *cached);
+                                 bool gz, hcp_buf *out, size_t *rows, bool *cached);
 
 /* Whether path is one of the routes above. */
 bool gw_report_is_route(const char *path);

@@ -10,7 +10,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libhttp-parser-dev libnng-dev libmsgpack-dev liblmdb-dev libmbedtls-dev libssl-dev
       libjansson-dev libcmocka-dev libcurl4-openssl-dev libzstd-dev python3 openssl clang-format clang-tidy
-      libxlsxwriter-dev python3-openpyxl) # the monthly form's XLSX; reading it back in its test
+      libxlsxwriter-dev python3-openpyxl # the monthly form's XLSX; reading it back in its test
+      zlib1g-dev) # the monthly form gzipped for clients that accept it
 # extra groups: "bench" adds the load generator, "browser" the headless
 # browser the disclosure page's system test drives, "node" Node.js and npm
 # for the feed's schema and feed-parser test (only when no npm is on PATH,

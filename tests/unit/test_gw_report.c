@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "gwstore.h"
 #include "monthly.h"
@@ -68,8 +69,12 @@ static void fx_close(fx *f, bool keep)
     hcp_cal_free(f->cal);
 }
 
-/* The kept row of case id, unsealed, into out (emptied first). */
-static int kept_row(fx *f, const char *id, const char *aad_id, hcp_buf *out)
+/* The kept row of case id: its public part into pub and its personal part
+ * unsealed (with the associated data of case aad_id) into prv, both
+ * emptied first. flip: a byte of the public part is altered first (the
+ * row must then not authenticate). */
+static int kept_row(fx *f, const char *id, const char *aad_id, bool flip, hcp_buf *pub,
+                    hcp_buf *prv)
 {
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, MDB_RDONLY, &txn), 0);
@@ -77,41 +82,79 @@ static int kept_row(fx *f, const char *id, const char *aad_id, hcp_buf *out)
     assert_int_equal(mdb_dbi_open(txn, "rp_form", 0, &dbi), 0);
     MDB_val k = {strlen(id), (void *)id}, v;
     int rc = mdb_get(txn, dbi, &k, &v);
-    char aad[64];
-    int an = snprintf(aad, sizeof(aad), "rp:%s", aad_id);
-    hcp_buf_reset(out);
-    if (rc == 0)
-        rc = hcp_unseal(f->s.sealer, aad, (size_t)an, v.mv_data, v.mv_size, out);
-    else
-        rc = HCP_ENOTFOUND;
+    hcp_buf_reset(pub);
+    hcp_buf_reset(prv);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return HCP_ENOTFOUND;
+    }
+    const uint8_t *p = v.mv_data;
+    assert_true(v.mv_size > 5);
+    assert_int_equal(p[0], HCPD_MONTHLY_ROW_LAYOUT);
+    size_t publen = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+    assert_true(5 + publen < v.mv_size);
+    hcp_buf aad;
+    hcp_buf_init(&aad, 1 << 20);
+    assert_int_equal(hcp_buf_append(&aad, "rp:", 3), HCP_OK);
+    assert_int_equal(hcp_buf_append(&aad, aad_id, strlen(aad_id)), HCP_OK);
+    assert_int_equal(hcp_buf_append(&aad, p, 5 + publen), HCP_OK);
+    if (flip)
+        aad.data[3 + strlen(aad_id) + 5 + publen / 2] ^= 1;
+    assert_int_equal(hcp_buf_append(pub, p + 5, publen), HCP_OK);
+    rc = hcp_unseal(f->s.sealer, aad.data, aad.len, p + 5 + publen, v.mv_size - 5 - publen, prv);
+    hcp_buf_free(&aad);
     mdb_txn_abort(txn);
     return rc;
 }
 
+/* Whether needle occurs in b's bytes. */
+static bool holds(const hcp_buf *b, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
 /* The kept row of c equals one rendered now from c as stored (read back
- * with its personal record) and from c itself. */
+ * with its personal record) and from c itself; its public part holds none
+ * of c's personal data. */
 static void check_row(fx *f, const hcp_case *c)
 {
-    hcp_buf kept, fresh, mine;
-    hcp_buf_init(&kept, 1 << 20);
-    hcp_buf_init(&fresh, 1 << 20);
-    hcp_buf_init(&mine, 1 << 20);
-    assert_int_equal(kept_row(f, c->id, c->id, &kept), HCP_OK);
+    hcp_buf kept[2], fresh[2], mine[2];
+    for (int i = 0; i < 2; i++) {
+        hcp_buf_init(&kept[i], 1 << 20);
+        hcp_buf_init(&fresh[i], 1 << 20);
+        hcp_buf_init(&mine[i], 1 << 20);
+    }
+    assert_int_equal(kept_row(f, c->id, c->id, false, &kept[0], &kept[1]), HCP_OK);
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, MDB_RDONLY, &txn), 0);
     hcp_case back;
     assert_int_equal(gws_case_get(&f->s, txn, c->id, true, &back), HCP_OK);
     mdb_txn_abort(txn);
-    assert_int_equal(hcpd_monthly_render(&back, true, &fresh), HCP_OK);
-    assert_int_equal(hcpd_monthly_render(c, true, &mine), HCP_OK);
-    assert_int_equal(kept.len, fresh.len);
-    assert_memory_equal(kept.data, fresh.data, kept.len);
-    assert_int_equal(mine.len, fresh.len);
-    assert_memory_equal(mine.data, fresh.data, fresh.len);
+    assert_int_equal(hcpd_monthly_render(&back, true, &fresh[0], &fresh[1]), HCP_OK);
+    assert_int_equal(hcpd_monthly_render(c, true, &mine[0], &mine[1]), HCP_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(kept[i].len, fresh[i].len);
+        assert_memory_equal(kept[i].data, fresh[i].data, kept[i].len);
+        assert_int_equal(mine[i].len, fresh[i].len);
+        assert_memory_equal(mine[i].data, fresh[i].data, fresh[i].len);
+    }
+    const char *secret[] = {
+        c->in.complainant.name, c->in.complainant.phone, c->in.complainant.organization,
+        c->in.staff.phone,      c->verifier.phone,       c->in.content,
+        c->in.window,           c->rectification_result};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+        if (secret[i] != NULL && strlen(secret[i]) >= 2)
+            assert_false(holds(&kept[0], secret[i]));
     hcp_case_clear(&back);
-    hcp_buf_free(&kept);
-    hcp_buf_free(&fresh);
-    hcp_buf_free(&mine);
+    for (int i = 0; i < 2; i++) {
+        hcp_buf_free(&kept[i]);
+        hcp_buf_free(&fresh[i]);
+        hcp_buf_free(&mine[i]);
+    }
 }
 
 /* Apply ev to c (refused steps are skipped); when applied, write c as the
@@ -186,11 +229,17 @@ static void test_row_after_every_step(void **state)
             fprintf(stderr, "step %s never applied\n", hcp_ev_type_names[want[i]]);
         assert_true(seen[want[i]]);
     }
-    /* a row under another case's id does not unseal */
-    hcp_buf b;
+    /* a row under another case's id does not unseal, nor one whose public
+     * part was altered */
+    hcp_buf b, b2;
     hcp_buf_init(&b, 1 << 20);
-    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0002", &b), HCP_ECRYPTO);
+    hcp_buf_init(&b2, 1 << 20);
+    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0002", false, &b, &b2),
+                     HCP_ECRYPTO);
+    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0001", true, &b, &b2),
+                     HCP_ECRYPTO);
     hcp_buf_free(&b);
+    hcp_buf_free(&b2);
     fx_close(&f, false);
 }
 
@@ -206,9 +255,10 @@ static void test_rows_rebuilt_at_open(void **state)
     assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_drop(txn, f.s.rp_form, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
-    hcp_buf b;
+    hcp_buf b, b2;
     hcp_buf_init(&b, 1 << 20);
-    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0001", &b),
+    hcp_buf_init(&b2, 1 << 20);
+    assert_int_equal(kept_row(&f, "630102-20260213-0001", "630102-20260213-0001", false, &b, &b2),
                      HCP_ENOTFOUND);
     fx_close(&f, true);
     fx_open(&f, true);
@@ -217,8 +267,21 @@ static void test_rows_rebuilt_at_open(void **state)
     assert_int_equal(gws_case_get(&f.s, txn, "630102-20260213-0001", true, &c), HCP_OK);
     mdb_txn_abort(txn);
     check_row(&f, &c);
+    /* rows of the layout before (the whole row sealed, no layout recorded)
+     * are made again in this one */
+    assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, 0, &txn), 0);
+    MDB_val k = {strlen(c.id), c.id},
+            v = {40, (void *)"\x01 an old sealed row of layout one ....."};
+    assert_int_equal(mdb_put(txn, f.s.rp_form, &k, &v, 0), 0);
+    MDB_val lk = {6, (void *)"layout"};
+    assert_int_equal(mdb_del(txn, f.s.rp_ver, &lk, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    fx_close(&f, true);
+    fx_open(&f, true);
+    check_row(&f, &c);
     hcp_case_clear(&c);
     hcp_buf_free(&b);
+    hcp_buf_free(&b2);
     fx_close(&f, false);
 }
 
@@ -246,8 +309,8 @@ static void next_step(fx *f, hcp_case *c, int type, hcp_time at)
 /* The form of 630100 in month y-m, format fm, by filler, through
  * gw_report_form in txn (NULL: a fresh read transaction): body into out
  * (emptied first), *hit whether the cache answered; returns the rows. */
-static size_t form_in(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, const char *filler,
-                      hcp_buf *out, bool *hit)
+static size_t form_gz(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, bool gz,
+                      const char *filler, hcp_buf *out, bool *hit)
 {
     MDB_txn *own = NULL;
     if (txn == NULL) {
@@ -260,11 +323,41 @@ static size_t form_in(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, const 
                      HCP_OK);
     hcp_buf_reset(out);
     size_t rows = 99;
-    assert_int_equal(gw_report_form(&f->s, txn, &form, fm, out, &rows, hit), HCP_OK);
+    assert_int_equal(gw_report_form(&f->s, txn, &form, fm, gz, out, &rows, hit), HCP_OK);
     hcpd_monthly_free(&form);
     if (own != NULL)
         mdb_txn_abort(own);
     return rows;
+}
+
+/* form_gz, not gzipped. */
+static size_t form_in(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, const char *filler,
+                      hcp_buf *out, bool *hit)
+{
+    return form_gz(f, txn, y, m, fm, false, filler, out, hit);
+}
+
+/* One gzip member p[0..n) decompressed into out (emptied first); nothing
+ * may follow it. */
+static void gunzip(const hcp_buf *in, hcp_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    assert_int_equal(inflateInit2(&z, 31), Z_OK);
+    z.next_in = in->data;
+    z.avail_in = (uInt)in->len;
+    hcp_buf_reset(out);
+    static uint8_t chunk[65536];
+    int zr;
+    do {
+        z.next_out = chunk;
+        z.avail_out = sizeof(chunk);
+        zr = inflate(&z, Z_NO_FLUSH);
+        assert_true(zr == Z_OK || zr == Z_STREAM_END);
+        assert_int_equal(hcp_buf_append(out, chunk, sizeof(chunk) - z.avail_out), HCP_OK);
+    } while (zr != Z_STREAM_END);
+    assert_int_equal(z.avail_in, 0);
+    assert_int_equal(inflateEnd(&z), Z_OK);
 }
 
 /* Whether needle is in hay's bytes. */
@@ -323,7 +416,8 @@ static void test_form_cache_follows_rows(void **state)
     hcp_case a, b, other;
     open_case(&f, &a, ids[0], T("2026-02-13T10:00:00+08:00"));
     open_case(&f, &b, ids[1], T("2026-02-14T10:00:00+08:00"));
-    hcp_buf got, want, first;
+    hcp_buf got, want, first, zipped;
+    hcp_buf_init(&zipped, 1 << 24);
     hcp_buf_init(&got, 1 << 24);
     hcp_buf_init(&want, 1 << 24);
     hcp_buf_init(&first, 1 << 24);
@@ -347,6 +441,18 @@ static void test_form_cache_follows_rows(void **state)
         /* another filler: the same rows from the cache, its own header */
         assert_int_equal(form_in(&f, NULL, 2026, 2, fm, "另一位", &got, &hit), 2);
         assert_true(hit);
+        assert_true(contains(&got, "另一位"));
+        /* gzipped: the rows deflated once (the plain ones kept do not
+         * count), then kept; each decompresses to the plain form */
+        for (int round = 0; round < 2; round++) {
+            assert_int_equal(form_gz(&f, NULL, 2026, 2, fm, true, "sup", &zipped, &hit), 2);
+            assert_int_equal(hit, round == 1);
+            gunzip(&zipped, &got);
+            assert_same(&got, &want);
+        }
+        assert_int_equal(form_gz(&f, NULL, 2026, 2, fm, true, "另一位", &zipped, &hit), 2);
+        assert_true(hit);
+        gunzip(&zipped, &got);
         assert_true(contains(&got, "另一位"));
     }
     /* a case of another prefecture (Haidong) and one of another month */
@@ -380,6 +486,11 @@ static void test_form_cache_follows_rows(void **state)
     assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_JSON, "sup", &got, &hit), 2);
     assert_true(hit);
     assert_same(&got, &want);
+    /* nor the gzipped one */
+    assert_int_equal(form_gz(&f, NULL, 2026, 2, HCPD_MF_JSON, true, "sup", &zipped, &hit), 2);
+    assert_false(hit);
+    gunzip(&zipped, &got);
+    assert_same(&got, &want);
     /* the CSV kept before the step is not used either */
     assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_CSV, "sup", &got, &hit), 2);
     assert_false(hit);
@@ -406,6 +517,7 @@ static void test_form_cache_follows_rows(void **state)
     hcp_buf_free(&got);
     hcp_buf_free(&want);
     hcp_buf_free(&first);
+    hcp_buf_free(&zipped);
     fx_close(&f, false);
 }
 

@@ -8,10 +8,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "monthly.h"
 
@@ -180,21 +182,45 @@ static void test_json_stream_same_bytes(void **state)
     free(whole);
     json_decref(j);
     hcp_buf_free(&b);
-    /* a rendered row added again is the same row */
+    /* a rendered row added again is the same row; its personal data only
+     * in the personal part */
     hcp_case c;
     make_case(&c, HCP_OUT_SUBSTANTIATED, HCP_ST_CLOSED);
-    hcp_buf r;
-    hcp_buf_init(&r, 1 << 20);
-    assert_int_equal(hcpd_monthly_render(&c, true, &r), HCP_OK);
-    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, r.data, r.len), HCP_OK);
+    hcp_buf pub, prv;
+    hcp_buf_init(&pub, 1 << 20);
+    hcp_buf_init(&prv, 1 << 20);
+    assert_int_equal(hcpd_monthly_render(&c, true, &pub, &prv), HCP_OK);
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, pub.data, pub.len, prv.data, prv.len),
+                     HCP_OK);
     assert_int_equal(hcpd_monthly_add(&m, &c), HCP_OK);
     for (int k = 0; k < HCPD_MONTHLY_COLS - 1; k++) {
-        assert_string_equal(m.rows[m.n - 1].cell[k], m.rows[m.n - 2].cell[k]);
-        assert_string_equal(m.rows[m.n - 1].json[k], m.rows[m.n - 2].json[k]);
+        const hcpd_monthly_row *a = &m.rows[m.n - 1], *b2 = &m.rows[m.n - 2];
+        assert_string_equal(a->cell[k], b2->cell[k]);
+        assert_true((a->json[k] == NULL) == (b2->json[k] == NULL));
+        assert_true((a->csv[k] == NULL) == (b2->csv[k] == NULL));
+        if (a->json[k] != NULL) {
+            assert_string_equal(a->json[k], b2->json[k]);
+            assert_string_equal(a->csv[k], b2->csv[k]);
+        }
     }
-    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, r.data, r.len - 1), HCP_EFORMAT);
-    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, "a\0b\0", 4), HCP_EFORMAT);
-    hcp_buf_free(&r);
+    const char *secret[] = {"李明", "13900001234", "0971-0001234", "0971-0005678", "态度差"};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+        size_t n = strlen(secret[i]);
+        bool in_pub = false, in_prv = false;
+        for (size_t at = 0; at + n <= pub.len; at++)
+            in_pub = in_pub || memcmp(pub.data + at, secret[i], n) == 0;
+        for (size_t at = 0; at + n <= prv.len; at++)
+            in_prv = in_prv || memcmp(prv.data + at, secret[i], n) == 0;
+        assert_false(in_pub);
+        assert_true(in_prv);
+    }
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, pub.data, pub.len - 1, prv.data, prv.len),
+                     HCP_EFORMAT);
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, pub.data, pub.len, prv.data, prv.len - 1),
+                     HCP_EFORMAT);
+    assert_int_equal(hcpd_monthly_add_rendered(&m, c.id, "\0\0a\0b\0", 6, "", 0), HCP_EFORMAT);
+    hcp_buf_free(&pub);
+    hcp_buf_free(&prv);
     hcp_case_clear(&c);
     hcpd_monthly_free(&m);
 }
@@ -220,12 +246,120 @@ static void test_params(void **state)
     assert_false(hcpd_monthly_phone_ok("012345678901234567890123456789012"));
 }
 
+/* Accept-Encoding as a browser sends it, and odd ones. */
+static void test_accepts_gzip(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {
+        "gzip",         "GZIP", "x-gzip",      "gzip, deflate, br, zstd", "deflate, gzip;q=1.0",
+        "gzip;q=0.001", "*",    "br, *;q=0.1", " gzip ; q=0.5",           "identity, gzip"};
+    static const char *const no[] = {
+        "",           "gzip;q=0",   "gzip; q=0.000", "br",    "identity", "*;q=0", "gzip;q=0, *",
+        "gzip;q=abc", "gzip;q=1.5", "deflate",       "gzipx", ";q=1",     ",,,",   "x-gzip;Q=0"};
+    assert_false(hcpd_accepts_gzip(NULL));
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (!hcpd_accepts_gzip(yes[i]))
+            fprintf(stderr, "refused: %s\n", yes[i]);
+        assert_true(hcpd_accepts_gzip(yes[i]));
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        if (hcpd_accepts_gzip(no[i]))
+            fprintf(stderr, "accepted: %s\n", no[i]);
+        assert_false(hcpd_accepts_gzip(no[i]));
+    }
+}
+
+/* One gzip member p[0..n) decompressed into out (emptied first); nothing
+ * may follow it. */
+static void gunzip(const uint8_t *p, size_t n, hcp_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    assert_int_equal(inflateInit2(&z, 31), Z_OK);
+    z.next_in = (Bytef *)(uintptr_t)p;
+    z.avail_in = (uInt)n;
+    hcp_buf_reset(out);
+    static uint8_t chunk[65536];
+    int zr;
+    do {
+        z.next_out = chunk;
+        z.avail_out = sizeof(chunk);
+        zr = inflate(&z, Z_NO_FLUSH);
+        assert_true(zr == Z_OK || zr == Z_STREAM_END);
+        assert_int_equal(hcp_buf_append(out, chunk, sizeof(chunk) - z.avail_out), HCP_OK);
+    } while (zr != Z_STREAM_END);
+    assert_int_equal(z.avail_in, 0);
+    assert_int_equal(inflateEnd(&z), Z_OK);
+}
+
+/* The form gzipped around kept deflated rows decompresses to the plain
+ * form, byte for byte (the CRC and length checked by zlib), as JSON and
+ * CSV, with odd cells; a whole body gzipped in one piece too. */
+static void test_gzip_form(void **state)
+{
+    (void)state;
+    hcpd_monthly m;
+    assert_int_equal(
+        hcpd_monthly_init(&m, 2026, 11, "630100", "西宁市", 1795744980, "sup", "+86 (0971)", true),
+        HCP_OK);
+    for (int i = 0; i < 500; i++) {
+        hcp_case c;
+        make_case(&c, (uint8_t)(i % 5), (uint8_t)(1 + i % 8));
+        snprintf(c.id, sizeof(c.id), "630102-20261127-%04d", i + 1);
+        if (i % 7 == 0) {
+            free(c.in.content);
+            c.in.content = S("换行\n\"引号\"，逗号, 反斜杠\\");
+        }
+        assert_int_equal(hcpd_monthly_add(&m, &c), HCP_OK);
+        hcp_case_clear(&c);
+    }
+    hcp_buf plain, rows, gz, back;
+    hcp_buf_init(&plain, 1 << 26);
+    hcp_buf_init(&rows, 1 << 26);
+    hcp_buf_init(&gz, 1 << 26);
+    hcp_buf_init(&back, 1 << 26);
+    for (int f = HCPD_MF_JSON; f <= HCPD_MF_CSV; f++) {
+        hcp_buf_reset(&plain);
+        hcp_buf_reset(&rows);
+        hcp_buf_reset(&gz);
+        if (f == HCPD_MF_JSON) {
+            assert_int_equal(hcpd_monthly_json_stream(&m, &plain), HCP_OK);
+            assert_int_equal(hcpd_monthly_json_rows(&m, &rows), HCP_OK);
+        } else {
+            assert_int_equal(hcpd_monthly_csv(&m, &plain), HCP_OK);
+            assert_int_equal(hcpd_monthly_csv_rows(&m, &rows), HCP_OK);
+        }
+        hcpd_gz part;
+        assert_int_equal(hcpd_gz_part(rows.data, rows.len, &part), HCP_OK);
+        assert_true(part.len > 0 && part.len < rows.len / 3);
+        assert_int_equal(hcpd_monthly_gzip_wrap(&m, (hcpd_mformat)f, &part, &gz), HCP_OK);
+        assert_true(gz.len > 18 && gz.data[0] == 0x1f && gz.data[1] == 0x8b);
+        gunzip(gz.data, gz.len, &back);
+        assert_int_equal(back.len, plain.len);
+        assert_memory_equal(back.data, plain.data, plain.len);
+        hcpd_gz_free(&part);
+        hcp_buf_reset(&gz);
+        assert_int_equal(hcpd_gzip(plain.data, plain.len, &gz), HCP_OK);
+        gunzip(gz.data, gz.len, &back);
+        assert_int_equal(back.len, plain.len);
+        assert_memory_equal(back.data, plain.data, plain.len);
+    }
+    hcpd_gz none = {NULL, 0, 0, 0};
+    assert_int_equal(hcpd_monthly_gzip_wrap(&m, HCPD_MF_XLSX, &none, &gz), HCP_EINVAL);
+    hcp_buf_free(&plain);
+    hcp_buf_free(&rows);
+    hcp_buf_free(&gz);
+    hcp_buf_free(&back);
+    hcpd_monthly_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_use),           cmocka_unit_test(test_rows),
         cmocka_unit_test(test_csv_json_xlsx), cmocka_unit_test(test_json_stream_same_bytes),
-        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_params),        cmocka_unit_test(test_accepts_gzip),
+        cmocka_unit_test(test_gzip_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
