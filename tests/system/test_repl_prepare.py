@@ -11,13 +11,16 @@ The batches are made by repl_client (mode `cases`, tests/system/
 repl_client.c) with a real county certificate and signed with its key: one
 clean batch of 6 case_open events (county A), one whose 3rd event's hash is
 wrong (B), one whose 4th record is garbage chained as if it were a record
-(C).
+(C). Then five counties send at once (two clean, three broken in different places): the
+group commit takes whatever queued into one transaction, and each batch must get its own answer
+— a refused one never acknowledged, a clean one never refused for another's fault.
 """
 import datetime
 import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -25,6 +28,9 @@ import hcptest
 from hcptest import CST, GW_NAME, Gateway, case_body, wait_until
 
 CLEAN, BROKEN, GARBLED = "630102", "630103", "630104"
+# sent at once, so that the gateway's group commit may take them into one transaction
+AT_ONCE = {"630105": None, "630106": {"HCP_RC_BREAK": "2"}, "630121": None,
+           "630202": {"HCP_RC_GARBLE": "5"}, "630123": {"HCP_RC_BREAK": "6"}}
 say = hcptest.sayer("prepare", time.monotonic())
 
 
@@ -35,7 +41,7 @@ class Prepare(hcptest.DumpOnFailure, unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hcp-prepare-")
         with hcptest.cleanup_on_failure(cls.procs, cls.tmp):
-            cls.pki = hcptest.make_pki(os.path.join(cls.tmp, "pki"), (CLEAN, BROKEN, GARBLED))
+            cls.pki = hcptest.make_pki(os.path.join(cls.tmp, "pki"), (CLEAN, BROKEN, GARBLED) + tuple(AT_ONCE))
             gdir = os.path.join(cls.tmp, "gateway")
             os.mkdir(gdir)
             cls.gw = Gateway(hcptest.path("hcp-gateway"), tmp=gdir,
@@ -85,6 +91,24 @@ class Prepare(hcptest.DumpOnFailure, unittest.TestCase):
             cid = "%s-%s-%04d" % (GARBLED, (datetime.datetime.now(CST) - datetime.timedelta(
                 days=1)).strftime("%Y%m%d"), n)
             self.assertEqual(self.gw.get("/v1/cases/" + cid).status, 200, cid)
+
+    def test_at_once_each_answered_on_its_own(self):
+        answers = {}
+
+        def one(c, env):
+            answers[c] = self.send(c, 6, env)
+
+        ts = [threading.Thread(target=one, args=(c, env)) for c, env in AT_ONCE.items()]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        want = {"630105": ("ack 6", 6), "630106": ("error malformed", 1),
+                "630121": ("ack 6", 6), "630202": ("error malformed", 4),
+                "630123": ("error malformed", 5)}
+        for c, (answer, applied) in want.items():
+            self.assertEqual(answers.get(c), answer, (c, answers))
+            self.applied(c, applied)
 
 
 if __name__ == "__main__":
