@@ -100,6 +100,7 @@ static int decode_event(const repl_event *e, hcp_event *ev)
     return rc;
 }
 
+/* Release what gw_item_prepare made, and its share of GW_PRE_EVENTS. */
 static void pre_free(gw_pre *p)
 {
     if (p == NULL)
