@@ -15,6 +15,9 @@
 #include "repl.h"
 
 typedef struct gw_item gw_item;
+/* What a receiving thread worked out for a batch before the writer
+ * (gw_item_prepare): each event decoded, the chain checked inside it. */
+typedef struct gw_pre gw_pre;
 
 /* Called once per item, on the loop thread, after the commit (or when the
  * batch could not be applied): reply is the encoded answer frame (borrowed
@@ -32,12 +35,24 @@ struct gw_item {
     gw_done_fn done;
     void *arg;
     uint64_t parked_at; /* loop ms when it first waited for an earlier batch; 0: never */
+    gw_pre *pre;        /* owned; NULL: the writer decodes and hashes every event itself */
 };
 
 /* Queue it (ownership passes: the writer answers it through done and
  * frees it) from any thread. done may be NULL (a fork mark). Never fails:
  * once the writer stops, an item is answered `overloaded`. */
 void gw_writer_submit(gw *g, gw_item *it);
+/* On the receiving thread, after the signature: decode every event of the
+ * batch and check that each one after the first chains onto the hash of
+ * the one before it (SHA-256 per event), so that the single writer thread
+ * need not: it then only checks that the batch chains onto the county's
+ * head and uses the decoded events. A hint, never a verdict: an event that
+ * failed here is decoded and hashed again by the writer, which answers
+ * as before. Bounded: at most GW_PRE_EVENTS events are held decoded at
+ * once in the whole gateway; past that (or out of memory) it->pre stays
+ * NULL and the writer does the work. */
+#define GW_PRE_EVENTS 32768
+void gw_item_prepare(gw_item *it);
 /* Free an item and what it owns (its message, frame and certificate);
  * NULL-safe. */
 void gw_item_free(gw_item *it);

@@ -719,6 +719,9 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
     memset(f, 0, sizeof(*f));
     it->done = batch_done;
     it->arg = w;
+    /* decode and chain-check here, in parallel on nng's threads: the
+     * writer's one thread then only applies (gwwriter.h) */
+    gw_item_prepare(it);
     gw_writer_submit(w->g, it);
 }
 

@@ -22,6 +22,7 @@
  * cannot commit for want of room answers every batch in it `storage_full`
  * (never an ack), and the nodes send them again later.
  */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,10 +77,87 @@ static gw_item *item_next(const gw_item *it)
     return (gw_item *)it->link.next;
 }
 
+/* ---- work done before the writer (gw_item_prepare) ---- */
+
+struct gw_pre {
+    size_t n;
+    hcp_event *ev; /* n decoded events (each cleared at free) */
+    int *rc;       /* n: the decode's result per event */
+    uint8_t *link; /* n: 1 when event i (>= 1) chains onto event i - 1's hash */
+};
+
+static _Atomic size_t pre_held; /* events held decoded in all items */
+
+/* Decode one event of a batch as the writer checks it: the record, its
+ * personal record if sent, and one announced but not sent is an error. */
+static int decode_event(const repl_event *e, hcp_event *ev)
+{
+    int rc = hcp_event_decode(e->rec, e->rec_len, ev);
+    if (rc == HCP_OK && e->pii != NULL)
+        rc = hcp_event_decode_pii(e->pii, e->pii_len, ev);
+    if (rc == HCP_OK && ev->has_pii && e->pii == NULL)
+        rc = HCP_EFORMAT; /* personal data announced but not sent */
+    return rc;
+}
+
+/* Release what gw_item_prepare made, and its share of GW_PRE_EVENTS. */
+static void pre_free(gw_pre *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        hcp_event_clear(&p->ev[i]);
+    atomic_fetch_sub(&pre_held, p->n);
+    free(p->ev);
+    free(p->rc);
+    free(p->link);
+    free(p);
+}
+
+void gw_item_prepare(gw_item *it)
+{
+    size_t n = it != NULL ? it->f.nevents : 0;
+    if (n == 0 || it->pre != NULL)
+        return;
+    /* reserve first: receiving threads prepare at once */
+    if (atomic_fetch_add(&pre_held, n) + n > GW_PRE_EVENTS) {
+        atomic_fetch_sub(&pre_held, n);
+        return;
+    }
+    gw_pre *p = calloc(1, sizeof(*p));
+    if (p != NULL) {
+        p->ev = calloc(n, sizeof(*p->ev));
+        p->rc = calloc(n, sizeof(*p->rc));
+        p->link = calloc(n, 1);
+    }
+    if (p == NULL || p->ev == NULL || p->rc == NULL || p->link == NULL) {
+        if (p != NULL) {
+            free(p->ev);
+            free(p->rc);
+            free(p->link);
+            free(p);
+        }
+        atomic_fetch_sub(&pre_held, n);
+        return;
+    }
+    p->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const repl_event *e = &it->f.events[i];
+        p->rc[i] = decode_event(e, &p->ev[i]);
+        uint8_t want[HCP_HASH_LEN];
+        p->link[i] = i > 0 &&
+                     hcp_chain_hash(it->f.events[i - 1].hash, it->f.seq + i, e->rec, e->rec_len,
+                                    want) == HCP_OK &&
+                     memcmp(want, e->hash, HCP_HASH_LEN) == 0;
+    }
+    it->pre = p;
+}
+
 void gw_item_free(gw_item *it)
 {
     if (it == NULL)
         return;
+    pre_free(it->pre);
     repl_frame_clear(&it->f);
     nng_msg_free(it->msg);
     free(it->cert);
@@ -148,45 +226,59 @@ static int apply_case(gw *g, MDB_txn *txn, gw_county *cs, const hcp_event *ev)
     return rc;
 }
 
-/* Check and apply the next event (seq == applied + 1). */
-static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, uint64_t seq, const repl_event *e,
-                      verdict *vd)
+/* Check and apply event i of batch it, the county's next (seq ==
+ * applied + 1). The work gw_item_prepare did is used where it holds: the
+ * decoded event, and the hash when the event's link inside the batch was
+ * checked and the head is the hash of the event before it. */
+static int apply_next(gw *g, MDB_txn *txn, gw_county *cs, const gw_item *it, size_t i, verdict *vd)
 {
-    uint8_t want[HCP_HASH_LEN];
-    int rc = hcp_chain_hash(cs->head, seq, e->rec, e->rec_len, want);
-    if (rc != HCP_OK || memcmp(want, e->hash, HCP_HASH_LEN) != 0) {
-        vd->code = "malformed"; /* the chain does not hold: refuse, keep nothing */
-        return HCP_OK;
+    const repl_event *e = &it->f.events[i];
+    uint64_t seq = it->f.seq + i;
+    const gw_pre *pre = it->pre != NULL && i < it->pre->n ? it->pre : NULL;
+    bool linked = pre != NULL && i > 0 && pre->link[i] &&
+                  memcmp(cs->head, it->f.events[i - 1].hash, HCP_HASH_LEN) == 0;
+    int rc;
+    if (!linked) {
+        uint8_t want[HCP_HASH_LEN];
+        rc = hcp_chain_hash(cs->head, seq, e->rec, e->rec_len, want);
+        if (rc != HCP_OK || memcmp(want, e->hash, HCP_HASH_LEN) != 0) {
+            vd->code = "malformed"; /* the chain does not hold: refuse, keep nothing */
+            return HCP_OK;
+        }
     }
-    hcp_event ev;
-    rc = hcp_event_decode(e->rec, e->rec_len, &ev);
-    if (rc == HCP_OK && e->pii != NULL)
-        rc = hcp_event_decode_pii(e->pii, e->pii_len, &ev);
-    if (rc == HCP_OK && ev.has_pii && e->pii == NULL)
-        rc = HCP_EFORMAT; /* personal data announced but not sent */
+    hcp_event local;
+    const hcp_event *ev = &local;
+    if (pre != NULL) {
+        ev = &pre->ev[i];
+        rc = pre->rc[i];
+    } else
+        rc = decode_event(e, &local);
     if (rc != HCP_OK) {
-        hcp_event_clear(&ev);
+        if (pre == NULL)
+            hcp_event_clear(&local);
         vd->code = "malformed";
         return HCP_OK;
     }
-    if (strcmp(ev.county, cs->code) != 0 || ev.seq != seq) {
+    if (strcmp(ev->county, cs->code) != 0 || ev->seq != seq) {
         gw_log("warn", "repl.unauthorized", "proven=%s event_county=%s seq=%llu", cs->code,
-               ev.county, (unsigned long long)seq);
-        hcp_event_clear(&ev);
+               ev->county, (unsigned long long)seq);
+        if (pre == NULL)
+            hcp_event_clear(&local);
         cs->state = GW_UNAUTHORIZED;
         vd->code = "county_mismatch";
         return HCP_OK;
     }
     rc = gws_log_put(g->store, txn, cs->code, seq, e->hash, e->rec, e->rec_len, e->pii, e->pii_len);
     if (rc == HCP_OK)
-        rc = apply_case(g, txn, cs, &ev);
-    if (rc == HCP_OK && ev.type == HCP_EV_EVALUATION) /* a rating for Art. 11 (stats.h) */
-        rc = gw_stats_evaluation(g->store, txn, &ev);
-    if (rc == HCP_OK && ev.type == HCP_EV_DIRECTIVE) /* the county's answer (plog.h) */
-        rc = gw_plog_ack(g->store, txn, cs->code, &ev);
-    if (rc == HCP_OK && ev.type == HCP_EV_CONTACT) /* Art. 14's register (report.h) */
-        rc = gw_report_contact(g->store, txn, cs->code, &ev);
-    hcp_event_clear(&ev);
+        rc = apply_case(g, txn, cs, ev);
+    if (rc == HCP_OK && ev->type == HCP_EV_EVALUATION) /* a rating for Art. 11 (stats.h) */
+        rc = gw_stats_evaluation(g->store, txn, ev);
+    if (rc == HCP_OK && ev->type == HCP_EV_DIRECTIVE) /* the county's answer (plog.h) */
+        rc = gw_plog_ack(g->store, txn, cs->code, ev);
+    if (rc == HCP_OK && ev->type == HCP_EV_CONTACT) /* Art. 14's register (report.h) */
+        rc = gw_report_contact(g->store, txn, cs->code, ev);
+    if (pre == NULL)
+        hcp_event_clear(&local);
     if (rc == HCP_OK) {
         cs->applied = seq;
         memcpy(cs->head, e->hash, HCP_HASH_LEN);
@@ -247,7 +339,7 @@ static int apply_batch(gw *g, MDB_txn *txn, tentative *t, gw_item *it, verdict *
         if (seq <= cs->applied)
             rc = check_known(g, txn, cs, seq, &it->f.events[i], vd);
         else
-            rc = apply_next(g, txn, cs, seq, &it->f.events[i], vd);
+            rc = apply_next(g, txn, cs, it, i, vd);
     }
     uint64_t last = first + it->f.nevents - 1;
     if (last > cs->reported)

@@ -129,6 +129,7 @@ struct node_sync {
     bool gw_full;
     uint64_t tls_fails_seen; /* TLS handshake failures counted at the last welcome */
     bool sleep_busy;         /* the sleep aio is pending */
+    bool sleep_idle;         /* ... and it (or its re-arm) is an idle wait (arm_idle) */
     bool stopping, connected;
     bool synced_sent;  /* W_SYNCED queued (restore complete) */
     bool redialing;    /* the socket is being replaced (on_pipe keeps off) */
@@ -230,16 +231,35 @@ static void persist_ack(node_sync *sy, uint64_t seq, bool force)
 }
 
 /* Sleep ms on the sleep aio, then on_sleep; a pending sleep is cut short and
- * replaced. mu held. */
-static void arm_sleep(node_sync *sy, int ms)
+ * replaced. idle: the wait of a link with nothing to do (arm_idle). mu held. */
+static void arm_sleep_as(node_sync *sy, int ms, bool idle)
 {
     if (sy->sleep_busy) {
         sy->sleep_rearm = ms;
+        sy->sleep_idle = idle;
         nng_aio_cancel(sy->sleep); /* on_sleep re-arms with ms */
         return;
     }
     sy->sleep_busy = true;
+    sy->sleep_idle = idle;
     nng_sleep_aio(ms, sy->sleep);
+}
+
+static void arm_sleep(node_sync *sy, int ms)
+{
+    arm_sleep_as(sy, ms, false);
+}
+
+/* Wait at most SYNC_IDLE_MS for something to do (the writer's kick and the
+ * answers wake the session sooner). An idle wait already pending is kept:
+ * it ends within SYNC_IDLE_MS anyway. Replacing it after every
+ * acknowledgement, as before, cost a cancel, a callback on nng's thread
+ * and a re-armed timer — thread hand-offs — per live event. mu held. */
+static void arm_idle(node_sync *sy)
+{
+    if (sy->sleep_busy && sy->sleep_idle && sy->sleep_rearm < 0)
+        return;
+    arm_sleep_as(sy, SYNC_IDLE_MS, true);
 }
 
 /* A free slot, or NULL. mu held. */
@@ -481,7 +501,7 @@ static void step(node_sync *sy)
         if (in_flight(sy, K_NONE) == 0 && (s = free_slot(sy)) != NULL)
             send_fetch(sy, s, head + 1);
         else
-            arm_sleep(sy, SYNC_IDLE_MS); /* the writer's kick wakes us */
+            arm_idle(sy); /* the writer's kick wakes us */
         return;
     }
     if (needs && !sy->synced_sent)
@@ -505,7 +525,7 @@ static void step(node_sync *sy)
         return;
     }
     persist_ack(sy, sy->acked, false); /* or at the next idle round */
-    arm_sleep(sy, SYNC_IDLE_MS);
+    arm_idle(sy);
 }
 
 static void server_name(const node_config *c, char *buf, size_t len);
@@ -684,7 +704,7 @@ static void on_events(node_sync *sy, const repl_frame *r)
     w->seq = sy->fetch_from;
     w->nremote = r->nevents;
     node_writer_submit(sy->n, w);
-    arm_sleep(sy, SYNC_IDLE_MS);
+    arm_idle(sy);
 }
 
 /* The answer r to a request of kind k from the current session. mu held. */
@@ -910,7 +930,7 @@ static void on_sleep(void *arg)
     } else if (sy->sleep_rearm >= 0) {
         int ms = sy->sleep_rearm;
         sy->sleep_rearm = -1;
-        arm_sleep(sy, ms);
+        arm_sleep_as(sy, ms, sy->sleep_idle);
     } else if (sy->state == SY_BACKOFF) {
         bool drained = true;
         for (int i = 0; i < SYNC_WINDOW; i++)
@@ -921,8 +941,16 @@ static void on_sleep(void *arg)
             start_redial(sy);
         else
             send_hello(sy);
-    } else if (sy->state == SY_STREAM)
-        step(sy);
+    } else if (sy->state == SY_STREAM) {
+        /* a kept idle wait may end soon after an answer: the link was busy
+         * a moment ago, so this is not an idle round yet (no ping) */
+        nng_time since = nng_clock() - sy->ack_at;
+        if (sy->sleep_idle && sy->ack_at != 0 && since < SYNC_IDLE_MS &&
+            in_flight(sy, K_NONE) == 0 && sy->sent >= atomic_load(&sy->head))
+            arm_sleep_as(sy, (int)(SYNC_IDLE_MS - since), true);
+        else
+            step(sy);
+    }
     hcp_mutex_unlock(&sy->mu);
 }
 

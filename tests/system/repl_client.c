@@ -24,7 +24,10 @@
  *                         county's genesis and sent as one batch signed
  *                         with KEY — a real county log whose case numbers
  *                         may skip (tests/system/test_case_number_gaps.py);
- *                         prints "ack SEQ" or the answer
+ *                         prints "ack SEQ" or the answer; with
+ *                         HCP_RC_BREAK=K the K-th event carries a wrong
+ *                         hash, with HCP_RC_GARBLE=K a record that does
+ *                         not decode (chained all the same)
  *   zbomb KIND            as CERT's county (hello at 0, auth), one batch
  *                         whose events are a hostile zstd frame
  *                         (tests/system/test_repl_zstd.py): KIND "bomb"
@@ -272,6 +275,11 @@ static int make_cases(const char *county, const char *body, const char *day, cha
     if (rc == HCP_OK)
         rc = hcp_chain_init(&ch, county);
     hcp_time now = (hcp_time)time(NULL);
+    /* HCP_RC_BREAK=K: the K-th event's hash is wrong; HCP_RC_GARBLE=K: its
+     * record does not decode (msgpack's never-used byte) but is chained */
+    const char *bs = getenv("HCP_RC_BREAK"), *gs = getenv("HCP_RC_GARBLE");
+    size_t brk = bs != NULL ? (size_t)strtoul(bs, NULL, 10) : 0,
+           garble = gs != NULL ? (size_t)strtoul(gs, NULL, 10) : 0;
     for (size_t i = 0; rc == HCP_OK && i < n; i++) {
         hcp_event ev;
         memset(&ev, 0, sizeof(ev));
@@ -288,8 +296,12 @@ static int make_cases(const char *county, const char *body, const char *day, cha
         rc = hcp_random(ev.pii_salt, sizeof(ev.pii_salt));
         if (rc == HCP_OK)
             rc = hcp_event_encode(&ev, recs, piis, NULL);
+        if (rc == HCP_OK && i + 1 == garble) /* chained, but no record a node writes */
+            memset(recs->data + off[i], 0xc1, recs->len - off[i]);
         if (rc == HCP_OK)
             rc = hcp_chain_append(&ch, recs->data + off[i], recs->len - off[i], hash[i]);
+        if (rc == HCP_OK && i + 1 == brk) /* the hash sent is not the chain's */
+            hash[i][0] ^= 0x5a;
         off[i + 1] = recs->len;
         poff[i + 1] = piis->len;
     }
