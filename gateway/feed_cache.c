@@ -133,6 +133,7 @@ gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod)
     atomic_init(&p->refs, 1);
     p->len = len;
     p->lastmod = lastmod;
+    p->next[0] = '\0'; /* the caller sets it */
     char *e = p->etag;
     *e++ = '"';
     for (int i = 0; i < 16; i++, e += 2)
