@@ -167,10 +167,10 @@ bool gws_feed_key_parse(const void *k, size_t len, hcp_time *updated, char id[HC
 /* Replace case c's feed entry in txn: drop the one under prev_at (0: the
  * case had none), append c's entry as of now to the transparency log as
  * its next leaf (gw_tlog_disclose), write the feed value referring to
- * that leaf (or holding the JSON when none was appended), and mark the
- * transaction feed_dirty. c is borrowed. Errors: HCP_EINVAL (NULL or id-less case),
- * the entry builder's (HCP_ENOMEM, HCP_ERANGE), LMDB's as gws_err maps
- * them (HCP_EFULL: the map is full, the group commit grows it). */
+ * that leaf (or holding the JSON when none was appended), move its counts
+ * in the count index (below) and mark the transaction feed_dirty. c is borrowed. Errors: HCP_EINVAL
+ * (NULL or id-less case), the entry builder's (HCP_ENOMEM, HCP_ERANGE), LMDB's as gws_err maps them
+ * (HCP_EFULL: the map is full, the group commit grows it). */
 HCP_NODISCARD int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case *c,
                                   hcp_time now);
 /* The stored entry of case id updated at `updated`, in txn: *v borrows

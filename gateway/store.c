@@ -612,6 +612,7 @@ static int feed_rebuild(gw_store *s, MDB_txn *txn)
     MDB_val k, v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     size_t n = 0;
+    gws_feed_defer(s); /* the counts of the entries, summed in memory */
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char id[HCP_CASE_ID_MAX];
         if (k.mv_size == 0 || k.mv_size >= sizeof(id))
@@ -630,6 +631,10 @@ static int feed_rebuild(gw_store *s, MDB_txn *txn)
     mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
+    if (rc == HCP_OK)
+        rc = gws_feed_flush(s, txn);
+    else
+        gws_feed_drop(s);
     if (rc == HCP_OK)
         gw_log("info", "feed.rebuilt", "cases=%zu", n);
     return rc;
