@@ -475,6 +475,88 @@ static int services_get(gw *g, gw_feed_page **out)
     return HCP_OK;
 }
 
+/* ---- the next page's link ---- */
+
+/* Append text s percent-encoded (RFC 3986: all but the unreserved
+ * characters and ',' of the GeoReport lists). */
+static int put_pct(hcp_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = HCP_OK;
+    for (; rc == HCP_OK && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            strchr("-._~,", c) != NULL)
+            rc = hcp_buf_append(b, s, 1);
+        else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            rc = hcp_buf_append(b, e, 3);
+        }
+    }
+    return rc;
+}
+
+/* Append "key=" and value v percent-encoded, then "&". */
+static int put_param(hcp_buf *out, const char *key, const char *v)
+{
+    int rc = put_s(out, key);
+    if (rc == HCP_OK)
+        rc = put_s(out, "=");
+    if (rc == HCP_OK)
+        rc = put_pct(out, v);
+    return rc == HCP_OK ? put_s(out, "&") : rc;
+}
+
+/* Append "key=" and instant t (RFC 3339), then "&". */
+static int put_time(hcp_buf *out, const char *key, hcp_time t)
+{
+    char ts[HCP_TIME_STRLEN];
+    int rc = hcp_time_format(t, ts, sizeof(ts));
+    return rc == HCP_OK ? put_param(out, key, ts) : rc;
+}
+
+/* Append "key=" and the n items of list (rows of width bytes) joined by
+ * commas, then "&" (nothing when n is 0). */
+static int put_list(hcp_buf *out, const char *key, const char *list, size_t width, size_t n)
+{
+    int rc = HCP_OK;
+    for (size_t i = 0; rc == HCP_OK && i < n; i++) {
+        rc = put_s(out, i == 0 ? key : ",");
+        if (rc == HCP_OK && i == 0)
+            rc = put_s(out, "=");
+        if (rc == HCP_OK)
+            rc = put_pct(out, list + i * width);
+    }
+    return rc == HCP_OK && n > 0 ? put_s(out, "&") : rc;
+}
+
+/* The Link header's value of the page after q's, whose cursor is next,
+ * into out (NUL-terminated): q's filters and page_size as the query
+ * parser reads them back (dates as the RFC 3339 instants they stand
+ * for), then cursor (RFC 8288, relative to the gateway). */
+static int next_link(const gw_feed_q *q, const char *next, hcp_buf *out)
+{
+    static const char *const status[] = {"", "open", "closed"};
+    int rc = put_s(out, "</feed/requests.json?");
+    if (rc == HCP_OK && q->county[0] != '\0')
+        rc = put_param(out, "county", q->county);
+    if (rc == HCP_OK && q->status > GW_FEED_Q_ANY && q->status <= GW_FEED_Q_CLOSED)
+        rc = put_param(out, "status", status[q->status]);
+    if (rc == HCP_OK && q->start != 0)
+        rc = put_time(out, "start_date", q->start);
+    if (rc == HCP_OK && q->end != 0)
+        rc = put_time(out, "end_date", q->end);
+    if (rc == HCP_OK && q->has_after)
+        rc = put_time(out, "updated_after", q->after);
+    if (rc == HCP_OK)
+        rc = put_list(out, "service_request_id", q->ids[0], sizeof(q->ids[0]), q->nids);
+    if (rc == HCP_OK)
+        rc = put_list(out, "service_code", q->codes[0], sizeof(q->codes[0]), q->ncodes);
+    char tail[GW_FEED_NEXT_MAX + 64];
+    snprintf(tail, sizeof(tail), "page_size=%u&cursor=%s>; rel=\"next\"", q->size, next);
+    return rc == HCP_OK ? hcp_buf_append(out, tail, strlen(tail) + 1) : rc;
+}
+
 /* ---- pages ---- */
 
 /* q's page, from the cache or rendered now; *out has a reference. */
@@ -494,10 +576,16 @@ static int page_get(gw *g, const gw_feed_q *q, gw_feed_page **out)
     if (rc == HCP_OK && (p = gw_feed_page_new(body.data, body.len,
                                               st.flipped > mtime ? st.flipped : mtime)) == NULL)
         rc = HCP_ENOMEM;
-    /* a full page links to the entries after its last (docs/feed.md) */
+    /* a full page links to the entries after its last (docs/feed.md), the
+     * link made once here, not per request */
     if (rc == HCP_OK && !q->atom && st.shown == q->size &&
-        gw_feed_cursor_encode(st.last_at, st.last_id, p->next) != HCP_OK)
-        p->next[0] = '\0'; /* an id too long for a cursor: no link, the page still stands */
+        gw_feed_cursor_encode(st.last_at, st.last_id, p->next) == HCP_OK) {
+        hcp_buf_reset(&body);
+        if (next_link(q, p->next, &body) == HCP_OK && (p->link = strdup((char *)body.data)) == NULL)
+            rc = HCP_ENOMEM;
+    } /* else no link (an id too long for a cursor); the page still stands */
+    if (rc != HCP_OK)
+        gw_feed_page_unref(p);
     hcp_buf_free(&body);
     if (rc != HCP_OK)
         return rc;
@@ -580,54 +668,6 @@ bool gw_feed_is_route(const char *path)
             strcmp(path, "/feed/services.json") == 0);
 }
 
-/* Append text s percent-encoded (RFC 3986: all but the unreserved
- * characters and ',' of the GeoReport lists). */
-static int put_pct(hcp_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = HCP_OK;
-    for (; rc == HCP_OK && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            strchr("-._~,", c) != NULL)
-            rc = hcp_buf_append(b, s, 1);
-        else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            rc = hcp_buf_append(b, e, 3);
-        }
-    }
-    return rc;
-}
-
-/* The Link header of the next page into out (NUL-terminated): the
- * request's own parameters but page and cursor, then cursor=next (RFC
- * 8288, relative to the gateway). */
-static int next_link(hcpd_req *r, const char *next, hcp_buf *out)
-{
-    int rc = put_s(out, "</feed/requests.json?");
-    char v[GW_FEED_PARAM_MAX];
-    for (size_t i = 0; rc == HCP_OK && gw_feed_query_keys[i] != NULL; i++) {
-        const char *key = gw_feed_query_keys[i];
-        if (strcmp(key, "page") == 0 || strcmp(key, "cursor") == 0 ||
-            !hcpd_req_query(r, key, v, sizeof(v)) || v[0] == '\0')
-            continue;
-        rc = put_s(out, key);
-        if (rc == HCP_OK)
-            rc = put_s(out, "=");
-        if (rc == HCP_OK)
-            rc = put_pct(out, v);
-        if (rc == HCP_OK)
-            rc = put_s(out, "&");
-    }
-    if (rc == HCP_OK)
-        rc = put_s(out, "cursor=");
-    if (rc == HCP_OK)
-        rc = put_s(out, next);
-    if (rc == HCP_OK)
-        rc = hcp_buf_append(out, ">; rel=\"next\"", strlen(">; rel=\"next\"") + 1);
-    return rc;
-}
-
 /* Answer r with page b (200, or 304 when the client's copy is current)
  * and drop the caller's reference. A full JSON page carries the link to
  * the next one. */
@@ -635,24 +675,15 @@ static void feed_send(hcpd_req *r, const gw_feed_q *q, gw_feed_page *b)
 {
     char date[40];
     http_date(b->lastmod, date);
-    hcp_buf link;
-    hcp_buf_init(&link, 4 * GW_FEED_PARAM_MAX * 4);
     hcpd_hdr h[] = {{"ETag", b->etag},
                     {"Last-Modified", date},
                     {"Cache-Control", "no-cache"},
                     {"Access-Control-Allow-Origin", "*"},
-                    {"Link", NULL}};
-    size_t nh = sizeof(h) / sizeof(h[0]) - 1;
-    if (!q->atom && b->next[0] != '\0') {
-        if (next_link(r, b->next, &link) == HCP_OK)
-            h[nh++].value = (const char *)link.data;
-        else /* longer than any valid query makes it: leave the link out */
-            gw_log("warn", "feed.link_failed", "len=%zu", link.len);
-    }
+                    {"Link", b->link}};
+    size_t nh = sizeof(h) / sizeof(h[0]) - (q->atom || b->link == NULL);
     bool same = not_modified(r, b);
     hcpd_req_reply_hdrs(r, same ? 304 : 200, q->atom ? FEED_ATOM : FEED_JSON, b->data,
                         same ? 0 : b->len, h, nh);
-    hcp_buf_free(&link);
     gw_feed_page_unref(b);
 }
 

@@ -26,7 +26,8 @@ typedef struct gw_feed_page {
     size_t len;
     char etag[GW_FEED_ETAG_LEN]; /* a digest of the bytes, quoted */
     hcp_time lastmod;            /* Last-Modified */
-    char next[GW_FEED_NEXT_MAX]; /* the cursor of the next page ("" none): a Link header */
+    char next[GW_FEED_NEXT_MAX]; /* the cursor of the next page ("" none) */
+    char *link; /* its Link header's value (malloc'd, freed with the page) or NULL */
     char data[];
 } gw_feed_page;
 
