@@ -60,6 +60,7 @@ N = env_int("HCP_BENCH_FEED_N", 200000)
 CLOSED = env_int("HCP_BENCH_FEED_CLOSED", 250)  # per node
 PAGES = env_int("HCP_BENCH_FEED_PAGES", 0)  # 0: up to the last page
 BASE_GW = os.environ.get("HCP_BENCH_FEED_BASE_GW", "")
+REUSE = os.environ.get("HCP_BENCH_FEED_REUSE", "") == "1"  # measure again, no fill
 DUR = env_int("BENCH_DURATION", 10)
 CONNS = env_int("BENCH_CONNECTIONS", 32)
 THREADS = env_int("BENCH_THREADS", 2)
@@ -283,13 +284,19 @@ class FeedBench:
 
     # ---- the run ----
     def run(self):
-        shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work)
         res = {"settings": {"cases": N, "closed_per_node": CLOSED, "nodes": len(COUNTIES),
                             "threads": THREADS, "connections": CONNS, "duration": DUR,
                             "random_pages": PAGES, "filter": FILTER}}
         per = (N + len(COUNTIES) - 1) // len(COUNTIES)
         res["settings"]["cases"] = per * len(COUNTIES)
+        if REUSE and os.path.isdir(os.path.join(self.work, "gateway")):
+            say("feed: measuring again on the kept store in %s" % self.work)
+            res["fill"] = res["catch_up"] = None
+            res["settings"]["reused_store"] = True
+            self.start_gateway()
+            return self.measure_all(res)
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
         say("feed: filling %d nodes offline with %s cases (POST /v1/cases, wrk)"
             % (len(COUNTIES), format(per * len(COUNTIES), ",")))
         t0 = time.monotonic()
@@ -318,6 +325,9 @@ class FeedBench:
         # stop the nodes: the measurement is the gateway's alone
         for c, _ in COUNTIES:
             self.stop(self.nodes[c]["proc"])
+        return self.measure_all(res)
+
+    def measure_all(self, res):
         paths = {"f1": "/feed/requests.json?page_size=50", "f2": "/feed/requests.json?" + FILTER,
                  "h": "/healthz"}
         bodies = {k: self.body_of(p) for k, p in paths.items()}
@@ -374,14 +384,15 @@ def report(r):
             w["p50_ms"], w["p99_ms"], sum(w["errors"].values()))
 
     print()
-    print("hcp public feed benchmark (hcp-gateway, %s cases = %s events from %d nodes)"
-          % (format(r["settings"]["cases"], ","), format(r["fill"]["events"], ","),
-             r["settings"]["nodes"]))
+    print("hcp public feed benchmark (hcp-gateway, %s cases from %d nodes)"
+          % (format(r["settings"]["cases"], ","), r["settings"]["nodes"]))
     print("  " + "-" * 78)
-    row("filling the nodes offline (HTTP)  events/s", "%.0f" % r["fill"]["events_per_s"],
-        "%.1f s" % r["fill"]["seconds"])
-    row("gateway catch-up incl. feed entries  ev/s", "%.0f" % r["catch_up"]["events_per_s"],
-        "%.1f s; gateway CPU %.1f s" % (r["catch_up"]["seconds"], r["catch_up"]["gateway_cpu_s"]))
+    if r["fill"] is not None:
+        row("filling the nodes offline (HTTP)  events/s", "%.0f" % r["fill"]["events_per_s"],
+            "%.1f s" % r["fill"]["seconds"])
+        row("gateway catch-up incl. feed entries  ev/s", "%.0f" % r["catch_up"]["events_per_s"],
+            "%.1f s; gateway CPU %.1f s" % (r["catch_up"]["seconds"],
+                                            r["catch_up"]["gateway_cpu_s"]))
     row("(F1) /feed/requests.json?page_size=50  req/s", "%.0f" % r["f1_page"]["rps"],
         "%d B; %s" % (r["bytes"]["f1"], wr(r["f1_page"])))
     row("(F2) ?%s  req/s" % "county=630100&status=open", "%.0f" % r["f2_filtered"]["rps"],
