@@ -219,8 +219,8 @@ static bool unfiltered(const gw_feed_q *q)
 static int scan_start(gw_store *s, MDB_txn *txn, const gw_feed_q *q, MDB_cursor *cur,
                       uint64_t *skip, MDB_val *k, MDB_val *v)
 {
+    uint8_t kb[GWS_FEED_KEY_MAX]; /* the cursor's key, alive while LMDB reads it */
     if (q->has_cursor) {
-        uint8_t kb[GWS_FEED_KEY_MAX];
         k->mv_size = gws_feed_key(kb, q->cur_at, q->cur_id);
         k->mv_data = kb;
         int mrc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE); /* the first at or after it */
