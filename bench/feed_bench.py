@@ -61,6 +61,7 @@ CLOSED = env_int("HCP_BENCH_FEED_CLOSED", 250)  # per node
 PAGES = env_int("HCP_BENCH_FEED_PAGES", 0)  # 0: up to the last page
 BASE_GW = os.environ.get("HCP_BENCH_FEED_BASE_GW", "")
 REUSE = os.environ.get("HCP_BENCH_FEED_REUSE", "") == "1"  # measure again, no fill
+KEEP_NODES = os.environ.get("HCP_BENCH_FEED_KEEP_NODES", "") == "1"  # top up kept node stores
 DUR = env_int("BENCH_DURATION", 10)
 CONNS = env_int("BENCH_CONNECTIONS", 32)
 THREADS = env_int("BENCH_THREADS", 2)
@@ -114,7 +115,14 @@ class FeedBench:
         return n
 
     def head(self, n):
-        st, body = req(n["port"], "GET", "/metrics", token=n["token"])
+        for attempt in range(10):  # a node busy with wrk's 32 connections may drop one
+            try:
+                st, body = req(n["port"], "GET", "/metrics", token=n["token"])
+                break
+            except (OSError, http.client.HTTPException):
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
         for line in body.decode().splitlines():
             if line.startswith("hcp_node_log_head "):
                 return int(float(line.split()[1]))
@@ -146,8 +154,10 @@ class FeedBench:
     def fill(self, county, unit, cases):
         """A node holding `cases` cases (CLOSED of them closed), offline."""
         n = self.start_node(county)
-        self.close_some(county, n, min(CLOSED, cases))
-        want = self.head(n) + max(0, cases - CLOSED)
+        closed = min(CLOSED, cases)
+        if self.head(n) == 0:  # else a kept store (HCP_BENCH_FEED_KEEP_NODES): topped up
+            self.close_some(county, n, closed)
+        want = 5 * closed + max(0, cases - closed)  # 5 events per closed case
         env = dict(os.environ, HCP_TOKEN=n["token"], HCP_UNIT=unit, HCP_BENCH_DIR=HERE)
         for _ in range(3):  # a top-up round if a connection error left it short
             have = self.head(n)
@@ -295,8 +305,10 @@ class FeedBench:
             res["settings"]["reused_store"] = True
             self.start_gateway()
             return self.measure_all(res)
-        shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work)
+        if not KEEP_NODES:
+            shutil.rmtree(self.work, ignore_errors=True)
+        shutil.rmtree(os.path.join(self.work, "gateway"), ignore_errors=True)
+        os.makedirs(self.work, exist_ok=True)
         say("feed: filling %d nodes offline with %s cases (POST /v1/cases, wrk)"
             % (len(COUNTIES), format(per * len(COUNTIES), ",")))
         t0 = time.monotonic()
