@@ -17,12 +17,26 @@ wrk -t2 -c32 -d10s (BENCH_THREADS, BENCH_CONNECTIONS, BENCH_DURATION):
   F2  GET /feed/requests.json?county=630100&status=open&page_size=50
   H   GET /healthz on the same gateway (the nearest trivial handler)
   F3  GET /feed/requests.json?page_size=50&page=RANDOM(1..HCP_BENCH_FEED_PAGES,
-      default 1000): mostly misses of the 256-slot page cache (context only)
-Ratios F1/H and F2/H (target >= 0.5), reported, never enforced. Adds "feed" to
-OUT_DIR/results.json (also alone in OUT_DIR/feed.json) and prints a table.
+      default the last page, N/50): mostly misses of the 256-slot page cache;
+      since issue #18 the count index finds any page's first entry
+  W   a walk through the whole feed by cursor (Link rel=next, page_size=50,
+      one connection): every page's latency, every entry exactly once; its
+      cursors are kept
+  F4  GET ...?page_size=50&cursor=RANDOM(the walk's cursors): a walk resumed
+      at a random depth
+  W2, F5  the same for the filter of F2 (walked with page_size=200)
+  F6  GET ...?county=630100&status=open&page_size=50&page=RANDOM(1..20): the
+      filtered page= (a walk of the entries, its cost grows with the page)
+Ratios F1/H and F2/H (target >= 0.5), reported, never enforced; beside each
+wrk figure the gateway's CPU time per request (utime+stime, /proc). With
+HCP_BENCH_FEED_BASE_GW=PATH (an hcp-gateway of an older commit) the same
+store is then served by that binary and F1, F2, H, F3 measured again
+("base"). Adds "feed" to OUT_DIR/results.json (also alone in
+OUT_DIR/feed.json) and prints a table.
 """
 import datetime
 import http.client
+import re
 import json
 import os
 import shutil
@@ -44,7 +58,10 @@ FILTER = "county=630100&status=open&page_size=50"
 
 N = env_int("HCP_BENCH_FEED_N", 200000)
 CLOSED = env_int("HCP_BENCH_FEED_CLOSED", 250)  # per node
-PAGES = env_int("HCP_BENCH_FEED_PAGES", 1000)
+PAGES = env_int("HCP_BENCH_FEED_PAGES", 0)  # 0: up to the last page
+BASE_GW = os.environ.get("HCP_BENCH_FEED_BASE_GW", "")
+REUSE = os.environ.get("HCP_BENCH_FEED_REUSE", "") == "1"  # measure again, no fill
+KEEP_NODES = os.environ.get("HCP_BENCH_FEED_KEEP_NODES", "") == "1"  # top up kept node stores
 DUR = env_int("BENCH_DURATION", 10)
 CONNS = env_int("BENCH_CONNECTIONS", 32)
 THREADS = env_int("BENCH_THREADS", 2)
@@ -98,7 +115,14 @@ class FeedBench:
         return n
 
     def head(self, n):
-        st, body = req(n["port"], "GET", "/metrics", token=n["token"])
+        for attempt in range(10):  # a node busy with wrk's 32 connections may drop one
+            try:
+                st, body = req(n["port"], "GET", "/metrics", token=n["token"])
+                break
+            except (OSError, http.client.HTTPException):
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
         for line in body.decode().splitlines():
             if line.startswith("hcp_node_log_head "):
                 return int(float(line.split()[1]))
@@ -130,8 +154,10 @@ class FeedBench:
     def fill(self, county, unit, cases):
         """A node holding `cases` cases (CLOSED of them closed), offline."""
         n = self.start_node(county)
-        self.close_some(county, n, min(CLOSED, cases))
-        want = self.head(n) + max(0, cases - CLOSED)
+        closed = min(CLOSED, cases)
+        if self.head(n) == 0:  # else a kept store (HCP_BENCH_FEED_KEEP_NODES): topped up
+            self.close_some(county, n, closed)
+        want = 5 * closed + max(0, cases - closed)  # 5 events per closed case
         env = dict(os.environ, HCP_TOKEN=n["token"], HCP_UNIT=unit, HCP_BENCH_DIR=HERE)
         for _ in range(3):  # a top-up round if a connection error left it short
             have = self.head(n)
@@ -155,13 +181,13 @@ class FeedBench:
         return n["head"]
 
     # ---- the gateway ----
-    def start_gateway(self):
+    def start_gateway(self, binary=None):
         gdir = os.path.join(self.work, "gateway")
         self.gw = {"port": free_port(), "repl": free_port(), "dir": gdir}
         url = "tcp://127.0.0.1:%d" % self.gw["repl"]
         self.gw["url"] = url
         self.gw["proc"] = self.spawn(
-            [self.gw_bin, "--data", gdir, "--listen", url, "--listen-http",
+            [binary or self.gw_bin, "--data", gdir, "--listen", url, "--listen-http",
              "127.0.0.1:%d" % self.gw["port"], "--insecure"],
             os.path.join(self.work, "gateway.log"))
         if not wait_healthy(self.gw["port"], self.gw["proc"]):
@@ -175,7 +201,10 @@ class FeedBench:
             self.gw["token"] = f.read().strip()
 
     def applied(self):
-        st, body = req(self.gw["port"], "GET", "/v1/counties", token=self.gw["token"])
+        try:  # a gateway restarting itself (its canary, under load) refuses for a moment
+            st, body = req(self.gw["port"], "GET", "/v1/counties", token=self.gw["token"])
+        except (OSError, http.client.HTTPException):
+            return {}
         if st != 200:
             return {}
         j = json.loads(body)
@@ -186,6 +215,7 @@ class FeedBench:
     def wrk(self, name, path, script="feed_get.lua", env=None):
         out = os.path.join(self.work, name + ".txt")
         e = dict(os.environ, HCP_BENCH_DIR=HERE, **(env or {}))
+        cpu0 = cpu_seconds(self.gw["proc"].pid) or 0.0
         p = subprocess.run(
             ["wrk", "-t%d" % THREADS, "-c%d" % CONNS, "-d%ds" % DUR, "--timeout", "5s",
              "--latency", "-s", os.path.join(HERE, script),
@@ -193,9 +223,13 @@ class FeedBench:
             env=e, capture_output=True, text=True)
         with open(out, "w") as f:
             f.write(p.stdout + p.stderr)
+        cpu = (cpu_seconds(self.gw["proc"].pid) or 0.0) - cpu0
         for line in p.stdout.splitlines():
             if line.startswith("WRKJSON "):
-                return json.loads(line[len("WRKJSON "):])
+                w = json.loads(line[len("WRKJSON "):])
+                w["gw_cpu_s"] = round(cpu, 2)
+                w["gw_cpu_us_per_req"] = round(1e6 * cpu / w["requests"], 1) if w["requests"] else None
+                return w
         raise RuntimeError("wrk %s: no WRKJSON line (exit %d):\n%s"
                            % (path, p.returncode, (p.stdout + p.stderr)[-2000:]))
 
@@ -205,15 +239,79 @@ class FeedBench:
             raise RuntimeError("GET %s: %d %s" % (path, st, body[:200]))
         return body
 
+    def walk(self, name, query, size):
+        """Follow Link rel=next from the first page to the end on one
+        connection: each page's latency, the entries (each once?), and the
+        cursors (kept in a file for F4/F5)."""
+        link = re.compile(r'^<([^>]*)>; rel="next"$')
+        path = "/feed/requests.json?%s%spage_size=%d" % (query, "&" if query else "", size)
+        c = http.client.HTTPConnection("127.0.0.1", self.gw["port"], timeout=60)
+        lat, ids, cursors = [], set(), []
+        entries = 0
+        cpu0 = cpu_seconds(self.gw["proc"].pid) or 0.0
+        t0 = time.monotonic()
+        while path:
+            t = time.monotonic()
+            c.request("GET", path)
+            r = c.getresponse()
+            body = r.read()
+            lat.append(time.monotonic() - t)
+            if r.status != 200:
+                raise RuntimeError("walk %s: %d %s" % (path, r.status, body[:200]))
+            got = json.loads(body)
+            entries += len(got)
+            ids.update(e["service_request_id"] for e in got)
+            m = link.match(r.getheader("Link") or "")
+            path = m.group(1) if m else None
+            if path:
+                cursors.append(path.rsplit("cursor=", 1)[1])
+        secs = time.monotonic() - t0
+        cpu = (cpu_seconds(self.gw["proc"].pid) or 0.0) - cpu0
+        c.close()
+        with open(os.path.join(self.work, name + ".cursors"), "w") as f:
+            f.write("\n".join(cursors) + "\n")
+        lat.sort()
+
+        def pct(q):
+            return round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 3)
+        return {"query": query, "page_size": size, "pages": len(lat), "entries": entries,
+                "distinct": len(ids), "seconds": round(secs, 1), "p50_ms": pct(0.5),
+                "p99_ms": pct(0.99), "max_ms": round(1000 * lat[-1], 3),
+                "gw_cpu_us_per_req": round(1e6 * cpu / len(lat), 1),
+                "cursors": os.path.join(self.work, name + ".cursors")}
+
+    def measure(self, res, pages, tag=""):
+        """F1, F2, H, F3 on the running gateway into res (keys + tag)."""
+        paths = {"f1": "/feed/requests.json?page_size=50", "f2": "/feed/requests.json?" + FILTER,
+                 "h": "/healthz"}
+        res["f1_page" + tag] = self.wrk("f1_feed_page" + tag, paths["f1"])
+        res["f2_filtered" + tag] = self.wrk("f2_feed_filtered" + tag, paths["f2"])
+        res["h_healthz" + tag] = self.wrk("h_healthz" + tag, paths["h"])
+        res["f3_random_pages" + tag] = self.wrk(
+            "f3_feed_random" + tag, "/feed/requests.json", script="feed_pages.lua",
+            env={"HCP_PAGES": str(pages)})
+        h = res["h_healthz" + tag]["rps"]
+        for k, f in (("ratio_f1_over_h", "f1_page"), ("ratio_f2_over_h", "f2_filtered"),
+                     ("ratio_f3_over_h", "f3_random_pages")):
+            res[k + tag] = round(res[f + tag]["rps"] / h, 3) if h else None
+
     # ---- the run ----
     def run(self):
-        shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work)
         res = {"settings": {"cases": N, "closed_per_node": CLOSED, "nodes": len(COUNTIES),
                             "threads": THREADS, "connections": CONNS, "duration": DUR,
                             "random_pages": PAGES, "filter": FILTER}}
         per = (N + len(COUNTIES) - 1) // len(COUNTIES)
         res["settings"]["cases"] = per * len(COUNTIES)
+        if REUSE and os.path.isdir(os.path.join(self.work, "gateway")):
+            say("feed: measuring again on the kept store in %s" % self.work)
+            res["fill"] = res["catch_up"] = None
+            res["settings"]["reused_store"] = True
+            self.start_gateway()
+            return self.measure_all(res)
+        if not KEEP_NODES:
+            shutil.rmtree(self.work, ignore_errors=True)
+        shutil.rmtree(os.path.join(self.work, "gateway"), ignore_errors=True)
+        os.makedirs(self.work, exist_ok=True)
         say("feed: filling %d nodes offline with %s cases (POST /v1/cases, wrk)"
             % (len(COUNTIES), format(per * len(COUNTIES), ",")))
         t0 = time.monotonic()
@@ -242,6 +340,9 @@ class FeedBench:
         # stop the nodes: the measurement is the gateway's alone
         for c, _ in COUNTIES:
             self.stop(self.nodes[c]["proc"])
+        return self.measure_all(res)
+
+    def measure_all(self, res):
         paths = {"f1": "/feed/requests.json?page_size=50", "f2": "/feed/requests.json?" + FILTER,
                  "h": "/healthz"}
         bodies = {k: self.body_of(p) for k, p in paths.items()}
@@ -253,21 +354,39 @@ class FeedBench:
         deep = json.loads(self.body_of("/feed/requests.json?page_size=50&page=%d" % last))
         res["entries_check"] = {"page": last, "entries": len(deep)}
         res["bytes"] = {k: len(b) for k, b in bodies.items()}
-        say("feed: wrk -t%d -c%d -d%ds on F1, F2, H, F3" % (THREADS, CONNS, DUR))
-        res["f1_page"] = self.wrk("f1_feed_page", paths["f1"])
-        res["f2_filtered"] = self.wrk("f2_feed_filtered", paths["f2"])
-        res["h_healthz"] = self.wrk("h_healthz", paths["h"])
-        res["f3_random_pages"] = self.wrk("f3_feed_random", "/feed/requests.json",
-                                          script="feed_pages.lua", env={"HCP_PAGES": str(PAGES)})
+        pages = PAGES or max(1, (res["settings"]["cases"] + 49) // 50)
+        res["settings"]["random_pages"] = pages
+        res["loadavg_before"] = os.getloadavg()
+        say("feed: wrk -t%d -c%d -d%ds on F1, F2, H, F3 (pages 1..%d)"
+            % (THREADS, CONNS, DUR, pages))
+        self.measure(res, pages)
+        say("feed: walking the feed by cursor (W, W2), then F4, F5, F6")
+        res["w_walk"] = self.walk("w_walk", "", 50)
+        res["f4_random_cursor"] = self.wrk(
+            "f4_feed_cursor", "/feed/requests.json", script="feed_cursors.lua",
+            env={"HCP_CURSORS": res["w_walk"]["cursors"], "HCP_QUERY": ""})
+        res["w2_walk_filtered"] = self.walk("w2_walk_filtered", "county=630100&status=open", 200)
+        res["f5_random_cursor_filtered"] = self.wrk(
+            "f5_feed_cursor_filtered", "/feed/requests.json", script="feed_cursors.lua",
+            env={"HCP_CURSORS": res["w2_walk_filtered"]["cursors"],
+                 "HCP_QUERY": "county=630100&status=open"})
+        res["f6_filtered_pages"] = self.wrk(
+            "f6_feed_filtered_pages", "/feed/requests.json", script="feed_pages.lua",
+            env={"HCP_PAGES": "20", "HCP_QUERY": "county=630100&status=open"})
         res["gateway_rss"] = proc_status(self.gw["proc"].pid)
-        h = res["h_healthz"]["rps"]
-        res["ratio_f1_over_h"] = round(res["f1_page"]["rps"] / h, 3) if h else None
-        res["ratio_f2_over_h"] = round(res["f2_filtered"]["rps"] / h, 3) if h else None
+        res["loadavg_after"] = os.getloadavg()
         res["target_ratio"] = TARGET_RATIO
         res["target_met"] = {k: (res[k] is not None and res[k] >= TARGET_RATIO)
                              for k in ("ratio_f1_over_h", "ratio_f2_over_h")}
         res["date"] = datetime.date.today().isoformat()
         self.stop(self.gw["proc"])
+        if BASE_GW:  # the same store served by an older gateway: before/after
+            say("feed: the same store under %s (base)" % BASE_GW)
+            self.start_gateway(BASE_GW)
+            res["base_loadavg_before"] = os.getloadavg()
+            self.measure(res, pages, "_base")
+            res["base_loadavg_after"] = os.getloadavg()
+            self.stop(self.gw["proc"])
         return res
 
 
@@ -280,14 +399,15 @@ def report(r):
             w["p50_ms"], w["p99_ms"], sum(w["errors"].values()))
 
     print()
-    print("hcp public feed benchmark (hcp-gateway, %s cases = %s events from %d nodes)"
-          % (format(r["settings"]["cases"], ","), format(r["fill"]["events"], ","),
-             r["settings"]["nodes"]))
+    print("hcp public feed benchmark (hcp-gateway, %s cases from %d nodes)"
+          % (format(r["settings"]["cases"], ","), r["settings"]["nodes"]))
     print("  " + "-" * 78)
-    row("filling the nodes offline (HTTP)  events/s", "%.0f" % r["fill"]["events_per_s"],
-        "%.1f s" % r["fill"]["seconds"])
-    row("gateway catch-up incl. feed entries  ev/s", "%.0f" % r["catch_up"]["events_per_s"],
-        "%.1f s; gateway CPU %.1f s" % (r["catch_up"]["seconds"], r["catch_up"]["gateway_cpu_s"]))
+    if r["fill"] is not None:
+        row("filling the nodes offline (HTTP)  events/s", "%.0f" % r["fill"]["events_per_s"],
+            "%.1f s" % r["fill"]["seconds"])
+        row("gateway catch-up incl. feed entries  ev/s", "%.0f" % r["catch_up"]["events_per_s"],
+            "%.1f s; gateway CPU %.1f s" % (r["catch_up"]["seconds"],
+                                            r["catch_up"]["gateway_cpu_s"]))
     row("(F1) /feed/requests.json?page_size=50  req/s", "%.0f" % r["f1_page"]["rps"],
         "%d B; %s" % (r["bytes"]["f1"], wr(r["f1_page"])))
     row("(F2) ?%s  req/s" % "county=630100&status=open", "%.0f" % r["f2_filtered"]["rps"],
@@ -296,9 +416,25 @@ def report(r):
         "%d B; %s" % (r["bytes"]["h"], wr(r["h_healthz"])))
     row("(F3) random page 1..%d (cache misses)  req/s" % r["settings"]["random_pages"],
         "%.0f" % r["f3_random_pages"]["rps"], wr(r["f3_random_pages"]))
+    for k, name in (("f4_random_cursor", "(F4) random cursor, whole feed"),
+                    ("f5_random_cursor_filtered", "(F5) random cursor, F2's filter"),
+                    ("f6_filtered_pages", "(F6) F2's filter, random page 1..20")):
+        row(name + "  req/s", "%.0f" % r[k]["rps"], wr(r[k]))
+    for k, name in (("w_walk", "(W) walk by cursor, page_size=50"),
+                    ("w2_walk_filtered", "(W2) walk F2's filter, page_size=200")):
+        w = r[k]
+        row(name + "  pages", "%d" % w["pages"], "%d entries (%d distinct) in %.1f s; p50 %.2f "
+            "p99 %.2f ms" % (w["entries"], w["distinct"], w["seconds"], w["p50_ms"], w["p99_ms"]))
     for k, name in (("ratio_f1_over_h", "F1/H"), ("ratio_f2_over_h", "F2/H")):
         row("ratio %s" % name, "%.3f" % r[k], "target >= %g: %s" % (
             TARGET_RATIO, "met" if r["target_met"][k] else "MISSED"))
+    row("ratio F3/H", "%.3f" % r["ratio_f3_over_h"], "")
+    if "h_healthz_base" in r:
+        for k in ("f1_page", "f2_filtered", "h_healthz", "f3_random_pages"):
+            row("base: %s  req/s" % k, "%.0f" % r[k + "_base"]["rps"], wr(r[k + "_base"]))
+    row("load average before / after", "", "%s / %s" % (
+        " ".join("%.1f" % x for x in r["loadavg_before"]),
+        " ".join("%.1f" % x for x in r["loadavg_after"])))
     print("  " + "-" * 78)
 
 

@@ -77,7 +77,21 @@ typedef struct feed_stat {
     hcp_time now;
     hcp_time expires; /* a shown deadline_met turns false after this; 0 never */
     hcp_time flipped; /* the latest such turn already past (Last-Modified) */
+    uint32_t shown;   /* entries on the page */
+    hcp_time last_at; /* the last one's position, for the next page's cursor */
+    char last_id[HCP_CASE_ID_MAX];
 } feed_stat;
+
+_Static_assert(GW_FEED_NEXT_MAX >= GW_FEED_CURSOR_MAX, "a page holds its next cursor");
+
+/* Hand entry e to fn and note it as the page's last so far. */
+static int show(feed_stat *st, const feed_ent *e, feed_emit fn, void *arg)
+{
+    st->shown++;
+    st->last_at = e->updated;
+    memcpy(st->last_id, e->id, sizeof(st->last_id));
+    return fn(arg, e);
+}
 
 /* Note in st when the entry's deadline_met turns (or turned) false. */
 static void note_flip(const gw_feed_meta *m, feed_stat *st)
@@ -127,13 +141,18 @@ typedef struct id_hit {
     MDB_val v; /* borrowed from the transaction */
 } id_hit;
 
+/* Two feed keys in LMDB's order (bytes, then the shorter first). */
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
 /* Newest update first: the feed's own order, the keys compared backwards. */
 static int hit_cmp(const void *a, const void *b)
 {
     const id_hit *x = a, *y = b;
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp(y->key, x->key, n);
-    return c != 0 ? c : (y->key_len > x->key_len) - (y->key_len < x->key_len);
+    return key_cmp(y->key, y->key_len, x->key, x->key_len);
 }
 
 /* The entries of q's service_request_id list (GeoReport v2 allows a comma
@@ -162,10 +181,14 @@ static int scan_ids(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st
     if (rc != HCP_OK)
         return rc;
     qsort(hits, nhits, sizeof(hits[0]), hit_cmp);
-    uint64_t skip = (uint64_t)(q->page - 1) * q->size, shown = 0;
-    for (size_t i = 0; rc == HCP_OK && i < nhits && shown < q->size; i++) {
+    uint8_t ck[GWS_FEED_KEY_MAX];
+    size_t cklen = q->has_cursor ? gws_feed_key(ck, q->cur_at, q->cur_id) : 0;
+    uint64_t skip = (uint64_t)(q->page - 1) * q->size;
+    for (size_t i = 0; rc == HCP_OK && i < nhits && st->shown < q->size; i++) {
         MDB_val k = {hits[i].key_len, hits[i].key};
         feed_ent e;
+        if (cklen > 0 && key_cmp(hits[i].key, hits[i].key_len, ck, cklen) >= 0)
+            continue; /* not after the cursor */
         if (!feed_match(s, txn, q, &k, &hits[i].v, st, &e) ||
             (q->has_after && e.updated <= q->after))
             continue;
@@ -175,10 +198,47 @@ static int scan_ids(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st
         }
         if (!ent_resolve(s, txn, &e))
             continue;
-        rc = fn(arg, &e);
-        shown++;
+        rc = show(st, &e, fn, arg);
     }
     return rc;
+}
+
+/* Whether q selects every entry (updated_after aside: it only ends the
+ * scan early), so that the count index can find a page's first entry. */
+static bool unfiltered(const gw_feed_q *q)
+{
+    return q->county[0] == '\0' && q->status == GW_FEED_Q_ANY && q->start == 0 && q->end == 0 &&
+           q->ncodes == 0 && q->nids == 0 && !q->has_cursor;
+}
+
+/* Put cur on the first entry to consider for q's page (newest first):
+ * after q's cursor (the entries older than its position); the page's
+ * first entry through the count index when nothing is filtered (then
+ * *skip is 0); else the newest, *skip entries still to pass over.
+ * Returns LMDB's code (MDB_NOTFOUND: nothing to show). */
+static int scan_start(gw_store *s, MDB_txn *txn, const gw_feed_q *q, MDB_cursor *cur,
+                      uint64_t *skip, MDB_val *k, MDB_val *v)
+{
+    uint8_t kb[GWS_FEED_KEY_MAX]; /* the cursor's key, alive while LMDB reads it */
+    if (q->has_cursor) {
+        k->mv_size = gws_feed_key(kb, q->cur_at, q->cur_id);
+        k->mv_data = kb;
+        int mrc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE); /* the first at or after it */
+        return mrc == MDB_NOTFOUND  ? mdb_cursor_get(cur, k, v, MDB_LAST)
+               : mrc == MDB_SUCCESS ? mdb_cursor_get(cur, k, v, MDB_PREV)
+                                    : mrc;
+    }
+    if (*skip > 0 && unfiltered(q)) {
+        int rc = gws_feed_seek_rank(s, txn, cur, *skip, k, v);
+        if (rc == HCP_OK || rc == HCP_ENOTFOUND) {
+            *skip = 0;
+            return rc == HCP_OK ? MDB_SUCCESS : MDB_NOTFOUND;
+        }
+        if (rc != HCP_EFORMAT || s->feed_cnt_ok) /* else a store opened without the index */
+            gw_log("warn", "feed.rank_failed", "rank=%llu err=\"%s\"", (unsigned long long)*skip,
+                   hcp_strerror(rc)); /* walk instead */
+    }
+    return mdb_cursor_get(cur, k, v, MDB_LAST);
 }
 
 /* Newest update first: hand the entries of q's page to fn. */
@@ -191,10 +251,10 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
     int rc = gws_err(mdb_cursor_open(txn, s->feed, &cur));
     if (rc != HCP_OK)
         return rc;
-    uint64_t skip = (uint64_t)(q->page - 1) * q->size, shown = 0;
+    uint64_t skip = (uint64_t)(q->page - 1) * q->size;
     MDB_val k, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    for (; rc == HCP_OK && mrc == MDB_SUCCESS && shown < q->size;
+    int mrc = scan_start(s, txn, q, cur, &skip, &k, &v);
+    for (; rc == HCP_OK && mrc == MDB_SUCCESS && st->shown < q->size;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         feed_ent e;
         if (q->has_after && k.mv_size >= 8 && (hcp_time)hcp_be64_get(k.mv_data) <= q->after)
@@ -207,8 +267,7 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
         }
         if (!ent_resolve(s, txn, &e))
             continue;
-        rc = fn(arg, &e);
-        shown++;
+        rc = show(st, &e, fn, arg);
     }
     mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
@@ -303,7 +362,7 @@ int gw_feed_render(gw_store *s, MDB_txn *txn, const gw_feed_q *q, hcp_time now, 
 {
     if (s == NULL || txn == NULL || q == NULL || out == NULL)
         return HCP_EINVAL;
-    feed_stat st = {now, 0, 0};
+    feed_stat st = {.now = now};
     return render_txn(s, txn, q, mtime, &st, out);
 }
 
@@ -416,6 +475,88 @@ static int services_get(gw *g, gw_feed_page **out)
     return HCP_OK;
 }
 
+/* ---- the next page's link ---- */
+
+/* Append text s percent-encoded (RFC 3986: all but the unreserved
+ * characters and ',' of the GeoReport lists). */
+static int put_pct(hcp_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = HCP_OK;
+    for (; rc == HCP_OK && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            strchr("-._~,", c) != NULL)
+            rc = hcp_buf_append(b, s, 1);
+        else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            rc = hcp_buf_append(b, e, 3);
+        }
+    }
+    return rc;
+}
+
+/* Append "key=" and value v percent-encoded, then "&". */
+static int put_param(hcp_buf *out, const char *key, const char *v)
+{
+    int rc = put_s(out, key);
+    if (rc == HCP_OK)
+        rc = put_s(out, "=");
+    if (rc == HCP_OK)
+        rc = put_pct(out, v);
+    return rc == HCP_OK ? put_s(out, "&") : rc;
+}
+
+/* Append "key=" and instant t (RFC 3339), then "&". */
+static int put_time(hcp_buf *out, const char *key, hcp_time t)
+{
+    char ts[HCP_TIME_STRLEN];
+    int rc = hcp_time_format(t, ts, sizeof(ts));
+    return rc == HCP_OK ? put_param(out, key, ts) : rc;
+}
+
+/* Append "key=" and the n items of list (rows of width bytes) joined by
+ * commas, then "&" (nothing when n is 0). */
+static int put_list(hcp_buf *out, const char *key, const char *list, size_t width, size_t n)
+{
+    int rc = HCP_OK;
+    for (size_t i = 0; rc == HCP_OK && i < n; i++) {
+        rc = put_s(out, i == 0 ? key : ",");
+        if (rc == HCP_OK && i == 0)
+            rc = put_s(out, "=");
+        if (rc == HCP_OK)
+            rc = put_pct(out, list + i * width);
+    }
+    return rc == HCP_OK && n > 0 ? put_s(out, "&") : rc;
+}
+
+/* The Link header's value of the page after q's, whose cursor is next,
+ * into out (NUL-terminated): q's filters and page_size as the query
+ * parser reads them back (dates as the RFC 3339 instants they stand
+ * for), then cursor (RFC 8288, relative to the gateway). */
+static int next_link(const gw_feed_q *q, const char *next, hcp_buf *out)
+{
+    static const char *const status[] = {"", "open", "closed"};
+    int rc = put_s(out, "</feed/requests.json?");
+    if (rc == HCP_OK && q->county[0] != '\0')
+        rc = put_param(out, "county", q->county);
+    if (rc == HCP_OK && q->status > GW_FEED_Q_ANY && q->status <= GW_FEED_Q_CLOSED)
+        rc = put_param(out, "status", status[q->status]);
+    if (rc == HCP_OK && q->start != 0)
+        rc = put_time(out, "start_date", q->start);
+    if (rc == HCP_OK && q->end != 0)
+        rc = put_time(out, "end_date", q->end);
+    if (rc == HCP_OK && q->has_after)
+        rc = put_time(out, "updated_after", q->after);
+    if (rc == HCP_OK)
+        rc = put_list(out, "service_request_id", q->ids[0], sizeof(q->ids[0]), q->nids);
+    if (rc == HCP_OK)
+        rc = put_list(out, "service_code", q->codes[0], sizeof(q->codes[0]), q->ncodes);
+    char tail[GW_FEED_NEXT_MAX + 64];
+    snprintf(tail, sizeof(tail), "page_size=%u&cursor=%s>; rel=\"next\"", q->size, next);
+    return rc == HCP_OK ? hcp_buf_append(out, tail, strlen(tail) + 1) : rc;
+}
+
 /* ---- pages ---- */
 
 /* q's page, from the cache or rendered now; *out has a reference. */
@@ -427,7 +568,7 @@ static int page_get(gw *g, const gw_feed_q *q, gw_feed_page **out)
     uint64_t version = gw_feed_cache_version(g->feed_cache, &mtime);
     if ((*out = gw_feed_cache_get(g->feed_cache, q->key, version, now)) != NULL)
         return HCP_OK;
-    feed_stat st = {now, 0, 0};
+    feed_stat st = {.now = now};
     hcp_buf body;
     hcp_buf_init(&body, FEED_BODY_MAX);
     int rc = render(g->store, q, mtime, &st, &body);
@@ -435,6 +576,16 @@ static int page_get(gw *g, const gw_feed_q *q, gw_feed_page **out)
     if (rc == HCP_OK && (p = gw_feed_page_new(body.data, body.len,
                                               st.flipped > mtime ? st.flipped : mtime)) == NULL)
         rc = HCP_ENOMEM;
+    /* a full page links to the entries after its last (docs/feed.md), the
+     * link made once here, not per request */
+    if (rc == HCP_OK && !q->atom && st.shown == q->size &&
+        gw_feed_cursor_encode(st.last_at, st.last_id, p->next) == HCP_OK) {
+        hcp_buf_reset(&body);
+        if (next_link(q, p->next, &body) == HCP_OK && (p->link = strdup((char *)body.data)) == NULL)
+            rc = HCP_ENOMEM;
+    } /* else no link (an id too long for a cursor); the page still stands */
+    if (rc != HCP_OK)
+        gw_feed_page_unref(p);
     hcp_buf_free(&body);
     if (rc != HCP_OK)
         return rc;
@@ -518,7 +669,8 @@ bool gw_feed_is_route(const char *path)
 }
 
 /* Answer r with page b (200, or 304 when the client's copy is current)
- * and drop the caller's reference. */
+ * and drop the caller's reference. A full JSON page carries the link to
+ * the next one. */
 static void feed_send(hcpd_req *r, const gw_feed_q *q, gw_feed_page *b)
 {
     char date[40];
@@ -526,10 +678,12 @@ static void feed_send(hcpd_req *r, const gw_feed_q *q, gw_feed_page *b)
     hcpd_hdr h[] = {{"ETag", b->etag},
                     {"Last-Modified", date},
                     {"Cache-Control", "no-cache"},
-                    {"Access-Control-Allow-Origin", "*"}};
+                    {"Access-Control-Allow-Origin", "*"},
+                    {"Link", b->link}};
+    size_t nh = sizeof(h) / sizeof(h[0]) - (q->atom || b->link == NULL);
     bool same = not_modified(r, b);
     hcpd_req_reply_hdrs(r, same ? 304 : 200, q->atom ? FEED_ATOM : FEED_JSON, b->data,
-                        same ? 0 : b->len, h, sizeof(h) / sizeof(h[0]));
+                        same ? 0 : b->len, h, nh);
     gw_feed_page_unref(b);
 }
 

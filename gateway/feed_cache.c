@@ -30,8 +30,10 @@ struct gw_feed_cache {
 
 void gw_feed_page_unref(gw_feed_page *p)
 {
-    if (p != NULL && atomic_fetch_sub(&p->refs, 1) == 1)
+    if (p != NULL && atomic_fetch_sub(&p->refs, 1) == 1) {
+        free(p->link);
         free(p);
+    }
 }
 
 int gw_feed_cache_new(gw_feed_cache **out, hcp_time mtime)
@@ -133,6 +135,8 @@ gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod)
     atomic_init(&p->refs, 1);
     p->len = len;
     p->lastmod = lastmod;
+    p->next[0] = '\0'; /* the caller sets them */
+    p->link = NULL;
     char *e = p->etag;
     *e++ = '"';
     for (int i = 0; i < 16; i++, e += 2)

@@ -18,6 +18,7 @@
 
 #define GW_FEED_CACHE_SLOTS 256
 #define GW_FEED_ETAG_LEN    40 /* "\"<32 hex>\"" and its NUL, with room */
+#define GW_FEED_NEXT_MAX    96 /* holds a cursor (GW_FEED_CURSOR_MAX, feed_query.h) */
 
 /* One rendered page: its bytes and what the conditional GET needs. */
 typedef struct gw_feed_page {
@@ -25,6 +26,8 @@ typedef struct gw_feed_page {
     size_t len;
     char etag[GW_FEED_ETAG_LEN]; /* a digest of the bytes, quoted */
     hcp_time lastmod;            /* Last-Modified */
+    char next[GW_FEED_NEXT_MAX]; /* the cursor of the next page ("" none) */
+    char *link; /* its Link header's value (malloc'd, freed with the page) or NULL */
     char data[];
 } gw_feed_page;
 

@@ -11,11 +11,20 @@
 
 #include <jansson.h>
 
+#include "be.h"
 #include "division.h"
 
-const char *const gw_feed_query_keys[] = {
-    "county",       "status", "start_date", "end_date", "updated_after", "service_request_id",
-    "service_code", "page",   "page_size",  NULL};
+const char *const gw_feed_query_keys[] = {"county",
+                                          "status",
+                                          "start_date",
+                                          "end_date",
+                                          "updated_after",
+                                          "service_request_id",
+                                          "service_code",
+                                          "page",
+                                          "page_size",
+                                          "cursor",
+                                          NULL};
 
 /* Name the refused parameter; HCP_EINVAL for the caller to return. */
 static int bad(gw_feed_q_err *err, const char *param, const char *detail)
@@ -165,6 +174,82 @@ static int parse_filters(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_
     return rc;
 }
 
+#define CURSOR_VERSION 1
+#define CURSOR_CHECK   4
+
+/* The check of a cursor's payload p (n bytes): the first CURSOR_CHECK
+ * bytes of a SHA-256 over a label and p (catches a cursor edited by hand
+ * or cut short; a position is public, so no secret is needed). */
+static int cursor_check(const uint8_t *p, size_t n, uint8_t out[CURSOR_CHECK])
+{
+    static const char label[] = "hcp feed cursor";
+    const void *parts[] = {label, p};
+    size_t lens[] = {sizeof(label), n};
+    uint8_t h[32];
+    int rc = hcp_sha256(parts, lens, 2, h);
+    if (rc == HCP_OK)
+        memcpy(out, h, CURSOR_CHECK);
+    return rc;
+}
+
+int gw_feed_cursor_encode(hcp_time at, const char *id, char out[GW_FEED_CURSOR_MAX])
+{
+    size_t idlen = id != NULL ? strnlen(id, HCP_CASE_ID_MAX) : HCP_CASE_ID_MAX;
+    if (out == NULL || idlen >= HCP_CASE_ID_MAX)
+        return HCP_EINVAL;
+    uint8_t p[1 + 8 + HCP_CASE_ID_MAX + CURSOR_CHECK];
+    p[0] = CURSOR_VERSION;
+    hcp_be64_put(p + 1, (uint64_t)at);
+    memcpy(p + 9, id, idlen);
+    int rc = cursor_check(p, 9 + idlen, p + 9 + idlen);
+    if (rc != HCP_OK)
+        return rc;
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 9 + idlen + CURSOR_CHECK;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return HCP_OK;
+}
+
+/* The value of hex digit c (lower case only: the encoder's), or -1. */
+static int hex_val(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int gw_feed_cursor_decode(const char *s, hcp_time *at, char id[HCP_CASE_ID_MAX])
+{
+    if (s == NULL || at == NULL || id == NULL)
+        return HCP_EINVAL;
+    size_t len = strnlen(s, GW_FEED_CURSOR_MAX);
+    uint8_t p[1 + 8 + HCP_CASE_ID_MAX + CURSOR_CHECK];
+    if (len >= GW_FEED_CURSOR_MAX || len % 2 != 0 ||
+        len / 2 < 9 + HCP_COUNTY_LEN + 1 + CURSOR_CHECK || len / 2 > sizeof(p))
+        return HCP_EINVAL;
+    size_t n = len / 2;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return HCP_EINVAL;
+        p[i] = (uint8_t)(hi << 4 | lo);
+    }
+    uint8_t check[CURSOR_CHECK];
+    size_t idlen = n - 9 - CURSOR_CHECK;
+    if (p[0] != CURSOR_VERSION || cursor_check(p, n - CURSOR_CHECK, check) != HCP_OK ||
+        memcmp(check, p + n - CURSOR_CHECK, CURSOR_CHECK) != 0 || idlen >= HCP_CASE_ID_MAX)
+        return HCP_EINVAL;
+    char county[HCP_COUNTY_LEN + 1];
+    memcpy(id, p + 9, idlen);
+    id[idlen] = '\0';
+    if (strlen(id) != idlen || hcp_case_id_parse(id, county, NULL, NULL) != HCP_OK)
+        return HCP_EINVAL;
+    *at = (hcp_time)hcp_be64_get(p + 1);
+    return HCP_OK;
+}
+
 /* page and page_size (Atom: the latest GW_FEED_ATOM_ENTRIES, no paging). */
 static int parse_paging(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_q_err *err)
 {
@@ -173,10 +258,19 @@ static int parse_paging(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_q
     q->size = q->atom ? GW_FEED_ATOM_ENTRIES : GW_FEED_PAGE_DEFAULT;
     if (q->atom)
         return HCP_OK;
-    if (get(arg, "page", v, sizeof(v)) && !parse_count(v, GW_FEED_PAGES_MAX, &q->page))
+    if ((q->has_page = get(arg, "page", v, sizeof(v))) &&
+        !parse_count(v, GW_FEED_PAGES_MAX, &q->page))
         return bad(err, "page", "expected an integer from 1");
     if (get(arg, "page_size", v, sizeof(v)) && !parse_count(v, GW_FEED_PAGE_MAX, &q->size))
         return bad(err, "page_size", "expected an integer from 1 to 200");
+    char c[GW_FEED_PARAM_MAX];
+    if (!get(arg, "cursor", c, sizeof(c)))
+        return HCP_OK;
+    if (q->has_page)
+        return bad(err, "cursor", "not with page (a cursor continues a walk)");
+    if (gw_feed_cursor_decode(c, &q->cur_at, q->cur_id) != HCP_OK)
+        return bad(err, "cursor", "not a cursor of this feed (take it from a Link: rel=next)");
+    q->has_cursor = true;
     return HCP_OK;
 }
 
@@ -200,6 +294,9 @@ int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg
         n += snprintf(q->key + n, sizeof(q->key) - (size_t)n, "\ni%s", q->ids[i]);
     for (size_t i = 0; i < q->ncodes && n > 0 && (size_t)n < sizeof(q->key); i++)
         n += snprintf(q->key + n, sizeof(q->key) - (size_t)n, "\nc%s", q->codes[i]);
+    if (q->has_cursor && n > 0 && (size_t)n < sizeof(q->key))
+        n += snprintf(q->key + n, sizeof(q->key) - (size_t)n, "\nk%lld %s", (long long)q->cur_at,
+                      q->cur_id);
     return n > 0 && (size_t)n < sizeof(q->key) ? HCP_OK : bad(err, "service_code", "too long");
 }
 

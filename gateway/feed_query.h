@@ -38,7 +38,11 @@ typedef struct gw_feed_q {
     size_t ncodes; /* service_code=CODE[,CODE...]: entries of these service items */
     char codes[GW_FEED_LIST_MAX][GW_FEED_CODE_MAX];
     uint32_t page, size;
-    char key[GW_FEED_QKEY_MAX]; /* canonical form: the page cache's key */
+    bool has_page;                /* page= was given */
+    bool has_cursor;              /* cursor=: the entries after (older than) this position */
+    hcp_time cur_at;              /* the position: an entry's updated_datetime (seconds) */
+    char cur_id[HCP_CASE_ID_MAX]; /* and its case id */
+    char key[GW_FEED_QKEY_MAX];   /* canonical form: the page cache's key */
 } gw_feed_q;
 
 /* The parameters a feed route reads (NULL-terminated), for the HTTP
@@ -60,6 +64,19 @@ typedef struct gw_feed_q_err {
  * naming the parameter (the caller answers 400 invalid_parameter). */
 HCP_NODISCARD int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg,
                                       gw_feed_q_err *err);
+
+/* A cursor's text: hex of a version byte, the position and a check. */
+#define GW_FEED_CURSOR_MAX (2 * (1 + 8 + HCP_CASE_ID_MAX + 4) + 1)
+
+/* The opaque cursor (docs/feed.md "Paging with cursor") of the position
+ * after the entry of case id updated at `at` into out (NUL-terminated):
+ * the version, the position and 4 bytes of a SHA-256 over them, in hex.
+ * HCP_EINVAL (NULL, or an id longer than HCP_CASE_ID_MAX - 1), the
+ * digest's errors. */
+HCP_NODISCARD int gw_feed_cursor_encode(hcp_time at, const char *id, char out[GW_FEED_CURSOR_MAX]);
+/* Take cursor text s apart into *at and id; HCP_EINVAL when it is not
+ * one gw_feed_cursor_encode made (length, hex, version, check, case id). */
+HCP_NODISCARD int gw_feed_cursor_decode(const char *s, hcp_time *at, char id[HCP_CASE_ID_MAX]);
 
 /* Whether the stored entry of case id (its value taken apart in m) passes
  * q's county, status, date and service_code filters (not updated_after,

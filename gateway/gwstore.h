@@ -60,6 +60,13 @@ struct gw_store {
     bool feed_dirty;
     gws_feed_hook feed_hook; /* loop thread; NULL: nobody listens */
     void *feed_hook_arg;
+    /* The feed's count index (dbi "feed_cnt", gws_feed_seek_rank): entries
+     * per key prefix, written in the same transaction as the entries;
+     * feed_cnt_ok once checked against the feed at open (false in a store
+     * opened by another program: page= then walks the entries). */
+    MDB_dbi feed_cnt;
+    bool feed_cnt_ok;
+    struct gws_feed_acc *feed_acc; /* the writer's batch of count deltas, loop thread */
     pthread_mutex_t mu;
     gw_county *table; /* nslots entries, owned */
     size_t nslots;    /* a power of two, >= 2 x the divisions, >= GW_COUNTIES_MIN */
@@ -160,10 +167,10 @@ bool gws_feed_key_parse(const void *k, size_t len, hcp_time *updated, char id[HC
 /* Replace case c's feed entry in txn: drop the one under prev_at (0: the
  * case had none), append c's entry as of now to the transparency log as
  * its next leaf (gw_tlog_disclose), write the feed value referring to
- * that leaf (or holding the JSON when none was appended), and mark the
- * transaction feed_dirty. c is borrowed. Errors: HCP_EINVAL (NULL or id-less case),
- * the entry builder's (HCP_ENOMEM, HCP_ERANGE), LMDB's as gws_err maps
- * them (HCP_EFULL: the map is full, the group commit grows it). */
+ * that leaf (or holding the JSON when none was appended), move its counts
+ * in the count index (below) and mark the transaction feed_dirty. c is borrowed. Errors: HCP_EINVAL
+ * (NULL or id-less case), the entry builder's (HCP_ENOMEM, HCP_ERANGE), LMDB's as gws_err maps them
+ * (HCP_EFULL: the map is full, the group commit grows it). */
 HCP_NODISCARD int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case *c,
                                   hcp_time now);
 /* The stored entry of case id updated at `updated`, in txn: *v borrows
@@ -181,6 +188,30 @@ HCP_NODISCARD int gws_feed_value_read(gw_store *s, MDB_txn *txn, const void *v, 
  * m->json then borrows the leaf's bytes from txn; an inline entry is left
  * as it is. Errors as gws_feed_value_read's. */
 HCP_NODISCARD int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, gw_feed_meta *m);
+/* The count index (dbi "feed_cnt"): for each feed key and each prefix
+ * length L of GWS_FEED_CNT_LEVELS (time bytes 5..8: buckets of 2^24, 2^16,
+ * 2^8 and 1 seconds; 24 and 26: the case id's county, date and first two
+ * digits of its number), key [L][the key's first L bytes, or all of a
+ * shorter key] counts the entries with that prefix (be64). */
+/* Collect the count deltas of gws_feed_update in memory until
+ * gws_feed_flush (the writer: one batch's deltas summed, each bucket
+ * written once); without it each update writes its buckets at once. */
+void gws_feed_defer(gw_store *s);
+/* Write the collected deltas into txn and stop collecting. LMDB's errors
+ * as gws_err maps them, HCP_EFORMAT (a count would go below zero). */
+HCP_NODISCARD int gws_feed_flush(gw_store *s, MDB_txn *txn);
+/* Forget the collected deltas (an aborted attempt) and stop collecting. */
+void gws_feed_drop(gw_store *s);
+/* Position cur (a cursor on s->feed in txn) at the feed entry of rank
+ * `rank` counted from the newest (0: the newest), through the count index:
+ * a descent of at most a few hundred index keys and a walk of at most the
+ * entries of one bucket, whatever the rank; *k and *v borrow from txn.
+ * HCP_ENOTFOUND (the feed holds no more than rank entries), HCP_EFORMAT
+ * (the index disagrees with the feed, or is not open: walk instead),
+ * HCP_EINVAL, LMDB's errors. */
+HCP_NODISCARD int gws_feed_seek_rank(gw_store *s, MDB_txn *txn, MDB_cursor *cur, uint64_t rank,
+                                     MDB_val *k, MDB_val *v);
+
 /* Listen to feed changes: fn(arg, at) after each commit that changed the
  * feed (NULL: stop listening). Call on the loop thread, or before the loop
  * runs or after it stopped; one listener at a time. */

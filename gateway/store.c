@@ -216,6 +216,274 @@ static int load_counties(gw_store *s, MDB_txn *txn)
     return rc == MDB_NOTFOUND ? HCP_OK : gws_err(rc);
 }
 
+/* ---- the feed's count index (gws_feed_seek_rank) ---- */
+
+/* The prefix lengths counted, shortest first; the descent follows them. */
+static const uint8_t cnt_levels[] = {5, 6, 7, 8, 24, 26};
+#define CNT_NLEVELS   (sizeof(cnt_levels) / sizeof(cnt_levels[0]))
+#define CNT_KEY_MAX   (1 + 26)
+#define CNT_ACC_SLOTS 1024 /* a power of two; flushed at half full */
+
+/* One bucket's delta of a batch. */
+typedef struct cnt_ent {
+    bool used;
+    uint8_t klen;
+    uint8_t key[CNT_KEY_MAX];
+    int64_t delta;
+} cnt_ent;
+
+struct gws_feed_acc {
+    bool on;
+    size_t used;
+    cnt_ent tab[CNT_ACC_SLOTS];
+};
+
+/* The count key of feed key k (len bytes) at level L into out; its length. */
+static size_t cnt_key(uint8_t out[CNT_KEY_MAX], uint8_t L, const uint8_t *k, size_t len)
+{
+    size_t n = len < L ? len : L;
+    out[0] = L;
+    memcpy(out + 1, k, n);
+    return 1 + n;
+}
+
+/* Add delta to the stored count of bucket ck (a count reaching 0 is
+ * deleted); HCP_EFORMAT when it would go below zero. */
+static int cnt_write(gw_store *s, MDB_txn *txn, const uint8_t *ck, size_t cklen, int64_t delta)
+{
+    if (delta == 0)
+        return HCP_OK;
+    MDB_val k = {cklen, (void *)ck}, v;
+    int mrc = mdb_get(txn, s->feed_cnt, &k, &v);
+    if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        return gws_err(mrc);
+    int64_t have = mrc == MDB_SUCCESS && v.mv_size == 8 ? (int64_t)hcp_be64_get(v.mv_data) : 0;
+    if (have + delta < 0)
+        return HCP_EFORMAT;
+    if (have + delta == 0)
+        return gws_err(mdb_del(txn, s->feed_cnt, &k, NULL));
+    uint8_t b[8];
+    hcp_be64_put(b, (uint64_t)(have + delta));
+    v.mv_size = sizeof(b);
+    v.mv_data = b;
+    return gws_err(mdb_put(txn, s->feed_cnt, &k, &v, 0));
+}
+
+/* FNV-1a of a bucket key. */
+static size_t cnt_hash(const uint8_t *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+/* Write every collected delta and empty the table (collecting goes on). */
+static int acc_write(gw_store *s, MDB_txn *txn)
+{
+    struct gws_feed_acc *a = s->feed_acc;
+    int rc = HCP_OK;
+    for (size_t i = 0; a != NULL && i < CNT_ACC_SLOTS; i++) {
+        if (rc == HCP_OK && a->tab[i].used)
+            rc = cnt_write(s, txn, a->tab[i].key, a->tab[i].klen, a->tab[i].delta);
+        a->tab[i].used = false;
+    }
+    if (a != NULL)
+        a->used = 0;
+    return rc;
+}
+
+/* Count feed key k (len bytes) delta times (+1 put, -1 deleted) in every
+ * level: collected when deferring, else written now. */
+static int cnt_add(gw_store *s, MDB_txn *txn, const uint8_t *k, size_t len, int64_t delta)
+{
+    if (!s->feed_cnt_ok)
+        return HCP_OK; /* not open (another program's handle) or rebuilt at open */
+    struct gws_feed_acc *a = s->feed_acc;
+    int rc = HCP_OK;
+    for (size_t l = 0; rc == HCP_OK && l < CNT_NLEVELS; l++) {
+        uint8_t ck[CNT_KEY_MAX];
+        size_t n = cnt_key(ck, cnt_levels[l], k, len);
+        if (a == NULL || !a->on) {
+            rc = cnt_write(s, txn, ck, n, delta);
+            continue;
+        }
+        size_t i = cnt_hash(ck, n) & (CNT_ACC_SLOTS - 1);
+        while (a->tab[i].used && !(a->tab[i].klen == n && memcmp(a->tab[i].key, ck, n) == 0))
+            i = (i + 1) & (CNT_ACC_SLOTS - 1);
+        cnt_ent *e = &a->tab[i];
+        if (!e->used) {
+            e->used = true;
+            e->klen = (uint8_t)n;
+            memcpy(e->key, ck, n);
+            e->delta = 0;
+            a->used++;
+        }
+        e->delta += delta;
+        if (a->used * 2 >= CNT_ACC_SLOTS) /* half full: write it out, keep collecting */
+            rc = acc_write(s, txn);
+    }
+    return rc;
+}
+
+void gws_feed_defer(gw_store *s)
+{
+    if (s->feed_acc == NULL)
+        s->feed_acc = calloc(1, sizeof(*s->feed_acc));
+    if (s->feed_acc != NULL) /* else (out of memory): written at once, as without it */
+        s->feed_acc->on = true;
+}
+
+int gws_feed_flush(gw_store *s, MDB_txn *txn)
+{
+    if (s == NULL || s->feed_acc == NULL)
+        return HCP_OK;
+    int rc = acc_write(s, txn);
+    s->feed_acc->on = false;
+    return rc;
+}
+
+void gws_feed_drop(gw_store *s)
+{
+    struct gws_feed_acc *a = s != NULL ? s->feed_acc : NULL;
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < CNT_ACC_SLOTS; i++)
+        a->tab[i].used = false;
+    a->used = 0;
+    a->on = false;
+}
+
+/* Whether key k (len bytes) starts with the len_p bytes of p. */
+static bool has_prefix(const MDB_val *k, const uint8_t *p, size_t len_p)
+{
+    return k->mv_size >= len_p && memcmp(k->mv_data, p, len_p) == 0;
+}
+
+/* Position cur at the last key (in DB order) that is at most seek (len
+ * bytes): SET_RANGE, then one step back unless it hit seek exactly. */
+static int seek_last_le(MDB_cursor *cur, const uint8_t *seek, size_t len, MDB_val *k, MDB_val *v)
+{
+    k->mv_size = len;
+    k->mv_data = (void *)seek;
+    int mrc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (mrc == MDB_NOTFOUND)
+        return mdb_cursor_get(cur, k, v, MDB_LAST);
+    if (mrc == MDB_SUCCESS && !(k->mv_size == len && memcmp(k->mv_data, seek, len) == 0))
+        mrc = mdb_cursor_get(cur, k, v, MDB_PREV);
+    return mrc;
+}
+
+/* Descend the count index: the bucket (prefix pre, *plen bytes) holding
+ * the entry of rank *rank, *rank then counted within it. */
+static int cnt_descend(gw_store *s, MDB_txn *txn, uint64_t *rank, uint8_t pre[CNT_KEY_MAX],
+                       size_t *plen)
+{
+    MDB_cursor *cc;
+    int rc = gws_err(mdb_cursor_open(txn, s->feed_cnt, &cc));
+    for (size_t l = 0; rc == HCP_OK && l < CNT_NLEVELS && *plen == (l ? cnt_levels[l - 1] : 0);
+         l++) {
+        uint8_t L = cnt_levels[l], seek[CNT_KEY_MAX], head[CNT_KEY_MAX];
+        head[0] = L;
+        memcpy(head + 1, pre, *plen);
+        memcpy(seek, head, 1 + *plen);
+        memset(seek + 1 + *plen, 0xff, L - *plen); /* past every bucket under pre */
+        MDB_val k, v;
+        int mrc = seek_last_le(cc, seek, 1 + (size_t)L, &k, &v);
+        bool found = false;
+        for (; mrc == MDB_SUCCESS && has_prefix(&k, head, 1 + *plen);
+             mrc = mdb_cursor_get(cc, &k, &v, MDB_PREV)) {
+            uint64_t n = v.mv_size == 8 ? hcp_be64_get(v.mv_data) : 0;
+            if (*rank < n) {
+                *plen = k.mv_size - 1;
+                memcpy(pre, (const uint8_t *)k.mv_data + 1, *plen);
+                found = true;
+                break;
+            }
+            *rank -= n;
+        }
+        if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+            rc = gws_err(mrc);
+        else if (!found) /* past the end at the top; below it, the counts disagree */
+            rc = l == 0 ? HCP_ENOTFOUND : HCP_EFORMAT;
+    }
+    mdb_cursor_close(cc);
+    return rc;
+}
+
+int gws_feed_seek_rank(gw_store *s, MDB_txn *txn, MDB_cursor *cur, uint64_t rank, MDB_val *k,
+                       MDB_val *v)
+{
+    if (s == NULL || txn == NULL || cur == NULL || k == NULL || v == NULL)
+        return HCP_EINVAL;
+    if (!s->feed_cnt_ok)
+        return HCP_EFORMAT;
+    uint8_t pre[CNT_KEY_MAX];
+    size_t plen = 0;
+    int rc = cnt_descend(s, txn, &rank, pre, &plen);
+    if (rc != HCP_OK)
+        return rc;
+    /* the last entry with prefix pre, then rank entries back within it */
+    uint8_t seek[GWS_FEED_KEY_MAX];
+    memcpy(seek, pre, plen);
+    memset(seek + plen, 0xff, sizeof(seek) - plen); /* longer than any key: past them all */
+    int mrc = seek_last_le(cur, seek, sizeof(seek), k, v);
+    for (; mrc == MDB_SUCCESS && rank > 0 && has_prefix(k, pre, plen); rank--)
+        mrc = mdb_cursor_get(cur, k, v, MDB_PREV);
+    if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        return gws_err(mrc);
+    return mrc == MDB_SUCCESS && has_prefix(k, pre, plen) ? HCP_OK : HCP_EFORMAT;
+}
+
+/* Check the count index against the feed (the totals of its top level
+ * against the entries) and rebuild it from the feed's keys when they
+ * differ: a store written before the index, or by a program without it. */
+static int feed_cnt_check(gw_store *s, MDB_txn *txn)
+{
+    MDB_stat fst;
+    int rc = gws_err(mdb_stat(txn, s->feed, &fst));
+    MDB_cursor *cur = NULL;
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_cursor_open(txn, s->feed_cnt, &cur));
+    uint64_t sum = 0;
+    MDB_val k, v;
+    int mrc = rc == HCP_OK ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
+    for (; mrc == MDB_SUCCESS && k.mv_size > 0 && ((const uint8_t *)k.mv_data)[0] == cnt_levels[0];
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        sum += v.mv_size == 8 ? hcp_be64_get(v.mv_data) : 0;
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    if (rc != HCP_OK || sum == fst.ms_entries) {
+        s->feed_cnt_ok = rc == HCP_OK;
+        return rc;
+    }
+    /* rebuild: empty it, then count every key (summed in memory) */
+    rc = gws_err(mdb_drop(txn, s->feed_cnt, 0));
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_cursor_open(txn, s->feed, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    s->feed_cnt_ok = true;
+    gws_feed_defer(s);
+    size_t n = 0;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == HCP_OK && mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++)
+        rc = cnt_add(s, txn, k.mv_data, k.mv_size, 1);
+    mdb_cursor_close(cur);
+    if (rc == HCP_OK && mrc != MDB_NOTFOUND)
+        rc = gws_err(mrc);
+    if (rc == HCP_OK)
+        rc = gws_feed_flush(s, txn);
+    else
+        gws_feed_drop(s);
+    s->feed_cnt_ok = rc == HCP_OK;
+    if (rc == HCP_OK)
+        gw_log("info", "feed.counts_rebuilt", "entries=%zu", n);
+    return rc;
+}
+
 /* ---- the feed index ---- */
 
 size_t gws_feed_key(uint8_t k[GWS_FEED_KEY_MAX], hcp_time updated, const char *id)
@@ -247,6 +515,8 @@ int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case 
         MDB_val k = {gws_feed_key(kb, prev_at, c->id), kb};
         int mrc = mdb_del(txn, s->feed, &k, NULL);
         rc = mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
+        if (mrc == MDB_SUCCESS) /* the count index, in the same transaction */
+            rc = cnt_add(s, txn, kb, k.mv_size, -1);
     }
     hcp_buf val;
     hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
@@ -263,7 +533,13 @@ int gws_feed_update(gw_store *s, MDB_txn *txn, hcp_time prev_at, const hcp_case 
         rc = gw_feed_value_to_leaf(&val, leaf);
     if (rc == HCP_OK) {
         MDB_val k = {gws_feed_key(kb, hcp_case_updated_at(c), c->id), kb}, v = {val.len, val.data};
-        rc = gws_err(mdb_put(txn, s->feed, &k, &v, 0));
+        int mrc = mdb_put(txn, s->feed, &k, &v, MDB_NOOVERWRITE);
+        if (mrc == MDB_KEYEXIST) { /* replaced in place: counted already */
+            v.mv_size = val.len;   /* the refused put pointed v at the old value */
+            v.mv_data = val.data;
+            rc = gws_err(mdb_put(txn, s->feed, &k, &v, 0));
+        } else if ((rc = gws_err(mrc)) == HCP_OK)
+            rc = cnt_add(s, txn, kb, k.mv_size, 1);
     }
     hcp_buf_free(&val);
     if (rc == HCP_OK)
@@ -336,6 +612,7 @@ static int feed_rebuild(gw_store *s, MDB_txn *txn)
     MDB_val k, v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     size_t n = 0;
+    gws_feed_defer(s); /* the counts of the entries, summed in memory */
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char id[HCP_CASE_ID_MAX];
         if (k.mv_size == 0 || k.mv_size >= sizeof(id))
@@ -354,6 +631,10 @@ static int feed_rebuild(gw_store *s, MDB_txn *txn)
     mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
+    if (rc == HCP_OK)
+        rc = gws_feed_flush(s, txn);
+    else
+        gws_feed_drop(s);
     if (rc == HCP_OK)
         gw_log("info", "feed.rebuilt", "cases=%zu", n);
     return rc;
@@ -376,6 +657,8 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "case_ev", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &s->case_ev);
     if (!rc)
         rc = mdb_dbi_open(txn, "feed", MDB_CREATE, &s->feed);
+    if (!rc) /* the feed's count index (gws_feed_seek_rank) */
+        rc = mdb_dbi_open(txn, "feed_cnt", MDB_CREATE, &s->feed_cnt);
     if (!rc) /* the checks' findings and tallies (checks.h) */
         rc = mdb_dbi_open(txn, "checks", MDB_CREATE, &s->checks);
     if (!rc)
@@ -437,6 +720,8 @@ int gw_store_open(gw *g)
     if (rc == HCP_OK)
         rc = load_counties(s, txn);
     if (rc == HCP_OK)
+        rc = feed_cnt_check(s, txn); /* before feed_rebuild, which then counts as it writes */
+    if (rc == HCP_OK)
         rc = feed_rebuild(s, txn);
     if (rc == HCP_OK) /* the figures of a store written before them (stats.h) */
         rc = gw_stats_rebuild(s, txn);
@@ -469,6 +754,7 @@ void gw_store_close(gw *g)
     hcpd_env_close(&s->db);
     gw_plog_close(s);
     gw_stats_free(s);                    /* the writer's batch memory (stats.h) */
+    free(s->feed_acc);                   /* the same of the feed's counts */
     gw_report_close(s);                  /* the form's cache (report.h) */
     (void)pthread_mutex_destroy(&s->mu); /* the threads using the store have stopped */
     free(s->table);

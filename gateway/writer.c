@@ -384,6 +384,7 @@ static int gc_begin(void *arg, MDB_txn *txn)
     memset(&g->writer->o, 0, sizeof(g->writer->o));
     g->store->feed_dirty = false;
     gw_stats_drop(g->store); /* a redone attempt starts its figures' deltas afresh */
+    gws_feed_drop(g->store); /* and the feed's counts' (gwstore.h) */
     return gw_calendar_sync(g->calendar, txn); /* a version another process published */
 }
 
@@ -394,10 +395,14 @@ static int gc_item(void *arg, MDB_txn *txn, hcpd_gc_item *item, size_t i)
         return HCP_ERANGE;
     /* the figures' deltas of the batch are summed, each bucket written once (stats.h) */
     gw_stats_defer(g->store);
+    gws_feed_defer(g->store);
     int rc = apply_batch(g, txn, &g->writer->t, (gw_item *)item, &g->writer->o.vd[i]);
+    if (rc == HCP_OK)
+        rc = gws_feed_flush(g->store, txn);
     if (rc == HCP_OK)
         return gw_stats_flush(g->store, txn);
     gw_stats_drop(g->store);
+    gws_feed_drop(g->store);
     return rc;
 }
 

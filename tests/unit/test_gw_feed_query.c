@@ -210,11 +210,56 @@ static void t_lists(void **state)
     assert_false(gw_feed_query_match(&q2, "630102-20270101-0001", &m));
 }
 
+/* The cursor: what is encoded decodes to the same position; an edited,
+ * cut or lengthened one, or one beside page=, is refused naming cursor. */
+static void t_cursor(void **state)
+{
+    (void)state;
+    char c[GW_FEED_CURSOR_MAX], id[HCP_CASE_ID_MAX];
+    hcp_time at = 0;
+    assert_int_equal(gw_feed_cursor_encode(1798732800, "630102-20270101-0001", c), HCP_OK);
+    assert_int_equal(gw_feed_cursor_decode(c, &at, id), HCP_OK);
+    assert_int_equal(at, 1798732800);
+    assert_string_equal(id, "630102-20270101-0001");
+    params p = {{"cursor", c, "page_size", "20", NULL}};
+    gw_feed_q q, q2;
+    gw_feed_q_err err;
+    assert_int_equal(parse(&p, false, &q, &err), HCP_OK);
+    assert_true(q.has_cursor);
+    assert_int_equal(q.cur_at, 1798732800);
+    assert_string_equal(q.cur_id, "630102-20270101-0001");
+    assert_int_equal(q.page, 1);
+    params none = {{"page_size", "20", NULL}};
+    assert_int_equal(parse(&none, false, &q2, &err), HCP_OK);
+    assert_string_not_equal(q.key, q2.key); /* a page of its own in the cache */
+    char bad[GW_FEED_CURSOR_MAX + 4];
+    size_t n = strlen(c);
+    snprintf(bad, sizeof(bad), "%s", c);
+    bad[12] = bad[12] == '0' ? '1' : '0'; /* an edited position */
+    const char *refused[] = {"", "zz", "0123", bad, NULL};
+    for (size_t i = 0; refused[i] != NULL; i++) {
+        params r = {{"cursor", refused[i], NULL}};
+        err.param = NULL;
+        assert_int_equal(parse(&r, false, &q, &err), HCP_EINVAL);
+        assert_string_equal(err.param, "cursor");
+    }
+    snprintf(bad, sizeof(bad), "%.*s", (int)(n - 2), c); /* cut */
+    assert_int_equal(gw_feed_cursor_decode(bad, &at, id), HCP_EINVAL);
+    snprintf(bad, sizeof(bad), "%s00", c); /* lengthened */
+    assert_int_equal(gw_feed_cursor_decode(bad, &at, id), HCP_EINVAL);
+    params both = {{"cursor", c, "page", "2", NULL}};
+    assert_int_equal(parse(&both, false, &q, &err), HCP_EINVAL);
+    assert_string_equal(err.param, "cursor");
+    assert_int_equal(gw_feed_cursor_encode(0, "630102-20270101-000000000000000000001", c),
+                     HCP_EINVAL); /* an id too long */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_defaults),     cmocka_unit_test(t_filters), cmocka_unit_test(t_refusals),
         cmocka_unit_test(t_empty_values), cmocka_unit_test(t_match),   cmocka_unit_test(t_lists),
+        cmocka_unit_test(t_cursor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,148 @@
+/*
+ * test_gw_feed_counts.c — the feed's count index (gateway/gwstore.h,
+ * gws_feed_seek_rank): a store whose feed entries were written without
+ * counts (as by a gateway older than the index) gets them rebuilt when it
+ * is opened, and then every rank lands on the entry a walk from the newest
+ * finds there: thousands of entries in one second, case numbers of 4 to 7
+ * digits, update times whose bytes are 0xff, one entry alone in its year.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gwstore.h"
+#include "seal.h"
+
+typedef struct fixture {
+    char dir[64];
+    hcp_sealer *sealer;
+    gw g;
+} fixture;
+
+/* rm -r of the store's directory (a data.mdb and a lock file). */
+static void remove_dir(const char *dir)
+{
+    const char *files[] = {"data.mdb", "lock.mdb", "admin.token", NULL};
+    char p[128];
+    for (size_t i = 0; files[i] != NULL; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+        (void)unlink(p);
+    }
+    (void)rmdir(dir);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_gw_feed_counts.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    uint8_t key[HCP_SEAL_KEY_LEN];
+    memset(key, 9, sizeof(key));
+    assert_int_equal(hcp_sealer_new(key, &f->sealer), HCP_OK);
+    snprintf(f->g.cfg.data, sizeof(f->g.cfg.data), "%s", f->dir);
+    f->g.sealer = f->sealer;
+    f->g.lock_fd = -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    gw_store_close(&f->g);
+    remove_dir(f->dir);
+    hcp_sealer_free(f->sealer);
+    free(f);
+    return 0;
+}
+
+/* Put feed key (at, id) with a dummy value straight into the feed dbi. */
+static void put_raw(gw_store *s, MDB_txn *txn, hcp_time at, const char *id)
+{
+    uint8_t kb[GWS_FEED_KEY_MAX];
+    MDB_val k = {gws_feed_key(kb, at, id), kb}, v = {1, "x"};
+    assert_int_equal(mdb_put(txn, s->feed, &k, &v, 0), MDB_SUCCESS);
+}
+
+static void t_ranks(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gw_store_open(&f->g), HCP_OK);
+    gw_store *s = f->g.store;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(s->db.env, NULL, 0, &txn), MDB_SUCCESS);
+    char id[HCP_CASE_ID_MAX];
+    hcp_time t0 = 1796356800;         /* 2026-12-04 12:00:00 +08:00 */
+    for (int n = 1; n <= 3000; n++) { /* 3,000 in one second */
+        snprintf(id, sizeof(id), "630102-20261204-%04d", n);
+        put_raw(s, txn, t0, id);
+    }
+    for (int n = 99990; n <= 101200; n++) { /* 5 and 6 digits, one second */
+        snprintf(id, sizeof(id), "630202-20261204-%d", n);
+        put_raw(s, txn, t0 + 1, id);
+    }
+    for (int n = 0; n < 400; n++) { /* spread over days, some 7 digits */
+        snprintf(id, sizeof(id), "630103-20261203-%d", 1000000 + n * 7);
+        put_raw(s, txn, t0 - 86400 + n * 97, id);
+    }
+    put_raw(s, txn, 0x6a5100ff, "630102-20261203-0001"); /* 0xff bytes in the time */
+    put_raw(s, txn, 0x6a51ffff, "630102-20261203-0002");
+    put_raw(s, txn, t0 - 400 * 86400, "630102-20251030-0001"); /* alone, a year before */
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+    gw_store_close(&f->g); /* written without counts: the next open rebuilds them */
+    assert_int_equal(gw_store_open(&f->g), HCP_OK);
+    s = f->g.store;
+    assert_true(s->feed_cnt_ok);
+
+    MDB_stat st;
+    assert_int_equal(mdb_txn_begin(s->db.env, NULL, MDB_RDONLY, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_stat(txn, s->feed, &st), MDB_SUCCESS);
+    size_t total = st.ms_entries;
+    assert_int_equal(total, 3000 + 1211 + 400 + 3);
+    /* the reference: the keys newest first, by a walk */
+    char(*keys)[GWS_FEED_KEY_MAX] = calloc(total, GWS_FEED_KEY_MAX);
+    size_t *lens = calloc(total, sizeof(*lens));
+    assert_non_null(keys);
+    assert_non_null(lens);
+    MDB_cursor *walk, *cur;
+    assert_int_equal(mdb_cursor_open(txn, s->feed, &walk), MDB_SUCCESS);
+    assert_int_equal(mdb_cursor_open(txn, s->feed, &cur), MDB_SUCCESS);
+    MDB_val k, v;
+    size_t i = 0;
+    for (int rc = mdb_cursor_get(walk, &k, &v, MDB_LAST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(walk, &k, &v, MDB_PREV), i++) {
+        memcpy(keys[i], k.mv_data, k.mv_size);
+        lens[i] = k.mv_size;
+    }
+    assert_int_equal(i, total);
+    for (size_t r = 0; r < total; r++) {
+        assert_int_equal(gws_feed_seek_rank(s, txn, cur, r, &k, &v), HCP_OK);
+        assert_int_equal(k.mv_size, lens[r]);
+        assert_memory_equal(k.mv_data, keys[r], lens[r]);
+        if (r + 1 < total) { /* the cursor is left there: the next is one step on */
+            assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_PREV), MDB_SUCCESS);
+            assert_memory_equal(k.mv_data, keys[r + 1], lens[r + 1]);
+        }
+    }
+    assert_int_equal(gws_feed_seek_rank(s, txn, cur, total, &k, &v), HCP_ENOTFOUND);
+    assert_int_equal(gws_feed_seek_rank(s, txn, cur, total + 1000, &k, &v), HCP_ENOTFOUND);
+    mdb_cursor_close(walk);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    free(keys);
+    free(lens);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test_setup_teardown(t_ranks, setup, teardown)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
