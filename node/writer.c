@@ -34,7 +34,6 @@ struct node_writer {
     hcpd_gc *gc; /* the group commit (daemon/gc.h) */
     uv_timer_t sweep;
     uv_timer_t later_timer; /* queues `later` again */
-    bool timers;            /* both timers initialised (closed at stop) */
     node_write *later;      /* the node's own items a failed batch kept (loop thread) */
     hcp_chain ch;           /* the head as the attempt being built leaves it */
     node_stats stats;
@@ -42,22 +41,23 @@ struct node_writer {
      * meta page durable (the environment runs with MDB_NOMETASYNC while the
      * writer runs: one fdatasync covers every batch waiting), then tells
      * replication of the new head and sends the answers, while the loop
-     * already writes the next transaction (docs/storage.md). */
+     * already writes the next transaction (docs/storage.md). Under rmu. */
     pthread_t replier;
-    bool replier_running;
     pthread_mutex_t rmu;
     pthread_cond_t rcond;
     node_write *done_head, *done_tail;
-    bool done_sync; /* a batch waiting there committed: sync before answering */
-    bool done_grew; /* ... and appended events: done_chain is the new head */
-    hcp_chain done_chain;
-    bool rstop;
-    bool nometasync; /* the environment's MDB_NOMETASYNC was set by node_writer_start */
+    hcp_chain done_chain; /* the newest head of the batches waiting (done_grew) */
     /* the commit hook (node_writer_on_commit), under hmu */
     pthread_mutex_t hmu;
     node_commit_fn on_commit;
     void *on_commit_arg;
-    bool locks; /* rmu, rcond and hmu were made (destroyed at free) */
+    bool timers;          /* both timers initialised (closed at stop) */
+    bool replier_running; /* the replier thread started */
+    bool done_sync;       /* a batch waiting for the replier committed: sync before answering */
+    bool done_grew;       /* ... and appended events: done_chain is the new head */
+    bool rstop;           /* the replier ends once nothing waits */
+    bool nometasync;      /* the environment's MDB_NOMETASYNC was set by node_writer_start */
+    bool locks;           /* rmu, rcond and hmu were made (destroyed at free) */
 };
 
 node_write *node_write_new(node_wkind kind, node_req *req)
