@@ -55,7 +55,7 @@
 #
 # Environment: BENCH_DURATION (seconds per wrk run, default 10),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_RAW_N (200000),
-# BENCH_MEM_EVALS (100000); for the replication part HCP_BENCH_REPL_N
+# BENCH_MEM_EVALS (100000), HCP_BENCH_INTAKE_ONLY=1 (stop after (d)); for the replication part HCP_BENCH_REPL_N
 # (1000000), HCP_BENCH_REPL_FLEET (44), HCP_BENCH_REPL_FLEET_N (20000),
 # HCP_BENCH_REPL_RATE (20), HCP_BENCH_REPL_TRICKLE_S (20),
 # HCP_BENCH_REPL_SKIP (F,T) — see bench/repl_bench.py; for the feed part
@@ -144,7 +144,9 @@ metric() { $PY metric "$PORT" "$TOKEN" "$1"; }
 
 echo "bench: (a) POST /v1/evaluations, wrk -t$THREADS -c$CONNS -d${DUR}s, node stderr to a file"
 start_node a "$WORK/node-a.log"
+a_p0=$($PY procstat "$NODE_PID")
 run_wrk post.lua /v1/evaluations a_intake
+a_p1=$($PY procstat "$NODE_PID")
 a_evals=$(metric hcp_node_evaluations_total)
 a_commits=$(metric hcp_node_commits_total)
 a_writes=$(metric hcp_node_writes_total)
@@ -153,7 +155,9 @@ a_log_lines=$(wc -l <"$WORK/node-a.log")
 a_log_bytes=$(wc -c <"$WORK/node-a.log")
 
 echo "bench: (b) GET /healthz on the same node"
+b_p0=$($PY procstat "$NODE_PID")
 run_wrk healthz.lua /healthz b_healthz
+b_p1=$($PY procstat "$NODE_PID")
 stop_node
 
 echo "bench: (a') POST /v1/evaluations again, node stderr to /dev/null"
@@ -195,9 +199,12 @@ json.dump({
                  "raw_records": $RAW_N, "raw_per_txn": 1000, "memory_evaluations": $MEM_EVALS},
     "node": {"evaluations": $a_evals, "commits": $a_commits, "writes": $a_writes,
              "rss_after_a": $a_rss, "log_lines": $a_log_lines, "log_bytes": $a_log_bytes},
+    "proc": {"a0": $a_p0, "a1": $a_p1, "b0": $b_p0, "b1": $b_p1},
 }, open(sys.argv[1], "w"))
 EOF
 $PY report "$OUT"
+# HCP_BENCH_INTAKE_ONLY=1: stop after the node's own figures (a)..(d)
+[ "${HCP_BENCH_INTAKE_ONLY:-0}" = 1 ] && exit 0
 
 # Replication (issue #4): its own processes, after the intake figures so the
 # two do not share the machine; adds "replication" to results.json.

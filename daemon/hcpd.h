@@ -143,6 +143,16 @@ typedef struct hcpd_hdr {
 void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, const void *data,
                          size_t len, const hcpd_hdr *hdrs, size_t nhdrs);
 
+/* Batched replies from a thread other than the server's: between
+ * hcpd_reply_hold and hcpd_reply_flush the replies this thread makes are
+ * kept and then handed to their server thread together, under one lock and
+ * with one wake-up, instead of one hand-off each (the node's writer answers
+ * a whole committed batch this way). Replies are sent only at the flush;
+ * every hold must be followed by a flush on the same thread. Replies made
+ * on the server thread itself are not held (they never need a hand-off). */
+void hcpd_reply_hold(void);
+void hcpd_reply_flush(void);
+
 /* Move slow work (an LMDB scan, a render, a commit) off the server thread,
  * where it would hold every connection, /healthz included: work(arg, r) is
  * run once on one of the server's worker threads (HCP_HTTP_WORKERS, by

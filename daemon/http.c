@@ -389,9 +389,30 @@ static bool req_first_reply(hcpd_req *r)
     return true;
 }
 
+/* Replies held on this thread between hcpd_reply_hold and hcpd_reply_flush
+ * (a committed batch's answers), handed over together. */
+static _Thread_local bool tls_hold;
+static _Thread_local hcpd_req *tls_held, *tls_held_tail;
+
+/* Append the list first..last (linked by next) to h's queue and wake the
+ * server thread once for all of them. */
+static void http_queue_post(hcpd_http *h, hcpd_req *first, hcpd_req *last)
+{
+    last->next = NULL;
+    hcp_mutex_lock(&h->mtx);
+    if (h->queue_tail != NULL) {
+        h->queue_tail->next = first;
+    } else {
+        h->queue = first;
+    }
+    h->queue_tail = last;
+    hcp_mutex_unlock(&h->mtx);
+    (void)uv_async_send(&h->async); /* fails only on a handle not an async one */
+}
+
 /* Hand a formatted reply to the server thread: directly when we are on it
- * (taken when the current handler call or refusal returns), else through the
- * locked queue and the async handle. */
+ * (taken when the current handler call or refusal returns), held while this
+ * thread holds replies, else through the locked queue and the async handle. */
 static void req_post(hcpd_req *r)
 {
     hcpd_http *h = r->h;
@@ -405,15 +426,41 @@ static void req_post(hcpd_req *r)
         h->ready_tail = r;
         return;
     }
-    hcp_mutex_lock(&h->mtx);
-    if (h->queue_tail != NULL) {
-        h->queue_tail->next = r;
-    } else {
-        h->queue = r;
+    if (tls_hold) {
+        if (tls_held_tail != NULL) {
+            tls_held_tail->next = r;
+        } else {
+            tls_held = r;
+        }
+        tls_held_tail = r;
+        return;
     }
-    h->queue_tail = r;
-    hcp_mutex_unlock(&h->mtx);
-    (void)uv_async_send(&h->async); /* fails only on a handle not an async one */
+    http_queue_post(h, r, r);
+}
+
+/* Hold this thread's replies (hcpd.h): a batch's answers wake the server
+ * thread once, not once each. */
+void hcpd_reply_hold(void)
+{
+    tls_hold = true;
+}
+
+/* Hand the held replies over: each run of replies to the same server under
+ * one lock and one wake-up (in the order they were made). */
+void hcpd_reply_flush(void)
+{
+    tls_hold = false;
+    hcpd_req *r = tls_held;
+    tls_held = tls_held_tail = NULL;
+    while (r != NULL) {
+        hcpd_req *last = r;
+        while (last->next != NULL && last->next->h == r->h) {
+            last = last->next;
+        }
+        hcpd_req *next = last->next;
+        http_queue_post(r->h, r, last);
+        r = next;
+    }
 }
 
 /* Reply with bytes and extra headers (hcpd.h). From any thread, once. */

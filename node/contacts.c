@@ -409,9 +409,11 @@ static int read_with(node *n, node_req *r, bool personal, const char *what, read
         if (rc == HCP_OK && logged)
             rc = store_access_log(n->store, txn, now_sec(), hcpd_req_account(r), what, NULL);
         if (rc == HCP_OK)
-            rc = store_err(mdb_txn_commit(txn)); /* durability point of the log entry */
+            rc = store_err(mdb_txn_commit(txn));
         else
             mdb_txn_abort(txn);
+        if (rc == HCP_OK) /* durability point of the log entry (the writer's NOMETASYNC) */
+            rc = store_sync(n->store);
     }
     (void)pthread_rwlock_unlock(&n->store->db.resize); /* held by this thread: cannot fail */
     return rc;

@@ -511,6 +511,11 @@ int store_log_wire(node_store *s, MDB_txn *txn, uint64_t seq, uint8_t hash[HCP_H
                                    rec, pii, NULL);
 }
 
+int store_sync(node_store *s)
+{
+    return store_err(mdb_env_sync(s->db.env, 1));
+}
+
 int store_head_put(node_store *s, MDB_txn *txn, const hcp_chain *ch)
 {
     uint8_t buf[8 + HCP_HASH_LEN];

@@ -182,6 +182,12 @@ HCP_NODISCARD int store_acked_put(node_store *s, MDB_txn *txn, uint64_t seq);
 HCP_NODISCARD int store_log_wire(node_store *s, MDB_txn *txn, uint64_t seq,
                                  uint8_t hash[HCP_HASH_LEN], hcp_buf *rec, hcp_buf *pii);
 
+/* Make every committed transaction durable (mdb_env_sync, one fdatasync):
+ * while the writer runs, commits skip LMDB's meta-page flush (docs/storage.md),
+ * so a commit made outside the writer calls this before it is relied on.
+ * HCP_EIO (or LMDB's mapped error) when the flush fails. */
+HCP_NODISCARD int store_sync(node_store *s);
+
 /* Persist the tentative head ch into meta (same transaction). */
 HCP_NODISCARD int store_head_put(node_store *s, MDB_txn *txn, const hcp_chain *ch);
 

@@ -90,6 +90,11 @@ struct sync_conn {
 
 struct node_sync {
     node *n;
+    /* send_batch's scratch (used with mu held): one copy on the heap, not
+     * a _Thread_local one in each of the process's ~18 threads (352 KiB
+     * each, zeroed and so resident at every thread's start) */
+    repl_event batch_evs[REPL_BATCH_EVENTS];
+    size_t batch_offs[REPL_BATCH_EVENTS][3];
     nng_tls_config *tls;
     nng_aio *sleep;    /* idle, backoff and "run now" */
     repl_identity *id; /* NULL when insecure (tcp://) */
@@ -403,7 +408,7 @@ static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf,
     if (rc != HCP_OK)
         return rc;
     size_t k = 0;
-    static _Thread_local size_t offs[REPL_BATCH_EVENTS][3];
+    size_t(*offs)[3] = sy->batch_offs;
     for (uint64_t seq = from; seq <= head && k < REPL_BATCH_EVENTS && rc == HCP_OK; seq++) {
         if (buf->len >= sy->batch_bytes)
             break;
@@ -434,7 +439,7 @@ static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf,
 /* Send the next batch, from sent+1, on slot s. mu held. */
 static void send_batch(node_sync *sy, sync_slot *s, uint64_t head)
 {
-    static _Thread_local repl_event evs[REPL_BATCH_EVENTS];
+    repl_event *evs = sy->batch_evs;
     hcp_buf buf;
     hcp_buf_init(&buf, REPL_BATCH_BYTES + 2 * HCP_RECORD_MAX);
     size_t n = 0;

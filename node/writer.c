@@ -34,23 +34,30 @@ struct node_writer {
     hcpd_gc *gc; /* the group commit (daemon/gc.h) */
     uv_timer_t sweep;
     uv_timer_t later_timer; /* queues `later` again */
-    bool timers;            /* both timers initialised (closed at stop) */
     node_write *later;      /* the node's own items a failed batch kept (loop thread) */
     hcp_chain ch;           /* the head as the attempt being built leaves it */
     node_stats stats;
-    /* Committed batches wait here for the replier thread, which serialises
-     * and sends the answers while the loop starts the next transaction. */
+    /* Committed batches wait here for the replier thread, which makes their
+     * meta page durable (the environment runs with MDB_NOMETASYNC while the
+     * writer runs: one fdatasync covers every batch waiting), then tells
+     * replication of the new head and sends the answers, while the loop
+     * already writes the next transaction (docs/storage.md). Under rmu. */
     pthread_t replier;
-    bool replier_running;
     pthread_mutex_t rmu;
     pthread_cond_t rcond;
     node_write *done_head, *done_tail;
-    bool rstop;
+    hcp_chain done_chain; /* the newest head of the batches waiting (done_grew) */
     /* the commit hook (node_writer_on_commit), under hmu */
     pthread_mutex_t hmu;
     node_commit_fn on_commit;
     void *on_commit_arg;
-    bool locks; /* rmu, rcond and hmu were made (destroyed at free) */
+    bool timers;          /* both timers initialised (closed at stop) */
+    bool replier_running; /* the replier thread started */
+    bool done_sync;       /* a batch waiting for the replier committed: sync before answering */
+    bool done_grew;       /* ... and appended events: done_chain is the new head */
+    bool rstop;           /* the replier ends once nothing waits */
+    bool nometasync;      /* the environment's MDB_NOMETASYNC was set by node_writer_start */
+    bool locks;           /* rmu, rcond and hmu were made (destroyed at free) */
 };
 
 node_write *node_write_new(node_wkind kind, node_req *req)
@@ -789,8 +796,12 @@ static void gc_abort(void *arg)
     store_cache_drop(n->store);
 }
 
+/* Answer every item of a list and free it. The replies are held and handed
+ * to the HTTP server together: one lock and one wake-up of its thread per
+ * batch instead of one per request (docs/http.md). */
 static void reply_all(node_write *batch)
 {
+    hcpd_reply_hold();
     while (batch != NULL) {
         node_write *next = wnext(batch);
         if (batch->req != NULL) {
@@ -800,44 +811,92 @@ static void reply_all(node_write *batch)
         node_write_free(batch);
         batch = next;
     }
+    hcpd_reply_flush();
 }
 
-/* Queue a finished batch (committed, or failed as a whole) for its replies. */
-static void hand_to_replier(node_writer *wr, node_write *batch)
+static void commit_hook(node_writer *wr, const hcp_chain *ch);
+static void fail_all(node_write *batch, int rc);
+
+/*
+ * The durability point of committed batches. The writer's transactions
+ * commit with MDB_NOMETASYNC: LMDB fsyncs their data pages, then writes the
+ * meta page without a second fsync (and the next commit's data fsync, which
+ * LMDB does before writing the next meta, makes it durable; so integrity
+ * never depends on this call). One fdatasync here makes the meta pages of
+ * every batch committed so far durable; only then are their requests
+ * answered 2xx and replication told of their events. If it fails, nobody
+ * is told the batches are durable: their requests are answered 503 and the
+ * node restarts in place (LMDB treats a failed meta sync the same way).
+ * Then the answers go out (one hand-off to the HTTP server for the lot),
+ * then the hook.
+ */
+static void finish_batches(node *n, node_write *batch, bool sync, bool grew, const hcp_chain *head)
 {
-    if (batch == NULL)
-        return;
+    node_writer *wr = n->writer;
+    if (sync && wr->nometasync) {
+        int mrc = mdb_env_sync(n->store->db.env, 1);
+        if (mrc != MDB_SUCCESS) {
+            node_log("error", "store.sync_failed", "err=\"%s\"", mdb_strerror(mrc));
+            fail_all(batch, store_err(mrc));
+            hcpd_restart_request("the store's fdatasync failed");
+            grew = false;
+        }
+    }
+    reply_all(batch);
+    if (grew)
+        commit_hook(wr, head); /* new events: replication sends them */
+}
+
+/* Queue a finished batch (committed, or failed as a whole) for its replies;
+ * committed says whether its transaction committed (answers wait for the
+ * sync), grew whether it appended events (head: the new head). */
+static void hand_to_replier(node *n, node_write *batch, bool committed, bool grew,
+                            const hcp_chain *head)
+{
+    node_writer *wr = n->writer;
     if (!wr->replier_running) {
-        reply_all(batch);
+        finish_batches(n, batch, committed, grew, head);
         return;
     }
-    node_write *last = batch;
-    while (wnext(last) != NULL)
-        last = wnext(last);
     hcp_mutex_lock(&wr->rmu);
-    if (wr->done_tail != NULL)
-        wr->done_tail->link.next = &batch->link;
-    else
-        wr->done_head = batch;
-    wr->done_tail = last;
+    if (batch != NULL) {
+        node_write *last = batch;
+        while (wnext(last) != NULL)
+            last = wnext(last);
+        if (wr->done_tail != NULL)
+            wr->done_tail->link.next = &batch->link;
+        else
+            wr->done_head = batch;
+        wr->done_tail = last;
+    }
+    wr->done_sync = wr->done_sync || committed;
+    if (grew) {
+        wr->done_grew = true;
+        wr->done_chain = *head;
+    }
     (void)hcp_cond_signal(&wr->rcond); /* fails only for a cond never made */
     hcp_mutex_unlock(&wr->rmu);
 }
 
-/* The replier: send the answers of committed batches, in commit order. */
+/* The replier: sync, then answer, the batches committed meanwhile, in
+ * commit order; every batch that waited meanwhile shares one fdatasync. */
 static void *replier_main(void *arg)
 {
-    node_writer *wr = arg;
+    node *n = arg;
+    node_writer *wr = n->writer;
     hcp_mutex_lock(&wr->rmu);
     for (;;) {
-        while (wr->done_head == NULL && !wr->rstop)
+        while (wr->done_head == NULL && !wr->done_sync && !wr->done_grew && !wr->rstop)
             hcp_cond_wait(&wr->rcond, &wr->rmu);
         node_write *batch = wr->done_head;
+        bool sync = wr->done_sync, grew = wr->done_grew;
+        hcp_chain head = wr->done_chain;
         wr->done_head = wr->done_tail = NULL;
-        if (batch == NULL && wr->rstop)
+        wr->done_sync = wr->done_grew = false;
+        if (batch == NULL && !sync && !grew && wr->rstop)
             break;
         hcp_mutex_unlock(&wr->rmu);
-        reply_all(batch);
+        finish_batches(n, batch, sync, grew, &head);
         hcp_mutex_lock(&wr->rmu);
     }
     hcp_mutex_unlock(&wr->rmu);
@@ -914,8 +973,9 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
     node *n = arg;
     node_writer *wr = n->writer;
     node_write *batch = (node_write *)first;
+    bool grew = false;
+    hcp_chain ch = wr->ch;
     if (rc == HCP_OK) {
-        hcp_chain ch = wr->ch;
         for (node_write *w = batch; w != NULL; w = wnext(w))
             if (w->kind == W_SYNCED) {
                 atomic_store(&n->store->needs_sync, false);
@@ -924,11 +984,9 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
         for (node_write *w = batch; w != NULL; w = wnext(w))
             if (w->kind == W_DIRECTIVE) /* the position, before sync hears of the commit */
                 node_directive_committed(n, w);
-        bool grew = ch.seq != n->store->chain.seq;
+        grew = ch.seq != n->store->chain.seq;
         n->store->chain = ch;
         atomic_store(&n->store->head_seq, ch.seq); /* for readers on other threads */
-        if (grew)
-            commit_hook(wr, &ch); /* new events: replication sends them */
     } else {
         fail_all(batch, rc);
         batch = keep_for_later(n, batch);
@@ -939,7 +997,7 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
     wr->stats.batched = st.items;
     wr->stats.grows = st.grows;
     wr->stats.disk_full = st.disk_full;
-    hand_to_replier(wr, batch);
+    hand_to_replier(n, batch, rc == HCP_OK, grew, &ch);
 }
 
 /* Queued while the writer stops: refused at once. */
@@ -999,7 +1057,14 @@ int node_writer_start(node *n)
         return HCP_EIO;
     }
     wr->locks = true;
-    wr->replier_running = pthread_create(&wr->replier, NULL, replier_main, wr) == 0;
+    /* Commits skip LMDB's meta fsync; the replier syncs before answering
+     * (finish_batches). Set only now: the startup's own commits sync as
+     * usual, and node_writer_stop clears it again. */
+    int mrc = mdb_env_set_flags(n->store->db.env, MDB_NOMETASYNC, 1);
+    if (mrc != MDB_SUCCESS)
+        return store_err(mrc);
+    wr->nometasync = true;
+    wr->replier_running = pthread_create(&wr->replier, NULL, replier_main, n) == 0;
     if (!wr->replier_running)
         node_log("warn", "writer.no_replier", "detail=\"replies are sent by the loop\"");
     wr->sweep.data = n;
@@ -1052,6 +1117,14 @@ void node_writer_stop(node *n)
         if (pthread_join(wr->replier, NULL) != 0) /* only for a thread not joinable */
             node_log("error", "writer.join_failed", "thread=replier");
         wr->replier_running = false;
+    }
+    if (wr->nometasync) { /* every batch was synced by the replier; later commits sync as usual */
+        int mrc = mdb_env_set_flags(n->store->db.env, MDB_NOMETASYNC, 0);
+        if (mrc == MDB_SUCCESS)
+            mrc = mdb_env_sync(n->store->db.env, 1);
+        if (mrc != MDB_SUCCESS)
+            node_log("error", "store.sync_failed", "err=\"%s\"", mdb_strerror(mrc));
+        wr->nometasync = false;
     }
     node_write *w = wr->later; /* kept for a retry that will not come */
     wr->later = NULL;

@@ -90,9 +90,10 @@ void node_writer_free(node *n);
 
 /*
  * The commit hook: after every committed batch that appended events to the
- * log, the writer calls fn(arg, head, hash) with the new head (its sequence
- * number and hash), on the thread that committed (the loop's, or the
- * stopping thread's while node_writer_stop drains). It is how replication
+ * log, once that batch is durable (its meta page synced), the writer calls
+ * fn(arg, head, hash) with the new head (its sequence number and hash), on
+ * the replier thread (on the loop's if the replier could not start). Batches
+ * synced together are told once, with the newest head. It is how replication
  * (sync.c) learns of new events without the writer knowing it: sync
  * registers itself here. fn must not block for long and must not call
  * node_writer_on_commit. One hook; registering replaces it, fn NULL removes
