@@ -54,6 +54,7 @@
 
 #include "hcp_time.h"
 #include "hcpd.h"
+#include "hex.h"
 #include "json.h"
 #include "lock.h"
 #include "session.h"
@@ -575,21 +576,6 @@ void hcpd_req_body(const hcpd_req *r, const char **body, size_t *len)
     }
 }
 
-/* Value of a hex digit, or -1. */
-static int http_hex(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* URL-decode [s, s+n) ('+' is a space, %XX a byte) into buf of len bytes,
  * NUL-terminated. False if malformed, holding a NUL, or too long; with
  * strict, also a control character or invalid UTF-8. */
@@ -604,7 +590,7 @@ static bool http_urldecode(const char *s, size_t n, char *buf, size_t len, bool 
             if (i + 2 >= n) {
                 return false;
             }
-            int hi = http_hex(s[i + 1]), lo = http_hex(s[i + 2]);
+            int hi = hcp_hex_digit(s[i + 1]), lo = hcp_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0) {
                 return false;
             }

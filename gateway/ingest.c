@@ -729,8 +729,18 @@ static void on_batch(worker *w, uint32_t pipe, nng_msg *msg, repl_frame *f)
  * records unsealed: they cross only inside TLS. */
 static void on_fetch(worker *w, const char *county, bool zstd, const repl_frame *f)
 {
-    static _Thread_local repl_event evs[REPL_BATCH_EVENTS];
-    static _Thread_local size_t offs[REPL_BATCH_EVENTS][3];
+    /* on the heap, per fetch: a _Thread_local array would be a resident,
+     * zeroed copy in every thread of the process, nng's included */
+    repl_event *evs = calloc(REPL_BATCH_EVENTS, sizeof(*evs));
+    size_t(*offs)[3] = calloc(REPL_BATCH_EVENTS, sizeof(*offs));
+    if (evs == NULL || offs == NULL) {
+        free(evs);
+        free(offs);
+        gw_log("warn", "repl.fetch_failed", "county=%s err=\"%s\"", county,
+               hcp_strerror(HCP_ENOMEM));
+        reply_error(w, "malformed", 0);
+        return;
+    }
     gw_county c;
     gws_county_get(w->g->store, county, &c);
     hcp_buf buf;
@@ -760,6 +770,8 @@ static void on_fetch(worker *w, const char *county, bool zstd, const repl_frame 
         gw_log("warn", "repl.fetch_failed", "county=%s from=%llu err=\"%s\"", county,
                (unsigned long long)f->seq, hcp_strerror(rc));
         reply_error(w, "malformed", 0);
+        free(evs);
+        free(offs);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -779,6 +791,8 @@ static void on_fetch(worker *w, const char *county, bool zstd, const repl_frame 
            (unsigned long long)f->seq, n);
     reply_frame(w, &r);
     hcp_buf_free(&buf);
+    free(evs);
+    free(offs);
 }
 
 /* The county a pipe proved ("" when none), and whether both sides offered

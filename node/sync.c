@@ -988,8 +988,8 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     hcp_mutex_unlock(&sy->mu);
 }
 
-/* The writer's commit hook (writer.h): it committed events up to head,
- * whose hash is hash. Wake the sender. */
+/* The writer's commit hook (writer.h): events up to head, whose hash is
+ * hash, are committed and synced. Wake the sender. */
 static void on_commit(void *arg, uint64_t head, const uint8_t hash[HCP_HASH_LEN])
 {
     node_sync *sy = arg;
@@ -998,7 +998,8 @@ static void on_commit(void *arg, uint64_t head, const uint8_t hash[HCP_HASH_LEN]
     memcpy(sy->head_hash, hash, HCP_HASH_LEN);
     lat_commit_note(sy, head);
     /* a session with a free slot sends at once, from this thread (the
-     * writer's, after its commit): a read and a signature cost ~0.1 ms,
+     * replier's, after the sync that made the commit durable): a read and a
+     * signature cost ~0.1 ms,
      * less than the three thread hand-offs of waking nng's sleep for it */
     if (sy->state == SY_STREAM && !sy->stopping && free_slot(sy) != NULL)
         step(sy);
