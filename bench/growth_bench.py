@@ -51,6 +51,7 @@ import os
 import random
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -111,6 +112,47 @@ def cpu_ns(pid):
     except OSError:
         return None
     return total / 1e9
+
+
+def lmdb_tables(path, psize=4096):
+    """Every named table of the LMDB file at path (read while nothing
+    writes): {name: {depth, entries, branch_pages, leaf_pages,
+    overflow_pages}}, from the newer meta page and the main table's leaves
+    (LMDB's on-disk layout: a 16-byte page header, then MDB_meta or the
+    node offsets; an MDB_db is 48 bytes). The B-tree depth is what each
+    look-up walks; {} when the file cannot be read so."""
+    def db(b, off):
+        _, _, depth, br, lf, ov, ent, root = struct.unpack_from("<IHHQQQQQ", b, off)
+        return {"depth": depth, "entries": ent, "branch_pages": br, "leaf_pages": lf,
+                "overflow_pages": ov, "root": root}
+    out = {}
+    try:
+        with open(path, "rb") as f:
+            metas = [f.read(psize), f.read(psize)]
+
+            def page(no):
+                f.seek(no * psize)
+                return f.read(psize)
+
+            best = max(metas, key=lambda m: struct.unpack_from("<Q", m, 16 + 24 + 96 + 8)[0])
+            main = db(best, 16 + 24 + 48)
+            stack = [main["root"]] if main["depth"] else []
+            while stack:
+                p = page(stack.pop())
+                flags, lower = struct.unpack_from("<HH", p, 10)
+                for k in range((lower - 16) // 2):
+                    no = struct.unpack_from("<H", p, 16 + 2 * k)[0]
+                    lo, hi, nfl, ks = struct.unpack_from("<HHHH", p, no)
+                    if flags & 1:  # branch: the child's page number
+                        stack.append(lo | hi << 16 | nfl << 32)
+                    elif flags & 2 and nfl & 2:  # a leaf's sub-table record
+                        name = p[no + 8:no + 8 + ks].decode("utf-8", "replace").rstrip("\0")
+                        d = db(p, no + 8 + ks)
+                        d.pop("root")
+                        out[name] = d
+    except (OSError, struct.error, ValueError):
+        return {}
+    return out
 
 
 def quantile(xs, q):
@@ -230,7 +272,8 @@ class Sizes(rb.Bench):
         r["gateway_mem"] = mem(gw["proc"].pid)
         p = os.path.join(self.work, "gw", "data.mdb")
         st = os.stat(p)
-        r["store"] = {"data_mdb_size": st.st_size, "data_mdb_allocated": st.st_blocks * 512}
+        r["store"] = {"data_mdb_size": st.st_size, "data_mdb_allocated": st.st_blocks * 512,
+                      "tables": lmdb_tables(p)}
         return r
 
     def run(self):
