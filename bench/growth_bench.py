@@ -317,6 +317,54 @@ class Sizes(rb.Bench):
         return res
 
 
+def gw_batches(hport, token):
+    """hcp_gateway_batches_applied_total from the gateway's /metrics (None
+    when absent)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", hport, timeout=10)
+        c.request("GET", "/metrics", headers={"Authorization": "Bearer " + token})
+        body = c.getresponse().read().decode()
+        c.close()
+    except OSError:
+        return None
+    for line in body.splitlines():
+        if line.startswith("hcp_gateway_batches_applied_total"):
+            return float(line.split()[-1])
+    return None
+
+
+def commits_counter(pid, secs):
+    """perf counting the gateway's fdatasync/fsync calls (one per LMDB
+    commit) for secs, or None without perf or tracepoints: a Popen."""
+    if not shutil.which("perf"):
+        return None
+    try:
+        return subprocess.Popen(
+            ["perf", "stat", "-x", ",", "-e",
+             "syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync", "-p", str(pid),
+             "--", "sleep", str(secs)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except OSError:
+        return None
+
+
+def commits_read(p):
+    """The count perf printed (fdatasync + fsync), or None."""
+    if p is None:
+        return None
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return None
+    total = None
+    for line in err.splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[0].strip().isdigit() and "sys_enter_f" in f[2]:
+            total = (total or 0) + int(f[0])
+    return total
+
+
 def counties_run(build, out, n):
     """One fleet of n simulated counties in trickle mode (see the docstring)."""
     import fleet as fl
@@ -338,11 +386,19 @@ def counties_run(build, out, n):
         gpid, fpid = b.gw.pid, b.fleet.pid
         g0, f0, busy0, t0 = cpu_seconds(gpid), cpu_seconds(fpid), machine_busy_seconds(), \
             time.monotonic()
+        ba0 = gw_batches(b.hport, b.token)
+        pc = commits_counter(gpid, TRICKLE_S)
         b.command("tstart")
         time.sleep(TRICKLE_S)
         b.command("tstop")
         g1, f1, busy1, t1 = cpu_seconds(gpid), cpu_seconds(fpid), machine_busy_seconds(), \
             time.monotonic()
+        ba1 = gw_batches(b.hport, b.token)
+        commits = commits_read(pc)
+        batches = ba1 - ba0 if ba0 is not None and ba1 is not None else None
+        r["gateway_batches"] = batches
+        r["gateway_commits"] = commits
+        r["batches_per_commit"] = round(batches / commits, 2) if batches and commits else None
         t = b.wait_event("trickle", 30)
         if t is None:
             raise RuntimeError("bench_fleet gave no trickle line (log: %s)" % b.fleet_err)
