@@ -187,6 +187,11 @@ class Sizes(rb.Bench):
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             while w.poll() is None:
                 time.sleep(0.25)
+                if n["proc"].poll() is not None:
+                    w.kill()
+                    w.wait()
+                    raise RuntimeError("the node exited during the fill (status %s)"
+                                       % n["proc"].returncode)
                 if self.node_head(n) >= target:
                     w.send_signal(signal.SIGINT)
                     w.wait()
