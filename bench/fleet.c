@@ -6,7 +6,7 @@
  *   bench_fleet --ca-cert CA.crt --ca-key CA.key --url tls+tcp://HOST:PORT
  *               --server-name NAME [-n N] [--base CODE] [--events K]
  *               [--interval S] [--ping S] [--rate R] [--window W]
- *               [--timeout S] [--duration S]
+ *               [--timeout S] [--duration S] [--trickle R]
  *
  * N identities (default 2,900) are made in memory with mbedtls: a P-256 key
  * and a certificate with CN = the i-th six-digit code from base on (default
@@ -32,16 +32,26 @@
  * applies; wrong_target otherwise), sent at once as a batch; its position moves when the events
  * are chained. An entry that does not verify is counted and moves nothing.
  *
+ * Trickle (--trickle R, events a second per node; docs/bench.md "Growth"): instead of K events
+ * every ~S seconds, each node makes one evaluation every 1/R seconds from a random phase (its
+ * "commit": the event is chained when due) and sends it at once as a batch of its own — or, when
+ * the batch before is still unacknowledged, together with the others due meanwhile as soon as the
+ * acknowledgement comes, as a node's sync does. After "tstart" every event's latency, from when it
+ * was due until the gateway's acknowledgement covering it came back, goes into one histogram
+ * (log-linear buckets, ≤ 1.6 % wide); "tstop" prints it as the "trickle" line (count, p50/p90/p99/
+ * p99.9, max, mean, in ms) and stops recording. One process times every county on one monotonic
+ * clock: the gateway, not N node processes sharing the cores, is what the figure measures.
+ *
  * Standard output: one JSON object a line: "identities", "dialing",
  * "connected" (every node authenticated and acknowledged), "advanced"
  * (after a "mark" command, every node had a batch made after the mark
  * acknowledged), "dapplied" (after a "dwatch" command, every node took a
  * directive and had its acknowledgement acknowledged: the monotonic times
- * per node), "summary" (at the end). Standard input takes commands, one
- * a line: "mark", "dwatch", "stop". End of input, "stop" or --duration (default 300 s)
- * ends the run. RLIMIT_NOFILE is raised to its hard limit first.
- * Exit status: 0 after a run (the figures tell how it went), 1 when the run
- * could not be set up, 2 for bad arguments.
+ * per node), "trickle" (after "tstop"), "summary" (at the end). Standard input takes
+ * commands, one a line: "mark", "dwatch", "tstart", "tstop", "stop". End of input, "stop" or
+ * --duration (default 300 s) ends the run. RLIMIT_NOFILE is raised to its hard limit first. Exit
+ * status: 0 after a run (the figures tell how it went), 1 when the run could not be set up, 2 for
+ * bad arguments.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -79,6 +89,8 @@
 #define FL_TICK_MS     250
 #define FL_PATH_MAX    512
 #define FL_SERVER_NAME 256
+#define FL_HSUB        32   /* histogram: sub-buckets per power of two (≤ 1/32 = 3 % wide) */
+#define FL_HBUCKETS    1024 /* histogram buckets: exact below 64 µs, log-linear above */
 
 enum fl_state { ST_NEW, ST_HELLO, ST_AUTH, ST_BATCH, ST_PING, ST_IDLE, ST_BACKOFF, ST_LOST };
 
@@ -89,8 +101,17 @@ typedef struct fl_opts {
     unsigned base;
     size_t events;
     double interval, ping, rate, timeout, duration;
+    double trickle; /* events a second per node (0: batches of K every ~interval) */
     size_t window;
 } fl_opts;
+
+/* The trickle's latency histogram in microseconds (any thread; relaxed
+ * atomics: the figures are read after "tstop"). */
+typedef struct fl_hist {
+    atomic_bool on;
+    atomic_ulong count, sum_us, max_us;
+    atomic_ulong b[FL_HBUCKETS];
+} fl_hist;
 
 /* Errors by kind: a small table of names and counts (under mu). */
 typedef struct fl_errors {
@@ -148,7 +169,9 @@ typedef struct fl_node {
     double t_drecv, t_dack;
     unsigned long dirs_taken, dirs_bad;
     double next_batch, next_ping;
-    double t_auth, t_ack; /* first welcome, first ack (0: not yet) */
+    double t_due;                /* trickle: when the next event is due (0: not yet set) */
+    double b_due[FL_EVENTS_MAX]; /* trickle: when each event of the pending batch was due */
+    double t_auth, t_ack;        /* first welcome, first ack (0: not yet) */
     unsigned long batches, pings, auths;
 } fl_node;
 
@@ -159,6 +182,7 @@ typedef struct fleet {
     fl_errors err;
     double t_dial;          /* when the first dialer started */
     atomic_size_t n_authed; /* nodes welcomed at least once (paces the dialing) */
+    fl_hist hist;           /* the trickle's latencies */
     char content[1024];
     repl_verifier *ver;    /* the CA, for the gateway's certificate */
     pthread_mutex_t gw_mu; /* the verified gateway certificates (DER) and their keys */
@@ -538,10 +562,10 @@ static void make_dir_event(fl_node *nd, hcp_event *ev, uint64_t seq, hcp_time no
 }
 
 /* Make the next batch: the `directive` events of the entries taken (when
- * any wait; the position moves to the last), else K evaluations; encoded,
+ * any wait; the position moves to the last), else evals evaluations; encoded,
  * chained on from the head and the last one's position signed. mu held.
  * HCP_OK or an error. */
-static int make_batch(fl_node *nd)
+static int make_batch(fl_node *nd, size_t evals)
 {
     hcp_buf pii;
     hcp_buf_init(&pii, HCP_RECORD_MAX);
@@ -551,7 +575,7 @@ static int make_batch(fl_node *nd)
     nd->b_dmax = 0;
     int rc = HCP_OK;
     hcp_time now = (hcp_time)time(NULL);
-    size_t count = nd->dq_n > 0 ? nd->dq_n : nd->f->o.events;
+    size_t count = nd->dq_n > 0 ? nd->dq_n : evals;
     for (size_t k = 0; k < count && rc == HCP_OK; k++) {
         hcp_event ev;
         memset(&ev, 0, sizeof(ev));
@@ -607,19 +631,83 @@ static void send_batch(fl_node *nd)
     send_frame(nd, &fr);
 }
 
+/* Trickle: the events due by now (at most FL_EVENTS_MAX) made into a
+ * batch, each one's due time kept for its latency; true when one was made.
+ * mu held. */
+static bool trickle_batch(fl_node *nd, double now, bool *failed)
+{
+    double gap = 1.0 / nd->f->o.trickle;
+    if (nd->t_due == 0)
+        nd->t_due = now + gap * jitter(); /* a random phase */
+    if (now < nd->t_due)
+        return false;
+    size_t due = (size_t)((now - nd->t_due) / gap) + 1;
+    if (due > FL_EVENTS_MAX)
+        due = FL_EVENTS_MAX;
+    if (make_batch(nd, due) != HCP_OK) {
+        *failed = true;
+        return false;
+    }
+    for (size_t k = 0; k < FL_EVENTS_MAX; k++)
+        nd->b_due[k] = k < due ? nd->t_due + (double)k * gap : 0;
+    nd->t_due += (double)due * gap;
+    return true;
+}
+
+/* Record the latency of each trickle event of the batch just acknowledged
+ * (while "tstart" is in force). mu held. */
+static void trickle_acked(fl_node *nd)
+{
+    fl_hist *h = &nd->f->hist;
+    double now = now_s();
+    for (size_t k = 0; k < nd->b_n && k < FL_EVENTS_MAX; k++) {
+        if (nd->b_due[k] == 0)
+            continue;
+        double us = (now - nd->b_due[k]) * 1e6;
+        nd->b_due[k] = 0;
+        if (!atomic_load_explicit(&h->on, memory_order_relaxed))
+            continue;
+        unsigned long v = us > 0 ? (unsigned long)us : 0;
+        size_t i = v;
+        if (v >= 2 * FL_HSUB) { /* log-linear: FL_HSUB sub-buckets per power of two */
+            unsigned msb = 63u - (unsigned)__builtin_clzl(v), shift = msb - 5u;
+            i = 2 * FL_HSUB + (size_t)(msb - 6u) * FL_HSUB + (size_t)((v >> shift) - FL_HSUB);
+        }
+        if (i >= FL_HBUCKETS)
+            i = FL_HBUCKETS - 1;
+        atomic_fetch_add_explicit(&h->b[i], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->sum_us, v, memory_order_relaxed);
+        unsigned long m = atomic_load_explicit(&h->max_us, memory_order_relaxed);
+        while (v > m && !atomic_compare_exchange_weak(&h->max_us, &m, v)) {
+        }
+    }
+}
+
 /* Send what is due — the pending batch, a new one, a ping — or wait for
  * the next. mu held. */
 static void next_step(fl_node *nd)
 {
     double now = now_s();
-    if (!nd->pending && (nd->dq_n > 0 || now >= nd->next_batch)) {
-        bool dirs = nd->dq_n > 0;
-        if (make_batch(nd) != HCP_OK) {
+    bool trickle = nd->f->o.trickle > 0;
+    if (!nd->pending && nd->dq_n > 0) {
+        if (make_batch(nd, 0) != HCP_OK) {
             node_lost(nd, "make_batch");
             return;
         }
-        if (!dirs)
-            nd->next_batch = now + nd->f->o.interval * (0.9 + 0.2 * jitter());
+        memset(nd->b_due, 0, sizeof(nd->b_due));
+    } else if (!nd->pending && trickle) {
+        bool failed = false;
+        if (!trickle_batch(nd, now, &failed) && failed) {
+            node_lost(nd, "make_batch");
+            return;
+        }
+    } else if (!nd->pending && now >= nd->next_batch) {
+        if (make_batch(nd, nd->f->o.events) != HCP_OK) {
+            node_lost(nd, "make_batch");
+            return;
+        }
+        nd->next_batch = now + nd->f->o.interval * (0.9 + 0.2 * jitter());
     }
     if (nd->pending) {
         send_batch(nd);
@@ -633,7 +721,8 @@ static void next_step(fl_node *nd)
         send_frame(nd, &fr);
         return;
     }
-    double t = nd->next_batch < nd->next_ping ? nd->next_batch : nd->next_ping;
+    double t_batch = trickle ? nd->t_due : nd->next_batch;
+    double t = t_batch < nd->next_ping ? t_batch : nd->next_ping;
     node_sleep(nd, ST_IDLE, t - now);
 }
 
@@ -775,6 +864,7 @@ static void on_ack(fl_node *nd, const repl_frame *r)
     nd->batches++;
     if (nd->t_ack == 0)
         nd->t_ack = now_s();
+    trickle_acked(nd);
     dir_acked(nd);
     next_step(nd);
 }
@@ -1005,6 +1095,52 @@ static json_t *dwatch_json(fleet *f)
                      (json_int_t)lo, "seq_max", (json_int_t)hi, "recv", recv, "ack", ack);
 }
 
+/* The middle of histogram bucket i, in microseconds (see trickle_acked). */
+static double hist_mid_us(size_t i)
+{
+    if (i < 2 * FL_HSUB)
+        return (double)i + 0.5;
+    size_t j = i - 2 * FL_HSUB;
+    unsigned shift = (unsigned)(j / FL_HSUB) + 1u;
+    double lo = (double)((FL_HSUB + j % FL_HSUB) << shift);
+    return lo + (double)(1u << shift) / 2;
+}
+
+/* "tstart": forget what the histogram holds and record from now on. */
+static void trickle_start(fleet *f)
+{
+    fl_hist *h = &f->hist;
+    atomic_store(&h->on, false);
+    for (size_t i = 0; i < FL_HBUCKETS; i++)
+        atomic_store(&h->b[i], 0);
+    atomic_store(&h->count, 0);
+    atomic_store(&h->sum_us, 0);
+    atomic_store(&h->max_us, 0);
+    atomic_store(&h->on, true);
+}
+
+/* "tstop": stop recording; the "trickle" line with the quantiles (the
+ * middle of the bucket holding each, in ms), the max and the mean. */
+static json_t *trickle_json(fleet *f, double since)
+{
+    fl_hist *h = &f->hist;
+    atomic_store(&h->on, false);
+    static const double qs[] = {0.5, 0.9, 0.99, 0.999};
+    static const char *names[] = {"p50_ms", "p90_ms", "p99_ms", "p999_ms"};
+    unsigned long n = atomic_load(&h->count), seen = 0;
+    json_t *j = json_pack("{ss,sf,sf,sI,sf,sf}", "event", "trickle", "seconds", now_s() - since,
+                          "rate_per_node", f->o.trickle, "events", (json_int_t)n, "max_ms",
+                          (double)atomic_load(&h->max_us) / 1e3, "mean_ms",
+                          n > 0 ? (double)atomic_load(&h->sum_us) / (double)n / 1e3 : 0.0);
+    size_t q = 0;
+    for (size_t i = 0; j != NULL && i < FL_HBUCKETS && q < 4 && n > 0; i++) {
+        seen += atomic_load(&h->b[i]);
+        while (q < 4 && (double)seen >= qs[q] * (double)n)
+            json_object_set_new(j, names[q++], json_real(hist_mid_us(i) / 1e3));
+    }
+    return j;
+}
+
 /* This process's VmHWM and VmRSS in KiB (0 when unknown). */
 static void self_mem(long *hwm, long *rss)
 {
@@ -1046,7 +1182,7 @@ static json_t *errors_json(fl_errors *e)
 }
 
 /* Read a command from stdin if one is there within ms. 1 mark, 2 stop
- * (also end of input), 3 dwatch, 0 nothing. */
+ * (also end of input), 3 dwatch, 4 tstart, 5 tstop, 0 nothing. */
 static int read_command(int ms, bool *eof)
 {
     if (*eof) {
@@ -1063,6 +1199,10 @@ static int read_command(int ms, bool *eof)
         return 2;
     }
     line[n] = '\0';
+    if (strstr(line, "tstart") != NULL)
+        return 4;
+    if (strstr(line, "tstop") != NULL) /* before "stop", which it contains */
+        return 5;
     if (strstr(line, "stop") != NULL)
         return 2;
     if (strstr(line, "dwatch") != NULL)
@@ -1097,7 +1237,7 @@ static void watch(fleet *f)
 {
     bool eof = false, said_connected = false, marked = false, said_advanced = false;
     bool dwatching = false;
-    double end = f->t_dial + f->o.duration, last_progress = now_s();
+    double end = f->t_dial + f->o.duration, last_progress = now_s(), t_tstart = 0;
     fl_stats s;
     while (now_s() < end) {
         int cmd = read_command(FL_TICK_MS, &eof);
@@ -1113,6 +1253,13 @@ static void watch(fleet *f)
             dwatching = true;
             emit(json_pack("{ss,sf}", "event", "dwatching", "now", now_s()));
         }
+        if (cmd == 4) {
+            trickle_start(f);
+            t_tstart = now_s();
+            emit(json_pack("{ss,sf}", "event", "tstarted", "now", t_tstart));
+        }
+        if (cmd == 5)
+            emit(trickle_json(f, t_tstart));
         stats_take(f, &s);
         if (!said_connected && s.acked == f->o.n) {
             said_connected = true;
@@ -1158,6 +1305,7 @@ static void summary(fleet *f, double ident_s, long nofile)
     json_object_set_new(j, "events_per_batch", json_integer((json_int_t)f->o.events));
     json_object_set_new(j, "interval_s", json_real(f->o.interval));
     json_object_set_new(j, "ping_s", json_real(f->o.ping));
+    json_object_set_new(j, "trickle_per_node", json_real(f->o.trickle));
     json_object_set_new(j, "directives_taken", json_integer((json_int_t)s.dirs_taken));
     json_object_set_new(j, "directives_bad_signature", json_integer((json_int_t)s.dirs_bad));
     json_object_set_new(j, "errors", errors_json(&f->err));
@@ -1206,7 +1354,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: bench_fleet --ca-cert F --ca-key F --url tls+tcp://HOST:PORT "
                     "--server-name NAME [-n N] [--base CODE] [--events K] [--interval S] "
-                    "[--ping S] [--rate R] [--window W] [--timeout S] [--duration S]\n");
+                    "[--ping S] [--rate R] [--window W] [--timeout S] [--duration S] "
+                    "[--trickle R]\n");
     return 2;
 }
 
@@ -1263,6 +1412,8 @@ static int parse_args(int argc, char **argv, fl_opts *o)
             o->timeout = x;
         else if (strcmp(a, "--duration") == 0 && x > 0)
             o->duration = x;
+        else if (strcmp(a, "--trickle") == 0 && x > 0 && x <= 1000)
+            o->trickle = x;
         else
             return -1;
     }

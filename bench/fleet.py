@@ -146,13 +146,15 @@ def raise_nofile():
 
 
 class Fleet:
-    def __init__(self, build, out):
-        self.work = os.path.join(out, "work", "fleet")
+    def __init__(self, build, out, n=None, work_name="fleet"):
+        self.n = n or N
+        self.codes = CODES if self.n == N else fleet_codes(self.n)
+        self.work = os.path.join(out, "work", work_name)
         self.gw_bin = os.path.join(build, "gateway", "hcp-gateway")
         self.certs_bin = os.path.join(build, "certs", "hcp-certs")
         self.fleet_bin = os.path.join(build, "bench", "bench_fleet")
         self.pki = os.path.join(self.work, "pki")
-        self.res = {"settings": {"n": N, "interval_s": INTERVAL, "window": WINDOW,
+        self.res = {"settings": {"n": self.n, "interval_s": INTERVAL, "window": WINDOW,
                                  "events_per_batch": 3, "timeout_s": TIMEOUT},
                     "target_VmHWM_kib": TARGET_KIB}
         self.lines = []
@@ -190,7 +192,7 @@ class Fleet:
                 subprocess.run([self.certs_bin] + s, stdout=log, stderr=log, check=True)
         self.res["rlimit_nofile"] = raise_nofile()
         divisions = os.path.join(self.work, "divisions.tsv")
-        write_divisions(divisions, CODES)
+        write_divisions(divisions, self.codes)
         port, self.hport = free_port(), free_port()
         d = os.path.join(self.work, "gw")
         self.gw_log = os.path.join(self.work, "gw.log")
@@ -216,7 +218,7 @@ class Fleet:
                 [self.fleet_bin, "--ca-cert", os.path.join(self.pki, "ca.crt"),
                  "--ca-key", os.path.join(self.pki, "ca.key"),
                  "--url", "tls+tcp://127.0.0.1:%d" % port, "--server-name", GW_NAME,
-                 "-n", str(N), "--base", str(BASE), "--interval", str(INTERVAL),
+                 "-n", str(self.n), "--base", str(BASE), "--interval", str(INTERVAL),
                  "--window", str(WINDOW), "--duration", str(TIMEOUT + ADVANCE_S + 60)]
                 + self.extra_args,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -234,7 +236,7 @@ class Fleet:
         > 0 (or > before[c] when given)."""
         a = counties(self.hport, self.token)
         ok, applied = 0, {}
-        for c in CODES:
+        for c in self.codes:
             st, ap = a.get(c, ("missing", 0))
             applied[c] = ap
             floor = before[c] if before else 0
@@ -242,14 +244,14 @@ class Fleet:
         return ok, applied
 
     def run(self):
-        say("fleet: %d nodes (bench_fleet), one gateway, mutual TLS on loopback" % N)
+        say("fleet: %d nodes (bench_fleet), one gateway, mutual TLS on loopback" % self.n)
         self.start()
         r = self.res
         ident = self.wait_event("identities", 120)
         if ident is None:
             raise RuntimeError("bench_fleet made no identities (log: %s)" % self.fleet_err)
         r["identities_s"] = round(ident["seconds"], 2)
-        say("fleet: %d identities in %.1f s; dialing" % (N, ident["seconds"]))
+        say("fleet: %d identities in %.1f s; dialing" % (self.n, ident["seconds"]))
         conn = self.wait_event("connected", TIMEOUT)
         sample = self.sampler.last
         r["gateway_connected"] = {"VmRSS_kib": sample.get("VmRSS"),
@@ -262,14 +264,14 @@ class Fleet:
             r["auth_all_s"] = round(conn["auth_all_s"], 2)
             say("fleet: all %d authenticated in %.1f s, acknowledged in %.1f s; gateway RSS "
                 "%.1f MB; /v1/counties: %d ok with applied > 0"
-                % (N, conn["auth_all_s"], conn["ack_all_s"],
+                % (self.n, conn["auth_all_s"], conn["ack_all_s"],
                    (sample.get("VmRSS") or 0) / 1024, ok1))
             self.command("mark")
             adv = self.wait_event("advanced", ADVANCE_S)
             ok2, _ = self.check(applied1)
             r["counties_advanced"] = ok2
             r["advanced_s"] = round(adv["seconds"] - conn["seconds"], 2) if adv else None
-            say("fleet: next round: %d of %d counties advanced" % (ok2, N))
+            say("fleet: next round: %d of %d counties advanced" % (ok2, self.n))
         else:
             say("fleet: not all connected within %d s (%d ok in /v1/counties)" % (TIMEOUT, ok1))
             r["connect_all_s"] = None
@@ -286,7 +288,7 @@ class Fleet:
         time.sleep(2)  # the nodes are gone: does the gateway let go of them?
         r["gateway_after_fleet"] = status(self.gw.pid)
         r["target_met"] = bool(
-            r["counties_advanced"] == N and (r["gateway_peak"]["VmHWM_kib"] or 0) < TARGET_KIB)
+            r["counties_advanced"] == self.n and (r["gateway_peak"]["VmHWM_kib"] or 0) < TARGET_KIB)
         self.stop()
         return r
 

@@ -303,3 +303,14 @@ hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ] || ulimit -Hn 65536 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 python3 "$HERE/fleet.py" "$BUILD" "$OUT"
+
+# Growth (issue #18 item 4): the figures as the gateway grows from 10,000 to
+# 1,000,000 cases (HCP_BENCH_GROWTH_SIZES) and from 1 to 2,900 counties
+# (bench_fleet in trickle mode); adds "growth" to results.json (docs/bench.md
+# "Growth (issue #18)"). About 15 minutes; HCP_BENCH_GROWTH_QUICK=1 for a
+# short run, HCP_BENCH_GROWTH_SKIP=1 skips it.
+if [ "${HCP_BENCH_GROWTH_SKIP:-0}" != 1 ]; then
+    echo
+    echo "bench: growth (bench/growth_bench.py)"
+    python3 "$HERE/growth_bench.py" "$BUILD" "$OUT"
+fi

@@ -13,6 +13,7 @@
 #include "accounts.h"
 #include "codec.h"
 #include "format.h"
+#include "lock.h"
 #include "be.h"
 #include "record.h"
 
@@ -817,9 +818,13 @@ int store_map_usage(node_store *s, uint64_t *used, uint64_t *size)
         return HCP_EINVAL;
     MDB_envinfo info;
     MDB_stat st;
+    /* mdb_env_info reads the meta pages through the map: never while the
+     * writer grows it (hcpd_env_grow), or it reads an unmapped page */
+    hcp_rwlock_rdlock(&s->db.resize);
     int mrc = mdb_env_info(s->db.env, &info);
     if (mrc == MDB_SUCCESS)
         mrc = mdb_env_stat(s->db.env, &st);
+    hcp_rwlock_unlock(&s->db.resize);
     if (mrc != MDB_SUCCESS)
         return store_err(mrc);
     *used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
