@@ -58,7 +58,7 @@ typedef struct hcpd_monthly {
     bool personal; /* contact columns filled from personal data (a logged read) */
     hcpd_monthly_row *rows;
     size_t n, cap;
-    struct rowb *scratch; /* the row builder's buffers, reused (monthly.c) */
+    struct hcpd_mscratch *scratch; /* the row builder's buffers, reused (monthly.c) */
 } hcpd_monthly;
 
 /* Start a form for year-month (2000..9999, 1..12) of the region (code and
@@ -88,6 +88,16 @@ HCP_NODISCARD int hcpd_monthly_add(hcpd_monthly *m, const hcp_case *c);
  * HCP_EINVAL.
  */
 HCP_NODISCARD int hcpd_monthly_render(const hcp_case *c, bool personal, hcp_buf *pub, hcp_buf *prv);
+/* A renderer's buffers, kept between rows by a caller that renders many
+ * (a writer: one case write after another); owned by that caller. */
+typedef struct hcpd_mscratch hcpd_mscratch;
+/* hcpd_monthly_render with *scratch's buffers (made at the first call,
+ * kept; one thread at a time): no allocation per row once they have grown.
+ * Personal text left in them is wiped before the call returns. */
+HCP_NODISCARD int hcpd_monthly_render_with(hcpd_mscratch **scratch, const hcp_case *c,
+                                           bool personal, hcp_buf *pub, hcp_buf *prv);
+/* Release a scratch (NULL: nothing). */
+void hcpd_mscratch_free(hcpd_mscratch *scratch);
 /* Append a row rendered by hcpd_monthly_render (pub[0..publen) and
  * prv[0..prvlen) borrowed, copied) for case_id. HCP_EFORMAT when they are
  * not such a row, HCP_ENOMEM, HCP_EINVAL. */

@@ -81,6 +81,10 @@ struct gw_rp {
     uint64_t tick;
     rp_entry e[RP_CACHE_SLOTS];
     hcp_buf spare; /* an answer's buffer kept for the next download (its pages already mapped) */
+    /* a case write's buffers, kept from one to the next: used only under
+     * the store's write transaction, which LMDB gives one thread at a time */
+    hcpd_mscratch *render;
+    hcp_buf val, prv, aad;
 };
 
 /* The rp_ver key of the rows of case id: its county's prefecture and the
@@ -155,39 +159,62 @@ int gw_report_version(gw_store *s, MDB_txn *txn, const char *pref, int year, int
     return ver_get(s, txn, kb, ver);
 }
 
+/* b empty with ceiling max: made anew, or when kept, its allocation kept. */
+static void buf_ready(hcp_buf *b, size_t max, bool kept)
+{
+    if (!kept) {
+        hcp_buf_init(b, max);
+        return;
+    }
+    b->len = 0;
+    b->max = max;
+}
+
 int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
 {
     if (s == NULL || txn == NULL || c == NULL || c->id[0] == '\0')
         return HCP_EINVAL;
     if (s->rp != NULL && s->rp->rows_off)
         return HCP_OK;
-    hcp_buf val, prv, aad;
-    hcp_buf_init(&val, RP_ROW_MAX + HCP_SEAL_OVERHEAD);
-    hcp_buf_init(&prv, RP_ROW_MAX);
-    hcp_buf_init(&aad, RP_ROW_MAX + 3 + HCP_CASE_ID_MAX);
+    hcp_buf own[3], *val = &own[0], *prv = &own[1], *aad = &own[2];
+    hcpd_mscratch *mine = NULL, **scratch = &mine;
+    if (s->rp != NULL) { /* the kept buffers: no allocation per case once grown */
+        val = &s->rp->val;
+        prv = &s->rp->prv;
+        aad = &s->rp->aad;
+        scratch = &s->rp->render;
+    }
+    buf_ready(val, RP_ROW_MAX + HCP_SEAL_OVERHEAD, s->rp != NULL);
+    buf_ready(prv, RP_ROW_MAX, s->rp != NULL);
+    buf_ready(aad, RP_ROW_MAX + 3 + HCP_CASE_ID_MAX, s->rp != NULL);
     uint8_t head[RP_HEAD] = {HCPD_MONTHLY_ROW_LAYOUT, 0, 0, 0, 0};
-    int rc = hcp_buf_append(&val, head, sizeof(head));
+    int rc = hcp_buf_append(val, head, sizeof(head));
     if (rc == HCP_OK)
-        rc = hcpd_monthly_render(c, true, &val, &prv);
-    if (rc == HCP_OK && val.len - RP_HEAD > UINT32_MAX)
+        rc = hcpd_monthly_render_with(scratch, c, true, val, prv);
+    if (rc == HCP_OK && val->len - RP_HEAD > UINT32_MAX)
         rc = HCP_ERANGE;
     if (rc == HCP_OK) {
-        hcp_be32_put(val.data + 1, (uint32_t)(val.len - RP_HEAD));
-        rc = row_aad(&aad, c->id, val.data, val.len);
+        hcp_be32_put(val->data + 1, (uint32_t)(val->len - RP_HEAD));
+        rc = row_aad(aad, c->id, val->data, val->len);
     }
     if (rc == HCP_OK) /* only the personal part is encrypted; the rest is authenticated */
-        rc = hcp_seal(s->sealer, aad.data, aad.len, prv.data, prv.len, &val);
+        rc = hcp_seal(s->sealer, aad->data, aad->len, prv->data, prv->len, val);
     if (rc == HCP_OK) {
-        MDB_val k = {strlen(c->id), (void *)c->id}, v = {val.len, val.data};
+        MDB_val k = {strlen(c->id), (void *)c->id}, v = {val->len, val->data};
         rc = gws_err(mdb_put(txn, s->rp_form, &k, &v, 0));
     }
     if (rc == HCP_OK) /* a form kept of its month is now older than its rows */
         rc = ver_bump(s, txn, c->id);
-    if (prv.data != NULL) /* personal data: not left in freed memory */
-        memset(prv.data, 0, prv.len);
-    hcp_buf_free(&val);
-    hcp_buf_free(&prv);
-    hcp_buf_free(&aad);
+    if (prv->data != NULL) /* personal data: not left in memory, kept or freed */
+        memset(prv->data, 0, prv->len);
+    if (aad->data != NULL) /* its plain part: public, but no reason to keep it */
+        aad->len = 0;
+    if (s->rp == NULL) {
+        hcp_buf_free(val);
+        hcp_buf_free(prv);
+        hcp_buf_free(aad);
+        hcpd_mscratch_free(mine);
+    }
     return rc;
 }
 
@@ -332,6 +359,10 @@ void gw_report_close(gw_store *s)
         if (s->rp->e[i].used)
             entry_drop(s->rp, &s->rp->e[i]);
     hcp_buf_free(&s->rp->spare);
+    hcp_buf_free(&s->rp->val);
+    hcp_buf_free(&s->rp->prv);
+    hcp_buf_free(&s->rp->aad);
+    hcpd_mscratch_free(s->rp->render);
     (void)pthread_mutex_destroy(&s->rp->mu); /* no thread uses the store any more */
     free(s->rp);
     s->rp = NULL;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "hcp_time.h"
 #include "monthly.h"
 
 /* An owned copy of a string literal. */
@@ -93,6 +94,34 @@ static void test_rows(void **state)
             assert_int_equal(found, personal);
         }
         hcpd_monthly_free(&m);
+    }
+    hcp_case_clear(&c);
+}
+
+/* The time cell at the edges of a day and of years: what hcp_time_format
+ * says, cut to the minute (the cell is written digit by digit). */
+static void test_time_cell(void **state)
+{
+    (void)state;
+    hcp_case c;
+    make_case(&c, HCP_OUT_SUBSTANTIATED, HCP_ST_CLOSED);
+    const hcp_time base = c.received_at;
+    const long offs[] = {0, 1, 59, 60, 3599, 3600, 86399, 86400, -86400 * 400L, 86400 * 3000L};
+    for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+        hcp_time t = base - (base % 86400) + offs[i]; /* UTC midnights: 08:00 in the day */
+        for (int h = 0; h < 24; h += 8) {
+            c.received_at = t + h * 3600 - 8 * 3600;
+            char iso[HCP_TIME_STRLEN], want[32];
+            assert_int_equal(hcp_time_format(c.received_at, iso, sizeof(iso)), HCP_OK);
+            snprintf(want, sizeof(want), "%.10s %.5s", iso, iso + 11);
+            hcpd_monthly m;
+            assert_int_equal(hcpd_monthly_init(&m, 2026, 11, "630100", "西宁市", base, "sup",
+                                               "0971-6155517", false),
+                             HCP_OK);
+            assert_int_equal(hcpd_monthly_add(&m, &c), HCP_OK);
+            assert_string_equal(m.rows[0].cell[0], want);
+            hcpd_monthly_free(&m);
+        }
     }
     hcp_case_clear(&c);
 }
@@ -356,9 +385,13 @@ static void test_gzip_form(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_use),           cmocka_unit_test(test_rows),
-        cmocka_unit_test(test_csv_json_xlsx), cmocka_unit_test(test_json_stream_same_bytes),
-        cmocka_unit_test(test_params),        cmocka_unit_test(test_accepts_gzip),
+        cmocka_unit_test(test_use),
+        cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_time_cell),
+        cmocka_unit_test(test_csv_json_xlsx),
+        cmocka_unit_test(test_json_stream_same_bytes),
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_accepts_gzip),
         cmocka_unit_test(test_gzip_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
