@@ -402,6 +402,23 @@ void gw_stats_delta(const gw_st_list *before, const gw_st_list *after, gw_st_lis
 
 /* ---- in the store ---- */
 
+/* Add v[0..n) to the stored counts sum (have of them): the length of the
+ * result (at most GW_ST_VEC_MAX), and in *zero whether every count is 0. */
+static size_t cnt_sum(int64_t sum[GW_ST_VEC_MAX], size_t have, const int64_t *v, size_t n,
+                      bool *zero)
+{
+    size_t len = have > n ? have : n;
+    if (len > GW_ST_VEC_MAX)
+        len = GW_ST_VEC_MAX;
+    *zero = true;
+    for (size_t i = 0; i < len; i++) {
+        if (i < n)
+            sum[i] += v[i];
+        *zero = *zero && sum[i] == 0;
+    }
+    return len;
+}
+
 /* Add counts v[0..n) to bucket k of st_cnt (deleted when all zero). */
 static int cnt_add(gw_store *s, MDB_txn *txn, const uint8_t *k, size_t klen, const int64_t *v,
                    size_t n)
@@ -418,15 +435,8 @@ static int cnt_add(gw_store *s, MDB_txn *txn, const uint8_t *k, size_t klen, con
         rc = HCP_OK;
     if (rc != HCP_OK)
         return rc;
-    size_t len = have > n ? have : n;
-    if (len > GW_ST_VEC_MAX)
-        len = GW_ST_VEC_MAX;
-    bool zero = true;
-    for (size_t i = 0; i < len; i++) {
-        if (i < n)
-            sum[i] += v[i];
-        zero = zero && sum[i] == 0;
-    }
+    bool zero;
+    size_t len = cnt_sum(sum, have, v, n, &zero);
     if (zero)
         return have > 0 || val.mv_size > 0 ? gws_err(mdb_del(txn, s->st_cnt, &key, NULL)) : HCP_OK;
     uint8_t out[GW_ST_VAL_MAX];
@@ -697,15 +707,8 @@ static int cnt_add_cur(MDB_cursor *cur, const uint8_t *k, size_t klen, const int
     if (rc != HCP_OK)
         return rc;
     bool found = mrc == MDB_SUCCESS;
-    size_t len = have > n ? have : n;
-    if (len > GW_ST_VEC_MAX)
-        len = GW_ST_VEC_MAX;
-    bool zero = true;
-    for (size_t i = 0; i < len; i++) {
-        if (i < n)
-            sum[i] += v[i];
-        zero = zero && sum[i] == 0;
-    }
+    bool zero;
+    size_t len = cnt_sum(sum, have, v, n, &zero);
     if (zero)
         return found ? gws_err(mdb_cursor_del(cur, 0)) : HCP_OK;
     uint8_t out[GW_ST_VAL_MAX];

@@ -18,9 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "gwstore.h"
+#include "gz_fixture.h"
 #include "monthly.h"
 #include "record.h"
 #include "report.h"
@@ -337,29 +337,6 @@ static size_t form_in(fx *f, MDB_txn *txn, int y, int m, hcpd_mformat fm, const 
     return form_gz(f, txn, y, m, fm, false, filler, out, hit);
 }
 
-/* One gzip member p[0..n) decompressed into out (emptied first); nothing
- * may follow it. */
-static void gunzip(const hcp_buf *in, hcp_buf *out)
-{
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    assert_int_equal(inflateInit2(&z, 31), Z_OK);
-    z.next_in = in->data;
-    z.avail_in = (uInt)in->len;
-    hcp_buf_reset(out);
-    static uint8_t chunk[65536];
-    int zr;
-    do {
-        z.next_out = chunk;
-        z.avail_out = sizeof(chunk);
-        zr = inflate(&z, Z_NO_FLUSH);
-        assert_true(zr == Z_OK || zr == Z_STREAM_END);
-        assert_int_equal(hcp_buf_append(out, chunk, sizeof(chunk) - z.avail_out), HCP_OK);
-    } while (zr != Z_STREAM_END);
-    assert_int_equal(z.avail_in, 0);
-    assert_int_equal(inflateEnd(&z), Z_OK);
-}
-
 /* Whether needle is in hay's bytes. */
 static bool contains(const hcp_buf *hay, const char *needle)
 {
@@ -447,12 +424,12 @@ static void test_form_cache_follows_rows(void **state)
         for (int round = 0; round < 2; round++) {
             assert_int_equal(form_gz(&f, NULL, 2026, 2, fm, true, "sup", &zipped, &hit), 2);
             assert_int_equal(hit, round == 1);
-            gunzip(&zipped, &got);
+            gz_fixture_gunzip(zipped.data, zipped.len, &got);
             assert_same(&got, &want);
         }
         assert_int_equal(form_gz(&f, NULL, 2026, 2, fm, true, "另一位", &zipped, &hit), 2);
         assert_true(hit);
-        gunzip(&zipped, &got);
+        gz_fixture_gunzip(zipped.data, zipped.len, &got);
         assert_true(contains(&got, "另一位"));
     }
     /* a case of another prefecture (Haidong) and one of another month */
@@ -489,7 +466,7 @@ static void test_form_cache_follows_rows(void **state)
     /* nor the gzipped one */
     assert_int_equal(form_gz(&f, NULL, 2026, 2, HCPD_MF_JSON, true, "sup", &zipped, &hit), 2);
     assert_false(hit);
-    gunzip(&zipped, &got);
+    gz_fixture_gunzip(zipped.data, zipped.len, &got);
     assert_same(&got, &want);
     /* the CSV kept before the step is not used either */
     assert_int_equal(form_in(&f, NULL, 2026, 2, HCPD_MF_CSV, "sup", &got, &hit), 2);

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
+#include "gz_fixture.h"
 #include "hcp_time.h"
 #include "monthly.h"
 
@@ -298,29 +298,6 @@ static void test_accepts_gzip(void **state)
     }
 }
 
-/* One gzip member p[0..n) decompressed into out (emptied first); nothing
- * may follow it. */
-static void gunzip(const uint8_t *p, size_t n, hcp_buf *out)
-{
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    assert_int_equal(inflateInit2(&z, 31), Z_OK);
-    z.next_in = (Bytef *)(uintptr_t)p;
-    z.avail_in = (uInt)n;
-    hcp_buf_reset(out);
-    static uint8_t chunk[65536];
-    int zr;
-    do {
-        z.next_out = chunk;
-        z.avail_out = sizeof(chunk);
-        zr = inflate(&z, Z_NO_FLUSH);
-        assert_true(zr == Z_OK || zr == Z_STREAM_END);
-        assert_int_equal(hcp_buf_append(out, chunk, sizeof(chunk) - z.avail_out), HCP_OK);
-    } while (zr != Z_STREAM_END);
-    assert_int_equal(z.avail_in, 0);
-    assert_int_equal(inflateEnd(&z), Z_OK);
-}
-
 /* The form gzipped around kept deflated rows decompresses to the plain
  * form, byte for byte (the CRC and length checked by zlib), as JSON and
  * CSV, with odd cells; a whole body gzipped in one piece too. */
@@ -363,13 +340,13 @@ static void test_gzip_form(void **state)
         assert_true(part.len > 0 && part.len < rows.len / 3);
         assert_int_equal(hcpd_monthly_gzip_wrap(&m, (hcpd_mformat)f, &part, &gz), HCP_OK);
         assert_true(gz.len > 18 && gz.data[0] == 0x1f && gz.data[1] == 0x8b);
-        gunzip(gz.data, gz.len, &back);
+        gz_fixture_gunzip(gz.data, gz.len, &back);
         assert_int_equal(back.len, plain.len);
         assert_memory_equal(back.data, plain.data, plain.len);
         hcpd_gz_free(&part);
         hcp_buf_reset(&gz);
         assert_int_equal(hcpd_gzip(plain.data, plain.len, &gz), HCP_OK);
-        gunzip(gz.data, gz.len, &back);
+        gz_fixture_gunzip(gz.data, gz.len, &back);
         assert_int_equal(back.len, plain.len);
         assert_memory_equal(back.data, plain.data, plain.len);
     }
