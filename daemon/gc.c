@@ -34,7 +34,7 @@ struct hcpd_gc {
     bool logged_once;      /* ... and whether ever */
     bool announced;        /* such a line is not yet followed by store.room_again */
     /* counters (read from any thread) */
-    _Atomic uint64_t commits, items, grows, disk_full, failed;
+    _Atomic uint64_t commits, items, grows, disk_full, failed, busy_ns;
 };
 
 /* Milliseconds of a monotonic clock: the log rate limit must hold also
@@ -158,6 +158,24 @@ static void note_full(hcpd_gc *gc, int rc)
 
 /* Attempt the (merged) batch, growing the map while the map, not the
  * disk, is full; count and log the outcome, and hand it to the daemon. */
+/* The map was full: grow it (HCP_OK), or say why not (HCP_EFULL at the
+ * ceiling or when growing failed, HCP_ENOSPC: the disk). */
+static int grow_map(hcpd_gc *gc)
+{
+    int grc;
+    size_t to = hcpd_gc_grow_target(gc->dir, gc->env->mapsize, gc->map_max, &grc);
+    if (grc != HCP_OK)
+        return grc;
+    if ((grc = hcpd_env_grow(gc->env, to)) != HCP_OK) {
+        hcpd_log("error", "store.grow_failed", "mapsize=%zu wanted=%zu err=\"%s\"",
+                 gc->env->mapsize, to, hcp_strerror(grc));
+        return HCP_EFULL; /* the map stays as it was */
+    }
+    atomic_fetch_add(&gc->grows, 1);
+    hcpd_log("info", "store.grow", "mapsize=%zu", gc->env->mapsize);
+    return HCP_OK;
+}
+
 static void run_merged(hcpd_gc *gc, hcpd_gc_item *batch)
 {
     int rc = HCP_OK;
@@ -165,19 +183,11 @@ static void run_merged(hcpd_gc *gc, hcpd_gc_item *batch)
         rc = attempt(gc, batch);
         if (rc != HCP_EFULL || i + 1 == GC_ATTEMPTS)
             break;
-        int grc;
-        size_t to = hcpd_gc_grow_target(gc->dir, gc->env->mapsize, gc->map_max, &grc);
+        int grc = grow_map(gc);
         if (grc != HCP_OK) {
             rc = grc;
             break;
         }
-        if ((grc = hcpd_env_grow(gc->env, to)) != HCP_OK) {
-            hcpd_log("error", "store.grow_failed", "mapsize=%zu wanted=%zu err=\"%s\"",
-                     gc->env->mapsize, to, hcp_strerror(grc));
-            break; /* answered HCP_EFULL: the map stays as it was */
-        }
-        atomic_fetch_add(&gc->grows, 1);
-        hcpd_log("info", "store.grow", "mapsize=%zu", gc->env->mapsize);
     }
     if (rc == HCP_OK) {
         atomic_fetch_add(&gc->commits, 1);
@@ -198,8 +208,11 @@ static void run_batch(hcpd_gc *gc, hcpd_gc_item *batch)
 {
     if (gc->ops.merge != NULL)
         batch = gc->ops.merge(gc->arg, batch);
-    if (batch != NULL)
-        run_merged(gc, batch);
+    if (batch == NULL)
+        return;
+    uint64_t t0 = uv_hrtime();
+    run_merged(gc, batch);
+    atomic_fetch_add(&gc->busy_ns, uv_hrtime() - t0);
 }
 
 /* Take up to max_items off the queue; wake again if more remain (bounded
@@ -232,6 +245,32 @@ static void on_wake(uv_async_t *a)
     hcpd_gc_item *batch = take(gc);
     if (batch != NULL)
         run_batch(gc, batch);
+}
+
+int hcpd_gc_exec(hcpd_gc *gc, int (*fn)(void *arg, MDB_txn *txn), void *arg)
+{
+    if (gc == NULL || fn == NULL)
+        return HCP_EINVAL;
+    int rc = HCP_OK;
+    for (int i = 0; i < GC_ATTEMPTS; i++) {
+        MDB_txn *txn;
+        int mrc = mdb_txn_begin(gc->env->env, NULL, 0, &txn);
+        if (mrc != MDB_SUCCESS)
+            return classify(gc, mrc);
+        rc = fn(arg, txn);
+        if (rc == HCP_OK) {
+            mrc = mdb_txn_commit(txn);
+            rc = mrc == MDB_SUCCESS ? HCP_OK : classify(gc, mrc);
+        } else {
+            mdb_txn_abort(txn);
+        }
+        if (rc != HCP_EFULL || i + 1 == GC_ATTEMPTS)
+            break;
+        int grc = grow_map(gc);
+        if (grc != HCP_OK)
+            return grc;
+    }
+    return rc;
 }
 
 void hcpd_gc_run(hcpd_gc *gc)
@@ -304,6 +343,7 @@ void hcpd_gc_get_stats(const hcpd_gc *gc, hcpd_gc_stats *out)
     out->grows = atomic_load(&g->grows);
     out->disk_full = atomic_load(&g->disk_full);
     out->failed = atomic_load(&g->failed);
+    out->busy_ns = atomic_load(&g->busy_ns);
 }
 
 static void on_closed(uv_handle_t *h)

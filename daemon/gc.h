@@ -91,6 +91,7 @@ typedef struct hcpd_gc_stats {
     uint64_t grows;     /* map growths */
     uint64_t disk_full; /* batches answered HCP_ENOSPC or HCP_EFULL */
     uint64_t failed;    /* batches answered another error */
+    uint64_t busy_ns;   /* time spent attempting batches (monotonic): the writer's load */
 } hcpd_gc_stats;
 
 typedef struct hcpd_gc hcpd_gc;
@@ -106,6 +107,12 @@ void hcpd_gc_submit(hcpd_gc *gc, hcpd_gc_item *it);
 /* Loop thread: take a batch now (maybe none: ops.merge may add its own)
  * and run it, as a wake-up does. For the daemon's timers. */
 void hcpd_gc_run(hcpd_gc *gc);
+/* Loop thread: fn(arg, txn) in one write transaction of its own, then the
+ * commit, with the engine's handling of a full map (grown, fn called again
+ * in a new transaction) and of a full disk (HCP_ENOSPC). For the daemon's
+ * own work between batches (derived data written behind them). fn's error
+ * aborts the transaction and is returned; HCP_EINVAL. */
+HCP_NODISCARD int hcpd_gc_exec(hcpd_gc *gc, int (*fn)(void *arg, MDB_txn *txn), void *arg);
 /* Whether hcpd_gc_stop was called (any thread). */
 bool hcpd_gc_stopping(hcpd_gc *gc);
 /* Copy the counters into *out (any thread). */

@@ -4,7 +4,9 @@
  * redone; a map at its ceiling answers HCP_EFULL and the engine goes on;
  * the growth policy never passes the ceiling or what the disk can hold;
  * ENOSPC/EDQUOT count as a full disk, a plain EIO with room does not; a
- * stopped engine refuses.
+ * stopped engine refuses. hcpd_gc_exec (the daemon's own work between
+ * batches) grows a full map the same way and stops at the ceiling; the
+ * engine counts the time its batches take.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -162,6 +164,57 @@ static void ceiling_refuses_and_goes_on(void **state)
     assert_int_equal(st.commits, 1);
 }
 
+/* hcpd_gc_exec's work: e->n values of VAL_LEN from key e->first, counted
+ * per call (a redo after growing calls it again). */
+typedef struct exec_job {
+    fixture *f;
+    uint32_t first;
+    size_t n, calls;
+} exec_job;
+
+static int t_exec(void *arg, MDB_txn *txn)
+{
+    exec_job *e = arg;
+    e->calls++;
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+    for (size_t i = 0; rc == MDB_SUCCESS && i < e->n; i++) {
+        uint32_t key = e->first + (uint32_t)i;
+        MDB_val k = {sizeof(key), &key}, v = {VAL_LEN, e->f->val};
+        rc = mdb_put(txn, dbi, &k, &v, 0);
+    }
+    return hcpd_mdb_err(rc);
+}
+
+static void exec_grows_the_map(void **state)
+{
+    fixture *f = *state;
+    exec_job e = {.f = f, .first = 500, .n = 40}; /* 2.5 MiB into a 1 MiB map */
+    assert_int_equal(hcpd_gc_exec(f->gc, t_exec, &e), HCP_OK);
+    assert_true(e.calls >= 2);
+    hcpd_gc_stats st;
+    hcpd_gc_get_stats(f->gc, &st);
+    assert_true(st.grows >= 1);
+    assert_true(f->env.mapsize >= (4u << 20));
+    assert_int_equal(hcpd_gc_exec(NULL, t_exec, &e), HCP_EINVAL);
+    assert_int_equal(hcpd_gc_exec(f->gc, NULL, &e), HCP_EINVAL);
+    /* the batches' time is counted, exec's is not */
+    assert_int_equal(st.busy_ns, 0);
+    put_n(f, 0, 2);
+    hcpd_gc_get_stats(f->gc, &st);
+    assert_true(st.busy_ns > 0);
+}
+
+static void exec_stops_at_the_ceiling(void **state)
+{
+    fixture *f = *state;
+    exec_job e = {.f = f, .first = 0, .n = 60}; /* 3.75 MiB: more than the 2 MiB ceiling */
+    assert_int_equal(hcpd_gc_exec(f->gc, t_exec, &e), HCP_EFULL);
+    assert_int_equal(f->env.mapsize, 2u << 20);
+    e.n = 4; /* what fits still commits */
+    assert_int_equal(hcpd_gc_exec(f->gc, t_exec, &e), HCP_OK);
+}
+
 static void grow_target_policy(void **state)
 {
     fixture *f = *state;
@@ -211,6 +264,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(grow_target_policy, setup_big, teardown),
         cmocka_unit_test_setup_teardown(disk_full_codes, setup_big, teardown),
         cmocka_unit_test_setup_teardown(stopped_refuses, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(exec_grows_the_map, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(exec_stops_at_the_ceiling, setup_small, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
