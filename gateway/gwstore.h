@@ -78,6 +78,7 @@ struct gw_store {
     MDB_dbi rp_contacts;
     MDB_dbi rp_form;  /* the monthly form's row of each case (report.h) */
     MDB_dbi rp_ver;   /* a version of each prefecture-month's rows (report.h) */
+    MDB_dbi rp_dirty; /* cases whose row is not written yet (report.h) */
     struct gw_rp *rp; /* the form's switches and its cache in memory (report.c) */
 
     /* spot checks: draws and findings (spot.h) */

@@ -42,6 +42,14 @@ struct gw_item {
  * frees it) from any thread. done may be NULL (a fork mark). Never fails:
  * once the writer stops, an item is answered `overloaded`. */
 void gw_writer_submit(gw *g, gw_item *it);
+/* Nanoseconds the writer has spent in its transactions since start (a
+ * monotonic sum; 0 before gw_writer_start): how busy it is, for work that
+ * should wait while it catches up (report.c). Any thread. */
+uint64_t gw_writer_busy_ns(gw *g);
+/* Loop thread: fn(arg, txn) in a write transaction of its own between the
+ * writer's batches, committed, the map grown when full (hcpd_gc_exec).
+ * HCP_EINVAL before gw_writer_start. */
+HCP_NODISCARD int gw_writer_exec(gw *g, int (*fn)(void *arg, MDB_txn *txn), void *arg);
 /* On the receiving thread, after the signature: decode every event of the
  * batch and check that each one after the first chains onto the hash of
  * the one before it (SHA-256 per event), so that the single writer thread

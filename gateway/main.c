@@ -19,6 +19,7 @@
 #include "gwcalendar.h"
 #include "plog.h"
 #include "gw.h"
+#include "report.h"
 #include "publish.h"
 #include "repl.h"
 #include "spot.h"
@@ -89,6 +90,8 @@ static int main_start(gw *g)
         gw_ingest_stop(g);
         return rc;
     }
+    if (gw_report_start(g) != HCP_OK) /* without it, the form's rows wait: downloads render them */
+        gw_log("warn", "report.drain_off", "detail=\"the form's waiting rows are not written\"");
     (void)gw_canary_start(g, gw_ingest_port(g)); /* without it, wedges go undetected (logged) */
     (void)gw_calendar_watch_start(g->calendar);  /* without it, a publish shows at the next batch */
     return HCP_OK;
@@ -118,6 +121,7 @@ static int main_serve(gw *g)
     gw_canary_stop(g);
     gw_http_stop(g);   /* new requests get 503; in-flight ones are answered */
     gw_tlog_stop(g);   /* its timer; the last checkpoint was signed */
+    gw_report_stop(g); /* the form's drain timer (its rows wait: rp_dirty) */
     gw_writer_stop(g); /* everything queued is committed and answered */
     gw_ingest_stop(g); /* then the workers and the socket go */
     return HCP_OK;

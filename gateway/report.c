@@ -16,6 +16,7 @@
 #include "json.h"
 #include "monthly.h"
 #include "record.h"
+#include "gwwriter.h"
 #include "seal.h"
 
 #define RP_KEY_LEN (6 + HCP_COUNTY_LEN + 8) /* "YYYYMM" | county | be64 seq */
@@ -73,9 +74,28 @@ typedef struct rp_entry {
     uint64_t tick; /* last use */
 } rp_entry;
 
+/* When a case's row is written (HCP_GW_FORM_ROWS, report.h). */
+typedef enum rp_mode {
+    RP_AUTO,  /* the first RP_SYNC_MAX of a transaction at once, the rest behind it */
+    RP_SYNC,  /* every row in the transaction that writes its case */
+    RP_DEFER, /* every row behind it (tests) */
+} rp_mode;
+
+#define RP_SYNC_MAX    32  /* auto: rows written at once per transaction (a live batch's) */
+#define RP_DRAIN_ROWS  512 /* rows per drain transaction */
+#define RP_DRAIN_MS    100 /* the drain's tick */
+#define RP_DRAIN_SLICE 40  /* ms of one tick the drain may take at most */
+
 struct gw_rp {
     bool rows_off; /* HCP_GW_FORM_ROWS=off: no rows kept */
-    size_t cap;    /* bytes the cache may hold; 0: no cache */
+    rp_mode mode;
+    size_t txn_id, txn_rows; /* the write transaction last seen, rows written at once in it */
+    /* the drain (loop thread): its timer, and the writer's busy time at its last tick */
+    gw *g;
+    uv_timer_t drain;
+    bool drain_on, drain_failed;
+    uint64_t last_busy, last_tick;
+    size_t cap; /* bytes the cache may hold; 0: no cache */
     pthread_mutex_t mu;
     size_t total;
     uint64_t tick;
@@ -170,12 +190,9 @@ static void buf_ready(hcp_buf *b, size_t max, bool kept)
     b->max = max;
 }
 
-int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
+/* Write case c's row (render, seal, put) in txn, replacing the one it had. */
+static int row_write(gw_store *s, MDB_txn *txn, const hcp_case *c)
 {
-    if (s == NULL || txn == NULL || c == NULL || c->id[0] == '\0')
-        return HCP_EINVAL;
-    if (s->rp != NULL && s->rp->rows_off)
-        return HCP_OK;
     hcp_buf own[3], *val = &own[0], *prv = &own[1], *aad = &own[2];
     hcpd_mscratch *mine = NULL, **scratch = &mine;
     if (s->rp != NULL) { /* the kept buffers: no allocation per case once grown */
@@ -203,8 +220,6 @@ int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
         MDB_val k = {strlen(c->id), (void *)c->id}, v = {val->len, val->data};
         rc = gws_err(mdb_put(txn, s->rp_form, &k, &v, 0));
     }
-    if (rc == HCP_OK) /* a form kept of its month is now older than its rows */
-        rc = ver_bump(s, txn, c->id);
     if (prv->data != NULL) /* personal data: not left in memory, kept or freed */
         memset(prv->data, 0, prv->len);
     if (aad->data != NULL) /* its plain part: public, but no reason to keep it */
@@ -215,6 +230,47 @@ int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
         hcp_buf_free(aad);
         hcpd_mscratch_free(mine);
     }
+    return rc;
+}
+
+/* Whether the row of the case written now in txn waits for the drain:
+ * RP_AUTO counts the rows written at once in each write transaction
+ * (mdb_txn_id tells them apart; a transaction redone after an abort keeps
+ * counting, which only defers more). */
+static bool row_defers(struct gw_rp *rp, MDB_txn *txn)
+{
+    if (rp == NULL || rp->mode == RP_SYNC)
+        return false;
+    if (rp->mode == RP_DEFER)
+        return true;
+    size_t id = mdb_txn_id(txn);
+    if (id != rp->txn_id) {
+        rp->txn_id = id;
+        rp->txn_rows = 0;
+    }
+    return ++rp->txn_rows > RP_SYNC_MAX;
+}
+
+int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
+{
+    if (s == NULL || txn == NULL || c == NULL || c->id[0] == '\0')
+        return HCP_EINVAL;
+    if (s->rp != NULL && s->rp->rows_off)
+        return HCP_OK;
+    MDB_val k = {strlen(c->id), (void *)c->id}, none = {0, (void *)""};
+    int rc;
+    if (row_defers(s->rp, txn)) { /* marked: the drain writes it, a download renders it */
+        rc = gws_err(mdb_put(txn, s->rp_dirty, &k, &none, 0));
+    } else {
+        rc = row_write(s, txn, c);
+        if (rc == HCP_OK) { /* no longer waiting, if it was */
+            rc = gws_err(mdb_del(txn, s->rp_dirty, &k, NULL));
+            if (rc == HCP_ENOTFOUND)
+                rc = HCP_OK;
+        }
+    }
+    if (rc == HCP_OK) /* a form kept of its month is now older than its rows */
+        rc = ver_bump(s, txn, c->id);
     return rc;
 }
 
@@ -254,8 +310,15 @@ static int rows_rebuild(gw_store *s, MDB_txn *txn)
         rc = gws_err(mdb_stat(txn, s->cases, &cst));
     if (rc == HCP_OK)
         rc = layout_get(s, txn, &layout);
-    if (rc != HCP_OK ||
-        (layout == HCPD_MONTHLY_ROW_LAYOUT && (rst.ms_entries > 0 || cst.ms_entries == 0)))
+    MDB_stat dst;
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_stat(txn, s->rp_dirty, &dst));
+    /* rows of this layout: with the cases still waiting in rp_dirty they
+     * cover every case; neither of them while there are cases: made here */
+    if (rc != HCP_OK || (layout == HCPD_MONTHLY_ROW_LAYOUT &&
+                         (rst.ms_entries > 0 || dst.ms_entries > 0 || cst.ms_entries == 0)))
+        return rc;
+    if ((rc = gws_err(mdb_drop(txn, s->rp_dirty, 0))) != HCP_OK) /* all made below */
         return rc;
     if (rst.ms_entries > 0) { /* rows of another layout (a layout is never mixed): all again */
         gw_log("info", "report.rows_layout", "from=%d to=%d rows=%zu", layout,
@@ -279,7 +342,7 @@ static int rows_rebuild(gw_store *s, MDB_txn *txn)
         hcp_case c;
         rc = hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, true, &c);
         if (rc == HCP_OK)
-            rc = gw_report_case(s, txn, &c);
+            rc = row_write(s, txn, &c);
         else if (rc == HCP_ECRYPTO || rc == HCP_EFORMAT) { /* unreadable: left out, said */
             skipped++;
             rc = HCP_OK;
@@ -309,6 +372,16 @@ static int rp_new(gw_store *s)
     }
     const char *off = getenv("HCP_GW_FORM_ROWS"), *mb = getenv("HCP_GW_FORM_CACHE_MB");
     rp->rows_off = off != NULL && strcmp(off, "off") == 0;
+    rp->mode = RP_AUTO;
+    if (off != NULL && strcmp(off, "sync") == 0)
+        rp->mode = RP_SYNC;
+    else if (off != NULL && strcmp(off, "deferred") == 0)
+        rp->mode = RP_DEFER;
+    else if (off != NULL && off[0] != '\0' && strcmp(off, "auto") != 0 && !rp->rows_off)
+        gw_log("warn", "report.rows_mode",
+               "value=\"%.16s\" detail=\"not off, auto, sync or "
+               "deferred: auto\"",
+               off);
     unsigned long n = RP_CACHE_MB;
     if (mb != NULL && mb[0] != '\0') {
         char *end;
@@ -331,10 +404,14 @@ int gw_report_open(gw_store *s, MDB_txn *txn)
         rc = gws_err(mdb_dbi_open(txn, "rp_form", MDB_CREATE, &s->rp_form));
     if (rc == HCP_OK)
         rc = gws_err(mdb_dbi_open(txn, "rp_ver", MDB_CREATE, &s->rp_ver));
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_dbi_open(txn, "rp_dirty", MDB_CREATE, &s->rp_dirty));
     if (rc == HCP_OK && s->rp->rows_off) { /* emptied: the next start with rows rebuilds them */
         rc = gws_err(mdb_drop(txn, s->rp_form, 0));
         if (rc == HCP_OK)
             rc = gws_err(mdb_drop(txn, s->rp_ver, 0));
+        if (rc == HCP_OK)
+            rc = gws_err(mdb_drop(txn, s->rp_dirty, 0));
         gw_log("warn", "report.rows_off", "the monthly form is off (HCP_GW_FORM_ROWS=off)");
     } else if (rc == HCP_OK) {
         rc = rows_rebuild(s, txn);
@@ -405,6 +482,151 @@ int gw_report_contact(gw_store *s, MDB_txn *txn, const char *county, const hcp_e
     rp_key(kb, at, county, seq);
     MDB_val k = {RP_KEY_LEN, kb}, v = {strlen(ev->linked_case), (void *)ev->linked_case};
     return gws_err(mdb_put(txn, s->rp_contacts, &k, &v, 0));
+}
+
+/* ---- the drain: rows written behind the transactions that deferred them ---- */
+
+/* One transaction of the drain: its bounds in, its outcome out. */
+typedef struct drain_job {
+    gw_store *s;
+    size_t max, done, skipped;
+    bool more;
+} drain_job;
+
+/* Up to j->max waiting rows written in txn and unmarked (a redo after the
+ * map grew starts over: j's outcome is reset). */
+static int drain_txn(void *arg, MDB_txn *txn)
+{
+    drain_job *j = arg;
+    j->done = j->skipped = 0;
+    j->more = false;
+    MDB_cursor *cur;
+    int rc = gws_err(mdb_cursor_open(txn, j->s->rp_dirty, &cur));
+    if (rc != HCP_OK)
+        return rc;
+    while (rc == HCP_OK) {
+        MDB_val k, v;
+        int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); /* the first left: each is deleted */
+        if (mrc != MDB_SUCCESS) {
+            rc = mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
+            break;
+        }
+        if (j->done == j->max) {
+            j->more = true;
+            break;
+        }
+        char id[HCP_CASE_ID_MAX];
+        if (k.mv_size > 0 && k.mv_size < sizeof(id)) {
+            memcpy(id, k.mv_data, k.mv_size);
+            id[k.mv_size] = '\0';
+            hcp_case c;
+            rc = gws_case_get(j->s, txn, id, true, &c);
+            if (rc == HCP_OK)
+                rc = row_write(j->s, txn, &c);
+            else if (rc == HCP_ENOTFOUND || rc == HCP_ECRYPTO || rc == HCP_EFORMAT) {
+                j->skipped++; /* no case, or unreadable: no row, as rows_rebuild does */
+                rc = HCP_OK;
+            }
+            hcp_case_clear(&c);
+        }
+        if (rc == HCP_OK)
+            rc = gws_err(mdb_cursor_del(cur, 0));
+        j->done++;
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* The outcome of a drain transaction committed (or not): said, counted. */
+static int drain_end(const drain_job *j, int rc, size_t *done, bool *more)
+{
+    if (rc == HCP_OK && j->skipped > 0)
+        gw_log("warn", "report.rows_skipped", "cases=%zu detail=\"not stored or unreadable\"",
+               j->skipped);
+    *done = rc == HCP_OK ? j->done : 0;
+    *more = rc == HCP_OK && j->more;
+    return rc;
+}
+
+int gw_report_drain(gw_store *s, size_t max, size_t *done, bool *more)
+{
+    if (s == NULL || done == NULL || more == NULL || max == 0)
+        return HCP_EINVAL;
+    *done = 0;
+    *more = false;
+    if (s->rp != NULL && s->rp->rows_off)
+        return HCP_OK;
+    MDB_txn *txn;
+    int rc = gws_err(mdb_txn_begin(s->db.env, NULL, 0, &txn));
+    if (rc != HCP_OK)
+        return rc;
+    drain_job j = {.s = s, .max = max};
+    rc = drain_txn(&j, txn);
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    return drain_end(&j, rc, done, more);
+}
+
+/* Every RP_DRAIN_MS: when the writer was busy less than half the time
+ * since the last tick (not catching up), write waiting rows for at most
+ * RP_DRAIN_SLICE ms if it was idle, a quarter of that if not. */
+static void on_drain_tick(uv_timer_t *t)
+{
+    struct gw_rp *rp = t->data;
+    gw *g = rp->g;
+    uint64_t now = uv_hrtime(), busy = gw_writer_busy_ns(g);
+    uint64_t span = now - rp->last_tick, load = busy - rp->last_busy;
+    rp->last_tick = now;
+    rp->last_busy = busy;
+    if (load * 2 > span)
+        return; /* a catch-up: the rows wait for it (downloads render them meanwhile) */
+    uint64_t slice = (uint64_t)RP_DRAIN_SLICE * 1000000u / (load * 100 > span ? 4 : 1);
+    size_t total = 0, done = 0;
+    bool more = true;
+    int rc = HCP_OK;
+    while (more && rc == HCP_OK && uv_hrtime() - now < slice) {
+        drain_job j = {.s = g->store, .max = RP_DRAIN_ROWS};
+        rc = drain_end(&j, gw_writer_exec(g, drain_txn, &j), &done, &more);
+        total += done;
+    }
+    if (rc != HCP_OK && !rp->drain_failed) /* said once; tried again every tick */
+        gw_log("error", "report.drain_failed", "err=\"%s\"", hcp_strerror(rc));
+    rp->drain_failed = rc != HCP_OK;
+    if (total > 0 && !more && rc == HCP_OK)
+        gw_log("info", "report.rows_drained", "rows=%zu", total);
+}
+
+int gw_report_start(gw *g)
+{
+    if (g == NULL || g->store == NULL || g->store->rp == NULL || g->loop == NULL)
+        return HCP_EINVAL;
+    struct gw_rp *rp = g->store->rp;
+    if (rp->rows_off || rp->drain_on)
+        return HCP_OK;
+    rp->g = g;
+    rp->last_tick = uv_hrtime();
+    rp->last_busy = gw_writer_busy_ns(g);
+    if (uv_timer_init(g->loop, &rp->drain) != 0)
+        return HCP_EIO;
+    rp->drain.data = rp;
+    rp->drain_on = true;
+    if (uv_timer_start(&rp->drain, on_drain_tick, RP_DRAIN_MS, RP_DRAIN_MS) != 0) {
+        gw_report_stop(g);
+        return HCP_EIO;
+    }
+    return HCP_OK;
+}
+
+void gw_report_stop(gw *g)
+{
+    if (g == NULL || g->store == NULL || g->store->rp == NULL || !g->store->rp->drain_on)
+        return;
+    struct gw_rp *rp = g->store->rp;
+    (void)uv_timer_stop(&rp->drain); /* always 0 (libuv) */
+    uv_close((uv_handle_t *)&rp->drain, NULL);
+    rp->drain_on = false;
 }
 
 /* ---- the routes ---- */
@@ -625,34 +847,91 @@ static int form_row(gw_store *s, const char *id, const MDB_val *v, hcpd_monthly 
     return rc;
 }
 
+/* A cursor over the keys of one county-month in one of the form's
+ * databases (rp_form, rp_dirty): on while it is at a key of the prefix. */
+typedef struct rp_scan {
+    MDB_cursor *cur;
+    MDB_val k, v;
+    bool on;
+} rp_scan;
+
+/* Move sc (op: MDB_SET_RANGE from the prefix, or MDB_NEXT) and say whether
+ * it is still in prefix[0..plen). */
+static int scan_step(rp_scan *sc, const char *prefix, size_t plen, MDB_cursor_op op)
+{
+    if (op == MDB_SET_RANGE) {
+        sc->k.mv_size = plen;
+        sc->k.mv_data = (void *)prefix;
+    }
+    int mrc = mdb_cursor_get(sc->cur, &sc->k, &sc->v, op);
+    sc->on = mrc == MDB_SUCCESS && sc->k.mv_size >= plen && sc->k.mv_size < HCP_CASE_ID_MAX &&
+             memcmp(sc->k.mv_data, prefix, plen) == 0;
+    return mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
+}
+
+/* LMDB's order of keys without a comparator of their own (mdb_cmp_memn):
+ * bytes, then length. */
+static int key_cmp(const MDB_val *a, const MDB_val *b)
+{
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = memcmp(a->mv_data, b->mv_data, n);
+    if (c != 0)
+        return c;
+    return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size ? 1 : 0;
+}
+
+/* The row of case id rendered from the case itself (its row waits in
+ * rp_dirty: missing or older); a case not (or no longer) stored has none. */
+static int form_fresh_row(gw_store *s, MDB_txn *txn, const char *id, hcpd_monthly *f)
+{
+    hcp_case c;
+    int rc = gws_case_get(s, txn, id, true, &c);
+    if (rc == HCP_OK)
+        rc = hcpd_monthly_add(f, &c);
+    hcp_case_clear(&c);
+    return rc == HCP_ENOTFOUND ? HCP_OK : rc;
+}
+
 /* Add the rows of county's cases received in y-m to the form: a prefix scan
  * of the rows kept beside the cases (gw_report_case), the personal part of
- * each unsealed; the cases themselves are not decoded. */
+ * each unsealed, merged in key order with the scan of the cases whose row
+ * waits for the drain (rp_dirty), each of those rendered from its case. */
 static int form_county(gw_store *s, MDB_txn *txn, const char *county, hcpd_monthly *f,
                        hcp_buf *plain, hcp_buf *aad)
 {
     char prefix[24];
-    int plen = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", county, f->year, f->month);
-    if (plen <= 0 || (size_t)plen >= sizeof(prefix))
+    int n = snprintf(prefix, sizeof(prefix), "%s-%04d%02d", county, f->year, f->month);
+    if (n <= 0 || (size_t)n >= sizeof(prefix))
         return HCP_ERANGE;
-    MDB_cursor *cur;
-    int rc = gws_err(mdb_cursor_open(txn, s->rp_form, &cur));
-    if (rc != HCP_OK)
-        return rc;
-    MDB_val k = {(size_t)plen, prefix}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == HCP_OK && mrc == MDB_SUCCESS && k.mv_size >= (size_t)plen &&
-           k.mv_size < HCP_CASE_ID_MAX && memcmp(k.mv_data, prefix, (size_t)plen) == 0) {
+    size_t plen = (size_t)n;
+    rp_scan row = {0}, dirty = {0};
+    int rc = gws_err(mdb_cursor_open(txn, s->rp_form, &row.cur));
+    if (rc == HCP_OK)
+        rc = gws_err(mdb_cursor_open(txn, s->rp_dirty, &dirty.cur));
+    if (rc == HCP_OK)
+        rc = scan_step(&row, prefix, plen, MDB_SET_RANGE);
+    if (rc == HCP_OK)
+        rc = scan_step(&dirty, prefix, plen, MDB_SET_RANGE);
+    while (rc == HCP_OK && (row.on || dirty.on)) {
+        int c = !row.on ? 1 : !dirty.on ? -1 : key_cmp(&row.k, &dirty.k);
+        const MDB_val *k = c < 0 ? &row.k : &dirty.k;
         char id[HCP_CASE_ID_MAX];
-        memcpy(id, k.mv_data, k.mv_size);
-        id[k.mv_size] = '\0';
-        rc = form_row(s, id, &v, f, plain, aad);
+        memcpy(id, k->mv_data, k->mv_size); /* < HCP_CASE_ID_MAX: scan_step */
+        id[k->mv_size] = '\0';
+        if (c < 0) {
+            rc = form_row(s, id, &row.v, f, plain, aad);
+        } else {
+            rc = form_fresh_row(s, txn, id, f);
+            if (rc == HCP_OK && c == 0) /* its kept row is older: passed over */
+                rc = scan_step(&row, prefix, plen, MDB_NEXT);
+        }
         if (rc == HCP_OK)
-            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            rc = scan_step(c < 0 ? &row : &dirty, prefix, plen, MDB_NEXT);
     }
-    mdb_cursor_close(cur);
-    if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = gws_err(mrc);
+    if (row.cur != NULL)
+        mdb_cursor_close(row.cur);
+    if (dirty.cur != NULL)
+        mdb_cursor_close(dirty.cur);
     return rc;
 }
 

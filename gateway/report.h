@@ -21,9 +21,16 @@
  * the free texts) sealed with the store's key, the associated data "rp:",
  * the case id and everything before it (so a row moved to another case, or
  * whose public part was altered, does not unseal). Written by
- * gw_report_case from gws_case_put, so in the transaction that writes the
- * case, after every step; rows of another layout (the key "layout" of
- * `rp_ver` records it) are made again at open. A case id begins with
+ * gw_report_case from gws_case_put after every step: in the transaction
+ * that writes the case, or (a transaction writing many cases: a catch-up)
+ * behind it. A row written behind is marked in `rp_dirty` (key the case
+ * id, empty value) in the case's transaction; the drain (gw_report_start)
+ * writes it later in a transaction of its own, while the writer is not
+ * busy, and a download renders a marked case from the case itself, so a
+ * form always shows its snapshot's cases. HCP_GW_FORM_ROWS=auto (default:
+ * the first RP_SYNC_MAX rows of a transaction at once, the rest behind),
+ * sync (all at once) or deferred (all behind). Rows of another layout (the
+ * key "layout" of `rp_ver` records it) are made again at open. A case id begins with
  * county-YYYYMMDD of its receipt (Asia/Shanghai), so the rows of a county
  * and month are one key range: the form is a scan, without decoding a case.
  *
@@ -65,6 +72,21 @@ HCP_NODISCARD int gw_report_contact(gw_store *s, MDB_txn *txn, const char *count
  * txn, replacing the one it had. Called by gws_case_put for every case it
  * writes. HCP_EINVAL, HCP_ENOMEM, HCP_ERANGE, HCP_ECRYPTO, LMDB's errors. */
 HCP_NODISCARD int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c);
+
+/* Write up to max waiting rows (rp_dirty) in one write transaction of its
+ * own, each from its case as stored, and unmark them: *done how many,
+ * *more whether any still wait. A case not stored or unreadable gets no row
+ * (logged report.rows_skipped), as at open. HCP_EINVAL, the row's errors,
+ * LMDB's (a full map is not grown here: the gateway's drain goes through
+ * the writer, gw_writer_exec, which grows it). */
+HCP_NODISCARD int gw_report_drain(gw_store *s, size_t max, size_t *done, bool *more);
+
+/* Start the drain's timer on g->loop (loop thread, after gw_writer_start):
+ * it writes waiting rows while the writer is not catching up. HCP_EIO
+ * (libuv); without it the rows wait, and downloads render them. */
+HCP_NODISCARD int gw_report_start(gw *g);
+/* Stop and close it (loop thread; before gw_writer_stop). Safe twice. */
+void gw_report_stop(gw *g);
 
 /* Release what gw_report_open allocated in s (the form's cache). Safe
  * twice and after a failed open. */

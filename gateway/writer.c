@@ -497,6 +497,22 @@ void gw_writer_submit(gw *g, gw_item *it)
     hcpd_gc_submit(g->writer->gc, &it->link);
 }
 
+uint64_t gw_writer_busy_ns(gw *g)
+{
+    if (g == NULL || g->writer == NULL || g->writer->gc == NULL)
+        return 0;
+    hcpd_gc_stats st;
+    hcpd_gc_get_stats(g->writer->gc, &st);
+    return st.busy_ns;
+}
+
+int gw_writer_exec(gw *g, int (*fn)(void *arg, MDB_txn *txn), void *arg)
+{
+    if (g == NULL || g->writer == NULL || g->writer->gc == NULL)
+        return HCP_EINVAL;
+    return hcpd_gc_exec(g->writer->gc, fn, arg);
+}
+
 int gw_writer_start(gw *g)
 {
     gw_writer *wr = calloc(1, sizeof(*wr));

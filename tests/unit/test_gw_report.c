@@ -31,6 +31,7 @@ typedef struct fx {
     char dir[64];
     gw_store s;
     hcp_cal *cal;
+    bool deferred; /* HCP_GW_FORM_ROWS=deferred: a write keeps no row (step) */
 } fx;
 
 /* A store with the cases and the report's databases, a fixed seal key. */
@@ -172,7 +173,8 @@ static bool step(fx *f, hcp_case *c, hcp_event *ev)
     assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, 0, &txn), 0);
     assert_int_equal(gws_case_put(&f->s, txn, c), HCP_OK);
     assert_int_equal(mdb_txn_commit(txn), 0);
-    check_row(f, c);
+    if (!f->deferred)
+        check_row(f, c);
     return true;
 }
 
@@ -498,12 +500,155 @@ static void test_form_cache_follows_rows(void **state)
     fx_close(&f, false);
 }
 
+/* Entries in database name of f's store. */
+static size_t entries(fx *f, const char *name)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    return st.ms_entries;
+}
+
+/* Open n cases of 630102 received 2026-02-13, ids[i] (kept by the caller),
+ * all in ONE write transaction, as a catch-up's batch writes them. */
+static void open_many(fx *f, size_t n, char (*ids)[HCP_CASE_ID_MAX])
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, 0, &txn), 0);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ids[i], HCP_CASE_ID_MAX, "630102-20260213-%04zu", 100 + i);
+        hcp_case c;
+        memset(&c, 0, sizeof(c));
+        hcp_event ev;
+        make_open(&ev, HCP_KIND_REVIEW, 1, true, T("2026-02-13T10:00:00+08:00"));
+        strcpy(ev.case_id, ids[i]);
+        ev.in.staff.phone = S("0971-7654321");
+        hcp_refusal why = {0};
+        assert_int_equal(hcp_rules_apply(&c, &ev, f->cal, ev.recorded_at, &why), HCP_OK);
+        hcp_event_clear(&ev);
+        assert_int_equal(gws_case_put(&f->s, txn, &c), HCP_OK);
+        hcp_case_clear(&c);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* The JSON and CSV forms of 2026-02 equal the forms made from the cases
+ * ids as stored. */
+static void form_equals_cases(fx *f, const char *const *ids, size_t n)
+{
+    hcp_buf got, want;
+    hcp_buf_init(&got, 1 << 24);
+    hcp_buf_init(&want, 1 << 24);
+    for (hcpd_mformat fm = HCPD_MF_JSON; fm <= HCPD_MF_CSV; fm++) {
+        bool hit;
+        assert_int_equal(form_in(f, NULL, 2026, 2, fm, "sup", &got, &hit), n);
+        form_direct(f, ids, n, fm, &want);
+        assert_same(&got, &want);
+    }
+    hcp_buf_free(&got);
+    hcp_buf_free(&want);
+}
+
+/* Rows written behind: a transaction writing many cases (a catch-up)
+ * writes the first RP_SYNC_MAX (32) rows at once and marks the rest; a
+ * download renders the marked ones from their cases (also one whose kept
+ * row is older), the marks survive a restart, and the drain writes the
+ * rows, unmarks them and changes no form. */
+static void test_rows_deferred(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f, false);
+    char many[40][HCP_CASE_ID_MAX];
+    open_many(&f, 40, many);
+    assert_int_equal(entries(&f, "rp_form"), 32);
+    assert_int_equal(entries(&f, "rp_dirty"), 8);
+    const char *ids[42];
+    for (size_t i = 0; i < 40; i++)
+        ids[i] = many[i];
+    form_equals_cases(&f, ids, 40);
+    /* every row behind (HCP_GW_FORM_ROWS=deferred), from the next open on */
+    fx_close(&f, true);
+    assert_int_equal(setenv("HCP_GW_FORM_ROWS", "deferred", 1), 0);
+    fx_open(&f, true);
+    f.deferred = true;
+    hcp_case a;
+    open_case(&f, &a, "630102-20260213-0001", T("2026-02-13T10:00:00+08:00"));
+    MDB_txn *txn;
+    uint64_t v0, v1;
+    assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(gw_report_version(&f.s, txn, "630100", 2026, 2, &v0), HCP_OK);
+    mdb_txn_abort(txn);
+    assert_int_equal(entries(&f, "rp_dirty"), 9);
+    ids[40] = a.id;
+    /* a kept row (written at once above) whose case moves on: its row is
+     * older, the form shows the case */
+    hcp_case old;
+    assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(gws_case_get(&f.s, txn, many[0], true, &old), HCP_OK);
+    mdb_txn_abort(txn);
+    next_step(&f, &old, HCP_EV_VERIFY_START, T("2026-02-13T12:00:00+08:00"));
+    hcp_case_clear(&old);
+    assert_int_equal(entries(&f, "rp_dirty"), 10);
+    assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(gw_report_version(&f.s, txn, "630100", 2026, 2, &v1), HCP_OK);
+    mdb_txn_abort(txn);
+    assert_true(v1 > v0); /* a marked row still raises its month's version */
+    /* sorted as the form sorts them: a.id (-0001) first */
+    const char *sorted[41];
+    sorted[0] = a.id;
+    for (size_t i = 0; i < 40; i++)
+        sorted[i + 1] = many[i];
+    form_equals_cases(&f, sorted, 41);
+    /* a restart keeps the marks (and rebuilds nothing) */
+    fx_close(&f, true);
+    assert_int_equal(unsetenv("HCP_GW_FORM_ROWS"), 0);
+    fx_open(&f, true);
+    f.deferred = false;
+    assert_int_equal(entries(&f, "rp_dirty"), 10);
+    assert_int_equal(entries(&f, "rp_form"), 32);
+    form_equals_cases(&f, sorted, 41);
+    /* the drain, 4 rows a transaction */
+    size_t done = 0, total = 0;
+    bool more = true;
+    for (int i = 0; more && i < 10; i++) {
+        assert_int_equal(gw_report_drain(&f.s, 4, &done, &more), HCP_OK);
+        assert_true(done <= 4);
+        total += done;
+    }
+    assert_false(more);
+    assert_int_equal(total, 10);
+    assert_int_equal(entries(&f, "rp_dirty"), 0);
+    assert_int_equal(entries(&f, "rp_form"), 41);
+    assert_int_equal(gw_report_drain(&f.s, 4, &done, &more), HCP_OK);
+    assert_int_equal(done, 0);
+    assert_false(more);
+    for (size_t i = 0; i < 41; i++) {
+        hcp_case c;
+        assert_int_equal(mdb_txn_begin(f.s.db.env, NULL, MDB_RDONLY, &txn), 0);
+        assert_int_equal(gws_case_get(&f.s, txn, sorted[i], true, &c), HCP_OK);
+        mdb_txn_abort(txn);
+        check_row(&f, &c);
+        hcp_case_clear(&c);
+    }
+    form_equals_cases(&f, sorted, 41);
+    assert_int_equal(gw_report_drain(NULL, 4, &done, &more), HCP_EINVAL);
+    assert_int_equal(gw_report_drain(&f.s, 0, &done, &more), HCP_EINVAL);
+    hcp_case_clear(&a);
+    fx_close(&f, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_row_after_every_step),
         cmocka_unit_test(test_rows_rebuilt_at_open),
         cmocka_unit_test(test_form_cache_follows_rows),
+        cmocka_unit_test(test_rows_deferred),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
