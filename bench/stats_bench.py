@@ -21,13 +21,17 @@ S2  catch-up with the counters and the form's rows on and off: one node
     (wrk + bench/feed_post.lua: POST /v1/cases, one case_open each, the event
     that touches the most counters), copied, and replayed into a fresh
     gateway in each of MODES (off: HCP_GW_STATS=off and HCP_GW_FORM_ROWS=off;
-    counters: the form's rows off; on: both on, as shipped), in turn,
+    counters: the form's rows off; sync: both on, every row written in the
+    transaction of its case, as before session 9; on: both on, as shipped:
+    a catch-up's rows written behind it by the drain), in turn,
     HCP_BENCH_STATS_ROUNDS (2) times each; events/s of each run (applied ==
     head, polled every 50 ms) and
     events per second of the gateway's CPU time (less disturbed by other
     work on the machine) and of its loop thread's (the writer's, without the
     HTTP workers answering the polling), the medians, and on / off (target
-    >= 0.9).
+    >= 0.9). For "on", also the drain after the catch-up: the seconds from
+    applied == head until the gateway logs report.rows_drained, and the
+    gateway's CPU meanwhile (the rows' cost, paid once the writer is idle).
 Adds "stats" to OUT_DIR/results.json (and OUT_DIR/stats.json alone). Targets
 are reported, never enforced. HCP_BENCH_STATS_SKIP=S1 or S2 skips a part.
 HCP_BENCH_STATS_STORE=DIR keeps S1's store there and reuses it when filled.
@@ -65,6 +69,7 @@ TARGET_MS = 50.0
 # the monthly form's rows (the gateway as shipped)
 MODES = {"off": {"HCP_GW_STATS": "off", "HCP_GW_FORM_ROWS": "off"},
          "counters": {"HCP_GW_FORM_ROWS": "off"},
+         "sync": {"HCP_GW_FORM_ROWS": "sync"},
          "on": None}
 TARGET_RATIO = 0.9
 if os.environ.get("HCP_BENCH_STATS_MODES"):
@@ -226,6 +231,20 @@ class StatsBench(FeedBench):
         cpu = (cpu_seconds(gw["proc"].pid) or 0.0) - cpu0
         lcpu = (loop_cpu_seconds(gw["proc"].pid) or 0.0) - lcpu0
         conn.close()
+        drain = None
+        if mode == "on" and got >= head:  # the rows written behind the catch-up
+            d0 = time.monotonic()
+            while time.monotonic() - d0 < 600:
+                with open(gdir + ".log", "rb") as f:
+                    if b"report.rows_drained" in f.read():
+                        break
+                time.sleep(0.05)
+            dsecs = time.monotonic() - d0
+            dcpu = (cpu_seconds(gw["proc"].pid) or 0.0) - cpu0 - cpu
+            drain = {"seconds": round(dsecs, 2), "cpu_s": round(dcpu, 2),
+                     "us_cpu_per_event": round(dcpu * 1e6 / head, 2)}
+            say("stats: S2 drain after the catch-up: %.2f s, gateway CPU %.2f s (%.1f us an "
+                "event)" % (dsecs, dcpu, dcpu * 1e6 / head))
         self.stop(n["proc"])
         if wrap:  # a profiler writes its data at exit: give it time
             gw["proc"].send_signal(signal.SIGTERM)
@@ -239,7 +258,8 @@ class StatsBench(FeedBench):
             "(load %.1f)" % (mode, format(head, ","), secs, head / secs, cpu,
                              head / cpu if cpu > 0 else 0, lcpu, head / lcpu if lcpu > 0 else 0,
                              os.getloadavg()[0]))
-        return head / secs, head / cpu if cpu > 0 else 0.0, head / lcpu if lcpu > 0 else 0.0
+        return (head / secs, head / cpu if cpu > 0 else 0.0, head / lcpu if lcpu > 0 else 0.0,
+                drain)
 
     def s2(self):
         say("stats: S2 filling node 630102 offline with %s cases (wrk, feed_post.lua)"
@@ -251,10 +271,12 @@ class StatsBench(FeedBench):
         runs = {m: [] for m in MODES}
         cpu = {m: [] for m in MODES}
         loop = {m: [] for m in MODES}
-        loads = []
+        loads, drains = [], []
         for k in range(ROUNDS):
             for mode in MODES:
-                wall, per_cpu, per_loop = self.catch_up(src, mode, k)
+                wall, per_cpu, per_loop, drain = self.catch_up(src, mode, k)
+                if drain is not None:
+                    drains.append(drain)
                 runs[mode].append(round(wall, 1))
                 cpu[mode].append(round(per_cpu, 1))
                 loop[mode].append(round(per_loop, 1))
@@ -279,6 +301,9 @@ class StatsBench(FeedBench):
                 if lmed.get("off") else None,
                 "counters_only_loop_cpu_ratio": round(lmed["counters"] / lmed["off"], 3)
                 if lmed.get("off") and "counters" in lmed else None,
+                "sync_cpu_ratio": round(cmed["sync"] / coff, 3)
+                if coff and "sync" in cmed else None,
+                "drains_after_on": drains,
                 "load_average_after_each_run": loads,
                 "load_average": [round(v, 2) for v in os.getloadavg()],
                 "target_ratio": TARGET_RATIO, "met": bool(off) and on / off >= TARGET_RATIO}
