@@ -7,12 +7,13 @@
  * Opens (creating) a gateway store in DIR with the gateway's own code
  * (hcpd_seal makes the seal key as hcp-gateway would, then gw_store_open) and writes N synthetic
  * cases in their final state with gws_case_put and gws_feed_update (the calls the writer makes),
- * 50,000 per transaction. Distribution: 40 % of the cases in Xining (630100, about its share of
- * Qinghai's population), spread over its counties, the rest evenly over the other counties; every
- * day of 2026 (12 months). Every case carries personal data (complainant, staff and verifier
- * phones), a content text and most a rectification result, so a row is as long as a real one.
- * Deterministic (a fixed-seed generator per case). Prints one JSON object:
- * cases, seconds, bytes of data.mdb, and the rows of each Xining month.
+ * 50,000 per transaction, every row written in its case's transaction (HCP_GW_FORM_ROWS=sync unless
+ * set: the store as the gateway's drain leaves it, not 1M rows still marked). Distribution: 40 % of
+ * the cases in Xining (630100, about its share of Qinghai's population), spread over its counties,
+ * the rest evenly over the other counties; every day of 2026 (12 months). Every case carries
+ * personal data (complainant, staff and verifier phones), a content text and most a rectification
+ * result, so a row is as long as a real one. Deterministic (a fixed-seed generator per case).
+ * Prints one JSON object: cases, seconds, bytes of data.mdb, and the rows of each Xining month.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -152,6 +153,10 @@ int main(int argc, char **argv)
     snprintf(g.cfg.data, sizeof(g.cfg.data), "%s", argv[1]);
     if (mkdir(argv[1], 0700) != 0 && errno != EEXIST) {
         perror(argv[1]);
+        return 1;
+    }
+    if (setenv("HCP_GW_FORM_ROWS", "sync", 0) != 0) { /* the rows written, not marked */
+        perror("setenv");
         return 1;
     }
     hcp_day first, last;
