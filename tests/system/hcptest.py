@@ -501,6 +501,13 @@ class Gateway(Node):
         self.scheme = scheme
         self.repl_port = None
 
+    def add_user(self, name, role):
+        """`hcp-gateway user add` beside the running gateway; the token."""
+        p = subprocess.run([self.gw_binary, "user", "add", "--data", self.data, "--name", name,
+                            "--role", role], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+        return p.stdout.strip().splitlines()[-1]
+
     @property
     def url(self):
         """The URL nodes give as --gateway."""

@@ -19,7 +19,6 @@ and mark the rest for the drain.
 import datetime
 import os
 import signal
-import subprocess
 import tempfile
 import time
 import unittest
@@ -52,11 +51,7 @@ class FormRows(unittest.TestCase):
         with hcptest.cleanup_on_failure(cls.procs, cls.tmp):
             cls.gw = hcptest.start_plain_gateway(cls.tmp, cls.procs)
             cls.node = hcptest.start_plain_node(cls.gw, cls.tmp, cls.procs, county=COUNTY)
-            p = subprocess.run([hcptest.path("hcp-gateway"), "user", "add", "--data", cls.gw.data,
-                                "--name", "sup", "--role", "supervisor"],
-                               capture_output=True, text=True, timeout=60)
-            assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
-            cls.sup = p.stdout.strip().splitlines()[-1]
+            cls.sup = cls.gw.add_user("sup", "supervisor")
             cls.ym = last_month()
             cls.phones = {}
 
