@@ -67,6 +67,32 @@ def quantile(xs, q):
     return s[min(len(s) - 1, max(0, int(round(q * len(s) + 0.5)) - 1))]
 
 
+_BODY = bytearray()
+
+
+def read_body(r):
+    """The answer's body, read into one buffer kept from answer to answer
+    (as a browser or curl streams it): Python's read() of a 23 MB body makes
+    a new object and copies it in pieces, which cost the client more than
+    the gateway's answer (docs/bench.md, "Monthly form", session 9). A view
+    of the buffer, valid until the next call."""
+    global _BODY
+    n = r.getheader("Content-Length")
+    if n is None:
+        return memoryview(r.read())
+    n = int(n)
+    if len(_BODY) < n:
+        _BODY = bytearray(n)
+    mv = memoryview(_BODY)[:n]
+    got = 0
+    while got < n:
+        k = r.readinto(mv[got:])
+        if not k:
+            raise RuntimeError("short body: %d of %d bytes" % (got, n))
+        got += k
+    return mv
+
+
 def timed(conn, path, token, n, pid=None, gz=False):
     """n GETs of path on conn (after one warm-up): wall-clock quantiles, the
     bytes, and the gateway's CPU time per request (pid: its process). gz:
@@ -82,11 +108,11 @@ def timed(conn, path, token, n, pid=None, gz=False):
         t0 = time.perf_counter()
         conn.request("GET", path, headers=h)
         r = conn.getresponse()
-        body = r.read()
+        body = read_body(r)
         dt = (time.perf_counter() - t0) * 1000
         status, size = r.status, len(body)
         if status != 200:
-            raise RuntimeError("%s: HTTP %d %r" % (path, status, body[:200]))
+            raise RuntimeError("%s: HTTP %d %r" % (path, status, bytes(body[:200])))
         if gz:
             if r.getheader("Content-Encoding") != "gzip":
                 raise RuntimeError("%s: not gzipped" % path)
