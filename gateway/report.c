@@ -5,6 +5,7 @@
 #include "report.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,9 @@ struct gw_rp {
     uv_timer_t drain;
     bool drain_on, drain_failed;
     uint64_t last_busy, last_tick;
+    /* whether rows may wait: set by a mark (under the write lock), cleared
+     * by a drain transaction that found none, so idle ticks start none */
+    atomic_bool marked;
     size_t cap; /* bytes the cache may hold; 0: no cache */
     pthread_mutex_t mu;
     size_t total;
@@ -260,6 +264,7 @@ int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c)
     MDB_val k = {strlen(c->id), (void *)c->id}, none = {0, (void *)""};
     int rc;
     if (row_defers(s->rp, txn)) { /* marked: the drain writes it, a download renders it */
+        atomic_store(&s->rp->marked, true);
         rc = gws_err(mdb_put(txn, s->rp_dirty, &k, &none, 0));
     } else {
         rc = row_write(s, txn, c);
@@ -366,6 +371,7 @@ static int rp_new(gw_store *s)
     struct gw_rp *rp = calloc(1, sizeof(*rp));
     if (rp == NULL)
         return HCP_ENOMEM;
+    atomic_init(&rp->marked, false);
     if (pthread_mutex_init(&rp->mu, NULL) != 0) {
         free(rp);
         return HCP_ENOMEM;
@@ -509,6 +515,8 @@ static int drain_txn(void *arg, MDB_txn *txn)
         int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); /* the first left: each is deleted */
         if (mrc != MDB_SUCCESS) {
             rc = mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
+            if (mrc == MDB_NOTFOUND && j->s->rp != NULL) /* none left: idle ticks skip */
+                atomic_store(&j->s->rp->marked, false);
             break;
         }
         if (j->done == j->max) {
@@ -580,8 +588,8 @@ static void on_drain_tick(uv_timer_t *t)
     uint64_t span = now - rp->last_tick, load = busy - rp->last_busy;
     rp->last_tick = now;
     rp->last_busy = busy;
-    if (load * 2 > span)
-        return; /* a catch-up: the rows wait for it (downloads render them meanwhile) */
+    if (!atomic_load(&rp->marked) || load * 2 > span)
+        return; /* none waits, or a catch-up: the rows wait for it (downloads render them) */
     uint64_t slice = (uint64_t)RP_DRAIN_SLICE * 1000000u / (load * 100 > span ? 4 : 1);
     size_t total = 0, done = 0;
     bool more = true;
@@ -606,6 +614,7 @@ int gw_report_start(gw *g)
     if (rp->rows_off || rp->drain_on)
         return HCP_OK;
     rp->g = g;
+    atomic_store(&rp->marked, true); /* the store may hold marks: the first tick looks */
     rp->last_tick = uv_hrtime();
     rp->last_busy = gw_writer_busy_ns(g);
     if (uv_timer_init(g->loop, &rp->drain) != 0)
