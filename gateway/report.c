@@ -82,10 +82,11 @@ typedef enum rp_mode {
     RP_DEFER, /* every row behind it (tests) */
 } rp_mode;
 
-#define RP_SYNC_MAX    32  /* auto: rows written at once per transaction (a live batch's) */
-#define RP_DRAIN_ROWS  512 /* rows per drain transaction */
-#define RP_DRAIN_MS    100 /* the drain's tick */
-#define RP_DRAIN_SLICE 40  /* ms of one tick the drain may take at most */
+#define RP_SYNC_MAX       32  /* auto: rows written at once per transaction (a live batch's) */
+#define RP_DRAIN_ROWS     512 /* rows per drain transaction */
+#define RP_DRAIN_MS       100 /* the drain's tick */
+#define RP_DRAIN_SLICE    40  /* ms of one tick the drain may take at most */
+#define RP_DRAIN_STARVE_S 10  /* s the writer may keep the drain waiting */
 
 struct gw_rp {
     bool rows_off; /* HCP_GW_FORM_ROWS=off: no rows kept */
@@ -96,6 +97,8 @@ struct gw_rp {
     uv_timer_t drain;
     bool drain_on, drain_failed;
     uint64_t last_busy, last_tick;
+    uint64_t starved_at; /* since when the writer kept the drain waiting (0: not) */
+    uint64_t drained;    /* rows the drain wrote since the backlog began */
     /* whether rows may wait: set by a mark (under the write lock), cleared
      * by a drain transaction that found none, so idle ticks start none */
     atomic_bool marked;
@@ -577,9 +580,12 @@ int gw_report_drain(gw_store *s, size_t max, size_t *done, bool *more)
     return drain_end(&j, rc, done, more);
 }
 
-/* Every RP_DRAIN_MS: when the writer was busy less than half the time
- * since the last tick (not catching up), write waiting rows for at most
- * RP_DRAIN_SLICE ms if it was idle, a quarter of that if not. */
+/* Every RP_DRAIN_MS, while rows wait: when the writer was busy less than
+ * half the time since the last tick (not catching up), write waiting rows
+ * for at most RP_DRAIN_SLICE ms if it was idle, a quarter of that if not.
+ * A writer busy for longer than RP_DRAIN_STARVE_S (a long catch-up, or a
+ * live load that keeps it over half busy) still gives the drain a tenth
+ * of the slice each tick, so rows never wait without end. */
 static void on_drain_tick(uv_timer_t *t)
 {
     struct gw_rp *rp = t->data;
@@ -588,22 +594,33 @@ static void on_drain_tick(uv_timer_t *t)
     uint64_t span = now - rp->last_tick, load = busy - rp->last_busy;
     rp->last_tick = now;
     rp->last_busy = busy;
-    if (!atomic_load(&rp->marked) || load * 2 > span)
-        return; /* none waits, or a catch-up: the rows wait for it (downloads render them) */
+    if (!atomic_load(&rp->marked))
+        return;
     uint64_t slice = (uint64_t)RP_DRAIN_SLICE * 1000000u / (load * 100 > span ? 4 : 1);
-    size_t total = 0, done = 0;
+    if (load * 2 > span) { /* a catch-up: the rows wait for it (downloads render them) */
+        if (rp->starved_at == 0)
+            rp->starved_at = now;
+        if (now - rp->starved_at < (uint64_t)RP_DRAIN_STARVE_S * 1000000000u)
+            return;
+        slice = (uint64_t)RP_DRAIN_SLICE * 100000u;
+    } else {
+        rp->starved_at = 0;
+    }
+    size_t done = 0;
     bool more = true;
     int rc = HCP_OK;
     while (more && rc == HCP_OK && uv_hrtime() - now < slice) {
         drain_job j = {.s = g->store, .max = RP_DRAIN_ROWS};
         rc = drain_end(&j, gw_writer_exec(g, drain_txn, &j), &done, &more);
-        total += done;
+        rp->drained += done;
     }
     if (rc != HCP_OK && !rp->drain_failed) /* said once; tried again every tick */
         gw_log("error", "report.drain_failed", "err=\"%s\"", hcp_strerror(rc));
     rp->drain_failed = rc != HCP_OK;
-    if (total > 0 && !more && rc == HCP_OK)
-        gw_log("info", "report.rows_drained", "rows=%zu", total);
+    if (rc == HCP_OK && !more && rp->drained > 0) { /* the backlog is done: said once */
+        gw_log("info", "report.rows_drained", "rows=%llu", (unsigned long long)rp->drained);
+        rp->drained = 0;
+    }
 }
 
 int gw_report_start(gw *g)
