@@ -70,11 +70,11 @@ test-asan: deps
 	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --output-on-failure -j $(JOBS) -L 'unit|fuzz'
 	@cd $(ASAN_BUILD) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl|http_limits|repl_hostile|accounts|freetext_privacy|case_numbers|rules_hold|directives|gateway_checks|calendar_fed|calendar_restore|case_number_gaps|tlog|tlog_rebuild|monthly|contacts|feed|publish|metrics|stats|spotcheck|repl_zstd|console_node|spotpage|console_gateway)$$'
+	  ctest --output-on-failure -j $(JOBS) -R '^(test_node_api|test_node_ops|test_node_privacy|repl|http_limits|repl_hostile|accounts|freetext_privacy|case_numbers|rules_hold|directives|gateway_checks|calendar_fed|calendar_restore|case_number_gaps|tlog|tlog_rebuild|monthly|contacts|feed|publish|metrics|stats|spotcheck|repl_zstd|console_node|spotpage|console_gateway|form_rows)$$'
 
 # The daemons' API and replication tests built with ThreadSanitizer: a race
 # makes the daemon exit 66 at its stop, which every test checks.
-TSAN_TESTS ?= ^(test_node_api|test_node_ops|test_node_privacy|repl|repl_hostile|accounts|freetext_privacy|directives|contacts|metrics|spotcheck|repl_zstd)$$
+TSAN_TESTS ?= ^(test_node_api|test_node_ops|test_node_privacy|repl|repl_hostile|accounts|freetext_privacy|directives|contacts|metrics|spotcheck|repl_zstd|form_rows)$$
 check-tsan: deps
 	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHCP_WERROR=ON -DHCP_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
