@@ -106,6 +106,9 @@ void hcpd_gc_submit(hcpd_gc *gc, hcpd_gc_item *it);
 /* Loop thread: take a batch now (maybe none: ops.merge may add its own)
  * and run it, as a wake-up does. For the daemon's timers. */
 void hcpd_gc_run(hcpd_gc *gc);
+/* Whether items wait in the queue for a batch the loop will run (any
+ * thread; false once stopping: hcpd_gc_stop runs the rest itself). */
+bool hcpd_gc_pending(hcpd_gc *gc);
 /* Whether hcpd_gc_stop was called (any thread). */
 bool hcpd_gc_stopping(hcpd_gc *gc);
 /* Copy the counters into *out (any thread). */
