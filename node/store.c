@@ -248,13 +248,20 @@ void store_ahead(node_store *s, MDB_txn *txn)
     MDB_envinfo info;
     MDB_stat st;
     mdb_filehandle_t fd;
-    struct stat fs;
     if (env == NULL || mdb_env_info(env, &info) != MDB_SUCCESS ||
-        mdb_env_stat(env, &st) != MDB_SUCCESS || mdb_env_get_fd(env, &fd) != MDB_SUCCESS ||
-        fstat(fd, &fs) != 0 || fs.st_size < 0)
+        mdb_env_stat(env, &st) != MDB_SUCCESS || mdb_env_get_fd(env, &fd) != MDB_SUCCESS)
         return;
     uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize, off;
+    /* Room known to be left: no fstat. On a kernel with fine-grained
+     * timestamps (Linux 6.13+) every stat of the file would make the next
+     * write change its mtime, and so write the inode at every commit. */
+    if (s->ahead_end != 0 && used < s->ahead_end && s->ahead_end - used >= STORE_AHEAD_LOW)
+        return;
+    struct stat fs;
+    if (fstat(fd, &fs) != 0 || fs.st_size < 0)
+        return;
     uint64_t len = store_ahead_plan((uint64_t)fs.st_size, used, info.me_mapsize, &off);
+    s->ahead_end = (uint64_t)fs.st_size;
     static const char zeros[64 * 1024];
     while (len > 0) {
         size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
@@ -263,6 +270,7 @@ void store_ahead(node_store *s, MDB_txn *txn)
             return; /* a full disk: LMDB will say so at its own write */
         off += (uint64_t)w;
         len -= (uint64_t)w;
+        s->ahead_end = off;
     }
 }
 

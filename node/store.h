@@ -70,6 +70,8 @@ struct node_store {
      * by the writer only. */
     _Atomic bool needs_sync;
     bool created; /* the store was made by this open */
+    /* where the zeros of store_ahead end (0: not known yet); writer only */
+    uint64_t ahead_end;
 };
 typedef struct node_store node_store;
 
