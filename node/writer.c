@@ -54,17 +54,18 @@ struct node_writer {
     bool timers;          /* both timers initialised (closed at stop) */
     bool replier_running; /* the replier thread started */
     bool done_sync;       /* a batch waiting for the replier committed: sync before answering */
+    bool done_grew;       /* ... and appended events: done_chain is the new head */
+    bool rstop;           /* the replier ends once nothing waits */
+    bool nometasync;      /* the environment's MDB_NOMETASYNC was set by node_writer_start */
+    bool locks;           /* rmu, rcond and hmu were made (destroyed at free) */
     /* Whose meta page must be durable, and what already made it so
-     * (node_meta_sync_plan): the environment's last txnid after the newest
-     * commit among the batches waiting, after the newest commit handed over
-     * at all, and the newest covered by the replier's own fdatasync. */
+     * (node_meta_sync_plan), under rmu: the environment's last txnid after
+     * the newest commit among the batches waiting, after the newest commit
+     * handed over at all, and the newest covered by the replier's own
+     * fdatasync. */
     uint64_t done_txnid, committed_txnid, synced_txnid;
-    uint64_t ends;   /* batches handed over so far: the replier waits for the next one */
-    bool busy;       /* the loop is inside a batch (its begin hook ran, its answer not yet) */
-    bool done_grew;  /* ... and appended events: done_chain is the new head */
-    bool rstop;      /* the replier ends once nothing waits */
-    bool nometasync; /* the environment's MDB_NOMETASYNC was set by node_writer_start */
-    bool locks;      /* rmu, rcond and hmu were made (destroyed at free) */
+    uint64_t ends; /* batches handed over so far: the replier waits for the next one */
+    bool busy;     /* the loop is inside a batch (its begin hook ran, its answer not yet) */
 };
 
 node_write *node_write_new(node_wkind kind, node_req *req)
@@ -801,7 +802,7 @@ static int gc_finish(void *arg, MDB_txn *txn)
         rc = store_head_put(n->store, txn, ch);
     store_cache_drop(n->store);
     if (rc == HCP_OK)
-        store_ahead(n->store, txn); /* room past the end: one inode write per chunk */
+        store_ahead(n->store, txn); /* room past the end: blocks allocated once per chunk */
     return rc;
 }
 
@@ -837,11 +838,13 @@ static void fail_all(node_write *batch, int rc);
  * commit with MDB_NOMETASYNC: LMDB fsyncs their data pages, then writes the
  * meta page without a second fsync (and the next commit's data fsync, which
  * LMDB does before writing the next meta, makes it durable; so integrity
- * never depends on this call). One fdatasync here makes the meta pages of
+ * never depends on this call). One fdatasync here (sync: unless that next
+ * commit's flush already did it, meta_needs_sync) makes the meta pages of
  * every batch committed so far durable; only then are their requests
- * answered 2xx and replication told of their events. If it fails, nobody
- * is told the batches are durable: their requests are answered 503 and the
- * node restarts in place (LMDB treats a failed meta sync the same way).
+ * answered 2xx and replication told of their events. If it fails (false
+ * returned), nobody is told the batches are durable: their requests are
+ * answered 503 and the node restarts in place (LMDB treats a failed meta
+ * sync the same way).
  * Then the answers go out (one hand-off to the HTTP server for the lot),
  * then the hook.
  */
@@ -1064,13 +1067,15 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
         fail_all(batch, rc);
         batch = keep_for_later(n, batch);
     }
+    /* The txnid whose meta page the batch needs durable: this commit's, or
+     * the last one's if it wrote nothing; unknown (UINT64_MAX) is never
+     * covered by a later commit, so the replier syncs. Read here, on the
+     * loop, right after the commit. */
     uint64_t txnid = 0;
     MDB_envinfo info;
-    if (rc == HCP_OK && mdb_env_info(n->store->db.env, &info) == MDB_SUCCESS)
-        txnid =
-            (uint64_t)info.me_last_txnid; /* this commit's, or the last one's if it wrote nothing */
-    else if (rc == HCP_OK)
-        txnid = UINT64_MAX; /* unknown: never covered by a later commit, the replier syncs */
+    if (rc == HCP_OK)
+        txnid = mdb_env_info(n->store->db.env, &info) == MDB_SUCCESS ? (uint64_t)info.me_last_txnid
+                                                                     : UINT64_MAX;
     hcpd_gc_stats st;
     hcpd_gc_get_stats(wr->gc, &st);
     wr->stats.commits = st.commits;
