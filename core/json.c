@@ -102,13 +102,31 @@ static void err_clear(hcp_json_err *err)
     err->status = 200;
 }
 
-/* path = prefix "." key (or key alone at the top), trimmed to the buffer. */
+/* Append s to the used bytes of path (n bytes with the NUL), cut at the
+ * buffer's end as snprintf would; the new length. */
+static size_t path_put(char *path, size_t n, size_t used, const char *s)
+{
+    size_t len = strlen(s), room = n - 1 - used;
+    if (len > room)
+        len = room;
+    memcpy(path + used, s, len);
+    return used + len;
+}
+
+/* path = prefix "." key (or key alone at the top), trimmed to the buffer.
+ * Every field read builds its path (the messages name it), so this is on
+ * the path of every request: plain copies, not snprintf. */
 static void path_key(char *path, size_t n, const char *prefix, const char *key)
 {
-    if (prefix[0] == '\0')
-        snprintf(path, n, "%s", key);
-    else
-        snprintf(path, n, "%s.%s", prefix, key);
+    if (n == 0)
+        return;
+    size_t used = 0;
+    if (prefix[0] != '\0') {
+        used = path_put(path, n, used, prefix);
+        used = path_put(path, n, used, ".");
+    }
+    used = path_put(path, n, used, key);
+    path[used] = '\0';
     utf8_trim_tail(path);
 }
 

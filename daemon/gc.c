@@ -330,6 +330,16 @@ void hcpd_gc_submit(hcpd_gc *gc, hcpd_gc_item *it)
         gc->ops.refuse(gc->arg, it);
 }
 
+bool hcpd_gc_pending(hcpd_gc *gc)
+{
+    if (gc == NULL)
+        return false;
+    hcp_mutex_lock(&gc->mu);
+    bool queued = gc->head != NULL && !atomic_load(&gc->stopping);
+    hcp_mutex_unlock(&gc->mu);
+    return queued;
+}
+
 bool hcpd_gc_stopping(hcpd_gc *gc)
 {
     return gc != NULL && atomic_load(&gc->stopping);

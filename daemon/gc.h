@@ -113,6 +113,9 @@ void hcpd_gc_run(hcpd_gc *gc);
  * own work between batches (derived data written behind them). fn's error
  * aborts the transaction and is returned; HCP_EINVAL. */
 HCP_NODISCARD int hcpd_gc_exec(hcpd_gc *gc, int (*fn)(void *arg, MDB_txn *txn), void *arg);
+/* Whether items wait in the queue for a batch the loop will run (any
+ * thread; false once stopping: hcpd_gc_stop runs the rest itself). */
+bool hcpd_gc_pending(hcpd_gc *gc);
 /* Whether hcpd_gc_stop was called (any thread). */
 bool hcpd_gc_stopping(hcpd_gc *gc);
 /* Copy the counters into *out (any thread). */

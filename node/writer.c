@@ -58,6 +58,14 @@ struct node_writer {
     bool rstop;           /* the replier ends once nothing waits */
     bool nometasync;      /* the environment's MDB_NOMETASYNC was set by node_writer_start */
     bool locks;           /* rmu, rcond and hmu were made (destroyed at free) */
+    /* Whose meta page must be durable, and what already made it so
+     * (node_meta_sync_plan), under rmu: the environment's last txnid after
+     * the newest commit among the batches waiting, after the newest commit
+     * handed over at all, and the newest covered by the replier's own
+     * fdatasync. */
+    uint64_t done_txnid, committed_txnid, synced_txnid;
+    uint64_t ends; /* batches handed over so far: the replier waits for the next one */
+    bool busy;     /* the loop is inside a batch (its begin hook ran, its answer not yet) */
 };
 
 node_write *node_write_new(node_wkind kind, node_req *req)
@@ -766,8 +774,14 @@ static node_write *wnext(const node_write *w)
 static int gc_begin(void *arg, MDB_txn *txn)
 {
     node *n = arg;
+    node_writer *wr = n->writer;
     store_cache_start(n->store, txn);
-    n->writer->ch = n->store->chain;
+    wr->ch = n->store->chain;
+    if (wr->replier_running) { /* a commit is coming: the replier may wait for it */
+        hcp_mutex_lock(&wr->rmu);
+        wr->busy = true;
+        hcp_mutex_unlock(&wr->rmu);
+    }
     return HCP_OK;
 }
 
@@ -787,6 +801,8 @@ static int gc_finish(void *arg, MDB_txn *txn)
     if (rc == HCP_OK && ch->seq != n->store->chain.seq)
         rc = store_head_put(n->store, txn, ch);
     store_cache_drop(n->store);
+    if (rc == HCP_OK)
+        store_ahead(n->store, txn); /* room past the end: blocks allocated once per chunk */
     return rc;
 }
 
@@ -822,17 +838,20 @@ static void fail_all(node_write *batch, int rc);
  * commit with MDB_NOMETASYNC: LMDB fsyncs their data pages, then writes the
  * meta page without a second fsync (and the next commit's data fsync, which
  * LMDB does before writing the next meta, makes it durable; so integrity
- * never depends on this call). One fdatasync here makes the meta pages of
+ * never depends on this call). One fdatasync here (sync: unless that next
+ * commit's flush already did it, meta_needs_sync) makes the meta pages of
  * every batch committed so far durable; only then are their requests
- * answered 2xx and replication told of their events. If it fails, nobody
- * is told the batches are durable: their requests are answered 503 and the
- * node restarts in place (LMDB treats a failed meta sync the same way).
+ * answered 2xx and replication told of their events. If it fails (false
+ * returned), nobody is told the batches are durable: their requests are
+ * answered 503 and the node restarts in place (LMDB treats a failed meta
+ * sync the same way).
  * Then the answers go out (one hand-off to the HTTP server for the lot),
  * then the hook.
  */
-static void finish_batches(node *n, node_write *batch, bool sync, bool grew, const hcp_chain *head)
+static bool finish_batches(node *n, node_write *batch, bool sync, bool grew, const hcp_chain *head)
 {
     node_writer *wr = n->writer;
+    bool synced = true;
     if (sync && wr->nometasync) {
         int mrc = mdb_env_sync(n->store->db.env, 1);
         if (mrc != MDB_SUCCESS) {
@@ -840,17 +859,28 @@ static void finish_batches(node *n, node_write *batch, bool sync, bool grew, con
             fail_all(batch, store_err(mrc));
             hcpd_restart_request("the store's fdatasync failed");
             grew = false;
+            synced = false;
         }
     }
     reply_all(batch);
     if (grew)
         commit_hook(wr, head); /* new events: replication sends them */
+    return synced;
+}
+
+node_meta_plan node_meta_sync_plan(uint64_t need, uint64_t committed, uint64_t synced,
+                                   bool writer_active, bool waited)
+{
+    if (need <= synced || committed > need)
+        return NODE_META_DURABLE;
+    return writer_active && !waited ? NODE_META_WAIT : NODE_META_SYNC;
 }
 
 /* Queue a finished batch (committed, or failed as a whole) for its replies;
  * committed says whether its transaction committed (answers wait for the
- * sync), grew whether it appended events (head: the new head). */
-static void hand_to_replier(node *n, node_write *batch, bool committed, bool grew,
+ * sync), txnid the environment's last txnid after it, grew whether it
+ * appended events (head: the new head). */
+static void hand_to_replier(node *n, node_write *batch, bool committed, uint64_t txnid, bool grew,
                             const hcp_chain *head)
 {
     node_writer *wr = n->writer;
@@ -870,6 +900,13 @@ static void hand_to_replier(node *n, node_write *batch, bool committed, bool gre
         wr->done_tail = last;
     }
     wr->done_sync = wr->done_sync || committed;
+    if (committed) {
+        wr->done_txnid = txnid > wr->done_txnid ? txnid : wr->done_txnid;
+        if (txnid != UINT64_MAX && txnid > wr->committed_txnid)
+            wr->committed_txnid = txnid;
+    }
+    wr->busy = false;
+    wr->ends++;
     if (grew) {
         wr->done_grew = true;
         wr->done_chain = *head;
@@ -878,8 +915,40 @@ static void hand_to_replier(node *n, node_write *batch, bool committed, bool gre
     hcp_mutex_unlock(&wr->rmu);
 }
 
-/* The replier: sync, then answer, the batches committed meanwhile, in
- * commit order; every batch that waited meanwhile shares one fdatasync. */
+/*
+ * Whether the meta page of txnid `need` still wants the replier's own
+ * fdatasync (rmu held). The next commit's data flush makes it durable as
+ * well: LMDB fdatasyncs a commit's data pages before it writes that
+ * commit's meta page, and the flush takes every dirty page of the file,
+ * the meta page written by the commit before included. So while the
+ * loop is inside a batch or has one queued, the replier waits for that
+ * one batch's end (never longer) instead of flushing beside it: one
+ * fdatasync per commit under load instead of two (docs/storage.md).
+ */
+static bool meta_needs_sync(node_writer *wr, uint64_t need)
+{
+    bool waited = false;
+    for (;;) {
+        bool active = !wr->rstop && (wr->busy || hcpd_gc_pending(wr->gc));
+        switch (node_meta_sync_plan(need, wr->committed_txnid, wr->synced_txnid, active, waited)) {
+        case NODE_META_DURABLE:
+            return false;
+        case NODE_META_SYNC:
+            return true;
+        case NODE_META_WAIT: {
+            uint64_t ends = wr->ends;
+            while (wr->ends == ends && !wr->rstop)
+                hcp_cond_wait(&wr->rcond, &wr->rmu);
+            waited = true;
+            break;
+        }
+        }
+    }
+}
+
+/* The replier: make durable, then answer, the batches committed
+ * meanwhile, in commit order; every batch that waited meanwhile shares one
+ * fdatasync, or the next commit's. */
 static void *replier_main(void *arg)
 {
     node *n = arg;
@@ -890,14 +959,21 @@ static void *replier_main(void *arg)
             hcp_cond_wait(&wr->rcond, &wr->rmu);
         node_write *batch = wr->done_head;
         bool sync = wr->done_sync, grew = wr->done_grew;
+        uint64_t need = wr->done_txnid;
         hcp_chain head = wr->done_chain;
         wr->done_head = wr->done_tail = NULL;
         wr->done_sync = wr->done_grew = false;
+        wr->done_txnid = 0;
         if (batch == NULL && !sync && !grew && wr->rstop)
             break;
+        if (sync && wr->nometasync)
+            sync = meta_needs_sync(wr, need);
+        uint64_t upto = wr->committed_txnid; /* every meta written before the flush */
         hcp_mutex_unlock(&wr->rmu);
-        finish_batches(n, batch, sync, grew, &head);
+        bool ok = finish_batches(n, batch, sync, grew, &head);
         hcp_mutex_lock(&wr->rmu);
+        if (sync && ok && upto > wr->synced_txnid)
+            wr->synced_txnid = upto;
     }
     hcp_mutex_unlock(&wr->rmu);
     return NULL;
@@ -991,13 +1067,22 @@ static void gc_answer(void *arg, hcpd_gc_item *first, int rc)
         fail_all(batch, rc);
         batch = keep_for_later(n, batch);
     }
+    /* The txnid whose meta page the batch needs durable: this commit's, or
+     * the last one's if it wrote nothing; unknown (UINT64_MAX) is never
+     * covered by a later commit, so the replier syncs. Read here, on the
+     * loop, right after the commit. */
+    uint64_t txnid = 0;
+    MDB_envinfo info;
+    if (rc == HCP_OK)
+        txnid = mdb_env_info(n->store->db.env, &info) == MDB_SUCCESS ? (uint64_t)info.me_last_txnid
+                                                                     : UINT64_MAX;
     hcpd_gc_stats st;
     hcpd_gc_get_stats(wr->gc, &st);
     wr->stats.commits = st.commits;
     wr->stats.batched = st.items;
     wr->stats.grows = st.grows;
     wr->stats.disk_full = st.disk_full;
-    hand_to_replier(n, batch, rc == HCP_OK, grew, &ch);
+    hand_to_replier(n, batch, rc == HCP_OK, txnid, grew, &ch);
 }
 
 /* Queued while the writer stops: refused at once. */

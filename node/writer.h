@@ -109,6 +109,23 @@ typedef struct node_stats {
     _Atomic uint64_t evaluations, cases, steps, refused, commits, batched, overdue_marked, grows;
     _Atomic uint64_t disk_full; /* batches refused for want of room (disk, or the map's ceiling) */
 } node_stats;
+/*
+ * When the replier may answer batches whose transactions committed with
+ * MDB_NOMETASYNC (writer.c, docs/storage.md): their meta page is durable
+ * once txnid `need` (the environment's last txnid after their commit) is
+ * at most `synced` (covered by an fdatasync of the replier's own) or below
+ * `committed` (a later commit of the writer fdatasynced its data pages,
+ * which takes the earlier meta page along). Otherwise, while the writer is
+ * inside a batch or has one queued (writer_active), the replier waits for
+ * that one batch (waited: it did already) before it flushes by itself.
+ */
+typedef enum node_meta_plan {
+    NODE_META_DURABLE, /* answer now */
+    NODE_META_WAIT,    /* wait for the writer's batch under way to end, then ask again */
+    NODE_META_SYNC,    /* fdatasync, then answer */
+} node_meta_plan;
+node_meta_plan node_meta_sync_plan(uint64_t need, uint64_t committed, uint64_t synced,
+                                   bool writer_active, bool waited);
 /* The writer's counters (borrowed: they live as long as the writer). */
 const node_stats *node_writer_stats(const node *n);
 

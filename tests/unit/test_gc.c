@@ -243,6 +243,26 @@ static void disk_full_codes(void **state)
     assert_string_equal(hcp_strerror(HCP_ENOSPC), "no space left on the disk");
 }
 
+/* hcpd_gc_pending: true while items wait for the loop, false once they
+ * ran and once the engine stops. */
+static void pending_while_queued(void **state)
+{
+    fixture *f = *state;
+    assert_false(hcpd_gc_pending(f->gc));
+    assert_false(hcpd_gc_pending(NULL));
+    titem *it = calloc(1, sizeof(*it));
+    assert_non_null(it);
+    size_t want = f->answered + 1;
+    hcpd_gc_submit(f->gc, &it->link);
+    assert_true(hcpd_gc_pending(f->gc));
+    for (int i = 0; i < 1000 && f->answered < want; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(f->answered, want);
+    assert_false(hcpd_gc_pending(f->gc));
+    hcpd_gc_stop(f->gc);
+    assert_false(hcpd_gc_pending(f->gc));
+}
+
 static void stopped_refuses(void **state)
 {
     fixture *f = *state;
@@ -266,6 +286,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stopped_refuses, setup_big, teardown),
         cmocka_unit_test_setup_teardown(exec_grows_the_map, setup_big, teardown),
         cmocka_unit_test_setup_teardown(exec_stops_at_the_ceiling, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(pending_while_queued, setup_big, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -385,6 +385,19 @@ static void test_unknown_keys(void **state)
     assert_true(hcp_utf8_valid(err.detail, strlen(err.detail)));
     hcp_intake_clear(&in);
     json_decref(o);
+
+    /* inside an object: "unit." and whole characters up to the buffer
+     * (5 + 19 * 3 = 62 bytes; a 20th would not fit in 63) */
+    char nested[220] = "unit.";
+    strcat(nested, key);
+    o = must_load(EVAL_BODY);
+    set_path(o, nested, json_true());
+    assert_int_equal(hcp_json_read_intake(o, false, &in, &at, &err), HCP_EINVAL);
+    assert_int_equal(err.status, 422);
+    assert_int_equal(strlen(err.field), 62);
+    assert_int_equal(strncmp(err.field, nested, 62), 0);
+    hcp_intake_clear(&in);
+    json_decref(o);
 }
 
 /* A string of n bytes of 'x' (caller frees). */

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "rules_fixture.h"
 #include "store.h"
+#include "writer.h"
 
 #define COUNTY "630102"
 
@@ -387,9 +389,91 @@ static void test_county_and_mark(void **state)
     remove_dir(empty);
 }
 
+/* The room written ahead of LMDB's pages: only when less than
+ * STORE_AHEAD_LOW is left, one chunk from the end, never past the map. */
+static void test_ahead_plan(void **state)
+{
+    (void)state;
+    const uint64_t mib = 1u << 20, map = 64 * mib;
+    uint64_t off = 1;
+    assert_int_equal(store_ahead_plan(10 * mib, 10 * mib - STORE_AHEAD_LOW, map, &off), 0);
+    assert_int_equal(off, 10 * mib);
+    assert_int_equal(store_ahead_plan(10 * mib, 10 * mib - STORE_AHEAD_LOW + 4096, map, &off),
+                     STORE_AHEAD_CHUNK);
+    assert_int_equal(off, 10 * mib);
+    assert_int_equal(store_ahead_plan(45056, 45056, map, &off), STORE_AHEAD_CHUNK);
+    /* LMDB already past the end of the file: it grows the file itself */
+    assert_int_equal(store_ahead_plan(10 * mib, 11 * mib, map, &off), 0);
+    /* the map's end cuts the chunk; at or past it nothing */
+    assert_int_equal(store_ahead_plan(map - mib, map - mib, map, &off), mib);
+    assert_int_equal(store_ahead_plan(map, map, map, &off), 0);
+    assert_int_equal(store_ahead_plan(map + mib, map, map, &off), 0);
+    assert_int_equal(store_ahead_plan(0, 0, map, NULL), 0);
+}
+
+/* The size of the store's data file. */
+static uint64_t data_size(const fixture *f)
+{
+    char path[sizeof(f->dir) + 16];
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* store_ahead inside a write transaction: the file gains a chunk of
+ * zeros once, and not again while the room lasts; the store still reads
+ * and writes as before. */
+static void test_ahead_writes(void **state)
+{
+    fixture *f = *state;
+    uint64_t before = data_size(f);
+    MDB_txn *txn;
+    assert_int_equal(store_write_begin(&f->s, &txn), HCP_OK);
+    store_ahead(&f->s, txn);
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+    uint64_t after = data_size(f);
+    assert_true(after >= before + STORE_AHEAD_CHUNK / 2); /* the map may cut the chunk */
+    assert_int_equal(f->s.ahead_end, after);              /* known: later calls need no fstat */
+    assert_int_equal(store_write_begin(&f->s, &txn), HCP_OK);
+    store_ahead(&f->s, txn);
+    uint64_t no = 0;
+    assert_int_equal(store_counter_add(&f->s, txn, "eval", 1, &no), HCP_OK);
+    assert_int_equal(store_cache_flush(&f->s, txn), HCP_OK);
+    store_cache_drop(&f->s);
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+    assert_int_equal(data_size(f), after);
+    assert_int_equal(store_read_begin(&f->s, &txn), HCP_OK);
+    assert_int_equal(store_counter_get(&f->s, txn, "eval", &no), HCP_OK);
+    store_read_end(&f->s, txn);
+    assert_int_equal(no, 1);
+    store_ahead(NULL, NULL); /* NULL-safe */
+}
+
+/* When the replier answers batches committed with MDB_NOMETASYNC. */
+static void test_meta_sync_plan(void **state)
+{
+    (void)state;
+    /* covered by its own or a later sync of the replier */
+    assert_int_equal(node_meta_sync_plan(7, 7, 7, true, false), NODE_META_DURABLE);
+    assert_int_equal(node_meta_sync_plan(7, 7, 9, false, false), NODE_META_DURABLE);
+    /* covered by a later commit's data flush */
+    assert_int_equal(node_meta_sync_plan(7, 8, 0, false, false), NODE_META_DURABLE);
+    /* its own commit is the newest: wait for the batch under way, once */
+    assert_int_equal(node_meta_sync_plan(7, 7, 6, true, false), NODE_META_WAIT);
+    assert_int_equal(node_meta_sync_plan(7, 7, 6, true, true), NODE_META_SYNC);
+    /* nothing under way: flush now */
+    assert_int_equal(node_meta_sync_plan(7, 7, 6, false, false), NODE_META_SYNC);
+    /* an unknown txnid is never covered by a commit */
+    assert_int_equal(node_meta_sync_plan(UINT64_MAX, 9, 8, false, false), NODE_META_SYNC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ahead_plan),
+        cmocka_unit_test_setup_teardown(test_ahead_writes, setup, teardown),
+        cmocka_unit_test(test_meta_sync_plan),
         cmocka_unit_test(test_status_key),
         cmocka_unit_test_setup_teardown(test_open_case_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_case_ids_after_change, setup, teardown),
