@@ -142,6 +142,15 @@ typedef struct hcpd_hdr {
  * public feed's ETag, Last-Modified and 304 Not Modified. */
 void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, const void *data,
                          size_t len, const hcpd_hdr *hdrs, size_t nhdrs);
+/* As hcpd_req_reply_hdrs, but the body is lent, not copied: data[0..len)
+ * must stay valid and unchanged until done(ctx) is called, exactly once:
+ * on the server thread when the reply has been written or dropped (the
+ * connection gone), or before this call returns when no body is sent (204,
+ * 304, HEAD) or the call fails (then 500). For answers of megabytes the
+ * daemon already holds (the monthly form): no copy, no fresh pages. */
+void hcpd_req_reply_lent(hcpd_req *r, int status, const char *content_type, const void *data,
+                         size_t len, const hcpd_hdr *hdrs, size_t nhdrs, void (*done)(void *ctx),
+                         void *ctx);
 
 /* Batched replies from a thread other than the server's: between
  * hcpd_reply_hold and hcpd_reply_flush the replies this thread makes are

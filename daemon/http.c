@@ -42,6 +42,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,12 @@ struct hcpd_req {
     uv_write_t wr;
     char *out; /* the formatted response (owned), outlen bytes; NULL: close */
     size_t outlen;
+    /* hcpd_req_reply_lent: the body written after out, borrowed until
+     * lent_done(lent_ctx) (called once, by req_free) */
+    const char *lent;
+    size_t lentlen;
+    void (*lent_done)(void *ctx);
+    void *lent_ctx;
     int status;
     atomic_bool replied;
     bool counted; /* given to the handler: in h->inflight until its reply is taken */
@@ -313,7 +320,7 @@ static void ob_str(obuf *o, const char *s)
  * headers, then the body (none for HEAD, 204, 304). A malloc'd buffer into
  * *out, or false when an extra header is malformed or memory ran out. */
 static bool http_format(const hcpd_req *r, int status, const char *ctype, const void *data,
-                        size_t len, const hcpd_hdr *extra, size_t nextra, char **out,
+                        size_t len, bool lent, const hcpd_hdr *extra, size_t nextra, char **out,
                         size_t *outlen)
 {
     hcpd_hdr hdrs[2 + HTTP_EXTRA_MAX];
@@ -341,7 +348,8 @@ static bool http_format(const hcpd_req *r, int status, const char *ctype, const 
     }
     bool bodyless = status == 204 || status == 304 || status < 200;
     bool send_body = !bodyless && !r->head;
-    size_t cap = 128 + (send_body ? len : 0);
+    bool append = send_body && !lent; /* a lent body is written after these bytes */
+    size_t cap = 128 + (append ? len : 0);
     for (size_t i = 0; i < n; i++) {
         cap += strlen(hdrs[i].name) + strlen(hdrs[i].value) + 4;
     }
@@ -372,7 +380,7 @@ static bool http_format(const hcpd_req *r, int status, const char *ctype, const 
         ob_str(&o, "WWW-Authenticate: Bearer realm=\"hcp\"\r\n");
     }
     ob_put(&o, "\r\n", 2);
-    if (send_body && len > 0) {
+    if (append && len > 0) {
         ob_put(&o, data, len);
     }
     *out = o.p;
@@ -478,17 +486,45 @@ void hcpd_req_reply_hdrs(hcpd_req *r, int status, const char *content_type, cons
         data = "bad reply\n";
         len = 10;
         nhdrs = 0;
+        r->lent = NULL; /* not sent: given back with the request */
+        r->lentlen = 0;
     }
-    if (!http_format(r, status, content_type, data, len, hdrs, nhdrs, &r->out, &r->outlen)) {
+    if (!http_format(r, status, content_type, data, len, r->lent != NULL, hdrs, nhdrs, &r->out,
+                     &r->outlen)) {
         static const char bad[] = "{\"error\":\"internal\",\"detail\":\"bad reply\"}";
         status = 500;
-        if (!http_format(r, status, "application/json; charset=utf-8", bad, sizeof(bad) - 1, NULL,
-                         0, &r->out, &r->outlen)) {
+        r->lent = NULL; /* not sent: given back with the request */
+        r->lentlen = 0;
+        if (!http_format(r, status, "application/json; charset=utf-8", bad, sizeof(bad) - 1, false,
+                         NULL, 0, &r->out, &r->outlen)) {
             r->out = NULL; /* out of memory: the connection is closed */
         }
     }
     r->status = status;
     req_post(r);
+}
+
+void hcpd_req_reply_lent(hcpd_req *r, int status, const char *content_type, const void *data,
+                         size_t len, const hcpd_hdr *hdrs, size_t nhdrs, void (*done)(void *ctx),
+                         void *ctx)
+{
+    if (r == NULL || done == NULL || (data == NULL && len > 0) || len > UINT_MAX ||
+        atomic_load(&r->replied)) {
+        if (done != NULL)
+            done(ctx);
+        hcpd_req_reply_hdrs(r, 500, "text/plain; charset=utf-8", "bad reply\n", 10, NULL, 0);
+        return;
+    }
+    bool bodyless = status == 204 || status == 304 || status < 200;
+    if (!bodyless && !r->head && len > 0) { /* written from data, given back by req_free */
+        r->lent = data;
+        r->lentlen = len;
+        r->lent_done = done;
+        r->lent_ctx = ctx;
+    } else {
+        done(ctx); /* no body goes out: not needed */
+    }
+    hcpd_req_reply_hdrs(r, status, content_type, data, len, hdrs, nhdrs);
 }
 
 /* Reply with bytes of a content type (copied). From any thread, once. */
@@ -1158,6 +1194,10 @@ static void req_free(hcpd_req *r)
     }
     free(r->out);
     free(r->body);
+    if (r->lent_done != NULL) { /* the lent body: written, or never to be */
+        r->lent_done(r->lent_ctx);
+        r->lent_done = NULL;
+    }
     explicit_bzero(r->sid, sizeof(r->sid));
     explicit_bzero(r->sess_csrf, sizeof(r->sess_csrf));
     free(r);
@@ -1441,9 +1481,10 @@ static void http_take(hcpd_req *r)
     r->body = NULL;
     conn_enter(c, C_WRITING);
     r->wr.data = r;
-    uv_buf_t b = uv_buf_init(r->out, (unsigned)r->outlen);
+    uv_buf_t b[2] = {uv_buf_init(r->out, (unsigned)r->outlen),
+                     uv_buf_init((char *)r->lent, (unsigned)r->lentlen)}; /* <= UINT_MAX */
     atomic_fetch_add(&h->writing, 1);
-    if (uv_write(&r->wr, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+    if (uv_write(&r->wr, (uv_stream_t *)&c->tcp, b, r->lent != NULL ? 2 : 1, on_write) != 0) {
         atomic_fetch_sub(&h->writing, 1);
         c->r = NULL;
         req_free(r);

@@ -1314,11 +1314,19 @@ int hcpd_gzip(const void *src, size_t n, hcp_buf *out)
 void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
                              size_t len, bool gz)
 {
+    hcpd_monthly_reply_lent(r, f, stem, data, len, gz, NULL, NULL);
+}
+
+void hcpd_monthly_reply_lent(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
+                             size_t len, bool gz, void (*done)(void *ctx), void *ctx)
+{
     static const char *const ext[] = {NULL, "json", "csv", "xlsx"};
     static const char *const type[] = {
         NULL, "application/json; charset=utf-8", "text/csv; charset=utf-8",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"};
     if (f < HCPD_MF_JSON || f > HCPD_MF_XLSX || (gz && f == HCPD_MF_XLSX)) {
+        if (done != NULL)
+            done(ctx);
         hcpd_req_reply_error(r, 500, "form_failed", "unknown format");
         return;
     }
@@ -1329,7 +1337,10 @@ void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, cons
                     {"Vary", "Accept-Encoding"}, /* JSON and CSV: gzipped when accepted */
                     {"Content-Encoding", "gzip"}};
     size_t nh = f == HCPD_MF_XLSX ? 2 : gz ? 4 : 3;
-    hcpd_req_reply_hdrs(r, 200, type[f], data, len, h, nh);
+    if (done != NULL)
+        hcpd_req_reply_lent(r, 200, type[f], data, len, h, nh, done, ctx);
+    else
+        hcpd_req_reply_hdrs(r, 200, type[f], data, len, h, nh);
 }
 
 void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, const char *stem)

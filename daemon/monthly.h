@@ -205,5 +205,10 @@ void hcpd_monthly_reply(hcpd_req *r, const hcpd_monthly *m, hcpd_mformat f, cons
  * Accept-Encoding either way. */
 void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
                              size_t len, bool gz);
+/* As hcpd_monthly_reply_body, the bytes lent instead of copied
+ * (hcpd_req_reply_lent: valid until done(ctx), called exactly once);
+ * done NULL: copied. */
+void hcpd_monthly_reply_lent(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,
+                             size_t len, bool gz, void (*done)(void *ctx), void *ctx);
 
 #endif

@@ -1260,6 +1260,20 @@ static void buf_give(struct gw_rp *rp, hcp_buf *out)
     hcp_buf_free(out);
 }
 
+/* An answer's buffer lent to the HTTP layer (hcpd_req_reply_lent) until
+ * the form is written out, then given back (wiped) for the next download. */
+typedef struct rp_lent {
+    struct gw_rp *rp;
+    hcp_buf buf;
+} rp_lent;
+
+static void lent_done(void *ctx)
+{
+    rp_lent *l = ctx;
+    buf_give(l->rp, &l->buf);
+    free(l);
+}
+
 /* GET /v1/reports/monthly?month=&prefecture=&format=&phone= : the form read
  * in one snapshot (rows or the cache at their version), then the read
  * logged and committed, then the answer. A month without cases read
@@ -1299,6 +1313,7 @@ static void get_monthly(gw *g, hcpd_req *r)
     buf_take(g->store->rp, &out);
     size_t rows = 0;
     bool cached = false;
+    rp_lent *lent = NULL;
     int rc = hcpd_monthly_init(&form, y, m, pref, prefecture_name(pref), (hcp_time)time(NULL),
                                hcpd_req_account(r), phone, true);
     MDB_txn *txn = NULL;
@@ -1318,7 +1333,13 @@ static void get_monthly(gw *g, hcpd_req *r)
         reply_read_err(r, rc);
     else if (rows == 0) /* 无差评、投诉无须填报 */
         hcpd_req_reply_raw(r, 204, "text/plain; charset=utf-8", "", 0);
-    else
+    else if ((lent = malloc(sizeof(*lent))) != NULL) { /* the bytes go out as they are */
+        lent->rp = g->store->rp;
+        lent->buf = out;
+        hcpd_monthly_reply_lent(r, f, stem, lent->buf.data, lent->buf.len, gz, lent_done, lent);
+        hcpd_monthly_free(&form);
+        return;
+    } else
         hcpd_monthly_reply_body(r, f, stem, out.data, out.len, gz);
     buf_give(g->store->rp, &out);
     hcpd_monthly_free(&form);

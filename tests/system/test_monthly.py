@@ -33,6 +33,10 @@ this month; the gateway's form for Xining and last month is then fetched:
   test_8  no personal data in plain at rest: the gateway's and the nodes'
           store files hold none of the complainants' names and phones nor
           the verifiers' phones (the rows keep them sealed).
+  test_9  24 downloads at once (JSON, CSV, gzipped JSON, XLSX): each is
+          exactly the form (the gateway writes a kept form from its own
+          buffer, lent to the HTTP layer until sent); HEAD: the headers and
+          Content-Length without a body.
 """
 import csv
 import datetime
@@ -43,6 +47,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 import zipfile
 
@@ -406,6 +411,50 @@ class Monthly(unittest.TestCase):
         self.assertEqual((plain.status, z.status), (200, 200))
         self.assertEqual(z.headers.get("Content-Encoding"), "gzip")
         self.assertEqual(gzip.decompress(z.body), plain.body)
+
+    def test_9_lent_bytes_concurrent_and_head(self):
+        # the gateway writes a kept form straight from its buffer and takes
+        # the buffer back only when the bytes are out: downloads at once,
+        # plain and gzipped, each exactly the form; HEAD the same headers
+        # without a body
+        base = "/v1/reports/monthly?month=%s&prefecture=%s&format=" % (mstr(self.last), XINING)
+        want = {}
+        for fmt, ae in (("json", None), ("csv", None), ("json", "gzip"), ("xlsx", None)):
+            h = {"Accept-Encoding": ae} if ae else {}
+            r = self.gw.get(base + fmt, token=self.sup, headers=h)
+            self.assertEqual(r.status, 200, r)
+            want[(fmt, ae)] = r
+        got, errors = [], []
+
+        def one(key):
+            fmt, ae = key
+            h = {"Accept-Encoding": ae} if ae else {}
+            try:
+                got.append((key, self.gw.get(base + fmt, token=self.sup, headers=h)))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=one, args=(k,)) for k in list(want) * 6]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(got), len(threads))
+        for key, r in got:
+            self.assertEqual(r.status, 200, (key, r))
+            if key[0] == "xlsx":  # a workbook written per download: its zip stamps differ
+                self.assertTrue(r.body.startswith(b"PK"))
+                continue
+            body = gzip.decompress(r.body) if key[1] else r.body
+            ref = gzip.decompress(want[key].body) if key[1] else want[key].body
+            self.assertEqual(body, ref, key)
+        head = self.gw.request("HEAD", base + "json", token=self.sup)
+        self.assertEqual(head.status, 200, head)
+        self.assertEqual(head.body, b"")
+        self.assertEqual(int(head.headers["Content-Length"]), len(want[("json", None)].body))
+        after = self.gw.get(base + "json", token=self.sup)
+        self.assertEqual(after.body, want[("json", None)].body)
 
     def test_8_no_personal_data_at_rest(self):
         secrets = [s.encode() for s in ("13911110001", "13911110003", "13911110004",
