@@ -74,7 +74,7 @@ test-asan: deps
 
 # The daemons' API and replication tests built with ThreadSanitizer: a race
 # makes the daemon exit 66 at its stop, which every test checks.
-TSAN_TESTS ?= ^(test_node_api|test_node_ops|test_node_privacy|repl|repl_hostile|accounts|freetext_privacy|directives|contacts|metrics|spotcheck|repl_zstd|form_rows)$$
+TSAN_TESTS ?= ^(test_node_api|test_node_ops|test_node_privacy|repl|repl_hostile|accounts|freetext_privacy|directives|contacts|metrics|spotcheck|repl_zstd|form_rows|monthly)$$
 check-tsan: deps
 	@CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHCP_WERROR=ON -DHCP_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
