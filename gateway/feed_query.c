@@ -260,7 +260,7 @@ static int parse_paging(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_q
         return HCP_OK;
     if ((q->has_page = get(arg, "page", v, sizeof(v))) &&
         !parse_count(v, GW_FEED_PAGES_MAX, &q->page))
-        return bad(err, "page", "expected an integer from 1");
+        return bad(err, "page", "expected an integer from 1 to 100000000");
     if (get(arg, "page_size", v, sizeof(v)) && !parse_count(v, GW_FEED_PAGE_MAX, &q->size))
         return bad(err, "page_size", "expected an integer from 1 to 200");
     char c[GW_FEED_PARAM_MAX];

@@ -15,12 +15,12 @@
 
 #define GW_FEED_PAGE_DEFAULT 50
 #define GW_FEED_PAGE_MAX     200
-#define GW_FEED_PAGES_MAX    100000 /* the highest page number accepted */
-#define GW_FEED_ATOM_ENTRIES 100    /* Atom: the latest this many, no paging */
-#define GW_FEED_LIST_MAX     20     /* GeoReport comma lists: at most this many items */
-#define GW_FEED_CODE_MAX     128    /* a service_code item's ceiling, with its NUL */
-#define GW_FEED_QKEY_MAX     4096   /* holds every item of both lists */
-#define GW_FEED_PARAM_MAX    1024   /* no valid value is longer than 1023 bytes */
+#define GW_FEED_PAGES_MAX    100000000 /* the highest page number accepted (9 digits) */
+#define GW_FEED_ATOM_ENTRIES 100       /* Atom: the latest this many, no paging */
+#define GW_FEED_LIST_MAX     20        /* GeoReport comma lists: at most this many items */
+#define GW_FEED_CODE_MAX     128       /* a service_code item's ceiling, with its NUL */
+#define GW_FEED_QKEY_MAX     4096      /* holds every item of both lists */
+#define GW_FEED_PARAM_MAX    1024      /* no valid value is longer than 1023 bytes */
 
 /* GW_FEED_Q_BOTH only while parsing "open,closed" (then GW_FEED_Q_ANY) */
 enum gw_feed_status { GW_FEED_Q_ANY = 0, GW_FEED_Q_OPEN, GW_FEED_Q_CLOSED, GW_FEED_Q_BOTH };

@@ -164,6 +164,15 @@ class FeedPaging(hcptest.DumpOnFailure, unittest.TestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(self.ids(r.json()),
                                  self.ids(full[(page - 1) * size:page * size]), (size, page))
+        # any page number a province's feed can reach: at 10,000,000 cases and
+        # page_size=50 the last page is 200,000 (once refused: at most 100,000)
+        for page in (100001, 200000, 99999999, 100000000):
+            r = self.get("/feed/requests.json?page_size=50&page=%d" % page)
+            self.assertEqual((r.status, r.json()), (200, []), page)
+        for bad in ("100000001", "0", "-1", "1234567890"):
+            r = self.get("/feed/requests.json?page=" + bad)
+            self.assertEqual(r.status, 400, (bad, r))
+            self.assertIn("100000000", r.json()["detail"], r)
         # a page= page links on by cursor to the entries after it
         r = self.get("/feed/requests.json?page_size=7&page=3")
         path = LINK.match(r.headers["Link"]).group(1)

@@ -120,7 +120,7 @@ static void t_refusals(void **state)
             "SI-13,SI-14,SI-15,SI-16,SI-17,SI-18,SI-19,SI-20,SI-21",
             "service_code");
     refused("page", "0", "page");
-    refused("page", "100001", "page");
+    refused("page", "100000001", "page"); /* 200,000 pages of 50 at 10M cases are valid */
     refused("page", "", "page");
     refused("page", "+1", "page");
     refused("page_size", "201", "page_size");
