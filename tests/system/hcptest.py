@@ -326,20 +326,37 @@ class Node:
     def head(self):
         return int(self.metrics()["hcp_node_log_head"])
 
+    def post_record(self, path, body, token="default", deadline=60.0):
+        """POST a new record as a client should: a 503 `restoring` (a node
+        that has just reached its gateway and still fetches its history or
+        a directive's body: "try again shortly") is tried again until
+        deadline seconds have passed; any other answer is returned."""
+        end = time.monotonic() + deadline
+        while True:
+            r = self.post(path, body, token=token)
+            if r.status != 503 or time.monotonic() >= end:
+                return r
+            try:
+                if r.json().get("error") != "restoring":
+                    return r
+            except ValueError:
+                return r
+            time.sleep(0.1)
+
     def evaluate(self, rating=4, **over):
         b = evaluation(rating, **over)
-        r = self.post("/v1/evaluations", b)
+        r = self.post_record("/v1/evaluations", b)
         assert r.status == 201, r
         return r.json()
 
     def new_case(self, **over):
         b = case_body(**over)
-        r = self.post("/v1/cases", b)
+        r = self.post_record("/v1/cases", b)
         assert r.status == 201, r
         return r.json()
 
     def step(self, cid, body, want=200, token="default"):
-        r = self.post("/v1/cases/%s/events" % cid, body, token=token)
+        r = self.post_record("/v1/cases/%s/events" % cid, body, token=token)
         assert r.status == want, (body, r)
         return r.json()
 
@@ -733,6 +750,18 @@ def dumps_on_failure(fn):
 
 
 # ---- a federation over plain tcp:// ----
+
+FIRST_SWEEP_S = 1.0  # a node's first sweep runs this long after its start (node/writer.c)
+
+
+def after_first_sweep(started, margin=1.0):
+    """Sleep until a node started at time.monotonic() `started` has run its
+    first sweep (which marks the cases already overdue and so changes
+    them), so that a test that compares states sees them settled."""
+    wait = started + FIRST_SWEEP_S + margin - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+
 
 def wait_connected(node, what, deadline=15.0):
     """Wait until node's GET /v1/sync says it reached its gateway: a new
