@@ -186,8 +186,15 @@ async function supervisor(page) {
   out.finding_case = drawn[0];
   await page.select("#r-case", drawn[0]);
   for (const id of ["#r-reached", "#r-rectified", "#r-satisfied"]) {
-    await page.focus(id);
-    await page.keyboard.press("Space");
+    /* a detail view still re-rendering (the list's click and the draw's own
+     * load) may take the focus back to its heading between the focus and the
+     * key: tick until the box shows ticked, at most three times */
+    for (let i = 0; i < 3; i++) {
+      await page.focus(id);
+      await page.keyboard.press("Space");
+      if (await page.$eval(id, (b) => b.checked)) break;
+    }
+    check(await page.$eval(id, (b) => b.checked), id + " ticked by the keyboard");
   }
   await page.type("#r-note", "已电话回访，投诉人满意");
   await page.click("#f-find button[type=submit]");
