@@ -32,7 +32,6 @@ the temporary directory.
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -57,14 +56,6 @@ def close_case(node):
     return cid
 
 
-def user_add(gw, name, role):
-    """`hcp-gateway user add` beside the running gateway; the new token."""
-    p = subprocess.run([gw.gw_binary, "user", "add", "--data", gw.data, "--name", name,
-                        "--role", role], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
-    return p.stdout.strip().splitlines()[-1]
-
-
 class ConsoleGateway(hcptest.DumpOnFailure, unittest.TestCase):
     procs = []
     tmp = None
@@ -81,8 +72,8 @@ class ConsoleGateway(hcptest.DumpOnFailure, unittest.TestCase):
             cls.open = cls.node.new_case()["id"]
             for rating in (5, 5, 4, 1):  # Art. 11: a unit's ratings, one negative
                 cls.node.evaluate(rating)
-            cls.sup = user_add(cls.gw, "sup.li", "supervisor")
-            cls.aud = user_add(cls.gw, "aud.wang", "auditor")
+            cls.sup = cls.gw.add_user("sup.li", "supervisor")
+            cls.aud = cls.gw.add_user("aud.wang", "auditor")
             cls.wait_fed()
             r = cls.gw.post("/v1/directives", {"type": "correction", "case": cls.closed[0],
                                                "note": "请补充核实材料"})
