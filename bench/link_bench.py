@@ -108,9 +108,11 @@ def medians(rows):
 
 
 class LinkBench:
-    def __init__(self, build, out):
+    def __init__(self, build, out, work=None):
+        """work: the scratch directory (emptied first); OUT/work/link unless
+        given (bench/peers/peers_bench.py --link passes its own)."""
         self.build, self.out = build, out
-        self.work = os.path.join(out, "work", "link")
+        self.work = work or os.path.join(out, "work", "link")
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work)
         self.node_bin = os.path.join(build, "node", "hcp-node")
@@ -176,11 +178,12 @@ class LinkBench:
         self.source, self.head = d, head
         self.res["events"] = head
 
-    def fill_r600(self):
-        """A second store: R600 evaluations of ~600 bytes by wrk and
+    def fill_r600(self, n=None):
+        """A second store: R600 (or n) evaluations of ~600 bytes by wrk and
         bench/repl.lua, the records of the replication bench (their text
         repeats one phrase 11 times, so they compress better than real
         ones: reported beside, never instead)."""
+        n = n or R600
         d = os.path.join(self.work, "source600")
         port = free_port()
         p = self.spawn([self.node_bin, "--data", d, "--county", COUNTY, "--listen-http",
@@ -193,12 +196,12 @@ class LinkBench:
         w = subprocess.Popen(["wrk", "-t2", "-c16", "-d600s", "--timeout", "10s", "-s",
                               os.path.join(HERE, "repl.lua"),
                               "http://127.0.0.1:%d/v1/evaluations" % port],
-                             env=dict(os.environ, HCP_TOKEN=token, HCP_LIMIT=str(R600 // 2 + 1)),
+                             env=dict(os.environ, HCP_TOKEN=token, HCP_LIMIT=str(n // 2 + 1)),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         head = 0
         while w.poll() is None:
             head = int(metrics(port, token)["hcp_node_log_head"])
-            if head >= R600:
+            if head >= n:
                 break
             time.sleep(0.25)
         w.send_signal(signal.SIGINT)

@@ -49,6 +49,13 @@
 #        shaped link with and without compressed batches, the zstd levels;
 #        added under "link" (docs/bench.md "Slow links (issue #18)");
 #        HCP_BENCH_LINK_SKIP=all skips it
+#   then bench/peers/peers_bench.py --link: hcp (compression off and on),
+#        PostgreSQL 15 logical replication and NATS leaf nodes catching up
+#        HCP_BENCH_PEERS_LINK_N (10000) records over the same shaped link,
+#        HCP_BENCH_PEERS_LINK_REPEAT (3) rounds, about 8 minutes; added under
+#        "peers_link" (docs/bench.md "Slow links (issue #18)"); skipped by
+#        HCP_BENCH_LINK_SKIP=all or a list holding P, or HCP_BENCH_PEERS_SKIP=1.
+#        `bash bench/run.sh [BUILD] peers-link` runs that stage alone
 #   then bench/fleet.py: issue #4 (d) — HCP_BENCH_FLEET_N (2900) nodes in one
 #        bench_fleet process connected to one gateway, still replicating; the
 #        gateway's memory; added under "fleet" (docs/bench.md "Fleet")
@@ -65,12 +72,14 @@
 set -euo pipefail
 
 STAGE=""
-if [ "${1:-}" = peers ]; then
-    STAGE=peers
+if [ "${1:-}" = peers ] || [ "${1:-}" = peers-link ]; then
+    STAGE=$1
     shift
 fi
 BUILD=${1:-build}
-[ "${2:-}" = peers ] && STAGE=peers
+if [ "${2:-}" = peers ] || [ "${2:-}" = peers-link ]; then
+    STAGE=$2
+fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 NODE=$BUILD/node/hcp-node
@@ -90,6 +99,11 @@ export HCP_BENCH_DIR=$HERE
 if [ "$STAGE" = peers ]; then
     mkdir -p "$OUT"
     exec python3 "$HERE/peers/peers_bench.py" "$BUILD" "$OUT"
+fi
+# `run.sh [BUILD] peers-link`: only the peers over the shaped link
+if [ "$STAGE" = peers-link ]; then
+    mkdir -p "$OUT"
+    exec python3 "$HERE/peers/peers_bench.py" "$BUILD" "$OUT" --link
 fi
 
 for f in "$NODE" "$RAW" $REPL_BINS; do
@@ -292,6 +306,19 @@ if [ "${HCP_BENCH_LINK_SKIP:-}" != all ]; then
     echo "bench: slow links (bench/link_bench.py)"
     python3 "$HERE/link_bench.py" "$BUILD" "$OUT"
 fi
+# The peers over the same shaped link (issue #18 part 3): hcp, PostgreSQL's
+# subscriber -> publisher connection and a NATS leaf connection, each through
+# its own SlowLink proxy, the same records; adds "peers_link" to results.json.
+case ",${HCP_BENCH_LINK_SKIP:-}," in
+*,all,* | *,P,* | *,p,*) ;;
+*)
+    if [ "${HCP_BENCH_PEERS_SKIP:-0}" != 1 ]; then
+        echo
+        echo "bench: slow links, the peers (bench/peers/peers_bench.py --link)"
+        python3 "$HERE/peers/peers_bench.py" "$BUILD" "$OUT" --link
+    fi
+    ;;
+esac
 
 # Fleet (issue #4 (d)): 2,900 nodes in one bench_fleet process against one
 # gateway; adds "fleet" to results.json (docs/bench.md "Fleet"). Both the

@@ -5,6 +5,7 @@ and NATS JetStream with leaf nodes, on the same ~600-byte records, on the same
 machine, in the same run as hcp, one after the other.
 
   peers_bench.py BUILD_DIR OUT_DIR [--quick]
+  peers_bench.py BUILD_DIR OUT_DIR --link
 
   hcp   catch-up of N events from one county node to the gateway, and a live
         trickle from K nodes (node commit -> gateway acknowledgement): the
@@ -36,13 +37,32 @@ machine, in the same run as hcp, one after the other.
         for PostgreSQL, latency = delivery from PROV to a consumer minus the
         moment the publish ack came back from the edge.
 
+--link (instead of the above; docs/bench.md "Slow links (issue #18)"): the
+catch-up of LINK_N records over a slow county link, bench/slowlink.py's
+SlowLink proxy at bench/link_bench.py's rate, delay and loss
+(HCP_BENCH_LINK_RATE_KBIT, _DELAY_MS, _LOSS_PCT), a new proxy per run, both
+directions shaped. hcp: a node filled by wrk and bench/repl.lua (the records
+above), its store copied for each run, dialling the gateway through the proxy
+(bench/link_bench.py's LinkBench), with HCP_REPL_ZSTD=off and with the default
+compression. PostgreSQL: the subscription's conninfo names the proxy, which
+forwards to the publisher (the walsender's stream, publisher -> subscriber,
+comes back through it). NATS: the edge's leaf remote URL names the proxy,
+which forwards to the hub's leaf port (the sourced stream goes edge -> hub).
+Rounds of hcp off, hcp on, PostgreSQL, NATS, LINK_REPEAT times; per system:
+seconds, records/s, bytes on the link toward the province and toward the
+county, and the ratios hcp / peer of the medians. Adds "peers_link" to
+OUT_DIR/results.json (also alone in OUT_DIR/peers_link.json). The proxy only:
+with netem the servers would have to run inside the namespace.
+
 Environment: HCP_BENCH_PEERS_N (1000000; 20000 with --quick),
 HCP_BENCH_PEERS_COUNTIES (4: the trickle's counties), HCP_BENCH_PEERS_RATE
 (20 records/s per county), HCP_BENCH_PEERS_TRICKLE_S (20; 5 with --quick),
 HCP_BENCH_PEERS_PG_TXN (1000 rows per publisher transaction in the catch-up
 fill), HCP_BENCH_PEERS_SKIP (comma list of hcp, pg, nats; bench/run.sh skips the
 whole stage when it is 1),
-HCP_BENCH_PEERS_QUICK=1 (same as --quick). Adds "peers" to OUT_DIR/results.json
+HCP_BENCH_PEERS_QUICK=1 (same as --quick); with --link: HCP_BENCH_PEERS_LINK_N
+(10000), HCP_BENCH_PEERS_LINK_REPEAT (3), HCP_BENCH_PEERS_LINK_TIMEOUT_S (600
+per catch-up). Adds "peers" to OUT_DIR/results.json
 (also alone in OUT_DIR/peers.json) and prints a table. No figure is a pass or a
 fail: the script fails only when something could not be measured.
 """
@@ -76,6 +96,8 @@ BENCH = os.path.dirname(HERE)
 ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 import repl_bench  # noqa: E402  (the hcp side: the replication bench's own steps)
+import link_bench  # noqa: E402  (--link: hcp over the shaped link, its knobs)
+from slowlink import SlowLink  # noqa: E402
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 NATS_SERVER = "/usr/sbin/nats-server"
@@ -96,6 +118,15 @@ RATE = env_int("HCP_BENCH_PEERS_RATE", 20)
 TRICKLE_S = env_int("HCP_BENCH_PEERS_TRICKLE_S", 5 if QUICK else 20)
 PG_TXN = max(1, env_int("HCP_BENCH_PEERS_PG_TXN", 1000))
 SKIP = set(s.strip().lower() for s in os.environ.get("HCP_BENCH_PEERS_SKIP", "").split(",") if s)
+# --link: the catch-up over a shaped link (bench/link_bench.py's rate, delay, loss)
+LINK = "--link" in sys.argv
+LINK_N = env_int("HCP_BENCH_PEERS_LINK_N", 10000)
+LINK_REPEAT = max(1, env_int("HCP_BENCH_PEERS_LINK_REPEAT", 3))
+LINK_TIMEOUT_S = env_int("HCP_BENCH_PEERS_LINK_TIMEOUT_S", 600)
+SHAPER = (os.environ.get("HCP_BENCH_LINK_SHAPER", "") or "auto").strip()
+if LINK:
+    N = LINK_N
+    SKIP = set()  # all three, or no comparison
 # hcp's node histogram buckets (node/sync.c lat_bounds), seconds: the peers'
 # latencies are also put into them so that the quantiles compare like with like
 HCP_BOUNDS = [0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02,
@@ -306,6 +337,7 @@ class PgBench:
             s.stop()
             if os.path.exists(s.log):
                 shutil.copy(s.log, os.path.join(self.work, os.path.basename(s.log)))
+            shutil.rmtree(s.dir, ignore_errors=True)  # the name may be used again
         self.servers = []
 
     def cleanup(self):
@@ -313,12 +345,17 @@ class PgBench:
         shutil.rmtree(self.base, ignore_errors=True)
 
     @staticmethod
-    def subscribe(sub, pub, county, enabled):
+    def subscribe(sub, pub, county, enabled, dsn=None):
         sub.sql("CREATE SUBSCRIPTION s_%s CONNECTION '%s' PUBLICATION p WITH (enabled = %s, "
                 "copy_data = false, synchronous_commit = 'on')"
-                % (county, pub.dsn(), "true" if enabled else "false"))
+                % (county, dsn or pub.dsn(), "true" if enabled else "false"))
 
-    def catch_up(self, county):
+    def catch_up(self, county, shape=None, timeout=None):
+        """shape: None (loopback), or a function of the publisher's port
+        returning a started SlowLink to it; the subscription's conninfo then
+        names the link's port, so the walsender's stream (publisher ->
+        subscriber) crosses it. Its counters during the catch-up are in the
+        result ("link"); the link is closed here."""
         say("(pg) catch-up: publisher %s and the province's subscriber (initdb in %s, run as %s)"
             % (county, self.base, self.user or "this user"))
         pub = self.server("pub-" + county)
@@ -326,7 +363,16 @@ class PgBench:
         pub.sql(TABLE)
         pub.sql("CREATE PUBLICATION p FOR TABLE ev")
         sub.sql(TABLE)
-        self.subscribe(sub, pub, county, False)
+        link = shape(pub.port) if shape else None
+        try:
+            return self._catch_up(county, pub, sub, link, timeout)
+        finally:
+            if link:
+                link.close()
+
+    def _catch_up(self, county, pub, sub, link, timeout):
+        self.subscribe(sub, pub, county, False, link and
+                       "host=127.0.0.1 port=%d user=bench dbname=postgres" % link.port)
         say("(pg) fill the publisher with %s rows, %d per transaction (subscription disabled)"
             % (format(N, ","), PG_TXN))
         t0 = time.monotonic()
@@ -350,9 +396,10 @@ class PgBench:
         c = sub.connect()
         cur = c.cursor()
         cpu0 = (pub.cpu(), sub.cpu())
+        l0 = link.counters() if link else None
         t0 = time.monotonic()
         cur.execute("ALTER SUBSCRIPTION s_%s ENABLE" % county)
-        deadline = t0 + max(120, N / 1000)
+        deadline = t0 + (timeout or max(120, N / 1000))
         got = 0
         while time.monotonic() < deadline:
             cur.execute("SELECT coalesce(max(seq), 0) FROM ev WHERE county = %s", (county,))
@@ -362,6 +409,7 @@ class PgBench:
             time.sleep(POLL_S)
         secs = time.monotonic() - t0
         cpu1 = (pub.cpu(), sub.cpu())
+        l1 = link.counters() if link else None
         if got < N:
             raise RuntimeError("pg catch-up: max(seq) %d of %d after %.0f s" % (got, N, secs))
         cur.execute("SELECT count(*), pg_relation_size('ev') FROM ev")
@@ -375,6 +423,11 @@ class PgBench:
              "bytes_per_record_table": round(size / N),
              "cpu_s": {"publisher": round(cpu1[0] - cpu0[0], 2),
                        "subscriber": round(cpu1[1] - cpu0[1], 2)}}
+        if link:
+            # the subscriber dialled the publisher: "down" is the walsender's stream
+            r["link"] = {"to_province_bytes": l1["down"] - l0["down"],
+                         "to_county_bytes": l1["up"] - l0["up"], "conns": l1["conns"],
+                         "simulated_losses": l1["stalls"] - l0["stalls"]}
         say("(pg) catch-up: %.1f s, %.0f rows/s" % (secs, N / secs))
         self.stop_all()
         return r
@@ -525,6 +578,7 @@ class NatsBench:
     def __init__(self, work):
         self.work = work
         self.procs = []
+        self.links = []
 
     def server(self, name, conf):
         path = os.path.join(self.work, name + ".conf")
@@ -549,8 +603,11 @@ class NatsBench:
                 time.sleep(0.05)
         raise RuntimeError("nats-server did not listen on %d" % port)
 
-    def topology(self, tag, cs):
-        """A hub and an edge per county; returns (hub, [(county, url, domain, proc)])."""
+    def topology(self, tag, cs, shape=None):
+        """A hub and an edge per county; returns (hub, [(county, url, domain, proc)]).
+        shape: None (loopback), or a function of the hub's leaf port returning
+        a started SlowLink to it, which every edge's leaf remote then dials
+        (hub["link"]; closed by stop_all)."""
         hp, lp = free_port(), free_port()
         d = os.path.join(self.work, tag)
         os.makedirs(d, exist_ok=True)
@@ -559,6 +616,10 @@ class NatsBench:
                           'leafnodes { listen: "127.0.0.1:%d" }\n' % (hp, d, lp))
         self.wait_port(hp, hub)
         self.wait_port(lp, hub)
+        link = shape(lp) if shape else None
+        if link:
+            self.links.append(link)
+        rp = link.port if link else lp
         edges = []
         for c in cs:
             ep = free_port()
@@ -566,11 +627,15 @@ class NatsBench:
                             'server_name: edge%s\nlisten: "127.0.0.1:%d"\n'
                             'jetstream { store_dir: "%s/edge%s", domain: c%s }\n'
                             'leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:%d" } ] }\n'
-                            % (c, ep, d, c, c, lp))
+                            % (c, ep, d, c, c, rp))
             self.wait_port(ep, e)
             edges.append((c, "nats://127.0.0.1:%d" % ep, "c" + c, e))
+        if link:  # every leaf link dialled through the shaped link
+            end = time.monotonic() + 30
+            while link.counters()["conns"] < len(cs) and time.monotonic() < end:
+                time.sleep(0.05)
         time.sleep(1.0)  # the leaf links come up
-        return {"url": "nats://127.0.0.1:%d" % hp, "proc": hub}, edges
+        return {"url": "nats://127.0.0.1:%d" % hp, "proc": hub, "link": link}, edges
 
     def stop_all(self):
         for p in self.procs:
@@ -583,6 +648,56 @@ class NatsBench:
                 p.kill()
                 p.wait()
         self.procs = []
+        for link in self.links:
+            link.close()
+        self.links = []
+
+    def catch_up(self, exe, tag, county, shape=None, timeout_s=1800):
+        """natspeer catchup on a fresh hub + edge: N records into the edge
+        stream, then the hub stream sources them; the result of natspeer with
+        the CPU of both servers and, over a shaped link, its counters
+        ("link"). The servers are stopped after."""
+        hub, edges = self.topology(tag, [county], shape)
+        c, url, dom, eproc = edges[0]
+        p = subprocess.Popen([exe, "catchup", "-hub", hub["url"], "-edge", url, "-county", c,
+                              "-domain", dom, "-n", str(N), "-wait",
+                              "-timeout", "%ds" % timeout_s], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        if not line.startswith("{"):
+            p.wait()
+            raise RuntimeError("natspeer catchup failed before the fill ended")
+        filled = json.loads(line)
+        say("(nats) %s records in the edge stream in %.1f s (%.0f/s); source added"
+            % (format(N, ","), filled["fill_seconds"], filled["fill_per_s"]))
+        link = hub["link"]
+        cpu0 = (repl_bench.cpu_seconds(eproc.pid), repl_bench.cpu_seconds(hub["proc"].pid))
+        l0 = link.counters() if link else None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        line = p.stdout.readline()
+        p.wait()
+        cpu1 = (repl_bench.cpu_seconds(eproc.pid), repl_bench.cpu_seconds(hub["proc"].pid))
+        l1 = link.counters() if link else None
+        if p.returncode != 0 or not line.startswith("{"):
+            raise RuntimeError("natspeer catchup failed (exit %s)" % p.returncode)
+        cu = json.loads(line)
+        cu.update(filled)
+        cu["cpu_s"] = {"edge": round(cpu1[0] - cpu0[0], 2), "hub": round(cpu1[1] - cpu0[1], 2),
+                       "natspeer_polls": "not counted"}
+        for k in ("seconds", "records_per_s", "fill_seconds", "fill_per_s", "first_at_hub_s",
+                  "records_per_s_after_first"):
+            cu[k] = round(cu[k], 3 if k.endswith("_s") or k == "seconds" else 1)
+        if link:
+            # the edge dialled the hub: "up" is the sourced stream
+            cu["link"] = {"to_province_bytes": l1["up"] - l0["up"],
+                          "to_county_bytes": l1["down"] - l0["down"], "conns": l1["conns"],
+                          "simulated_losses": l1["stalls"] - l0["stalls"]}
+        say("(nats) catch-up: %.1f s, %.0f records/s (first at the hub after %.2f s)"
+            % (cu["seconds"], cu["records_per_s"], cu["first_at_hub_s"]))
+        self.stop_all()
+        shutil.rmtree(os.path.join(self.work, tag), ignore_errors=True)
+        return cu
 
 
 def run_nats(work, cs):
@@ -601,38 +716,7 @@ def run_nats(work, cs):
         say("(nats) catch-up: hub + edge %s (leaf node, own JetStream domain), file storage; "
             "%s records published into the edge stream, then the hub stream sources it"
             % (cs[0], format(N, ",")))
-        hub, edges = b.topology("c", cs[:1])
-        c, url, dom, eproc = edges[0]
-        p = subprocess.Popen([exe, "catchup", "-hub", hub["url"], "-edge", url, "-county", c,
-                              "-domain", dom, "-n", str(N), "-wait"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-        line = p.stdout.readline()
-        if not line.startswith("{"):
-            p.wait()
-            raise RuntimeError("natspeer catchup failed before the fill ended")
-        filled = json.loads(line)
-        say("(nats) %s records in the edge stream in %.1f s (%.0f/s); source added"
-            % (format(N, ","), filled["fill_seconds"], filled["fill_per_s"]))
-        cpu0 = (repl_bench.cpu_seconds(eproc.pid), repl_bench.cpu_seconds(hub["proc"].pid))
-        p.stdin.write("go\n")
-        p.stdin.flush()
-        line = p.stdout.readline()
-        p.wait()
-        cpu1 = (repl_bench.cpu_seconds(eproc.pid), repl_bench.cpu_seconds(hub["proc"].pid))
-        if p.returncode != 0 or not line.startswith("{"):
-            raise RuntimeError("natspeer catchup failed (exit %s)" % p.returncode)
-        cu = json.loads(line)
-        cu.update(filled)
-        cu["cpu_s"] = {"edge": round(cpu1[0] - cpu0[0], 2), "hub": round(cpu1[1] - cpu0[1], 2),
-                       "natspeer_polls": "not counted"}
-        for k in ("seconds", "records_per_s", "fill_seconds", "fill_per_s", "first_at_hub_s",
-                  "records_per_s_after_first"):
-            cu[k] = round(cu[k], 3 if k.endswith("_s") or k == "seconds" else 1)
-        r["catch_up"] = cu
-        say("(nats) catch-up: %.1f s, %.0f records/s (first at the hub after %.2f s)"
-            % (cu["seconds"], cu["records_per_s"], cu["first_at_hub_s"]))
-        b.stop_all()
-        shutil.rmtree(os.path.join(nats_work, "c"), ignore_errors=True)
+        r["catch_up"] = b.catch_up(exe, "c", cs[0])
 
         say("(nats) trickle: %d edges, %d records/s each for %d s" % (len(cs), RATE, TRICKLE_S))
         hub, edges = b.topology("t", cs)
@@ -666,6 +750,156 @@ def run_nats(work, cs):
     shutil.rmtree(os.path.join(nats_work, "t"), ignore_errors=True)
     r["load_after"] = load_note()
     return r
+
+
+# ------------------------------------------------- the shaped link ----
+def shaper(seed):
+    """A function of an upstream port returning a started SlowLink to it,
+    shaped as bench/link_bench.py shapes hcp's link (its environment)."""
+    def shape(port):
+        return SlowLink(("127.0.0.1", port), link_bench.RATE_KBIT * 1000,
+                        link_bench.DELAY_MS / 1000.0, link_bench.LOSS_PCT / 100.0,
+                        seed=seed).start()
+    return shape
+
+
+def link_medians(rows):
+    """The median of each figure over a system's repeated runs."""
+    out = {"runs": len(rows)}
+    for r in rows:
+        r["bytes_per_record"] = round(r["to_province_bytes"] / r["records"], 1)
+    for k in ("seconds", "records", "records_per_s", "to_province_bytes", "to_county_bytes",
+              "bytes_per_record", "simulated_losses", "failures", "redials",
+              "frame_bytes_before_zstd", "zstd_ratio"):
+        v = sorted(r[k] for r in rows if r.get(k) is not None)
+        if v:
+            out[k] = v[len(v) // 2]
+            out[k + "_range"] = [v[0], v[-1]]
+    return out
+
+
+def run_link(out, work):
+    """hcp (compression off and on), PostgreSQL and NATS catching up the same
+    LINK_N records, each over its own SlowLink of the same rate, delay and
+    loss, LINK_REPEAT rounds alternated; medians and ratios."""
+    if SHAPER == "netem":
+        raise RuntimeError("HCP_BENCH_LINK_SHAPER=netem: the peers' shaped link is the proxy only")
+    lb = link_bench.LinkBench(BUILD, out, os.path.join(work, "hcp"))
+    pgb = PgBench(work)
+    nats_work = os.path.join(work, "nats")
+    os.makedirs(nats_work)
+    exe = build_natspeer(nats_work)
+    nb = NatsBench(nats_work)
+    cs = counties()[:1]
+    rows = {"hcp_off": [], "hcp_on": [], "pg": [], "nats": []}
+    res = {"settings": {"records": N, "repeat": LINK_REPEAT, "rate_kbit": link_bench.RATE_KBIT,
+                        "delay_ms": link_bench.DELAY_MS, "loss_pct": link_bench.LOSS_PCT,
+                        "shaper": "proxy (bench/slowlink.py SlowLink), one per run",
+                        "order": "per round: hcp off, hcp on, PostgreSQL, NATS",
+                        "timeout_s": LINK_TIMEOUT_S},
+           "machine": {"cpus": os.cpu_count(), "kernel": os.uname().release},
+           "load_before": load_note()}
+    try:
+        lb.make_pki()
+        d, head = lb.fill_r600(N)
+        lb.source, lb.head = d, head
+        say("(link) hcp: a node filled with %s evaluations (wrk, repl.lua); %s records "
+            "for PostgreSQL and NATS; link %d kbit/s, %d ms, %g %% loss each way"
+            % (format(head, ","), format(N, ","), link_bench.RATE_KBIT, link_bench.DELAY_MS,
+               link_bench.LOSS_PCT))
+        for rnd in range(LINK_REPEAT):
+            for level in ("off", "default"):
+                gw = lb.start_gateway("gw-%s-%d" % (level, rnd), {"HCP_REPL_ZSTD": ""})
+                link = shaper(18 + rnd)(gw["port"])
+                try:
+                    r = lb.catch_up("node-%s-%d" % (level, rnd), level,
+                                    "tls+tcp://127.0.0.1:%d" % link.port, gw, LINK_TIMEOUT_S,
+                                    link.counters)
+                    r["simulated_losses"] = link.counters()["stalls"]
+                finally:
+                    lb.stop(gw["proc"])
+                    link.close()
+                    shutil.rmtree(os.path.join(lb.work, "gw-%s-%d" % (level, rnd)),
+                                  ignore_errors=True)
+                    shutil.rmtree(os.path.join(lb.work, "node-%s-%d" % (level, rnd)),
+                                  ignore_errors=True)
+                if not r["complete"]:
+                    raise RuntimeError("hcp over the link (%s): %d of %d applied after %.0f s"
+                                       % (level, r["applied"], r["events"], r["seconds"]))
+                # the node dialled the gateway: "up" is the replication stream
+                row = {"seconds": r["seconds"], "records": r["events"],
+                       "records_per_s": r["events_per_s"],
+                       "to_province_bytes": r["wire_up_bytes"],
+                       "to_county_bytes": r["wire_down_bytes"],
+                       "simulated_losses": r["simulated_losses"], "failures": r["failures"],
+                       "redials": r["redials"], "node_cpu_s": r["node_cpu_s"],
+                       "gateway_cpu_s": r["gateway_cpu_s"], "zstd_ratio": r.get("ratio"),
+                       "frame_bytes_before_zstd": r["raw_bytes"] or None,
+                       "frame_bytes_after_zstd": r["compressed_bytes"] or None}
+                rows["hcp_" + ("off" if level == "off" else "on")].append(row)
+                say("(link) hcp %-3s %6.1f s  %6.0f records/s  to province %s B, to county "
+                    "%s B  redials %d" % ("off" if level == "off" else "on", row["seconds"],
+                                          row["records_per_s"],
+                                          format(row["to_province_bytes"], ","),
+                                          format(row["to_county_bytes"], ","), row["redials"]))
+            r = pgb.catch_up(cs[0], shaper(18 + rnd), LINK_TIMEOUT_S)
+            rows["pg"].append(dict(r.pop("link"), seconds=r["seconds"], records=r["records"],
+                                   records_per_s=r["records_per_s"], cpu_s=r["cpu_s"]))
+            r = nb.catch_up(exe, "l%d" % rnd, cs[0], shaper(18 + rnd), LINK_TIMEOUT_S)
+            rows["nats"].append(dict(r.pop("link"), seconds=r["seconds"], records=r["records"],
+                                     records_per_s=r["records_per_s"], cpu_s=r["cpu_s"],
+                                     first_at_hub_s=r["first_at_hub_s"]))
+            for k in ("pg", "nats"):
+                x = rows[k][-1]
+                say("(link) %-4s %6.1f s  %6.0f records/s  to province %s B, to county %s B"
+                    % (k, x["seconds"], x["records_per_s"], format(x["to_province_bytes"], ","),
+                       format(x["to_county_bytes"], ",")))
+    finally:
+        lb.stop_all()
+        pgb.cleanup()
+        nb.stop_all()
+    res["runs"] = rows
+    med = res["median"] = {k: link_medians(v) for k, v in rows.items()}
+    res["ratios"] = {}
+    for h in ("hcp_off", "hcp_on"):
+        for peer in ("pg", "nats"):
+            res["ratios"]["%s_over_%s_records_per_s" % (h, peer)] = ratio(
+                med[h].get("records_per_s"), med[peer].get("records_per_s"))
+            res["ratios"]["%s_over_%s_bytes_to_province" % (h, peer)] = ratio(
+                med[h].get("to_province_bytes"), med[peer].get("to_province_bytes"))
+    res["ratios"]["note"] = ("hcp / peer, medians; records/s > 1: hcp faster; bytes < 1: hcp "
+                             "puts fewer bytes on the link")
+    res["load_after"] = load_note()
+    path = repl_bench.save_results(out, "peers_link", res, "peers_link.json")
+    link_report(res)
+    print("  results: %s (key \"peers_link\")" % path)
+    return 0
+
+
+def link_report(res):
+    med, ra, st = res["median"], res["ratios"], res["settings"]
+    print()
+    print("peers over a shaped link: %d kbit/s, %d ms one-way, %g %% loss each way (SlowLink "
+          "proxy), %s records, medians of %d rounds"
+          % (st["rate_kbit"], st["delay_ms"], st["loss_pct"], format(st["records"], ","),
+             st["repeat"]))
+    print("  " + "-" * 96)
+    print("  %-24s %8s %9s %13s %8s %11s %9s %8s" % ("", "seconds", "records/s",
+                                                     "B to province", "B/record", "B to county",
+                                                     "hcp off/x", "hcp on/x"))
+    for k, name in (("hcp_off", "hcp, compression off"), ("hcp_on", "hcp, compression on"),
+                    ("pg", "PostgreSQL 15 logical"), ("nats", "NATS 2.9 leaf + JS")):
+        m = med[k]
+        r_off = ra.get("hcp_off_over_%s_records_per_s" % k)
+        r_on = ra.get("hcp_on_over_%s_records_per_s" % k)
+        print("  %-24s %8.1f %9.0f %13s %8.0f %11s %9s %8s"
+              % (name, m.get("seconds", 0), m.get("records_per_s", 0),
+                 format(m.get("to_province_bytes", 0), ","), m.get("bytes_per_record", 0),
+                 format(m.get("to_county_bytes", 0), ","),
+                 "%.2f" % r_off if r_off else "", "%.2f" % r_on if r_on else ""))
+    print("  " + "-" * 96)
+    print("  hcp off/x, hcp on/x: hcp's records/s over that row's (> 1: hcp faster); B/record:"
+          " bytes to the province / records")
 
 
 # ------------------------------------------------------------- report ----
@@ -763,9 +997,11 @@ def main(argv):
         print("bench: missing %s (build first, and scripts/deps.sh bench)" % ", ".join(missing),
               file=sys.stderr)
         return 1
-    work = os.path.join(out, "work", "peers")
+    work = os.path.join(out, "work", "peers-link" if LINK else "peers")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    if LINK:
+        return run_link(out, work)
     cs = counties()
     res = {"settings": {"records": N, "counties": K, "rate_per_county": RATE,
                         "trickle_s": TRICKLE_S, "pg_rows_per_txn": PG_TXN, "quick": QUICK,
