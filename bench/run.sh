@@ -52,7 +52,7 @@
 #   then bench/peers/peers_bench.py --link: hcp (compression off and on),
 #        PostgreSQL 15 logical replication and NATS leaf nodes catching up
 #        HCP_BENCH_PEERS_LINK_N (10000) records over the same shaped link,
-#        HCP_BENCH_PEERS_LINK_REPEAT (3) rounds, about 8 minutes; added under
+#        HCP_BENCH_PEERS_LINK_REPEAT (3) rounds, about 7 minutes; added under
 #        "peers_link" (docs/bench.md "Slow links (issue #18)"); skipped by
 #        HCP_BENCH_LINK_SKIP=all or a list holding P, or HCP_BENCH_PEERS_SKIP=1.
 #        `bash bench/run.sh [BUILD] peers-link` runs that stage alone
