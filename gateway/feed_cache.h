@@ -20,8 +20,9 @@
 #define GW_FEED_ETAG_LEN    40 /* "\"<32 hex>\"" and its NUL, with room */
 #define GW_FEED_NEXT_MAX    96 /* holds a cursor (GW_FEED_CURSOR_MAX, feed_query.h) */
 
-/* zlib level of a page's gzip form: a fast one (docs/bench.md "Feed",
- * level against size and CPU of a 43 KB page) */
+/* zlib level of a page's gzip form: the fastest, whose cost stays low on
+ * varied text too (level 3 took three times as long there; docs/bench.md
+ * "Feed", Session 10) */
 #define GW_FEED_GZ_LEVEL 1
 
 /* A page's gzip form (Content-Encoding: gzip): made once, kept with the
