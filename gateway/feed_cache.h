@@ -40,7 +40,7 @@ typedef struct gw_feed_page {
     char etag[GW_FEED_ETAG_LEN]; /* a digest of the bytes, quoted */
     hcp_time lastmod;            /* Last-Modified */
     char next[GW_FEED_NEXT_MAX]; /* the cursor of the next page ("" none) */
-    char *link; /* its Link header's value (malloc'd, freed with the page) or NULL */
+    char *link;               /* its Link header's value (malloc'd, freed with the page) or NULL */
     _Atomic(gw_feed_gz *) gz; /* the gzip form once a client asked for it, else NULL */
     char data[];
 } gw_feed_page;
