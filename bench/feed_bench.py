@@ -27,7 +27,12 @@ wrk -t2 -c32 -d10s (BENCH_THREADS, BENCH_CONNECTIONS, BENCH_DURATION):
   W2, F5  the same for the filter of F2 (walked with page_size=200)
   F6  GET ...?county=630100&status=open&page_size=50&page=RANDOM(1..20): the
       filtered page= (a walk of the entries, its cost grows with the page)
-Ratios F1/H and F2/H (target >= 0.5), reported, never enforced; beside each
+  F1gz, F3gz  F1 and F3 with Accept-Encoding: gzip (the page's gzip form,
+      kept with the page once made)
+  and, at HCP_BENCH_FEED_LOW_CONNS connections (default 4, "a few
+  crawlers"; -c32 on 2 cores mostly measures queueing): H, F1, F3, F1gz,
+  F3gz again (keys *_c4), for the latency of a page at a light load
+Ratios F1/H, F2/H, F1gz/H (target >= 0.5), reported, never enforced; beside each
 wrk figure the gateway's CPU time per request (utime+stime, /proc). With
 HCP_BENCH_FEED_BASE_GW=PATH (an hcp-gateway of an older commit) the same
 store is then served by that binary and F1, F2, H, F3 measured again
@@ -35,6 +40,7 @@ store is then served by that binary and F1, F2, H, F3 measured again
 OUT_DIR/feed.json) and prints a table.
 """
 import datetime
+import gzip
 import http.client
 import re
 import json
@@ -65,6 +71,8 @@ KEEP_NODES = os.environ.get("HCP_BENCH_FEED_KEEP_NODES", "") == "1"  # top up ke
 DUR = env_int("BENCH_DURATION", 10)
 CONNS = env_int("BENCH_CONNECTIONS", 32)
 THREADS = env_int("BENCH_THREADS", 2)
+LOW_CONNS = env_int("HCP_BENCH_FEED_LOW_CONNS", 4)  # "a few crawlers"
+GZIP = "Accept-Encoding: gzip"
 
 
 class FeedBench:
@@ -212,14 +220,15 @@ class FeedBench:
         return {r["county"]: r.get("applied") or 0 for r in rows}
 
     # ---- wrk ----
-    def wrk(self, name, path, script="feed_get.lua", env=None):
+    def wrk(self, name, path, script="feed_get.lua", env=None, conns=None, header=None):
         out = os.path.join(self.work, name + ".txt")
         e = dict(os.environ, HCP_BENCH_DIR=HERE, **(env or {}))
+        conns = conns or CONNS
         cpu0 = cpu_seconds(self.gw["proc"].pid) or 0.0
         p = subprocess.run(
-            ["wrk", "-t%d" % THREADS, "-c%d" % CONNS, "-d%ds" % DUR, "--timeout", "5s",
-             "--latency", "-s", os.path.join(HERE, script),
-             "http://127.0.0.1:%d%s" % (self.gw["port"], path)],
+            ["wrk", "-t%d" % min(THREADS, conns), "-c%d" % conns, "-d%ds" % DUR, "--timeout", "5s",
+             "--latency"] + (["-H", header] if header else []) +
+            ["-s", os.path.join(HERE, script), "http://127.0.0.1:%d%s" % (self.gw["port"], path)],
             env=e, capture_output=True, text=True)
         with open(out, "w") as f:
             f.write(p.stdout + p.stderr)
@@ -228,15 +237,24 @@ class FeedBench:
             if line.startswith("WRKJSON "):
                 w = json.loads(line[len("WRKJSON "):])
                 w["gw_cpu_s"] = round(cpu, 2)
+                w["connections"] = conns
+                w["accept_encoding"] = "gzip" if header == GZIP else None
                 w["gw_cpu_us_per_req"] = round(1e6 * cpu / w["requests"], 1) if w["requests"] else None
                 return w
         raise RuntimeError("wrk %s: no WRKJSON line (exit %d):\n%s"
                            % (path, p.returncode, (p.stdout + p.stderr)[-2000:]))
 
-    def body_of(self, path):
-        st, body = req(self.gw["port"], "GET", path)
-        if st != 200:
-            raise RuntimeError("GET %s: %d %s" % (path, st, body[:200]))
+    def body_of(self, path, gz=False):
+        c = http.client.HTTPConnection("127.0.0.1", self.gw["port"], timeout=60)
+        c.request("GET", path, headers={"Accept-Encoding": "gzip"} if gz else {})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        if r.status != 200:
+            raise RuntimeError("GET %s: %d %s" % (path, r.status, body[:200]))
+        if gz and r.getheader("Content-Encoding") == "gzip":
+            if gzip.decompress(body) != self.body_of(path):
+                raise RuntimeError("GET %s: the gzip answer is not the plain one" % path)
         return body
 
     def walk(self, name, query, size):
@@ -290,16 +308,39 @@ class FeedBench:
         res["f3_random_pages" + tag] = self.wrk(
             "f3_feed_random" + tag, "/feed/requests.json", script="feed_pages.lua",
             env={"HCP_PAGES": str(pages)})
+        res["f1gz_page" + tag] = self.wrk("f1gz_feed_page" + tag, paths["f1"], header=GZIP)
+        res["f3gz_random_pages" + tag] = self.wrk(
+            "f3gz_feed_random" + tag, "/feed/requests.json", script="feed_pages.lua",
+            env={"HCP_PAGES": str(pages)}, header=GZIP)
+        # the same at a light load: a few crawlers, not a closed loop of 32
+        c4 = "_c%d" % LOW_CONNS
+        res["h_healthz" + c4 + tag] = self.wrk("h_healthz" + c4 + tag, paths["h"],
+                                               conns=LOW_CONNS)
+        res["f1_page" + c4 + tag] = self.wrk("f1_feed_page" + c4 + tag, paths["f1"],
+                                             conns=LOW_CONNS)
+        res["f3_random_pages" + c4 + tag] = self.wrk(
+            "f3_feed_random" + c4 + tag, "/feed/requests.json", script="feed_pages.lua",
+            env={"HCP_PAGES": str(pages)}, conns=LOW_CONNS)
+        res["f1gz_page" + c4 + tag] = self.wrk("f1gz_feed_page" + c4 + tag, paths["f1"],
+                                               conns=LOW_CONNS, header=GZIP)
+        res["f3gz_random_pages" + c4 + tag] = self.wrk(
+            "f3gz_feed_random" + c4 + tag, "/feed/requests.json", script="feed_pages.lua",
+            env={"HCP_PAGES": str(pages)}, conns=LOW_CONNS, header=GZIP)
         h = res["h_healthz" + tag]["rps"]
+        hcpu = res["h_healthz" + tag]["gw_cpu_us_per_req"]
         for k, f in (("ratio_f1_over_h", "f1_page"), ("ratio_f2_over_h", "f2_filtered"),
-                     ("ratio_f3_over_h", "f3_random_pages")):
+                     ("ratio_f3_over_h", "f3_random_pages"), ("ratio_f1gz_over_h", "f1gz_page"),
+                     ("ratio_f3gz_over_h", "f3gz_random_pages")):
             res[k + tag] = round(res[f + tag]["rps"] / h, 3) if h else None
+            c = res[f + tag]["gw_cpu_us_per_req"]
+            res[k + "_cpu" + tag] = round(hcpu / c, 3) if hcpu and c else None
 
     # ---- the run ----
     def run(self):
         res = {"settings": {"cases": N, "closed_per_node": CLOSED, "nodes": len(COUNTIES),
                             "threads": THREADS, "connections": CONNS, "duration": DUR,
-                            "random_pages": PAGES, "filter": FILTER}}
+                            "random_pages": PAGES, "filter": FILTER,
+                            "low_connections": LOW_CONNS}}
         per = (N + len(COUNTIES) - 1) // len(COUNTIES)
         res["settings"]["cases"] = per * len(COUNTIES)
         if REUSE and os.path.isdir(os.path.join(self.work, "gateway")):
@@ -346,6 +387,8 @@ class FeedBench:
         paths = {"f1": "/feed/requests.json?page_size=50", "f2": "/feed/requests.json?" + FILTER,
                  "h": "/healthz"}
         bodies = {k: self.body_of(p) for k, p in paths.items()}
+        gz_bytes = {"f1": len(self.body_of(paths["f1"], gz=True)),
+                    "f3_page_2": len(self.body_of(paths["f1"] + "&page=2", gz=True))}
         for k in ("f1", "f2"):
             j = json.loads(bodies[k])
             if len(j) != 50:
@@ -354,6 +397,7 @@ class FeedBench:
         deep = json.loads(self.body_of("/feed/requests.json?page_size=50&page=%d" % last))
         res["entries_check"] = {"page": last, "entries": len(deep)}
         res["bytes"] = {k: len(b) for k, b in bodies.items()}
+        res["bytes_gzip"] = gz_bytes
         pages = PAGES or max(1, (res["settings"]["cases"] + 49) // 50)
         res["settings"]["random_pages"] = pages
         res["loadavg_before"] = os.getloadavg()
@@ -377,7 +421,8 @@ class FeedBench:
         res["loadavg_after"] = os.getloadavg()
         res["target_ratio"] = TARGET_RATIO
         res["target_met"] = {k: (res[k] is not None and res[k] >= TARGET_RATIO)
-                             for k in ("ratio_f1_over_h", "ratio_f2_over_h")}
+                             for k in ("ratio_f1_over_h", "ratio_f2_over_h",
+                                       "ratio_f1gz_over_h")}
         res["date"] = datetime.date.today().isoformat()
         self.stop(self.gw["proc"])
         if BASE_GW:  # the same store served by an older gateway: before/after
@@ -395,8 +440,8 @@ def report(r):
         print("  %-46s %14s  %s" % (name, value, note))
 
     def wr(w):
-        return "p50 %.2f p99 %.2f ms; errors %d" % (
-            w["p50_ms"], w["p99_ms"], sum(w["errors"].values()))
+        return "p50 %.2f p99 %.2f ms; %s us CPU/req; errors %d" % (
+            w["p50_ms"], w["p99_ms"], w.get("gw_cpu_us_per_req"), sum(w["errors"].values()))
 
     print()
     print("hcp public feed benchmark (hcp-gateway, %s cases from %d nodes)"
@@ -416,6 +461,14 @@ def report(r):
         "%d B; %s" % (r["bytes"]["h"], wr(r["h_healthz"])))
     row("(F3) random page 1..%d (cache misses)  req/s" % r["settings"]["random_pages"],
         "%.0f" % r["f3_random_pages"]["rps"], wr(r["f3_random_pages"]))
+    row("(F1gz) F1, Accept-Encoding: gzip  req/s", "%.0f" % r["f1gz_page"]["rps"],
+        "%d B; %s" % (r["bytes_gzip"]["f1"], wr(r["f1gz_page"])))
+    row("(F3gz) F3, Accept-Encoding: gzip  req/s", "%.0f" % r["f3gz_random_pages"]["rps"],
+        wr(r["f3gz_random_pages"]))
+    c4 = "_c%d" % r["settings"].get("low_connections", 4)
+    for k in ("h_healthz", "f1_page", "f3_random_pages", "f1gz_page", "f3gz_random_pages"):
+        if k + c4 in r:
+            row("%s at -c%s  req/s" % (k, c4[2:]), "%.0f" % r[k + c4]["rps"], wr(r[k + c4]))
     for k, name in (("f4_random_cursor", "(F4) random cursor, whole feed"),
                     ("f5_random_cursor_filtered", "(F5) random cursor, F2's filter"),
                     ("f6_filtered_pages", "(F6) F2's filter, random page 1..20")):
@@ -425,12 +478,15 @@ def report(r):
         w = r[k]
         row(name + "  pages", "%d" % w["pages"], "%d entries (%d distinct) in %.1f s; p50 %.2f "
             "p99 %.2f ms" % (w["entries"], w["distinct"], w["seconds"], w["p50_ms"], w["p99_ms"]))
-    for k, name in (("ratio_f1_over_h", "F1/H"), ("ratio_f2_over_h", "F2/H")):
-        row("ratio %s" % name, "%.3f" % r[k], "target >= %g: %s" % (
-            TARGET_RATIO, "met" if r["target_met"][k] else "MISSED"))
-    row("ratio F3/H", "%.3f" % r["ratio_f3_over_h"], "")
+    for k, name in (("ratio_f1_over_h", "F1/H"), ("ratio_f2_over_h", "F2/H"),
+                    ("ratio_f1gz_over_h", "F1gz/H")):
+        row("ratio %s" % name, "%.3f" % r[k], "target >= %g: %s; CPU ratio %s" % (
+            TARGET_RATIO, "met" if r["target_met"][k] else "MISSED", r.get(k + "_cpu")))
+    for k, name in (("ratio_f3_over_h", "F3/H"), ("ratio_f3gz_over_h", "F3gz/H")):
+        row("ratio %s" % name, "%.3f" % r[k], "CPU ratio %s" % r.get(k + "_cpu"))
     if "h_healthz_base" in r:
-        for k in ("f1_page", "f2_filtered", "h_healthz", "f3_random_pages"):
+        for k in ("f1_page", "f2_filtered", "h_healthz", "f3_random_pages", "f1gz_page",
+                  "f3gz_random_pages", "f1_page" + c4, "f3_random_pages" + c4):
             row("base: %s  req/s" % k, "%.0f" % r[k + "_base"]["rps"], wr(r[k + "_base"]))
     row("load average before / after", "", "%s / %s" % (
         " ".join("%.1f" % x for x in r["loadavg_before"]),

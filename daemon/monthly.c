@@ -1151,13 +1151,14 @@ static int gz_run(z_stream *z, const void *src, size_t n, int flush, hcp_buf *ou
     return rc;
 }
 
-/* Deflate src[0..n) into out as one run of a new stream: wbits 31 for a
- * gzip member (its header first), -15 for raw blocks; flush as gz_run. */
-static int gz_once(const void *src, size_t n, int wbits, int flush, hcp_buf *out)
+/* Deflate src[0..n) into out as one run of a new stream at zlib level
+ * `level`: wbits 31 for a gzip member (its header first), -15 for raw
+ * blocks; flush as gz_run. */
+static int gz_level(const void *src, size_t n, int level, int wbits, int flush, hcp_buf *out)
 {
     z_stream z;
     memset(&z, 0, sizeof(z));
-    if (deflateInit2(&z, GZ_LEVEL, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&z, level, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return HCP_ENOMEM;
     size_t start = out->len;
     int rc = gz_run(&z, src, n, flush, out);
@@ -1165,6 +1166,12 @@ static int gz_once(const void *src, size_t n, int wbits, int flush, hcp_buf *out
     if (rc != HCP_OK)
         out->len = start;
     return rc;
+}
+
+/* gz_level at GZ_LEVEL (the forms'). */
+static int gz_once(const void *src, size_t n, int wbits, int flush, hcp_buf *out)
+{
+    return gz_level(src, n, GZ_LEVEL, wbits, flush, out);
 }
 
 /* A q value (RFC 9110 12.4.2: 0[.ddd] or 1[.000]) in thousandths; -1 when
@@ -1309,6 +1316,13 @@ int hcpd_gzip(const void *src, size_t n, hcp_buf *out)
     if (out == NULL || (src == NULL && n > 0))
         return HCP_EINVAL;
     return gz_once(src, n, 31, Z_FINISH, out);
+}
+
+int hcpd_gzip_level(const void *src, size_t n, int level, hcp_buf *out)
+{
+    if (out == NULL || (src == NULL && n > 0) || level < 1 || level > 9)
+        return HCP_EINVAL;
+    return gz_level(src, n, level, 31, Z_FINISH, out);
 }
 
 void hcpd_monthly_reply_body(hcpd_req *r, hcpd_mformat f, const char *stem, const void *data,

@@ -192,6 +192,11 @@ HCP_NODISCARD int hcpd_monthly_gzip_wrap(const hcpd_monthly *m, hcpd_mformat f, 
 /* src[0..n) (borrowed) as one gzip member appended to out. HCP_ENOMEM,
  * HCP_ERANGE, HCP_EINVAL. */
 HCP_NODISCARD int hcpd_gzip(const void *src, size_t n, hcp_buf *out);
+/* As hcpd_gzip at zlib level `level` (1 fastest .. 9 smallest; hcpd_gzip's
+ * is 6): for answers compressed once per change and sent many times at a
+ * cost that matters, e.g. the public feed's pages (gateway/feed_cache.c).
+ * HCP_EINVAL also for a level outside 1..9. */
+HCP_NODISCARD int hcpd_gzip_level(const void *src, size_t n, int level, hcp_buf *out);
 
 /* Answer r with the form in format f: 200 with the body (JSON and CSV
  * gzipped when r's Accept-Encoding admits it) and a

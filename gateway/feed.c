@@ -28,6 +28,7 @@
 #include "feed_entry.h"
 #include "feed_query.h"
 #include "gwstore.h"
+#include "monthly.h"
 #include "rules.h"
 
 #define FEED_BODY_MAX (32u << 20)
@@ -645,14 +646,15 @@ static bool http_date_parse(const char *s, hcp_time *out)
     return true;
 }
 
-/* Whether the client's copy is current (RFC 9110 13.2.2: If-None-Match
- * decides when present; If-Modified-Since only without it). A page changed
- * within the current second is never "not modified" by date. */
-static bool not_modified(hcpd_req *r, const gw_feed_page *b)
+/* Whether the client's copy (ETag etag, of page b) is current (RFC 9110
+ * 13.2.2: If-None-Match decides when present; If-Modified-Since only
+ * without it). A page changed within the current second is never "not
+ * modified" by date. */
+static bool not_modified(hcpd_req *r, const gw_feed_page *b, const char *etag)
 {
     const char *inm = hcpd_req_header(r, "If-None-Match");
     if (inm != NULL)
-        return strcmp(inm, "*") == 0 || strstr(inm, b->etag) != NULL;
+        return strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL;
     const char *ims = hcpd_req_header(r, "If-Modified-Since");
     hcp_time since;
     return ims != NULL && http_date_parse(ims, &since) && b->lastmod <= since &&
@@ -668,34 +670,55 @@ bool gw_feed_is_route(const char *path)
             strcmp(path, "/feed/services.json") == 0);
 }
 
-/* Answer r with page b (200, or 304 when the client's copy is current)
- * and drop the caller's reference. A full JSON page carries the link to
- * the next one. */
-static void feed_send(hcpd_req *r, const gw_feed_q *q, gw_feed_page *b)
+/* Whether r's client takes gzip (its Accept-Encoding). */
+static bool wants_gzip(hcpd_req *r)
+{
+    return hcpd_accepts_gzip(hcpd_req_header(r, "Accept-Encoding"));
+}
+
+/* The reply's hold on its page: dropped when the bytes are written. */
+static void page_done(void *arg)
+{
+    gw_feed_page_unref(arg);
+}
+
+/* Answer r with page b (200, or 304 when the client's copy is current),
+ * gzipped when z is b's gzip form (the client takes it), and hand the
+ * caller's reference to the reply, which lends b's bytes (no copy). A
+ * full JSON page carries the link to the next one. */
+static void feed_send(hcpd_req *r, const gw_feed_q *q, gw_feed_page *b, const gw_feed_gz *z)
 {
     char date[40];
     http_date(b->lastmod, date);
-    hcpd_hdr h[] = {{"ETag", b->etag},
-                    {"Last-Modified", date},
-                    {"Cache-Control", "no-cache"},
-                    {"Access-Control-Allow-Origin", "*"},
-                    {"Link", b->link}};
-    size_t nh = sizeof(h) / sizeof(h[0]) - (q->atom || b->link == NULL);
-    bool same = not_modified(r, b);
-    hcpd_req_reply_hdrs(r, same ? 304 : 200, q->atom ? FEED_ATOM : FEED_JSON, b->data,
-                        same ? 0 : b->len, h, nh);
-    gw_feed_page_unref(b);
+    const char *etag = z != NULL ? z->etag : b->etag;
+    hcpd_hdr h[7] = {{"ETag", etag},
+                     {"Last-Modified", date},
+                     {"Cache-Control", "no-cache"},
+                     {"Access-Control-Allow-Origin", "*"},
+                     {"Vary", "Accept-Encoding"}}; /* gzipped for a client that takes it */
+    size_t nh = 5;
+    if (!q->atom && b->link != NULL)
+        h[nh++] = (hcpd_hdr){"Link", b->link};
+    if (z != NULL)
+        h[nh++] = (hcpd_hdr){"Content-Encoding", "gzip"};
+    bool same = not_modified(r, b, etag);
+    const void *data = z != NULL ? (const void *)z->data : (const void *)b->data;
+    size_t len = same ? 0 : z != NULL ? z->len : b->len;
+    hcpd_req_reply_lent(r, same ? 304 : 200, q->atom ? FEED_ATOM : FEED_JSON, data, len, h, nh,
+                        page_done, b);
 }
 
 /* A page to render off the server thread: the query, copied. */
 typedef struct feed_job {
     gw *g;
     bool services; /* GET /feed/services.json: no query */
+    bool gz;       /* the client takes gzip */
     gw_feed_q q;
 } feed_job;
 
 /* Render (or find, if another request rendered it meanwhile) and answer
- * the job's page, or the service list when the job has no query; on a
+ * the job's page, or the service list when the job has no query, its gzip
+ * form made (and kept with the page) when the client takes gzip; on a
  * worker thread, or inline when offloading was refused. Frees the job. */
 static void feed_work(void *arg, hcpd_req *r)
 {
@@ -705,15 +728,17 @@ static void feed_work(void *arg, hcpd_req *r)
     if (rc != HCP_OK) {
         gw_log("warn", "feed.render_failed", "err=\"%s\"", hcp_strerror(rc));
         hcpd_req_reply_error(r, rc == HCP_ENOMEM ? 503 : 500, "storage_error", hcp_strerror(rc));
-    } else
-        feed_send(r, &j->q, b);
+    } else /* gzip failing (memory) leaves the plain answer */
+        feed_send(r, &j->q, b, j->gz ? gw_feed_page_gzip(b) : NULL);
     free(j);
 }
 
-/* A cached page is answered here, on the server thread (a look-up and a
- * copy); a miss renders from LMDB, skipping up to page x page_size entries
- * (tens of ms), so it goes to the server's worker pool instead of holding
- * every other connection (docs/http.md "Slow handlers"). */
+/* A cached page is answered here, on the server thread (a look-up; the
+ * bytes are lent to the reply); a miss renders from LMDB (a filtered
+ * page=N reads every entry before the page), and a kept page whose gzip
+ * form is not made yet is compressed, both on the server's worker pool
+ * instead of holding every other connection (docs/http.md "Slow
+ * handlers"). */
 void gw_feed_handle(gw *g, hcpd_req *r)
 {
     bool atom = strcmp(hcpd_req_path(r), "/feed/atom.xml") == 0;
@@ -724,13 +749,16 @@ void gw_feed_handle(gw *g, hcpd_req *r)
         snprintf(q.key, sizeof(q.key), "services"); /* the service list takes no query */
     else if (!parse_query(r, atom, &q))
         return;
+    bool gz = wants_gzip(r);
     /* the cheap look-up, done here on the server thread */
     gw_feed_page *b = gw_feed_cache_get(
         g->feed_cache, q.key, gw_feed_cache_version(g->feed_cache, NULL), (hcp_time)time(NULL));
-    if (b != NULL) {
-        feed_send(r, &q, b);
+    const gw_feed_gz *z = gz ? gw_feed_page_gz_kept(b) : NULL;
+    if (b != NULL && (!gz || z != NULL)) {
+        feed_send(r, &q, b, z);
         return;
     }
+    gw_feed_page_unref(b); /* kept, but not its gzip form yet: made by a worker */
     feed_job *j = malloc(sizeof(*j));
     if (j == NULL) {
         hcpd_req_reply_error(r, 503, "out_of_memory", "try again");
@@ -738,6 +766,7 @@ void gw_feed_handle(gw *g, hcpd_req *r)
     }
     j->g = g;
     j->services = services;
+    j->gz = gz;
     j->q = q;
     if (hcpd_req_offload(r, feed_work, j) != HCP_OK)
         feed_work(j, r); /* not on the server thread: render here */

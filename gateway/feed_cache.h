@@ -20,6 +20,19 @@
 #define GW_FEED_ETAG_LEN    40 /* "\"<32 hex>\"" and its NUL, with room */
 #define GW_FEED_NEXT_MAX    96 /* holds a cursor (GW_FEED_CURSOR_MAX, feed_query.h) */
 
+/* zlib level of a page's gzip form: the fastest, whose cost stays low on
+ * varied text too (level 3 took three times as long there; docs/bench.md
+ * "Feed", Session 10) */
+#define GW_FEED_GZ_LEVEL 1
+
+/* A page's gzip form (Content-Encoding: gzip): made once, kept with the
+ * page and freed with it. */
+typedef struct gw_feed_gz {
+    size_t len;
+    char etag[GW_FEED_ETAG_LEN]; /* the page's ETag with "-gz" before its closing quote */
+    uint8_t data[];
+} gw_feed_gz;
+
 /* One rendered page: its bytes and what the conditional GET needs. */
 typedef struct gw_feed_page {
     _Atomic int refs;
@@ -27,7 +40,8 @@ typedef struct gw_feed_page {
     char etag[GW_FEED_ETAG_LEN]; /* a digest of the bytes, quoted */
     hcp_time lastmod;            /* Last-Modified */
     char next[GW_FEED_NEXT_MAX]; /* the cursor of the next page ("" none) */
-    char *link; /* its Link header's value (malloc'd, freed with the page) or NULL */
+    char *link;               /* its Link header's value (malloc'd, freed with the page) or NULL */
+    _Atomic(gw_feed_gz *) gz; /* the gzip form once a client asked for it, else NULL */
     char data[];
 } gw_feed_page;
 
@@ -60,5 +74,13 @@ void gw_feed_cache_put(gw_feed_cache *fc, const char *key, uint64_t version, hcp
 HCP_NODISCARD gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod);
 /* Drop one reference; the last frees the page (NULL-safe). */
 void gw_feed_page_unref(gw_feed_page *p);
+/* Page p's gzip form (borrowed: valid while the caller holds a reference
+ * to p): the kept one, or made now at GW_FEED_GZ_LEVEL and kept (two
+ * threads making it at once keep the first). NULL when p is NULL or
+ * memory ran out (the caller answers plain). */
+const gw_feed_gz *gw_feed_page_gzip(gw_feed_page *p);
+/* Page p's gzip form if it is made already, else NULL (no work: for the
+ * server thread's cache hit). */
+const gw_feed_gz *gw_feed_page_gz_kept(gw_feed_page *p);
 
 #endif

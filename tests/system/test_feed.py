@@ -19,6 +19,10 @@ prefectures (630102 城东区 of 630100 西宁市, 630202 乐都区 of 630200 �
           and the members hcp has no value for (null) on every entry; comma
           lists for status, service_request_id and service_code; the service
           list GET /feed/services.json.
+  test_7  gzip: with Accept-Encoding: gzip every feed route answers
+          Content-Encoding: gzip, bytes that decompress to exactly the plain
+          answer, an ETag of its own (304 on it), Vary: Accept-Encoding on
+          both; HEAD gives the headers of each without a body; q=0 is plain.
   test_5  issue #10: characters XML 1.0 cannot carry (U+FFFE, U+FFFF, C0 and
           C1 controls, non-characters) in published text leave the Atom feed
           well-formed and are in neither feed; short fields refuse them (422);
@@ -26,6 +30,7 @@ prefectures (630102 城东区 of 630100 西宁市, 630202 乐都区 of 630200 �
           (spaced, dotted, full-width) are masked.
 HCP_FEED_KEEP=1 keeps the temporary directory.
 """
+import gzip
 import re
 import tempfile
 import time
@@ -381,6 +386,48 @@ class Feed(hcptest.DumpOnFailure, unittest.TestCase):
         self.wait_feed(c)
         self.assertIn("SI-779", [s["service_code"] for s in self.public("/feed/services.json")
                                  .json()])
+
+    def test_7_gzip(self):
+        cid = self.nodes[A].new_case()["id"]
+        self.wait_feed(cid)
+        gz = {"Accept-Encoding": "gzip"}
+        for path in ("/feed/requests.json?page_size=2", "/feed/requests.json?page_size=1&page=2",
+                     "/feed/atom.xml", "/feed/services.json"):
+            for attempt in range(2):  # the second: the kept page's gzip form
+                plain = self.public(path)
+                z = self.public(path, headers=gz)
+                self.assertEqual((plain.status, z.status), (200, 200), (path, plain, z))
+                self.assertIsNone(plain.headers.get("Content-Encoding"), path)
+                self.assertEqual(z.headers.get("Content-Encoding"), "gzip", path)
+                for r in (plain, z):
+                    self.assertEqual(r.headers.get("Vary"), "Accept-Encoding", path)
+                self.assertEqual(gzip.decompress(z.body), plain.body, path)
+                self.assertEqual(plain.headers.get("Link"), z.headers.get("Link"), path)
+                self.assertEqual(plain.headers.get("Content-Type"), z.headers.get("Content-Type"))
+                self.assertNotEqual(plain.headers["ETag"], z.headers["ETag"], path)
+                self.assertEqual(z.headers["ETag"], plain.headers["ETag"][:-1] + '-gz"', path)
+            # each representation is validated by its own ETag
+            r = self.public(path, headers=dict(gz, **{"If-None-Match": z.headers["ETag"]}))
+            self.assertEqual(r.status, 304, (path, r))
+            self.assertEqual((r.body, r.headers.get("ETag")), (b"", z.headers["ETag"]))
+            r = self.public(path, headers={"If-None-Match": z.headers["ETag"]})
+            self.assertEqual(r.status, 200, (path, r))
+            self.assertEqual(r.body, plain.body)
+            # HEAD: the headers of the answer GET would give, no body
+            for h, want in (({}, plain), (gz, z)):
+                r = self.gw.request("HEAD", path, token=None, headers=h)
+                self.assertEqual((r.status, r.body), (200, b""), (path, h))
+                self.assertEqual(r.headers.get("Content-Length"), str(len(want.body)), (path, h))
+                self.assertEqual(r.headers.get("Content-Encoding"),
+                                 want.headers.get("Content-Encoding"), (path, h))
+                self.assertEqual(r.headers["ETag"], want.headers["ETag"], (path, h))
+        # refused or not offered: plain
+        for ae in ("gzip;q=0", "identity", "br", "*;q=0"):
+            r = self.public("/feed/requests.json", headers={"Accept-Encoding": ae})
+            self.assertIsNone(r.headers.get("Content-Encoding"), ae)
+            self.assertIn(cid, [e["service_request_id"] for e in r.json()], ae)
+        self.assertEqual(self.public("/feed/requests.json", headers={
+            "Accept-Encoding": "br, gzip;q=0.5"}).headers.get("Content-Encoding"), "gzip")
 
 
 if __name__ == "__main__":

@@ -349,6 +349,16 @@ static void test_gzip_form(void **state)
         gz_fixture_gunzip(gz.data, gz.len, &back);
         assert_int_equal(back.len, plain.len);
         assert_memory_equal(back.data, plain.data, plain.len);
+        /* at a level of the caller's (the feed's fast one), the same bytes back */
+        for (int level = 1; level <= 9; level += 8) {
+            hcp_buf_reset(&gz);
+            assert_int_equal(hcpd_gzip_level(plain.data, plain.len, level, &gz), HCP_OK);
+            gz_fixture_gunzip(gz.data, gz.len, &back);
+            assert_int_equal(back.len, plain.len);
+            assert_memory_equal(back.data, plain.data, plain.len);
+        }
+        assert_int_equal(hcpd_gzip_level(plain.data, plain.len, 0, &gz), HCP_EINVAL);
+        assert_int_equal(hcpd_gzip_level(plain.data, plain.len, 10, &gz), HCP_EINVAL);
     }
     hcpd_gz none = {NULL, 0, 0, 0};
     assert_int_equal(hcpd_monthly_gzip_wrap(&m, HCPD_MF_XLSX, &none, &gz), HCP_EINVAL);

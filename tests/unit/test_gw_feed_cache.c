@@ -1,0 +1,104 @@
+/*
+ * test_gw_feed_cache.c — the feed's page cache (gateway/feed_cache.h): a
+ * page's ETag is a digest of its bytes; its gzip form decompresses to them,
+ * has an ETag of its own (the page's with -gz), is made once and kept with
+ * the page; pages are kept per version and key.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "feed_cache.h"
+#include "gz_fixture.h"
+
+/* A page of n bytes of JSON-like text. */
+static gw_feed_page *page_of(size_t n, char fill)
+{
+    static char text[65536];
+    assert_true(n <= sizeof(text));
+    for (size_t i = 0; i < n; i++)
+        text[i] = (char)(i % 97 == 0 ? ',' : fill + (char)(i % 7));
+    return gw_feed_page_new(text, n, 1795744980);
+}
+
+static void test_etag(void **state)
+{
+    (void)state;
+    gw_feed_page *a = page_of(43000, 'a'), *b = page_of(43000, 'a'), *c = page_of(43000, 'b');
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_int_equal(strlen(a->etag), 34); /* "\"" 32 hex "\"" */
+    assert_string_equal(a->etag, b->etag); /* the same bytes, the same validator */
+    assert_string_not_equal(a->etag, c->etag);
+    gw_feed_page_unref(a);
+    gw_feed_page_unref(b);
+    gw_feed_page_unref(c);
+}
+
+static void test_gzip_form(void **state)
+{
+    (void)state;
+    gw_feed_page *p = page_of(43000, 'a');
+    assert_non_null(p);
+    assert_null(gw_feed_page_gz_kept(p));
+    const gw_feed_gz *z = gw_feed_page_gzip(p);
+    assert_non_null(z);
+    assert_ptr_equal(gw_feed_page_gz_kept(p), z);
+    assert_ptr_equal(gw_feed_page_gzip(p), z); /* made once */
+    assert_true(z->len > 18 && z->len < p->len / 4);
+    hcp_buf back;
+    hcp_buf_init(&back, 1u << 20);
+    gz_fixture_gunzip(z->data, z->len, &back);
+    assert_int_equal(back.len, p->len);
+    assert_memory_equal(back.data, p->data, p->len);
+    hcp_buf_free(&back);
+    char want[GW_FEED_ETAG_LEN];
+    snprintf(want, sizeof(want), "%.33s-gz\"", p->etag); /* its quote and 32 hex */
+    assert_string_equal(z->etag, want);
+    /* an empty page has a gzip form too */
+    gw_feed_page *e = gw_feed_page_new("", 0, 0);
+    assert_non_null(e);
+    assert_non_null(gw_feed_page_gzip(e));
+    gw_feed_page_unref(e);
+    assert_null(gw_feed_page_gzip(NULL));
+    assert_null(gw_feed_page_gz_kept(NULL));
+    gw_feed_page_unref(p); /* frees the gzip form with it (ASan checks) */
+}
+
+static void test_cache(void **state)
+{
+    (void)state;
+    gw_feed_cache *fc;
+    assert_int_equal(gw_feed_cache_new(&fc, 100), HCP_OK);
+    hcp_time mtime = 0;
+    uint64_t v = gw_feed_cache_version(fc, &mtime);
+    assert_int_equal(mtime, 100);
+    gw_feed_page *p = page_of(1000, 'a');
+    assert_non_null(gw_feed_page_gzip(p));
+    gw_feed_cache_put(fc, "j|x", v, 0, p);
+    gw_feed_page *got = gw_feed_cache_get(fc, "j|x", v, 200);
+    assert_ptr_equal(got, p);
+    assert_non_null(gw_feed_page_gz_kept(got)); /* the gzip form kept with the page */
+    gw_feed_page_unref(got);
+    assert_null(gw_feed_cache_get(fc, "j|y", v, 200));
+    gw_feed_cache_changed(fc, 300);
+    assert_null(gw_feed_cache_get(fc, "j|x", gw_feed_cache_version(fc, NULL), 200));
+    gw_feed_page_unref(p);
+    gw_feed_cache_free(fc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_etag),
+        cmocka_unit_test(test_gzip_form),
+        cmocka_unit_test(test_cache),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
