@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "hcpd.h"
@@ -132,6 +133,8 @@ int hcpd_env_grow(hcpd_env *e, size_t size)
     return rc == MDB_SUCCESS ? HCP_OK : rc == ENOMEM ? HCP_ENOMEM : HCP_EIO;
 }
 
+#define AHEAD_IOV 64 /* HCPD_AHEAD_CHUNK / 64 KiB */
+
 uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t mapsize, uint64_t *off)
 {
     if (off == NULL)
@@ -162,10 +165,17 @@ void hcpd_env_ahead(hcpd_env *e, MDB_txn *txn)
         return;
     uint64_t len = hcpd_ahead_plan((uint64_t)fs.st_size, used, info.me_mapsize, &off);
     e->ahead_end = (uint64_t)fs.st_size;
-    static const char zeros[64 * 1024];
+    /* one call per chunk: the same 64 KiB of zeros, AHEAD_IOV times */
+    static char zeros[64 * 1024]; /* never written (not const: iov_base is not) */
+    struct iovec iov[AHEAD_IOV];
     while (len > 0) {
-        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
-        ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+        int k = 0;
+        for (uint64_t left = len; k < AHEAD_IOV && left > 0; k++) {
+            size_t n = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+            iov[k] = (struct iovec){.iov_base = zeros, .iov_len = n};
+            left -= n;
+        }
+        ssize_t w = pwritev(fd, iov, k, (off_t)off);
         if (w <= 0)
             return; /* a full disk: LMDB will say so at its own write */
         off += (uint64_t)w;
