@@ -135,13 +135,15 @@ int hcpd_env_grow(hcpd_env *e, size_t size)
 
 #define AHEAD_IOV 64 /* HCPD_AHEAD_CHUNK / 64 KiB */
 
-uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t mapsize, uint64_t *off)
+uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t grew, uint64_t mapsize,
+                         uint64_t *off)
 {
     if (off == NULL)
         return 0;
     *off = fsize;
-    if (used > fsize || fsize - used >= HCPD_AHEAD_LOW || fsize >= mapsize)
-        return 0; /* room enough (or LMDB past the end: it grows the file itself) */
+    if (used > fsize || fsize - used >= HCPD_AHEAD_LOW || fsize >= mapsize ||
+        grew >= HCPD_AHEAD_BIG)
+        return 0; /* room enough (or LMDB past the end, or big commits: it grows the file) */
     return mapsize - fsize < HCPD_AHEAD_CHUNK ? mapsize - fsize : HCPD_AHEAD_CHUNK;
 }
 
@@ -157,13 +159,16 @@ void hcpd_env_ahead(hcpd_env *e, MDB_txn *txn)
         mdb_env_stat(env, &st) != MDB_SUCCESS || mdb_env_get_fd(env, &fd) != MDB_SUCCESS)
         return;
     uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize, off;
-    /* Room known to be left: no fstat (env.h). */
-    if (e->ahead_end != 0 && used < e->ahead_end && e->ahead_end - used >= HCPD_AHEAD_LOW)
+    uint64_t grew = e->ahead_used != 0 && used > e->ahead_used ? used - e->ahead_used : 0;
+    e->ahead_used = used;
+    /* Room known to be left, or big commits: no fstat (env.h). */
+    if ((e->ahead_end != 0 && used < e->ahead_end && e->ahead_end - used >= HCPD_AHEAD_LOW) ||
+        grew >= HCPD_AHEAD_BIG)
         return;
     struct stat fs;
     if (fstat(fd, &fs) != 0 || fs.st_size < 0)
         return;
-    uint64_t len = hcpd_ahead_plan((uint64_t)fs.st_size, used, info.me_mapsize, &off);
+    uint64_t len = hcpd_ahead_plan((uint64_t)fs.st_size, used, grew, info.me_mapsize, &off);
     e->ahead_end = (uint64_t)fs.st_size;
     /* one call per chunk: the same 64 KiB of zeros, AHEAD_IOV times */
     static char zeros[64 * 1024]; /* never written (not const: iov_base is not) */

@@ -24,6 +24,7 @@ typedef struct hcpd_env {
      * written only inside write transactions (LMDB's writer lock orders
      * them) */
     uint64_t ahead_end;
+    uint64_t ahead_used; /* the bytes LMDB used at the last hcpd_env_ahead (same rule) */
 } hcpd_env;
 
 /* LMDB's return codes (and errno values it passes up) as ours:
@@ -69,10 +70,16 @@ HCP_NODISCARD int hcpd_env_grow(hcpd_env *e, size_t size);
  */
 #define HCPD_AHEAD_LOW   ((uint64_t)2 << 20)
 #define HCPD_AHEAD_CHUNK ((uint64_t)4 << 20)
+/* Commits that each add this much or more (a catch-up) get no zeros: the
+ * allocation is then a small cost per byte, and zeros would have every new
+ * byte written twice (once as a zero, flushed, once by LMDB). */
+#define HCPD_AHEAD_BIG ((uint64_t)1 << 20)
 /* What to write ahead for a file of fsize bytes of which LMDB uses used,
- * in a map of mapsize: the length (0: nothing) of zeros to write at
- * *off = fsize, never past mapsize. Pure (unit-tested). */
-uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t mapsize, uint64_t *off);
+ * in a map of mapsize, after a commit that added grew bytes: the length
+ * (0: nothing) of zeros to write at *off = fsize, never past mapsize.
+ * Pure (unit-tested). */
+uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t grew, uint64_t mapsize,
+                         uint64_t *off);
 /* Write that room inside txn, a write transaction on e (LMDB's writer lock
  * keeps every other writer out; the commit's own pages, written later,
  * overwrite any zeros they land on; its flush makes the zeros and the new

@@ -291,19 +291,24 @@ static void ahead_plan(void **state)
     (void)state;
     const uint64_t mib = 1u << 20, map = 64 * mib;
     uint64_t off = 1;
-    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib - HCPD_AHEAD_LOW, map, &off), 0);
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib - HCPD_AHEAD_LOW, 0, map, &off), 0);
     assert_int_equal(off, 10 * mib);
-    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib - HCPD_AHEAD_LOW + 4096, map, &off),
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib - HCPD_AHEAD_LOW + 4096, 0, map, &off),
                      HCPD_AHEAD_CHUNK);
     assert_int_equal(off, 10 * mib);
-    assert_int_equal(hcpd_ahead_plan(45056, 45056, map, &off), HCPD_AHEAD_CHUNK);
+    assert_int_equal(hcpd_ahead_plan(45056, 45056, 0, map, &off), HCPD_AHEAD_CHUNK);
     /* LMDB already past the end of the file: it grows the file itself */
-    assert_int_equal(hcpd_ahead_plan(10 * mib, 11 * mib, map, &off), 0);
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 11 * mib, 0, map, &off), 0);
     /* the map's end cuts the chunk; at or past it nothing */
-    assert_int_equal(hcpd_ahead_plan(map - mib, map - mib, map, &off), mib);
-    assert_int_equal(hcpd_ahead_plan(map, map, map, &off), 0);
-    assert_int_equal(hcpd_ahead_plan(map + mib, map, map, &off), 0);
-    assert_int_equal(hcpd_ahead_plan(0, 0, map, NULL), 0);
+    assert_int_equal(hcpd_ahead_plan(map - mib, map - mib, 0, map, &off), mib);
+    assert_int_equal(hcpd_ahead_plan(map, map, 0, map, &off), 0);
+    assert_int_equal(hcpd_ahead_plan(map + mib, map, 0, map, &off), 0);
+    assert_int_equal(hcpd_ahead_plan(0, 0, 0, map, NULL), 0);
+    /* after a big commit (a catch-up) LMDB grows the file itself; a small
+     * one gets the chunk */
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib, HCPD_AHEAD_BIG, map, &off), 0);
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib, HCPD_AHEAD_BIG - 4096, map, &off),
+                     HCPD_AHEAD_CHUNK);
     hcpd_env_ahead(NULL, NULL); /* NULL-safe */
 }
 
@@ -328,7 +333,7 @@ static uint64_t used_bytes(const fixture *f)
 
 /* Both ways into a write transaction (the batches and hcpd_gc_exec) keep
  * zeros ahead of LMDB's pages: the file grows a chunk at a time, not at
- * every commit, and what was committed reads back. */
+ * every commit, except after big commits; what was committed reads back. */
 static void commits_write_room_ahead(void **state)
 {
     fixture *f = *state;
@@ -356,6 +361,17 @@ static void commits_write_room_ahead(void **state)
         last = now;
     }
     assert_true(growths >= 1 && growths <= 3);
+    /* commits of 1.3 MiB each (a catch-up): no zeros, LMDB grows the file
+     * itself (every new byte written once) */
+    for (uint32_t i = 0; i < 8; i++) {
+        exec_job e = {.f = f, .first = 1000 + 20 * i, .n = 20};
+        assert_int_equal(hcpd_gc_exec(f->gc, t_exec, &e), HCP_OK);
+    }
+    assert_true(file_size(f) < used_bytes(f) + HCPD_AHEAD_LOW);
+    /* small commits again: the room comes back */
+    put_n(f, 2000, 1);
+    put_n(f, 2001, 1);
+    assert_true(file_size(f) >= used_bytes(f) + HCPD_AHEAD_LOW);
     MDB_txn *txn;
     MDB_dbi dbi;
     MDB_stat ms;
@@ -363,7 +379,7 @@ static void commits_write_room_ahead(void **state)
     assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), MDB_SUCCESS);
     assert_int_equal(mdb_stat(txn, dbi, &ms), MDB_SUCCESS);
     hcpd_env_read_end(&f->env, txn);
-    assert_int_equal(ms.ms_entries, 81);
+    assert_int_equal(ms.ms_entries, 81 + 160 + 2);
 }
 
 int main(void)
