@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "hcpd.h"
 #include "lock.h"
@@ -128,6 +131,62 @@ int hcpd_env_grow(hcpd_env *e, size_t size)
     }
     hcp_rwlock_unlock(&e->resize);
     return rc == MDB_SUCCESS ? HCP_OK : rc == ENOMEM ? HCP_ENOMEM : HCP_EIO;
+}
+
+#define AHEAD_IOV 64 /* HCPD_AHEAD_CHUNK / 64 KiB */
+
+uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t grew, uint64_t mapsize,
+                         uint64_t *off)
+{
+    if (off == NULL)
+        return 0;
+    *off = fsize;
+    if (used > fsize || fsize - used >= HCPD_AHEAD_LOW || fsize >= mapsize ||
+        grew >= HCPD_AHEAD_BIG)
+        return 0; /* room enough (or LMDB past the end, or big commits: it grows the file) */
+    return mapsize - fsize < HCPD_AHEAD_CHUNK ? mapsize - fsize : HCPD_AHEAD_CHUNK;
+}
+
+void hcpd_env_ahead(hcpd_env *e, MDB_txn *txn)
+{
+    if (e == NULL || txn == NULL)
+        return;
+    MDB_env *env = mdb_txn_env(txn);
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_filehandle_t fd;
+    if (env == NULL || env != e->env || mdb_env_info(env, &info) != MDB_SUCCESS ||
+        mdb_env_stat(env, &st) != MDB_SUCCESS || mdb_env_get_fd(env, &fd) != MDB_SUCCESS)
+        return;
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize, off;
+    uint64_t grew = e->ahead_used != 0 && used > e->ahead_used ? used - e->ahead_used : 0;
+    e->ahead_used = used;
+    /* Room known to be left, or big commits: no fstat (env.h). */
+    if ((e->ahead_end != 0 && used < e->ahead_end && e->ahead_end - used >= HCPD_AHEAD_LOW) ||
+        grew >= HCPD_AHEAD_BIG)
+        return;
+    struct stat fs;
+    if (fstat(fd, &fs) != 0 || fs.st_size < 0)
+        return;
+    uint64_t len = hcpd_ahead_plan((uint64_t)fs.st_size, used, grew, info.me_mapsize, &off);
+    e->ahead_end = (uint64_t)fs.st_size;
+    /* one call per chunk: the same 64 KiB of zeros, AHEAD_IOV times */
+    static char zeros[64 * 1024]; /* never written (not const: iov_base is not) */
+    struct iovec iov[AHEAD_IOV];
+    while (len > 0) {
+        int k = 0;
+        for (uint64_t left = len; k < AHEAD_IOV && left > 0; k++) {
+            size_t n = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+            iov[k] = (struct iovec){.iov_base = zeros, .iov_len = n};
+            left -= n;
+        }
+        ssize_t w = pwritev(fd, iov, k, (off_t)off);
+        if (w <= 0)
+            return; /* a full disk: LMDB will say so at its own write */
+        off += (uint64_t)w;
+        len -= (uint64_t)w;
+        e->ahead_end = off;
+    }
 }
 
 void hcpd_events_free(hcp_event *evs, size_t n)

@@ -20,6 +20,11 @@ typedef struct hcpd_env {
     pthread_rwlock_t resize;
     bool resize_ok; /* resize was initialised (hcpd_env_close destroys it) */
     size_t mapsize;
+    /* where the zeros of hcpd_env_ahead end (0: not known yet); read and
+     * written only inside write transactions (LMDB's writer lock orders
+     * them) */
+    uint64_t ahead_end;
+    uint64_t ahead_used; /* the bytes LMDB used at the last hcpd_env_ahead (same rule) */
 } hcpd_env;
 
 /* LMDB's return codes (and errno values it passes up) as ours:
@@ -52,6 +57,38 @@ void hcpd_env_read_end(hcpd_env *e, MDB_txn *txn);
  * HCP_EINVAL when size is not larger. The policy (when, how much, up to
  * what) is the group commit's (gc.h). */
 HCP_NODISCARD int hcpd_env_grow(hcpd_env *e, size_t size);
+
+/*
+ * Room written ahead of LMDB's pages (docs/storage.md, "Room ahead"): LMDB
+ * appends its new pages at the end of data.mdb, and a file that grows at
+ * every commit makes every commit's flush allocate blocks and write the
+ * inode as well (a second synchronous write, ext4 without a journal). So
+ * both daemons' writers (the group commit, gc.c) keep HCPD_AHEAD_LOW..
+ * HCPD_AHEAD_LOW+HCPD_AHEAD_CHUNK bytes of zeros, already written, past the
+ * pages LMDB uses: the blocks are allocated and the inode written once per
+ * chunk instead of once per commit.
+ */
+#define HCPD_AHEAD_LOW   ((uint64_t)2 << 20)
+#define HCPD_AHEAD_CHUNK ((uint64_t)4 << 20)
+/* Commits that each add this much or more (a catch-up) get no zeros: the
+ * allocation is then a small cost per byte, and zeros would have every new
+ * byte written twice (once as a zero, flushed, once by LMDB). */
+#define HCPD_AHEAD_BIG ((uint64_t)1 << 20)
+/* What to write ahead for a file of fsize bytes of which LMDB uses used,
+ * in a map of mapsize, after a commit that added grew bytes: the length
+ * (0: nothing) of zeros to write at *off = fsize, never past mapsize.
+ * Pure (unit-tested). */
+uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t grew, uint64_t mapsize,
+                         uint64_t *off);
+/* Write that room inside txn, a write transaction on e (LMDB's writer lock
+ * keeps every other writer out; the commit's own pages, written later,
+ * overwrite any zeros they land on; its flush makes the zeros and the new
+ * size durable). The file is not stat'ed while the room known to be left
+ * lasts (on Linux 6.13+ a stat makes the next write take a fine-grained
+ * mtime, which dirties the inode at every commit). Failing to write (a full
+ * disk) is not an error: LMDB grows the file itself then, and reports
+ * ENOSPC at its own write. NULL-safe. */
+void hcpd_env_ahead(hcpd_env *e, MDB_txn *txn);
 
 /* Load one event from a duplicate value of an index (a log position). */
 typedef int (*hcpd_event_loader)(void *arg, MDB_txn *txn, const MDB_val *v, hcp_event *ev);

@@ -114,6 +114,8 @@ static int attempt(hcpd_gc *gc, hcpd_gc_item *batch)
         rc = gc->ops.item(gc->arg, txn, it, i);
     if (rc == HCP_OK && gc->ops.finish != NULL)
         rc = gc->ops.finish(gc->arg, txn);
+    if (rc == HCP_OK)
+        hcpd_env_ahead(gc->env, txn); /* room past the end: blocks allocated once per chunk */
     if (rc != HCP_OK) {
         mdb_txn_abort(txn);
         if (gc->ops.abort != NULL)
@@ -259,6 +261,7 @@ int hcpd_gc_exec(hcpd_gc *gc, int (*fn)(void *arg, MDB_txn *txn), void *arg)
             return classify(gc, mrc);
         rc = fn(arg, txn);
         if (rc == HCP_OK) {
+            hcpd_env_ahead(gc->env, txn);
             mrc = mdb_txn_commit(txn);
             rc = mrc == MDB_SUCCESS ? HCP_OK : classify(gc, mrc);
         } else {

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "accounts.h"
 #include "codec.h"
@@ -227,51 +226,6 @@ int store_cache_flush(node_store *s, MDB_txn *txn)
     }
     s->ncached = 0;
     return rc;
-}
-
-uint64_t store_ahead_plan(uint64_t fsize, uint64_t used, uint64_t mapsize, uint64_t *off)
-{
-    if (off == NULL)
-        return 0;
-    *off = fsize;
-    if (used > fsize || fsize - used >= STORE_AHEAD_LOW || fsize >= mapsize)
-        return 0; /* room enough (or LMDB past the end: it grows the file itself) */
-    uint64_t len = mapsize - fsize < STORE_AHEAD_CHUNK ? mapsize - fsize : STORE_AHEAD_CHUNK;
-    return len;
-}
-
-void store_ahead(node_store *s, MDB_txn *txn)
-{
-    if (s == NULL || txn == NULL)
-        return;
-    MDB_env *env = mdb_txn_env(txn);
-    MDB_envinfo info;
-    MDB_stat st;
-    mdb_filehandle_t fd;
-    if (env == NULL || mdb_env_info(env, &info) != MDB_SUCCESS ||
-        mdb_env_stat(env, &st) != MDB_SUCCESS || mdb_env_get_fd(env, &fd) != MDB_SUCCESS)
-        return;
-    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize, off;
-    /* Room known to be left: no fstat. On a kernel with fine-grained
-     * timestamps (Linux 6.13+) every stat of the file would make the next
-     * write change its mtime, and so write the inode at every commit. */
-    if (s->ahead_end != 0 && used < s->ahead_end && s->ahead_end - used >= STORE_AHEAD_LOW)
-        return;
-    struct stat fs;
-    if (fstat(fd, &fs) != 0 || fs.st_size < 0)
-        return;
-    uint64_t len = store_ahead_plan((uint64_t)fs.st_size, used, info.me_mapsize, &off);
-    s->ahead_end = (uint64_t)fs.st_size;
-    static const char zeros[64 * 1024];
-    while (len > 0) {
-        size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
-        ssize_t w = pwrite(fd, zeros, n, (off_t)off);
-        if (w <= 0)
-            return; /* a full disk: LMDB will say so at its own write */
-        off += (uint64_t)w;
-        len -= (uint64_t)w;
-        s->ahead_end = off;
-    }
 }
 
 /* Read a small value through the cache: *out points at the cached copy,

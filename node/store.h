@@ -70,8 +70,6 @@ struct node_store {
      * by the writer only. */
     _Atomic bool needs_sync;
     bool created; /* the store was made by this open */
-    /* where the zeros of store_ahead end (0: not known yet); writer only */
-    uint64_t ahead_end;
 };
 typedef struct node_store node_store;
 
@@ -122,27 +120,9 @@ HCP_NODISCARD int store_cache_flush(node_store *s, MDB_txn *txn);
 /* Drop the cache (after a commit or an abort). */
 void store_cache_drop(node_store *s);
 
-/*
- * Room written ahead of the log (docs/storage.md, "Room ahead"): LMDB
- * appends its new pages at the end of data.mdb, and a file that grows at
- * every commit makes every commit's fdatasync write the inode as well (a
- * second synchronous write, ext4 without a journal). So the writer keeps
- * STORE_AHEAD_LOW..STORE_AHEAD_LOW+STORE_AHEAD_CHUNK bytes of zeros,
- * already written, past the pages LMDB uses: the inode is written once
- * per chunk instead of once per commit.
- */
-#define STORE_AHEAD_LOW   ((uint64_t)2 << 20)
-#define STORE_AHEAD_CHUNK ((uint64_t)4 << 20)
-/* What to write ahead for a file of fsize bytes of which LMDB uses used,
- * in a map of mapsize: the length (0: nothing) of zeros to write at
- * *off = fsize, never past mapsize. Pure (unit-tested). */
-uint64_t store_ahead_plan(uint64_t fsize, uint64_t used, uint64_t mapsize, uint64_t *off);
-/* Write that room inside txn, a write transaction of the writer (LMDB's
- * writer lock keeps every other writer out; the commit's own pages,
- * written later, overwrite any zeros they land on; its fdatasync makes
- * the zeros and the new size durable). Failing to write it (a full disk)
- * is not an error: LMDB grows the file itself then. */
-void store_ahead(node_store *s, MDB_txn *txn);
+/* The room written ahead of the log's pages (docs/storage.md, "Room
+ * ahead") is the group commit's: hcpd_env_ahead (daemon/env.h), called in
+ * each of the writer's transactions by daemon/gc.c. */
 
 /* Read case `id` into *c (zeroed first; caller hcp_case_clear()s it, on
  * failure too). personal: also unseal and decode its personal record.

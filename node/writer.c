@@ -801,9 +801,7 @@ static int gc_finish(void *arg, MDB_txn *txn)
     if (rc == HCP_OK && ch->seq != n->store->chain.seq)
         rc = store_head_put(n->store, txn, ch);
     store_cache_drop(n->store);
-    if (rc == HCP_OK)
-        store_ahead(n->store, txn); /* room past the end: blocks allocated once per chunk */
-    return rc;
+    return rc; /* then the group commit writes room ahead (hcpd_env_ahead) and commits */
 }
 
 static void gc_abort(void *arg)

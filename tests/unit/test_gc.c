@@ -6,7 +6,8 @@
  * ENOSPC/EDQUOT count as a full disk, a plain EIO with room does not; a
  * stopped engine refuses. hcpd_gc_exec (the daemon's own work between
  * batches) grows a full map the same way and stops at the ceiling; the
- * engine counts the time its batches take.
+ * engine counts the time its batches take. Both keep zeros written ahead
+ * of LMDB's pages (hcpd_env_ahead), so the file grows by chunks.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -72,14 +74,14 @@ static void t_refuse(void *arg, hcpd_gc_item *it)
     free(it);
 }
 
-static int setup(void **state, size_t map_max)
+static int setup_map(void **state, size_t map_max, size_t initial)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     snprintf(f->dir, sizeof(f->dir), "/tmp/hcp-test-gc-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    assert_int_equal(hcpd_env_open(&f->env, f->dir, 1u << 20, false, 8), MDB_SUCCESS);
+    assert_int_equal(hcpd_env_open(&f->env, f->dir, initial, false, 8), MDB_SUCCESS);
     hcpd_gc_cfg cfg = {.loop = &f->loop,
                        .env = &f->env,
                        .dir = f->dir,
@@ -94,12 +96,18 @@ static int setup(void **state, size_t map_max)
 
 static int setup_big(void **state)
 {
-    return setup(state, 0);
+    return setup_map(state, 0, 1u << 20);
 }
 
 static int setup_small(void **state)
 {
-    return setup(state, 2u << 20);
+    return setup_map(state, 2u << 20, 1u << 20);
+}
+
+/* A 32 MiB map from the start: room for the zeros written ahead. */
+static int setup_roomy(void **state)
+{
+    return setup_map(state, 0, 32u << 20);
 }
 
 static int teardown(void **state)
@@ -276,6 +284,104 @@ static void stopped_refuses(void **state)
     hcpd_gc_stop(f->gc); /* a second stop does nothing (teardown stops a third time) */
 }
 
+/* The room written ahead of LMDB's pages: only when less than
+ * HCPD_AHEAD_LOW is left, one chunk from the end, never past the map. */
+static void ahead_plan(void **state)
+{
+    (void)state;
+    const uint64_t mib = 1u << 20, map = 64 * mib;
+    uint64_t off = 1;
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib - HCPD_AHEAD_LOW, 0, map, &off), 0);
+    assert_int_equal(off, 10 * mib);
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib - HCPD_AHEAD_LOW + 4096, 0, map, &off),
+                     HCPD_AHEAD_CHUNK);
+    assert_int_equal(off, 10 * mib);
+    assert_int_equal(hcpd_ahead_plan(45056, 45056, 0, map, &off), HCPD_AHEAD_CHUNK);
+    /* LMDB already past the end of the file: it grows the file itself */
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 11 * mib, 0, map, &off), 0);
+    /* the map's end cuts the chunk; at or past it nothing */
+    assert_int_equal(hcpd_ahead_plan(map - mib, map - mib, 0, map, &off), mib);
+    assert_int_equal(hcpd_ahead_plan(map, map, 0, map, &off), 0);
+    assert_int_equal(hcpd_ahead_plan(map + mib, map, 0, map, &off), 0);
+    assert_int_equal(hcpd_ahead_plan(0, 0, 0, map, NULL), 0);
+    /* after a big commit (a catch-up) LMDB grows the file itself; a small
+     * one gets the chunk */
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib, HCPD_AHEAD_BIG, map, &off), 0);
+    assert_int_equal(hcpd_ahead_plan(10 * mib, 10 * mib, HCPD_AHEAD_BIG - 4096, map, &off),
+                     HCPD_AHEAD_CHUNK);
+    hcpd_env_ahead(NULL, NULL); /* NULL-safe */
+}
+
+/* The size of data.mdb, and the bytes of it LMDB's committed pages use. */
+static uint64_t file_size(const fixture *f)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+static uint64_t used_bytes(const fixture *f)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    assert_int_equal(mdb_env_info(f->env.env, &info), MDB_SUCCESS);
+    assert_int_equal(mdb_env_stat(f->env.env, &st), MDB_SUCCESS);
+    return ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
+/* Both ways into a write transaction (the batches and hcpd_gc_exec) keep
+ * zeros ahead of LMDB's pages: the file grows a chunk at a time, not at
+ * every commit, except after big commits; what was committed reads back. */
+static void commits_write_room_ahead(void **state)
+{
+    fixture *f = *state;
+    put_n(f, 0, 1);
+    uint64_t size = file_size(f);
+    assert_true(size >= used_bytes(f) + HCPD_AHEAD_LOW);
+    assert_true(size >= HCPD_AHEAD_CHUNK);
+    assert_int_equal(f->env.ahead_end, size); /* known: later commits need no fstat */
+    /* 80 commits of 64 KiB each (5 MiB): each commit's pages land in the
+     * room, and the file grows in chunks only */
+    uint64_t last = size;
+    size_t growths = 0;
+    for (uint32_t i = 1; i <= 80; i++) {
+        if (i % 2 == 0) {
+            put_n(f, i, 1);
+        } else {
+            exec_job e = {.f = f, .first = i, .n = 1};
+            assert_int_equal(hcpd_gc_exec(f->gc, t_exec, &e), HCP_OK);
+        }
+        uint64_t now = file_size(f);
+        assert_true(now > used_bytes(f));
+        if (now != last)
+            growths++;
+        assert_true(now - last == 0 || now - last >= HCPD_AHEAD_CHUNK); /* never a page or two */
+        last = now;
+    }
+    assert_true(growths >= 1 && growths <= 3);
+    /* commits of 1.3 MiB each (a catch-up): no zeros, LMDB grows the file
+     * itself (every new byte written once) */
+    for (uint32_t i = 0; i < 8; i++) {
+        exec_job e = {.f = f, .first = 1000 + 20 * i, .n = 20};
+        assert_int_equal(hcpd_gc_exec(f->gc, t_exec, &e), HCP_OK);
+    }
+    assert_true(file_size(f) < used_bytes(f) + HCPD_AHEAD_LOW);
+    /* small commits again: the room comes back */
+    put_n(f, 2000, 1);
+    put_n(f, 2001, 1);
+    assert_true(file_size(f) >= used_bytes(f) + HCPD_AHEAD_LOW);
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat ms;
+    assert_int_equal(hcpd_env_read_begin(&f->env, &txn), HCP_OK);
+    assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), MDB_SUCCESS);
+    assert_int_equal(mdb_stat(txn, dbi, &ms), MDB_SUCCESS);
+    hcpd_env_read_end(&f->env, txn);
+    assert_int_equal(ms.ms_entries, 81 + 160 + 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +393,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(exec_grows_the_map, setup_big, teardown),
         cmocka_unit_test_setup_teardown(exec_stops_at_the_ceiling, setup_small, teardown),
         cmocka_unit_test_setup_teardown(pending_while_queued, setup_big, teardown),
+        cmocka_unit_test(ahead_plan),
+        cmocka_unit_test_setup_teardown(commits_write_room_ahead, setup_roomy, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

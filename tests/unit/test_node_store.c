@@ -389,28 +389,6 @@ static void test_county_and_mark(void **state)
     remove_dir(empty);
 }
 
-/* The room written ahead of LMDB's pages: only when less than
- * STORE_AHEAD_LOW is left, one chunk from the end, never past the map. */
-static void test_ahead_plan(void **state)
-{
-    (void)state;
-    const uint64_t mib = 1u << 20, map = 64 * mib;
-    uint64_t off = 1;
-    assert_int_equal(store_ahead_plan(10 * mib, 10 * mib - STORE_AHEAD_LOW, map, &off), 0);
-    assert_int_equal(off, 10 * mib);
-    assert_int_equal(store_ahead_plan(10 * mib, 10 * mib - STORE_AHEAD_LOW + 4096, map, &off),
-                     STORE_AHEAD_CHUNK);
-    assert_int_equal(off, 10 * mib);
-    assert_int_equal(store_ahead_plan(45056, 45056, map, &off), STORE_AHEAD_CHUNK);
-    /* LMDB already past the end of the file: it grows the file itself */
-    assert_int_equal(store_ahead_plan(10 * mib, 11 * mib, map, &off), 0);
-    /* the map's end cuts the chunk; at or past it nothing */
-    assert_int_equal(store_ahead_plan(map - mib, map - mib, map, &off), mib);
-    assert_int_equal(store_ahead_plan(map, map, map, &off), 0);
-    assert_int_equal(store_ahead_plan(map + mib, map, map, &off), 0);
-    assert_int_equal(store_ahead_plan(0, 0, map, NULL), 0);
-}
-
 /* The size of the store's data file. */
 static uint64_t data_size(const fixture *f)
 {
@@ -421,22 +399,22 @@ static uint64_t data_size(const fixture *f)
     return (uint64_t)st.st_size;
 }
 
-/* store_ahead inside a write transaction: the file gains a chunk of
- * zeros once, and not again while the room lasts; the store still reads
- * and writes as before. */
+/* The shared room ahead (hcpd_env_ahead) on the node's store, inside a
+ * write transaction: the file gains a chunk of zeros once, and not again
+ * while the room lasts; the store still reads and writes as before. */
 static void test_ahead_writes(void **state)
 {
     fixture *f = *state;
     uint64_t before = data_size(f);
     MDB_txn *txn;
     assert_int_equal(store_write_begin(&f->s, &txn), HCP_OK);
-    store_ahead(&f->s, txn);
+    hcpd_env_ahead(&f->s.db, txn);
     assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
     uint64_t after = data_size(f);
-    assert_true(after >= before + STORE_AHEAD_CHUNK / 2); /* the map may cut the chunk */
-    assert_int_equal(f->s.ahead_end, after);              /* known: later calls need no fstat */
+    assert_true(after >= before + HCPD_AHEAD_CHUNK / 2); /* the map may cut the chunk */
+    assert_int_equal(f->s.db.ahead_end, after);          /* known: later calls need no fstat */
     assert_int_equal(store_write_begin(&f->s, &txn), HCP_OK);
-    store_ahead(&f->s, txn);
+    hcpd_env_ahead(&f->s.db, txn);
     uint64_t no = 0;
     assert_int_equal(store_counter_add(&f->s, txn, "eval", 1, &no), HCP_OK);
     assert_int_equal(store_cache_flush(&f->s, txn), HCP_OK);
@@ -447,7 +425,6 @@ static void test_ahead_writes(void **state)
     assert_int_equal(store_counter_get(&f->s, txn, "eval", &no), HCP_OK);
     store_read_end(&f->s, txn);
     assert_int_equal(no, 1);
-    store_ahead(NULL, NULL); /* NULL-safe */
 }
 
 /* When the replier answers batches committed with MDB_NOMETASYNC. */
@@ -471,7 +448,6 @@ static void test_meta_sync_plan(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ahead_plan),
         cmocka_unit_test_setup_teardown(test_ahead_writes, setup, teardown),
         cmocka_unit_test(test_meta_sync_plan),
         cmocka_unit_test(test_status_key),
