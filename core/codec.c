@@ -1238,15 +1238,32 @@ static int dec_value(const struct field *f, const msgpack_object *o, char *base)
     }
 }
 
-/* Index of the field of t named by the string key k, or -1. */
-static int tab_find(const struct table *t, const msgpack_object *k)
+/* The string key k equals the NUL-terminated s (no strlen: keys are 1-3
+ * bytes and this runs for every pair of every record decoded). */
+static bool key_eq(const msgpack_object *k, const char *s)
 {
-    if (k->type != MSGPACK_OBJECT_STR)
+    const char *p = k->via.str.ptr;
+    uint32_t n = k->via.str.size;
+    uint32_t i = 0;
+    while (i < n && s[i] != '\0' && s[i] == p[i])
+        i++;
+    return i == n && s[i] == '\0';
+}
+
+/* Index of the field of t named by the string key k, or -1. The search
+ * starts at *hint, the field after the last one found (records are written
+ * in table order, so that is usually the one), and wraps around. */
+static int tab_find(const struct table *t, const msgpack_object *k, size_t *hint)
+{
+    if (k->type != MSGPACK_OBJECT_STR || t->n == 0)
         return -1;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t n = strlen(t->f[i].key);
-        if (k->via.str.size == n && memcmp(k->via.str.ptr, t->f[i].key, n) == 0)
+    size_t start = *hint < t->n ? *hint : 0;
+    for (size_t j = 0; j < t->n; j++) {
+        size_t i = start + j < t->n ? start + j : start + j - t->n;
+        if (key_eq(k, t->f[i].key)) {
+            *hint = i + 1;
             return (int)i;
+        }
     }
     return -1;
 }
@@ -1264,9 +1281,10 @@ static int dec_known(const struct table *t, int i, const msgpack_object *val, ch
 /* A nested map: closed (every key known), no duplicates. */
 static int dec_map(const struct table *t, const msgpack_object *o, char *base, uint64_t *seen)
 {
+    size_t hint = 0;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        int fi = tab_find(t, &kv->key);
+        int fi = tab_find(t, &kv->key, &hint);
         if (fi < 0)
             return HCP_EFORMAT;
         int rc = dec_known(t, fi, &kv->val, base, seen);
@@ -1287,14 +1305,13 @@ struct top {
     uint8_t pd[HCP_HASH_LEN];
     hcp_buf xb; /* raw unknown pairs, in order */
     uint32_t xcount;
+    size_t hint; /* where tab_find starts looking for the next key */
 };
 
 /* Key k equals the literal s. */
 static bool key_is(const msgpack_object *k, const char *s)
 {
-    size_t n = strlen(s);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-           memcmp(k->via.str.ptr, s, n) == 0;
+    return k->type == MSGPACK_OBJECT_STR && key_eq(k, s);
 }
 
 /* "v": a positive integer, once. A newer one is kept in the extras so that
@@ -1329,7 +1346,7 @@ static int dec_pair(const struct table *t, const msgpack_object_kv *kv, const ui
         memcpy(top->pd, kv->val.via.bin.ptr, HCP_HASH_LEN);
         return HCP_OK;
     }
-    int fi = tab_find(t, &kv->key);
+    int fi = tab_find(t, &kv->key, &top->hint);
     if (fi >= 0)
         return dec_known(t, fi, &kv->val, base, &top->seen);
     if (!top->open) {
@@ -1340,10 +1357,51 @@ static int dec_pair(const struct table *t, const msgpack_object_kv *kv, const ui
     return hcp_buf_append(&top->xb, raw, rawn);
 }
 
+/* Where a record's first REC_MARKS top-level pairs start, found by the bounds
+ * walk and reused to cut each pair's raw bytes: one walk, not two. */
+#define REC_MARKS 64
+
+struct marks {
+    size_t at[REC_MARKS]; /* at[i]: pair i's first byte */
+    size_t n;             /* pairs marked */
+    bool all;             /* every pair is marked (the last one ends the record) */
+};
+
+/*
+ * The bounds check of hcp_mp_check(rec, n, REC_DEPTH) for a record that is
+ * a map, walking it pair by pair to note where each starts (m). The same
+ * rules: every declared count fits in the bytes left, nesting within
+ * REC_DEPTH (the map is level 1, so each key and value may nest
+ * REC_DEPTH - 1 deeper), and the map fills [p, p + n) exactly.
+ */
+static int rec_check(const uint8_t *p, size_t n, struct marks *m)
+{
+    struct mp_head h;
+    m->n = 0;
+    m->all = false;
+    if (n == 0 || !mp_head_read(p, n, &h) || !h.container || h.hdr > n || h.kids > n - h.hdr)
+        return HCP_EFORMAT;
+    if (!((p[0] >= 0x80 && p[0] <= 0x8f) || p[0] == 0xde || p[0] == 0xdf))
+        return HCP_EFORMAT; /* a record is a map */
+    size_t pos = h.hdr;
+    for (uint64_t i = 0; i < h.kids; i++) {
+        if ((i & 1u) == 0 && m->n < REC_MARKS)
+            m->at[m->n++] = pos;
+        int rc = mp_walk(p, n, &pos, REC_DEPTH - 1);
+        if (rc != HCP_OK)
+            return rc;
+    }
+    if (pos != n)
+        return HCP_EFORMAT;
+    m->all = h.kids / 2 == m->n;
+    return HCP_OK;
+}
+
 /* Walk the top map's pairs in step with msgpack-c's objects, so that each
- * unknown pair's raw bytes can be kept. p[0..n) passed hcp_mp_check. */
+ * unknown pair's raw bytes can be kept. p[0..n) passed rec_check, which
+ * marked where the first pairs start (m). */
 static int dec_pairs(const struct table *t, const uint8_t *p, size_t n, const msgpack_object *o,
-                     char *base, struct top *top)
+                     char *base, struct top *top, const struct marks *m)
 {
     struct mp_head h;
     if (!mp_head_read(p, n, &h) || !h.container || h.kids / 2 != o->via.map.size)
@@ -1351,9 +1409,16 @@ static int dec_pairs(const struct table *t, const uint8_t *p, size_t n, const ms
     size_t pos = h.hdr;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         size_t start = pos;
-        int rc = mp_walk(p, n, &pos, REC_DEPTH);
-        if (rc == HCP_OK)
+        int rc = HCP_OK;
+        if (i + 1 < m->n)
+            pos = m->at[i + 1]; /* marked: no second walk */
+        else if (m->all && i + 1 == m->n)
+            pos = n;
+        else {
             rc = mp_walk(p, n, &pos, REC_DEPTH);
+            if (rc == HCP_OK)
+                rc = mp_walk(p, n, &pos, REC_DEPTH);
+        }
         if (rc == HCP_OK)
             rc = dec_pair(t, &o->via.map.ptr[i], p + start, pos - start, base, top);
         if (rc != HCP_OK)
@@ -1363,20 +1428,21 @@ static int dec_pairs(const struct table *t, const uint8_t *p, size_t n, const ms
 }
 
 /*
- * Decode a top-level record of table t into base: bound it, check it with
- * hcp_mp_check, unpack it with msgpack-c, then map the objects. top->xb
- * receives unknown pairs (the caller owns it, also on error).
+ * Decode a top-level record of table t into base: bound it, check it (as
+ * hcp_mp_check does), unpack it with msgpack-c, then map the objects.
+ * top->xb receives unknown pairs (the caller owns it, also on error).
  */
 static int dec_record(const struct table *t, const void *rec, size_t n, char *base, struct top *top)
 {
     if (n > HCP_RECORD_MAX)
         return HCP_ERANGE;
-    int rc = hcp_mp_check(rec, n, REC_DEPTH);
+    if (rec == NULL)
+        return HCP_EINVAL;
+    struct marks m;
+    int rc = rec_check(rec, n, &m);
     if (rc != HCP_OK)
         return rc;
     const uint8_t *p = rec;
-    if (!((p[0] >= 0x80 && p[0] <= 0x8f) || p[0] == 0xde || p[0] == 0xdf))
-        return HCP_EFORMAT; /* a record is a map */
     msgpack_unpacked u;
     size_t off = 0;
     msgpack_unpacked_init(&u);
@@ -1386,7 +1452,7 @@ static int dec_record(const struct table *t, const void *rec, size_t n, char *ba
     else if (r != MSGPACK_UNPACK_SUCCESS || off != n || u.data.type != MSGPACK_OBJECT_MAP)
         rc = HCP_EFORMAT;
     else
-        rc = dec_pairs(t, p, n, &u.data, base, top);
+        rc = dec_pairs(t, p, n, &u.data, base, top, &m);
     msgpack_unpacked_destroy(&u);
     return rc;
 }

@@ -290,6 +290,15 @@ HCP_NODISCARD bool hcpd_conf_hostport(const char *s, char *host, size_t hostlen,
 /* Raise the open-file soft limit to the hard limit (best effort, logged). */
 void hcpd_raise_nofile(void);
 
+/* glibc's malloc thresholds for a daemon moving batches (startup.c): freed
+ * memory up to HCPD_MALLOC_TRIM at an arena's top is kept for the next
+ * batch, blocks up to HCPD_MALLOC_MMAP come from the heap. */
+#define HCPD_MALLOC_TRIM (16 * 1024 * 1024)
+#define HCPD_MALLOC_MMAP (4 * 1024 * 1024)
+
+/* Set them (best effort, logged; not when GLIBC_TUNABLES sets malloc's). */
+void hcpd_malloc_keep(void);
+
 /* A whole text file (at most max bytes) as a NUL-terminated heap string the
  * caller free()s; NULL if it cannot be read or is larger. */
 HCP_NODISCARD char *hcpd_read_text(const char *path, size_t max);

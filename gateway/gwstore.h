@@ -44,6 +44,8 @@ typedef struct gw_county {
     uint64_t rule_flags; /* events the rules refused (flagged, kept) */
 } gw_county;
 
+#define GWS_LOG_VAL_KEEP (64 * 1024) /* gws_log_put keeps a buffer up to this size */
+
 struct gw_store {
     hcpd_env db;
     MDB_dbi meta, log, counties, proofs, cases, case_ev, feed;
@@ -54,6 +56,7 @@ struct gw_store {
     bool stats_off; /* HCP_GW_STATS=off: counters not kept (measurement only, docs/stats.md) */
     struct gw_st_acc *st_acc; /* the writer's batch of counter deltas (stats.h), loop thread */
     hcp_sealer *sealer;       /* borrowed */
+    hcp_buf log_val; /* gws_log_put's scratch (write transaction only), up to GWS_LOG_VAL_KEEP */
     /* The public feed: feed_dirty is set (loop thread) when the write
      * transaction being built changed a case's entry; after its commit the
      * writer calls gws_feed_changed, which tells the listener (feed.c). */

@@ -33,6 +33,7 @@ static int main_prepare(gw *g)
     const gw_config *c = &g->cfg;
     int rc;
     hcpd_raise_nofile();
+    hcpd_malloc_keep();
     if ((rc = repl_tls_engine_use()) != HCP_OK) {
         fprintf(stderr, PROG ": cannot set up TLS (OpenSSL): %s\n", hcp_strerror(rc));
         return rc;

@@ -758,6 +758,7 @@ void gw_store_close(gw *g)
     gw_report_close(s);                  /* the form's cache (report.h) */
     (void)pthread_mutex_destroy(&s->mu); /* the threads using the store have stopped */
     free(s->table);
+    hcp_buf_free(&s->log_val);
     free(s);
     g->store = NULL;
 }
@@ -768,16 +769,22 @@ int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
                 const uint8_t hash[HCP_HASH_LEN], const void *rec, size_t rec_len, const void *pii,
                 size_t pii_len)
 {
-    hcp_buf val;
-    hcp_buf_init(&val, 2 * HCP_RECORD_MAX);
-    int rc = hcp_stored_event_pack(s->sealer, county, seq, hash, rec, rec_len, pii, pii_len, &val);
+    /* packed into the store's scratch buffer: one write transaction at a
+     * time uses it (a fresh buffer per event grew by doubling from 64
+     * bytes: five reallocations for a 600-byte record) */
+    hcp_buf *val = &s->log_val;
+    if (val->max == 0)
+        hcp_buf_init(val, 2 * HCP_RECORD_MAX);
+    hcp_buf_reset(val);
+    int rc = hcp_stored_event_pack(s->sealer, county, seq, hash, rec, rec_len, pii, pii_len, val);
     if (rc == HCP_OK) {
         uint8_t kb[LOG_KEY_LEN];
         log_key(kb, county, seq);
-        MDB_val k = {sizeof(kb), kb}, v = {val.len, val.data};
+        MDB_val k = {sizeof(kb), kb}, v = {val->len, val->data};
         rc = gws_err(mdb_put(txn, s->log, &k, &v, 0));
     }
-    hcp_buf_free(&val);
+    if (val->cap > GWS_LOG_VAL_KEEP)
+        hcp_buf_free(val); /* a rare large record: not kept */
     return rc;
 }
 

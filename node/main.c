@@ -93,6 +93,7 @@ static int main_prepare(node *n)
 {
     int rc;
     hcpd_raise_nofile();
+    hcpd_malloc_keep();
     if ((rc = repl_tls_engine_use()) != HCP_OK) {
         fprintf(stderr,
                 "hcp-node"

@@ -28,8 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
 #include "lock.h"
 #include "codec.h"
+#include "record.h"
 #include "directive.h"
 #include "repl.h"
 #include "store.h"
@@ -95,6 +97,8 @@ struct node_sync {
      * each, zeroed and so resident at every thread's start) */
     repl_event batch_evs[REPL_BATCH_EVENTS];
     size_t batch_offs[REPL_BATCH_EVENTS][3];
+    hcp_buf batch_buf; /* the batch's records, reused (a fresh one per batch was grown from 64
+                        * bytes to ~1 MiB by doubling, and its pages faulted in each time) */
     nng_tls_config *tls;
     nng_aio *sleep;    /* idle, backoff and "run now" */
     repl_identity *id; /* NULL when insecure (tcp://) */
@@ -397,6 +401,26 @@ static void send_auth(node_sync *sy, sync_slot *s, const repl_frame *challenge)
 
 /* ---- batches ---- */
 
+/* The next record of the log under cur, which must be seq's (the first
+ * call positions the cursor at it, later ones step to the next key): one
+ * B-tree descent per batch instead of one per event. What store_log_wire
+ * reads, from the same db: the record and its personal record appended to
+ * buf and pii, its hash into hash. */
+static int read_next(node_store *s, MDB_cursor *cur, bool first, uint64_t seq,
+                     uint8_t hash[HCP_HASH_LEN], hcp_buf *buf, hcp_buf *pii)
+{
+    uint8_t kb[8];
+    hcp_be64_put(kb, seq);
+    MDB_val k = {8, kb}, v;
+    int rc = store_err(mdb_cursor_get(cur, &k, &v, first ? MDB_SET_KEY : MDB_NEXT));
+    if (rc != HCP_OK)
+        return rc;
+    if (k.mv_size != 8 || hcp_be64_get(k.mv_data) != seq)
+        return HCP_ENOTFOUND; /* a hole: what a lookup of seq would have said */
+    return hcp_stored_event_unpack(s->sealer, s->county, seq, v.mv_data, v.mv_size, false, hash,
+                                   buf, pii, NULL);
+}
+
 /* Read events from..head into buf (records and personal records back to
  * back) and describe them in evs; *n events. */
 static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf, repl_event *evs,
@@ -407,24 +431,29 @@ static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf,
     int rc = store_read_begin(s, &txn);
     if (rc != HCP_OK)
         return rc;
+    MDB_cursor *cur = NULL;
+    rc = store_err(mdb_cursor_open(txn, s->log, &cur));
     size_t k = 0;
     size_t(*offs)[3] = sy->batch_offs;
+    hcp_buf pii;
+    hcp_buf_init(&pii, HCP_RECORD_MAX);
     for (uint64_t seq = from; seq <= head && k < REPL_BATCH_EVENTS && rc == HCP_OK; seq++) {
         if (buf->len >= sy->batch_bytes)
             break;
         size_t start = buf->len;
-        hcp_buf pii;
-        hcp_buf_init(&pii, HCP_RECORD_MAX);
-        rc = store_log_wire(s, txn, seq, evs[k].hash, buf, &pii);
+        hcp_buf_reset(&pii);
+        rc = read_next(s, cur, seq == from, seq, evs[k].hash, buf, &pii);
         size_t mid = buf->len;
         if (rc == HCP_OK)
             rc = hcp_buf_append(buf, pii.data, pii.len);
-        hcp_buf_free(&pii);
         offs[k][0] = start;
         offs[k][1] = mid;
         offs[k][2] = buf->len;
         k += rc == HCP_OK;
     }
+    hcp_buf_free(&pii);
+    if (cur != NULL)
+        mdb_cursor_close(cur);
     store_read_end(s, txn);
     for (size_t i = 0; i < k; i++) { /* buf no longer moves: point into it */
         evs[i].rec = buf->data + offs[i][0];
@@ -440,11 +469,11 @@ static int read_batch(node_sync *sy, uint64_t from, uint64_t head, hcp_buf *buf,
 static void send_batch(node_sync *sy, sync_slot *s, uint64_t head)
 {
     repl_event *evs = sy->batch_evs;
-    hcp_buf buf;
-    hcp_buf_init(&buf, REPL_BATCH_BYTES + 2 * HCP_RECORD_MAX);
+    hcp_buf *buf = &sy->batch_buf; /* kept from batch to batch: grown once */
+    hcp_buf_reset(buf);
     size_t n = 0;
     uint64_t first = sy->sent + 1;
-    int rc = read_batch(sy, first, head, &buf, evs, &n);
+    int rc = read_batch(sy, first, head, buf, evs, &n);
     repl_frame f;
     memset(&f, 0, sizeof(f));
     uint8_t sig[REPL_SIG_MAX] = {0};
@@ -455,7 +484,6 @@ static void send_batch(node_sync *sy, sync_slot *s, uint64_t head)
                              &siglen);
     }
     if (rc != HCP_OK) {
-        hcp_buf_free(&buf);
         fail(sy, "cannot read or sign the log");
         return;
     }
@@ -468,8 +496,7 @@ static void send_batch(node_sync *sy, sync_slot *s, uint64_t head)
     f.sig_len = siglen;
     f.zlevel = sy->zstd ? repl_zstd_level() : 0; /* the signature is over the events, not this */
     sy->sent = first + n - 1;
-    send_frame(sy, s, &f, K_BATCH);
-    hcp_buf_free(&buf);
+    send_frame(sy, s, &f, K_BATCH); /* encoded into the message: buf is free again */
 }
 
 static void send_fetch(node_sync *sy, sync_slot *s, uint64_t from)
@@ -1205,6 +1232,7 @@ int node_sync_start(node *n)
     sy->acked = n->store->acked;
     sy->persisted = sy->acked;
     sy->batch_bytes = REPL_BATCH_BYTES;
+    hcp_buf_init(&sy->batch_buf, REPL_BATCH_BYTES + 2 * HCP_RECORD_MAX);
     sy->sleep_rearm = -1;
     sy->ack_at = nng_clock();
     atomic_store(&sy->head, n->store->chain.seq);
@@ -1250,6 +1278,7 @@ void node_sync_stop(node *n)
     repl_identity_free(sy->id);
     repl_peer_free(sy->gwpeer);
     repl_verifier_free(sy->verifier);
+    hcp_buf_free(&sy->batch_buf);
     (void)pthread_mutex_destroy(&sy->mu); /* every callback has ended: not busy */
     free(sy);
     n->sync = NULL;

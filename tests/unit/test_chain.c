@@ -4,6 +4,7 @@
  * replayed event, foreign county) is HCP_ECHAIN at the right place; known
  * answers computed independently with python3's hashlib; argument checks.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -379,15 +380,84 @@ static void test_hex_decode(void **state)
     assert_int_equal(hcp_hex_digit(' '), -1);
 }
 
+/* hcp_sha256 keeps one digest context per thread: threads hashing at once
+ * (and ending, which frees theirs) agree with the answers of one thread,
+ * and a refused call in between leaves the next one right. */
+#define SHA_INPUTS 8
+
+static uint8_t sha_in[SHA_INPUTS][700];
+static uint8_t sha_want[SHA_INPUTS][HCP_HASH_LEN];
+
+static int sha_one(size_t i, uint8_t out[HCP_HASH_LEN])
+{
+    const void *parts[2] = {sha_in[i], sha_in[i] + 100};
+    size_t lens[2] = {100, 80 * i}; /* at most 100 + 560 of the 700 bytes */
+    return hcp_sha256(parts, lens, 2, out);
+}
+
+static void *sha_worker(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 300; round++)
+        for (size_t i = 0; i < SHA_INPUTS; i++) {
+            uint8_t got[HCP_HASH_LEN];
+            if (sha_one(i, got) != HCP_OK || memcmp(got, sha_want[i], HCP_HASH_LEN) != 0)
+                return (void *)1;
+        }
+    return NULL;
+}
+
+static void test_sha256_threads(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < SHA_INPUTS; i++) {
+        for (size_t j = 0; j < sizeof(sha_in[i]); j++)
+            sha_in[i][j] = (uint8_t)(i * 31 + j * 7);
+        assert_int_equal(sha_one(i, sha_want[i]), HCP_OK);
+    }
+    /* SHA-256("abc") */
+    static const char abc_hex[] =
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    const void *abc[1] = {"abc"};
+    size_t abc_len[1] = {3};
+    uint8_t got[HCP_HASH_LEN], want[HCP_HASH_LEN];
+    assert_int_equal(hcp_hex_decode(abc_hex, 64, want, sizeof(want)), (long)sizeof(want));
+    assert_int_equal(hcp_sha256(abc, abc_len, 1, got), HCP_OK);
+    assert_memory_equal(got, want, HCP_HASH_LEN);
+    for (int wave = 0; wave < 2; wave++) { /* the second wave: new threads, new contexts */
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, sha_worker, NULL), 0);
+        for (int i = 0; i < 4; i++) {
+            void *rv = (void *)1;
+            assert_int_equal(pthread_join(t[i], &rv), 0);
+            assert_null(rv);
+        }
+    }
+    const void *bad[1] = {NULL};
+    size_t bad_len[1] = {5};
+    assert_int_equal(hcp_sha256(bad, bad_len, 1, got), HCP_EINVAL);
+    assert_int_equal(hcp_sha256(abc, abc_len, 1, got), HCP_OK);
+    assert_memory_equal(got, want, HCP_HASH_LEN);
+    assert_null(sha_worker(NULL)); /* and this thread's own context, reused */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_log_verifies),  cmocka_unit_test(test_changed_byte),
-        cmocka_unit_test(test_removed_event), cmocka_unit_test(test_reordered),
-        cmocka_unit_test(test_inserted),      cmocka_unit_test(test_wrong_county),
-        cmocka_unit_test(test_replayed),      cmocka_unit_test(test_known_answer),
-        cmocka_unit_test(test_resume),        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_hex),           cmocka_unit_test(test_hex_decode),
+        cmocka_unit_test(test_log_verifies),
+        cmocka_unit_test(test_changed_byte),
+        cmocka_unit_test(test_removed_event),
+        cmocka_unit_test(test_reordered),
+        cmocka_unit_test(test_inserted),
+        cmocka_unit_test(test_wrong_county),
+        cmocka_unit_test(test_replayed),
+        cmocka_unit_test(test_known_answer),
+        cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_hex_decode),
+        cmocka_unit_test(test_sha256_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

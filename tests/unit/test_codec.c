@@ -687,6 +687,139 @@ static void test_unknown_fields_kept(void **state)
     hcp_buf_free(&pii2);
 }
 
+/* The pairs of a record (a fixmap) as raw spans: at[i] is where object i
+ * (keys and values alternately) starts, at[2 * pairs] its end. */
+static size_t record_spans(const hcp_buf *rec, size_t at[64])
+{
+    assert_true(rec->data[0] >= 0x80 && rec->data[0] <= 0x8f);
+    size_t objs = 2u * (rec->data[0] & 0x0f), off = 1;
+    assert_true(objs < 64);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    for (size_t i = 0; i < objs; i++) {
+        at[i] = off;
+        assert_int_equal(msgpack_unpack_next(&u, (const char *)rec->data, rec->len, &off),
+                         MSGPACK_UNPACK_SUCCESS);
+    }
+    at[objs] = off;
+    assert_int_equal(off, rec->len);
+    msgpack_unpacked_destroy(&u);
+    return objs / 2;
+}
+
+/* An event with `extra` unknown pairs x000.. after its fields, nested
+ * `depth` arrays deep in one more pair "zz" when depth > 0. */
+static void cr_many(craft *c, const hcp_buf *rec, uint32_t extra, int depth)
+{
+    cr_extend(c, rec, extra + (depth > 0));
+    msgpack_sbuffer_write(&c->sb, (const char *)rec->data + 1, rec->len - 1);
+    for (uint32_t i = 0; i < extra; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "x%03u", i);
+        cr_key(c, k);
+        msgpack_pack_uint32(&c->pk, i);
+    }
+    if (depth > 0) {
+        cr_key(c, "zz");
+        for (int i = 0; i < depth; i++)
+            msgpack_pack_array(&c->pk, 1);
+        msgpack_pack_int(&c->pk, 1);
+    }
+}
+
+/* The decoder walks a record's bounds once and cuts its pairs from that
+ * walk: records of more pairs than it marks, known keys in any order, and
+ * nesting at the limit decode as before (hcp_mp_check's rules, REC_DEPTH 8
+ * counting the record's own map). */
+static void test_pairs_walked_once(void **state)
+{
+    (void)state;
+    hcp_event ev, d;
+    hcp_buf rec, pii, rec2, pii2;
+    make_event(&ev, HCP_EV_VERIFY_CONCLUDE);
+    hcp_buf_init(&rec, HCP_RECORD_MAX);
+    hcp_buf_init(&pii, HCP_RECORD_MAX);
+    hcp_buf_init(&rec2, HCP_RECORD_MAX);
+    hcp_buf_init(&pii2, HCP_RECORD_MAX);
+    assert_int_equal(hcp_event_encode(&ev, &rec, &pii, NULL), HCP_OK);
+
+    /* 0, a few, and more unknown pairs than the walk marks (64): each one's
+     * raw bytes kept exactly, the record written back byte for byte */
+    static const uint32_t counts[] = {0, 3, 63, 64, 65, 200};
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+        craft c;
+        cr_many(&c, &rec, counts[k], 0);
+        assert_int_equal(hcp_event_decode(c.sb.data, c.sb.size, &d), HCP_OK);
+        assert_int_equal(d.extra.count, counts[k]);
+        assert_string_equal(d.note, ev.note);
+        hcp_buf_reset(&rec2);
+        hcp_buf_reset(&pii2);
+        assert_int_equal(hcp_event_encode(&d, &rec2, &pii2, NULL), HCP_OK);
+        assert_int_equal(rec2.len, c.sb.size);
+        assert_memory_equal(rec2.data, c.sb.data, rec2.len);
+        hcp_event_clear(&d);
+        msgpack_sbuffer_destroy(&c.sb);
+    }
+
+    /* the known pairs reversed, and rotated: the same event */
+    size_t at[64];
+    size_t pairs = record_spans(&rec, at);
+    assert_true(pairs > 3);
+    for (size_t rot = 0; rot <= pairs; rot++) {
+        craft c;
+        cr_init(&c);
+        msgpack_pack_map(&c.pk, (uint32_t)pairs);
+        for (size_t j = 0; j < pairs; j++) {
+            size_t i = rot == pairs ? pairs - 1 - j : (j + rot) % pairs; /* last: reversed */
+            msgpack_sbuffer_write(&c.sb, (const char *)rec.data + at[2 * i],
+                                  at[2 * i + 2] - at[2 * i]);
+        }
+        assert_int_equal(hcp_event_decode(c.sb.data, c.sb.size, &d), HCP_OK);
+        event_eq(&ev, &d);
+        hcp_event_clear(&d);
+        /* a key twice is still refused, wherever the search starts */
+        craft dup;
+        cr_init(&dup);
+        msgpack_pack_map(&dup.pk, (uint32_t)pairs + 1);
+        msgpack_sbuffer_write(&dup.sb, c.sb.data + 1, c.sb.size - 1);
+        size_t i = rot % pairs;
+        msgpack_sbuffer_write(&dup.sb, (const char *)rec.data + at[2 * i],
+                              at[2 * i + 2] - at[2 * i]);
+        assert_int_equal(hcp_event_decode(dup.sb.data, dup.sb.size, &d), HCP_EFORMAT);
+        hcp_event_clear(&d);
+        msgpack_sbuffer_destroy(&dup.sb);
+        msgpack_sbuffer_destroy(&c.sb);
+    }
+
+    /* nesting: the record's map, then 7 arrays and an int = depth 8: kept;
+     * one more array: refused, alone and behind 70 other pairs */
+    for (uint32_t extra = 0; extra <= 70; extra += 70) {
+        craft c;
+        cr_many(&c, &rec, extra, 7);
+        assert_int_equal(hcp_mp_check(c.sb.data, c.sb.size, 8), HCP_OK);
+        assert_int_equal(hcp_event_decode(c.sb.data, c.sb.size, &d), HCP_OK);
+        assert_int_equal(d.extra.count, extra + 1);
+        hcp_event_clear(&d);
+        msgpack_sbuffer_destroy(&c.sb);
+        cr_many(&c, &rec, extra, 8);
+        assert_int_equal(hcp_mp_check(c.sb.data, c.sb.size, 8), HCP_EFORMAT);
+        assert_int_equal(hcp_event_decode(c.sb.data, c.sb.size, &d), HCP_EFORMAT);
+        hcp_event_clear(&d);
+        /* and every cut of it is refused */
+        for (size_t n = 0; n < c.sb.size; n++) {
+            assert_int_equal(hcp_event_decode(c.sb.data, n, &d), HCP_EFORMAT);
+            hcp_event_clear(&d);
+        }
+        msgpack_sbuffer_destroy(&c.sb);
+    }
+
+    hcp_event_clear(&ev);
+    hcp_buf_free(&rec);
+    hcp_buf_free(&pii);
+    hcp_buf_free(&rec2);
+    hcp_buf_free(&pii2);
+}
+
 /* Bad extras given to an encoder are refused and leave the buffers. */
 static void test_bad_extras_refused(void **state)
 {
@@ -1333,6 +1466,7 @@ int main(void)
         cmocka_unit_test(test_event_roundtrip_all_types),
         cmocka_unit_test(test_case_roundtrip),
         cmocka_unit_test(test_unknown_fields_kept),
+        cmocka_unit_test(test_pairs_walked_once),
         cmocka_unit_test(test_bad_extras_refused),
         cmocka_unit_test(test_personal_split),
         cmocka_unit_test(test_personal_closed),
