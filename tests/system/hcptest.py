@@ -845,7 +845,20 @@ class Client:
 
     def request(self, method, path, body=None):
         """(status, body): the body parsed as JSON when decode and it is
-        JSON, the raw bytes otherwise; raises OSError/HTTPException."""
+        JSON, the raw bytes otherwise; raises OSError/HTTPException. A GET
+        or HEAD on a kept connection the server has closed meanwhile (its
+        idle timeout, 30 s, can pass during a slow step of a test) is sent
+        once more on a new connection, as HTTP clients do for idempotent
+        requests; anything else is the caller's to retry."""
+        reused = self.conn is not None and self.port == self.node.port
+        try:
+            return self._request(method, path, body)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused or method not in ("GET", "HEAD"):
+                raise
+        return self._request(method, path, body)
+
+    def _request(self, method, path, body):
         if self.conn is None or self.port != self.node.port:
             self.close()
             self.port = self.node.port
