@@ -139,6 +139,46 @@ def free_port():
         s.close()
 
 
+def _listen_inodes(port):
+    """The socket inodes listening on loopback port (IPv4), from
+    /proc/net/tcp; None when that cannot be read."""
+    want = "0100007F:%04X" % port
+    try:
+        with open("/proc/net/tcp") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return None
+    out = set()
+    for row in rows:
+        col = row.split()
+        if len(col) > 9 and col[1] == want and col[3] == "0A":  # 0A: LISTEN
+            out.add(col[9])
+    return out
+
+
+def listens(pid, port):
+    """False when another process listens on port and pid does not: a test
+    that lost the race for a port free_port() handed out would otherwise
+    talk to another test's server (a foreign /healthz answers 200, then
+    every request with this test's token 401). True when it cannot tell."""
+    inodes = _listen_inodes(port)
+    if not inodes:
+        return True if inodes is None else False
+    fd_dir = "/proc/%d/fd" % pid
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return True
+    for fd in fds:
+        try:
+            link = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
 def iso(dt):
     """RFC 3339 with +08:00 offset, whole seconds."""
     return dt.astimezone(CST).replace(microsecond=0).isoformat()
@@ -231,7 +271,7 @@ class Node:
                 return False
             try:
                 r = self.request("GET", "/healthz", token=None, timeout=2)
-                if r.status == 200:
+                if r.status == 200 and listens(self.proc.pid, self.port):
                     return True
             except OSError:
                 pass
@@ -561,7 +601,8 @@ class Gateway(Node):
                     with open(tok) as f:
                         self.token = f.read().strip()
                     if self.token and self.get("/v1/counties", timeout=2).status == 200 \
-                            and port_open(self.repl_port):
+                            and port_open(self.repl_port) \
+                            and listens(self.proc.pid, self.repl_port):
                         return True
             except OSError:
                 pass
