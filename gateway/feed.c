@@ -12,7 +12,8 @@
  * scan of the "feed" index), and rendered pages are kept per feed version
  * in a small cache (feed_cache.h) that the store's hook invalidates; the
  * ETag is a digest of the bytes, so a conditional GET of an unchanged page
- * costs one cache look-up.
+ * costs one cache look-up. A filtered page=N starts at a mark a walk of
+ * the same filter left in the same snapshot (feed_marks.h).
  */
 #include "be.h"
 #include "gwfeed.h"
@@ -26,6 +27,7 @@
 
 #include "feed_cache.h"
 #include "feed_entry.h"
+#include "feed_marks.h"
 #include "feed_query.h"
 #include "gwstore.h"
 #include "monthly.h"
@@ -85,9 +87,15 @@ typedef struct feed_stat {
 
 _Static_assert(GW_FEED_NEXT_MAX >= GW_FEED_CURSOR_MAX, "a page holds its next cursor");
 
-/* Hand entry e to fn and note it as the page's last so far. */
+static void note_flip(const gw_feed_meta *m, feed_stat *st);
+
+/* Hand entry e to fn and note it as the page's last so far, and when its
+ * deadline_met turns false (only a shown entry's counts: the entries
+ * passed over before the page, which a walk from a mark or the count
+ * index never reads, change nothing on it). */
 static int show(feed_stat *st, const feed_ent *e, feed_emit fn, void *arg)
 {
+    note_flip(&e->meta, st);
     st->shown++;
     st->last_at = e->updated;
     memcpy(st->last_id, e->id, sizeof(st->last_id));
@@ -108,7 +116,7 @@ static void note_flip(const gw_feed_meta *m, feed_stat *st)
 
 /* Whether the entry (key k, value v) passes q's filters; fills e. */
 static bool feed_match(gw_store *s, MDB_txn *txn, const gw_feed_q *q, const MDB_val *k,
-                       const MDB_val *v, feed_stat *st, feed_ent *e)
+                       const MDB_val *v, const feed_stat *st, feed_ent *e)
 {
     gw_feed_meta *m = &e->meta;
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &e->updated, e->id) ||
@@ -116,7 +124,6 @@ static bool feed_match(gw_store *s, MDB_txn *txn, const gw_feed_q *q, const MDB_
         (q->ncodes > 0 && gws_feed_meta_resolve(s, txn, m) != HCP_OK) || /* codes read the JSON */
         !gw_feed_query_match(q, e->id, m))
         return false;
-    note_flip(m, st);
     e->met = gw_feed_meta_met_at(m, st->now);
     e->json = m->json;
     e->json_len = m->json_len;
@@ -212,12 +219,60 @@ static bool unfiltered(const gw_feed_q *q)
            q->ncodes == 0 && q->nids == 0 && !q->has_cursor;
 }
 
+/* A walk's marks (feed_marks.h): the filter's key, the snapshot, and the
+ * rank (among the entries passing the filter) of the next one to pass. */
+typedef struct feed_walk {
+    gw_feed_marks *marks; /* NULL: the walk neither uses nor leaves marks */
+    uint64_t snap;
+    uint64_t rank;
+    char filter[GW_FEED_QKEY_MAX];
+} feed_walk;
+
+/* Start w for q in txn: marks are used by a walk from the newest entry
+ * (no cursor, no service_request_id list) of a filter (without one the
+ * count index finds any page). */
+static void walk_init(feed_walk *w, gw_store *s, gw_feed_marks *marks, MDB_txn *txn,
+                      const gw_feed_q *q)
+{
+    w->marks = NULL;
+    w->rank = 0;
+    w->snap = mdb_txn_id(txn); /* the snapshot the transaction reads */
+    if (marks != NULL && !q->has_cursor && !(unfiltered(q) && s->feed_cnt_ok) &&
+        gw_feed_query_filter_key(q, w->filter, sizeof(w->filter)) == HCP_OK)
+        w->marks = marks;
+}
+
+/* Put cur on the greatest mark of w's filter and snapshot whose rank is at
+ * most *skip, *skip then counted from it; false (cur unmoved or to be
+ * moved again) when there is none. */
+static bool seek_mark(feed_walk *w, MDB_cursor *cur, uint64_t *skip, MDB_val *k, MDB_val *v)
+{
+    uint8_t kb[GW_FEED_MARK_KEY_MAX]; /* the mark's key, alive while LMDB reads it */
+    size_t klen;
+    uint64_t rank;
+    if (w->marks == NULL ||
+        !gw_feed_marks_find(w->marks, w->filter, w->snap, *skip, &rank, kb, &klen))
+        return false;
+    k->mv_size = klen;
+    k->mv_data = kb;
+    /* the same snapshot holds the marked entry: SET_RANGE lands on it */
+    if (mdb_cursor_get(cur, k, v, MDB_SET_RANGE) != MDB_SUCCESS || k->mv_size != klen ||
+        memcmp(k->mv_data, kb, klen) != 0) {
+        gw_log("warn", "feed.mark_missing", "rank=%llu", (unsigned long long)rank);
+        return false;
+    }
+    w->rank = rank;
+    *skip -= rank;
+    return true;
+}
+
 /* Put cur on the first entry to consider for q's page (newest first):
  * after q's cursor (the entries older than its position); the page's
  * first entry through the count index when nothing is filtered (then
- * *skip is 0); else the newest, *skip entries still to pass over.
- * Returns LMDB's code (MDB_NOTFOUND: nothing to show). */
-static int scan_start(gw_store *s, MDB_txn *txn, const gw_feed_q *q, MDB_cursor *cur,
+ * *skip is 0); else the greatest mark of w at or before it, or the
+ * newest, *skip entries still to pass over. Returns LMDB's code
+ * (MDB_NOTFOUND: nothing to show). */
+static int scan_start(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_walk *w, MDB_cursor *cur,
                       uint64_t *skip, MDB_val *k, MDB_val *v)
 {
     uint8_t kb[GWS_FEED_KEY_MAX]; /* the cursor's key, alive while LMDB reads it */
@@ -233,18 +288,24 @@ static int scan_start(gw_store *s, MDB_txn *txn, const gw_feed_q *q, MDB_cursor 
         int rc = gws_feed_seek_rank(s, txn, cur, *skip, k, v);
         if (rc == HCP_OK || rc == HCP_ENOTFOUND) {
             *skip = 0;
+            w->marks = NULL; /* ranks of their own: nothing to mark */
             return rc == HCP_OK ? MDB_SUCCESS : MDB_NOTFOUND;
         }
         if (rc != HCP_EFORMAT || s->feed_cnt_ok) /* else a store opened without the index */
             gw_log("warn", "feed.rank_failed", "rank=%llu err=\"%s\"", (unsigned long long)*skip,
                    hcp_strerror(rc)); /* walk instead */
     }
+    if (seek_mark(w, cur, skip, k, v))
+        return MDB_SUCCESS;
+    w->rank = 0;
     return mdb_cursor_get(cur, k, v, MDB_LAST);
 }
 
-/* Newest update first: hand the entries of q's page to fn. */
-static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, feed_emit fn,
-                void *arg)
+/* Newest update first: hand the entries of q's page to fn; with marks, a
+ * walk starts at the greatest mark before the page and leaves one at
+ * every GW_FEED_MARK_EVERY-th entry passing q's filters that it passes. */
+static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, gw_feed_marks *marks, feed_stat *st,
+                feed_emit fn, void *arg)
 {
     if (q->nids > 0)
         return scan_ids(s, txn, q, st, fn, arg);
@@ -252,9 +313,15 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
     int rc = gws_err(mdb_cursor_open(txn, s->feed, &cur));
     if (rc != HCP_OK)
         return rc;
+    feed_walk *w = malloc(sizeof(*w)); /* a filter key of up to 4 KB: not on a worker's stack */
+    if (w == NULL) {
+        mdb_cursor_close(cur);
+        return HCP_ENOMEM;
+    }
+    walk_init(w, s, marks, txn, q);
     uint64_t skip = (uint64_t)(q->page - 1) * q->size;
     MDB_val k, v;
-    int mrc = scan_start(s, txn, q, cur, &skip, &k, &v);
+    int mrc = scan_start(s, txn, q, w, cur, &skip, &k, &v);
     for (; rc == HCP_OK && mrc == MDB_SUCCESS && st->shown < q->size;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         feed_ent e;
@@ -262,6 +329,8 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
             break; /* everything further is older */
         if (!feed_match(s, txn, q, &k, &v, st, &e))
             continue;
+        if (w->marks != NULL && w->rank++ % GW_FEED_MARK_EVERY == 0)
+            gw_feed_marks_note(w->marks, w->filter, w->snap, w->rank - 1, k.mv_data, k.mv_size);
         if (skip > 0) {
             skip--;
             continue;
@@ -270,6 +339,7 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st, fe
             continue;
         rc = show(st, &e, fn, arg);
     }
+    free(w);
     mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
@@ -325,21 +395,21 @@ static int atom_head(hcp_buf *b, hcp_time updated)
 }
 
 /* Render q's page into out, in txn (a read transaction). */
-static int render_txn(gw_store *s, MDB_txn *txn, const gw_feed_q *q, hcp_time mtime, feed_stat *st,
-                      hcp_buf *out)
+static int render_txn(gw_store *s, MDB_txn *txn, const gw_feed_q *q, gw_feed_marks *marks,
+                      hcp_time mtime, feed_stat *st, hcp_buf *out)
 {
     int rc;
     json_page jp = {out, 0};
     if (q->atom) {
         rc = atom_head(out, mtime);
         if (rc == HCP_OK)
-            rc = scan(s, txn, q, st, emit_atom, out);
+            rc = scan(s, txn, q, marks, st, emit_atom, out);
         if (rc == HCP_OK)
             rc = put_s(out, "</feed>\n");
     } else {
         rc = put_s(out, "[");
         if (rc == HCP_OK)
-            rc = scan(s, txn, q, st, emit_json, &jp);
+            rc = scan(s, txn, q, marks, st, emit_json, &jp);
         if (rc == HCP_OK)
             rc = put_s(out, "]");
     }
@@ -347,24 +417,25 @@ static int render_txn(gw_store *s, MDB_txn *txn, const gw_feed_q *q, hcp_time mt
 }
 
 /* Render q's page into out (a read transaction of its own). */
-static int render(gw_store *s, const gw_feed_q *q, hcp_time mtime, feed_stat *st, hcp_buf *out)
+static int render(gw_store *s, const gw_feed_q *q, gw_feed_marks *marks, hcp_time mtime,
+                  feed_stat *st, hcp_buf *out)
 {
     MDB_txn *txn;
     int rc = gws_read_begin(s, &txn);
     if (rc != HCP_OK)
         return rc;
-    rc = render_txn(s, txn, q, mtime, st, out);
+    rc = render_txn(s, txn, q, marks, mtime, st, out);
     gws_read_end(s, txn);
     return rc;
 }
 
-int gw_feed_render(gw_store *s, MDB_txn *txn, const gw_feed_q *q, hcp_time now, hcp_time mtime,
-                   hcp_buf *out)
+int gw_feed_render(gw_store *s, MDB_txn *txn, const gw_feed_q *q, gw_feed_marks *marks,
+                   hcp_time now, hcp_time mtime, hcp_buf *out)
 {
     if (s == NULL || txn == NULL || q == NULL || out == NULL)
         return HCP_EINVAL;
     feed_stat st = {.now = now};
-    return render_txn(s, txn, q, mtime, &st, out);
+    return render_txn(s, txn, q, marks, mtime, &st, out);
 }
 
 /* ---- the service list (GET /feed/services.json) ---- */
@@ -572,7 +643,7 @@ static int page_get(gw *g, const gw_feed_q *q, gw_feed_page **out)
     feed_stat st = {.now = now};
     hcp_buf body;
     hcp_buf_init(&body, FEED_BODY_MAX);
-    int rc = render(g->store, q, mtime, &st, &body);
+    int rc = render(g->store, q, g->feed_marks, mtime, &st, &body);
     gw_feed_page *p = NULL;
     if (rc == HCP_OK && (p = gw_feed_page_new(body.data, body.len,
                                               st.flipped > mtime ? st.flipped : mtime)) == NULL)
@@ -598,6 +669,10 @@ static int page_get(gw *g, const gw_feed_q *q, gw_feed_page **out)
 int gw_feed_start(gw *g)
 {
     int rc = gw_feed_cache_new(&g->feed_cache, (hcp_time)time(NULL));
+    if (rc == HCP_OK && (rc = gw_feed_marks_new(&g->feed_marks)) != HCP_OK) {
+        gw_feed_cache_free(g->feed_cache);
+        g->feed_cache = NULL;
+    }
     if (rc == HCP_OK)
         gws_feed_listen(g->store, gw_feed_cache_changed, g->feed_cache);
     return rc;
@@ -610,6 +685,8 @@ void gw_feed_stop(gw *g)
     gws_feed_listen(g->store, NULL, NULL);
     gw_feed_cache_free(g->feed_cache);
     g->feed_cache = NULL;
+    gw_feed_marks_free(g->feed_marks);
+    g->feed_marks = NULL;
 }
 
 /* ---- conditional GET ---- */
@@ -735,7 +812,8 @@ static void feed_work(void *arg, hcpd_req *r)
 
 /* A cached page is answered here, on the server thread (a look-up; the
  * bytes are lent to the reply); a miss renders from LMDB (a filtered
- * page=N reads every entry before the page), and a kept page whose gzip
+ * page=N reads the entries before the page from the nearest mark, every
+ * one the first time), and a kept page whose gzip
  * form is not made yet is compressed, both on the server's worker pool
  * instead of holding every other connection (docs/http.md "Slow
  * handlers"). */

@@ -300,6 +300,18 @@ int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg
     return n > 0 && (size_t)n < sizeof(q->key) ? HCP_OK : bad(err, "service_code", "too long");
 }
 
+int gw_feed_query_filter_key(const gw_feed_q *q, char *out, size_t len)
+{
+    if (q == NULL || out == NULL || len == 0 || q->nids > 0)
+        return HCP_EINVAL;
+    int n = snprintf(out, len, "%s|%d|%d|%lld|%lld|%d|%lld", q->county, q->prefecture, q->status,
+                     (long long)q->start, (long long)q->end, q->has_after, (long long)q->after);
+    /* each code NUL-free and without '\n', as in q->key */
+    for (size_t i = 0; i < q->ncodes && n > 0 && (size_t)n < len; i++)
+        n += snprintf(out + n, len - (size_t)n, "\nc%s", q->codes[i]);
+    return n > 0 && (size_t)n < len ? HCP_OK : HCP_ERANGE;
+}
+
 /* Whether case id lies in q's county, or in a county of q's prefecture. */
 static bool county_match(const gw_feed_q *q, const char *id)
 {

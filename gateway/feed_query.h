@@ -65,6 +65,13 @@ typedef struct gw_feed_q_err {
 HCP_NODISCARD int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg,
                                       gw_feed_q_err *err);
 
+/* q's filters in canonical form into out (len bytes with the NUL): the
+ * key under which walks of the same entries share their marks
+ * (feed_marks.h), whatever the route, page, page_size or cursor. HCP_OK,
+ * HCP_EINVAL (NULL, or a service_request_id list: its entries are found
+ * by id, not walked), HCP_ERANGE (longer than out). */
+HCP_NODISCARD int gw_feed_query_filter_key(const gw_feed_q *q, char *out, size_t len);
+
 /* A cursor's text: hex of a version byte, the position and a check. */
 #define GW_FEED_CURSOR_MAX (2 * (1 + 8 + HCP_CASE_ID_MAX + 4) + 1)
 

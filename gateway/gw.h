@@ -42,6 +42,7 @@ typedef struct gw_ingest gw_ingest;         /* ingest.c */
 typedef struct gw_writer gw_writer;         /* writer.c */
 typedef struct gw_canary gw_canary;         /* canary.c */
 typedef struct gw_feed_cache gw_feed_cache; /* feed_cache.c */
+typedef struct gw_feed_marks gw_feed_marks; /* feed_marks.c */
 typedef struct gw_tlog gw_tlog;             /* tlog.c */
 
 typedef struct gw {
@@ -54,6 +55,7 @@ typedef struct gw {
     gw_writer *writer;
     gw_canary *canary;
     gw_feed_cache *feed_cache;    /* the feed's rendered pages (gwfeed.h) */
+    gw_feed_marks *feed_marks;    /* where filtered walks found their entries (feed_marks.h) */
     struct gw_calendar *calendar; /* the federation calendar's state (gwcalendar.h) */
     gw_tlog *tlog;                /* the transparency log's key and checkpoint (tlog.h) */
     hcpd_http *http;

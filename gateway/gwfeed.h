@@ -13,11 +13,12 @@
 #include "feed_query.h"
 #include "gw.h"
 
-/* Make the page cache (g->feed_cache) and listen to the store's feed
+/* Make the page cache (g->feed_cache) and the walks' marks
+ * (g->feed_marks) and listen to the store's feed
  * changes; g->store is open. Call on the loop thread before the loop runs.
  * HCP_ENOMEM or HCP_EIO (no cache made, nothing to undo). */
 HCP_NODISCARD int gw_feed_start(gw *g);
-/* Stop listening and free the cache: after the HTTP server stopped (no
+/* Stop listening and free the cache and the marks: after the HTTP server stopped (no
  * request in flight), on the loop thread. Safe when never started. */
 void gw_feed_stop(gw *g);
 /* Whether path is a public feed route. */
@@ -29,11 +30,14 @@ void gw_feed_handle(gw *g, hcpd_req *r);
 /* Render the page of query q from store s in txn (a read transaction,
  * the caller's) into out (appended to): the JSON array, deadline_met as
  * of now; or, for an Atom query, the document whose <updated> is mtime.
- * For the static publisher (publish.h), which reads a snapshot of its own.
- * HCP_EINVAL (NULL argument), LMDB's errors, HCP_ERANGE/HCP_ENOMEM from
- * out. */
-HCP_NODISCARD int gw_feed_render(gw_store *s, MDB_txn *txn, const gw_feed_q *q, hcp_time now,
-                                 hcp_time mtime, hcp_buf *out);
+ * With marks (feed_marks.h; NULL: none) a filtered walk starts at the
+ * greatest mark of txn's snapshot before the page and leaves marks for
+ * the next. For the static publisher (publish.h), which reads a snapshot
+ * of its own, and the tests. HCP_EINVAL (NULL argument), LMDB's errors,
+ * HCP_ERANGE/HCP_ENOMEM from out. */
+HCP_NODISCARD int gw_feed_render(gw_store *s, MDB_txn *txn, const gw_feed_q *q,
+                                 struct gw_feed_marks *marks, hcp_time now, hcp_time mtime,
+                                 hcp_buf *out);
 /* The GeoReport v2 service list of the feed in txn into out (appended
  * to): a JSON array, one service per distinct service_code of the feed's
  * entries, by code, named by the code's newest entry (hcp has no service

@@ -511,7 +511,7 @@ static int put_feed_docs(pub *p, gw_store *s, MDB_txn *txn, hcp_time now, hcp_ti
     q.size = GW_FEED_ATOM_ENTRIES;
     hcp_buf b;
     hcp_buf_init(&b, BODY_MAX);
-    int rc = gw_feed_render(s, txn, &q, now, newest != 0 ? newest : now, &b);
+    int rc = gw_feed_render(s, txn, &q, NULL, now, newest != 0 ? newest : now, &b);
     if (rc == HCP_OK)
         rc = put_file(p, "feed/atom.xml", b.data, b.len, false);
     hcp_buf_reset(&b);

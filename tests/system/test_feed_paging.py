@@ -21,6 +21,11 @@ created within the same few seconds (many entries share one updated second):
           shown exactly once.
   test_5  the counts survive a restart of the gateway: page=N still equals
           the slice.
+  test_6  a filtered page=N starts at a mark an earlier walk of the same
+          filter left (docs/feed.md "page=N"): for every N and several page
+          sizes it is the slice of the filter's cursor walk (which uses no
+          marks), and still is after entries changed (marks of the older
+          feed never used).
 HCP_FEED_KEEP=1 keeps the temporary directory.
 """
 import datetime
@@ -253,6 +258,41 @@ class FeedPaging(hcptest.DumpOnFailure, unittest.TestCase):
             self.assertEqual(self.ids(r.json()), self.ids(full[(page - 1) * 10:page * 10]), page)
         self.assertNotIn("feed.rank_failed", self.gw.stderr())
         self.assertNotIn("feed.counts_rebuilt", self.gw.stderr())
+
+    def test_6_filtered_page_n_marks(self):
+        def check(query):
+            ref = self.walk(query, 4)  # by cursor: no marks
+            self.assertGreater(len(ref), 10, query)
+            for size in (1, 4, 7, 50):
+                for page in range(1, (len(ref) + size - 1) // size + 2):
+                    r = self.get("/feed/requests.json?%s&page_size=%d&page=%d"
+                                 % (query, size, page))
+                    self.assertEqual(r.status, 200, r)
+                    self.assertEqual(self.ids(r.json()),
+                                     self.ids(ref[(page - 1) * size:page * size]),
+                                     (query, size, page))
+            return ref
+
+        queries = ("county=630100&status=open", "county=%s" % B)
+        refs = {q: check(q) for q in queries}
+        # entries deep in both filters' order move to the front
+        full = self.all_entries()
+        newest = datetime.datetime.fromisoformat(full[0]["updated_datetime"])
+        while datetime.datetime.now(newest.tzinfo) < newest + datetime.timedelta(seconds=1):
+            time.sleep(0.05)
+        moved = [refs[q][-2]["service_request_id"] for q in queries]
+        for cid in moved:
+            self.nodes[cid[:6]].step(
+                cid, {"type": "verify_start", "verifier": {"name": "核实人", "phone": "1"}})
+
+        def front():
+            got = self.get("/feed/requests.json?page_size=2").json()
+            return set(self.ids(got)) == set(moved), (moved, got)
+        wait_until(front, 30, "the updated entries at the front", interval=0.1)
+        for q, cid in zip(queries, moved):
+            ref = check(q)
+            self.assertEqual(ref[0]["service_request_id"], cid, q)
+        self.assertNotIn("feed.mark_missing", self.gw.stderr())
 
 
 if __name__ == "__main__":

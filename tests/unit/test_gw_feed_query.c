@@ -254,12 +254,49 @@ static void t_cursor(void **state)
                      HCP_EINVAL); /* an id too long */
 }
 
+/* The filter's key (walk marks, feed_marks.h): the same whatever the
+ * route, page and page_size; another for another filter; none for a
+ * service_request_id list. */
+static void t_filter_key(void **state)
+{
+    (void)state;
+    params a = {{"county", "630100", "status", "open", "service_code", "S1,S2", NULL}};
+    params b = {{"county", "630100", "status", "open", "service_code", "S1,S2", "page", "7",
+                 "page_size", "13", NULL}};
+    params c = {{"county", "630100", "status", "closed", "service_code", "S1,S2", NULL}};
+    params d = {{"county", "630100", "status", "open", "service_code", "S1", NULL}};
+    params e = {{"service_request_id", "630102-20270101-0001", NULL}};
+    gw_feed_q q;
+    gw_feed_q_err err;
+    char ka[GW_FEED_QKEY_MAX], kb[GW_FEED_QKEY_MAX];
+    assert_int_equal(parse(&a, false, &q, &err), HCP_OK);
+    assert_int_equal(gw_feed_query_filter_key(&q, ka, sizeof(ka)), HCP_OK);
+    assert_string_equal(ka, "630100|1|1|0|0|0|0\ncS1\ncS2");
+    assert_int_equal(parse(&b, false, &q, &err), HCP_OK);
+    assert_int_equal(gw_feed_query_filter_key(&q, kb, sizeof(kb)), HCP_OK);
+    assert_string_equal(ka, kb);
+    assert_int_equal(parse(&a, true, &q, &err), HCP_OK); /* Atom */
+    assert_int_equal(gw_feed_query_filter_key(&q, kb, sizeof(kb)), HCP_OK);
+    assert_string_equal(ka, kb);
+    assert_int_equal(parse(&c, false, &q, &err), HCP_OK);
+    assert_int_equal(gw_feed_query_filter_key(&q, kb, sizeof(kb)), HCP_OK);
+    assert_string_not_equal(ka, kb);
+    assert_int_equal(parse(&d, false, &q, &err), HCP_OK);
+    assert_int_equal(gw_feed_query_filter_key(&q, kb, sizeof(kb)), HCP_OK);
+    assert_string_not_equal(ka, kb);
+    assert_int_equal(gw_feed_query_filter_key(&q, kb, 8), HCP_ERANGE);
+    assert_int_equal(parse(&e, false, &q, &err), HCP_OK);
+    assert_int_equal(gw_feed_query_filter_key(&q, kb, sizeof(kb)), HCP_EINVAL);
+    assert_int_equal(gw_feed_query_filter_key(NULL, kb, sizeof(kb)), HCP_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_defaults),     cmocka_unit_test(t_filters), cmocka_unit_test(t_refusals),
-        cmocka_unit_test(t_empty_values), cmocka_unit_test(t_match),   cmocka_unit_test(t_lists),
-        cmocka_unit_test(t_cursor),
+        cmocka_unit_test(t_defaults), cmocka_unit_test(t_filters),
+        cmocka_unit_test(t_refusals), cmocka_unit_test(t_empty_values),
+        cmocka_unit_test(t_match),    cmocka_unit_test(t_lists),
+        cmocka_unit_test(t_cursor),   cmocka_unit_test(t_filter_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
