@@ -35,8 +35,8 @@ wrk -t2 -c32 -d10s (BENCH_THREADS, BENCH_CONNECTIONS, BENCH_DURATION):
 Ratios F1/H, F2/H, F1gz/H (target >= 0.5), reported, never enforced; beside each
 wrk figure the gateway's CPU time per request (utime+stime, /proc). With
 HCP_BENCH_FEED_BASE_GW=PATH (an hcp-gateway of an older commit) the same
-store is then served by that binary and F1, F2, H, F3 measured again
-("base"). Adds "feed" to OUT_DIR/results.json (also alone in
+store is then served by that binary and F1, F2, H, F3 (and the rest of
+measure()'s set) and F6 measured again ("base"). Adds "feed" to OUT_DIR/results.json (also alone in
 OUT_DIR/feed.json) and prints a table.
 """
 import datetime
@@ -430,6 +430,9 @@ class FeedBench:
             self.start_gateway(BASE_GW)
             res["base_loadavg_before"] = os.getloadavg()
             self.measure(res, pages, "_base")
+            res["f6_filtered_pages_base"] = self.wrk(
+                "f6_feed_filtered_pages_base", "/feed/requests.json", script="feed_pages.lua",
+                env={"HCP_PAGES": "20", "HCP_QUERY": "county=630100&status=open"})
             res["base_loadavg_after"] = os.getloadavg()
             self.stop(self.gw["proc"])
         return res
@@ -486,7 +489,8 @@ def report(r):
         row("ratio %s" % name, "%.3f" % r[k], "CPU ratio %s" % r.get(k + "_cpu"))
     if "h_healthz_base" in r:
         for k in ("f1_page", "f2_filtered", "h_healthz", "f3_random_pages", "f1gz_page",
-                  "f3gz_random_pages", "f1_page" + c4, "f3_random_pages" + c4):
+                  "f3gz_random_pages", "f1_page" + c4, "f3_random_pages" + c4,
+                  "f6_filtered_pages"):
             row("base: %s  req/s" % k, "%.0f" % r[k + "_base"]["rps"], wr(r[k + "_base"]))
     row("load average before / after", "", "%s / %s" % (
         " ".join("%.1f" % x for x in r["loadavg_before"]),
