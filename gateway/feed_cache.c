@@ -1,6 +1,12 @@
 /*
  * feed_cache.c — rendered feed pages per version (feed_cache.h): a small
- * direct-mapped table under one lock, keyed by the query's canonical form.
+ * table under one lock, keyed by the query's canonical form, in sets of
+ * CACHE_WAYS slots. A key goes into the slot of its set that holds the same
+ * key, else an empty one, else one of an older version (dead), else the one
+ * least recently used: a page read often (the first page, a mirror's
+ * filter) stays while a crawler's deep pages pass through its set, and a
+ * few keys that share a set do not keep pushing each other out, as they did
+ * with one slot each (docs/feed.md "Caching").
  */
 #include "lock.h"
 #include "feed_cache.h"
@@ -13,9 +19,14 @@
 #include "feed_query.h"
 #include "monthly.h"
 
+#define CACHE_WAYS 4
+#define CACHE_SETS (GW_FEED_CACHE_SLOTS / CACHE_WAYS)
+_Static_assert(GW_FEED_CACHE_SLOTS % CACHE_WAYS == 0, "whole sets");
+
 typedef struct slot {
     char key[GW_FEED_QKEY_MAX];
     uint64_t version;
+    uint64_t used;    /* the cache's tick at the last put or hit */
     hcp_time expires; /* 0: until the version changes */
     gw_feed_page *p;
 } slot;
@@ -24,6 +35,7 @@ struct gw_feed_cache {
     pthread_mutex_t mu;
     _Atomic uint64_t version;
     _Atomic int64_t mtime;
+    uint64_t tick; /* under mu */
     slot slots[GW_FEED_CACHE_SLOTS];
 };
 
@@ -89,40 +101,69 @@ static int sha256(const void *p, size_t n, uint8_t out[32])
     return hcp_sha256(parts, lens, 1, out);
 }
 
-/* The slot of a query key: a digest spreads the keys, which share long
- * prefixes. */
-static slot *slot_of(gw_feed_cache *fc, const char *key)
+/* The first slot of a query key's set: a digest spreads the keys, which
+ * share long prefixes. */
+static slot *set_of(gw_feed_cache *fc, const char *key)
 {
     uint8_t h[32];
     if (sha256(key, strlen(key), h) != HCP_OK)
         h[0] = h[1] = 0;
-    return &fc->slots[((size_t)h[0] << 8 | h[1]) % GW_FEED_CACHE_SLOTS];
+    return &fc->slots[(((size_t)h[0] << 8 | h[1]) % CACHE_SETS) * CACHE_WAYS];
 }
 
 gw_feed_page *gw_feed_cache_get(gw_feed_cache *fc, const char *key, uint64_t version, hcp_time now)
 {
-    slot *sl = slot_of(fc, key);
+    if (fc == NULL || key == NULL)
+        return NULL;
+    slot *set = set_of(fc, key);
     gw_feed_page *p = NULL;
     hcp_mutex_lock(&fc->mu);
-    if (sl->p != NULL && sl->version == version && strcmp(sl->key, key) == 0 &&
-        (sl->expires == 0 || now <= sl->expires)) {
-        p = sl->p;
-        atomic_fetch_add(&p->refs, 1);
+    for (int w = 0; w < CACHE_WAYS && p == NULL; w++) {
+        slot *sl = &set[w];
+        if (sl->p != NULL && sl->version == version && strcmp(sl->key, key) == 0 &&
+            (sl->expires == 0 || now <= sl->expires)) {
+            p = sl->p;
+            atomic_fetch_add(&p->refs, 1);
+            sl->used = ++fc->tick;
+        }
     }
     hcp_mutex_unlock(&fc->mu);
     return p;
 }
 
+/* The slot of set for key at version (see the top of this file). */
+static slot *victim(slot *set, const char *key, uint64_t version)
+{
+    slot *best = &set[0];
+    int rank = 4; /* 0 same key, 1 empty, 2 older version, 3 least recently used */
+    for (int w = 0; w < CACHE_WAYS; w++) {
+        slot *sl = &set[w];
+        int r = sl->p != NULL && strcmp(sl->key, key) == 0 ? 0
+                : sl->p == NULL                            ? 1
+                : sl->version != version                   ? 2
+                                                           : 3;
+        if (r < rank || (r == rank && sl->used < best->used)) {
+            best = sl;
+            rank = r;
+        }
+    }
+    return best;
+}
+
 void gw_feed_cache_put(gw_feed_cache *fc, const char *key, uint64_t version, hcp_time expires,
                        gw_feed_page *p)
 {
-    slot *sl = slot_of(fc, key);
+    if (fc == NULL || key == NULL || p == NULL)
+        return;
+    slot *set = set_of(fc, key);
     atomic_fetch_add(&p->refs, 1);
     hcp_mutex_lock(&fc->mu);
+    slot *sl = victim(set, key, version);
     gw_feed_page *old = sl->p;
     snprintf(sl->key, sizeof(sl->key), "%s", key);
     sl->version = version;
     sl->expires = expires;
+    sl->used = ++fc->tick;
     sl->p = p;
     hcp_mutex_unlock(&fc->mu);
     gw_feed_page_unref(old);

@@ -93,12 +93,73 @@ static void test_cache(void **state)
     gw_feed_cache_free(fc);
 }
 
+/* A page read between other pages' puts stays kept, however many pass
+ * through the cache (a crawler's deep pages beside the first page); keys
+ * put once each are kept as long as their sets have room; a dead
+ * version's pages go first; the same key is kept once. */
+static void test_cache_sets(void **state)
+{
+    (void)state;
+    gw_feed_cache *fc;
+    assert_int_equal(gw_feed_cache_new(&fc, 100), HCP_OK);
+    uint64_t v = gw_feed_cache_version(fc, NULL);
+    gw_feed_page *hot = page_of(100, 'h');
+    gw_feed_cache_put(fc, "j|hot", v, 0, hot);
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        gw_feed_page *p = page_of(10, 'c');
+        snprintf(key, sizeof(key), "j|page=%d", i);
+        gw_feed_cache_put(fc, key, v, 0, p);
+        gw_feed_page_unref(p);
+        gw_feed_page *got = gw_feed_cache_get(fc, "j|hot", v, 200);
+        assert_ptr_equal(got, hot); /* with one slot per key it went at the first collision */
+        gw_feed_page_unref(got);
+    }
+    /* 20 keys (a filter's pages 1..20) put in turn, then all read back:
+     * 20 keys in 64 sets of 4 slots fit (in 256 single slots, two or more
+     * usually shared one and pushed each other out) */
+    gw_feed_cache_changed(fc, 300);
+    v = gw_feed_cache_version(fc, NULL);
+    for (int round = 0; round < 2; round++)
+        for (int i = 1; i <= 20; i++) {
+            snprintf(key, sizeof(key), "j|county=630100&page=%d", i);
+            gw_feed_page *got = gw_feed_cache_get(fc, key, v, 400);
+            if (round == 0) {
+                assert_null(got); /* an older version's pages are not served */
+                gw_feed_page *p = page_of(10, 'f');
+                gw_feed_cache_put(fc, key, v, 0, p);
+                gw_feed_page_unref(p);
+            } else {
+                assert_non_null(got);
+                gw_feed_page_unref(got);
+            }
+        }
+    /* the same key put again replaces its page, not another's */
+    gw_feed_page *p2 = page_of(10, 'g');
+    gw_feed_cache_put(fc, "j|county=630100&page=1", v, 0, p2);
+    gw_feed_page *got = gw_feed_cache_get(fc, "j|county=630100&page=1", v, 400);
+    assert_ptr_equal(got, p2);
+    gw_feed_page_unref(got);
+    gw_feed_page_unref(p2);
+    for (int i = 2; i <= 20; i++) {
+        snprintf(key, sizeof(key), "j|county=630100&page=%d", i);
+        got = gw_feed_cache_get(fc, key, v, 400);
+        assert_non_null(got);
+        gw_feed_page_unref(got);
+    }
+    assert_null(gw_feed_cache_get(NULL, "j|x", v, 400));
+    gw_feed_cache_put(NULL, "j|x", v, 0, hot); /* NULL-safe, no reference taken */
+    gw_feed_page_unref(hot);
+    gw_feed_cache_free(fc); /* the kept pages' last references (ASan checks) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_etag),
         cmocka_unit_test(test_gzip_form),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_cache_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
