@@ -45,7 +45,7 @@ import unittest
 import urllib.request
 
 import hcptest
-from hcptest import SKIP, evaluation, case_body, free_port, sayer, tail, wait_until
+from hcptest import SKIP, evaluation, case_body, free_port, listens, sayer, tail, wait_until
 
 SRC = hcptest.ROOT
 WORK = os.path.abspath("package-work")     # in the ctest build tree
@@ -373,7 +373,9 @@ class PackageTest(unittest.TestCase):
         if not daemon.alive():
             raise AssertionError("exited %r:\n%s" % (daemon.proc.returncode, tail(daemon.text())))
         try:
-            return http(port, "/healthz")[0] == 200
+            # and the daemon owns the port: a lost race for it would have
+            # another test's server answer (hcptest.listens)
+            return http(port, "/healthz")[0] == 200 and listens(daemon.proc.pid, port)
         except OSError:
             return False
 

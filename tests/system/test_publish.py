@@ -84,7 +84,9 @@ class NginxProc:
         self.proc = subprocess.Popen(
             [nginx_bin(), "-p", prefix, "-c", self.conf, "-e", os.path.join(prefix, "error.log")],
             stdout=self._stderr, stderr=self._stderr, stdin=subprocess.DEVNULL)
-        wait_until(lambda: (hcptest.port_open(self.port), None), 10.0, "nginx to listen")
+        wait_until(lambda: (hcptest.port_open(self.port)
+                            and hcptest.listens(self.proc.pid, self.port), None),
+                   10.0, "nginx to listen")
 
     def alive(self):
         return self.proc.poll() is None
