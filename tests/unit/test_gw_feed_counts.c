@@ -19,49 +19,18 @@
 
 #include "gwstore.h"
 #include "seal.h"
+#include "gw_store_fixture.h"
 
-typedef struct fixture {
-    char dir[64];
-    hcp_sealer *sealer;
-    gw g;
-} fixture;
-
-/* rm -r of the store's directory (a data.mdb and a lock file). */
-static void remove_dir(const char *dir)
-{
-    const char *files[] = {"data.mdb", "lock.mdb", "admin.token", NULL};
-    char p[128];
-    for (size_t i = 0; files[i] != NULL; i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-        (void)unlink(p);
-    }
-    (void)rmdir(dir);
-}
+typedef gw_store_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test_gw_feed_counts.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    uint8_t key[HCP_SEAL_KEY_LEN];
-    memset(key, 9, sizeof(key));
-    assert_int_equal(hcp_sealer_new(key, &f->sealer), HCP_OK);
-    snprintf(f->g.cfg.data, sizeof(f->g.cfg.data), "%s", f->dir);
-    f->g.sealer = f->sealer;
-    f->g.lock_fd = -1;
-    *state = f;
-    return 0;
+    return gw_store_fixture_setup(state, "test_gw_feed_counts");
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    gw_store_close(&f->g);
-    remove_dir(f->dir);
-    hcp_sealer_free(f->sealer);
-    free(f);
-    return 0;
+    return gw_store_fixture_teardown(state);
 }
 
 /* Put feed key (at, id) with a dummy value straight into the feed dbi. */
