@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "feed_query.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,39 @@ static int parse_paging(gw_feed_q *q, gw_feed_param_fn get, void *arg, gw_feed_q
     return HCP_OK;
 }
 
+/* Append fmt's text to out (len bytes) at n, the length so far: the new
+ * length, len or more once the text no longer fits (later calls then add
+ * nothing), -1 after an encoding error. */
+static int put(char *out, size_t len, int n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int put(char *out, size_t len, int n, const char *fmt, ...)
+{
+    if (n < 0 || (size_t)n >= len)
+        return n;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out + n, len - (size_t)n, fmt, ap);
+    va_end(ap);
+    return w < 0 ? -1 : n + w;
+}
+
+/* q's filters other than the service codes, in the canonical form of the
+ * page cache's key and of the marks' (put's rules). */
+static int put_fields(const gw_feed_q *q, char *out, size_t len, int n)
+{
+    return put(out, len, n, "%s|%d|%d|%lld|%lld|%d|%lld", q->county, q->prefecture, q->status,
+               (long long)q->start, (long long)q->end, q->has_after, (long long)q->after);
+}
+
+/* q's service codes, each "\nc<code>" (NUL-free and without '\n': the
+ * keys stay unambiguous; put's rules). */
+static int put_codes(const gw_feed_q *q, char *out, size_t len, int n)
+{
+    for (size_t i = 0; i < q->ncodes; i++)
+        n = put(out, len, n, "\nc%s", q->codes[i]);
+    return n;
+}
+
 int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg,
                         gw_feed_q_err *err)
 {
@@ -286,30 +320,26 @@ int gw_feed_query_parse(gw_feed_q *q, bool atom, gw_feed_param_fn get, void *arg
         rc = parse_paging(q, get, arg, err);
     if (rc != HCP_OK)
         return rc;
-    int n = snprintf(q->key, sizeof(q->key), "%c|%s|%d|%d|%lld|%lld|%d|%lld|%u|%u",
-                     atom ? 'a' : 'j', q->county, q->prefecture, q->status, (long long)q->start,
-                     (long long)q->end, q->has_after, (long long)q->after, q->page, q->size);
+    size_t len = sizeof(q->key);
+    int n = put(q->key, len, 0, "%c|", atom ? 'a' : 'j');
+    n = put_fields(q, q->key, len, n);
+    n = put(q->key, len, n, "|%u|%u", q->page, q->size);
     /* the lists, each item NUL-free and without '\n': the key stays unambiguous */
-    for (size_t i = 0; i < q->nids && n > 0 && (size_t)n < sizeof(q->key); i++)
-        n += snprintf(q->key + n, sizeof(q->key) - (size_t)n, "\ni%s", q->ids[i]);
-    for (size_t i = 0; i < q->ncodes && n > 0 && (size_t)n < sizeof(q->key); i++)
-        n += snprintf(q->key + n, sizeof(q->key) - (size_t)n, "\nc%s", q->codes[i]);
-    if (q->has_cursor && n > 0 && (size_t)n < sizeof(q->key))
-        n += snprintf(q->key + n, sizeof(q->key) - (size_t)n, "\nk%lld %s", (long long)q->cur_at,
-                      q->cur_id);
-    return n > 0 && (size_t)n < sizeof(q->key) ? HCP_OK : bad(err, "service_code", "too long");
+    for (size_t i = 0; i < q->nids; i++)
+        n = put(q->key, len, n, "\ni%s", q->ids[i]);
+    n = put_codes(q, q->key, len, n);
+    if (q->has_cursor)
+        n = put(q->key, len, n, "\nk%lld %s", (long long)q->cur_at, q->cur_id);
+    return n >= 0 && (size_t)n < len ? HCP_OK : bad(err, "service_code", "too long");
 }
 
 int gw_feed_query_filter_key(const gw_feed_q *q, char *out, size_t len)
 {
     if (q == NULL || out == NULL || len == 0 || q->nids > 0)
         return HCP_EINVAL;
-    int n = snprintf(out, len, "%s|%d|%d|%lld|%lld|%d|%lld", q->county, q->prefecture, q->status,
-                     (long long)q->start, (long long)q->end, q->has_after, (long long)q->after);
-    /* each code NUL-free and without '\n', as in q->key */
-    for (size_t i = 0; i < q->ncodes && n > 0 && (size_t)n < len; i++)
-        n += snprintf(out + n, len - (size_t)n, "\nc%s", q->codes[i]);
-    return n > 0 && (size_t)n < len ? HCP_OK : HCP_ERANGE;
+    out[0] = '\0';
+    int n = put_codes(q, out, len, put_fields(q, out, len, 0));
+    return n >= 0 && (size_t)n < len ? HCP_OK : HCP_ERANGE;
 }
 
 /* Whether case id lies in q's county, or in a county of q's prefecture. */
