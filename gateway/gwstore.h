@@ -193,10 +193,12 @@ HCP_NODISCARD int gws_feed_value_read(gw_store *s, MDB_txn *txn, const void *v, 
  * as it is. Errors as gws_feed_value_read's. */
 HCP_NODISCARD int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, gw_feed_meta *m);
 /* The count index (dbi "feed_cnt"): for each feed key and each prefix
- * length L of GWS_FEED_CNT_LEVELS (time bytes 5..8: buckets of 2^24, 2^16,
- * 2^8 and 1 seconds; 24 and 26: the case id's county, date and first two
- * digits of its number), key [L][the key's first L bytes, or all of a
- * shorter key] counts the entries with that prefix (be64). */
+ * length L of the levels (time bytes 5..8: buckets of 2^24, 2^16, 2^8 and 1
+ * seconds; 24, 26, 27, 28: the case id's county and date, then the first
+ * two, three and four digits of its number), key [L][the key's first L
+ * bytes, or all of a shorter key] counts the entries with that prefix
+ * (be64); key [0xff]"levels" names the levels (another list: rebuilt at
+ * open). */
 /* Collect the count deltas of gws_feed_update in memory until
  * gws_feed_flush (the writer: one batch's deltas summed, each bucket
  * written once); without it each update writes its buckets at once. */
@@ -208,8 +210,9 @@ HCP_NODISCARD int gws_feed_flush(gw_store *s, MDB_txn *txn);
 void gws_feed_drop(gw_store *s);
 /* Position cur (a cursor on s->feed in txn) at the feed entry of rank
  * `rank` counted from the newest (0: the newest), through the count index:
- * a descent of at most a few hundred index keys and a walk of at most the
- * entries of one bucket, whatever the rank; *k and *v borrow from txn.
+ * at each level a walk over the buckets under the one above, and then over
+ * the entries of one bucket, each from its end nearer to the rank; *k and
+ * *v borrow from txn.
  * HCP_ENOTFOUND (the feed holds no more than rank entries), HCP_EFORMAT
  * (the index disagrees with the feed, or is not open: walk instead),
  * HCP_EINVAL, LMDB's errors. */

@@ -13,6 +13,7 @@
 #include "chain.h"
 #include "codec.h"
 #include "format.h"
+#include "gc.h"
 #include "division.h"
 #include "feed_entry.h"
 #include "plog.h"
@@ -218,10 +219,18 @@ static int load_counties(gw_store *s, MDB_txn *txn)
 
 /* ---- the feed's count index (gws_feed_seek_rank) ---- */
 
-/* The prefix lengths counted, shortest first; the descent follows them. */
-static const uint8_t cnt_levels[] = {5, 6, 7, 8, 24, 26};
-#define CNT_NLEVELS   (sizeof(cnt_levels) / sizeof(cnt_levels[0]))
-#define CNT_KEY_MAX   (1 + 26)
+/* The prefix lengths counted, shortest first; the descent follows them.
+ * 24 ends at the case id's date; 26..28 split a day's numbers by their
+ * first two, three and four digits, so that no bucket of the last level
+ * holds more than about a hundred entries of one county and day, however
+ * many of them share one second (an import, a bulk catch-up). */
+static const uint8_t cnt_levels[] = {5, 6, 7, 8, 24, 26, 27, 28};
+#define CNT_NLEVELS (sizeof(cnt_levels) / sizeof(cnt_levels[0]))
+#define CNT_KEY_MAX (1 + 28)
+/* The key naming the levels the index was built with; 0xff sorts after
+ * every level's keys. A store whose index was built with other levels
+ * (or before this key) has it rebuilt at open. */
+static const uint8_t cnt_format_key[] = {0xff, 'l', 'e', 'v', 'e', 'l', 's'};
 #define CNT_ACC_SLOTS 1024 /* a power of two; flushed at half full */
 
 /* One bucket's delta of a batch. */
@@ -374,13 +383,50 @@ static int seek_last_le(MDB_cursor *cur, const uint8_t *seek, size_t len, MDB_va
     return mrc;
 }
 
-/* Descend the count index: the bucket (prefix pre, *plen bytes) holding
- * the entry of rank *rank, *rank then counted within it. */
+/* Position cur at the first key with prefix p (len bytes); MDB_NOTFOUND
+ * when there is none. */
+static int seek_first(MDB_cursor *cur, const uint8_t *p, size_t len, MDB_val *k, MDB_val *v)
+{
+    k->mv_size = len;
+    k->mv_data = (void *)p;
+    int mrc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    return mrc == MDB_SUCCESS && !has_prefix(k, p, len) ? MDB_NOTFOUND : mrc;
+}
+
+/* Walk the keys with prefix head (hlen bytes) of cursor cur from the end
+ * nearer to the rank: `total` of them are counted under head (0: not
+ * known, walk from the newest), each key's count in its value (count
+ * true) or 1 (the feed's entries). On success *k is the key holding the
+ * entry of rank *rank (from the newest) and *rank is counted within it.
+ * MDB_NOTFOUND when the keys hold no such rank. */
+static int walk_near(MDB_cursor *cur, const uint8_t *head, size_t hlen, const uint8_t *last,
+                     size_t lastlen, uint64_t total, bool count, uint64_t *rank, MDB_val *k,
+                     MDB_val *v)
+{
+    bool fwd = total > 0 && *rank < total && *rank >= total / 2;
+    uint64_t r = fwd ? total - 1 - *rank : *rank; /* counted from the end walked from */
+    int mrc = fwd ? seek_first(cur, head, hlen, k, v) : seek_last_le(cur, last, lastlen, k, v);
+    for (; mrc == MDB_SUCCESS && has_prefix(k, head, hlen);
+         mrc = mdb_cursor_get(cur, k, v, fwd ? MDB_NEXT : MDB_PREV)) {
+        uint64_t n = !count ? 1 : v->mv_size == 8 ? hcp_be64_get(v->mv_data) : 0;
+        if (r < n) {
+            *rank = fwd ? n - 1 - r : r;
+            return MDB_SUCCESS;
+        }
+        r -= n;
+    }
+    return mrc == MDB_SUCCESS ? MDB_NOTFOUND : mrc;
+}
+
+/* Descend the count index: the bucket (prefix pre, *plen bytes, holding
+ * *pn entries) that holds the entry of rank *rank, *rank then counted
+ * within it. */
 static int cnt_descend(gw_store *s, MDB_txn *txn, uint64_t *rank, uint8_t pre[CNT_KEY_MAX],
-                       size_t *plen)
+                       size_t *plen, uint64_t *pn)
 {
     MDB_cursor *cc;
     int rc = gws_err(mdb_cursor_open(txn, s->feed_cnt, &cc));
+    *pn = 0; /* the top level's total is not kept: walked from the newest */
     for (size_t l = 0; rc == HCP_OK && l < CNT_NLEVELS && *plen == (l ? cnt_levels[l - 1] : 0);
          l++) {
         uint8_t L = cnt_levels[l], seek[CNT_KEY_MAX], head[CNT_KEY_MAX];
@@ -389,22 +435,14 @@ static int cnt_descend(gw_store *s, MDB_txn *txn, uint64_t *rank, uint8_t pre[CN
         memcpy(seek, head, 1 + *plen);
         memset(seek + 1 + *plen, 0xff, L - *plen); /* past every bucket under pre */
         MDB_val k, v;
-        int mrc = seek_last_le(cc, seek, 1 + (size_t)L, &k, &v);
-        bool found = false;
-        for (; mrc == MDB_SUCCESS && has_prefix(&k, head, 1 + *plen);
-             mrc = mdb_cursor_get(cc, &k, &v, MDB_PREV)) {
-            uint64_t n = v.mv_size == 8 ? hcp_be64_get(v.mv_data) : 0;
-            if (*rank < n) {
-                *plen = k.mv_size - 1;
-                memcpy(pre, (const uint8_t *)k.mv_data + 1, *plen);
-                found = true;
-                break;
-            }
-            *rank -= n;
-        }
-        if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        int mrc = walk_near(cc, head, 1 + *plen, seek, 1 + (size_t)L, *pn, true, rank, &k, &v);
+        if (mrc == MDB_SUCCESS) {
+            *plen = k.mv_size - 1;
+            memcpy(pre, (const uint8_t *)k.mv_data + 1, *plen);
+            *pn = hcp_be64_get(v.mv_data); /* walk_near read it: 8 bytes */
+        } else if (mrc != MDB_NOTFOUND)
             rc = gws_err(mrc);
-        else if (!found) /* past the end at the top; below it, the counts disagree */
+        else /* past the end at the top; below it, the counts disagree */
             rc = l == 0 ? HCP_ENOTFOUND : HCP_EFORMAT;
     }
     mdb_cursor_close(cc);
@@ -420,24 +458,42 @@ int gws_feed_seek_rank(gw_store *s, MDB_txn *txn, MDB_cursor *cur, uint64_t rank
         return HCP_EFORMAT;
     uint8_t pre[CNT_KEY_MAX];
     size_t plen = 0;
-    int rc = cnt_descend(s, txn, &rank, pre, &plen);
+    uint64_t n = 0;
+    int rc = cnt_descend(s, txn, &rank, pre, &plen, &n);
     if (rc != HCP_OK)
         return rc;
-    /* the last entry with prefix pre, then rank entries back within it */
+    /* the bucket's entries, from its end nearer to the rank */
     uint8_t seek[GWS_FEED_KEY_MAX];
     memcpy(seek, pre, plen);
     memset(seek + plen, 0xff, sizeof(seek) - plen); /* longer than any key: past them all */
-    int mrc = seek_last_le(cur, seek, sizeof(seek), k, v);
-    for (; mrc == MDB_SUCCESS && rank > 0 && has_prefix(k, pre, plen); rank--)
-        mrc = mdb_cursor_get(cur, k, v, MDB_PREV);
+    int mrc = walk_near(cur, pre, plen, seek, sizeof(seek), n, false, &rank, k, v);
     if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         return gws_err(mrc);
-    return mrc == MDB_SUCCESS && has_prefix(k, pre, plen) ? HCP_OK : HCP_EFORMAT;
+    return mrc == MDB_SUCCESS ? HCP_OK : HCP_EFORMAT;
+}
+
+/* Whether the index says it was built with cnt_levels (cnt_format_key);
+ * HCP_OK with *same set, or LMDB's error. */
+static int cnt_format_same(gw_store *s, MDB_txn *txn, bool *same)
+{
+    MDB_val k = {sizeof(cnt_format_key), (void *)cnt_format_key}, v;
+    int mrc = mdb_get(txn, s->feed_cnt, &k, &v);
+    *same = mrc == MDB_SUCCESS && v.mv_size == CNT_NLEVELS &&
+            memcmp(v.mv_data, cnt_levels, CNT_NLEVELS) == 0;
+    return mrc == MDB_NOTFOUND ? HCP_OK : gws_err(mrc);
+}
+
+static int cnt_format_put(gw_store *s, MDB_txn *txn)
+{
+    MDB_val k = {sizeof(cnt_format_key), (void *)cnt_format_key},
+            v = {CNT_NLEVELS, (void *)cnt_levels};
+    return gws_err(mdb_put(txn, s->feed_cnt, &k, &v, 0));
 }
 
 /* Check the count index against the feed (the totals of its top level
- * against the entries) and rebuild it from the feed's keys when they
- * differ: a store written before the index, or by a program without it. */
+ * against the entries, and the levels it was built with) and rebuild it
+ * from the feed's keys when they differ: a store written before the index
+ * or before its present levels, or by a program without it. */
 static int feed_cnt_check(gw_store *s, MDB_txn *txn)
 {
     MDB_stat fst;
@@ -455,7 +511,15 @@ static int feed_cnt_check(gw_store *s, MDB_txn *txn)
         mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
-    if (rc != HCP_OK || sum == fst.ms_entries) {
+    bool same = false;
+    if (rc == HCP_OK)
+        rc = cnt_format_same(s, txn, &same);
+    if (rc == HCP_OK && sum == fst.ms_entries && !same && sum == 0)
+        rc = cnt_format_put(s, txn); /* a new store: built with these levels from the start */
+    else if (rc == HCP_OK && sum == fst.ms_entries && !same)
+        gw_log("info", "feed.counts_levels", "entries=%llu reason=\"built with other levels\"",
+               (unsigned long long)sum); /* and rebuilt below */
+    if (rc != HCP_OK || (sum == fst.ms_entries && (same || sum == 0))) {
         s->feed_cnt_ok = rc == HCP_OK;
         return rc;
     }
@@ -478,6 +542,8 @@ static int feed_cnt_check(gw_store *s, MDB_txn *txn)
         rc = gws_feed_flush(s, txn);
     else
         gws_feed_drop(s);
+    if (rc == HCP_OK)
+        rc = cnt_format_put(s, txn);
     s->feed_cnt_ok = rc == HCP_OK;
     if (rc == HCP_OK)
         gw_log("info", "feed.counts_rebuilt", "entries=%zu", n);
@@ -642,6 +708,37 @@ static int feed_rebuild(gw_store *s, MDB_txn *txn)
 
 /* ---- open / close ---- */
 
+/* The open's own writes (an index rebuilt, figures counted) are one
+ * transaction, which cannot grow the map; LMDB maps a store no larger than
+ * its file. A map with less room than a quarter of what is used (at least
+ * GW_OPEN_ROOM) is grown first, as the group commit would grow it. When it
+ * cannot grow (the ceiling, the disk) the open goes on, and a write it
+ * needs fails and says why. */
+#define GW_OPEN_ROOM ((uint64_t)64 << 20)
+static void open_room(gw *g, gw_store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(s->db.env, &info) != MDB_SUCCESS ||
+        mdb_env_stat(s->db.env, &st) != MDB_SUCCESS)
+        return;
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    uint64_t want = used / 4 > GW_OPEN_ROOM ? used / 4 : GW_OPEN_ROOM;
+    if (used < s->db.mapsize && s->db.mapsize - used >= want)
+        return;
+    int rc;
+    size_t to =
+        hcpd_gc_grow_target(g->cfg.data, s->db.mapsize, (size_t)g->cfg.map_max_mib << 20, &rc);
+    if (rc == HCP_OK)
+        rc = hcpd_env_grow(&s->db, to);
+    if (rc == HCP_OK)
+        gw_log("info", "store.grown", "mapsize=%zu used=%llu", s->db.mapsize,
+               (unsigned long long)used);
+    else
+        gw_log("warn", "store.grow_failed", "mapsize=%zu used=%llu err=\"%s\"", s->db.mapsize,
+               (unsigned long long)used, hcp_strerror(rc));
+}
+
 static int open_dbis(gw_store *s, MDB_txn *txn)
 {
     int rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
@@ -704,6 +801,8 @@ int gw_store_open(gw *g)
     }
     MDB_txn *txn = NULL;
     int mrc = hcpd_env_open(&s->db, g->cfg.data, GW_MAP_INITIAL, false, 512);
+    if (!mrc)
+        open_room(g, s);
     if (!mrc)
         mrc = mdb_txn_begin(s->db.env, NULL, 0, &txn);
     if (!mrc)
