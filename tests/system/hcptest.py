@@ -18,6 +18,7 @@ import functools
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -705,6 +706,42 @@ def sanitizer_report(text, limit=100000):
     return text[start:start + limit]
 
 
+_LEAK_BLOCK = re.compile(r"^(Direct|Indirect) leak of .*?(?=^(?:Direct|Indirect) leak of |^SUMMARY: |\Z)",
+                         re.M | re.S)
+
+
+def nng_cycles_only(report):
+    """Whether a LeakSanitizer report holds nothing but nng 1.5.2's own
+    teardown leak: every leaked object indirect (a cycle that nothing
+    outside points into) and allocated inside libnng. nng leaves such a
+    cycle when the process ends while a TLS connection is still being
+    set up or torn down on its threads (docs/testing.md, "Sanitizers").
+    Anything of ours shows as a direct leak (a message or buffer nobody
+    holds), or is allocated outside libnng, and still fails."""
+    if "ERROR: LeakSanitizer" not in report or any(
+            m in report for m in SANITIZER_STARTS if m != "ERROR: LeakSanitizer"):
+        return False
+    def made_in_nng(block):  # frame #0 is the sanitizer's allocator, #1 its caller
+        frames = [ln for ln in block.splitlines() if ln.lstrip().startswith("#")]
+        return len(frames) > 1 and "libnng.so" in frames[1]
+    leaks = list(_LEAK_BLOCK.finditer(report))
+    return bool(leaks) and all(m.group(1) == "Indirect" and made_in_nng(m.group(0))
+                               for m in leaks)
+
+
+def sanitizer_problem(err):
+    """The sanitizer mark in a daemon's stderr that makes it a failure, or
+    None: a report of nng's own teardown cycles alone (nng_cycles_only) is
+    not one."""
+    for mark in ("runtime error:", "Sanitizer"):
+        if mark in err:
+            if mark == "Sanitizer" and nng_cycles_only(sanitizer_report(err, limit=len(err))):
+                sys.stderr.write("(ignored: LeakSanitizer found only nng's own teardown cycles)\n")
+                continue
+            return mark
+    return None
+
+
 def dump(procs, why, limit=2500):
     """Write each daemon's stderr tail to our stderr, under a heading saying
     why; a sanitizer's report in it is written whole first."""
@@ -733,9 +770,9 @@ def stop_all(procs, tmp, keep_env=None):
             if p.alive() and p.stop(signal.SIGTERM, timeout=10.0) != 0:
                 bad.append("%s: unclean exit" % _label(p))
         for p in procs:
-            for mark in ("runtime error:", "Sanitizer"):
-                if mark in p.stderr():
-                    bad.append("%s: stderr holds %r" % (_label(p), mark))
+            mark = sanitizer_problem(p.stderr())
+            if mark:
+                bad.append("%s: stderr holds %r" % (_label(p), mark))
         if bad:
             dump(procs, "unclean stop")
     finally:

@@ -456,7 +456,7 @@ class Offload(unittest.TestCase):
             print("kept", cls.tmp)
         elif cls.tmp:
             shutil.rmtree(cls.tmp, ignore_errors=True)
-        if code != 0 or "Sanitizer" in err:
+        if code != 0 or hcptest.sanitizer_problem(err):
             raise AssertionError("the gateway did not stop cleanly (exit %r):\n%s"
                                  % (code, tail(err)))
 

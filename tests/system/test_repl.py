@@ -156,11 +156,10 @@ class Replication(unittest.TestCase):
                         bad.append("%s exit %r on SIGTERM" % (
                             "gateway" if isinstance(p, Gateway) else "node " + p.county, code))
             for p in cls.procs:  # a sanitizer build reports without always exiting non-zero
-                err = p.stderr()
-                for mark in ("runtime error:", "Sanitizer"):
-                    if mark in err:
-                        bad.append("%s: stderr holds %r" % (
-                            "gateway" if isinstance(p, Gateway) else "node " + p.county, mark))
+                mark = hcptest.sanitizer_problem(p.stderr())
+                if mark:
+                    bad.append("%s: stderr holds %r" % (
+                        "gateway" if isinstance(p, Gateway) else "node " + p.county, mark))
             if bad:
                 cls.dump("unclean stop")
         finally:

@@ -250,9 +250,9 @@ class Faults(unittest.TestCase):
             except Exception as e:  # keep killing the others
                 sys.stderr.write("kill: %r\n" % e)
             err = p.stderr() if p.proc is not None else ""
-            for mark in ("runtime error:", "Sanitizer"):
-                if mark in err:
-                    bad.append("%s: stderr holds %r" % (self.label(p), mark))
+            mark = hcptest.sanitizer_problem(err)
+            if mark:
+                bad.append("%s: stderr holds %r" % (self.label(p), mark))
         if bad:
             self.dump("sanitizer reports")
             raise AssertionError("; ".join(bad))
