@@ -115,13 +115,14 @@ static void note_flip(const gw_feed_meta *m, feed_stat *st)
 }
 
 /* Whether the entry (key k, value v) passes q's filters; fills e. */
-static bool feed_match(gw_store *s, MDB_txn *txn, const gw_feed_q *q, const MDB_val *k,
-                       const MDB_val *v, const feed_stat *st, feed_ent *e)
+static bool feed_match(gw_store *s, MDB_txn *txn, MDB_cursor **tcur, const gw_feed_q *q,
+                       const MDB_val *k, const MDB_val *v, const feed_stat *st, feed_ent *e)
 {
     gw_feed_meta *m = &e->meta;
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &e->updated, e->id) ||
         gw_feed_value_parse(v->mv_data, v->mv_size, m) != HCP_OK ||
-        (q->ncodes > 0 && gws_feed_meta_resolve(s, txn, m) != HCP_OK) || /* codes read the JSON */
+        (q->ncodes > 0 &&
+         gws_feed_meta_resolve(s, txn, tcur, m) != HCP_OK) || /* codes read the JSON */
         !gw_feed_query_match(q, e->id, m))
         return false;
     e->met = gw_feed_meta_met_at(m, st->now);
@@ -133,9 +134,9 @@ static bool feed_match(gw_store *s, MDB_txn *txn, const gw_feed_q *q, const MDB_
 /* The JSON of an entry about to be shown (a leaf reference is read only
  * now, so skipping to a deep page reads no leaves); false when its leaf
  * cannot be read, and the entry is left out as an unreadable value is. */
-static bool ent_resolve(gw_store *s, MDB_txn *txn, feed_ent *e)
+static bool ent_resolve(gw_store *s, MDB_txn *txn, MDB_cursor **tcur, feed_ent *e)
 {
-    if (gws_feed_meta_resolve(s, txn, &e->meta) != HCP_OK)
+    if (gws_feed_meta_resolve(s, txn, tcur, &e->meta) != HCP_OK)
         return false;
     e->json = e->meta.json;
     e->json_len = e->meta.json_len;
@@ -192,22 +193,25 @@ static int scan_ids(gw_store *s, MDB_txn *txn, const gw_feed_q *q, feed_stat *st
     uint8_t ck[GWS_FEED_KEY_MAX];
     size_t cklen = q->has_cursor ? gws_feed_key(ck, q->cur_at, q->cur_id) : 0;
     uint64_t skip = (uint64_t)(q->page - 1) * q->size;
+    MDB_cursor *tcur = NULL; /* the leaves' cursor, kept from entry to entry */
     for (size_t i = 0; rc == HCP_OK && i < nhits && st->shown < q->size; i++) {
         MDB_val k = {hits[i].key_len, hits[i].key};
         feed_ent e;
         if (cklen > 0 && key_cmp(hits[i].key, hits[i].key_len, ck, cklen) >= 0)
             continue; /* not after the cursor */
-        if (!feed_match(s, txn, q, &k, &hits[i].v, st, &e) ||
+        if (!feed_match(s, txn, &tcur, q, &k, &hits[i].v, st, &e) ||
             (q->has_after && e.updated <= q->after))
             continue;
         if (skip > 0) {
             skip--;
             continue;
         }
-        if (!ent_resolve(s, txn, &e))
+        if (!ent_resolve(s, txn, &tcur, &e))
             continue;
         rc = show(st, &e, fn, arg);
     }
+    if (tcur != NULL)
+        mdb_cursor_close(tcur);
     return rc;
 }
 
@@ -320,6 +324,7 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, gw_feed_marks *ma
     }
     walk_init(w, s, marks, txn, q);
     uint64_t skip = (uint64_t)(q->page - 1) * q->size;
+    MDB_cursor *tcur = NULL; /* the leaves' cursor, kept from entry to entry */
     MDB_val k, v;
     int mrc = scan_start(s, txn, q, w, cur, &skip, &k, &v);
     for (; rc == HCP_OK && mrc == MDB_SUCCESS && st->shown < q->size;
@@ -327,7 +332,7 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, gw_feed_marks *ma
         feed_ent e;
         if (q->has_after && k.mv_size >= 8 && (hcp_time)hcp_be64_get(k.mv_data) <= q->after)
             break; /* everything further is older */
-        if (!feed_match(s, txn, q, &k, &v, st, &e))
+        if (!feed_match(s, txn, &tcur, q, &k, &v, st, &e))
             continue;
         if (w->marks != NULL && w->rank++ % GW_FEED_MARK_EVERY == 0)
             gw_feed_marks_note(w->marks, w->filter, w->snap, w->rank - 1, k.mv_data, k.mv_size);
@@ -335,12 +340,14 @@ static int scan(gw_store *s, MDB_txn *txn, const gw_feed_q *q, gw_feed_marks *ma
             skip--;
             continue;
         }
-        if (!ent_resolve(s, txn, &e))
+        if (!ent_resolve(s, txn, &tcur, &e))
             continue;
         rc = show(st, &e, fn, arg);
     }
     free(w);
     mdb_cursor_close(cur);
+    if (tcur != NULL)
+        mdb_cursor_close(tcur);
     if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
     return rc;

@@ -190,8 +190,12 @@ HCP_NODISCARD int gws_feed_value_read(gw_store *s, MDB_txn *txn, const void *v, 
                                       gw_feed_meta *m);
 /* Resolve m (parsed by gw_feed_value_parse) in place: for a leaf reference
  * m->json then borrows the leaf's bytes from txn; an inline entry is left
- * as it is. Errors as gws_feed_value_read's. */
-HCP_NODISCARD int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, gw_feed_meta *m);
+ * as it is. tcur (optional) keeps a cursor on the log's leaves for the
+ * caller's next look-ups: *tcur NULL at first, opened here on txn, closed
+ * by the caller (mdb_cursor_close) when non-NULL. Errors as
+ * gws_feed_value_read's. */
+HCP_NODISCARD int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, MDB_cursor **tcur,
+                                        gw_feed_meta *m);
 /* The count index (dbi "feed_cnt"): for each feed key and each prefix
  * length L of the levels (time bytes 5..8: buckets of 2^24, 2^16, 2^8 and 1
  * seconds; 24, 26, 27, 28: the case id's county and date, then the first

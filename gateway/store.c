@@ -627,12 +627,12 @@ int gws_feed_value_read(gw_store *s, MDB_txn *txn, const void *v, size_t len, gw
     if (s == NULL || txn == NULL)
         return HCP_EINVAL;
     int rc = gw_feed_value_parse(v, len, m);
-    return rc == HCP_OK ? gws_feed_meta_resolve(s, txn, m) : rc;
+    return rc == HCP_OK ? gws_feed_meta_resolve(s, txn, NULL, m) : rc;
 }
 
 /* Apart from gws_feed_value_read so that a scan can skip entries (a page
  * deep in the feed) on their header alone, without reading their leaves. */
-int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, gw_feed_meta *m)
+int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, MDB_cursor **tcur, gw_feed_meta *m)
 {
     if (s == NULL || txn == NULL || m == NULL)
         return HCP_EINVAL;
@@ -640,7 +640,12 @@ int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, gw_feed_meta *m)
         return HCP_OK;
     const void *p = NULL;
     size_t n = 0;
-    int rc = gw_tlog_entry(txn, s->tlog, m->leaf, &p, &n);
+    int rc = HCP_OK;
+    if (tcur != NULL && *tcur == NULL)
+        rc = gws_err(mdb_cursor_open(txn, s->tlog, tcur));
+    if (rc == HCP_OK)
+        rc = tcur != NULL ? gw_tlog_entry_at(*tcur, m->leaf, &p, &n)
+                          : gw_tlog_entry(txn, s->tlog, m->leaf, &p, &n);
     if (rc != HCP_OK)
         return rc;
     const char *json = p;

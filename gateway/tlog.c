@@ -184,6 +184,21 @@ int gw_tlog_entry(MDB_txn *txn, MDB_dbi tlog, uint64_t i, const void **p, size_t
     return rc;
 }
 
+int gw_tlog_entry_at(MDB_cursor *cur, uint64_t i, const void **p, size_t *len)
+{
+    if (cur == NULL || p == NULL || len == NULL)
+        return HCP_EINVAL;
+    uint8_t kb[9];
+    entry_key(kb, i);
+    MDB_val k = {sizeof(kb), kb}, v;
+    int rc = hcpd_mdb_err(mdb_cursor_get(cur, &k, &v, MDB_SET));
+    if (rc == HCP_OK) {
+        *p = v.mv_data;
+        *len = v.mv_size;
+    }
+    return rc;
+}
+
 int gw_tlog_tile(MDB_txn *txn, MDB_dbi tlog, int level, uint64_t n, unsigned w, hcp_buf *out)
 {
     if (txn == NULL || out == NULL || w == 0 || w > HCP_TILE_WIDTH || level < HCP_TILE_ENTRIES ||
