@@ -86,13 +86,19 @@ static void check_ranks(gw_store *s, size_t want)
     free(lens);
 }
 
+/* Open the fixture's store and begin a write transaction on it. */
+static gw_store *open_write(fixture *f, MDB_txn **txn)
+{
+    assert_int_equal(gw_store_open(&f->g), HCP_OK);
+    assert_int_equal(mdb_txn_begin(f->g.store->db.env, NULL, 0, txn), MDB_SUCCESS);
+    return f->g.store;
+}
+
 static void t_ranks(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(gw_store_open(&f->g), HCP_OK);
-    gw_store *s = f->g.store;
     MDB_txn *txn;
-    assert_int_equal(mdb_txn_begin(s->db.env, NULL, 0, &txn), MDB_SUCCESS);
+    gw_store *s = open_write(f, &txn);
     char id[HCP_CASE_ID_MAX];
     hcp_time t0 = 1796356800;         /* 2026-12-04 12:00:00 +08:00 */
     for (int n = 1; n <= 3000; n++) { /* 3,000 in one second */
@@ -124,10 +130,8 @@ static void t_ranks(void **state)
 static void t_levels_changed(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(gw_store_open(&f->g), HCP_OK);
-    gw_store *s = f->g.store;
     MDB_txn *txn;
-    assert_int_equal(mdb_txn_begin(s->db.env, NULL, 0, &txn), MDB_SUCCESS);
+    gw_store *s = open_write(f, &txn);
     char id[HCP_CASE_ID_MAX];
     static char big[1024]; /* entries of 1 KiB: a store of a few MiB */
     memset(big, 'x', sizeof(big));
