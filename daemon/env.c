@@ -147,18 +147,34 @@ uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t grew, uint64_t 
     return mapsize - fsize < HCPD_AHEAD_CHUNK ? mapsize - fsize : HCPD_AHEAD_CHUNK;
 }
 
+int hcpd_env_used(MDB_env *env, uint64_t *used, uint64_t *mapsize)
+{
+    if (env == NULL)
+        return EINVAL;
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(env, &info);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_env_stat(env, &st);
+    if (rc != MDB_SUCCESS)
+        return rc;
+    if (used != NULL)
+        *used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    if (mapsize != NULL)
+        *mapsize = (uint64_t)info.me_mapsize;
+    return MDB_SUCCESS;
+}
+
 void hcpd_env_ahead(hcpd_env *e, MDB_txn *txn)
 {
     if (e == NULL || txn == NULL)
         return;
     MDB_env *env = mdb_txn_env(txn);
-    MDB_envinfo info;
-    MDB_stat st;
     mdb_filehandle_t fd;
-    if (env == NULL || env != e->env || mdb_env_info(env, &info) != MDB_SUCCESS ||
-        mdb_env_stat(env, &st) != MDB_SUCCESS || mdb_env_get_fd(env, &fd) != MDB_SUCCESS)
+    uint64_t used, mapsize, off;
+    if (env == NULL || env != e->env || hcpd_env_used(env, &used, &mapsize) != MDB_SUCCESS ||
+        mdb_env_get_fd(env, &fd) != MDB_SUCCESS)
         return;
-    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize, off;
     uint64_t grew = e->ahead_used != 0 && used > e->ahead_used ? used - e->ahead_used : 0;
     e->ahead_used = used;
     /* Room known to be left, or big commits: no fstat (env.h). */
@@ -168,7 +184,7 @@ void hcpd_env_ahead(hcpd_env *e, MDB_txn *txn)
     struct stat fs;
     if (fstat(fd, &fs) != 0 || fs.st_size < 0)
         return;
-    uint64_t len = hcpd_ahead_plan((uint64_t)fs.st_size, used, grew, info.me_mapsize, &off);
+    uint64_t len = hcpd_ahead_plan((uint64_t)fs.st_size, used, grew, mapsize, &off);
     e->ahead_end = (uint64_t)fs.st_size;
     /* one call per chunk: the same 64 KiB of zeros, AHEAD_IOV times */
     static char zeros[64 * 1024]; /* never written (not const: iov_base is not) */

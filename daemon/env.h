@@ -90,6 +90,12 @@ uint64_t hcpd_ahead_plan(uint64_t fsize, uint64_t used, uint64_t grew, uint64_t 
  * ENOSPC at its own write. NULL-safe. */
 void hcpd_env_ahead(hcpd_env *e, MDB_txn *txn);
 
+/* The bytes LMDB uses of env's map (up to the end of its last page) into
+ * *used, and the map's size into *mapsize (either may be NULL). It reads
+ * the meta pages through the map: the caller is the writer, holds
+ * `resize` shared, or has the environment to itself. LMDB's code. */
+HCP_NODISCARD int hcpd_env_used(MDB_env *env, uint64_t *used, uint64_t *mapsize);
+
 /* Load one event from a duplicate value of an index (a log position). */
 typedef int (*hcpd_event_loader)(void *arg, MDB_txn *txn, const MDB_val *v, hcp_event *ev);
 /* Every duplicate value of key in an MDB_DUPSORT index, each loaded into an

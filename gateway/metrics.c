@@ -310,16 +310,7 @@ static int gather_directives(gw *gw_, MDB_txn *txn, gathered *g)
  * current size (it grows up to --map-max-mib). */
 static int gather_map(gw *gw_, gathered *g)
 {
-    MDB_envinfo info;
-    MDB_stat st;
-    int mrc = mdb_env_info(gw_->store->db.env, &info);
-    if (mrc == MDB_SUCCESS)
-        mrc = mdb_env_stat(gw_->store->db.env, &st);
-    if (mrc != MDB_SUCCESS)
-        return gws_err(mrc);
-    g->map_used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
-    g->map_size = (uint64_t)info.me_mapsize;
-    return HCP_OK;
+    return gws_err(hcpd_env_used(gw_->store->db.env, &g->map_used, &g->map_size));
 }
 
 /* Everything read from the store, in one read transaction (which also

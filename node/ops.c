@@ -135,11 +135,10 @@ static int copy_store(const char *data, int fd, bool quiet)
 {
     hcpd_env env;
     int rc = hcpd_env_open(&env, data, STORE_MAP_INITIAL, true, 126);
-    MDB_envinfo info;
-    MDB_stat st;
-    size_t total = 0;
-    if (rc == 0 && mdb_env_info(env.env, &info) == 0 && mdb_env_stat(env.env, &st) == 0)
-        total = (info.me_last_pgno + 1) * st.ms_psize; /* 0: no progress shown */
+    uint64_t used = 0;
+    if (rc == 0 && hcpd_env_used(env.env, &used, NULL) != 0)
+        used = 0; /* 0: no progress shown */
+    size_t total = (size_t)used;
     copy_job j = {.env = env.env, .fd = fd};
     pthread_t t;
     if (rc == 0 && (rc = pthread_create(&t, NULL, copy_thread, &j)) == 0) {

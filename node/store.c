@@ -816,20 +816,12 @@ int store_map_usage(node_store *s, uint64_t *used, uint64_t *size)
 {
     if (s == NULL || used == NULL || size == NULL)
         return HCP_EINVAL;
-    MDB_envinfo info;
-    MDB_stat st;
-    /* mdb_env_info reads the meta pages through the map: never while the
-     * writer grows it (hcpd_env_grow), or it reads an unmapped page */
+    /* the meta pages are read through the map: never while the writer
+     * grows it (hcpd_env_grow), or it reads an unmapped page */
     hcp_rwlock_rdlock(&s->db.resize);
-    int mrc = mdb_env_info(s->db.env, &info);
-    if (mrc == MDB_SUCCESS)
-        mrc = mdb_env_stat(s->db.env, &st);
+    int mrc = hcpd_env_used(s->db.env, used, size);
     hcp_rwlock_unlock(&s->db.resize);
-    if (mrc != MDB_SUCCESS)
-        return store_err(mrc);
-    *used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
-    *size = (uint64_t)info.me_mapsize;
-    return HCP_OK;
+    return store_err(mrc);
 }
 
 /* ---- the subcommands' opens (ops.c) ---- */
