@@ -508,17 +508,19 @@ int gw_feed_services(gw_store *s, MDB_txn *txn, hcp_buf *out)
     if (s == NULL || txn == NULL || out == NULL)
         return HCP_EINVAL;
     json_t *map = json_object();
-    MDB_cursor *cur = NULL;
+    MDB_cursor *cur = NULL, *tcur = NULL; /* the feed's, and its leaves' */
     int rc = map != NULL ? gws_err(mdb_cursor_open(txn, s->feed, &cur)) : HCP_ENOMEM;
     MDB_val k, v;
     int mrc = rc == HCP_OK ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         gw_feed_meta m;
-        if (gws_feed_value_read(s, txn, v.mv_data, v.mv_size, &m) == HCP_OK)
+        if (gws_feed_value_read(s, txn, &tcur, v.mv_data, v.mv_size, &m) == HCP_OK)
             rc = service_note(map, m.json, m.json_len);
     }
     if (cur != NULL)
         mdb_cursor_close(cur);
+    if (tcur != NULL)
+        mdb_cursor_close(tcur);
     if (rc == HCP_OK && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
     if (rc == HCP_OK)

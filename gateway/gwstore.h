@@ -183,16 +183,16 @@ HCP_NODISCARD int gws_feed_get(gw_store *s, MDB_txn *txn, const char *id, hcp_ti
                                MDB_val *v);
 /* Take stored feed value v (len bytes) apart into *m as gw_feed_value_parse
  * does, and resolve a leaf reference: m->json then borrows the leaf's
- * bytes from txn (s->tlog). HCP_EFORMAT (not a feed value, or a leaf that
- * is not a JSON object), HCP_ENOTFOUND (no such leaf), HCP_EINVAL,
- * LMDB's errors. */
-HCP_NODISCARD int gws_feed_value_read(gw_store *s, MDB_txn *txn, const void *v, size_t len,
-                                      gw_feed_meta *m);
+ * bytes from txn (s->tlog). Leaves are read through *tcur, a cursor on the
+ * log that the caller keeps for a walk's entries (gw_tlog_entry): NULL at
+ * first, opened here on txn, closed by the caller (mdb_cursor_close) when
+ * non-NULL. HCP_EFORMAT (not a feed value, or a leaf that is not a JSON
+ * object), HCP_ENOTFOUND (no such leaf), HCP_EINVAL, LMDB's errors. */
+HCP_NODISCARD int gws_feed_value_read(gw_store *s, MDB_txn *txn, MDB_cursor **tcur, const void *v,
+                                      size_t len, gw_feed_meta *m);
 /* Resolve m (parsed by gw_feed_value_parse) in place: for a leaf reference
- * m->json then borrows the leaf's bytes from txn; an inline entry is left
- * as it is. tcur (optional) keeps a cursor on the log's leaves for the
- * caller's next look-ups: *tcur NULL at first, opened here on txn, closed
- * by the caller (mdb_cursor_close) when non-NULL. Errors as
+ * m->json then borrows the leaf's bytes from txn, read through *tcur as
+ * for gws_feed_value_read; an inline entry is left as it is. Errors as
  * gws_feed_value_read's. */
 HCP_NODISCARD int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, MDB_cursor **tcur,
                                         gw_feed_meta *m);

@@ -362,6 +362,7 @@ typedef struct feed_run {
     hcp_time now;
     gw_store *s; /* the snapshot read: a feed value may refer to a log leaf */
     MDB_txn *txn;
+    MDB_cursor *tcur; /* the log's leaves, kept from entry to entry (gws_feed_value_read) */
 } feed_run;
 
 /* The two pagers of scope (NULL: everything; else a six-digit code),
@@ -431,7 +432,7 @@ static int feed_entry(feed_run *f, const MDB_val *k, const MDB_val *v, hcp_buf *
     char id[HCP_CASE_ID_MAX];
     gw_feed_meta m;
     if (!gws_feed_key_parse(k->mv_data, k->mv_size, &updated, id) ||
-        gws_feed_value_read(f->s, f->txn, v->mv_data, v->mv_size, &m) != HCP_OK)
+        gws_feed_value_read(f->s, f->txn, &f->tcur, v->mv_data, v->mv_size, &m) != HCP_OK)
         return HCP_OK; /* not an entry: the gateway's feed skips it too */
     if (strspn(id, "0123456789-") != strlen(id))
         return HCP_OK; /* never (ids are checked at intake): it names a file */
@@ -490,6 +491,8 @@ static int put_feed_pages(pub *p, gw_store *s, MDB_txn *txn, hcp_time now, hcp_t
     }
     if (cur != NULL)
         mdb_cursor_close(cur);
+    if (f.tcur != NULL)
+        mdb_cursor_close(f.tcur);
     if (rc == HCP_OK && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
     for (size_t i = 0; rc == HCP_OK && i < f.npg; i++)

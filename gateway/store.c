@@ -393,19 +393,25 @@ static int seek_first(MDB_cursor *cur, const uint8_t *p, size_t len, MDB_val *k,
     return mrc == MDB_SUCCESS && !has_prefix(k, p, len) ? MDB_NOTFOUND : mrc;
 }
 
-/* Walk the keys with prefix head (hlen bytes) of cursor cur from the end
- * nearer to the rank: `total` of them are counted under head (0: not
- * known, walk from the newest), each key's count in its value (count
- * true) or 1 (the feed's entries). On success *k is the key holding the
- * entry of rank *rank (from the newest) and *rank is counted within it.
- * MDB_NOTFOUND when the keys hold no such rank. */
-static int walk_near(MDB_cursor *cur, const uint8_t *head, size_t hlen, const uint8_t *last,
-                     size_t lastlen, uint64_t total, bool count, uint64_t *rank, MDB_val *k,
-                     MDB_val *v)
+/* Walk the keys with prefix head (hlen bytes) of cursor cur, none longer
+ * than keylen bytes, from the end nearer to the rank: `total` of them are
+ * counted under head (0: not known, walk from the newest), each key's
+ * count in its value (count true) or 1 (the feed's entries). On success
+ * *k is the key holding the entry of rank *rank (from the newest) and
+ * *rank is counted within it. MDB_NOTFOUND when the keys hold no such
+ * rank. */
+static int walk_near(MDB_cursor *cur, const uint8_t *head, size_t hlen, size_t keylen,
+                     uint64_t total, bool count, uint64_t *rank, MDB_val *k, MDB_val *v)
 {
     bool fwd = total > 0 && *rank < total && *rank >= total / 2;
     uint64_t r = fwd ? total - 1 - *rank : *rank; /* counted from the end walked from */
-    int mrc = fwd ? seek_first(cur, head, hlen, k, v) : seek_last_le(cur, last, lastlen, k, v);
+    uint8_t last[GWS_FEED_KEY_MAX];               /* head, then 0xff: past every key under head */
+    _Static_assert(CNT_KEY_MAX <= GWS_FEED_KEY_MAX, "walk_near's bound holds index keys");
+    if (hlen > keylen || keylen > sizeof(last))
+        return EINVAL;
+    memcpy(last, head, hlen);
+    memset(last + hlen, 0xff, keylen - hlen);
+    int mrc = fwd ? seek_first(cur, head, hlen, k, v) : seek_last_le(cur, last, keylen, k, v);
     for (; mrc == MDB_SUCCESS && has_prefix(k, head, hlen);
          mrc = mdb_cursor_get(cur, k, v, fwd ? MDB_NEXT : MDB_PREV)) {
         uint64_t n = !count ? 1 : v->mv_size == 8 ? hcp_be64_get(v->mv_data) : 0;
@@ -429,13 +435,11 @@ static int cnt_descend(gw_store *s, MDB_txn *txn, uint64_t *rank, uint8_t pre[CN
     *pn = 0; /* the top level's total is not kept: walked from the newest */
     for (size_t l = 0; rc == HCP_OK && l < CNT_NLEVELS && *plen == (l ? cnt_levels[l - 1] : 0);
          l++) {
-        uint8_t L = cnt_levels[l], seek[CNT_KEY_MAX], head[CNT_KEY_MAX];
+        uint8_t L = cnt_levels[l], head[CNT_KEY_MAX];
         head[0] = L;
         memcpy(head + 1, pre, *plen);
-        memcpy(seek, head, 1 + *plen);
-        memset(seek + 1 + *plen, 0xff, L - *plen); /* past every bucket under pre */
         MDB_val k, v;
-        int mrc = walk_near(cc, head, 1 + *plen, seek, 1 + (size_t)L, *pn, true, rank, &k, &v);
+        int mrc = walk_near(cc, head, 1 + *plen, 1 + (size_t)L, *pn, true, rank, &k, &v);
         if (mrc == MDB_SUCCESS) {
             *plen = k.mv_size - 1;
             memcpy(pre, (const uint8_t *)k.mv_data + 1, *plen);
@@ -463,10 +467,7 @@ int gws_feed_seek_rank(gw_store *s, MDB_txn *txn, MDB_cursor *cur, uint64_t rank
     if (rc != HCP_OK)
         return rc;
     /* the bucket's entries, from its end nearer to the rank */
-    uint8_t seek[GWS_FEED_KEY_MAX];
-    memcpy(seek, pre, plen);
-    memset(seek + plen, 0xff, sizeof(seek) - plen); /* longer than any key: past them all */
-    int mrc = walk_near(cur, pre, plen, seek, sizeof(seek), n, false, &rank, k, v);
+    int mrc = walk_near(cur, pre, plen, GWS_FEED_KEY_MAX, n, false, &rank, k, v);
     if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         return gws_err(mrc);
     return mrc == MDB_SUCCESS ? HCP_OK : HCP_EFORMAT;
@@ -511,15 +512,16 @@ static int feed_cnt_check(gw_store *s, MDB_txn *txn)
         mdb_cursor_close(cur);
     if (rc == HCP_OK && mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         rc = gws_err(mrc);
-    bool same = false;
+    bool agree = sum == fst.ms_entries, same = false;
     if (rc == HCP_OK)
         rc = cnt_format_same(s, txn, &same);
-    if (rc == HCP_OK && sum == fst.ms_entries && !same && sum == 0)
-        rc = cnt_format_put(s, txn); /* a new store: built with these levels from the start */
-    else if (rc == HCP_OK && sum == fst.ms_entries && !same)
+    if (rc == HCP_OK && agree && !same && sum == 0) { /* a new store: these levels from the start */
+        rc = cnt_format_put(s, txn);
+        same = true;
+    } else if (rc == HCP_OK && agree && !same)
         gw_log("info", "feed.counts_levels", "entries=%llu reason=\"built with other levels\"",
                (unsigned long long)sum); /* and rebuilt below */
-    if (rc != HCP_OK || (sum == fst.ms_entries && (same || sum == 0))) {
+    if (rc != HCP_OK || (agree && same)) {
         s->feed_cnt_ok = rc == HCP_OK;
         return rc;
     }
@@ -622,30 +624,28 @@ int gws_feed_get(gw_store *s, MDB_txn *txn, const char *id, hcp_time updated, MD
     return gws_err(mdb_get(txn, s->feed, &k, v));
 }
 
-int gws_feed_value_read(gw_store *s, MDB_txn *txn, const void *v, size_t len, gw_feed_meta *m)
+int gws_feed_value_read(gw_store *s, MDB_txn *txn, MDB_cursor **tcur, const void *v, size_t len,
+                        gw_feed_meta *m)
 {
     if (s == NULL || txn == NULL)
         return HCP_EINVAL;
     int rc = gw_feed_value_parse(v, len, m);
-    return rc == HCP_OK ? gws_feed_meta_resolve(s, txn, NULL, m) : rc;
+    return rc == HCP_OK ? gws_feed_meta_resolve(s, txn, tcur, m) : rc;
 }
 
 /* Apart from gws_feed_value_read so that a scan can skip entries (a page
  * deep in the feed) on their header alone, without reading their leaves. */
 int gws_feed_meta_resolve(gw_store *s, MDB_txn *txn, MDB_cursor **tcur, gw_feed_meta *m)
 {
-    if (s == NULL || txn == NULL || m == NULL)
+    if (s == NULL || txn == NULL || tcur == NULL || m == NULL)
         return HCP_EINVAL;
     if (!m->is_leaf)
         return HCP_OK;
     const void *p = NULL;
     size_t n = 0;
-    int rc = HCP_OK;
-    if (tcur != NULL && *tcur == NULL)
-        rc = gws_err(mdb_cursor_open(txn, s->tlog, tcur));
+    int rc = *tcur == NULL ? gws_err(mdb_cursor_open(txn, s->tlog, tcur)) : HCP_OK;
     if (rc == HCP_OK)
-        rc = tcur != NULL ? gw_tlog_entry_at(*tcur, m->leaf, &p, &n)
-                          : gw_tlog_entry(txn, s->tlog, m->leaf, &p, &n);
+        rc = gw_tlog_entry(*tcur, m->leaf, &p, &n);
     if (rc != HCP_OK)
         return rc;
     const char *json = p;
@@ -722,12 +722,9 @@ static int feed_rebuild(gw_store *s, MDB_txn *txn)
 #define GW_OPEN_ROOM ((uint64_t)64 << 20)
 static void open_room(gw *g, gw_store *s)
 {
-    MDB_envinfo info;
-    MDB_stat st;
-    if (mdb_env_info(s->db.env, &info) != MDB_SUCCESS ||
-        mdb_env_stat(s->db.env, &st) != MDB_SUCCESS)
+    uint64_t used;
+    if (hcpd_env_used(s->db.env, &used, NULL) != MDB_SUCCESS)
         return;
-    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     uint64_t want = used / 4 > GW_OPEN_ROOM ? used / 4 : GW_OPEN_ROOM;
     if (used < s->db.mapsize && s->db.mapsize - used >= want)
         return;

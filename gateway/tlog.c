@@ -169,22 +169,7 @@ int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *json, size_t len, u
 
 /* The feed reads its entries here (feed_entry.h, form GW_FEED_FORMAT_LEAF):
  * one get of the leaf's key. */
-int gw_tlog_entry(MDB_txn *txn, MDB_dbi tlog, uint64_t i, const void **p, size_t *len)
-{
-    if (txn == NULL || p == NULL || len == NULL)
-        return HCP_EINVAL;
-    uint8_t kb[9];
-    entry_key(kb, i);
-    MDB_val k = {sizeof(kb), kb}, v;
-    int rc = hcpd_mdb_err(mdb_get(txn, tlog, &k, &v));
-    if (rc == HCP_OK) {
-        *p = v.mv_data;
-        *len = v.mv_size;
-    }
-    return rc;
-}
-
-int gw_tlog_entry_at(MDB_cursor *cur, uint64_t i, const void **p, size_t *len)
+int gw_tlog_entry(MDB_cursor *cur, uint64_t i, const void **p, size_t *len)
 {
     if (cur == NULL || p == NULL || len == NULL)
         return HCP_EINVAL;

@@ -38,15 +38,13 @@ HCP_NODISCARD int gw_tlog_append(MDB_txn *txn, MDB_dbi tlog, const void *entry, 
 #define GW_TLOG_NO_LEAF UINT64_MAX
 HCP_NODISCARD int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *json, size_t len,
                                    uint64_t *leaf);
-/* Leaf i's entry in txn: *p (borrowed from txn, valid while it lives) and
- * *len. HCP_ENOTFOUND when the tree has no leaf i; LMDB's errors. */
-HCP_NODISCARD int gw_tlog_entry(MDB_txn *txn, MDB_dbi tlog, uint64_t i, const void **p,
-                                size_t *len);
-/* The same through cur, a cursor on the tlog dbi that the caller keeps
- * for a run of look-ups: LMDB finds a key on the leaf page the cursor is
- * on without descending the tree again, and a feed page's entries are
- * mostly neighbouring leaves. */
-HCP_NODISCARD int gw_tlog_entry_at(MDB_cursor *cur, uint64_t i, const void **p, size_t *len);
+/* Leaf i's entry through cur, a cursor on the tlog dbi that the caller
+ * keeps for a run of look-ups (LMDB finds a key on the leaf page the
+ * cursor is on without descending the tree again, and a feed's entries
+ * are mostly neighbouring leaves): *p (borrowed from the cursor's
+ * transaction, valid while it lives) and *len. HCP_ENOTFOUND when the tree
+ * has no leaf i; LMDB's errors. */
+HCP_NODISCARD int gw_tlog_entry(MDB_cursor *cur, uint64_t i, const void **p, size_t *len);
 /* The tree size in txn (0 for a new log). LMDB's errors. */
 HCP_NODISCARD int gw_tlog_size(MDB_txn *txn, MDB_dbi tlog, uint64_t *size);
 
