@@ -41,6 +41,7 @@ import http.client
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -114,6 +115,29 @@ def req(port, method, path, token=None, body=None, timeout=30, conn=None):
     if conn is None:
         c.close()
     return r.status, data
+
+
+def wait_settled(port, token, timeout=300.0):
+    """Wait until the gateway on HTTP port has written the monthly form's
+    rows that a catch-up left behind it (hcp_gateway_report_rows_pending 0
+    in /metrics; docs/reports.md "Rows written behind"): a route measured
+    meanwhile shares the cores with that drain. Returns {"seconds": waited,
+    "rows_pending_first": what it read first}; raises after timeout."""
+    t0, first = time.monotonic(), None
+    while True:
+        st, body = req(port, "GET", "/metrics", token=token)
+        if st != 200:
+            raise RuntimeError("/metrics answered %d" % st)
+        m = re.search(rb"^hcp_gateway_report_rows_pending (\d+)", body, re.M)
+        if m is None:
+            raise RuntimeError("/metrics has no hcp_gateway_report_rows_pending")
+        n = int(m.group(1))
+        first = n if first is None else first
+        if n == 0:
+            return {"seconds": round(time.monotonic() - t0, 2), "rows_pending_first": first}
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError("%d form rows still pending after %.0f s" % (n, timeout))
+        time.sleep(0.2)
 
 
 def hist_quantile(buckets, q):

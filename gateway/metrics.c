@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "plog.h"
 #include "record.h"
+#include "report.h"
 #include "rules.h"
 #include "tlog.h"
 #include "version.h"
@@ -189,6 +190,7 @@ typedef struct gathered {
     uint64_t directives;    /* entries in the province log */
     uint64_t deliveries[4]; /* (entry, county) pairs: pending, sent, applied, refused */
     uint64_t map_used, map_size;
+    uint64_t rows_pending; /* cases whose row of the monthly form waits for the drain */
 } gathered;
 
 /* The row of county code (rows are in code order: a binary search), or
@@ -328,6 +330,8 @@ static int gather(gw *gw_, gathered *g)
         rc = gather_directives(gw_, txn, g);
     if (rc == HCP_OK)
         rc = gather_map(gw_, g);
+    if (rc == HCP_OK)
+        rc = gw_report_pending(gw_->store, txn, &g->rows_pending);
     gws_read_end(gw_->store, txn);
     return rc;
 }
@@ -440,6 +444,9 @@ static void emit_resources(emit *e, gw *gw_, const gathered *g, const hcpd_req *
     single(e, "hcp_gateway_map_max_bytes", "gauge",
            "Ceiling of the LMDB map (--map-max-mib): the store is full at it.",
            (uint64_t)gw_->cfg.map_max_mib << 20);
+    single(e, "hcp_gateway_report_rows_pending", "gauge",
+           "Cases whose row of the monthly form is not written yet (written behind a catch-up).",
+           g->rows_pending);
     struct statvfs fs;
     if (statvfs(gw_->cfg.data, &fs) == 0) {
         single(e, "hcp_gateway_data_filesystem_avail_bytes", "gauge",

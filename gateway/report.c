@@ -623,6 +623,16 @@ static void on_drain_tick(uv_timer_t *t)
     }
 }
 
+int gw_report_pending(gw_store *s, MDB_txn *txn, uint64_t *n)
+{
+    if (s == NULL || txn == NULL || n == NULL)
+        return HCP_EINVAL;
+    MDB_stat st;
+    int rc = gws_err(mdb_stat(txn, s->rp_dirty, &st));
+    *n = rc == HCP_OK ? (uint64_t)st.ms_entries : 0;
+    return rc;
+}
+
 int gw_report_start(gw *g)
 {
     if (g == NULL || g->store == NULL || g->store->rp == NULL || g->loop == NULL)

@@ -81,6 +81,10 @@ HCP_NODISCARD int gw_report_case(gw_store *s, MDB_txn *txn, const hcp_case *c);
  * the writer, gw_writer_exec, which grows it). */
 HCP_NODISCARD int gw_report_drain(gw_store *s, size_t max, size_t *done, bool *more);
 
+/* The cases whose row waits for the drain (rp_dirty) in txn, any
+ * transaction: *n (0 with the rows off). HCP_EINVAL, LMDB's errors. */
+HCP_NODISCARD int gw_report_pending(gw_store *s, MDB_txn *txn, uint64_t *n);
+
 /* Start the drain's timer on g->loop (loop thread, after gw_writer_start):
  * it writes waiting rows while the writer is not catching up. HCP_EIO
  * (libuv); without it the rows wait, and downloads render them. */

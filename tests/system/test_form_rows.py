@@ -10,8 +10,9 @@ arrives in large batches, whose transactions write the first rows at once
 and mark the rest for the drain.
   test_1  the form downloaded at once holds all N cases with their contact
           columns (marked rows rendered from the cases), and the drain says
-          report.rows_drained in the gateway's log once the writer is idle;
-          the form is then the same.
+          report.rows_drained in the gateway's log once the writer is idle,
+          /metrics then shows hcp_gateway_report_rows_pending 0; the form
+          is then the same.
   test_2  kill -9 of the gateway right after another paused backlog, a
           restart: the form holds every case (N + M) with its contact
           column, and is the same once the drain ran.
@@ -103,6 +104,8 @@ class FormRows(unittest.TestCase):
         before = self.check_form(self.form())
         wait_until(lambda: (self.drained(), self.gw.stderr()[-2000:]), 30,
                    "report.rows_drained in the gateway's log")
+        # what an operator (or a benchmark waiting for the gateway to settle) reads
+        self.assertEqual(self.gw.metrics()["hcp_gateway_report_rows_pending"], 0)
         self.assertEqual(self.check_form(self.form()), before)
 
     def test_2_kill_and_restart(self):

@@ -513,6 +513,22 @@ static size_t entries(fx *f, const char *name)
     return st.ms_entries;
 }
 
+/* gw_report_pending: the rows waiting for the drain, as /metrics shows them
+ * (hcp_gateway_report_rows_pending); the same as rp_dirty's entries. */
+static uint64_t pending(fx *f)
+{
+    MDB_txn *txn;
+    uint64_t n = UINT64_MAX;
+    assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(gw_report_pending(&f->s, txn, &n), HCP_OK);
+    assert_int_equal(gw_report_pending(NULL, txn, &n), HCP_EINVAL);
+    assert_int_equal(gw_report_pending(&f->s, NULL, &n), HCP_EINVAL);
+    assert_int_equal(gw_report_pending(&f->s, txn, NULL), HCP_EINVAL);
+    mdb_txn_abort(txn);
+    assert_int_equal(n, entries(f, "rp_dirty"));
+    return n;
+}
+
 /* Open n cases of 630102 received 2026-02-13, ids[i] (kept by the caller),
  * all in ONE write transaction, as a catch-up's batch writes them. */
 static void open_many(fx *f, size_t n, char (*ids)[HCP_CASE_ID_MAX])
@@ -567,6 +583,7 @@ static void test_rows_deferred(void **state)
     open_many(&f, 40, many);
     assert_int_equal(entries(&f, "rp_form"), 32);
     assert_int_equal(entries(&f, "rp_dirty"), 8);
+    assert_int_equal(pending(&f), 8);
     const char *ids[42];
     for (size_t i = 0; i < 40; i++)
         ids[i] = many[i];
@@ -610,6 +627,7 @@ static void test_rows_deferred(void **state)
     fx_open(&f, true);
     f.deferred = false;
     assert_int_equal(entries(&f, "rp_dirty"), 10);
+    assert_int_equal(pending(&f), 10);
     assert_int_equal(entries(&f, "rp_form"), 32);
     form_equals_cases(&f, sorted, 41);
     /* the drain, 4 rows a transaction */
@@ -623,6 +641,7 @@ static void test_rows_deferred(void **state)
     assert_false(more);
     assert_int_equal(total, 10);
     assert_int_equal(entries(&f, "rp_dirty"), 0);
+    assert_int_equal(pending(&f), 0);
     assert_int_equal(entries(&f, "rp_form"), 41);
     assert_int_equal(gw_report_drain(&f.s, 4, &done, &more), HCP_OK);
     assert_int_equal(done, 0);
