@@ -385,9 +385,9 @@ class FeedBench:
 
     def measure_all(self, res):
         # the form's rows a catch-up left behind are written first: not measured with the routes
-        res["settled"] = wait_settled(self.gw["port"], self.gw["token"])
-        say("feed: the gateway settled in %.1f s (%s form rows were pending)"
-            % (res["settled"]["seconds"], format(res["settled"]["rows_pending_first"], ",")))
+        res["settled"] = wait_settled(self.gw["proc"].pid)
+        say("feed: the gateway quiet after %.1f s (%.0f%% of a core busy at first)"
+            % (res["settled"]["seconds"], res["settled"]["busy_first"] * 100))
         paths = {"f1": "/feed/requests.json?page_size=50", "f2": "/feed/requests.json?" + FILTER,
                  "h": "/healthz"}
         bodies = {k: self.body_of(p) for k, p in paths.items()}

@@ -265,7 +265,7 @@ class Sizes(rb.Bench):
     def measure(self, gw, cases):
         # the form's rows the catch-ups left behind are written first (a deep
         # page measured during that drain shares the cores with it)
-        r = {"settled": wait_settled(gw["hport"], gw["token"])}
+        r = {"settled": wait_settled(gw["proc"].pid)}
         r["feed_first"] = self.route(gw, "feed_first",
                                      ["/feed/requests.json?page_size=50"] * REQS)
         pages = max(1, cases // 50)
@@ -308,8 +308,8 @@ class Sizes(rb.Bench):
                 st.update(self.measure(gw, size))
                 say("growth: %s cases: probe %.0f events/s (%.1f µs gateway CPU/event); "
                     "feed first p99 %.2f ms, deep p99 %.1f ms (%.2f ms CPU); summary %.2f ms "
-                    "CPU; RssAnon %.1f MB RssFile %.1f MB; store %.0f MB (measured after %.1f s "
-                    "for %s form rows behind the catch-up)"
+                    "CPU; RssAnon %.1f MB RssFile %.1f MB; store %.0f MB (measured once the "
+                    "gateway was quiet: %.1f s, %.0f%% of a core busy at first)"
                     % (format(size, ","), st["probe"]["events_per_s"],
                        st["probe"]["gateway_cpu_us_per_event"] or 0,
                        st["feed_first"]["p99_ms"], st["feed_deep"]["p99_ms"],
@@ -318,7 +318,7 @@ class Sizes(rb.Bench):
                        st["gateway_mem"].get("RssAnon_kib", 0) / 1024,
                        st["gateway_mem"].get("RssFile_kib", 0) / 1024,
                        st["store"]["data_mdb_allocated"] / 1e6, st["settled"]["seconds"],
-                       format(st["settled"]["rows_pending_first"], ",")))
+                       st["settled"]["busy_first"] * 100))
                 res["stages"].append(st)
         finally:
             self.stop_all()
