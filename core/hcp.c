@@ -69,6 +69,22 @@ int hcp_buf_append(hcp_buf *b, const void *p, size_t n)
     return HCP_OK;
 }
 
+int hcp_buf_reserve(hcp_buf *b, size_t n)
+{
+    if (b == NULL)
+        return HCP_EINVAL;
+    if (n > b->max)
+        return HCP_ERANGE;
+    if (n <= b->cap)
+        return HCP_OK;
+    uint8_t *d = realloc(b->data, n);
+    if (d == NULL)
+        return HCP_ENOMEM;
+    b->data = d;
+    b->cap = n;
+    return HCP_OK;
+}
+
 void hcp_buf_reset(hcp_buf *b)
 {
     if (b != NULL)

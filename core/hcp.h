@@ -62,6 +62,10 @@ typedef struct hcp_buf {
 
 HCP_API void hcp_buf_init(hcp_buf *b, size_t max);
 HCP_API HCP_NODISCARD int hcp_buf_append(hcp_buf *b, const void *p, size_t n);
+/* Room for n bytes in all (not beyond max: HCP_ERANGE) without growing by
+ * doubling on the way: one allocation for a buffer whose size is known
+ * about. HCP_EINVAL, HCP_ENOMEM; the buffer is untouched on failure. */
+HCP_API HCP_NODISCARD int hcp_buf_reserve(hcp_buf *b, size_t n);
 HCP_API void hcp_buf_reset(hcp_buf *b);
 HCP_API void hcp_buf_free(hcp_buf *b);
 

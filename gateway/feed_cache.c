@@ -44,6 +44,8 @@ void gw_feed_page_unref(gw_feed_page *p)
     if (p != NULL && atomic_fetch_sub(&p->refs, 1) == 1) {
         free(p->link);
         free(atomic_load(&p->gz));
+        if (p->data != p->store)
+            free(p->data);
         free(p);
     }
 }
@@ -169,12 +171,12 @@ void gw_feed_cache_put(gw_feed_cache *fc, const char *key, uint64_t version, hcp
     gw_feed_page_unref(old);
 }
 
-gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod)
+/* A page of len bytes at data (not copied: the caller fills or sets it)
+ * with the ETag of digest h; one reference. */
+static gw_feed_page *page_alloc(size_t inline_len, size_t len, const uint8_t h[32],
+                                hcp_time lastmod)
 {
-    uint8_t h[32];
-    if (sha256(data, len, h) != HCP_OK)
-        return NULL;
-    gw_feed_page *p = malloc(sizeof(*p) + len);
+    gw_feed_page *p = malloc(sizeof(*p) + inline_len);
     if (p == NULL)
         return NULL;
     atomic_init(&p->refs, 1);
@@ -183,12 +185,38 @@ gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod)
     p->next[0] = '\0'; /* the caller sets them */
     p->link = NULL;
     atomic_init(&p->gz, NULL);
+    p->data = p->store;
     char *e = p->etag;
     *e++ = '"';
     for (int i = 0; i < 16; i++, e += 2)
         snprintf(e, 3, "%02x", h[i]);
     snprintf(e, 2, "\"");
-    memcpy(p->data, data, len);
+    return p;
+}
+
+gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod)
+{
+    uint8_t h[32];
+    if ((data == NULL && len > 0) || sha256(data, len, h) != HCP_OK)
+        return NULL;
+    gw_feed_page *p = page_alloc(len, len, h, lastmod);
+    if (p != NULL && len > 0)
+        memcpy(p->store, data, len);
+    return p;
+}
+
+gw_feed_page *gw_feed_page_take(hcp_buf *body, const uint8_t tag[32], hcp_time lastmod)
+{
+    if (body == NULL || tag == NULL || body->data == NULL || body->len == 0)
+        return NULL;
+    gw_feed_page *p = page_alloc(0, body->len, tag, lastmod);
+    if (p == NULL)
+        return NULL;
+    /* the spare room the buffer's doubling left: given back (in place) */
+    uint8_t *d = body->len < body->cap ? realloc(body->data, body->len) : NULL;
+    p->data = (char *)(d != NULL ? d : body->data);
+    body->data = NULL;
+    body->len = body->cap = 0;
     return p;
 }
 

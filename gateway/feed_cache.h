@@ -37,12 +37,13 @@ typedef struct gw_feed_gz {
 typedef struct gw_feed_page {
     _Atomic int refs;
     size_t len;
-    char etag[GW_FEED_ETAG_LEN]; /* a digest of the bytes, quoted */
+    char etag[GW_FEED_ETAG_LEN]; /* a digest standing for the bytes, quoted */
     hcp_time lastmod;            /* Last-Modified */
     char next[GW_FEED_NEXT_MAX]; /* the cursor of the next page ("" none) */
     char *link;               /* its Link header's value (malloc'd, freed with the page) or NULL */
     _Atomic(gw_feed_gz *) gz; /* the gzip form once a client asked for it, else NULL */
-    char data[];
+    char *data;               /* len bytes: in store, or taken from a buffer (gw_feed_page_take) */
+    char store[];
 } gw_feed_page;
 
 typedef struct gw_feed_cache gw_feed_cache;
@@ -72,6 +73,14 @@ void gw_feed_cache_put(gw_feed_cache *fc, const char *key, uint64_t version, hcp
 /* A page holding a copy of data (len bytes), its ETag their digest, with
  * one reference for the caller; NULL when memory or the digest failed. */
 HCP_NODISCARD gw_feed_page *gw_feed_page_new(const void *data, size_t len, hcp_time lastmod);
+/* A page of body's bytes, taken without a copy (body is left empty, as
+ * hcp_buf_init leaves one), its ETag made of tag: a digest that stands
+ * for exactly those bytes (feed.c's JSON pages digest their parts: the
+ * log's hashes of the entries instead of the entries; docs/feed.md
+ * "ETag"). One reference for the caller; NULL (body as it was) when body
+ * or tag is NULL or holds nothing. */
+HCP_NODISCARD gw_feed_page *gw_feed_page_take(hcp_buf *body, const uint8_t tag[32],
+                                              hcp_time lastmod);
 /* Drop one reference; the last frees the page (NULL-safe). */
 void gw_feed_page_unref(gw_feed_page *p);
 /* Page p's gzip form (borrowed: valid while the caller holds a reference

@@ -91,6 +91,12 @@ bool gw_feed_meta_met_at(const gw_feed_meta *m, hcp_time now);
  * ,"deadline_met":met added before its closing brace. HCP_EFORMAT when it
  * does not end in '}'; HCP_ERANGE/HCP_ENOMEM from out. */
 HCP_NODISCARD int gw_feed_entry_json_append(hcp_buf *out, const char *json, size_t len, bool met);
+/* The form of what gw_feed_entry_json_append makes of (json, met). A JSON
+ * page's ETag is a digest of its parts with each entry by its log hash
+ * (feed.c, docs/feed.md "ETag"), so any change to those bytes must change
+ * this string, or a client would be told 304 for bytes it does not have
+ * (test_gw_feed_entry pins the bytes of this form). */
+#define GW_FEED_ENTRY_JSON_FORM "hcp-feed-entry-json/1"
 
 /* Append one Atom <entry> for the stored JSON object (json, len bytes) of
  * case id updated at `updated` to out: title, updated, the JSON link and

@@ -184,6 +184,21 @@ int gw_tlog_entry(MDB_cursor *cur, uint64_t i, const void **p, size_t *len)
     return rc;
 }
 
+int gw_tlog_leaf_hash(MDB_cursor *cur, uint64_t i, uint8_t h[32])
+{
+    if (cur == NULL || h == NULL)
+        return HCP_EINVAL;
+    uint8_t kb[10];
+    hash_key(kb, 0, i);
+    MDB_val k = {sizeof(kb), kb}, v;
+    int rc = hcpd_mdb_err(mdb_cursor_get(cur, &k, &v, MDB_SET));
+    if (rc == HCP_OK && v.mv_size != 32)
+        rc = HCP_EFORMAT;
+    if (rc == HCP_OK)
+        memcpy(h, v.mv_data, 32);
+    return rc;
+}
+
 int gw_tlog_tile(MDB_txn *txn, MDB_dbi tlog, int level, uint64_t n, unsigned w, hcp_buf *out)
 {
     if (txn == NULL || out == NULL || w == 0 || w > HCP_TILE_WIDTH || level < HCP_TILE_ENTRIES ||

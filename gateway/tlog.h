@@ -45,6 +45,11 @@ HCP_NODISCARD int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *json,
  * transaction, valid while it lives) and *len. HCP_ENOTFOUND when the tree
  * has no leaf i; LMDB's errors. */
 HCP_NODISCARD int gw_tlog_entry(MDB_cursor *cur, uint64_t i, const void **p, size_t *len);
+/* Leaf i's hash (RFC 6962: SHA-256 of 0x00 and the entry), as the tree
+ * keeps it, through cur (a cursor on the tlog dbi, kept for a run of
+ * look-ups as for gw_tlog_entry) into h. HCP_ENOTFOUND when the tree has
+ * no leaf i, HCP_EFORMAT, LMDB's errors. */
+HCP_NODISCARD int gw_tlog_leaf_hash(MDB_cursor *cur, uint64_t i, uint8_t h[32]);
 /* The tree size in txn (0 for a new log). LMDB's errors. */
 HCP_NODISCARD int gw_tlog_size(MDB_txn *txn, MDB_dbi tlog, uint64_t *size);
 

@@ -82,6 +82,23 @@ static void test_buf_growth(void **state)
     assert_int_equal(hcp_buf_append(&b, "x", 1), HCP_ERANGE);
     assert_int_equal(hcp_buf_append(&b, "x", 0), HCP_OK);
     hcp_buf_free(&b);
+    /* reserve: one allocation, kept by the appends that fit it */
+    hcp_buf_init(&b, 1000);
+    assert_int_equal(hcp_buf_reserve(&b, 1001), HCP_ERANGE);
+    assert_null(b.data);
+    assert_int_equal(hcp_buf_reserve(&b, 700), HCP_OK);
+    assert_int_equal(b.cap, 700);
+    uint8_t *kept = b.data;
+    for (unsigned i = 0; i < 700; i++) {
+        uint8_t c = (uint8_t)i;
+        assert_int_equal(hcp_buf_append(&b, &c, 1), HCP_OK);
+    }
+    assert_ptr_equal(b.data, kept);
+    assert_int_equal(hcp_buf_reserve(&b, 10), HCP_OK); /* never shrinks */
+    assert_int_equal(b.cap, 700);
+    assert_int_equal(b.data[699], (uint8_t)699);
+    assert_int_equal(hcp_buf_reserve(NULL, 1), HCP_EINVAL);
+    hcp_buf_free(&b);
     /* a zeroed buffer frees fine */
     hcp_buf z = {0};
     hcp_buf_free(&z);

@@ -1,6 +1,7 @@
 /*
  * test_gw_feed_cache.c — the feed's page cache (gateway/feed_cache.h): a
- * page's ETag is a digest of its bytes; its gzip form decompresses to them,
+ * page's ETag is a digest of its bytes (or, taken from a buffer, the digest
+ * it is given); its gzip form decompresses to them,
  * has an ETag of its own (the page's with -gz), is made once and kept with
  * the page; pages are kept per version and key.
  */
@@ -39,6 +40,49 @@ static void test_etag(void **state)
     gw_feed_page_unref(a);
     gw_feed_page_unref(b);
     gw_feed_page_unref(c);
+}
+
+/* A page that takes a buffer's bytes: no copy, the ETag of the digest it
+ * is given, the buffer left empty; its gzip form as any page's. */
+static void test_take(void **state)
+{
+    (void)state;
+    hcp_buf b;
+    hcp_buf_init(&b, 1u << 20);
+    for (int i = 0; i < 4000; i++)
+        assert_int_equal(hcp_buf_append(&b, i % 50 == 0 ? "," : "abcdefghij" + i % 10, 1), HCP_OK);
+    uint8_t tag[32];
+    for (int i = 0; i < 32; i++)
+        tag[i] = (uint8_t)(0xa0 + i);
+    assert_null(gw_feed_page_take(NULL, tag, 0));
+    assert_null(gw_feed_page_take(&b, NULL, 0));
+    assert_int_equal(b.len, 4000);
+    hcp_buf copy;
+    hcp_buf_init(&copy, 1u << 20);
+    assert_int_equal(hcp_buf_append(&copy, b.data, b.len), HCP_OK);
+    gw_feed_page *p = gw_feed_page_take(&b, tag, 1795744980);
+    assert_non_null(p);
+    assert_null(b.data); /* the page has it now */
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.cap, 0);
+    assert_int_equal(p->len, 4000);
+    assert_memory_equal(p->data, copy.data, 4000);
+    assert_string_equal(p->etag, "\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\"");
+    assert_int_equal(p->lastmod, 1795744980);
+    const gw_feed_gz *z = gw_feed_page_gzip(p);
+    assert_non_null(z);
+    assert_string_equal(z->etag, "\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf-gz\"");
+    hcp_buf back;
+    hcp_buf_init(&back, 1u << 20);
+    gz_fixture_gunzip(z->data, z->len, &back);
+    assert_int_equal(back.len, 4000);
+    assert_memory_equal(back.data, copy.data, 4000);
+    hcp_buf_free(&back);
+    /* an empty buffer is no page */
+    assert_null(gw_feed_page_take(&b, tag, 0));
+    gw_feed_page_unref(p); /* frees the taken bytes (ASan checks) */
+    hcp_buf_free(&copy);
+    hcp_buf_free(&b);
 }
 
 static void test_gzip_form(void **state)
@@ -156,9 +200,8 @@ static void test_cache_sets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_etag),
-        cmocka_unit_test(test_gzip_form),
-        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_etag),       cmocka_unit_test(test_take),
+        cmocka_unit_test(test_gzip_form),  cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cache_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -299,6 +299,8 @@ static void t_json_append(void **state)
     (void)state;
     hcp_buf b;
     hcp_buf_init(&b, 1024);
+    /* the bytes of GW_FEED_ENTRY_JSON_FORM: change that string with them */
+    assert_string_equal(GW_FEED_ENTRY_JSON_FORM, "hcp-feed-entry-json/1");
     assert_int_equal(gw_feed_entry_json_append(&b, "{\"a\":1}", 7, true), HCP_OK);
     assert_int_equal(b.len, strlen("{\"a\":1,\"deadline_met\":true}"));
     assert_memory_equal(b.data, "{\"a\":1,\"deadline_met\":true}", b.len);
