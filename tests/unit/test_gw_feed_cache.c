@@ -49,8 +49,9 @@ static void test_take(void **state)
     (void)state;
     hcp_buf b;
     hcp_buf_init(&b, 1u << 20);
+    static const char letters[] = "abcdefghij";
     for (int i = 0; i < 4000; i++)
-        assert_int_equal(hcp_buf_append(&b, i % 50 == 0 ? "," : "abcdefghij" + i % 10, 1), HCP_OK);
+        assert_int_equal(hcp_buf_append(&b, i % 50 == 0 ? "," : &letters[i % 10], 1), HCP_OK);
     uint8_t tag[32];
     for (int i = 0; i < 32; i++)
         tag[i] = (uint8_t)(0xa0 + i);
