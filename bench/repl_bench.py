@@ -122,8 +122,9 @@ def wait_settled(pid, timeout=300.0, window=0.5, busy=0.05):
     first is the monthly form's rows a catch-up left behind it
     (hcp_gateway_report_rows_pending in /metrics; docs/reports.md "Rows
     written behind"), which a route measured meanwhile would share the
-    cores with. Read from /proc, not /metrics: a scrape at 1,000,000 cases
-    is seconds of the gateway's CPU itself. Returns {"seconds": waited,
+    cores with. Read from /proc, not /metrics: a scrape reads every open
+    case, seconds of the gateway's CPU on a store of a million open ones
+    (the feed bench's). Returns {"seconds": waited,
     "busy_first": the share of a core in the first window}; raises after
     timeout."""
     t0, first = time.monotonic(), None

@@ -261,17 +261,28 @@ static int check_close(const hcp_case *c, const hcp_event *ev, hcp_refusal *why)
 }
 
 /* Whether deadline kind k is running and unmet at t. */
-static bool overdue_at(const hcp_case *c, int k, hcp_time t)
+/* Whether deadline k of c runs (its step not made yet), and when it is
+ * due: what overdue_at and hcp_case_deadline_running share. */
+static bool running(const hcp_case *c, int k, hcp_time *due)
 {
     switch (k) {
     case HCP_DL_FEEDBACK:
+        *due = c->feedback_due.at;
         return c->adopted && c->feedback_at == 0 && c->status != HCP_ST_CLOSED &&
-               c->feedback_due.at != 0 && t > c->feedback_due.at;
+               c->feedback_due.at != 0;
     case HCP_DL_REREVIEW:
-        return c->disputed_at != 0 && c->decided_at == 0 && t > c->rereview_due.at;
+        *due = c->rereview_due.at;
+        return c->disputed_at != 0 && c->decided_at == 0;
     default:
+        *due = 0;
         return false; /* the dispute window is the staff's right, not a duty */
     }
+}
+
+static bool overdue_at(const hcp_case *c, int k, hcp_time t)
+{
+    hcp_time due;
+    return running(c, k, &due) && t > due;
 }
 
 static int check_overdue(const hcp_case *c, const hcp_event *ev, hcp_refusal *why)
@@ -583,6 +594,17 @@ bool hcp_event_backdated(const hcp_event *ev, const hcp_cal *cal, int days)
     if (due_after(cal, ev->at, days, &limit) != HCP_OK)
         return false;
     return ev->recorded_at > limit.at;
+}
+
+bool hcp_case_deadline_running(const hcp_case *c)
+{
+    if (c == NULL)
+        return false;
+    hcp_time due;
+    for (int k = HCP_DL_FEEDBACK; k < HCP_DL_COUNT_; k++)
+        if (running(c, k, &due))
+            return true;
+    return false;
 }
 
 unsigned hcp_case_overdue(const hcp_case *c, hcp_time now)

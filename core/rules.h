@@ -38,6 +38,11 @@ HCP_API HCP_NODISCARD int hcp_rules_apply(hcp_case *c, const hcp_event *ev, cons
 /* Deadlines of c that have passed at `now` without the step that meets them:
  * a bit (1 << hcp_deadline_kind) each; 0 when none. */
 HCP_API unsigned hcp_case_overdue(const hcp_case *c, hcp_time now);
+/* Whether c has a deadline whose step is not made yet: false means
+ * hcp_case_overdue(c, t) is 0 at every t, so an index of the cases for
+ * which this is true holds every case that is or can become overdue
+ * (the gateway's, for its overdue gauge). Changes only with c's steps. */
+HCP_API bool hcp_case_deadline_running(const hcp_case *c);
 
 /* Whether a deadline was (or, if still open, is being) kept: feedback given
  * by feedback_due and any re-review decided by rereview_due. False for ever

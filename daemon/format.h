@@ -17,7 +17,7 @@
 /* The formats this build writes (and the newest it reads). Raise one when
  * a store's layout changes, with a migration step from the one before. */
 #define HCPD_FORMAT_NODE    1u
-#define HCPD_FORMAT_GATEWAY 2u
+#define HCPD_FORMAT_GATEWAY 3u
 
 /* One migration step: bring the store in txn from format `from` to
  * from + 1. Returns an LMDB code (0 on success). */

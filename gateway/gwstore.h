@@ -53,6 +53,10 @@ struct gw_store {
     MDB_dbi tlog;   /* the transparency log (tlog.h) */
     /* the province's figures (stats.h): counters, id sets, open deadlines, names */
     MDB_dbi st_cnt, st_set, st_due, st_name;
+    /* the cases with a deadline whose step is not made yet (hcp_case_deadline_running):
+     * key the case id, value empty; kept by gws_case_put; what /metrics reads
+     * for the overdue gauge instead of every case (format 3, daemon/format.h) */
+    MDB_dbi ov_run;
     bool stats_off; /* HCP_GW_STATS=off: counters not kept (measurement only, docs/stats.md) */
     struct gw_st_acc *st_acc; /* the writer's batch of counter deltas (stats.h), loop thread */
     hcp_sealer *sealer;       /* borrowed */

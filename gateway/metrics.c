@@ -245,10 +245,12 @@ static int gather_counties(gw *gw_, gathered *g)
     return HCP_OK;
 }
 
-/* The checks' tally of every county, and its cases overdue now: one scan
- * of the cases (keys begin with the county's code, so a county's cases
- * are consecutive). A case that cannot be read is skipped: the figure is
- * a gauge, not a proof. */
+/* The checks' tally of every county, and its cases overdue now: the
+ * cases with a running deadline (the store's ov_run, whose keys begin
+ * with the county's code, so a county's are consecutive), each read and
+ * judged at this instant; no other case can be overdue
+ * (hcp_case_deadline_running). A case that cannot be read is skipped: the
+ * figure is a gauge, not a proof. */
 static int gather_cases(gw *gw_, MDB_txn *txn, gathered *g)
 {
     int rc = HCP_OK;
@@ -257,7 +259,7 @@ static int gather_cases(gw *gw_, MDB_txn *txn, gathered *g)
     if (rc != HCP_OK)
         return rc;
     MDB_cursor *cur;
-    rc = gws_err(mdb_cursor_open(txn, gw_->store->cases, &cur));
+    rc = gws_err(mdb_cursor_open(txn, gw_->store->ov_run, &cur));
     if (rc != HCP_OK)
         return rc;
     hcp_time now = (hcp_time)time(NULL);
@@ -274,8 +276,12 @@ static int gather_cases(gw *gw_, MDB_txn *txn, gathered *g)
             row = row_of(g, id);
         if (row == NULL)
             continue; /* a county that has no row: not one the table holds */
+        MDB_val cv;
+        if (mdb_get(txn, gw_->store->cases, &k, &cv) != MDB_SUCCESS)
+            continue;
         hcp_case c;
-        if (hcp_stored_case_unpack(gw_->store->sealer, id, v.mv_data, v.mv_size, false, &c) ==
+        memset(&c, 0, sizeof(c)); /* cleared whether it was read or not */
+        if (hcp_stored_case_unpack(gw_->store->sealer, id, cv.mv_data, cv.mv_size, false, &c) ==
             HCP_OK)
             row->overdue += hcp_case_overdue(&c, now) != 0;
         hcp_case_clear(&c);

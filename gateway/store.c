@@ -774,7 +774,63 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
         rc = mdb_dbi_open(txn, "sc_draw", MDB_CREATE, &s->sc_draw);
     if (!rc)
         rc = mdb_dbi_open(txn, "sc_find", MDB_CREATE, &s->sc_find);
+    if (!rc) /* format 3 (store_migrate) */
+        rc = mdb_dbi_open(txn, "ov_run", MDB_CREATE, &s->ov_run);
     return rc;
+}
+
+/* Keep c in ov_run while a deadline of it runs, and out of it once none
+ * does (gwstore.h). */
+static int ov_run_keep(gw_store *s, MDB_txn *txn, const hcp_case *c)
+{
+    MDB_val k = {strlen(c->id), (void *)c->id}, v = {0, NULL};
+    if (hcp_case_deadline_running(c))
+        return gws_err(mdb_put(txn, s->ov_run, &k, &v, 0));
+    int rc = gws_err(mdb_del(txn, s->ov_run, &k, NULL));
+    return rc == HCP_ENOTFOUND ? HCP_OK : rc;
+}
+
+/* Format 2 -> 3: ov_run made from a scan of every case (its own figures
+ * logged). Format 1 -> 2 needs no step (docs/operations.md "Upgrading").
+ * An LMDB code, as hcpd_format_check wants. */
+static int store_migrate(void *arg, MDB_txn *txn, unsigned from)
+{
+    gw_store *s = arg;
+    if (from != 2)
+        return MDB_SUCCESS;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->cases, &cur);
+    if (mrc != MDB_SUCCESS)
+        return mrc;
+    size_t n = 0, running = 0;
+    MDB_val k, v;
+    int prc = MDB_SUCCESS; /* the index's puts */
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; prc == MDB_SUCCESS && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[HCP_CASE_ID_MAX];
+        if (k.mv_size == 0 || k.mv_size >= sizeof(id))
+            continue;
+        memcpy(id, k.mv_data, k.mv_size);
+        id[k.mv_size] = '\0';
+        hcp_case c;
+        memset(&c, 0, sizeof(c)); /* cleared below whether it was read or not */
+        n++;
+        if (hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, false, &c) == HCP_OK &&
+            hcp_case_deadline_running(&c)) {
+            MDB_val ik = {k.mv_size, id}, iv = {0, NULL};
+            prc = mdb_put(txn, s->ov_run, &ik, &iv, 0);
+            running++;
+        }
+        hcp_case_clear(&c);
+    }
+    mdb_cursor_close(cur);
+    if (prc != MDB_SUCCESS)
+        return prc;
+    if (mrc != MDB_NOTFOUND)
+        return mrc;
+    if (n > 0) /* a new store is stamped without a word */
+        gw_log("info", "store.migrated", "format=3 cases=%zu running=%zu", n, running);
+    return MDB_SUCCESS;
 }
 
 int gw_store_open(gw *g)
@@ -811,8 +867,8 @@ int gw_store_open(gw *g)
         mrc = open_dbis(s, txn);
     char ferr[512] = ""; /* before anything is read: a newer store is refused (daemon/format.h) */
     if (!mrc)
-        mrc = hcpd_format_check(txn, s->meta, "hcp-gateway", HCPD_FORMAT_GATEWAY, false, NULL, NULL,
-                                NULL, ferr, sizeof(ferr));
+        mrc = hcpd_format_check(txn, s->meta, "hcp-gateway", HCPD_FORMAT_GATEWAY, false,
+                                store_migrate, s, NULL, ferr, sizeof(ferr));
     int rc = gws_err(mrc);
     if (rc == HCP_OK) /* the province log (plog.h, docs/directives.md) */
         rc = gw_plog_open(s, txn);
@@ -933,6 +989,8 @@ int gws_case_put(gw_store *s, MDB_txn *txn, const hcp_case *c)
     }
     if (rc == HCP_OK) /* its row of the monthly form, in the same txn (report.h) */
         rc = gw_report_case(s, txn, c);
+    if (rc == HCP_OK) /* the overdue gauge's candidates */
+        rc = ov_run_keep(s, txn, c);
     hcp_buf_free(&val);
     return rc;
 }

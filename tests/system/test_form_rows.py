@@ -105,7 +105,15 @@ class FormRows(unittest.TestCase):
         wait_until(lambda: (self.drained(), self.gw.stderr()[-2000:]), 30,
                    "report.rows_drained in the gateway's log")
         # what an operator (or a benchmark waiting for the gateway to settle) reads
-        self.assertEqual(self.gw.metrics()["hcp_gateway_report_rows_pending"], 0)
+        g = self.gw.metrics()
+        self.assertEqual(g["hcp_gateway_report_rows_pending"], 0)
+        # last month's cases, none fed back: overdue, judged alike at both ends
+        # (the gateway reads only its cases with a running deadline, ov_run)
+        over = [v for k, v in g.items()
+                if k.startswith('hcp_gateway_county_overdue_cases{county="%s"' % COUNTY)]
+        self.assertEqual(len(over), 1, over)
+        self.assertGreater(over[0], 0)
+        self.assertEqual(over[0], self.node.metrics()["hcp_node_overdue_cases"])
         self.assertEqual(self.check_form(self.form()), before)
 
     def test_2_kill_and_restart(self):

@@ -14,7 +14,9 @@
 #include "rules_fixture.h"
 
 #include "calendar_fed.h" /* node/ */
+#include "format.h"       /* daemon/ */
 #include "gwcalendar.h"   /* gateway/ */
+#include "record.h"       /* core/ */
 
 extern const unsigned char hcp_data_calendar[];
 extern const size_t hcp_data_calendar_len;
@@ -374,6 +376,70 @@ static void t_node_refusals(void **state)
     assert_int_equal(f->nc->version, 3);
 }
 
+/* The gateway's ov_run holds exactly the cases with a running deadline
+ * (gwstore.h): those /metrics judges for its overdue gauge. Returns how
+ * many. */
+static size_t check_ov_run(gw_store *s)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(s->db.env, NULL, MDB_RDONLY, &txn), MDB_SUCCESS);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, s->cases, &cur), MDB_SUCCESS);
+    MDB_val k, v, x;
+    size_t want = 0, not_running = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[HCP_CASE_ID_MAX];
+        assert_true(k.mv_size < sizeof(id));
+        memcpy(id, k.mv_data, k.mv_size);
+        id[k.mv_size] = '\0';
+        hcp_case c;
+        assert_int_equal(hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, false, &c),
+                         HCP_OK);
+        bool running = hcp_case_deadline_running(&c);
+        assert_int_equal(mdb_get(txn, s->ov_run, &k, &x), running ? MDB_SUCCESS : MDB_NOTFOUND);
+        want += running;
+        not_running += !running;
+        hcp_case_clear(&c);
+    }
+    mdb_cursor_close(cur);
+    MDB_stat st;
+    assert_int_equal(mdb_stat(txn, s->ov_run, &st), MDB_SUCCESS);
+    assert_int_equal(st.ms_entries, want); /* nothing else in it */
+    assert_true(not_running > 0);          /* the fixture holds both kinds */
+    mdb_txn_abort(txn);
+    return want;
+}
+
+/* ov_run is kept by every case written (the fixture's, the calendar's
+ * re-dated ones) and, for a store of format 2, made at its first open by a
+ * newer gateway, which stamps format 3. */
+static void t_ov_run(void **state)
+{
+    fixture *f = *state;
+    size_t running = check_ov_run(f->g.store);
+    assert_true(running > 0);
+    /* a new calendar re-dates the cases through gws_case_put: still exact */
+    assert_int_equal(gw_apply(f, 1, 1, &f->full_tsv), HCP_OK);
+    assert_int_equal(check_ov_run(f->g.store), running);
+    /* as a format-2 store: no index, the older stamp */
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->g.store->db.env, NULL, 0, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_drop(txn, f->g.store->ov_run, 1), MDB_SUCCESS);
+    uint8_t two[4] = {0, 0, 0, 2};
+    MDB_val fk = {6, "format"}, fv = {sizeof(two), two};
+    assert_int_equal(mdb_put(txn, f->g.store->meta, &fk, &fv, 0), MDB_SUCCESS);
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+    gw_store_close(&f->g);
+    assert_int_equal(gw_store_open(&f->g), HCP_OK);
+    assert_int_equal(check_ov_run(f->g.store), running);
+    assert_int_equal(mdb_txn_begin(f->g.store->db.env, NULL, MDB_RDONLY, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_get(txn, f->g.store->meta, &fk, &fv), MDB_SUCCESS);
+    assert_int_equal(fv.mv_size, 4);
+    assert_int_equal(((const uint8_t *)fv.mv_data)[3], HCPD_FORMAT_GATEWAY);
+    mdb_txn_abort(txn);
+}
+
 /* A node that applied version V refuses to start with a --calendar that
  * counts differently, starts with none (version V in force) or the same. */
 static void t_node_start_refuses(void **state)
@@ -402,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_both_ends_same, setup, teardown),
         cmocka_unit_test_setup_teardown(t_node_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(t_node_start_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_ov_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,7 @@ static void fx_open(fx *f, bool reopen)
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(f->s.db.env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "cases", MDB_CREATE, &f->s.cases), 0);
+    assert_int_equal(mdb_dbi_open(txn, "ov_run", MDB_CREATE, &f->s.ov_run), 0); /* gws_case_put's */
     assert_int_equal(gw_report_open(&f->s, txn), HCP_OK);
     assert_int_equal(mdb_txn_commit(txn), 0);
 }

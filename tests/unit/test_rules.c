@@ -110,8 +110,10 @@ static void test_real_name_unsubstantiated_no_revisit(void **state)
     ev.outcome = HCP_OUT_UNSUBSTANTIATED;
     assert_int_equal(hcp_rules_apply(&c, &ev, cal, NOW, NULL), HCP_OK);
     hcp_event_clear(&ev);
+    assert_true(hcp_case_deadline_running(&c)); /* the feedback's */
     assert_int_equal(step(&c, HCP_EV_FEEDBACK, "2026-03-02T12:00:00+08:00", NULL), HCP_OK);
     assert_int_equal(c.status, HCP_ST_RESOLVED);
+    assert_false(hcp_case_deadline_running(&c)); /* fed back, no dispute */
     hcp_case_clear(&c);
 }
 
@@ -127,6 +129,8 @@ static void test_feedback_deadline_spring_festival(void **state)
     assert_int_equal(hcp_case_overdue(&c, T("2026-02-27T23:59:59+08:00")), 0);
     assert_int_equal(hcp_case_overdue(&c, T("2026-02-28T00:00:00+08:00")), 1u << HCP_DL_FEEDBACK);
     assert_false(hcp_case_deadline_met(&c, T("2026-03-01T00:00:00+08:00")));
+    assert_true(hcp_case_deadline_running(&c)); /* before and after it passes */
+    assert_false(hcp_case_deadline_running(NULL));
     hcp_case_clear(&c);
 }
 
@@ -148,9 +152,11 @@ static void test_dispute_upheld_spring_festival(void **state)
     expect_refusal(&c, HCP_EV_DISPUTE_FILE, "2026-02-25T09:00:00+08:00", "dispute_already_filed");
     assert_int_equal(hcp_case_overdue(&c, T("2026-03-03T00:00:00+08:00")),
                      (1u << HCP_DL_REREVIEW) | (1u << HCP_DL_FEEDBACK));
+    assert_true(hcp_case_deadline_running(&c));
     assert_int_equal(step(&c, HCP_EV_DISPUTE_DECIDE, "2026-02-26T09:00:00+08:00", NULL), HCP_OK);
     assert_int_equal(c.status, HCP_ST_RECEIVED); /* upheld: back where it was */
     assert_true(c.adopted);
+    assert_true(hcp_case_deadline_running(&c)); /* the feedback's, still */
     expect_refusal(&c, HCP_EV_DISPUTE_DECIDE, "2026-02-26T10:00:00+08:00", "wrong_status");
     hcp_case_clear(&c);
 }
@@ -193,6 +199,7 @@ static void test_dispute_not_adopted(void **state)
         assert_false(c.adopted);
         assert_int_equal(c.outcome, v == HCP_VD_MISTAKEN ? HCP_OUT_MISTAKEN : HCP_OUT_MALICIOUS);
         assert_int_equal(hcp_case_overdue(&c, NOW), 0);
+        assert_false(hcp_case_deadline_running(&c)); /* closed, decided: nothing runs */
         assert_true(hcp_case_deadline_met(&c, NOW));
         expect_refusal(&c, HCP_EV_CLOSE, "2026-03-06T09:00:00+08:00", "case_closed");
         hcp_case_clear(&c);

@@ -91,6 +91,12 @@ static void check_invariants(const hcp_case *c, uint64_t seed)
     if (c->status == HCP_ST_FEEDBACK_PENDING && c->outcome == HCP_OUT_SUBSTANTIATED &&
         c->rectification_result == NULL)
         bad = "feedback pending before rectification";
+    /* the gateway's overdue gauge reads only the cases with a running
+     * deadline: none other may ever be overdue (hcp_case_deadline_running) */
+    if (!hcp_case_deadline_running(c))
+        for (hcp_time t = c->received_at; t < c->received_at + 60 * 86400; t += 6 * 3600)
+            if (hcp_case_overdue(c, t) != 0)
+                bad = "overdue without a running deadline";
     if (bad != NULL)
         fail_msg("seed %llu: %s (status %s)", (unsigned long long)seed, bad,
                  hcp_status_names[c->status]);
