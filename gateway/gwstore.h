@@ -137,6 +137,9 @@ HCP_NODISCARD int gws_log_get(gw_store *s, MDB_txn *txn, const char *county, uin
                               bool personal, uint8_t hash[HCP_HASH_LEN], hcp_buf *rec, hcp_buf *pii,
                               hcp_event *ev);
 
+/* The case id a key of the cases dbi (k) names, NUL-terminated, into id;
+ * false (id untouched) for a key that cannot be one (empty, too long). */
+bool gws_case_key_id(const MDB_val *k, char id[HCP_CASE_ID_MAX]);
 /* Case id into *c (zeroed first; the caller hcp_case_clear()s it, also on
  * an error), with its personal data when personal. HCP_ENOTFOUND. */
 HCP_NODISCARD int gws_case_get(gw_store *s, MDB_txn *txn, const char *id, bool personal,

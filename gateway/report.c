@@ -343,10 +343,8 @@ static int rows_rebuild(gw_store *s, MDB_txn *txn)
     size_t n = 0, skipped = 0;
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char id[HCP_CASE_ID_MAX];
-        if (k.mv_size == 0 || k.mv_size >= sizeof(id))
+        if (!gws_case_key_id(&k, id))
             continue;
-        memcpy(id, k.mv_data, k.mv_size);
-        id[k.mv_size] = '\0';
         hcp_case c;
         rc = hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, true, &c);
         if (rc == HCP_OK)

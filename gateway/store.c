@@ -686,10 +686,8 @@ static int feed_rebuild(gw_store *s, MDB_txn *txn)
     gws_feed_defer(s); /* the counts of the entries, summed in memory */
     for (; rc == HCP_OK && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char id[HCP_CASE_ID_MAX];
-        if (k.mv_size == 0 || k.mv_size >= sizeof(id))
+        if (!gws_case_key_id(&k, id))
             continue;
-        memcpy(id, k.mv_data, k.mv_size);
-        id[k.mv_size] = '\0';
         hcp_case c;
         rc = hcp_stored_case_unpack(s->sealer, id, v.mv_data, v.mv_size, true, &c);
         if (rc != HCP_OK) /* personal record unreadable: index without it */
@@ -808,10 +806,8 @@ static int store_migrate(void *arg, MDB_txn *txn, unsigned from)
     mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     for (; prc == MDB_SUCCESS && mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char id[HCP_CASE_ID_MAX];
-        if (k.mv_size == 0 || k.mv_size >= sizeof(id))
+        if (!gws_case_key_id(&k, id))
             continue;
-        memcpy(id, k.mv_data, k.mv_size);
-        id[k.mv_size] = '\0';
         hcp_case c;
         memset(&c, 0, sizeof(c)); /* cleared below whether it was read or not */
         n++;
@@ -967,6 +963,15 @@ int gws_log_hash(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
 }
 
 /* ---- cases ---- */
+
+bool gws_case_key_id(const MDB_val *k, char id[HCP_CASE_ID_MAX])
+{
+    if (k == NULL || id == NULL || k->mv_size == 0 || k->mv_size >= HCP_CASE_ID_MAX)
+        return false;
+    memcpy(id, k->mv_data, k->mv_size);
+    id[k->mv_size] = '\0';
+    return true;
+}
 
 int gws_case_get(gw_store *s, MDB_txn *txn, const char *id, bool personal, hcp_case *c)
 {
