@@ -782,8 +782,10 @@ static int open_dbis(gw_store *s, MDB_txn *txn)
 static int ov_run_keep(gw_store *s, MDB_txn *txn, const hcp_case *c)
 {
     MDB_val k = {strlen(c->id), (void *)c->id}, v = {0, NULL};
-    if (hcp_case_deadline_running(c))
-        return gws_err(mdb_put(txn, s->ov_run, &k, &v, 0));
+    if (hcp_case_deadline_running(c)) { /* kept already: its page is left untouched */
+        int prc = mdb_put(txn, s->ov_run, &k, &v, MDB_NOOVERWRITE);
+        return prc == MDB_KEYEXIST ? HCP_OK : gws_err(prc);
+    }
     int rc = gws_err(mdb_del(txn, s->ov_run, &k, NULL));
     return rc == HCP_ENOTFOUND ? HCP_OK : rc;
 }
