@@ -260,7 +260,6 @@ static int check_close(const hcp_case *c, const hcp_event *ev, hcp_refusal *why)
     return want_status(c, HCP_ST_RESOLVED, "close", why);
 }
 
-/* Whether deadline kind k is running and unmet at t. */
 /* Whether deadline k of c runs (its step not made yet), and when it is
  * due: what overdue_at and hcp_case_deadline_running share. */
 static bool running(const hcp_case *c, int k, hcp_time *due)
@@ -279,6 +278,7 @@ static bool running(const hcp_case *c, int k, hcp_time *due)
     }
 }
 
+/* Whether deadline kind k is running and unmet at t. */
 static bool overdue_at(const hcp_case *c, int k, hcp_time t)
 {
     hcp_time due;

@@ -456,35 +456,31 @@ static int render_txn(gw_store *s, MDB_txn *txn, const gw_feed_q *q, gw_feed_mar
                       hcp_time mtime, feed_stat *st, hcp_buf *out, uint8_t etag[32])
 {
     int rc;
+    hcp_buf tag; /* what the ETag digests: an Atom page's bytes, a JSON page's parts */
+    hcp_buf_init(&tag, FEED_BODY_MAX);
+    json_page jp = {out, 0, etag != NULL && !q->atom ? &tag : NULL, s, txn, NULL};
     if (q->atom) {
         rc = atom_head(out, mtime);
         if (rc == HCP_OK)
             rc = scan(s, txn, q, marks, st, emit_atom, out);
         if (rc == HCP_OK)
             rc = put_s(out, "</feed>\n");
-        if (rc == HCP_OK && etag != NULL) { /* a digest of the bytes */
-            const void *parts[] = {out->data};
-            size_t lens[] = {out->len};
-            rc = hcp_sha256(parts, lens, 1, etag);
-        }
-        return rc;
+    } else {
+        /* a page's parts: 50 entries of 34 bytes and the commas */
+        rc = jp.tag != NULL ? hcp_buf_reserve(&tag, 64 + (size_t)q->size * 40) : HCP_OK;
+        if (rc == HCP_OK && jp.tag != NULL)
+            rc = tag_part(&tag, 'F', GW_FEED_ENTRY_JSON_FORM, strlen(GW_FEED_ENTRY_JSON_FORM));
+        if (rc == HCP_OK)
+            rc = put_lit(&jp, "[");
+        if (rc == HCP_OK)
+            rc = scan(s, txn, q, marks, st, emit_json, &jp);
+        if (rc == HCP_OK)
+            rc = put_lit(&jp, "]");
     }
-    hcp_buf tag;
-    hcp_buf_init(&tag, FEED_BODY_MAX);
-    json_page jp = {out, 0, etag != NULL ? &tag : NULL, s, txn, NULL};
-    /* a page's parts: 50 entries of 34 bytes and the commas */
-    rc = etag != NULL ? hcp_buf_reserve(&tag, 64 + (size_t)q->size * 40) : HCP_OK;
-    if (rc == HCP_OK && etag != NULL)
-        rc = tag_part(&tag, 'F', GW_FEED_ENTRY_JSON_FORM, strlen(GW_FEED_ENTRY_JSON_FORM));
-    if (rc == HCP_OK)
-        rc = put_lit(&jp, "[");
-    if (rc == HCP_OK)
-        rc = scan(s, txn, q, marks, st, emit_json, &jp);
-    if (rc == HCP_OK)
-        rc = put_lit(&jp, "]");
     if (rc == HCP_OK && etag != NULL) {
-        const void *parts[] = {tag.data};
-        size_t lens[] = {tag.len};
+        const hcp_buf *d = q->atom ? out : &tag;
+        const void *parts[] = {d->data};
+        size_t lens[] = {d->len};
         rc = hcp_sha256(parts, lens, 1, etag);
     }
     if (jp.hcur != NULL)

@@ -83,19 +83,27 @@ typedef struct tx_reader {
     MDB_dbi dbi;
 } tx_reader;
 
-static int tx_get(void *arg, unsigned level, uint64_t index, uint8_t out[32])
+/* Stored hash (level, index) into out, through cur when not NULL (a run
+ * of look-ups), else by a get in txn. */
+static int hash_get(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, unsigned level, uint64_t index,
+                    uint8_t out[32])
 {
-    tx_reader *t = arg;
     uint8_t kb[10];
     hash_key(kb, level, index);
     MDB_val k = {sizeof(kb), kb}, v;
-    int mrc = mdb_get(t->txn, t->dbi, &k, &v);
+    int mrc = cur != NULL ? mdb_cursor_get(cur, &k, &v, MDB_SET) : mdb_get(txn, dbi, &k, &v);
     if (mrc != MDB_SUCCESS)
         return hcpd_mdb_err(mrc);
     if (v.mv_size != 32)
         return HCP_EFORMAT;
     memcpy(out, v.mv_data, 32);
     return HCP_OK;
+}
+
+static int tx_get(void *arg, unsigned level, uint64_t index, uint8_t out[32])
+{
+    tx_reader *t = arg;
+    return hash_get(t->txn, t->dbi, NULL, level, index, out);
 }
 
 static int put_hash(MDB_txn *txn, MDB_dbi dbi, unsigned level, uint64_t i, const uint8_t h[32])
@@ -168,7 +176,7 @@ int gw_tlog_disclose(MDB_dbi tlog, MDB_txn *txn, const void *json, size_t len, u
 }
 
 /* The feed reads its entries here (feed_entry.h, form GW_FEED_FORMAT_LEAF):
- * one get of the leaf's key. */
+ * one look-up of the leaf's key through the caller's cursor. */
 int gw_tlog_entry(MDB_cursor *cur, uint64_t i, const void **p, size_t *len)
 {
     if (cur == NULL || p == NULL || len == NULL)
@@ -188,15 +196,7 @@ int gw_tlog_leaf_hash(MDB_cursor *cur, uint64_t i, uint8_t h[32])
 {
     if (cur == NULL || h == NULL)
         return HCP_EINVAL;
-    uint8_t kb[10];
-    hash_key(kb, 0, i);
-    MDB_val k = {sizeof(kb), kb}, v;
-    int rc = hcpd_mdb_err(mdb_cursor_get(cur, &k, &v, MDB_SET));
-    if (rc == HCP_OK && v.mv_size != 32)
-        rc = HCP_EFORMAT;
-    if (rc == HCP_OK)
-        memcpy(h, v.mv_data, 32);
-    return rc;
+    return hash_get(NULL, 0, cur, 0, i, h);
 }
 
 int gw_tlog_tile(MDB_txn *txn, MDB_dbi tlog, int level, uint64_t n, unsigned w, hcp_buf *out)
