@@ -936,7 +936,20 @@ int gws_log_put(gw_store *s, MDB_txn *txn, const char *county, uint64_t seq,
         uint8_t kb[LOG_KEY_LEN];
         log_key(kb, county, seq);
         MDB_val k = {sizeof(kb), kb}, v = {val->len, val->data};
-        rc = gws_err(mdb_put(txn, s->log, &k, &v, 0));
+        /* A county's log arrives in seq order, so its events are appended
+         * at the end of its key range. When that is also the end of the
+         * tree (one county catching up, or the highest-coded one),
+         * MDB_APPEND fills each page: 6 events of ~650 bytes to a 4 KiB
+         * page against 5 after LMDB's ordinary split, 17 % fewer bytes
+         * to write. Anywhere else LMDB refuses with MDB_KEYEXIST without
+         * touching the tree, and the event takes the ordinary put. */
+        int mrc = mdb_put(txn, s->log, &k, &v, MDB_APPEND);
+        if (mrc == MDB_KEYEXIST) {
+            v.mv_size = val->len;
+            v.mv_data = val->data;
+            mrc = mdb_put(txn, s->log, &k, &v, 0);
+        }
+        rc = gws_err(mrc);
     }
     if (val->cap > GWS_LOG_VAL_KEEP)
         hcp_buf_free(val); /* a rare large record: not kept */

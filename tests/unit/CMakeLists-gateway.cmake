@@ -2,7 +2,7 @@
 # gateway's library hcpgw (gateway/CMakeLists.txt); label unit, so they
 # also run under ASan+UBSan. Included by tests/CMakeLists.txt.
 foreach(t test_gw_config test_gw_park test_gw_feed_entry test_gw_feed_query test_gw_checks test_gw_stats
-  test_gw_feed_counts test_gw_feed_cache test_gw_feed_marks)
+  test_gw_feed_counts test_gw_feed_cache test_gw_feed_marks test_gw_log)
   add_executable(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
   target_link_libraries(${t} PRIVATE hcpgw PkgConfig::CMOCKA)
   target_compile_options(${t} PRIVATE -Wmissing-prototypes)
