@@ -77,6 +77,42 @@ int gw_tlog_size(MDB_txn *txn, MDB_dbi tlog, uint64_t *size)
     return HCP_OK;
 }
 
+/*
+ * Position cur on key k (an entry's or a hash's: a prefix, then the be64
+ * index last) and set *v, as MDB_SET does. MDB_SET descends from the root
+ * every time (0.24 us a look-up warm, 1.3 us cold, at 1M leaves), while a
+ * feed page reads leaves that are mostly neighbours: each case's newest
+ * leaf, newest first. So when the cursor already sits on a key of the
+ * same prefix at most NEAR_STEPS indexes away, it steps there with
+ * MDB_PREV or MDB_NEXT, and takes MDB_SET only if the key it reaches is
+ * not the one wanted (a gap in the keys) or the cursor is elsewhere.
+ */
+#define NEAR_STEPS 4
+
+static int cursor_seek(MDB_cursor *cur, MDB_val *k, MDB_val *v)
+{
+    MDB_val ck, cv;
+    if (k->mv_size > 8 && mdb_cursor_get(cur, &ck, &cv, MDB_GET_CURRENT) == MDB_SUCCESS &&
+        ck.mv_size == k->mv_size && memcmp(ck.mv_data, k->mv_data, k->mv_size - 8) == 0) {
+        size_t pre = k->mv_size - 8;
+        uint64_t at = hcp_be64_get((const uint8_t *)ck.mv_data + pre);
+        uint64_t want = hcp_be64_get((const uint8_t *)k->mv_data + pre);
+        uint64_t d = at > want ? at - want : want - at;
+        if (d <= NEAR_STEPS) {
+            MDB_cursor_op op = at > want ? MDB_PREV : MDB_NEXT;
+            int mrc = MDB_SUCCESS;
+            for (uint64_t j = 0; j < d && mrc == MDB_SUCCESS; j++)
+                mrc = mdb_cursor_get(cur, &ck, &cv, op);
+            if (mrc == MDB_SUCCESS && ck.mv_size == k->mv_size &&
+                memcmp(ck.mv_data, k->mv_data, k->mv_size) == 0) {
+                *v = cv;
+                return MDB_SUCCESS;
+            }
+        }
+    }
+    return mdb_cursor_get(cur, k, v, MDB_SET);
+}
+
 /* A stored hash reader over a transaction (hcp_merkle_get_fn). */
 typedef struct tx_reader {
     MDB_txn *txn;
@@ -91,7 +127,7 @@ static int hash_get(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, unsigned level, 
     uint8_t kb[10];
     hash_key(kb, level, index);
     MDB_val k = {sizeof(kb), kb}, v;
-    int mrc = cur != NULL ? mdb_cursor_get(cur, &k, &v, MDB_SET) : mdb_get(txn, dbi, &k, &v);
+    int mrc = cur != NULL ? cursor_seek(cur, &k, &v) : mdb_get(txn, dbi, &k, &v);
     if (mrc != MDB_SUCCESS)
         return hcpd_mdb_err(mrc);
     if (v.mv_size != 32)
@@ -184,7 +220,7 @@ int gw_tlog_entry(MDB_cursor *cur, uint64_t i, const void **p, size_t *len)
     uint8_t kb[9];
     entry_key(kb, i);
     MDB_val k = {sizeof(kb), kb}, v;
-    int rc = hcpd_mdb_err(mdb_cursor_get(cur, &k, &v, MDB_SET));
+    int rc = hcpd_mdb_err(cursor_seek(cur, &k, &v));
     if (rc == HCP_OK) {
         *p = v.mv_data;
         *len = v.mv_size;

@@ -6,6 +6,11 @@
  * keys sort before the tree's end, and an event put again, take the
  * ordinary put; every event reads back with its hash, record and personal
  * part either way.
+ * The transparency log's readers through a cursor (gw_tlog_entry,
+ * gw_tlog_leaf_hash), which step to a near key instead of searching from
+ * the root, find what a fresh search finds in any order of look-ups:
+ * neighbours both ways, jumps, gaps of every size, past the end, and the
+ * two kinds of key on one cursor.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +25,8 @@
 
 #include "codec.h"
 #include "gwstore.h"
+#include "merkle.h"
+#include "tlog.h"
 #include "seal.h"
 #include "gw_store_fixture.h"
 
@@ -126,10 +133,96 @@ static void t_append_and_fallback(void **state)
     mdb_txn_abort(txn);
 }
 
+/* Leaf i's bytes: their length and content name it. */
+static size_t leaf_of(uint64_t i, char *buf, size_t max)
+{
+    int n = snprintf(buf, max, "{\"leaf\":%llu,\"pad\":\"%0*d\"}", (unsigned long long)i,
+                     (int)(i % 17), 0);
+    assert_true(n > 0 && (size_t)n < max);
+    return (size_t)n;
+}
+
+/* gw_tlog_entry and gw_tlog_leaf_hash on cur give leaf i, or not found. */
+static void check_leaf(MDB_cursor *cur, uint64_t i, uint64_t size)
+{
+    const void *p = NULL;
+    size_t n = 0;
+    uint8_t h[32], want_h[32];
+    char want[128];
+    if (i >= size) {
+        assert_int_equal(gw_tlog_entry(cur, i, &p, &n), HCP_ENOTFOUND);
+        assert_int_equal(gw_tlog_leaf_hash(cur, i, h), HCP_ENOTFOUND);
+        return;
+    }
+    size_t wn = leaf_of(i, want, sizeof(want));
+    assert_int_equal(gw_tlog_entry(cur, i, &p, &n), HCP_OK);
+    assert_int_equal(n, wn);
+    assert_memory_equal(p, want, wn);
+    assert_int_equal(hcp_merkle_leaf_hash(want, wn, want_h), HCP_OK);
+    assert_int_equal(gw_tlog_leaf_hash(cur, i, h), HCP_OK);
+    assert_memory_equal(h, want_h, 32);
+}
+
+static void t_tlog_near(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(gw_store_open(&f->g), HCP_OK);
+    gw_store *s = f->g.store;
+    const uint64_t size = 300;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(s->db.env, NULL, 0, &txn), MDB_SUCCESS);
+    for (uint64_t i = 0; i < size; i++) {
+        char buf[128];
+        size_t n = leaf_of(i, buf, sizeof(buf));
+        assert_int_equal(gw_tlog_append(txn, s->tlog, buf, n), HCP_OK);
+    }
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+
+    assert_int_equal(mdb_txn_begin(s->db.env, NULL, MDB_RDONLY, &txn), MDB_SUCCESS);
+    /* one cursor for entries, one for hashes, one for both kinds mixed */
+    MDB_cursor *ec, *hc, *mixed;
+    assert_int_equal(mdb_cursor_open(txn, s->tlog, &ec), MDB_SUCCESS);
+    assert_int_equal(mdb_cursor_open(txn, s->tlog, &hc), MDB_SUCCESS);
+    assert_int_equal(mdb_cursor_open(txn, s->tlog, &mixed), MDB_SUCCESS);
+    static const uint64_t order[] = {
+        299, 298, 297, 293, 289, 284, 283, 290, 295, 299, 300, 301,  296, 0,   1,   5, 4, 0,
+        10,  15,  11,  7,   250, 254, 258, 262, 266, 270, 269, 9999, 298, 303, 299, 2, 3, 1,
+    };
+    for (size_t j = 0; j < sizeof(order) / sizeof(order[0]); j++) {
+        uint64_t i = order[j];
+        const void *p;
+        size_t n;
+        uint8_t h[32];
+        check_leaf(mixed, i, size);
+        /* the entry and the hash alone, each on a cursor of its own */
+        if (i < size) {
+            assert_int_equal(gw_tlog_entry(ec, i, &p, &n), HCP_OK);
+            char want[128];
+            size_t wn = leaf_of(i, want, sizeof(want));
+            assert_int_equal(n, wn);
+            assert_memory_equal(p, want, wn);
+            uint8_t want_h[32];
+            assert_int_equal(hcp_merkle_leaf_hash(want, wn, want_h), HCP_OK);
+            assert_int_equal(gw_tlog_leaf_hash(hc, i, h), HCP_OK);
+            assert_memory_equal(h, want_h, 32);
+        }
+    }
+    /* a walk down the whole log, newest first, and up again, stepping */
+    for (uint64_t i = size; i-- > 0;)
+        check_leaf(ec, i, size);
+    for (uint64_t i = 0; i < size; i += 3)
+        check_leaf(hc, i, size);
+    mdb_cursor_close(ec);
+    mdb_cursor_close(hc);
+    mdb_cursor_close(mixed);
+    mdb_txn_abort(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(t_append_and_fallback, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_tlog_near, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
