@@ -119,6 +119,8 @@ static int collect(gw_store *s, MDB_txn *txn, bool all, id_list *l)
     return rc;
 }
 
+#define RECOUNT_PROGRESS_S 5 /* calendar.recount_progress at most this often */
+
 /* Recount one case (if open) and rewrite what changed. */
 static int recount_one(gw_store *s, MDB_txn *txn, const char *id, const hcp_cal *cal, hcp_time now,
                        bool all_feed, gw_calendar_recount *r)
@@ -154,8 +156,16 @@ int gw_calendar_recount_all(gw_store *s, MDB_txn *txn, const hcp_cal *cal, hcp_t
         return HCP_EINVAL;
     id_list l = {0};
     int rc = collect(s, txn, all_feed, &l);
-    for (size_t i = 0; rc == HCP_OK && i < l.n; i++)
+    /* a store's first start with a calendar rewrites every feed entry: about
+     * a minute a million cases, before the gateway answers; say how far */
+    time_t said = time(NULL);
+    for (size_t i = 0; rc == HCP_OK && i < l.n; i++) {
         rc = recount_one(s, txn, l.ids[i], cal, now, all_feed, &local);
+        if ((i & 1023) == 1023 && time(NULL) - said >= RECOUNT_PROGRESS_S) {
+            said = time(NULL);
+            gw_log("info", "calendar.recount_progress", "done=%zu of=%zu", i + 1, l.n);
+        }
+    }
     free(l.ids);
     if (rc == HCP_OK && r != NULL)
         *r = local;
