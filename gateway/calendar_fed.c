@@ -161,8 +161,9 @@ int gw_calendar_recount_all(gw_store *s, MDB_txn *txn, const hcp_cal *cal, hcp_t
     time_t said = time(NULL);
     for (size_t i = 0; rc == HCP_OK && i < l.n; i++) {
         rc = recount_one(s, txn, l.ids[i], cal, now, all_feed, &local);
-        if ((i & 1023) == 1023 && time(NULL) - said >= RECOUNT_PROGRESS_S) {
-            said = time(NULL);
+        time_t t = (i & 1023) == 1023 ? time(NULL) : said;
+        if (t - said >= RECOUNT_PROGRESS_S) {
+            said = t;
             gw_log("info", "calendar.recount_progress", "done=%zu of=%zu", i + 1, l.n);
         }
     }
