@@ -36,6 +36,12 @@ machine, in the same run as hcp, one after the other.
         source, then the source added; time until PROV holds N. Trickle: as
         for PostgreSQL, latency = delivery from PROV to a consumer minus the
         moment the publish ack came back from the edge.
+  floor after hcp's part: the least a live event can take over hcp's
+        transport on this disk (bench_nng_raw live; docs/bench.md "The floor
+        under the live path"). FLOOR_N requests of one event's size at K x
+        RATE a second through nng's mutual TLS req/rep in one process:
+        answered at once, after one durable page write, and after LMDB's two
+        (data pages, then the meta page); and the two writes alone.
 
 --link (instead of the above; docs/bench.md "Slow links (issue #18)"): the
 catch-up of LINK_N records over a slow county link, bench/slowlink.py's
@@ -60,7 +66,8 @@ HCP_BENCH_PEERS_COUNTIES (4: the trickle's counties), HCP_BENCH_PEERS_RATE
 HCP_BENCH_PEERS_PG_TXN (1000 rows per publisher transaction in the catch-up
 fill), HCP_BENCH_PEERS_SKIP (comma list of hcp, pg, nats; bench/run.sh skips the
 whole stage when it is 1),
-HCP_BENCH_PEERS_QUICK=1 (same as --quick); with --link: HCP_BENCH_PEERS_LINK_N
+HCP_BENCH_PEERS_FLOOR_N (600 requests a series; 200 with --quick; 0 skips the
+floor), HCP_BENCH_PEERS_QUICK=1 (same as --quick); with --link: HCP_BENCH_PEERS_LINK_N
 (10000), HCP_BENCH_PEERS_LINK_REPEAT (3), HCP_BENCH_PEERS_LINK_TIMEOUT_S (600
 per catch-up). Adds "peers" to OUT_DIR/results.json
 (also alone in OUT_DIR/peers.json) and prints a table. No figure is a pass or a
@@ -117,6 +124,7 @@ K = max(1, min(env_int("HCP_BENCH_PEERS_COUNTIES", 4), 44))
 RATE = env_int("HCP_BENCH_PEERS_RATE", 20)
 TRICKLE_S = env_int("HCP_BENCH_PEERS_TRICKLE_S", 5 if QUICK else 20)
 PG_TXN = max(1, env_int("HCP_BENCH_PEERS_PG_TXN", 1000))
+FLOOR_N = max(0, env_int("HCP_BENCH_PEERS_FLOOR_N", 200 if QUICK else 600))
 SKIP = set(s.strip().lower() for s in os.environ.get("HCP_BENCH_PEERS_SKIP", "").split(",") if s)
 # --link: the catch-up over a shaped link (bench/link_bench.py's rate, delay, loss)
 LINK = "--link" in sys.argv
@@ -226,6 +234,28 @@ def run_hcp(out, work, cs):
                     "p50_ms_hcp_buckets": t["p50_ms"], "p99_ms_hcp_buckets": t["p99_ms"],
                     "cpu_s": t["cpu_s"], "method": t["method"]}
     r["load_after"] = load_note()
+    if FLOOR_N > 0:
+        r["floor"] = run_floor(b.pki, b.work)
+    return r
+
+
+def run_floor(pki, work):
+    """bench_nng_raw live: the floor under a live event over nng's TLS at the
+    trickle's total rate (a series each: round trip, one durable write, LMDB's
+    two, and the round trip with either in front of its answer)."""
+    rate = K * RATE
+    say("floor: %d requests a series at %d/s over nng TLS, with and without durable writes"
+        % (FLOOR_N, rate))
+    exe = os.path.join(BUILD, "bench", "bench_nng_raw")
+    out = subprocess.run([exe, "live", str(free_port()), pki + "/ca.crt", pki + "/gateway.crt",
+                          pki + "/gateway.key", pki + "/nodes/630102.crt",
+                          pki + "/nodes/630102.key", repl_bench.GW_NAME, str(FLOOR_N), str(rate),
+                          os.path.join(work, "floor.dat")],
+                         check=True, stdout=subprocess.PIPE).stdout
+    r = json.loads(out)
+    for v in r["series"].values():
+        for k in list(v):
+            v[k] = round(v[k], 3)
     return r
 
 
@@ -946,6 +976,14 @@ def report(res):
         "%s / %s" % (f(g(na, "trickle", "p50_ms_hcp_buckets"), "%.1f"),
                      f(g(na, "trickle", "p99_ms_hcp_buckets"), "%.1f")), "", "")
     row("durable when acknowledged", "fsync", "fsync", "no fsync", "", "")
+    fl = g(hc, "floor", "series") or {}
+    for key, name in (("rtt", "floor: nng TLS round trip"), ("rtt_flush1", "  + 1 durable write"),
+                      ("rtt_flush2", "  + LMDB's 2 writes (hcp's)"), ("flush2", "  LMDB's 2 writes alone")):
+        if key in fl:
+            row(name, "%.2f / %.2f" % (fl[key]["p50_ms"], fl[key]["p99_ms"]), "", "", "", "")
+    if fl:
+        print("  (floor: p50 / p99 ms at %s requests/s, one process, no hcp code)" % f(
+            g(hc, "floor", "rate")))
     print("  " + "-" * 86)
     print("  catch-up: higher is better (ratio > 1: hcp faster); latency: lower is better "
           "(ratio < 1: hcp faster)")
@@ -1025,6 +1063,9 @@ def main(argv):
                                                      cpu_per_record(res.get("pg"))),
         "catch_up_cpu_per_record_hcp_over_nats": ratio(cpu_per_record(res.get("hcp")),
                                                        cpu_per_record(res.get("nats"))),
+        # the least a durable acknowledgement over nng takes here, against the peers' p99
+        "floor_p99_over_pg_trickle_p99": ratio(g("hcp", "floor", "series", "rtt_flush1", "p99_ms"),
+                                               g("pg", "trickle", "p99_ms")),
         "trickle_p50_hcp_over_pg": ratio(g("hcp", "trickle", "p50_ms"),
                                          g("pg", "trickle", "p50_ms")),
         "trickle_p99_hcp_over_pg": ratio(g("hcp", "trickle", "p99_ms"),
